@@ -1,0 +1,84 @@
+//! `mast-agent enroll`: make a key pair here, send a CSR with the one-time
+//! token over a connection pinned to the controller CA's fingerprint, store
+//! the signed certificate. The private key never leaves this machine.
+
+use crate::identity::{self, Enrolled, Identity};
+use anyhow::{Context, bail};
+use mast_shared::io::{read_frame, write_frame};
+use mast_shared::{AgentMsg, ControllerMsg, EnrollRequest, PROTOCOL_VERSION};
+use std::path::Path;
+use std::time::Duration;
+
+pub async fn resolve(controller: &str) -> anyhow::Result<std::net::SocketAddr> {
+    tokio::net::lookup_host(controller)
+        .await
+        .with_context(|| format!("resolving {controller}"))?
+        .next()
+        .with_context(|| format!("{controller} resolves to no address"))
+}
+
+pub fn client_endpoint(remote: std::net::SocketAddr) -> anyhow::Result<quinn::Endpoint> {
+    let bind: std::net::SocketAddr = if remote.is_ipv6() {
+        "[::]:0".parse()?
+    } else {
+        "0.0.0.0:0".parse()?
+    };
+    Ok(quinn::Endpoint::client(bind)?)
+}
+
+pub async fn enroll(controller: &str, token: &str, ca_fingerprint: &str, state_dir: &Path) -> anyhow::Result<Identity> {
+    if state_dir.join("identity.json").exists() {
+        bail!(
+            "{} already holds an enrolled agent; use a fresh --state-dir",
+            state_dir.display()
+        );
+    }
+    let cfg = crate::tls::enroll_config(ca_fingerprint)?;
+    let key = rcgen::KeyPair::generate()?;
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "mast-agent");
+    let csr = params.serialize_request(&key)?;
+
+    let remote = resolve(controller).await?;
+    let endpoint = client_endpoint(remote)?;
+    let conn = endpoint
+        .connect_with(cfg, remote, mast_shared::CONTROLLER_SERVER_NAME)?
+        .await
+        .with_context(|| format!("connecting to {controller}"))?;
+    let (mut send, mut recv) = conn.open_bi().await?;
+    write_frame(
+        &mut send,
+        &AgentMsg::Enroll(EnrollRequest {
+            protocol_version: PROTOCOL_VERSION,
+            token: token.to_string(),
+            csr_der: csr.der().to_vec(),
+        }),
+    )
+    .await?;
+    send.finish()?;
+    let reply: ControllerMsg = tokio::time::timeout(Duration::from_secs(15), read_frame(&mut recv))
+        .await
+        .context("controller did not answer the enrollment request")??;
+    conn.close(0u32.into(), b"enrolled");
+    let enrolled = match reply {
+        ControllerMsg::Enrolled(e) => e,
+        ControllerMsg::Refused(r) => bail!("controller refused enrollment: {}", r.reason),
+        other => bail!("unexpected answer to enrollment: {other:?}"),
+    };
+    let identity = Identity {
+        agent_id: enrolled.agent_id,
+        site: enrolled.site,
+        controller: controller.to_string(),
+    };
+    identity::save_enrollment(
+        state_dir,
+        &Enrolled {
+            identity: identity.clone(),
+            key_pem: key.serialize_pem(),
+            cert_der: enrolled.cert_der,
+            ca_der: enrolled.ca_der,
+        },
+    )?;
+    endpoint.wait_idle().await;
+    Ok(identity)
+}

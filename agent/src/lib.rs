@@ -1,0 +1,19 @@
+//! Mast tower agent: probes the site's devices, keeps every result in a
+//! durable on-disk spool, and streams it to the controller over QUIC with
+//! mutual TLS. `main.rs` is a thin CLI over these modules.
+//!
+//! Pure cores: [`backoff`], [`spool::ledger`]. Shells: [`spool`] (files),
+//! [`link`] (QUIC), [`probe`] (ICMP/SNMP sockets), [`metrics`] (HTTP).
+
+pub mod backoff;
+pub mod enroll;
+pub mod identity;
+pub mod link;
+pub mod metrics;
+pub mod probe;
+pub mod run;
+pub mod spool;
+pub mod tls;
+
+/// The target triple this binary was built for (sent in the hello).
+pub const TARGET: &str = env!("MAST_TARGET");

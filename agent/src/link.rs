@@ -1,0 +1,235 @@
+//! The link to the controller: connect with the agent certificate, hello,
+//! then stream spooled samples and apply acks and config pushes. Reconnects
+//! forever with exponential backoff and full jitter.
+//!
+//! Invariants: a sample is deleted from the spool only after the controller
+//! acknowledged it (it acks after its commit); after a reconnect, sending
+//! restarts from the first unacknowledged sample.
+
+use crate::backoff::Backoff;
+use crate::metrics::Metrics;
+use crate::spool::Spool;
+use mast_shared::io::{IoError, read_frame, write_frame};
+use mast_shared::{AgentMsg, AgentStatus, ControllerMsg, Hello, PROTOCOL_VERSION, SampleBatch, SiteConfig};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, watch};
+use tracing::{info, warn};
+
+pub const BATCH_MAX: usize = 1000;
+const WINDOW: usize = 4;
+
+pub struct Link {
+    pub agent_id: u64,
+    pub boot_epoch: u64,
+    pub controller: String,
+    pub client_config: quinn::ClientConfig,
+    pub spool: Arc<Mutex<Spool>>,
+    pub new_data: Arc<Notify>,
+    pub config_tx: watch::Sender<Option<SiteConfig>>,
+    pub state_dir: PathBuf,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    #[error("connect: {0}")]
+    Connect(String),
+    #[error("link lost: {0}")]
+    Lost(String),
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error("spool: {0}")]
+    Spool(String),
+}
+
+async fn spool_op<T: Send + 'static>(
+    spool: &Arc<Mutex<Spool>>,
+    f: impl FnOnce(&mut Spool) -> Result<T, crate::identity::StateError> + Send + 'static,
+) -> Result<T, LinkError> {
+    let spool = spool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut g = spool.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    })
+    .await
+    .map_err(|e| LinkError::Spool(e.to_string()))?
+    .map_err(|e| LinkError::Spool(e.to_string()))
+}
+
+impl Link {
+    pub async fn run(self) {
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
+        loop {
+            self.metrics.connect_attempts.fetch_add(1, Relaxed);
+            let started = Instant::now();
+            let res = self.session().await;
+            self.metrics.connected.store(0, Relaxed);
+            match &res {
+                Ok(()) => info!("link closed by controller"),
+                Err(e) => {
+                    self.metrics.errors_link.fetch_add(1, Relaxed);
+                    warn!(error = %e, "link down");
+                }
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                backoff.reset();
+            }
+            let delay = backoff.next_delay(rand::random::<f64>());
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn session(&self) -> Result<(), LinkError> {
+        let remote = crate::enroll::resolve(&self.controller)
+            .await
+            .map_err(|e| LinkError::Connect(format!("{e:#}")))?;
+        let endpoint = crate::enroll::client_endpoint(remote).map_err(|e| LinkError::Connect(e.to_string()))?;
+        let conn = endpoint
+            .connect_with(self.client_config.clone(), remote, mast_shared::CONTROLLER_SERVER_NAME)
+            .map_err(|e| LinkError::Connect(e.to_string()))?
+            .await
+            .map_err(|e| LinkError::Connect(e.to_string()))?;
+        let res = self.serve(&conn).await;
+        conn.close(0u32.into(), b"bye");
+        endpoint.close(0u32.into(), b"bye");
+        res
+    }
+
+    async fn serve(&self, conn: &quinn::Connection) -> Result<(), LinkError> {
+        let lost = |e: String| LinkError::Lost(explain_close(conn).unwrap_or(e));
+        let (mut send, mut recv) = conn.open_bi().await.map_err(|e| lost(e.to_string()))?;
+        let hello = AgentMsg::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            agent_id: self.agent_id,
+            agent_version: env!("CARGO_PKG_VERSION").to_string(),
+            boot_epoch: self.boot_epoch,
+            target: crate::TARGET.to_string(),
+        });
+        write_frame(&mut send, &hello).await.map_err(|e| lost(e.to_string()))?;
+        let welcome =
+            match tokio::time::timeout(Duration::from_secs(15), read_frame::<_, ControllerMsg>(&mut recv)).await {
+                Ok(Ok(ControllerMsg::Welcome(w))) => w,
+                Ok(Ok(other)) => return Err(LinkError::Protocol(format!("expected welcome, got {other:?}"))),
+                Ok(Err(e)) => return Err(lost(e.to_string())),
+                Err(_) => return Err(LinkError::Protocol("no welcome within 15 s".into())),
+            };
+        self.metrics.connections.fetch_add(1, Relaxed);
+        self.metrics.connected.store(1, Relaxed);
+        info!(site = %welcome.config.site, revision = welcome.config.revision, "link up");
+        self.apply_config(welcome.config);
+
+        let (ftx, mut frx) = tokio::sync::mpsc::channel::<Result<ControllerMsg, IoError>>(16);
+        let reader = tokio::spawn(async move {
+            loop {
+                let r = read_frame::<_, ControllerMsg>(&mut recv).await;
+                let stop = r.is_err();
+                if ftx.send(r).await.is_err() || stop {
+                    return;
+                }
+            }
+        });
+        struct Abort(tokio::task::JoinHandle<()>);
+        impl Drop for Abort {
+            fn drop(&mut self) {
+                self.0.abort();
+            }
+        }
+        let _reader = Abort(reader);
+
+        // Everything up to the spool's ack is done; resend from there.
+        let mut sent_upto = spool_op(&self.spool, |s| Ok(s.acked())).await?;
+        let mut inflight: VecDeque<(u64, u64)> = VecDeque::new();
+        let mut status_tick = tokio::time::interval(Duration::from_secs(10));
+        let mut poll_tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            while inflight.len() < WINDOW {
+                let after = sent_upto;
+                let batch = spool_op(&self.spool, move |s| s.read_after(after, BATCH_MAX)).await?;
+                let Some(last) = batch.last() else { break };
+                let key = (last.boot_epoch, last.seq);
+                let n = batch.len() as u64;
+                write_frame(
+                    &mut send,
+                    &AgentMsg::Samples(SampleBatch {
+                        agent_id: self.agent_id,
+                        samples: batch,
+                    }),
+                )
+                .await
+                .map_err(|e| lost(e.to_string()))?;
+                self.metrics.samples_sent.fetch_add(n, Relaxed);
+                sent_upto = Some(key);
+                inflight.push_back(key);
+            }
+            tokio::select! {
+                frame = frx.recv() => match frame {
+                    None | Some(Err(IoError::Closed)) => return Err(lost("controller closed the stream".into())),
+                    Some(Err(e)) => return Err(lost(e.to_string())),
+                    Some(Ok(ControllerMsg::Ack(a))) => {
+                        let key = (a.boot_epoch, a.seq);
+                        let before = spool_op(&self.spool, |s| Ok(s.backlog())).await?;
+                        let after = spool_op(&self.spool, move |s| { s.ack(key)?; Ok(s.backlog()) }).await?;
+                        self.metrics.spool_acked.fetch_add(before.saturating_sub(after), Relaxed);
+                        self.metrics.spool_backlog.store(after, Relaxed);
+                        while inflight.front().is_some_and(|k| *k <= key) {
+                            inflight.pop_front();
+                        }
+                    }
+                    Some(Ok(ControllerMsg::Config(c))) => self.apply_config(c),
+                    Some(Ok(ControllerMsg::Refused(r))) => return Err(LinkError::Protocol(format!("refused: {}", r.reason))),
+                    Some(Ok(other)) => return Err(LinkError::Protocol(format!("unexpected message {other:?}"))),
+                },
+                _ = self.new_data.notified() => {}
+                _ = poll_tick.tick() => {}
+                _ = status_tick.tick() => {
+                    let backlog = spool_op(&self.spool, |s| Ok(s.backlog())).await?;
+                    let dropped = self.metrics.spool_dropped.load(Relaxed);
+                    write_frame(&mut send, &AgentMsg::Status(AgentStatus { backlog, dropped })).await.map_err(|e| lost(e.to_string()))?;
+                }
+                reason = conn.closed() => return Err(LinkError::Lost(describe(&reason))),
+            }
+        }
+    }
+
+    fn apply_config(&self, cfg: SiteConfig) {
+        let newer = self
+            .config_tx
+            .borrow()
+            .as_ref()
+            .is_none_or(|c| cfg.revision > c.revision || cfg.site != c.site);
+        if !newer {
+            return;
+        }
+        if let Err(e) = crate::identity::save_config(&self.state_dir, &cfg) {
+            warn!(error = %e, "cannot persist site config; using it in memory");
+        }
+        info!(
+            revision = cfg.revision,
+            targets = cfg.targets.len(),
+            interval_ms = cfg.interval_ms,
+            "site config applied"
+        );
+        self.config_tx.send_replace(Some(cfg));
+    }
+}
+
+fn describe(e: &quinn::ConnectionError) -> String {
+    match e {
+        quinn::ConnectionError::ApplicationClosed(c) => {
+            format!(
+                "controller closed the link (code {}): {}",
+                c.error_code,
+                String::from_utf8_lossy(&c.reason)
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+fn explain_close(conn: &quinn::Connection) -> Option<String> {
+    conn.close_reason().map(|r| describe(&r))
+}

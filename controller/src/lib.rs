@@ -1,0 +1,119 @@
+//! Mast controller library: the binary in `main.rs` is a thin CLI over it.
+//!
+//! Domain modules own their tables and queries: [`monitoring`] (sites, devices,
+//! samples), [`fleet`] (agents, enrollment, revocation), [`auth`] (API tokens).
+//! IO shells: [`ingest`] (QUIC), [`web`] (HTTP), [`db`] (sqlx pool).
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod fleet;
+pub mod ingest;
+pub mod metrics;
+pub mod monitoring;
+pub mod pki;
+pub mod web;
+
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Where a running controller listens (written to `<data_dir>/run/addresses.json`
+/// so scripts and tests can bind port 0 and still find it).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct Addresses {
+    pub http: SocketAddr,
+    pub quic: SocketAddr,
+}
+
+/// Opens the database and the CA for one-shot CLI commands.
+pub async fn open(cfg: &config::Config) -> anyhow::Result<(db::Db, pki::Pki)> {
+    let db = db::Db::connect(&cfg.database_url())
+        .await
+        .context("opening the database")?;
+    let pki = pki::Pki::load_or_create(&cfg.data_dir).context("loading the controller CA")?;
+    Ok((db, pki))
+}
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn serve(
+    cfg: config::Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ready: Option<tokio::sync::oneshot::Sender<Addresses>>,
+) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (db, pki) = open(&cfg).await?;
+    let pki = Arc::new(pki);
+    let metrics = Arc::new(metrics::Metrics::default());
+
+    let endpoint = quinn::Endpoint::server(ingest::server_config(&pki)?, cfg.quic_listen)
+        .with_context(|| format!("binding QUIC on {}", cfg.quic_listen))?;
+    let http = tokio::net::TcpListener::bind(cfg.http_listen)
+        .await
+        .with_context(|| format!("binding HTTP on {}", cfg.http_listen))?;
+    let addrs = Addresses {
+        http: http.local_addr()?,
+        quic: endpoint.local_addr()?,
+    };
+    let run_dir = cfg.data_dir.join("run");
+    std::fs::create_dir_all(&run_dir)?;
+    std::fs::write(run_dir.join("addresses.json"), serde_json::to_vec(&addrs)?)?;
+    tracing::info!(http = %addrs.http, quic = %addrs.quic, ca_fingerprint = %pki.ca_fingerprint(), backend = ?db.backend, "controller listening");
+
+    let (ctl_tx, ctl_rx) = watch::channel(Arc::new(fleet::control_snapshot(&db).await?));
+    let watcher = tokio::spawn(ingest::watch_control(db.clone(), ctl_tx));
+    let ingest = ingest::Ingest {
+        db: db.clone(),
+        pki: pki.clone(),
+        metrics: metrics.clone(),
+        control: ctl_rx,
+        cert_validity: Duration::from_secs(cfg.agent_cert_validity_secs),
+    };
+    let quic_task = tokio::spawn(ingest::run(endpoint.clone(), ingest));
+    let app = web::router(web::AppState {
+        db: db.clone(),
+        metrics,
+        default_interval_ms: cfg.default_probe_interval_secs as i64 * 1000,
+        default_timeout_ms: cfg.default_probe_timeout_ms as i64,
+    });
+    if let Some(r) = ready {
+        let _ = r.send(addrs);
+    }
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut http_stop = stop_rx.clone();
+    let http_task = tokio::spawn(async move {
+        axum::serve(http, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    let _ = stop_rx.wait_for(|s| *s).await;
+    tracing::info!("shutting down");
+    endpoint.close(
+        quinn::VarInt::from_u32(ingest::close::SHUTDOWN),
+        b"controller shutting down",
+    );
+    watcher.abort();
+    quic_task.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+    db.pool.close().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}

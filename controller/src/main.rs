@@ -1,0 +1,292 @@
+//! `mast-controller`: serve, demo, and the admin CLI.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mast_controller::{config::Config, db::Db, fleet, monitoring};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "mast-controller",
+    version,
+    about = "Mast controller: monitoring, tickets and billing for a wireless ISP"
+)]
+struct Cli {
+    /// Config file (TOML); `MAST_*` environment variables override it.
+    #[arg(long, global = true, env = "MAST_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the controller (QUIC ingest, web UI and API).
+    Serve,
+    /// Run a controller on SQLite plus local agents probing loopback addresses.
+    Demo {
+        /// Number of agents (one demo site each).
+        #[arg(long, default_value_t = 1)]
+        agents: u32,
+        /// Loopback targets per site (127.0.0.1, 127.0.0.2, ...).
+        #[arg(long, default_value_t = 8)]
+        targets: u32,
+        /// Probe interval in seconds.
+        #[arg(long, default_value_t = 5)]
+        interval: u64,
+    },
+    /// Agents: enrollment tokens, revocation, listing.
+    Agent {
+        #[command(subcommand)]
+        cmd: AgentCmd,
+    },
+    /// Sites and their probe configuration.
+    Site {
+        #[command(subcommand)]
+        cmd: SiteCmd,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentCmd {
+    /// Create a pending agent for a site and print its one-time enrollment token.
+    Add {
+        #[arg(long)]
+        site: String,
+        /// Print a JSON object (`agent_id`, `token`, `ca_fingerprint`, `expires_in_secs`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an agent: its certificate is refused and a live link is closed.
+    Revoke { id: u64 },
+    /// List agents.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SiteCmd {
+    /// Create a site.
+    Add {
+        name: String,
+        /// Comma-separated IP addresses, optionally `IP=name`.
+        #[arg(long, default_value = "")]
+        targets: String,
+        /// Probe interval in seconds.
+        #[arg(long)]
+        interval: Option<u64>,
+        /// Ping timeout in milliseconds.
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+    },
+    /// Change a site's targets or timing (agents get it without restart).
+    Set {
+        name: String,
+        #[arg(long)]
+        targets: Option<String>,
+        #[arg(long)]
+        interval: Option<u64>,
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+    },
+    /// List sites.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create an API token; prints only the token on standard output.
+    Create {
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn init_tracing(filter: &str) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let cfg = match Config::load_from_process(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mast-controller: bad configuration: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    init_tracing(&cfg.log);
+    match run(cli.cmd, cfg).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mast-controller: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn db(cfg: &Config) -> anyhow::Result<Db> {
+    Db::connect(&cfg.database_url()).await.context("opening the database")
+}
+
+async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
+    match cmd {
+        Cmd::Serve => mast_controller::serve(cfg, mast_controller::shutdown_signal(), None).await,
+        Cmd::Demo {
+            agents,
+            targets,
+            interval,
+        } => mast_controller::demo::run(cfg, agents, targets, interval).await,
+        Cmd::Agent {
+            cmd: AgentCmd::Add { site, json },
+        } => {
+            let (db, pki) = mast_controller::open(&cfg).await?;
+            let (id, token) = fleet::add_agent(&db, &site, Duration::from_secs(cfg.enroll_token_ttl_secs)).await?;
+            let fp = pki.ca_fingerprint();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"agent_id": id, "site": site, "token": token, "ca_fingerprint": fp, "expires_in_secs": cfg.enroll_token_ttl_secs})
+                );
+            } else {
+                println!(
+                    "agent {id} for site {site}: token valid for {} s, single use",
+                    cfg.enroll_token_ttl_secs
+                );
+                println!("token:          {token}");
+                println!("ca fingerprint: {fp}");
+                println!(
+                    "on the tower:   mast-agent enroll --controller HOST:{} --token {token} --ca-fingerprint {fp} --state-dir /var/lib/mast-agent",
+                    cfg.quic_listen.port()
+                );
+            }
+            Ok(())
+        }
+        Cmd::Agent {
+            cmd: AgentCmd::Revoke { id },
+        } => {
+            let db = db(&cfg).await?;
+            if fleet::revoke(&db, id).await? {
+                println!("agent {id} revoked");
+                Ok(())
+            } else {
+                anyhow::bail!("no active or pending agent {id}")
+            }
+        }
+        Cmd::Agent {
+            cmd: AgentCmd::List { json },
+        } => {
+            let agents = fleet::list_agents(&db(&cfg).await?).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&agents)?);
+            } else {
+                for a in agents {
+                    println!(
+                        "{:>5}  {:<20} {:<8} {:<10} {}",
+                        a.id,
+                        a.site,
+                        a.status,
+                        if a.connected { "connected" } else { "offline" },
+                        a.version.unwrap_or_default()
+                    );
+                }
+            }
+            Ok(())
+        }
+        Cmd::Site {
+            cmd:
+                SiteCmd::Add {
+                    name,
+                    targets,
+                    interval,
+                    timeout_ms,
+                },
+        } => {
+            let db = db(&cfg).await?;
+            let interval_ms = interval.unwrap_or(cfg.default_probe_interval_secs) as i64 * 1000;
+            let timeout_ms = timeout_ms
+                .map(|t| t as i64)
+                .unwrap_or((cfg.default_probe_timeout_ms as i64).min(interval_ms - 1));
+            let s = monitoring::add_site(
+                &db,
+                &name,
+                &monitoring::parse_targets(&targets)?,
+                interval_ms,
+                timeout_ms,
+            )
+            .await?;
+            println!("site {} created with {} targets", s.name, s.targets.len());
+            Ok(())
+        }
+        Cmd::Site {
+            cmd:
+                SiteCmd::Set {
+                    name,
+                    targets,
+                    interval,
+                    timeout_ms,
+                },
+        } => {
+            let db = db(&cfg).await?;
+            let targets = targets.map(|t| monitoring::parse_targets(&t)).transpose()?;
+            let s = monitoring::set_site(
+                &db,
+                &name,
+                targets.as_deref(),
+                interval.map(|i| i as i64 * 1000),
+                timeout_ms.map(|t| t as i64),
+            )
+            .await?;
+            println!(
+                "site {} now at revision {} with {} targets",
+                s.name,
+                s.revision,
+                s.targets.len()
+            );
+            Ok(())
+        }
+        Cmd::Site {
+            cmd: SiteCmd::List { json },
+        } => {
+            let sites = monitoring::list_sites(&db(&cfg).await?).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&sites)?);
+            } else {
+                for s in sites {
+                    println!(
+                        "{:<20} every {:>4} s  {} targets",
+                        s.name,
+                        s.interval_ms / 1000,
+                        s.targets.len()
+                    );
+                }
+            }
+            Ok(())
+        }
+        Cmd::Token {
+            cmd: TokenCmd::Create { role, name },
+        } => {
+            let token = mast_controller::auth::create_token(&db(&cfg).await?, &name, &role).await?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,428 @@
+//! Monitoring: sites with their probe config, the devices probed there, and
+//! the stored samples. Owns tables `sites`, `site_targets`, `devices`, `samples`.
+//!
+//! Invariants: a sample is stored at most once per `(agent_id, boot_epoch, seq)`
+//! (primary key + `ON CONFLICT DO NOTHING`); a device's "last" columns only
+//! move forward in time, so a resent or late batch never rolls them back.
+
+use crate::db::{Db, DbError, now_ms};
+use mast_shared::{ProbeTarget, Sample, SampleBody, SiteConfig};
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Site {
+    pub id: i64,
+    pub name: String,
+    pub interval_ms: i64,
+    pub timeout_ms: i64,
+    pub revision: i64,
+    pub targets: Vec<String>,
+}
+
+/// Parses `IP,IP,...` (names optional as `IP=name`).
+pub fn parse_targets(list: &str) -> Result<Vec<ProbeTarget>, DbError> {
+    let mut out = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (ip, name) = match item.split_once('=') {
+            Some((ip, name)) => (ip, Some(name.to_string())),
+            None => (item, None),
+        };
+        let addr: IpAddr = ip
+            .parse()
+            .map_err(|_| DbError::Invalid(format!("target {ip:?} is not an IP address")))?;
+        if out.iter().any(|t: &ProbeTarget| t.addr == addr) {
+            continue;
+        }
+        out.push(ProbeTarget { addr, name });
+    }
+    Ok(out)
+}
+
+pub async fn site_by_name(db: &Db, name: &str) -> Result<Option<Site>, DbError> {
+    let row = sqlx::query("SELECT id FROM sites WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&db.pool)
+        .await?;
+    match row {
+        Some(r) => site(db, r.try_get("id")?).await,
+        None => Ok(None),
+    }
+}
+
+pub async fn site(db: &Db, id: i64) -> Result<Option<Site>, DbError> {
+    let Some(r) = sqlx::query("SELECT id, name, interval_ms, timeout_ms, revision FROM sites WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let targets = sqlx::query("SELECT addr FROM site_targets WHERE site_id = $1 ORDER BY addr")
+        .bind(id)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("addr"))
+        .collect::<Result<_, _>>()?;
+    Ok(Some(Site {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        interval_ms: r.try_get("interval_ms")?,
+        timeout_ms: r.try_get("timeout_ms")?,
+        revision: r.try_get("revision")?,
+        targets,
+    }))
+}
+
+pub async fn list_sites(db: &Db) -> Result<Vec<Site>, DbError> {
+    let ids: Vec<i64> = sqlx::query("SELECT id FROM sites ORDER BY name")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(site(db, id).await?);
+    }
+    Ok(out)
+}
+
+fn check_site_name(name: &str) -> Result<(), DbError> {
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(DbError::Invalid(format!(
+            "site name {name:?} must be 1-64 characters of letters, digits, '-', '_' or '.'"
+        )));
+    }
+    Ok(())
+}
+
+fn check_probe(interval_ms: i64, timeout_ms: i64) -> Result<(), DbError> {
+    if !(1_000..=86_400_000).contains(&interval_ms) {
+        return Err(DbError::Invalid("interval must be between 1 s and 1 day".into()));
+    }
+    if !(10..=60_000).contains(&timeout_ms) || timeout_ms >= interval_ms {
+        return Err(DbError::Invalid(
+            "timeout must be 10 ms to 60 s and shorter than the interval".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn add_site(
+    db: &Db,
+    name: &str,
+    targets: &[ProbeTarget],
+    interval_ms: i64,
+    timeout_ms: i64,
+) -> Result<Site, DbError> {
+    check_site_name(name)?;
+    check_probe(interval_ms, timeout_ms)?;
+    let mut tx = db.pool.begin().await?;
+    let id: i64 = sqlx::query(
+        "INSERT INTO sites (name, interval_ms, timeout_ms, revision, created_ms) VALUES ($1, $2, $3, 1, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(interval_ms)
+    .bind(timeout_ms)
+    .bind(now_ms())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => DbError::Invalid(format!("site {name:?} already exists")),
+        e => e.into(),
+    })?
+    .try_get("id")?;
+    replace_targets(&mut tx, id, targets).await?;
+    tx.commit().await?;
+    Ok(site(db, id).await?.expect("just inserted"))
+}
+
+/// Changes a site's probe config; bumps its revision so connected agents get it.
+pub async fn set_site(
+    db: &Db,
+    name: &str,
+    targets: Option<&[ProbeTarget]>,
+    interval_ms: Option<i64>,
+    timeout_ms: Option<i64>,
+) -> Result<Site, DbError> {
+    let cur = site_by_name(db, name)
+        .await?
+        .ok_or_else(|| DbError::Invalid(format!("no site named {name:?}")))?;
+    let interval_ms = interval_ms.unwrap_or(cur.interval_ms);
+    let timeout_ms = timeout_ms.unwrap_or(cur.timeout_ms.min(interval_ms - 1));
+    check_probe(interval_ms, timeout_ms)?;
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("UPDATE sites SET interval_ms = $1, timeout_ms = $2, revision = revision + 1 WHERE id = $3")
+        .bind(interval_ms)
+        .bind(timeout_ms)
+        .bind(cur.id)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(t) = targets {
+        replace_targets(&mut tx, cur.id, t).await?;
+    }
+    tx.commit().await?;
+    Ok(site(db, cur.id).await?.expect("exists"))
+}
+
+async fn replace_targets(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    site_id: i64,
+    targets: &[ProbeTarget],
+) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM site_targets WHERE site_id = $1")
+        .bind(site_id)
+        .execute(&mut **tx)
+        .await?;
+    for t in targets {
+        let addr = t.addr.to_string();
+        sqlx::query("INSERT INTO site_targets (site_id, addr, name) VALUES ($1, $2, $3)")
+            .bind(site_id)
+            .bind(&addr)
+            .bind(t.name.clone())
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO devices (site_id, addr, name, created_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (site_id, addr) DO UPDATE SET name = COALESCE(excluded.name, devices.name)",
+        )
+        .bind(site_id)
+        .bind(&addr)
+        .bind(t.name.clone())
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The config pushed to a site's agents.
+pub async fn site_config(db: &Db, site_id: i64) -> Result<Option<SiteConfig>, DbError> {
+    let Some(s) = site(db, site_id).await? else {
+        return Ok(None);
+    };
+    let targets = sqlx::query("SELECT addr, name FROM site_targets WHERE site_id = $1 ORDER BY addr")
+        .bind(site_id)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .filter_map(|r| {
+            let addr: String = r.try_get("addr").ok()?;
+            Some(ProbeTarget {
+                addr: addr.parse().ok()?,
+                name: r.try_get("name").ok()?,
+            })
+        })
+        .collect();
+    Ok(Some(SiteConfig {
+        revision: s.revision as u64,
+        site: s.name,
+        targets,
+        interval_ms: s.interval_ms as u32,
+        timeout_ms: s.timeout_ms as u32,
+    }))
+}
+
+/// Result of storing one batch.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    pub inserted: u64,
+    pub duplicates: u64,
+}
+
+/// Stores a batch in one transaction. Returns only after commit, so the
+/// caller may acknowledge the batch's last key.
+pub async fn store_samples(
+    db: &Db,
+    agent_id: u64,
+    site_id: i64,
+    samples: &[Sample],
+    device_ids: &mut HashMap<IpAddr, i64>,
+) -> Result<Stored, DbError> {
+    let mut tx = db.pool.begin().await?;
+    let mut stored = Stored::default();
+    // newest sample per device in this batch: (ts, rtt)
+    let mut latest: HashMap<i64, (i64, Option<u32>)> = HashMap::new();
+    let mut last_ok: HashMap<i64, i64> = HashMap::new();
+    for s in samples {
+        let SampleBody::Ping { target, rtt_us } = &s.body;
+        let device_id = match device_ids.get(target) {
+            Some(id) => *id,
+            None => {
+                let id = device_id(&mut tx, site_id, *target).await?;
+                device_ids.insert(*target, id);
+                id
+            }
+        };
+        let res = sqlx::query(
+            "INSERT INTO samples (agent_id, boot_epoch, seq, device_id, ts_ms, rtt_us) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(agent_id as i64)
+        .bind(s.boot_epoch as i64)
+        .bind(s.seq as i64)
+        .bind(device_id)
+        .bind(s.ts_ms)
+        .bind(rtt_us.map(i64::from))
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() == 0 {
+            stored.duplicates += 1;
+            continue;
+        }
+        stored.inserted += 1;
+        let e = latest.entry(device_id).or_insert((s.ts_ms, *rtt_us));
+        if s.ts_ms >= e.0 {
+            *e = (s.ts_ms, *rtt_us);
+        }
+        if rtt_us.is_some() {
+            let ok = last_ok.entry(device_id).or_insert(s.ts_ms);
+            *ok = (*ok).max(s.ts_ms);
+        }
+    }
+    for (device_id, (ts, rtt)) in latest {
+        sqlx::query(
+            "UPDATE devices SET last_sample_ms = $1, last_rtt_us = $2 \
+             WHERE id = $3 AND (last_sample_ms IS NULL OR last_sample_ms <= $1)",
+        )
+        .bind(ts)
+        .bind(rtt.map(i64::from))
+        .bind(device_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (device_id, ts) in last_ok {
+        sqlx::query("UPDATE devices SET last_ok_ms = $1 WHERE id = $2 AND (last_ok_ms IS NULL OR last_ok_ms < $1)")
+            .bind(ts)
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(last) = samples.last() {
+        sqlx::query("UPDATE agents SET last_ack_epoch = $1, last_ack_seq = $2, last_seen_ms = $3 WHERE id = $4")
+            .bind(last.boot_epoch as i64)
+            .bind(last.seq as i64)
+            .bind(now_ms())
+            .bind(agent_id as i64)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(stored)
+}
+
+async fn device_id(tx: &mut sqlx::Transaction<'_, sqlx::Any>, site_id: i64, addr: IpAddr) -> Result<i64, DbError> {
+    let addr = addr.to_string();
+    sqlx::query(
+        "INSERT INTO devices (site_id, addr, created_ms) VALUES ($1, $2, $3) ON CONFLICT (site_id, addr) DO NOTHING",
+    )
+    .bind(site_id)
+    .bind(&addr)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(sqlx::query("SELECT id FROM devices WHERE site_id = $1 AND addr = $2")
+        .bind(site_id)
+        .bind(&addr)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("id")?)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceView {
+    pub id: i64,
+    pub site: String,
+    pub addr: String,
+    pub name: Option<String>,
+    /// `up`, `down` or `unknown` (no sample yet, or none for 3 intervals).
+    pub status: &'static str,
+    pub last_rtt_ms: Option<f64>,
+    /// Share of pings lost in the last 10 minutes, 0-100.
+    pub loss_pct: Option<f64>,
+    pub samples_10m: i64,
+    pub last_sample_ms: Option<i64>,
+}
+
+/// Pure: a device's status from its last sample.
+pub fn device_status(
+    now: i64,
+    interval_ms: i64,
+    last_sample_ms: Option<i64>,
+    last_rtt_us: Option<i64>,
+) -> &'static str {
+    match last_sample_ms {
+        None => "unknown",
+        Some(ts) if now - ts > 3 * interval_ms + 10_000 => "unknown",
+        Some(_) if last_rtt_us.is_some() => "up",
+        Some(_) => "down",
+    }
+}
+
+pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<DeviceView>, DbError> {
+    let now = now_ms();
+    let since = now - 600_000;
+    let stats: HashMap<i64, (i64, i64)> = sqlx::query(
+        "SELECT device_id, COUNT(*) AS n, CAST(SUM(CASE WHEN rtt_us IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS lost \
+         FROM samples WHERE ts_ms > $1 GROUP BY device_id",
+    )
+    .bind(since)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("device_id")?, (r.try_get("n")?, r.try_get("lost")?))))
+    .collect::<Result<_, sqlx::Error>>()?;
+    let rows = sqlx::query(
+        "SELECT d.id, s.name AS site, s.interval_ms, d.addr, d.name, d.last_sample_ms, d.last_rtt_us \
+         FROM devices d JOIN sites s ON s.id = d.site_id ORDER BY s.name, d.addr LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.try_get("id")?;
+            let last_sample_ms: Option<i64> = r.try_get("last_sample_ms")?;
+            let last_rtt_us: Option<i64> = r.try_get("last_rtt_us")?;
+            let (n, lost) = stats.get(&id).copied().unwrap_or((0, 0));
+            Ok(DeviceView {
+                id,
+                site: r.try_get("site")?,
+                addr: r.try_get("addr")?,
+                name: r.try_get("name")?,
+                status: device_status(now, r.try_get("interval_ms")?, last_sample_ms, last_rtt_us),
+                last_rtt_ms: last_rtt_us.map(|us| us as f64 / 1000.0),
+                loss_pct: (n > 0).then(|| lost as f64 * 100.0 / n as f64),
+                samples_10m: n,
+                last_sample_ms,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_and_dedupe() {
+        let t = parse_targets("127.0.0.1, 127.0.0.2=ap-1,127.0.0.1,").unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[1].name.as_deref(), Some("ap-1"));
+        assert!(parse_targets("127.0.0.1,nonsense").is_err());
+    }
+
+    #[test]
+    fn status_rules() {
+        assert_eq!(device_status(100_000, 30_000, None, None), "unknown");
+        assert_eq!(device_status(100_000, 30_000, Some(90_000), Some(5)), "up");
+        assert_eq!(device_status(100_000, 30_000, Some(90_000), None), "down");
+        assert_eq!(device_status(1_000_000, 30_000, Some(90_000), Some(5)), "unknown");
+    }
+}
