@@ -406,6 +406,42 @@ pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<Device
         .map_err(Into::into)
 }
 
+/// Delivery integrity of one boot epoch of one agent.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochDelivery {
+    pub boot_epoch: i64,
+    pub first_seq: i64,
+    pub last_seq: i64,
+    pub stored: i64,
+    /// Sequence numbers in `[0, last_seq]` never stored (seqs start at 0 each epoch).
+    pub missing: i64,
+}
+
+pub async fn delivery(db: &Db, agent_id: i64) -> Result<Vec<EpochDelivery>, DbError> {
+    let rows = sqlx::query(
+        "SELECT boot_epoch, MIN(seq) AS first_seq, MAX(seq) AS last_seq, COUNT(*) AS stored \
+         FROM samples WHERE agent_id = $1 GROUP BY boot_epoch ORDER BY boot_epoch",
+    )
+    .bind(agent_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let first_seq: i64 = r.try_get("first_seq")?;
+            let last_seq: i64 = r.try_get("last_seq")?;
+            let stored: i64 = r.try_get("stored")?;
+            Ok(EpochDelivery {
+                boot_epoch: r.try_get("boot_epoch")?,
+                first_seq,
+                last_seq,
+                stored,
+                missing: (last_seq + 1 - stored).max(0),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -137,6 +137,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/agents", get(api_agents))
+        .route("/api/v1/agents/{id}/delivery", get(api_delivery))
         .route("/api/v1/devices", get(api_devices))
         .route("/api/v1/sites", get(api_sites).post(api_add_site))
         .route("/metrics", get(metrics))
@@ -191,6 +192,28 @@ struct Page {
 
 async fn api_agents(_c: ApiCaller, State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(json!({ "agents": fleet::list_agents(&st.db).await? })))
+}
+
+/// Per boot epoch: the sequence range received, the count stored, and any
+/// gap (samples the agent numbered that never arrived).
+async fn api_delivery(
+    _c: ApiCaller,
+    State(st): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let agents = fleet::list_agents(&st.db).await?;
+    let Some(agent) = agents.into_iter().find(|a| a.id == id) else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no agent {id}")));
+    };
+    let epochs = monitoring::delivery(&st.db, id).await?;
+    let missing: i64 = epochs.iter().map(|e| e.missing).sum();
+    Ok(Json(json!({
+        "agent_id": id,
+        "epochs": epochs,
+        "reported_dropped": agent.dropped.unwrap_or(0),
+        "backlog": agent.backlog,
+        "data_loss": missing > agent.dropped.unwrap_or(0),
+    })))
 }
 
 async fn api_devices(

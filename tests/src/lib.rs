@@ -1,1 +1,384 @@
-//! End-to-end test support: see `tests/`.
+//! Support for the end-to-end tests: start real `mast-controller` and
+//! `mast-agent` processes on loopback, on SQLite or on a fresh PostgreSQL
+//! database, and talk to them over their real HTTP, QUIC and CLI interfaces.
+//!
+//! PostgreSQL comes from `MAST_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432`). When it is unreachable the
+//! PostgreSQL variants fail under `CI=true` and are skipped (loudly) otherwise.
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+static BUILD: Once = Once::new();
+
+/// Directory holding the built binaries (`target/debug`), built on first use.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+    BUILD.call_once(|| {
+        if std::env::var_os("MAST_SKIP_BUILD").is_some() {
+            return;
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-q", "-p", "mast-agent", "-p", "mast-controller"])
+            .status()
+            .expect("running cargo build");
+        assert!(st.success(), "building the binaries failed");
+    });
+    dir
+}
+
+pub fn controller_bin() -> PathBuf {
+    bin_dir().join("mast-controller")
+}
+
+pub fn agent_bin() -> PathBuf {
+    bin_dir().join("mast-agent")
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A fresh PostgreSQL database, dropped when this value is dropped.
+pub struct PgDb {
+    pub url: String,
+    base: String,
+    name: String,
+}
+
+impl PgDb {
+    /// `Ok(None)` when PostgreSQL is unreachable outside CI.
+    pub async fn create() -> anyhow::Result<Option<PgDb>> {
+        use sqlx::Connection;
+        let base = std::env::var("MAST_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let mut conn = match sqlx::PgConnection::connect(&format!("{base}/postgres")).await {
+            Ok(c) => c,
+            Err(e) if !in_ci() => {
+                eprintln!("SKIPPED: PostgreSQL unreachable at {base} ({e}); set CI=true to make this a failure");
+                return Ok(None);
+            }
+            Err(e) => bail!("PostgreSQL unreachable at {base}: {e} (required under CI=true)"),
+        };
+        let name = format!("mast_test_{:016x}", rand::random::<u64>());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+        Ok(Some(PgDb { url: format!("{base}/{name}"), base, name }))
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let (base, name) = (self.base.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut c = sqlx::PgConnection::connect(&format!("{base}/postgres")).await.ok()?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut c).await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// A controller process with its own data dir.
+pub struct Controller {
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+    pub http: SocketAddr,
+    pub quic: SocketAddr,
+    child: Option<Child>,
+    starts: u32,
+    _pg: Option<PgDb>,
+}
+
+impl Controller {
+    /// Starts a controller; `None` when the backend is unavailable outside CI.
+    pub async fn start(backend: Backend, extra_env: &[(&str, &str)]) -> anyhow::Result<Option<Controller>> {
+        let dir = tempfile::Builder::new().prefix("mast-e2e-").tempdir()?;
+        let mut env = vec![
+            ("MAST_DATA_DIR".to_string(), dir.path().join("data").display().to_string()),
+            ("MAST_HTTP_LISTEN".into(), "127.0.0.1:0".into()),
+            ("MAST_QUIC_LISTEN".into(), "127.0.0.1:0".into()),
+            ("MAST_LOG".into(), "info".into()),
+        ];
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => match PgDb::create().await? {
+                Some(p) => {
+                    env.push(("MAST_DATABASE_URL".into(), p.url.clone()));
+                    Some(p)
+                }
+                None => return Ok(None),
+            },
+        };
+        for (k, v) in extra_env {
+            env.push((k.to_string(), v.to_string()));
+        }
+        let mut c = Controller {
+            dir,
+            env,
+            http: "0.0.0.0:0".parse()?,
+            quic: "0.0.0.0:0".parse()?,
+            child: None,
+            starts: 0,
+            _pg: pg,
+        };
+        c.spawn()?;
+        Ok(Some(c))
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn log_path(&self, n: u32) -> PathBuf {
+        self.dir.path().join(format!("controller-{n}.log"))
+    }
+
+    /// Everything the controller has logged so far, all runs.
+    pub fn log(&self) -> String {
+        (1..=self.starts).map(|n| std::fs::read_to_string(self.log_path(n)).unwrap_or_default()).collect()
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let addr_file = self.data_dir().join("run").join("addresses.json");
+        let _ = std::fs::remove_file(&addr_file);
+        self.starts += 1;
+        let log = std::fs::File::create(self.log_path(self.starts))?;
+        let child = Command::new(controller_bin())
+            .arg("serve")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting mast-controller")?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(b) = std::fs::read(&addr_file)
+                && let Ok(v) = serde_json::from_slice::<Value>(&b)
+            {
+                self.http = v["http"].as_str().context("http")?.parse()?;
+                self.quic = v["quic"].as_str().context("quic")?.parse()?;
+                return Ok(());
+            }
+            if let Some(st) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                bail!("controller exited with {st}:\n{}", self.log());
+            }
+            if Instant::now() > deadline {
+                bail!("controller did not start:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL, no goodbye.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts again on the same QUIC port (agents keep the address they enrolled with).
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        let quic = self.quic.to_string();
+        self.env.retain(|(k, _)| k != "MAST_QUIC_LISTEN");
+        self.env.push(("MAST_QUIC_LISTEN".into(), quic));
+        self.spawn()
+    }
+
+    /// Runs a CLI subcommand against this controller's config.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(controller_bin())
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .expect("running mast-controller")
+    }
+
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(out.status.success(), "mast-controller {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn admin_token(&self) -> String {
+        self.cli_ok(&["token", "create", "--role", "admin", "--name", &format!("t{}", rand::random::<u32>())]).trim().to_string()
+    }
+
+    /// `agent add --json`: (agent_id, token, ca_fingerprint).
+    pub fn add_agent(&self, site: &str) -> (u64, String, String) {
+        let v: Value = serde_json::from_str(&self.cli_ok(&["agent", "add", "--site", site, "--json"])).expect("json");
+        (v["agent_id"].as_u64().expect("id"), v["token"].as_str().expect("token").into(), v["ca_fingerprint"].as_str().expect("fp").into())
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> anyhow::Result<(u16, Value)> {
+        let r = reqwest::Client::new().get(format!("http://{}{path}", self.http)).bearer_auth(token).send().await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// Polls `f` until it returns `Some` or `timeout` passes.
+    pub async fn wait_for<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut f: impl AsyncFnMut() -> Option<T>,
+    ) -> anyhow::Result<T> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = f().await {
+                return Ok(v);
+            }
+            if Instant::now() > deadline {
+                bail!("timed out after {timeout:?} waiting for {what}\n--- controller log ---\n{}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("--- controller log ---\n{}", self.log());
+        }
+    }
+}
+
+/// An agent process with its own state dir.
+pub struct Agent {
+    pub dir: tempfile::TempDir,
+    pub metrics: SocketAddr,
+    child: Option<Child>,
+    runs: u32,
+}
+
+impl Agent {
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Enrolls through the real token flow.
+    pub fn enroll(controller: &Controller, site: &str) -> anyhow::Result<(Agent, u64)> {
+        let (id, token, fp) = controller.add_agent(site);
+        let agent = Agent::enroll_with(&controller.quic.to_string(), &token, &fp)?;
+        Ok((agent, id))
+    }
+
+    pub fn enroll_with(controller: &str, token: &str, fp: &str) -> anyhow::Result<Agent> {
+        let dir = tempfile::Builder::new().prefix("mast-agent-").tempdir()?;
+        let state = dir.path().join("state");
+        let out = Command::new(agent_bin())
+            .args(["enroll", "--controller", controller, "--token", token, "--ca-fingerprint", fp, "--state-dir"])
+            .arg(&state)
+            .output()?;
+        if !out.status.success() {
+            bail!("enroll failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        Ok(Agent { dir, metrics: port, child: None, runs: 0 })
+    }
+
+    pub fn start(&mut self) -> anyhow::Result<()> {
+        self.runs += 1;
+        let log = std::fs::File::create(self.dir.path().join(format!("agent-{}.log", self.runs)))?;
+        let child = Command::new(agent_bin())
+            .args(["run", "--state-dir"])
+            .arg(self.state_dir())
+            .args(["--metrics-listen", &self.metrics.to_string()])
+            .env("MAST_LOG", "info")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        (1..=self.runs)
+            .map(|n| std::fs::read_to_string(self.dir.path().join(format!("agent-{n}.log"))).unwrap_or_default())
+            .collect()
+    }
+
+    /// The agent's Prometheus counters.
+    pub async fn metric(&self, name: &str) -> Option<u64> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(self.metrics).await.ok()?;
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await.ok()?;
+        let mut body = String::new();
+        s.read_to_string(&mut body).await.ok()?;
+        body.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("--- agent log ---\n{}", self.log());
+        }
+    }
+}
+
+/// Builds a quinn client endpoint and config for hand-made connections
+/// (certificate tests, malformed frames).
+pub fn raw_client(
+    ca_der: &[u8],
+    client_auth: Option<(Vec<u8>, String)>,
+) -> anyhow::Result<(quinn::Endpoint, quinn::ClientConfig)> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(ca_der.to_vec()))?;
+    let b = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(roots);
+    let mut tls = match client_auth {
+        Some((cert, key_pem)) => b.with_client_auth_cert(
+            vec![CertificateDer::from(cert)],
+            PrivateKeyDer::from_pem_slice(key_pem.as_bytes())?,
+        )?,
+        None => b.with_no_client_auth(),
+    };
+    tls.alpn_protocols = vec![mast_shared::ALPN_LINK.to_vec()];
+    let cfg = quinn::ClientConfig::new(std::sync::Arc::new(quinn::crypto::rustls::QuicClientConfig::try_from(tls)?));
+    let ep = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
+    Ok((ep, cfg))
+}
+
+/// The controller CA certificate (DER) from its data dir.
+pub fn controller_ca_der(c: &Controller) -> Vec<u8> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let pem = std::fs::read(c.data_dir().join("pki").join("ca.cert.pem")).expect("ca pem");
+    CertificateDer::from_pem_slice(&pem).expect("ca").to_vec()
+}
+
+/// Finds devices in `/api/v1/devices` output.
+pub fn devices(v: &Value) -> Vec<Value> {
+    v["devices"].as_array().cloned().unwrap_or_default()
+}
