@@ -187,6 +187,13 @@ mod tests {
     }
 
     #[test]
+    fn shipped_example_config_is_valid() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/controller.toml");
+        let c = Config::load(Some(&p), |_| None).unwrap();
+        assert_eq!(c.quic_listen.port(), 4433);
+    }
+
+    #[test]
     fn env_overrides_file() {
         let c = load_str(
             "http_listen = \"127.0.0.1:1\"\n",

@@ -108,7 +108,7 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
         std::fs::create_dir_all(&state)?;
         let (_, token) = fleet::add_agent(&db, &site, Duration::from_secs(600)).await?;
         let quic = format!("127.0.0.1:{}", addrs.quic.port());
-        let status = Command::new(&agent_bin)
+        let out = Command::new(&agent_bin)
             .args([
                 "enroll",
                 "--controller",
@@ -120,15 +120,22 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
                 "--state-dir",
             ])
             .arg(&state)
-            .status()
+            .output()
             .await
             .with_context(|| format!("running {}", agent_bin.display()))?;
-        if !status.success() {
-            bail!("agent {i} failed to enroll");
+        if !out.status.success() {
+            bail!(
+                "agent {i} failed to enroll: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
+        let log_path = cfg.data_dir.join("demo-agents").join(format!("agent-{i}.log"));
+        let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
         let child = Command::new(&agent_bin)
             .args(["run", "--state-dir"])
             .arg(&state)
+            .stdout(log.try_clone()?)
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", agent_bin.display()))?;
@@ -145,7 +152,7 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
     println!("  Web UI:    {http}");
     println!("  Log in with the access token: {token}");
     println!("  API:       curl -H 'Authorization: Bearer {token}' {http}api/v1/devices");
-    println!("  Data dir:  {}", cfg.data_dir.display());
+    println!("  Data dir:  {} (agent logs in demo-agents/)", cfg.data_dir.display());
     println!("Press Ctrl-C to stop.");
     crate::shutdown_signal().await;
     for c in &mut children {

@@ -315,6 +315,10 @@ impl Ingest {
             tokio::select! {
                 frame = frx.recv() => match frame {
                     None | Some(Err(IoError::Closed)) => return Ok(()),
+                    Some(Err(IoError::Io(e))) => {
+                        info!(%remote, agent_id, error = %e, "agent link lost");
+                        return Ok(());
+                    }
                     Some(Err(e)) => return Err(proto(format!("bad frame: {e}"))),
                     Some(Ok(AgentMsg::Samples(batch))) => {
                         if batch.agent_id != agent_id {

@@ -203,7 +203,11 @@ async fn api_delivery(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let agents = fleet::list_agents(&st.db).await?;
     let Some(agent) = agents.into_iter().find(|a| a.id == id) else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no agent {id}")));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no agent {id}"),
+        ));
     };
     let epochs = monitoring::delivery(&st.db, id).await?;
     let missing: i64 = epochs.iter().map(|e| e.missing).sum();

@@ -73,8 +73,14 @@ impl PgDb {
             Err(e) => bail!("PostgreSQL unreachable at {base}: {e} (required under CI=true)"),
         };
         let name = format!("mast_test_{:016x}", rand::random::<u64>());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
-        Ok(Some(PgDb { url: format!("{base}/{name}"), base, name }))
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await?;
+        Ok(Some(PgDb {
+            url: format!("{base}/{name}"),
+            base,
+            name,
+        }))
     }
 }
 
@@ -82,11 +88,19 @@ impl Drop for PgDb {
     fn drop(&mut self) {
         let (base, name) = (self.base.clone(), self.name.clone());
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async {
                 use sqlx::Connection;
                 let mut c = sqlx::PgConnection::connect(&format!("{base}/postgres")).await.ok()?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut c).await.ok()
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut c)
+                .await
+                .ok()
             })
         })
         .join();
@@ -109,7 +123,10 @@ impl Controller {
     pub async fn start(backend: Backend, extra_env: &[(&str, &str)]) -> anyhow::Result<Option<Controller>> {
         let dir = tempfile::Builder::new().prefix("mast-e2e-").tempdir()?;
         let mut env = vec![
-            ("MAST_DATA_DIR".to_string(), dir.path().join("data").display().to_string()),
+            (
+                "MAST_DATA_DIR".to_string(),
+                dir.path().join("data").display().to_string(),
+            ),
             ("MAST_HTTP_LISTEN".into(), "127.0.0.1:0".into()),
             ("MAST_QUIC_LISTEN".into(), "127.0.0.1:0".into()),
             ("MAST_LOG".into(), "info".into()),
@@ -150,7 +167,9 @@ impl Controller {
 
     /// Everything the controller has logged so far, all runs.
     pub fn log(&self) -> String {
-        (1..=self.starts).map(|n| std::fs::read_to_string(self.log_path(n)).unwrap_or_default()).collect()
+        (1..=self.starts)
+            .map(|n| std::fs::read_to_string(self.log_path(n)).unwrap_or_default())
+            .collect()
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
@@ -214,22 +233,43 @@ impl Controller {
 
     pub fn cli_ok(&self, args: &[&str]) -> String {
         let out = self.cli(args);
-        assert!(out.status.success(), "mast-controller {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "mast-controller {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     pub fn admin_token(&self) -> String {
-        self.cli_ok(&["token", "create", "--role", "admin", "--name", &format!("t{}", rand::random::<u32>())]).trim().to_string()
+        self.cli_ok(&[
+            "token",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            &format!("t{}", rand::random::<u32>()),
+        ])
+        .trim()
+        .to_string()
     }
 
     /// `agent add --json`: (agent_id, token, ca_fingerprint).
     pub fn add_agent(&self, site: &str) -> (u64, String, String) {
         let v: Value = serde_json::from_str(&self.cli_ok(&["agent", "add", "--site", site, "--json"])).expect("json");
-        (v["agent_id"].as_u64().expect("id"), v["token"].as_str().expect("token").into(), v["ca_fingerprint"].as_str().expect("fp").into())
+        (
+            v["agent_id"].as_u64().expect("id"),
+            v["token"].as_str().expect("token").into(),
+            v["ca_fingerprint"].as_str().expect("fp").into(),
+        )
     }
 
     pub async fn get(&self, path: &str, token: &str) -> anyhow::Result<(u16, Value)> {
-        let r = reqwest::Client::new().get(format!("http://{}{path}", self.http)).bearer_auth(token).send().await?;
+        let r = reqwest::Client::new()
+            .get(format!("http://{}{path}", self.http))
+            .bearer_auth(token)
+            .send()
+            .await?;
         let status = r.status().as_u16();
         Ok((status, r.json().await.unwrap_or(Value::Null)))
     }
@@ -247,7 +287,10 @@ impl Controller {
                 return Ok(v);
             }
             if Instant::now() > deadline {
-                bail!("timed out after {timeout:?} waiting for {what}\n--- controller log ---\n{}", self.log());
+                bail!(
+                    "timed out after {timeout:?} waiting for {what}\n--- controller log ---\n{}",
+                    self.log()
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -287,14 +330,28 @@ impl Agent {
         let dir = tempfile::Builder::new().prefix("mast-agent-").tempdir()?;
         let state = dir.path().join("state");
         let out = Command::new(agent_bin())
-            .args(["enroll", "--controller", controller, "--token", token, "--ca-fingerprint", fp, "--state-dir"])
+            .args([
+                "enroll",
+                "--controller",
+                controller,
+                "--token",
+                token,
+                "--ca-fingerprint",
+                fp,
+                "--state-dir",
+            ])
             .arg(&state)
             .output()?;
         if !out.status.success() {
             bail!("enroll failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        Ok(Agent { dir, metrics: port, child: None, runs: 0 })
+        Ok(Agent {
+            dir,
+            metrics: port,
+            child: None,
+            runs: 0,
+        })
     }
 
     pub fn start(&mut self) -> anyhow::Result<()> {
@@ -332,7 +389,8 @@ impl Agent {
         s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await.ok()?;
         let mut body = String::new();
         s.read_to_string(&mut body).await.ok()?;
-        body.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
     }
 }
 
@@ -366,7 +424,9 @@ pub fn raw_client(
         None => b.with_no_client_auth(),
     };
     tls.alpn_protocols = vec![mast_shared::ALPN_LINK.to_vec()];
-    let cfg = quinn::ClientConfig::new(std::sync::Arc::new(quinn::crypto::rustls::QuicClientConfig::try_from(tls)?));
+    let cfg = quinn::ClientConfig::new(std::sync::Arc::new(quinn::crypto::rustls::QuicClientConfig::try_from(
+        tls,
+    )?));
     let ep = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
     Ok((ep, cfg))
 }

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Runs every Mast test: static checks, unit and property tests, end-to-end
+# tests against real processes on SQLite and PostgreSQL, and the agent's ARM
+# builds and tests under qemu. Installs what is missing first (Debian
+# packages, Rust targets); needs root (or sudo) for that on a fresh machine.
+#
+#   tests/run.sh            everything
+#   MAST_SKIP_CROSS=1 tests/run.sh   skip the ARM builds (quick local runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
+
+step() { printf '\n== %s (%s)\n' "$*" "$(date -u +%T)"; }
+
+# --- what the tests need -----------------------------------------------------
+pkgs=()
+need() { command -v "$1" >/dev/null 2>&1 || pkgs+=("${@:2}"); }
+need gcc build-essential
+need pg_isready postgresql-client
+if [ -z "${MAST_SKIP_CROSS:-}" ]; then
+  need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+  need arm-linux-gnueabihf-gcc gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+  need qemu-aarch64-static qemu-user-static
+fi
+PG_URL="${MAST_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+if ! command -v pg_isready >/dev/null 2>&1 || ! pg_up; then
+  command -v pg_ctlcluster >/dev/null 2>&1 || pkgs+=(postgresql)
+fi
+if [ ${#pkgs[@]} -gt 0 ]; then
+  step "installing ${pkgs[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null
+fi
+if ! pg_up && [ -z "${MAST_TEST_PG_URL:-}" ]; then
+  step "starting PostgreSQL"
+  ver=$(ls /etc/postgresql | sort -n | tail -1)
+  hba=/etc/postgresql/$ver/main/pg_hba.conf
+  # Local test cluster: let the tests connect as postgres over loopback.
+  grep -q 'mast-tests' "$hba" || $SUDO sed -i '1i host all postgres 127.0.0.1/32 trust # mast-tests' "$hba"
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+  for _ in $(seq 30); do pg_up && break; sleep 1; done
+  pg_up || { echo "PostgreSQL did not come up" >&2; exit 1; }
+fi
+export MAST_TEST_PG_URL="$PG_URL"
+
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+if [ -z "${MAST_SKIP_CROSS:-}" ]; then
+  rustup target add aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf >/dev/null
+fi
+
+# --- checks and tests --------------------------------------------------------
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+step "build"
+cargo build --workspace --all-targets
+step "tests (unit, property, end-to-end on SQLite and PostgreSQL)"
+# The end-to-end tests need PostgreSQL: under CI=true a missing server fails them.
+MAST_SKIP_BUILD=1 cargo test --workspace
+
+if [ -z "${MAST_SKIP_CROSS:-}" ]; then
+  for t in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
+    step "agent for $t: release build, --version and unit tests under qemu"
+    cargo build --profile agent -p mast-agent --target "$t"
+    bin="target/$t/agent/mast-agent"
+    case $t in
+      aarch64*) runner="qemu-aarch64-static -L /usr/aarch64-linux-gnu" ;;
+      armv7*) runner="qemu-arm-static -L /usr/arm-linux-gnueabihf" ;;
+    esac
+    $runner "$bin" --version
+    echo "size of stripped $bin: $(stat -c %s "$bin") bytes"
+    cargo test -p mast-agent --target "$t"
+  done
+fi
+step "all tests passed"
