@@ -67,7 +67,11 @@ impl Link {
             self.metrics.connect_attempts.fetch_add(1, Relaxed);
             let started = Instant::now();
             let res = self.session().await;
-            self.metrics.connected.store(0, Relaxed);
+            if self.metrics.connected.swap(0, Relaxed) == 1 {
+                // The uplink went down: spool the moment, so the controller can
+                // tell a backhaul outage from device outages.
+                self.record_uplink(false).await;
+            }
             match &res {
                 Ok(()) => info!("link closed by controller"),
                 Err(e) => {
@@ -121,6 +125,7 @@ impl Link {
         self.metrics.connected.store(1, Relaxed);
         info!(site = %welcome.config.site, revision = welcome.config.revision, "link up");
         self.apply_config(welcome.config);
+        self.record_uplink(true).await;
 
         let (ftx, mut frx) = tokio::sync::mpsc::channel::<Result<ControllerMsg, IoError>>(16);
         let reader = tokio::spawn(async move {
@@ -145,7 +150,18 @@ impl Link {
         let mut inflight: VecDeque<(u64, u64)> = VecDeque::new();
         let mut status_tick = tokio::time::interval(Duration::from_secs(10));
         let mut poll_tick = tokio::time::interval(Duration::from_secs(1));
+        let mut drops_sent = 0usize;
         loop {
+            let drops = spool_op(&self.spool, move |s| {
+                Ok((s.drops().len() != drops_sent).then(|| s.drops().to_vec()))
+            })
+            .await?;
+            if let Some(d) = drops {
+                drops_sent = d.len();
+                write_frame(&mut send, &AgentMsg::Dropped(d))
+                    .await
+                    .map_err(|e| lost(e.to_string()))?;
+            }
             while inflight.len() < WINDOW {
                 let after = sent_upto;
                 let batch = spool_op(&self.spool, move |s| s.read_after(after, BATCH_MAX)).await?;
@@ -171,10 +187,8 @@ impl Link {
                     Some(Err(e)) => return Err(lost(e.to_string())),
                     Some(Ok(ControllerMsg::Ack(a))) => {
                         let key = (a.boot_epoch, a.seq);
-                        let before = spool_op(&self.spool, |s| Ok(s.backlog())).await?;
-                        let after = spool_op(&self.spool, move |s| { s.ack(key)?; Ok(s.backlog()) }).await?;
-                        self.metrics.spool_acked.fetch_add(before.saturating_sub(after), Relaxed);
-                        self.metrics.spool_backlog.store(after, Relaxed);
+                        let m = self.metrics.clone();
+                        spool_op(&self.spool, move |s| { s.ack(key)?; m.sync_spool(s); Ok(()) }).await?;
                         while inflight.front().is_some_and(|k| *k <= key) {
                             inflight.pop_front();
                         }
@@ -193,6 +207,19 @@ impl Link {
                 reason = conn.closed() => return Err(LinkError::Lost(describe(&reason))),
             }
         }
+    }
+
+    async fn record_uplink(&self, up: bool) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let _ = spool_op(&self.spool, move |s| {
+            s.push(now as i64, mast_shared::SampleBody::Uplink { up }, now);
+            Ok(())
+        })
+        .await;
+        self.new_data.notify_one();
     }
 
     fn apply_config(&self, cfg: SiteConfig) {

@@ -36,8 +36,20 @@ enum Cmd {
         #[arg(long)]
         state_dir: PathBuf,
         /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9108.
-        #[arg(long)]
+        #[arg(long, env = "MAST_AGENT_METRICS_LISTEN")]
         metrics_listen: Option<SocketAddr>,
+        /// Spool size cap in bytes; beyond it the oldest samples are dropped (and reported).
+        #[arg(long, env = "MAST_SPOOL_CAP_BYTES", default_value_t = 1 << 30)]
+        spool_cap_bytes: u64,
+        /// Spool segment file size in bytes.
+        #[arg(long, env = "MAST_SPOOL_SEGMENT_BYTES", default_value_t = 8 << 20)]
+        spool_segment_bytes: u64,
+        /// Group commit: fsync at least this often (ms) while samples are pending...
+        #[arg(long, env = "MAST_SPOOL_FLUSH_MS", default_value_t = 100)]
+        spool_flush_ms: u64,
+        /// ...or as soon as this many encoded bytes are pending.
+        #[arg(long, env = "MAST_SPOOL_FLUSH_BYTES", default_value_t = 64 << 10)]
+        spool_flush_bytes: u64,
     },
     /// Probe targets once (ICMP, and SNMP with --community) and print what answered.
     Probe {
@@ -87,7 +99,19 @@ async fn main() -> std::process::ExitCode {
         Cmd::Run {
             state_dir,
             metrics_listen,
-        } => mast_agent::run::run(&state_dir, metrics_listen).await,
+            spool_cap_bytes,
+            spool_segment_bytes,
+            spool_flush_ms,
+            spool_flush_bytes,
+        } => {
+            let limits = mast_agent::spool::ledger::Limits {
+                segment_bytes: spool_segment_bytes.clamp(4096, 1 << 30),
+                cap_bytes: spool_cap_bytes.max(8192),
+                flush_bytes: spool_flush_bytes.clamp(1, 16 << 20),
+                flush_ms: spool_flush_ms.clamp(1, 10_000),
+            };
+            mast_agent::run::run(&state_dir, metrics_listen, limits).await
+        }
         Cmd::Probe {
             json,
             community,

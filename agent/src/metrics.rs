@@ -12,6 +12,8 @@ pub struct Metrics {
     pub spool_dropped: AtomicU64,
     pub spool_corrupt: AtomicU64,
     pub spool_backlog: AtomicU64,
+    pub spool_bytes: AtomicU64,
+    pub spool_pending: AtomicU64,
     pub samples_sent: AtomicU64,
     pub connect_attempts: AtomicU64,
     pub connections: AtomicU64,
@@ -22,6 +24,17 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Copies the spool's counters (called with the spool locked).
+    pub fn sync_spool(&self, s: &crate::spool::Spool) {
+        self.spool_appended.store(s.counters.appended, Relaxed);
+        self.spool_dropped.store(s.counters.dropped, Relaxed);
+        self.spool_acked.store(s.counters.acked, Relaxed);
+        self.spool_corrupt.store(s.counters.corrupt, Relaxed);
+        self.spool_backlog.store(s.backlog(), Relaxed);
+        self.spool_bytes.store(s.disk_bytes(), Relaxed);
+        self.spool_pending.store(s.pending() as u64, Relaxed);
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         let mut one = |name: &str, kind: &str, help: &str, v: u64| {

@@ -6,6 +6,7 @@ use crate::link::Link;
 use crate::metrics::Metrics;
 use crate::probe::Pinger;
 use crate::spool::Spool;
+use crate::spool::ledger::Limits;
 use anyhow::Context;
 use mast_shared::{SampleBody, SiteConfig};
 use std::net::{IpAddr, SocketAddr};
@@ -16,8 +17,6 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
-const SEGMENT_BYTES: u64 = 4 << 20;
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -25,17 +24,17 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>) -> anyhow::Result<()> {
+pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: Limits) -> anyhow::Result<()> {
     let enrolled = identity::load_enrollment(state_dir)?;
     let boot_epoch = identity::next_boot_epoch(state_dir)?;
-    let (spool, rec) = Spool::open(&state_dir.join("spool"), boot_epoch, SEGMENT_BYTES)?;
+    let (spool, rec) = Spool::open(&state_dir.join("spool"), boot_epoch, limits)?;
     let metrics = Arc::new(Metrics::default());
-    metrics.spool_corrupt.store(rec.corrupt_records, Relaxed);
-    metrics.spool_backlog.store(spool.backlog(), Relaxed);
-    if rec.truncated_bytes > 0 || rec.corrupt_records > 0 {
+    metrics.sync_spool(&spool);
+    if rec.truncated_bytes > 0 || rec.corrupt_blocks > 0 || rec.lost_keys > 0 {
         warn!(
             truncated_bytes = rec.truncated_bytes,
-            corrupt_records = rec.corrupt_records,
+            corrupt_blocks = rec.corrupt_blocks,
+            lost_samples = rec.lost_keys,
             "spool recovered after damage"
         );
     }
@@ -63,9 +62,16 @@ pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>) -> anyhow
         metrics: metrics.clone(),
     };
     tokio::spawn(link.run());
+    let flush_now = Arc::new(Notify::new());
+    tokio::spawn(flusher(
+        spool.clone(),
+        flush_now.clone(),
+        new_data.clone(),
+        metrics.clone(),
+    ));
     let pinger = Pinger::new()?;
     tokio::select! {
-        r = probe_loop(pinger, config_rx, spool, new_data, metrics) => r,
+        r = probe_loop(pinger, config_rx, spool, flush_now, metrics) => r,
         _ = shutdown() => { info!("stopping"); Ok(()) }
     }
 }
@@ -78,11 +84,53 @@ async fn shutdown() {
     }
 }
 
+/// Group commit: flushes the spool when its policy says so (pending bytes or
+/// age), off the async threads. A failing disk is retried, never fatal.
+async fn flusher(spool: Arc<Mutex<Spool>>, wake: Arc<Notify>, new_data: Arc<Notify>, metrics: Arc<Metrics>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut last_error_log = std::time::Instant::now() - Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = wake.notified() => {}
+        }
+        let due = {
+            let g = spool.lock().unwrap_or_else(|p| p.into_inner());
+            g.flush_due(now_ms() as u64)
+        };
+        if !due {
+            continue;
+        }
+        let sp = spool.clone();
+        let m = metrics.clone();
+        let res = tokio::task::spawn_blocking(move || {
+            let mut g = sp.lock().unwrap_or_else(|p| p.into_inner());
+            let r = g.flush();
+            m.sync_spool(&g);
+            r
+        })
+        .await;
+        match res {
+            Ok(Ok(n)) if n > 0 => new_data.notify_one(),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                metrics.errors_spool.fetch_add(1, Relaxed);
+                if last_error_log.elapsed() > Duration::from_secs(10) {
+                    warn!(error = %e, "spool write failed; samples stay in memory and are retried");
+                    last_error_log = std::time::Instant::now();
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => warn!(error = %e, "spool flush task failed"),
+        }
+    }
+}
+
 async fn probe_loop(
     mut pinger: Pinger,
     mut config_rx: watch::Receiver<Option<SiteConfig>>,
     spool: Arc<Mutex<Spool>>,
-    new_data: Arc<Notify>,
+    flush_now: Arc<Notify>,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<()> {
     loop {
@@ -108,37 +156,15 @@ async fn probe_loop(
             let lost = results.iter().filter(|(_, r)| r.is_none()).count() as u64;
             metrics.probes.fetch_add(results.len() as u64, Relaxed);
             metrics.probes_lost.fetch_add(lost, Relaxed);
-            let bodies: Vec<(i64, SampleBody)> = results
-                .into_iter()
-                .map(|(addr, rtt)| {
-                    (
-                        ts,
-                        SampleBody::Ping {
-                            target: addr,
-                            rtt_us: rtt.map(|d| d.as_micros().min(u32::MAX as u128) as u32),
-                        },
-                    )
-                })
-                .collect();
-            let sp = spool.clone();
-            let res = tokio::task::spawn_blocking(move || {
-                let mut g = sp.lock().unwrap_or_else(|p| p.into_inner());
-                let n = g.append_batch(bodies)?;
-                Ok::<_, identity::StateError>((n, g.backlog()))
-            })
-            .await?;
-            match res {
-                Ok((n, backlog)) => {
-                    metrics.spool_appended.fetch_add(n as u64, Relaxed);
-                    metrics.spool_backlog.store(backlog, Relaxed);
-                    new_data.notify_one();
-                }
-                Err(e) => {
-                    // Keep probing: a full or failing disk must not stop the agent.
-                    metrics.errors_spool.fetch_add(1, Relaxed);
-                    warn!(error = %e, "cannot append to spool; samples of this round are lost");
+            {
+                let mut g = spool.lock().unwrap_or_else(|p| p.into_inner());
+                let now = now_ms() as u64;
+                for (addr, rtt) in results {
+                    let rtt_us = rtt.map(|d| d.as_micros().min(u32::MAX as u128) as u32);
+                    g.push(ts, SampleBody::Ping { target: addr, rtt_us }, now);
                 }
             }
+            flush_now.notify_one();
         }
     }
 }

@@ -338,6 +338,10 @@ impl Ingest {
                         write_frame(&mut send, &ControllerMsg::Ack(ack)).await.map_err(|e| (close::REFUSED, e.to_string()))?;
                         Metrics::inc(&self.metrics.acks_sent);
                     }
+                    Some(Ok(AgentMsg::Dropped(d))) => {
+                        warn!(agent_id, ranges = d.len(), "agent reports dropped samples");
+                        crate::monitoring::record_drops(&self.db, agent_id, &d).await.map_err(internal)?;
+                    }
                     Some(Ok(AgentMsg::Status(s))) => {
                         fleet::record_status(&self.db, agent_id, s.backlog, s.dropped).await.map_err(internal)?;
                     }
@@ -377,6 +381,7 @@ fn msg_name(m: &AgentMsg) -> &'static str {
         AgentMsg::Samples(_) => "samples",
         AgentMsg::Enroll(_) => "enroll",
         AgentMsg::Status(_) => "status",
+        AgentMsg::Dropped(_) => "dropped",
     }
 }
 

@@ -227,6 +227,9 @@ pub async fn site_config(db: &Db, site_id: i64) -> Result<Option<SiteConfig>, Db
     }))
 }
 
+pub const KIND_PING: i64 = 0;
+pub const KIND_UPLINK: i64 = 1;
+
 /// Result of storing one batch.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Stored {
@@ -249,25 +252,32 @@ pub async fn store_samples(
     let mut latest: HashMap<i64, (i64, Option<u32>)> = HashMap::new();
     let mut last_ok: HashMap<i64, i64> = HashMap::new();
     for s in samples {
-        let SampleBody::Ping { target, rtt_us } = &s.body;
-        let device_id = match device_ids.get(target) {
-            Some(id) => *id,
-            None => {
-                let id = device_id(&mut tx, site_id, *target).await?;
-                device_ids.insert(*target, id);
-                id
+        let (kind, device_id, rtt_us, value) = match &s.body {
+            SampleBody::Ping { target, rtt_us } => {
+                let id = match device_ids.get(target) {
+                    Some(id) => *id,
+                    None => {
+                        let id = device_id(&mut tx, site_id, *target).await?;
+                        device_ids.insert(*target, id);
+                        id
+                    }
+                };
+                (KIND_PING, Some(id), *rtt_us, None)
             }
+            SampleBody::Uplink { up } => (KIND_UPLINK, None, None, Some(i64::from(*up))),
         };
         let res = sqlx::query(
-            "INSERT INTO samples (agent_id, boot_epoch, seq, device_id, ts_ms, rtt_us) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT DO NOTHING",
+            "INSERT INTO samples (agent_id, boot_epoch, seq, kind, device_id, ts_ms, rtt_us, value) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         )
         .bind(agent_id as i64)
         .bind(s.boot_epoch as i64)
         .bind(s.seq as i64)
+        .bind(kind)
         .bind(device_id)
         .bind(s.ts_ms)
         .bind(rtt_us.map(i64::from))
+        .bind(value)
         .execute(&mut *tx)
         .await?;
         if res.rows_affected() == 0 {
@@ -275,9 +285,10 @@ pub async fn store_samples(
             continue;
         }
         stored.inserted += 1;
-        let e = latest.entry(device_id).or_insert((s.ts_ms, *rtt_us));
+        let Some(device_id) = device_id else { continue };
+        let e = latest.entry(device_id).or_insert((s.ts_ms, rtt_us));
         if s.ts_ms >= e.0 {
-            *e = (s.ts_ms, *rtt_us);
+            *e = (s.ts_ms, rtt_us);
         }
         if rtt_us.is_some() {
             let ok = last_ok.entry(device_id).or_insert(s.ts_ms);
@@ -368,7 +379,7 @@ pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<Device
     let since = now - 600_000;
     let stats: HashMap<i64, (i64, i64)> = sqlx::query(
         "SELECT device_id, COUNT(*) AS n, CAST(SUM(CASE WHEN rtt_us IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS lost \
-         FROM samples WHERE ts_ms > $1 GROUP BY device_id",
+         FROM samples WHERE ts_ms > $1 AND kind = 0 GROUP BY device_id",
     )
     .bind(since)
     .fetch_all(&db.pool)
@@ -406,15 +417,67 @@ pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<Device
         .map_err(Into::into)
 }
 
+/// Records key ranges an agent reported lost. Idempotent; a range the
+/// agent extended since (same start) grows.
+pub async fn record_drops(db: &Db, agent_id: u64, drops: &[mast_shared::DroppedRange]) -> Result<(), DbError> {
+    let mut tx = db.pool.begin().await?;
+    for d in drops
+        .iter()
+        .filter(|d| d.first_seq <= d.last_seq && d.last_seq < i64::MAX as u64)
+    {
+        sqlx::query(
+            "INSERT INTO agent_drops (agent_id, boot_epoch, first_seq, last_seq, reason, reported_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, boot_epoch, first_seq) DO UPDATE SET \
+             last_seq = CASE WHEN excluded.last_seq > agent_drops.last_seq THEN excluded.last_seq ELSE agent_drops.last_seq END",
+        )
+        .bind(agent_id as i64)
+        .bind(d.boot_epoch as i64)
+        .bind(d.first_seq as i64)
+        .bind(d.last_seq as i64)
+        .bind(format!("{:?}", d.reason))
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Delivery integrity of one boot epoch of one agent.
 #[derive(Debug, Clone, Serialize)]
 pub struct EpochDelivery {
     pub boot_epoch: i64,
     pub first_seq: i64,
+    /// Highest seq stored (or reported dropped) in this epoch.
     pub last_seq: i64,
     pub stored: i64,
-    /// Sequence numbers in `[0, last_seq]` never stored (seqs start at 0 each epoch).
-    pub missing: i64,
+    /// Keys the agent reported lost (and that never arrived).
+    pub reported_dropped: i64,
+    /// Keys in `[0, last_seq]` neither stored nor reported dropped: data loss.
+    pub unexplained: i64,
+}
+
+/// Pure: integrity of one epoch from its stored count and highest seq, and
+/// the reported drop ranges (with how many of their keys were stored anyway).
+pub fn epoch_integrity(
+    boot_epoch: i64,
+    first_seq: i64,
+    stored_last: i64,
+    stored: i64,
+    drops: &[(i64, i64)],
+    dropped_but_stored: i64,
+) -> EpochDelivery {
+    let dropped: i64 = drops.iter().map(|(a, b)| b - a + 1).sum();
+    let last_seq = drops.iter().map(|(_, b)| *b).fold(stored_last, i64::max);
+    let reported_dropped = dropped - dropped_but_stored;
+    EpochDelivery {
+        boot_epoch,
+        first_seq,
+        last_seq,
+        stored,
+        reported_dropped,
+        unexplained: (last_seq + 1 - stored - reported_dropped).max(0),
+    }
 }
 
 pub async fn delivery(db: &Db, agent_id: i64) -> Result<Vec<EpochDelivery>, DbError> {
@@ -425,21 +488,81 @@ pub async fn delivery(db: &Db, agent_id: i64) -> Result<Vec<EpochDelivery>, DbEr
     .bind(agent_id)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let first_seq: i64 = r.try_get("first_seq")?;
-            let last_seq: i64 = r.try_get("last_seq")?;
-            let stored: i64 = r.try_get("stored")?;
-            Ok(EpochDelivery {
-                boot_epoch: r.try_get("boot_epoch")?,
-                first_seq,
-                last_seq,
-                stored,
-                missing: (last_seq + 1 - stored).max(0),
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    let drops = sqlx::query("SELECT boot_epoch, first_seq, last_seq FROM agent_drops WHERE agent_id = $1")
+        .bind(agent_id)
+        .fetch_all(&db.pool)
+        .await?;
+    let overlap = sqlx::query(
+        "SELECT d.boot_epoch, COUNT(*) AS n FROM agent_drops d JOIN samples s ON s.agent_id = d.agent_id \
+         AND s.boot_epoch = d.boot_epoch AND s.seq BETWEEN d.first_seq AND d.last_seq \
+         WHERE d.agent_id = $1 GROUP BY d.boot_epoch",
+    )
+    .bind(agent_id)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut drops_by: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
+    for r in &drops {
+        drops_by
+            .entry(r.try_get("boot_epoch")?)
+            .or_default()
+            .push((r.try_get("first_seq")?, r.try_get("last_seq")?));
+    }
+    let mut overlap_by: HashMap<i64, i64> = HashMap::new();
+    for r in &overlap {
+        overlap_by.insert(r.try_get("boot_epoch")?, r.try_get("n")?);
+    }
+    let mut out = Vec::new();
+    for r in &rows {
+        let e: i64 = r.try_get("boot_epoch")?;
+        let d = drops_by.remove(&e).unwrap_or_default();
+        out.push(epoch_integrity(
+            e,
+            r.try_get("first_seq")?,
+            r.try_get("last_seq")?,
+            r.try_get("stored")?,
+            &d,
+            overlap_by.get(&e).copied().unwrap_or(0),
+        ));
+    }
+    // Epochs whose every key was dropped.
+    for (e, d) in drops_by {
+        out.push(epoch_integrity(e, 0, -1, 0, &d, 0));
+    }
+    out.sort_by_key(|e| e.boot_epoch);
+    Ok(out)
+}
+
+/// A period the agent's uplink was down, from its own spooled events.
+#[derive(Debug, Clone, Serialize)]
+pub struct UplinkOutage {
+    pub from_ms: i64,
+    /// `None` while the agent has not reported the link back.
+    pub to_ms: Option<i64>,
+}
+
+pub async fn uplink_outages(db: &Db, agent_id: i64, limit: i64) -> Result<Vec<UplinkOutage>, DbError> {
+    let rows =
+        sqlx::query("SELECT ts_ms, value FROM samples WHERE agent_id = $1 AND kind = $2 ORDER BY boot_epoch, seq")
+            .bind(agent_id)
+            .bind(KIND_UPLINK)
+            .fetch_all(&db.pool)
+            .await?;
+    let mut out: Vec<UplinkOutage> = Vec::new();
+    for r in rows {
+        let ts: i64 = r.try_get("ts_ms")?;
+        let up: Option<i64> = r.try_get("value")?;
+        match (up, out.last_mut()) {
+            (Some(0), Some(o)) if o.to_ms.is_none() => {}
+            (Some(0), _) => out.push(UplinkOutage {
+                from_ms: ts,
+                to_ms: None,
+            }),
+            (_, Some(o)) if o.to_ms.is_none() => o.to_ms = Some(ts),
+            _ => {}
+        }
+    }
+    let skip = out.len().saturating_sub(limit as usize);
+    Ok(out.split_off(skip))
 }
 
 #[cfg(test)]
@@ -452,6 +575,22 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!(t[1].name.as_deref(), Some("ap-1"));
         assert!(parse_targets("127.0.0.1,nonsense").is_err());
+    }
+
+    #[test]
+    fn integrity_explains_reported_drops_only() {
+        // 100 keys, 90 stored, 10 reported dropped: no loss.
+        let e = epoch_integrity(1, 0, 99, 90, &[(40, 49)], 0);
+        assert_eq!((e.reported_dropped, e.unexplained), (10, 0));
+        // A dropped tail extends the expected range.
+        let e = epoch_integrity(1, 0, 49, 50, &[(50, 59)], 0);
+        assert_eq!((e.last_seq, e.unexplained), (59, 0));
+        // A gap nobody reported is data loss.
+        let e = epoch_integrity(1, 0, 99, 95, &[], 0);
+        assert_eq!(e.unexplained, 5);
+        // Keys reported dropped that arrived anyway are not double counted.
+        let e = epoch_integrity(1, 0, 99, 100, &[(0, 9)], 10);
+        assert_eq!((e.reported_dropped, e.unexplained), (0, 0));
     }
 
     #[test]

@@ -142,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sites", get(api_sites).post(api_add_site))
         .route("/metrics", get(metrics))
         .route("/", get(index))
+        .route("/agents/{id}", get(agent_page))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/assets/mast.css", get(css))
@@ -194,14 +195,11 @@ async fn api_agents(_c: ApiCaller, State(st): State<AppState>) -> Result<Json<se
     Ok(Json(json!({ "agents": fleet::list_agents(&st.db).await? })))
 }
 
-/// Per boot epoch: the sequence range received, the count stored, and any
-/// gap (samples the agent numbered that never arrived).
-async fn api_delivery(
-    _c: ApiCaller,
-    State(st): State<AppState>,
-    axum::extract::Path(id): axum::extract::Path<i64>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let agents = fleet::list_agents(&st.db).await?;
+/// Delivery integrity of one agent: per boot epoch, the sequence range
+/// received, the count stored, the count reported dropped, and any gap not
+/// explained by a reported drop (`data_loss`); plus its uplink outages.
+pub async fn delivery_json(db: &Db, id: i64) -> Result<serde_json::Value, ApiError> {
+    let agents = fleet::list_agents(db).await?;
     let Some(agent) = agents.into_iter().find(|a| a.id == id) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -209,15 +207,103 @@ async fn api_delivery(
             format!("no agent {id}"),
         ));
     };
-    let epochs = monitoring::delivery(&st.db, id).await?;
-    let missing: i64 = epochs.iter().map(|e| e.missing).sum();
-    Ok(Json(json!({
+    let epochs = monitoring::delivery(db, id).await?;
+    let unexplained: i64 = epochs.iter().map(|e| e.unexplained).sum();
+    let reported: i64 = epochs.iter().map(|e| e.reported_dropped).sum();
+    let outages = monitoring::uplink_outages(db, id, 50).await?;
+    Ok(json!({
         "agent_id": id,
         "epochs": epochs,
-        "reported_dropped": agent.dropped.unwrap_or(0),
+        "stored": epochs.iter().map(|e| e.stored).sum::<i64>(),
+        "reported_dropped": reported,
+        "unexplained": unexplained,
+        "data_loss": unexplained > 0,
         "backlog": agent.backlog,
-        "data_loss": missing > agent.dropped.unwrap_or(0),
-    })))
+        "uplink_outages": outages,
+    }))
+}
+
+async fn api_delivery(
+    _c: ApiCaller,
+    State(st): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(delivery_json(&st.db, id).await?))
+}
+
+async fn agent_page(
+    _c: PageCaller,
+    State(st): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<Html<String>, ApiError> {
+    let now = crate::db::now_ms();
+    let d = delivery_json(&st.db, id).await?;
+    let agents = fleet::list_agents(&st.db).await?;
+    let a = agents
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such agent"))?;
+    let mut b = format!(
+        "<h2>Agent {} · site {}</h2><p>{} · version {} · {} · last seen {} · backlog {}</p>",
+        a.id,
+        esc(&a.site),
+        esc(&a.status),
+        esc(a.version.as_deref().unwrap_or("-")),
+        if a.connected { "connected" } else { "offline" },
+        ago(now, a.last_seen_ms),
+        a.backlog.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
+    );
+    let loss = d["data_loss"].as_bool().unwrap_or(false);
+    b.push_str(&format!(
+        "<h2>Delivery</h2><p><span class='badge {}'>{}</span> {} stored, {} reported dropped by the agent, {} unexplained</p>",
+        if loss { "down" } else { "up" },
+        if loss { "data loss" } else { "complete" },
+        d["stored"],
+        d["reported_dropped"],
+        d["unexplained"]
+    ));
+    b.push_str("<div class=wrap><table><tr><th>Boot epoch</th><th>Seq range</th><th>Stored</th><th>Reported dropped</th><th>Unexplained</th></tr>");
+    for e in d["epochs"].as_array().into_iter().flatten() {
+        b.push_str(&format!(
+            "<tr><td>{}</td><td>{}-{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e["boot_epoch"], e["first_seq"], e["last_seq"], e["stored"], e["reported_dropped"], e["unexplained"]
+        ));
+    }
+    b.push_str(
+        "</table></div><h2>Uplink outages</h2><div class=wrap><table><tr><th>From (UTC)</th><th>Duration</th></tr>",
+    );
+    for o in d["uplink_outages"].as_array().into_iter().flatten() {
+        let from = o["from_ms"].as_i64().unwrap_or(0);
+        let dur = match o["to_ms"].as_i64() {
+            Some(t) => format!("{} s", (t - from) / 1000),
+            None => "ongoing".into(),
+        };
+        b.push_str(&format!("<tr><td>{}</td><td>{dur}</td></tr>", fmt_utc(from)));
+    }
+    b.push_str("</table></div>");
+    Ok(page(&format!("Agent {id}"), &b, true))
+}
+
+fn fmt_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 async fn api_devices(
@@ -329,7 +415,7 @@ async fn index(_c: PageCaller, State(st): State<AppState>) -> Result<Html<String
             _ => ("unknown", "revoked"),
         };
         b.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td><span class='badge {cls}'>{label}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><a href='/agents/{0}'>{0}</a></td><td>{1}</td><td><span class='badge {cls}'>{label}</span></td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
             a.id,
             esc(&a.site),
             esc(a.version.as_deref().unwrap_or("-")),

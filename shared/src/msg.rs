@@ -15,6 +15,10 @@ pub enum AgentMsg {
     Enroll(EnrollRequest),
     /// Periodic health of the agent's buffer.
     Status(AgentStatus),
+    /// Every range of sample keys the agent lost (sent after each hello and
+    /// whenever it grows), so the controller can tell reported drops from
+    /// data loss. Idempotent: the same range may be sent many times.
+    Dropped(Vec<DroppedRange>),
 }
 
 /// Everything the controller sends to an agent.
@@ -91,6 +95,10 @@ pub struct Sample {
 pub enum SampleBody {
     /// One ICMP echo: `rtt_us` is `None` when no reply came within the timeout.
     Ping { target: IpAddr, rtt_us: Option<u32> },
+    /// The agent's link to the controller went down (`up: false`, at the
+    /// moment it noticed) or came back (`up: true`). Spooled like any sample,
+    /// so the controller learns of backhaul outages even across agent restarts.
+    Uplink { up: bool },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -129,4 +137,23 @@ pub struct Enrolled {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Refused {
     pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DropReason {
+    /// The spool reached its size cap and its oldest segment went.
+    SpoolFull,
+    /// The disk refused writes and the oldest segment was given up.
+    DiskFull,
+    /// Damaged or vanished spool data.
+    Corrupt,
+}
+
+/// Keys `(boot_epoch, first_seq..=last_seq)` that will never be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedRange {
+    pub boot_epoch: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub reason: DropReason,
 }

@@ -79,6 +79,49 @@ fn agent_msgs() -> Vec<(&'static str, AgentMsg)> {
                 dropped: 3,
             }),
         ),
+        (
+            "agent-dropped-v1",
+            AgentMsg::Dropped(vec![
+                DroppedRange {
+                    boot_epoch: 3,
+                    first_seq: 10,
+                    last_seq: 19,
+                    reason: DropReason::SpoolFull,
+                },
+                DroppedRange {
+                    boot_epoch: 4,
+                    first_seq: 0,
+                    last_seq: 0,
+                    reason: DropReason::DiskFull,
+                },
+                DroppedRange {
+                    boot_epoch: 4,
+                    first_seq: 7,
+                    last_seq: 9,
+                    reason: DropReason::Corrupt,
+                },
+            ]),
+        ),
+        (
+            "agent-samples-uplink-v1",
+            AgentMsg::Samples(SampleBatch {
+                agent_id: 12,
+                samples: vec![
+                    Sample {
+                        boot_epoch: 7,
+                        seq: 2,
+                        ts_ms: 1_795_000_000_100,
+                        body: SampleBody::Uplink { up: false },
+                    },
+                    Sample {
+                        boot_epoch: 7,
+                        seq: 3,
+                        ts_ms: 1_795_000_060_100,
+                        body: SampleBody::Uplink { up: true },
+                    },
+                ],
+            }),
+        ),
     ]
 }
 
@@ -141,7 +184,11 @@ fn every_agent_message_kind_has_a_decoding_fixture() {
     // Exhaustiveness: a new variant without a fixture fails to compile here.
     for (_, m) in &msgs {
         match m {
-            AgentMsg::Hello(_) | AgentMsg::Samples(_) | AgentMsg::Enroll(_) | AgentMsg::Status(_) => {}
+            AgentMsg::Hello(_)
+            | AgentMsg::Samples(_)
+            | AgentMsg::Enroll(_)
+            | AgentMsg::Status(_)
+            | AgentMsg::Dropped(_) => {}
         }
     }
 }

@@ -180,7 +180,7 @@ async fn controller_sigkill_loses_and_duplicates_nothing(backend: Backend) -> an
     assert!(!epochs.is_empty());
     for e in &epochs {
         assert_eq!(e["first_seq"].as_i64(), Some(0), "epoch starts at seq 0: {e}");
-        assert_eq!(e["missing"].as_i64(), Some(0), "no gap: {e}");
+        assert_eq!(e["unexplained"].as_i64(), Some(0), "no gap: {e}");
         assert_eq!(
             e["stored"].as_i64().unwrap(),
             e["last_seq"].as_i64().unwrap() + 1,

@@ -48,16 +48,30 @@ CREATE TABLE devices (
     created_ms BIGINT NOT NULL,
     UNIQUE (site_id, addr)
 );
+-- Every sample an agent sent, once. kind 0 = ping (device_id, rtt_us; NULL rtt = lost),
+-- kind 1 = uplink event (value 1 = link up, 0 = link down, at ts_ms).
 CREATE TABLE samples (
     agent_id BIGINT NOT NULL,
     boot_epoch BIGINT NOT NULL,
     seq BIGINT NOT NULL,
-    device_id BIGINT NOT NULL,
+    kind BIGINT NOT NULL,
+    device_id BIGINT,
     ts_ms BIGINT NOT NULL,
     rtt_us BIGINT,
+    value BIGINT,
     PRIMARY KEY (agent_id, boot_epoch, seq)
 );
 CREATE INDEX samples_device_ts ON samples (device_id, ts_ms);
+-- Key ranges an agent reported lost (spool cap, disk full, corruption).
+CREATE TABLE agent_drops (
+    agent_id BIGINT NOT NULL,
+    boot_epoch BIGINT NOT NULL,
+    first_seq BIGINT NOT NULL,
+    last_seq BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    reported_ms BIGINT NOT NULL,
+    PRIMARY KEY (agent_id, boot_epoch, first_seq)
+);
 CREATE TABLE api_tokens (
     id BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL,
