@@ -22,7 +22,16 @@ use tracing::{info, warn};
 pub const BATCH_MAX: usize = 1000;
 const WINDOW: usize = 4;
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 pub struct Link {
+    /// When the last frame from the controller arrived (Unix ms).
+    pub last_rx_ms: std::sync::atomic::AtomicU64,
     pub agent_id: u64,
     pub boot_epoch: u64,
     pub controller: String,
@@ -62,15 +71,17 @@ async fn spool_op<T: Send + 'static>(
 
 impl Link {
     pub async fn run(self) {
-        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
         loop {
             self.metrics.connect_attempts.fetch_add(1, Relaxed);
             let started = Instant::now();
             let res = self.session().await;
             if self.metrics.connected.swap(0, Relaxed) == 1 {
-                // The uplink went down: spool the moment, so the controller can
-                // tell a backhaul outage from device outages.
-                self.record_uplink(false).await;
+                // The uplink went down: spool when we last heard from the
+                // controller, so it can tell a backhaul outage from device
+                // outages (and not count the idle timeout as uptime).
+                let last = self.last_rx_ms.load(Relaxed);
+                self.record_uplink(false, (last > 0).then_some(last)).await;
             }
             match &res {
                 Ok(()) => info!("link closed by controller"),
@@ -125,7 +136,7 @@ impl Link {
         self.metrics.connected.store(1, Relaxed);
         info!(site = %welcome.config.site, revision = welcome.config.revision, "link up");
         self.apply_config(welcome.config);
-        self.record_uplink(true).await;
+        self.record_uplink(true, None).await;
 
         let (ftx, mut frx) = tokio::sync::mpsc::channel::<Result<ControllerMsg, IoError>>(16);
         let reader = tokio::spawn(async move {
@@ -182,7 +193,7 @@ impl Link {
                 inflight.push_back(key);
             }
             tokio::select! {
-                frame = frx.recv() => match frame {
+                frame = frx.recv() => { self.last_rx_ms.store(now_ms(), Relaxed); match frame {
                     None | Some(Err(IoError::Closed)) => return Err(lost("controller closed the stream".into())),
                     Some(Err(e)) => return Err(lost(e.to_string())),
                     Some(Ok(ControllerMsg::Ack(a))) => {
@@ -196,7 +207,7 @@ impl Link {
                     Some(Ok(ControllerMsg::Config(c))) => self.apply_config(c),
                     Some(Ok(ControllerMsg::Refused(r))) => return Err(LinkError::Protocol(format!("refused: {}", r.reason))),
                     Some(Ok(other)) => return Err(LinkError::Protocol(format!("unexpected message {other:?}"))),
-                },
+                }},
                 _ = self.new_data.notified() => {}
                 _ = poll_tick.tick() => {}
                 _ = status_tick.tick() => {
@@ -209,13 +220,11 @@ impl Link {
         }
     }
 
-    async fn record_uplink(&self, up: bool) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+    async fn record_uplink(&self, up: bool, at_ms: Option<u64>) {
+        let now = now_ms();
+        let ts = at_ms.unwrap_or(now);
         let _ = spool_op(&self.spool, move |s| {
-            s.push(now as i64, mast_shared::SampleBody::Uplink { up }, now);
+            s.push(ts as i64, mast_shared::SampleBody::Uplink { up }, now);
             Ok(())
         })
         .await;

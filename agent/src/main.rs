@@ -105,7 +105,7 @@ async fn main() -> std::process::ExitCode {
             spool_flush_bytes,
         } => {
             let limits = mast_agent::spool::ledger::Limits {
-                segment_bytes: spool_segment_bytes.clamp(4096, 1 << 30),
+                segment_bytes: spool_segment_bytes.clamp(256, 1 << 30),
                 cap_bytes: spool_cap_bytes.max(8192),
                 flush_bytes: spool_flush_bytes.clamp(1, 16 << 20),
                 flush_ms: spool_flush_ms.clamp(1, 10_000),

@@ -83,6 +83,18 @@ impl Metrics {
             self.spool_backlog.load(Relaxed),
         );
         one(
+            "mast_agent_spool_bytes",
+            "gauge",
+            "Bytes of spool segments on disk.",
+            self.spool_bytes.load(Relaxed),
+        );
+        one(
+            "mast_agent_spool_pending",
+            "gauge",
+            "Samples waiting in memory for the next group commit.",
+            self.spool_pending.load(Relaxed),
+        );
+        one(
             "mast_agent_samples_sent_total",
             "counter",
             "Samples sent to the controller (resends included).",

@@ -51,6 +51,7 @@ pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: L
         tokio::spawn(crate::metrics::serve(l, metrics.clone()));
     }
     let link = Link {
+        last_rx_ms: std::sync::atomic::AtomicU64::new(0),
         agent_id: enrolled.identity.agent_id,
         boot_epoch,
         controller: enrolled.identity.controller.clone(),

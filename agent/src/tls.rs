@@ -69,8 +69,8 @@ fn quic_client(tls: rustls::ClientConfig) -> anyhow::Result<quinn::ClientConfig>
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)?;
     let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
-    transport.max_idle_timeout(Some(quinn::VarInt::from_u32(30_000).into()));
-    transport.keep_alive_interval(Some(std::time::Duration::from_secs(10)));
+    transport.max_idle_timeout(Some(quinn::VarInt::from_u32(20_000).into()));
+    transport.keep_alive_interval(Some(std::time::Duration::from_secs(5)));
     cfg.transport_config(Arc::new(transport));
     Ok(cfg)
 }

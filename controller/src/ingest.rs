@@ -63,8 +63,8 @@ pub fn server_config(pki: &Pki) -> anyhow::Result<quinn::ServerConfig> {
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)?;
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
-    transport.max_idle_timeout(Some(VarInt::from_u32(30_000).into()));
-    transport.keep_alive_interval(Some(Duration::from_secs(10)));
+    transport.max_idle_timeout(Some(VarInt::from_u32(20_000).into()));
+    transport.keep_alive_interval(Some(Duration::from_secs(5)));
     cfg.transport_config(Arc::new(transport));
     Ok(cfg)
 }

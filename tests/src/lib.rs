@@ -355,18 +355,58 @@ impl Agent {
     }
 
     pub fn start(&mut self) -> anyhow::Result<()> {
+        self.start_with(&[], None)
+    }
+
+    /// Starts `mast-agent run` with extra arguments, optionally inside a
+    /// network namespace (`ip netns exec NS ...`).
+    pub fn start_with(&mut self, extra: &[&str], netns: Option<&str>) -> anyhow::Result<()> {
         self.runs += 1;
         let log = std::fs::File::create(self.dir.path().join(format!("agent-{}.log", self.runs)))?;
-        let child = Command::new(agent_bin())
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(agent_bin());
+                c
+            }
+            None => Command::new(agent_bin()),
+        };
+        let child = cmd
             .args(["run", "--state-dir"])
             .arg(self.state_dir())
             .args(["--metrics-listen", &self.metrics.to_string()])
+            .args(extra)
             .env("MAST_LOG", "info")
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()?;
         self.child = Some(child);
         Ok(())
+    }
+
+    /// Points the enrolled agent at another controller address (a relay).
+    pub fn set_controller(&self, addr: &str) -> anyhow::Result<()> {
+        let p = self.state_dir().join("identity.json");
+        let mut v: Value = serde_json::from_slice(&std::fs::read(&p)?)?;
+        v["controller"] = Value::String(addr.to_string());
+        std::fs::write(&p, serde_json::to_vec(&v)?)?;
+        Ok(())
+    }
+
+    pub fn spool_dir(&self) -> PathBuf {
+        self.state_dir().join("spool")
+    }
+
+    /// Highest durable seq per boot epoch found on disk now.
+    pub fn durable_high(&self) -> std::collections::BTreeMap<u64, u64> {
+        let mut m = std::collections::BTreeMap::new();
+        for r in mast_agent::spool::durable_runs(&self.spool_dir()) {
+            if r.count > 0 {
+                let e = m.entry(r.epoch).or_insert(0);
+                *e = (*e).max(r.last().1);
+            }
+        }
+        m
     }
 
     pub fn kill(&mut self) {
@@ -441,4 +481,218 @@ pub fn controller_ca_der(c: &Controller) -> Vec<u8> {
 /// Finds devices in `/api/v1/devices` output.
 pub fn devices(v: &Value) -> Vec<Value> {
     v["devices"].as_array().cloned().unwrap_or_default()
+}
+
+fn run_ok(cmd: &str, args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {cmd}"))?;
+    if !out.status.success() {
+        bail!("{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
+}
+
+/// Whether this test may create namespaces and mounts (root); under CI a
+/// missing capability is a failure, elsewhere the caller skips.
+pub fn require_root(what: &str) -> anyhow::Result<bool> {
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        return Ok(true);
+    }
+    if in_ci() {
+        bail!("{what} needs root (network namespaces, mounts) and CI=true is set");
+    }
+    eprintln!("SKIPPED: {what} needs root");
+    Ok(false)
+}
+
+/// A network namespace joined to the root namespace by a veth pair:
+/// `host_ip` on the root side, `ns_ip` inside. Removed on drop.
+pub struct NetNs {
+    pub name: String,
+    pub host_if: String,
+    pub host_ip: String,
+    pub ns_ip: String,
+}
+
+impl NetNs {
+    pub fn create() -> anyhow::Result<NetNs> {
+        let tag: u16 = rand::random();
+        let name = format!("mast{tag:04x}");
+        let host_if = format!("mh{tag:04x}");
+        let ns_if = format!("mn{tag:04x}");
+        // A private /30 per test from 10.231.0.0/16, only ever inside our veths.
+        let net = (tag as u32 % 16000) * 4;
+        let base = format!("10.231.{}.{}", net / 256, net % 256);
+        let _ = base;
+        let host_ip = format!("10.231.{}.{}", net / 256, net % 256 + 1);
+        let ns_ip = format!("10.231.{}.{}", net / 256, net % 256 + 2);
+        let ns = NetNs {
+            name: name.clone(),
+            host_if: host_if.clone(),
+            host_ip: host_ip.clone(),
+            ns_ip: ns_ip.clone(),
+        };
+        run_ok("ip", &["netns", "add", &name])?;
+        run_ok("ip", &["link", "add", &host_if, "type", "veth", "peer", "name", &ns_if])?;
+        run_ok("ip", &["link", "set", &ns_if, "netns", &name])?;
+        run_ok("ip", &["addr", "add", &format!("{host_ip}/30"), "dev", &host_if])?;
+        run_ok("ip", &["link", "set", &host_if, "up"])?;
+        run_ok(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &name,
+                "ip",
+                "addr",
+                "add",
+                &format!("{ns_ip}/30"),
+                "dev",
+                &ns_if,
+            ],
+        )?;
+        run_ok("ip", &["netns", "exec", &name, "ip", "link", "set", &ns_if, "up"])?;
+        run_ok("ip", &["netns", "exec", &name, "ip", "link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+
+    /// Takes the link down (`false`) or up (`true`) on the host side.
+    pub fn link(&self, up: bool) -> anyhow::Result<()> {
+        run_ok("ip", &["link", "set", &self.host_if, if up { "up" } else { "down" }])?;
+        if up {
+            // Addresses survive a down/up; routes come back with the link.
+            let _ = run_ok(
+                "ip",
+                &["addr", "add", &format!("{}/30", self.host_ip), "dev", &self.host_if],
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.host_if]).output();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+    }
+}
+
+/// A small tmpfs, unmounted on drop.
+pub struct Tmpfs {
+    pub path: PathBuf,
+}
+
+impl Tmpfs {
+    pub fn mount(path: &Path, size: &str) -> anyhow::Result<Tmpfs> {
+        std::fs::create_dir_all(path)?;
+        run_ok(
+            "mount",
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "tmpfs",
+                &path.display().to_string(),
+            ],
+        )?;
+        Ok(Tmpfs { path: path.to_owned() })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).output();
+    }
+}
+
+/// Impairments applied by [`UdpRelay`] in both directions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Impair {
+    pub loss_pct: u32,
+    pub delay_ms: u64,
+    pub down: bool,
+}
+
+/// A UDP relay standing in for `tc netem` (not available on these kernels):
+/// it forwards datagrams between agents and the controller with configurable
+/// loss, delay and outage.
+pub struct UdpRelay {
+    pub addr: SocketAddr,
+    pub impair: std::sync::Arc<std::sync::Mutex<Impair>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl UdpRelay {
+    pub async fn start(listen: SocketAddr, upstream: SocketAddr) -> anyhow::Result<UdpRelay> {
+        use std::collections::HashMap;
+        use std::sync::{Arc, Mutex};
+        let front = Arc::new(tokio::net::UdpSocket::bind(listen).await?);
+        let addr = front.local_addr()?;
+        let impair = Arc::new(Mutex::new(Impair::default()));
+        let imp = impair.clone();
+        let task = tokio::spawn(async move {
+            let mut backs: HashMap<SocketAddr, Arc<tokio::net::UdpSocket>> = HashMap::new();
+            let mut buf = vec![0u8; 65536];
+            loop {
+                let Ok((n, client)) = front.recv_from(&mut buf).await else {
+                    continue;
+                };
+                let back = match backs.get(&client) {
+                    Some(b) => b.clone(),
+                    None => {
+                        let Ok(b) = tokio::net::UdpSocket::bind("127.0.0.1:0").await else {
+                            continue;
+                        };
+                        if b.connect(upstream).await.is_err() {
+                            continue;
+                        }
+                        let b = Arc::new(b);
+                        backs.insert(client, b.clone());
+                        // controller -> agent
+                        let (b2, f2, imp2) = (b.clone(), front.clone(), imp.clone());
+                        tokio::spawn(async move {
+                            let mut buf = vec![0u8; 65536];
+                            while let Ok(n) = b2.recv(&mut buf).await {
+                                let data = buf[..n].to_vec();
+                                let i = *imp2.lock().unwrap();
+                                if i.down || rand::random::<u32>() % 100 < i.loss_pct {
+                                    continue;
+                                }
+                                let f = f2.clone();
+                                tokio::spawn(async move {
+                                    tokio::time::sleep(Duration::from_millis(i.delay_ms)).await;
+                                    let _ = f.send_to(&data, client).await;
+                                });
+                            }
+                        });
+                        b
+                    }
+                };
+                let data = buf[..n].to_vec();
+                let i = *imp.lock().unwrap();
+                if i.down || rand::random::<u32>() % 100 < i.loss_pct {
+                    continue;
+                }
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(i.delay_ms)).await;
+                    let _ = back.send(&data).await;
+                });
+            }
+        });
+        Ok(UdpRelay { addr, impair, task })
+    }
+
+    pub fn set(&self, i: Impair) {
+        *self.impair.lock().unwrap() = i;
+    }
+}
+
+impl Drop for UdpRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -111,7 +111,7 @@ async fn probe_results_reach_api_and_page(backend: Backend) -> anyhow::Result<()
     let session = cookie.split(';').next().unwrap_or("").to_string();
     let page = http
         .get(format!("http://{}/", c.http))
-        .header("cookie", session)
+        .header("cookie", session.clone())
         .send()
         .await?
         .text()
@@ -119,6 +119,17 @@ async fn probe_results_reach_api_and_page(backend: Backend) -> anyhow::Result<()
     for needle in ["north", "127.0.0.5", "ap-1", "connected"] {
         assert!(page.contains(needle), "page lacks {needle}");
     }
+    let agent_page = http
+        .get(format!("http://{}/agents/{agent_id}", c.http))
+        .header("cookie", session.clone())
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        agent_page.contains("Delivery") && agent_page.contains("complete"),
+        "{agent_page}"
+    );
 
     // Metrics on both sides.
     let m = reqwest::get(format!("http://{}/metrics", c.http)).await?.text().await?;

@@ -489,6 +489,22 @@ impl Spool {
     }
 }
 
+/// The keys held by valid blocks in a spool directory, read without
+/// changing anything (for inspection and for the fault tests' checker).
+pub fn durable_runs(dir: &Path) -> Vec<Run> {
+    let mut ids: Vec<u64> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".seg")?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort_unstable();
+    ids.iter()
+        .filter_map(|id| std::fs::read(seg_path(dir, *id)).ok())
+        .flat_map(|b| scan(&b).blocks.into_iter().map(|b| b.run).collect::<Vec<_>>())
+        .collect()
+}
+
 fn push_drop(drops: &mut Vec<DroppedRange>, d: DroppedRange) {
     if let Some(last) = drops.last_mut()
         && last.boot_epoch == d.boot_epoch
