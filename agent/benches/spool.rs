@@ -11,9 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 fn sample(i: u64) -> SampleBody {
-    let target = IpAddr::V4(Ipv4Addr::from(
-        u32::from(Ipv4Addr::new(10, 20, 0, 0)) + (i % 1000) as u32,
-    ));
+    let target = IpAddr::V4(Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 20, 0, 0)) + (i % 1000) as u32));
     // Deterministic pseudo-random RTTs and 5 % loss.
     let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33;
     let rtt_us = (h % 100 >= 5).then_some(500 + (h % 49_500) as u32);
@@ -21,16 +19,8 @@ fn sample(i: u64) -> SampleBody {
 }
 
 fn main() {
-    let limits = Limits {
-        segment_bytes: 8 << 20,
-        cap_bytes: 1 << 30,
-        flush_bytes: 64 << 10,
-        flush_ms: 100,
-    };
-    let n: u64 = std::env::var("SPOOL_BENCH_SAMPLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let limits = Limits { segment_bytes: 8 << 20, cap_bytes: 1 << 30, flush_bytes: 64 << 10, flush_ms: 100 };
+    let n: u64 = std::env::var("SPOOL_BENCH_SAMPLES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let naive_n: u64 = 2_000;
 
     // Group commit: the policy decides when to fsync (64 KiB or 100 ms).
@@ -83,9 +73,5 @@ fn main() {
         replayed as f64 / replay.as_secs_f64()
     );
     println!("bytes per ping sample on disk: {per:.2} (block headers included)");
-    println!(
-        "24 h outage, 1,000 targets every 30 s: {} samples = {:.1} MB",
-        2_880_000,
-        2_880_000.0 * per / 1e6
-    );
+    println!("24 h outage, 1,000 targets every 30 s: {} samples = {:.1} MB", 2_880_000, 2_880_000.0 * per / 1e6);
 }

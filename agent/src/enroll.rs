@@ -18,20 +18,13 @@ pub async fn resolve(controller: &str) -> anyhow::Result<std::net::SocketAddr> {
 }
 
 pub fn client_endpoint(remote: std::net::SocketAddr) -> anyhow::Result<quinn::Endpoint> {
-    let bind: std::net::SocketAddr = if remote.is_ipv6() {
-        "[::]:0".parse()?
-    } else {
-        "0.0.0.0:0".parse()?
-    };
+    let bind: std::net::SocketAddr = if remote.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
     Ok(quinn::Endpoint::client(bind)?)
 }
 
 pub async fn enroll(controller: &str, token: &str, ca_fingerprint: &str, state_dir: &Path) -> anyhow::Result<Identity> {
     if state_dir.join("identity.json").exists() {
-        bail!(
-            "{} already holds an enrolled agent; use a fresh --state-dir",
-            state_dir.display()
-        );
+        bail!("{} already holds an enrolled agent; use a fresh --state-dir", state_dir.display());
     }
     let cfg = crate::tls::enroll_config(ca_fingerprint)?;
     let key = rcgen::KeyPair::generate()?;
@@ -65,11 +58,7 @@ pub async fn enroll(controller: &str, token: &str, ca_fingerprint: &str, state_d
         ControllerMsg::Refused(r) => bail!("controller refused enrollment: {}", r.reason),
         other => bail!("unexpected answer to enrollment: {other:?}"),
     };
-    let identity = Identity {
-        agent_id: enrolled.agent_id,
-        site: enrolled.site,
-        controller: controller.to_string(),
-    };
+    let identity = Identity { agent_id: enrolled.agent_id, site: enrolled.site, controller: controller.to_string() };
     identity::save_enrollment(
         state_dir,
         &Enrolled {

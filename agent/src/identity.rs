@@ -21,10 +21,7 @@ pub enum StateError {
 }
 
 pub fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
-    move |source| StateError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| StateError::Io { path: path.to_owned(), source }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,9 +53,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StateErr
     f.sync_all().map_err(io_err(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io_err(path))?;
     if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(dir))?;
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
     }
     Ok(())
 }
@@ -81,33 +76,30 @@ pub fn load_enrollment(dir: &Path) -> Result<Enrolled, StateError> {
         std::fs::read(&p).map_err(io_err(&p))
     };
     let id_bytes = read("identity.json")?;
-    let identity = serde_json::from_slice(&id_bytes).map_err(|e| StateError::Corrupt {
-        path: dir.join("identity.json"),
-        message: e.to_string(),
-    })?;
-    let key_pem = String::from_utf8(read("agent.key.pem")?).map_err(|e| StateError::Corrupt {
-        path: dir.join("agent.key.pem"),
-        message: e.to_string(),
-    })?;
-    Ok(Enrolled {
-        identity,
-        key_pem,
-        cert_der: read("agent.cert.der")?,
-        ca_der: read("ca.cert.der")?,
-    })
+    let identity = serde_json::from_slice(&id_bytes)
+        .map_err(|e| StateError::Corrupt { path: dir.join("identity.json"), message: e.to_string() })?;
+    let key_pem = String::from_utf8(read("agent.key.pem")?)
+        .map_err(|e| StateError::Corrupt { path: dir.join("agent.key.pem"), message: e.to_string() })?;
+    Ok(Enrolled { identity, key_pem, cert_der: read("agent.cert.der")?, ca_der: read("ca.cert.der")? })
 }
 
 /// Increments and persists the boot epoch before it is used, so no restart
 /// can reuse an epoch (and hence a `(boot_epoch, seq)` pair).
 pub fn next_boot_epoch(dir: &Path) -> Result<u64, StateError> {
     let p = dir.join("boot_epoch");
-    let cur = match std::fs::read_to_string(&p) {
-        Ok(s) => s.trim().parse::<u64>().map_err(|e| StateError::Corrupt {
-            path: p.clone(),
-            message: e.to_string(),
-        })?,
+    let cur = match std::fs::read_to_string(&p).map(|s| s.trim().parse::<u64>()) {
+        Ok(Ok(n)) => n,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(io_err(&p)(e)),
+        // A damaged counter must not stop the agent, nor reuse an epoch: jump
+        // to the clock (Unix seconds), far above any counted epoch.
+        other => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(u32::MAX as u64);
+            tracing::warn!(path = %p.display(), problem = ?other, "boot epoch file damaged; continuing from the clock");
+            now
+        }
     };
     let next = cur + 1;
     write_atomic(&p, format!("{next}\n").as_bytes(), 0o644)?;
@@ -153,14 +145,7 @@ impl From<SiteConfig> for StoredConfig {
         StoredConfig {
             revision: c.revision,
             site: c.site,
-            targets: c
-                .targets
-                .into_iter()
-                .map(|t| StoredTarget {
-                    addr: t.addr,
-                    name: t.name,
-                })
-                .collect(),
+            targets: c.targets.into_iter().map(|t| StoredTarget { addr: t.addr, name: t.name }).collect(),
             interval_ms: c.interval_ms,
             timeout_ms: c.timeout_ms,
         }
@@ -172,14 +157,7 @@ impl From<StoredConfig> for SiteConfig {
         SiteConfig {
             revision: c.revision,
             site: c.site,
-            targets: c
-                .targets
-                .into_iter()
-                .map(|t| mast_shared::ProbeTarget {
-                    addr: t.addr,
-                    name: t.name,
-                })
-                .collect(),
+            targets: c.targets.into_iter().map(|t| mast_shared::ProbeTarget { addr: t.addr, name: t.name }).collect(),
             interval_ms: c.interval_ms,
             timeout_ms: c.timeout_ms,
         }
@@ -196,9 +174,6 @@ mod tests {
         assert_eq!(next_boot_epoch(d.path()).unwrap(), 1);
         assert_eq!(next_boot_epoch(d.path()).unwrap(), 2);
         std::fs::write(d.path().join("boot_epoch"), "garbage").unwrap();
-        assert!(
-            next_boot_epoch(d.path()).is_err(),
-            "a corrupt epoch must not silently restart at 1"
-        );
+        assert!(next_boot_epoch(d.path()).is_err(), "a corrupt epoch must not silently restart at 1");
     }
 }

@@ -23,10 +23,7 @@ pub const BATCH_MAX: usize = 1000;
 const WINDOW: usize = 4;
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 pub struct Link {
@@ -99,9 +96,8 @@ impl Link {
     }
 
     async fn session(&self) -> Result<(), LinkError> {
-        let remote = crate::enroll::resolve(&self.controller)
-            .await
-            .map_err(|e| LinkError::Connect(format!("{e:#}")))?;
+        let remote =
+            crate::enroll::resolve(&self.controller).await.map_err(|e| LinkError::Connect(format!("{e:#}")))?;
         let endpoint = crate::enroll::client_endpoint(remote).map_err(|e| LinkError::Connect(e.to_string()))?;
         let conn = endpoint
             .connect_with(self.client_config.clone(), remote, mast_shared::CONTROLLER_SERVER_NAME)
@@ -163,15 +159,11 @@ impl Link {
         let mut poll_tick = tokio::time::interval(Duration::from_secs(1));
         let mut drops_sent = 0usize;
         loop {
-            let drops = spool_op(&self.spool, move |s| {
-                Ok((s.drops().len() != drops_sent).then(|| s.drops().to_vec()))
-            })
-            .await?;
+            let drops =
+                spool_op(&self.spool, move |s| Ok((s.drops().len() != drops_sent).then(|| s.drops().to_vec()))).await?;
             if let Some(d) = drops {
                 drops_sent = d.len();
-                write_frame(&mut send, &AgentMsg::Dropped(d))
-                    .await
-                    .map_err(|e| lost(e.to_string()))?;
+                write_frame(&mut send, &AgentMsg::Dropped(d)).await.map_err(|e| lost(e.to_string()))?;
             }
             while inflight.len() < WINDOW {
                 let after = sent_upto;
@@ -179,21 +171,15 @@ impl Link {
                 let Some(last) = batch.last() else { break };
                 let key = (last.boot_epoch, last.seq);
                 let n = batch.len() as u64;
-                write_frame(
-                    &mut send,
-                    &AgentMsg::Samples(SampleBatch {
-                        agent_id: self.agent_id,
-                        samples: batch,
-                    }),
-                )
-                .await
-                .map_err(|e| lost(e.to_string()))?;
+                write_frame(&mut send, &AgentMsg::Samples(SampleBatch { agent_id: self.agent_id, samples: batch }))
+                    .await
+                    .map_err(|e| lost(e.to_string()))?;
                 self.metrics.samples_sent.fetch_add(n, Relaxed);
                 sent_upto = Some(key);
                 inflight.push_back(key);
             }
             tokio::select! {
-                frame = frx.recv() => { self.last_rx_ms.store(now_ms(), Relaxed); match frame {
+                frame = frx.recv() => { if matches!(frame, Some(Ok(_))) { self.last_rx_ms.store(now_ms(), Relaxed); } match frame {
                     None | Some(Err(IoError::Closed)) => return Err(lost("controller closed the stream".into())),
                     Some(Err(e)) => return Err(lost(e.to_string())),
                     Some(Ok(ControllerMsg::Ack(a))) => {
@@ -232,11 +218,7 @@ impl Link {
     }
 
     fn apply_config(&self, cfg: SiteConfig) {
-        let newer = self
-            .config_tx
-            .borrow()
-            .as_ref()
-            .is_none_or(|c| cfg.revision > c.revision || cfg.site != c.site);
+        let newer = self.config_tx.borrow().as_ref().is_none_or(|c| cfg.revision > c.revision || cfg.site != c.site);
         if !newer {
             return;
         }
@@ -256,11 +238,7 @@ impl Link {
 fn describe(e: &quinn::ConnectionError) -> String {
     match e {
         quinn::ConnectionError::ApplicationClosed(c) => {
-            format!(
-                "controller closed the link (code {}): {}",
-                c.error_code,
-                String::from_utf8_lossy(&c.reason)
-            )
+            format!("controller closed the link (code {}): {}", c.error_code, String::from_utf8_lossy(&c.reason))
         }
         other => other.to_string(),
     }

@@ -81,21 +81,16 @@ async fn main() -> std::process::ExitCode {
         .init();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let res = match cli.cmd {
-        Cmd::Enroll {
-            controller,
-            token,
-            ca_fingerprint,
-            state_dir,
-        } => mast_agent::enroll::enroll(&controller, &token, &ca_fingerprint, &state_dir)
-            .await
-            .map(|id| {
+        Cmd::Enroll { controller, token, ca_fingerprint, state_dir } => {
+            mast_agent::enroll::enroll(&controller, &token, &ca_fingerprint, &state_dir).await.map(|id| {
                 println!(
                     "enrolled as agent {} of site {}; start it with: mast-agent run --state-dir {}",
                     id.agent_id,
                     id.site,
                     state_dir.display()
                 );
-            }),
+            })
+        }
         Cmd::Run {
             state_dir,
             metrics_listen,
@@ -112,19 +107,8 @@ async fn main() -> std::process::ExitCode {
             };
             mast_agent::run::run(&state_dir, metrics_listen, limits).await
         }
-        Cmd::Probe {
-            json,
-            community,
-            timeout_ms,
-            targets,
-        } => {
-            probe_cmd(
-                json,
-                community,
-                Duration::from_millis(timeout_ms.clamp(10, 60_000)),
-                targets,
-            )
-            .await
+        Cmd::Probe { json, community, timeout_ms, targets } => {
+            probe_cmd(json, community, Duration::from_millis(timeout_ms.clamp(10, 60_000)), targets).await
         }
     };
     match res {
@@ -165,11 +149,8 @@ async fn probe_cmd(
     timeout: Duration,
     targets: Vec<String>,
 ) -> anyhow::Result<()> {
-    let addrs: Vec<SocketAddr> = targets
-        .iter()
-        .map(|t| probe::parse_target(t))
-        .collect::<Result<_, _>>()
-        .map_err(anyhow::Error::msg)?;
+    let addrs: Vec<SocketAddr> =
+        targets.iter().map(|t| probe::parse_target(t)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?;
     let ips: Vec<std::net::IpAddr> = addrs.iter().map(|a| a.ip()).collect();
     let pings = match probe::Pinger::new() {
         Ok(mut p) => p.round(&ips, timeout).await,
@@ -183,34 +164,20 @@ async fn probe_cmd(
         let snmp = match &community {
             None => None,
             Some(c) => Some(match probe::snmp_identify(*addr, c, timeout).await {
-                Ok(identity) => SnmpReport {
-                    ok: true,
-                    error: None,
-                    identity,
-                },
-                Err(e) => SnmpReport {
-                    ok: false,
-                    error: Some(e),
-                    identity: Default::default(),
-                },
+                Ok(identity) => SnmpReport { ok: true, error: None, identity },
+                Err(e) => SnmpReport { ok: false, error: Some(e), identity: Default::default() },
             }),
         };
         let rtt = pings[i].1;
         reports.push(ProbeReport {
             target: targets[i].clone(),
             ip: addr.ip().to_string(),
-            ping: PingReport {
-                alive: rtt.is_some(),
-                rtt_ms: rtt.map(|d| d.as_secs_f64() * 1000.0),
-            },
+            ping: PingReport { alive: rtt.is_some(), rtt_ms: rtt.map(|d| d.as_secs_f64() * 1000.0) },
             snmp,
         });
     }
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "version": 1, "targets": reports }))?
-        );
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "version": 1, "targets": reports }))?);
     } else {
         for r in &reports {
             let ping = match r.ping.rtt_ms {
@@ -222,17 +189,9 @@ async fn probe_cmd(
                 match &s.error {
                     Some(e) => println!("{:<22} snmp: {e}", ""),
                     None => {
-                        println!(
-                            "{:<22} snmp: {}",
-                            "",
-                            s.identity.sys_name.as_deref().unwrap_or("(no sysName)")
-                        );
+                        println!("{:<22} snmp: {}", "", s.identity.sys_name.as_deref().unwrap_or("(no sysName)"));
                         println!("{:<22}   descr: {}", "", s.identity.sys_descr.as_deref().unwrap_or("-"));
-                        println!(
-                            "{:<22}   object id: {}",
-                            "",
-                            s.identity.sys_object_id.as_deref().unwrap_or("-")
-                        );
+                        println!("{:<22}   object id: {}", "", s.identity.sys_object_id.as_deref().unwrap_or("-"));
                     }
                 }
             }

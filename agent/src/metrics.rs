@@ -40,18 +40,8 @@ impl Metrics {
         let mut one = |name: &str, kind: &str, help: &str, v: u64| {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"));
         };
-        one(
-            "mast_agent_probes_total",
-            "counter",
-            "Probes run.",
-            self.probes.load(Relaxed),
-        );
-        one(
-            "mast_agent_probes_lost_total",
-            "counter",
-            "Probes without a reply.",
-            self.probes_lost.load(Relaxed),
-        );
+        one("mast_agent_probes_total", "counter", "Probes run.", self.probes.load(Relaxed));
+        one("mast_agent_probes_lost_total", "counter", "Probes without a reply.", self.probes_lost.load(Relaxed));
         one(
             "mast_agent_spool_appended_total",
             "counter",
@@ -82,12 +72,7 @@ impl Metrics {
             "Samples buffered and not yet acknowledged.",
             self.spool_backlog.load(Relaxed),
         );
-        one(
-            "mast_agent_spool_bytes",
-            "gauge",
-            "Bytes of spool segments on disk.",
-            self.spool_bytes.load(Relaxed),
-        );
+        one("mast_agent_spool_bytes", "gauge", "Bytes of spool segments on disk.", self.spool_bytes.load(Relaxed));
         one(
             "mast_agent_spool_pending",
             "gauge",
@@ -106,28 +91,11 @@ impl Metrics {
             "Connection attempts to the controller.",
             self.connect_attempts.load(Relaxed),
         );
-        one(
-            "mast_agent_connections_total",
-            "counter",
-            "Links established.",
-            self.connections.load(Relaxed),
-        );
-        one(
-            "mast_agent_connected",
-            "gauge",
-            "1 while the link is up.",
-            self.connected.load(Relaxed),
-        );
+        one("mast_agent_connections_total", "counter", "Links established.", self.connections.load(Relaxed));
+        one("mast_agent_connected", "gauge", "1 while the link is up.", self.connected.load(Relaxed));
         out.push_str("# HELP mast_agent_errors_total Errors by kind.\n# TYPE mast_agent_errors_total counter\n");
-        for (k, v) in [
-            ("icmp", &self.errors_icmp),
-            ("spool", &self.errors_spool),
-            ("link", &self.errors_link),
-        ] {
-            out.push_str(&format!(
-                "mast_agent_errors_total{{kind=\"{k}\"}} {}\n",
-                v.load(Relaxed)
-            ));
+        for (k, v) in [("icmp", &self.errors_icmp), ("spool", &self.errors_spool), ("link", &self.errors_link)] {
+            out.push_str(&format!("mast_agent_errors_total{{kind=\"{k}\"}} {}\n", v.load(Relaxed)));
         }
         out
     }

@@ -42,12 +42,7 @@ impl Pinger {
         if let Some(c) = &v6 {
             raise_rcvbuf(c);
         }
-        Ok(Pinger {
-            v4: Some(v4),
-            v6,
-            idents: HashMap::new(),
-            next_ident: rand::random(),
-        })
+        Ok(Pinger { v4: Some(v4), v6, idents: HashMap::new(), next_ident: rand::random() })
     }
 
     /// Identifier and next sequence number for a target.
@@ -103,8 +98,7 @@ pub fn parse_target(s: &str) -> Result<SocketAddr, String> {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 161));
     }
-    s.parse::<SocketAddr>()
-        .map_err(|_| format!("{s:?} is not an IP address or IP:PORT"))
+    s.parse::<SocketAddr>().map_err(|_| format!("{s:?} is not an IP address or IP:PORT"))
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]

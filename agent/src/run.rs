@@ -18,10 +18,7 @@ use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: Limits) -> anyhow::Result<()> {
@@ -44,9 +41,7 @@ pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: L
     let (config_tx, config_rx) = watch::channel(identity::load_config(state_dir));
 
     if let Some(addr) = metrics_listen {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding metrics on {addr}"))?;
+        let l = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding metrics on {addr}"))?;
         info!(%addr, "metrics listening");
         tokio::spawn(crate::metrics::serve(l, metrics.clone()));
     }
@@ -64,12 +59,7 @@ pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: L
     };
     tokio::spawn(link.run());
     let flush_now = Arc::new(Notify::new());
-    tokio::spawn(flusher(
-        spool.clone(),
-        flush_now.clone(),
-        new_data.clone(),
-        metrics.clone(),
-    ));
+    tokio::spawn(flusher(spool.clone(), flush_now.clone(), new_data.clone(), metrics.clone()));
     let pinger = Pinger::new()?;
     tokio::select! {
         r = probe_loop(pinger, config_rx, spool, flush_now, metrics) => r,

@@ -85,10 +85,7 @@ pub fn enroll_config(ca_fingerprint: &str) -> anyhow::Result<quinn::ClientConfig
     let mut tls = rustls::ClientConfig::builder_with_provider(p.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedCa {
-            fingerprint,
-            provider: p,
-        }))
+        .with_custom_certificate_verifier(Arc::new(PinnedCa { fingerprint, provider: p }))
         .with_no_client_auth();
     tls.alpn_protocols = vec![mast_shared::ALPN_ENROLL.to_vec()];
     quic_client(tls)

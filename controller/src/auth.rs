@@ -6,13 +6,11 @@ use crate::fleet::{hash_secret, random_secret};
 use sqlx::Row;
 
 pub const ROLES: &[&str] = &["admin", "billing", "support", "technician", "read-only"];
+const _: () = assert!(ROLES.len() == crate::staff::Role::ALL.len());
 
 pub async fn create_token(db: &Db, name: &str, role: &str) -> Result<String, DbError> {
     if !ROLES.contains(&role) {
-        return Err(DbError::Invalid(format!(
-            "unknown role {role:?}; one of {}",
-            ROLES.join(", ")
-        )));
+        return Err(DbError::Invalid(format!("unknown role {role:?}; one of {}", ROLES.join(", "))));
     }
     if name.trim().is_empty() {
         return Err(DbError::Invalid("token name must not be empty".into()));
@@ -26,6 +24,57 @@ pub async fn create_token(db: &Db, name: &str, role: &str) -> Result<String, DbE
         .execute(&db.pool)
         .await?;
     Ok(token)
+}
+
+/// Name and role of a valid, unrevoked token.
+pub async fn token_caller(db: &Db, token: &str) -> Result<Option<(String, crate::staff::Role)>, DbError> {
+    let r = sqlx::query("SELECT name, role FROM api_tokens WHERE token_hash = $1 AND revoked_ms IS NULL")
+        .bind(hash_secret(token))
+        .fetch_optional(&db.pool)
+        .await?;
+    match r {
+        Some(r) => {
+            let role: String = r.try_get("role")?;
+            Ok(Some((r.try_get("name")?, crate::staff::Role::parse(&role)?)))
+        }
+        None => Ok(None),
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenView {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
+}
+
+pub async fn list_tokens(db: &Db) -> Result<Vec<TokenView>, DbError> {
+    let rows = sqlx::query("SELECT id, name, role, created_ms, revoked_ms FROM api_tokens ORDER BY id")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TokenView {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                role: r.try_get("role")?,
+                created_ms: r.try_get("created_ms")?,
+                revoked_ms: r.try_get("revoked_ms")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+pub async fn revoke_token(db: &Db, id: i64) -> Result<bool, DbError> {
+    let n = sqlx::query("UPDATE api_tokens SET revoked_ms = $1 WHERE id = $2 AND revoked_ms IS NULL")
+        .bind(crate::db::now_ms())
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(n.rows_affected() == 1)
 }
 
 /// The role of a valid, unrevoked token.

@@ -14,6 +14,9 @@
 //! | `agent_offline_after_secs` | `MAST_AGENT_OFFLINE_AFTER_SECS` | `90` | an agent silent this long shows as offline |
 //! | `default_probe_interval_secs` | `MAST_DEFAULT_PROBE_INTERVAL_SECS` | `30` | probe interval of a new site |
 //! | `default_probe_timeout_ms` | `MAST_DEFAULT_PROBE_TIMEOUT_MS` | `1000` | ping timeout of a new site |
+//! | `session_idle_secs` | `MAST_SESSION_IDLE_SECS` | `3600` | a staff session unused this long ends |
+//! | `session_absolute_secs` | `MAST_SESSION_ABSOLUTE_SECS` | `43200` | a staff session ends this long after login |
+//! | `cookie_secure` | `MAST_COOKIE_SECURE` | `false` | mark cookies `Secure` (set behind a TLS proxy; `X-Forwarded-Proto: https` does it per request) |
 //! | `log` | `MAST_LOG` | `info` | tracing filter, e.g. `info,mast_controller=debug` |
 
 use serde::Deserialize;
@@ -42,6 +45,9 @@ pub struct Config {
     pub agent_offline_after_secs: u64,
     pub default_probe_interval_secs: u64,
     pub default_probe_timeout_ms: u64,
+    pub session_idle_secs: u64,
+    pub session_absolute_secs: u64,
+    pub cookie_secure: bool,
     pub log: String,
 }
 
@@ -57,6 +63,9 @@ impl Default for Config {
             agent_offline_after_secs: 90,
             default_probe_interval_secs: 30,
             default_probe_timeout_ms: 1_000,
+            session_idle_secs: 3_600,
+            session_absolute_secs: 43_200,
+            cookie_secure: false,
             log: "info".into(),
         }
     }
@@ -90,10 +99,7 @@ impl Config {
         where
             T::Err: std::fmt::Display,
         {
-            v.parse().map_err(|e: T::Err| ConfigError::Invalid {
-                key,
-                problem: format!("{v:?}: {e}"),
-            })
+            v.parse().map_err(|e: T::Err| ConfigError::Invalid { key, problem: format!("{v:?}: {e}") })
         }
         if let Some(v) = env("MAST_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
@@ -122,6 +128,15 @@ impl Config {
         if let Some(v) = env("MAST_DEFAULT_PROBE_TIMEOUT_MS") {
             self.default_probe_timeout_ms = parse("MAST_DEFAULT_PROBE_TIMEOUT_MS", &v)?;
         }
+        if let Some(v) = env("MAST_SESSION_IDLE_SECS") {
+            self.session_idle_secs = parse("MAST_SESSION_IDLE_SECS", &v)?;
+        }
+        if let Some(v) = env("MAST_SESSION_ABSOLUTE_SECS") {
+            self.session_absolute_secs = parse("MAST_SESSION_ABSOLUTE_SECS", &v)?;
+        }
+        if let Some(v) = env("MAST_COOKIE_SECURE") {
+            self.cookie_secure = parse("MAST_COOKIE_SECURE", &v)?;
+        }
         if let Some(v) = env("MAST_LOG") {
             self.log = v;
         }
@@ -129,12 +144,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key, problem: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                problem: problem.into(),
-            })
-        };
+        let bad = |key, problem: &str| Err(ConfigError::Invalid { key, problem: problem.into() });
         if self.data_dir.as_os_str().is_empty() {
             return bad("data_dir", "must not be empty");
         }
@@ -157,6 +167,9 @@ impl Config {
         }
         if self.agent_offline_after_secs == 0 {
             return bad("agent_offline_after_secs", "must be at least 1");
+        }
+        if self.session_idle_secs == 0 || self.session_idle_secs > self.session_absolute_secs {
+            return bad("session_idle_secs", "must be at least 1 and at most session_absolute_secs");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return bad("log", "is not a valid tracing filter");
@@ -181,9 +194,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
         std::fs::write(&p, text).unwrap();
-        Config::load(Some(&p), |k| {
-            env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
-        })
+        Config::load(Some(&p), |k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
     }
 
     #[test]
@@ -195,11 +206,7 @@ mod tests {
 
     #[test]
     fn env_overrides_file() {
-        let c = load_str(
-            "http_listen = \"127.0.0.1:1\"\n",
-            &[("MAST_HTTP_LISTEN", "127.0.0.1:2")],
-        )
-        .unwrap();
+        let c = load_str("http_listen = \"127.0.0.1:1\"\n", &[("MAST_HTTP_LISTEN", "127.0.0.1:2")]).unwrap();
         assert_eq!(c.http_listen.port(), 2);
     }
 
@@ -209,9 +216,7 @@ mod tests {
         assert!(e.contains("http_listen"), "{e}");
         let e = load_str("no_such_key = 1\n", &[]).unwrap_err().to_string();
         assert!(e.contains("no_such_key"), "{e}");
-        let e = load_str("default_probe_interval_secs = 0\n", &[])
-            .unwrap_err()
-            .to_string();
+        let e = load_str("default_probe_interval_secs = 0\n", &[]).unwrap_err().to_string();
         assert!(e.contains("default_probe_interval_secs"), "{e}");
         let e = load_str("", &[("MAST_QUIC_LISTEN", "x")]).unwrap_err().to_string();
         assert!(e.contains("MAST_QUIC_LISTEN"), "{e}");

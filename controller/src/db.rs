@@ -38,11 +38,7 @@ impl Db {
     /// Connects and brings the schema up to date.
     pub async fn connect(url: &str) -> Result<Db, DbError> {
         install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        };
+        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
         let url = match backend {
             Backend::Sqlite => {
                 let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
@@ -52,11 +48,7 @@ impl Db {
                 {
                     std::fs::create_dir_all(parent).map_err(|e| DbError::Dir(parent.display().to_string(), e))?;
                 }
-                if url.contains('?') {
-                    url.to_string()
-                } else {
-                    format!("{url}?mode=rwc")
-                }
+                if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") }
             }
             Backend::Postgres => url.to_string(),
         };
@@ -87,8 +79,5 @@ impl Db {
 
 /// Current time as Unix milliseconds (the shells read the clock; cores take it).
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -28,17 +28,13 @@ fn agent_binary() -> anyhow::Result<PathBuf> {
 pub fn icmp_hint() -> Option<String> {
     // SAFETY-free check: root may always open raw sockets.
     let uid = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Uid:"))
-            .and_then(|l| l.split_whitespace().nth(2)?.parse::<u32>().ok())
+        s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2)?.parse::<u32>().ok())
     });
     if uid == Some(0) {
         return None;
     }
     let gid = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Gid:"))
-            .and_then(|l| l.split_whitespace().nth(2)?.parse::<u32>().ok())
+        s.lines().find(|l| l.starts_with("Gid:")).and_then(|l| l.split_whitespace().nth(2)?.parse::<u32>().ok())
     })?;
     let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").ok()?;
     let mut it = range.split_whitespace().filter_map(|v| v.parse::<u32>().ok());
@@ -109,25 +105,13 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
         let (_, token) = fleet::add_agent(&db, &site, Duration::from_secs(600)).await?;
         let quic = format!("127.0.0.1:{}", addrs.quic.port());
         let out = Command::new(&agent_bin)
-            .args([
-                "enroll",
-                "--controller",
-                &quic,
-                "--token",
-                &token,
-                "--ca-fingerprint",
-                &fp,
-                "--state-dir",
-            ])
+            .args(["enroll", "--controller", &quic, "--token", &token, "--ca-fingerprint", &fp, "--state-dir"])
             .arg(&state)
             .output()
             .await
             .with_context(|| format!("running {}", agent_bin.display()))?;
         if !out.status.success() {
-            bail!(
-                "agent {i} failed to enroll: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+            bail!("agent {i} failed to enroll: {}", String::from_utf8_lossy(&out.stderr).trim());
         }
         let log_path = cfg.data_dir.join("demo-agents").join(format!("agent-{i}.log"));
         let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
@@ -142,6 +126,18 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
         children.push(child);
     }
     let token = auth::create_token(&db, &format!("demo-{}", crate::db::now_ms()), "admin").await?;
+    // A fresh demo login each run.
+    let password = crate::fleet::random_secret("");
+    let email = "admin@demo.local";
+    match crate::staff::user_by_email(&db, email).await? {
+        Some(u) => {
+            crate::staff::set_password(&db, u.id, &password).await?;
+            crate::staff::set_disabled(&db, u.id, false).await?;
+        }
+        None => {
+            crate::staff::add_user(&db, email, crate::staff::Role::Admin, &password).await?;
+        }
+    }
     let http = if addrs.http.ip().is_unspecified() {
         format!("http://127.0.0.1:{}/", addrs.http.port())
     } else {
@@ -150,7 +146,8 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
     println!();
     println!("Mast demo is running: {agents} agent(s), {targets} loopback target(s) each, every {interval_secs} s.");
     println!("  Web UI:    {http}");
-    println!("  Log in with the access token: {token}");
+    println!("  Log in as: {email}  password: {password}");
+    println!("  API token: {token}");
     println!("  API:       curl -H 'Authorization: Bearer {token}' {http}api/v1/devices");
     println!("  Data dir:  {} (agent logs in demo-agents/)", cfg.data_dir.display());
     println!("Press Ctrl-C to stop.");

@@ -43,9 +43,7 @@ impl From<sqlx::Error> for EnrollError {
 /// Creates a pending agent for `site` and returns `(agent_id, token)`.
 pub async fn add_agent(db: &Db, site: &str, token_ttl: Duration) -> Result<(u64, String), DbError> {
     let site = crate::monitoring::site_by_name(db, site).await?.ok_or_else(|| {
-        DbError::Invalid(format!(
-            "no site named {site:?}; create it with `mast-controller site add`"
-        ))
+        DbError::Invalid(format!("no site named {site:?}; create it with `mast-controller site add`"))
     })?;
     let token = random_secret("mast-enroll-");
     let now = now_ms();
@@ -91,18 +89,10 @@ pub async fn enroll(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let site: String = sqlx::query("SELECT name FROM sites WHERE id = $1")
-        .bind(site_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("name")?;
+    let site: String =
+        sqlx::query("SELECT name FROM sites WHERE id = $1").bind(site_id).fetch_one(&mut *tx).await?.try_get("name")?;
     tx.commit().await?;
-    Ok(Enrolled {
-        agent_id: id as u64,
-        site,
-        cert_der,
-        ca_der: pki.ca_der().to_vec(),
-    })
+    Ok(Enrolled { agent_id: id as u64, site, cert_der, ca_der: pki.ca_der().to_vec() })
 }
 
 pub async fn revoke(db: &Db, id: u64) -> Result<bool, DbError> {
@@ -196,10 +186,7 @@ pub async fn last_committed(db: &Db, id: u64) -> Result<Option<mast_shared::Ack>
         .await?;
     let e: Option<i64> = r.try_get("last_ack_epoch")?;
     let s: Option<i64> = r.try_get("last_ack_seq")?;
-    Ok(e.zip(s).map(|(e, s)| mast_shared::Ack {
-        boot_epoch: e as u64,
-        seq: s as u64,
-    }))
+    Ok(e.zip(s).map(|(e, s)| mast_shared::Ack { boot_epoch: e as u64, seq: s as u64 }))
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -187,9 +187,7 @@ impl Ingest {
 
     async fn link(&self, conn: quinn::Connection, remote: SocketAddr) {
         let m = &self.metrics;
-        let certs = conn
-            .peer_identity()
-            .and_then(|p| p.downcast::<Vec<CertificateDer<'static>>>().ok());
+        let certs = conn.peer_identity().and_then(|p| p.downcast::<Vec<CertificateDer<'static>>>().ok());
         let Some(cert) = certs.as_ref().and_then(|c| c.first()) else {
             Metrics::inc(&m.connections_refused);
             warn!(%remote, reason = "no client certificate", "agent connection refused");
@@ -211,11 +209,7 @@ impl Ingest {
         if let Some(reason) = reason {
             Metrics::inc(&m.connections_refused);
             warn!(%remote, agent_id, reason, "agent connection refused");
-            let code = if reason == "agent revoked" {
-                close::REVOKED
-            } else {
-                close::REFUSED
-            };
+            let code = if reason == "agent revoked" { close::REVOKED } else { close::REFUSED };
             return refuse(&conn, code, reason);
         }
         let ctl = ctl.expect("checked above");
@@ -256,18 +250,12 @@ impl Ingest {
             Err(_) => return Err(proto("hello timed out".into())),
         };
         if hello.protocol_version != PROTOCOL_VERSION {
-            return Err(proto(format!(
-                "protocol version {} not supported",
-                hello.protocol_version
-            )));
+            return Err(proto(format!("protocol version {} not supported", hello.protocol_version)));
         }
         if hello.agent_id != agent_id {
             return Err((
                 close::REFUSED,
-                format!(
-                    "hello names agent {} but certificate is agent {agent_id}",
-                    hello.agent_id
-                ),
+                format!("hello names agent {} but certificate is agent {agent_id}", hello.agent_id),
             ));
         }
         fleet::mark_connected(
@@ -286,14 +274,8 @@ impl Ingest {
             .ok_or((close::INTERNAL, "site vanished".to_string()))?;
         let mut sent_revision = config.revision;
         let last_committed = fleet::last_committed(&self.db, agent_id).await.map_err(internal)?;
-        let welcome = ControllerMsg::Welcome(Welcome {
-            protocol_version: PROTOCOL_VERSION,
-            config,
-            last_committed,
-        });
-        write_frame(&mut send, &welcome)
-            .await
-            .map_err(|e| (close::REFUSED, e.to_string()))?;
+        let welcome = ControllerMsg::Welcome(Welcome { protocol_version: PROTOCOL_VERSION, config, last_committed });
+        write_frame(&mut send, &welcome).await.map_err(|e| (close::REFUSED, e.to_string()))?;
         info!(%remote, agent_id, version = %hello.agent_version, target = %hello.target, boot_epoch = hello.boot_epoch, "agent connected");
 
         // Frames are read by their own task: reads are not cancel-safe, and the
@@ -370,9 +352,7 @@ impl Ingest {
 
 async fn push_config(send: &mut quinn::SendStream, cfg: SiteConfig) -> Result<(), (u32, String)> {
     info!(site = %cfg.site, revision = cfg.revision, "pushing site config");
-    write_frame(send, &ControllerMsg::Config(cfg))
-        .await
-        .map_err(|e| (close::REFUSED, e.to_string()))
+    write_frame(send, &ControllerMsg::Config(cfg)).await.map_err(|e| (close::REFUSED, e.to_string()))
 }
 
 fn msg_name(m: &AgentMsg) -> &'static str {

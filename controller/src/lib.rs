@@ -1,9 +1,11 @@
 //! Mast controller library: the binary in `main.rs` is a thin CLI over it.
 //!
 //! Domain modules own their tables and queries: [`monitoring`] (sites, devices,
-//! samples), [`fleet`] (agents, enrollment, revocation), [`auth`] (API tokens).
+//! samples), [`fleet`] (agents, enrollment, revocation), [`auth`] (API tokens),
+//! [`staff`] (users, sessions), [`audit`] (the audit log).
 //! IO shells: [`ingest`] (QUIC), [`web`] (HTTP), [`db`] (sqlx pool).
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;
@@ -13,6 +15,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod monitoring;
 pub mod pki;
+pub mod staff;
 pub mod web;
 
 use anyhow::Context;
@@ -31,9 +34,7 @@ pub struct Addresses {
 
 /// Opens the database and the CA for one-shot CLI commands.
 pub async fn open(cfg: &config::Config) -> anyhow::Result<(db::Db, pki::Pki)> {
-    let db = db::Db::connect(&cfg.database_url())
-        .await
-        .context("opening the database")?;
+    let db = db::Db::connect(&cfg.database_url()).await.context("opening the database")?;
     let pki = pki::Pki::load_or_create(&cfg.data_dir).context("loading the controller CA")?;
     Ok((db, pki))
 }
@@ -46,6 +47,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (db, pki) = open(&cfg).await?;
+    first_run_admin(&cfg, &db).await?;
     let pki = Arc::new(pki);
     let metrics = Arc::new(metrics::Metrics::default());
 
@@ -54,10 +56,7 @@ pub async fn serve(
     let http = tokio::net::TcpListener::bind(cfg.http_listen)
         .await
         .with_context(|| format!("binding HTTP on {}", cfg.http_listen))?;
-    let addrs = Addresses {
-        http: http.local_addr()?,
-        quic: endpoint.local_addr()?,
-    };
+    let addrs = Addresses { http: http.local_addr()?, quic: endpoint.local_addr()? };
     let run_dir = cfg.data_dir.join("run");
     std::fs::create_dir_all(&run_dir)?;
     std::fs::write(run_dir.join("addresses.json"), serde_json::to_vec(&addrs)?)?;
@@ -78,6 +77,15 @@ pub async fn serve(
         metrics,
         default_interval_ms: cfg.default_probe_interval_secs as i64 * 1000,
         default_timeout_ms: cfg.default_probe_timeout_ms as i64,
+        sessions: staff::SessionPolicy {
+            idle_ms: cfg.session_idle_secs as i64 * 1000,
+            absolute_ms: cfg.session_absolute_secs as i64 * 1000,
+        },
+        throttle: Arc::new(std::sync::Mutex::new(web::throttle::Throttle::new(Default::default()))),
+        cookie_secure: cfg.cookie_secure,
+        ca_fingerprint: pki.ca_fingerprint(),
+        quic_port: addrs.quic.port(),
+        enroll_token_ttl_secs: cfg.enroll_token_ttl_secs,
     });
     if let Some(r) = ready {
         let _ = r.send(addrs);
@@ -89,7 +97,7 @@ pub async fn serve(
     });
     let mut http_stop = stop_rx.clone();
     let http_task = tokio::spawn(async move {
-        axum::serve(http, app)
+        axum::serve(http, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = http_stop.wait_for(|s| *s).await;
             })
@@ -97,15 +105,40 @@ pub async fn serve(
     });
     let _ = stop_rx.wait_for(|s| *s).await;
     tracing::info!("shutting down");
-    endpoint.close(
-        quinn::VarInt::from_u32(ingest::close::SHUTDOWN),
-        b"controller shutting down",
-    );
+    endpoint.close(quinn::VarInt::from_u32(ingest::close::SHUTDOWN), b"controller shutting down");
     watcher.abort();
     quic_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
     db.pool.close().await;
+    Ok(())
+}
+
+/// With no staff account yet, creates `admin@localhost` with a random
+/// password written to `<data_dir>/initial-admin-password` (mode 0600); the
+/// log names the file, never the password.
+pub async fn first_run_admin(cfg: &config::Config, db: &db::Db) -> anyhow::Result<()> {
+    if staff::count_users(db).await? > 0 {
+        return Ok(());
+    }
+    let password = fleet::random_secret("");
+    staff::add_user(db, "admin@localhost", staff::Role::Admin, &password).await?;
+    let path = cfg.data_dir.join("initial-admin-password");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
+        writeln!(f, "{password}")?;
+    }
+    audit::record(
+        db,
+        &audit::Actor { name: "system".into(), ip: None },
+        "user.add",
+        "admin@localhost",
+        "first-run admin",
+    )
+    .await?;
+    tracing::warn!(file = %path.display(), "first run: created admin@localhost; its password is in this file (change it, then delete the file)");
     Ok(())
 }
 

@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use mast_controller::{config::Config, db::Db, fleet, monitoring};
+use mast_controller::audit::{self, Actor};
+use mast_controller::{config::Config, db::Db, fleet, monitoring, staff};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -50,6 +51,51 @@ enum Cmd {
     Token {
         #[command(subcommand)]
         cmd: TokenCmd,
+    },
+    /// Staff accounts.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add a staff account. The password is read from standard input when it
+    /// is not a terminal (for scripts), otherwise asked for twice.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// admin, billing, support, technician or read-only
+        #[arg(long)]
+        role: String,
+    },
+    /// List staff accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a user's role (ends their sessions).
+    SetRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Disable an account and end its sessions.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Re-enable an account.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Set a new password (read like `user add`); ends the user's sessions.
+    Passwd {
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -113,6 +159,10 @@ enum TokenCmd {
         #[arg(long)]
         name: String,
     },
+    /// List API tokens (never their values).
+    List,
+    /// Revoke an API token by id.
+    Revoke { id: i64 },
 }
 
 fn init_tracing(filter: &str) {
@@ -147,19 +197,33 @@ async fn db(cfg: &Config) -> anyhow::Result<Db> {
     Db::connect(&cfg.database_url()).await.context("opening the database")
 }
 
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password("Password: ")?;
+        let b = rpassword::prompt_password("Again: ")?;
+        anyhow::ensure!(a == b, "the passwords differ");
+        Ok(a)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+async fn user_id(db: &Db, email: &str) -> anyhow::Result<i64> {
+    Ok(staff::user_by_email(db, email).await?.ok_or_else(|| anyhow::anyhow!("no user {email}"))?.id)
+}
+
 async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
+    let cli = Actor::cli();
     match cmd {
         Cmd::Serve => mast_controller::serve(cfg, mast_controller::shutdown_signal(), None).await,
-        Cmd::Demo {
-            agents,
-            targets,
-            interval,
-        } => mast_controller::demo::run(cfg, agents, targets, interval).await,
-        Cmd::Agent {
-            cmd: AgentCmd::Add { site, json },
-        } => {
+        Cmd::Demo { agents, targets, interval } => mast_controller::demo::run(cfg, agents, targets, interval).await,
+        Cmd::Agent { cmd: AgentCmd::Add { site, json } } => {
             let (db, pki) = mast_controller::open(&cfg).await?;
             let (id, token) = fleet::add_agent(&db, &site, Duration::from_secs(cfg.enroll_token_ttl_secs)).await?;
+            audit::record(&db, &cli, "agent.enroll", &format!("agent {id}"), &format!("site {site}")).await?;
             let fp = pki.ca_fingerprint();
             if json {
                 println!(
@@ -167,10 +231,7 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
                     serde_json::json!({"agent_id": id, "site": site, "token": token, "ca_fingerprint": fp, "expires_in_secs": cfg.enroll_token_ttl_secs})
                 );
             } else {
-                println!(
-                    "agent {id} for site {site}: token valid for {} s, single use",
-                    cfg.enroll_token_ttl_secs
-                );
+                println!("agent {id} for site {site}: token valid for {} s, single use", cfg.enroll_token_ttl_secs);
                 println!("token:          {token}");
                 println!("ca fingerprint: {fp}");
                 println!(
@@ -180,71 +241,44 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Agent {
-            cmd: AgentCmd::Revoke { id },
-        } => {
+        Cmd::Agent { cmd: AgentCmd::Revoke { id } } => {
             let db = db(&cfg).await?;
-            if fleet::revoke(&db, id).await? {
-                println!("agent {id} revoked");
-                Ok(())
-            } else {
-                anyhow::bail!("no active or pending agent {id}")
-            }
+            anyhow::ensure!(fleet::revoke(&db, id).await?, "no active or pending agent {id}");
+            audit::record(&db, &cli, "agent.revoke", &format!("agent {id}"), "").await?;
+            println!("agent {id} revoked");
+            Ok(())
         }
-        Cmd::Agent {
-            cmd: AgentCmd::List { json },
-        } => {
+        Cmd::Agent { cmd: AgentCmd::List { json } } => {
             let agents = fleet::list_agents(&db(&cfg).await?).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&agents)?);
             } else {
                 for a in agents {
+                    let state = if a.connected { "connected" } else { "offline" };
                     println!(
                         "{:>5}  {:<20} {:<8} {:<10} {}",
                         a.id,
                         a.site,
                         a.status,
-                        if a.connected { "connected" } else { "offline" },
+                        state,
                         a.version.unwrap_or_default()
                     );
                 }
             }
             Ok(())
         }
-        Cmd::Site {
-            cmd:
-                SiteCmd::Add {
-                    name,
-                    targets,
-                    interval,
-                    timeout_ms,
-                },
-        } => {
+        Cmd::Site { cmd: SiteCmd::Add { name, targets, interval, timeout_ms } } => {
             let db = db(&cfg).await?;
             let interval_ms = interval.unwrap_or(cfg.default_probe_interval_secs) as i64 * 1000;
-            let timeout_ms = timeout_ms
-                .map(|t| t as i64)
-                .unwrap_or((cfg.default_probe_timeout_ms as i64).min(interval_ms - 1));
-            let s = monitoring::add_site(
-                &db,
-                &name,
-                &monitoring::parse_targets(&targets)?,
-                interval_ms,
-                timeout_ms,
-            )
-            .await?;
+            let timeout_ms =
+                timeout_ms.map(|t| t as i64).unwrap_or((cfg.default_probe_timeout_ms as i64).min(interval_ms - 1));
+            let s = monitoring::add_site(&db, &name, &monitoring::parse_targets(&targets)?, interval_ms, timeout_ms)
+                .await?;
+            audit::record(&db, &cli, "site.add", &s.name, &format!("{} targets", s.targets.len())).await?;
             println!("site {} created with {} targets", s.name, s.targets.len());
             Ok(())
         }
-        Cmd::Site {
-            cmd:
-                SiteCmd::Set {
-                    name,
-                    targets,
-                    interval,
-                    timeout_ms,
-                },
-        } => {
+        Cmd::Site { cmd: SiteCmd::Set { name, targets, interval, timeout_ms } } => {
             let db = db(&cfg).await?;
             let targets = targets.map(|t| monitoring::parse_targets(&t)).transpose()?;
             let s = monitoring::set_site(
@@ -255,37 +289,86 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
                 timeout_ms.map(|t| t as i64),
             )
             .await?;
-            println!(
-                "site {} now at revision {} with {} targets",
-                s.name,
-                s.revision,
-                s.targets.len()
-            );
+            audit::record(&db, &cli, "site.set", &s.name, &format!("revision {}", s.revision)).await?;
+            println!("site {} now at revision {} with {} targets", s.name, s.revision, s.targets.len());
             Ok(())
         }
-        Cmd::Site {
-            cmd: SiteCmd::List { json },
-        } => {
+        Cmd::Site { cmd: SiteCmd::List { json } } => {
             let sites = monitoring::list_sites(&db(&cfg).await?).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&sites)?);
             } else {
                 for s in sites {
-                    println!(
-                        "{:<20} every {:>4} s  {} targets",
-                        s.name,
-                        s.interval_ms / 1000,
-                        s.targets.len()
-                    );
+                    println!("{:<20} every {:>4} s  {} targets", s.name, s.interval_ms / 1000, s.targets.len());
                 }
             }
             Ok(())
         }
-        Cmd::Token {
-            cmd: TokenCmd::Create { role, name },
-        } => {
-            let token = mast_controller::auth::create_token(&db(&cfg).await?, &name, &role).await?;
+        Cmd::Token { cmd: TokenCmd::Create { role, name } } => {
+            let db = db(&cfg).await?;
+            let token = mast_controller::auth::create_token(&db, &name, &role).await?;
+            audit::record(&db, &cli, "token.create", &name, &format!("role {role}")).await?;
             println!("{token}");
+            Ok(())
+        }
+        Cmd::Token { cmd: TokenCmd::List } => {
+            for t in mast_controller::auth::list_tokens(&db(&cfg).await?).await? {
+                let state = if t.revoked_ms.is_some() { "revoked" } else { "active" };
+                println!("{:>5}  {:<24} {:<11} {state}", t.id, t.name, t.role);
+            }
+            Ok(())
+        }
+        Cmd::Token { cmd: TokenCmd::Revoke { id } } => {
+            let db = db(&cfg).await?;
+            anyhow::ensure!(mast_controller::auth::revoke_token(&db, id).await?, "no active token {id}");
+            audit::record(&db, &cli, "token.revoke", &format!("token {id}"), "").await?;
+            println!("token {id} revoked");
+            Ok(())
+        }
+        Cmd::User { cmd } => {
+            let db = db(&cfg).await?;
+            match cmd {
+                UserCmd::Add { email, role } => {
+                    let role = staff::Role::parse(&role)?;
+                    let password = read_password()?;
+                    let u = staff::add_user(&db, &email, role, &password).await?;
+                    audit::record(&db, &cli, "user.add", &u.email, &format!("role {}", role.as_str())).await?;
+                    println!("user {} added with role {}", u.email, role.as_str());
+                }
+                UserCmd::List { json } => {
+                    let users = staff::list_users(&db).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&users)?);
+                    } else {
+                        for u in users {
+                            let state = if u.disabled { "disabled" } else { "active" };
+                            println!("{:<32} {:<11} {state}", u.email, u.role.as_str());
+                        }
+                    }
+                }
+                UserCmd::SetRole { email, role } => {
+                    let role = staff::Role::parse(&role)?;
+                    staff::set_role(&db, user_id(&db, &email).await?, role).await?;
+                    audit::record(&db, &cli, "user.role", &email, role.as_str()).await?;
+                    println!("{email} is now {}", role.as_str());
+                }
+                UserCmd::Disable { email } => {
+                    staff::set_disabled(&db, user_id(&db, &email).await?, true).await?;
+                    audit::record(&db, &cli, "user.disable", &email, "").await?;
+                    println!("{email} disabled");
+                }
+                UserCmd::Enable { email } => {
+                    staff::set_disabled(&db, user_id(&db, &email).await?, false).await?;
+                    audit::record(&db, &cli, "user.enable", &email, "").await?;
+                    println!("{email} enabled");
+                }
+                UserCmd::Passwd { email } => {
+                    let password = read_password()?;
+                    staff::set_password(&db, user_id(&db, &email).await?, &password).await?;
+                    audit::record(&db, &cli, "user.passwd", &email, "").await?;
+                    println!("password of {email} changed");
+                }
+            }
             Ok(())
         }
     }

@@ -26,32 +26,13 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let mut counter = |name: &str, help: &str, v: &AtomicU64| {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-                v.load(Relaxed)
-            ));
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n", v.load(Relaxed)));
         };
-        counter(
-            "mast_ingest_samples_stored_total",
-            "Samples committed to the database.",
-            &self.samples_stored,
-        );
-        counter(
-            "mast_ingest_duplicates_total",
-            "Resent samples that were already stored.",
-            &self.duplicates,
-        );
+        counter("mast_ingest_samples_stored_total", "Samples committed to the database.", &self.samples_stored);
+        counter("mast_ingest_duplicates_total", "Resent samples that were already stored.", &self.duplicates);
         counter("mast_ingest_batches_total", "Sample batches committed.", &self.batches);
-        counter(
-            "mast_ingest_acks_sent_total",
-            "Acknowledgements sent after commit.",
-            &self.acks_sent,
-        );
-        counter(
-            "mast_link_connections_accepted_total",
-            "Agent links accepted.",
-            &self.connections_accepted,
-        );
+        counter("mast_ingest_acks_sent_total", "Acknowledgements sent after commit.", &self.acks_sent);
+        counter("mast_link_connections_accepted_total", "Agent links accepted.", &self.connections_accepted);
         counter(
             "mast_link_connections_refused_total",
             "Agent connections refused (certificate, revoked, protocol).",

@@ -30,9 +30,7 @@ pub fn parse_targets(list: &str) -> Result<Vec<ProbeTarget>, DbError> {
             Some((ip, name)) => (ip, Some(name.to_string())),
             None => (item, None),
         };
-        let addr: IpAddr = ip
-            .parse()
-            .map_err(|_| DbError::Invalid(format!("target {ip:?} is not an IP address")))?;
+        let addr: IpAddr = ip.parse().map_err(|_| DbError::Invalid(format!("target {ip:?} is not an IP address")))?;
         if out.iter().any(|t: &ProbeTarget| t.addr == addr) {
             continue;
         }
@@ -42,10 +40,7 @@ pub fn parse_targets(list: &str) -> Result<Vec<ProbeTarget>, DbError> {
 }
 
 pub async fn site_by_name(db: &Db, name: &str) -> Result<Option<Site>, DbError> {
-    let row = sqlx::query("SELECT id FROM sites WHERE name = $1")
-        .bind(name)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row = sqlx::query("SELECT id FROM sites WHERE name = $1").bind(name).fetch_optional(&db.pool).await?;
     match row {
         Some(r) => site(db, r.try_get("id")?).await,
         None => Ok(None),
@@ -105,9 +100,7 @@ fn check_probe(interval_ms: i64, timeout_ms: i64) -> Result<(), DbError> {
         return Err(DbError::Invalid("interval must be between 1 s and 1 day".into()));
     }
     if !(10..=60_000).contains(&timeout_ms) || timeout_ms >= interval_ms {
-        return Err(DbError::Invalid(
-            "timeout must be 10 ms to 60 s and shorter than the interval".into(),
-        ));
+        return Err(DbError::Invalid("timeout must be 10 ms to 60 s and shorter than the interval".into()));
     }
     Ok(())
 }
@@ -149,9 +142,7 @@ pub async fn set_site(
     interval_ms: Option<i64>,
     timeout_ms: Option<i64>,
 ) -> Result<Site, DbError> {
-    let cur = site_by_name(db, name)
-        .await?
-        .ok_or_else(|| DbError::Invalid(format!("no site named {name:?}")))?;
+    let cur = site_by_name(db, name).await?.ok_or_else(|| DbError::Invalid(format!("no site named {name:?}")))?;
     let interval_ms = interval_ms.unwrap_or(cur.interval_ms);
     let timeout_ms = timeout_ms.unwrap_or(cur.timeout_ms.min(interval_ms - 1));
     check_probe(interval_ms, timeout_ms)?;
@@ -174,10 +165,7 @@ async fn replace_targets(
     site_id: i64,
     targets: &[ProbeTarget],
 ) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM site_targets WHERE site_id = $1")
-        .bind(site_id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query("DELETE FROM site_targets WHERE site_id = $1").bind(site_id).execute(&mut **tx).await?;
     for t in targets {
         let addr = t.addr.to_string();
         sqlx::query("INSERT INTO site_targets (site_id, addr, name) VALUES ($1, $2, $3)")
@@ -212,10 +200,7 @@ pub async fn site_config(db: &Db, site_id: i64) -> Result<Option<SiteConfig>, Db
         .iter()
         .filter_map(|r| {
             let addr: String = r.try_get("addr").ok()?;
-            Some(ProbeTarget {
-                addr: addr.parse().ok()?,
-                name: r.try_get("name").ok()?,
-            })
+            Some(ProbeTarget { addr: addr.parse().ok()?, name: r.try_get("name").ok()? })
         })
         .collect();
     Ok(Some(SiteConfig {
@@ -347,6 +332,7 @@ async fn device_id(tx: &mut sqlx::Transaction<'_, sqlx::Any>, site_id: i64, addr
 #[derive(Debug, Clone, Serialize)]
 pub struct DeviceView {
     pub id: i64,
+    pub site_id: i64,
     pub site: String,
     pub addr: String,
     pub name: Option<String>,
@@ -375,26 +361,37 @@ pub fn device_status(
 }
 
 pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<DeviceView>, DbError> {
+    list_devices_where(db, "$3 = $3", 0, limit, offset).await
+}
+
+async fn list_devices_where(
+    db: &Db,
+    filter: &'static str,
+    arg: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<DeviceView>, DbError> {
     let now = now_ms();
     let since = now - 600_000;
-    let stats: HashMap<i64, (i64, i64)> = sqlx::query(
-        "SELECT device_id, COUNT(*) AS n, CAST(SUM(CASE WHEN rtt_us IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS lost \
-         FROM samples WHERE ts_ms > $1 AND kind = 0 GROUP BY device_id",
-    )
-    .bind(since)
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|r| Ok((r.try_get("device_id")?, (r.try_get("n")?, r.try_get("lost")?))))
-    .collect::<Result<_, sqlx::Error>>()?;
-    let rows = sqlx::query(
-        "SELECT d.id, s.name AS site, s.interval_ms, d.addr, d.name, d.last_sample_ms, d.last_rtt_us \
-         FROM devices d JOIN sites s ON s.id = d.site_id ORDER BY s.name, d.addr LIMIT $1 OFFSET $2",
-    )
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&db.pool)
-    .await?;
+    let stats_sql = format!(
+        "SELECT x.device_id, COUNT(*) AS n, CAST(SUM(CASE WHEN x.rtt_us IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS lost \
+         FROM samples x JOIN devices d ON d.id = x.device_id \
+         WHERE x.ts_ms > $1 AND x.kind = 0 AND $2 = $2 AND {filter} GROUP BY x.device_id"
+    );
+    let stats: HashMap<i64, (i64, i64)> = sqlx::query(sqlx::AssertSqlSafe(stats_sql))
+        .bind(since)
+        .bind(0i64)
+        .bind(arg)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("device_id")?, (r.try_get("n")?, r.try_get("lost")?))))
+        .collect::<Result<_, sqlx::Error>>()?;
+    let sql = format!(
+        "SELECT d.id, d.site_id, s.name AS site, s.interval_ms, d.addr, d.name, d.last_sample_ms, d.last_rtt_us \
+         FROM devices d JOIN sites s ON s.id = d.site_id WHERE {filter} ORDER BY s.name, d.addr LIMIT $1 OFFSET $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).bind(arg).fetch_all(&db.pool).await?;
     rows.iter()
         .map(|r| {
             let id: i64 = r.try_get("id")?;
@@ -403,6 +400,7 @@ pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<Device
             let (n, lost) = stats.get(&id).copied().unwrap_or((0, 0));
             Ok(DeviceView {
                 id,
+                site_id: r.try_get("site_id")?,
                 site: r.try_get("site")?,
                 addr: r.try_get("addr")?,
                 name: r.try_get("name")?,
@@ -421,10 +419,7 @@ pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<Device
 /// agent extended since (same start) grows.
 pub async fn record_drops(db: &Db, agent_id: u64, drops: &[mast_shared::DroppedRange]) -> Result<(), DbError> {
     let mut tx = db.pool.begin().await?;
-    for d in drops
-        .iter()
-        .filter(|d| d.first_seq <= d.last_seq && d.last_seq < i64::MAX as u64)
-    {
+    for d in drops.iter().filter(|d| d.first_seq <= d.last_seq && d.last_seq < i64::MAX as u64) {
         sqlx::query(
             "INSERT INTO agent_drops (agent_id, boot_epoch, first_seq, last_seq, reason, reported_ms) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, boot_epoch, first_seq) DO UPDATE SET \
@@ -502,10 +497,7 @@ pub async fn delivery(db: &Db, agent_id: i64) -> Result<Vec<EpochDelivery>, DbEr
     .await?;
     let mut drops_by: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
     for r in &drops {
-        drops_by
-            .entry(r.try_get("boot_epoch")?)
-            .or_default()
-            .push((r.try_get("first_seq")?, r.try_get("last_seq")?));
+        drops_by.entry(r.try_get("boot_epoch")?).or_default().push((r.try_get("first_seq")?, r.try_get("last_seq")?));
     }
     let mut overlap_by: HashMap<i64, i64> = HashMap::new();
     for r in &overlap {
@@ -532,6 +524,69 @@ pub async fn delivery(db: &Db, agent_id: i64) -> Result<Vec<EpochDelivery>, DbEr
     Ok(out)
 }
 
+/// One point of a device chart: a time bucket's mean RTT and loss.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    pub t_ms: i64,
+    pub rtt_ms: Option<f64>,
+    pub loss_pct: f64,
+    pub samples: i64,
+}
+
+/// RTT and loss of a device over `[from, to)`, downsampled in the database
+/// into at most `buckets` points, so a week-long chart stays cheap.
+pub async fn device_series(db: &Db, device_id: i64, from: i64, to: i64, buckets: i64) -> Result<Vec<Point>, DbError> {
+    let bucket = ((to - from) / buckets.max(1)).max(1000);
+    let rows = sqlx::query(
+        "SELECT (ts_ms - $2) / $3 AS b, COUNT(*) AS n, \
+         CAST(SUM(CASE WHEN rtt_us IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS lost, \
+         CAST(AVG(rtt_us) AS DOUBLE PRECISION) AS rtt \
+         FROM samples WHERE device_id = $1 AND ts_ms >= $2 AND ts_ms < $4 GROUP BY b ORDER BY b",
+    )
+    .bind(device_id)
+    .bind(from)
+    .bind(bucket)
+    .bind(to)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let b: i64 = r.try_get("b")?;
+            let n: i64 = r.try_get("n")?;
+            let lost: i64 = r.try_get("lost")?;
+            let rtt: Option<f64> = r.try_get("rtt")?;
+            Ok(Point {
+                t_ms: from + b * bucket + bucket / 2,
+                rtt_ms: rtt.map(|us| us / 1000.0),
+                loss_pct: if n > 0 { lost as f64 * 100.0 / n as f64 } else { 0.0 },
+                samples: n,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// One device with its site, for the device page.
+pub async fn device(db: &Db, id: i64) -> Result<Option<DeviceView>, DbError> {
+    Ok(list_devices_where(db, "d.id = $3", id, 1, 0).await?.into_iter().next())
+}
+
+/// Devices of one site.
+pub async fn site_devices(db: &Db, site_id: i64) -> Result<Vec<DeviceView>, DbError> {
+    list_devices_where(db, "d.site_id = $3", site_id, 100_000, 0).await
+}
+
+/// Devices whose address or name contains `q`.
+pub async fn search_devices(db: &Db, q: &str) -> Result<Vec<DeviceView>, DbError> {
+    let all = list_devices(db, 100_000, 0).await?;
+    let q = q.to_ascii_lowercase();
+    Ok(all
+        .into_iter()
+        .filter(|d| d.addr.contains(&q) || d.name.as_deref().is_some_and(|n| n.to_ascii_lowercase().contains(&q)))
+        .take(50)
+        .collect())
+}
+
 /// A period the agent's uplink was down, from its own spooled events.
 #[derive(Debug, Clone, Serialize)]
 pub struct UplinkOutage {
@@ -553,10 +608,7 @@ pub async fn uplink_outages(db: &Db, agent_id: i64, limit: i64) -> Result<Vec<Up
         let up: Option<i64> = r.try_get("value")?;
         match (up, out.last_mut()) {
             (Some(0), Some(o)) if o.to_ms.is_none() => {}
-            (Some(0), _) => out.push(UplinkOutage {
-                from_ms: ts,
-                to_ms: None,
-            }),
+            (Some(0), _) => out.push(UplinkOutage { from_ms: ts, to_ms: None }),
             (_, Some(o)) if o.to_ms.is_none() => o.to_ms = Some(ts),
             _ => {}
         }

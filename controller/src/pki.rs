@@ -38,23 +38,15 @@ pub fn fingerprint(der: &[u8]) -> String {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
-    move |source| PkiError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| PkiError::Io { path: path.to_owned(), source }
 }
 
 fn write_private(path: &Path, contents: &str) -> Result<(), PkiError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io(&tmp))?;
     f.write_all(contents.as_bytes()).map_err(io(&tmp))?;
     f.sync_all().map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))
@@ -103,9 +95,7 @@ impl Pki {
 
         let server_key = KeyPair::generate()?;
         let mut params = CertificateParams::new(vec![mast_shared::CONTROLLER_SERVER_NAME.to_string()])?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, mast_shared::CONTROLLER_SERVER_NAME);
+        params.distinguished_name.push(DnType::CommonName, mast_shared::CONTROLLER_SERVER_NAME);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.serial_number = Some(random_serial());
@@ -149,9 +139,7 @@ impl Pki {
         let mut csr = CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(csr_der))
             .map_err(PkiError::BadCsr)?;
         let mut params = CertificateParams::default();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, agent_common_name(agent_id));
+        params.distinguished_name.push(DnType::CommonName, agent_common_name(agent_id));
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let serial = random_serial();
@@ -187,11 +175,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = Pki::load_or_create(dir.path()).unwrap();
         let b = Pki::load_or_create(dir.path()).unwrap();
-        assert_eq!(
-            a.ca_fingerprint(),
-            b.ca_fingerprint(),
-            "CA is created once and reloaded"
-        );
+        assert_eq!(a.ca_fingerprint(), b.ca_fingerprint(), "CA is created once and reloaded");
 
         let key = KeyPair::generate().unwrap();
         let mut req = CertificateParams::default();
@@ -199,9 +183,6 @@ mod tests {
         let csr = req.serialize_request(&key).unwrap();
         let (der, serial) = a.sign_agent_csr(csr.der(), 42, Duration::from_secs(3600)).unwrap();
         assert_eq!(agent_identity(&der), Some((42, serial)));
-        assert!(matches!(
-            a.sign_agent_csr(b"not a csr", 1, Duration::from_secs(1)),
-            Err(PkiError::BadCsr(_))
-        ));
+        assert!(matches!(a.sign_agent_csr(b"not a csr", 1, Duration::from_secs(1)), Err(PkiError::BadCsr(_))));
     }
 }

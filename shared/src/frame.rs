@@ -87,10 +87,7 @@ mod tests {
     #[test]
     fn oversized_prefix_is_refused_before_allocation() {
         let buf = [0xff, 0xff, 0xff, 0xff, 0];
-        assert!(matches!(
-            decode_prefixed::<AgentMsg>(&buf),
-            Err(FrameError::TooLong { .. })
-        ));
+        assert!(matches!(decode_prefixed::<AgentMsg>(&buf), Err(FrameError::TooLong { .. })));
     }
 
     #[test]
@@ -99,10 +96,7 @@ mod tests {
         f.push(0);
         let len = (f.len() - 4) as u32;
         f[..4].copy_from_slice(&len.to_be_bytes());
-        assert!(matches!(
-            decode_prefixed::<ControllerMsg>(&f),
-            Err(FrameError::Trailing(1))
-        ));
+        assert!(matches!(decode_prefixed::<ControllerMsg>(&f), Err(FrameError::Trailing(1))));
     }
 
     proptest! {

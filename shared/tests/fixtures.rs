@@ -12,14 +12,8 @@ fn config() -> SiteConfig {
         revision: 4,
         site: "north-ridge".into(),
         targets: vec![
-            ProbeTarget {
-                addr: IpAddr::V4(Ipv4Addr::new(10, 20, 0, 2)),
-                name: Some("ap-1".into()),
-            },
-            ProbeTarget {
-                addr: IpAddr::V6(Ipv6Addr::LOCALHOST),
-                name: None,
-            },
+            ProbeTarget { addr: IpAddr::V4(Ipv4Addr::new(10, 20, 0, 2)), name: Some("ap-1".into()) },
+            ProbeTarget { addr: IpAddr::V6(Ipv6Addr::LOCALHOST), name: None },
         ],
         interval_ms: 30_000,
         timeout_ms: 1_000,
@@ -47,19 +41,13 @@ fn agent_msgs() -> Vec<(&'static str, AgentMsg)> {
                         boot_epoch: 7,
                         seq: 0,
                         ts_ms: 1_795_000_000_000,
-                        body: SampleBody::Ping {
-                            target: IpAddr::V4(Ipv4Addr::new(10, 20, 0, 2)),
-                            rtt_us: Some(1234),
-                        },
+                        body: SampleBody::Ping { target: IpAddr::V4(Ipv4Addr::new(10, 20, 0, 2)), rtt_us: Some(1234) },
                     },
                     Sample {
                         boot_epoch: 7,
                         seq: 1,
                         ts_ms: 1_795_000_000_001,
-                        body: SampleBody::Ping {
-                            target: IpAddr::V6(Ipv6Addr::LOCALHOST),
-                            rtt_us: None,
-                        },
+                        body: SampleBody::Ping { target: IpAddr::V6(Ipv6Addr::LOCALHOST), rtt_us: None },
                     },
                 ],
             }),
@@ -72,34 +60,13 @@ fn agent_msgs() -> Vec<(&'static str, AgentMsg)> {
                 csr_der: vec![0x30, 0x82, 1, 2, 3],
             }),
         ),
-        (
-            "agent-status-v1",
-            AgentMsg::Status(AgentStatus {
-                backlog: 1_000,
-                dropped: 3,
-            }),
-        ),
+        ("agent-status-v1", AgentMsg::Status(AgentStatus { backlog: 1_000, dropped: 3 })),
         (
             "agent-dropped-v1",
             AgentMsg::Dropped(vec![
-                DroppedRange {
-                    boot_epoch: 3,
-                    first_seq: 10,
-                    last_seq: 19,
-                    reason: DropReason::SpoolFull,
-                },
-                DroppedRange {
-                    boot_epoch: 4,
-                    first_seq: 0,
-                    last_seq: 0,
-                    reason: DropReason::DiskFull,
-                },
-                DroppedRange {
-                    boot_epoch: 4,
-                    first_seq: 7,
-                    last_seq: 9,
-                    reason: DropReason::Corrupt,
-                },
+                DroppedRange { boot_epoch: 3, first_seq: 10, last_seq: 19, reason: DropReason::SpoolFull },
+                DroppedRange { boot_epoch: 4, first_seq: 0, last_seq: 0, reason: DropReason::DiskFull },
+                DroppedRange { boot_epoch: 4, first_seq: 7, last_seq: 9, reason: DropReason::Corrupt },
             ]),
         ),
         (
@@ -107,18 +74,8 @@ fn agent_msgs() -> Vec<(&'static str, AgentMsg)> {
             AgentMsg::Samples(SampleBatch {
                 agent_id: 12,
                 samples: vec![
-                    Sample {
-                        boot_epoch: 7,
-                        seq: 2,
-                        ts_ms: 1_795_000_000_100,
-                        body: SampleBody::Uplink { up: false },
-                    },
-                    Sample {
-                        boot_epoch: 7,
-                        seq: 3,
-                        ts_ms: 1_795_000_060_100,
-                        body: SampleBody::Uplink { up: true },
-                    },
+                    Sample { boot_epoch: 7, seq: 2, ts_ms: 1_795_000_000_100, body: SampleBody::Uplink { up: false } },
+                    Sample { boot_epoch: 7, seq: 3, ts_ms: 1_795_000_060_100, body: SampleBody::Uplink { up: true } },
                 ],
             }),
         ),
@@ -132,10 +89,7 @@ fn controller_msgs() -> Vec<(&'static str, ControllerMsg)> {
             ControllerMsg::Welcome(Welcome {
                 protocol_version: 1,
                 config: config(),
-                last_committed: Some(Ack {
-                    boot_epoch: 6,
-                    seq: 400,
-                }),
+                last_committed: Some(Ack { boot_epoch: 6, seq: 400 }),
             }),
         ),
         ("controller-ack-v1", ControllerMsg::Ack(Ack { boot_epoch: 7, seq: 1 })),
@@ -149,19 +103,12 @@ fn controller_msgs() -> Vec<(&'static str, ControllerMsg)> {
                 ca_der: vec![4, 5, 6],
             }),
         ),
-        (
-            "controller-refused-v1",
-            ControllerMsg::Refused(Refused {
-                reason: "revoked".into(),
-            }),
-        ),
+        ("controller-refused-v1", ControllerMsg::Refused(Refused { reason: "revoked".into() })),
     ]
 }
 
 fn path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(format!("{name}.bin"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(format!("{name}.bin"))
 }
 
 fn check<T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(name: &str, msg: &T) {

@@ -73,14 +73,8 @@ impl PgDb {
             Err(e) => bail!("PostgreSQL unreachable at {base}: {e} (required under CI=true)"),
         };
         let name = format!("mast_test_{:016x}", rand::random::<u64>());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await?;
-        Ok(Some(PgDb {
-            url: format!("{base}/{name}"),
-            base,
-            name,
-        }))
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+        Ok(Some(PgDb { url: format!("{base}/{name}"), base, name }))
     }
 }
 
@@ -88,19 +82,14 @@ impl Drop for PgDb {
     fn drop(&mut self) {
         let (base, name) = (self.base.clone(), self.name.clone());
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async {
                 use sqlx::Connection;
                 let mut c = sqlx::PgConnection::connect(&format!("{base}/postgres")).await.ok()?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut c)
-                .await
-                .ok()
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&mut c)
+                    .await
+                    .ok()
             })
         })
         .join();
@@ -123,10 +112,7 @@ impl Controller {
     pub async fn start(backend: Backend, extra_env: &[(&str, &str)]) -> anyhow::Result<Option<Controller>> {
         let dir = tempfile::Builder::new().prefix("mast-e2e-").tempdir()?;
         let mut env = vec![
-            (
-                "MAST_DATA_DIR".to_string(),
-                dir.path().join("data").display().to_string(),
-            ),
+            ("MAST_DATA_DIR".to_string(), dir.path().join("data").display().to_string()),
             ("MAST_HTTP_LISTEN".into(), "127.0.0.1:0".into()),
             ("MAST_QUIC_LISTEN".into(), "127.0.0.1:0".into()),
             ("MAST_LOG".into(), "info".into()),
@@ -167,9 +153,7 @@ impl Controller {
 
     /// Everything the controller has logged so far, all runs.
     pub fn log(&self) -> String {
-        (1..=self.starts)
-            .map(|n| std::fs::read_to_string(self.log_path(n)).unwrap_or_default())
-            .collect()
+        (1..=self.starts).map(|n| std::fs::read_to_string(self.log_path(n)).unwrap_or_default()).collect()
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
@@ -233,25 +217,39 @@ impl Controller {
 
     pub fn cli_ok(&self, args: &[&str]) -> String {
         let out = self.cli(args);
-        assert!(
-            out.status.success(),
-            "mast-controller {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "mast-controller {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Adds a staff account through the CLI (password on standard input).
+    pub fn add_user(&self, email: &str, role: &str) -> String {
+        use std::io::Write;
+        let password = format!("pw-{:016x}", rand::random::<u64>());
+        let mut child = Command::new(controller_bin())
+            .args(["user", "add", "--email", email, "--role", role])
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running mast-controller");
+        child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("write");
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "user add failed: {}", String::from_utf8_lossy(&out.stderr));
+        password
+    }
+
+    /// A token for a role.
+    pub fn token(&self, role: &str) -> String {
+        self.cli_ok(&["token", "create", "--role", role, "--name", &format!("{role}-{}", rand::random::<u32>())])
+            .trim()
+            .to_string()
+    }
+
     pub fn admin_token(&self) -> String {
-        self.cli_ok(&[
-            "token",
-            "create",
-            "--role",
-            "admin",
-            "--name",
-            &format!("t{}", rand::random::<u32>()),
-        ])
-        .trim()
-        .to_string()
+        self.cli_ok(&["token", "create", "--role", "admin", "--name", &format!("t{}", rand::random::<u32>())])
+            .trim()
+            .to_string()
     }
 
     /// `agent add --json`: (agent_id, token, ca_fingerprint).
@@ -265,11 +263,7 @@ impl Controller {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> anyhow::Result<(u16, Value)> {
-        let r = reqwest::Client::new()
-            .get(format!("http://{}{path}", self.http))
-            .bearer_auth(token)
-            .send()
-            .await?;
+        let r = reqwest::Client::new().get(format!("http://{}{path}", self.http)).bearer_auth(token).send().await?;
         let status = r.status().as_u16();
         Ok((status, r.json().await.unwrap_or(Value::Null)))
     }
@@ -287,10 +281,7 @@ impl Controller {
                 return Ok(v);
             }
             if Instant::now() > deadline {
-                bail!(
-                    "timed out after {timeout:?} waiting for {what}\n--- controller log ---\n{}",
-                    self.log()
-                );
+                bail!("timed out after {timeout:?} waiting for {what}\n--- controller log ---\n{}", self.log());
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -330,28 +321,14 @@ impl Agent {
         let dir = tempfile::Builder::new().prefix("mast-agent-").tempdir()?;
         let state = dir.path().join("state");
         let out = Command::new(agent_bin())
-            .args([
-                "enroll",
-                "--controller",
-                controller,
-                "--token",
-                token,
-                "--ca-fingerprint",
-                fp,
-                "--state-dir",
-            ])
+            .args(["enroll", "--controller", controller, "--token", token, "--ca-fingerprint", fp, "--state-dir"])
             .arg(&state)
             .output()?;
         if !out.status.success() {
             bail!("enroll failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        Ok(Agent {
-            dir,
-            metrics: port,
-            child: None,
-            runs: 0,
-        })
+        Ok(Agent { dir, metrics: port, child: None, runs: 0 })
     }
 
     pub fn start(&mut self) -> anyhow::Result<()> {
@@ -429,8 +406,7 @@ impl Agent {
         s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await.ok()?;
         let mut body = String::new();
         s.read_to_string(&mut body).await.ok()?;
-        body.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        body.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
     }
 }
 
@@ -464,9 +440,7 @@ pub fn raw_client(
         None => b.with_no_client_auth(),
     };
     tls.alpn_protocols = vec![mast_shared::ALPN_LINK.to_vec()];
-    let cfg = quinn::ClientConfig::new(std::sync::Arc::new(quinn::crypto::rustls::QuicClientConfig::try_from(
-        tls,
-    )?));
+    let cfg = quinn::ClientConfig::new(std::sync::Arc::new(quinn::crypto::rustls::QuicClientConfig::try_from(tls)?));
     let ep = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
     Ok((ep, cfg))
 }
@@ -484,10 +458,7 @@ pub fn devices(v: &Value) -> Vec<Value> {
 }
 
 fn run_ok(cmd: &str, args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .with_context(|| format!("running {cmd}"))?;
+    let out = Command::new(cmd).args(args).output().with_context(|| format!("running {cmd}"))?;
     if !out.status.success() {
         bail!("{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
@@ -529,31 +500,13 @@ impl NetNs {
         let _ = base;
         let host_ip = format!("10.231.{}.{}", net / 256, net % 256 + 1);
         let ns_ip = format!("10.231.{}.{}", net / 256, net % 256 + 2);
-        let ns = NetNs {
-            name: name.clone(),
-            host_if: host_if.clone(),
-            host_ip: host_ip.clone(),
-            ns_ip: ns_ip.clone(),
-        };
+        let ns = NetNs { name: name.clone(), host_if: host_if.clone(), host_ip: host_ip.clone(), ns_ip: ns_ip.clone() };
         run_ok("ip", &["netns", "add", &name])?;
         run_ok("ip", &["link", "add", &host_if, "type", "veth", "peer", "name", &ns_if])?;
         run_ok("ip", &["link", "set", &ns_if, "netns", &name])?;
         run_ok("ip", &["addr", "add", &format!("{host_ip}/30"), "dev", &host_if])?;
         run_ok("ip", &["link", "set", &host_if, "up"])?;
-        run_ok(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &name,
-                "ip",
-                "addr",
-                "add",
-                &format!("{ns_ip}/30"),
-                "dev",
-                &ns_if,
-            ],
-        )?;
+        run_ok("ip", &["netns", "exec", &name, "ip", "addr", "add", &format!("{ns_ip}/30"), "dev", &ns_if])?;
         run_ok("ip", &["netns", "exec", &name, "ip", "link", "set", &ns_if, "up"])?;
         run_ok("ip", &["netns", "exec", &name, "ip", "link", "set", "lo", "up"])?;
         Ok(ns)
@@ -564,10 +517,7 @@ impl NetNs {
         run_ok("ip", &["link", "set", &self.host_if, if up { "up" } else { "down" }])?;
         if up {
             // Addresses survive a down/up; routes come back with the link.
-            let _ = run_ok(
-                "ip",
-                &["addr", "add", &format!("{}/30", self.host_ip), "dev", &self.host_if],
-            );
+            let _ = run_ok("ip", &["addr", "add", &format!("{}/30", self.host_ip), "dev", &self.host_if]);
         }
         Ok(())
     }
@@ -588,17 +538,7 @@ pub struct Tmpfs {
 impl Tmpfs {
     pub fn mount(path: &Path, size: &str) -> anyhow::Result<Tmpfs> {
         std::fs::create_dir_all(path)?;
-        run_ok(
-            "mount",
-            &[
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size}"),
-                "tmpfs",
-                &path.display().to_string(),
-            ],
-        )?;
+        run_ok("mount", &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", &path.display().to_string()])?;
         Ok(Tmpfs { path: path.to_owned() })
     }
 }
@@ -694,5 +634,96 @@ impl UdpRelay {
 impl Drop for UdpRelay {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// A browser-like session against the staff pages: keeps the session cookie
+/// and the CSRF token of the last page it loaded.
+pub struct WebSession {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+}
+
+pub struct PageResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl WebSession {
+    pub fn new(c: &Controller) -> WebSession {
+        Self::new_from(c, None)
+    }
+
+    /// A session whose requests come from `local` (e.g. 127.0.0.2).
+    pub fn new_from(c: &Controller, local: Option<std::net::IpAddr>) -> WebSession {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(local)
+            .build()
+            .expect("client");
+        WebSession { base: format!("http://{}", c.http), http, cookie: None, csrf: None }
+    }
+
+    pub async fn login(&mut self, email: &str, password: &str) -> anyhow::Result<PageResponse> {
+        let r = self
+            .http
+            .post(format!("{}/login", self.base))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await?;
+        if let Some(c) = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()) {
+            self.cookie = c.split(';').next().map(str::to_string);
+        }
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        Ok(PageResponse { status, headers, body: r.text().await? })
+    }
+
+    fn remember_csrf(&mut self, body: &str) {
+        if let Some(rest) = body.split("name=csrf value=\"").nth(1)
+            && let Some(tok) = rest.split('"').next()
+        {
+            self.csrf = Some(tok.to_string());
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> anyhow::Result<PageResponse> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        let r = req.send().await?;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.text().await?;
+        self.remember_csrf(&body);
+        Ok(PageResponse { status, headers, body })
+    }
+
+    /// Posts a form with the remembered CSRF token (unless `csrf` is given).
+    pub async fn post(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        csrf: Option<&str>,
+    ) -> anyhow::Result<PageResponse> {
+        let mut form: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let tok = csrf.map(str::to_string).or_else(|| self.csrf.clone()).unwrap_or_default();
+        if !tok.is_empty() {
+            form.push(("csrf".into(), tok));
+        }
+        let mut req = self.http.post(format!("{}{path}", self.base)).form(&form);
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        let r = req.send().await?;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.text().await?;
+        self.remember_csrf(&body);
+        Ok(PageResponse { status, headers, body })
     }
 }

@@ -25,25 +25,14 @@ on_both_backends!(probe_results_reach_api_and_page);
 on_both_backends!(controller_sigkill_loses_and_duplicates_nothing);
 
 fn up_count(v: &Value) -> usize {
-    devices(v)
-        .iter()
-        .filter(|d| d["status"] == "up" && d["last_rtt_ms"].as_f64().is_some())
-        .count()
+    devices(v).iter().filter(|d| d["status"] == "up" && d["last_rtt_ms"].as_f64().is_some()).count()
 }
 
 async fn probe_results_reach_api_and_page(backend: Backend) -> anyhow::Result<()> {
     let Some(c) = Controller::start(backend, &[]).await? else {
         return Ok(());
     };
-    c.cli_ok(&[
-        "site",
-        "add",
-        "north",
-        "--targets",
-        "127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4=ap-1",
-        "--interval",
-        "1",
-    ]);
+    c.cli_ok(&["site", "add", "north", "--targets", "127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4=ap-1", "--interval", "1"]);
     let t0 = Instant::now();
     let (mut agent, agent_id) = Agent::enroll(&c, "north")?;
     agent.start()?;
@@ -57,10 +46,7 @@ async fn probe_results_reach_api_and_page(backend: Backend) -> anyhow::Result<()
 
     let (s, v) = c.get("/api/v1/devices", &tok).await?;
     assert_eq!(s, 200);
-    let ap = devices(&v)
-        .into_iter()
-        .find(|d| d["addr"] == "127.0.0.4")
-        .expect("device listed");
+    let ap = devices(&v).into_iter().find(|d| d["addr"] == "127.0.0.4").expect("device listed");
     assert_eq!(ap["name"], "ap-1");
     assert_eq!(ap["site"], "north");
     assert_eq!(ap["loss_pct"].as_f64(), Some(0.0));
@@ -73,13 +59,7 @@ async fn probe_results_reach_api_and_page(backend: Backend) -> anyhow::Result<()
     assert!(a["target"].as_str().unwrap_or("").contains("linux"), "{a}");
 
     // Config pushed without restart: a fifth target starts being probed.
-    c.cli_ok(&[
-        "site",
-        "set",
-        "north",
-        "--targets",
-        "127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4=ap-1,127.0.0.5",
-    ]);
+    c.cli_ok(&["site", "set", "north", "--targets", "127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4=ap-1,127.0.0.5"]);
     c.wait_for("the new target up", Duration::from_secs(15), async || {
         let (_, v) = c.get("/api/v1/devices", &tok).await.ok()?;
         (up_count(&v) == 5).then_some(())
@@ -87,49 +67,29 @@ async fn probe_results_reach_api_and_page(backend: Backend) -> anyhow::Result<()
     .await?;
     assert!(agent.log().contains("site config applied"));
 
-    // The page: log in with the token, see the devices.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let r = http.get(format!("http://{}/", c.http)).send().await?;
-    assert_eq!(r.status().as_u16(), 303, "anonymous visitors go to the login page");
-    let r = http
-        .post(format!("http://{}/login", c.http))
-        .form(&[("token", tok.as_str())])
-        .send()
-        .await?;
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .expect("session cookie")
-        .to_str()?
-        .to_string();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
-    );
-    let session = cookie.split(';').next().unwrap_or("").to_string();
-    let page = http
-        .get(format!("http://{}/", c.http))
-        .header("cookie", session.clone())
-        .send()
-        .await?
-        .text()
-        .await?;
-    for needle in ["north", "127.0.0.5", "ap-1", "connected"] {
-        assert!(page.contains(needle), "page lacks {needle}");
+    // The pages: log in as a staff member, see the site, its devices and the agent.
+    let password = c.add_user("noc@wisp.example", "read-only");
+    let mut web = WebSession::new(&c);
+    let r = web.get("/").await?;
+    assert_eq!(r.status, 303, "anonymous visitors go to the login page");
+    let r = web.login("noc@wisp.example", &password).await?;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let cookie = r.headers.get("set-cookie").expect("session cookie").to_str()?.to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let page = web.get("/devices").await?.body;
+    for needle in ["127.0.0.5", "ap-1", "up"] {
+        assert!(page.contains(needle), "devices page lacks {needle}");
     }
-    let agent_page = http
-        .get(format!("http://{}/agents/{agent_id}", c.http))
-        .header("cookie", session.clone())
-        .send()
-        .await?
-        .text()
-        .await?;
-    assert!(
-        agent_page.contains("Delivery") && agent_page.contains("complete"),
-        "{agent_page}"
-    );
+    let (_, v) = c.get("/api/v1/sites", &tok).await?;
+    let site_id = v["sites"][0]["id"].as_i64().expect("site id");
+    let page = web.get(&format!("/sites/{site_id}")).await?.body;
+    assert!(page.contains("north") && page.contains("connected") && page.contains("127.0.0.4"), "{page}");
+    let agent_page = web.get(&format!("/agents/{agent_id}")).await?.body;
+    assert!(agent_page.contains("Delivery") && agent_page.contains("complete"), "{agent_page}");
+    let dev_id = ap["id"].as_i64().expect("device id");
+    let chart = web.get(&format!("/devices/{dev_id}/chart.svg?range=hour")).await?;
+    assert_eq!(chart.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("image/svg+xml"));
+    assert!(chart.body.contains("<path d='M"), "the RTT line is drawn: {}", chart.body);
 
     // Metrics on both sides.
     let m = reqwest::get(format!("http://{}/metrics", c.http)).await?.text().await?;
@@ -149,15 +109,7 @@ async fn controller_sigkill_loses_and_duplicates_nothing(backend: Backend) -> an
         return Ok(());
     };
     let targets: Vec<String> = (1..=20).map(|i| format!("127.0.1.{i}")).collect();
-    c.cli_ok(&[
-        "site",
-        "add",
-        "south",
-        "--targets",
-        &targets.join(","),
-        "--interval",
-        "1",
-    ]);
+    c.cli_ok(&["site", "add", "south", "--targets", &targets.join(","), "--interval", "1"]);
     let (mut agent, agent_id) = Agent::enroll(&c, "south")?;
     agent.start()?;
     let tok = c.admin_token();
@@ -192,34 +144,20 @@ async fn controller_sigkill_loses_and_duplicates_nothing(backend: Backend) -> an
     for e in &epochs {
         assert_eq!(e["first_seq"].as_i64(), Some(0), "epoch starts at seq 0: {e}");
         assert_eq!(e["unexplained"].as_i64(), Some(0), "no gap: {e}");
-        assert_eq!(
-            e["stored"].as_i64().unwrap(),
-            e["last_seq"].as_i64().unwrap() + 1,
-            "each seq once: {e}"
-        );
+        assert_eq!(e["stored"].as_i64().unwrap(), e["last_seq"].as_i64().unwrap() + 1, "each seq once: {e}");
     }
-    let e = epochs
-        .iter()
-        .find(|e| e["boot_epoch"].as_i64() == Some(ack_epoch))
-        .expect("acked epoch stored");
-    assert!(
-        e["last_seq"].as_i64().unwrap() >= ack_seq,
-        "everything acked ({ack_epoch},{ack_seq}) is stored: {e}"
-    );
+    let e = epochs.iter().find(|e| e["boot_epoch"].as_i64() == Some(ack_epoch)).expect("acked epoch stored");
+    assert!(e["last_seq"].as_i64().unwrap() >= ack_seq, "everything acked ({ack_epoch},{ack_seq}) is stored: {e}");
     assert_eq!(v["data_loss"], false);
-    eprintln!(
-        "after 3 controller SIGKILLs: {} samples stored, acked up to ({ack_epoch},{ack_seq})",
-        e["stored"]
-    );
+    eprintln!("after 3 controller SIGKILLs: {} samples stored, acked up to ({ack_epoch},{ack_seq})", e["stored"]);
     Ok(())
 }
 
 fn close_code(e: &quinn::ConnectionError) -> Option<(u64, String)> {
     match e {
-        quinn::ConnectionError::ApplicationClosed(c) => Some((
-            c.error_code.into_inner(),
-            String::from_utf8_lossy(&c.reason).into_owned(),
-        )),
+        quinn::ConnectionError::ApplicationClosed(c) => {
+            Some((c.error_code.into_inner(), String::from_utf8_lossy(&c.reason).into_owned()))
+        }
         _ => None,
     }
 }
@@ -229,24 +167,16 @@ async fn certificates_are_checked() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let a = Controller::start(Backend::Sqlite, &[]).await?.expect("sqlite");
     // B issues agent certificates valid for 2 s: its agents expire, and its CA is foreign to A.
-    let b = Controller::start(Backend::Sqlite, &[("MAST_AGENT_CERT_VALIDITY_SECS", "2")])
-        .await?
-        .expect("sqlite");
+    let b = Controller::start(Backend::Sqlite, &[("MAST_AGENT_CERT_VALIDITY_SECS", "2")]).await?.expect("sqlite");
     a.cli_ok(&["site", "add", "east", "--targets", "127.0.0.1", "--interval", "1"]);
     b.cli_ok(&["site", "add", "west", "--targets", "127.0.0.1", "--interval", "1"]);
     let ca_a = controller_ca_der(&a);
 
     // 1. No certificate at all.
     let (ep, cfg) = raw_client(&ca_a, None)?;
-    let conn = ep
-        .connect_with(cfg, a.quic, mast_shared::CONTROLLER_SERVER_NAME)?
-        .await?;
+    let conn = ep.connect_with(cfg, a.quic, mast_shared::CONTROLLER_SERVER_NAME)?.await?;
     let why = conn.closed().await;
-    assert_eq!(
-        close_code(&why),
-        Some((1, "client certificate required".into())),
-        "{why}"
-    );
+    assert_eq!(close_code(&why), Some((1, "client certificate required".into())), "{why}");
 
     // 2. A certificate from another controller's CA.
     let (b_agent, _) = Agent::enroll(&b, "west")?;
@@ -259,10 +189,7 @@ async fn certificates_are_checked() -> anyhow::Result<()> {
             // TLS 1.3: the client may finish its side before the server rejects
             // the certificate; the connection must then die, not carry a link.
             let why = tokio::time::timeout(Duration::from_secs(5), conn.closed()).await?;
-            assert!(
-                close_code(&why).is_none(),
-                "closed by the TLS layer, not by the link: {why}"
-            );
+            assert!(close_code(&why).is_none(), "closed by the TLS layer, not by the link: {why}");
         }
     }
     a.wait_for("foreign CA refusal logged", Duration::from_secs(5), async || {
@@ -275,17 +202,11 @@ async fn certificates_are_checked() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut b_agent = b_agent;
     b_agent.start()?;
-    b.wait_for(
-        "expired certificate refusal logged",
-        Duration::from_secs(15),
-        async || b.log().to_lowercase().contains("expired").then_some(()),
-    )
+    b.wait_for("expired certificate refusal logged", Duration::from_secs(15), async || {
+        b.log().to_lowercase().contains("expired").then_some(())
+    })
     .await?;
-    assert_eq!(
-        b_agent.metric("mast_agent_connections_total").await,
-        Some(0),
-        "expired agent never links"
-    );
+    assert_eq!(b_agent.metric("mast_agent_connections_total").await, Some(0), "expired agent never links");
 
     // 4. Revocation closes a live link within 10 s, and the agent stays out.
     let (mut agent, id) = Agent::enroll(&a, "east")?;
@@ -306,30 +227,18 @@ async fn certificates_are_checked() -> anyhow::Result<()> {
     assert!(a.log().contains("agent revoked"));
     let tok = a.admin_token();
     let (_, v) = a.get("/api/v1/agents", &tok).await?;
-    let row = v["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"].as_u64() == Some(id))
-        .cloned()
-        .unwrap();
+    let row = v["agents"].as_array().unwrap().iter().find(|r| r["id"].as_u64() == Some(id)).cloned().unwrap();
     assert_eq!(row["status"], "revoked");
     assert_eq!(row["connected"], false);
 
     // 5. Tokens are single use; the CA fingerprint is pinned.
     let (_, token, fp) = a.add_agent("east");
     Agent::enroll_with(&a.quic.to_string(), &token, &fp)?;
-    let again = Agent::enroll_with(&a.quic.to_string(), &token, &fp)
-        .err()
-        .expect("second use refused")
-        .to_string();
+    let again = Agent::enroll_with(&a.quic.to_string(), &token, &fp).err().expect("second use refused").to_string();
     assert!(again.contains("already used") || again.contains("refused"), "{again}");
     let (_, token, _) = a.add_agent("east");
     let wrong_fp = "00".repeat(32);
-    let err = Agent::enroll_with(&a.quic.to_string(), &token, &wrong_fp)
-        .err()
-        .expect("wrong pin refused")
-        .to_string();
+    let err = Agent::enroll_with(&a.quic.to_string(), &token, &wrong_fp).err().expect("wrong pin refused").to_string();
     assert!(err.contains("fingerprint"), "{err}");
     Ok(())
 }
@@ -354,18 +263,12 @@ async fn bad_input_is_refused_without_harm() -> anyhow::Result<()> {
         boot_epoch: 1,
         target: "test".into(),
     });
-    for (i, payload) in [
-        &b"\x00\x00\x00\x05hello"[..],
-        &b"\xff\xff\xff\xff"[..],
-        &b"\x00\x00\x00\x03\xff\xff\xff"[..],
-    ]
-    .iter()
-    .enumerate()
+    for (i, payload) in [&b"\x00\x00\x00\x05hello"[..], &b"\xff\xff\xff\xff"[..], &b"\x00\x00\x00\x03\xff\xff\xff"[..]]
+        .iter()
+        .enumerate()
     {
         let (ep, cfg) = raw_client(&ca, Some((cert.clone(), key.clone())))?;
-        let conn = ep
-            .connect_with(cfg, c.quic, mast_shared::CONTROLLER_SERVER_NAME)?
-            .await?;
+        let conn = ep.connect_with(cfg, c.quic, mast_shared::CONTROLLER_SERVER_NAME)?.await?;
         let (mut send, mut recv) = conn.open_bi().await?;
         if i == 2 {
             write_frame(&mut send, &hello).await?;
@@ -385,13 +288,7 @@ async fn bad_input_is_refused_without_harm() -> anyhow::Result<()> {
     assert!(c.log().contains("bad frame"));
 
     // Bad credentials are 401 with a JSON error, never 500.
-    for auth in [
-        "",
-        "Bearer",
-        "Bearer nope",
-        "Basic Zm9vOmJhcg==",
-        "Bearer mast_'; DROP TABLE agents;--",
-    ] {
+    for auth in ["", "Bearer", "Bearer nope", "Basic Zm9vOmJhcg==", "Bearer mast_'; DROP TABLE agents;--"] {
         let r = reqwest::Client::new()
             .get(format!("http://{}/api/v1/devices", c.http))
             .header("authorization", auth)
@@ -411,14 +308,61 @@ async fn bad_input_is_refused_without_harm() -> anyhow::Result<()> {
         ("default_probe_timeout_ms = 5\n", "default_probe_timeout_ms"),
     ] {
         std::fs::write(&bad, text)?;
-        let out = std::process::Command::new(controller_bin())
-            .args(["--config"])
-            .arg(&bad)
-            .arg("serve")
-            .output()?;
+        let out = std::process::Command::new(controller_bin()).args(["--config"]).arg(&bad).arg("serve").output()?;
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(key), "stderr names {key}: {err}");
     }
+    Ok(())
+}
+
+/// The README's run command: the demo starts a controller and an agent,
+/// enrolled through the token flow, and live data shows within a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_shows_live_data() -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir()?;
+    let mut demo = std::process::Command::new(controller_bin())
+        .args(["demo", "--targets", "3", "--interval", "1"])
+        .env("MAST_DATA_DIR", dir.path().join("data"))
+        .env("MAST_HTTP_LISTEN", "127.0.0.1:0")
+        .env("MAST_QUIC_LISTEN", "127.0.0.1:0")
+        .env("MAST_AGENT_BIN", agent_bin())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let stdout = demo.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let (mut url, mut token) = (None, None);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (url.is_none() || token.is_none()) && Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
+            if let Some(u) = line.trim().strip_prefix("Web UI:") {
+                url = Some(u.trim().to_string());
+            }
+            if let Some(t) = line.trim().strip_prefix("API token:") {
+                token = Some(t.trim().to_string());
+            }
+        }
+    }
+    let (url, token) = (url.expect("demo prints the URL"), token.expect("demo prints an API token"));
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v: Value = client.get(format!("{url}api/v1/devices")).bearer_auth(&token).send().await?.json().await?;
+        if up_count(&v) == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "demo devices never came up: {v}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    unsafe { libc::kill(demo.id() as i32, libc::SIGTERM) };
+    let status = demo.wait()?;
+    assert!(status.success(), "demo exits cleanly on SIGTERM: {status}");
     Ok(())
 }

@@ -32,10 +32,7 @@ on_both_backends!(full_disk_never_stops_the_agent);
 on_both_backends!(lossy_slow_failing_network);
 
 fn targets(third: u8, n: u8) -> String {
-    (1..=n)
-        .map(|i| format!("127.0.{third}.{i}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    (1..=n).map(|i| format!("127.0.{third}.{i}")).collect::<Vec<_>>().join(",")
 }
 
 async fn delivery(c: &Controller, tok: &str, agent_id: u64) -> anyhow::Result<Value> {
@@ -63,16 +60,10 @@ fn check(v: &Value, witness: &BTreeMap<u64, u64>) {
         assert_eq!(e["unexplained"].as_i64(), Some(0), "epoch has an unexplained gap: {e}");
     }
     for (epoch, high) in witness {
-        let e = epochs
-            .iter()
-            .find(|e| e["boot_epoch"].as_u64() == Some(*epoch))
-            .unwrap_or_else(|| {
-                panic!("epoch {epoch} with durable samples up to {high} never reached the controller: {v:#}")
-            });
-        assert!(
-            e["last_seq"].as_u64().unwrap() >= *high,
-            "epoch {epoch}: durable up to {high}, stored {e}"
-        );
+        let e = epochs.iter().find(|e| e["boot_epoch"].as_u64() == Some(*epoch)).unwrap_or_else(|| {
+            panic!("epoch {epoch} with durable samples up to {high} never reached the controller: {v:#}")
+        });
+        assert!(e["last_seq"].as_u64().unwrap() >= *high, "epoch {epoch}: durable up to {high}, stored {e}");
     }
 }
 
@@ -84,24 +75,11 @@ fn merge(into: &mut BTreeMap<u64, u64>, from: BTreeMap<u64, u64>) {
 }
 
 async fn agent_sigkill_loses_nothing(backend: Backend) -> anyhow::Result<()> {
-    let kills: u32 = std::env::var("MAST_FAULT_KILLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
+    let kills: u32 = std::env::var("MAST_FAULT_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let Some(c) = Controller::start(backend, &[]).await? else {
         return Ok(());
     };
-    c.cli_ok(&[
-        "site",
-        "add",
-        "kill",
-        "--targets",
-        &targets(10, 40),
-        "--interval",
-        "1",
-        "--timeout-ms",
-        "300",
-    ]);
+    c.cli_ok(&["site", "add", "kill", "--targets", &targets(10, 40), "--interval", "1", "--timeout-ms", "300"]);
     let (mut agent, id) = Agent::enroll(&c, "kill")?;
     let tok = c.admin_token();
     let args = ["--spool-flush-ms", "50", "--spool-segment-bytes", "4096"];
@@ -124,19 +102,14 @@ async fn agent_sigkill_loses_nothing(backend: Backend) -> anyhow::Result<()> {
         "{kills} agent SIGKILLs: {} samples stored over {epochs_with_data} boot epochs, 0 lost, 0 duplicated",
         v["stored"]
     );
-    assert!(
-        epochs_with_data as u32 >= kills / 2,
-        "most runs produced durable samples"
-    );
+    assert!(epochs_with_data as u32 >= kills / 2, "most runs produced durable samples");
     Ok(())
 }
 
 fn segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-                .collect()
+            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "seg")).collect()
         })
         .unwrap_or_default();
     v.sort();
@@ -147,17 +120,7 @@ async fn damaged_spool_is_recovered_and_reported(backend: Backend) -> anyhow::Re
     let Some(mut c) = Controller::start(backend, &[]).await? else {
         return Ok(());
     };
-    c.cli_ok(&[
-        "site",
-        "add",
-        "dmg",
-        "--targets",
-        &targets(11, 50),
-        "--interval",
-        "1",
-        "--timeout-ms",
-        "300",
-    ]);
+    c.cli_ok(&["site", "add", "dmg", "--targets", &targets(11, 50), "--interval", "1", "--timeout-ms", "300"]);
     let (mut agent, id) = Agent::enroll(&c, "dmg")?;
     let args = ["--spool-flush-ms", "50", "--spool-segment-bytes", "400"];
     agent.start_with(&args, None)?;
@@ -167,11 +130,7 @@ async fn damaged_spool_is_recovered_and_reported(backend: Backend) -> anyhow::Re
     tokio::time::sleep(Duration::from_secs(8)).await;
     agent.kill();
     let segs = segments(&agent.spool_dir());
-    anyhow::ensure!(
-        segs.len() >= 5,
-        "expected several unacked segments, found {}",
-        segs.len()
-    );
+    anyhow::ensure!(segs.len() >= 5, "expected several unacked segments, found {}", segs.len());
     // 1. flip bits inside a record of the first segment
     let mut b = std::fs::read(&segs[0])?;
     let mid = b.len() / 2;
@@ -199,11 +158,7 @@ async fn damaged_spool_is_recovered_and_reported(backend: Backend) -> anyhow::Re
     let tok = c.admin_token();
     drained(&c, &agent, Duration::from_secs(60)).await?;
     assert!(
-        agent
-            .metric("mast_agent_spool_corrupt_records_total")
-            .await
-            .unwrap_or(0)
-            >= 2,
+        agent.metric("mast_agent_spool_corrupt_records_total").await.unwrap_or(0) >= 2,
         "corrupt records are counted"
     );
     assert!(agent.log().contains("spool recovered after damage"));
@@ -214,10 +169,7 @@ async fn damaged_spool_is_recovered_and_reported(backend: Backend) -> anyhow::Re
     .await?;
     let v = delivery(&c, &tok, id).await?;
     check(&v, &witness);
-    eprintln!(
-        "damaged spool: {} stored, {} reported dropped, 0 unexplained",
-        v["stored"], v["reported_dropped"]
-    );
+    eprintln!("damaged spool: {} stored, {} reported dropped, 0 unexplained", v["stored"], v["reported_dropped"]);
     Ok(())
 }
 
@@ -228,46 +180,22 @@ async fn full_disk_never_stops_the_agent(backend: Backend) -> anyhow::Result<()>
     let Some(mut c) = Controller::start(backend, &[]).await? else {
         return Ok(());
     };
-    c.cli_ok(&[
-        "site",
-        "add",
-        "full",
-        "--targets",
-        &targets(12, 200),
-        "--interval",
-        "1",
-        "--timeout-ms",
-        "300",
-    ]);
+    c.cli_ok(&["site", "add", "full", "--targets", &targets(12, 200), "--interval", "1", "--timeout-ms", "300"]);
     let (mut agent, id) = Agent::enroll(&c, "full")?;
     // 24 KiB of disk for the spool, far below its configured cap.
     let _fs = Tmpfs::mount(&agent.spool_dir(), "24k")?;
-    let args = [
-        "--spool-flush-ms",
-        "50",
-        "--spool-segment-bytes",
-        "4096",
-        "--spool-cap-bytes",
-        "10000000",
-    ];
+    let args = ["--spool-flush-ms", "50", "--spool-segment-bytes", "4096", "--spool-cap-bytes", "10000000"];
     agent.start_with(&args, None)?;
     drained(&c, &agent, Duration::from_secs(30)).await?;
     c.kill();
-    c.wait_for(
-        "the disk to fill and the oldest data to go",
-        Duration::from_secs(60),
-        async || {
-            let dropped = agent.metric("mast_agent_spool_dropped_total").await?;
-            (dropped > 0).then_some(())
-        },
-    )
+    c.wait_for("the disk to fill and the oldest data to go", Duration::from_secs(60), async || {
+        let dropped = agent.metric("mast_agent_spool_dropped_total").await?;
+        (dropped > 0).then_some(())
+    })
     .await?;
     let probes = agent.metric("mast_agent_probes_total").await.unwrap_or(0);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(
-        agent.metric("mast_agent_probes_total").await.unwrap_or(0) > probes,
-        "probing goes on with a full disk"
-    );
+    assert!(agent.metric("mast_agent_probes_total").await.unwrap_or(0) > probes, "probing goes on with a full disk");
     c.restart()?;
     let tok = c.admin_token();
     drained(&c, &agent, Duration::from_secs(60)).await?;
@@ -280,14 +208,8 @@ async fn full_disk_never_stops_the_agent(backend: Backend) -> anyhow::Result<()>
     // Dropped keys that had reached the controller before the disk filled are
     // stored, not missing: so reported-and-missing <= dropped.
     let reported = v["reported_dropped"].as_u64().unwrap_or(0);
-    assert!(
-        reported > 0 && reported <= dropped,
-        "agent dropped {dropped}, controller shows {reported}: {v:#}"
-    );
-    eprintln!(
-        "full disk: {} stored, {dropped} dropped and reported, 0 unexplained",
-        v["stored"]
-    );
+    assert!(reported > 0 && reported <= dropped, "agent dropped {dropped}, controller shows {reported}: {v:#}");
+    eprintln!("full disk: {} stored, {dropped} dropped and reported, 0 unexplained", v["stored"]);
     Ok(())
 }
 
@@ -298,17 +220,7 @@ async fn lossy_slow_failing_network(backend: Backend) -> anyhow::Result<()> {
     let Some(c) = Controller::start(backend, &[]).await? else {
         return Ok(());
     };
-    c.cli_ok(&[
-        "site",
-        "add",
-        "net",
-        "--targets",
-        &targets(13, 50),
-        "--interval",
-        "1",
-        "--timeout-ms",
-        "300",
-    ]);
+    c.cli_ok(&["site", "add", "net", "--targets", &targets(13, 50), "--interval", "1", "--timeout-ms", "300"]);
     let ns = NetNs::create()?;
     let relay = UdpRelay::start(format!("{}:0", ns.host_ip).parse()?, c.quic).await?;
     let (mut agent, id) = Agent::enroll(&c, "net")?;
@@ -320,11 +232,7 @@ async fn lossy_slow_failing_network(backend: Backend) -> anyhow::Result<()> {
     drained(&c, &agent, Duration::from_secs(30)).await?;
 
     // 30 % loss each way and 300 ms delay each way, for 20 s.
-    relay.set(Impair {
-        loss_pct: 30,
-        delay_ms: 300,
-        down: false,
-    });
+    relay.set(Impair { loss_pct: 30, delay_ms: 300, down: false });
     tokio::time::sleep(Duration::from_secs(20)).await;
     relay.set(Impair::default());
     // The link itself down for 60 s.
@@ -333,11 +241,9 @@ async fn lossy_slow_failing_network(backend: Backend) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(60)).await;
     ns.link(true)?;
     let outage = down_at.elapsed();
-    c.wait_for(
-        "agent reconnected after the outage",
-        Duration::from_secs(90),
-        async || (agent.metric("mast_agent_connected").await? == 1).then_some(()),
-    )
+    c.wait_for("agent reconnected after the outage", Duration::from_secs(90), async || {
+        (agent.metric("mast_agent_connected").await? == 1).then_some(())
+    })
     .await?;
     let reconnect = down_at.elapsed() - outage;
     let backlog = agent.metric("mast_agent_spool_backlog").await.unwrap_or(0);
@@ -366,15 +272,8 @@ async fn lossy_slow_failing_network(backend: Backend) -> anyhow::Result<()> {
     check(&v, &witness);
     assert_eq!(v["reported_dropped"].as_i64(), Some(0), "{v:#}");
     let outages = v["uplink_outages"].as_array().cloned().unwrap_or_default();
-    let longest = outages
-        .iter()
-        .filter_map(|o| Some(o["to_ms"].as_i64()? - o["from_ms"].as_i64()?))
-        .max()
-        .unwrap_or(0);
-    assert!(
-        longest >= 45_000,
-        "the agent recorded the 60 s uplink outage: {outages:?}"
-    );
+    let longest = outages.iter().filter_map(|o| Some(o["to_ms"].as_i64()? - o["from_ms"].as_i64()?)).max().unwrap_or(0);
+    assert!(longest >= 45_000, "the agent recorded the 60 s uplink outage: {outages:?}");
     eprintln!(
         "network faults: {} stored, 0 lost; uplink outage {:?} recorded as {} s; backlog after flapping drained in {drain:?}",
         v["stored"],

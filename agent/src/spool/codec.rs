@@ -95,10 +95,7 @@ pub fn encode_block(epoch: u64, first_seq: u64, samples: &[(i64, SampleBody)]) -
         let delta = zigzag(ts.wrapping_sub(prev_ts));
         prev_ts = *ts;
         match body {
-            SampleBody::Ping {
-                target: IpAddr::V4(ip),
-                rtt_us,
-            } => {
+            SampleBody::Ping { target: IpAddr::V4(ip), rtt_us } => {
                 out.push(PING_V4);
                 put_varint(&mut out, delta);
                 let v = u32::from(*ip);
@@ -106,10 +103,7 @@ pub fn encode_block(epoch: u64, first_seq: u64, samples: &[(i64, SampleBody)]) -
                 prev_v4 = v;
                 put_varint(&mut out, rtt_us.map_or(0, |r| r as u64 + 1));
             }
-            SampleBody::Ping {
-                target: IpAddr::V6(ip),
-                rtt_us,
-            } => {
+            SampleBody::Ping { target: IpAddr::V6(ip), rtt_us } => {
                 out.push(PING_V6);
                 put_varint(&mut out, delta);
                 out.extend_from_slice(&ip.octets());
@@ -154,17 +148,11 @@ pub fn decode_block(payload: &[u8]) -> Result<Vec<Sample>, CodecError> {
                 let v = (prev_v4 as i64).wrapping_add(unzigzag(r.varint()?));
                 let v = u32::try_from(v).map_err(|_| CodecError::Body)?;
                 prev_v4 = v;
-                SampleBody::Ping {
-                    target: IpAddr::from(v.to_be_bytes()),
-                    rtt_us: rtt(r.varint()?)?,
-                }
+                SampleBody::Ping { target: IpAddr::from(v.to_be_bytes()), rtt_us: rtt(r.varint()?)? }
             }
             PING_V6 => {
                 let b: [u8; 16] = r.bytes(16)?.try_into().map_err(|_| CodecError::Truncated)?;
-                SampleBody::Ping {
-                    target: IpAddr::from(b),
-                    rtt_us: rtt(r.varint()?)?,
-                }
+                SampleBody::Ping { target: IpAddr::from(b), rtt_us: rtt(r.varint()?)? }
             }
             OTHER => {
                 let n = r.varint()?;
@@ -173,12 +161,7 @@ pub fn decode_block(payload: &[u8]) -> Result<Vec<Sample>, CodecError> {
             }
             k => return Err(CodecError::Kind(k)),
         };
-        out.push(Sample {
-            boot_epoch: epoch,
-            seq: first_seq + i,
-            ts_ms: ts,
-            body,
-        });
+        out.push(Sample { boot_epoch: epoch, seq: first_seq + i, ts_ms: ts, body });
     }
     if r.pos != payload.len() {
         return Err(CodecError::Body);
@@ -200,14 +183,10 @@ mod tests {
 
     fn body() -> impl Strategy<Value = SampleBody> {
         prop_oneof![
-            (any::<[u8; 4]>(), any::<Option<u32>>()).prop_map(|(ip, rtt_us)| SampleBody::Ping {
-                target: IpAddr::from(ip),
-                rtt_us
-            }),
-            (any::<[u8; 16]>(), any::<Option<u32>>()).prop_map(|(ip, rtt_us)| SampleBody::Ping {
-                target: IpAddr::from(ip),
-                rtt_us
-            }),
+            (any::<[u8; 4]>(), any::<Option<u32>>())
+                .prop_map(|(ip, rtt_us)| SampleBody::Ping { target: IpAddr::from(ip), rtt_us }),
+            (any::<[u8; 16]>(), any::<Option<u32>>())
+                .prop_map(|(ip, rtt_us)| SampleBody::Ping { target: IpAddr::from(ip), rtt_us }),
         ]
     }
 
@@ -241,10 +220,7 @@ mod tests {
                 let ip = u32::from(std::net::Ipv4Addr::new(10, 20, 0, 0)) + i;
                 (
                     1_795_000_000_000,
-                    SampleBody::Ping {
-                        target: IpAddr::from(ip.to_be_bytes()),
-                        rtt_us: Some(800 + i * 7 % 20_000),
-                    },
+                    SampleBody::Ping { target: IpAddr::from(ip.to_be_bytes()), rtt_us: Some(800 + i * 7 % 20_000) },
                 )
             })
             .collect();

@@ -39,11 +39,7 @@ impl Run {
         } else if e < self.epoch || s < self.first_seq {
             Some(*self)
         } else {
-            Some(Run {
-                epoch: self.epoch,
-                first_seq: s + 1,
-                count: self.first_seq + self.count - (s + 1),
-            })
+            Some(Run { epoch: self.epoch, first_seq: s + 1, count: self.first_seq + self.count - (s + 1) })
         }
     }
 }
@@ -78,12 +74,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            segment_bytes: 8 << 20,
-            cap_bytes: 1 << 30,
-            flush_bytes: 64 << 10,
-            flush_ms: 100,
-        }
+        Limits { segment_bytes: 8 << 20, cap_bytes: 1 << 30, flush_bytes: 64 << 10, flush_ms: 100 }
     }
 }
 
@@ -110,13 +101,7 @@ impl Ledger {
     /// acknowledged (to delete).
     pub fn recover(segments: Vec<Segment>, acked: Option<Key>, limits: Limits) -> (Ledger, Vec<u64>) {
         let next_id = segments.iter().map(|s| s.id + 1).max().unwrap_or(1);
-        let mut l = Ledger {
-            segments: segments.into(),
-            acked: None,
-            limits,
-            sealed: true,
-            next_id,
-        };
+        let mut l = Ledger { segments: segments.into(), acked: None, limits, sealed: true, next_id };
         let gone = acked.map(|a| l.ack(a)).unwrap_or_default();
         (l, gone)
     }
@@ -139,11 +124,7 @@ impl Ledger {
 
     /// Keys appended and not yet acknowledged.
     pub fn backlog(&self) -> u64 {
-        self.segments
-            .iter()
-            .flat_map(|s| s.unacked(self.acked))
-            .map(|r| r.count)
-            .sum()
+        self.segments.iter().flat_map(|s| s.unacked(self.acked)).map(|r| r.count).sum()
     }
 
     /// Pure group-commit policy.
@@ -170,11 +151,7 @@ impl Ledger {
     pub fn committed(&mut self, placement: Placement, bytes: u64, run: Run) {
         match placement {
             Placement::NewSegment(id) => {
-                self.segments.push_back(Segment {
-                    id,
-                    bytes: 0,
-                    runs: Vec::new(),
-                });
+                self.segments.push_back(Segment { id, bytes: 0, runs: Vec::new() });
                 self.sealed = false;
             }
             Placement::Append(id) => debug_assert_eq!(self.segments.back().map(|s| s.id), Some(id)),
@@ -194,11 +171,7 @@ impl Ledger {
     pub fn write_failed(&mut self, placement: Placement) {
         if let Placement::NewSegment(id) = placement {
             // The file may exist, empty or torn; track it so it gets cleaned up.
-            self.segments.push_back(Segment {
-                id,
-                bytes: 0,
-                runs: Vec::new(),
-            });
+            self.segments.push_back(Segment { id, bytes: 0, runs: Vec::new() });
         }
         self.sealed = true;
     }
@@ -287,11 +260,7 @@ mod tests {
             self.segs
                 .iter()
                 .map(|(id, blocks)| {
-                    let mut s = Segment {
-                        id: *id,
-                        bytes: 0,
-                        runs: Vec::new(),
-                    };
+                    let mut s = Segment { id: *id, bytes: 0, runs: Vec::new() };
                     for (run, bytes) in blocks {
                         s.bytes += bytes;
                         match s.runs.last_mut() {
@@ -356,11 +325,7 @@ mod tests {
             if self.pending == 0 {
                 return;
             }
-            let run = Run {
-                epoch: self.epoch,
-                first_seq: self.next_seq,
-                count: self.pending,
-            };
+            let run = Run { epoch: self.epoch, first_seq: self.next_seq, count: self.pending };
             let bytes = 6 * self.pending + 12;
             let p = self.ledger.place(bytes);
             if let Placement::NewSegment(id) = p {
@@ -369,14 +334,9 @@ mod tests {
             let id = match p {
                 Placement::Append(id) | Placement::NewSegment(id) => id,
             };
-            self.disk
-                .segs
-                .get_mut(&id)
-                .expect("placed segment exists")
-                .push((run, bytes));
+            self.disk.segs.get_mut(&id).expect("placed segment exists").push((run, bytes));
             self.ledger.committed(p, bytes, run);
-            self.durable
-                .extend((0..run.count).map(|i| (run.epoch, run.first_seq + i)));
+            self.durable.extend((0..run.count).map(|i| (run.epoch, run.first_seq + i)));
             self.next_seq += self.pending;
             self.pending = 0;
             for (id, lost) in self.ledger.enforce_cap() {
@@ -441,36 +401,17 @@ mod tests {
 
     #[test]
     fn run_after_ack() {
-        let r = Run {
-            epoch: 2,
-            first_seq: 10,
-            count: 5,
-        };
+        let r = Run { epoch: 2, first_seq: 10, count: 5 };
         assert_eq!(r.after(None), Some(r));
         assert_eq!(r.after(Some((1, 99))), Some(r));
-        assert_eq!(
-            r.after(Some((2, 12))),
-            Some(Run {
-                epoch: 2,
-                first_seq: 13,
-                count: 2
-            })
-        );
+        assert_eq!(r.after(Some((2, 12))), Some(Run { epoch: 2, first_seq: 13, count: 2 }));
         assert_eq!(r.after(Some((2, 14))), None);
         assert_eq!(r.after(Some((3, 0))), None);
     }
 
     #[test]
     fn group_commit_policy() {
-        let (l, _) = Ledger::recover(
-            Vec::new(),
-            None,
-            Limits {
-                flush_bytes: 100,
-                flush_ms: 100,
-                ..Limits::default()
-            },
-        );
+        let (l, _) = Ledger::recover(Vec::new(), None, Limits { flush_bytes: 100, flush_ms: 100, ..Limits::default() });
         assert!(!l.flush_due(10, Some(1000), 1050));
         assert!(l.flush_due(10, Some(1000), 1100));
         assert!(l.flush_due(100, Some(1000), 1000));

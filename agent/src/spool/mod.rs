@@ -116,15 +116,7 @@ pub fn scan(bytes: &[u8]) -> Scan {
                 if crc32c::crc32c(payload) == crc
                     && let Ok((epoch, first_seq, count)) = codec::block_header(payload)
                 {
-                    out.blocks.push(BlockRef {
-                        offset: off,
-                        len: HEADER + len,
-                        run: Run {
-                            epoch,
-                            first_seq,
-                            count,
-                        },
-                    });
+                    out.blocks.push(BlockRef { offset: off, len: HEADER + len, run: Run { epoch, first_seq, count } });
                     off += HEADER + len;
                     out.good_end = off;
                     continue;
@@ -188,10 +180,8 @@ impl Spool {
             let mut it = s.split_whitespace().map(|v| v.parse::<u64>());
             Some((it.next()?.ok()?, it.next()?.ok()?))
         });
-        let mut drops: Vec<DroppedRange> = std::fs::read(dir.join("drops"))
-            .ok()
-            .and_then(|b| postcard::from_bytes(&b).ok())
-            .unwrap_or_default();
+        let mut drops: Vec<DroppedRange> =
+            std::fs::read(dir.join("drops")).ok().and_then(|b| postcard::from_bytes(&b).ok()).unwrap_or_default();
         let mut ids: Vec<u64> = std::fs::read_dir(dir)
             .map_err(io_err(dir))?
             .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".seg")?.parse().ok())
@@ -227,11 +217,7 @@ impl Spool {
                 let _ = std::fs::remove_file(&path);
                 continue;
             }
-            segments.push(Segment {
-                id: *id,
-                bytes: s.good_end as u64,
-                runs,
-            });
+            segments.push(Segment { id: *id, bytes: s.good_end as u64, runs });
         }
         rec.segments = segments.len();
         // Gaps between what is on disk and what was acknowledged are lost keys.
@@ -247,12 +233,7 @@ impl Spool {
                 rec.lost_keys += last - first + 1;
                 push_drop(
                     &mut drops,
-                    DroppedRange {
-                        boot_epoch: r.epoch,
-                        first_seq: first,
-                        last_seq: last,
-                        reason: DropReason::Corrupt,
-                    },
+                    DroppedRange { boot_epoch: r.epoch, first_seq: first, last_seq: last, reason: DropReason::Corrupt },
                 );
             }
             expect = Some((r.epoch, r.first_seq + r.count));
@@ -271,11 +252,7 @@ impl Spool {
             pending_since_ms: None,
             drops,
             drops_changed: rec.lost_keys > 0,
-            counters: Counters {
-                corrupt: rec.corrupt_blocks,
-                dropped: rec.lost_keys,
-                ..Counters::default()
-            },
+            counters: Counters { corrupt: rec.corrupt_blocks, dropped: rec.lost_keys, ..Counters::default() },
         };
         Ok((spool, rec))
     }
@@ -295,11 +272,7 @@ impl Spool {
     }
 
     pub fn flush_due(&self, now_ms: u64) -> bool {
-        self.ledger.flush_due(
-            self.pending.len() as u64 * EST_SAMPLE_BYTES,
-            self.pending_since_ms,
-            now_ms,
-        )
+        self.ledger.flush_due(self.pending.len() as u64 * EST_SAMPLE_BYTES, self.pending_since_ms, now_ms)
     }
 
     /// Writes pending samples as one block and syncs it. Returns how many
@@ -322,11 +295,7 @@ impl Spool {
                 self.ledger.committed(
                     placement,
                     block.len() as u64,
-                    Run {
-                        epoch: self.epoch,
-                        first_seq: self.next_seq,
-                        count: n as u64,
-                    },
+                    Run { epoch: self.epoch, first_seq: self.next_seq, count: n as u64 },
                 );
                 self.next_seq += n as u64;
                 self.counters.appended += n as u64;
@@ -358,14 +327,8 @@ impl Spool {
                 f.sync_data().map_err(io_err(&self.dir))?;
             }
             let path = seg_path(&self.dir, id);
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(io_err(&path))?;
-            File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_err(&self.dir))?;
+            let f = OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
+            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_err(&self.dir))?;
             self.active = Some((id, f));
         }
         let (_, f) = self.active.as_mut().ok_or_else(|| StateError::Io {
@@ -382,12 +345,7 @@ impl Spool {
             self.counters.dropped += r.count;
             push_drop(
                 &mut self.drops,
-                DroppedRange {
-                    boot_epoch: r.epoch,
-                    first_seq: r.first_seq,
-                    last_seq: r.last().1,
-                    reason,
-                },
+                DroppedRange { boot_epoch: r.epoch, first_seq: r.first_seq, last_seq: r.last().1, reason },
             );
             self.drops_changed = true;
         }
@@ -400,10 +358,7 @@ impl Spool {
         }
         let bytes = postcard::to_stdvec(&self.drops).expect("drops serialize");
         let tmp = self.dir.join("drops.tmp");
-        if std::fs::write(&tmp, bytes)
-            .and_then(|_| std::fs::rename(&tmp, self.dir.join("drops")))
-            .is_ok()
-        {
+        if std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, self.dir.join("drops"))).is_ok() {
             self.drops_changed = false;
         }
     }
@@ -493,10 +448,7 @@ impl Spool {
 /// changing anything (for inspection and for the fault tests' checker).
 pub fn durable_runs(dir: &Path) -> Vec<Run> {
     let mut ids: Vec<u64> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".seg")?.parse().ok())
-                .collect()
-        })
+        .map(|rd| rd.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".seg")?.parse().ok()).collect())
         .unwrap_or_default();
     ids.sort_unstable();
     ids.iter()
@@ -528,19 +480,11 @@ mod tests {
     use super::*;
 
     fn ping(i: u32) -> SampleBody {
-        SampleBody::Ping {
-            target: std::net::IpAddr::from((0x0a000000u32 + i).to_be_bytes()),
-            rtt_us: Some(100 + i),
-        }
+        SampleBody::Ping { target: std::net::IpAddr::from((0x0a000000u32 + i).to_be_bytes()), rtt_us: Some(100 + i) }
     }
 
     fn limits(segment_bytes: u64, cap_bytes: u64) -> Limits {
-        Limits {
-            segment_bytes,
-            cap_bytes,
-            flush_bytes: 1 << 20,
-            flush_ms: 100,
-        }
+        Limits { segment_bytes, cap_bytes, flush_bytes: 1 << 20, flush_ms: 100 }
     }
 
     fn fill(s: &mut Spool, blocks: u32, per: u32) {
@@ -593,12 +537,7 @@ mod tests {
         drop(s);
         let seg = segs(d.path()).pop().unwrap();
         let len = std::fs::metadata(&seg).unwrap().len();
-        OpenOptions::new()
-            .write(true)
-            .open(&seg)
-            .unwrap()
-            .set_len(len - 7)
-            .unwrap();
+        OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 7).unwrap();
         let (mut s, rec) = Spool::open(d.path(), 2, limits(1 << 20, 1 << 30)).unwrap();
         assert!(rec.truncated_bytes > 0);
         assert_eq!(rec.corrupt_blocks, 0);
@@ -624,12 +563,7 @@ mod tests {
         assert_eq!(got, (0..10).chain(20..30).collect::<Vec<_>>());
         assert_eq!(
             s.drops(),
-            &[DroppedRange {
-                boot_epoch: 1,
-                first_seq: 10,
-                last_seq: 19,
-                reason: DropReason::Corrupt
-            }]
+            &[DroppedRange { boot_epoch: 1, first_seq: 10, last_seq: 19, reason: DropReason::Corrupt }]
         );
         // A damaged length prefix is skipped too.
         drop(s);
@@ -648,11 +582,7 @@ mod tests {
         fill(&mut s, 40, 20);
         assert!(s.disk_bytes() <= 1000 + 400);
         let kept = s.backlog();
-        assert_eq!(
-            kept + s.counters.dropped,
-            800,
-            "every sample is either kept or counted dropped"
-        );
+        assert_eq!(kept + s.counters.dropped, 800, "every sample is either kept or counted dropped");
         let dropped: u64 = s.drops().iter().map(|d| d.last_seq - d.first_seq + 1).sum();
         assert_eq!(dropped, s.counters.dropped);
         assert_eq!(s.read_after(None, 10_000).unwrap().len() as u64, kept);

@@ -1,0 +1,309 @@
+//! Staff accounts and their browser sessions. Owns tables `users`, `sessions`.
+//!
+//! Invariants: passwords are stored only as argon2id hashes (OWASP minimum:
+//! 19 MiB, 2 passes, 1 lane); a session is stored only as the SHA-256 of its
+//! cookie value, gets a fresh id at every login, and dies at logout, at its
+//! idle or absolute timeout, and when its user is disabled.
+
+use crate::db::{Db, DbError, now_ms};
+use crate::fleet::{hash_secret, random_secret};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde::Serialize;
+use sqlx::Row;
+
+/// The staff roles, least to most trusted is not implied: each sees its own part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Admin,
+    Billing,
+    Support,
+    Technician,
+    ReadOnly,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Admin, Role::Billing, Role::Support, Role::Technician, Role::ReadOnly];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Billing => "billing",
+            Role::Support => "support",
+            Role::Technician => "technician",
+            Role::ReadOnly => "read-only",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Role, DbError> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            DbError::Invalid(format!("unknown role {s:?}; one of {}", Role::ALL.map(|r| r.as_str()).join(", ")))
+        })
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid params"))
+}
+
+pub fn hash_password(password: &str) -> Result<String, DbError> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| DbError::Invalid(e.to_string()))?;
+    // (argon2 0.5 / password-hash 0.5 API)
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| DbError::Invalid(format!("cannot hash password: {e}")))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A hash to verify against when the account does not exist, so a wrong
+/// email costs the same time as a wrong password.
+pub fn dummy_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| hash_password("not a real password").expect("hashing works"))
+}
+
+pub fn check_password_policy(p: &str) -> Result<(), DbError> {
+    if p.chars().count() < 10 {
+        return Err(DbError::Invalid("password must have at least 10 characters".into()));
+    }
+    if p.len() > 1024 {
+        return Err(DbError::Invalid("password is too long".into()));
+    }
+    Ok(())
+}
+
+fn check_email(e: &str) -> Result<(), DbError> {
+    let ok = e.len() <= 254
+        && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.starts_with('.'))
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok { Ok(()) } else { Err(DbError::Invalid(format!("{e:?} is not an email address"))) }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_ms: i64,
+}
+
+fn user_from(r: &sqlx::any::AnyRow) -> Result<User, DbError> {
+    let role: String = r.try_get("role")?;
+    let disabled: Option<i64> = r.try_get("disabled_ms")?;
+    Ok(User {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        role: Role::parse(&role)?,
+        disabled: disabled.is_some(),
+        created_ms: r.try_get("created_ms")?,
+    })
+}
+
+pub async fn add_user(db: &Db, email: &str, role: Role, password: &str) -> Result<User, DbError> {
+    let email = email.trim().to_ascii_lowercase();
+    check_email(&email)?;
+    check_password_policy(password)?;
+    let hash = hash_password(password)?;
+    let id: i64 =
+        sqlx::query("INSERT INTO users (email, role, password_hash, created_ms) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(&email)
+            .bind(role.as_str())
+            .bind(hash)
+            .bind(now_ms())
+            .fetch_one(&db.pool)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    DbError::Invalid(format!("user {email} already exists"))
+                }
+                e => e.into(),
+            })?
+            .try_get("id")?;
+    Ok(user(db, id).await?.expect("just inserted"))
+}
+
+pub async fn user(db: &Db, id: i64) -> Result<Option<User>, DbError> {
+    let r = sqlx::query("SELECT id, email, role, disabled_ms, created_ms FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    r.as_ref().map(user_from).transpose()
+}
+
+pub async fn user_by_email(db: &Db, email: &str) -> Result<Option<User>, DbError> {
+    let r = sqlx::query("SELECT id, email, role, disabled_ms, created_ms FROM users WHERE email = $1")
+        .bind(email.trim().to_ascii_lowercase())
+        .fetch_optional(&db.pool)
+        .await?;
+    r.as_ref().map(user_from).transpose()
+}
+
+pub async fn list_users(db: &Db) -> Result<Vec<User>, DbError> {
+    let rows = sqlx::query("SELECT id, email, role, disabled_ms, created_ms FROM users ORDER BY email")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(user_from).collect()
+}
+
+pub async fn count_users(db: &Db) -> Result<i64, DbError> {
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&db.pool).await?.try_get("n")?)
+}
+
+/// Checks a login; `None` for an unknown email, a wrong password or a
+/// disabled account (the caller cannot tell which, by design).
+pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option<User>, DbError> {
+    let r = sqlx::query("SELECT id, email, role, disabled_ms, created_ms, password_hash FROM users WHERE email = $1")
+        .bind(email.trim().to_ascii_lowercase())
+        .fetch_optional(&db.pool)
+        .await?;
+    let Some(r) = r else {
+        let _ = verify_password(password, dummy_hash());
+        return Ok(None);
+    };
+    let hash: String = r.try_get("password_hash")?;
+    let user = user_from(&r)?;
+    let ok = tokio::task::spawn_blocking({
+        let password = password.to_string();
+        move || verify_password(&password, &hash)
+    })
+    .await
+    .unwrap_or(false);
+    Ok((ok && !user.disabled).then_some(user))
+}
+
+pub async fn set_role(db: &Db, id: i64, role: Role) -> Result<bool, DbError> {
+    let n =
+        sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(role.as_str()).bind(id).execute(&db.pool).await?;
+    // A role change takes effect at once: end the user's sessions.
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&db.pool).await?;
+    Ok(n.rows_affected() == 1)
+}
+
+pub async fn set_disabled(db: &Db, id: i64, disabled: bool) -> Result<bool, DbError> {
+    let n = sqlx::query("UPDATE users SET disabled_ms = $1 WHERE id = $2")
+        .bind(disabled.then(now_ms))
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    if disabled {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&db.pool).await?;
+    }
+    Ok(n.rows_affected() == 1)
+}
+
+pub async fn set_password(db: &Db, id: i64, password: &str) -> Result<(), DbError> {
+    check_password_policy(password)?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash_password(password)?)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&db.pool).await?;
+    Ok(())
+}
+
+/// Session timeouts.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    pub idle_ms: i64,
+    pub absolute_ms: i64,
+}
+
+/// A live session: the user and the CSRF token bound to it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf: String,
+}
+
+/// Starts a new session (always a fresh id) and returns the cookie value.
+pub async fn create_session(db: &Db, user_id: i64, ip: Option<String>) -> Result<(String, String), DbError> {
+    let id = random_secret("");
+    let csrf = random_secret("");
+    let now = now_ms();
+    sqlx::query("INSERT INTO sessions (id_hash, user_id, csrf_token, created_ms, last_seen_ms, ip) VALUES ($1, $2, $3, $4, $4, $5)")
+        .bind(hash_secret(&id))
+        .bind(user_id)
+        .bind(&csrf)
+        .bind(now)
+        .bind(ip)
+        .execute(&db.pool)
+        .await?;
+    Ok((id, csrf))
+}
+
+/// Looks a session up, enforcing the timeouts and the user's status, and
+/// touches it (at most once a minute, to keep writes down).
+pub async fn session(db: &Db, cookie: &str, policy: SessionPolicy) -> Result<Option<Session>, DbError> {
+    let now = now_ms();
+    let r = sqlx::query(
+        "SELECT s.id_hash, s.csrf_token, s.created_ms, s.last_seen_ms, u.id, u.email, u.role, u.disabled_ms, u.created_ms AS ucreated \
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
+    )
+    .bind(hash_secret(cookie))
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(r) = r else { return Ok(None) };
+    let id_hash: String = r.try_get("id_hash")?;
+    let created: i64 = r.try_get("created_ms")?;
+    let last: i64 = r.try_get("last_seen_ms")?;
+    let disabled: Option<i64> = r.try_get("disabled_ms")?;
+    if now - created > policy.absolute_ms || now - last > policy.idle_ms || disabled.is_some() {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(&id_hash).execute(&db.pool).await?;
+        return Ok(None);
+    }
+    if now - last > 60_000 {
+        sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE id_hash = $2")
+            .bind(now)
+            .bind(&id_hash)
+            .execute(&db.pool)
+            .await?;
+    }
+    let role: String = r.try_get("role")?;
+    Ok(Some(Session {
+        user: User {
+            id: r.try_get("id")?,
+            email: r.try_get("email")?,
+            role: Role::parse(&role)?,
+            disabled: false,
+            created_ms: r.try_get("ucreated")?,
+        },
+        csrf: r.try_get("csrf_token")?,
+    }))
+}
+
+pub async fn end_session(db: &Db, cookie: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(hash_secret(cookie)).execute(&db.pool).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("wrong horse battery", &h));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn roles_parse_and_policies_hold() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()).unwrap(), r);
+        }
+        assert!(Role::parse("root").is_err());
+        assert!(check_password_policy("short").is_err());
+        assert!(check_email("not-an-email").is_err());
+        assert!(check_email("noc@wisp.example").is_ok());
+    }
+}

@@ -1,0 +1,761 @@
+//! Staff pages: server-rendered HTML that works on a phone, assets from the
+//! binary. Every form that changes something carries the session's CSRF token.
+
+use super::api::{delivery_json, range_ms};
+use super::{ApiError, AppState, Caller, SESSION_COOKIE, ago, esc, fmt_utc};
+use crate::staff::{self, Role};
+use crate::{audit, auth, fleet, monitoring};
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+type PageResult = Result<Response, ApiError>;
+
+fn csrf_field(c: &Caller) -> String {
+    format!("<input type=hidden name=csrf value=\"{}\">", esc(c.csrf.as_deref().unwrap_or("")))
+}
+
+/// The page frame: navigation by role, search, logout.
+pub fn layout(c: &Caller, title: &str, body: &str) -> Html<String> {
+    let mut nav = String::from(
+        "<a href=/>Dashboard</a><a href=/sites>Sites</a><a href=/devices>Devices</a><a href=/agents>Agents</a>",
+    );
+    if c.role == Role::Admin {
+        nav.push_str("<a href=/users>Users</a><a href=/tokens>Tokens</a><a href=/audit>Audit</a>");
+    }
+    Html(format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Mast</title><link rel="stylesheet" href="/assets/mast.css"></head>
+<body><header><a class=brand href="/">Mast</a><nav>{nav}</nav>
+<form class=search method=get action=/search><input name=q type=search placeholder="Site, device, MAC, IP" aria-label=Search></form>
+<form class=logout method=post action=/logout>{csrf}<span class=who>{who} · {role}</span><button type=submit>Log out</button></form></header>
+<main>{body}</main></body></html>"#,
+        title = esc(title),
+        csrf = csrf_field(c),
+        who = esc(&c.name),
+        role = c.role.as_str(),
+    ))
+}
+
+fn bare(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{} · Mast</title><link rel="stylesheet" href="/assets/mast.css"></head><body><main>{body}</main></body></html>"#,
+        esc(title)
+    ))
+}
+
+pub async fn css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css"), (header::CACHE_CONTROL, "max-age=3600")],
+        include_str!("../../assets/mast.css"),
+    )
+}
+
+fn login_page(error: Option<&str>) -> Html<String> {
+    let err = error.map(|e| format!("<p class=error role=alert>{}</p>", esc(e))).unwrap_or_default();
+    bare(
+        "Log in",
+        &format!(
+            r#"<form class="login" method="post" action="/login"><h2>Log in to Mast</h2>{err}
+<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Log in</button></form>"#
+        ),
+    )
+}
+
+pub async fn login_form() -> Html<String> {
+    login_page(None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+}
+
+pub async fn login(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> PageResult {
+    let ip = peer.ip().to_string();
+    let now = crate::db::now_ms() as u64;
+    if !super::same_origin(&headers) {
+        return Ok((StatusCode::FORBIDDEN, "cross-origin login refused").into_response());
+    }
+    let email = f.email.trim().to_ascii_lowercase();
+    let throttled = st.throttle.lock().unwrap_or_else(|p| p.into_inner()).check(&email, &ip, now);
+    if let Err(wait) = throttled {
+        return Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.to_string())],
+            login_page(Some(&format!("Too many failed attempts. Try again in {} min.", wait.div_ceil(60)))),
+        )
+            .into_response());
+    }
+    let actor = audit::Actor { name: email.clone(), ip: Some(ip.clone()) };
+    match staff::authenticate(&st.db, &email, &f.password).await? {
+        Some(user) => {
+            st.throttle.lock().unwrap_or_else(|p| p.into_inner()).succeeded(&email, &ip);
+            // A fresh session id at every login (no fixation).
+            if let Some(old) = super::cookie(&headers, SESSION_COOKIE) {
+                staff::end_session(&st.db, &old).await?;
+            }
+            let (sid, _) = staff::create_session(&st.db, user.id, Some(ip)).await?;
+            audit::record(&st.db, &actor, "login", &user.email, "").await?;
+            let secure = st.cookie_secure
+                || headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+            let cookie = format!(
+                "{SESSION_COOKIE}={sid}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+                st.sessions.absolute_ms / 1000,
+                if secure { "; Secure" } else { "" }
+            );
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+        }
+        None => {
+            st.throttle.lock().unwrap_or_else(|p| p.into_inner()).failed(&email, &ip, now);
+            crate::metrics::Metrics::inc(&st.metrics.http_unauthorized);
+            audit::record(&st.db, &actor, "login.failed", &email, "").await?;
+            Ok((StatusCode::UNAUTHORIZED, login_page(Some("Wrong email or password."))).into_response())
+        }
+    }
+}
+
+pub async fn logout(c: Caller, State(st): State<AppState>, headers: HeaderMap) -> PageResult {
+    if let Some(sid) = super::cookie(&headers, SESSION_COOKIE) {
+        staff::end_session(&st.db, &sid).await?;
+    }
+    audit::record(&st.db, &c.actor(), "logout", &c.name, "").await?;
+    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
+}
+
+fn badge(status: &str) -> String {
+    let cls = match status {
+        "up" | "connected" | "active" => "up",
+        "down" | "offline" | "revoked" => "down",
+        "degraded" => "degraded",
+        _ => "unknown",
+    };
+    format!("<span class='badge {cls}'>{}</span>", esc(status))
+}
+
+/// A site's status from its devices and agents.
+fn site_status(devices: &[&monitoring::DeviceView], agent_online: bool) -> &'static str {
+    let up = devices.iter().filter(|d| d.status == "up").count();
+    let down = devices.iter().filter(|d| d.status == "down").count();
+    if !agent_online && !devices.is_empty() {
+        "down"
+    } else if devices.is_empty() || (down == 0 && up > 0) {
+        if devices.is_empty() || up == devices.len() { "up" } else { "degraded" }
+    } else if up == 0 {
+        "down"
+    } else {
+        "degraded"
+    }
+}
+
+struct Overview {
+    sites: Vec<(monitoring::Site, &'static str, usize, usize)>,
+    agents: Vec<fleet::AgentView>,
+    devices: Vec<monitoring::DeviceView>,
+}
+
+async fn overview(st: &AppState) -> Result<Overview, ApiError> {
+    let sites = monitoring::list_sites(&st.db).await?;
+    let agents = fleet::list_agents(&st.db).await?;
+    let devices = monitoring::list_devices(&st.db, 100_000, 0).await?;
+    let mut by_site: HashMap<&str, Vec<&monitoring::DeviceView>> = HashMap::new();
+    for d in &devices {
+        by_site.entry(d.site.as_str()).or_default().push(d);
+    }
+    let sites = sites
+        .into_iter()
+        .map(|s| {
+            let ds = by_site.get(s.name.as_str()).cloned().unwrap_or_default();
+            let online = agents.iter().any(|a| a.site == s.name && a.connected);
+            let up = ds.iter().filter(|d| d.status == "up").count();
+            let status = site_status(&ds, online);
+            let n = ds.len();
+            (s, status, up, n)
+        })
+        .collect();
+    Ok(Overview { sites, agents, devices })
+}
+
+pub async fn dashboard(c: Caller, State(st): State<AppState>) -> PageResult {
+    let o = overview(&st).await?;
+    let count = |s: &str| o.sites.iter().filter(|x| x.1 == s).count();
+    let active: Vec<_> = o.agents.iter().filter(|a| a.status == "active").collect();
+    let offline = active.iter().filter(|a| !a.connected).count();
+    let down = o.devices.iter().filter(|d| d.status == "down").count();
+    let tile = |n: usize, label: &str, href: &str, cls: &str| {
+        format!("<a class='tile {cls}' href='{href}'><span class=n>{n}</span><span>{label}</span></a>")
+    };
+    let mut b = String::from("<meta http-equiv=refresh content=30><h1>Network</h1><div class=tiles>");
+    b.push_str(&tile(count("up"), "sites up", "/sites?status=up", "up"));
+    b.push_str(&tile(count("degraded"), "sites degraded", "/sites?status=degraded", "degraded"));
+    b.push_str(&tile(count("down"), "sites down", "/sites?status=down", "down"));
+    b.push_str(&tile(down, "devices down", "/devices?status=down", if down > 0 { "down" } else { "up" }));
+    b.push_str(&tile(offline, "agents offline", "/agents?state=offline", if offline > 0 { "down" } else { "up" }));
+    b.push_str("</div>");
+    b.push_str("<p class=muted>Incidents and tickets appear here once the ticketing module is in place.</p>");
+    Ok(layout(&c, "Dashboard", &b).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct StatusQ {
+    status: Option<String>,
+    state: Option<String>,
+}
+
+pub async fn sites(c: Caller, State(st): State<AppState>, Query(q): Query<StatusQ>) -> PageResult {
+    let o = overview(&st).await?;
+    let mut b = String::from(
+        "<h1>Sites</h1><div class=wrap><table><tr><th>Site</th><th>Status</th><th>Devices up</th><th>Interval</th></tr>",
+    );
+    for (s, status, up, n) in o.sites.iter().filter(|x| q.status.as_deref().is_none_or(|f| f == x.1)) {
+        b.push_str(&format!(
+            "<tr><td><a href='/sites/{}'>{}</a></td><td>{}</td><td>{up} / {n}</td><td>{} s</td></tr>",
+            s.id,
+            esc(&s.name),
+            badge(status),
+            s.interval_ms / 1000
+        ));
+    }
+    b.push_str("</table></div>");
+    Ok(layout(&c, "Sites", &b).into_response())
+}
+
+fn device_rows(devices: &[monitoring::DeviceView], now: i64) -> String {
+    let mut b = String::from(
+        "<div class=wrap><table><tr><th>Device</th><th>Address</th><th>Status</th><th>RTT</th><th>Loss (10 min)</th><th>Last sample</th></tr>",
+    );
+    for d in devices {
+        b.push_str(&format!(
+            "<tr class='st-{}'><td><a href='/devices/{}'>{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            d.status,
+            d.id,
+            esc(d.name.as_deref().unwrap_or(&d.addr)),
+            esc(&d.addr),
+            badge(d.status),
+            d.last_rtt_ms.map(|r| format!("{r:.2} ms")).unwrap_or_else(|| "-".into()),
+            d.loss_pct.map(|l| format!("{l:.0} %")).unwrap_or_else(|| "-".into()),
+            ago(now, d.last_sample_ms)
+        ));
+    }
+    b.push_str("</table></div>");
+    b
+}
+
+pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    let Some(site) = monitoring::site(&st.db, id).await? else { return Err(ApiError::not_found("no such site")) };
+    let now = crate::db::now_ms();
+    let agents: Vec<_> = fleet::list_agents(&st.db).await?.into_iter().filter(|a| a.site == site.name).collect();
+    let devices = monitoring::site_devices(&st.db, id).await?;
+    let mut b = format!(
+        "<h1>{}</h1><p class=muted>Probed every {} s</p><h2>Agent</h2>",
+        esc(&site.name),
+        site.interval_ms / 1000
+    );
+    if agents.is_empty() {
+        b.push_str("<p>No agent yet. <a href=/agents>Enroll one</a>.</p>");
+    }
+    b.push_str("<div class=wrap><table><tr><th>Agent</th><th>Uplink</th><th>Version</th><th>Last seen</th><th>Spool backlog</th></tr>");
+    for a in &agents {
+        let state = if a.status != "active" {
+            a.status.as_str()
+        } else if a.connected {
+            "connected"
+        } else {
+            "offline"
+        };
+        b.push_str(&format!(
+            "<tr><td><a href='/agents/{0}'>agent {0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
+            a.id,
+            badge(state),
+            esc(a.version.as_deref().unwrap_or("-")),
+            ago(now, a.last_seen_ms),
+            a.backlog.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
+        ));
+    }
+    b.push_str("</table></div><h2>Devices</h2>");
+    b.push_str(&device_rows(&devices, now));
+    Ok(layout(&c, &site.name, &b).into_response())
+}
+
+pub async fn devices(c: Caller, State(st): State<AppState>, Query(q): Query<StatusQ>) -> PageResult {
+    let now = crate::db::now_ms();
+    let all = monitoring::list_devices(&st.db, 100_000, 0).await?;
+    let shown: Vec<_> = all.into_iter().filter(|d| q.status.as_deref().is_none_or(|s| s == d.status)).collect();
+    let b = format!("<h1>Devices</h1>{}", device_rows(&shown, now));
+    Ok(layout(&c, "Devices", &b).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RangeQ {
+    range: Option<String>,
+}
+
+pub async fn device(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
+    let Some(d) = monitoring::device(&st.db, id).await? else { return Err(ApiError::not_found("no such device")) };
+    let (_, range) = range_ms(q.range.as_deref())?;
+    let now = crate::db::now_ms();
+    let mut b = format!(
+        "<h1>{}</h1><p>{} · site <a href='/sites/{}'>{}</a> · last sample {}</p><dl class=facts><dt>Address</dt><dd>{}</dd><dt>RTT</dt><dd>{}</dd><dt>Loss (10 min)</dt><dd>{}</dd></dl>",
+        esc(d.name.as_deref().unwrap_or(&d.addr)),
+        badge(d.status),
+        d.site_id,
+        esc(&d.site),
+        ago(now, d.last_sample_ms),
+        esc(&d.addr),
+        d.last_rtt_ms.map(|r| format!("{r:.2} ms")).unwrap_or_else(|| "-".into()),
+        d.loss_pct.map(|l| format!("{l:.0} %")).unwrap_or_else(|| "-".into()),
+    );
+    b.push_str("<h2>RTT and loss</h2><p class=ranges>");
+    for r in ["hour", "day", "week"] {
+        if r == range {
+            b.push_str(&format!("<strong>{r}</strong> "));
+        } else {
+            b.push_str(&format!("<a href='/devices/{id}?range={r}'>{r}</a> "));
+        }
+    }
+    b.push_str(&format!(
+        "</p><img class=chart src='/devices/{id}/chart.svg?range={range}' alt='RTT and loss over the last {range}' width=800 height=240>"
+    ));
+    Ok(layout(&c, d.name.as_deref().unwrap_or(&d.addr), &b).into_response())
+}
+
+/// Server-rendered SVG: mean RTT as a line, loss as red bars, per bucket.
+pub async fn chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
+    let (span, _) = range_ms(q.range.as_deref())?;
+    let now = crate::db::now_ms();
+    let points = monitoring::device_series(&st.db, id, now - span, now, 240).await?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], render_chart(&points, now - span, now)).into_response())
+}
+
+pub fn render_chart(points: &[monitoring::Point], from: i64, to: i64) -> String {
+    let (w, h, left, bottom) = (800.0, 240.0, 48.0, 20.0);
+    let max_rtt = points.iter().filter_map(|p| p.rtt_ms).fold(1.0f64, f64::max) * 1.1;
+    let x = |t: i64| left + (t - from) as f64 / (to - from).max(1) as f64 * (w - left - 4.0);
+    let y = |v: f64| (h - bottom) - v / max_rtt * (h - bottom - 8.0);
+    let mut s = format!(
+        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {w} {h}' font-family='sans-serif' font-size='11'>\
+         <rect width='{w}' height='{h}' fill='#fff'/><line x1='{left}' y1='{0}' x2='{w}' y2='{0}' stroke='#ccc'/>\
+         <text x='4' y='14' fill='#555'>{max_rtt:.1} ms</text><text x='4' y='{0}' fill='#555'>0</text>",
+        h - bottom
+    );
+    let bw = ((w - left) / points.len().max(1) as f64).max(1.0);
+    for p in points.iter().filter(|p| p.loss_pct > 0.0) {
+        let bh = p.loss_pct / 100.0 * (h - bottom - 8.0);
+        s.push_str(&format!(
+            "<rect x='{:.1}' y='{:.1}' width='{bw:.1}' height='{bh:.1}' fill='#c0392b' fill-opacity='0.35'><title>{:.0} % loss</title></rect>",
+            x(p.t_ms) - bw / 2.0,
+            h - bottom - bh,
+            p.loss_pct
+        ));
+    }
+    let mut path = String::new();
+    for p in points {
+        match p.rtt_ms {
+            Some(r) => path.push_str(&format!(
+                "{}{:.1},{:.1} ",
+                if path.is_empty() || path.ends_with('|') { "M" } else { "L" },
+                x(p.t_ms),
+                y(r)
+            )),
+            None => path.push('|'),
+        }
+    }
+    let path = path.replace('|', "");
+    s.push_str(&format!("<path d='{path}' fill='none' stroke='#14324f' stroke-width='1.5'/>"));
+    if points.is_empty() {
+        s.push_str(&format!(
+            "<text x='{}' y='{}' fill='#888'>no samples in this range</text>",
+            w / 2.0 - 60.0,
+            h / 2.0
+        ));
+    }
+    s.push_str(&format!(
+        "<text x='{left}' y='{}' fill='#555'>{}</text><text x='{}' y='{}' fill='#555' text-anchor='end'>{} UTC</text></svg>",
+        h - 4.0,
+        fmt_utc(from),
+        w - 4.0,
+        h - 4.0,
+        fmt_utc(to)
+    ));
+    s
+}
+
+pub async fn agents(c: Caller, State(st): State<AppState>, Query(q): Query<StatusQ>) -> PageResult {
+    let now = crate::db::now_ms();
+    let agents = fleet::list_agents(&st.db).await?;
+    let mut b = String::from("<h1>Agents</h1>");
+    if c.role == Role::Admin {
+        let sites = monitoring::list_sites(&st.db).await?;
+        let opts: String = sites.iter().map(|s| format!("<option>{}</option>", esc(&s.name))).collect();
+        b.push_str(&format!(
+            "<form class=inline method=post action=/agents>{}<label>Enroll an agent for site <select name=site>{opts}</select></label><button type=submit>Create enrollment token</button></form>",
+            csrf_field(&c)
+        ));
+    }
+    b.push_str("<div class=wrap><table><tr><th>Agent</th><th>Site</th><th>State</th><th>Version</th><th>Last seen</th><th>Backlog</th></tr>");
+    for a in agents.iter().filter(|a| match q.state.as_deref() {
+        Some("offline") => a.status == "active" && !a.connected,
+        _ => true,
+    }) {
+        let state = if a.status != "active" {
+            a.status.as_str()
+        } else if a.connected {
+            "connected"
+        } else {
+            "offline"
+        };
+        b.push_str(&format!(
+            "<tr><td><a href='/agents/{0}'>agent {0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td></tr>",
+            a.id,
+            esc(&a.site),
+            badge(state),
+            esc(a.version.as_deref().unwrap_or("-")),
+            ago(now, a.last_seen_ms),
+            a.backlog.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
+        ));
+    }
+    b.push_str("</table></div>");
+    Ok(layout(&c, "Agents", &b).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EnrollForm {
+    site: String,
+}
+
+pub async fn enroll_agent(
+    c: Caller,
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<EnrollForm>,
+) -> PageResult {
+    let ttl = std::time::Duration::from_secs(st.enroll_token_ttl_secs);
+    let (id, token) = fleet::add_agent(&st.db, &f.site, ttl).await?;
+    audit::record(&st.db, &c.actor(), "agent.enroll", &format!("agent {id}"), &format!("site {}", f.site)).await?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit_once(':').map(|(h, _)| h.to_string()).or(Some(h.to_string())))
+        .unwrap_or_else(|| "CONTROLLER".into());
+    let cmd = format!(
+        "mast-agent enroll --controller {}:{} --token {token} --ca-fingerprint {} --state-dir /var/lib/mast-agent",
+        host, st.quic_port, st.ca_fingerprint
+    );
+    let b = format!(
+        "<h1>Agent {id} for {}</h1><p>Run this on the tower within {} hours. The token works once and is shown only now.</p><pre class=cmd id=enroll-command>{}</pre><p><a href=/agents>Back to agents</a></p>",
+        esc(&f.site),
+        st.enroll_token_ttl_secs / 3600,
+        esc(&cmd)
+    );
+    Ok(layout(&c, "Enroll agent", &b).into_response())
+}
+
+pub async fn agent(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    let now = crate::db::now_ms();
+    let d = delivery_json(&st.db, id).await?;
+    let agents = fleet::list_agents(&st.db).await?;
+    let a = agents.into_iter().find(|a| a.id == id).ok_or_else(|| ApiError::not_found("no such agent"))?;
+    let state = if a.status != "active" {
+        a.status.as_str()
+    } else if a.connected {
+        "connected"
+    } else {
+        "offline"
+    };
+    let mut b = format!(
+        "<h1>Agent {} · site {}</h1><p>{} · version {} · {} · last seen {} · backlog {}</p>",
+        a.id,
+        esc(&a.site),
+        badge(state),
+        esc(a.version.as_deref().unwrap_or("-")),
+        esc(a.target.as_deref().unwrap_or("-")),
+        ago(now, a.last_seen_ms),
+        a.backlog.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
+    );
+    if c.role == Role::Admin && a.status != "revoked" {
+        b.push_str(&format!(
+            "<form method=post action='/agents/{id}/revoke' class=inline>{}<button class=danger type=submit id=revoke>Revoke agent</button></form>",
+            csrf_field(&c)
+        ));
+    }
+    let loss = d["data_loss"].as_bool().unwrap_or(false);
+    b.push_str(&format!(
+        "<h2>Delivery</h2><p>{} {} stored, {} reported dropped by the agent, {} unexplained</p>",
+        if loss { badge("down").replace(">down<", ">data loss<") } else { badge("up").replace(">up<", ">complete<") },
+        d["stored"],
+        d["reported_dropped"],
+        d["unexplained"]
+    ));
+    b.push_str("<div class=wrap><table><tr><th>Boot epoch</th><th>Seq range</th><th>Stored</th><th>Reported dropped</th><th>Unexplained</th></tr>");
+    for e in d["epochs"].as_array().into_iter().flatten() {
+        b.push_str(&format!(
+            "<tr><td>{}</td><td>{}-{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e["boot_epoch"], e["first_seq"], e["last_seq"], e["stored"], e["reported_dropped"], e["unexplained"]
+        ));
+    }
+    b.push_str(
+        "</table></div><h2>Uplink outages</h2><div class=wrap><table><tr><th>From (UTC)</th><th>Duration</th></tr>",
+    );
+    for o in d["uplink_outages"].as_array().into_iter().flatten() {
+        let from = o["from_ms"].as_i64().unwrap_or(0);
+        let dur = match o["to_ms"].as_i64() {
+            Some(t) => format!("{} s", (t - from) / 1000),
+            None => "ongoing".into(),
+        };
+        b.push_str(&format!("<tr><td>{}</td><td>{dur}</td></tr>", fmt_utc(from)));
+    }
+    b.push_str("</table></div>");
+    Ok(layout(&c, &format!("Agent {id}"), &b).into_response())
+}
+
+pub async fn revoke_agent(c: Caller, State(st): State<AppState>, Path(id): Path<u64>) -> PageResult {
+    if !fleet::revoke(&st.db, id).await? {
+        return Err(ApiError::not_found(format!("no active or pending agent {id}")));
+    }
+    audit::record(&st.db, &c.actor(), "agent.revoke", &format!("agent {id}"), "").await?;
+    Ok(Redirect::to(&format!("/agents/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SearchQ {
+    q: Option<String>,
+}
+
+pub async fn search(c: Caller, State(st): State<AppState>, Query(q): Query<SearchQ>) -> PageResult {
+    let term = q.q.unwrap_or_default();
+    let term = term.trim();
+    let now = crate::db::now_ms();
+    let mut b = format!("<h1>Search: {}</h1>", esc(term));
+    if term.is_empty() {
+        b.push_str("<p>Type a site, device name, IP address or MAC.</p>");
+        return Ok(layout(&c, "Search", &b).into_response());
+    }
+    let lower = term.to_ascii_lowercase();
+    let sites: Vec<_> = monitoring::list_sites(&st.db)
+        .await?
+        .into_iter()
+        .filter(|s| s.name.to_ascii_lowercase().contains(&lower))
+        .collect();
+    b.push_str("<h2>Sites</h2><ul>");
+    for s in &sites {
+        b.push_str(&format!("<li><a href='/sites/{}'>{}</a></li>", s.id, esc(&s.name)));
+    }
+    b.push_str("</ul><h2>Devices</h2>");
+    let devices = monitoring::search_devices(&st.db, term).await?;
+    b.push_str(&device_rows(&devices, now));
+    if sites.is_empty() && devices.is_empty() {
+        b.push_str("<p>Nothing found.</p>");
+    }
+    Ok(layout(&c, "Search", &b).into_response())
+}
+
+pub async fn users(c: Caller, State(st): State<AppState>) -> PageResult {
+    let users = staff::list_users(&st.db).await?;
+    let role_opts = |sel: Role| -> String {
+        Role::ALL
+            .iter()
+            .map(|r| format!("<option{}>{}</option>", if *r == sel { " selected" } else { "" }, r.as_str()))
+            .collect()
+    };
+    let mut b = String::from(
+        "<h1>Users</h1><div class=wrap><table><tr><th>Email</th><th>Role</th><th>State</th><th></th></tr>",
+    );
+    for u in &users {
+        b.push_str(&format!(
+            "<tr><td>{email}</td><td><form method=post action='/users/{id}' class=inline>{csrf}<input type=hidden name=action value=role><select name=role>{opts}</select><button type=submit>Set role</button></form></td><td>{state}</td>\
+             <td><form method=post action='/users/{id}' class=inline>{csrf}<input type=hidden name=action value={act}><button type=submit>{actl}</button></form></td></tr>",
+            email = esc(&u.email),
+            id = u.id,
+            csrf = csrf_field(&c),
+            opts = role_opts(u.role),
+            state = badge(if u.disabled { "disabled" } else { "active" }),
+            act = if u.disabled { "enable" } else { "disable" },
+            actl = if u.disabled { "Enable" } else { "Disable" },
+        ));
+    }
+    b.push_str(&format!(
+        "</table></div><h2>Add a user</h2><form method=post action=/users class=stack>{}<label>Email <input name=email type=email required></label>\
+         <label>Role <select name=role>{}</select></label><label>Password (10+ characters) <input name=password type=password minlength=10 required autocomplete=new-password></label><button type=submit>Add user</button></form>",
+        csrf_field(&c),
+        role_opts(Role::Support)
+    ));
+    Ok(layout(&c, "Users", &b).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    email: String,
+    role: String,
+    password: String,
+}
+
+pub async fn add_user(c: Caller, State(st): State<AppState>, Form(f): Form<NewUserForm>) -> PageResult {
+    let role = Role::parse(&f.role)?;
+    let u = staff::add_user(&st.db, &f.email, role, &f.password).await?;
+    audit::record(&st.db, &c.actor(), "user.add", &u.email, &format!("role {}", role.as_str())).await?;
+    Ok(Redirect::to("/users").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ChangeUserForm {
+    action: String,
+    role: Option<String>,
+}
+
+pub async fn change_user(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Form(f): Form<ChangeUserForm>,
+) -> PageResult {
+    let Some(u) = staff::user(&st.db, id).await? else { return Err(ApiError::not_found("no such user")) };
+    if c.user_id == Some(id) && f.action != "role" {
+        return Err(ApiError::bad_request("you cannot disable yourself"));
+    }
+    match f.action.as_str() {
+        "role" => {
+            let role = Role::parse(f.role.as_deref().unwrap_or(""))?;
+            if c.user_id == Some(id) && role != Role::Admin {
+                return Err(ApiError::bad_request("you cannot remove your own admin role"));
+            }
+            staff::set_role(&st.db, id, role).await?;
+            audit::record(
+                &st.db,
+                &c.actor(),
+                "user.role",
+                &u.email,
+                &format!("{} -> {}", u.role.as_str(), role.as_str()),
+            )
+            .await?;
+        }
+        "disable" | "enable" => {
+            staff::set_disabled(&st.db, id, f.action == "disable").await?;
+            audit::record(&st.db, &c.actor(), &format!("user.{}", f.action), &u.email, "").await?;
+        }
+        other => return Err(ApiError::bad_request(format!("unknown action {other:?}"))),
+    }
+    Ok(Redirect::to("/users").into_response())
+}
+
+pub async fn tokens(c: Caller, State(st): State<AppState>) -> PageResult {
+    Ok(layout(&c, "API tokens", &tokens_body(&c, &st, None).await?).into_response())
+}
+
+async fn tokens_body(c: &Caller, st: &AppState, new_token: Option<&str>) -> Result<String, ApiError> {
+    let tokens = auth::list_tokens(&st.db).await?;
+    let mut b = String::from("<h1>API tokens</h1>");
+    if let Some(t) = new_token {
+        b.push_str(&format!("<p class=notice>New token (shown only now): <code id=new-token>{}</code></p>", esc(t)));
+    }
+    b.push_str(
+        "<div class=wrap><table><tr><th>Name</th><th>Role</th><th>Created (UTC)</th><th>State</th><th></th></tr>",
+    );
+    for t in &tokens {
+        let revoke = if t.revoked_ms.is_none() {
+            format!(
+                "<form method=post action='/tokens/{}/revoke' class=inline>{}<button type=submit>Revoke</button></form>",
+                t.id,
+                csrf_field(c)
+            )
+        } else {
+            String::new()
+        };
+        b.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{revoke}</td></tr>",
+            esc(&t.name),
+            esc(&t.role),
+            fmt_utc(t.created_ms),
+            badge(if t.revoked_ms.is_some() { "revoked" } else { "active" })
+        ));
+    }
+    let opts: String = Role::ALL.iter().map(|r| format!("<option>{}</option>", r.as_str())).collect();
+    b.push_str(&format!(
+        "</table></div><h2>Create a token</h2><form method=post action=/tokens class=stack>{}<label>Name <input name=name required></label><label>Role <select name=role>{opts}</select></label><button type=submit>Create token</button></form>",
+        csrf_field(c)
+    ));
+    Ok(b)
+}
+
+#[derive(Deserialize)]
+pub struct NewTokenForm {
+    name: String,
+    role: String,
+}
+
+pub async fn create_token(c: Caller, State(st): State<AppState>, Form(f): Form<NewTokenForm>) -> PageResult {
+    let token = super::api::create_token_for(&st, &c, &f.name, &f.role).await?;
+    Ok(layout(&c, "API tokens", &tokens_body(&c, &st, Some(&token)).await?).into_response())
+}
+
+pub async fn revoke_token(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    if !auth::revoke_token(&st.db, id).await? {
+        return Err(ApiError::not_found("no such active token"));
+    }
+    audit::record(&st.db, &c.actor(), "token.revoke", &format!("token {id}"), "").await?;
+    Ok(Redirect::to("/tokens").into_response())
+}
+
+pub async fn audit(c: Caller, State(st): State<AppState>) -> PageResult {
+    let entries = audit::list(&st.db, 500, 0).await?;
+    let mut b = String::from(
+        "<h1>Audit log</h1><p><a href=/audit.csv download>Export CSV</a></p><div class=wrap><table><tr><th>Time (UTC)</th><th>Who</th><th>Action</th><th>Target</th><th>Detail</th><th>From</th></tr>",
+    );
+    for e in &entries {
+        b.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            fmt_utc(e.ts_ms),
+            esc(&e.actor),
+            esc(&e.action),
+            esc(e.target.as_deref().unwrap_or("")),
+            esc(e.detail.as_deref().unwrap_or("")),
+            esc(e.ip.as_deref().unwrap_or(""))
+        ));
+    }
+    b.push_str("</table></div>");
+    Ok(layout(&c, "Audit log", &b).into_response())
+}
+
+pub async fn audit_csv(State(st): State<AppState>) -> PageResult {
+    let entries = audit::list(&st.db, 1_000_000, 0).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"mast-audit.csv\""),
+        ],
+        audit::to_csv(&entries),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_draws_rtt_and_loss() {
+        let pts = vec![
+            monitoring::Point { t_ms: 1_000, rtt_ms: Some(2.0), loss_pct: 0.0, samples: 10 },
+            monitoring::Point { t_ms: 2_000, rtt_ms: None, loss_pct: 100.0, samples: 10 },
+            monitoring::Point { t_ms: 3_000, rtt_ms: Some(4.0), loss_pct: 10.0, samples: 10 },
+        ];
+        let svg = render_chart(&pts, 0, 4_000);
+        assert!(svg.starts_with("<svg"));
+        assert_eq!(svg.matches("% loss").count(), 2);
+        assert!(svg.contains("<path d='M"));
+        assert!(render_chart(&[], 0, 1).contains("no samples"));
+    }
+}

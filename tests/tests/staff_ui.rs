@@ -1,0 +1,214 @@
+//! Staff UI security, end to end against a real controller: the route x role
+//! matrix, CSRF, sessions, login throttling, security headers, the OpenAPI
+//! document and the audit log.
+
+use mast_controller::staff::Role;
+use mast_controller::web::{Access, Kind, ROUTES};
+use mast_tests::*;
+use serde_json::Value;
+
+fn concrete(path: &str) -> String {
+    path.split('/').map(|s| if s.starts_with('{') { "1" } else { s }).collect::<Vec<_>>().join("/")
+}
+
+fn check_headers(path: &str, h: &reqwest::header::HeaderMap) {
+    let csp = h.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'self'"), "{path}: CSP {csp:?}");
+    assert_eq!(h.get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"), "{path}");
+}
+
+/// Every route in the table, called by every role (and by nobody): allowed
+/// roles get through, the others get 403; the anonymous get 401 (API) or the
+/// login page; every response carries the security headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_role_matrix() -> anyhow::Result<()> {
+    let c = Controller::start(Backend::Sqlite, &[]).await?.expect("sqlite");
+    c.cli_ok(&["site", "add", "m", "--targets", "127.0.0.1", "--interval", "60"]);
+    let mut tokens = Vec::new();
+    let mut sessions = Vec::new();
+    for role in Role::ALL {
+        tokens.push((role, c.token(role.as_str())));
+        let email = format!("{}@matrix.test", role.as_str());
+        let pw = c.add_user(&email, role.as_str());
+        let mut s = WebSession::new(&c);
+        assert_eq!(s.login(&email, &pw).await?.status, 303);
+        s.get("/").await?; // picks up the CSRF token
+        sessions.push((role, s));
+    }
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    for r in ROUTES {
+        let path = concrete(r.path);
+        let url = format!("http://{}{path}", c.http);
+        // Anonymous.
+        let resp = http.request(r.method.clone(), &url).send().await?;
+        check_headers(&path, resp.headers());
+        match (r.access, r.kind) {
+            (Access::Public, _) => {
+                assert!(![401, 403].contains(&resp.status().as_u16()), "{} {path} is public", r.method)
+            }
+            (Access::Roles(_), Kind::Api) => assert_eq!(resp.status().as_u16(), 401, "{} {path} anonymous", r.method),
+            (Access::Roles(_), Kind::Page) => {
+                assert_eq!(resp.status().as_u16(), 303, "{} {path} anonymous", r.method);
+                assert_eq!(resp.headers().get("location").and_then(|v| v.to_str().ok()), Some("/login"));
+            }
+        }
+        let Access::Roles(allowed) = r.access else { continue };
+        for role in Role::ALL {
+            let status = match r.kind {
+                Kind::Api => {
+                    let tok = &tokens.iter().find(|(x, _)| *x == role).expect("token").1;
+                    let mut req = http.request(r.method.clone(), &url).bearer_auth(tok);
+                    if r.method == reqwest::Method::POST {
+                        req = req.header("content-type", "application/json").body("{}");
+                    }
+                    let resp = req.send().await?;
+                    check_headers(&path, resp.headers());
+                    resp.status().as_u16()
+                }
+                Kind::Page => {
+                    let s = &mut sessions.iter_mut().find(|(x, _)| *x == role).expect("session").1;
+                    let resp = if r.method == reqwest::Method::POST {
+                        if r.path == "/logout" {
+                            continue; // would end the session the matrix needs
+                        }
+                        s.post(&path, &[], None).await?
+                    } else {
+                        s.get(&path).await?
+                    };
+                    check_headers(&path, &resp.headers);
+                    resp.status
+                }
+            };
+            if allowed.contains(&role) {
+                assert!(
+                    status != 403 && status != 401,
+                    "{} {path}: {} must be allowed, got {status}",
+                    r.method,
+                    role.as_str()
+                );
+            } else {
+                assert_eq!(status, 403, "{} {path}: {} must be refused", r.method, role.as_str());
+            }
+        }
+    }
+    // Unknown routes are 404 with the headers too.
+    let resp = http.get(format!("http://{}/no/such/page", c.http)).send().await?;
+    assert_eq!(resp.status().as_u16(), 404);
+    check_headers("/no/such/page", resp.headers());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_sessions_throttling_and_audit() -> anyhow::Result<()> {
+    let c = Controller::start(Backend::Sqlite, &[]).await?.expect("sqlite");
+    let pw = c.add_user("boss@wisp.test", "admin");
+    let tech_pw = c.add_user("tech@wisp.test", "technician");
+
+    // CSRF: no token, a wrong token, a foreign origin: refused; the right one works.
+    let mut s = WebSession::new(&c);
+    s.login("boss@wisp.test", &pw).await?;
+    s.get("/tokens").await?;
+    assert_eq!(s.post("/tokens", &[("name", "x"), ("role", "read-only")], Some("")).await?.status, 403);
+    assert_eq!(s.post("/tokens", &[("name", "x"), ("role", "read-only")], Some("forged")).await?.status, 403);
+    let cookie = s.cookie.clone().unwrap();
+    let csrf = s.csrf.clone().unwrap();
+    let r = s
+        .http
+        .post(format!("{}/tokens", s.base))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .form(&[("name", "x"), ("role", "read-only"), ("csrf", csrf.as_str())])
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403, "cross-origin post refused");
+    let r = s.post("/tokens", &[("name", "ci-token"), ("role", "read-only")], None).await?;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("id=new-token"), "token shown once");
+
+    // A technician cannot open the users page.
+    let mut t = WebSession::new(&c);
+    assert_eq!(t.login("tech@wisp.test", &tech_pw).await?.status, 303);
+    assert_eq!(t.get("/users").await?.status, 403);
+    assert_eq!(t.get("/").await?.status, 200);
+
+    // Sessions: a fresh id at every login; the old cookie dies at logout.
+    let first = s.cookie.clone();
+    let mut s2 = WebSession::new(&c);
+    s2.login("boss@wisp.test", &pw).await?;
+    assert_ne!(first, s2.cookie, "every login gets a new session id");
+    s2.get("/").await?;
+    let old = s2.cookie.clone();
+    assert_eq!(s2.post("/logout", &[], None).await?.status, 303);
+    s2.cookie = old;
+    assert_eq!(s2.get("/").await?.status, 303, "a logged-out cookie is dead");
+
+    // Disabling a user kills every session of theirs.
+    assert_eq!(t.get("/").await?.status, 200);
+    c.cli_ok(&["user", "disable", "--email", "tech@wisp.test"]);
+    assert_eq!(t.get("/").await?.status, 303, "a disabled user's session is dead");
+    assert_eq!(WebSession::new(&c).login("tech@wisp.test", &tech_pw).await?.status, 401, "and they cannot log in");
+
+    // Throttling: five failures from one address, then 429 even with the
+    // right password; the real user on another address still gets in.
+    let mut bad = WebSession::new(&c);
+    for _ in 0..5 {
+        assert_eq!(bad.login("boss@wisp.test", "wrong password!").await?.status, 401);
+    }
+    let r = bad.login("boss@wisp.test", &pw).await?;
+    assert_eq!(r.status, 429);
+    assert!(r.headers.contains_key("retry-after"));
+    let mut other = WebSession::new_from(&c, Some("127.0.0.2".parse()?));
+    assert_eq!(other.login("boss@wisp.test", &pw).await?.status, 303, "the real user elsewhere is not locked out");
+
+    // Audit log: logins, failures, logout, disable, token creation; CSV export.
+    let csv = s.get("/audit.csv").await?;
+    assert_eq!(csv.status, 200);
+    assert!(csv.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").starts_with("text/csv"));
+    for action in
+        ["\"login\"", "\"login.failed\"", "\"logout\"", "\"user.disable\"", "\"token.create\"", "\"user.add\""]
+    {
+        assert!(csv.body.contains(action), "audit lacks {action}:\n{}", csv.body);
+    }
+    assert!(!csv.body.contains(&pw), "no password in the audit log");
+    let log = c.log();
+    assert!(!log.contains(&pw) && !log.contains(&tech_pw), "no password in the controller log");
+    Ok(())
+}
+
+/// The OpenAPI document lists exactly the API routes, and each answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_matches_routes() -> anyhow::Result<()> {
+    let c = Controller::start(Backend::Sqlite, &[]).await?.expect("sqlite");
+    let tok = c.admin_token();
+    let (s, doc) = c.get("/api/v1/openapi.json", "").await?;
+    assert_eq!(s, 200);
+    let paths = doc["paths"].as_object().expect("paths");
+    let api: Vec<_> = ROUTES.iter().filter(|r| r.path.starts_with("/api/v1/")).collect();
+    let documented: usize = paths.values().map(|p| p.as_object().map_or(0, |o| o.len())).sum();
+    assert_eq!(documented, api.len(), "one operation per API route");
+    for r in &api {
+        let op = &paths[r.path][r.method.as_str().to_lowercase()];
+        assert!(op.is_object(), "{} {} missing from OpenAPI", r.method, r.path);
+        if r.method == reqwest::Method::GET {
+            let (status, _) = c.get(&concrete(r.path), &tok).await?;
+            assert!(status != 404 || r.path.contains('{'), "{} answers {status}", r.path);
+        }
+    }
+    let v: Value = doc;
+    assert_eq!(v["openapi"], "3.1.0");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_creates_an_admin_without_logging_its_password() -> anyhow::Result<()> {
+    let c = Controller::start(Backend::Sqlite, &[]).await?.expect("sqlite");
+    let file = c.data_dir().join("initial-admin-password");
+    let pw = std::fs::read_to_string(&file)?.trim().to_string();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file)?.permissions().mode() & 0o777, 0o600);
+    assert!(!c.log().contains(&pw), "the password is never logged");
+    let mut s = WebSession::new(&c);
+    assert_eq!(s.login("admin@localhost", &pw).await?.status, 303);
+    assert_eq!(s.get("/users").await?.status, 200);
+    Ok(())
+}
