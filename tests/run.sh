@@ -20,6 +20,9 @@ pkgs=()
 need() { command -v "$1" >/dev/null 2>&1 || pkgs+=("${@:2}"); }
 need gcc build-essential
 need pg_isready postgresql-client
+need chromedriver chromium chromium-driver
+need ip iproute2
+need mount mount
 if [ -z "${MAST_SKIP_CROSS:-}" ]; then
   need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   need arm-linux-gnueabihf-gcc gcc-arm-linux-gnueabihf libc6-dev-armhf-cross

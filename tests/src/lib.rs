@@ -727,3 +727,70 @@ impl WebSession {
         Ok(PageResponse { status, headers, body })
     }
 }
+
+/// Headless Chromium driven over WebDriver (Debian's `chromium` and
+/// `chromium-driver`). Missing browser: a failure under CI, a skip elsewhere.
+pub struct Browser {
+    pub client: fantoccini::Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> anyhow::Result<Option<Browser>> {
+        let driver_bin =
+            ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].into_iter().find(|p| Path::new(p).exists());
+        let Some(driver_bin) = driver_bin else {
+            if in_ci() {
+                bail!("chromedriver not found (apt-get install chromium chromium-driver); required under CI=true");
+            }
+            eprintln!("SKIPPED: chromium-driver is not installed");
+            return Ok(None);
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let driver = Command::new(driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting chromedriver")?;
+        let profile = tempfile::tempdir()?;
+        let caps: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--no-first-run", "--disable-quic", "--window-size=1280,900",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }
+        }))?;
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match fantoccini::ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => bail!("cannot start a chromium session: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Ok(Some(Browser { client, driver, _profile: profile }))
+    }
+
+    /// Saves a screenshot as `test-artifacts/<name>.png` at the workspace root.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("test-artifacts");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, self.client.screenshot().await?)?;
+        Ok(path)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}

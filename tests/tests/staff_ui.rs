@@ -20,9 +20,27 @@ fn check_headers(path: &str, h: &reqwest::header::HeaderMap) {
 /// Every route in the table, called by every role (and by nobody): allowed
 /// roles get through, the others get 403; the anonymous get 401 (API) or the
 /// login page; every response carries the security headers.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn route_role_matrix() -> anyhow::Result<()> {
-    let c = Controller::start(Backend::Sqlite, &[]).await?.expect("sqlite");
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(Backend::Sqlite).await.unwrap();
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(Backend::Postgres).await.unwrap();
+            }
+        }
+    };
+}
+
+on_both_backends!(route_role_matrix);
+on_both_backends!(csrf_sessions_throttling_and_audit);
+
+async fn route_role_matrix(backend: Backend) -> anyhow::Result<()> {
+    let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
     c.cli_ok(&["site", "add", "m", "--targets", "127.0.0.1", "--interval", "60"]);
     let mut tokens = Vec::new();
     let mut sessions = Vec::new();
@@ -98,9 +116,8 @@ async fn route_role_matrix() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn csrf_sessions_throttling_and_audit() -> anyhow::Result<()> {
-    let c = Controller::start(Backend::Sqlite, &[]).await?.expect("sqlite");
+async fn csrf_sessions_throttling_and_audit(backend: Backend) -> anyhow::Result<()> {
+    let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
     let pw = c.add_user("boss@wisp.test", "admin");
     let tech_pw = c.add_user("tech@wisp.test", "technician");
 

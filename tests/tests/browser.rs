@@ -1,0 +1,124 @@
+//! The staff UI in a real browser (headless Chromium over WebDriver): log in,
+//! see a site with a device down, open a device chart, revoke an agent, and a
+//! technician kept out of the users page. Screenshots (desktop and phone
+//! widths) land in `test-artifacts/`.
+
+use fantoccini::Locator;
+use mast_tests::*;
+use std::time::Duration;
+
+async fn login(b: &Browser, base: &str, email: &str, password: &str) -> anyhow::Result<()> {
+    b.client.goto(&format!("{base}/login")).await?;
+    b.client.find(Locator::Css("#email")).await?.send_keys(email).await?;
+    b.client.find(Locator::Css("#password")).await?.send_keys(password).await?;
+    b.client.find(Locator::Css("form.login button")).await?.click().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_ui_in_chromium() -> anyhow::Result<()> {
+    if !require_root("the browser test (its agent runs in a network namespace)")? {
+        return Ok(());
+    }
+    let Some(b) = Browser::start().await? else { return Ok(()) };
+    let c = Controller::start(Backend::Sqlite, &[]).await?.expect("sqlite");
+    // The agent lives in a namespace: 127.0.0.1 answers there; an address on
+    // no link of that namespace has no route, so it is down (no packet leaves).
+    let ns = NetNs::create()?;
+    let dead = {
+        let mut o: Vec<u8> = ns.ns_ip.split('.').map(|x| x.parse().unwrap()).collect();
+        o[2] = o[2].wrapping_add(128); // off the namespace's only link, and it has no default route
+        format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3])
+    };
+    c.cli_ok(&[
+        "site",
+        "add",
+        "ridge",
+        "--targets",
+        &format!("127.0.0.1=ap-ridge,{dead}=cpe-smith"),
+        "--interval",
+        "1",
+        "--timeout-ms",
+        "300",
+    ]);
+    let relay = UdpRelay::start(format!("{}:0", ns.host_ip).parse()?, c.quic).await?;
+    let (mut agent, agent_id) = Agent::enroll(&c, "ridge")?;
+    agent.set_controller(&relay.addr.to_string())?;
+    agent.metrics =
+        format!("{}:{}", ns.ns_ip, std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()).parse()?;
+    agent.start_with(&[], Some(&ns.name))?;
+    let tok = c.admin_token();
+    c.wait_for("one device up, one down", Duration::from_secs(30), async || {
+        let (_, v) = c.get("/api/v1/devices", &tok).await.ok()?;
+        let d = devices(&v);
+        (d.iter().any(|d| d["status"] == "up") && d.iter().any(|d| d["status"] == "down")).then_some(())
+    })
+    .await?;
+    let admin_pw = c.add_user("admin@wisp.test", "admin");
+    let tech_pw = c.add_user("tech@wisp.test", "technician");
+    let base = format!("http://{}", c.http);
+
+    // Log in; the dashboard shows a degraded site.
+    login(&b, &base, "admin@wisp.test", &admin_pw).await?;
+    if let Err(e) = b.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(".tiles")).await {
+        let _ = b.screenshot("00-login-failed").await;
+        anyhow::bail!(
+            "no dashboard after login ({e}); at {} with:\n{}",
+            b.client.current_url().await?,
+            b.client.source().await?
+        );
+    }
+    let src = b.client.source().await?;
+    assert!(src.contains("sites degraded") && src.contains("devices down"), "dashboard");
+    b.screenshot("01-dashboard").await?;
+
+    // The site page shows the device that is down.
+    b.client.find(Locator::LinkText("Sites")).await?.click().await?;
+    b.client.find(Locator::LinkText("ridge")).await?.click().await?;
+    let row = b.client.find(Locator::Css("tr.st-down")).await?;
+    assert!(row.text().await?.contains("cpe-smith"));
+    b.screenshot("02-site-with-device-down").await?;
+
+    // The chart of the device that is up.
+    b.client.find(Locator::LinkText("ap-ridge")).await?.click().await?;
+    let img = b.client.wait().for_element(Locator::Css("img.chart")).await?;
+    let loaded = b
+        .client
+        .execute("return arguments[0].complete && arguments[0].naturalWidth > 0", vec![serde_json::to_value(&img)?])
+        .await?;
+    assert_eq!(loaded, serde_json::Value::Bool(true), "the chart image loads");
+    b.client.find(Locator::LinkText("day")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("img.chart")).await?;
+    b.screenshot("03-device-chart").await?;
+
+    // Revoke the agent from its page.
+    b.client.goto(&format!("{base}/agents/{agent_id}")).await?;
+    b.client.find(Locator::Css("#revoke")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css(".badge.down")).await?;
+    assert!(b.client.source().await?.contains(">revoked<"));
+    b.screenshot("04-agent-revoked").await?;
+    c.wait_for("the agent's link to close", Duration::from_secs(10), async || {
+        let (_, v) = c.get("/api/v1/agents", &tok).await.ok()?;
+        (v["agents"][0]["connected"] == false).then_some(())
+    })
+    .await?;
+
+    // Phone width.
+    b.client.set_window_size(390, 844).await?;
+    b.client.goto(&format!("{base}/")).await?;
+    b.screenshot("05-dashboard-phone").await?;
+    b.client.set_window_size(1280, 900).await?;
+
+    // A technician cannot open the users page.
+    b.client.find(Locator::Css("form.logout button")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("form.login")).await?;
+    login(&b, &base, "tech@wisp.test", &tech_pw).await?;
+    b.client.wait().for_element(Locator::Css(".tiles")).await?;
+    assert!(!b.client.source().await?.contains("href=\"/users\""), "no users link for technicians");
+    b.client.goto(&format!("{base}/users")).await?;
+    assert!(b.client.source().await?.contains("Not allowed"));
+    b.screenshot("06-technician-refused").await?;
+    agent.kill();
+    drop(relay);
+    Ok(())
+}
