@@ -17,6 +17,10 @@
 //! | `session_idle_secs` | `MAST_SESSION_IDLE_SECS` | `3600` | a staff session unused this long ends |
 //! | `session_absolute_secs` | `MAST_SESSION_ABSOLUTE_SECS` | `43200` | a staff session ends this long after login |
 //! | `cookie_secure` | `MAST_COOKIE_SECURE` | `false` | mark cookies `Secure` (set behind a TLS proxy; `X-Forwarded-Proto: https` does it per request) |
+//! | `raw_retention_days` | `MAST_RAW_RETENTION_DAYS` | `30` | raw ping samples are kept this long |
+//! | `rollup_5m_retention_days` | `MAST_ROLLUP_5M_RETENTION_DAYS` | `180` | 5-minute rollups are kept this long |
+//! | `rollup_1h_retention_days` | `MAST_ROLLUP_1H_RETENTION_DAYS` | `1825` | hourly rollups are kept this long |
+//! | `rollup_interval_secs` | `MAST_ROLLUP_INTERVAL_SECS` | `60` | how often rollups and retention run |
 //! | `log` | `MAST_LOG` | `info` | tracing filter, e.g. `info,mast_controller=debug` |
 
 use serde::Deserialize;
@@ -48,6 +52,10 @@ pub struct Config {
     pub session_idle_secs: u64,
     pub session_absolute_secs: u64,
     pub cookie_secure: bool,
+    pub raw_retention_days: u64,
+    pub rollup_5m_retention_days: u64,
+    pub rollup_1h_retention_days: u64,
+    pub rollup_interval_secs: u64,
     pub log: String,
 }
 
@@ -66,6 +74,10 @@ impl Default for Config {
             session_idle_secs: 3_600,
             session_absolute_secs: 43_200,
             cookie_secure: false,
+            raw_retention_days: 30,
+            rollup_5m_retention_days: 180,
+            rollup_1h_retention_days: 1825,
+            rollup_interval_secs: 60,
             log: "info".into(),
         }
     }
@@ -137,6 +149,18 @@ impl Config {
         if let Some(v) = env("MAST_COOKIE_SECURE") {
             self.cookie_secure = parse("MAST_COOKIE_SECURE", &v)?;
         }
+        if let Some(v) = env("MAST_RAW_RETENTION_DAYS") {
+            self.raw_retention_days = parse("MAST_RAW_RETENTION_DAYS", &v)?;
+        }
+        if let Some(v) = env("MAST_ROLLUP_5M_RETENTION_DAYS") {
+            self.rollup_5m_retention_days = parse("MAST_ROLLUP_5M_RETENTION_DAYS", &v)?;
+        }
+        if let Some(v) = env("MAST_ROLLUP_1H_RETENTION_DAYS") {
+            self.rollup_1h_retention_days = parse("MAST_ROLLUP_1H_RETENTION_DAYS", &v)?;
+        }
+        if let Some(v) = env("MAST_ROLLUP_INTERVAL_SECS") {
+            self.rollup_interval_secs = parse("MAST_ROLLUP_INTERVAL_SECS", &v)?;
+        }
         if let Some(v) = env("MAST_LOG") {
             self.log = v;
         }
@@ -170,6 +194,17 @@ impl Config {
         }
         if self.session_idle_secs == 0 || self.session_idle_secs > self.session_absolute_secs {
             return bad("session_idle_secs", "must be at least 1 and at most session_absolute_secs");
+        }
+        if self.raw_retention_days == 0 || self.raw_retention_days > 3650 {
+            return bad("raw_retention_days", "must be between 1 and 3650");
+        }
+        if self.rollup_5m_retention_days < self.raw_retention_days
+            || self.rollup_1h_retention_days < self.rollup_5m_retention_days
+        {
+            return bad("rollup_5m_retention_days", "retention must grow: raw <= 5-minute <= hourly");
+        }
+        if self.rollup_interval_secs == 0 || self.rollup_interval_secs > 3600 {
+            return bad("rollup_interval_secs", "must be between 1 and 3600");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return bad("log", "is not a valid tracing filter");

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod monitoring;
 pub mod pki;
+pub mod rollup;
 pub mod staff;
 pub mod web;
 
@@ -72,6 +73,15 @@ pub async fn serve(
         cert_validity: Duration::from_secs(cfg.agent_cert_validity_secs),
     };
     let quic_task = tokio::spawn(ingest::run(endpoint.clone(), ingest));
+    let rollups = tokio::spawn(rollup::worker(
+        db.clone(),
+        Duration::from_secs(cfg.rollup_interval_secs),
+        rollup::Retention {
+            raw_days: cfg.raw_retention_days as i64,
+            five_min_days: cfg.rollup_5m_retention_days as i64,
+            hourly_days: cfg.rollup_1h_retention_days as i64,
+        },
+    ));
     let app = web::router(web::AppState {
         db: db.clone(),
         metrics,
@@ -108,6 +118,7 @@ pub async fn serve(
     endpoint.close(quinn::VarInt::from_u32(ingest::close::SHUTDOWN), b"controller shutting down");
     watcher.abort();
     quic_task.abort();
+    rollups.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
     db.pool.close().await;

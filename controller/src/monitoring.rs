@@ -73,17 +73,27 @@ pub async fn site(db: &Db, id: i64) -> Result<Option<Site>, DbError> {
 }
 
 pub async fn list_sites(db: &Db) -> Result<Vec<Site>, DbError> {
-    let ids: Vec<i64> = sqlx::query("SELECT id FROM sites ORDER BY name")
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.extend(site(db, id).await?);
+    let mut targets: HashMap<i64, Vec<String>> = HashMap::new();
+    for r in sqlx::query("SELECT site_id, addr FROM site_targets ORDER BY addr").fetch_all(&db.pool).await? {
+        targets.entry(r.try_get("site_id")?).or_default().push(r.try_get("addr")?);
     }
-    Ok(out)
+    let rows = sqlx::query("SELECT id, name, interval_ms, timeout_ms, revision FROM sites ORDER BY name")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.try_get("id")?;
+            Ok(Site {
+                id,
+                name: r.try_get("name")?,
+                interval_ms: r.try_get("interval_ms")?,
+                timeout_ms: r.try_get("timeout_ms")?,
+                revision: r.try_get("revision")?,
+                targets: targets.remove(&id).unwrap_or_default(),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
 }
 
 fn check_site_name(name: &str) -> Result<(), DbError> {
@@ -236,6 +246,8 @@ pub async fn store_samples(
     // newest sample per device in this batch: (ts, rtt)
     let mut latest: HashMap<i64, (i64, Option<u32>)> = HashMap::new();
     let mut last_ok: HashMap<i64, i64> = HashMap::new();
+    let mut inserted_keys: std::collections::HashSet<(u64, u64)> = std::collections::HashSet::new();
+    let mut oldest_ping: Option<i64> = None;
     for s in samples {
         let (kind, device_id, rtt_us, value) = match &s.body {
             SampleBody::Ping { target, rtt_us } => {
@@ -270,6 +282,10 @@ pub async fn store_samples(
             continue;
         }
         stored.inserted += 1;
+        inserted_keys.insert((s.boot_epoch, s.seq));
+        if kind == KIND_PING {
+            oldest_ping = Some(oldest_ping.map_or(s.ts_ms, |o: i64| o.min(s.ts_ms)));
+        }
         let Some(device_id) = device_id else { continue };
         let e = latest.entry(device_id).or_insert((s.ts_ms, rtt_us));
         if s.ts_ms >= e.0 {
@@ -297,6 +313,38 @@ pub async fn store_samples(
             .bind(device_id)
             .execute(&mut *tx)
             .await?;
+    }
+    // Delivery accounting (survives sample retention) and the rollup mark.
+    let mut per_epoch: HashMap<u64, (u64, u64, i64)> = HashMap::new();
+    for s in samples.iter().filter(|s| inserted_keys.contains(&(s.boot_epoch, s.seq))) {
+        let e = per_epoch.entry(s.boot_epoch).or_insert((s.seq, s.seq, 0));
+        e.0 = e.0.min(s.seq);
+        e.1 = e.1.max(s.seq);
+        e.2 += 1;
+    }
+    for (epoch, (first, last, n)) in per_epoch {
+        sqlx::query(
+            "INSERT INTO delivery_counts (agent_id, boot_epoch, first_seq, last_seq, stored) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (agent_id, boot_epoch) DO UPDATE SET stored = delivery_counts.stored + excluded.stored, \
+             first_seq = CASE WHEN excluded.first_seq < delivery_counts.first_seq THEN excluded.first_seq ELSE delivery_counts.first_seq END, \
+             last_seq = CASE WHEN excluded.last_seq > delivery_counts.last_seq THEN excluded.last_seq ELSE delivery_counts.last_seq END",
+        )
+        .bind(agent_id as i64)
+        .bind(epoch as i64)
+        .bind(first as i64)
+        .bind(last as i64)
+        .bind(n)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if let Some(oldest) = oldest_ping {
+        sqlx::query(
+            "UPDATE rollup_state SET dirty_from_ms = CASE WHEN dirty_from_ms IS NULL OR dirty_from_ms > $1 \
+             THEN $1 ELSE dirty_from_ms END WHERE name = 'samples'",
+        )
+        .bind(oldest)
+        .execute(&mut *tx)
+        .await?;
     }
     if let Some(last) = samples.last() {
         sqlx::query("UPDATE agents SET last_ack_epoch = $1, last_ack_seq = $2, last_seen_ms = $3 WHERE id = $4")
@@ -364,12 +412,29 @@ pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<Device
     list_devices_where(db, "$3 = $3", 0, limit, offset).await
 }
 
+/// All devices with their status but without loss figures (no sample scan):
+/// what the dashboard and overviews need.
+pub async fn device_statuses(db: &Db) -> Result<Vec<DeviceView>, DbError> {
+    list_devices_inner(db, "$3 = $3", 0, 1_000_000, 0, false).await
+}
+
 async fn list_devices_where(
     db: &Db,
     filter: &'static str,
     arg: i64,
     limit: i64,
     offset: i64,
+) -> Result<Vec<DeviceView>, DbError> {
+    list_devices_inner(db, filter, arg, limit, offset, true).await
+}
+
+async fn list_devices_inner(
+    db: &Db,
+    filter: &'static str,
+    arg: i64,
+    limit: i64,
+    offset: i64,
+    with_loss: bool,
 ) -> Result<Vec<DeviceView>, DbError> {
     let now = now_ms();
     let since = now - 600_000;
@@ -378,15 +443,19 @@ async fn list_devices_where(
          FROM samples x JOIN devices d ON d.id = x.device_id \
          WHERE x.ts_ms > $1 AND x.kind = 0 AND $2 = $2 AND {filter} GROUP BY x.device_id"
     );
-    let stats: HashMap<i64, (i64, i64)> = sqlx::query(sqlx::AssertSqlSafe(stats_sql))
-        .bind(since)
-        .bind(0i64)
-        .bind(arg)
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("device_id")?, (r.try_get("n")?, r.try_get("lost")?))))
-        .collect::<Result<_, sqlx::Error>>()?;
+    let stats: HashMap<i64, (i64, i64)> = if !with_loss {
+        HashMap::new()
+    } else {
+        sqlx::query(sqlx::AssertSqlSafe(stats_sql))
+            .bind(since)
+            .bind(0i64)
+            .bind(arg)
+            .fetch_all(&db.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("device_id")?, (r.try_get("n")?, r.try_get("lost")?))))
+            .collect::<Result<_, sqlx::Error>>()?
+    };
     let sql = format!(
         "SELECT d.id, d.site_id, s.name AS site, s.interval_ms, d.addr, d.name, d.last_sample_ms, d.last_rtt_us \
          FROM devices d JOIN sites s ON s.id = d.site_id WHERE {filter} ORDER BY s.name, d.addr LIMIT $1 OFFSET $2"
@@ -477,8 +546,7 @@ pub fn epoch_integrity(
 
 pub async fn delivery(db: &Db, agent_id: i64) -> Result<Vec<EpochDelivery>, DbError> {
     let rows = sqlx::query(
-        "SELECT boot_epoch, MIN(seq) AS first_seq, MAX(seq) AS last_seq, COUNT(*) AS stored \
-         FROM samples WHERE agent_id = $1 GROUP BY boot_epoch ORDER BY boot_epoch",
+        "SELECT boot_epoch, first_seq, last_seq, stored FROM delivery_counts WHERE agent_id = $1 ORDER BY boot_epoch",
     )
     .bind(agent_id)
     .fetch_all(&db.pool)
@@ -537,6 +605,41 @@ pub struct Point {
 /// into at most `buckets` points, so a week-long chart stays cheap.
 pub async fn device_series(db: &Db, device_id: i64, from: i64, to: i64, buckets: i64) -> Result<Vec<Point>, DbError> {
     let bucket = ((to - from) / buckets.max(1)).max(1000);
+    if to - from > 6 * crate::rollup::HOUR {
+        // Long ranges come from the rollups (5-minute up to 8 days, then hourly).
+        let width =
+            if to - from <= 8 * 24 * crate::rollup::HOUR { crate::rollup::FIVE_MIN } else { crate::rollup::HOUR };
+        let bucket = bucket.max(width);
+        let rows = sqlx::query(
+            "SELECT (t_ms - $2) / $3 AS b, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(lost) AS BIGINT) AS lost, \
+             CAST(SUM(rtt_sum_us) AS BIGINT) AS rs, CAST(SUM(rtt_n) AS BIGINT) AS rn \
+             FROM sample_rollups WHERE device_id = $1 AND width_ms = $5 AND t_ms >= $2 AND t_ms < $4 GROUP BY b ORDER BY b",
+        )
+        .bind(device_id)
+        .bind(from)
+        .bind(bucket)
+        .bind(to)
+        .bind(width)
+        .fetch_all(&db.pool)
+        .await?;
+        return rows
+            .iter()
+            .map(|r| {
+                let b: i64 = r.try_get("b")?;
+                let n: i64 = r.try_get("n")?;
+                let lost: i64 = r.try_get("lost")?;
+                let rs: i64 = r.try_get("rs")?;
+                let rn: i64 = r.try_get("rn")?;
+                Ok(Point {
+                    t_ms: from + b * bucket + bucket / 2,
+                    rtt_ms: (rn > 0).then(|| rs as f64 / rn as f64 / 1000.0),
+                    loss_pct: if n > 0 { lost as f64 * 100.0 / n as f64 } else { 0.0 },
+                    samples: n,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into);
+    }
     let rows = sqlx::query(
         "SELECT (ts_ms - $2) / $3 AS b, COUNT(*) AS n, \
          CAST(SUM(CASE WHEN rtt_us IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS lost, \

@@ -366,3 +366,39 @@ async fn demo_shows_live_data() -> anyhow::Result<()> {
     assert!(status.success(), "demo exits cleanly on SIGTERM: {status}");
     Ok(())
 }
+
+on_both_backends!(rollups_match_raw_samples);
+
+fn series_total(v: &Value) -> (i64, f64) {
+    let pts = v["points"].as_array().cloned().unwrap_or_default();
+    let n: i64 = pts.iter().map(|p| p["samples"].as_i64().unwrap_or(0)).sum();
+    let lost: f64 =
+        pts.iter().map(|p| p["samples"].as_f64().unwrap_or(0.0) * p["loss_pct"].as_f64().unwrap_or(0.0) / 100.0).sum();
+    (n, lost)
+}
+
+/// Day and week charts read the rollups; once the worker has run they hold
+/// exactly the samples the raw (hour) chart shows.
+async fn rollups_match_raw_samples(backend: Backend) -> anyhow::Result<()> {
+    let Some(c) = Controller::start(backend, &[("MAST_ROLLUP_INTERVAL_SECS", "1")]).await? else { return Ok(()) };
+    c.cli_ok(&["site", "add", "roll", "--targets", "127.0.0.1,127.0.0.2", "--interval", "1"]);
+    let (mut agent, _) = Agent::enroll(&c, "roll")?;
+    agent.start()?;
+    let tok = c.admin_token();
+    let dev = c
+        .wait_for("a device with samples", Duration::from_secs(20), async || {
+            let (_, v) = c.get("/api/v1/devices", &tok).await.ok()?;
+            devices(&v).into_iter().find(|d| d["samples_10m"].as_i64().unwrap_or(0) >= 5)?["id"].as_i64()
+        })
+        .await?;
+    agent.kill();
+    c.wait_for("rollups to match the raw samples", Duration::from_secs(20), async || {
+        let (_, hour) = c.get(&format!("/api/v1/devices/{dev}/series?range=hour"), &tok).await.ok()?;
+        let (_, day) = c.get(&format!("/api/v1/devices/{dev}/series?range=day"), &tok).await.ok()?;
+        let (_, week) = c.get(&format!("/api/v1/devices/{dev}/series?range=week"), &tok).await.ok()?;
+        let (h, d, w) = (series_total(&hour), series_total(&day), series_total(&week));
+        (h.0 >= 5 && h.0 == d.0 && d.0 == w.0 && (h.1 - d.1).abs() < 1e-6).then_some(())
+    })
+    .await?;
+    Ok(())
+}

@@ -349,6 +349,10 @@ mod tests {
     }
 
     proptest! {
+        // Each case runs up to 300 operations with a full re-scan after each;
+        // 96 cases keep the suite quick under qemu too.
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
         /// Random push / flush / ack / crash+reopen sequences: the ledger's
         /// backlog always equals the model's durable, unacknowledged, undropped
         /// keys; every such key is on the simulated disk; reopening from disk

@@ -171,7 +171,7 @@ struct Overview {
 async fn overview(st: &AppState) -> Result<Overview, ApiError> {
     let sites = monitoring::list_sites(&st.db).await?;
     let agents = fleet::list_agents(&st.db).await?;
-    let devices = monitoring::list_devices(&st.db, 100_000, 0).await?;
+    let devices = monitoring::device_statuses(&st.db).await?;
     let mut by_site: HashMap<&str, Vec<&monitoring::DeviceView>> = HashMap::new();
     for d in &devices {
         by_site.entry(d.site.as_str()).or_default().push(d);
