@@ -54,7 +54,9 @@ fn write_private(path: &Path, contents: &str) -> Result<(), PkiError> {
 
 fn random_serial() -> SerialNumber {
     let mut b: [u8; 16] = rand::random();
-    b[0] &= 0x7f; // positive INTEGER
+    // A positive INTEGER with no leading zero byte, so DER keeps all 16 bytes
+    // and the serial we record is byte for byte the one in the certificate.
+    b[0] = b[0] % 0x7f + 1;
     SerialNumber::from_slice(&b)
 }
 
@@ -143,15 +145,21 @@ impl Pki {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let serial = random_serial();
-        let serial_hex = hex::encode(serial.to_bytes());
+        let serial_text = serial_hex(&serial.to_bytes());
         params.serial_number = Some(serial);
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::minutes(5);
         params.not_after = now + time::Duration::seconds(validity.as_secs().min(i64::MAX as u64) as i64);
         csr.params = params;
         let cert = csr.signed_by(&self.issuer)?;
-        Ok((cert.der().to_vec(), serial_hex))
+        Ok((cert.der().to_vec(), serial_text))
     }
+}
+
+/// Hex of a serial without leading zero bytes (DER may drop them).
+pub fn serial_hex(bytes: &[u8]) -> String {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len().saturating_sub(1));
+    hex::encode(&bytes[start..])
 }
 
 pub fn agent_common_name(agent_id: u64) -> String {
@@ -163,7 +171,7 @@ pub fn agent_identity(cert_der: &[u8]) -> Option<(u64, String)> {
     let (_, cert) = x509_parser::parse_x509_certificate(cert_der).ok()?;
     let cn = cert.subject().iter_common_name().next()?.as_str().ok()?;
     let id = cn.strip_prefix("agent-")?.parse().ok()?;
-    Some((id, hex::encode(cert.raw_serial())))
+    Some((id, serial_hex(cert.raw_serial())))
 }
 
 #[cfg(test)]
@@ -184,5 +192,11 @@ mod tests {
         let (der, serial) = a.sign_agent_csr(csr.der(), 42, Duration::from_secs(3600)).unwrap();
         assert_eq!(agent_identity(&der), Some((42, serial)));
         assert!(matches!(a.sign_agent_csr(b"not a csr", 1, Duration::from_secs(1)), Err(PkiError::BadCsr(_))));
+        // The recorded serial always matches the certificate's (no DER zero stripping).
+        for i in 0..300 {
+            let (der, serial) = a.sign_agent_csr(csr.der(), i, Duration::from_secs(3600)).unwrap();
+            assert_eq!(agent_identity(&der), Some((i, serial)));
+        }
+        assert_eq!(serial_hex(&[0, 0, 0x12]), "12");
     }
 }

@@ -78,6 +78,12 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     let row = b.client.find(Locator::Css("tr.st-down")).await?;
     assert!(row.text().await?.contains("cpe-smith"));
     b.screenshot("02-site-with-device-down").await?;
+    b.client.goto(&format!("{base}/sites/map")).await?;
+    let node = b.client.find(Locator::Css("svg.schematic circle")).await?;
+    assert_eq!(node.attr("fill").await?.as_deref(), Some("#d68910"), "the site is degraded on the schematic");
+    b.screenshot("02b-schematic").await?;
+    b.client.goto(&format!("{base}/sites")).await?;
+    b.client.find(Locator::LinkText("ridge")).await?.click().await?;
 
     // The chart of the device that is up.
     b.client.find(Locator::LinkText("ap-ridge")).await?.click().await?;

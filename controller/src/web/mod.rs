@@ -168,6 +168,7 @@ routes! {
     POST "/logout" Page Access::Roles(EVERYONE) => post(pages::logout);
     GET "/" Page Access::Roles(EVERYONE) => get(pages::dashboard);
     GET "/sites" Page Access::Roles(EVERYONE) => get(pages::sites);
+    GET "/sites/map" Page Access::Roles(EVERYONE) => get(pages::sites_map);
     GET "/sites/{id}" Page Access::Roles(EVERYONE) => get(pages::site);
     GET "/devices" Page Access::Roles(EVERYONE) => get(pages::devices);
     GET "/devices/{id}" Page Access::Roles(EVERYONE) => get(pages::device);

@@ -219,7 +219,7 @@ pub struct StatusQ {
 pub async fn sites(c: Caller, State(st): State<AppState>, Query(q): Query<StatusQ>) -> PageResult {
     let o = overview(&st).await?;
     let mut b = String::from(
-        "<h1>Sites</h1><div class=wrap><table><tr><th>Site</th><th>Status</th><th>Devices up</th><th>Interval</th></tr>",
+        "<h1>Sites</h1><p><a href=/sites/map>Schematic view</a></p><div class=wrap><table><tr><th>Site</th><th>Status</th><th>Devices up</th><th>Interval</th></tr>",
     );
     for (s, status, up, n) in o.sites.iter().filter(|x| q.status.as_deref().is_none_or(|f| f == x.1)) {
         b.push_str(&format!(
@@ -232,6 +232,53 @@ pub async fn sites(c: Caller, State(st): State<AppState>, Query(q): Query<Status
     }
     b.push_str("</table></div>");
     Ok(layout(&c, "Sites", &b).into_response())
+}
+
+/// Schematic of the network: the controller in the middle, every site around
+/// it joined by its backhaul (dashed red when the agent is offline), coloured
+/// by status, each a link to its page. Sites have no coordinates yet, so this
+/// is a ring, not a geographic map.
+pub async fn sites_map(c: Caller, State(st): State<AppState>) -> PageResult {
+    let o = overview(&st).await?;
+    let n = o.sites.len().max(1) as f64;
+    let (w, h) = (900.0f64, 640.0f64);
+    let (cx, cy) = (w / 2.0, h / 2.0);
+    let r = (h / 2.0 - 80.0).max(100.0);
+    let mut svg = format!(
+        "<svg class=schematic viewBox='0 0 {w} {h}' xmlns='http://www.w3.org/2000/svg' role=img aria-label='Network schematic' font-family='sans-serif' font-size='12'>"
+    );
+    let mut nodes = String::new();
+    for (i, (s, status, up, total)) in o.sites.iter().enumerate() {
+        let a = i as f64 / n * std::f64::consts::TAU - std::f64::consts::FRAC_PI_2;
+        let (x, y) = (cx + r * a.cos(), cy + r * a.sin());
+        let online = o.agents.iter().any(|ag| ag.site == s.name && ag.connected);
+        let line = if online { "stroke='#8a99aa'" } else { "stroke='#c0392b' stroke-dasharray='6 4'" };
+        svg.push_str(&format!("<line x1='{cx:.0}' y1='{cy:.0}' x2='{x:.0}' y2='{y:.0}' {line} stroke-width='2'/>"));
+        let fill = match *status {
+            "up" => "#1f8a4c",
+            "degraded" => "#d68910",
+            "down" => "#c0392b",
+            _ => "#8a8f98",
+        };
+        nodes.push_str(&format!(
+            "<a href='/sites/{id}'><circle cx='{x:.0}' cy='{y:.0}' r='16' fill='{fill}'><title>{name}: {status}</title></circle>\
+             <text x='{tx:.0}' y='{ty:.0}' text-anchor='middle'>{name} {up}/{total}</text></a>",
+            id = s.id,
+            name = esc(&s.name),
+            // The label sits outside the ring, clear of the backhaul line.
+            tx = cx + (r + 34.0) * a.cos(),
+            ty = cy + (r + 34.0) * a.sin() + 4.0,
+        ));
+    }
+    svg.push_str(&nodes);
+    svg.push_str(&format!(
+        "<rect x='{:.0}' y='{:.0}' width='120' height='36' rx='6' fill='#14324f'/><text x='{cx:.0}' y='{:.0}' fill='#fff' text-anchor='middle'>controller</text></svg>",
+        cx - 60.0,
+        cy - 18.0,
+        cy + 4.0
+    ));
+    let b = format!("<h1>Network schematic</h1><p><a href=/sites>List view</a></p><div class=wrap>{svg}</div>");
+    Ok(layout(&c, "Schematic", &b).into_response())
 }
 
 fn device_rows(devices: &[monitoring::DeviceView], now: i64) -> String {
