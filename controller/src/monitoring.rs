@@ -412,12 +412,6 @@ pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<Device
     list_devices_where(db, "$3 = $3", 0, limit, offset).await
 }
 
-/// All devices with their status but without loss figures (no sample scan):
-/// what the dashboard and overviews need.
-pub async fn device_statuses(db: &Db) -> Result<Vec<DeviceView>, DbError> {
-    list_devices_inner(db, "$3 = $3", 0, 1_000_000, 0, false).await
-}
-
 async fn list_devices_where(
     db: &Db,
     filter: &'static str,
@@ -664,6 +658,40 @@ pub async fn device_series(db: &Db, device_id: i64, from: i64, to: i64, buckets:
                 loss_pct: if n > 0 { lost as f64 * 100.0 / n as f64 } else { 0.0 },
                 samples: n,
             })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// Device counts of one site by status.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SiteCounts {
+    pub total: i64,
+    pub up: i64,
+    pub down: i64,
+}
+
+/// Per-site device counts by status, aggregated in the database (what the
+/// dashboard, site list and schematic need, without loading every device).
+/// The CASE expressions are [`device_status`] in SQL.
+pub async fn site_counts(db: &Db, now: i64) -> Result<HashMap<i64, SiteCounts>, DbError> {
+    let rows = sqlx::query(
+        "SELECT d.site_id, COUNT(*) AS n, \
+         CAST(SUM(CASE WHEN d.last_sample_ms IS NOT NULL AND $1 - d.last_sample_ms <= 3 * s.interval_ms + 10000 \
+              AND d.last_rtt_us IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS up, \
+         CAST(SUM(CASE WHEN d.last_sample_ms IS NOT NULL AND $1 - d.last_sample_ms <= 3 * s.interval_ms + 10000 \
+              AND d.last_rtt_us IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS down \
+         FROM devices d JOIN sites s ON s.id = d.site_id GROUP BY d.site_id",
+    )
+    .bind(now)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("site_id")?,
+                SiteCounts { total: r.try_get("n")?, up: r.try_get("up")?, down: r.try_get("down")? },
+            ))
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(Into::into)

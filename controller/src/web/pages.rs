@@ -10,7 +10,6 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 type PageResult = Result<Response, ApiError>;
@@ -147,47 +146,39 @@ fn badge(status: &str) -> String {
     format!("<span class='badge {cls}'>{}</span>", esc(status))
 }
 
-/// A site's status from its devices and agents.
-fn site_status(devices: &[&monitoring::DeviceView], agent_online: bool) -> &'static str {
-    let up = devices.iter().filter(|d| d.status == "up").count();
-    let down = devices.iter().filter(|d| d.status == "down").count();
-    if !agent_online && !devices.is_empty() {
+/// A site's status from its device counts and whether its agent is online.
+pub fn site_status(c: monitoring::SiteCounts, agent_online: bool) -> &'static str {
+    if c.total == 0 {
+        "up"
+    } else if !agent_online || c.up == 0 {
         "down"
-    } else if devices.is_empty() || (down == 0 && up > 0) {
-        if devices.is_empty() || up == devices.len() { "up" } else { "degraded" }
-    } else if up == 0 {
-        "down"
+    } else if c.up == c.total {
+        "up"
     } else {
         "degraded"
     }
 }
 
 struct Overview {
-    sites: Vec<(monitoring::Site, &'static str, usize, usize)>,
+    sites: Vec<(monitoring::Site, &'static str, i64, i64)>,
     agents: Vec<fleet::AgentView>,
-    devices: Vec<monitoring::DeviceView>,
+    devices_down: i64,
 }
 
 async fn overview(st: &AppState) -> Result<Overview, ApiError> {
     let sites = monitoring::list_sites(&st.db).await?;
     let agents = fleet::list_agents(&st.db).await?;
-    let devices = monitoring::device_statuses(&st.db).await?;
-    let mut by_site: HashMap<&str, Vec<&monitoring::DeviceView>> = HashMap::new();
-    for d in &devices {
-        by_site.entry(d.site.as_str()).or_default().push(d);
-    }
+    let counts = monitoring::site_counts(&st.db, crate::db::now_ms()).await?;
+    let devices_down = counts.values().map(|c| c.down).sum();
     let sites = sites
         .into_iter()
         .map(|s| {
-            let ds = by_site.get(s.name.as_str()).cloned().unwrap_or_default();
+            let c = counts.get(&s.id).copied().unwrap_or_default();
             let online = agents.iter().any(|a| a.site == s.name && a.connected);
-            let up = ds.iter().filter(|d| d.status == "up").count();
-            let status = site_status(&ds, online);
-            let n = ds.len();
-            (s, status, up, n)
+            (s, site_status(c, online), c.up, c.total)
         })
         .collect();
-    Ok(Overview { sites, agents, devices })
+    Ok(Overview { sites, agents, devices_down })
 }
 
 pub async fn dashboard(c: Caller, State(st): State<AppState>) -> PageResult {
@@ -195,7 +186,7 @@ pub async fn dashboard(c: Caller, State(st): State<AppState>) -> PageResult {
     let count = |s: &str| o.sites.iter().filter(|x| x.1 == s).count();
     let active: Vec<_> = o.agents.iter().filter(|a| a.status == "active").collect();
     let offline = active.iter().filter(|a| !a.connected).count();
-    let down = o.devices.iter().filter(|d| d.status == "down").count();
+    let down = o.devices_down as usize;
     let tile = |n: usize, label: &str, href: &str, cls: &str| {
         format!("<a class='tile {cls}' href='{href}'><span class=n>{n}</span><span>{label}</span></a>")
     };
@@ -791,6 +782,16 @@ pub async fn audit_csv(State(st): State<AppState>) -> PageResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn site_status_rules() {
+        let c = |total, up, down| monitoring::SiteCounts { total, up, down };
+        assert_eq!(site_status(c(2, 2, 0), true), "up");
+        assert_eq!(site_status(c(2, 1, 1), true), "degraded");
+        assert_eq!(site_status(c(2, 0, 2), true), "down");
+        assert_eq!(site_status(c(2, 2, 0), false), "down", "an unreachable site is down");
+        assert_eq!(site_status(c(0, 0, 0), false), "up");
+    }
 
     #[test]
     fn chart_draws_rtt_and_loss() {
