@@ -204,6 +204,18 @@ pub struct AgentView {
     pub dropped: Option<i64>,
 }
 
+impl AgentView {
+    /// `connected` or `offline` for an active agent, else its status
+    /// (`pending`, `revoked`).
+    pub fn state(&self) -> &str {
+        match (self.status.as_str(), self.connected) {
+            ("active", true) => "connected",
+            ("active", false) => "offline",
+            (other, _) => other,
+        }
+    }
+}
+
 pub async fn list_agents(db: &Db) -> Result<Vec<AgentView>, DbError> {
     let rows = sqlx::query(
         "SELECT a.id, s.name AS site, a.status, a.version, a.target, a.boot_epoch, a.last_seen_ms, a.last_addr, \

@@ -5,22 +5,6 @@ use mast_tests::*;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-macro_rules! on_both_backends {
-    ($name:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(Backend::Sqlite).await.unwrap();
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(Backend::Postgres).await.unwrap();
-            }
-        }
-    };
-}
-
 on_both_backends!(probe_results_reach_api_and_page);
 on_both_backends!(controller_sigkill_loses_and_duplicates_nothing);
 

@@ -10,22 +10,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-macro_rules! on_both_backends {
-    ($name:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(Backend::Sqlite).await.unwrap();
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(Backend::Postgres).await.unwrap();
-            }
-        }
-    };
-}
-
 on_both_backends!(agent_sigkill_loses_nothing);
 on_both_backends!(damaged_spool_is_recovered_and_reported);
 on_both_backends!(full_disk_never_stops_the_agent);

@@ -17,28 +17,12 @@ fn check_headers(path: &str, h: &reqwest::header::HeaderMap) {
     assert_eq!(h.get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"), "{path}");
 }
 
-/// Every route in the table, called by every role (and by nobody): allowed
-/// roles get through, the others get 403; the anonymous get 401 (API) or the
-/// login page; every response carries the security headers.
-macro_rules! on_both_backends {
-    ($name:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(Backend::Sqlite).await.unwrap();
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(Backend::Postgres).await.unwrap();
-            }
-        }
-    };
-}
-
 on_both_backends!(route_role_matrix);
 on_both_backends!(csrf_sessions_throttling_and_audit);
 
+/// Every route in the table, called by every role (and by nobody): allowed
+/// roles get through, the others get 403; the anonymous get 401 (API) or the
+/// login page; every response carries the security headers.
 async fn route_role_matrix(backend: Backend) -> anyhow::Result<()> {
     let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
     c.cli_ok(&["site", "add", "m", "--targets", "127.0.0.1", "--interval", "60"]);

@@ -308,13 +308,7 @@ pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
     }
     b.push_str("<div class=wrap><table><tr><th>Agent</th><th>Uplink</th><th>Version</th><th>Last seen</th><th>Spool backlog</th></tr>");
     for a in &agents {
-        let state = if a.status != "active" {
-            a.status.as_str()
-        } else if a.connected {
-            "connected"
-        } else {
-            "offline"
-        };
+        let state = a.state();
         b.push_str(&format!(
             "<tr><td><a href='/agents/{0}'>agent {0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
             a.id,
@@ -449,13 +443,7 @@ pub async fn agents(c: Caller, State(st): State<AppState>, Query(q): Query<Statu
         Some("offline") => a.status == "active" && !a.connected,
         _ => true,
     }) {
-        let state = if a.status != "active" {
-            a.status.as_str()
-        } else if a.connected {
-            "connected"
-        } else {
-            "offline"
-        };
+        let state = a.state();
         b.push_str(&format!(
             "<tr><td><a href='/agents/{0}'>agent {0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td></tr>",
             a.id,
@@ -507,13 +495,7 @@ pub async fn agent(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -
     let d = delivery_json(&st.db, id).await?;
     let agents = fleet::list_agents(&st.db).await?;
     let a = agents.into_iter().find(|a| a.id == id).ok_or_else(|| ApiError::not_found("no such agent"))?;
-    let state = if a.status != "active" {
-        a.status.as_str()
-    } else if a.connected {
-        "connected"
-    } else {
-        "offline"
-    };
+    let state = a.state();
     let mut b = format!(
         "<h1>Agent {} · site {}</h1><p>{} · version {} · {} · last seen {} · backlog {}</p>",
         a.id,
