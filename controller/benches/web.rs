@@ -111,6 +111,9 @@ async fn main() -> anyhow::Result<()> {
     let db = Db::connect(&cfg.database_url()).await?;
     let t = Instant::now();
     load(&db).await?;
+    // A live database has planner statistics (autovacuum / `ANALYZE`); a
+    // freshly bulk-loaded one does not yet.
+    sqlx::query("ANALYZE").execute(&db.pool).await?;
     eprintln!("loaded {} devices and {SAMPLES} samples in {:?} ({:?})", SITES * PER_SITE, t.elapsed(), db.backend);
     let user = staff::add_user(&db, "bench@wisp.test", staff::Role::Admin, "benchmark-password").await?;
     let (sid, _) = staff::create_session(&db, user.id, None).await?;
