@@ -5,13 +5,8 @@ use crate::db::{Db, DbError, now_ms};
 use crate::fleet::{hash_secret, random_secret};
 use sqlx::Row;
 
-pub const ROLES: &[&str] = &["admin", "billing", "support", "technician", "read-only"];
-const _: () = assert!(ROLES.len() == crate::staff::Role::ALL.len());
-
 pub async fn create_token(db: &Db, name: &str, role: &str) -> Result<String, DbError> {
-    if !ROLES.contains(&role) {
-        return Err(DbError::Invalid(format!("unknown role {role:?}; one of {}", ROLES.join(", "))));
-    }
+    let role = crate::staff::Role::parse(role)?.as_str();
     if name.trim().is_empty() {
         return Err(DbError::Invalid("token name must not be empty".into()));
     }
@@ -75,13 +70,4 @@ pub async fn revoke_token(db: &Db, id: i64) -> Result<bool, DbError> {
         .execute(&db.pool)
         .await?;
     Ok(n.rows_affected() == 1)
-}
-
-/// The role of a valid, unrevoked token.
-pub async fn token_role(db: &Db, token: &str) -> Result<Option<String>, DbError> {
-    let r = sqlx::query("SELECT role FROM api_tokens WHERE token_hash = $1 AND revoked_ms IS NULL")
-        .bind(hash_secret(token))
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(r.map(|r| r.try_get("role")).transpose()?)
 }

@@ -515,8 +515,6 @@ impl NetNs {
         let ns_if = format!("mn{tag:04x}");
         // A private /30 per test from 10.231.0.0/16, only ever inside our veths.
         let net = (tag as u32 % 16000) * 4;
-        let base = format!("10.231.{}.{}", net / 256, net % 256);
-        let _ = base;
         let host_ip = format!("10.231.{}.{}", net / 256, net % 256 + 1);
         let ns_ip = format!("10.231.{}.{}", net / 256, net % 256 + 2);
         let ns = NetNs { name: name.clone(), host_if: host_if.clone(), host_ip: host_ip.clone(), ns_ip: ns_ip.clone() };
@@ -709,8 +707,8 @@ impl WebSession {
         }
     }
 
-    pub async fn get(&mut self, path: &str) -> anyhow::Result<PageResponse> {
-        let mut req = self.http.get(format!("{}{path}", self.base));
+    /// Sends with the session cookie; remembers the page's CSRF token.
+    async fn send(&mut self, mut req: reqwest::RequestBuilder) -> anyhow::Result<PageResponse> {
         if let Some(c) = &self.cookie {
             req = req.header("cookie", c);
         }
@@ -720,6 +718,11 @@ impl WebSession {
         let body = r.text().await?;
         self.remember_csrf(&body);
         Ok(PageResponse { status, headers, body })
+    }
+
+    pub async fn get(&mut self, path: &str) -> anyhow::Result<PageResponse> {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
     }
 
     /// Posts a form with the remembered CSRF token (unless `csrf` is given).
@@ -734,16 +737,8 @@ impl WebSession {
         if !tok.is_empty() {
             form.push(("csrf".into(), tok));
         }
-        let mut req = self.http.post(format!("{}{path}", self.base)).form(&form);
-        if let Some(c) = &self.cookie {
-            req = req.header("cookie", c);
-        }
-        let r = req.send().await?;
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let body = r.text().await?;
-        self.remember_csrf(&body);
-        Ok(PageResponse { status, headers, body })
+        let req = self.http.post(format!("{}{path}", self.base)).form(&form);
+        self.send(req).await
     }
 }
 
