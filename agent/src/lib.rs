@@ -10,6 +10,7 @@ pub mod enroll;
 pub mod identity;
 pub mod link;
 pub mod metrics;
+pub mod ping;
 pub mod probe;
 pub mod run;
 pub mod spool;

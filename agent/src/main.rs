@@ -152,7 +152,7 @@ async fn probe_cmd(
     let addrs: Vec<SocketAddr> =
         targets.iter().map(|t| probe::parse_target(t)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?;
     let ips: Vec<std::net::IpAddr> = addrs.iter().map(|a| a.ip()).collect();
-    let pings = match probe::Pinger::new() {
+    let pings = match mast_agent::ping::Pinger::new() {
         Ok(mut p) => p.round(&ips, timeout).await,
         Err(e) => {
             eprintln!("warning: {e}");

@@ -4,7 +4,7 @@
 use crate::identity;
 use crate::link::Link;
 use crate::metrics::Metrics;
-use crate::probe::Pinger;
+use crate::ping::Pinger;
 use crate::spool::Spool;
 use crate::spool::ledger::Limits;
 use anyhow::Context;

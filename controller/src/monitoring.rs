@@ -223,7 +223,8 @@ pub async fn site_config(db: &Db, site_id: i64) -> Result<Option<SiteConfig>, Db
 }
 
 pub const KIND_PING: i64 = 0;
-pub const KIND_UPLINK: i64 = 1;
+pub const KIND_OTHER: i64 = 9;
+const KIND_UPLINK: i64 = 1;
 
 /// Result of storing one batch.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -262,6 +263,7 @@ pub async fn store_samples(
                 (KIND_PING, Some(id), *rtt_us, None)
             }
             SampleBody::Uplink { up } => (KIND_UPLINK, None, None, Some(i64::from(*up))),
+            _ => (KIND_OTHER, None, None, None),
         };
         let res = sqlx::query(
             "INSERT INTO samples (agent_id, boot_epoch, seq, kind, device_id, ts_ms, rtt_us, value) \

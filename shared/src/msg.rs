@@ -34,6 +34,10 @@ pub enum ControllerMsg {
     Enrolled(Enrolled),
     /// The controller refuses the request; the connection closes after this.
     Refused(Refused),
+    /// SNMP, discovery and pacing settings of the site. Sent right after
+    /// [`Welcome`] and whenever they change; carries the same revision as the
+    /// site's [`SiteConfig`]. Holds credentials: never log it whole.
+    Probing(ProbingConfig),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +103,216 @@ pub enum SampleBody {
     /// moment it noticed) or came back (`up: true`). Spooled like any sample,
     /// so the controller learns of backhaul outages even across agent restarts.
     Uplink { up: bool },
+    /// One SNMP poll of a device. Kept apart from ping: a radio whose SNMP
+    /// agent hangs still forwards traffic.
+    Snmp(SnmpPoll),
+    /// Radio link of one station (CPE) in an AP's station table, as the AP
+    /// reports it.
+    Station(StationSample),
+    /// Traffic of one interface over the last poll interval, after counter
+    /// wrap handling (never negative).
+    IfRate(IfRate),
+    /// A device record appeared or changed (the agent sends changes only).
+    Inventory(InventoryRecord),
+}
+
+/// A MAC address (EUI-48), in transmission order.
+pub type Mac = [u8; 6];
+
+/// Formats a MAC as `aa:bb:cc:dd:ee:ff`, the one form Mast shows and stores.
+pub fn format_mac(mac: &Mac) -> String {
+    let mut s = String::with_capacity(17);
+    for (i, b) in mac.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Parses a MAC written with `:`, `-`, `.` or no separators, any case
+/// (`AA-BB-CC-DD-EE-FF`, `aabb.ccdd.eeff`, `aabbccddeeff`).
+pub fn parse_mac(s: &str) -> Option<Mac> {
+    let hex: String = s.chars().filter(|c| !matches!(c, ':' | '-' | '.' | ' ')).collect();
+    if hex.len() != 12 || !hex.is_ascii() {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (i, b) in mac.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(mac)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SnmpOutcome {
+    Ok,
+    /// No answer within the timeout, after the retries.
+    Timeout,
+    /// The device answered with an error status or an authentication report
+    /// (wrong community or v3 user/keys).
+    Refused,
+    /// The reply could not be decoded.
+    Malformed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnmpPoll {
+    pub target: IpAddr,
+    pub outcome: SnmpOutcome,
+    /// sysUpTime in seconds, when the poll succeeded.
+    pub uptime_s: Option<u32>,
+    /// The device restarted since the previous poll (sysUpTime went back
+    /// without a 32-bit wrap).
+    pub rebooted: bool,
+    /// Poll duration in milliseconds.
+    pub duration_ms: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StationSample {
+    /// The AP whose station table listed it.
+    pub ap: IpAddr,
+    pub mac: Mac,
+    pub signal_dbm: Option<i16>,
+    /// Link quality in percent (airMAX CCQ, or the vendor's nearest figure).
+    pub quality_pct: Option<u8>,
+    pub tx_rate_kbps: Option<u32>,
+    pub rx_rate_kbps: Option<u32>,
+    pub distance_m: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IfRate {
+    pub target: IpAddr,
+    pub if_index: u32,
+    pub in_bps: u64,
+    pub out_bps: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DeviceKind {
+    Unknown,
+    /// Access point / base station: has a station table.
+    AccessPoint,
+    /// Customer radio (found in an AP's station table, or says so).
+    Cpe,
+    /// Backhaul radio (PtP).
+    Backhaul,
+    Router,
+    Switch,
+    /// Anything else answering on the LAN (ping-only, ARP only).
+    Host,
+}
+
+/// Where the agent learned of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum InventorySource {
+    /// The device's own SNMP agent.
+    Snmp,
+    /// An AP's station table.
+    StationTable,
+    /// An ARP/NDP table (the agent's own, or a router's over SNMP).
+    Neighbour,
+    /// A switch's bridge forwarding table.
+    Bridge,
+}
+
+/// What the agent knows about one device, keyed by MAC. Sent when first seen
+/// and whenever a field changes (not on every poll).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryRecord {
+    pub mac: Mac,
+    pub ip: Option<IpAddr>,
+    pub kind: DeviceKind,
+    pub source: InventorySource,
+    /// Vendor as the device identifies itself (profile), not the OUI.
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+    pub serial: Option<String>,
+    /// sysName or the station table's remote name.
+    pub name: Option<String>,
+    /// MAC of the AP (or switch) it hangs off.
+    pub parent: Option<Mac>,
+}
+
+/// SNMP, discovery and pacing settings of a site.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbingConfig {
+    /// Same counter as [`SiteConfig::revision`].
+    pub revision: u64,
+    /// Credentials, tried in order on discovered devices; `SnmpTarget`s refer
+    /// to them by index.
+    pub credentials: Vec<SnmpCredential>,
+    /// Devices to poll over SNMP.
+    pub snmp_targets: Vec<SnmpTarget>,
+    /// Subnets swept (ping, then SNMP identify) every `discovery_interval_ms`.
+    pub subnets: Vec<Subnet>,
+    pub snmp_interval_ms: u32,
+    pub discovery_interval_ms: u32,
+    /// ICMP echo requests per second at most (token bucket), so a round never
+    /// floods a sector.
+    pub ping_rate_pps: u32,
+}
+
+impl std::fmt::Debug for ProbingConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbingConfig")
+            .field("revision", &self.revision)
+            .field("credentials", &self.credentials.len())
+            .field("snmp_targets", &self.snmp_targets.len())
+            .field("subnets", &self.subnets)
+            .field("snmp_interval_ms", &self.snmp_interval_ms)
+            .field("discovery_interval_ms", &self.discovery_interval_ms)
+            .field("ping_rate_pps", &self.ping_rate_pps)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SnmpTarget {
+    pub addr: std::net::SocketAddr,
+    /// Index into [`ProbingConfig::credentials`].
+    pub credential: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Subnet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum V3Auth {
+    Md5,
+    Sha1,
+    Sha256,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum V3Privacy {
+    Des,
+    Aes128,
+}
+
+/// An SNMP credential. `Debug` never prints secrets.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SnmpCredential {
+    V2c { community: String },
+    V3 { user: String, auth: V3Auth, auth_key: String, privacy: V3Privacy, priv_key: String },
+}
+
+impl std::fmt::Debug for SnmpCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SnmpCredential::V2c { .. } => f.write_str("V2c { community: <redacted> }"),
+            SnmpCredential::V3 { user, auth, privacy, .. } => {
+                write!(f, "V3 {{ user: {user:?}, auth: {auth:?}, privacy: {privacy:?}, keys: <redacted> }}")
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -79,6 +79,68 @@ fn agent_msgs() -> Vec<(&'static str, AgentMsg)> {
                 ],
             }),
         ),
+        (
+            "agent-samples-snmp-v1",
+            AgentMsg::Samples(SampleBatch {
+                agent_id: 12,
+                samples: vec![
+                    Sample {
+                        boot_epoch: 7,
+                        seq: 4,
+                        ts_ms: 1_795_000_000_200,
+                        body: SampleBody::Snmp(SnmpPoll {
+                            target: IpAddr::V4(Ipv4Addr::new(10, 20, 0, 2)),
+                            outcome: SnmpOutcome::Ok,
+                            uptime_s: Some(86_400),
+                            rebooted: false,
+                            duration_ms: 35,
+                        }),
+                    },
+                    Sample {
+                        boot_epoch: 7,
+                        seq: 5,
+                        ts_ms: 1_795_000_000_201,
+                        body: SampleBody::Station(StationSample {
+                            ap: IpAddr::V4(Ipv4Addr::new(10, 20, 0, 2)),
+                            mac: [0x24, 0xa4, 0x3c, 1, 2, 3],
+                            signal_dbm: Some(-61),
+                            quality_pct: Some(94),
+                            tx_rate_kbps: Some(130_000),
+                            rx_rate_kbps: Some(117_000),
+                            distance_m: Some(1_650),
+                        }),
+                    },
+                    Sample {
+                        boot_epoch: 7,
+                        seq: 6,
+                        ts_ms: 1_795_000_000_202,
+                        body: SampleBody::IfRate(IfRate {
+                            target: IpAddr::V4(Ipv4Addr::new(10, 20, 0, 2)),
+                            if_index: 2,
+                            in_bps: 12_000_000,
+                            out_bps: 3_000_000,
+                        }),
+                    },
+                    Sample {
+                        boot_epoch: 7,
+                        seq: 7,
+                        ts_ms: 1_795_000_000_203,
+                        body: SampleBody::Inventory(InventoryRecord {
+                            mac: [0x24, 0xa4, 0x3c, 1, 2, 3],
+                            ip: Some(IpAddr::V4(Ipv4Addr::new(10, 20, 1, 7))),
+                            kind: DeviceKind::Cpe,
+                            source: InventorySource::StationTable,
+                            vendor: Some("Ubiquiti".into()),
+                            model: Some("NanoStation M5".into()),
+                            firmware: Some("XW.v6.3.6".into()),
+                            serial: None,
+                            name: Some("cpe-smith".into()),
+                            parent: Some([0x24, 0xa4, 0x3c, 9, 9, 9]),
+                        }),
+                    },
+                ],
+            }),
+        ),
     ]
 }
 
@@ -104,6 +166,27 @@ fn controller_msgs() -> Vec<(&'static str, ControllerMsg)> {
             }),
         ),
         ("controller-refused-v1", ControllerMsg::Refused(Refused { reason: "revoked".into() })),
+        (
+            "controller-probing-v1",
+            ControllerMsg::Probing(ProbingConfig {
+                revision: 4,
+                credentials: vec![
+                    SnmpCredential::V2c { community: "public".into() },
+                    SnmpCredential::V3 {
+                        user: "mast".into(),
+                        auth: V3Auth::Sha1,
+                        auth_key: "authpass1".into(),
+                        privacy: V3Privacy::Aes128,
+                        priv_key: "privpass1".into(),
+                    },
+                ],
+                snmp_targets: vec![SnmpTarget { addr: "10.20.0.2:161".parse().unwrap(), credential: 0 }],
+                subnets: vec![Subnet { addr: IpAddr::V4(Ipv4Addr::new(10, 20, 1, 0)), prefix: 24 }],
+                snmp_interval_ms: 60_000,
+                discovery_interval_ms: 3_600_000,
+                ping_rate_pps: 2_000,
+            }),
+        ),
     ]
 }
 
@@ -138,6 +221,23 @@ fn every_agent_message_kind_has_a_decoding_fixture() {
             | AgentMsg::Dropped(_) => {}
         }
     }
+    // Every sample body appears in some fixture.
+    let mut bodies = std::collections::HashSet::new();
+    for (_, m) in &msgs {
+        if let AgentMsg::Samples(b) = m {
+            for s in &b.samples {
+                bodies.insert(match s.body {
+                    SampleBody::Ping { .. } => 0,
+                    SampleBody::Uplink { .. } => 1,
+                    SampleBody::Snmp(_) => 2,
+                    SampleBody::Station(_) => 3,
+                    SampleBody::IfRate(_) => 4,
+                    SampleBody::Inventory(_) => 5,
+                });
+            }
+        }
+    }
+    assert_eq!(bodies.len(), 6, "a sample body has no fixture");
 }
 
 #[test]
@@ -152,7 +252,46 @@ fn every_controller_message_kind_has_a_decoding_fixture() {
             | ControllerMsg::Ack(_)
             | ControllerMsg::Config(_)
             | ControllerMsg::Enrolled(_)
-            | ControllerMsg::Refused(_) => {}
+            | ControllerMsg::Refused(_)
+            | ControllerMsg::Probing(_) => {}
         }
+    }
+}
+
+#[test]
+fn credentials_never_show_in_debug() {
+    let c = SnmpCredential::V3 {
+        user: "mast".into(),
+        auth: V3Auth::Sha1,
+        auth_key: "authpass1".into(),
+        privacy: V3Privacy::Aes128,
+        priv_key: "privpass1".into(),
+    };
+    let v2 = SnmpCredential::V2c { community: "s3cret-community".into() };
+    let cfg = ProbingConfig {
+        revision: 1,
+        credentials: vec![c.clone(), v2.clone()],
+        snmp_targets: vec![],
+        subnets: vec![],
+        snmp_interval_ms: 1,
+        discovery_interval_ms: 1,
+        ping_rate_pps: 1,
+    };
+    for text in
+        [format!("{c:?}"), format!("{v2:?}"), format!("{cfg:?}"), format!("{:?}", ControllerMsg::Probing(cfg.clone()))]
+    {
+        assert!(!text.contains("authpass1") && !text.contains("privpass1") && !text.contains("s3cret"), "{text}");
+    }
+}
+
+#[test]
+fn macs_parse_in_every_common_form() {
+    let want = [0xaa, 0xbb, 0xcc, 0x0d, 0xee, 0xff];
+    for s in ["aa:bb:cc:0d:ee:ff", "AA-BB-CC-0D-EE-FF", "aabb.cc0d.eeff", "AABBCC0DEEFF"] {
+        assert_eq!(parse_mac(s), Some(want), "{s}");
+    }
+    assert_eq!(format_mac(&want), "aa:bb:cc:0d:ee:ff");
+    for bad in ["", "aa:bb:cc:dd:ee", "aa:bb:cc:dd:ee:fg", "aa:bb:cc:dd:ee:ff:00", "é1:bb:cc:dd:ee:f"] {
+        assert_eq!(parse_mac(bad), None, "{bad}");
     }
 }
