@@ -500,6 +500,8 @@ pub fn require_root(what: &str) -> anyhow::Result<bool> {
 
 /// A network namespace joined to the root namespace by a veth pair:
 /// `host_ip` on the root side, `ns_ip` inside. Removed on drop.
+pub mod snmp;
+
 pub struct NetNs {
     pub name: String,
     pub host_if: String,

@@ -1,0 +1,2 @@
+//! Placeholder; filled in by the icmp_sweep benchmark work.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Placeholder; filled in by the snmp_poll benchmark work.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Real SNMP agents for tests: net-snmp snmpd and snmpsim.
