@@ -498,10 +498,10 @@ pub fn require_root(what: &str) -> anyhow::Result<bool> {
     Ok(false)
 }
 
-/// A network namespace joined to the root namespace by a veth pair:
-/// `host_ip` on the root side, `ns_ip` inside. Removed on drop.
 pub mod snmp;
 
+/// A network namespace joined to the root namespace by a veth pair:
+/// `host_ip` on the root side, `ns_ip` inside. Removed on drop.
 pub struct NetNs {
     pub name: String,
     pub host_if: String,
