@@ -276,6 +276,7 @@ impl Ingest {
         let last_committed = fleet::last_committed(&self.db, agent_id).await.map_err(internal)?;
         let welcome = ControllerMsg::Welcome(Welcome { protocol_version: PROTOCOL_VERSION, config, last_committed });
         write_frame(&mut send, &welcome).await.map_err(|e| (close::REFUSED, e.to_string()))?;
+        push_probing(&self.db, &mut send, ctl.site_id, sent_revision).await?;
         info!(%remote, agent_id, version = %hello.agent_version, target = %hello.target, boot_epoch = hello.boot_epoch, "agent connected");
 
         // Frames are read by their own task: reads are not cancel-safe, and the
@@ -340,6 +341,7 @@ impl Ingest {
                             if let Some(cfg) = crate::monitoring::site_config(&self.db, c.site_id).await.map_err(internal)? {
                                 sent_revision = cfg.revision;
                                 push_config(&mut send, cfg).await?;
+                                push_probing(&self.db, &mut send, c.site_id, sent_revision).await?;
                             }
                         }
                         _ => {}
@@ -353,6 +355,16 @@ impl Ingest {
 async fn push_config(send: &mut quinn::SendStream, cfg: SiteConfig) -> Result<(), (u32, String)> {
     info!(site = %cfg.site, revision = cfg.revision, "pushing site config");
     write_frame(send, &ControllerMsg::Config(cfg)).await.map_err(|e| (close::REFUSED, e.to_string()))
+}
+
+/// Sends the site's SNMP/discovery settings (never logged: they hold credentials).
+async fn push_probing(db: &Db, send: &mut quinn::SendStream, site_id: i64, revision: u64) -> Result<(), (u32, String)> {
+    let Some(p) =
+        crate::monitoring::probing::get(db, site_id).await.map_err(|e| (close::INTERNAL, format!("database: {e}")))?
+    else {
+        return Ok(());
+    };
+    write_frame(send, &ControllerMsg::Probing(p.to_wire(revision))).await.map_err(|e| (close::REFUSED, e.to_string()))
 }
 
 fn msg_name(m: &AgentMsg) -> &'static str {

@@ -143,6 +143,34 @@ enum SiteCmd {
         #[arg(long)]
         timeout_ms: Option<u64>,
     },
+    /// Change a site's SNMP, discovery and ping-pacing settings (agents get
+    /// them without restart). Options left out keep their value.
+    Probing {
+        name: String,
+        /// SNMP credential, repeatable, replacing the list: `v2c:COMMUNITY` or
+        /// `v3:USER:md5|sha|sha256:AUTHKEY:des|aes:PRIVKEY`. A command line is
+        /// visible to other local users: prefer --snmp-credentials-stdin.
+        #[arg(long = "snmp-credential")]
+        snmp_credentials: Vec<String>,
+        /// Read the credentials (one per line, same syntax) from standard input.
+        #[arg(long)]
+        snmp_credentials_stdin: bool,
+        /// Devices to poll: `IP[:PORT][@N],...` (N = credential position, default 0).
+        #[arg(long)]
+        snmp_targets: Option<String>,
+        /// Subnets to sweep for devices: `CIDR,...` (at most /20 each).
+        #[arg(long)]
+        subnets: Option<String>,
+        /// SNMP poll interval in seconds.
+        #[arg(long)]
+        snmp_interval: Option<u64>,
+        /// Discovery sweep interval in seconds.
+        #[arg(long)]
+        discovery_interval: Option<u64>,
+        /// Most ICMP echo requests per second the agent sends.
+        #[arg(long)]
+        ping_rate: Option<u64>,
+    },
     /// List sites.
     List {
         #[arg(long)]
@@ -291,6 +319,48 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
             .await?;
             audit::record(&db, &cli, "site.set", &s.name, &format!("revision {}", s.revision)).await?;
             println!("site {} now at revision {} with {} targets", s.name, s.revision, s.targets.len());
+            Ok(())
+        }
+        Cmd::Site {
+            cmd:
+                SiteCmd::Probing {
+                    name,
+                    snmp_credentials,
+                    snmp_credentials_stdin,
+                    snmp_targets,
+                    subnets,
+                    snmp_interval,
+                    discovery_interval,
+                    ping_rate,
+                },
+        } => {
+            use monitoring::probing;
+            let db = db(&cfg).await?;
+            let site =
+                monitoring::site_by_name(&db, &name).await?.ok_or_else(|| anyhow::anyhow!("no site named {name:?}"))?;
+            let mut p = probing::get(&db, site.id).await?.ok_or_else(|| anyhow::anyhow!("no site named {name:?}"))?;
+            let mut credentials = snmp_credentials;
+            if snmp_credentials_stdin {
+                credentials.extend(
+                    std::io::stdin()
+                        .lines()
+                        .map_while(Result::ok)
+                        .map(|l| l.trim().to_string())
+                        .filter(|l| !l.is_empty()),
+                );
+            }
+            p.apply(&probing::Change {
+                credentials,
+                snmp_targets,
+                subnets,
+                snmp_interval_secs: snmp_interval,
+                discovery_interval_secs: discovery_interval,
+                ping_rate_pps: ping_rate,
+            })?;
+            probing::set(&db, site.id, &p).await?;
+            let detail = p.summary();
+            audit::record(&db, &cli, "site.probing", &name, &detail).await?;
+            println!("site {name}: {detail}");
             Ok(())
         }
         Cmd::Site { cmd: SiteCmd::List { json } } => {

@@ -162,6 +162,53 @@ pub async fn audit(State(st): State<AppState>, Query(p): Query<Page>) -> Result<
 
 /// The OpenAPI 3.1 document, generated from the route table so it cannot
 /// drift from the real routes.
+pub async fn site_inventory(State(st): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+    if monitoring::site(&st.db, id).await?.is_none() {
+        return Err(ApiError::not_found("no such site"));
+    }
+    Ok(Json(json!({ "site_id": id, "inventory": monitoring::inventory::site_inventory(&st.db, id).await? })))
+}
+
+pub async fn device(State(st): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+    let Some(d) = monitoring::device(&st.db, id).await? else { return Err(ApiError::not_found("no such device")) };
+    let inventory = monitoring::inventory::device_inventory(&st.db, id).await?;
+    let mut history = Vec::new();
+    for i in &inventory {
+        history.extend(monitoring::inventory::history_of(&st.db, i.site_id, &i.mac, 100).await?);
+    }
+    Ok(Json(json!({ "device": d, "inventory": inventory, "history": history })))
+}
+
+#[derive(Deserialize)]
+pub struct MacQ {
+    mac: String,
+}
+
+/// MACs matching `?mac=` in any notation, whole or in part (at least 4 hex digits).
+pub async fn inventory_search(State(st): State<AppState>, Query(q): Query<MacQ>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "inventory": monitoring::inventory::search_mac(&st.db, &q.mac).await? })))
+}
+
+pub async fn probing(State(st): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+    let Some(p) = monitoring::probing::get(&st.db, id).await? else { return Err(ApiError::not_found("no such site")) };
+    Ok(Json(json!({ "site_id": id, "probing": p.view() })))
+}
+
+/// Changes a site's SNMP/discovery settings; the answer never echoes secrets.
+pub async fn set_probing(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Json(change): Json<monitoring::probing::Change>,
+) -> Result<Json<Value>, ApiError> {
+    let Some(site) = monitoring::site(&st.db, id).await? else { return Err(ApiError::not_found("no such site")) };
+    let mut p = monitoring::probing::get(&st.db, id).await?.ok_or_else(|| ApiError::not_found("no such site"))?;
+    p.apply(&change)?;
+    monitoring::probing::set(&st.db, id, &p).await?;
+    audit::record(&st.db, &c.actor(), "site.probing", &site.name, &p.summary()).await?;
+    Ok(Json(json!({ "site_id": id, "probing": p.view() })))
+}
+
 pub async fn openapi() -> Json<Value> {
     Json(openapi_doc())
 }

@@ -159,7 +159,12 @@ routes! {
     POST "/api/v1/agents/{id}/revoke" Api Access::Roles(ADMIN) => post(api::revoke_agent);
     GET "/api/v1/agents/{id}/delivery" Api Access::Roles(EVERYONE) => get(api::delivery);
     GET "/api/v1/devices" Api Access::Roles(EVERYONE) => get(api::devices);
+    GET "/api/v1/devices/{id}" Api Access::Roles(EVERYONE) => get(api::device);
     GET "/api/v1/devices/{id}/series" Api Access::Roles(EVERYONE) => get(api::series);
+    GET "/api/v1/sites/{id}/inventory" Api Access::Roles(EVERYONE) => get(api::site_inventory);
+    GET "/api/v1/sites/{id}/probing" Api Access::Roles(EVERYONE) => get(api::probing);
+    POST "/api/v1/sites/{id}/probing" Api Access::Roles(ADMIN) => post(api::set_probing);
+    GET "/api/v1/inventory" Api Access::Roles(EVERYONE) => get(api::inventory_search);
     GET "/api/v1/users" Api Access::Roles(ADMIN) => get(api::users);
     GET "/api/v1/audit" Api Access::Roles(ADMIN) => get(api::audit);
     GET "/login" Page Access::Public => get(pages::login_form);

@@ -273,17 +273,62 @@ pub async fn sites_map(c: Caller, State(st): State<AppState>) -> PageResult {
 }
 
 fn device_rows(devices: &[monitoring::DeviceView], now: i64) -> String {
-    let mut b = String::from(
-        "<div class=wrap><table><tr><th>Device</th><th>Address</th><th>Status</th><th>RTT</th><th>Loss (10 min)</th><th>Last sample</th></tr>",
-    );
+    let rows: Vec<(usize, &monitoring::DeviceView)> = devices.iter().map(|d| (0, d)).collect();
+    device_table(&rows, now)
+}
+
+/// Devices as a tree: each device under its parent (AP → CPEs), roots first
+/// in the given order. A parent outside the list makes a device a root.
+fn device_tree(devices: &[monitoring::DeviceView]) -> Vec<(usize, &monitoring::DeviceView)> {
+    let ids: std::collections::HashSet<i64> = devices.iter().map(|d| d.id).collect();
+    let mut children: std::collections::HashMap<i64, Vec<&monitoring::DeviceView>> = Default::default();
+    let mut roots = Vec::new();
     for d in devices {
+        match d.parent_id.filter(|p| ids.contains(p) && *p != d.id) {
+            Some(p) => children.entry(p).or_default().push(d),
+            None => roots.push(d),
+        }
+    }
+    // Infrastructure before customer radios at the top level.
+    roots.sort_by_key(|d| (children.get(&d.id).is_none(), d.kind.as_deref() == Some("cpe")));
+    let mut out = Vec::with_capacity(devices.len());
+    let mut seen = std::collections::HashSet::new();
+    let mut stack: Vec<(usize, &monitoring::DeviceView)> = roots.into_iter().rev().map(|d| (0, d)).collect();
+    while let Some((depth, d)) = stack.pop() {
+        if !seen.insert(d.id) {
+            continue;
+        }
+        out.push((depth, d));
+        if let Some(kids) = children.get(&d.id) {
+            stack.extend(kids.iter().rev().map(|k| (depth + 1, *k)));
+        }
+    }
+    // Cycles (a misreported parent loop) still show every device once.
+    out.extend(devices.iter().filter(|d| !seen.contains(&d.id)).map(|d| (0, d)));
+    out
+}
+
+fn device_table(rows: &[(usize, &monitoring::DeviceView)], now: i64) -> String {
+    let mut b = String::from(
+        "<div class=wrap><table><tr><th>Device</th><th>Kind</th><th>Address</th><th>MAC</th><th>Status</th>\
+         <th>Signal</th><th>RTT</th><th>Loss (10 min)</th><th>Last sample</th></tr>",
+    );
+    for (depth, d) in rows {
+        let indent = if *depth > 0 {
+            format!("<span class=muted>{}└ </span>", "&nbsp;&nbsp;".repeat(*depth))
+        } else {
+            String::new()
+        };
         b.push_str(&format!(
-            "<tr class='st-{}'><td><a href='/devices/{}'>{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class='st-{}'><td>{indent}<a href='/devices/{}'>{}</a></td><td>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             d.status,
             d.id,
             esc(d.name.as_deref().unwrap_or(&d.addr)),
+            esc(d.kind.as_deref().unwrap_or("-")),
             esc(&d.addr),
+            esc(d.mac.as_deref().unwrap_or("-")),
             badge(d.status),
+            d.signal_dbm.map(|s| format!("{s} dBm")).unwrap_or_else(|| "-".into()),
             d.last_rtt_ms.map(|r| format!("{r:.2} ms")).unwrap_or_else(|| "-".into()),
             d.loss_pct.map(|l| format!("{l:.0} %")).unwrap_or_else(|| "-".into()),
             ago(now, d.last_sample_ms)
@@ -319,7 +364,31 @@ pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
         ));
     }
     b.push_str("</table></div><h2>Devices</h2>");
-    b.push_str(&device_rows(&devices, now));
+    b.push_str(&device_table(&device_tree(&devices), now));
+    if let Some(p) = monitoring::probing::get(&st.db, id).await? {
+        let v = p.view();
+        b.push_str(&format!(
+            "<h2>Probing</h2><dl class=facts><dt>SNMP</dt><dd>every {} s, {} targets, credentials: {}</dd>\
+             <dt>Discovery</dt><dd>every {} s over {}</dd><dt>Ping pacing</dt><dd>at most {} per second</dd></dl>",
+            v.snmp_interval_ms / 1000,
+            v.snmp_targets.len(),
+            esc(&v
+                .credentials
+                .iter()
+                .map(|c| match &c.user {
+                    Some(u) => format!("v3 {u}"),
+                    None => "v2c".into(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")),
+            v.discovery_interval_ms / 1000,
+            if v.subnets.is_empty() { "no subnets".to_string() } else { esc(&v.subnets.join(", ")) },
+            v.ping_rate_pps
+        ));
+    }
+    let inv = monitoring::inventory::site_inventory(&st.db, id).await?;
+    b.push_str(&format!("<h2>Inventory ({} MACs)</h2>", inv.len()));
+    b.push_str(&inventory_table(&inv, now));
     Ok(layout(&c, &site.name, &b).into_response())
 }
 
@@ -351,6 +420,47 @@ pub async fn device(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, 
         d.last_rtt_ms.map(|r| format!("{r:.2} ms")).unwrap_or_else(|| "-".into()),
         d.loss_pct.map(|l| format!("{l:.0} %")).unwrap_or_else(|| "-".into()),
     );
+    let parent = match d.parent_id {
+        Some(p) => monitoring::device(&st.db, p).await?,
+        None => None,
+    };
+    b.push_str(&format!(
+        "<h2>Identity</h2><dl class=facts><dt>MAC</dt><dd class=mono>{}</dd><dt>Kind</dt><dd>{}</dd><dt>Vendor</dt><dd>{}</dd>\
+         <dt>Model</dt><dd>{}</dd><dt>Firmware</dt><dd>{}</dd><dt>Parent</dt><dd>{}</dd><dt>Signal</dt><dd>{}</dd><dt>SNMP</dt><dd>{}</dd></dl>",
+        esc(d.mac.as_deref().unwrap_or("-")),
+        esc(d.kind.as_deref().unwrap_or("-")),
+        esc(d.vendor.as_deref().unwrap_or("-")),
+        esc(d.model.as_deref().unwrap_or("-")),
+        esc(d.firmware.as_deref().unwrap_or("-")),
+        match &parent {
+            Some(p) => format!("<a href='/devices/{}'>{}</a>", p.id, esc(p.name.as_deref().unwrap_or(&p.addr))),
+            None => "-".into(),
+        },
+        d.signal_dbm.map(|s| format!("{s} dBm")).unwrap_or_else(|| "-".into()),
+        esc(d.snmp.as_deref().unwrap_or("not polled")),
+    ));
+    let inv = monitoring::inventory::device_inventory(&st.db, id).await?;
+    if !inv.is_empty() {
+        b.push_str("<h2>MACs</h2>");
+        b.push_str(&inventory_table(&inv, now));
+        let mut hist = Vec::new();
+        for i in &inv {
+            hist.extend(monitoring::inventory::history_of(&st.db, i.site_id, &i.mac, 50).await?);
+        }
+        hist.sort_by_key(|h| std::cmp::Reverse(h.ts_ms));
+        b.push_str("<h2>Inventory history</h2><div class=wrap><table><tr><th>When (UTC)</th><th>MAC</th><th>Field</th><th>Was</th><th>Now</th></tr>");
+        for h in hist.iter().take(50) {
+            b.push_str(&format!(
+                "<tr><td>{}</td><td class=mono>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                fmt_utc(h.ts_ms),
+                esc(&h.mac),
+                esc(&h.field),
+                esc(h.old_value.as_deref().unwrap_or("-")),
+                esc(h.new_value.as_deref().unwrap_or("-"))
+            ));
+        }
+        b.push_str("</table></div>");
+    }
     b.push_str("<h2>RTT and loss</h2><p class=ranges>");
     for r in ["hour", "day", "week"] {
         if r == range {
@@ -363,6 +473,35 @@ pub async fn device(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, 
         "</p><img class=chart src='/devices/{id}/chart.svg?range={range}' alt='RTT and loss over the last {range}' width=800 height=240>"
     ));
     Ok(layout(&c, d.name.as_deref().unwrap_or(&d.addr), &b).into_response())
+}
+
+fn inventory_table(inv: &[monitoring::inventory::InventoryView], now: i64) -> String {
+    let mut b = String::from(
+        "<div class=wrap><table><tr><th>MAC</th><th>Vendor (OUI)</th><th>Kind</th><th>IP</th><th>Name</th><th>Model</th>\
+         <th>Firmware</th><th>Parent</th><th>Signal</th><th>Source</th><th>First seen</th><th>Last seen</th></tr>",
+    );
+    for i in inv {
+        let mac = match i.device_id {
+            Some(d) => format!("<a href='/devices/{d}'>{}</a>", esc(&i.mac)),
+            None => esc(&i.mac),
+        };
+        b.push_str(&format!(
+            "<tr><td class=mono>{mac}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(i.oui_vendor.as_deref().unwrap_or("-")),
+            esc(&i.kind),
+            esc(i.ip.as_deref().unwrap_or("-")),
+            esc(i.name.as_deref().unwrap_or("-")),
+            esc(i.model.as_deref().unwrap_or("-")),
+            esc(i.firmware.as_deref().unwrap_or("-")),
+            esc(i.parent_mac.as_deref().unwrap_or("-")),
+            i.signal_dbm.map(|s| format!("{s} dBm")).unwrap_or_else(|| "-".into()),
+            esc(&i.source),
+            fmt_utc(i.first_seen_ms),
+            ago(now, Some(i.last_seen_ms)),
+        ));
+    }
+    b.push_str("</table></div>");
+    b
 }
 
 /// Server-rendered SVG: mean RTT as a line, loss as red bars, per bucket.
@@ -577,7 +716,12 @@ pub async fn search(c: Caller, State(st): State<AppState>, Query(q): Query<Searc
     b.push_str("</ul><h2>Devices</h2>");
     let devices = monitoring::search_devices(&st.db, term).await?;
     b.push_str(&device_rows(&devices, now));
-    if sites.is_empty() && devices.is_empty() {
+    let macs = monitoring::inventory::search_mac(&st.db, term).await?;
+    if !macs.is_empty() {
+        b.push_str("<h2>MACs</h2>");
+        b.push_str(&inventory_table(&macs, now));
+    }
+    if sites.is_empty() && devices.is_empty() && macs.is_empty() {
         b.push_str("<p>Nothing found.</p>");
     }
     Ok(layout(&c, "Search", &b).into_response())

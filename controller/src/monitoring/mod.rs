@@ -6,7 +6,10 @@
 //! move forward in time, so a resent or late batch never rolls them back.
 
 use crate::db::{Db, DbError, now_ms};
-use mast_shared::{ProbeTarget, Sample, SampleBody, SiteConfig};
+use mast_shared::{ProbeTarget, Sample, SampleBody, SiteConfig, SnmpOutcome};
+
+pub mod inventory;
+pub mod probing;
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -222,9 +225,35 @@ pub async fn site_config(db: &Db, site_id: i64) -> Result<Option<SiteConfig>, Db
     }))
 }
 
+// Sample kinds in the `samples` table.
 pub const KIND_PING: i64 = 0;
-pub const KIND_OTHER: i64 = 9;
 const KIND_UPLINK: i64 = 1;
+/// SNMP poll: `value` = outcome code, `rtt_us` = poll duration.
+pub const KIND_SNMP: i64 = 2;
+/// Station (CPE) seen by its AP: `device_id` = the station's device, `value` = signal dBm.
+pub const KIND_STATION: i64 = 3;
+/// Interface rate (the figures live in `interface_rates`): `value` = ifIndex.
+const KIND_IFRATE: i64 = 4;
+/// Inventory record (applied to `inventory`).
+const KIND_INVENTORY: i64 = 5;
+
+pub fn snmp_outcome_name(o: SnmpOutcome) -> &'static str {
+    match o {
+        SnmpOutcome::Ok => "ok",
+        SnmpOutcome::Timeout => "timeout",
+        SnmpOutcome::Refused => "refused",
+        SnmpOutcome::Malformed => "malformed",
+    }
+}
+
+fn snmp_outcome_code(o: SnmpOutcome) -> i64 {
+    match o {
+        SnmpOutcome::Ok => 0,
+        SnmpOutcome::Timeout => 1,
+        SnmpOutcome::Refused => 2,
+        SnmpOutcome::Malformed => 3,
+    }
+}
 
 /// Result of storing one batch.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -252,18 +281,30 @@ pub async fn store_samples(
     for s in samples {
         let (kind, device_id, rtt_us, value) = match &s.body {
             SampleBody::Ping { target, rtt_us } => {
-                let id = match device_ids.get(target) {
-                    Some(id) => *id,
-                    None => {
-                        let id = device_id(&mut tx, site_id, *target).await?;
-                        device_ids.insert(*target, id);
-                        id
-                    }
-                };
-                (KIND_PING, Some(id), *rtt_us, None)
+                (KIND_PING, Some(cached_device(&mut tx, device_ids, site_id, *target).await?), *rtt_us, None)
             }
             SampleBody::Uplink { up } => (KIND_UPLINK, None, None, Some(i64::from(*up))),
-            _ => (KIND_OTHER, None, None, None),
+            SampleBody::Snmp(p) => (
+                KIND_SNMP,
+                Some(cached_device(&mut tx, device_ids, site_id, p.target).await?),
+                Some(p.duration_ms.saturating_mul(1000)),
+                Some(snmp_outcome_code(p.outcome)),
+            ),
+            SampleBody::Station(st) => (
+                KIND_STATION,
+                inventory::station_seen(&mut tx, site_id, st, s.ts_ms).await?,
+                None,
+                st.signal_dbm.map(i64::from),
+            ),
+            SampleBody::IfRate(r) => (
+                KIND_IFRATE,
+                Some(cached_device(&mut tx, device_ids, site_id, r.target).await?),
+                None,
+                Some(r.if_index.into()),
+            ),
+            SampleBody::Inventory(rec) => {
+                (KIND_INVENTORY, inventory::apply_record(&mut tx, site_id, rec, s.ts_ms).await?, None, None)
+            }
         };
         let res = sqlx::query(
             "INSERT INTO samples (agent_id, boot_epoch, seq, kind, device_id, ts_ms, rtt_us, value) \
@@ -287,6 +328,41 @@ pub async fn store_samples(
         inserted_keys.insert((s.boot_epoch, s.seq));
         if kind == KIND_PING {
             oldest_ping = Some(oldest_ping.map_or(s.ts_ms, |o: i64| o.min(s.ts_ms)));
+        }
+        if let (SampleBody::Snmp(p), Some(id)) = (&s.body, device_id) {
+            sqlx::query(
+                "UPDATE devices SET snmp_outcome = $1, snmp_ms = $2, uptime_s = COALESCE($3, uptime_s) \
+                 WHERE id = $4 AND (snmp_ms IS NULL OR snmp_ms <= $2)",
+            )
+            .bind(snmp_outcome_name(p.outcome))
+            .bind(s.ts_ms)
+            .bind(p.uptime_s.map(i64::from))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let (SampleBody::Station(st), Some(id)) = (&s.body, device_id) {
+            sqlx::query("UPDATE devices SET signal_dbm = $1 WHERE id = $2")
+                .bind(st.signal_dbm.map(i64::from))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let (SampleBody::IfRate(r), Some(id)) = (&s.body, device_id) {
+            sqlx::query(
+                "INSERT INTO interface_rates (device_id, if_index, ts_ms, in_bps, out_bps) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(i64::from(r.if_index))
+            .bind(s.ts_ms)
+            .bind(r.in_bps.min(i64::MAX as u64) as i64)
+            .bind(r.out_bps.min(i64::MAX as u64) as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if kind != KIND_PING {
+            continue;
         }
         let Some(device_id) = device_id else { continue };
         let e = latest.entry(device_id).or_insert((s.ts_ms, rtt_us));
@@ -361,7 +437,26 @@ pub async fn store_samples(
     Ok(stored)
 }
 
-async fn device_id(tx: &mut sqlx::Transaction<'_, sqlx::Any>, site_id: i64, addr: IpAddr) -> Result<i64, DbError> {
+async fn cached_device(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    cache: &mut HashMap<IpAddr, i64>,
+    site_id: i64,
+    addr: IpAddr,
+) -> Result<i64, DbError> {
+    if let Some(id) = cache.get(&addr) {
+        return Ok(*id);
+    }
+    let id = device_id(tx, site_id, addr).await?;
+    cache.insert(addr, id);
+    Ok(id)
+}
+
+/// The device at `addr` on a site, created if new.
+pub(crate) async fn device_id(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    site_id: i64,
+    addr: IpAddr,
+) -> Result<i64, DbError> {
     let addr = addr.to_string();
     sqlx::query(
         "INSERT INTO devices (site_id, addr, created_ms) VALUES ($1, $2, $3) ON CONFLICT (site_id, addr) DO NOTHING",
@@ -393,6 +488,20 @@ pub struct DeviceView {
     pub loss_pct: Option<f64>,
     pub samples_10m: i64,
     pub last_sample_ms: Option<i64>,
+    /// Base MAC, `aa:bb:cc:dd:ee:ff`, once an agent learned it.
+    pub mac: Option<String>,
+    /// `ap`, `cpe`, `backhaul`, `router`, `switch`, `host` or `unknown`.
+    pub kind: Option<String>,
+    /// As the device names itself over SNMP, else the MAC's OUI vendor.
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+    /// The AP (or switch) it hangs off.
+    pub parent_id: Option<i64>,
+    /// Signal at the AP, dBm, from the last station-table poll.
+    pub signal_dbm: Option<i64>,
+    /// Last SNMP poll: `ok`, `timeout`, `refused` or `malformed`; `None` if never polled.
+    pub snmp: Option<String>,
 }
 
 /// Pure: a device's status from its last sample.
@@ -453,7 +562,8 @@ async fn list_devices_inner(
             .collect::<Result<_, sqlx::Error>>()?
     };
     let sql = format!(
-        "SELECT d.id, d.site_id, s.name AS site, s.interval_ms, d.addr, d.name, d.last_sample_ms, d.last_rtt_us \
+        "SELECT d.id, d.site_id, s.name AS site, s.interval_ms, d.addr, d.name, d.last_sample_ms, d.last_rtt_us, \
+         d.mac, d.kind, d.vendor, d.model, d.firmware, d.parent_id, d.signal_dbm, d.snmp_outcome \
          FROM devices d JOIN sites s ON s.id = d.site_id WHERE {filter} ORDER BY s.name, d.addr LIMIT $1 OFFSET $2"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).bind(arg).fetch_all(&db.pool).await?;
@@ -474,6 +584,14 @@ async fn list_devices_inner(
                 loss_pct: (n > 0).then(|| lost as f64 * 100.0 / n as f64),
                 samples_10m: n,
                 last_sample_ms,
+                mac: r.try_get("mac")?,
+                kind: r.try_get("kind")?,
+                vendor: r.try_get("vendor")?,
+                model: r.try_get("model")?,
+                firmware: r.try_get("firmware")?,
+                parent_id: r.try_get("parent_id")?,
+                signal_dbm: r.try_get("signal_dbm")?,
+                snmp: r.try_get("snmp_outcome")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()
@@ -640,7 +758,7 @@ pub async fn device_series(db: &Db, device_id: i64, from: i64, to: i64, buckets:
         "SELECT (ts_ms - $2) / $3 AS b, COUNT(*) AS n, \
          CAST(SUM(CASE WHEN rtt_us IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS lost, \
          CAST(AVG(rtt_us) AS DOUBLE PRECISION) AS rtt \
-         FROM samples WHERE device_id = $1 AND ts_ms >= $2 AND ts_ms < $4 GROUP BY b ORDER BY b",
+         FROM samples WHERE device_id = $1 AND kind = 0 AND ts_ms >= $2 AND ts_ms < $4 GROUP BY b ORDER BY b",
     )
     .bind(device_id)
     .bind(from)
@@ -710,12 +828,24 @@ pub async fn site_devices(db: &Db, site_id: i64) -> Result<Vec<DeviceView>, DbEr
 }
 
 /// Devices whose address or name contains `q`.
+/// Whether a stored MAC (`aa:bb:..`) matches a search in any notation.
+fn mac_matches(mac: &str, q: &str) -> bool {
+    let hex: String = q.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    hex.len() >= 4
+        && q.chars().all(|c| c.is_ascii_hexdigit() || ":-. ".contains(c))
+        && mac.replace(':', "").contains(&hex)
+}
+
 pub async fn search_devices(db: &Db, q: &str) -> Result<Vec<DeviceView>, DbError> {
     let all = list_devices(db, 100_000, 0).await?;
     let q = q.to_ascii_lowercase();
     Ok(all
         .into_iter()
-        .filter(|d| d.addr.contains(&q) || d.name.as_deref().is_some_and(|n| n.to_ascii_lowercase().contains(&q)))
+        .filter(|d| {
+            d.addr.contains(&q)
+                || d.name.as_deref().is_some_and(|n| n.to_ascii_lowercase().contains(&q))
+                || d.mac.as_deref().is_some_and(|m| mac_matches(m, &q))
+        })
         .take(50)
         .collect())
 }

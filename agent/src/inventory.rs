@@ -1,0 +1,212 @@
+//! Inventory by MAC (pure core): turns what the agent saw (SNMP polls,
+//! station tables, ARP and bridge tables) into [`InventoryRecord`]s and sends
+//! only changes. One record per (MAC, source): the controller merges sources
+//! by authority, so two sources disagreeing never make the agent resend on
+//! every poll.
+//!
+//! An AP's station table and a CPE's own "associated AP" field name the AP by
+//! its wireless MAC, while the AP's own record is keyed by its base MAC;
+//! [`Tracker::alias`] maps every interface MAC of a polled device to its base
+//! MAC so parents resolve to one device.
+
+use mast_shared::{DeviceKind, InventoryRecord, InventorySource, Mac};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+#[derive(Debug, Default)]
+pub struct Tracker {
+    sent: HashMap<(Mac, InventorySource), InventoryRecord>,
+    aliases: HashMap<Mac, Mac>,
+    dirty: bool,
+}
+
+impl Tracker {
+    /// Restores what was sent before a restart (so a restart resends nothing
+    /// unchanged). Unreadable state starts empty: the cost is one resend.
+    pub fn from_json(bytes: &[u8]) -> Tracker {
+        let records: Vec<InventoryRecord> = serde_json::from_slice(bytes).unwrap_or_default();
+        let sent = records.into_iter().map(|r| ((r.mac, r.source), r)).collect();
+        Tracker { sent, aliases: HashMap::new(), dirty: false }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut records: Vec<&InventoryRecord> = self.sent.values().collect();
+        records.sort_by_key(|r| (r.mac, r.source as u8));
+        serde_json::to_vec(&records).unwrap_or_default()
+    }
+
+    /// Whether anything changed since the last [`Tracker::take_dirty`].
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// `iface` (any interface MAC of a device) belongs to the device `base`.
+    pub fn alias(&mut self, iface: Mac, base: Mac) {
+        if iface != base && iface != [0; 6] {
+            self.aliases.insert(iface, base);
+        }
+    }
+
+    pub fn resolve(&self, mac: Mac) -> Mac {
+        self.aliases.get(&mac).copied().unwrap_or(mac)
+    }
+
+    /// Returns the record to send if it is new or differs from what was last
+    /// sent for this MAC and source. Parents are resolved through aliases;
+    /// a record never names itself as its parent.
+    pub fn observe(&mut self, mut rec: InventoryRecord) -> Option<InventoryRecord> {
+        if !usable_mac(&rec.mac) {
+            return None;
+        }
+        rec.parent = rec.parent.map(|p| self.resolve(p)).filter(|p| *p != rec.mac && usable_mac(p));
+        let key = (rec.mac, rec.source);
+        if self.sent.get(&key) == Some(&rec) {
+            return None;
+        }
+        self.sent.insert(key, rec.clone());
+        self.dirty = true;
+        Some(rec)
+    }
+
+    pub fn len(&self) -> usize {
+        self.sent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sent.is_empty()
+    }
+}
+
+/// Zero, broadcast and multicast MACs identify no device.
+pub fn usable_mac(mac: &Mac) -> bool {
+    *mac != [0; 6] && mac[0] & 0x01 == 0
+}
+
+/// A neighbour-table entry: the agent's own `/proc/net/arp`, or a router's
+/// ARP table read over SNMP.
+pub fn neighbour_record(ip: IpAddr, mac: Mac) -> InventoryRecord {
+    InventoryRecord {
+        mac,
+        ip: Some(ip),
+        kind: DeviceKind::Host,
+        source: InventorySource::Neighbour,
+        vendor: None,
+        model: None,
+        firmware: None,
+        serial: None,
+        name: None,
+        parent: None,
+    }
+}
+
+/// Parses Linux's `/proc/net/arp`: complete entries only (flags 0x2 set).
+pub fn parse_proc_arp(text: &str) -> Vec<(IpAddr, Mac)> {
+    let mut out = Vec::new();
+    for line in text.lines().skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let [ip, _hw_type, flags, mac, ..] = cols[..] else { continue };
+        let complete = u32::from_str_radix(flags.trim_start_matches("0x"), 16).is_ok_and(|f| f & 0x2 != 0);
+        let (Ok(ip), Some(mac)) = (ip.parse::<IpAddr>(), mast_shared::parse_mac(mac)) else { continue };
+        if complete && usable_mac(&mac) {
+            out.push((ip, mac));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rec(mac: Mac, source: InventorySource, ip: u8, parent: Option<Mac>) -> InventoryRecord {
+        InventoryRecord {
+            mac,
+            ip: Some(IpAddr::from([10, 0, 0, ip])),
+            kind: DeviceKind::Cpe,
+            source,
+            vendor: None,
+            model: Some("NanoStation".into()),
+            firmware: None,
+            serial: None,
+            name: None,
+            parent,
+        }
+    }
+
+    #[test]
+    fn only_changes_are_sent_and_sources_do_not_fight() {
+        let mut t = Tracker::default();
+        let cpe = [0x24, 0xa4, 0x3c, 0, 0, 1];
+        assert!(t.observe(rec(cpe, InventorySource::StationTable, 7, None)).is_some());
+        assert!(t.observe(rec(cpe, InventorySource::StationTable, 7, None)).is_none());
+        // Another source with another view: sent once, then quiet, alternating forever.
+        assert!(t.observe(rec(cpe, InventorySource::Neighbour, 8, None)).is_some());
+        for _ in 0..3 {
+            assert!(t.observe(rec(cpe, InventorySource::StationTable, 7, None)).is_none());
+            assert!(t.observe(rec(cpe, InventorySource::Neighbour, 8, None)).is_none());
+        }
+        assert!(t.observe(rec(cpe, InventorySource::StationTable, 9, None)).is_some(), "IP change is sent");
+        assert!(t.take_dirty());
+        assert!(!t.take_dirty());
+    }
+
+    #[test]
+    fn parents_resolve_through_aliases_and_never_self() {
+        let mut t = Tracker::default();
+        let ap_base = [0x24, 0xa4, 0x3c, 0, 0, 0x10];
+        let ap_wlan = [0x26, 0xa4, 0x3c, 0, 0, 0x10];
+        t.alias(ap_wlan, ap_base);
+        let cpe = [0x24, 0xa4, 0x3c, 0, 0, 1];
+        let sent = t.observe(rec(cpe, InventorySource::Snmp, 7, Some(ap_wlan))).unwrap();
+        assert_eq!(sent.parent, Some(ap_base));
+        let own = t.observe(rec(ap_base, InventorySource::Snmp, 2, Some(ap_wlan))).unwrap();
+        assert_eq!(own.parent, None);
+    }
+
+    #[test]
+    fn state_survives_a_restart() {
+        let mut t = Tracker::default();
+        let cpe = [0x24, 0xa4, 0x3c, 0, 0, 1];
+        t.observe(rec(cpe, InventorySource::StationTable, 7, None));
+        let mut back = Tracker::from_json(&t.to_json());
+        assert_eq!(back.len(), 1);
+        assert!(back.observe(rec(cpe, InventorySource::StationTable, 7, None)).is_none());
+        assert!(Tracker::from_json(b"{garbage").is_empty());
+    }
+
+    #[test]
+    fn proc_arp_parses_complete_entries_only() {
+        let text = "IP address       HW type     Flags       HW address            Mask     Device\n\
+                    10.0.0.7         0x1         0x2         24:a4:3c:00:00:01     *        eth0\n\
+                    10.0.0.8         0x1         0x0         00:00:00:00:00:00     *        eth0\n\
+                    10.0.0.9         0x1         0x6         04:18:d6:00:00:02     *        eth0\n\
+                    garbage line\n\
+                    10.0.0.10        0x1         0x2         ff:ff:ff:ff:ff:ff     *        eth0\n";
+        let got = parse_proc_arp(text);
+        assert_eq!(
+            got,
+            vec![
+                ("10.0.0.7".parse().unwrap(), [0x24, 0xa4, 0x3c, 0, 0, 1]),
+                ("10.0.0.9".parse().unwrap(), [0x04, 0x18, 0xd6, 0, 0, 2])
+            ]
+        );
+    }
+
+    proptest! {
+        /// Observing the same sequence twice sends nothing the second time,
+        /// and what is sent last for a key is what the tracker holds.
+        #[test]
+        fn replaying_observations_sends_nothing(obs in proptest::collection::vec((0u8..6, 0u8..3, 0u8..4), 0..64)) {
+            let sources = [InventorySource::Snmp, InventorySource::StationTable, InventorySource::Neighbour];
+            let mk = |(m, s, ip): (u8, u8, u8)| rec([0x24, 0xa4, 0x3c, 0, 0, m + 1], sources[s as usize], ip, None);
+            let mut t = Tracker::default();
+            for o in &obs { t.observe(mk(*o)); }
+            let mut last: HashMap<(Mac, InventorySource), InventoryRecord> = HashMap::new();
+            for o in &obs { let r = mk(*o); last.insert((r.mac, r.source), r); }
+            for r in last.values() {
+                prop_assert!(t.observe(r.clone()).is_none());
+            }
+        }
+    }
+}

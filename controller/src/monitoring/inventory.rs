@@ -1,0 +1,427 @@
+//! Network inventory by MAC: what each agent learned about the devices at its
+//! site (own SNMP identity, AP station tables, ARP and bridge tables), with
+//! the history of every change. Owns tables `inventory`, `inventory_history`
+//! and the identity/topology columns of `devices` (`mac`, `kind`, `vendor`,
+//! `model`, `firmware`, `parent_id`, `signal_dbm`).
+//!
+//! Agents send a record when a device is first seen and whenever one of its
+//! fields changes; station samples refresh `last_seen_ms` and the signal.
+//! A record with an IP becomes (or updates) a `devices` row, so CPEs found in
+//! a station table show up under their AP without being configured.
+//! `parent_id` links a device to its AP; it is resolved whichever of the two
+//! records arrives first.
+
+use crate::db::{Db, DbError};
+use mast_shared::{DeviceKind, InventoryRecord, InventorySource, Mac, StationSample, format_mac};
+use serde::Serialize;
+use sqlx::Row;
+use std::net::IpAddr;
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+pub fn kind_name(k: DeviceKind) -> &'static str {
+    match k {
+        DeviceKind::Unknown => "unknown",
+        DeviceKind::AccessPoint => "ap",
+        DeviceKind::Cpe => "cpe",
+        DeviceKind::Backhaul => "backhaul",
+        DeviceKind::Router => "router",
+        DeviceKind::Switch => "switch",
+        DeviceKind::Host => "host",
+    }
+}
+
+pub fn source_name(s: InventorySource) -> &'static str {
+    match s {
+        InventorySource::Snmp => "snmp",
+        InventorySource::StationTable => "station-table",
+        InventorySource::Neighbour => "neighbour",
+        InventorySource::Bridge => "bridge",
+    }
+}
+
+/// Vendor of a MAC from the IEEE registries (MA-L, MA-M, MA-S), or `None`
+/// for unknown and locally administered addresses.
+pub fn oui_vendor(mac: &Mac) -> Option<&'static str> {
+    if mac[0] & 0x02 != 0 {
+        return None;
+    }
+    oui_data::lookup(&format_mac(mac)).map(|r| r.organization())
+}
+
+/// A source may only overwrite what a less authoritative one said: a
+/// device's own SNMP answer beats an AP's station table, which beats ARP.
+fn authority(source: &str) -> u8 {
+    match source {
+        "snmp" => 3,
+        "station-table" => 2,
+        "bridge" => 1,
+        _ => 0,
+    }
+}
+
+/// The fields of a record as stored, in history order.
+fn fields(rec: &InventoryRecord) -> [(&'static str, Option<String>); 8] {
+    [
+        ("ip", rec.ip.map(|i| i.to_string())),
+        ("kind", Some(kind_name(rec.kind).to_string())),
+        ("vendor", rec.vendor.clone()),
+        ("model", rec.model.clone()),
+        ("firmware", rec.firmware.clone()),
+        ("serial", rec.serial.clone()),
+        ("name", rec.name.clone()),
+        ("parent_mac", rec.parent.as_ref().map(format_mac)),
+    ]
+}
+
+/// Applies one record inside the ingest transaction. Returns the device the
+/// MAC belongs to, if any.
+pub async fn apply_record(
+    tx: &mut Tx<'_>,
+    site_id: i64,
+    rec: &InventoryRecord,
+    ts_ms: i64,
+) -> Result<Option<i64>, DbError> {
+    let mac = format_mac(&rec.mac);
+    let source = source_name(rec.source);
+    let existing = sqlx::query(
+        "SELECT ip, kind, vendor, model, firmware, serial, name, parent_mac, source FROM inventory \
+         WHERE site_id = $1 AND mac = $2",
+    )
+    .bind(site_id)
+    .bind(&mac)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let new = fields(rec);
+    match existing {
+        None => {
+            sqlx::query(
+                "INSERT INTO inventory (site_id, mac, ip, kind, source, vendor, oui_vendor, model, firmware, serial, \
+                 name, parent_mac, first_seen_ms, last_seen_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+            )
+            .bind(site_id)
+            .bind(&mac)
+            .bind(new[0].1.clone())
+            .bind(new[1].1.clone())
+            .bind(source)
+            .bind(new[2].1.clone())
+            .bind(oui_vendor(&rec.mac))
+            .bind(new[3].1.clone())
+            .bind(new[4].1.clone())
+            .bind(new[5].1.clone())
+            .bind(new[6].1.clone())
+            .bind(new[7].1.clone())
+            .bind(ts_ms)
+            .execute(&mut **tx)
+            .await?;
+            history(tx, site_id, &mac, ts_ms, "first-seen", None, Some(source.to_string())).await?;
+        }
+        Some(row) => {
+            let old_source: String = row.try_get("source")?;
+            let weaker = authority(source) < authority(&old_source);
+            for (i, (field, value)) in new.iter().enumerate() {
+                let old: Option<String> = row.try_get(i)?;
+                // A weaker source fills gaps but never overwrites.
+                let value = if weaker && old.is_some() { old.clone() } else { value.clone().or(old.clone()) };
+                if value != old {
+                    history(tx, site_id, &mac, ts_ms, field, old, value.clone()).await?;
+                    let sql = format!("UPDATE inventory SET {field} = $1 WHERE site_id = $2 AND mac = $3");
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(value)
+                        .bind(site_id)
+                        .bind(&mac)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+            let source = if weaker { old_source } else { source.to_string() };
+            sqlx::query(
+                "UPDATE inventory SET source = $1, last_seen_ms = CASE WHEN last_seen_ms < $2 THEN $2 ELSE last_seen_ms END \
+                 WHERE site_id = $3 AND mac = $4",
+            )
+            .bind(source)
+            .bind(ts_ms)
+            .bind(site_id)
+            .bind(&mac)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    link_device(tx, site_id, &mac).await
+}
+
+/// Brings the `devices` row of a MAC in line with its inventory record:
+/// creates it when the MAC has an IP, copies identity, and resolves the
+/// parent link in both directions.
+async fn link_device(tx: &mut Tx<'_>, site_id: i64, mac: &str) -> Result<Option<i64>, DbError> {
+    let row = sqlx::query(
+        "SELECT ip, device_id, kind, vendor, oui_vendor, model, firmware, name, parent_mac FROM inventory \
+         WHERE site_id = $1 AND mac = $2",
+    )
+    .bind(site_id)
+    .bind(mac)
+    .fetch_one(&mut **tx)
+    .await?;
+    let ip: Option<String> = row.try_get("ip")?;
+    let mut device_id: Option<i64> = row.try_get("device_id")?;
+    if let Some(ip) = ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok()) {
+        let id = super::device_id(tx, site_id, ip).await?;
+        if device_id != Some(id) {
+            // The MAC moved to another address (DHCP): the old row keeps its
+            // history but no longer claims the MAC.
+            sqlx::query("UPDATE devices SET mac = NULL WHERE site_id = $1 AND mac = $2 AND id <> $3")
+                .bind(site_id)
+                .bind(mac)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("UPDATE inventory SET device_id = $1 WHERE site_id = $2 AND mac = $3")
+                .bind(id)
+                .bind(site_id)
+                .bind(mac)
+                .execute(&mut **tx)
+                .await?;
+            device_id = Some(id);
+        }
+    }
+    let Some(id) = device_id else { return Ok(None) };
+    let vendor: Option<String> = row.try_get("vendor")?;
+    let oui: Option<String> = row.try_get("oui_vendor")?;
+    sqlx::query(
+        "UPDATE devices SET mac = $1, kind = $2, vendor = $3, model = $4, firmware = $5, \
+         name = COALESCE(name, $6) WHERE id = $7",
+    )
+    .bind(mac)
+    .bind(row.try_get::<String, _>("kind")?)
+    .bind(vendor.or(oui))
+    .bind(row.try_get::<Option<String>, _>("model")?)
+    .bind(row.try_get::<Option<String>, _>("firmware")?)
+    .bind(row.try_get::<Option<String>, _>("name")?)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    // Our parent, if its record is known.
+    let parent_mac: Option<String> = row.try_get("parent_mac")?;
+    let parent: Option<i64> = match &parent_mac {
+        Some(p) => sqlx::query("SELECT device_id FROM inventory WHERE site_id = $1 AND mac = $2")
+            .bind(site_id)
+            .bind(p)
+            .fetch_optional(&mut **tx)
+            .await?
+            .and_then(|r| r.try_get::<Option<i64>, _>("device_id").ok().flatten()),
+        None => None,
+    };
+    if parent != Some(id) {
+        sqlx::query("UPDATE devices SET parent_id = $1 WHERE id = $2").bind(parent).bind(id).execute(&mut **tx).await?;
+    }
+    // Children that arrived before us.
+    sqlx::query(
+        "UPDATE devices SET parent_id = $1 WHERE id IN \
+         (SELECT device_id FROM inventory WHERE site_id = $2 AND parent_mac = $3 AND device_id IS NOT NULL) AND id <> $1",
+    )
+    .bind(id)
+    .bind(site_id)
+    .bind(mac)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some(id))
+}
+
+async fn history(
+    tx: &mut Tx<'_>,
+    site_id: i64,
+    mac: &str,
+    ts_ms: i64,
+    field: &str,
+    old: Option<String>,
+    new: Option<String>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO inventory_history (site_id, mac, ts_ms, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(site_id)
+    .bind(mac)
+    .bind(ts_ms)
+    .bind(field)
+    .bind(old)
+    .bind(new)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A station sample: refreshes the station's signal and last-seen time.
+/// Returns the station's device, if it has one.
+pub async fn station_seen(
+    tx: &mut Tx<'_>,
+    site_id: i64,
+    st: &StationSample,
+    ts_ms: i64,
+) -> Result<Option<i64>, DbError> {
+    let mac = format_mac(&st.mac);
+    let row = sqlx::query(
+        "UPDATE inventory SET signal_dbm = $1, last_seen_ms = $2 \
+         WHERE site_id = $3 AND mac = $4 AND last_seen_ms <= $2 RETURNING device_id",
+    )
+    .bind(st.signal_dbm.map(i64::from))
+    .bind(ts_ms)
+    .bind(site_id)
+    .bind(&mac)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let device_id = match row {
+        Some(r) => r.try_get::<Option<i64>, _>("device_id")?,
+        // An older sample (backlog replay): no current-state change, but the
+        // series still belongs to the device.
+        None => sqlx::query("SELECT device_id FROM inventory WHERE site_id = $1 AND mac = $2")
+            .bind(site_id)
+            .bind(&mac)
+            .fetch_optional(&mut **tx)
+            .await?
+            .and_then(|r| r.try_get::<Option<i64>, _>("device_id").ok().flatten()),
+    };
+    Ok(device_id)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InventoryView {
+    pub site_id: i64,
+    pub site: String,
+    pub mac: String,
+    pub ip: Option<String>,
+    pub device_id: Option<i64>,
+    pub kind: String,
+    pub source: String,
+    pub vendor: Option<String>,
+    /// Vendor of the MAC's OUI in the IEEE registry.
+    pub oui_vendor: Option<String>,
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+    pub serial: Option<String>,
+    pub name: Option<String>,
+    pub parent_mac: Option<String>,
+    pub signal_dbm: Option<i64>,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+}
+
+const VIEW_COLS: &str = "i.site_id, s.name AS site, i.mac, i.ip, i.device_id, i.kind, i.source, i.vendor, i.oui_vendor, \
+    i.model, i.firmware, i.serial, i.name, i.parent_mac, i.signal_dbm, i.first_seen_ms, i.last_seen_ms";
+
+fn view(r: &sqlx::any::AnyRow) -> Result<InventoryView, sqlx::Error> {
+    Ok(InventoryView {
+        site_id: r.try_get("site_id")?,
+        site: r.try_get("site")?,
+        mac: r.try_get("mac")?,
+        ip: r.try_get("ip")?,
+        device_id: r.try_get("device_id")?,
+        kind: r.try_get("kind")?,
+        source: r.try_get("source")?,
+        vendor: r.try_get("vendor")?,
+        oui_vendor: r.try_get("oui_vendor")?,
+        model: r.try_get("model")?,
+        firmware: r.try_get("firmware")?,
+        serial: r.try_get("serial")?,
+        name: r.try_get("name")?,
+        parent_mac: r.try_get("parent_mac")?,
+        signal_dbm: r.try_get("signal_dbm")?,
+        first_seen_ms: r.try_get("first_seen_ms")?,
+        last_seen_ms: r.try_get("last_seen_ms")?,
+    })
+}
+
+async fn query_views(db: &Db, filter: &str, bind: Bind<'_>) -> Result<Vec<InventoryView>, DbError> {
+    let sql = format!(
+        "SELECT {VIEW_COLS} FROM inventory i JOIN sites s ON s.id = i.site_id WHERE {filter} ORDER BY i.kind, i.mac LIMIT 1000"
+    );
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let q = match bind {
+        Bind::Int(v) => q.bind(v),
+        Bind::Text(v) => q.bind(v.to_string()),
+    };
+    Ok(q.fetch_all(&db.pool).await?.iter().map(view).collect::<Result<_, _>>()?)
+}
+
+enum Bind<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// Every MAC known at a site.
+pub async fn site_inventory(db: &Db, site_id: i64) -> Result<Vec<InventoryView>, DbError> {
+    query_views(db, "i.site_id = $1", Bind::Int(site_id)).await
+}
+
+/// The inventory records of one device (normally one MAC).
+pub async fn device_inventory(db: &Db, device_id: i64) -> Result<Vec<InventoryView>, DbError> {
+    query_views(db, "i.device_id = $1", Bind::Int(device_id)).await
+}
+
+/// MACs matching a search: any common MAC notation, whole or in part.
+pub async fn search_mac(db: &Db, q: &str) -> Result<Vec<InventoryView>, DbError> {
+    let hex: String = q.chars().filter(|c| c.is_ascii_hexdigit()).collect::<String>().to_ascii_lowercase();
+    let seps = q.chars().filter(|c| matches!(c, ':' | '-' | '.')).count();
+    if hex.len() < 4 || hex.len() + seps != q.trim().len() {
+        return Ok(Vec::new());
+    }
+    // Stored as aa:bb:cc:dd:ee:ff; match on the hex digits in order.
+    let pattern: String = hex.chars().map(|c| c.to_string()).collect::<Vec<_>>().join("%");
+    query_views(db, "REPLACE(i.mac, ':', '') LIKE $1", Bind::Text(&format!("%{pattern}%"))).await
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub mac: String,
+    pub ts_ms: i64,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+}
+
+/// Newest first.
+pub async fn history_of(db: &Db, site_id: i64, mac: &str, limit: i64) -> Result<Vec<HistoryEntry>, DbError> {
+    let rows = sqlx::query(
+        "SELECT mac, ts_ms, field, old_value, new_value FROM inventory_history WHERE site_id = $1 AND mac = $2 \
+         ORDER BY ts_ms DESC, id DESC LIMIT $3",
+    )
+    .bind(site_id)
+    .bind(mac)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HistoryEntry {
+                mac: r.try_get("mac")?,
+                ts_ms: r.try_get("ts_ms")?,
+                field: r.try_get("field")?,
+                old_value: r.try_get("old_value")?,
+                new_value: r.try_get("new_value")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oui_lookup_knows_wisp_vendors_and_skips_local_macs() {
+        let ubnt = mast_shared::parse_mac("24:a4:3c:01:02:03").unwrap();
+        assert!(oui_vendor(&ubnt).unwrap().to_lowercase().contains("ubiquiti"), "{:?}", oui_vendor(&ubnt));
+        let mikrotik = mast_shared::parse_mac("4c:5e:0c:00:00:01").unwrap();
+        assert!(oui_vendor(&mikrotik).unwrap().to_lowercase().contains("routerboard"), "{:?}", oui_vendor(&mikrotik));
+        let local = mast_shared::parse_mac("02:00:00:00:00:01").unwrap();
+        assert_eq!(oui_vendor(&local), None);
+    }
+
+    #[test]
+    fn weaker_sources_never_overwrite() {
+        assert!(authority("neighbour") < authority("station-table"));
+        assert!(authority("station-table") < authority("snmp"));
+        assert!(authority("bridge") < authority("snmp"));
+    }
+}
