@@ -156,7 +156,7 @@ pub async fn apply_record(
 /// parent link in both directions.
 async fn link_device(tx: &mut Tx<'_>, site_id: i64, mac: &str) -> Result<Option<i64>, DbError> {
     let row = sqlx::query(
-        "SELECT ip, device_id, kind, vendor, oui_vendor, model, firmware, name, parent_mac FROM inventory \
+        "SELECT ip, device_id, kind, vendor, oui_vendor, model, firmware, name, parent_mac, source FROM inventory \
          WHERE site_id = $1 AND mac = $2",
     )
     .bind(site_id)
@@ -165,8 +165,22 @@ async fn link_device(tx: &mut Tx<'_>, site_id: i64, mac: &str) -> Result<Option<
     .await?;
     let ip: Option<String> = row.try_get("ip")?;
     let mut device_id: Option<i64> = row.try_get("device_id")?;
-    if let Some(ip) = ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok()) {
-        let id = super::device_id(tx, site_id, ip).await?;
+    let ip = ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok());
+    // A device's own SNMP answer or an AP's station table makes a device; an
+    // ARP or bridge entry only names the MAC of a device already known.
+    let creates = matches!(row.try_get::<String, _>("source")?.as_str(), "snmp" | "station-table");
+    let id = match ip {
+        Some(ip) if creates => Some(super::device_id(tx, site_id, ip).await?),
+        Some(ip) => sqlx::query("SELECT id FROM devices WHERE site_id = $1 AND addr = $2")
+            .bind(site_id)
+            .bind(ip.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get::<i64, _>("id"))
+            .transpose()?,
+        None => None,
+    };
+    if let Some(id) = id {
         if device_id != Some(id) {
             // The MAC moved to another address (DHCP): the old row keeps its
             // history but no longer claims the MAC.
@@ -226,6 +240,39 @@ async fn link_device(tx: &mut Tx<'_>, site_id: i64, mac: &str) -> Result<Option<
     .execute(&mut **tx)
     .await?;
     Ok(Some(id))
+}
+
+/// A device row was just created for `addr`: claim the inventory record that
+/// already knew a MAC at that address (an ARP entry seen before the first ping).
+pub(crate) async fn link_new_device(tx: &mut Tx<'_>, site_id: i64, addr: &str, device_id: i64) -> Result<(), DbError> {
+    let Some(row) = sqlx::query(
+        "SELECT mac, kind, COALESCE(vendor, oui_vendor) AS vendor, model, firmware FROM inventory \
+         WHERE site_id = $1 AND ip = $2 AND device_id IS NULL ORDER BY last_seen_ms DESC LIMIT 1",
+    )
+    .bind(site_id)
+    .bind(addr)
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(());
+    };
+    let mac: String = row.try_get("mac")?;
+    sqlx::query("UPDATE inventory SET device_id = $1 WHERE site_id = $2 AND mac = $3")
+        .bind(device_id)
+        .bind(site_id)
+        .bind(&mac)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE devices SET mac = $1, kind = $2, vendor = $3, model = $4, firmware = $5 WHERE id = $6")
+        .bind(&mac)
+        .bind(row.try_get::<String, _>("kind")?)
+        .bind(row.try_get::<Option<String>, _>("vendor")?)
+        .bind(row.try_get::<Option<String>, _>("model")?)
+        .bind(row.try_get::<Option<String>, _>("firmware")?)
+        .bind(device_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn history(
@@ -365,9 +412,8 @@ pub async fn search_mac(db: &Db, q: &str) -> Result<Vec<InventoryView>, DbError>
     if hex.len() < 4 || hex.len() + seps != q.trim().len() {
         return Ok(Vec::new());
     }
-    // Stored as aa:bb:cc:dd:ee:ff; match on the hex digits in order.
-    let pattern: String = hex.chars().map(|c| c.to_string()).collect::<Vec<_>>().join("%");
-    query_views(db, "REPLACE(i.mac, ':', '') LIKE $1", Bind::Text(&format!("%{pattern}%"))).await
+    // Stored as aa:bb:cc:dd:ee:ff; match the hex digits as one run.
+    query_views(db, "REPLACE(i.mac, ':', '') LIKE $1", Bind::Text(&format!("%{hex}%"))).await
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -416,6 +462,106 @@ mod tests {
         assert!(oui_vendor(&mikrotik).unwrap().to_lowercase().contains("routerboard"), "{:?}", oui_vendor(&mikrotik));
         let local = mast_shared::parse_mac("02:00:00:00:00:01").unwrap();
         assert_eq!(oui_vendor(&local), None);
+    }
+
+    fn rec(
+        mac: &str,
+        ip: Option<&str>,
+        kind: DeviceKind,
+        source: InventorySource,
+        parent: Option<&str>,
+    ) -> InventoryRecord {
+        InventoryRecord {
+            mac: mast_shared::parse_mac(mac).unwrap(),
+            ip: ip.map(|i| i.parse().unwrap()),
+            kind,
+            source,
+            vendor: None,
+            model: Some(format!("model of {mac}")),
+            firmware: None,
+            serial: None,
+            name: None,
+            parent: parent.map(|p| mast_shared::parse_mac(p).unwrap()),
+        }
+    }
+
+    async fn apply(db: &Db, site: i64, r: &InventoryRecord, ts: i64) -> Option<i64> {
+        let mut tx = db.pool.begin().await.unwrap();
+        let id = apply_record(&mut tx, site, r, ts).await.unwrap();
+        tx.commit().await.unwrap();
+        id
+    }
+
+    /// The SQL paths on a real (SQLite) database: parents resolve whichever
+    /// record comes first, changes are kept as history, weaker sources fill
+    /// gaps but never overwrite, ARP entries do not invent devices.
+    #[tokio::test]
+    async fn records_build_devices_topology_and_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+        let site = crate::monitoring::add_site(&db, "t", &[], 60_000, 1_000).await.unwrap().id;
+        let (ap, cpe) = ("24:a4:3c:00:00:10", "24:a4:3c:00:00:01");
+        // The CPE (from the AP's station table) arrives before the AP itself.
+        let cpe_dev =
+            apply(&db, site, &rec(cpe, Some("10.0.0.7"), DeviceKind::Cpe, InventorySource::StationTable, Some(ap)), 1)
+                .await;
+        let ap_dev =
+            apply(&db, site, &rec(ap, Some("10.0.0.2"), DeviceKind::AccessPoint, InventorySource::Snmp, None), 2).await;
+        let (cpe_dev, ap_dev) = (cpe_dev.unwrap(), ap_dev.unwrap());
+        let d = crate::monitoring::device(&db, cpe_dev).await.unwrap().unwrap();
+        assert_eq!(d.parent_id, Some(ap_dev));
+        assert_eq!(d.mac.as_deref(), Some(cpe));
+        assert_eq!(d.kind.as_deref(), Some("cpe"));
+        assert!(d.vendor.unwrap().to_lowercase().contains("ubiquiti"), "OUI vendor fills in");
+        // The CPE's address changes: one history entry, same device row moves.
+        let moved =
+            apply(&db, site, &rec(cpe, Some("10.0.0.8"), DeviceKind::Cpe, InventorySource::StationTable, Some(ap)), 3)
+                .await;
+        assert_ne!(moved, Some(cpe_dev), "a new address is a new device row");
+        let hist = history_of(&db, site, cpe, 10).await.unwrap();
+        assert!(
+            hist.iter().any(|h| h.field == "ip"
+                && h.old_value.as_deref() == Some("10.0.0.7")
+                && h.new_value.as_deref() == Some("10.0.0.8")),
+            "{hist:?}"
+        );
+        assert_eq!(
+            crate::monitoring::device(&db, cpe_dev).await.unwrap().unwrap().mac,
+            None,
+            "the old row gives up the MAC"
+        );
+        // A weaker source (ARP) does not overwrite the kind or the address.
+        apply(&db, site, &rec(cpe, Some("10.0.0.99"), DeviceKind::Host, InventorySource::Neighbour, None), 4).await;
+        let inv = site_inventory(&db, site).await.unwrap();
+        let row = inv.iter().find(|i| i.mac == cpe).unwrap();
+        assert_eq!(
+            (row.kind.as_str(), row.ip.as_deref(), row.parent_mac.as_deref()),
+            ("cpe", Some("10.0.0.8"), Some(ap))
+        );
+        // An ARP entry for an unknown address names no device and creates none.
+        let n = crate::monitoring::site_devices(&db, site).await.unwrap().len();
+        let none = apply(
+            &db,
+            site,
+            &rec("00:11:22:33:44:55", Some("10.0.0.50"), DeviceKind::Host, InventorySource::Neighbour, None),
+            5,
+        )
+        .await;
+        assert_eq!(none, None);
+        assert_eq!(crate::monitoring::site_devices(&db, site).await.unwrap().len(), n);
+        // ... until that address is pinged: the new device claims the MAC.
+        let mut tx = db.pool.begin().await.unwrap();
+        let dev = crate::monitoring::device_id(&mut tx, site, "10.0.0.50".parse().unwrap()).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            crate::monitoring::device(&db, dev).await.unwrap().unwrap().mac.as_deref(),
+            Some("00:11:22:33:44:55")
+        );
+        // MAC search in any notation.
+        assert_eq!(search_mac(&db, "24A4.3C00.0001").await.unwrap().len(), 1);
+        assert_eq!(search_mac(&db, "00-00-10").await.unwrap().len(), 1);
+        assert!(search_mac(&db, "zz").await.unwrap().is_empty());
+        assert!(search_mac(&db, "0010.0001").await.unwrap().is_empty(), "digits must be contiguous");
     }
 
     #[test]

@@ -458,20 +458,26 @@ pub(crate) async fn device_id(
     addr: IpAddr,
 ) -> Result<i64, DbError> {
     let addr = addr.to_string();
-    sqlx::query(
+    let created = sqlx::query(
         "INSERT INTO devices (site_id, addr, created_ms) VALUES ($1, $2, $3) ON CONFLICT (site_id, addr) DO NOTHING",
     )
     .bind(site_id)
     .bind(&addr)
     .bind(now_ms())
     .execute(&mut **tx)
-    .await?;
-    Ok(sqlx::query("SELECT id FROM devices WHERE site_id = $1 AND addr = $2")
+    .await?
+    .rows_affected()
+        == 1;
+    let id: i64 = sqlx::query("SELECT id FROM devices WHERE site_id = $1 AND addr = $2")
         .bind(site_id)
         .bind(&addr)
         .fetch_one(&mut **tx)
         .await?
-        .try_get("id")?)
+        .try_get("id")?;
+    if created {
+        inventory::link_new_device(tx, site_id, &addr, id).await?;
+    }
+    Ok(id)
 }
 
 #[derive(Debug, Clone, Serialize)]
