@@ -17,7 +17,7 @@
 //! | `session_idle_secs` | `MAST_SESSION_IDLE_SECS` | `3600` | a staff session unused this long ends |
 //! | `session_absolute_secs` | `MAST_SESSION_ABSOLUTE_SECS` | `43200` | a staff session ends this long after login |
 //! | `cookie_secure` | `MAST_COOKIE_SECURE` | `false` | mark cookies `Secure` (set behind a TLS proxy; `X-Forwarded-Proto: https` does it per request) |
-//! | `raw_retention_days` | `MAST_RAW_RETENTION_DAYS` | `30` | raw ping samples are kept this long |
+//! | `raw_retention_days` | `MAST_RAW_RETENTION_DAYS` | `30` | raw samples (ping, SNMP, signal, interface rates) are kept this long |
 //! | `rollup_5m_retention_days` | `MAST_ROLLUP_5M_RETENTION_DAYS` | `180` | 5-minute rollups are kept this long |
 //! | `rollup_1h_retention_days` | `MAST_ROLLUP_1H_RETENTION_DAYS` | `1825` | hourly rollups are kept this long |
 //! | `rollup_interval_secs` | `MAST_ROLLUP_INTERVAL_SECS` | `60` | how often rollups and retention run |

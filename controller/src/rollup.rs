@@ -97,11 +97,13 @@ pub async fn run_once(db: &Db, now: i64, keep: Retention) -> Result<PassStats, D
         stats.recomputed_from = Some(from5);
     }
     // Retention. Uplink events (kind 1) stay: they are the backhaul history.
-    stats.raw_deleted = sqlx::query("DELETE FROM samples WHERE kind = 0 AND ts_ms < $1")
+    // Inventory changes live on in `inventory_history`.
+    stats.raw_deleted = sqlx::query("DELETE FROM samples WHERE kind <> 1 AND ts_ms < $1")
         .bind(raw_cutoff)
         .execute(&db.pool)
         .await?
         .rows_affected();
+    sqlx::query("DELETE FROM interface_rates WHERE ts_ms < $1").bind(raw_cutoff).execute(&db.pool).await?;
     for (width, days) in [(FIVE_MIN, keep.five_min_days), (HOUR, keep.hourly_days)] {
         sqlx::query("DELETE FROM sample_rollups WHERE width_ms = $1 AND t_ms < $2")
             .bind(width)

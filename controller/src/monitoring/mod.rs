@@ -723,6 +723,46 @@ pub struct Point {
 
 /// RTT and loss of a device over `[from, to)`, downsampled in the database
 /// into at most `buckets` points, so a week-long chart stays cheap.
+/// Mean signal (dBm) per bucket from a radio's station samples.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SignalPoint {
+    pub t_ms: i64,
+    pub signal_dbm: f64,
+    pub samples: i64,
+}
+
+pub async fn signal_series(
+    db: &Db,
+    device_id: i64,
+    from: i64,
+    to: i64,
+    buckets: i64,
+) -> Result<Vec<SignalPoint>, DbError> {
+    let bucket = ((to - from) / buckets.max(1)).max(1000);
+    let rows = sqlx::query(
+        "SELECT (ts_ms - $2) / $3 AS b, COUNT(value) AS n, CAST(AVG(value) AS DOUBLE PRECISION) AS sig \
+         FROM samples WHERE device_id = $1 AND kind = 3 AND ts_ms >= $2 AND ts_ms < $4 AND value IS NOT NULL \
+         GROUP BY b ORDER BY b",
+    )
+    .bind(device_id)
+    .bind(from)
+    .bind(bucket)
+    .bind(to)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let b: i64 = r.try_get("b")?;
+            Ok(SignalPoint {
+                t_ms: from + b * bucket + bucket / 2,
+                signal_dbm: r.try_get::<Option<f64>, _>("sig")?.unwrap_or(0.0),
+                samples: r.try_get("n")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
 pub async fn device_series(db: &Db, device_id: i64, from: i64, to: i64, buckets: i64) -> Result<Vec<Point>, DbError> {
     let bucket = ((to - from) / buckets.max(1)).max(1000);
     if to - from > 6 * crate::rollup::HOUR {

@@ -148,7 +148,8 @@ pub async fn series(
     let (span, name) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::device_series(&st.db, id, now - span, now, 240).await?;
-    Ok(Json(json!({ "device_id": id, "range": name, "points": points })))
+    let signal = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;
+    Ok(Json(json!({ "device_id": id, "range": name, "points": points, "signal": signal })))
 }
 
 pub async fn users(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {

@@ -178,6 +178,7 @@ routes! {
     GET "/devices" Page Access::Roles(EVERYONE) => get(pages::devices);
     GET "/devices/{id}" Page Access::Roles(EVERYONE) => get(pages::device);
     GET "/devices/{id}/chart.svg" Page Access::Roles(EVERYONE) => get(pages::chart);
+    GET "/devices/{id}/signal.svg" Page Access::Roles(EVERYONE) => get(pages::signal_chart);
     GET "/agents" Page Access::Roles(EVERYONE) => get(pages::agents);
     POST "/agents" Page Access::Roles(ADMIN) => post(pages::enroll_agent);
     GET "/agents/{id}" Page Access::Roles(EVERYONE) => get(pages::agent);

@@ -472,6 +472,11 @@ pub async fn device(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, 
     b.push_str(&format!(
         "</p><img class=chart src='/devices/{id}/chart.svg?range={range}' alt='RTT and loss over the last {range}' width=800 height=240>"
     ));
+    if d.signal_dbm.is_some() {
+        b.push_str(&format!(
+            "<h2>Signal</h2><img class=chart src='/devices/{id}/signal.svg?range={range}' alt='Signal over the last {range}' width=800 height=160>"
+        ));
+    }
     Ok(layout(&c, d.name.as_deref().unwrap_or(&d.addr), &b).into_response())
 }
 
@@ -510,6 +515,52 @@ pub async fn chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Qu
     let now = crate::db::now_ms();
     let points = monitoring::device_series(&st.db, id, now - span, now, 240).await?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], render_chart(&points, now - span, now)).into_response())
+}
+
+/// Server-rendered SVG of a radio's signal (dBm, from its AP's station table).
+pub async fn signal_chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
+    let (span, _) = range_ms(q.range.as_deref())?;
+    let now = crate::db::now_ms();
+    let points = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], render_signal(&points, now - span, now)).into_response())
+}
+
+pub fn render_signal(points: &[monitoring::SignalPoint], from: i64, to: i64) -> String {
+    let (w, h, left, bottom) = (800.0, 160.0, 56.0, 20.0);
+    // Radio signal lives between about -95 dBm (unusable) and -30 dBm.
+    let (lo, hi) = (-95.0f64, -30.0f64);
+    let x = |t: i64| left + (t - from) as f64 / (to - from).max(1) as f64 * (w - left - 4.0);
+    let y = |v: f64| (h - bottom) - (v.clamp(lo, hi) - lo) / (hi - lo) * (h - bottom - 8.0);
+    let mut s = format!(
+        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {w} {h}' font-family='sans-serif' font-size='11'>\
+         <rect width='{w}' height='{h}' fill='#fff'/><line x1='{left}' y1='{0:.1}' x2='{w}' y2='{0:.1}' stroke='#e67e22' stroke-dasharray='4 3'/>\
+         <text x='4' y='14' fill='#555'>{hi} dBm</text><text x='4' y='{1}' fill='#555'>{lo} dBm</text>\
+         <text x='4' y='{2:.1}' fill='#e67e22'>-75</text>",
+        y(-75.0),
+        h - bottom,
+        y(-75.0) + 4.0
+    );
+    let mut path = String::new();
+    for p in points {
+        path.push_str(&format!("{}{:.1},{:.1} ", if path.is_empty() { "M" } else { "L" }, x(p.t_ms), y(p.signal_dbm)));
+    }
+    s.push_str(&format!("<path d='{path}' fill='none' stroke='#14324f' stroke-width='1.5'/>"));
+    if points.is_empty() {
+        s.push_str(&format!(
+            "<text x='{}' y='{}' fill='#888'>no signal samples in this range</text>",
+            w / 2.0 - 80.0,
+            h / 2.0
+        ));
+    }
+    s.push_str(&format!(
+        "<text x='{left}' y='{}' fill='#555'>{}</text><text x='{}' y='{}' fill='#555' text-anchor='end'>{} UTC</text></svg>",
+        h - 4.0,
+        fmt_utc(from),
+        w - 4.0,
+        h - 4.0,
+        fmt_utc(to)
+    ));
+    s
 }
 
 pub fn render_chart(points: &[monitoring::Point], from: i64, to: i64) -> String {
