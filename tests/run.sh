@@ -23,6 +23,15 @@ need pg_isready postgresql-client
 need chromedriver chromium chromium-driver
 need ip iproute2
 need mount mount
+need snmpd snmpd
+need snmpbulkwalk snmp
+need fping fping
+SNMPSIM_VENV="${MAST_SNMPSIM_VENV:-/opt/mast-snmpsim}"
+# snmpsim needs Debian's python3 (the pyenv one has no dbm module) with venv.
+if [ ! -x "$SNMPSIM_VENV/bin/snmpsim-command-responder" ]; then
+  [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv, dbm.ndbm' 2>/dev/null ||
+    pkgs+=(python3 python3-venv)
+fi
 if [ -z "${MAST_SKIP_CROSS:-}" ]; then
   need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   need arm-linux-gnueabihf-gcc gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
@@ -49,6 +58,14 @@ if ! pg_up && [ -z "${MAST_TEST_PG_URL:-}" ]; then
   pg_up || { echo "PostgreSQL did not come up" >&2; exit 1; }
 fi
 export MAST_TEST_PG_URL="$PG_URL"
+
+# SNMP simulator (PyPI snmpsim + the snmpsim-data device recordings) in its own venv.
+if [ ! -x "$SNMPSIM_VENV/bin/snmpsim-command-responder" ]; then
+  step "creating the snmpsim virtualenv in $SNMPSIM_VENV"
+  $SUDO /usr/bin/python3 -m venv "$SNMPSIM_VENV"
+  $SUDO "$SNMPSIM_VENV/bin/pip" install -q snmpsim snmpsim-data pysmi
+fi
+export MAST_SNMPSIM_VENV="$SNMPSIM_VENV"
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 if [ -z "${MAST_SKIP_CROSS:-}" ]; then

@@ -5,8 +5,65 @@
 //!
 //! [`hosts`] is the pure part: which addresses a subnet sweep covers.
 
-use mast_shared::Subnet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use crate::ping::Pinger;
+use mast_shared::{ProbingConfig, Subnet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+/// How long a swept address has to answer a ping.
+pub const SWEEP_TIMEOUT: Duration = Duration::from_secs(1);
+/// SNMP identifies in flight at once during a sweep.
+const IDENTIFY_CONCURRENCY: usize = 32;
+
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Addresses that answered a ping.
+    pub alive: Vec<IpAddr>,
+    /// Alive addresses whose SNMP agent answered, with the position of the
+    /// first credential that worked.
+    pub snmp: Vec<(SocketAddr, u16)>,
+}
+
+/// One sweep of the config's subnets: ping every host address (paced by the
+/// site's rate, sharing the probe loop's pinger so the two never exceed it
+/// together), then try each credential in order on those that answered.
+pub async fn sweep(pinger: &tokio::sync::Mutex<Pinger>, cfg: &ProbingConfig) -> Found {
+    let mut addrs: Vec<IpAddr> = cfg.subnets.iter().flat_map(hosts).collect();
+    addrs.sort();
+    addrs.dedup();
+    let mut found = Found::default();
+    if addrs.is_empty() {
+        return found;
+    }
+    let results = pinger.lock().await.round_paced(&addrs, SWEEP_TIMEOUT, cfg.ping_rate_pps.max(1)).await;
+    found.alive = results.into_iter().filter_map(|(a, rtt)| rtt.map(|_| a)).collect();
+    if cfg.credentials.is_empty() {
+        return found;
+    }
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(IDENTIFY_CONCURRENCY));
+    let mut set = tokio::task::JoinSet::new();
+    for ip in found.alive.clone() {
+        let creds = cfg.credentials.clone();
+        let sem = sem.clone();
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await.ok()?;
+            let addr = SocketAddr::new(ip, 161);
+            for (i, c) in creds.iter().enumerate() {
+                if crate::snmp::identify(addr, c, SWEEP_TIMEOUT).await.is_ok() {
+                    return Some((addr, i as u16));
+                }
+            }
+            None
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        if let Ok(Some(hit)) = r {
+            found.snmp.push(hit);
+        }
+    }
+    found.snmp.sort();
+    found
+}
 
 /// Most addresses one subnet sweep covers (a /20).
 pub const MAX_HOSTS: u32 = 4096;

@@ -5,7 +5,7 @@
 //! `agent.key.pem` (0600, never leaves the tower), `agent.cert.der`,
 //! `ca.cert.der`, `boot_epoch`, `config.json`, `spool/`.
 
-use mast_shared::SiteConfig;
+use mast_shared::{ProbingConfig, SiteConfig};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -122,6 +122,24 @@ pub fn load_config(dir: &Path) -> Option<SiteConfig> {
 pub fn save_config(dir: &Path, cfg: &SiteConfig) -> Result<(), StateError> {
     let json = serde_json::to_vec_pretty(&StoredConfig::from(cfg.clone())).expect("config serializes");
     write_atomic(&dir.join("config.json"), &json, 0o644)
+}
+
+/// The last SNMP/discovery settings received (`probing.json`, mode 0600: it
+/// holds SNMP credentials). `None` if none yet or unreadable.
+pub fn load_probing(dir: &Path) -> Option<ProbingConfig> {
+    let bytes = std::fs::read(dir.join("probing.json")).ok()?;
+    match serde_json::from_slice::<ProbingConfig>(&bytes) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(error = %e, "ignoring unreadable probing.json");
+            None
+        }
+    }
+}
+
+pub fn save_probing(dir: &Path, cfg: &ProbingConfig) -> Result<(), StateError> {
+    let json = serde_json::to_vec_pretty(cfg).expect("probing config serializes");
+    write_atomic(&dir.join("probing.json"), &json, 0o600)
 }
 
 /// On-disk form of [`SiteConfig`] (JSON, readable by a technician).

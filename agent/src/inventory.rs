@@ -9,7 +9,8 @@
 //! [`Tracker::alias`] maps every interface MAC of a polled device to its base
 //! MAC so parents resolve to one device.
 
-use mast_shared::{DeviceKind, InventoryRecord, InventorySource, Mac};
+use crate::snmp::DevicePoll;
+use mast_shared::{DeviceKind, IfRate, InventoryRecord, InventorySource, Mac, SampleBody, SnmpPoll, StationSample};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -75,6 +76,113 @@ impl Tracker {
     pub fn is_empty(&self) -> bool {
         self.sent.is_empty()
     }
+}
+
+/// What one SNMP poll tells the rest of the agent.
+#[derive(Debug, Default)]
+pub struct Observation {
+    /// Interface MAC → base MAC of the polled device.
+    pub aliases: Vec<(Mac, Mac)>,
+    /// Samples to spool: the poll itself, station signals, interface rates.
+    pub samples: Vec<SampleBody>,
+    /// Inventory records (the tracker decides which are changes).
+    pub records: Vec<InventoryRecord>,
+    /// CPE addresses from station tables, to be pinged.
+    pub station_ips: Vec<IpAddr>,
+}
+
+/// Turns an SNMP poll into samples and inventory records (pure).
+pub fn observe_poll(poll: &DevicePoll) -> Observation {
+    let ip = poll.target.ip();
+    let mut o = Observation::default();
+    let id = poll.identity.as_ref();
+    o.samples.push(SampleBody::Snmp(SnmpPoll {
+        target: ip,
+        outcome: poll.outcome,
+        uptime_s: id.and_then(|i| i.uptime_s),
+        rebooted: id.is_some_and(|i| i.rebooted),
+        duration_ms: poll.duration.as_millis().min(u32::MAX as u128) as u32,
+    }));
+    let Some(id) = id else { return o };
+    let base = id.base_mac.filter(usable_mac);
+    if let Some(base) = base {
+        for i in &poll.interfaces {
+            if let Some(m) = i.mac.filter(usable_mac) {
+                o.aliases.push((m, base));
+            }
+        }
+        o.records.push(InventoryRecord {
+            mac: base,
+            ip: Some(ip),
+            kind: id.kind,
+            source: InventorySource::Snmp,
+            vendor: id.vendor.clone(),
+            model: id.model.clone(),
+            firmware: id.firmware.clone(),
+            serial: id.serial.clone(),
+            name: id.sys_name.clone(),
+            parent: poll.uplink_ap,
+        });
+    }
+    for i in &poll.interfaces {
+        if let (Some(in_bps), Some(out_bps)) = (i.in_bps, i.out_bps) {
+            o.samples.push(SampleBody::IfRate(IfRate { target: ip, if_index: i.index, in_bps, out_bps }));
+        }
+    }
+    // A CPE's station table lists only its AP, which `uplink_ap` already
+    // names; the CPE's signal comes from its AP's table.
+    let stations = if id.kind == DeviceKind::Cpe { &[][..] } else { &poll.stations[..] };
+    for st in stations {
+        if !usable_mac(&st.mac) {
+            continue;
+        }
+        o.samples.push(SampleBody::Station(StationSample {
+            ap: ip,
+            mac: st.mac,
+            signal_dbm: st.signal_dbm,
+            quality_pct: st.quality_pct,
+            tx_rate_kbps: st.tx_rate_kbps,
+            rx_rate_kbps: st.rx_rate_kbps,
+            distance_m: st.distance_m,
+        }));
+        o.records.push(InventoryRecord {
+            mac: st.mac,
+            ip: st.ip,
+            kind: DeviceKind::Cpe,
+            source: InventorySource::StationTable,
+            vendor: None,
+            model: None,
+            firmware: None,
+            serial: None,
+            name: st.name.clone(),
+            parent: base,
+        });
+        if let Some(sip) = st.ip.filter(|a| !a.is_unspecified()) {
+            o.station_ips.push(sip);
+        }
+    }
+    for (nip, mac) in &poll.arp {
+        if usable_mac(mac) {
+            o.records.push(neighbour_record(*nip, *mac));
+        }
+    }
+    for (mac, _port) in &poll.bridge {
+        if usable_mac(mac) {
+            o.records.push(InventoryRecord {
+                mac: *mac,
+                ip: None,
+                kind: DeviceKind::Host,
+                source: InventorySource::Bridge,
+                vendor: None,
+                model: None,
+                firmware: None,
+                serial: None,
+                name: None,
+                parent: base,
+            });
+        }
+    }
+    o
 }
 
 /// Zero, broadcast and multicast MACs identify no device.

@@ -6,13 +6,17 @@
 //! [`link`] (QUIC), [`probe`] (ICMP/SNMP sockets), [`metrics`] (HTTP).
 
 pub mod backoff;
+pub mod discovery;
 pub mod enroll;
 pub mod identity;
+pub mod inventory;
 pub mod link;
 pub mod metrics;
+pub mod pacing;
 pub mod ping;
 pub mod probe;
 pub mod run;
+pub mod snmp;
 pub mod spool;
 pub mod tls;
 

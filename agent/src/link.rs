@@ -10,7 +10,9 @@ use crate::backoff::Backoff;
 use crate::metrics::Metrics;
 use crate::spool::Spool;
 use mast_shared::io::{IoError, read_frame, write_frame};
-use mast_shared::{AgentMsg, AgentStatus, ControllerMsg, Hello, PROTOCOL_VERSION, SampleBatch, SiteConfig};
+use mast_shared::{
+    AgentMsg, AgentStatus, ControllerMsg, Hello, PROTOCOL_VERSION, ProbingConfig, SampleBatch, SiteConfig,
+};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
@@ -36,6 +38,8 @@ pub struct Link {
     pub spool: Arc<Mutex<Spool>>,
     pub new_data: Arc<Notify>,
     pub config_tx: watch::Sender<Option<SiteConfig>>,
+    /// SNMP, discovery and pacing settings (hold credentials: never logged).
+    pub probing_tx: watch::Sender<Option<ProbingConfig>>,
     pub state_dir: PathBuf,
     pub metrics: Arc<Metrics>,
 }
@@ -191,6 +195,7 @@ impl Link {
                         }
                     }
                     Some(Ok(ControllerMsg::Config(c))) => self.apply_config(c),
+                    Some(Ok(ControllerMsg::Probing(p))) => self.apply_probing(p),
                     Some(Ok(ControllerMsg::Refused(r))) => return Err(LinkError::Protocol(format!("refused: {}", r.reason))),
                     Some(Ok(other)) => return Err(LinkError::Protocol(format!("unexpected message {other:?}"))),
                 }},
@@ -215,6 +220,23 @@ impl Link {
         })
         .await;
         self.new_data.notify_one();
+    }
+
+    fn apply_probing(&self, p: ProbingConfig) {
+        if self.probing_tx.borrow().as_ref() == Some(&p) {
+            return;
+        }
+        if let Err(e) = crate::identity::save_probing(&self.state_dir, &p) {
+            warn!(error = %e, "cannot persist probing config; using it in memory");
+        }
+        info!(
+            revision = p.revision,
+            snmp_targets = p.snmp_targets.len(),
+            credentials = p.credentials.len(),
+            subnets = p.subnets.len(),
+            "probing config applied"
+        );
+        self.probing_tx.send_replace(Some(p));
     }
 
     fn apply_config(&self, cfg: SiteConfig) {

@@ -51,15 +51,31 @@ enum Cmd {
         #[arg(long, env = "MAST_SPOOL_FLUSH_BYTES", default_value_t = 64 << 10)]
         spool_flush_bytes: u64,
     },
-    /// Probe targets once (ICMP, and SNMP with --community) and print what answered.
+    /// Probe targets once: ICMP, and with an SNMP credential a full SNMP pass
+    /// (identity, interfaces, stations, ARP and bridge tables).
     Probe {
-        /// Print JSON (schema documented in README.md).
+        /// Print JSON (schema: docs/probe-json.md).
         #[arg(long)]
         json: bool,
-        /// SNMP v2c community; without it only ICMP is tried.
-        #[arg(long)]
+        /// SNMP v2c community; without it (or a v3 user) only ICMP is tried.
+        #[arg(long, env = "MAST_SNMP_COMMUNITY", hide_env_values = true)]
         community: Option<String>,
-        /// Timeout per request in milliseconds.
+        /// SNMPv3 user (authPriv); replaces --community.
+        #[arg(long)]
+        v3_user: Option<String>,
+        /// SNMPv3 authentication passphrase.
+        #[arg(long, env = "MAST_SNMP_V3_AUTH_PASS", hide_env_values = true)]
+        v3_auth_pass: Option<String>,
+        /// SNMPv3 privacy passphrase.
+        #[arg(long, env = "MAST_SNMP_V3_PRIV_PASS", hide_env_values = true)]
+        v3_priv_pass: Option<String>,
+        /// SNMPv3 authentication protocol: sha, sha256 or md5.
+        #[arg(long, default_value = "sha")]
+        v3_auth_proto: String,
+        /// SNMPv3 privacy protocol: aes or des.
+        #[arg(long, default_value = "aes")]
+        v3_priv_proto: String,
+        /// Timeout per request (ICMP echo, SNMP request) in milliseconds.
         #[arg(long, default_value_t = 1000)]
         timeout_ms: u64,
         /// `IP` or `IP:PORT` (the port is for SNMP; default 161).
@@ -107,8 +123,20 @@ async fn main() -> std::process::ExitCode {
             };
             mast_agent::run::run(&state_dir, metrics_listen, limits).await
         }
-        Cmd::Probe { json, community, timeout_ms, targets } => {
-            probe_cmd(json, community, Duration::from_millis(timeout_ms.clamp(10, 60_000)), targets).await
+        Cmd::Probe {
+            json,
+            community,
+            v3_user,
+            v3_auth_pass,
+            v3_priv_pass,
+            v3_auth_proto,
+            v3_priv_proto,
+            timeout_ms,
+            targets,
+        } => {
+            let v3 =
+                v3_user.map(|user| probe::V3Args { user, v3_auth_pass, v3_priv_pass, v3_auth_proto, v3_priv_proto });
+            probe_cmd(json, community, v3, Duration::from_millis(timeout_ms.clamp(10, 60_000)), targets).await
         }
     };
     match res {
@@ -120,82 +148,20 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-#[derive(serde::Serialize)]
-struct ProbeReport {
-    target: String,
-    ip: String,
-    ping: PingReport,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    snmp: Option<SnmpReport>,
-}
-
-#[derive(serde::Serialize)]
-struct PingReport {
-    alive: bool,
-    rtt_ms: Option<f64>,
-}
-
-#[derive(serde::Serialize)]
-struct SnmpReport {
-    ok: bool,
-    error: Option<String>,
-    #[serde(flatten)]
-    identity: probe::SnmpIdentity,
-}
-
+/// `probe`: builds the credential and prints the report (logic in `probe.rs`).
 async fn probe_cmd(
     json: bool,
     community: Option<String>,
+    v3: Option<probe::V3Args>,
     timeout: Duration,
     targets: Vec<String>,
 ) -> anyhow::Result<()> {
-    let addrs: Vec<SocketAddr> =
-        targets.iter().map(|t| probe::parse_target(t)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?;
-    let ips: Vec<std::net::IpAddr> = addrs.iter().map(|a| a.ip()).collect();
-    let pings = match mast_agent::ping::Pinger::new() {
-        Ok(mut p) => p.round(&ips, timeout).await,
-        Err(e) => {
-            eprintln!("warning: {e}");
-            ips.iter().map(|ip| (*ip, None)).collect()
-        }
-    };
-    let mut reports = Vec::new();
-    for (i, addr) in addrs.iter().enumerate() {
-        let snmp = match &community {
-            None => None,
-            Some(c) => Some(match probe::snmp_identify(*addr, c, timeout).await {
-                Ok(identity) => SnmpReport { ok: true, error: None, identity },
-                Err(e) => SnmpReport { ok: false, error: Some(e), identity: Default::default() },
-            }),
-        };
-        let rtt = pings[i].1;
-        reports.push(ProbeReport {
-            target: targets[i].clone(),
-            ip: addr.ip().to_string(),
-            ping: PingReport { alive: rtt.is_some(), rtt_ms: rtt.map(|d| d.as_secs_f64() * 1000.0) },
-            snmp,
-        });
-    }
+    let credential = probe::credential(community, v3)?;
+    let report = probe::probe(&probe::ProbeOptions { targets, credential, timeout }).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "version": 1, "targets": reports }))?);
+        println!("{}", probe::render_json(&report));
     } else {
-        for r in &reports {
-            let ping = match r.ping.rtt_ms {
-                Some(ms) => format!("alive {ms:.2} ms"),
-                None => "no reply".into(),
-            };
-            println!("{:<22} ping: {ping}", r.target);
-            if let Some(s) = &r.snmp {
-                match &s.error {
-                    Some(e) => println!("{:<22} snmp: {e}", ""),
-                    None => {
-                        println!("{:<22} snmp: {}", "", s.identity.sys_name.as_deref().unwrap_or("(no sysName)"));
-                        println!("{:<22}   descr: {}", "", s.identity.sys_descr.as_deref().unwrap_or("-"));
-                        println!("{:<22}   object id: {}", "", s.identity.sys_object_id.as_deref().unwrap_or("-"));
-                    }
-                }
-            }
-        }
+        print!("{}", probe::render_text(&report));
     }
     Ok(())
 }

@@ -21,6 +21,10 @@ pub struct Metrics {
     pub errors_icmp: AtomicU64,
     pub errors_spool: AtomicU64,
     pub errors_link: AtomicU64,
+    pub snmp_polls: AtomicU64,
+    pub snmp_errors: AtomicU64,
+    pub inventory_changes: AtomicU64,
+    pub discovered_hosts: AtomicU64,
 }
 
 impl Metrics {
@@ -42,6 +46,20 @@ impl Metrics {
         };
         one("mast_agent_probes_total", "counter", "Probes run.", self.probes.load(Relaxed));
         one("mast_agent_probes_lost_total", "counter", "Probes without a reply.", self.probes_lost.load(Relaxed));
+        one("mast_agent_snmp_polls_total", "counter", "SNMP device polls run.", self.snmp_polls.load(Relaxed));
+        one("mast_agent_snmp_errors_total", "counter", "SNMP polls that failed.", self.snmp_errors.load(Relaxed));
+        one(
+            "mast_agent_inventory_changes_total",
+            "counter",
+            "Inventory records sent (new or changed).",
+            self.inventory_changes.load(Relaxed),
+        );
+        one(
+            "mast_agent_discovered_hosts",
+            "gauge",
+            "Hosts found by the last discovery sweep.",
+            self.discovered_hosts.load(Relaxed),
+        );
         one(
             "mast_agent_spool_appended_total",
             "counter",

@@ -1,14 +1,26 @@
-//! `mast-agent run`: probe the site's targets on its interval, append results
-//! to the spool, and stream them to the controller.
+//! `mast-agent run`: probe the site's devices, append results to the spool,
+//! and stream them to the controller. Four loops share the spool:
+//!
+//! - ping: every configured, SNMP-polled and discovered address each interval,
+//!   paced by the site's packets-per-second budget;
+//! - SNMP: every SNMP target (configured or discovered) each SNMP interval:
+//!   poll results, station signals, interface rates, inventory changes;
+//! - discovery: sweeps the site's subnets (ping + SNMP identify) and reads
+//!   the agent's own ARP table, on the slow discovery interval;
+//! - the link (see `link.rs`) and the spool flusher.
+//!
+//! Config changes (targets, intervals, credentials) apply without restart.
 
 use crate::identity;
+use crate::inventory::Tracker;
 use crate::link::Link;
 use crate::metrics::Metrics;
 use crate::ping::Pinger;
 use crate::spool::Spool;
 use crate::spool::ledger::Limits;
 use anyhow::Context;
-use mast_shared::{SampleBody, SiteConfig};
+use mast_shared::{ProbingConfig, SampleBody, SiteConfig, SnmpCredential};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
@@ -39,6 +51,7 @@ pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: L
     let spool = Arc::new(Mutex::new(spool));
     let new_data = Arc::new(Notify::new());
     let (config_tx, config_rx) = watch::channel(identity::load_config(state_dir));
+    let (probing_tx, probing_rx) = watch::channel(identity::load_probing(state_dir));
 
     if let Some(addr) = metrics_listen {
         let l = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding metrics on {addr}"))?;
@@ -54,15 +67,26 @@ pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: L
         spool: spool.clone(),
         new_data: new_data.clone(),
         config_tx,
+        probing_tx,
         state_dir: state_dir.to_owned(),
         metrics: metrics.clone(),
     };
     tokio::spawn(link.run());
     let flush_now = Arc::new(Notify::new());
     tokio::spawn(flusher(spool.clone(), flush_now.clone(), new_data.clone(), metrics.clone()));
-    let pinger = Pinger::new()?;
+    let pinger = Arc::new(tokio::sync::Mutex::new(Pinger::new()?));
+    let shared = Shared {
+        spool,
+        flush_now,
+        metrics,
+        learned: Arc::new(Mutex::new(Learned::default())),
+        tracker: Arc::new(Mutex::new(load_tracker(state_dir))),
+        state_dir: state_dir.to_owned(),
+    };
+    tokio::spawn(snmp_loop(probing_rx.clone(), shared.clone()));
+    tokio::spawn(discovery_loop(pinger.clone(), probing_rx.clone(), shared.clone()));
     tokio::select! {
-        r = probe_loop(pinger, config_rx, spool, flush_now, metrics) => r,
+        r = probe_loop(pinger, config_rx, probing_rx, shared) => r,
         _ = shutdown() => { info!("stopping"); Ok(()) }
     }
 }
@@ -117,12 +141,72 @@ async fn flusher(spool: Arc<Mutex<Spool>>, wake: Arc<Notify>, new_data: Arc<Noti
     }
 }
 
-async fn probe_loop(
-    mut pinger: Pinger,
-    mut config_rx: watch::Receiver<Option<SiteConfig>>,
+/// What the agent learned at runtime, on top of the configured targets.
+#[derive(Default)]
+struct Learned {
+    /// Hosts that answered a discovery sweep, and CPE addresses from station tables.
+    ping: BTreeSet<IpAddr>,
+    /// Devices that answered an SNMP identify in a sweep, with the credential.
+    snmp: BTreeMap<SocketAddr, u16>,
+}
+
+#[derive(Clone)]
+struct Shared {
     spool: Arc<Mutex<Spool>>,
     flush_now: Arc<Notify>,
     metrics: Arc<Metrics>,
+    learned: Arc<Mutex<Learned>>,
+    tracker: Arc<Mutex<Tracker>>,
+    state_dir: std::path::PathBuf,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    fn push(&self, ts: i64, bodies: impl IntoIterator<Item = SampleBody>) {
+        let mut g = lock(&self.spool);
+        let now = now_ms() as u64;
+        for b in bodies {
+            g.push(ts, b, now);
+        }
+        drop(g);
+        self.flush_now.notify_one();
+    }
+
+    /// Passes records through the change tracker; spools the changed ones and
+    /// persists the tracker when anything changed.
+    fn inventory(&self, ts: i64, records: Vec<mast_shared::InventoryRecord>) {
+        let (changed, json) = {
+            let mut t = lock(&self.tracker);
+            let changed: Vec<_> = records.into_iter().filter_map(|r| t.observe(r)).collect();
+            (changed, t.take_dirty().then(|| t.to_json()))
+        };
+        if changed.is_empty() {
+            return;
+        }
+        self.metrics.inventory_changes.fetch_add(changed.len() as u64, Relaxed);
+        self.push(ts, changed.into_iter().map(SampleBody::Inventory));
+        if let Some(json) = json
+            && let Err(e) = std::fs::write(self.state_dir.join("inventory.json"), json)
+        {
+            warn!(error = %e, "cannot save inventory state; unchanged records may be resent after a restart");
+        }
+    }
+}
+
+fn load_tracker(dir: &Path) -> Tracker {
+    std::fs::read(dir.join("inventory.json")).map(|b| Tracker::from_json(&b)).unwrap_or_default()
+}
+
+const DEFAULT_PING_RATE: u32 = crate::ping::DEFAULT_RATE_PPS;
+
+async fn probe_loop(
+    pinger: Arc<tokio::sync::Mutex<Pinger>>,
+    mut config_rx: watch::Receiver<Option<SiteConfig>>,
+    probing_rx: watch::Receiver<Option<ProbingConfig>>,
+    sh: Shared,
 ) -> anyhow::Result<()> {
     loop {
         let cfg = config_rx.borrow_and_update().clone();
@@ -131,8 +215,6 @@ async fn probe_loop(
             let _ = config_rx.changed().await;
             continue;
         };
-        let targets: Vec<IpAddr> = cfg.targets.iter().map(|t| t.addr).collect();
-        pinger.retain(&targets);
         let interval = Duration::from_millis(cfg.interval_ms.max(1000) as u64);
         let timeout = Duration::from_millis(cfg.timeout_ms.clamp(10, 60_000) as u64);
         let mut tick = tokio::time::interval(interval);
@@ -142,20 +224,145 @@ async fn probe_loop(
                 _ = tick.tick() => {}
                 _ = config_rx.changed() => break,
             }
-            let ts = now_ms();
-            let results = pinger.round(&targets, timeout).await;
-            let lost = results.iter().filter(|(_, r)| r.is_none()).count() as u64;
-            metrics.probes.fetch_add(results.len() as u64, Relaxed);
-            metrics.probes_lost.fetch_add(lost, Relaxed);
+            // Configured targets first, then SNMP targets and what discovery
+            // and station tables found; each address once.
+            let (rate, mut targets) = {
+                let p = probing_rx.borrow();
+                let rate = p.as_ref().map_or(DEFAULT_PING_RATE, |p| p.ping_rate_pps.max(1));
+                let snmp: Vec<IpAddr> = p.iter().flat_map(|p| p.snmp_targets.iter().map(|t| t.addr.ip())).collect();
+                (rate, cfg.targets.iter().map(|t| t.addr).chain(snmp).collect::<Vec<_>>())
+            };
             {
-                let mut g = spool.lock().unwrap_or_else(|p| p.into_inner());
-                let now = now_ms() as u64;
-                for (addr, rtt) in results {
-                    let rtt_us = rtt.map(|d| d.as_micros().min(u32::MAX as u128) as u32);
-                    g.push(ts, SampleBody::Ping { target: addr, rtt_us }, now);
+                let l = lock(&sh.learned);
+                targets.extend(l.ping.iter().copied());
+                targets.extend(l.snmp.keys().map(|a| a.ip()));
+            }
+            let mut seen = BTreeSet::new();
+            targets.retain(|a| seen.insert(*a));
+            let ts = now_ms();
+            let results = {
+                let mut p = pinger.lock().await;
+                p.retain(&targets);
+                p.round_paced(&targets, timeout, rate).await
+            };
+            let lost = results.iter().filter(|(_, r)| r.is_none()).count() as u64;
+            sh.metrics.probes.fetch_add(results.len() as u64, Relaxed);
+            sh.metrics.probes_lost.fetch_add(lost, Relaxed);
+            sh.push(
+                ts,
+                results.into_iter().map(|(addr, rtt)| SampleBody::Ping {
+                    target: addr,
+                    rtt_us: rtt.map(|d| d.as_micros().min(u32::MAX as u128) as u32),
+                }),
+            );
+        }
+    }
+}
+
+/// Waits until a probing config is present; returns a copy.
+async fn wait_probing(rx: &mut watch::Receiver<Option<ProbingConfig>>) -> ProbingConfig {
+    loop {
+        if let Some(p) = rx.borrow_and_update().clone() {
+            return p;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn snmp_loop(mut probing_rx: watch::Receiver<Option<ProbingConfig>>, sh: Shared) {
+    let mut poller = crate::snmp::Poller::new(crate::snmp::PollOptions::default());
+    loop {
+        let p = wait_probing(&mut probing_rx).await;
+        let mut tick = tokio::time::interval(Duration::from_millis(u64::from(p.snmp_interval_ms.max(1000))));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                r = probing_rx.changed() => { if r.is_err() { return; } break; }
+            }
+            let targets = snmp_targets(&p, &lock(&sh.learned));
+            if targets.is_empty() {
+                continue;
+            }
+            let keep: Vec<SocketAddr> = targets.iter().map(|t| t.0).collect();
+            poller.forget(&keep);
+            let ts = now_ms();
+            let polls = poller.poll_all(&targets).await;
+            let mut bodies = Vec::new();
+            let mut records = Vec::new();
+            let mut station_ips = Vec::new();
+            {
+                let mut t = lock(&sh.tracker);
+                for poll in &polls {
+                    sh.metrics.snmp_polls.fetch_add(1, Relaxed);
+                    if poll.outcome != mast_shared::SnmpOutcome::Ok {
+                        sh.metrics.snmp_errors.fetch_add(1, Relaxed);
+                    }
+                    let obs = crate::inventory::observe_poll(poll);
+                    for (iface, base) in &obs.aliases {
+                        t.alias(*iface, *base);
+                    }
+                    bodies.extend(obs.samples);
+                    records.extend(obs.records);
+                    station_ips.extend(obs.station_ips);
                 }
             }
-            flush_now.notify_one();
+            sh.push(ts, bodies);
+            sh.inventory(ts, records);
+            lock(&sh.learned).ping.extend(station_ips);
+        }
+    }
+}
+
+/// SNMP targets of a round: configured ones with their credential, then the
+/// ones discovery found. A target whose credential index is out of range is
+/// skipped (the controller validates, but the agent never trusts).
+fn snmp_targets(p: &ProbingConfig, learned: &Learned) -> Vec<(SocketAddr, SnmpCredential)> {
+    let mut out: Vec<(SocketAddr, SnmpCredential)> = Vec::new();
+    let configured = p.snmp_targets.iter().map(|t| (t.addr, t.credential));
+    for (addr, cred) in configured.chain(learned.snmp.iter().map(|(a, c)| (*a, *c))) {
+        if out.iter().any(|(a, _)| *a == addr) {
+            continue;
+        }
+        if let Some(c) = p.credentials.get(usize::from(cred)) {
+            out.push((addr, c.clone()));
+        }
+    }
+    out
+}
+
+async fn discovery_loop(
+    pinger: Arc<tokio::sync::Mutex<Pinger>>,
+    mut probing_rx: watch::Receiver<Option<ProbingConfig>>,
+    sh: Shared,
+) {
+    loop {
+        let p = wait_probing(&mut probing_rx).await;
+        let period = Duration::from_millis(u64::from(p.discovery_interval_ms.max(60_000)));
+        // First sweep soon after start or a config change, then on the slow schedule.
+        let mut next = tokio::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                r = probing_rx.changed() => { if r.is_err() { return; } break; }
+            }
+            next += period;
+            let ts = now_ms();
+            let found = crate::discovery::sweep(&pinger, &p).await;
+            sh.metrics.discovered_hosts.store(found.alive.len() as u64, Relaxed);
+            info!(alive = found.alive.len(), snmp = found.snmp.len(), "discovery sweep done");
+            {
+                let mut l = lock(&sh.learned);
+                l.ping.extend(found.alive.iter().copied());
+                l.snmp.extend(found.snmp.iter().map(|(a, c)| (*a, *c)));
+            }
+            let arp = std::fs::read_to_string("/proc/net/arp").unwrap_or_default();
+            let records = crate::inventory::parse_proc_arp(&arp)
+                .into_iter()
+                .map(|(ip, mac)| crate::inventory::neighbour_record(ip, mac));
+            sh.inventory(ts, records.collect());
         }
     }
 }

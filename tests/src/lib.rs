@@ -241,19 +241,24 @@ impl Controller {
     }
 
     /// Adds a staff account through the CLI (password on standard input).
-    pub fn add_user(&self, email: &str, role: &str) -> String {
+    /// Runs the CLI with `input` on its standard input (secrets stay off
+    /// the command line).
+    pub fn cli_stdin(&self, args: &[&str], input: &str) -> Output {
         use std::io::Write;
-        let password = format!("pw-{:016x}", rand::random::<u64>());
         let mut child = Command::new(controller_bin())
-            .args(["user", "add", "--email", email, "--role", role])
+            .args(args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("running mast-controller");
-        child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("write");
-        let out = child.wait_with_output().expect("wait");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+        child.wait_with_output().expect("wait")
+    }
+    pub fn add_user(&self, email: &str, role: &str) -> String {
+        let password = format!("pw-{:016x}", rand::random::<u64>());
+        let out = self.cli_stdin(&["user", "add", "--email", email, "--role", role], &format!("{password}\n"));
         assert!(out.status.success(), "user add failed: {}", String::from_utf8_lossy(&out.stderr));
         password
     }
@@ -529,6 +534,25 @@ impl NetNs {
         run_ok("ip", &["netns", "exec", &name, "ip", "link", "set", &ns_if, "up"])?;
         run_ok("ip", &["netns", "exec", &name, "ip", "link", "set", "lo", "up"])?;
         Ok(ns)
+    }
+
+    /// Runs a command inside the namespace (`ip netns exec`).
+    pub fn exec(&self, args: &[&str]) -> anyhow::Result<()> {
+        let mut all = vec!["netns", "exec", self.name.as_str()];
+        all.extend_from_slice(args);
+        run_ok("ip", &all)
+    }
+
+    /// Adds `ip` on the host side of the veth and routes it from inside the
+    /// namespace: a device "behind the tower" that the test serves from the
+    /// root namespace. Unique per namespace: `10.{232+k}.a.b` from the veth's
+    /// own `10.231.a.b`.
+    pub fn host_device_ip(&self, k: u8) -> anyhow::Result<std::net::Ipv4Addr> {
+        let o: std::net::Ipv4Addr = self.host_ip.parse()?;
+        let ip = std::net::Ipv4Addr::new(10, 232 + k, o.octets()[2], o.octets()[3]);
+        run_ok("ip", &["addr", "add", &format!("{ip}/32"), "dev", &self.host_if])?;
+        self.exec(&["ip", "route", "add", &format!("{ip}/32"), "via", &self.host_ip])?;
+        Ok(ip)
     }
 
     /// Takes the link down (`false`) or up (`true`) on the host side.

@@ -2,7 +2,7 @@
 -- ping pacing per site; device identity and topology; inventory by MAC.
 ALTER TABLE sites ADD COLUMN snmp_interval_ms BIGINT NOT NULL DEFAULT 60000;
 ALTER TABLE sites ADD COLUMN discovery_interval_ms BIGINT NOT NULL DEFAULT 3600000;
-ALTER TABLE sites ADD COLUMN ping_rate_pps BIGINT NOT NULL DEFAULT 2000;
+ALTER TABLE sites ADD COLUMN ping_rate_pps BIGINT NOT NULL DEFAULT 5000;
 -- Comma-separated CIDRs swept by discovery.
 ALTER TABLE sites ADD COLUMN subnets TEXT NOT NULL DEFAULT '';
 -- SNMP credentials in the order agents try them. The secrets are pushed to

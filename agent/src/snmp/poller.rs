@@ -1,0 +1,562 @@
+//! Polling devices (the shell around the pure cores): one system GET, then
+//! the profile's identity data, interfaces, station table, ARP and bridge
+//! tables as concurrent walks sharing the device's two request slots.
+
+use super::adapt::MaxReps;
+use super::codec::{ERR_AUTHORIZATION, ERR_TOO_BIG, Request, Response};
+use super::counters::{self, Reading, Uptime};
+use super::profiles::{self, SysInfo, VendorData, mib2};
+use super::transport::{Engine, V3Session};
+use super::value::{Value, usable_mac};
+use super::walk::{Rows, TableWalk};
+use super::{DevicePoll, ErrorCounts, Identity, PollOptions, SnmpError};
+use mast_shared::msg::{DeviceKind, SnmpCredential, SnmpOutcome};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::debug;
+
+/// What the poller remembers about a device between polls.
+#[derive(Default)]
+struct DeviceState {
+    reps: MaxReps,
+    /// sysUpTime ticks and when they were read.
+    uptime: Option<(u32, Instant)>,
+    /// ifIndex → (in, out) octet readings and when they were read.
+    counters: HashMap<u32, (Option<Reading>, Option<Reading>, Instant)>,
+    /// Rows each table had last time (caps the first GETBULK of a walk).
+    rows: HashMap<&'static str, usize>,
+    v3: Option<(SnmpCredential, V3Session)>,
+    /// Errors since the device was first polled.
+    totals: ErrorCounts,
+}
+
+/// Polls devices and keeps per-device state (learned max-repetitions,
+/// previous counters and uptime, error totals) between polls.
+pub struct Poller {
+    opts: PollOptions,
+    engine: Option<Arc<Engine>>,
+    devices: HashMap<SocketAddr, DeviceState>,
+}
+
+impl Poller {
+    pub fn new(opts: PollOptions) -> Poller {
+        Poller { opts, engine: None, devices: HashMap::new() }
+    }
+
+    pub fn options(&self) -> &PollOptions {
+        &self.opts
+    }
+
+    /// Polls every target concurrently (at most `max_devices_in_flight` at
+    /// once); one slow or dead device never delays the others beyond its own
+    /// timeouts. Results come back in the order of `targets`.
+    pub async fn poll_all(&mut self, targets: &[(SocketAddr, SnmpCredential)]) -> Vec<DevicePoll> {
+        let engine = match &self.engine {
+            Some(e) => e.clone(),
+            None => match Engine::bind() {
+                Ok(e) => self.engine.insert(Arc::new(e)).clone(),
+                Err(e) => return targets.iter().map(|(t, _)| DevicePoll::failed(*t, &e, Duration::ZERO)).collect(),
+            },
+        };
+        let opts = Arc::new(self.opts.clone());
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.opts.max_devices_in_flight.max(1)));
+        let mut set = tokio::task::JoinSet::new();
+        let mut results: Vec<Option<DevicePoll>> = vec![None; targets.len()];
+        for (i, (addr, cred)) in targets.iter().enumerate() {
+            let Ok(permit) = sem.clone().acquire_owned().await else { break };
+            let mut state = self.devices.remove(addr).unwrap_or_else(|| DeviceState {
+                reps: MaxReps::new(self.opts.start_max_repetitions),
+                ..Default::default()
+            });
+            let (engine, opts, addr, cred) = (engine.clone(), opts.clone(), *addr, cred.clone());
+            set.spawn(async move {
+                let poll = poll_device(&engine, addr, &cred, &mut state, &opts).await;
+                drop(permit);
+                (i, poll, state)
+            });
+            // Collect finished polls as we go so their state is back in place.
+            while let Some(done) = set.try_join_next() {
+                self.finish(done, targets, &mut results);
+            }
+        }
+        while let Some(done) = set.join_next().await {
+            self.finish(done, targets, &mut results);
+        }
+        results
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.unwrap_or_else(|| {
+                    DevicePoll::failed(targets[i].0, &SnmpError::Io("poll task failed".into()), Duration::ZERO)
+                })
+            })
+            .collect()
+    }
+
+    fn finish(
+        &mut self,
+        done: Result<(usize, DevicePoll, DeviceState), tokio::task::JoinError>,
+        targets: &[(SocketAddr, SnmpCredential)],
+        results: &mut [Option<DevicePoll>],
+    ) {
+        match done {
+            Ok((i, poll, state)) => {
+                self.devices.insert(targets[i].0, state);
+                results[i] = Some(poll);
+            }
+            Err(e) => tracing::warn!(error = %e, "snmp poll task failed"),
+        }
+    }
+
+    /// Drops the state of devices not in `keep`.
+    pub fn forget(&mut self, keep: &[SocketAddr]) {
+        self.devices.retain(|a, _| keep.contains(a));
+    }
+
+    /// Errors of a device since it was first polled.
+    pub fn error_totals(&self, target: &SocketAddr) -> Option<ErrorCounts> {
+        self.devices.get(target).map(|d| d.totals)
+    }
+
+    /// The learned GETBULK max-repetitions of a device.
+    pub fn max_repetitions(&self, target: &SocketAddr) -> Option<u32> {
+        self.devices.get(target).map(|d| d.reps.get())
+    }
+}
+
+/// How requests reach the device.
+enum Link<'a> {
+    V2c { engine: &'a Engine, community: &'a [u8] },
+    V3(tokio::sync::Mutex<&'a mut V3Session>),
+}
+
+/// One device's poll in progress: its two request slots, adaptive
+/// max-repetitions, counts and deadline, shared by the concurrent walks.
+struct Ctx<'a> {
+    link: Link<'a>,
+    peer: SocketAddr,
+    timeout: Duration,
+    retries: u32,
+    max_rows: usize,
+    slots: tokio::sync::Semaphore,
+    reps: Mutex<MaxReps>,
+    errors: Mutex<ErrorCounts>,
+    requests: AtomicU32,
+    varbinds: AtomicU32,
+    deadline: Instant,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Get,
+    /// GETBULK with the device's current max-repetitions, capped.
+    Bulk {
+        cap: u32,
+    },
+}
+
+impl Ctx<'_> {
+    fn count(&self, e: &SnmpError) {
+        let mut c = lock(&self.errors);
+        match e {
+            SnmpError::Timeout | SnmpError::Io(_) => c.timeout += 1,
+            SnmpError::Refused(_) => c.refused += 1,
+            SnmpError::Malformed(_) => c.malformed += 1,
+            SnmpError::ErrorStatus(_) => c.error_status += 1,
+        }
+    }
+
+    /// One request with retries, timeouts and max-repetitions adaptation.
+    /// Returns the reply and the max-repetitions it was asked with.
+    async fn request(&self, kind: Kind, oids: &[&[u32]]) -> Result<(Response, u32), SnmpError> {
+        let mut last = SnmpError::Timeout;
+        for _attempt in 0..=self.retries {
+            let now = Instant::now();
+            if now >= self.deadline {
+                return Err(SnmpError::Timeout);
+            }
+            let timeout = self.timeout.min(self.deadline - now);
+            let (req, reps) = match kind {
+                Kind::Get => (Request::Get, 0),
+                Kind::Bulk { cap } => {
+                    let r = lock(&self.reps).get().min(cap).max(1);
+                    (Request::GetBulk { max_repetitions: r }, r)
+                }
+            };
+            let _slot = self.slots.acquire().await.map_err(|_| SnmpError::Io("closed".into()))?;
+            self.requests.fetch_add(1, Relaxed);
+            let started = Instant::now();
+            let res = match &self.link {
+                Link::V2c { engine, community } => engine.request(self.peer, community, req, oids, timeout).await,
+                Link::V3(sess) => {
+                    // Waiting for the session counts against the deadline, not the timeout.
+                    let mut s = sess.lock().await;
+                    s.request(req, oids, timeout).await
+                }
+            };
+            match res {
+                Ok(resp) if resp.error_status == ERR_TOO_BIG && reps > 1 => {
+                    lock(&self.reps).on_too_big();
+                    last = SnmpError::ErrorStatus(ERR_TOO_BIG);
+                    self.count(&last);
+                }
+                Ok(resp) if resp.error_status == ERR_AUTHORIZATION => {
+                    let e = SnmpError::Refused("authorizationError".into());
+                    self.count(&e);
+                    return Err(e);
+                }
+                Ok(resp) if resp.error_status != 0 => {
+                    let e = SnmpError::ErrorStatus(resp.error_status);
+                    self.count(&e);
+                    return Err(e);
+                }
+                Ok(resp) => {
+                    if matches!(kind, Kind::Bulk { .. }) {
+                        let full = resp.varbinds.len() >= oids.len() * reps as usize;
+                        lock(&self.reps).on_reply(started.elapsed(), self.timeout / 4, full);
+                    }
+                    return Ok((resp, reps));
+                }
+                Err(e @ SnmpError::Timeout) => {
+                    self.count(&e);
+                    if matches!(kind, Kind::Bulk { .. }) {
+                        lock(&self.reps).on_timeout();
+                    }
+                    last = e;
+                }
+                Err(e) => {
+                    self.count(&e);
+                    return Err(e);
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// GET of scalars; absent ones are left out.
+    async fn get(&self, oids: &[&[u32]]) -> Result<HashMap<Vec<u32>, Value>, SnmpError> {
+        if oids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let (resp, _) = self.request(Kind::Get, oids).await?;
+        let vals: HashMap<Vec<u32>, Value> = resp.varbinds.into_iter().filter(|(_, v)| !v.is_absent()).collect();
+        self.varbinds.fetch_add(vals.len() as u32, Relaxed);
+        Ok(vals)
+    }
+
+    /// Walks `cols` together. Returns what was read, and the error that cut
+    /// the walk short if any. `hint` is the row count of the previous poll.
+    async fn walk(&self, cols: &[&[u32]], hint: Option<usize>) -> (Rows, Option<SnmpError>) {
+        let mut w = TableWalk::new(cols, self.max_rows);
+        let mut cap = hint.map(|h| u32::try_from(h + 1).unwrap_or(u32::MAX)).unwrap_or(u32::MAX);
+        let mut err = None;
+        while !w.is_done() {
+            let (active, oids) = w.next_request();
+            let refs: Vec<&[u32]> = oids.iter().map(Vec::as_slice).collect();
+            match self.request(Kind::Bulk { cap }, &refs).await {
+                Ok((resp, reps)) => {
+                    w.feed(&active, reps, resp.varbinds);
+                }
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+            cap = u32::MAX;
+        }
+        self.varbinds.fetch_add(u32::try_from(w.varbinds).unwrap_or(u32::MAX), Relaxed);
+        if w.non_increasing {
+            let e = SnmpError::Malformed("agent returned OIDs out of order".into());
+            self.count(&e);
+            err.get_or_insert(e);
+        }
+        (w.into_rows(), err)
+    }
+}
+
+fn sys_info(vals: &HashMap<Vec<u32>, Value>) -> Result<SysInfo, SnmpError> {
+    let get = |o: &[u32]| vals.get(o);
+    let object_id = match get(mib2::SYS_OBJECT_ID) {
+        Some(Value::Oid(o)) => o.clone(),
+        _ => Vec::new(),
+    };
+    let uptime_ticks = match get(mib2::SYS_UPTIME) {
+        Some(Value::Ticks(t)) => Some(*t),
+        Some(v) => v.as_u64().and_then(|t| u32::try_from(t).ok()),
+        None => None,
+    };
+    if object_id.is_empty() && uptime_ticks.is_none() && get(mib2::SYS_DESCR).is_none() {
+        return Err(SnmpError::Malformed("the system group is empty".into()));
+    }
+    Ok(SysInfo {
+        descr: get(mib2::SYS_DESCR).and_then(Value::as_text).unwrap_or_default(),
+        object_id,
+        name: get(mib2::SYS_NAME).and_then(Value::as_text).unwrap_or_default(),
+        uptime_ticks,
+        services: get(mib2::SYS_SERVICES).and_then(Value::as_u64).and_then(|s| u32::try_from(s).ok()),
+    })
+}
+
+fn nonempty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// Identity from the system group and the profile (pure).
+fn identity(sys: &SysInfo, profile: &profiles::Profile, info: &profiles::VendorInfo) -> Identity {
+    let vendor = if profile.vendor.is_empty() { mib2::vendor_of(sys) } else { Some(profile.vendor) };
+    Identity {
+        sys_descr: nonempty(&sys.descr),
+        sys_object_id: (!sys.object_id.is_empty()).then(|| super::oid::format(&sys.object_id)),
+        sys_name: nonempty(&sys.name),
+        uptime_s: sys.uptime_ticks.map(counters::ticks_to_secs),
+        rebooted: false,
+        vendor: vendor.map(String::from),
+        model: info.model.clone(),
+        firmware: info.firmware.clone(),
+        serial: info.serial.clone(),
+        kind: info.kind.unwrap_or(DeviceKind::Unknown),
+        base_mac: info.wireless_mac,
+        profile: profile.name,
+    }
+}
+
+/// A cheap system-group GET (no retries) for discovery sweeps: is there an
+/// SNMP agent answering to this credential, and who is it?
+pub async fn identify(
+    target: SocketAddr,
+    cred: &SnmpCredential,
+    timeout: Duration,
+) -> Result<super::Identity, SnmpError> {
+    let mut v3 = None;
+    let engine;
+    let link = match cred {
+        SnmpCredential::V2c { community } => {
+            engine = Engine::bind()?;
+            Link::V2c { engine: &engine, community: community.as_bytes() }
+        }
+        SnmpCredential::V3 { .. } => {
+            let s = v3.insert(V3Session::connect(target, cred).await?);
+            Link::V3(tokio::sync::Mutex::new(s))
+        }
+    };
+    let ctx = Ctx {
+        link,
+        peer: target,
+        timeout,
+        retries: 0,
+        max_rows: 0,
+        slots: tokio::sync::Semaphore::new(1),
+        reps: Mutex::new(MaxReps::default()),
+        errors: Mutex::default(),
+        requests: AtomicU32::new(0),
+        varbinds: AtomicU32::new(0),
+        deadline: Instant::now() + timeout * 2,
+    };
+    let sys = sys_info(&ctx.get(mib2::SYSTEM).await?)?;
+    let profile = profiles::find(&sys);
+    let info = (profile.identify)(&sys, &VendorData::default());
+    Ok(identity(&sys, profile, &info))
+}
+
+async fn poll_device(
+    engine: &Engine,
+    target: SocketAddr,
+    cred: &SnmpCredential,
+    state: &mut DeviceState,
+    opts: &PollOptions,
+) -> DevicePoll {
+    let started = Instant::now();
+    let mut poll = poll_inner(engine, target, cred, state, opts, started).await;
+    poll.duration = started.elapsed();
+    poll.max_repetitions = state.reps.get();
+    state.totals.add(&poll.errors);
+    debug!(target = %target, outcome = ?poll.outcome, ms = poll.duration.as_millis() as u64,
+           requests = poll.requests, varbinds = poll.varbinds, "snmp poll");
+    poll
+}
+
+async fn poll_inner(
+    engine: &Engine,
+    target: SocketAddr,
+    cred: &SnmpCredential,
+    state: &mut DeviceState,
+    opts: &PollOptions,
+    started: Instant,
+) -> DevicePoll {
+    // The v3 session lives in the state between polls; taken out while in use.
+    let mut v3 = state.v3.take().filter(|(c, _)| c == cred);
+    let link = match cred {
+        SnmpCredential::V2c { community } => Link::V2c { engine, community: community.as_bytes() },
+        SnmpCredential::V3 { .. } => {
+            if v3.is_none() {
+                match tokio::time::timeout(opts.timeout, V3Session::connect(target, cred)).await {
+                    Ok(Ok(s)) => v3 = Some((cred.clone(), s)),
+                    Ok(Err(e)) => return DevicePoll::failed(target, &e, started.elapsed()),
+                    Err(_) => return DevicePoll::failed(target, &SnmpError::Timeout, started.elapsed()),
+                }
+            }
+            let Some((_, s)) = v3.as_mut() else {
+                return DevicePoll::failed(target, &SnmpError::Timeout, started.elapsed());
+            };
+            Link::V3(tokio::sync::Mutex::new(s))
+        }
+    };
+    let ctx = Ctx {
+        link,
+        peer: target,
+        timeout: opts.timeout,
+        retries: opts.retries,
+        max_rows: opts.max_rows,
+        slots: tokio::sync::Semaphore::new(opts.per_device_in_flight.clamp(1, 2)),
+        reps: Mutex::new(state.reps),
+        errors: Mutex::default(),
+        requests: AtomicU32::new(0),
+        varbinds: AtomicU32::new(0),
+        deadline: started + opts.device_budget,
+    };
+    let result = poll_with(&ctx, state, opts).await;
+    let errors = *lock(&ctx.errors);
+    let (requests, varbinds) = (ctx.requests.load(Relaxed), ctx.varbinds.load(Relaxed));
+    let reps = *lock(&ctx.reps);
+    drop(ctx);
+    state.reps = reps;
+    // After a refusal the keys or the engine may have changed: start afresh next time.
+    if !matches!(result, Err(SnmpError::Refused(_))) {
+        state.v3 = v3;
+    }
+    let mut poll = match result {
+        Ok(p) => p,
+        Err(e) => DevicePoll::failed(target, &e, Duration::ZERO),
+    };
+    poll.errors = errors;
+    poll.requests = requests;
+    poll.varbinds = varbinds;
+    poll
+}
+
+async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -> Result<DevicePoll, SnmpError> {
+    let sys = sys_info(&ctx.get(mib2::SYSTEM).await?)?;
+    let at = Instant::now();
+    let profile = profiles::find(&sys);
+    let hint = |name: &'static str| state.rows.get(name).copied();
+    let (h_if, h_ifx, h_sta, h_arp, h_br) = (hint("if"), hint("ifx"), hint("sta"), hint("arp"), hint("bridge"));
+
+    let vendor = async {
+        let scalars = match ctx.get(profile.scalars).await {
+            Ok(s) => s,
+            Err(e) => return (VendorData::default(), Some(e)),
+        };
+        let (rows, err) =
+            if profile.columns.is_empty() { (Rows::new(), None) } else { ctx.walk(profile.columns, None).await };
+        (VendorData::from_walk(scalars, profile.columns.len(), rows), err)
+    };
+    let ifs = ctx.walk(mib2::IF_TABLE, h_if);
+    let ifx = ctx.walk(mib2::IFX_TABLE, h_ifx);
+    let stations = async {
+        match profile.stations {
+            Some(t) => ctx.walk(&profiles::station_columns(t), h_sta).await,
+            None => (Rows::new(), None),
+        }
+    };
+    let arp = async {
+        if !opts.walk_arp {
+            return (Rows::new(), None);
+        }
+        let (rows, err) = ctx.walk(mib2::ARP_MEDIA, h_arp).await;
+        if rows.is_empty() && err.is_none() { ctx.walk(mib2::ARP_PHYSICAL, None).await } else { (rows, err) }
+    };
+    let bridge = async {
+        if !opts.walk_bridge {
+            return (Rows::new(), None);
+        }
+        ctx.walk(mib2::BRIDGE, h_br).await
+    };
+    let ((vdata, e_v), (if_rows, e_if), (ifx_rows, e_ifx), (sta_rows, e_sta), (arp_rows, e_arp), (br_rows, e_br)) =
+        tokio::join!(vendor, ifs, ifx, stations, arp, bridge);
+
+    let mut problems = Vec::new();
+    for (what, e) in
+        [("vendor", e_v), ("ifTable", e_if), ("ifXTable", e_ifx), ("stations", e_sta), ("arp", e_arp), ("bridge", e_br)]
+    {
+        if let Some(e) = e {
+            problems.push(format!("{what}: {e}"));
+        }
+    }
+    for (name, rows) in
+        [("if", &if_rows), ("ifx", &ifx_rows), ("sta", &sta_rows), ("arp", &arp_rows), ("bridge", &br_rows)]
+    {
+        state.rows.insert(name, rows.len());
+    }
+
+    let info = (profile.identify)(&sys, &vdata);
+    let mut id = identity(&sys, profile, &info);
+
+    // Reboot detection from sysUpTime.
+    if let (Some(cur), Some((prev, prev_at))) = (sys.uptime_ticks, state.uptime) {
+        id.rebooted = counters::uptime_change(prev, cur, at - prev_at) == Uptime::Rebooted;
+    }
+    state.uptime = sys.uptime_ticks.map(|t| (t, at));
+
+    // Interfaces and their rates since the previous poll.
+    let mut interfaces = Vec::new();
+    let mut counters_now = HashMap::new();
+    for (mut iface, in_c, out_c) in mib2::interfaces(&if_rows, &ifx_rows) {
+        if let Some((p_in, p_out, p_at)) = state.counters.get(&iface.index)
+            && !id.rebooted
+        {
+            let dt = at - *p_at;
+            let rate = |p: &Option<Reading>, c: &Option<Reading>| counters::rate_bps((*p)?, (*c)?, dt, iface.speed_bps);
+            iface.in_bps = rate(p_in, &in_c);
+            iface.out_bps = rate(p_out, &out_c);
+        }
+        counters_now.insert(iface.index, (in_c, out_c, at));
+        interfaces.push(iface);
+    }
+    if !if_rows.is_empty() || e_if_was_ok(&problems) {
+        state.counters = counters_now;
+    }
+
+    let stations = profile.stations.map(|t| profiles::decode_stations(t, &sta_rows)).unwrap_or_default();
+    let bridge = mib2::bridge(&br_rows);
+    if id.base_mac.is_none() {
+        id.base_mac = interfaces.iter().filter_map(|i| i.mac).find(usable_mac);
+    }
+    if info.kind.is_none() {
+        id.kind = if !stations.is_empty() {
+            DeviceKind::AccessPoint
+        } else if !bridge.is_empty() && mib2::kind_from_services(sys.services) != DeviceKind::Router {
+            DeviceKind::Switch
+        } else {
+            mib2::kind_from_services(sys.services)
+        };
+    }
+    Ok(DevicePoll {
+        target: ctx.peer,
+        outcome: SnmpOutcome::Ok,
+        error: (!problems.is_empty()).then(|| problems.join("; ")),
+        duration: Duration::ZERO,
+        identity: Some(id),
+        interfaces,
+        stations,
+        uplink_ap: info.uplink_ap,
+        arp: mib2::arp(&arp_rows),
+        bridge,
+        errors: ErrorCounts::default(),
+        requests: 0,
+        varbinds: 0,
+        max_repetitions: 0,
+    })
+}
+
+/// The ifTable walk itself succeeded (an empty table is a real answer).
+fn e_if_was_ok(problems: &[String]) -> bool {
+    !problems.iter().any(|p| p.starts_with("ifTable"))
+}

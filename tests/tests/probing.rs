@@ -1,0 +1,166 @@
+//! Probing end to end with real processes: a tower agent in a network
+//! namespace polls simulated radios (snmpsim serving an airMAX AP with three
+//! CPEs, a MikroTik AP, a Cambium ePMP AP and a D-Link switch, each at its
+//! own address), pings what it finds, and the controller shows the site's
+//! devices with MACs, parents and metrics in its API and pages. The SNMP
+//! settings travel from the controller's CLI to the running agent without a
+//! restart, and the agent is never given the community on its command line.
+//!
+//! The CPE addresses from the AP's station table (10.20.1.11-13) exist only
+//! inside the namespace (on its `lo`), so the agent's pings to them never
+//! leave the machine; the namespace has no default route.
+
+use mast_tests::snmp::{SimDevice, SnmpSim, fixture};
+use mast_tests::*;
+use serde_json::Value;
+use std::time::Duration;
+
+on_both_backends!(site_devices_with_macs_parents_and_metrics);
+
+const CPES: [(&str, &str, i64); 3] = [
+    ("04:18:d6:a1:22:3b", "10.20.1.11", -58),
+    ("24:a4:3c:7e:01:9a", "10.20.1.12", -66),
+    ("78:8a:20:10:c4:e7", "10.20.1.13", -72),
+];
+
+fn find<'a>(list: &'a [Value], key: &str, value: &str) -> Option<&'a Value> {
+    list.iter().find(|v| v[key].as_str() == Some(value))
+}
+
+async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow::Result<()> {
+    if !require_root("probing end to end")? {
+        return Ok(());
+    }
+    let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
+    let ns = NetNs::create()?;
+    for (_, ip, _) in CPES {
+        ns.exec(&["ip", "addr", "add", &format!("{ip}/32"), "dev", "lo"])?;
+    }
+    let names = ["ubiquiti-ap", "mikrotik", "cambium-epmp", "switch"];
+    let mut addrs = Vec::new();
+    for k in 0..names.len() {
+        addrs.push(std::net::SocketAddr::new(ns.host_device_ip(k as u8)?.into(), 1161));
+    }
+    let sims: Vec<SimDevice> = names.iter().map(|n| SimDevice::new(*n, fixture(n))).collect();
+    let Some(_sim) = SnmpSim::start_at(&sims, &addrs)? else { return Ok(()) };
+
+    c.cli_ok(&["site", "add", "tower", "--interval", "1", "--timeout-ms", "500"]);
+    // Credentials on standard input (not on a command line), one per device.
+    let targets: Vec<String> = addrs.iter().enumerate().map(|(i, a)| format!("{a}@{i}")).collect();
+    let out = c.cli_stdin(
+        &[
+            "site",
+            "probing",
+            "tower",
+            "--snmp-credentials-stdin",
+            "--snmp-targets",
+            &targets.join(","),
+            "--snmp-interval",
+            "5",
+        ],
+        &sims.iter().map(|d| format!("v2c:{}\n", d.community)).collect::<String>(),
+    );
+    anyhow::ensure!(out.status.success(), "site probing failed: {}", String::from_utf8_lossy(&out.stderr));
+
+    let relay = UdpRelay::start(format!("{}:0", ns.host_ip).parse()?, c.quic).await?;
+    let (mut agent, _) = Agent::enroll(&c, "tower")?;
+    agent.set_controller(&relay.addr.to_string())?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    agent.metrics = format!("{}:{port}", ns.ns_ip).parse()?;
+    agent.start_with(&["--spool-flush-ms", "50"], Some(&ns.name))?;
+    let tok = c.admin_token();
+    let (_, sites) = c.get("/api/v1/sites", &tok).await?;
+    let site_id = sites["sites"][0]["id"].as_i64().expect("site id");
+
+    // Every CPE of the airMAX AP shows up as a device under the AP, up (pinged
+    // inside the namespace), with its MAC and the signal the AP reports.
+    let (ap, cpes) = c
+        .wait_for("CPEs under their AP with MAC, signal and RTT", Duration::from_secs(60), async || {
+            let (_, v) = c.get("/api/v1/devices", &tok).await.ok()?;
+            let all = devices(&v);
+            let ap = find(&all, "addr", &addrs[0].ip().to_string())?.clone();
+            let mut cpes = Vec::new();
+            for (mac, ip, signal) in CPES {
+                let d = find(&all, "addr", ip)?;
+                let ok = d["mac"] == mac
+                    && d["parent_id"] == ap["id"]
+                    && d["signal_dbm"] == signal
+                    && d["kind"] == "cpe"
+                    && d["status"] == "up";
+                if !ok {
+                    return None;
+                }
+                cpes.push(d.clone());
+            }
+            Some((ap, cpes))
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}\nagent log:\n{}", agent.log()))?;
+    assert_eq!(ap["kind"], "ap", "{ap}");
+    assert_eq!(ap["snmp"], "ok", "{ap}");
+    assert!(ap["vendor"].as_str().unwrap_or("").to_lowercase().contains("ubiquiti"), "{ap}");
+    assert!(ap["model"].as_str().unwrap_or("").contains("Rocket"), "{ap}");
+    assert!(ap["mac"].as_str().is_some(), "{ap}");
+
+    // The site's inventory: every station of every AP by MAC with its OUI
+    // vendor and parent, and the switch's forwarding table.
+    let inv = c
+        .wait_for("inventory of every AP's stations", Duration::from_secs(30), async || {
+            let (_, v) = c.get(&format!("/api/v1/sites/{site_id}/inventory"), &tok).await.ok()?;
+            let inv = v["inventory"].as_array()?.clone();
+            let stations = inv.iter().filter(|i| i["source"] == "station-table").count();
+            (stations >= 9 && inv.iter().any(|i| i["source"] == "bridge")).then_some(inv)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}\nagent log:\n{}", agent.log()))?;
+    for (mac, ip, signal) in CPES {
+        let i = find(&inv, "mac", mac).unwrap_or_else(|| panic!("{mac} missing from {inv:?}"));
+        assert_eq!(i["parent_mac"], ap["mac"], "{i}");
+        assert_eq!(i["ip"], ip);
+        assert_eq!(i["signal_dbm"], signal);
+        assert!(i["oui_vendor"].as_str().unwrap_or("").to_lowercase().contains("ubiquiti"), "{i}");
+    }
+    let by_vendor = |v: &str| {
+        inv.iter()
+            .filter(|i| i["kind"] == "ap" && i["vendor"].as_str().unwrap_or("").to_lowercase().contains(v))
+            .count()
+    };
+    assert_eq!(by_vendor("mikrotik"), 1, "{inv:?}");
+    assert_eq!(by_vendor("cambium"), 1, "{inv:?}");
+
+    // Metrics: the device API has the CPE's signal series and the AP's SNMP state.
+    let cpe_id = cpes[0]["id"].as_i64().unwrap();
+    let (_, one) = c.get(&format!("/api/v1/devices/{cpe_id}"), &tok).await?;
+    assert_eq!(one["device"]["parent_id"], ap["id"]);
+    assert!(one["history"].as_array().is_some_and(|h| !h.is_empty()), "{one}");
+    let (_, series) = c.get(&format!("/api/v1/devices/{cpe_id}/series?range=hour"), &tok).await?;
+    assert!(series["signal"].as_array().is_some_and(|s| s.iter().any(|p| p["signal_dbm"] == -58.0)), "{series}");
+
+    // The pages: the site page lists the CPEs under the AP with their MACs;
+    // a CPE's page links its parent and draws its signal.
+    let pass = c.add_user("noc@example.org", "support");
+    let mut s = WebSession::new(&c);
+    s.login("noc@example.org", &pass).await?;
+    let page = s.get(&format!("/sites/{site_id}")).await?;
+    assert_eq!(page.status, 200);
+    for (mac, ip, _) in CPES {
+        assert!(page.body.contains(mac) && page.body.contains(ip), "site page lacks {mac}");
+    }
+    let ap_pos = page.body.find(&format!("/devices/{}'", ap["id"])).expect("AP on the site page");
+    let cpe_pos = page.body.find(&format!("/devices/{cpe_id}'")).expect("CPE on the site page");
+    assert!(ap_pos < cpe_pos, "the AP comes before its CPEs");
+    let dev = s.get(&format!("/devices/{cpe_id}")).await?;
+    assert!(dev.body.contains(&format!("href='/devices/{}'", ap["id"])), "parent link");
+    assert!(dev.body.contains("-58 dBm") && dev.body.contains("signal.svg"), "signal shown");
+    let svg = s.get(&format!("/devices/{cpe_id}/signal.svg?range=hour")).await?;
+    assert!(svg.body.contains("<path d='M"), "signal chart has a line");
+
+    // Credentials never reach the agent's log or the controller's.
+    for (who, log) in [("agent", agent.log()), ("controller", c.log())] {
+        for d in &sims {
+            assert!(!log.contains(&format!("v2c:{}", d.community)), "{who} log shows a credential");
+        }
+    }
+    assert!(agent.metric("mast_agent_snmp_polls_total").await.unwrap_or(0) >= 4);
+    Ok(())
+}
