@@ -19,7 +19,7 @@
 
 use mast_agent::snmp::{PollOptions, Poller};
 use mast_shared::msg::{SnmpCredential, SnmpOutcome};
-use mast_tests::snmp::{SimDevice, SnmpSim, fixture, many_devices, net_snmp};
+use mast_tests::snmp::{SnmpSim, fixture, many_devices, net_snmp};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -115,8 +115,7 @@ fn main() -> anyhow::Result<()> {
     }
     let dirs: Vec<String> = sims.iter().map(|s| s.data_dir().display().to_string()).collect();
     println!(
-        "{n} devices ({} a recording) on {} snmpsim processes x 2 endpoints, started in {:.1} s",
-        "ubiquiti-ap",
+        "{n} devices (copies of ubiquiti-ap) on {} snmpsim processes x 2 endpoints, started in {:.1} s",
         sims.len(),
         started.elapsed().as_secs_f64()
     );

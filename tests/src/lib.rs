@@ -555,6 +555,21 @@ impl NetNs {
         Ok(ip)
     }
 
+    /// A /30 "behind the tower" for discovery sweeps: `10.240.a.n/30` with
+    /// both host addresses on the host side of the veth, routed from inside
+    /// the namespace. Returns the subnet and its two hosts.
+    pub fn host_subnet(&self) -> anyhow::Result<(String, [std::net::Ipv4Addr; 2])> {
+        let o: std::net::Ipv4Addr = self.host_ip.parse()?;
+        let [_, _, a, b] = o.octets();
+        let net = std::net::Ipv4Addr::new(10, 240, a, b - 1);
+        let hosts = [std::net::Ipv4Addr::new(10, 240, a, b), std::net::Ipv4Addr::new(10, 240, a, b + 1)];
+        for h in hosts {
+            run_ok("ip", &["addr", "add", &format!("{h}/32"), "dev", &self.host_if])?;
+        }
+        self.exec(&["ip", "route", "add", &format!("{net}/30"), "via", &self.host_ip])?;
+        Ok((format!("{net}/30"), hosts))
+    }
+
     /// Takes the link down (`false`) or up (`true`) on the host side.
     pub fn link(&self, up: bool) -> anyhow::Result<()> {
         run_ok("ip", &["link", "set", &self.host_if, if up { "up" } else { "down" }])?;

@@ -208,6 +208,16 @@ impl Snmpd {
     /// Starts snmpd and waits until it answers; `Ok(None)` when snmpd is not
     /// installed outside CI.
     pub fn start() -> anyhow::Result<Option<Snmpd>> {
+        Self::launch(None)
+    }
+
+    /// Like [`Snmpd::start`], on a given address (port 161 is fine: snmpd
+    /// runs as root here), answering requests from any source.
+    pub fn start_at(addr: SocketAddr) -> anyhow::Result<Option<Snmpd>> {
+        Self::launch(Some(addr))
+    }
+
+    fn launch(fixed: Option<SocketAddr>) -> anyhow::Result<Option<Snmpd>> {
         let Some(bin) = find_program("snmpd") else {
             return skip("snmpd is not installed (apt-get install snmpd)");
         };
@@ -224,15 +234,19 @@ impl Snmpd {
         };
         let mut last_err = String::new();
         // A port can be taken between choosing and binding it: retry.
-        for attempt in 1..=3 {
-            let addr: SocketAddr = format!("127.0.0.1:{}", free_udp_port()?).parse()?;
+        let source = if fixed.is_some() { "default" } else { "127.0.0.1" };
+        for attempt in 1..=(if fixed.is_some() { 1 } else { 3 }) {
+            let addr: SocketAddr = match fixed {
+                Some(a) => a,
+                None => format!("127.0.0.1:{}", free_udp_port()?).parse()?,
+            };
             let conf = dir.path().join("snmpd.conf");
             std::fs::write(
                 &conf,
                 format!(
                     "[snmp] persistentDir {persist}\n\
                      agentAddress udp:{addr}\n\
-                     rocommunity {community} 127.0.0.1\n\
+                     rocommunity {community} {source}\n\
                      createUser {user} {ap} \"{apw}\" {pp} \"{ppw}\"\n\
                      rouser {user} priv\n\
                      sysDescr {SNMPD_SYS_DESCR}\n\

@@ -10,12 +10,13 @@
 //! inside the namespace (on its `lo`), so the agent's pings to them never
 //! leave the machine; the namespace has no default route.
 
-use mast_tests::snmp::{SimDevice, SnmpSim, fixture};
+use mast_tests::snmp::{SimDevice, SnmpSim, Snmpd, fixture};
 use mast_tests::*;
 use serde_json::Value;
 use std::time::Duration;
 
 on_both_backends!(site_devices_with_macs_parents_and_metrics);
+on_both_backends!(discovery_finds_ping_only_and_snmp_devices);
 
 const CPES: [(&str, &str, i64); 3] = [
     ("04:18:d6:a1:22:3b", "10.20.1.11", -58),
@@ -162,5 +163,48 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
         }
     }
     assert!(agent.metric("mast_agent_snmp_polls_total").await.unwrap_or(0) >= 4);
+    Ok(())
+}
+
+/// A subnet sweep finds every live address (pinged from then on, shown as
+/// devices) and identifies the one with an SNMP agent using the site's
+/// credentials in order (the first one is wrong), with no SNMP target
+/// configured by hand.
+async fn discovery_finds_ping_only_and_snmp_devices(backend: Backend) -> anyhow::Result<()> {
+    if !require_root("discovery end to end")? {
+        return Ok(());
+    }
+    let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
+    let ns = NetNs::create()?;
+    let (subnet, [snmp_host, ping_host]) = ns.host_subnet()?;
+    let Some(snmpd) = Snmpd::start_at(std::net::SocketAddr::new(snmp_host.into(), 161))? else { return Ok(()) };
+    c.cli_ok(&["site", "add", "edge", "--interval", "1", "--timeout-ms", "500"]);
+    let creds = format!("v2c:not-the-community\nv2c:{}\n", snmpd.community());
+    let out = c.cli_stdin(
+        &["site", "probing", "edge", "--snmp-credentials-stdin", "--subnets", &subnet, "--snmp-interval", "5"],
+        &creds,
+    );
+    anyhow::ensure!(out.status.success(), "site probing failed: {}", String::from_utf8_lossy(&out.stderr));
+    let relay = UdpRelay::start(format!("{}:0", ns.host_ip).parse()?, c.quic).await?;
+    let (mut agent, _) = Agent::enroll(&c, "edge")?;
+    agent.set_controller(&relay.addr.to_string())?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    agent.metrics = format!("{}:{port}", ns.ns_ip).parse()?;
+    agent.start_with(&[], Some(&ns.name))?;
+    let tok = c.admin_token();
+    let (snmp_dev, ping_dev) = c
+        .wait_for("swept hosts up, the SNMP one identified", Duration::from_secs(60), async || {
+            let (_, v) = c.get("/api/v1/devices", &tok).await.ok()?;
+            let all = devices(&v);
+            let s = find(&all, "addr", &snmp_host.to_string())?.clone();
+            let p = find(&all, "addr", &ping_host.to_string())?.clone();
+            (s["status"] == "up" && p["status"] == "up" && s["snmp"] == "ok" && s["mac"].is_string()).then_some((s, p))
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}\nagent log:\n{}", agent.log()))?;
+    assert_eq!(ping_dev["snmp"], Value::Null, "the ping-only host is never polled: {ping_dev}");
+    assert_eq!(snmp_dev["name"], "mast-snmpd", "sysName becomes the device name: {snmp_dev}");
+    assert!(agent.metric("mast_agent_discovered_hosts").await.unwrap_or(0) >= 2);
+    assert!(!agent.log().contains(snmpd.community()), "the community never reaches the agent's log");
     Ok(())
 }

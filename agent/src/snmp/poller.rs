@@ -426,7 +426,6 @@ async fn poll_inner(
     let errors = *lock(&ctx.errors);
     let (requests, varbinds) = (ctx.requests.load(Relaxed), ctx.varbinds.load(Relaxed));
     let reps = *lock(&ctx.reps);
-    drop(ctx);
     state.reps = reps;
     // After a refusal the keys or the engine may have changed: start afresh next time.
     if !matches!(result, Err(SnmpError::Refused(_))) {

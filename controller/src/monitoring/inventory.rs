@@ -180,24 +180,24 @@ async fn link_device(tx: &mut Tx<'_>, site_id: i64, mac: &str) -> Result<Option<
             .transpose()?,
         None => None,
     };
-    if let Some(id) = id {
-        if device_id != Some(id) {
-            // The MAC moved to another address (DHCP): the old row keeps its
-            // history but no longer claims the MAC.
-            sqlx::query("UPDATE devices SET mac = NULL WHERE site_id = $1 AND mac = $2 AND id <> $3")
-                .bind(site_id)
-                .bind(mac)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query("UPDATE inventory SET device_id = $1 WHERE site_id = $2 AND mac = $3")
-                .bind(id)
-                .bind(site_id)
-                .bind(mac)
-                .execute(&mut **tx)
-                .await?;
-            device_id = Some(id);
-        }
+    if let Some(id) = id
+        && device_id != Some(id)
+    {
+        // The MAC moved to another address (DHCP): the old row keeps its
+        // history but no longer claims the MAC.
+        sqlx::query("UPDATE devices SET mac = NULL WHERE site_id = $1 AND mac = $2 AND id <> $3")
+            .bind(site_id)
+            .bind(mac)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("UPDATE inventory SET device_id = $1 WHERE site_id = $2 AND mac = $3")
+            .bind(id)
+            .bind(site_id)
+            .bind(mac)
+            .execute(&mut **tx)
+            .await?;
+        device_id = Some(id);
     }
     let Some(id) = device_id else { return Ok(None) };
     let vendor: Option<String> = row.try_get("vendor")?;

@@ -290,7 +290,7 @@ fn device_tree(devices: &[monitoring::DeviceView]) -> Vec<(usize, &monitoring::D
         }
     }
     // Infrastructure before customer radios at the top level.
-    roots.sort_by_key(|d| (children.get(&d.id).is_none(), d.kind.as_deref() == Some("cpe")));
+    roots.sort_by_key(|d| (!children.contains_key(&d.id), d.kind.as_deref() == Some("cpe")));
     let mut out = Vec::with_capacity(devices.len());
     let mut seen = std::collections::HashSet::new();
     let mut stack: Vec<(usize, &monitoring::DeviceView)> = roots.into_iter().rev().map(|d| (0, d)).collect();
