@@ -50,8 +50,11 @@ pub fn bin_dir() -> PathBuf {
             return;
         }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        // Benchmarks run from target/release: they measure release binaries.
+        let release = dir.ends_with("release");
         let st = Command::new(cargo)
             .args(["build", "-q", "-p", "mast-agent", "-p", "mast-controller"])
+            .args(release.then_some("--release"))
             .status()
             .expect("running cargo build");
         assert!(st.success(), "building the binaries failed");
@@ -392,6 +395,11 @@ impl Agent {
         v["controller"] = Value::String(addr.to_string());
         std::fs::write(&p, serde_json::to_vec(&v)?)?;
         Ok(())
+    }
+
+    /// The running agent's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     pub fn spool_dir(&self) -> PathBuf {

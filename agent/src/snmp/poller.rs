@@ -339,7 +339,7 @@ pub async fn identify(
     let engine;
     let link = match cred {
         SnmpCredential::V2c { community } => {
-            engine = Engine::bind()?;
+            engine = Engine::bind_for(target)?;
             Link::V2c { engine: &engine, community: community.as_bytes() }
         }
         SnmpCredential::V3 { .. } => {

@@ -103,17 +103,38 @@ impl Drop for WaitGuard<'_> {
 impl Engine {
     /// Binds the IPv4 socket (and IPv6 when the host has it).
     pub fn bind() -> Result<Engine, SnmpError> {
+        Self::bind_families(true, true)
+    }
+
+    /// Binds only the socket `peer` needs (one-off requests such as `identify`).
+    pub fn bind_for(peer: SocketAddr) -> Result<Engine, SnmpError> {
+        Self::bind_families(peer.is_ipv4(), peer.is_ipv6())
+    }
+
+    fn bind_families(want_v4: bool, want_v6: bool) -> Result<Engine, SnmpError> {
         let waiters: Arc<Waiters> = Arc::default();
         let family = |addr: SocketAddr| -> std::io::Result<Family> {
             let sock = Arc::new(bind(addr)?);
             let task = tokio::spawn(receive(sock.clone(), waiters.clone())).abort_handle();
             Ok(Family { sock, task })
         };
-        let v4 = family(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))).map_err(|e| SnmpError::Io(e.to_string()))?;
-        let v6 = family(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))).ok();
+        let v4 = match want_v4 {
+            true => {
+                Some(family(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))).map_err(|e| SnmpError::Io(e.to_string()))?)
+            }
+            false => None,
+        };
+        // A host without IPv6 still polls IPv4 devices.
+        let v6 = match want_v6 {
+            true if want_v4 => family(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))).ok(),
+            true => {
+                Some(family(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))).map_err(|e| SnmpError::Io(e.to_string()))?)
+            }
+            false => None,
+        };
         // Request ids start at a random point (replies to a previous agent run are not ours).
         let start = (rand::random::<u32>() >> 2) as i32;
-        Ok(Engine { v4: Some(v4), v6, waiters, next_id: AtomicI32::new(start) })
+        Ok(Engine { v4, v6, waiters, next_id: AtomicI32::new(start) })
     }
 
     fn next_id(&self) -> i32 {

@@ -8,6 +8,7 @@
 use crate::db::{Db, DbError, now_ms};
 use mast_shared::{ProbeTarget, Sample, SampleBody, SiteConfig, SnmpOutcome};
 
+pub mod correlator;
 pub mod inventory;
 pub mod probing;
 use serde::Serialize;

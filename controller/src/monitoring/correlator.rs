@@ -1,0 +1,1 @@
+//! Outage correlation (pure core): placeholder, being written.
