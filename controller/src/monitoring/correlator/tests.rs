@@ -1,0 +1,3 @@
+//! Tests of the outage correlator.
+
+use super::*;
