@@ -7,7 +7,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod config;
+pub mod customers;
 pub mod db;
 pub mod demo;
 pub mod fleet;

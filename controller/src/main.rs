@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mast_controller::audit::{self, Actor};
-use mast_controller::{config::Config, db::Db, fleet, monitoring, staff};
+use mast_controller::{config::Config, customers, db::Db, fleet, monitoring, staff};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,6 +41,11 @@ enum Cmd {
     Agent {
         #[command(subcommand)]
         cmd: AgentCmd,
+    },
+    /// Customers and the CPEs that serve them.
+    Customer {
+        #[command(subcommand)]
+        cmd: CustomerCmd,
     },
     /// Sites and their probe configuration.
     Site {
@@ -179,6 +184,48 @@ enum SiteCmd {
 }
 
 #[derive(Subcommand)]
+enum CustomerCmd {
+    /// Create a customer; prints its id (or the customer as JSON).
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        /// Service address.
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long, requires = "lon", allow_hyphen_values = true)]
+        lat: Option<f64>,
+        #[arg(long, requires = "lat", allow_hyphen_values = true)]
+        lon: Option<f64>,
+        /// lead, active (default), suspended or cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        /// Site name.
+        #[arg(long)]
+        site: Option<String>,
+        #[arg(long)]
+        notes: Option<String>,
+        /// MAC of a CPE that serves the customer (repeatable).
+        #[arg(long)]
+        cpe: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Link a CPE (by MAC) to a customer.
+    Link { id: i64, mac: String },
+    /// List customers, optionally matching a search (name, email, phone, address, CPE MAC).
+    List {
+        #[arg(long, default_value = "")]
+        search: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum TokenCmd {
     /// Create an API token; prints only the token on standard output.
     Create {
@@ -291,6 +338,47 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
                         state,
                         a.version.unwrap_or_default()
                     );
+                }
+            }
+            Ok(())
+        }
+        Cmd::Customer {
+            cmd: CustomerCmd::Add { name, email, phone, address, lat, lon, status, site, notes, cpe, json },
+        } => {
+            let db = db(&cfg).await?;
+            let input = customers::CustomerInput { name, email, phone, address, lat, lon, status, site, notes };
+            input.validate()?;
+            for m in &cpe {
+                mast_shared::parse_mac(m).ok_or_else(|| anyhow::anyhow!("cpe: {m:?} is not a MAC address"))?;
+            }
+            let c = customers::create(&db, &input).await?;
+            audit::record(&db, &cli, "customer.add", &format!("customer {}", c.id), &c.name).await?;
+            for m in &cpe {
+                let mac = customers::link_cpe(&db, c.id, m).await?;
+                audit::record(&db, &cli, "customer.link-cpe", &format!("customer {}", c.id), &mac).await?;
+            }
+            let c = customers::get(&db, c.id).await?.ok_or_else(|| anyhow::anyhow!("customer vanished"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&c)?);
+            } else {
+                println!("{}", c.id);
+            }
+            Ok(())
+        }
+        Cmd::Customer { cmd: CustomerCmd::Link { id, mac } } => {
+            let db = db(&cfg).await?;
+            let mac = customers::link_cpe(&db, id, &mac).await?;
+            audit::record(&db, &cli, "customer.link-cpe", &format!("customer {id}"), &mac).await?;
+            println!("customer {id}: CPE {mac} linked");
+            Ok(())
+        }
+        Cmd::Customer { cmd: CustomerCmd::List { search, json } } => {
+            let list = customers::search(&db(&cfg).await?, &search, 10_000, 0).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for c in &list {
+                    println!("{:>6}  {:<30} {:<10} {}", c.id, c.name, c.status, c.cpes.join(","));
                 }
             }
             Ok(())

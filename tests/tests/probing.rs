@@ -156,6 +156,35 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
     let svg = s.get(&format!("/devices/{cpe_id}/signal.svg?range=hour")).await?;
     assert!(svg.body.contains("<path d='M"), "signal chart has a line");
 
+    // A customer served by the first CPE (MAC typed as on the radio's label):
+    // the customer page shows the radio's live state, the CPE's page names
+    // the customer, and the search box finds them by name and by MAC.
+    let cust_id = c.cli_ok(&[
+        "customer",
+        "add",
+        "--name",
+        "Ada Okafor",
+        "--email",
+        "ada@example.org",
+        "--cpe",
+        "04-18-D6-A1-22-3B",
+    ]);
+    let cust_id: i64 = cust_id.trim().parse()?;
+    let (_, cj) = c.get(&format!("/api/v1/customers/{cust_id}"), &tok).await?;
+    assert_eq!(cj["devices"][0]["id"], cpes[0]["id"], "{cj}");
+    assert_eq!(cj["devices"][0]["signal_dbm"], -58);
+    let cp = s.get(&format!("/customers/{cust_id}")).await?;
+    assert!(cp.body.contains("04:18:d6:a1:22:3b") && cp.body.contains(&format!("/devices/{cpe_id}'")), "customer page");
+    let dev = s.get(&format!("/devices/{cpe_id}")).await?;
+    assert!(
+        dev.body.contains(&format!("/customers/{cust_id}'")) && dev.body.contains("Ada Okafor"),
+        "device page names the customer"
+    );
+    for q in ["okafor", "04:18:d6:a1:22:3b"] {
+        let found = s.get(&format!("/search?q={q}")).await?;
+        assert!(found.body.contains(&format!("/customers/{cust_id}'")), "search {q}");
+    }
+
     // Credentials never reach the agent's log or the controller's.
     for (who, log) in [("agent", agent.log()), ("controller", c.log())] {
         for d in &sims {

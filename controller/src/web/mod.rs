@@ -12,6 +12,7 @@
 //! 403, never a 500; internal errors are logged and answered without details.
 
 pub mod api;
+pub mod customers;
 pub mod pages;
 pub mod throttle;
 
@@ -165,6 +166,11 @@ routes! {
     GET "/api/v1/sites/{id}/probing" Api Access::Roles(EVERYONE) => get(api::probing);
     POST "/api/v1/sites/{id}/probing" Api Access::Roles(ADMIN) => post(api::set_probing);
     GET "/api/v1/inventory" Api Access::Roles(EVERYONE) => get(api::inventory_search);
+    GET "/api/v1/customers" Api Access::Roles(EVERYONE) => get(customers::api_list);
+    POST "/api/v1/customers" Api Access::Roles(customers::EDITORS) => post(customers::api_create);
+    GET "/api/v1/customers/{id}" Api Access::Roles(EVERYONE) => get(customers::api_get);
+    POST "/api/v1/customers/{id}" Api Access::Roles(customers::EDITORS) => post(customers::api_update);
+    POST "/api/v1/customers/{id}/cpes" Api Access::Roles(customers::EDITORS) => post(customers::api_link);
     GET "/api/v1/users" Api Access::Roles(ADMIN) => get(api::users);
     GET "/api/v1/audit" Api Access::Roles(ADMIN) => get(api::audit);
     GET "/login" Page Access::Public => get(pages::login_form);
@@ -179,6 +185,11 @@ routes! {
     GET "/devices/{id}" Page Access::Roles(EVERYONE) => get(pages::device);
     GET "/devices/{id}/chart.svg" Page Access::Roles(EVERYONE) => get(pages::chart);
     GET "/devices/{id}/signal.svg" Page Access::Roles(EVERYONE) => get(pages::signal_chart);
+    GET "/customers" Page Access::Roles(EVERYONE) => get(customers::list_page);
+    POST "/customers" Page Access::Roles(customers::EDITORS) => post(customers::create_page);
+    GET "/customers/{id}" Page Access::Roles(EVERYONE) => get(customers::page);
+    POST "/customers/{id}" Page Access::Roles(customers::EDITORS) => post(customers::update_page);
+    POST "/customers/{id}/cpes" Page Access::Roles(customers::EDITORS) => post(customers::link_page);
     GET "/agents" Page Access::Roles(EVERYONE) => get(pages::agents);
     POST "/agents" Page Access::Roles(ADMIN) => post(pages::enroll_agent);
     GET "/agents/{id}" Page Access::Roles(EVERYONE) => get(pages::agent);

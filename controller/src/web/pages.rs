@@ -14,14 +14,14 @@ use std::net::SocketAddr;
 
 type PageResult = Result<Response, ApiError>;
 
-fn csrf_field(c: &Caller) -> String {
+pub(super) fn csrf_field(c: &Caller) -> String {
     format!("<input type=hidden name=csrf value=\"{}\">", esc(c.csrf.as_deref().unwrap_or("")))
 }
 
 /// The page frame: navigation by role, search, logout.
 pub fn layout(c: &Caller, title: &str, body: &str) -> Html<String> {
     let mut nav = String::from(
-        "<a href=/>Dashboard</a><a href=/sites>Sites</a><a href=/devices>Devices</a><a href=/agents>Agents</a>",
+        "<a href=/>Dashboard</a><a href=/sites>Sites</a><a href=/devices>Devices</a><a href=/customers>Customers</a><a href=/agents>Agents</a>",
     );
     if c.role == Role::Admin {
         nav.push_str("<a href=/users>Users</a><a href=/tokens>Tokens</a><a href=/audit>Audit</a>");
@@ -30,7 +30,7 @@ pub fn layout(c: &Caller, title: &str, body: &str) -> Html<String> {
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · Mast</title><link rel="stylesheet" href="/assets/mast.css"></head>
 <body><header><a class=brand href="/">Mast</a><nav>{nav}</nav>
-<form class=search method=get action=/search><input name=q type=search placeholder="Site, device, MAC, IP" aria-label=Search></form>
+<form class=search method=get action=/search><input name=q type=search placeholder="Site, device, customer, MAC, IP" aria-label=Search></form>
 <form class=logout method=post action=/logout>{csrf}<span class=who>{who} · {role}</span><button type=submit>Log out</button></form></header>
 <main>{body}</main></body></html>"#,
         title = esc(title),
@@ -136,7 +136,7 @@ pub async fn logout(c: Caller, State(st): State<AppState>, headers: HeaderMap) -
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
 }
 
-fn badge(status: &str) -> String {
+pub(super) fn badge(status: &str) -> String {
     let cls = match status {
         "up" | "connected" | "active" => "up",
         "down" | "offline" | "revoked" => "down",
@@ -272,7 +272,7 @@ pub async fn sites_map(c: Caller, State(st): State<AppState>) -> PageResult {
     Ok(layout(&c, "Schematic", &b).into_response())
 }
 
-fn device_rows(devices: &[monitoring::DeviceView], now: i64) -> String {
+pub(super) fn device_rows(devices: &[monitoring::DeviceView], now: i64) -> String {
     let rows: Vec<(usize, &monitoring::DeviceView)> = devices.iter().map(|d| (0, d)).collect();
     device_table(&rows, now)
 }
@@ -439,6 +439,11 @@ pub async fn device(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, 
         d.signal_dbm.map(|s| format!("{s} dBm")).unwrap_or_else(|| "-".into()),
         esc(d.snmp.as_deref().unwrap_or("not polled")),
     ));
+    let served = crate::customers::of_device(&st.db, id).await?;
+    if !served.is_empty() {
+        b.push_str("<h2>Customers</h2>");
+        b.push_str(&super::customers::customer_rows(&served));
+    }
     let inv = monitoring::inventory::device_inventory(&st.db, id).await?;
     if !inv.is_empty() {
         b.push_str("<h2>MACs</h2>");
@@ -751,7 +756,7 @@ pub async fn search(c: Caller, State(st): State<AppState>, Query(q): Query<Searc
     let now = crate::db::now_ms();
     let mut b = format!("<h1>Search: {}</h1>", esc(term));
     if term.is_empty() {
-        b.push_str("<p>Type a site, device name, IP address or MAC.</p>");
+        b.push_str("<p>Type a site, device name, IP address, MAC or customer.</p>");
         return Ok(layout(&c, "Search", &b).into_response());
     }
     let lower = term.to_ascii_lowercase();
@@ -772,7 +777,12 @@ pub async fn search(c: Caller, State(st): State<AppState>, Query(q): Query<Searc
         b.push_str("<h2>MACs</h2>");
         b.push_str(&inventory_table(&macs, now));
     }
-    if sites.is_empty() && devices.is_empty() && macs.is_empty() {
+    let customers = crate::customers::search(&st.db, term, 50, 0).await?;
+    if !customers.is_empty() {
+        b.push_str("<h2>Customers</h2>");
+        b.push_str(&super::customers::customer_rows(&customers));
+    }
+    if sites.is_empty() && devices.is_empty() && macs.is_empty() && customers.is_empty() {
         b.push_str("<p>Nothing found.</p>");
     }
     Ok(layout(&c, "Search", &b).into_response())
