@@ -284,22 +284,7 @@ mod tests {
     use super::*;
 
     fn placeholder(addr: SocketAddr) -> DevicePoll {
-        DevicePoll {
-            target: addr,
-            outcome: mast_shared::msg::SnmpOutcome::Timeout,
-            error: None,
-            duration: Duration::ZERO,
-            identity: None,
-            interfaces: Vec::new(),
-            stations: Vec::new(),
-            uplink_ap: None,
-            arp: Vec::new(),
-            bridge: Vec::new(),
-            errors: Default::default(),
-            requests: 0,
-            varbinds: 0,
-            max_repetitions: 0,
-        }
+        DevicePoll::failed(addr, &crate::snmp::SnmpError::Timeout, Duration::ZERO)
     }
 
     #[test]

@@ -119,14 +119,6 @@ impl Bed {
     }
 }
 
-fn out_echos() -> anyhow::Result<u64> {
-    let snmp = std::fs::read_to_string("/proc/thread-self/net/snmp")?;
-    let mut icmp = snmp.lines().filter(|l| l.starts_with("Icmp:"));
-    let (names, values) = (icmp.next().context("Icmp header")?, icmp.next().context("Icmp values")?);
-    let i = names.split_whitespace().position(|n| n == "OutEchos").context("OutEchos")?;
-    Ok(values.split_whitespace().nth(i).context("value")?.parse()?)
-}
-
 /// User + system CPU of `who` (RUSAGE_SELF or RUSAGE_CHILDREN) so far.
 fn cpu(who: libc::c_int) -> Duration {
     // SAFETY: getrusage fills the zeroed struct we pass.
@@ -193,14 +185,14 @@ fn bench(bed: &Bed) -> anyhow::Result<()> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let (mut ours, mut fping) = (Runs::default(), Runs::default());
         for run in 0..runs {
-            let (c0, p0, t0) = (cpu(libc::RUSAGE_SELF), out_echos()?, Instant::now());
+            let (c0, p0, t0) = (cpu(libc::RUSAGE_SELF), mast_tests::icmp_out_echos()?, Instant::now());
             let results = rt.block_on(async {
                 let mut pinger = Pinger::new()?;
                 anyhow::Ok(pinger.round_paced(&targets, timeout, rate).await)
             })?;
             ours.wall.push(t0.elapsed());
             ours.cpu.push(cpu(libc::RUSAGE_SELF) - c0);
-            ours.packets.push(out_echos()? - p0);
+            ours.packets.push(mast_tests::icmp_out_echos()? - p0);
             for (a, rtt) in &results {
                 if rtt.is_none() != dead.contains(a) {
                     bail!(
@@ -210,7 +202,7 @@ fn bench(bed: &Bed) -> anyhow::Result<()> {
                 }
             }
 
-            let (c0, p0, t0) = (cpu(libc::RUSAGE_CHILDREN), out_echos()?, Instant::now());
+            let (c0, p0, t0) = (cpu(libc::RUSAGE_CHILDREN), mast_tests::icmp_out_echos()?, Instant::now());
             let child = Command::new("fping")
                 .args(["-a", "-s", "-f"])
                 .arg(&list)
@@ -224,7 +216,7 @@ fn bench(bed: &Bed) -> anyhow::Result<()> {
             let out = out?;
             fping.wall.push(t0.elapsed());
             fping.cpu.push(cpu(libc::RUSAGE_CHILDREN) - c0);
-            fping.packets.push(out_echos()? - p0);
+            fping.packets.push(mast_tests::icmp_out_echos()? - p0);
             let own_count = String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .find(|l| l.contains("ICMP Echos sent"))

@@ -513,6 +513,16 @@ pub fn require_root(what: &str) -> anyhow::Result<bool> {
 
 pub mod snmp;
 
+/// ICMP echo requests the calling thread's network namespace has sent so far
+/// (`Icmp: OutEchos` of `/proc/thread-self/net/snmp`).
+pub fn icmp_out_echos() -> anyhow::Result<u64> {
+    let snmp = std::fs::read_to_string("/proc/thread-self/net/snmp")?;
+    let mut icmp = snmp.lines().filter(|l| l.starts_with("Icmp:"));
+    let (names, values) = (icmp.next().context("Icmp header")?, icmp.next().context("Icmp values")?);
+    let i = names.split_whitespace().position(|n| n == "OutEchos").context("OutEchos")?;
+    Ok(values.split_whitespace().nth(i).context("value")?.parse()?)
+}
+
 /// A network namespace joined to the root namespace by a veth pair:
 /// `host_ip` on the root side, `ns_ip` inside. Removed on drop.
 pub struct NetNs {

@@ -98,17 +98,7 @@ impl Drop for Bed {
     }
 }
 
-/// Echo requests this namespace has sent so far (`Icmp: OutEchos`), read from
-/// the calling thread's namespace.
-fn out_echos() -> anyhow::Result<u64> {
-    let snmp = std::fs::read_to_string("/proc/thread-self/net/snmp")?;
-    let mut icmp = snmp.lines().filter(|l| l.starts_with("Icmp:"));
-    let (names, values) = (icmp.next().context("Icmp header")?, icmp.next().context("Icmp values")?);
-    let i = names.split_whitespace().position(|n| n == "OutEchos").context("OutEchos")?;
-    Ok(values.split_whitespace().nth(i).context("value")?.parse()?)
-}
-
-/// Samples `out_echos` every 2 ms on a thread in the current namespace until
+/// Samples `icmp_out_echos` every 2 ms on a thread in the current namespace until
 /// stopped: (time since `t0`, count before the read, count, time after the read).
 struct Sampler {
     stop: Arc<AtomicBool>,
@@ -123,7 +113,7 @@ impl Sampler {
             let mut v = Vec::new();
             while !s.load(Ordering::Relaxed) {
                 let before = t0.elapsed();
-                if let Ok(n) = out_echos() {
+                if let Ok(n) = mast_tests::icmp_out_echos() {
                     v.push((before, n, t0.elapsed()));
                 }
                 std::thread::sleep(Duration::from_millis(2));
@@ -150,7 +140,7 @@ fn a_thousand_targets_paced_with_dead_ones_timed_out() -> anyhow::Result<()> {
     let (rate, timeout) = (2_000u32, Duration::from_millis(800));
     let (results, elapsed, samples) = bed.run(async move || {
         let mut pinger = Pinger::new()?;
-        let base = out_echos()?;
+        let base = mast_tests::icmp_out_echos()?;
         let t0 = Instant::now();
         let sampler = Sampler::start(t0);
         let results = pinger.round_paced(&targets, timeout, rate).await;

@@ -322,13 +322,24 @@ pub enum Action {
     /// Its devices or flapping flag changed.
     Update(Incident),
     /// Service returned.
-    Resolve { incident: Incident, duration_ms: Ms },
+    Resolve {
+        incident: Incident,
+        duration_ms: Ms,
+    },
     /// Closed because its root is now covered by incident `by` (a parent
     /// went down): link the tickets, notify through `by` only.
-    Supersede { incident: Incident, by: IncidentId },
+    Supersede {
+        incident: Incident,
+        by: IncidentId,
+    },
     /// The controller itself lost a large share of its agents: internal only.
+    /// Root [`Root::Controller`], no devices; `sites` may grow while it is
+    /// open (see [`Correlator::incidents`]), the resolve carries the final set.
     InternalAlertOpen(Incident),
-    InternalAlertResolve { alert: Incident, duration_ms: Ms },
+    InternalAlertResolve {
+        alert: Incident,
+        duration_ms: Ms,
+    },
 }
 
 /// A device as the correlator sees it at some time.
@@ -430,7 +441,7 @@ impl View {
 }
 
 /// The correlator's whole state (serialize it to persist, deserialize to resume).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Correlator {
     config: Config,
     devices: BTreeMap<DeviceId, Dev>,
@@ -456,7 +467,16 @@ struct Out {
 
 impl Correlator {
     pub fn new(config: Config) -> Self {
-        Correlator { config, next_id: 1, ..Default::default() }
+        Correlator {
+            config,
+            devices: BTreeMap::new(),
+            sites: BTreeMap::new(),
+            maintenance: Vec::new(),
+            incidents: BTreeMap::new(),
+            recent: BTreeMap::new(),
+            next_id: 1,
+            last_alert_end: None,
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -468,9 +488,10 @@ impl Correlator {
     pub fn set_topology(&mut self, topo: Topology) {
         let mut devices: BTreeMap<DeviceId, Dev> = BTreeMap::new();
         for spec in topo.devices {
-            let mut d = devices.remove(&spec.id).or_else(|| self.devices.remove(&spec.id)).unwrap_or_else(|| {
-                Dev::new(spec.clone())
-            });
+            let mut d = devices
+                .remove(&spec.id)
+                .or_else(|| self.devices.remove(&spec.id))
+                .unwrap_or_else(|| Dev::new(spec.clone()));
             d.spec = spec;
             d.eff_parents.clear();
             d.children.clear();
@@ -677,7 +698,8 @@ impl Correlator {
         }
         let id = self.next_id;
         self.next_id = self.next_id.saturating_add(1);
-        let inc = Incident { id, root, devices, sites, start, opened_at: now, end: None, flapping, history: Vec::new() };
+        let inc =
+            Incident { id, root, devices, sites, start, opened_at: now, end: None, flapping, history: Vec::new() };
         self.incidents.insert(id, inc.clone());
         Action::Open(inc)
     }
@@ -736,11 +758,8 @@ impl Correlator {
                 }
             }
         }
-        let mut starts: Vec<(Ms, SiteId)> = silent
-            .iter()
-            .filter(|(s, _)| !self.in_maintenance(Root::Site(**s), now))
-            .map(|(s, t)| (*t, *s))
-            .collect();
+        let mut starts: Vec<(Ms, SiteId)> =
+            silent.iter().filter(|(s, _)| !self.in_maintenance(Root::Site(**s), now)).map(|(s, t)| (*t, *s)).collect();
         starts.sort_unstable();
         let burst = burst_sites(&starts, self.sites.len(), &c);
 

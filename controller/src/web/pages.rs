@@ -557,15 +557,20 @@ pub fn render_signal(points: &[monitoring::SignalPoint], from: i64, to: i64) -> 
             h / 2.0
         ));
     }
-    s.push_str(&format!(
+    s.push_str(&time_axis(left, w, h, from, to));
+    s
+}
+
+/// The time labels under a chart, and the end of the SVG.
+fn time_axis(left: f64, w: f64, h: f64, from: i64, to: i64) -> String {
+    format!(
         "<text x='{left}' y='{}' fill='#555'>{}</text><text x='{}' y='{}' fill='#555' text-anchor='end'>{} UTC</text></svg>",
         h - 4.0,
         fmt_utc(from),
         w - 4.0,
         h - 4.0,
         fmt_utc(to)
-    ));
-    s
+    )
 }
 
 pub fn render_chart(points: &[monitoring::Point], from: i64, to: i64) -> String {
@@ -610,14 +615,7 @@ pub fn render_chart(points: &[monitoring::Point], from: i64, to: i64) -> String 
             h / 2.0
         ));
     }
-    s.push_str(&format!(
-        "<text x='{left}' y='{}' fill='#555'>{}</text><text x='{}' y='{}' fill='#555' text-anchor='end'>{} UTC</text></svg>",
-        h - 4.0,
-        fmt_utc(from),
-        w - 4.0,
-        h - 4.0,
-        fmt_utc(to)
-    ));
+    s.push_str(&time_axis(left, w, h, from, to));
     s
 }
 

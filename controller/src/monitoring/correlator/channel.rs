@@ -147,7 +147,6 @@ impl Core {
     pub fn solid_up(&self) -> bool {
         self.down_since.is_none() && self.flapping_since.is_none() && self.run.is_some_and(|r| r.ok)
     }
-
 }
 
 /// A core plus the closed down intervals it produced (bounded).
