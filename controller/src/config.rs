@@ -21,6 +21,9 @@
 //! | `rollup_5m_retention_days` | `MAST_ROLLUP_5M_RETENTION_DAYS` | `180` | 5-minute rollups are kept this long |
 //! | `rollup_1h_retention_days` | `MAST_ROLLUP_1H_RETENTION_DAYS` | `1825` | hourly rollups are kept this long |
 //! | `rollup_interval_secs` | `MAST_ROLLUP_INTERVAL_SECS` | `60` | how often rollups and retention run |
+//! | `outage_hold_down_secs` | `MAST_OUTAGE_HOLD_DOWN_SECS` | `60` | a device is down after failing this long (and 3 probes in a row) |
+//! | `outage_recovery_secs` | `MAST_OUTAGE_RECOVERY_SECS` | `60` | ... and up again after answering this long (and 2 probes) |
+//! | `outage_agent_silence_secs` | `MAST_OUTAGE_AGENT_SILENCE_SECS` | `90` | a site whose agent sent no data this long is unreachable (one site incident) |
 //! | `log` | `MAST_LOG` | `info` | tracing filter, e.g. `info,mast_controller=debug` |
 
 use serde::Deserialize;
@@ -56,6 +59,9 @@ pub struct Config {
     pub rollup_5m_retention_days: u64,
     pub rollup_1h_retention_days: u64,
     pub rollup_interval_secs: u64,
+    pub outage_hold_down_secs: u64,
+    pub outage_recovery_secs: u64,
+    pub outage_agent_silence_secs: u64,
     pub log: String,
 }
 
@@ -78,6 +84,9 @@ impl Default for Config {
             rollup_5m_retention_days: 180,
             rollup_1h_retention_days: 1825,
             rollup_interval_secs: 60,
+            outage_hold_down_secs: 60,
+            outage_recovery_secs: 60,
+            outage_agent_silence_secs: 90,
             log: "info".into(),
         }
     }
@@ -161,6 +170,15 @@ impl Config {
         if let Some(v) = env("MAST_ROLLUP_INTERVAL_SECS") {
             self.rollup_interval_secs = parse("MAST_ROLLUP_INTERVAL_SECS", &v)?;
         }
+        if let Some(v) = env("MAST_OUTAGE_HOLD_DOWN_SECS") {
+            self.outage_hold_down_secs = parse("MAST_OUTAGE_HOLD_DOWN_SECS", &v)?;
+        }
+        if let Some(v) = env("MAST_OUTAGE_RECOVERY_SECS") {
+            self.outage_recovery_secs = parse("MAST_OUTAGE_RECOVERY_SECS", &v)?;
+        }
+        if let Some(v) = env("MAST_OUTAGE_AGENT_SILENCE_SECS") {
+            self.outage_agent_silence_secs = parse("MAST_OUTAGE_AGENT_SILENCE_SECS", &v)?;
+        }
         if let Some(v) = env("MAST_LOG") {
             self.log = v;
         }
@@ -205,6 +223,15 @@ impl Config {
         }
         if self.rollup_interval_secs == 0 || self.rollup_interval_secs > 3600 {
             return bad("rollup_interval_secs", "must be between 1 and 3600");
+        }
+        for (key, v) in [
+            ("outage_hold_down_secs", self.outage_hold_down_secs),
+            ("outage_recovery_secs", self.outage_recovery_secs),
+            ("outage_agent_silence_secs", self.outage_agent_silence_secs),
+        ] {
+            if v == 0 || v > 86_400 {
+                return bad(key, "must be between 1 and 86400");
+            }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return bad("log", "is not a valid tracing filter");

@@ -11,6 +11,7 @@
 use crate::db::Db;
 use crate::fleet::{self, AgentControl};
 use crate::metrics::Metrics;
+use crate::monitoring::outages::Event;
 use crate::pki::{self, Pki};
 use mast_shared::io::{IoError, read_frame, write_frame};
 use mast_shared::{
@@ -38,6 +39,8 @@ pub type ControlMap = Arc<HashMap<u64, AgentControl>>;
 
 #[derive(Clone)]
 pub struct Ingest {
+    /// Reachability and link events for outage correlation.
+    pub outages: crate::monitoring::outages::OutageFeed,
     pub db: Db,
     pub pki: Arc<Pki>,
     pub metrics: Arc<Metrics>,
@@ -213,11 +216,14 @@ impl Ingest {
             return refuse(&conn, code, reason);
         }
         let ctl = ctl.expect("checked above");
+        let site = ctl.site_id;
         Metrics::inc(&m.connections_accepted);
         m.connections_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.outages.send(Event::Link { site, ts: crate::db::now_ms(), up: true });
         let res = self.serve_link(&conn, remote, agent_id, ctl).await;
         m.connections_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let _ = fleet::mark_disconnected(&self.db, agent_id).await;
+        self.outages.send(Event::Link { site, ts: crate::db::now_ms(), up: false });
         match res {
             Ok(()) => info!(%remote, agent_id, "agent link closed"),
             Err((code, reason)) => {
@@ -309,10 +315,13 @@ impl Ingest {
                         }
                         let Some(last) = batch.samples.last() else { continue };
                         let ack = Ack { boot_epoch: last.boot_epoch, seq: last.seq };
-                        let stored = crate::monitoring::store_samples(&self.db, agent_id, ctl.site_id, &batch.samples, &mut device_ids)
+                        let mut stored = crate::monitoring::store_samples(&self.db, agent_id, ctl.site_id, &batch.samples, &mut device_ids)
                             .await
                             .map_err(|e| { Metrics::inc(&self.metrics.errors_db); internal(e) })?;
                         use std::sync::atomic::Ordering::Relaxed;
+                        if let Some(newest_ms) = stored.newest_ms {
+                            self.outages.send(Event::Batch { site: ctl.site_id, observations: std::mem::take(&mut stored.observations), newest_ms });
+                        }
                         self.metrics.samples_stored.fetch_add(stored.inserted, Relaxed);
                         self.metrics.duplicates.fetch_add(stored.duplicates, Relaxed);
                         Metrics::inc(&self.metrics.batches);

@@ -67,7 +67,20 @@ pub async fn serve(
 
     let (ctl_tx, ctl_rx) = watch::channel(Arc::new(fleet::control_snapshot(&db).await?));
     let watcher = tokio::spawn(ingest::watch_control(db.clone(), ctl_tx));
+    let outages = monitoring::outages::spawn(
+        db.clone(),
+        monitoring::outages::OutageSettings {
+            correlator: monitoring::correlator::Config {
+                hold_down_ms: cfg.outage_hold_down_secs as i64 * 1000,
+                recovery_hold_ms: cfg.outage_recovery_secs as i64 * 1000,
+                agent_silence_ms: cfg.outage_agent_silence_secs as i64 * 1000,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
     let ingest = ingest::Ingest {
+        outages,
         db: db.clone(),
         pki: pki.clone(),
         metrics: metrics.clone(),

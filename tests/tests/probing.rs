@@ -18,6 +18,10 @@ use std::time::Duration;
 on_both_backends!(site_devices_with_macs_parents_and_metrics);
 on_both_backends!(discovery_finds_ping_only_and_snmp_devices);
 
+/// Addresses of the Cambium AP's stations: on the namespace's `lo` too, so
+/// every radio of the site answers until the test takes one down.
+const EPMP_STATIONS: [&str; 3] = ["10.40.0.21", "10.40.0.22", "10.40.0.23"];
+
 const CPES: [(&str, &str, i64); 3] = [
     ("04:18:d6:a1:22:3b", "10.20.1.11", -58),
     ("24:a4:3c:7e:01:9a", "10.20.1.12", -66),
@@ -32,9 +36,10 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
     if !require_root("probing end to end")? {
         return Ok(());
     }
-    let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
+    let fast = [("MAST_OUTAGE_HOLD_DOWN_SECS", "3"), ("MAST_OUTAGE_RECOVERY_SECS", "3")];
+    let Some(c) = Controller::start(backend, &fast).await? else { return Ok(()) };
     let ns = NetNs::create()?;
-    for (_, ip, _) in CPES {
+    for ip in CPES.iter().map(|c| c.1).chain(EPMP_STATIONS) {
         ns.exec(&["ip", "addr", "add", &format!("{ip}/32"), "dev", "lo"])?;
     }
     let names = ["ubiquiti-ap", "mikrotik", "cambium-epmp", "switch"];
@@ -184,6 +189,64 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
         let found = s.get(&format!("/search?q={q}")).await?;
         assert!(found.body.contains(&format!("/customers/{cust_id}'")), "search {q}");
     }
+
+    // No incident while everything answers.
+    let (_, inc) = c.get("/api/v1/incidents?open=true", &tok).await?;
+    assert_eq!(inc["incidents"].as_array().map(Vec::len), Some(0), "{inc}");
+
+    // The airMAX AP fails (its address goes away, and with it every CPE
+    // behind it): exactly one incident, rooted at the AP, with its three CPEs
+    // and their customer; no incident for any CPE.
+    let ap_ip = addrs[0].ip().to_string();
+    let t_down = std::time::Instant::now();
+    std::process::Command::new("ip").args(["addr", "del", &format!("{ap_ip}/32"), "dev", &ns.host_if]).status()?;
+    for (_, ip, _) in CPES {
+        ns.exec(&["ip", "addr", "del", &format!("{ip}/32"), "dev", "lo"])?;
+    }
+    let incident = c
+        .wait_for("one incident rooted at the AP", Duration::from_secs(60), async || {
+            let (_, v) = c.get("/api/v1/incidents?open=true", &tok).await.ok()?;
+            let list = v["incidents"].as_array()?.clone();
+            (list.len() == 1 && list[0]["root_device_id"] == ap["id"] && list[0]["device_count"] == 4)
+                .then(|| list[0].clone())
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}\ncontroller log:\n{}", c.log()))?;
+    let detection = t_down.elapsed();
+    assert_eq!(incident["root_kind"], "device");
+    assert_eq!(incident["customer_count"], 1, "{incident}");
+    let iid = incident["id"].as_i64().unwrap();
+    let (_, one) = c.get(&format!("/api/v1/incidents/{iid}"), &tok).await?;
+    assert_eq!(one["customers"], serde_json::json!([cust_id]), "{one}");
+    for cpe in &cpes {
+        assert!(one["devices"].as_array().unwrap().contains(&cpe["id"]), "{one}");
+    }
+    let dash = s.get("/").await?;
+    assert!(dash.body.contains(&format!("/incidents/{iid}'")), "the dashboard lists the open incident");
+    let ip = s.get(&format!("/incidents/{iid}")).await?;
+    assert!(ip.body.contains("Ada Okafor") && ip.body.contains(&format!("/devices/{cpe_id}'")), "incident page");
+    // Still one incident a few seconds later (the CPEs never get their own).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (_, v) = c.get("/api/v1/incidents", &tok).await?;
+    assert_eq!(v["incidents"].as_array().map(Vec::len), Some(1), "{v}");
+
+    // Service returns: the incident resolves with its duration.
+    std::process::Command::new("ip").args(["addr", "add", &format!("{ap_ip}/32"), "dev", &ns.host_if]).status()?;
+    for (_, ip, _) in CPES {
+        ns.exec(&["ip", "addr", "add", &format!("{ip}/32"), "dev", "lo"])?;
+    }
+    let resolved = c
+        .wait_for("the incident resolved", Duration::from_secs(60), async || {
+            let (_, v) = c.get(&format!("/api/v1/incidents/{iid}"), &tok).await.ok()?;
+            v["incident"]["ended_ms"].as_i64().map(|e| e - v["incident"]["started_ms"].as_i64().unwrap_or(e))
+        })
+        .await?;
+    eprintln!(
+        "AP down -> incident in {:.1} s (hold-down 3 s, 1 s probes); outage recorded as {:.1} s",
+        detection.as_secs_f64(),
+        resolved as f64 / 1000.0
+    );
+    assert!(resolved > 0);
 
     // Credentials never reach the agent's log or the controller's.
     for (who, log) in [("agent", agent.log()), ("controller", c.log())] {

@@ -10,6 +10,7 @@ use mast_shared::{ProbeTarget, Sample, SampleBody, SiteConfig, SnmpOutcome};
 
 pub mod correlator;
 pub mod inventory;
+pub mod outages;
 pub mod probing;
 use serde::Serialize;
 use sqlx::Row;
@@ -257,10 +258,15 @@ fn snmp_outcome_code(o: SnmpOutcome) -> i64 {
 }
 
 /// Result of storing one batch.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Stored {
     pub inserted: u64,
     pub duplicates: u64,
+    /// Reachability seen in the newly stored samples (not in duplicates), for
+    /// outage correlation: (device, probe, time, ok).
+    pub observations: Vec<(i64, correlator::Probe, i64, bool)>,
+    /// Newest sample time in the batch.
+    pub newest_ms: Option<i64>,
 }
 
 /// Stores a batch in one transaction. Returns only after commit, so the
@@ -326,7 +332,17 @@ pub async fn store_samples(
             continue;
         }
         stored.inserted += 1;
+        stored.newest_ms = Some(stored.newest_ms.map_or(s.ts_ms, |n: i64| n.max(s.ts_ms)));
         inserted_keys.insert((s.boot_epoch, s.seq));
+        match (&s.body, device_id) {
+            (SampleBody::Ping { rtt_us, .. }, Some(id)) => {
+                stored.observations.push((id, correlator::Probe::Ping, s.ts_ms, rtt_us.is_some()))
+            }
+            (SampleBody::Snmp(p), Some(id)) => {
+                stored.observations.push((id, correlator::Probe::Snmp, s.ts_ms, p.outcome == SnmpOutcome::Ok))
+            }
+            _ => {}
+        }
         if kind == KIND_PING {
             oldest_ping = Some(oldest_ping.map_or(s.ts_ms, |o: i64| o.min(s.ts_ms)));
         }

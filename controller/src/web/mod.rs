@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod customers;
+pub mod incidents;
 pub mod pages;
 pub mod throttle;
 
@@ -171,6 +172,8 @@ routes! {
     GET "/api/v1/customers/{id}" Api Access::Roles(EVERYONE) => get(customers::api_get);
     POST "/api/v1/customers/{id}" Api Access::Roles(customers::EDITORS) => post(customers::api_update);
     POST "/api/v1/customers/{id}/cpes" Api Access::Roles(customers::EDITORS) => post(customers::api_link);
+    GET "/api/v1/incidents" Api Access::Roles(EVERYONE) => get(incidents::api_list);
+    GET "/api/v1/incidents/{id}" Api Access::Roles(EVERYONE) => get(incidents::api_get);
     GET "/api/v1/users" Api Access::Roles(ADMIN) => get(api::users);
     GET "/api/v1/audit" Api Access::Roles(ADMIN) => get(api::audit);
     GET "/login" Page Access::Public => get(pages::login_form);
@@ -190,6 +193,8 @@ routes! {
     GET "/customers/{id}" Page Access::Roles(EVERYONE) => get(customers::page);
     POST "/customers/{id}" Page Access::Roles(customers::EDITORS) => post(customers::update_page);
     POST "/customers/{id}/cpes" Page Access::Roles(customers::EDITORS) => post(customers::link_page);
+    GET "/incidents" Page Access::Roles(EVERYONE) => get(incidents::list_page);
+    GET "/incidents/{id}" Page Access::Roles(EVERYONE) => get(incidents::page);
     GET "/agents" Page Access::Roles(EVERYONE) => get(pages::agents);
     POST "/agents" Page Access::Roles(ADMIN) => post(pages::enroll_agent);
     GET "/agents/{id}" Page Access::Roles(EVERYONE) => get(pages::agent);

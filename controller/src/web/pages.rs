@@ -21,7 +21,7 @@ pub(super) fn csrf_field(c: &Caller) -> String {
 /// The page frame: navigation by role, search, logout.
 pub fn layout(c: &Caller, title: &str, body: &str) -> Html<String> {
     let mut nav = String::from(
-        "<a href=/>Dashboard</a><a href=/sites>Sites</a><a href=/devices>Devices</a><a href=/customers>Customers</a><a href=/agents>Agents</a>",
+        "<a href=/>Dashboard</a><a href=/sites>Sites</a><a href=/devices>Devices</a><a href=/customers>Customers</a><a href=/incidents>Incidents</a><a href=/agents>Agents</a>",
     );
     if c.role == Role::Admin {
         nav.push_str("<a href=/users>Users</a><a href=/tokens>Tokens</a><a href=/audit>Audit</a>");
@@ -196,8 +196,19 @@ pub async fn dashboard(c: Caller, State(st): State<AppState>) -> PageResult {
     b.push_str(&tile(count("down"), "sites down", "/sites?status=down", "down"));
     b.push_str(&tile(down, "devices down", "/devices?status=down", if down > 0 { "down" } else { "up" }));
     b.push_str(&tile(offline, "agents offline", "/agents?state=offline", if offline > 0 { "down" } else { "up" }));
+    let open = monitoring::outages::list(&st.db, true, 50).await?;
+    b.push_str(&tile(
+        open.len(),
+        "open incidents",
+        "/incidents?open=true",
+        if open.is_empty() { "up" } else { "down" },
+    ));
     b.push_str("</div>");
-    b.push_str("<p class=muted>Incidents and tickets appear here once the ticketing module is in place.</p>");
+    if !open.is_empty() {
+        b.push_str("<h2>Open incidents</h2>");
+        b.push_str(&super::incidents::incident_rows(&open, crate::db::now_ms()));
+    }
+    b.push_str("<p class=muted>Support tickets appear here once the ticketing module is in place.</p>");
     Ok(layout(&c, "Dashboard", &b).into_response())
 }
 
@@ -439,6 +450,11 @@ pub async fn device(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, 
         d.signal_dbm.map(|s| format!("{s} dBm")).unwrap_or_else(|| "-".into()),
         esc(d.snmp.as_deref().unwrap_or("not polled")),
     ));
+    let incidents = monitoring::outages::open_for_device(&st.db, id).await?;
+    if !incidents.is_empty() {
+        b.push_str("<h2>Open incidents</h2>");
+        b.push_str(&super::incidents::incident_rows(&incidents, now));
+    }
     let served = crate::customers::of_device(&st.db, id).await?;
     if !served.is_empty() {
         b.push_str("<h2>Customers</h2>");

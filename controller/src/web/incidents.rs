@@ -1,0 +1,133 @@
+//! Outage incidents (from the correlator): the list, one incident with its
+//! root cause, affected devices and customers, and the JSON API.
+
+use super::pages::{badge, device_rows, layout};
+use super::{ApiError, AppState, Caller, esc, fmt_utc};
+use crate::monitoring::outages::{self, IncidentView};
+use crate::{customers, monitoring};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+type PageResult = Result<Response, ApiError>;
+
+#[derive(Deserialize)]
+pub struct ListQ {
+    open: Option<bool>,
+    limit: Option<i64>,
+}
+
+fn duration(i: &IncidentView, now: i64) -> String {
+    let s = (i.ended_ms.unwrap_or(now) - i.started_ms).max(0) / 1000;
+    match s {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+fn root_html(i: &IncidentView) -> String {
+    match (i.root_kind.as_str(), i.root_device_id, i.site_id) {
+        ("device", Some(d), _) => {
+            format!("<a href='/devices/{d}'>{}</a>", esc(i.root_name.as_deref().unwrap_or("device")))
+        }
+        ("site", _, Some(s)) => {
+            format!("site <a href='/sites/{s}'>{}</a> unreachable (backhaul)", esc(i.site.as_deref().unwrap_or("?")))
+        }
+        _ => "controller: many agents silent at once (internal)".into(),
+    }
+}
+
+pub fn incident_rows(list: &[IncidentView], now: i64) -> String {
+    let mut b = String::from(
+        "<div class=wrap><table><tr><th>Incident</th><th>State</th><th>Root cause</th><th>Devices</th><th>Customers</th>\
+         <th>Started (UTC)</th><th>Duration</th></tr>",
+    );
+    for i in list {
+        let state = match (i.ended_ms, i.superseded_by) {
+            (None, _) => badge("down"),
+            (Some(_), Some(by)) => format!("merged into <a href='/incidents/{by}'>#{by}</a>"),
+            (Some(_), None) => badge("up"),
+        };
+        b.push_str(&format!(
+            "<tr><td><a href='/incidents/{id}'>#{id}</a>{flap}</td><td>{state}</td><td>{root}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            i.device_count,
+            i.customer_count,
+            fmt_utc(i.started_ms),
+            duration(i, now),
+            id = i.id,
+            flap = if i.flapping { " <span class=muted>flapping</span>" } else { "" },
+            root = root_html(i),
+        ));
+    }
+    b.push_str("</table></div>");
+    b
+}
+
+pub async fn list_page(c: Caller, State(st): State<AppState>, Query(q): Query<ListQ>) -> PageResult {
+    let now = crate::db::now_ms();
+    let list = outages::list(&st.db, q.open.unwrap_or(false), q.limit.unwrap_or(200).clamp(1, 1000)).await?;
+    let mut b = String::from(
+        "<meta http-equiv=refresh content=30><h1>Incidents</h1><p class=muted>One incident per root cause: an AP that \
+         fails takes its CPEs into its incident; a silent tower is one backhaul incident.</p>\
+         <p><a href='/incidents?open=true'>Open only</a> · <a href='/incidents'>All</a></p>",
+    );
+    if list.is_empty() {
+        b.push_str("<p>No incidents.</p>");
+    } else {
+        b.push_str(&incident_rows(&list, now));
+    }
+    Ok(layout(&c, "Incidents", &b).into_response())
+}
+
+pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    let Some(i) = outages::get(&st.db, id).await? else { return Err(ApiError::not_found("no such incident")) };
+    let now = crate::db::now_ms();
+    let mut b = format!(
+        "<h1>Incident #{id}</h1><dl class=facts><dt>State</dt><dd>{}</dd><dt>Root cause</dt><dd>{}</dd>\
+         <dt>Started</dt><dd>{} UTC</dd><dt>Duration</dt><dd>{}</dd><dt>Flapping</dt><dd>{}</dd></dl>",
+        if i.ended_ms.is_none() { badge("down") } else { badge("up") },
+        root_html(&i),
+        fmt_utc(i.started_ms),
+        duration(&i, now),
+        if i.flapping { "yes" } else { "no" },
+    );
+    let mut devices = Vec::new();
+    let mut served = Vec::new();
+    for d in outages::devices_of(&st.db, id).await? {
+        if let Some(v) = monitoring::device(&st.db, d).await? {
+            devices.push(v);
+        }
+        for cu in customers::of_device(&st.db, d).await? {
+            if !served.iter().any(|x: &customers::Customer| x.id == cu.id) {
+                served.push(cu);
+            }
+        }
+    }
+    b.push_str(&format!("<h2>Affected customers ({})</h2>", served.len()));
+    b.push_str(&super::customers::customer_rows(&served));
+    b.push_str(&format!("<h2>Affected devices ({})</h2>", devices.len()));
+    b.push_str(&device_rows(&devices, now));
+    Ok(layout(&c, &format!("Incident #{id}"), &b).into_response())
+}
+
+pub async fn api_list(State(st): State<AppState>, Query(q): Query<ListQ>) -> Result<Json<Value>, ApiError> {
+    let list = outages::list(&st.db, q.open.unwrap_or(false), q.limit.unwrap_or(100).clamp(1, 1000)).await?;
+    Ok(Json(json!({ "incidents": list })))
+}
+
+pub async fn api_get(State(st): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+    let Some(i) = outages::get(&st.db, id).await? else { return Err(ApiError::not_found("no such incident")) };
+    let devices = outages::devices_of(&st.db, id).await?;
+    let mut affected = Vec::new();
+    for d in &devices {
+        for cu in customers::of_device(&st.db, *d).await? {
+            if !affected.contains(&cu.id) {
+                affected.push(cu.id);
+            }
+        }
+    }
+    Ok(Json(json!({ "incident": i, "devices": devices, "customers": affected })))
+}
