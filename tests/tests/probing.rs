@@ -194,12 +194,13 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
     let (_, inc) = c.get("/api/v1/incidents?open=true", &tok).await?;
     assert_eq!(inc["incidents"].as_array().map(Vec::len), Some(0), "{inc}");
 
-    // The airMAX AP fails (its address goes away, and with it every CPE
-    // behind it): exactly one incident, rooted at the AP, with its three CPEs
+    // The airMAX AP fails (unreachable, and with it every CPE behind it): exactly one incident, rooted at the AP, with its three CPEs
     // and their customer; no incident for any CPE.
     let ap_ip = addrs[0].ip().to_string();
     let t_down = std::time::Instant::now();
-    std::process::Command::new("ip").args(["addr", "del", &format!("{ap_ip}/32"), "dev", &ns.host_if]).status()?;
+    // A blackhole route inside the namespace: packets to the AP vanish there
+    // (nothing leaves the namespace, whatever the host's forwarding).
+    ns.exec(&["ip", "route", "replace", "blackhole", &format!("{ap_ip}/32")])?;
     for (_, ip, _) in CPES {
         ns.exec(&["ip", "addr", "del", &format!("{ip}/32"), "dev", "lo"])?;
     }
@@ -231,7 +232,7 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
     assert_eq!(v["incidents"].as_array().map(Vec::len), Some(1), "{v}");
 
     // Service returns: the incident resolves with its duration.
-    std::process::Command::new("ip").args(["addr", "add", &format!("{ap_ip}/32"), "dev", &ns.host_if]).status()?;
+    ns.exec(&["ip", "route", "replace", &format!("{ap_ip}/32"), "via", &ns.host_ip])?;
     for (_, ip, _) in CPES {
         ns.exec(&["ip", "addr", "add", &format!("{ip}/32"), "dev", "lo"])?;
     }

@@ -340,7 +340,21 @@ mod tests {
         assert_eq!(cal.nth_business_day_after(due, 1).unwrap(), date!(2026 - 03 - 10));
         assert_eq!(cal.nth_business_day_after(due, 0).unwrap(), due);
         assert!(cal.nth_business_day_after(due, MAX_STEP_DAYS + 1).is_err());
-        assert_eq!(BusinessCalendar::new(&[Weekday::Monday, Weekday::Tuesday, Weekday::Wednesday, Weekday::Thursday, Weekday::Friday, Weekday::Saturday, Weekday::Sunday], vec![]), Err(BillingError::NoBusinessDays));
+        assert_eq!(
+            BusinessCalendar::new(
+                &[
+                    Weekday::Monday,
+                    Weekday::Tuesday,
+                    Weekday::Wednesday,
+                    Weekday::Thursday,
+                    Weekday::Friday,
+                    Weekday::Saturday,
+                    Weekday::Sunday
+                ],
+                vec![]
+            ),
+            Err(BillingError::NoBusinessDays)
+        );
         let json = serde_json::to_string(&cal).unwrap();
         assert_eq!(json, r#"{"weekend":[6,7],"holidays":["2026-03-09"]}"#);
         assert_eq!(serde_json::from_str::<BusinessCalendar>(&json).unwrap(), cal);
@@ -387,15 +401,27 @@ mod tests {
         let cal = BusinessCalendar::default();
         let due = date!(2026 - 03 - 06);
         let mut p = DunningPolicy {
-            steps: vec![DunningStep::LateFee { after_business_days: 0, fee: LateFee::PercentBp { bp: 150, rounding: RoundingMode::HalfUp } }],
+            steps: vec![DunningStep::LateFee {
+                after_business_days: 0,
+                fee: LateFee::PercentBp { bp: 150, rounding: RoundingMode::HalfUp },
+            }],
             reconnection_fee: None,
         };
         // 1.5 % of 33.30 = 0.4995 -> 0.50.
-        assert_eq!(actions(&p, &cal, due, usd(3330), &DunningState::default(), due).unwrap(), vec![DunningAction::ChargeLateFee { step: 0, amount: usd(50) }]);
-        p.steps[0] = DunningStep::LateFee { after_business_days: 0, fee: LateFee::PercentBp { bp: 10_001, rounding: RoundingMode::HalfUp } };
+        assert_eq!(
+            actions(&p, &cal, due, usd(3330), &DunningState::default(), due).unwrap(),
+            vec![DunningAction::ChargeLateFee { step: 0, amount: usd(50) }]
+        );
+        p.steps[0] = DunningStep::LateFee {
+            after_business_days: 0,
+            fee: LateFee::PercentBp { bp: 10_001, rounding: RoundingMode::HalfUp },
+        };
         assert!(actions(&p, &cal, due, usd(1), &DunningState::default(), due).is_err());
         p.steps[0] = DunningStep::LateFee { after_business_days: 0, fee: LateFee::Fixed(Money::new(5, Currency::EUR)) };
-        assert!(matches!(actions(&p, &cal, due, usd(1), &DunningState::default(), due), Err(BillingError::CurrencyMismatch { .. })));
+        assert!(matches!(
+            actions(&p, &cal, due, usd(1), &DunningState::default(), due),
+            Err(BillingError::CurrencyMismatch { .. })
+        ));
         p.steps[0] = DunningStep::LateFee { after_business_days: 0, fee: LateFee::Fixed(usd(-5)) };
         assert!(actions(&p, &cal, due, usd(1), &DunningState::default(), due).is_err());
         p.steps = vec![DunningStep::Reminder { after_business_days: MAX_STEP_DAYS + 1 }];
@@ -407,11 +433,14 @@ mod tests {
     }
 
     fn calendar() -> impl Strategy<Value = BusinessCalendar> {
-        (prop::collection::vec(any::<bool>(), 7), prop::collection::vec(0i64..120, 0..20)).prop_filter_map("no business day", |(w, hs)| {
-            let mask: [bool; 7] = w.try_into().ok()?;
-            let hs = hs.into_iter().map(|o| add_days(date!(2026 - 01 - 01), o).unwrap()).collect();
-            BusinessCalendar::with_weekend_mask(mask, hs).ok()
-        })
+        (prop::collection::vec(any::<bool>(), 7), prop::collection::vec(0i64..120, 0..20)).prop_filter_map(
+            "no business day",
+            |(w, hs)| {
+                let mask: [bool; 7] = w.try_into().ok()?;
+                let hs = hs.into_iter().map(|o| add_days(date!(2026 - 01 - 01), o).unwrap()).collect();
+                BusinessCalendar::with_weekend_mask(mask, hs).ok()
+            },
+        )
     }
 
     fn step() -> impl Strategy<Value = DunningStep> {

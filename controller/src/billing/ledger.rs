@@ -141,7 +141,8 @@ pub fn aging(entries: &[LedgerEntry], currency: Currency, as_of: Date) -> Result
     let mut debits: Vec<&LedgerEntry> = entries.iter().filter(|e| e.date <= as_of && e.amount.minor > 0).collect();
     debits.sort_unstable_by_key(|e| (e.due.unwrap_or(e.date), e.date, e.id));
     // Credits as a positive pool, in i128 so no order of entries overflows midway.
-    let mut pool: i128 = entries.iter().filter(|e| e.date <= as_of && e.amount.minor < 0).map(|e| -i128::from(e.amount.minor)).sum();
+    let mut pool: i128 =
+        entries.iter().filter(|e| e.date <= as_of && e.amount.minor < 0).map(|e| -i128::from(e.amount.minor)).sum();
     let mut a = Aging::zero(currency);
     for e in debits {
         let take = pool.min(i128::from(e.amount.minor));
@@ -211,9 +212,18 @@ mod tests {
     #[test]
     fn bad_entries() {
         let d = date!(2026 - 01 - 01);
-        assert_eq!(balance(&[e(7, d, None, EntryKind::Payment, 1)], Currency::USD, d), Err(BillingError::WrongSign { id: 7 }));
-        assert_eq!(aging(&[e(8, d, None, EntryKind::Invoice, -1)], Currency::USD, d), Err(BillingError::WrongSign { id: 8 }));
-        assert!(matches!(balance(&[e(1, d, None, EntryKind::Adjustment, 1)], Currency::EUR, d), Err(BillingError::CurrencyMismatch { .. })));
+        assert_eq!(
+            balance(&[e(7, d, None, EntryKind::Payment, 1)], Currency::USD, d),
+            Err(BillingError::WrongSign { id: 7 })
+        );
+        assert_eq!(
+            aging(&[e(8, d, None, EntryKind::Invoice, -1)], Currency::USD, d),
+            Err(BillingError::WrongSign { id: 8 })
+        );
+        assert!(matches!(
+            balance(&[e(1, d, None, EntryKind::Adjustment, 1)], Currency::EUR, d),
+            Err(BillingError::CurrencyMismatch { .. })
+        ));
         let big = [e(1, d, None, EntryKind::Invoice, i64::MAX), e(2, d, None, EntryKind::Invoice, 1)];
         assert_eq!(balance(&big, Currency::USD, d), Err(BillingError::Overflow));
         assert_eq!(aging(&big, Currency::USD, d), Err(BillingError::Overflow));

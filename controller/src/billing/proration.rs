@@ -361,6 +361,33 @@ mod tests {
             prop_assert_eq!(total(&parts(&a, &c, p)) + total(&parts(&b, &c, p)), price);
         }
 
+        /// Any dates at all (reversed ranges, the ends of the calendar):
+        /// an error or parts, never a panic; parts never exceed the price.
+        #[test]
+        fn arbitrary_dates_never_panic(
+            d in prop::collection::vec(crate::billing::period::tests::any_date(), 8),
+            price in any::<i64>(),
+        ) {
+            let Ok(c) = Catalog::new(
+                vec![Plan { id: 1, name: "x".into(), price: Money::new(price, Currency::USD), down_kbps: 1, up_kbps: 1, cycle: BillingCycle::Monthly, tax_class: 1 }],
+                vec![TaxClass { id: 1, name: "t".into(), components: vec![], rounding: RoundingMode::HalfEven }],
+            ) else { return Ok(()) };
+            let s = Subscription {
+                id: 1,
+                plan: 1,
+                start: d[0],
+                end: Some(d[1]),
+                changes: vec![PlanChange { on: d[2], plan: 1 }],
+                holds: vec![Hold { start: d[3], end: Some(d[4]), kind: HoldKind::Vacation }, Hold { start: d[5], end: None, kind: HoldKind::Seasonal }],
+            };
+            if let Ok(p) = DateRange::new(d[6].min(d[7]), d[6].max(d[7])) {
+                let mut out = vec![];
+                if prorate(&s, &c, p, &mut out).is_ok() {
+                    prop_assert!(total(&out) <= price);
+                }
+            }
+        }
+
         /// Arbitrary subscriptions: parts are billed days only, in order,
         /// within one minor unit of the exact pro-rata amount each, never
         /// more than the plans' prices, and the whole-period and fully-held

@@ -91,6 +91,9 @@ async fn run(db: Db, settings: OutageSettings, mut rx: mpsc::Receiver<Event>) ->
     let mut tick = tokio::time::interval(settings.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_topology: Option<tokio::time::Instant> = None;
+    // Observations of devices the topology does not know yet (new devices):
+    // kept, the topology re-read on the next tick, and then replayed.
+    let mut unknown: Vec<(i64, Probe, i64, bool)> = Vec::new();
     let mut dirty = false;
     let mut last_saved = tokio::time::Instant::now();
     loop {
@@ -99,21 +102,28 @@ async fn run(db: Db, settings: OutageSettings, mut rx: mpsc::Receiver<Event>) ->
             e = rx.recv() => {
                 match e {
                     None => return Ok(()),
-                    Some(e) => { apply_event(&mut corr, e); dirty = true; }
+                    Some(e) => { apply_event(&mut corr, e, &mut unknown); dirty = true; }
                 }
                 // Drain what else is queued before ticking.
                 while let Ok(e) = rx.try_recv() {
-                    apply_event(&mut corr, e);
+                    apply_event(&mut corr, e, &mut unknown);
                 }
                 continue;
             }
         }
-        if last_topology.is_none_or(|t| t.elapsed() >= settings.topology_every) {
+        if !unknown.is_empty() || last_topology.is_none_or(|t| t.elapsed() >= settings.topology_every) {
             match topology(&db).await {
                 Ok(t) => corr.set_topology(t),
                 Err(e) => warn!(error = %e, "cannot read the topology; keeping the last one"),
             }
             last_topology = Some(tokio::time::Instant::now());
+            let mut replay = std::mem::take(&mut unknown);
+            replay.sort_by_key(|o| o.2);
+            for (device, probe, ts, ok) in replay {
+                // Still unknown after a fresh read: not a device of a site
+                // with an agent; dropped.
+                corr.observe(device, probe, ts, ok);
+            }
         }
         let actions = corr.tick(now_ms());
         // Persist with the actions, or at least every 30 s while data flows.
@@ -128,11 +138,16 @@ async fn run(db: Db, settings: OutageSettings, mut rx: mpsc::Receiver<Event>) ->
     }
 }
 
-fn apply_event(corr: &mut Correlator, e: Event) {
+/// Most observations of not-yet-known devices kept for replay.
+const MAX_UNKNOWN: usize = 100_000;
+
+fn apply_event(corr: &mut Correlator, e: Event, unknown: &mut Vec<(i64, Probe, i64, bool)>) {
     match e {
         Event::Batch { site, observations, newest_ms } => {
             for (device, probe, ts, ok) in observations {
-                corr.observe(device, probe, ts, ok);
+                if !corr.observe(device, probe, ts, ok) && unknown.len() < MAX_UNKNOWN {
+                    unknown.push((device, probe, ts, ok));
+                }
             }
             corr.agent_data(site, newest_ms);
         }
