@@ -312,6 +312,20 @@ pub async fn search(db: &Db, q: &str, limit: i64, offset: i64) -> Result<Vec<Cus
     with_cpes(db, list).await
 }
 
+/// Customers with coordinates, for the map: (id, lat, lon, name).
+pub async fn located(db: &Db, limit: i64) -> Result<Vec<(i64, f64, f64, String)>, DbError> {
+    let rows = sqlx::query(
+        "SELECT id, lat, lon, name FROM customers WHERE lat IS NOT NULL AND lon IS NOT NULL ORDER BY id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("lat")?, r.try_get("lon")?, r.try_get("name")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
 /// The customers a device serves (through the MACs of its inventory records).
 pub async fn of_device(db: &Db, device_id: i64) -> Result<Vec<Customer>, DbError> {
     let sql = format!(

@@ -138,7 +138,8 @@ enum SiteCmd {
         #[arg(long)]
         timeout_ms: Option<u64>,
     },
-    /// Change a site's targets or timing (agents get it without restart).
+    /// Change a site's targets or timing (agents get it without restart),
+    /// or where its tower stands.
     Set {
         name: String,
         #[arg(long)]
@@ -147,6 +148,11 @@ enum SiteCmd {
         interval: Option<u64>,
         #[arg(long)]
         timeout_ms: Option<u64>,
+        /// Latitude of the tower (with --lon), for the map.
+        #[arg(long, requires = "lon", allow_hyphen_values = true)]
+        lat: Option<f64>,
+        #[arg(long, requires = "lat", allow_hyphen_values = true)]
+        lon: Option<f64>,
     },
     /// Change a site's SNMP, discovery and ping-pacing settings (agents get
     /// them without restart). Options left out keep their value.
@@ -394,8 +400,19 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
             println!("site {} created with {} targets", s.name, s.targets.len());
             Ok(())
         }
-        Cmd::Site { cmd: SiteCmd::Set { name, targets, interval, timeout_ms } } => {
+        Cmd::Site { cmd: SiteCmd::Set { name, targets, interval, timeout_ms, lat, lon } } => {
             let db = db(&cfg).await?;
+            if let (Some(lat), Some(lon)) = (lat, lon) {
+                let s = monitoring::site_by_name(&db, &name)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no site named {name:?}"))?;
+                monitoring::set_site_location(&db, s.id, lat, lon).await?;
+                audit::record(&db, &cli, "site.location", &name, &format!("{lat:.5}, {lon:.5}")).await?;
+                if targets.is_none() && interval.is_none() && timeout_ms.is_none() {
+                    println!("site {name} at {lat:.5}, {lon:.5}");
+                    return Ok(());
+                }
+            }
             let targets = targets.map(|t| monitoring::parse_targets(&t)).transpose()?;
             let s = monitoring::set_site(
                 &db,

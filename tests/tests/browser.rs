@@ -54,6 +54,28 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         (d.iter().any(|d| d["status"] == "up") && d.iter().any(|d| d["status"] == "down")).then_some(())
     })
     .await?;
+    c.cli_ok(&["site", "set", "ridge", "--lat", "45.051", "--lon", "-93.102"]);
+    let cust = c.cli_ok(&[
+        "customer",
+        "add",
+        "--name",
+        "Ada Okafor",
+        "--email",
+        "ada@example.org",
+        "--phone",
+        "+1 555 0100",
+        "--address",
+        "12 Ridge Rd",
+        "--lat",
+        "45.062",
+        "--lon",
+        "-93.081",
+        "--site",
+        "ridge",
+        "--cpe",
+        "04:18:d6:a1:22:3b",
+    ]);
+    let cust_id = cust.trim().to_string();
     let admin_pw = c.add_user("admin@wisp.test", "admin");
     let tech_pw = c.add_user("tech@wisp.test", "technician");
     let base = format!("http://{}", c.http);
@@ -79,9 +101,15 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     assert!(row.text().await?.contains("cpe-smith"));
     b.screenshot("02-site-with-device-down").await?;
     b.client.goto(&format!("{base}/sites/map")).await?;
-    let node = b.client.find(Locator::Css("svg.schematic circle")).await?;
+    let node = b.client.find(Locator::Css("svg.ring circle")).await?;
     assert_eq!(node.attr("fill").await?.as_deref(), Some("#d68910"), "the site is degraded on the schematic");
-    b.screenshot("02b-schematic").await?;
+    let tower = b.client.find(Locator::Css("svg.geomap a path")).await?;
+    assert_eq!(tower.attr("fill").await?.as_deref(), Some("#d68910"), "the tower is degraded on the map");
+    b.client.find(Locator::Css(&format!("svg.geomap a[href='/customers/{cust_id}'] circle"))).await?;
+    b.screenshot("02b-map").await?;
+    b.client.goto(&format!("{base}/customers/{cust_id}")).await?;
+    assert!(b.client.source().await?.contains("04:18:d6:a1:22:3b"), "the customer page lists the CPE");
+    b.screenshot("02c-customer").await?;
     b.client.goto(&format!("{base}/sites")).await?;
     b.client.find(Locator::LinkText("ridge")).await?.click().await?;
 
@@ -113,6 +141,8 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.client.set_window_size(390, 844).await?;
     b.client.goto(&format!("{base}/")).await?;
     b.screenshot("05-dashboard-phone").await?;
+    b.client.goto(&format!("{base}/customers/{cust_id}")).await?;
+    b.screenshot("05b-customer-phone").await?;
     b.client.set_window_size(1280, 900).await?;
 
     // A technician cannot open the users page.

@@ -23,3 +23,6 @@ CREATE TABLE customer_devices (
     created_ms BIGINT NOT NULL
 );
 CREATE INDEX customer_devices_customer ON customer_devices (customer_id);
+-- Where a tower stands (for the map).
+ALTER TABLE sites ADD COLUMN lat DOUBLE PRECISION;
+ALTER TABLE sites ADD COLUMN lon DOUBLE PRECISION;

@@ -25,6 +25,9 @@ pub struct Site {
     pub timeout_ms: i64,
     pub revision: i64,
     pub targets: Vec<String>,
+    /// Where the tower stands, if known.
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
 }
 
 /// Parses `IP,IP,...` (names optional as `IP=name`).
@@ -53,7 +56,7 @@ pub async fn site_by_name(db: &Db, name: &str) -> Result<Option<Site>, DbError> 
 }
 
 pub async fn site(db: &Db, id: i64) -> Result<Option<Site>, DbError> {
-    let Some(r) = sqlx::query("SELECT id, name, interval_ms, timeout_ms, revision FROM sites WHERE id = $1")
+    let Some(r) = sqlx::query("SELECT id, name, interval_ms, timeout_ms, revision, lat, lon FROM sites WHERE id = $1")
         .bind(id)
         .fetch_optional(&db.pool)
         .await?
@@ -74,6 +77,8 @@ pub async fn site(db: &Db, id: i64) -> Result<Option<Site>, DbError> {
         timeout_ms: r.try_get("timeout_ms")?,
         revision: r.try_get("revision")?,
         targets,
+        lat: r.try_get("lat")?,
+        lon: r.try_get("lon")?,
     }))
 }
 
@@ -82,7 +87,7 @@ pub async fn list_sites(db: &Db) -> Result<Vec<Site>, DbError> {
     for r in sqlx::query("SELECT site_id, addr FROM site_targets ORDER BY addr").fetch_all(&db.pool).await? {
         targets.entry(r.try_get("site_id")?).or_default().push(r.try_get("addr")?);
     }
-    let rows = sqlx::query("SELECT id, name, interval_ms, timeout_ms, revision FROM sites ORDER BY name")
+    let rows = sqlx::query("SELECT id, name, interval_ms, timeout_ms, revision, lat, lon FROM sites ORDER BY name")
         .fetch_all(&db.pool)
         .await?;
     rows.iter()
@@ -95,6 +100,8 @@ pub async fn list_sites(db: &Db) -> Result<Vec<Site>, DbError> {
                 timeout_ms: r.try_get("timeout_ms")?,
                 revision: r.try_get("revision")?,
                 targets: targets.remove(&id).unwrap_or_default(),
+                lat: r.try_get("lat")?,
+                lon: r.try_get("lon")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()
@@ -147,6 +154,20 @@ pub async fn add_site(
     replace_targets(&mut tx, id, targets).await?;
     tx.commit().await?;
     Ok(site(db, id).await?.expect("just inserted"))
+}
+
+/// Sets where a site's tower stands (for the map); not part of the agents' config.
+pub async fn set_site_location(db: &Db, id: i64, lat: f64, lon: f64) -> Result<(), DbError> {
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err(DbError::Invalid("coordinates: latitude -90..90, longitude -180..180".into()));
+    }
+    sqlx::query("UPDATE sites SET lat = $1, lon = $2 WHERE id = $3")
+        .bind(lat)
+        .bind(lon)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
 }
 
 /// Changes a site's probe config; bumps its revision so connected agents get it.

@@ -279,8 +279,96 @@ pub async fn sites_map(c: Caller, State(st): State<AppState>) -> PageResult {
         cy - 18.0,
         cy + 4.0
     ));
-    let b = format!("<h1>Network schematic</h1><p><a href=/sites>List view</a></p><div class=wrap>{svg}</div>");
-    Ok(layout(&c, "Schematic", &b).into_response())
+    let mut b = String::from("<h1>Network map</h1><p><a href=/sites>List view</a></p>");
+    let placed: Vec<_> = o.sites.iter().filter_map(|x| Some((x, x.0.lat?, x.0.lon?))).collect();
+    let customers = crate::customers::located(&st.db, 5000).await?;
+    if placed.is_empty() && customers.is_empty() {
+        b.push_str("<p class=muted>No site has coordinates yet (<code>mast-controller site set NAME --lat .. --lon ..</code>): the schematic below shows each tower's backhaul to the controller.</p>");
+    } else {
+        let pts: Vec<(f64, f64)> =
+            placed.iter().map(|(_, la, lo)| (*la, *lo)).chain(customers.iter().map(|c| (c.1, c.2))).collect();
+        let p = Projection::fit(&pts, 900.0, 560.0, 40.0);
+        let mut geo = String::from(
+            "<svg class='schematic geomap' viewBox='0 0 900 560' xmlns='http://www.w3.org/2000/svg' role=img aria-label='Map of towers and customers' font-family='sans-serif' font-size='12'><rect width='900' height='560' fill='#f4f7fa'/>",
+        );
+        for (id, la, lo, name) in &customers {
+            let (x, y) = p.xy(*la, *lo);
+            geo.push_str(&format!(
+                "<a href='/customers/{id}'><circle cx='{x:.1}' cy='{y:.1}' r='3' fill='#5d6d7e'><title>{}</title></circle></a>",
+                esc(name)
+            ));
+        }
+        for ((site, status, up, total), la, lo) in &placed {
+            let (x, y) = p.xy(*la, *lo);
+            let fill = match *status {
+                "up" => "#1f8a4c",
+                "degraded" => "#d68910",
+                "down" => "#c0392b",
+                _ => "#8a8f98",
+            };
+            geo.push_str(&format!(
+                "<a href='/sites/{id}'><path d='M{x:.1},{top:.1} L{l:.1},{bot:.1} L{r:.1},{bot:.1} Z' fill='{fill}'><title>{name}: {status}</title></path>\
+                 <text x='{x:.1}' y='{ty:.1}' text-anchor='middle'>{name} {up}/{total}</text></a>",
+                id = site.id,
+                name = esc(&site.name),
+                top = y - 12.0,
+                bot = y + 8.0,
+                l = x - 10.0,
+                r = x + 10.0,
+                ty = y + 22.0,
+            ));
+        }
+        geo.push_str(&format!(
+            "<text x='8' y='552' fill='#555'>{} towers, {} customers with coordinates; north is up</text></svg>",
+            placed.len(),
+            customers.len()
+        ));
+        b.push_str(&format!("<div class=wrap>{geo}</div>"));
+    }
+    b.push_str(&format!(
+        "<h2>Schematic</h2><div class=wrap>{}</div>",
+        svg.replacen("class=schematic", "class='schematic ring'", 1)
+    ));
+    Ok(layout(&c, "Map", &b).into_response())
+}
+
+/// Equirectangular projection fitted to a set of points, with longitude
+/// scaled by the cosine of the middle latitude so a tower's coverage looks
+/// round at WISP scale (tens of km). North is up.
+#[derive(Debug, Clone, Copy)]
+pub struct Projection {
+    lat0: f64,
+    lon0: f64,
+    k: f64,
+    cos: f64,
+    x0: f64,
+    y0: f64,
+}
+
+impl Projection {
+    pub fn fit(points: &[(f64, f64)], w: f64, h: f64, margin: f64) -> Projection {
+        let (mut lat_lo, mut lat_hi, mut lon_lo, mut lon_hi) = (90.0f64, -90.0f64, 180.0f64, -180.0f64);
+        for (la, lo) in points {
+            lat_lo = lat_lo.min(*la);
+            lat_hi = lat_hi.max(*la);
+            lon_lo = lon_lo.min(*lo);
+            lon_hi = lon_hi.max(*lo);
+        }
+        if points.is_empty() {
+            (lat_lo, lat_hi, lon_lo, lon_hi) = (0.0, 0.0, 0.0, 0.0);
+        }
+        let cos = ((lat_lo + lat_hi) / 2.0).to_radians().cos().max(0.01);
+        // At least ~1 km across, so one tower is not a division by zero.
+        let span_x = ((lon_hi - lon_lo) * cos).max(0.01);
+        let span_y = (lat_hi - lat_lo).max(0.01);
+        let k = ((w - 2.0 * margin) / span_x).min((h - 2.0 * margin) / span_y);
+        let (cx, cy) = ((lon_lo + lon_hi) / 2.0, (lat_lo + lat_hi) / 2.0);
+        Projection { lat0: cy, lon0: cx, k, cos, x0: w / 2.0, y0: h / 2.0 }
+    }
+
+    pub fn xy(&self, lat: f64, lon: f64) -> (f64, f64) {
+        (self.x0 + (lon - self.lon0) * self.cos * self.k, self.y0 - (lat - self.lat0) * self.k)
+    }
 }
 
 pub(super) fn device_rows(devices: &[monitoring::DeviceView], now: i64) -> String {
@@ -983,6 +1071,29 @@ pub async fn audit_csv(State(st): State<AppState>) -> PageResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn map_projection_fits_the_box_with_north_up() {
+        // Two towers 20 km apart north-south at 45°N and a customer east.
+        let pts = [(45.0, -93.0), (45.18, -93.0), (45.09, -92.9)];
+        let p = Projection::fit(&pts, 900.0, 560.0, 40.0);
+        for (la, lo) in pts {
+            let (x, y) = p.xy(la, lo);
+            assert!((40.0 - 1e-6..=860.0 + 1e-6).contains(&x) && (40.0 - 1e-6..=520.0 + 1e-6).contains(&y), "{x},{y}");
+        }
+        let (_, y_south) = p.xy(45.0, -93.0);
+        let (_, y_north) = p.xy(45.18, -93.0);
+        assert!(y_north < y_south, "north is up");
+        // A degree of longitude at 45° is cos(45°) of a degree of latitude.
+        let (x0, y0) = p.xy(45.09, -93.0);
+        let (x1, _) = p.xy(45.09, -92.9);
+        let (_, y1) = p.xy(45.19, -93.0);
+        assert!(((x1 - x0) / (y0 - y1) - 45f64.to_radians().cos()).abs() < 0.01);
+        // One point or none: no division by zero, the point in the middle.
+        let one = Projection::fit(&[(10.0, 10.0)], 900.0, 560.0, 40.0);
+        assert_eq!(one.xy(10.0, 10.0), (450.0, 280.0));
+        assert!(Projection::fit(&[], 900.0, 560.0, 40.0).xy(0.0, 0.0).0.is_finite());
+    }
 
     #[test]
     fn site_status_rules() {
