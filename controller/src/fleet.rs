@@ -217,10 +217,21 @@ impl AgentView {
 }
 
 pub async fn list_agents(db: &Db) -> Result<Vec<AgentView>, DbError> {
+    agents_where(db, None).await
+}
+
+/// The agents of one site.
+pub async fn site_agents(db: &Db, site_id: i64) -> Result<Vec<AgentView>, DbError> {
+    agents_where(db, Some(site_id)).await
+}
+
+async fn agents_where(db: &Db, site_id: Option<i64>) -> Result<Vec<AgentView>, DbError> {
     let rows = sqlx::query(
         "SELECT a.id, s.name AS site, a.status, a.version, a.target, a.boot_epoch, a.last_seen_ms, a.last_addr, \
-         a.backlog, a.dropped, a.connected_ms, a.disconnected_ms FROM agents a JOIN sites s ON s.id = a.site_id ORDER BY a.id",
+         a.backlog, a.dropped, a.connected_ms, a.disconnected_ms FROM agents a JOIN sites s ON s.id = a.site_id \
+         WHERE ($1 IS NULL OR a.site_id = $1) ORDER BY a.id",
     )
+    .bind(site_id)
     .fetch_all(&db.pool)
     .await?;
     rows.iter()

@@ -149,6 +149,9 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
     s.login("noc@example.org", &pass).await?;
     let page = s.get(&format!("/sites/{site_id}")).await?;
     assert_eq!(page.status, 200);
+    let inv_page = s.get(&format!("/sites/{site_id}/inventory")).await?;
+    assert!(inv_page.body.contains("78:8a:20:10:c4:e7") && inv_page.body.contains("station-table"), "inventory page");
+    assert!(!inv_page.body.contains("v2c:"), "no community on the inventory page");
     for (mac, ip, _) in CPES {
         assert!(page.body.contains(mac) && page.body.contains(ip), "site page lacks {mac}");
     }
@@ -299,5 +302,20 @@ async fn discovery_finds_ping_only_and_snmp_devices(backend: Backend) -> anyhow:
     assert_eq!(snmp_dev["name"], "mast-snmpd", "sysName becomes the device name: {snmp_dev}");
     assert!(agent.metric("mast_agent_discovered_hosts").await.unwrap_or(0) >= 2);
     assert!(!agent.log().contains(snmpd.community()), "the community never reaches the agent's log");
+
+    // A change on the controller reaches the running agent (no restart) and
+    // is persisted there with owner-only permissions: it holds credentials.
+    let applied = |log: &str| log.matches("probing config applied").count();
+    let before = applied(&agent.log());
+    let out = c.cli_stdin(&["site", "probing", "edge", "--snmp-interval", "7"], "");
+    anyhow::ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    c.wait_for("the agent applied the new probing config", Duration::from_secs(10), async || {
+        (applied(&agent.log()) > before).then_some(())
+    })
+    .await?;
+    let stored = std::fs::read_to_string(agent.state_dir().join("probing.json"))?;
+    assert!(stored.contains("\"snmp_interval_ms\": 7000"), "{stored}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(agent.state_dir().join("probing.json"))?.permissions().mode() & 0o777, 0o600);
     Ok(())
 }

@@ -286,6 +286,37 @@ fn check_intervals(p: &Probing) -> Result<(), DbError> {
     Ok(())
 }
 
+/// What the site page shows of the probing settings, in one query.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub snmp_interval_ms: i64,
+    pub discovery_interval_ms: i64,
+    pub ping_rate_pps: i64,
+    pub subnets: String,
+    pub credentials: i64,
+    pub snmp_targets: i64,
+}
+
+pub async fn summary(db: &Db, site_id: i64) -> Result<Option<Summary>, DbError> {
+    let row = sqlx::query(
+        "SELECT snmp_interval_ms, discovery_interval_ms, ping_rate_pps, subnets, \
+         (SELECT COUNT(*) FROM site_snmp_credentials WHERE site_id = $1) AS credentials, \
+         (SELECT COUNT(*) FROM site_snmp_targets WHERE site_id = $1) AS snmp_targets FROM sites WHERE id = $1",
+    )
+    .bind(site_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(Summary {
+        snmp_interval_ms: r.try_get("snmp_interval_ms")?,
+        discovery_interval_ms: r.try_get("discovery_interval_ms")?,
+        ping_rate_pps: r.try_get("ping_rate_pps")?,
+        subnets: r.try_get("subnets")?,
+        credentials: r.try_get("credentials")?,
+        snmp_targets: r.try_get("snmp_targets")?,
+    }))
+}
+
 pub async fn get(db: &Db, site_id: i64) -> Result<Option<Probing>, DbError> {
     let Some(row) =
         sqlx::query("SELECT snmp_interval_ms, discovery_interval_ms, ping_rate_pps, subnets FROM sites WHERE id = $1")

@@ -184,6 +184,7 @@ routes! {
     GET "/sites" Page Access::Roles(EVERYONE) => get(pages::sites);
     GET "/sites/map" Page Access::Roles(EVERYONE) => get(pages::sites_map);
     GET "/sites/{id}" Page Access::Roles(EVERYONE) => get(pages::site);
+    GET "/sites/{id}/inventory" Page Access::Roles(EVERYONE) => get(pages::site_inventory);
     GET "/devices" Page Access::Roles(EVERYONE) => get(pages::devices);
     GET "/devices/{id}" Page Access::Roles(EVERYONE) => get(pages::device);
     GET "/devices/{id}/chart.svg" Page Access::Roles(EVERYONE) => get(pages::chart);

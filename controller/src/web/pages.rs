@@ -440,7 +440,7 @@ fn device_table(rows: &[(usize, &monitoring::DeviceView)], now: i64) -> String {
 pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
     let Some(site) = monitoring::site(&st.db, id).await? else { return Err(ApiError::not_found("no such site")) };
     let now = crate::db::now_ms();
-    let agents: Vec<_> = fleet::list_agents(&st.db).await?.into_iter().filter(|a| a.site == site.name).collect();
+    let agents = fleet::site_agents(&st.db, id).await?;
     let devices = monitoring::site_devices(&st.db, id).await?;
     let mut b = format!(
         "<h1>{}</h1><p class=muted>Probed every {} s</p><h2>Agent</h2>",
@@ -464,29 +464,42 @@ pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
     }
     b.push_str("</table></div><h2>Devices</h2>");
     b.push_str(&device_table(&device_tree(&devices), now));
-    if let Some(p) = monitoring::probing::get(&st.db, id).await? {
-        let v = p.view();
+    if let Some(p) = monitoring::probing::summary(&st.db, id).await? {
         b.push_str(&format!(
-            "<h2>Probing</h2><dl class=facts><dt>SNMP</dt><dd>every {} s, {} targets, credentials: {}</dd>\
-             <dt>Discovery</dt><dd>every {} s over {}</dd><dt>Ping pacing</dt><dd>at most {} per second</dd></dl>",
-            v.snmp_interval_ms / 1000,
-            v.snmp_targets.len(),
-            esc(&v
-                .credentials
-                .iter()
-                .map(|c| match &c.user {
-                    Some(u) => format!("v3 {u}"),
-                    None => "v2c".into(),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")),
-            v.discovery_interval_ms / 1000,
-            if v.subnets.is_empty() { "no subnets".to_string() } else { esc(&v.subnets.join(", ")) },
-            v.ping_rate_pps
+            "<h2>Probing</h2><dl class=facts><dt>SNMP</dt><dd>every {} s, {} targets, {} credentials</dd>\
+             <dt>Discovery</dt><dd>every {} s over {}</dd><dt>Ping pacing</dt><dd>at most {} per second</dd></dl>\
+             <p><a href='/sites/{id}/inventory'>Inventory by MAC</a></p>",
+            p.snmp_interval_ms / 1000,
+            p.snmp_targets,
+            p.credentials,
+            p.discovery_interval_ms / 1000,
+            if p.subnets.is_empty() { "no subnets".to_string() } else { esc(&p.subnets) },
+            p.ping_rate_pps
         ));
     }
+    Ok(layout(&c, &site.name, &b).into_response())
+}
+
+/// Every MAC the site's agent learned, with the SNMP credentials in use
+/// (version and v3 user only).
+pub async fn site_inventory(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    let Some(site) = monitoring::site(&st.db, id).await? else { return Err(ApiError::not_found("no such site")) };
+    let now = crate::db::now_ms();
+    let mut b = format!("<h1>{} · inventory</h1><p><a href='/sites/{id}'>Back to the site</a></p>", esc(&site.name));
+    if let Some(p) = monitoring::probing::get(&st.db, id).await? {
+        let v = p.view();
+        let creds: Vec<String> = v
+            .credentials
+            .iter()
+            .map(|c| match &c.user {
+                Some(u) => format!("v3 {u} ({}/{})", c.auth.unwrap_or("-"), c.privacy.unwrap_or("-")),
+                None => "v2c".into(),
+            })
+            .collect();
+        b.push_str(&format!("<p>SNMP credentials, tried in order: {}</p>", esc(&creds.join(", "))));
+    }
     let inv = monitoring::inventory::site_inventory(&st.db, id).await?;
-    b.push_str(&format!("<h2>Inventory ({} MACs)</h2>", inv.len()));
+    b.push_str(&format!("<h2>{} MACs</h2>", inv.len()));
     b.push_str(&inventory_table(&inv, now));
     Ok(layout(&c, &site.name, &b).into_response())
 }
