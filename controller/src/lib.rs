@@ -19,6 +19,7 @@ pub mod monitoring;
 pub mod pki;
 pub mod rollup;
 pub mod staff;
+pub mod tickets;
 pub mod web;
 
 use anyhow::Context;

@@ -110,6 +110,24 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.client.goto(&format!("{base}/customers/{cust_id}")).await?;
     assert!(b.client.source().await?.contains("04:18:d6:a1:22:3b"), "the customer page lists the CPE");
     b.screenshot("02c-customer").await?;
+
+    // A phone call: open a ticket for the customer, answer it, resolve it.
+    b.client.goto(&format!("{base}/tickets?customer={cust_id}")).await?;
+    b.client.find(Locator::Css("input[name=subject]")).await?.send_keys("No internet since the storm").await?;
+    b.client.find(Locator::Css("textarea[name=body]")).await?.send_keys("Radio lights are off").await?;
+    b.client.find(Locator::Css("form[action='/tickets'] button[type=submit]")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("ol.timeline")).await?;
+    b.client.find(Locator::Css("textarea[name=body]")).await?.send_keys("A technician comes by at 2 pm").await?;
+    b.client.find(Locator::Css("button[value=reply]")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("li.ev-public")).await?;
+    b.client.find(Locator::Css("button[value=resolve]")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("li.ev-status")).await?;
+    let src = b.client.source().await?;
+    assert!(
+        src.contains("resolved") && src.contains("A technician comes by at 2 pm") && src.contains("Ada Okafor"),
+        "ticket worked"
+    );
+    b.screenshot("02d-ticket").await?;
     b.client.goto(&format!("{base}/sites")).await?;
     b.client.find(Locator::LinkText("ridge")).await?.click().await?;
 

@@ -225,6 +225,14 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
     for cpe in &cpes {
         assert!(one["devices"].as_array().unwrap().contains(&cpe["id"]), "{one}");
     }
+    // Exactly one ticket, opened for the incident, listing the customer.
+    let (_, tl) = c.get("/api/v1/tickets", &tok).await?;
+    let tl = tl["tickets"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tl.len(), 1, "{tl:?}");
+    assert_eq!((tl[0]["incident_id"].as_i64(), tl[0]["source"].as_str()), (Some(iid), Some("outage")));
+    let tid = tl[0]["id"].as_i64().unwrap();
+    let (_, tj) = c.get(&format!("/api/v1/tickets/{tid}"), &tok).await?;
+    assert_eq!(tj["affected_customers"], serde_json::json!([cust_id]), "{tj}");
     let dash = s.get("/").await?;
     assert!(dash.body.contains(&format!("/incidents/{iid}'")), "the dashboard lists the open incident");
     let ip = s.get(&format!("/incidents/{iid}")).await?;
@@ -245,6 +253,17 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
             v["incident"]["ended_ms"].as_i64().map(|e| e - v["incident"]["started_ms"].as_i64().unwrap_or(e))
         })
         .await?;
+    let (_, tj) = c.get(&format!("/api/v1/tickets/{tid}"), &tok).await?;
+    assert_eq!(tj["ticket"]["status"], "resolved", "{tj}");
+    assert!(
+        tj["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["body"].as_str().unwrap_or("").starts_with("Service restored after"))
+    );
+    let (_, all) = c.get("/api/v1/tickets?all=true", &tok).await?;
+    assert_eq!(all["tickets"].as_array().map(Vec::len), Some(1), "still one ticket for the outage");
     eprintln!(
         "AP down -> incident in {:.1} s (hold-down 3 s, 1 s probes); outage recorded as {:.1} s",
         detection.as_secs_f64(),

@@ -243,20 +243,35 @@ async fn upsert(
 
 async fn apply(db: &Db, corr: &Correlator, actions: &[Action]) -> Result<(), DbError> {
     let mut tx = db.pool.begin().await?;
+    // Customer-facing incidents carry exactly one ticket; internal alerts none.
     for a in actions {
         match a {
             Action::Open(i) | Action::Reopen(i) | Action::Update(i) | Action::InternalAlertOpen(i) => {
                 if matches!(a, Action::Open(_) | Action::InternalAlertOpen(_)) {
                     info!(incident = i.id, root = ?i.root, devices = i.devices.len(), "incident opened");
                 }
-                upsert(&mut tx, i, i.end, None).await?
+                upsert(&mut tx, i, i.end, None).await?;
+                match a {
+                    Action::Open(_) | Action::Reopen(_) => {
+                        let subject = subject(&mut tx, i).await?;
+                        crate::tickets::outage_opened(&mut tx, i.id as i64, &subject).await?
+                    }
+                    Action::Update(_) => crate::tickets::outage_updated(&mut tx, i.id as i64).await?,
+                    _ => {}
+                }
             }
             Action::Resolve { incident: i, duration_ms } | Action::InternalAlertResolve { alert: i, duration_ms } => {
                 info!(incident = i.id, duration_s = duration_ms / 1000, "incident resolved");
-                upsert(&mut tx, i, Some(i.end.unwrap_or(i.start + duration_ms)), None).await?
+                upsert(&mut tx, i, Some(i.end.unwrap_or(i.start + duration_ms)), None).await?;
+                if matches!(a, Action::Resolve { .. }) {
+                    let why = format!("Service restored after {}.", human_duration(*duration_ms));
+                    crate::tickets::outage_resolved(&mut tx, i.id as i64, &why).await?;
+                }
             }
             Action::Supersede { incident: i, by } => {
-                upsert(&mut tx, i, Some(i.end.unwrap_or_else(now_ms)), Some(*by as i64)).await?
+                upsert(&mut tx, i, Some(i.end.unwrap_or_else(now_ms)), Some(*by as i64)).await?;
+                let why = format!("Merged into incident #{by}: the cause is upstream; that ticket follows it.");
+                crate::tickets::outage_resolved(&mut tx, i.id as i64, &why).await?;
             }
         }
     }
@@ -271,6 +286,41 @@ async fn apply(db: &Db, corr: &Correlator, actions: &[Action]) -> Result<(), DbE
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// "Outage: ap-north (4 devices)" or "Site north-ridge unreachable".
+async fn subject(tx: &mut sqlx::Transaction<'_, sqlx::Any>, i: &Incident) -> Result<String, DbError> {
+    Ok(match i.root {
+        Root::Device(d) => {
+            let name: Option<String> = sqlx::query("SELECT COALESCE(name, addr) AS n FROM devices WHERE id = $1")
+                .bind(d)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| r.try_get("n"))
+                .transpose()?;
+            format!("Outage: {} ({} devices)", name.unwrap_or_else(|| format!("device {d}")), i.devices.len())
+        }
+        Root::Site(s) => {
+            let name: Option<String> = sqlx::query("SELECT name FROM sites WHERE id = $1")
+                .bind(s)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| r.try_get("name"))
+                .transpose()?;
+            format!("Site {} unreachable", name.unwrap_or_else(|| format!("#{s}")))
+        }
+        Root::Controller => "Many agents silent at once (controller side)".into(),
+    })
+}
+
+/// "3 min 20 s", "2 h 5 min".
+pub fn human_duration(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
 }
 
 /// An incident as pages and the API show it.

@@ -212,6 +212,12 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
             b.push_str(&device_rows(&devices, now));
         }
     }
+    let tickets = crate::tickets::for_customer(&st.db, id).await?;
+    b.push_str(&format!("<h2>Tickets and outages ({})</h2>", tickets.len()));
+    b.push_str(&super::tickets::ticket_rows(&tickets));
+    if super::tickets::AGENTS.contains(&c.role) {
+        b.push_str(&format!("<p><a href='/tickets?customer={id}'>Open a ticket for this customer</a></p>"));
+    }
     if may_edit(&c) {
         b.push_str(&format!(
             "<h2>Link a CPE</h2><form class=stack method=post action='/customers/{id}/cpes'>{}\

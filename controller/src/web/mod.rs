@@ -16,6 +16,7 @@ pub mod customers;
 pub mod incidents;
 pub mod pages;
 pub mod throttle;
+pub mod tickets;
 
 use crate::db::Db;
 use crate::metrics::Metrics;
@@ -174,6 +175,10 @@ routes! {
     POST "/api/v1/customers/{id}/cpes" Api Access::Roles(customers::EDITORS) => post(customers::api_link);
     GET "/api/v1/incidents" Api Access::Roles(EVERYONE) => get(incidents::api_list);
     GET "/api/v1/incidents/{id}" Api Access::Roles(EVERYONE) => get(incidents::api_get);
+    GET "/api/v1/tickets" Api Access::Roles(EVERYONE) => get(tickets::api_list);
+    POST "/api/v1/tickets" Api Access::Roles(tickets::AGENTS) => post(tickets::api_create);
+    GET "/api/v1/tickets/{id}" Api Access::Roles(EVERYONE) => get(tickets::api_get);
+    POST "/api/v1/tickets/{id}/actions" Api Access::Roles(tickets::AGENTS) => post(tickets::api_act);
     GET "/api/v1/users" Api Access::Roles(ADMIN) => get(api::users);
     GET "/api/v1/audit" Api Access::Roles(ADMIN) => get(api::audit);
     GET "/login" Page Access::Public => get(pages::login_form);
@@ -196,6 +201,11 @@ routes! {
     POST "/customers/{id}/cpes" Page Access::Roles(customers::EDITORS) => post(customers::link_page);
     GET "/incidents" Page Access::Roles(EVERYONE) => get(incidents::list_page);
     GET "/incidents/{id}" Page Access::Roles(EVERYONE) => get(incidents::page);
+    GET "/tickets" Page Access::Roles(EVERYONE) => get(tickets::list_page);
+    POST "/tickets" Page Access::Roles(tickets::AGENTS) => post(tickets::create_page);
+    GET "/tickets/{id}" Page Access::Roles(EVERYONE) => get(tickets::page);
+    POST "/tickets/{id}/act" Page Access::Roles(tickets::AGENTS) => post(tickets::act_page);
+    POST "/tickets/{id}/assign" Page Access::Roles(tickets::AGENTS) => post(tickets::assign_page);
     GET "/agents" Page Access::Roles(EVERYONE) => get(pages::agents);
     POST "/agents" Page Access::Roles(ADMIN) => post(pages::enroll_agent);
     GET "/agents/{id}" Page Access::Roles(EVERYONE) => get(pages::agent);

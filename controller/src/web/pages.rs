@@ -21,7 +21,7 @@ pub(super) fn csrf_field(c: &Caller) -> String {
 /// The page frame: navigation by role, search, logout.
 pub fn layout(c: &Caller, title: &str, body: &str) -> Html<String> {
     let mut nav = String::from(
-        "<a href=/>Dashboard</a><a href=/sites>Sites</a><a href=/devices>Devices</a><a href=/customers>Customers</a><a href=/incidents>Incidents</a><a href=/agents>Agents</a>",
+        "<a href=/>Dashboard</a><a href=/sites>Sites</a><a href=/devices>Devices</a><a href=/customers>Customers</a><a href=/incidents>Incidents</a><a href=/tickets>Tickets</a><a href=/agents>Agents</a>",
     );
     if c.role == Role::Admin {
         nav.push_str("<a href=/users>Users</a><a href=/tokens>Tokens</a><a href=/audit>Audit</a>");
@@ -203,12 +203,13 @@ pub async fn dashboard(c: Caller, State(st): State<AppState>) -> PageResult {
         "/incidents?open=true",
         if open.is_empty() { "up" } else { "down" },
     ));
+    let tickets = crate::tickets::count_active(&st.db).await? as usize;
+    b.push_str(&tile(tickets, "open tickets", "/tickets", if tickets > 0 { "degraded" } else { "up" }));
     b.push_str("</div>");
     if !open.is_empty() {
         b.push_str("<h2>Open incidents</h2>");
         b.push_str(&super::incidents::incident_rows(&open, crate::db::now_ms()));
     }
-    b.push_str("<p class=muted>Support tickets appear here once the ticketing module is in place.</p>");
     Ok(layout(&c, "Dashboard", &b).into_response())
 }
 
