@@ -189,7 +189,7 @@ impl Shared {
         self.metrics.inventory_changes.fetch_add(changed.len() as u64, Relaxed);
         self.push(ts, changed.into_iter().map(SampleBody::Inventory));
         if let Some(json) = json
-            && let Err(e) = std::fs::write(self.state_dir.join("inventory.json"), json)
+            && let Err(e) = identity::write_atomic(&self.state_dir.join("inventory.json"), &json, 0o644)
         {
             warn!(error = %e, "cannot save inventory state; unchanged records may be resent after a restart");
         }

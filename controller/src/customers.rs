@@ -288,11 +288,9 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<Customer>, DbError> {
 pub async fn search(db: &Db, q: &str, limit: i64, offset: i64) -> Result<Vec<Customer>, DbError> {
     let q = q.trim();
     let like = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
-    let mac_hex: String = q.chars().filter(|c| c.is_ascii_hexdigit()).collect::<String>().to_lowercase();
-    let mac_like = if mac_hex.len() >= 4 && q.chars().all(|c| c.is_ascii_hexdigit() || ":-. ".contains(c)) {
-        format!("%{mac_hex}%")
-    } else {
-        "-".into()
+    let mac_like = match crate::monitoring::inventory::mac_fragment(q) {
+        Some(hex) => format!("%{hex}%"),
+        None => "-".into(),
     };
     let sql = format!(
         "SELECT {COLS} FROM customers c LEFT JOIN sites s ON s.id = c.site_id WHERE \
@@ -339,26 +337,16 @@ pub async fn of_device(db: &Db, device_id: i64) -> Result<Vec<Customer>, DbError
     with_cpes(db, list).await
 }
 
-/// The devices (current state) behind a customer's CPE MACs.
-pub async fn devices_of(db: &Db, c: &Customer) -> Result<Vec<crate::monitoring::DeviceView>, DbError> {
-    let mut out = Vec::new();
-    for mac in &c.cpes {
-        let ids = sqlx::query(
-            "SELECT id FROM devices WHERE mac = $1 UNION SELECT device_id AS id FROM inventory WHERE mac = $1 AND device_id IS NOT NULL",
-        )
-        .bind(mac)
-        .fetch_all(&db.pool)
-        .await?;
-        for r in ids {
-            let id: i64 = r.try_get("id")?;
-            if !out.iter().any(|d: &crate::monitoring::DeviceView| d.id == id)
-                && let Some(d) = crate::monitoring::device(db, id).await?
-            {
-                out.push(d);
-            }
-        }
-    }
-    Ok(out)
+/// Customers served by the devices an incident affects.
+pub async fn of_incident(db: &Db, incident_id: i64) -> Result<Vec<Customer>, DbError> {
+    let sql = format!(
+        "SELECT {COLS} FROM customers c LEFT JOIN sites s ON s.id = c.site_id WHERE c.id IN \
+         (SELECT cd.customer_id FROM incident_devices x JOIN devices d ON d.id = x.device_id \
+          JOIN customer_devices cd ON cd.mac = d.mac WHERE x.incident_id = $1) ORDER BY c.name"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(incident_id).fetch_all(&db.pool).await?;
+    let list = rows.iter().map(row).collect::<Result<Vec<_>, _>>()?;
+    with_cpes(db, list).await
 }
 
 #[cfg(test)]

@@ -344,6 +344,25 @@ impl Agent {
         Ok((agent, id))
     }
 
+    /// Enrolls an agent for `site` and runs it inside `ns`, reaching the
+    /// controller through a UDP relay on the host side of the veth (the
+    /// relay can impair the link) and serving its metrics on the namespace's
+    /// address. Returns the agent, its id and the relay.
+    pub async fn start_in_netns(
+        controller: &Controller,
+        site: &str,
+        ns: &NetNs,
+        extra: &[&str],
+    ) -> anyhow::Result<(Agent, u64, UdpRelay)> {
+        let relay = UdpRelay::start(format!("{}:0", ns.host_ip).parse()?, controller.quic).await?;
+        let (mut agent, id) = Agent::enroll(controller, site)?;
+        agent.set_controller(&relay.addr.to_string())?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        agent.metrics = format!("{}:{port}", ns.ns_ip).parse()?;
+        agent.start_with(extra, Some(&ns.name))?;
+        Ok((agent, id, relay))
+    }
+
     pub fn enroll_with(controller: &str, token: &str, fp: &str) -> anyhow::Result<Agent> {
         let dir = tempfile::Builder::new().prefix("mast-agent-").tempdir()?;
         let state = dir.path().join("state");

@@ -41,12 +41,7 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         "--timeout-ms",
         "300",
     ]);
-    let relay = UdpRelay::start(format!("{}:0", ns.host_ip).parse()?, c.quic).await?;
-    let (mut agent, agent_id) = Agent::enroll(&c, "ridge")?;
-    agent.set_controller(&relay.addr.to_string())?;
-    agent.metrics =
-        format!("{}:{}", ns.ns_ip, std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()).parse()?;
-    agent.start_with(&[], Some(&ns.name))?;
+    let (mut agent, agent_id, relay) = Agent::start_in_netns(&c, "ridge", &ns, &[]).await?;
     let tok = c.admin_token();
     c.wait_for("one device up, one down", Duration::from_secs(30), async || {
         let (_, v) = c.get("/api/v1/devices", &tok).await.ok()?;

@@ -68,12 +68,7 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
     );
     anyhow::ensure!(out.status.success(), "site probing failed: {}", String::from_utf8_lossy(&out.stderr));
 
-    let relay = UdpRelay::start(format!("{}:0", ns.host_ip).parse()?, c.quic).await?;
-    let (mut agent, _) = Agent::enroll(&c, "tower")?;
-    agent.set_controller(&relay.addr.to_string())?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    agent.metrics = format!("{}:{port}", ns.ns_ip).parse()?;
-    agent.start_with(&["--spool-flush-ms", "50"], Some(&ns.name))?;
+    let (agent, _, _relay) = Agent::start_in_netns(&c, "tower", &ns, &["--spool-flush-ms", "50"]).await?;
     let tok = c.admin_token();
     let (_, sites) = c.get("/api/v1/sites", &tok).await?;
     let site_id = sites["sites"][0]["id"].as_i64().expect("site id");
@@ -300,12 +295,7 @@ async fn discovery_finds_ping_only_and_snmp_devices(backend: Backend) -> anyhow:
         &creds,
     );
     anyhow::ensure!(out.status.success(), "site probing failed: {}", String::from_utf8_lossy(&out.stderr));
-    let relay = UdpRelay::start(format!("{}:0", ns.host_ip).parse()?, c.quic).await?;
-    let (mut agent, _) = Agent::enroll(&c, "edge")?;
-    agent.set_controller(&relay.addr.to_string())?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    agent.metrics = format!("{}:{port}", ns.ns_ip).parse()?;
-    agent.start_with(&[], Some(&ns.name))?;
+    let (agent, _, _relay) = Agent::start_in_netns(&c, "edge", &ns, &[]).await?;
     let tok = c.admin_token();
     let (snmp_dev, ping_dev) = c
         .wait_for("swept hosts up, the SNMP one identified", Duration::from_secs(60), async || {

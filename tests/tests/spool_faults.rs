@@ -206,12 +206,7 @@ async fn lossy_slow_failing_network(backend: Backend) -> anyhow::Result<()> {
     };
     c.cli_ok(&["site", "add", "net", "--targets", &targets(13, 50), "--interval", "1", "--timeout-ms", "300"]);
     let ns = NetNs::create()?;
-    let relay = UdpRelay::start(format!("{}:0", ns.host_ip).parse()?, c.quic).await?;
-    let (mut agent, id) = Agent::enroll(&c, "net")?;
-    agent.set_controller(&relay.addr.to_string())?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    agent.metrics = format!("{}:{port}", ns.ns_ip).parse()?;
-    agent.start_with(&["--spool-flush-ms", "50"], Some(&ns.name))?;
+    let (mut agent, id, relay) = Agent::start_in_netns(&c, "net", &ns, &["--spool-flush-ms", "50"]).await?;
     let tok = c.admin_token();
     drained(&c, &agent, Duration::from_secs(30)).await?;
 

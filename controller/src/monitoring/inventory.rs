@@ -407,13 +407,18 @@ pub async fn device_inventory(db: &Db, device_id: i64) -> Result<Vec<InventoryVi
 
 /// MACs matching a search: any common MAC notation, whole or in part.
 pub async fn search_mac(db: &Db, q: &str) -> Result<Vec<InventoryView>, DbError> {
-    let hex: String = q.chars().filter(|c| c.is_ascii_hexdigit()).collect::<String>().to_ascii_lowercase();
-    let seps = q.chars().filter(|c| matches!(c, ':' | '-' | '.')).count();
-    if hex.len() < 4 || hex.len() + seps != q.trim().len() {
-        return Ok(Vec::new());
-    }
+    let Some(hex) = mac_fragment(q) else { return Ok(Vec::new()) };
     // Stored as aa:bb:cc:dd:ee:ff; match the hex digits as one run.
     query_views(db, "REPLACE(i.mac, ':', '') LIKE $1", Bind::Text(&format!("%{hex}%"))).await
+}
+
+/// A search that reads as (part of) a MAC in any notation: at least 4 hex
+/// digits and nothing but `:`, `-`, `.` or spaces besides. Returns the
+/// digits, lower case, to match against a stored MAC without its colons.
+pub fn mac_fragment(q: &str) -> Option<String> {
+    let q = q.trim();
+    let hex: String = q.chars().filter(|c| c.is_ascii_hexdigit()).collect::<String>().to_ascii_lowercase();
+    (hex.len() >= 4 && q.chars().all(|c| c.is_ascii_hexdigit() || ":-. ".contains(c))).then_some(hex)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -906,29 +906,48 @@ pub async fn device(db: &Db, id: i64) -> Result<Option<DeviceView>, DbError> {
     Ok(list_devices_where(db, "d.id = $3", id, 1, 0).await?.into_iter().next())
 }
 
+/// The devices behind a customer's CPE MACs (their own MAC, or any MAC
+/// their inventory records hold).
+pub async fn customer_devices(db: &Db, customer_id: i64) -> Result<Vec<DeviceView>, DbError> {
+    list_devices_where(
+        db,
+        "(d.mac IN (SELECT mac FROM customer_devices WHERE customer_id = $3) OR d.id IN \
+         (SELECT i.device_id FROM inventory i JOIN customer_devices cd ON cd.mac = i.mac WHERE cd.customer_id = $3))",
+        customer_id,
+        1_000,
+        0,
+    )
+    .await
+}
+
+/// The devices an incident affects.
+pub async fn incident_devices(db: &Db, incident_id: i64) -> Result<Vec<DeviceView>, DbError> {
+    list_devices_where(
+        db,
+        "d.id IN (SELECT device_id FROM incident_devices WHERE incident_id = $3)",
+        incident_id,
+        100_000,
+        0,
+    )
+    .await
+}
+
 /// Devices of one site.
 pub async fn site_devices(db: &Db, site_id: i64) -> Result<Vec<DeviceView>, DbError> {
     list_devices_where(db, "d.site_id = $3", site_id, 100_000, 0).await
 }
 
-/// Devices whose address or name contains `q`.
-/// Whether a stored MAC (`aa:bb:..`) matches a search in any notation.
-fn mac_matches(mac: &str, q: &str) -> bool {
-    let hex: String = q.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    hex.len() >= 4
-        && q.chars().all(|c| c.is_ascii_hexdigit() || ":-. ".contains(c))
-        && mac.replace(':', "").contains(&hex)
-}
-
+/// Devices whose address, name or MAC (any notation) contains `q`.
 pub async fn search_devices(db: &Db, q: &str) -> Result<Vec<DeviceView>, DbError> {
     let all = list_devices(db, 100_000, 0).await?;
+    let mac = inventory::mac_fragment(q);
     let q = q.to_ascii_lowercase();
     Ok(all
         .into_iter()
         .filter(|d| {
             d.addr.contains(&q)
                 || d.name.as_deref().is_some_and(|n| n.to_ascii_lowercase().contains(&q))
-                || d.mac.as_deref().is_some_and(|m| mac_matches(m, &q))
+                || d.mac.as_deref().zip(mac.as_deref()).is_some_and(|(m, h)| m.replace(':', "").contains(h))
         })
         .take(50)
         .collect())

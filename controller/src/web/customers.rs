@@ -170,7 +170,7 @@ pub async fn create_page(c: Caller, State(st): State<AppState>, Form(f): Form<Cu
 pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
     let Some(cu) = customers::get(&st.db, id).await? else { return Err(ApiError::not_found("no such customer")) };
     let now = crate::db::now_ms();
-    let devices = customers::devices_of(&st.db, &cu).await?;
+    let devices = crate::monitoring::customer_devices(&st.db, id).await?;
     let worst = if devices.is_empty() {
         "unknown"
     } else if devices.iter().any(|d| d.status == "down") {
@@ -278,7 +278,7 @@ pub async fn api_create(
 
 pub async fn api_get(State(st): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
     let Some(cu) = customers::get(&st.db, id).await? else { return Err(ApiError::not_found("no such customer")) };
-    let devices = customers::devices_of(&st.db, &cu).await?;
+    let devices = crate::monitoring::customer_devices(&st.db, id).await?;
     Ok(Json(json!({ "customer": cu, "devices": devices })))
 }
 

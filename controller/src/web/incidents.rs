@@ -20,12 +20,7 @@ pub struct ListQ {
 }
 
 fn duration(i: &IncidentView, now: i64) -> String {
-    let s = (i.ended_ms.unwrap_or(now) - i.started_ms).max(0) / 1000;
-    match s {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s => format!("{} h {} min", s / 3600, s % 3600 / 60),
-    }
+    outages::human_duration(i.ended_ms.unwrap_or(now) - i.started_ms)
 }
 
 fn root_html(i: &IncidentView) -> String {
@@ -94,18 +89,8 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
         duration(&i, now),
         if i.flapping { "yes" } else { "no" },
     );
-    let mut devices = Vec::new();
-    let mut served = Vec::new();
-    for d in outages::devices_of(&st.db, id).await? {
-        if let Some(v) = monitoring::device(&st.db, d).await? {
-            devices.push(v);
-        }
-        for cu in customers::of_device(&st.db, d).await? {
-            if !served.iter().any(|x: &customers::Customer| x.id == cu.id) {
-                served.push(cu);
-            }
-        }
-    }
+    let devices = monitoring::incident_devices(&st.db, id).await?;
+    let served = customers::of_incident(&st.db, id).await?;
     b.push_str(&format!("<h2>Affected customers ({})</h2>", served.len()));
     b.push_str(&super::customers::customer_rows(&served));
     b.push_str(&format!("<h2>Affected devices ({})</h2>", devices.len()));
@@ -121,13 +106,6 @@ pub async fn api_list(State(st): State<AppState>, Query(q): Query<ListQ>) -> Res
 pub async fn api_get(State(st): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
     let Some(i) = outages::get(&st.db, id).await? else { return Err(ApiError::not_found("no such incident")) };
     let devices = outages::devices_of(&st.db, id).await?;
-    let mut affected = Vec::new();
-    for d in &devices {
-        for cu in customers::of_device(&st.db, *d).await? {
-            if !affected.contains(&cu.id) {
-                affected.push(cu.id);
-            }
-        }
-    }
+    let affected: Vec<i64> = customers::of_incident(&st.db, id).await?.into_iter().map(|c| c.id).collect();
     Ok(Json(json!({ "incident": i, "devices": devices, "customers": affected })))
 }

@@ -170,10 +170,8 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
         b.push_str("</ul>");
     }
     // The customer's radio now, to triage before sending a truck.
-    if let Some(cid) = t.customer_id
-        && let Some(cu) = crate::customers::get(&st.db, cid).await?
-    {
-        let devices = crate::customers::devices_of(&st.db, &cu).await?;
+    if let Some(cid) = t.customer_id {
+        let devices = crate::monitoring::customer_devices(&st.db, cid).await?;
         if !devices.is_empty() {
             b.push_str("<h2>Customer's radios</h2>");
             b.push_str(&super::pages::device_rows(&devices, crate::db::now_ms()));
