@@ -24,6 +24,29 @@
 //! | `outage_hold_down_secs` | `MAST_OUTAGE_HOLD_DOWN_SECS` | `60` | a device is down after failing this long (and 3 probes in a row) |
 //! | `outage_recovery_secs` | `MAST_OUTAGE_RECOVERY_SECS` | `60` | ... and up again after answering this long (and 2 probes) |
 //! | `outage_agent_silence_secs` | `MAST_OUTAGE_AGENT_SILENCE_SECS` | `90` | a site whose agent sent no data this long is unreachable (one site incident) |
+//! | `timezone` | `MAST_TIMEZONE` | `UTC` | the operator's IANA zone: business hours, maintenance windows, times in notices |
+//! | `support_hours` | `MAST_SUPPORT_HOURS` | `mon-fri 08:00-18:00` | business hours the SLA clocks count (`24/7` for always) |
+//! | `support_holidays` | `MAST_SUPPORT_HOLIDAYS` (comma-separated) | none | dates (`YYYY-MM-DD`) the SLA clocks skip |
+//! | `sla_targets` | `MAST_SLA_TARGETS` | `urgent=1h/4h, high=2h/8h, normal=4h/24h, low=8h/3d` | first-response / resolution targets per priority, in business time |
+//! | `sla_at_risk` | `MAST_SLA_AT_RISK` | `0.25` | a running clock with less than this share of its target left is at risk and escalates |
+//! | `sla_escalation_group` | `MAST_SLA_ESCALATION_GROUP` | none | staff group an at-risk or breached ticket is reassigned to (its members are emailed) |
+//! | `sla_check_secs` | `MAST_SLA_CHECK_SECS` | `60` | how often SLA clocks are checked |
+//! | `smtp_host` | `MAST_SMTP_HOST` | none (no outgoing mail) | SMTP server for notices and ticket replies |
+//! | `smtp_port` | `MAST_SMTP_PORT` | `587` | |
+//! | `smtp_security` | `MAST_SMTP_SECURITY` | `starttls` | `none`, `starttls` or `tls` |
+//! | `smtp_username` | `MAST_SMTP_USERNAME` | none | |
+//! | `smtp_password` | `MAST_SMTP_PASSWORD` | none | never logged |
+//! | `mail_from` | `MAST_MAIL_FROM` | `Mast Support <support@localhost>` | sender of every mail |
+//! | `imap_host` | `MAST_IMAP_HOST` | none (no email intake) | IMAP mailbox polled for support mail |
+//! | `imap_port` | `MAST_IMAP_PORT` | `993` | |
+//! | `imap_security` | `MAST_IMAP_SECURITY` | `tls` | `none` or `tls` |
+//! | `imap_username` | `MAST_IMAP_USERNAME` | none | |
+//! | `imap_password` | `MAST_IMAP_PASSWORD` | none | never logged |
+//! | `imap_mailbox` | `MAST_IMAP_MAILBOX` | `INBOX` | folder read; processed mail moves to `Processed` |
+//! | `imap_poll_secs` | `MAST_IMAP_POLL_SECS` | `60` | how often the mailbox is read |
+//! | `sms_webhook_url` | `MAST_SMS_WEBHOOK_URL` | none | SMS gateway: customer notices are POSTed there as JSON |
+//! | `sms_webhook_secret` | `MAST_SMS_WEBHOOK_SECRET` | none | HMAC-SHA256 key; the body's signature goes in `X-Mast-Signature` |
+//! | `notify_interval_secs` | `MAST_NOTIFY_INTERVAL_SECS` | `5` | how often queued notifications are delivered |
 //! | `log` | `MAST_LOG` | `info` | tracing filter, e.g. `info,mast_controller=debug` |
 
 use serde::Deserialize;
@@ -62,7 +85,50 @@ pub struct Config {
     pub outage_hold_down_secs: u64,
     pub outage_recovery_secs: u64,
     pub outage_agent_silence_secs: u64,
+    pub timezone: String,
+    pub support_hours: String,
+    pub support_holidays: Vec<String>,
+    pub sla_targets: String,
+    pub sla_at_risk: f64,
+    pub sla_escalation_group: Option<String>,
+    pub sla_check_secs: u64,
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_security: String,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<Secret>,
+    pub mail_from: String,
+    pub imap_host: Option<String>,
+    pub imap_port: u16,
+    pub imap_security: String,
+    pub imap_username: Option<String>,
+    pub imap_password: Option<Secret>,
+    pub imap_mailbox: String,
+    pub imap_poll_secs: u64,
+    pub sms_webhook_url: Option<String>,
+    pub sms_webhook_secret: Option<Secret>,
+    pub notify_interval_secs: u64,
     pub log: String,
+}
+
+/// A password or key: `Debug` and `Display` never show it.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 impl Default for Config {
@@ -87,6 +153,29 @@ impl Default for Config {
             outage_hold_down_secs: 60,
             outage_recovery_secs: 60,
             outage_agent_silence_secs: 90,
+            timezone: "UTC".into(),
+            support_hours: "mon-fri 08:00-18:00".into(),
+            support_holidays: Vec::new(),
+            sla_targets: "urgent=1h/4h, high=2h/8h, normal=4h/24h, low=8h/3d".into(),
+            sla_at_risk: 0.25,
+            sla_escalation_group: None,
+            sla_check_secs: 60,
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_security: "starttls".into(),
+            smtp_username: None,
+            smtp_password: None,
+            mail_from: "Mast Support <support@localhost>".into(),
+            imap_host: None,
+            imap_port: 993,
+            imap_security: "tls".into(),
+            imap_username: None,
+            imap_password: None,
+            imap_mailbox: "INBOX".into(),
+            imap_poll_secs: 60,
+            sms_webhook_url: None,
+            sms_webhook_secret: None,
+            notify_interval_secs: 5,
             log: "info".into(),
         }
     }
@@ -179,6 +268,75 @@ impl Config {
         if let Some(v) = env("MAST_OUTAGE_AGENT_SILENCE_SECS") {
             self.outage_agent_silence_secs = parse("MAST_OUTAGE_AGENT_SILENCE_SECS", &v)?;
         }
+        if let Some(v) = env("MAST_TIMEZONE") {
+            self.timezone = v;
+        }
+        if let Some(v) = env("MAST_SUPPORT_HOURS") {
+            self.support_hours = v;
+        }
+        if let Some(v) = env("MAST_SUPPORT_HOLIDAYS") {
+            self.support_holidays = v.split(',').map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect();
+        }
+        if let Some(v) = env("MAST_SLA_TARGETS") {
+            self.sla_targets = v;
+        }
+        if let Some(v) = env("MAST_SLA_AT_RISK") {
+            self.sla_at_risk = parse("MAST_SLA_AT_RISK", &v)?;
+        }
+        if let Some(v) = env("MAST_SLA_ESCALATION_GROUP") {
+            self.sla_escalation_group = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("MAST_SLA_CHECK_SECS") {
+            self.sla_check_secs = parse("MAST_SLA_CHECK_SECS", &v)?;
+        }
+        if let Some(v) = env("MAST_SMTP_HOST") {
+            self.smtp_host = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("MAST_SMTP_PORT") {
+            self.smtp_port = parse("MAST_SMTP_PORT", &v)?;
+        }
+        if let Some(v) = env("MAST_SMTP_SECURITY") {
+            self.smtp_security = v;
+        }
+        if let Some(v) = env("MAST_SMTP_USERNAME") {
+            self.smtp_username = Some(v);
+        }
+        if let Some(v) = env("MAST_SMTP_PASSWORD") {
+            self.smtp_password = Some(Secret(v));
+        }
+        if let Some(v) = env("MAST_MAIL_FROM") {
+            self.mail_from = v;
+        }
+        if let Some(v) = env("MAST_IMAP_HOST") {
+            self.imap_host = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("MAST_IMAP_PORT") {
+            self.imap_port = parse("MAST_IMAP_PORT", &v)?;
+        }
+        if let Some(v) = env("MAST_IMAP_SECURITY") {
+            self.imap_security = v;
+        }
+        if let Some(v) = env("MAST_IMAP_USERNAME") {
+            self.imap_username = Some(v);
+        }
+        if let Some(v) = env("MAST_IMAP_PASSWORD") {
+            self.imap_password = Some(Secret(v));
+        }
+        if let Some(v) = env("MAST_IMAP_MAILBOX") {
+            self.imap_mailbox = v;
+        }
+        if let Some(v) = env("MAST_IMAP_POLL_SECS") {
+            self.imap_poll_secs = parse("MAST_IMAP_POLL_SECS", &v)?;
+        }
+        if let Some(v) = env("MAST_SMS_WEBHOOK_URL") {
+            self.sms_webhook_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("MAST_SMS_WEBHOOK_SECRET") {
+            self.sms_webhook_secret = Some(Secret(v));
+        }
+        if let Some(v) = env("MAST_NOTIFY_INTERVAL_SECS") {
+            self.notify_interval_secs = parse("MAST_NOTIFY_INTERVAL_SECS", &v)?;
+        }
         if let Some(v) = env("MAST_LOG") {
             self.log = v;
         }
@@ -233,6 +391,35 @@ impl Config {
                 return bad(key, "must be between 1 and 86400");
             }
         }
+        if let Err(e) = jiff::tz::TimeZone::get(&self.timezone) {
+            return bad("timezone", &format!("{:?} is not a known IANA time zone ({e})", self.timezone));
+        }
+        if !(self.sla_at_risk > 0.0 && self.sla_at_risk < 1.0) {
+            return bad("sla_at_risk", "must be between 0 and 1 (exclusive)");
+        }
+        for (key, v) in [
+            ("sla_check_secs", self.sla_check_secs),
+            ("imap_poll_secs", self.imap_poll_secs),
+            ("notify_interval_secs", self.notify_interval_secs),
+        ] {
+            if v == 0 || v > 86_400 {
+                return bad(key, "must be between 1 and 86400");
+            }
+        }
+        if !["none", "starttls", "tls"].contains(&self.smtp_security.as_str()) {
+            return bad("smtp_security", "must be none, starttls or tls");
+        }
+        if !["none", "tls"].contains(&self.imap_security.as_str()) {
+            return bad("imap_security", "must be none or tls");
+        }
+        if self.imap_host.is_some() && (self.imap_username.is_none() || self.imap_password.is_none()) {
+            return bad("imap_username", "imap_username and imap_password are needed with imap_host");
+        }
+        if let Some(u) = &self.sms_webhook_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return bad("sms_webhook_url", "must be an http:// or https:// URL");
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return bad("log", "is not a valid tracing filter");
         }
@@ -264,6 +451,22 @@ mod tests {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/controller.toml");
         let c = Config::load(Some(&p), |_| None).unwrap();
         assert_eq!(c.quic_listen.port(), 4433);
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let c = load_str(
+            "smtp_host = \"mail\"\nsmtp_password = \"hunter2\"\n",
+            &[("MAST_IMAP_HOST", "imap"), ("MAST_IMAP_USERNAME", "u"), ("MAST_IMAP_PASSWORD", "swordfish")],
+        )
+        .unwrap();
+        let d = format!("{c:?}");
+        assert!(!d.contains("hunter2") && !d.contains("swordfish"), "{d}");
+        assert_eq!(c.smtp_password.as_ref().map(Secret::expose), Some("hunter2"));
+        let e = load_str("timezone = \"Mars/Olympus\"\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("timezone"), "{e}");
+        let e = load_str("smtp_security = \"ssl3\"\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("smtp_security"), "{e}");
     }
 
     #[test]

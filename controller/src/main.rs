@@ -352,7 +352,18 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
             cmd: CustomerCmd::Add { name, email, phone, address, lat, lon, status, site, notes, cpe, json },
         } => {
             let db = db(&cfg).await?;
-            let input = customers::CustomerInput { name, email, phone, address, lat, lon, status, site, notes };
+            let input = customers::CustomerInput {
+                name,
+                email,
+                phone,
+                address,
+                lat,
+                lon,
+                status,
+                site,
+                notes,
+                notify_outages: None,
+            };
             input.validate()?;
             for m in &cpe {
                 mast_shared::parse_mac(m).ok_or_else(|| anyhow::anyhow!("cpe: {m:?} is not a MAC address"))?;

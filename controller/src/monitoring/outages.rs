@@ -51,6 +51,10 @@ pub struct OutageSettings {
     pub tick: Duration,
     /// How often the topology is re-read from the database.
     pub topology_every: Duration,
+    /// Channels customer notices go out on (none configured: none queued).
+    pub notify: crate::notify::Transports,
+    /// The operator's zone, for times in notices.
+    pub tz: jiff::tz::TimeZone,
 }
 
 impl Default for OutageSettings {
@@ -59,6 +63,8 @@ impl Default for OutageSettings {
             correlator: Config::default(),
             tick: Duration::from_secs(2),
             topology_every: Duration::from_secs(15),
+            notify: Default::default(),
+            tz: jiff::tz::TimeZone::UTC,
         }
     }
 }
@@ -128,7 +134,7 @@ async fn run(db: Db, settings: OutageSettings, mut rx: mpsc::Receiver<Event>) ->
         let actions = corr.tick(now_ms());
         // Persist with the actions, or at least every 30 s while data flows.
         if !actions.is_empty() || (dirty && last_saved.elapsed() >= Duration::from_secs(30)) {
-            if let Err(e) = apply(&db, &corr, &actions).await {
+            if let Err(e) = apply(&db, &settings, &corr, &actions).await {
                 warn!(error = %e, "cannot store incidents; retrying on the next tick");
                 continue;
             }
@@ -241,7 +247,9 @@ async fn upsert(
     Ok(())
 }
 
-async fn apply(db: &Db, corr: &Correlator, actions: &[Action]) -> Result<(), DbError> {
+async fn apply(db: &Db, settings: &OutageSettings, corr: &Correlator, actions: &[Action]) -> Result<(), DbError> {
+    use crate::notify::{OutagePhase, outage_notices};
+    let (notify, tz) = (&settings.notify, &settings.tz);
     let mut tx = db.pool.begin().await?;
     // Customer-facing incidents carry exactly one ticket; internal alerts none.
     for a in actions {
@@ -254,9 +262,14 @@ async fn apply(db: &Db, corr: &Correlator, actions: &[Action]) -> Result<(), DbE
                 match a {
                     Action::Open(_) | Action::Reopen(_) => {
                         let subject = subject(&mut tx, i).await?;
-                        crate::tickets::outage_opened(&mut tx, i.id as i64, &subject).await?
+                        let t = crate::tickets::outage_opened(&mut tx, i.id as i64, &subject).await?;
+                        outage_notices(&mut tx, notify, tz, i.id as i64, Some(t), i.start, OutagePhase::Start).await?;
                     }
-                    Action::Update(_) => crate::tickets::outage_updated(&mut tx, i.id as i64).await?,
+                    Action::Update(_) => {
+                        let t = crate::tickets::outage_updated(&mut tx, i.id as i64).await?;
+                        // Customers who joined the outage are told too (once).
+                        outage_notices(&mut tx, notify, tz, i.id as i64, t, i.start, OutagePhase::Start).await?;
+                    }
                     _ => {}
                 }
             }
@@ -265,7 +278,9 @@ async fn apply(db: &Db, corr: &Correlator, actions: &[Action]) -> Result<(), DbE
                 upsert(&mut tx, i, Some(i.end.unwrap_or(i.start + duration_ms)), None).await?;
                 if matches!(a, Action::Resolve { .. }) {
                     let why = format!("Service restored after {}.", human_duration(*duration_ms));
-                    crate::tickets::outage_resolved(&mut tx, i.id as i64, &why).await?;
+                    let t = crate::tickets::outage_resolved(&mut tx, i.id as i64, &why).await?;
+                    let phase = OutagePhase::Recovery { duration_ms: *duration_ms };
+                    outage_notices(&mut tx, notify, tz, i.id as i64, t, i.start, phase).await?;
                 }
             }
             Action::Supersede { incident: i, by } => {

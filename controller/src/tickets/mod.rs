@@ -8,12 +8,19 @@
 //! resolved with the outage's duration when service returns — see
 //! [`outage_opened`] and friends, called by `monitoring::outages` inside the
 //! transaction that stores the incident. State changes go through the pure
-//! [`lifecycle`]. Not built yet: email intake and replies, SLA clocks,
-//! escalation, canned replies, customer notifications.
+//! [`lifecycle`]. Public staff replies are mailed to the customer through
+//! the outbox (threaded: `[#T-123]` in the subject, `In-Reply-To` the
+//! customer's last mail) in the reply's own transaction; time spent waiting
+//! on the customer is recorded in `ticket_pauses` for the SLA clocks
+//! ([`sla`], [`escalation`]); [`groups`] and [`canned`] replies; email
+//! intake in [`email`].
 
+pub mod canned;
+pub mod groups;
 pub mod lifecycle;
 
 use crate::db::{Db, DbError, now_ms};
+use crate::notify::{self, Channel, Transports};
 use lifecycle::{Action, State, Status};
 use serde::Serialize;
 use sqlx::Row;
@@ -71,12 +78,20 @@ pub struct Ticket {
     pub source: String,
     pub assignee_id: Option<i64>,
     pub assignee: Option<String>,
+    pub group_id: Option<i64>,
+    pub group: Option<String>,
+    /// Who wrote in, for email tickets from an address no customer has.
+    pub requester_email: Option<String>,
     pub incident_id: Option<i64>,
     pub created_ms: i64,
     pub updated_ms: i64,
     pub first_response_ms: Option<i64>,
     pub resolved_ms: Option<i64>,
     pub closed_ms: Option<i64>,
+    /// Business time to the first response / to resolution (SLA calendar;
+    /// waiting and maintenance excluded), stamped by the SLA worker.
+    pub first_response_business_ms: Option<i64>,
+    pub resolution_business_ms: Option<i64>,
     /// Customers affected (outage tickets), besides `customer_id`.
     pub affected_customers: i64,
 }
@@ -91,9 +106,11 @@ pub struct Event {
 }
 
 const COLS: &str = "t.id, t.subject, t.customer_id, c.name AS customer, t.status, t.priority, t.category, t.source, \
-    t.assignee_id, u.email AS assignee, t.incident_id, t.created_ms, t.updated_ms, t.first_response_ms, t.resolved_ms, \
-    t.closed_ms, (SELECT COUNT(*) FROM ticket_customers x WHERE x.ticket_id = t.id) AS affected \
-    FROM tickets t LEFT JOIN customers c ON c.id = t.customer_id LEFT JOIN users u ON u.id = t.assignee_id";
+    t.assignee_id, u.email AS assignee, t.group_id, g.name AS group_name, t.requester_email, t.incident_id, t.created_ms, \
+    t.updated_ms, t.first_response_ms, t.resolved_ms, t.closed_ms, t.first_response_business_ms, t.resolution_business_ms, \
+    (SELECT COUNT(*) FROM ticket_customers x WHERE x.ticket_id = t.id) AS affected \
+    FROM tickets t LEFT JOIN customers c ON c.id = t.customer_id LEFT JOIN users u ON u.id = t.assignee_id \
+    LEFT JOIN staff_groups g ON g.id = t.group_id";
 
 fn row(r: &sqlx::any::AnyRow) -> Result<Ticket, DbError> {
     let status: String = r.try_get("status")?;
@@ -108,26 +125,117 @@ fn row(r: &sqlx::any::AnyRow) -> Result<Ticket, DbError> {
         source: r.try_get("source")?,
         assignee_id: r.try_get("assignee_id")?,
         assignee: r.try_get("assignee")?,
+        group_id: r.try_get("group_id")?,
+        group: r.try_get("group_name")?,
+        requester_email: r.try_get("requester_email")?,
         incident_id: r.try_get("incident_id")?,
         created_ms: r.try_get("created_ms")?,
         updated_ms: r.try_get("updated_ms")?,
         first_response_ms: r.try_get("first_response_ms")?,
         resolved_ms: r.try_get("resolved_ms")?,
         closed_ms: r.try_get("closed_ms")?,
+        first_response_business_ms: r.try_get("first_response_business_ms")?,
+        resolution_business_ms: r.try_get("resolution_business_ms")?,
         affected_customers: r.try_get("affected")?,
     })
 }
 
-async fn event(tx: &mut Tx<'_>, ticket: i64, author: &str, kind: &str, body: &str) -> Result<(), DbError> {
-    sqlx::query("INSERT INTO ticket_events (ticket_id, ts_ms, author, kind, body) VALUES ($1, $2, $3, $4, $5)")
-        .bind(ticket)
-        .bind(now_ms())
-        .bind(author)
-        .bind(kind)
-        .bind(body)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// How tickets reach people: the outbox channels and our mail domain
+/// (for Message-IDs).
+#[derive(Debug, Clone)]
+pub struct Desk {
+    pub notify: Transports,
+    pub mail_domain: String,
+}
+
+impl Default for Desk {
+    fn default() -> Self {
+        Desk { notify: Transports::default(), mail_domain: "localhost".into() }
+    }
+}
+
+impl Desk {
+    /// The domain of an address like `Support <support@isp.example>`.
+    pub fn domain_of(from: &str) -> String {
+        let addr = from.rsplit('<').next().unwrap_or(from).trim_end_matches('>');
+        addr.rsplit_once('@').map(|(_, d)| d.trim().to_string()).filter(|d| !d.is_empty()).unwrap_or("localhost".into())
+    }
+}
+
+/// The subject token that threads mail into a ticket.
+pub fn token(id: i64) -> String {
+    format!("[#T-{id}]")
+}
+
+pub(crate) async fn event(tx: &mut Tx<'_>, ticket: i64, author: &str, kind: &str, body: &str) -> Result<i64, DbError> {
+    Ok(sqlx::query(
+        "INSERT INTO ticket_events (ticket_id, ts_ms, author, kind, body) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(ticket)
+    .bind(now_ms())
+    .bind(author)
+    .bind(kind)
+    .bind(body)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?)
+}
+
+/// Queues a staff reply to whoever the ticket belongs to (customer email or
+/// requester), threaded on their last mail; records its Message-ID.
+async fn mail_reply(tx: &mut Tx<'_>, desk: &Desk, t: &Ticket, event_id: i64, body: &str) -> Result<bool, DbError> {
+    if !desk.notify.has(Channel::Email) {
+        return Ok(false);
+    }
+    let customer_email: Option<String> = match t.customer_id {
+        Some(c) => sqlx::query("SELECT email FROM customers WHERE id = $1")
+            .bind(c)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get::<Option<String>, _>("email"))
+            .transpose()?
+            .flatten(),
+        None => None,
+    };
+    let Some(to) = customer_email.or_else(|| t.requester_email.clone()).filter(|e| !e.is_empty()) else {
+        return Ok(false);
+    };
+    let last_in: Option<String> = sqlx::query(
+        "SELECT message_id FROM ticket_mail WHERE ticket_id = $1 AND direction = 'in' ORDER BY ts_ms DESC LIMIT 1",
+    )
+    .bind(t.id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| r.try_get("message_id"))
+    .transpose()?;
+    let message_id = format!("<mast.ticket.{}.{}@{}>", t.id, event_id, desk.mail_domain);
+    let mut headers = std::collections::BTreeMap::new();
+    headers.insert("Message-ID".to_string(), message_id.clone());
+    if let Some(m) = last_in {
+        headers.insert("In-Reply-To".to_string(), m.clone());
+        headers.insert("References".to_string(), m);
+    }
+    let subject = t.subject.trim_start_matches("Re: ");
+    let m = notify::Message {
+        dedup: format!("ticket:{}:reply:{event_id}", t.id),
+        channel: Channel::Email,
+        recipient: to,
+        subject: format!("Re: {subject} {}", token(t.id)),
+        body: format!("{body}\n\n-- \nReply to this email to add to ticket #{}.\n", t.id),
+        headers,
+        customer_id: t.customer_id,
+        ticket_id: Some(t.id),
+    };
+    let queued = notify::enqueue(tx, &m).await?;
+    sqlx::query(
+        "INSERT INTO ticket_mail (message_id, ticket_id, direction, ts_ms) VALUES ($1, $2, 'out', $3)          ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(&message_id)
+    .bind(t.id)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(queued)
 }
 
 pub async fn create(db: &Db, t: &NewTicket, author: &str) -> Result<Ticket, DbError> {
@@ -245,7 +353,7 @@ fn state_of(t: &Ticket) -> State {
 /// Applies an action with an optional text (a reply, a note). Refused
 /// transitions are an `Invalid` error naming the state; a concurrent change
 /// makes the update miss and is reported the same way.
-pub async fn act(db: &Db, id: i64, action: Action, body: &str, author: &str) -> Result<Ticket, DbError> {
+pub async fn act(db: &Db, desk: &Desk, id: i64, action: Action, body: &str, author: &str) -> Result<Ticket, DbError> {
     let t = get(db, id).await?.ok_or_else(|| DbError::Invalid(format!("no ticket {id}")))?;
     let now = now_ms();
     let next = lifecycle::apply(state_of(&t), action, now).map_err(|e| DbError::Invalid(e.to_string()))?;
@@ -290,9 +398,60 @@ pub async fn act(db: &Db, id: i64, action: Action, body: &str, author: &str) -> 
     } else {
         body.to_string()
     };
-    event(&mut tx, id, author, kind, &text).await?;
+    let event_id = event(&mut tx, id, author, kind, &text).await?;
+    // The SLA clocks stop while the ticket waits on the customer.
+    if next.status == Status::Waiting && t.status != Status::Waiting {
+        sqlx::query("INSERT INTO ticket_pauses (ticket_id, from_ms, reason) VALUES ($1, $2, 'waiting')")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    } else if t.status == Status::Waiting && next.status != Status::Waiting {
+        sqlx::query("UPDATE ticket_pauses SET to_ms = $1 WHERE ticket_id = $2 AND to_ms IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if action == Action::StaffReply {
+        mail_reply(&mut tx, desk, &t, event_id, body).await?;
+    }
     tx.commit().await?;
     get(db, id).await?.ok_or_else(|| DbError::Invalid("ticket vanished".into()))
+}
+
+/// Assigns to a staff group (by id) or to none.
+pub async fn assign_group(db: &Db, id: i64, group: Option<i64>, author: &str) -> Result<Ticket, DbError> {
+    let name = match group {
+        None => "no group".to_string(),
+        Some(g) => groups::get(db, g).await?.ok_or_else(|| DbError::Invalid(format!("group: no group {g}")))?.name,
+    };
+    let mut tx = db.pool.begin().await?;
+    let n = sqlx::query("UPDATE tickets SET group_id = $1, updated_ms = $2 WHERE id = $3")
+        .bind(group)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(DbError::Invalid(format!("no ticket {id}")));
+    }
+    event(&mut tx, id, author, "assign", &format!("group {name}")).await?;
+    tx.commit().await?;
+    get(db, id).await?.ok_or_else(|| DbError::Invalid("ticket vanished".into()))
+}
+
+/// Waiting-on-customer pauses of a ticket: (from, to; open = i64::MAX).
+pub async fn pauses(db: &Db, id: i64) -> Result<Vec<(i64, i64)>, DbError> {
+    let rows = sqlx::query("SELECT from_ms, to_ms FROM ticket_pauses WHERE ticket_id = $1 ORDER BY from_ms")
+        .bind(id)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("from_ms")?, r.try_get::<Option<i64>, _>("to_ms")?.unwrap_or(i64::MAX))))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
 }
 
 /// Assigns to a staff member (by id) or to nobody.
@@ -367,7 +526,7 @@ async fn sync_customers(tx: &mut Tx<'_>, ticket: i64, incident_id: i64) -> Resul
 
 /// An incident opened (or was reopened): its one ticket exists, is open,
 /// and lists the affected customers. Idempotent.
-pub(crate) async fn outage_opened(tx: &mut Tx<'_>, incident_id: i64, subject: &str) -> Result<(), DbError> {
+pub(crate) async fn outage_opened(tx: &mut Tx<'_>, incident_id: i64, subject: &str) -> Result<i64, DbError> {
     let now = now_ms();
     let ticket = match ticket_of_incident(tx, incident_id).await? {
         Some((t, status)) => {
@@ -398,12 +557,13 @@ pub(crate) async fn outage_opened(tx: &mut Tx<'_>, incident_id: i64, subject: &s
         }
     };
     sync_customers(tx, ticket, incident_id).await?;
-    Ok(())
+    Ok(ticket)
 }
 
 /// The incident's devices changed: refresh the affected customers.
-pub(crate) async fn outage_updated(tx: &mut Tx<'_>, incident_id: i64) -> Result<(), DbError> {
-    if let Some((t, _)) = ticket_of_incident(tx, incident_id).await? {
+pub(crate) async fn outage_updated(tx: &mut Tx<'_>, incident_id: i64) -> Result<Option<i64>, DbError> {
+    let ticket = ticket_of_incident(tx, incident_id).await?;
+    if let Some((t, _)) = ticket {
         let n = sync_customers(tx, t, incident_id).await?;
         sqlx::query("UPDATE tickets SET updated_ms = $1 WHERE id = $2")
             .bind(now_ms())
@@ -412,13 +572,14 @@ pub(crate) async fn outage_updated(tx: &mut Tx<'_>, incident_id: i64) -> Result<
             .await?;
         event(tx, t, "mast", "system", &format!("Affected customers now: {n}.")).await?;
     }
-    Ok(())
+    Ok(ticket.map(|t| t.0))
 }
 
 /// Service returned (or the incident merged into another): resolve the
 /// ticket with the reason. Idempotent.
-pub(crate) async fn outage_resolved(tx: &mut Tx<'_>, incident_id: i64, why: &str) -> Result<(), DbError> {
-    if let Some((t, status)) = ticket_of_incident(tx, incident_id).await?
+pub(crate) async fn outage_resolved(tx: &mut Tx<'_>, incident_id: i64, why: &str) -> Result<Option<i64>, DbError> {
+    let ticket = ticket_of_incident(tx, incident_id).await?;
+    if let Some((t, status)) = ticket
         && status.is_active()
     {
         let now = now_ms();
@@ -429,7 +590,7 @@ pub(crate) async fn outage_resolved(tx: &mut Tx<'_>, incident_id: i64, why: &str
             .await?;
         event(tx, t, "mast", "system", why).await?;
     }
-    Ok(())
+    Ok(ticket.map(|t| t.0))
 }
 
 #[cfg(test)]
@@ -455,19 +616,25 @@ mod tests {
         };
         let t = create(&db, &new, "noc@x").await.unwrap();
         assert_eq!((t.status, t.priority.as_str(), t.source.as_str()), (Status::Open, "normal", "phone"));
-        assert!(act(&db, t.id, Action::StaffReply, "  ", "noc@x").await.is_err(), "an empty reply is refused");
-        let t = act(&db, t.id, Action::StaffReply, "Checking your radio's signal", "noc@x").await.unwrap();
+        assert!(
+            act(&db, &Desk::default(), t.id, Action::StaffReply, "  ", "noc@x").await.is_err(),
+            "an empty reply is refused"
+        );
+        let t = act(&db, &Desk::default(), t.id, Action::StaffReply, "Checking your radio's signal", "noc@x")
+            .await
+            .unwrap();
         assert_eq!(t.status, Status::InProgress);
         assert!(t.first_response_ms.is_some());
-        let e = act(&db, t.id, Action::Close, "", "noc@x").await.unwrap_err().to_string();
+        let e = act(&db, &Desk::default(), t.id, Action::Close, "", "noc@x").await.unwrap_err().to_string();
         assert!(e.contains("in-progress ticket cannot be closed"), "{e}");
-        let t = act(&db, t.id, Action::Resolve, "Realigned the CPE", "tech@x").await.unwrap();
+        let t = act(&db, &Desk::default(), t.id, Action::Resolve, "Realigned the CPE", "tech@x").await.unwrap();
         assert_eq!(t.status, Status::Resolved);
         let ev = events(&db, t.id).await.unwrap();
         let kinds: Vec<&str> = ev.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(kinds, ["customer", "public", "status"]);
         assert_eq!(for_customer(&db, cu.id).await.unwrap().len(), 1);
         assert_eq!(count_active(&db).await.unwrap(), 0);
+        assert_eq!(pauses(&db, t.id).await.unwrap(), vec![], "never waited");
         for bad in [
             NewTicket { subject: " ".into(), ..Default::default() },
             NewTicket { subject: "x".into(), priority: Some("panic".into()), ..Default::default() },
@@ -476,5 +643,75 @@ mod tests {
         ] {
             assert!(create(&db, &bad, "noc@x").await.is_err(), "{bad:?}");
         }
+    }
+
+    struct Sink;
+    impl notify::Transport for Sink {
+        fn deliver<'a>(
+            &'a self,
+            _m: &'a notify::Queued,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn replies_are_mailed_threaded_waiting_pauses_and_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+        let cu = crate::customers::create(
+            &db,
+            &crate::customers::CustomerInput {
+                name: "Ada".into(),
+                email: Some("ada@example.org".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let desk = Desk {
+            notify: Transports { email: Some(std::sync::Arc::new(Sink)), webhook: None },
+            mail_domain: "isp.example".into(),
+        };
+        let t = create(
+            &db,
+            &NewTicket { subject: "No internet".into(), customer_id: Some(cu.id), ..Default::default() },
+            "x",
+        )
+        .await
+        .unwrap();
+        // The customer's mail that opened the thread.
+        sqlx::query("INSERT INTO ticket_mail (message_id, ticket_id, direction, ts_ms) VALUES ('<abc@mail.example>', $1, 'in', 1)")
+            .bind(t.id)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        act(&db, &desk, t.id, Action::Note, "internal only", "noc@x").await.unwrap();
+        act(&db, &desk, t.id, Action::StaffReply, "Please power-cycle the radio", "noc@x").await.unwrap();
+        let out = notify::recent(&db, false, 10).await.unwrap();
+        assert_eq!(out.len(), 1, "a note is never mailed; the reply is");
+        let m = &out[0];
+        assert_eq!(m.recipient, "ada@example.org");
+        assert_eq!(m.subject, format!("Re: No internet [#T-{}]", t.id));
+        assert_eq!(m.headers.get("In-Reply-To").map(String::as_str), Some("<abc@mail.example>"));
+        let mid = m.headers.get("Message-ID").unwrap();
+        assert!(mid.starts_with(&format!("<mast.ticket.{}.", t.id)) && mid.ends_with("@isp.example>"), "{mid}");
+        assert!(m.body.starts_with("Please power-cycle the radio"));
+        // Waiting on the customer pauses the clocks until they answer.
+        act(&db, &desk, t.id, Action::WaitForCustomer, "", "noc@x").await.unwrap();
+        let p = pauses(&db, t.id).await.unwrap();
+        assert_eq!((p.len(), p[0].1), (1, i64::MAX), "an open pause");
+        act(&db, &desk, t.id, Action::CustomerReply, "done, still down", "ada").await.unwrap();
+        let p = pauses(&db, t.id).await.unwrap();
+        assert!(p[0].1 >= p[0].0 && p[0].1 != i64::MAX, "closed when the customer replied: {p:?}");
+        // Groups.
+        let g = groups::create(&db, "NOC", Some("noc@isp.example")).await.unwrap();
+        assert!(groups::create(&db, "NOC", None).await.is_err(), "names are unique");
+        let t = assign_group(&db, t.id, Some(g.id), "lead@x").await.unwrap();
+        assert_eq!(t.group.as_deref(), Some("NOC"));
+        assert!(assign_group(&db, t.id, Some(999), "lead@x").await.is_err());
+        // Without an email transport nothing is queued.
+        act(&db, &Desk::default(), t.id, Action::StaffReply, "again", "noc@x").await.unwrap();
+        assert_eq!(notify::recent(&db, false, 10).await.unwrap().len(), 1);
     }
 }

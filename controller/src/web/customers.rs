@@ -51,6 +51,9 @@ pub struct CustomerForm {
     notes: String,
     #[serde(default)]
     cpe: String,
+    /// A checkbox: "on" when ticked, absent when not.
+    #[serde(default)]
+    notify_outages: Option<String>,
 }
 
 impl CustomerForm {
@@ -77,6 +80,7 @@ impl CustomerForm {
             status: some(&self.status),
             site: some(&self.site),
             notes: some(&self.notes),
+            notify_outages: Some(self.notify_outages.is_some()),
         })
     }
 }
@@ -99,6 +103,7 @@ fn form_html(c: &Caller, action: &str, cur: Option<&Customer>, submit: &str) -> 
          <label>Site <input name=site value='{site}'></label>\
          <label>Status <select name=status>{status}</select></label>\
          <label>Notes <textarea name=notes>{notes}</textarea></label>{cpe}\
+         <label class=check><input type=checkbox name=notify_outages{notify}> Outage and maintenance notices</label>\
          <button type=submit>{submit}</button></form>",
         csrf = csrf_field(c),
         name = v(|c| Some(c.name.clone())),
@@ -109,6 +114,7 @@ fn form_html(c: &Caller, action: &str, cur: Option<&Customer>, submit: &str) -> 
         lon = v(|c| c.lon.map(|x| x.to_string())),
         site = v(|c| c.site.clone()),
         notes = v(|c| c.notes.clone()),
+        notify = if cur.is_none_or(|c| c.notify_outages) { " checked" } else { "" },
         cpe = if cur.is_none() {
             "<label>CPE MAC <input name=cpe class=mono placeholder='aa:bb:cc:dd:ee:ff'></label>"
         } else {
@@ -183,7 +189,7 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
     let mut b = format!(
         "<h1>{}</h1><p>{} · service {} · customer since {}</p><dl class=facts>\
          <dt>Email</dt><dd>{}</dd><dt>Phone</dt><dd>{}</dd><dt>Service address</dt><dd>{}</dd><dt>Coordinates</dt><dd>{}</dd>\
-         <dt>Site</dt><dd>{}</dd><dt>Notes</dt><dd>{}</dd></dl>",
+         <dt>Site</dt><dd>{}</dd><dt>Notes</dt><dd>{}</dd><dt>Notices</dt><dd>{}</dd></dl>",
         esc(&cu.name),
         esc(&cu.status),
         badge(worst),
@@ -200,6 +206,7 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
             _ => "-".into(),
         },
         esc(cu.notes.as_deref().unwrap_or("-")),
+        if cu.notify_outages { "outages and maintenance" } else { "opted out" },
     );
     b.push_str("<h2>Radios</h2>");
     if cu.cpes.is_empty() {

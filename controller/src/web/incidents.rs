@@ -109,3 +109,50 @@ pub async fn api_get(State(st): State<AppState>, Path(id): Path<i64>) -> Result<
     let affected: Vec<i64> = customers::of_incident(&st.db, id).await?.into_iter().map(|c| c.id).collect();
     Ok(Json(json!({ "incident": i, "devices": devices, "customers": affected })))
 }
+
+/// The controller's own health: internal alerts (many agents silent at once:
+/// the controller's network or uplink, not the towers; no customer tickets
+/// are opened for them) and notifications that could not be delivered.
+pub async fn alerts_page(c: super::Caller, State(st): State<AppState>) -> PageResult {
+    let now = crate::db::now_ms();
+    let all = outages::list(&st.db, false, 500).await?;
+    let internal: Vec<IncidentView> = all.into_iter().filter(|i| i.root_kind == "controller").take(50).collect();
+    let mut b = String::from("<h1>Controller alerts</h1>");
+    let open = internal.iter().filter(|i| i.ended_ms.is_none()).count();
+    if open > 0 {
+        b.push_str(
+            "<p class='banner down'>Many agents went silent at the same time. That points at the controller's side \
+             (its network, uplink, firewall or clock) rather than at the towers: check the controller's connectivity \
+             first. No customer tickets or notices are sent for this.</p>",
+        );
+    } else {
+        b.push_str("<p>No internal alert is open.</p>");
+    }
+    b.push_str("<h2>Internal alerts</h2>");
+    if internal.is_empty() {
+        b.push_str("<p class=muted>None so far.</p>");
+    } else {
+        b.push_str(&incident_rows(&internal, now));
+    }
+    let pending = crate::notify::pending_count(&st.db).await?;
+    let failed = crate::notify::recent(&st.db, true, 50).await?;
+    b.push_str(&format!("<h2>Notifications</h2><p>{pending} waiting for delivery; {} failed.</p>", failed.len()));
+    if !failed.is_empty() {
+        b.push_str(
+            "<div class=wrap><table><tr><th>Queued (UTC)</th><th>Channel</th><th>To</th><th>Subject</th><th>Attempts</th><th>Last error</th></tr>",
+        );
+        for m in &failed {
+            b.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                fmt_utc(m.created_ms),
+                m.channel.as_str(),
+                esc(&m.recipient),
+                esc(&m.subject),
+                m.attempts,
+                esc(m.last_error.as_deref().unwrap_or("")),
+            ));
+        }
+        b.push_str("</table></div>");
+    }
+    Ok(layout(&c, "Controller alerts", &b).into_response())
+}

@@ -15,6 +15,7 @@ pub mod api;
 pub mod customers;
 pub mod incidents;
 pub mod pages;
+pub mod support;
 pub mod throttle;
 pub mod tickets;
 
@@ -43,6 +44,8 @@ pub struct AppState {
     pub ca_fingerprint: String,
     pub quic_port: u16,
     pub enroll_token_ttl_secs: u64,
+    /// Outgoing channels and mail domain for ticket replies.
+    pub desk: crate::tickets::Desk,
 }
 
 /// Error for pages and API alike: a stable `code`, a message, a status.
@@ -201,11 +204,20 @@ routes! {
     POST "/customers/{id}/cpes" Page Access::Roles(customers::EDITORS) => post(customers::link_page);
     GET "/incidents" Page Access::Roles(EVERYONE) => get(incidents::list_page);
     GET "/incidents/{id}" Page Access::Roles(EVERYONE) => get(incidents::page);
+    GET "/alerts" Page Access::Roles(EVERYONE) => get(incidents::alerts_page);
     GET "/tickets" Page Access::Roles(EVERYONE) => get(tickets::list_page);
     POST "/tickets" Page Access::Roles(tickets::AGENTS) => post(tickets::create_page);
     GET "/tickets/{id}" Page Access::Roles(EVERYONE) => get(tickets::page);
     POST "/tickets/{id}/act" Page Access::Roles(tickets::AGENTS) => post(tickets::act_page);
     POST "/tickets/{id}/assign" Page Access::Roles(tickets::AGENTS) => post(tickets::assign_page);
+    POST "/tickets/{id}/group" Page Access::Roles(tickets::AGENTS) => post(tickets::group_page);
+    GET "/canned" Page Access::Roles(tickets::AGENTS) => get(support::canned_page);
+    POST "/canned" Page Access::Roles(tickets::AGENTS) => post(support::save_canned);
+    POST "/canned/{id}/delete" Page Access::Roles(tickets::AGENTS) => post(support::delete_canned);
+    GET "/groups" Page Access::Roles(ADMIN) => get(support::groups_page);
+    POST "/groups" Page Access::Roles(ADMIN) => post(support::create_group);
+    POST "/groups/{id}/members" Page Access::Roles(ADMIN) => post(support::add_member);
+    POST "/groups/{id}/members/{user}/remove" Page Access::Roles(ADMIN) => post(support::remove_member);
     GET "/agents" Page Access::Roles(EVERYONE) => get(pages::agents);
     POST "/agents" Page Access::Roles(ADMIN) => post(pages::enroll_agent);
     GET "/agents/{id}" Page Access::Roles(EVERYONE) => get(pages::agent);

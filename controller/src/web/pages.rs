@@ -21,10 +21,12 @@ pub(super) fn csrf_field(c: &Caller) -> String {
 /// The page frame: navigation by role, search, logout.
 pub fn layout(c: &Caller, title: &str, body: &str) -> Html<String> {
     let mut nav = String::from(
-        "<a href=/>Dashboard</a><a href=/sites>Sites</a><a href=/devices>Devices</a><a href=/customers>Customers</a><a href=/incidents>Incidents</a><a href=/tickets>Tickets</a><a href=/agents>Agents</a>",
+        "<a href=/>Dashboard</a><a href=/sites>Sites</a><a href=/devices>Devices</a><a href=/customers>Customers</a><a href=/incidents>Incidents</a><a href=/tickets>Tickets</a><a href=/maintenance>Maintenance</a><a href=/agents>Agents</a><a href=/alerts>Alerts</a>",
     );
     if c.role == Role::Admin {
-        nav.push_str("<a href=/users>Users</a><a href=/tokens>Tokens</a><a href=/audit>Audit</a>");
+        nav.push_str(
+            "<a href=/users>Users</a><a href=/groups>Groups</a><a href=/tokens>Tokens</a><a href=/audit>Audit</a>",
+        );
     }
     Html(format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -206,6 +208,12 @@ pub async fn dashboard(c: Caller, State(st): State<AppState>) -> PageResult {
     let tickets = crate::tickets::count_active(&st.db).await? as usize;
     b.push_str(&tile(tickets, "open tickets", "/tickets", if tickets > 0 { "degraded" } else { "up" }));
     b.push_str("</div>");
+    if open.iter().any(|i| i.root_kind == "controller") {
+        b.push_str(
+            "<p class='banner down'>Many agents went silent at once: this looks like the controller's own network, \
+             not the towers. <a href='/alerts'>Controller alerts</a></p>",
+        );
+    }
     if !open.is_empty() {
         b.push_str("<h2>Open incidents</h2>");
         b.push_str(&super::incidents::incident_rows(&open, crate::db::now_ms()));

@@ -136,7 +136,13 @@ pub async fn create_page(c: Caller, State(st): State<AppState>, Form(f): Form<Ne
     Ok(Redirect::to(&format!("/tickets/{}", t.id)).into_response())
 }
 
-pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+#[derive(Deserialize)]
+pub struct PageQ {
+    /// A canned reply to put in the reply box.
+    canned: Option<i64>,
+}
+
+pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<PageQ>) -> PageResult {
     let Some(t) = tickets::get(&st.db, id).await? else { return Err(ApiError::not_found("no such ticket")) };
     let mut b = format!(
         "<h1>#{id} {}</h1><p>{} · {} priority · {} · from {} · opened {} UTC</p><dl class=facts>",
@@ -153,9 +159,13 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
     if let Some(i) = t.incident_id {
         b.push_str(&format!("<dt>Incident</dt><dd><a href='/incidents/{i}'>#{i}</a></dd>"));
     }
+    if let Some(r) = &t.requester_email {
+        b.push_str(&format!("<dt>From</dt><dd>{}</dd>", esc(r)));
+    }
     b.push_str(&format!(
-        "<dt>Assignee</dt><dd>{}</dd><dt>First response</dt><dd>{}</dd><dt>Resolved</dt><dd>{}</dd></dl>",
+        "<dt>Assignee</dt><dd>{}</dd><dt>Group</dt><dd>{}</dd><dt>First response</dt><dd>{}</dd><dt>Resolved</dt><dd>{}</dd></dl>",
         esc(t.assignee.as_deref().unwrap_or("nobody")),
+        esc(t.group.as_deref().unwrap_or("-")),
         t.first_response_ms
             .map(|f| crate::monitoring::outages::human_duration(f - t.created_ms))
             .unwrap_or_else(|| "-".into()),
@@ -169,12 +179,20 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
         }
         b.push_str("</ul>");
     }
-    // The customer's radio now, to triage before sending a truck.
+    // The customer's radio now and over the last days, to triage before
+    // sending a truck.
     if let Some(cid) = t.customer_id {
         let devices = crate::monitoring::customer_devices(&st.db, cid).await?;
         if !devices.is_empty() {
             b.push_str("<h2>Customer's radios</h2>");
             b.push_str(&super::pages::device_rows(&devices, crate::db::now_ms()));
+            for d in devices.iter().take(3) {
+                b.push_str(&format!(
+                    "<h3>{} — last 7 days</h3><figure class=chart><figcaption>Signal (dBm)</figcaption>                     <img alt='signal, 7 days' src='/devices/{id}/signal.svg?range=week'></figure>                     <figure class=chart><figcaption>Round-trip time and loss</figcaption>                     <img alt='RTT and loss, 7 days' src='/devices/{id}/chart.svg?range=week'></figure>",
+                    esc(d.name.as_deref().unwrap_or(&d.addr)),
+                    id = d.id
+                ));
+            }
         }
     }
     b.push_str("<h2>Timeline</h2><ol class=timeline>");
@@ -191,9 +209,34 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
     b.push_str("</ol>");
     if AGENTS.contains(&c.role) && t.status != Status::Closed {
         let csrf = csrf_field(&c);
+        let replies = crate::tickets::canned::list(&st.db).await?;
+        let prefill = match q.canned.and_then(|k| replies.iter().find(|r| r.id == k)) {
+            Some(r) => crate::tickets::canned::render(&r.body, t.customer.as_deref(), id, &c.name),
+            None => String::new(),
+        };
+        if !replies.is_empty() {
+            let opts: String =
+                replies.iter().map(|r| format!("<option value='{}'>{}</option>", r.id, esc(&r.title))).collect();
+            b.push_str(&format!(
+                "<form class=inline method=get action='/tickets/{id}'><label>Canned reply <select name=canned>{opts}\
+                 </select></label><button>Insert</button></form>"
+            ));
+        }
+        let group_opts: String = {
+            let mut o = String::from("<option value=''>none</option>");
+            for g in crate::tickets::groups::list(&st.db).await? {
+                let sel = if Some(g.id) == t.group_id { " selected" } else { "" };
+                o.push_str(&format!("<option value='{}'{sel}>{}</option>", g.id, esc(&g.name)));
+            }
+            o
+        };
+        b.push_str(&format!(
+            "<form class=inline method=post action='/tickets/{id}/group'>{csrf}<label>Group <select name=group>\
+             {group_opts}</select></label><button>Set group</button></form>"
+        ));
         b.push_str(&format!(
             "<h2>Work it</h2><form class=stack method=post action='/tickets/{id}/act'>{csrf}\
-             <label>Text <textarea name=body></textarea></label>\
+             <label>Text <textarea name=body>{prefill}</textarea></label>\
              <div class=buttons><button name=action value=reply>Reply to customer</button>\
              <button name=action value=note>Internal note</button><button name=action value=customer>Log customer reply</button>\
              <button name=action value=start>Start</button><button name=action value=wait>Wait for customer</button>\
@@ -201,6 +244,7 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
              <button name=action value=reopen>Reopen</button></div></form>\
              <form class=stack method=post action='/tickets/{id}/assign'>{csrf}<label>Assign to \
              <select name=user>{users}</select></label><button type=submit>Assign</button></form>",
+            prefill = esc(&prefill),
             users = {
                 let mut o = String::from("<option value=''>nobody</option>");
                 for u in crate::staff::list_users(&st.db).await? {
@@ -248,7 +292,7 @@ pub async fn act_page(
     Form(f): Form<ActForm>,
 ) -> PageResult {
     let a = parse_action(&f.action)?;
-    let t = tickets::act(&st.db, id, a, &f.body, &c.name).await?;
+    let t = tickets::act(&st.db, &st.desk, id, a, &f.body, &c.name).await?;
     audit::record(
         &st.db,
         &c.actor(),
@@ -285,6 +329,28 @@ pub async fn assign_page(
         t.assignee.as_deref().unwrap_or("nobody"),
     )
     .await?;
+    Ok(Redirect::to(&format!("/tickets/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct GroupForm {
+    #[serde(default)]
+    group: String,
+}
+
+pub async fn group_page(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Form(f): Form<GroupForm>,
+) -> PageResult {
+    let group = match f.group.trim() {
+        "" => None,
+        s => Some(s.parse::<i64>().map_err(|_| ApiError::bad_request("group: not a group id"))?),
+    };
+    let t = tickets::assign_group(&st.db, id, group, &c.name).await?;
+    audit::record(&st.db, &c.actor(), "ticket.group", &format!("ticket {id}"), t.group.as_deref().unwrap_or("none"))
+        .await?;
     Ok(Redirect::to(&format!("/tickets/{id}")).into_response())
 }
 
@@ -329,7 +395,7 @@ pub async fn api_act(
     Json(a): Json<ActJson>,
 ) -> Result<Json<Value>, ApiError> {
     let action = parse_action(&a.action)?;
-    let t = tickets::act(&st.db, id, action, &a.body, &c.name).await?;
+    let t = tickets::act(&st.db, &st.desk, id, action, &a.body, &c.name).await?;
     audit::record(
         &st.db,
         &c.actor(),
