@@ -26,6 +26,7 @@ need mount mount
 need snmpd snmpd
 need snmpbulkwalk snmp
 need fping fping
+need pdftotext poppler-utils
 SNMPSIM_VENV="${MAST_SNMPSIM_VENV:-/opt/mast-snmpsim}"
 # snmpsim needs Debian's python3 (the pyenv one has no dbm module) with venv.
 if [ ! -x "$SNMPSIM_VENV/bin/snmpsim-command-responder" ]; then

@@ -47,6 +47,7 @@
 //! | `sms_webhook_url` | `MAST_SMS_WEBHOOK_URL` | none | SMS gateway: customer notices are POSTed there as JSON |
 //! | `sms_webhook_secret` | `MAST_SMS_WEBHOOK_SECRET` | none | HMAC-SHA256 key; the body's signature goes in `X-Mast-Signature` |
 //! | `notify_interval_secs` | `MAST_NOTIFY_INTERVAL_SECS` | `5` | how often queued notifications are delivered |
+//! | `public_url` | `MAST_PUBLIC_URL` | `http://<http_listen>` | where customers and staff reach the web UI (links in emails) |
 //! | `log` | `MAST_LOG` | `info` | tracing filter, e.g. `info,mast_controller=debug` |
 
 use serde::Deserialize;
@@ -108,6 +109,7 @@ pub struct Config {
     pub sms_webhook_url: Option<String>,
     pub sms_webhook_secret: Option<Secret>,
     pub notify_interval_secs: u64,
+    pub public_url: Option<String>,
     pub log: String,
 }
 
@@ -176,6 +178,7 @@ impl Default for Config {
             sms_webhook_url: None,
             sms_webhook_secret: None,
             notify_interval_secs: 5,
+            public_url: None,
             log: "info".into(),
         }
     }
@@ -337,6 +340,9 @@ impl Config {
         if let Some(v) = env("MAST_NOTIFY_INTERVAL_SECS") {
             self.notify_interval_secs = parse("MAST_NOTIFY_INTERVAL_SECS", &v)?;
         }
+        if let Some(v) = env("MAST_PUBLIC_URL") {
+            self.public_url = Some(v).filter(|v| !v.is_empty());
+        }
         if let Some(v) = env("MAST_LOG") {
             self.log = v;
         }
@@ -394,6 +400,7 @@ impl Config {
         if let Err(e) = jiff::tz::TimeZone::get(&self.timezone) {
             return bad("timezone", &format!("{:?} is not a known IANA time zone ({e})", self.timezone));
         }
+        self.sla_policy()?;
         if !(self.sla_at_risk > 0.0 && self.sla_at_risk < 1.0) {
             return bad("sla_at_risk", "must be between 0 and 1 (exclusive)");
         }
@@ -415,6 +422,11 @@ impl Config {
         if self.imap_host.is_some() && (self.imap_username.is_none() || self.imap_password.is_none()) {
             return bad("imap_username", "imap_username and imap_password are needed with imap_host");
         }
+        if let Some(u) = &self.public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return bad("public_url", "must be an http:// or https:// URL");
+        }
         if let Some(u) = &self.sms_webhook_url
             && !(u.starts_with("http://") || u.starts_with("https://"))
         {
@@ -424,6 +436,24 @@ impl Config {
             return bad("log", "is not a valid tracing filter");
         }
         Ok(())
+    }
+
+    /// The SLA calendar, targets and escalation from `timezone`,
+    /// `support_hours`, `support_holidays`, `sla_targets`, `sla_at_risk` and
+    /// `sla_escalation_group`.
+    pub fn sla_policy(&self) -> Result<crate::tickets::escalation::SlaPolicy, ConfigError> {
+        use crate::tickets::sla::{BusinessCalendar, Targets};
+        let holidays: Vec<&str> = self.support_holidays.iter().map(String::as_str).collect();
+        let calendar = BusinessCalendar::parse(&self.timezone, &self.support_hours, &holidays)
+            .map_err(|e| ConfigError::Invalid { key: "support_hours", problem: e.to_string() })?;
+        let targets = Targets::parse(&self.sla_targets)
+            .map_err(|e| ConfigError::Invalid { key: "sla_targets", problem: e.to_string() })?;
+        Ok(crate::tickets::escalation::SlaPolicy {
+            calendar,
+            targets,
+            at_risk: self.sla_at_risk,
+            escalation_group: self.sla_escalation_group.clone(),
+        })
     }
 
     /// The database URL, defaulting to a SQLite file in the data dir.

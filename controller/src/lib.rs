@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod monitoring;
 pub mod notify;
 pub mod pki;
+pub mod portal;
 pub mod rollup;
 pub mod staff;
 pub mod tickets;
@@ -72,6 +73,18 @@ pub async fn serve(
     let desk = tickets::Desk { notify: transports.clone(), mail_domain: tickets::Desk::domain_of(&cfg.mail_from) };
     let notifier =
         tokio::spawn(notify::worker(db.clone(), transports.clone(), Duration::from_secs(cfg.notify_interval_secs)));
+    let sla = tokio::spawn(tickets::escalation::worker(
+        db.clone(),
+        desk.clone(),
+        cfg.sla_policy()?,
+        Duration::from_secs(cfg.sla_check_secs),
+    ));
+    let notices = tokio::spawn(monitoring::windows::notice_worker(
+        db.clone(),
+        transports.clone(),
+        tz.clone(),
+        Duration::from_secs(60),
+    ));
     let (ctl_tx, ctl_rx) = watch::channel(Arc::new(fleet::control_snapshot(&db).await?));
     let watcher = tokio::spawn(ingest::watch_control(db.clone(), ctl_tx));
     let outages = monitoring::outages::spawn(
@@ -121,6 +134,9 @@ pub async fn serve(
         quic_port: addrs.quic.port(),
         enroll_token_ttl_secs: cfg.enroll_token_ttl_secs,
         desk,
+        timezone: cfg.timezone.clone(),
+        sla: cfg.sla_policy()?,
+        public_url: cfg.public_url.clone().unwrap_or_else(|| format!("http://{}", addrs.http)),
     });
     if let Some(r) = ready {
         let _ = r.send(addrs);
@@ -145,6 +161,8 @@ pub async fn serve(
     quic_task.abort();
     rollups.abort();
     notifier.abort();
+    sla.abort();
+    notices.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
     db.pool.close().await;
@@ -154,8 +172,12 @@ pub async fn serve(
 /// The outbox transports the configuration enables: SMTP email with
 /// `smtp_host`, the SMS webhook with `sms_webhook_url`.
 pub fn notify_transports(cfg: &config::Config) -> anyhow::Result<notify::Transports> {
-    let _ = cfg;
-    Ok(notify::Transports::default())
+    let mut t = notify::Transports::default();
+    if let Some(url) = &cfg.sms_webhook_url {
+        let w = notify::WebhookTransport::new(url, cfg.sms_webhook_secret.clone()).map_err(anyhow::Error::msg)?;
+        t.webhook = Some(Arc::new(w));
+    }
+    Ok(t)
 }
 
 /// With no staff account yet, creates `admin@localhost` with a random

@@ -47,6 +47,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: CustomerCmd,
     },
+    /// Planned maintenance windows (no incidents inside; customers told in advance).
+    Maintenance {
+        #[command(subcommand)]
+        cmd: MaintenanceCmd,
+    },
     /// Sites and their probe configuration.
     Site {
         #[command(subcommand)]
@@ -102,6 +107,42 @@ enum UserCmd {
         #[arg(long)]
         email: String,
     },
+}
+
+#[derive(Subcommand)]
+enum MaintenanceCmd {
+    /// Plan a window for a site or a device, in the operator's time zone.
+    Add {
+        #[arg(long, conflicts_with = "device", required_unless_present = "device")]
+        site: Option<String>,
+        #[arg(long)]
+        device: Option<i64>,
+        /// Local start, `YYYY-MM-DDTHH:MM`.
+        #[arg(long)]
+        start: String,
+        /// Minutes.
+        #[arg(long)]
+        duration: u32,
+        /// `once`, `daily`, `weekly:tue,thu` or `monthly:15`.
+        #[arg(long, default_value = "once")]
+        recurrence: String,
+        /// Last day (inclusive), `YYYY-MM-DD`.
+        #[arg(long)]
+        until: Option<String>,
+        /// Tell customers this many hours before (0: not at all).
+        #[arg(long, default_value_t = 48)]
+        notice_hours: u32,
+        /// What customers are told.
+        #[arg(long)]
+        reason: String,
+    },
+    /// List planned windows.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a window.
+    Cancel { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -222,6 +263,9 @@ enum CustomerCmd {
     },
     /// Link a CPE (by MAC) to a customer.
     Link { id: i64, mac: String },
+    /// Give a customer a portal login (their email) with a password read
+    /// from the terminal or one line of stdin.
+    PortalPassword { id: i64 },
     /// List customers, optionally matching a search (name, email, phone, address, CPE MAC).
     List {
         #[arg(long, default_value = "")]
@@ -382,11 +426,60 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Cmd::Maintenance {
+            cmd: MaintenanceCmd::Add { site, device, start, duration, recurrence, until, notice_hours, reason },
+        } => {
+            let db = db(&cfg).await?;
+            let input = mast_controller::monitoring::windows::WindowInput {
+                site,
+                device,
+                start_local: start,
+                duration_minutes: duration,
+                recurrence: Some(recurrence),
+                until,
+                notice_hours: Some(notice_hours),
+                reason,
+            };
+            let w = mast_controller::monitoring::windows::create(&db, &input, &cfg.timezone, &cli.name).await?;
+            audit::record(&db, &cli, "maintenance.plan", &format!("maintenance {}", w.window.id), &w.description)
+                .await?;
+            println!("maintenance {}: {} ({})", w.window.id, w.description, w.scope_name);
+            Ok(())
+        }
+        Cmd::Maintenance { cmd: MaintenanceCmd::List { json } } => {
+            let list = mast_controller::monitoring::windows::list(&db(&cfg).await?, false).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for w in &list {
+                    println!("{:>4}  {:<20} {}  {}", w.window.id, w.scope_name, w.description, w.reason);
+                }
+            }
+            Ok(())
+        }
+        Cmd::Maintenance { cmd: MaintenanceCmd::Cancel { id } } => {
+            let db = db(&cfg).await?;
+            if mast_controller::monitoring::windows::cancel(&db, id).await? {
+                audit::record(&db, &cli, "maintenance.cancel", &format!("maintenance {id}"), "").await?;
+                println!("maintenance {id} cancelled");
+                Ok(())
+            } else {
+                anyhow::bail!("no planned maintenance {id}")
+            }
+        }
         Cmd::Customer { cmd: CustomerCmd::Link { id, mac } } => {
             let db = db(&cfg).await?;
             let mac = customers::link_cpe(&db, id, &mac).await?;
             audit::record(&db, &cli, "customer.link-cpe", &format!("customer {id}"), &mac).await?;
             println!("customer {id}: CPE {mac} linked");
+            Ok(())
+        }
+        Cmd::Customer { cmd: CustomerCmd::PortalPassword { id } } => {
+            let db = db(&cfg).await?;
+            let email = mast_controller::portal::enable(&db, id).await?;
+            mast_controller::portal::set_password(&db, id, &read_password()?).await?;
+            audit::record(&db, &cli, "portal.password", &format!("customer {id}"), &email).await?;
+            println!("customer {id} signs in to the portal as {email}");
             Ok(())
         }
         Cmd::Customer { cmd: CustomerCmd::List { search, json } } => {

@@ -531,6 +531,7 @@ pub fn require_root(what: &str) -> anyhow::Result<bool> {
 }
 
 pub mod snmp;
+pub mod stripe_server;
 
 /// ICMP echo requests the calling thread's network namespace has sent so far
 /// (`Icmp: OutEchos` of `/proc/thread-self/net/snmp`).

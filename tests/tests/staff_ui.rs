@@ -53,6 +53,18 @@ async fn route_role_matrix(backend: Backend) -> anyhow::Result<()> {
                 assert_eq!(resp.status().as_u16(), 303, "{} {path} anonymous", r.method);
                 assert_eq!(resp.headers().get("location").and_then(|v| v.to_str().ok()), Some("/login"));
             }
+            (Access::Customer, _) => {
+                assert_eq!(resp.status().as_u16(), 303, "{} {path} anonymous", r.method);
+                assert_eq!(resp.headers().get("location").and_then(|v| v.to_str().ok()), Some("/portal/login"));
+            }
+        }
+        if let Access::Customer = r.access {
+            // A staff session is not a customer session, whatever the role.
+            for (_, s) in sessions.iter_mut().filter(|_| r.method == reqwest::Method::GET) {
+                let resp = s.get(&path).await?;
+                assert_eq!(resp.status, 303, "staff on customer page {path}");
+            }
+            continue;
         }
         let Access::Roles(allowed) = r.access else { continue };
         for role in Role::ALL {

@@ -10,8 +10,10 @@ use mast_shared::{ProbeTarget, Sample, SampleBody, SiteConfig, SnmpOutcome};
 
 pub mod correlator;
 pub mod inventory;
+pub mod maintenance;
 pub mod outages;
 pub mod probing;
+pub mod windows;
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::HashMap;

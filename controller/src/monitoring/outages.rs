@@ -122,6 +122,10 @@ async fn run(db: Db, settings: OutageSettings, mut rx: mpsc::Receiver<Event>) ->
                 Ok(t) => corr.set_topology(t),
                 Err(e) => warn!(error = %e, "cannot read the topology; keeping the last one"),
             }
+            match super::windows::correlator_windows(&db, now_ms()).await {
+                Ok(w) => corr.set_maintenance(w),
+                Err(e) => warn!(error = %e, "cannot read maintenance windows; keeping the last ones"),
+            }
             last_topology = Some(tokio::time::Instant::now());
             let mut replay = std::mem::take(&mut unknown);
             replay.sort_by_key(|o| o.2);
@@ -413,5 +417,16 @@ pub async fn open_for_device(db: &Db, device_id: i64) -> Result<Vec<IncidentView
          ORDER BY i.started_ms"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(device_id).fetch_all(&db.pool).await?;
+    rows.iter().map(view).collect::<Result<_, _>>().map_err(Into::into)
+}
+
+/// Open customer-facing incidents that touch one of the customer's radios.
+pub async fn open_for_customer(db: &Db, customer_id: i64) -> Result<Vec<IncidentView>, DbError> {
+    let sql = format!(
+        "{VIEW_SQL} WHERE i.ended_ms IS NULL AND i.root_kind <> 'controller' AND i.id IN \
+         (SELECT x.incident_id FROM incident_devices x JOIN devices dd ON dd.id = x.device_id \
+          JOIN customer_devices cd ON cd.mac = dd.mac WHERE cd.customer_id = $1) ORDER BY i.started_ms"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer_id).fetch_all(&db.pool).await?;
     rows.iter().map(view).collect::<Result<_, _>>().map_err(Into::into)
 }

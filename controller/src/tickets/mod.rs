@@ -16,8 +16,10 @@
 //! intake in [`email`].
 
 pub mod canned;
+pub mod escalation;
 pub mod groups;
 pub mod lifecycle;
+pub mod sla;
 
 use crate::db::{Db, DbError, now_ms};
 use crate::notify::{self, Channel, Transports};

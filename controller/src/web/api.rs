@@ -228,6 +228,7 @@ pub fn openapi_doc() -> Value {
         });
         match r.access {
             super::Access::Public => op["security"] = json!([]),
+            super::Access::Customer => continue,
             super::Access::Roles(roles) => {
                 op["x-roles"] = json!(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>());
             }

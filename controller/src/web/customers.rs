@@ -226,6 +226,17 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
         b.push_str(&format!("<p><a href='/tickets?customer={id}'>Open a ticket for this customer</a></p>"));
     }
     if may_edit(&c) {
+        let login = crate::portal::has_login(&st.db, id).await?;
+        b.push_str(&format!(
+            "<h2>Portal</h2><p>{}</p><form class=inline method=post action='/customers/{id}/portal'>{}\
+             <button>{}</button></form>",
+            match &login {
+                Some(e) => format!("Signs in as {}.", esc(e)),
+                None => "No portal login yet.".into(),
+            },
+            csrf_field(&c),
+            if login.is_some() { "Email a new sign-in link" } else { "Invite to the portal" },
+        ));
         b.push_str(&format!(
             "<h2>Link a CPE</h2><form class=stack method=post action='/customers/{id}/cpes'>{}\
              <label>MAC <input name=mac class=mono required placeholder='aa:bb:cc:dd:ee:ff'></label><button type=submit>Link</button></form>",
@@ -315,4 +326,18 @@ pub async fn api_link(
     let mac = customers::link_cpe(&st.db, id, &l.mac).await?;
     audit::record(&st.db, &c.actor(), "customer.link-cpe", &format!("customer {id}"), &mac).await?;
     Ok(Json(json!({ "customer_id": id, "mac": mac })))
+}
+
+/// Gives the customer a portal login and emails them a sign-in link.
+pub async fn portal_invite(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    let email = crate::portal::enable(&st.db, id).await?;
+    let sent = super::portal::send_link(&st, &email).await?;
+    audit::record(&st.db, &c.actor(), "portal.invite", &format!("customer {id}"), &email).await?;
+    if !sent {
+        return Err(ApiError::bad_request(
+            "the login exists, but outgoing mail is not configured (smtp_host): set a password with \
+             `mast-controller customer portal-password ID` instead",
+        ));
+    }
+    Ok(Redirect::to(&format!("/customers/{id}")).into_response())
 }

@@ -14,7 +14,9 @@
 pub mod api;
 pub mod customers;
 pub mod incidents;
+pub mod maintenance;
 pub mod pages;
+pub mod portal;
 pub mod support;
 pub mod throttle;
 pub mod tickets;
@@ -46,6 +48,18 @@ pub struct AppState {
     pub enroll_token_ttl_secs: u64,
     /// Outgoing channels and mail domain for ticket replies.
     pub desk: crate::tickets::Desk,
+    /// Base URL for links in emails (magic links, invoices).
+    pub public_url: String,
+    /// The operator's IANA time zone (maintenance windows are entered in it).
+    pub timezone: String,
+    /// SLA calendar and targets, for the clocks shown on tickets.
+    pub sla: crate::tickets::escalation::SlaPolicy,
+}
+
+/// The billing part of a customer's portal home page (balance, invoices,
+/// payments, autopay); empty until billing has data for them.
+pub async fn billing_portal_section(_st: &AppState, _c: &portal::Customer) -> Result<String, ApiError> {
+    Ok(String::new())
 }
 
 /// Error for pages and API alike: a stable `code`, a message, a status.
@@ -120,6 +134,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
 pub enum Access {
     Public,
     Roles(&'static [Role]),
+    /// A customer signed in to the portal (pages only).
+    Customer,
 }
 
 pub const EVERYONE: &[Role] = &Role::ALL;
@@ -178,6 +194,9 @@ routes! {
     POST "/api/v1/customers/{id}/cpes" Api Access::Roles(customers::EDITORS) => post(customers::api_link);
     GET "/api/v1/incidents" Api Access::Roles(EVERYONE) => get(incidents::api_list);
     GET "/api/v1/incidents/{id}" Api Access::Roles(EVERYONE) => get(incidents::api_get);
+    GET "/api/v1/maintenance" Api Access::Roles(EVERYONE) => get(maintenance::api_list);
+    POST "/api/v1/maintenance" Api Access::Roles(maintenance::PLANNERS) => post(maintenance::api_create);
+    POST "/api/v1/maintenance/{id}/cancel" Api Access::Roles(maintenance::PLANNERS) => post(maintenance::api_cancel);
     GET "/api/v1/tickets" Api Access::Roles(EVERYONE) => get(tickets::api_list);
     POST "/api/v1/tickets" Api Access::Roles(tickets::AGENTS) => post(tickets::api_create);
     GET "/api/v1/tickets/{id}" Api Access::Roles(EVERYONE) => get(tickets::api_get);
@@ -204,6 +223,9 @@ routes! {
     POST "/customers/{id}/cpes" Page Access::Roles(customers::EDITORS) => post(customers::link_page);
     GET "/incidents" Page Access::Roles(EVERYONE) => get(incidents::list_page);
     GET "/incidents/{id}" Page Access::Roles(EVERYONE) => get(incidents::page);
+    GET "/maintenance" Page Access::Roles(EVERYONE) => get(maintenance::page);
+    POST "/maintenance" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::create_page);
+    POST "/maintenance/{id}/cancel" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::cancel_page);
     GET "/alerts" Page Access::Roles(EVERYONE) => get(incidents::alerts_page);
     GET "/tickets" Page Access::Roles(EVERYONE) => get(tickets::list_page);
     POST "/tickets" Page Access::Roles(tickets::AGENTS) => post(tickets::create_page);
@@ -218,6 +240,20 @@ routes! {
     POST "/groups" Page Access::Roles(ADMIN) => post(support::create_group);
     POST "/groups/{id}/members" Page Access::Roles(ADMIN) => post(support::add_member);
     POST "/groups/{id}/members/{user}/remove" Page Access::Roles(ADMIN) => post(support::remove_member);
+    GET "/portal/login" Page Access::Public => get(portal::login_form);
+    POST "/portal/login" Page Access::Public => post(portal::login);
+    POST "/portal/magic" Page Access::Public => post(portal::request_link);
+    GET "/portal/magic/{token}" Page Access::Public => get(portal::confirm_link);
+    POST "/portal/magic/{token}" Page Access::Public => post(portal::use_link);
+    POST "/portal/logout" Page Access::Customer => post(portal::logout);
+    GET "/portal" Page Access::Customer => get(portal::home);
+    GET "/portal/password" Page Access::Customer => get(portal::password_form);
+    POST "/portal/password" Page Access::Customer => post(portal::set_password);
+    GET "/portal/tickets/new" Page Access::Customer => get(portal::new_ticket_form);
+    POST "/portal/tickets" Page Access::Customer => post(portal::create_ticket);
+    GET "/portal/tickets/{id}" Page Access::Customer => get(portal::ticket);
+    POST "/portal/tickets/{id}/reply" Page Access::Customer => post(portal::reply);
+    POST "/customers/{id}/portal" Page Access::Roles(customers::EDITORS) => post(customers::portal_invite);
     GET "/agents" Page Access::Roles(EVERYONE) => get(pages::agents);
     POST "/agents" Page Access::Roles(ADMIN) => post(pages::enroll_agent);
     GET "/agents/{id}" Page Access::Roles(EVERYONE) => get(pages::agent);
@@ -259,12 +295,12 @@ pub fn client_ip(req: &Request) -> Option<String> {
     req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Same-origin check for a state-changing browser request.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let origin = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|h| h.to_str().ok());
     match (origin, host) {
@@ -280,7 +316,11 @@ pub async fn authorize(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let Access::Roles(roles) = access else { return next.run(req).await };
+    let roles = match access {
+        Access::Public => return next.run(req).await,
+        Access::Customer => return portal::authorize(st, req, next).await,
+        Access::Roles(roles) => roles,
+    };
     let ip = client_ip(&req);
     let caller = match kind {
         Kind::Api => {

@@ -78,6 +78,19 @@ pub async fn list_page(c: Caller, State(st): State<AppState>, Query(q): Query<Li
         if all { "" } else { "?all=true" },
         if all { "Active only" } else { "All" }
     );
+    let month_ago = crate::db::now_ms() - 30 * 86_400_000;
+    let target = st.sla.targets.get("normal").map(|t| t.first_response_ms).unwrap_or(4 * 3_600_000);
+    let (answered, median, share) = crate::tickets::escalation::first_response_kpi(&st.db, month_ago, target).await?;
+    if answered > 0 {
+        b.push_str(&format!(
+            "<p class=kpi>First response, last 30 days: median {} business time; {:.0} % within {} ({answered} tickets).              <a href=/canned>Canned replies</a></p>",
+            median.map(crate::monitoring::outages::human_duration).unwrap_or_default(),
+            share * 100.0,
+            crate::monitoring::outages::human_duration(target),
+        ));
+    } else {
+        b.push_str("<p><a href=/canned>Canned replies</a></p>");
+    }
     b.push_str(&ticket_rows(&list));
     if list.is_empty() {
         b.push_str("<p>No tickets.</p>");
@@ -136,6 +149,26 @@ pub async fn create_page(c: Caller, State(st): State<AppState>, Form(f): Form<Ne
     Ok(Redirect::to(&format!("/tickets/{}", t.id)).into_response())
 }
 
+fn clock_html(c: &crate::tickets::sla::Clock) -> String {
+    use crate::tickets::sla::ClockState::*;
+    let (cls, word) = match c.state {
+        Met => ("met", "met"),
+        Breached => ("breached", "missed"),
+        AtRisk => ("at-risk", "at risk"),
+        Running => ("running", "running"),
+        Paused => ("paused", "paused"),
+    };
+    let when = match (c.state, c.due_ms) {
+        (Met, _) => format!("in {}", crate::monitoring::outages::human_duration(c.elapsed_ms)),
+        (_, Some(d)) => format!("due {} UTC", fmt_utc(d)),
+        (_, None) => "waiting on the customer".into(),
+    };
+    format!(
+        "<span class='sla {cls}'>{word}</span> {when} (target {})",
+        crate::monitoring::outages::human_duration(c.target_ms)
+    )
+}
+
 #[derive(Deserialize)]
 pub struct PageQ {
     /// A canned reply to put in the reply box.
@@ -171,6 +204,13 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, Qu
             .unwrap_or_else(|| "-".into()),
         t.resolved_ms.map(fmt_utc).unwrap_or_else(|| "-".into()),
     ));
+    if let Some(sla) = crate::tickets::escalation::status(&st.db, &st.sla, &t, crate::db::now_ms()).await? {
+        b.push_str(&format!(
+            "<p>SLA · first response {} · resolution {}</p>",
+            clock_html(&sla.first_response),
+            clock_html(&sla.resolution)
+        ));
+    }
     let affected = tickets::affected(&st.db, id).await?;
     if !affected.is_empty() {
         b.push_str(&format!("<h2>Affected customers ({})</h2><ul>", affected.len()));
