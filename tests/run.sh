@@ -27,6 +27,8 @@ need snmpd snmpd
 need snmpbulkwalk snmp
 need fping fping
 need pdftotext poppler-utils
+need dovecot dovecot-imapd
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || pkgs+=(python3-aiosmtpd)
 SNMPSIM_VENV="${MAST_SNMPSIM_VENV:-/opt/mast-snmpsim}"
 # snmpsim needs Debian's python3 (the pyenv one has no dbm module) with venv.
 if [ ! -x "$SNMPSIM_VENV/bin/snmpsim-command-responder" ]; then

@@ -456,12 +456,52 @@ impl Config {
         })
     }
 
+    /// Outgoing mail, if `smtp_host` is set.
+    pub fn smtp_config(&self) -> Option<crate::mail::SmtpConfig> {
+        Some(crate::mail::SmtpConfig {
+            host: self.smtp_host.clone()?,
+            port: Some(self.smtp_port),
+            security: security(&self.smtp_security),
+            username: self.smtp_username.clone(),
+            password: self.smtp_password.as_ref().map(|p| crate::mail::Secret::new(p.expose())),
+            from: self.mail_from.clone(),
+            reply_to: None,
+            helo_name: None,
+            timeout_secs: 30,
+            ca_file: None,
+        })
+    }
+
+    /// Email intake, if `imap_host` is set (validation ensured the login).
+    pub fn imap_config(&self) -> Option<crate::mail::ImapConfig> {
+        Some(crate::mail::ImapConfig {
+            host: self.imap_host.clone()?,
+            port: Some(self.imap_port),
+            security: security(&self.imap_security),
+            username: self.imap_username.clone()?,
+            password: crate::mail::Secret::new(self.imap_password.as_ref()?.expose()),
+            mailbox: self.imap_mailbox.clone(),
+            poll_secs: self.imap_poll_secs,
+            processed_mailbox: Some("Processed".into()),
+            timeout_secs: 30,
+            ca_file: None,
+        })
+    }
+
     /// The database URL, defaulting to a SQLite file in the data dir.
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(u) => u.clone(),
             None => format!("sqlite://{}", self.data_dir.join("mast.db").display()),
         }
+    }
+}
+
+fn security(s: &str) -> crate::mail::Security {
+    match s {
+        "none" => crate::mail::Security::None,
+        "starttls" => crate::mail::Security::Starttls,
+        _ => crate::mail::Security::Tls,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod fleet;
 pub mod ingest;
+pub mod mail;
 pub mod metrics;
 pub mod monitoring;
 pub mod notify;
@@ -79,6 +80,7 @@ pub async fn serve(
         cfg.sla_policy()?,
         Duration::from_secs(cfg.sla_check_secs),
     ));
+    let intake = cfg.imap_config().map(|imap| tokio::spawn(tickets::email::worker(db.clone(), desk.clone(), imap)));
     let notices = tokio::spawn(monitoring::windows::notice_worker(
         db.clone(),
         transports.clone(),
@@ -163,6 +165,9 @@ pub async fn serve(
     notifier.abort();
     sla.abort();
     notices.abort();
+    if let Some(i) = intake {
+        i.abort();
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
     db.pool.close().await;
@@ -173,6 +178,10 @@ pub async fn serve(
 /// `smtp_host`, the SMS webhook with `sms_webhook_url`.
 pub fn notify_transports(cfg: &config::Config) -> anyhow::Result<notify::Transports> {
     let mut t = notify::Transports::default();
+    if let Some(smtp) = cfg.smtp_config() {
+        let mailer = mail::smtp::Mailer::new(&smtp).context("outgoing mail (smtp_*)")?;
+        t.email = Some(Arc::new(notify::EmailTransport(mailer)));
+    }
     if let Some(url) = &cfg.sms_webhook_url {
         let w = notify::WebhookTransport::new(url, cfg.sms_webhook_secret.clone()).map_err(anyhow::Error::msg)?;
         t.webhook = Some(Arc::new(w));

@@ -361,6 +361,88 @@ pub fn local_time(ms: i64, tz: &jiff::tz::TimeZone) -> String {
     }
 }
 
+/// The SMS-gateway webhook: each message is POSTed as JSON
+/// `{"event", "to", "text", "customer_id", "ticket_id", "id"}`; with a secret,
+/// `X-Mast-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` lets the
+/// gateway check it came from us. Any 2xx is delivered; anything else retries.
+pub struct WebhookTransport {
+    client: reqwest::Client,
+    url: String,
+    secret: Option<crate::config::Secret>,
+}
+
+impl WebhookTransport {
+    pub fn new(url: &str, secret: Option<crate::config::Secret>) -> Result<WebhookTransport, String> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(WebhookTransport { client, url: url.to_string(), secret })
+    }
+
+    /// The signature header for `body` at `t` (also used by tests).
+    pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
+        use hmac::{Mac, digest::KeyInit};
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("any key length");
+        mac.update(format!("{t}.").as_bytes());
+        mac.update(body);
+        format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    }
+}
+
+impl Transport for WebhookTransport {
+    fn deliver<'a>(&'a self, m: &'a Queued) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let body = serde_json::to_vec(&serde_json::json!({
+                "id": m.id,
+                "event": m.headers.get("event").map(String::as_str).unwrap_or("notice"),
+                "to": m.recipient,
+                "text": m.body,
+                "customer_id": m.customer_id,
+                "ticket_id": m.ticket_id,
+            }))
+            .map_err(|e| e.to_string())?;
+            let mut req = self.client.post(&self.url).header("content-type", "application/json");
+            if let Some(s) = &self.secret {
+                req = req.header("x-mast-signature", Self::signature(s.expose(), now_ms() / 1000, &body));
+            }
+            let resp = req.body(body).send().await.map_err(|e| format!("webhook: {}", e.without_url()))?;
+            if resp.status().is_success() {
+                Ok(())
+            } else {
+                Err(format!("webhook answered HTTP {}", resp.status().as_u16()))
+            }
+        })
+    }
+}
+
+/// Email over SMTP: threading headers (`Message-ID`, `In-Reply-To`,
+/// `References`) and `Auto-Submitted` come from the message's headers; the
+/// ticket id adds `X-Mast-Ticket`.
+pub struct EmailTransport(pub crate::mail::smtp::Mailer);
+
+impl Transport for EmailTransport {
+    fn deliver<'a>(&'a self, m: &'a Queued) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut mail = crate::mail::smtp::OutgoingMail::new(m.recipient.clone(), m.subject.clone(), m.body.clone());
+            mail.message_id = m.headers.get("Message-ID").cloned();
+            mail.in_reply_to = m.headers.get("In-Reply-To").cloned();
+            mail.references = m
+                .headers
+                .get("References")
+                .map(|r| r.split_whitespace().map(String::from).collect())
+                .unwrap_or_default();
+            mail.ticket = m.ticket_id;
+            mail.auto_submitted = m.headers.contains_key("Auto-Submitted");
+            if let Some(e) = m.headers.get("event") {
+                mail.headers.push(("X-Mast-Event".into(), e.clone()));
+            }
+            self.0.send(&mail).await.map(|_| ()).map_err(|e| e.to_string())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,61 +510,5 @@ mod tests {
         let failed = recent(&db, true, 10).await.unwrap();
         assert_eq!(failed.len(), 1);
         assert!(failed[0].last_error.as_deref().unwrap().contains("no webhook transport"));
-    }
-}
-
-/// The SMS-gateway webhook: each message is POSTed as JSON
-/// `{"event", "to", "text", "customer_id", "ticket_id", "id"}`; with a secret,
-/// `X-Mast-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` lets the
-/// gateway check it came from us. Any 2xx is delivered; anything else retries.
-pub struct WebhookTransport {
-    client: reqwest::Client,
-    url: String,
-    secret: Option<crate::config::Secret>,
-}
-
-impl WebhookTransport {
-    pub fn new(url: &str, secret: Option<crate::config::Secret>) -> Result<WebhookTransport, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
-        Ok(WebhookTransport { client, url: url.to_string(), secret })
-    }
-
-    /// The signature header for `body` at `t` (also used by tests).
-    pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
-        use hmac::{Mac, digest::KeyInit};
-        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("any key length");
-        mac.update(format!("{t}.").as_bytes());
-        mac.update(body);
-        format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
-    }
-}
-
-impl Transport for WebhookTransport {
-    fn deliver<'a>(&'a self, m: &'a Queued) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(async move {
-            let body = serde_json::to_vec(&serde_json::json!({
-                "id": m.id,
-                "event": m.headers.get("event").map(String::as_str).unwrap_or("notice"),
-                "to": m.recipient,
-                "text": m.body,
-                "customer_id": m.customer_id,
-                "ticket_id": m.ticket_id,
-            }))
-            .map_err(|e| e.to_string())?;
-            let mut req = self.client.post(&self.url).header("content-type", "application/json");
-            if let Some(s) = &self.secret {
-                req = req.header("x-mast-signature", Self::signature(s.expose(), now_ms() / 1000, &body));
-            }
-            let resp = req.body(body).send().await.map_err(|e| format!("webhook: {}", e.without_url()))?;
-            if resp.status().is_success() {
-                Ok(())
-            } else {
-                Err(format!("webhook answered HTTP {}", resp.status().as_u16()))
-            }
-        })
     }
 }

@@ -530,6 +530,7 @@ pub fn require_root(what: &str) -> anyhow::Result<bool> {
     Ok(false)
 }
 
+pub mod mail;
 pub mod snmp;
 pub mod stripe_server;
 

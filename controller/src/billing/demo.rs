@@ -9,7 +9,7 @@ use super::money::{Currency, Money, RoundingMode};
 use super::period::{add_days, iso_date};
 use super::run::multi_values;
 use super::store::{self, NewPlan};
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Backend, Db, DbError, now_ms};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -81,110 +81,16 @@ const SITES: [(&str, f64, f64); 6] = [
     ("demo-quarry", 44.338, -89.622),
 ];
 
-const FIRST: [&str; 40] = [
-    "James",
-    "Mary",
-    "Robert",
-    "Patricia",
-    "John",
-    "Jennifer",
-    "Michael",
-    "Linda",
-    "David",
-    "Elizabeth",
-    "William",
-    "Barbara",
-    "Richard",
-    "Susan",
-    "Joseph",
-    "Jessica",
-    "Thomas",
-    "Karen",
-    "Carlos",
-    "Sarah",
-    "Daniel",
-    "Lisa",
-    "Matthew",
-    "Nancy",
-    "Anthony",
-    "Sandra",
-    "Mark",
-    "Ashley",
-    "Steven",
-    "Emily",
-    "Paul",
-    "Donna",
-    "Andrew",
-    "Michelle",
-    "Joshua",
-    "Carol",
-    "Kevin",
-    "Amanda",
-    "Brian",
-    "Melissa",
-];
+const FIRST: &str = "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara Richard \
+    Susan Joseph Jessica Thomas Karen Carlos Sarah Daniel Lisa Matthew Nancy Anthony Sandra Mark Ashley \
+    Steven Emily Paul Donna Andrew Michelle Joshua Carol Kevin Amanda Brian Melissa";
 
-const LAST: [&str; 40] = [
-    "Smith",
-    "Johnson",
-    "Williams",
-    "Brown",
-    "Jones",
-    "Garcia",
-    "Miller",
-    "Davis",
-    "Rodriguez",
-    "Martinez",
-    "Hernandez",
-    "Lopez",
-    "Gonzalez",
-    "Wilson",
-    "Anderson",
-    "Thomas",
-    "Taylor",
-    "Moore",
-    "Jackson",
-    "Martin",
-    "Lee",
-    "Perez",
-    "Thompson",
-    "White",
-    "Harris",
-    "Sanchez",
-    "Clark",
-    "Ramirez",
-    "Lewis",
-    "Robinson",
-    "Walker",
-    "Young",
-    "Allen",
-    "King",
-    "Wright",
-    "Scott",
-    "Torres",
-    "Nguyen",
-    "Hill",
-    "Flores",
-];
+const LAST: &str = "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez \
+    Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris Sanchez Clark \
+    Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill Flores";
 
-const STREETS: [&str; 16] = [
-    "County Road K",
-    "Oak St",
-    "Maple Ave",
-    "Pine Ln",
-    "Elm St",
-    "Lakeview Dr",
-    "Mill Rd",
-    "Church St",
-    "Prairie Ln",
-    "Birch Ct",
-    "Hillcrest Rd",
-    "River Rd",
-    "Orchard Way",
-    "Cedar St",
-    "Fox Run",
-    "Township Line Rd",
-];
+const STREETS: &str = "County Road K, Oak St, Maple Ave, Pine Ln, Elm St, Lakeview Dr, Mill Rd, Church St, Prairie Ln, \
+    Birch Ct, Hillcrest Rd, River Rd, Orchard Way, Cedar St, Fox Run, Township Line Rd";
 
 const TOWNS: [&str; 6] = ["Plover", "Amherst", "Almond", "Rosholt", "Custer", "Bancroft"];
 
@@ -200,6 +106,7 @@ enum V {
 /// Inserts `rows` (each `cols` values) with multi-row statements; returns
 /// the rows `tail` (a RETURNING clause) produced.
 async fn insert_rows(
+    backend: Backend,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     head: &str,
     cols: usize,
@@ -210,7 +117,7 @@ async fn insert_rows(
     let template = vec!["?"; cols];
     let mut out = Vec::new();
     for chunk in rows.chunks(per) {
-        let sql = multi_values(head, &template, chunk.len(), 1, tail);
+        let sql = multi_values(backend, head, &template, chunk.len(), tail);
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in chunk {
             for v in row {
@@ -331,13 +238,15 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
         0
     };
     let day = |n: i64| add_days(o.as_of, n);
+    let (firsts, lasts): (Vec<&str>, Vec<&str>) = (FIRST.split(' ').collect(), LAST.split(' ').collect());
+    let streets: Vec<&str> = STREETS.split(", ").collect();
     let mut gens: Vec<Gen> = Vec::with_capacity(o.customers as usize);
     for i in 0..o.customers {
-        let (first, last) = (FIRST[rng.random_range(0..FIRST.len())], LAST[rng.random_range(0..LAST.len())]);
+        let (first, last) = (firsts[rng.random_range(0..firsts.len())], lasts[rng.random_range(0..lasts.len())]);
         let site = rng.random_range(0..SITES.len());
         let email = format!("{}.{}.{i}@{DEMO_DOMAIN}", first.to_lowercase(), last.to_lowercase());
         let address =
-            format!("{} {}, {}", rng.random_range(100..9999), STREETS[rng.random_range(0..STREETS.len())], TOWNS[site]);
+            format!("{} {}, {}", rng.random_range(100..9999), streets[rng.random_range(0..streets.len())], TOWNS[site]);
         let lat = SITES[site].1 + rng.random_range(-0.06..0.06);
         let lon = SITES[site].2 + rng.random_range(-0.08..0.08);
         let phone = format!("+1 715-555-{:04}", rng.random_range(0..10_000));
@@ -432,6 +341,7 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
     let mut tx = db.pool.begin().await?;
     let rows: Vec<Vec<V>> = gens.iter_mut().map(|g| std::mem::take(&mut g.row)).collect();
     let ids = insert_rows(
+        db.backend,
         &mut tx,
         "INSERT INTO customers (name, email, phone, address, lat, lon, status, site_id, notes, created_ms, updated_ms)",
         11,
@@ -459,6 +369,7 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
         })
         .collect();
     insert_rows(
+        db.backend,
         &mut tx,
         "INSERT INTO customer_devices (mac, customer_id, created_ms)",
         3,
@@ -497,6 +408,7 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
         })
         .collect();
     insert_rows(
+        db.backend,
         &mut tx,
         "INSERT INTO billing_accounts (customer_id, billing_day, tax_exempt, currency, payment_reference, autopay, \
          provider_customer_id, payment_method_id, payment_method_label, created_ms, updated_ms)",
@@ -512,6 +424,7 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
         .map(|(g, &id)| vec![V::I(id), V::I(plans[g.plan].id), V::S(d(g.start)), V::NS(g.end.map(d)), V::I(now)])
         .collect();
     let sub_rows = insert_rows(
+        db.backend,
         &mut tx,
         "INSERT INTO subscriptions (customer_id, plan_id, start_date, end_date, created_ms)",
         5,
@@ -615,9 +528,17 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
             }
         }
     }
-    insert_rows(&mut tx, "INSERT INTO plan_changes (subscription_id, on_date, plan_id, created_ms)", 4, &changes, "")
-        .await?;
     insert_rows(
+        db.backend,
+        &mut tx,
+        "INSERT INTO plan_changes (subscription_id, on_date, plan_id, created_ms)",
+        4,
+        &changes,
+        "",
+    )
+    .await?;
+    insert_rows(
+        db.backend,
         &mut tx,
         "INSERT INTO holds (customer_id, subscription_id, start_date, end_date, kind, created_ms)",
         6,
@@ -626,6 +547,7 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
     )
     .await?;
     insert_rows(
+        db.backend,
         &mut tx,
         "INSERT INTO charges (customer_id, charge_date, kind, description, amount_minor, currency, tax_class_id, \
          created_ms)",
@@ -635,6 +557,7 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
     )
     .await?;
     insert_rows(
+        db.backend,
         &mut tx,
         "INSERT INTO discounts (customer_id, description, target, target_id, percent_bp, amount_minor, currency, \
          start_date, end_date, created_ms)",
@@ -644,6 +567,7 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
     )
     .await?;
     let paid = insert_rows(
+        db.backend,
         &mut tx,
         "INSERT INTO payments (customer_id, payment_date, amount_minor, currency, method, reference, \
          provider_payment_id, created_by, created_ms)",
@@ -677,6 +601,7 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
         })
         .collect();
     insert_rows(
+        db.backend,
         &mut tx,
         "INSERT INTO ledger (customer_id, ts_ms, entry_date, due_date, kind, amount_minor, currency, payment_id, memo)",
         9,

@@ -27,7 +27,7 @@ use super::money::Money;
 use super::numbering::SeriesCounter;
 use super::period::{DateRange, add_days, iso_date};
 use super::store::{self, charge_kind_name};
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Backend, Db, DbError, now_ms};
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -174,13 +174,15 @@ impl SqlCache {
 }
 
 /// `head VALUES (...), (...) tail`: each row is `row` with every `?`
-/// replaced by the next `$n` from `first` (other slots are copied as is:
-/// shared parameters like `$1`, literals).
-pub(crate) fn multi_values(head: &str, row: &[&str], rows: usize, first: usize, tail: &str) -> String {
+/// replaced by a placeholder (other slots are copied as is: literals).
+/// SQLite gets anonymous `?` placeholders: binding numbered ones costs a
+/// linear search per parameter in SQLite (`sqlite3_bind_parameter_name`),
+/// quadratic in a statement of thousands; PostgreSQL needs `$n`.
+pub(crate) fn multi_values(backend: Backend, head: &str, row: &[&str], rows: usize, tail: &str) -> String {
     let mut s = String::with_capacity(head.len() + tail.len() + rows * row.len() * 7);
     s.push_str(head);
     s.push_str(" VALUES ");
-    let mut n = first;
+    let mut n = 1;
     for r in 0..rows {
         if r > 0 {
             s.push_str(", ");
@@ -190,11 +192,13 @@ pub(crate) fn multi_values(head: &str, row: &[&str], rows: usize, first: usize, 
             if i > 0 {
                 s.push_str(", ");
             }
-            if *slot == "?" {
-                let _ = write!(s, "${n}");
-                n += 1;
-            } else {
-                s.push_str(slot);
+            match (*slot, backend) {
+                ("?", Backend::Sqlite) => s.push('?'),
+                ("?", Backend::Postgres) => {
+                    let _ = write!(s, "${n}");
+                    n += 1;
+                }
+                (literal, _) => s.push_str(literal),
             }
         }
         s.push(')');
@@ -211,10 +215,7 @@ const LEDGER_CHUNK: usize = 500;
 const INVOICE_HEAD: &str = "INSERT INTO invoices (number, series, year, seq, customer_id, period_start, period_end, \
     issue_date, due_date, currency, gross_minor, discount_minor, subtotal_minor, tax_minor, total_minor, \
     credits_applied_minor, amount_due_minor, content_hash, status, payment_reference, run_id, created_ms)";
-const INVOICE_ROW: [&str; 22] = [
-    "?", "$1", "$2", "?", "?", "$3", "$4", "$5", "$6", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?", "$7",
-    "$8",
-];
+const INVOICE_ROW: [&str; 22] = ["?"; 22];
 const LINE_HEAD: &str = "INSERT INTO invoice_lines (invoice_id, position, kind, subscription_id, plan_id, charge_id, \
     charge_kind, description, range_start, range_end, amount_minor, discount_minor, net_minor, tax_class_id, tax_minor)";
 const LINE_ROW: [&str; 15] = ["?"; 15];
@@ -223,7 +224,7 @@ const TAX_HEAD: &str =
 const TAX_ROW: [&str; 7] = ["?"; 7];
 const LEDGER_HEAD: &str = "INSERT INTO ledger (customer_id, ts_ms, entry_date, due_date, kind, amount_minor, currency, \
     invoice_id, payment_id, memo)";
-const LEDGER_ROW: [&str; 10] = ["?", "$1", "$2", "$3", "'invoice'", "?", "?", "?", "NULL", "?"];
+const LEDGER_ROW: [&str; 10] = ["?", "?", "?", "?", "'invoice'", "?", "?", "?", "NULL", "?"];
 
 fn fmt_date(d: Date) -> String {
     iso_date::format(d)
@@ -402,6 +403,7 @@ fn record(summary: &mut RunSummary, batch: &[Pending], out: Stored) -> Result<()
 /// first (the lock), skip customers invoiced meanwhile, number, insert
 /// invoices, lines, taxes and ledger debits, mark charges, write the counter.
 async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]) -> Result<Stored, RunError> {
+    let tt = Instant::now();
     let mut tx = db.pool.begin().await?;
     let last: i64 = sqlx::query(
         "INSERT INTO invoice_counters (series, year, last) VALUES ($1, $2, 0) \
@@ -440,29 +442,28 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         numbered.push((i, n.to_string(), n.seq() as i64));
     }
 
+    eprintln!("T counter+recheck {:?}", tt.elapsed());
     // Invoices; RETURNING maps customer -> invoice id (row order is not promised).
     let mut invoice_ids: HashMap<i64, i64> = HashMap::with_capacity(todo.len());
     for chunk in numbered.chunks(INVOICE_CHUNK) {
         let sql = cache.get("invoices", chunk.len(), || {
-            multi_values(INVOICE_HEAD, &INVOICE_ROW, chunk.len(), 9, " RETURNING id, customer_id")
+            multi_values(db.backend, INVOICE_HEAD, &INVOICE_ROW, chunk.len(), " RETURNING id, customer_id")
         });
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&ctx.series)
-            .bind(ctx.year)
-            .bind(&ctx.period_start)
-            .bind(&ctx.period_end)
-            .bind(&ctx.issue_date)
-            .bind(&ctx.due_date)
-            .bind(ctx.run_id)
-            .bind(ctx.created_ms);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (i, number, seq) in chunk {
             let p = &batch[*i];
             let d = &p.draft;
             let status = if d.amount_due.is_zero() { "paid" } else { "open" };
             q = q
                 .bind(number.as_str())
+                .bind(ctx.series.as_str())
+                .bind(ctx.year)
                 .bind(*seq)
                 .bind(p.customer_id)
+                .bind(ctx.period_start.as_str())
+                .bind(ctx.period_end.as_str())
+                .bind(ctx.issue_date.as_str())
+                .bind(ctx.due_date.as_str())
                 .bind(d.currency.code())
                 .bind(d.gross.minor)
                 .bind(d.discount_total.minor)
@@ -473,7 +474,9 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
                 .bind(d.amount_due.minor)
                 .bind(format!("{:016x}", d.content_hash))
                 .bind(status)
-                .bind(p.payment_reference.as_str());
+                .bind(p.payment_reference.as_str())
+                .bind(ctx.run_id)
+                .bind(ctx.created_ms);
         }
         for r in q.fetch_all(&mut *tx).await? {
             invoice_ids.insert(r.try_get(1)?, r.try_get(0)?);
@@ -486,6 +489,7 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
             .ok_or_else(|| RunError::Db(DbError::Invalid("an inserted invoice was not returned".into())))
     };
 
+    eprintln!("T invoices {:?}", tt.elapsed());
     // Lines.
     let mut lines: Vec<(i64, i64, &super::invoice::InvoiceLine)> = Vec::new();
     let mut taxes: Vec<(i64, &super::invoice::TaxLine)> = Vec::new();
@@ -503,7 +507,7 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         }
     }
     for chunk in lines.chunks(LINE_CHUNK) {
-        let sql = cache.get("lines", chunk.len(), || multi_values(LINE_HEAD, &LINE_ROW, chunk.len(), 1, ""));
+        let sql = cache.get("lines", chunk.len(), || multi_values(db.backend, LINE_HEAD, &LINE_ROW, chunk.len(), ""));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (id, pos, l) in chunk {
             let (kind, sub, plan, charge, charge_kind) = match l.kind {
@@ -533,8 +537,9 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         }
         q.execute(&mut *tx).await?;
     }
+    eprintln!("T lines {:?}", tt.elapsed());
     for chunk in taxes.chunks(TAX_CHUNK) {
-        let sql = cache.get("taxes", chunk.len(), || multi_values(TAX_HEAD, &TAX_ROW, chunk.len(), 1, ""));
+        let sql = cache.get("taxes", chunk.len(), || multi_values(db.backend, TAX_HEAD, &TAX_ROW, chunk.len(), ""));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (id, t) in chunk {
             q = q
@@ -548,15 +553,19 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         }
         q.execute(&mut *tx).await?;
     }
+    eprintln!("T taxes {:?}", tt.elapsed());
     // Ledger debits: one per invoice, its total.
     for chunk in numbered.chunks(LEDGER_CHUNK) {
-        let sql = cache.get("ledger", chunk.len(), || multi_values(LEDGER_HEAD, &LEDGER_ROW, chunk.len(), 4, ""));
-        let mut q =
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ctx.created_ms).bind(&ctx.issue_date).bind(&ctx.due_date);
+        let sql =
+            cache.get("ledger", chunk.len(), || multi_values(db.backend, LEDGER_HEAD, &LEDGER_ROW, chunk.len(), ""));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (i, number, _) in chunk {
             let d = &batch[*i].draft;
             q = q
                 .bind(batch[*i].customer_id)
+                .bind(ctx.created_ms)
+                .bind(ctx.issue_date.as_str())
+                .bind(ctx.due_date.as_str())
                 .bind(d.total.minor)
                 .bind(d.currency.code())
                 .bind(id_of(*i)?)
@@ -564,6 +573,7 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         }
         q.execute(&mut *tx).await?;
     }
+    eprintln!("T ledger {:?}", tt.elapsed());
     for (invoice_id, charge) in charges {
         let n = sqlx::query("UPDATE charges SET invoice_id = $1 WHERE id = $2 AND invoice_id IS NULL")
             .bind(invoice_id)
@@ -581,7 +591,9 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         .bind(ctx.year)
         .execute(&mut *tx)
         .await?;
+    eprintln!("T charges+counter {:?}", tt.elapsed());
     tx.commit().await?;
+    eprintln!("T commit {:?}", tt.elapsed());
     Ok(Stored { numbers: numbered.into_iter().map(|(i, n, _)| (i, n)).collect(), already })
 }
 
@@ -590,7 +602,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

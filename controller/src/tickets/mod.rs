@@ -16,6 +16,7 @@
 //! intake in [`email`].
 
 pub mod canned;
+pub mod email;
 pub mod escalation;
 pub mod groups;
 pub mod lifecycle;
@@ -50,6 +51,10 @@ pub struct NewTicket {
     /// What the customer reported (the first entry of the timeline).
     #[serde(default)]
     pub body: String,
+    /// Who wrote in, for an email from an address no customer has (set by
+    /// email intake, not by the API).
+    #[serde(skip)]
+    pub requester_email: Option<String>,
 }
 
 fn pick(
@@ -210,12 +215,13 @@ async fn mail_reply(tx: &mut Tx<'_>, desk: &Desk, t: &Ticket, event_id: i64, bod
     .await?
     .map(|r| r.try_get("message_id"))
     .transpose()?;
-    let message_id = format!("<mast.ticket.{}.{}@{}>", t.id, event_id, desk.mail_domain);
+    // Stored bare (no angle brackets), written in brackets.
+    let message_id = format!("mast.ticket.{}.{}@{}", t.id, event_id, desk.mail_domain);
     let mut headers = std::collections::BTreeMap::new();
-    headers.insert("Message-ID".to_string(), message_id.clone());
+    headers.insert("Message-ID".to_string(), format!("<{message_id}>"));
     if let Some(m) = last_in {
-        headers.insert("In-Reply-To".to_string(), m.clone());
-        headers.insert("References".to_string(), m);
+        headers.insert("In-Reply-To".to_string(), format!("<{m}>"));
+        headers.insert("References".to_string(), format!("<{m}>"));
     }
     let subject = t.subject.trim_start_matches("Re: ");
     let m = notify::Message {
@@ -259,8 +265,8 @@ pub async fn create(db: &Db, t: &NewTicket, author: &str) -> Result<Ticket, DbEr
     let now = now_ms();
     let mut tx = db.pool.begin().await?;
     let id: i64 = sqlx::query(
-        "INSERT INTO tickets (subject, customer_id, status, priority, category, source, created_ms, updated_ms) \
-         VALUES ($1, $2, 'open', $3, $4, $5, $6, $6) RETURNING id",
+        "INSERT INTO tickets (subject, customer_id, status, priority, category, source, created_ms, updated_ms, \
+         requester_email) VALUES ($1, $2, 'open', $3, $4, $5, $6, $6, $7) RETURNING id",
     )
     .bind(subject)
     .bind(t.customer_id)
@@ -268,6 +274,7 @@ pub async fn create(db: &Db, t: &NewTicket, author: &str) -> Result<Ticket, DbEr
     .bind(category)
     .bind(source)
     .bind(now)
+    .bind(&t.requester_email)
     .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
@@ -683,7 +690,7 @@ mod tests {
         .await
         .unwrap();
         // The customer's mail that opened the thread.
-        sqlx::query("INSERT INTO ticket_mail (message_id, ticket_id, direction, ts_ms) VALUES ('<abc@mail.example>', $1, 'in', 1)")
+        sqlx::query("INSERT INTO ticket_mail (message_id, ticket_id, direction, ts_ms) VALUES ('abc@mail.example', $1, 'in', 1)")
             .bind(t.id)
             .execute(&db.pool)
             .await

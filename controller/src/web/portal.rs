@@ -362,6 +362,7 @@ pub async fn create_ticket(c: Customer, State(st): State<AppState>, Form(f): For
         category,
         source: Some("portal".into()),
         body: f.body,
+        requester_email: None,
     };
     let t = tickets::create(&st.db, &new, &author(&st, &c).await?).await?;
     Ok(Redirect::to(&format!("/portal/tickets/{}", t.id)).into_response())

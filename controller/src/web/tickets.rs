@@ -143,6 +143,7 @@ pub async fn create_page(c: Caller, State(st): State<AppState>, Form(f): Form<Ne
         category: some(&f.category),
         source: some(&f.source),
         body: f.body,
+        requester_email: None,
     };
     let t = tickets::create(&st.db, &new, &c.name).await?;
     audit::record(&st.db, &c.actor(), "ticket.open", &format!("ticket {}", t.id), &t.subject).await?;

@@ -505,8 +505,12 @@ async fn nobody_is_due_on_the_29th_and_bad_options_are_refused() {
 #[test]
 fn statement_shapes_and_formatting() {
     assert_eq!(
-        multi_values("INSERT INTO t (a, b, c)", &["?", "$1", "?"], 2, 2, " RETURNING a"),
-        "INSERT INTO t (a, b, c) VALUES ($2, $1, $3), ($4, $1, $5) RETURNING a"
+        multi_values(Backend::Postgres, "INSERT INTO t (a, b, c)", &["?", "NULL", "?"], 2, " RETURNING a"),
+        "INSERT INTO t (a, b, c) VALUES ($1, NULL, $2), ($3, NULL, $4) RETURNING a"
+    );
+    assert_eq!(
+        multi_values(Backend::Sqlite, "INSERT INTO t (a, b)", &["?", "?"], 2, ""),
+        "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
     );
     assert_eq!(thousands(0), "0");
     assert_eq!(thousands(999), "999");
