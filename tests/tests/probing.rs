@@ -9,7 +9,12 @@
 //! The CPE addresses from the AP's station table (10.20.1.11-13) exist only
 //! inside the namespace (on its `lo`), so the agent's pings to them never
 //! leave the machine; the namespace has no default route.
+//!
+//! When the AP fails, its customers are told: an email through a real SMTP
+//! server (aiosmtpd) and a signed SMS-gateway webhook at the start and at
+//! recovery; a customer who opted out gets nothing.
 
+use mast_tests::mail::SmtpSink;
 use mast_tests::snmp::{SimDevice, SnmpSim, Snmpd, fixture};
 use mast_tests::*;
 use serde_json::Value;
@@ -28,6 +33,29 @@ const CPES: [(&str, &str, i64); 3] = [
     ("78:8a:20:10:c4:e7", "10.20.1.13", -72),
 ];
 
+/// A stand-in SMS gateway: records each POST (signature header, body).
+type Hooks = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+async fn sms_gateway() -> anyhow::Result<(String, Hooks)> {
+    let hooks: Hooks = Default::default();
+    let h = hooks.clone();
+    let app = axum::Router::new().route(
+        "/sms",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let h = h.clone();
+            async move {
+                let sig = headers.get("x-mast-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                h.lock().unwrap().push((sig, body.to_vec()));
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/sms", l.local_addr()?);
+    tokio::spawn(async move { axum::serve(l, app).await });
+    Ok((url, hooks))
+}
+
 fn find<'a>(list: &'a [Value], key: &str, value: &str) -> Option<&'a Value> {
     list.iter().find(|v| v[key].as_str() == Some(value))
 }
@@ -36,7 +64,19 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
     if !require_root("probing end to end")? {
         return Ok(());
     }
-    let fast = [("MAST_OUTAGE_HOLD_DOWN_SECS", "3"), ("MAST_OUTAGE_RECOVERY_SECS", "3")];
+    let sink = SmtpSink::start();
+    let (hook_url, hooks) = sms_gateway().await?;
+    let smtp_port = sink.port.to_string();
+    let fast = [
+        ("MAST_OUTAGE_HOLD_DOWN_SECS", "3"),
+        ("MAST_OUTAGE_RECOVERY_SECS", "3"),
+        ("MAST_SMTP_HOST", "127.0.0.1"),
+        ("MAST_SMTP_PORT", smtp_port.as_str()),
+        ("MAST_SMTP_SECURITY", "none"),
+        ("MAST_SMS_WEBHOOK_URL", hook_url.as_str()),
+        ("MAST_SMS_WEBHOOK_SECRET", "gateway-secret"),
+        ("MAST_NOTIFY_INTERVAL_SECS", "1"),
+    ];
     let Some(c) = Controller::start(backend, &fast).await? else { return Ok(()) };
     let ns = NetNs::create()?;
     for ip in CPES.iter().map(|c| c.1).chain(EPMP_STATIONS) {
@@ -169,10 +209,24 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
         "Ada Okafor",
         "--email",
         "ada@example.org",
+        "--phone",
+        "+1 555 0100",
         "--cpe",
         "04-18-D6-A1-22-3B",
     ]);
     let cust_id: i64 = cust_id.trim().parse()?;
+    // A second customer behind the same AP who opted out of notices.
+    let quiet: i64 = c
+        .cli_ok(&["customer", "add", "--name", "Quiet Neighbour", "--email", "quiet@example.org", "--cpe", CPES[1].0])
+        .trim()
+        .parse()?;
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/api/v1/customers/{quiet}", c.http))
+        .bearer_auth(&tok)
+        .json(&serde_json::json!({"name": "Quiet Neighbour", "email": "quiet@example.org", "notify_outages": false}))
+        .send()
+        .await?;
+    anyhow::ensure!(r.status().is_success(), "opt-out: {}", r.status());
     let (_, cj) = c.get(&format!("/api/v1/customers/{cust_id}"), &tok).await?;
     assert_eq!(cj["devices"][0]["id"], cpes[0]["id"], "{cj}");
     assert_eq!(cj["devices"][0]["signal_dbm"], -58);
@@ -213,10 +267,10 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
         .map_err(|e| anyhow::anyhow!("{e}\ncontroller log:\n{}", c.log()))?;
     let detection = t_down.elapsed();
     assert_eq!(incident["root_kind"], "device");
-    assert_eq!(incident["customer_count"], 1, "{incident}");
+    assert_eq!(incident["customer_count"], 2, "{incident}");
     let iid = incident["id"].as_i64().unwrap();
     let (_, one) = c.get(&format!("/api/v1/incidents/{iid}"), &tok).await?;
-    assert_eq!(one["customers"], serde_json::json!([cust_id]), "{one}");
+    assert_eq!(one["customers"], serde_json::json!([cust_id, quiet]), "{one}");
     for cpe in &cpes {
         assert!(one["devices"].as_array().unwrap().contains(&cpe["id"]), "{one}");
     }
@@ -227,7 +281,23 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
     assert_eq!((tl[0]["incident_id"].as_i64(), tl[0]["source"].as_str()), (Some(iid), Some("outage")));
     let tid = tl[0]["id"].as_i64().unwrap();
     let (_, tj) = c.get(&format!("/api/v1/tickets/{tid}"), &tok).await?;
-    assert_eq!(tj["affected_customers"], serde_json::json!([cust_id]), "{tj}");
+    assert_eq!(tj["affected_customers"], serde_json::json!([cust_id, quiet]), "{tj}");
+    // Ada is told by email and SMS; the neighbour who opted out is not.
+    let mails = sink.wait_for(1, Duration::from_secs(20));
+    let first = String::from_utf8_lossy(&mails[0].raw).to_string();
+    assert_eq!(mails[0].to, vec!["ada@example.org".to_string()]);
+    assert!(first.contains("Subject: Service interruption in your area"), "{first}");
+    let notified = t_down.elapsed();
+    let hook =
+        c.wait_for("the SMS webhook", Duration::from_secs(20), async || hooks.lock().unwrap().first().cloned()).await?;
+    let sms: Value = serde_json::from_slice(&hook.1)?;
+    assert_eq!((sms["to"].as_str(), sms["event"].as_str()), (Some("+1 555 0100"), Some("outage.start")), "{sms}");
+    let t: i64 = hook.0.split(',').next().and_then(|p| p.strip_prefix("t=")).and_then(|t| t.parse().ok()).unwrap();
+    assert_eq!(
+        hook.0,
+        mast_controller::notify::WebhookTransport::signature("gateway-secret", t, &hook.1),
+        "the webhook is signed with the shared secret"
+    );
     let dash = s.get("/").await?;
     assert!(dash.body.contains(&format!("/incidents/{iid}'")), "the dashboard lists the open incident");
     let ip = s.get(&format!("/incidents/{iid}")).await?;
@@ -259,9 +329,17 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
     );
     let (_, all) = c.get("/api/v1/tickets?all=true", &tok).await?;
     assert_eq!(all["tickets"].as_array().map(Vec::len), Some(1), "still one ticket for the outage");
+    let mails = sink.wait_for(2, Duration::from_secs(20));
+    let second = String::from_utf8_lossy(&mails[1].raw).to_string();
+    assert!(second.contains("Subject: Service restored") && second.contains("lasted"), "{second}");
+    assert!(mails.iter().all(|m| m.to == vec!["ada@example.org".to_string()]), "nothing to the opted-out neighbour");
+    c.wait_for("the recovery SMS", Duration::from_secs(20), async || (hooks.lock().unwrap().len() == 2).then_some(()))
+        .await?;
     eprintln!(
-        "AP down -> incident in {:.1} s (hold-down 3 s, 1 s probes); outage recorded as {:.1} s",
+        "AP down -> incident and ticket in {:.1} s, customer email received {:.1} s after the AP went down \
+         (hold-down 3 s, 1 s probes); outage recorded as {:.1} s",
         detection.as_secs_f64(),
+        notified.as_secs_f64(),
         resolved as f64 / 1000.0
     );
     assert!(resolved > 0);

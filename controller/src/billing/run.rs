@@ -403,7 +403,6 @@ fn record(summary: &mut RunSummary, batch: &[Pending], out: Stored) -> Result<()
 /// first (the lock), skip customers invoiced meanwhile, number, insert
 /// invoices, lines, taxes and ledger debits, mark charges, write the counter.
 async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]) -> Result<Stored, RunError> {
-    let tt = Instant::now();
     let mut tx = db.pool.begin().await?;
     let last: i64 = sqlx::query(
         "INSERT INTO invoice_counters (series, year, last) VALUES ($1, $2, 0) \
@@ -442,7 +441,6 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         numbered.push((i, n.to_string(), n.seq() as i64));
     }
 
-    eprintln!("T counter+recheck {:?}", tt.elapsed());
     // Invoices; RETURNING maps customer -> invoice id (row order is not promised).
     let mut invoice_ids: HashMap<i64, i64> = HashMap::with_capacity(todo.len());
     for chunk in numbered.chunks(INVOICE_CHUNK) {
@@ -489,7 +487,6 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
             .ok_or_else(|| RunError::Db(DbError::Invalid("an inserted invoice was not returned".into())))
     };
 
-    eprintln!("T invoices {:?}", tt.elapsed());
     // Lines.
     let mut lines: Vec<(i64, i64, &super::invoice::InvoiceLine)> = Vec::new();
     let mut taxes: Vec<(i64, &super::invoice::TaxLine)> = Vec::new();
@@ -537,7 +534,6 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         }
         q.execute(&mut *tx).await?;
     }
-    eprintln!("T lines {:?}", tt.elapsed());
     for chunk in taxes.chunks(TAX_CHUNK) {
         let sql = cache.get("taxes", chunk.len(), || multi_values(db.backend, TAX_HEAD, &TAX_ROW, chunk.len(), ""));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -553,7 +549,6 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         }
         q.execute(&mut *tx).await?;
     }
-    eprintln!("T taxes {:?}", tt.elapsed());
     // Ledger debits: one per invoice, its total.
     for chunk in numbered.chunks(LEDGER_CHUNK) {
         let sql =
@@ -573,7 +568,6 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         }
         q.execute(&mut *tx).await?;
     }
-    eprintln!("T ledger {:?}", tt.elapsed());
     for (invoice_id, charge) in charges {
         let n = sqlx::query("UPDATE charges SET invoice_id = $1 WHERE id = $2 AND invoice_id IS NULL")
             .bind(invoice_id)
@@ -591,9 +585,7 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         .bind(ctx.year)
         .execute(&mut *tx)
         .await?;
-    eprintln!("T charges+counter {:?}", tt.elapsed());
     tx.commit().await?;
-    eprintln!("T commit {:?}", tt.elapsed());
     Ok(Stored { numbers: numbered.into_iter().map(|(i, n, _)| (i, n)).collect(), already })
 }
 

@@ -946,6 +946,14 @@ pub struct Balance {
     pub balance: String,
     #[serde(with = "iso_date")]
     pub as_of: Date,
+    /// What is owed by days past due (minor units), and unapplied credit.
+    pub current_minor: i64,
+    pub days_1_30_minor: i64,
+    pub days_31_60_minor: i64,
+    pub days_61_90_minor: i64,
+    pub over_90_minor: i64,
+    pub unapplied_credit_minor: i64,
+    #[serde(skip)]
     pub aging: Aging,
 }
 
@@ -969,6 +977,12 @@ pub async fn balance(db: &Db, customer_id: i64, as_of: Date) -> Result<Balance, 
         balance_minor: total,
         balance: Money::new(total, cur).to_string(),
         as_of,
+        current_minor: aging.current.minor,
+        days_1_30_minor: aging.days_1_30.minor,
+        days_31_60_minor: aging.days_31_60.minor,
+        days_61_90_minor: aging.days_61_90.minor,
+        over_90_minor: aging.over_90.minor,
+        unapplied_credit_minor: aging.unapplied_credit.minor,
         aging,
     })
 }
