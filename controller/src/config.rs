@@ -48,6 +48,15 @@
 //! | `sms_webhook_secret` | `MAST_SMS_WEBHOOK_SECRET` | none | HMAC-SHA256 key; the body's signature goes in `X-Mast-Signature` |
 //! | `notify_interval_secs` | `MAST_NOTIFY_INTERVAL_SECS` | `5` | how often queued notifications are delivered |
 //! | `public_url` | `MAST_PUBLIC_URL` | `http://<http_listen>` | where customers and staff reach the web UI (links in emails) |
+//! | `operator_name` | `MAST_OPERATOR_NAME` | `Mast WISP` | the operator's name on invoices and mail |
+//! | `operator_address` | `MAST_OPERATOR_ADDRESS` (lines separated by `;`) | none | address lines on invoices |
+//! | `operator_email` | `MAST_OPERATOR_EMAIL` | none | contact email on invoices |
+//! | `operator_phone` | `MAST_OPERATOR_PHONE` | none | contact phone on invoices |
+//! | `operator_tax_id` | `MAST_OPERATOR_TAX_ID` | none | tax/VAT id on invoices |
+//! | `payment_instructions` | `MAST_PAYMENT_INSTRUCTIONS` (`;`-separated) | none | how to pay by bank transfer (printed on invoices) |
+//! | `stripe_secret_key` | `MAST_STRIPE_SECRET_KEY` | none (no card/ACH autopay) | Stripe API key (`sk_...`/`rk_...`); never logged |
+//! | `stripe_api_base` | `MAST_STRIPE_API_BASE` | `https://api.stripe.com` | Stripe API base URL (a local Stripe-compatible server in tests) |
+//! | `stripe_webhook_secret` | `MAST_STRIPE_WEBHOOK_SECRET` | none | signing secret of Stripe webhooks to `/api/v1/billing/stripe/webhook` |
 //! | `log` | `MAST_LOG` | `info` | tracing filter, e.g. `info,mast_controller=debug` |
 
 use serde::Deserialize;
@@ -110,6 +119,15 @@ pub struct Config {
     pub sms_webhook_secret: Option<Secret>,
     pub notify_interval_secs: u64,
     pub public_url: Option<String>,
+    pub operator_name: String,
+    pub operator_address: Vec<String>,
+    pub operator_email: Option<String>,
+    pub operator_phone: Option<String>,
+    pub operator_tax_id: Option<String>,
+    pub payment_instructions: Vec<String>,
+    pub stripe_secret_key: Option<Secret>,
+    pub stripe_api_base: Option<String>,
+    pub stripe_webhook_secret: Option<Secret>,
     pub log: String,
 }
 
@@ -179,6 +197,15 @@ impl Default for Config {
             sms_webhook_secret: None,
             notify_interval_secs: 5,
             public_url: None,
+            operator_name: "Mast WISP".into(),
+            operator_address: Vec::new(),
+            operator_email: None,
+            operator_phone: None,
+            operator_tax_id: None,
+            payment_instructions: Vec::new(),
+            stripe_secret_key: None,
+            stripe_api_base: None,
+            stripe_webhook_secret: None,
             log: "info".into(),
         }
     }
@@ -343,6 +370,34 @@ impl Config {
         if let Some(v) = env("MAST_PUBLIC_URL") {
             self.public_url = Some(v).filter(|v| !v.is_empty());
         }
+        let lines = |v: String| v.split(';').map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+        if let Some(v) = env("MAST_OPERATOR_NAME") {
+            self.operator_name = v;
+        }
+        if let Some(v) = env("MAST_OPERATOR_ADDRESS") {
+            self.operator_address = lines(v);
+        }
+        if let Some(v) = env("MAST_OPERATOR_EMAIL") {
+            self.operator_email = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("MAST_OPERATOR_PHONE") {
+            self.operator_phone = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("MAST_OPERATOR_TAX_ID") {
+            self.operator_tax_id = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("MAST_PAYMENT_INSTRUCTIONS") {
+            self.payment_instructions = lines(v);
+        }
+        if let Some(v) = env("MAST_STRIPE_SECRET_KEY") {
+            self.stripe_secret_key = Some(Secret(v)).filter(|s| !s.0.is_empty());
+        }
+        if let Some(v) = env("MAST_STRIPE_API_BASE") {
+            self.stripe_api_base = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("MAST_STRIPE_WEBHOOK_SECRET") {
+            self.stripe_webhook_secret = Some(Secret(v)).filter(|s| !s.0.is_empty());
+        }
         if let Some(v) = env("MAST_LOG") {
             self.log = v;
         }
@@ -421,6 +476,14 @@ impl Config {
         }
         if self.imap_host.is_some() && (self.imap_username.is_none() || self.imap_password.is_none()) {
             return bad("imap_username", "imap_username and imap_password are needed with imap_host");
+        }
+        if self.operator_name.trim().is_empty() {
+            return bad("operator_name", "must not be empty (it heads every invoice)");
+        }
+        if let Some(k) = &self.stripe_secret_key
+            && !(k.0.starts_with("sk_") || k.0.starts_with("rk_"))
+        {
+            return bad("stripe_secret_key", "must be a secret (sk_...) or restricted (rk_...) key");
         }
         if let Some(u) = &self.public_url
             && !(u.starts_with("http://") || u.starts_with("https://"))

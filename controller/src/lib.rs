@@ -70,7 +70,7 @@ pub async fn serve(
     tracing::info!(http = %addrs.http, quic = %addrs.quic, ca_fingerprint = %pki.ca_fingerprint(), backend = ?db.backend, "controller listening");
 
     let tz = jiff::tz::TimeZone::get(&cfg.timezone).with_context(|| format!("time zone {:?}", cfg.timezone))?;
-    let transports = notify_transports(&cfg)?;
+    let transports = notify_transports(&cfg, &db)?;
     let desk = tickets::Desk { notify: transports.clone(), mail_domain: tickets::Desk::domain_of(&cfg.mail_from) };
     let notifier =
         tokio::spawn(notify::worker(db.clone(), transports.clone(), Duration::from_secs(cfg.notify_interval_secs)));
@@ -81,6 +81,8 @@ pub async fn serve(
         Duration::from_secs(cfg.sla_check_secs),
     ));
     let intake = cfg.imap_config().map(|imap| tokio::spawn(tickets::email::worker(db.clone(), desk.clone(), imap)));
+    let invoice_mail =
+        tokio::spawn(billing::documents::mail_worker(db.clone(), transports.clone(), Duration::from_secs(60)));
     let notices = tokio::spawn(monitoring::windows::notice_worker(
         db.clone(),
         transports.clone(),
@@ -137,6 +139,9 @@ pub async fn serve(
         enroll_token_ttl_secs: cfg.enroll_token_ttl_secs,
         desk,
         timezone: cfg.timezone.clone(),
+        operator: billing::documents::Operator::from_config(&cfg),
+        payments: billing::autopay::provider(&cfg)?,
+        stripe_webhook_secret: cfg.stripe_webhook_secret.clone(),
         sla: cfg.sla_policy()?,
         public_url: cfg.public_url.clone().unwrap_or_else(|| format!("http://{}", addrs.http)),
     });
@@ -165,6 +170,7 @@ pub async fn serve(
     notifier.abort();
     sla.abort();
     notices.abort();
+    invoice_mail.abort();
     if let Some(i) = intake {
         i.abort();
     }
@@ -176,11 +182,12 @@ pub async fn serve(
 
 /// The outbox transports the configuration enables: SMTP email with
 /// `smtp_host`, the SMS webhook with `sms_webhook_url`.
-pub fn notify_transports(cfg: &config::Config) -> anyhow::Result<notify::Transports> {
+pub fn notify_transports(cfg: &config::Config, db: &db::Db) -> anyhow::Result<notify::Transports> {
     let mut t = notify::Transports::default();
     if let Some(smtp) = cfg.smtp_config() {
         let mailer = mail::smtp::Mailer::new(&smtp).context("outgoing mail (smtp_*)")?;
-        t.email = Some(Arc::new(notify::EmailTransport(mailer)));
+        let invoices = Some((db.clone(), billing::documents::Operator::from_config(cfg)));
+        t.email = Some(Arc::new(notify::EmailTransport { mailer, invoices }));
     }
     if let Some(url) = &cfg.sms_webhook_url {
         let w = notify::WebhookTransport::new(url, cfg.sms_webhook_secret.clone()).map_err(anyhow::Error::msg)?;

@@ -820,6 +820,25 @@ enum BillingCmd {
         json: bool,
     },
     /// List invoices.
+    /// Save a card or bank account (a provider token such as Stripe's
+    /// `pm_...`) for the customer, and/or turn autopay on or off.
+    Autopay {
+        customer_id: i64,
+        #[arg(long)]
+        payment_method: Option<String>,
+        #[arg(long, conflicts_with = "off")]
+        on: bool,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Charge every autopay customer with an invoice due on DATE (first
+    /// attempts and due retries of declined ones).
+    AutopayRun {
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     Invoices {
         #[arg(long)]
         customer: Option<i64>,
@@ -953,6 +972,38 @@ async fn billing_cmd(cmd: BillingCmd, cfg: &Config) -> anyhow::Result<()> {
     let cli = Actor::cli();
     let db = db(cfg).await?;
     match cmd {
+        BillingCmd::Autopay { customer_id, payment_method, on, off } => {
+            let provider = billing::autopay::provider(cfg)?;
+            if let Some(pm) = payment_method {
+                let p =
+                    provider.as_deref().ok_or_else(|| anyhow::anyhow!("no payment provider: set stripe_secret_key"))?;
+                let label = billing::autopay::save_method(&db, p, customer_id, &pm).await?;
+                audit::record(&db, &cli, "billing.payment-method", &format!("customer {customer_id}"), &label).await?;
+                println!("customer {customer_id}: {label} saved");
+            }
+            if on || off {
+                billing::autopay::set_autopay(&db, customer_id, on).await?;
+                let state = if on { "on" } else { "off" };
+                audit::record(&db, &cli, "billing.autopay", &format!("customer {customer_id}"), state).await?;
+                println!("customer {customer_id}: autopay {state}");
+            }
+        }
+        BillingCmd::AutopayRun { date, json } => {
+            let date = date_or_today(cfg, "date", date.as_deref())?;
+            let provider = billing::autopay::provider(cfg)?
+                .ok_or_else(|| anyhow::anyhow!("no payment provider: set stripe_secret_key"))?;
+            let results = billing::autopay::run(&db, provider.as_ref(), date).await?;
+            if json {
+                let list: Vec<_> =
+                    results.iter().map(|(c, r)| serde_json::json!({"customer_id": c, "result": r})).collect();
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "results": list }))?);
+            } else {
+                for (c, r) in &results {
+                    println!("customer {c}: {r:?}");
+                }
+                println!("{} autopay charges attempted", results.len());
+            }
+        }
         BillingCmd::Run { preview, date, json, series, terms_days, batch_size } => {
             let date = date_or_today(cfg, "date", date.as_deref())?;
             let started = std::time::Instant::now();

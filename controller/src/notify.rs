@@ -420,7 +420,11 @@ impl Transport for WebhookTransport {
 /// Email over SMTP: threading headers (`Message-ID`, `In-Reply-To`,
 /// `References`) and `Auto-Submitted` come from the message's headers; the
 /// ticket id adds `X-Mast-Ticket`.
-pub struct EmailTransport(pub crate::mail::smtp::Mailer);
+pub struct EmailTransport {
+    pub mailer: crate::mail::smtp::Mailer,
+    /// Renders invoice PDFs for messages with an `invoice_id` header.
+    pub invoices: Option<(Db, crate::billing::documents::Operator)>,
+}
 
 impl Transport for EmailTransport {
     fn deliver<'a>(&'a self, m: &'a Queued) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
@@ -438,7 +442,20 @@ impl Transport for EmailTransport {
             if let Some(e) = m.headers.get("event") {
                 mail.headers.push(("X-Mast-Event".into(), e.clone()));
             }
-            self.0.send(&mail).await.map(|_| ()).map_err(|e| e.to_string())
+            if let (Some(id), Some((db, op))) = (m.headers.get("invoice_id"), &self.invoices) {
+                let id: i64 = id.parse().map_err(|_| "bad invoice id".to_string())?;
+                let inv = crate::billing::documents::invoice(db, id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("invoice {id} is gone"))?;
+                let pdf = crate::billing::documents::pdf(db, op, &inv).await.map_err(|e| e.to_string())?;
+                mail.attachments.push(crate::mail::smtp::Attachment::new(
+                    format!("{}.pdf", inv.number),
+                    "application/pdf",
+                    pdf,
+                ));
+            }
+            self.mailer.send(&mail).await.map(|_| ()).map_err(|e| e.to_string())
         })
     }
 }

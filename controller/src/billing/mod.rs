@@ -76,7 +76,9 @@
 //! [`InvoiceRules::discount_rounding`]: invoice::InvoiceRules::discount_rounding
 //! [`InvoiceKey`]: invoice::InvoiceKey
 
+pub mod autopay;
 pub mod catalog;
+pub mod documents;
 pub mod dunning;
 pub mod error;
 pub mod invoice;

@@ -12,6 +12,7 @@
 //! 403, never a 500; internal errors are logged and answered without details.
 
 pub mod api;
+pub mod billing;
 pub mod customers;
 pub mod incidents;
 pub mod maintenance;
@@ -54,12 +55,17 @@ pub struct AppState {
     pub timezone: String,
     /// SLA calendar and targets, for the clocks shown on tickets.
     pub sla: crate::tickets::escalation::SlaPolicy,
+    /// The operator's details on invoices.
+    pub operator: crate::billing::documents::Operator,
+    /// Card/ACH payments (Stripe), if configured.
+    pub payments: Option<std::sync::Arc<dyn crate::billing::provider::PaymentProvider>>,
+    pub stripe_webhook_secret: Option<crate::config::Secret>,
 }
 
 /// The billing part of a customer's portal home page (balance, invoices,
 /// payments, autopay); empty until billing has data for them.
-pub async fn billing_portal_section(_st: &AppState, _c: &portal::Customer) -> Result<String, ApiError> {
-    Ok(String::new())
+pub async fn billing_portal_section(st: &AppState, c: &portal::Customer) -> Result<String, ApiError> {
+    billing::portal_section(st, c).await
 }
 
 /// Error for pages and API alike: a stable `code`, a message, a status.
@@ -197,6 +203,7 @@ routes! {
     GET "/api/v1/maintenance" Api Access::Roles(EVERYONE) => get(maintenance::api_list);
     POST "/api/v1/maintenance" Api Access::Roles(maintenance::PLANNERS) => post(maintenance::api_create);
     POST "/api/v1/maintenance/{id}/cancel" Api Access::Roles(maintenance::PLANNERS) => post(maintenance::api_cancel);
+    POST "/api/v1/billing/stripe/webhook" Api Access::Public => post(billing::stripe_webhook);
     GET "/api/v1/tickets" Api Access::Roles(EVERYONE) => get(tickets::api_list);
     POST "/api/v1/tickets" Api Access::Roles(tickets::AGENTS) => post(tickets::api_create);
     GET "/api/v1/tickets/{id}" Api Access::Roles(EVERYONE) => get(tickets::api_get);
@@ -253,6 +260,11 @@ routes! {
     POST "/portal/tickets" Page Access::Customer => post(portal::create_ticket);
     GET "/portal/tickets/{id}" Page Access::Customer => get(portal::ticket);
     POST "/portal/tickets/{id}/reply" Page Access::Customer => post(portal::reply);
+    POST "/customers/{id}/payments" Page Access::Roles(billing::CASHIERS) => post(billing::record_payment);
+    GET "/invoices/{id}/pdf" Page Access::Roles(&[Role::Admin, Role::Billing, Role::Support]) => get(billing::staff_pdf);
+    GET "/portal/invoices/{id}/pdf" Page Access::Customer => get(billing::portal_pdf);
+    POST "/portal/pay" Page Access::Customer => post(billing::portal_pay);
+    POST "/portal/autopay" Page Access::Customer => post(billing::portal_autopay);
     POST "/customers/{id}/portal" Page Access::Roles(customers::EDITORS) => post(customers::portal_invite);
     GET "/agents" Page Access::Roles(EVERYONE) => get(pages::agents);
     POST "/agents" Page Access::Roles(ADMIN) => post(pages::enroll_agent);

@@ -1,0 +1,290 @@
+//! Billing pages: a customer's account on their staff page (balance,
+//! invoices with PDFs, payments, autopay, recording a manual payment), the
+//! portal's billing section (invoices, pay now, autopay on/off), invoice
+//! PDFs for staff and for the customer, and the payment provider's webhook.
+
+use super::pages::csrf_field;
+use super::portal::Customer;
+use super::{ApiError, AppState, Caller, esc};
+use crate::audit;
+use crate::billing::{autopay, documents, money::Money, store};
+use crate::staff::Role;
+use axum::Form;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sqlx::Row;
+
+/// Who may record payments and change billing.
+pub const CASHIERS: &[Role] = &[Role::Admin, Role::Billing];
+
+type PageResult = Result<Response, ApiError>;
+
+pub fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+fn fmt(minor: i64, cur: &str) -> String {
+    store::currency(cur).map(|c| Money::new(minor, c).to_string()).unwrap_or_else(|_| format!("{minor} {cur}"))
+}
+
+/// (date, amount, method, reference) of a customer's recent payments.
+async fn payments(st: &AppState, customer: i64) -> Result<Vec<(String, String, String, String)>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT payment_date, amount_minor, currency, method, COALESCE(reference, '') FROM payments WHERE customer_id = $1 \
+         ORDER BY id DESC LIMIT 24",
+    )
+    .bind(customer)
+    .fetch_all(&st.db.pool)
+    .await
+    .map_err(crate::db::DbError::from)?;
+    rows.iter()
+        .map(|r| {
+            let cur: String = r.try_get(2)?;
+            Ok((r.try_get(0)?, fmt(r.try_get(1)?, &cur), r.try_get(3)?, r.try_get(4)?))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(|e| ApiError::from(crate::db::DbError::from(e)))
+}
+
+fn invoice_table(list: &[store::InvoiceRow], href: &dyn Fn(i64) -> String) -> String {
+    let mut b = String::from(
+        "<div class=wrap><table><tr><th>Invoice</th><th>Period</th><th>Issued</th><th>Due</th><th>Total</th><th>Amount due</th><th></th></tr>",
+    );
+    for i in list.iter().rev() {
+        b.push_str(&format!(
+            "<tr><td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href='{}'>PDF</a></td></tr>",
+            esc(&i.number),
+            esc(&i.period_start),
+            esc(&i.period_end),
+            esc(&i.issue_date),
+            esc(&i.due_date),
+            fmt(i.total_minor, &i.currency),
+            fmt(i.amount_due_minor, &i.currency),
+            href(i.id),
+        ));
+    }
+    b.push_str("</table></div>");
+    b
+}
+
+/// The billing section of a customer's staff page.
+pub async fn staff_section(c: &Caller, st: &AppState, customer: i64) -> Result<String, ApiError> {
+    let Some(acc) = store::account(&st.db, customer).await? else {
+        return Ok(
+            "<h2>Billing</h2><p class=muted>No billing account (<code>mast-controller billing account set</code>).</p>"
+                .into(),
+        );
+    };
+    let bal = store::balance(&st.db, customer, today()).await?;
+    let mut b = format!(
+        "<h2>Billing</h2><dl class=facts><dt>Balance</dt><dd>{}</dd><dt>Overdue</dt><dd>{}</dd><dt>Billing day</dt><dd>{}</dd>\
+         <dt>Payment reference</dt><dd class=mono>{}</dd><dt>Autopay</dt><dd>{}</dd></dl>",
+        esc(&bal.balance),
+        fmt(bal.days_1_30_minor + bal.days_31_60_minor + bal.days_61_90_minor + bal.over_90_minor, &acc.currency),
+        acc.billing_day,
+        esc(&acc.payment_reference),
+        match (&acc.payment_method_label, acc.autopay) {
+            (Some(l), true) => format!("on ({})", esc(l)),
+            (Some(l), false) => format!("off ({} saved)", esc(l)),
+            (None, _) => "off".into(),
+        }
+    );
+    let invoices =
+        store::invoices(&st.db, &store::InvoiceFilter { customer_id: Some(customer), ..Default::default() }).await?;
+    b.push_str(&format!("<h3>Invoices ({})</h3>", invoices.len()));
+    b.push_str(&invoice_table(&invoices, &|id| format!("/invoices/{id}/pdf")));
+    let pays = payments(st, customer).await?;
+    if !pays.is_empty() {
+        b.push_str("<h3>Payments</h3><ul>");
+        for (d, a, m, r) in &pays {
+            b.push_str(&format!("<li>{} · {} · {} {}</li>", esc(d), esc(a), esc(m), esc(r)));
+        }
+        b.push_str("</ul>");
+    }
+    if CASHIERS.contains(&c.role) {
+        b.push_str(&format!(
+            "<h3>Record a payment</h3><form class=inline method=post action='/customers/{customer}/payments'>{}\
+             <label>Amount <input name=amount required inputmode=decimal size=8></label>\
+             <label>Method <select name=method><option>bank</option><option>cash</option><option>check</option></select></label>\
+             <label>Reference <input name=reference></label><button>Record</button></form>",
+            csrf_field(c)
+        ));
+    }
+    Ok(b)
+}
+
+#[derive(Deserialize)]
+pub struct PaymentForm {
+    amount: String,
+    method: String,
+    #[serde(default)]
+    reference: String,
+}
+
+pub async fn record_payment(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Form(f): Form<PaymentForm>,
+) -> PageResult {
+    let acc = store::account(&st.db, id).await?.ok_or_else(|| ApiError::bad_request("no billing account"))?;
+    let cur = store::currency(&acc.currency)?;
+    let amount = Money::parse(&f.amount, cur).map_err(|e| ApiError::bad_request(format!("amount: {e}")))?;
+    let p = store::record_payment(
+        &st.db,
+        &store::PaymentInput {
+            customer_id: id,
+            date: today(),
+            amount,
+            method: f.method.clone(),
+            reference: Some(f.reference.trim().to_string()).filter(|r| !r.is_empty()),
+            provider_payment_id: None,
+            created_by: c.name.clone(),
+        },
+    )
+    .await?;
+    audit::record(
+        &st.db,
+        &c.actor(),
+        "payment.record",
+        &format!("customer {id}"),
+        &format!("{amount} {} #{}", f.method, p.id),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/customers/{id}")).into_response())
+}
+
+fn pdf_response(number: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, format!("inline; filename=\"{number}.pdf\"")),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+pub async fn staff_pdf(State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    let inv = documents::invoice(&st.db, id).await?.ok_or_else(|| ApiError::not_found("no such invoice"))?;
+    Ok(pdf_response(&inv.number, documents::pdf(&st.db, &st.operator, &inv).await?))
+}
+
+pub async fn portal_pdf(c: Customer, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    match documents::invoice(&st.db, id).await? {
+        Some(inv) if inv.customer_id == c.id => {
+            Ok(pdf_response(&inv.number, documents::pdf(&st.db, &st.operator, &inv).await?))
+        }
+        _ => Err(ApiError::not_found("no such invoice")),
+    }
+}
+
+/// The portal home's billing section.
+pub async fn portal_section(st: &AppState, c: &Customer) -> Result<String, ApiError> {
+    let Some(acc) = store::account(&st.db, c.id).await? else { return Ok(String::new()) };
+    let bal = store::balance(&st.db, c.id, today()).await?;
+    let csrf = format!("<input type=hidden name=csrf value='{}'>", esc(&c.csrf));
+    let mut b = format!("<h2>Billing</h2><p class=balance>Balance: <strong>{}</strong></p>", esc(&bal.balance));
+    if bal.balance_minor > 0 {
+        if st.payments.is_some() && acc.payment_method_id.is_some() {
+            b.push_str(&format!(
+                "<form class=inline method=post action=/portal/pay>{csrf}<button>Pay {} now with {}</button></form>",
+                esc(&bal.balance),
+                esc(acc.payment_method_label.as_deref().unwrap_or("your saved card"))
+            ));
+        }
+        b.push_str(&format!(
+            "<p>Or pay by bank transfer quoting <strong class=mono>{}</strong>.</p>",
+            esc(&acc.payment_reference)
+        ));
+    }
+    if acc.payment_method_id.is_some() {
+        b.push_str(&format!(
+            "<form class=inline method=post action=/portal/autopay>{csrf}<input type=hidden name=on value='{}'>\
+             <span>Autopay is {}.</span><button>{}</button></form>",
+            if acc.autopay { "false" } else { "true" },
+            if acc.autopay { "on" } else { "off" },
+            if acc.autopay { "Turn autopay off" } else { "Turn autopay on" },
+        ));
+    }
+    let invoices =
+        store::invoices(&st.db, &store::InvoiceFilter { customer_id: Some(c.id), ..Default::default() }).await?;
+    if !invoices.is_empty() {
+        b.push_str("<h3>Invoices</h3>");
+        b.push_str(&invoice_table(&invoices, &|id| format!("/portal/invoices/{id}/pdf")));
+    }
+    let pays = payments(st, c.id).await?;
+    if !pays.is_empty() {
+        b.push_str("<h3>Payments</h3><ul>");
+        for (d, a, m, _) in &pays {
+            b.push_str(&format!("<li>{} · {} · {}</li>", esc(d), esc(a), esc(m)));
+        }
+        b.push_str("</ul>");
+    }
+    Ok(b)
+}
+
+pub async fn portal_pay(c: Customer, State(st): State<AppState>) -> PageResult {
+    let Some(p) = st.payments.clone() else { return Err(ApiError::bad_request("card payments are not set up")) };
+    let attempt =
+        1 + sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM autopay_attempts WHERE customer_id = $1 AND ts_ms > $2")
+            .bind(c.id)
+            .bind(crate::db::now_ms() - 86_400_000)
+            .fetch_one(&st.db.pool)
+            .await
+            .map_err(crate::db::DbError::from)?
+            .try_get::<i64, _>(0)
+            .map_err(crate::db::DbError::from)?;
+    let r = autopay::charge_balance(&st.db, p.as_ref(), c.id, today(), 100 + attempt, "portal").await?;
+    let msg = match &r {
+        autopay::PayResult::Paid { amount, .. } => format!("Thank you: {amount} paid."),
+        autopay::PayResult::Processing { amount } => format!("Your bank payment of {amount} is on its way."),
+        autopay::PayResult::Declined { code, message } => format!("Your payment was declined ({code}): {message}"),
+        autopay::PayResult::NothingDue => "Nothing to pay.".into(),
+        autopay::PayResult::AlreadyAttempted => "That payment is already under way.".into(),
+    };
+    let cls = if matches!(r, autopay::PayResult::Declined { .. }) { "down" } else { "up" };
+    Ok(super::portal::frame(
+        Some(&c),
+        "Payment",
+        &format!("<h1>Payment</h1><p class='banner {cls}'>{}</p><p><a href=/portal>Back</a></p>", esc(&msg)),
+    )
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AutopayForm {
+    on: String,
+}
+
+pub async fn portal_autopay(c: Customer, State(st): State<AppState>, Form(f): Form<AutopayForm>) -> PageResult {
+    autopay::set_autopay(&st.db, c.id, f.on == "true").await?;
+    Ok(Redirect::to("/portal").into_response())
+}
+
+/// `POST /api/v1/billing/stripe/webhook`: verified with the signing secret
+/// (raw body, `Stripe-Signature`), then applied; 400 on a bad signature.
+pub async fn stripe_webhook(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(secret) = &st.stripe_webhook_secret else {
+        return (StatusCode::NOT_FOUND, "webhooks are not configured").into_response();
+    };
+    let sig = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let now = crate::db::now_ms() / 1000;
+    let ev = match crate::billing::provider::verify_webhook(&body, sig, secret.expose(), now, 300) {
+        Ok(ev) => ev,
+        Err(e) => {
+            tracing::warn!(error = %e, "refused a payment webhook");
+            return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
+        }
+    };
+    match autopay::apply_webhook(&st.db, &ev, today()).await {
+        Ok(_) => (StatusCode::OK, "ok").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, event = ev.id, "payment webhook not applied; the provider retries");
+            (StatusCode::INTERNAL_SERVER_ERROR, "retry").into_response()
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Payments end to end with real processes: a controller configured with the
+//! real Stripe client pointed at the local Stripe-compatible server. Saving
+//! a card, autopay charging what is due (once), a declined card retried on
+//! schedule, an ACH payment settled by a signed webhook, and a forged
+//! webhook refused. Both backends.
+
+use mast_tests::stripe_server::StripeServer;
+use mast_tests::*;
+use serde_json::Value;
+
+on_both_backends!(autopay_declines_and_webhooks);
+
+fn customer(c: &Controller, name: &str, email: &str) -> anyhow::Result<i64> {
+    let id: i64 = c.cli_ok(&["customer", "add", "--name", name, "--email", email]).trim().parse()?;
+    c.cli_ok(&["billing", "account", "set", &id.to_string(), "--billing-day", "1"]);
+    c.cli_ok(&["billing", "subscribe", &id.to_string(), "Home 25", "--start", "2026-11-01"]);
+    Ok(id)
+}
+
+fn balance(c: &Controller, id: i64) -> anyhow::Result<i64> {
+    let v: Value = serde_json::from_str(&c.cli_ok(&["billing", "balance", &id.to_string(), "--json"]))?;
+    v["balance_minor"].as_i64().ok_or_else(|| anyhow::anyhow!("no balance in {v}"))
+}
+
+async fn autopay_declines_and_webhooks(backend: Backend) -> anyhow::Result<()> {
+    let stripe = StripeServer::start().await;
+    let env = [
+        ("MAST_STRIPE_SECRET_KEY", stripe.api_key.as_str()),
+        ("MAST_STRIPE_API_BASE", stripe.base_url.as_str()),
+        ("MAST_STRIPE_WEBHOOK_SECRET", stripe.webhook_secret.as_str()),
+    ];
+    let Some(c) = Controller::start(backend, &env).await? else { return Ok(()) };
+    c.cli_ok(&["billing", "plan", "add", "Home 25", "--price", "45.00", "--down-kbps", "25000", "--up-kbps", "5000"]);
+    let ada = customer(&c, "Ada Card", "ada@example.org")?;
+    let bob = customer(&c, "Bob Declined", "bob@example.org")?;
+    let cy = customer(&c, "Cy Bank", "cy@example.org")?;
+    let run: Value = serde_json::from_str(&c.cli_ok(&["billing", "run", "--date", "2026-12-01", "--json"]))?;
+    assert_eq!(run["invoices_issued"], 3, "{run}");
+    for (id, pm) in [(ada, "pm_card_visa"), (bob, "pm_card_chargeCustomerFail"), (cy, "pm_usBankAccount")] {
+        let out = c.cli_ok(&["billing", "autopay", &id.to_string(), "--payment-method", pm, "--on"]);
+        assert!(out.contains("autopay on"), "{out}");
+    }
+    let owed = balance(&c, ada)?;
+    assert_eq!(owed, 4500, "one month of Home 25");
+
+    // Nothing is due before the due date; on it, each customer is charged once.
+    let early: Value = serde_json::from_str(&c.cli_ok(&["billing", "autopay-run", "--date", "2026-12-02", "--json"]))?;
+    assert_eq!(early["results"].as_array().map(Vec::len), Some(0), "{early}");
+    let due: Value = serde_json::from_str(&c.cli_ok(&["billing", "autopay-run", "--date", "2026-12-20", "--json"]))?;
+    let outcome = |id: i64| {
+        due["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["customer_id"] == id)
+            .map(|r| r["result"]["outcome"].clone())
+    };
+    assert_eq!(outcome(ada), Some("paid".into()), "{due}");
+    assert_eq!(outcome(bob), Some("declined".into()), "{due}");
+    assert_eq!(outcome(cy), Some("processing".into()), "{due}");
+    assert_eq!(balance(&c, ada)?, 0, "the card payment is on the ledger");
+    assert_eq!(balance(&c, bob)?, 4500);
+    assert_eq!(balance(&c, cy)?, 4500, "ACH is not money until it settles");
+    // Running again charges nobody twice (the decline waits for its retry day).
+    let again: Value = serde_json::from_str(&c.cli_ok(&["billing", "autopay-run", "--date", "2026-12-20", "--json"]))?;
+    assert_eq!(again["results"].as_array().map(Vec::len), Some(0), "{again}");
+    assert_eq!(stripe.charges().len(), 3, "three charges in all");
+    let ada_charge = stripe.charges().into_iter().find(|ch| ch.status == "succeeded").unwrap();
+    assert_eq!((ada_charge.amount, ada_charge.currency.as_str()), (4500, "usd"));
+    assert!(ada_charge.idempotency_key.as_deref().unwrap_or("").starts_with(&format!("mast-pay-{ada}-")));
+
+    // The bank payment settles: Stripe's signed webhook reaches the controller.
+    stripe.set_webhook_url(Some(format!("http://{}/api/v1/billing/stripe/webhook", c.http)));
+    let pi = stripe.charges().into_iter().find(|ch| ch.status == "processing").unwrap().payment_intent_id;
+    stripe.complete_processing(&pi);
+    c.wait_for("the ACH payment recorded", std::time::Duration::from_secs(20), async || {
+        (balance(&c, cy).ok()? == 0).then_some(())
+    })
+    .await?;
+    // The same event again (Stripe retries) records nothing more; a forged one is refused.
+    let url = format!("http://{}/api/v1/billing/stripe/webhook", c.http);
+    let last = stripe.events().last().cloned().unwrap();
+    assert_eq!(stripe.send_webhook(&url, &last).await.map_err(anyhow::Error::msg)?, 200);
+    assert_eq!(balance(&c, cy)?, 0);
+    let forged = serde_json::to_vec(&last)?;
+    let status = stripe
+        .post_webhook_raw(
+            &url,
+            forged,
+            "t=1700000000,v1=0000000000000000000000000000000000000000000000000000000000000000",
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+    assert_eq!(status, 400, "a bad signature is refused");
+    let pays = c.cli_ok(&["billing", "balance", &cy.to_string(), "--json"]);
+    assert!(pays.contains("\"balance_minor\": 0") || pays.contains("\"balance_minor\":0"), "{pays}");
+    assert!(!c.log().contains(&stripe.api_key), "the API key never reaches the log");
+    Ok(())
+}
