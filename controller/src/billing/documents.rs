@@ -96,7 +96,7 @@ pub async fn document(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<Invoic
         number: inv.number.clone(),
         issue_date: inv.issue_date.clone(),
         due_date: inv.due_date.clone(),
-        period: format!("{} – {}", inv.period_start, inv.period_end),
+        period: period_label(&inv.period_start, &inv.period_end),
         lines: doc_lines,
         subtotal: money(inv.subtotal_minor, cur)?,
         discounts: (discount != 0).then(|| money(-discount, cur)).transpose()?,
@@ -183,5 +183,36 @@ pub async fn mail_worker(db: Db, transports: crate::notify::Transports, every: s
         if let Err(e) = queue_new_invoices(&db, &transports).await {
             tracing::warn!(error = %e, "invoice emails: database error");
         }
+    }
+}
+
+/// A stored period `[start, end)` as people read it, with the year:
+/// `1-31 Dec 2026`, `15 Dec 2026-14 Jan 2027`.
+pub fn period_label(start: &str, end_exclusive: &str) -> String {
+    let (Ok(s), Ok(e)) = (store::parse_date("period", start), store::parse_date("period", end_exclusive)) else {
+        return format!("{start} – {end_exclusive}");
+    };
+    let Ok(r) = super::period::DateRange::new(s, e) else { return format!("{start} – {end_exclusive}") };
+    let last = e.previous_day().unwrap_or(e);
+    let label = r.label();
+    if s.year() == last.year() {
+        format!("{label} {}", last.year())
+    } else {
+        // "15 Dec-14 Jan" gets both years.
+        match label.split_once('-') {
+            Some((a, b)) => format!("{a} {}-{b} {}", s.year(), last.year()),
+            None => format!("{label} {}", last.year()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn periods_read_inclusive_with_years() {
+        assert_eq!(super::period_label("2026-12-01", "2027-01-01"), "1-31 Dec 2026");
+        assert_eq!(super::period_label("2026-12-15", "2027-01-15"), "15 Dec 2026-14 Jan 2027");
+        assert_eq!(super::period_label("2026-11-03", "2026-12-03"), "3 Nov-2 Dec 2026");
+        assert_eq!(super::period_label("bad", "2026-12-03"), "bad – 2026-12-03");
     }
 }

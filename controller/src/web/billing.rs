@@ -55,10 +55,9 @@ fn invoice_table(list: &[store::InvoiceRow], href: &dyn Fn(i64) -> String) -> St
     );
     for i in list.iter().rev() {
         b.push_str(&format!(
-            "<tr><td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href='{}'>PDF</a></td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href='{}'>PDF</a></td></tr>",
             esc(&i.number),
-            esc(&i.period_start),
-            esc(&i.period_end),
+            esc(&documents::period_label(&i.period_start, &i.period_end)),
             esc(&i.issue_date),
             esc(&i.due_date),
             fmt(i.total_minor, &i.currency),

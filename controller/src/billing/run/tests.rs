@@ -404,6 +404,31 @@ async fn numbers_are_gapless_across_batches_runs_and_years() {
     assert_eq!(count(&db, "SELECT COUNT(DISTINCT number) FROM invoices").await, 3 * n as i64);
 }
 
+/// Two runs at once (a cron job and an impatient operator): each customer
+/// is invoiced once, by one of them, and the numbers stay 1..N.
+#[tokio::test]
+async fn concurrent_runs_share_the_work_without_gaps_or_duplicates() {
+    let (_dir, db) = open().await;
+    let t = add_tax_class(&db, "None", &[], RoundingMode::HalfEven).await.unwrap();
+    let p = add_plan(&db, &NewPlan { name: "P".into(), price: usd(4500), down_kbps: 1, up_kbps: 1, tax_class_id: t })
+        .await
+        .unwrap();
+    let n = 150;
+    for i in 0..n {
+        let c = customer(&db, &format!("c{i}"), 1).await;
+        subscribe(&db, c, p.id, date!(2025 - 01 - 01)).await.unwrap();
+    }
+    let opts = RunOptions { batch_size: 7, ..Default::default() };
+    let (a, b) = tokio::join!(run(&db, date!(2026 - 11 - 01), &opts), run(&db, date!(2026 - 11 - 01), &opts));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!((a.errors.len(), b.errors.len()), (0, 0));
+    assert_eq!(a.invoices_issued + b.invoices_issued, n);
+    assert_eq!(a.already_issued + b.already_issued, n);
+    assert_eq!(seqs(&db, 2026).await, (1..=n as i64).collect::<Vec<_>>());
+    assert_eq!(count(&db, "SELECT COUNT(DISTINCT customer_id) FROM invoices").await, n as i64);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM ledger WHERE kind = 'invoice'").await, n as i64);
+}
+
 #[tokio::test]
 async fn a_bad_customer_is_reported_and_the_others_proceed() {
     let (_dir, db) = open().await;
