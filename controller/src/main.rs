@@ -831,6 +831,16 @@ enum BillingCmd {
         #[arg(long)]
         off: bool,
     },
+    /// Import a bank statement (CSV: date, amount, reference[, payer]) as
+    /// payments matched by payment reference; nothing is imported if any
+    /// row is malformed, and re-importing books nothing twice.
+    ImportBank {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Charge every autopay customer with an invoice due on DATE (first
     /// attempts and due retries of declined ones).
     AutopayRun {
@@ -987,6 +997,38 @@ async fn billing_cmd(cmd: BillingCmd, cfg: &Config) -> anyhow::Result<()> {
                 audit::record(&db, &cli, "billing.autopay", &format!("customer {customer_id}"), state).await?;
                 println!("customer {customer_id}: autopay {state}");
             }
+        }
+        BillingCmd::ImportBank { file, dry_run, json } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let rep = billing::bank::import(&db, &text, &cli.name, dry_run).await?;
+            if !dry_run && rep.errors.is_empty() {
+                let detail = format!(
+                    "{} imported, {} duplicates, {} unmatched",
+                    rep.imported,
+                    rep.duplicates,
+                    rep.unmatched.len()
+                );
+                audit::record(&db, &cli, "billing.import-bank", &file.display().to_string(), &detail).await?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rep)?);
+            } else {
+                for e in &rep.errors {
+                    eprintln!("line {}: {}", e.line, e.message);
+                }
+                for (line, r) in &rep.unmatched {
+                    println!("line {line}: no customer's reference in {r:?}");
+                }
+                println!(
+                    "{} payments imported, {} already imported, {} unmatched, {} outgoing ignored{}",
+                    rep.imported,
+                    rep.duplicates,
+                    rep.unmatched.len(),
+                    rep.ignored,
+                    if dry_run { " (dry run)" } else { "" }
+                );
+            }
+            anyhow::ensure!(rep.errors.is_empty(), "{} bad rows: nothing was imported", rep.errors.len());
         }
         BillingCmd::AutopayRun { date, json } => {
             let date = date_or_today(cfg, "date", date.as_deref())?;

@@ -95,5 +95,41 @@ async fn autopay_declines_and_webhooks(backend: Backend) -> anyhow::Result<()> {
     let pays = c.cli_ok(&["billing", "balance", &cy.to_string(), "--json"]);
     assert!(pays.contains("\"balance_minor\": 0") || pays.contains("\"balance_minor\":0"), "{pays}");
     assert!(!c.log().contains(&stripe.api_key), "the API key never reaches the log");
+
+    // Bob pays by bank transfer instead: the statement has a bad row, so
+    // nothing is imported; fixed, his payment is matched by reference, and
+    // importing the same statement again books nothing twice.
+    let bob_ref = serde_json::from_str::<Value>(&c.cli_ok(&["billing", "balance", &bob.to_string(), "--json"]))?;
+    assert_eq!(bob_ref["balance_minor"], 4500);
+    let reference = mast_controller::billing::store::payment_reference(bob);
+    let dir = tempfile::tempdir()?;
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        format!("Date,Amount,Reference,Payer\n2026-12-21,45.00,{reference},Bob\n2026-12-22,4O.00,oops,Someone\n"),
+    )?;
+    let out = c.cli(&["billing", "import-bank", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 3: amount"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(balance(&c, bob)?, 4500, "nothing half-imported");
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        format!(
+            "Date,Amount,Reference,Payer\n12/21/2026,45.00,Internet {reference},Bob\n12/22/2026,12.00,no reference,Zed\n\
+             12/23/2026,-5.00,bank fee,\n"
+        ),
+    )?;
+    let rep: Value = serde_json::from_str(&c.cli_ok(&["billing", "import-bank", good.to_str().unwrap(), "--json"]))?;
+    assert_eq!((rep["imported"].as_i64(), rep["ignored"].as_i64()), (Some(1), Some(1)), "{rep}");
+    assert_eq!(rep["unmatched"][0][0], 3, "{rep}");
+    assert_eq!(balance(&c, bob)?, 0);
+    let again: Value = serde_json::from_str(&c.cli_ok(&["billing", "import-bank", good.to_str().unwrap(), "--json"]))?;
+    assert_eq!((again["imported"].as_i64(), again["duplicates"].as_i64()), (Some(0), Some(1)), "{again}");
+    assert_eq!(balance(&c, bob)?, 0);
     Ok(())
 }

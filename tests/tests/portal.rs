@@ -49,7 +49,8 @@ async fn portal_sign_in_invoice_pay_and_ticket() -> anyhow::Result<()> {
 
     // The invoice PDF, with the portal session's cookie.
     let cookie = b.client.get_named_cookie("mast_portal").await?;
-    let inv = home.split("/portal/invoices/").nth(1).and_then(|s| s.split('/').next()).expect("invoice link").to_string();
+    let inv =
+        home.split("/portal/invoices/").nth(1).and_then(|s| s.split('/').next()).expect("invoice link").to_string();
     let pdf = reqwest::Client::new()
         .get(format!("{base}/portal/invoices/{inv}/pdf"))
         .header("cookie", format!("mast_portal={}", cookie.value()))

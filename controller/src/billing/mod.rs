@@ -77,6 +77,7 @@
 //! [`InvoiceKey`]: invoice::InvoiceKey
 
 pub mod autopay;
+pub mod bank;
 pub mod catalog;
 pub mod documents;
 pub mod dunning;

@@ -1487,6 +1487,109 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn validation_payments_and_balance() {
+        use time::macros::date;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+        let c =
+            crate::customers::create(&db, &crate::customers::CustomerInput { name: "A".into(), ..Default::default() })
+                .await
+                .unwrap()
+                .id;
+        let t = untaxed_class(&db).await.unwrap();
+        assert_eq!(untaxed_class(&db).await.unwrap(), t, "created once");
+        let usd = |m| Money::new(m, Currency::USD);
+        let np = NewPlan { name: "Home".into(), price: usd(4500), down_kbps: 25_000, up_kbps: 5_000, tax_class_id: t };
+        let home = add_plan(&db, &np).await.unwrap();
+        assert!(add_plan(&db, &np).await.is_err(), "names are unique");
+        assert!(add_plan(&db, &NewPlan { name: " ".into(), ..np.clone() }).await.is_err());
+        assert!(add_plan(&db, &NewPlan { name: "X".into(), price: usd(-1), ..np.clone() }).await.is_err());
+        assert!(add_plan(&db, &NewPlan { name: "X".into(), down_kbps: 0, ..np.clone() }).await.is_err());
+        assert!(add_plan(&db, &NewPlan { name: "X".into(), tax_class_id: 99, ..np.clone() }).await.is_err());
+        let euro = add_plan(&db, &NewPlan { name: "Euro".into(), price: Money::new(100, Currency::EUR), ..np.clone() })
+            .await
+            .unwrap();
+        assert_eq!(find_plan(&db, "Home").await.unwrap().id, home.id);
+        assert_eq!(find_plan(&db, &home.id.to_string()).await.unwrap().id, home.id);
+        assert!(find_plan(&db, "Nope").await.is_err());
+
+        // No account yet: subscriptions, charges and payments are refused.
+        let e = subscribe(&db, c, home.id, date!(2026 - 01 - 01)).await.unwrap_err().to_string();
+        assert!(e.contains("no billing account"), "{e}");
+        assert!(
+            set_account(&db, &AccountInput { customer_id: c, billing_day: 29, ..Default::default() }).await.is_err()
+        );
+        assert!(
+            set_account(&db, &AccountInput { customer_id: 999, billing_day: 1, ..Default::default() }).await.is_err()
+        );
+        let a = set_account(&db, &AccountInput { customer_id: c, billing_day: 3, ..Default::default() }).await.unwrap();
+        assert_eq!((a.currency.as_str(), a.payment_reference.clone()), ("USD", payment_reference(c)));
+        assert!(subscribe(&db, c, euro.id, date!(2026 - 01 - 01)).await.unwrap_err().to_string().contains("EUR"));
+        let s = subscribe(&db, c, home.id, date!(2026 - 01 - 01)).await.unwrap();
+        assert!(change_plan(&db, s, home.id, date!(2025 - 12 - 01)).await.is_err(), "before the start");
+        assert!(cancel(&db, s, date!(2026 - 01 - 01)).await.is_err());
+        let hold = HoldInput {
+            customer_id: c,
+            subscription_id: Some(s),
+            start: date!(2026 - 02 - 01),
+            end: Some(date!(2026 - 02 - 01)),
+            kind: HoldKind::Vacation,
+        };
+        assert!(add_hold(&db, &hold).await.is_err(), "empty hold");
+        let h = add_hold(&db, &HoldInput { end: None, ..hold.clone() }).await.unwrap();
+        end_hold(&db, h, date!(2026 - 02 - 10)).await.unwrap();
+        assert!(end_hold(&db, h, date!(2026 - 01 - 10)).await.is_err());
+        let charge = ChargeInput {
+            customer_id: c,
+            date: date!(2026 - 01 - 01),
+            kind: ChargeKind::Installation,
+            description: "Installation".into(),
+            amount: usd(0),
+            tax_class_id: None,
+        };
+        assert!(add_charge(&db, &charge).await.is_err(), "zero amount");
+        assert!(
+            add_charge(&db, &ChargeInput { amount: Money::new(5, Currency::EUR), ..charge.clone() }).await.is_err()
+        );
+        add_charge(&db, &ChargeInput { amount: usd(9900), ..charge.clone() }).await.unwrap();
+        let discount = DiscountInput {
+            customer_id: c,
+            description: "Half".into(),
+            target: DiscountTarget::AllRecurring,
+            value: DiscountValue::PercentBp(10_001),
+            start: date!(2026 - 01 - 01),
+            end: None,
+        };
+        assert!(add_discount(&db, &discount).await.is_err());
+        add_discount(&db, &DiscountInput { value: DiscountValue::PercentBp(5000), ..discount.clone() }).await.unwrap();
+
+        // Payments: a payments row plus a ledger credit; a provider id is recorded once.
+        let pay = PaymentInput {
+            customer_id: c,
+            date: date!(2026 - 01 - 05),
+            amount: usd(3000),
+            method: "card".into(),
+            reference: None,
+            provider_payment_id: Some("pi_1".into()),
+            created_by: "test".into(),
+        };
+        let first = record_payment(&db, &pay).await.unwrap();
+        let again = record_payment(&db, &pay).await.unwrap();
+        assert_eq!((again.id, again.duplicate, first.duplicate), (first.id, true, false));
+        assert!(record_payment(&db, &PaymentInput { method: "wire".into(), ..pay.clone() }).await.is_err());
+        assert!(record_payment(&db, &PaymentInput { amount: usd(-1), ..pay.clone() }).await.is_err());
+        record_payment(&db, &PaymentInput { provider_payment_id: None, amount: usd(500), ..pay.clone() })
+            .await
+            .unwrap();
+        let b = balance(&db, c, date!(2026 - 01 - 31)).await.unwrap();
+        assert_eq!((b.balance_minor, b.unapplied_credit_minor, b.balance.as_str()), (-3500, 3500, "-35.00 USD"));
+        let n: i64 =
+            sqlx::query("SELECT COUNT(*) FROM payments").fetch_one(&db.pool).await.unwrap().try_get(0).unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(ledger_entries(&db, c, Currency::USD).await.unwrap().len(), 2);
+    }
+
     #[test]
     fn parsers() {
         assert_eq!(currency("JPY").unwrap(), Currency::JPY);
