@@ -57,6 +57,10 @@
 //! | `stripe_secret_key` | `MAST_STRIPE_SECRET_KEY` | none (no card/ACH autopay) | Stripe API key (`sk_...`/`rk_...`); never logged |
 //! | `stripe_api_base` | `MAST_STRIPE_API_BASE` | `https://api.stripe.com` | Stripe API base URL (a local Stripe-compatible server in tests) |
 //! | `stripe_webhook_secret` | `MAST_STRIPE_WEBHOOK_SECRET` | none | signing secret of Stripe webhooks to `/api/v1/billing/stripe/webhook` |
+//! | `billing_auto_run` | `MAST_BILLING_AUTO_RUN` | `true` | run invoices, autopay and dunning on schedule (`billing run` works either way) |
+//! | `billing_check_secs` | `MAST_BILLING_CHECK_SECS` | `3600` | how often the schedule looks (each step is idempotent) |
+//! | `dunning_steps` | `MAST_DUNNING_STEPS` | `reminder@3, fee@10:5.00, suspend@20` | business days after the due date: reminder email, late fee (amount or `N%`), suspension |
+//! | `reconnection_fee` | `MAST_RECONNECTION_FEE` | none | charged when a suspended customer pays and is reactivated |
 //! | `log` | `MAST_LOG` | `info` | tracing filter, e.g. `info,mast_controller=debug` |
 
 use serde::Deserialize;
@@ -128,6 +132,10 @@ pub struct Config {
     pub stripe_secret_key: Option<Secret>,
     pub stripe_api_base: Option<String>,
     pub stripe_webhook_secret: Option<Secret>,
+    pub billing_auto_run: bool,
+    pub billing_check_secs: u64,
+    pub dunning_steps: String,
+    pub reconnection_fee: Option<String>,
     pub log: String,
 }
 
@@ -206,6 +214,10 @@ impl Default for Config {
             stripe_secret_key: None,
             stripe_api_base: None,
             stripe_webhook_secret: None,
+            billing_auto_run: true,
+            billing_check_secs: 3600,
+            dunning_steps: "reminder@3, fee@10:5.00, suspend@20".into(),
+            reconnection_fee: None,
             log: "info".into(),
         }
     }
@@ -398,6 +410,18 @@ impl Config {
         if let Some(v) = env("MAST_STRIPE_WEBHOOK_SECRET") {
             self.stripe_webhook_secret = Some(Secret(v)).filter(|s| !s.0.is_empty());
         }
+        if let Some(v) = env("MAST_BILLING_AUTO_RUN") {
+            self.billing_auto_run = parse("MAST_BILLING_AUTO_RUN", &v)?;
+        }
+        if let Some(v) = env("MAST_BILLING_CHECK_SECS") {
+            self.billing_check_secs = parse("MAST_BILLING_CHECK_SECS", &v)?;
+        }
+        if let Some(v) = env("MAST_DUNNING_STEPS") {
+            self.dunning_steps = v;
+        }
+        if let Some(v) = env("MAST_RECONNECTION_FEE") {
+            self.reconnection_fee = Some(v).filter(|v| !v.is_empty());
+        }
         if let Some(v) = env("MAST_LOG") {
             self.log = v;
         }
@@ -477,6 +501,14 @@ impl Config {
         if self.imap_host.is_some() && (self.imap_username.is_none() || self.imap_password.is_none()) {
             return bad("imap_username", "imap_username and imap_password are needed with imap_host");
         }
+        if let Err(e) =
+            crate::billing::collections::parse_steps(&self.dunning_steps, crate::billing::money::Currency::USD)
+        {
+            return bad("dunning_steps", &e);
+        }
+        if self.billing_check_secs == 0 || self.billing_check_secs > 86_400 {
+            return bad("billing_check_secs", "must be between 1 and 86400");
+        }
         if self.operator_name.trim().is_empty() {
             return bad("operator_name", "must not be empty (it heads every invoice)");
         }
@@ -549,6 +581,19 @@ impl Config {
             timeout_secs: 30,
             ca_file: None,
         })
+    }
+
+    /// Dunning settings (`dunning_steps`, `reconnection_fee`, `support_holidays`).
+    pub fn dunning(&self) -> crate::billing::collections::Settings {
+        crate::billing::collections::Settings {
+            steps: self.dunning_steps.clone(),
+            reconnection_fee: self.reconnection_fee.clone(),
+            holidays: self
+                .support_holidays
+                .iter()
+                .filter_map(|d| crate::billing::store::parse_date("holiday", d).ok())
+                .collect(),
+        }
     }
 
     /// The database URL, defaulting to a SQLite file in the data dir.

@@ -83,6 +83,15 @@ pub async fn serve(
     let intake = cfg.imap_config().map(|imap| tokio::spawn(tickets::email::worker(db.clone(), desk.clone(), imap)));
     let invoice_mail =
         tokio::spawn(billing::documents::mail_worker(db.clone(), transports.clone(), Duration::from_secs(60)));
+    let schedule = billing::scheduler::Schedule {
+        tz: tz.clone(),
+        invoice_runs: cfg.billing_auto_run,
+        dunning: cfg.dunning(),
+        provider: billing::autopay::provider(&cfg)?,
+        transports: transports.clone(),
+        every: Duration::from_secs(cfg.billing_check_secs),
+    };
+    let billing_schedule = cfg.billing_auto_run.then(|| tokio::spawn(billing::scheduler::worker(db.clone(), schedule)));
     let notices = tokio::spawn(monitoring::windows::notice_worker(
         db.clone(),
         transports.clone(),
@@ -171,6 +180,9 @@ pub async fn serve(
     sla.abort();
     notices.abort();
     invoice_mail.abort();
+    if let Some(b) = billing_schedule {
+        b.abort();
+    }
     if let Some(i) = intake {
         i.abort();
     }

@@ -841,6 +841,20 @@ enum BillingCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Dunning for DATE: reminders, late fees, suspension, reactivation
+    /// once paid (each step once per invoice).
+    DunningRun {
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Suspended customers for the network to enforce: `csv`, `mikrotik`
+    /// (a RouterOS address-list script) or `json`.
+    Suspended {
+        #[arg(long, default_value = "csv")]
+        format: String,
+    },
     /// Charge every autopay customer with an invoice due on DATE (first
     /// attempts and due retries of declined ones).
     AutopayRun {
@@ -1029,6 +1043,28 @@ async fn billing_cmd(cmd: BillingCmd, cfg: &Config) -> anyhow::Result<()> {
                 );
             }
             anyhow::ensure!(rep.errors.is_empty(), "{} bad rows: nothing was imported", rep.errors.len());
+        }
+        BillingCmd::DunningRun { date, json } => {
+            let date = date_or_today(cfg, "date", date.as_deref())?;
+            let transports = mast_controller::notify_transports(cfg, &db)?;
+            let sum = billing::collections::run(&db, &cfg.dunning(), &transports, date).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&sum)?);
+            } else {
+                println!(
+                    "{} overdue invoices: {} reminders, {} late fees, {} suspended, {} reactivated",
+                    sum.invoices_checked, sum.reminders, sum.fees, sum.suspended, sum.reactivated
+                );
+            }
+        }
+        BillingCmd::Suspended { format } => {
+            let list = billing::collections::suspended(&db).await?;
+            match format.as_str() {
+                "csv" => print!("{}", billing::collections::suspended_csv(&list)),
+                "mikrotik" => print!("{}", billing::collections::suspended_mikrotik(&list)),
+                "json" => println!("{}", serde_json::to_string_pretty(&list)?),
+                other => anyhow::bail!("format {other:?}: csv, mikrotik or json"),
+            }
         }
         BillingCmd::AutopayRun { date, json } => {
             let date = date_or_today(cfg, "date", date.as_deref())?;

@@ -138,6 +138,10 @@ impl Controller {
             ("MAST_HTTP_LISTEN".into(), "127.0.0.1:0".into()),
             ("MAST_QUIC_LISTEN".into(), "127.0.0.1:0".into()),
             ("MAST_LOG".into(), "info".into()),
+            // Tests drive billing with explicit dates; the wall-clock
+            // schedule (invoices, autopay, dunning for "today") stays off
+            // unless a test turns it on.
+            ("MAST_BILLING_AUTO_RUN".into(), "false".into()),
         ];
         let pg = match backend {
             Backend::Sqlite => None,

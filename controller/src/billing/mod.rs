@@ -79,6 +79,7 @@
 pub mod autopay;
 pub mod bank;
 pub mod catalog;
+pub mod collections;
 pub mod documents;
 pub mod dunning;
 pub mod error;
@@ -90,6 +91,7 @@ pub mod pdf;
 pub mod period;
 pub mod proration;
 pub mod provider;
+pub mod scheduler;
 // The shell around the core (IO: sqlx, clock): not in the import-ban list below.
 pub mod demo;
 pub mod run;

@@ -1,0 +1,70 @@
+//! Dunning end to end with real processes, both backends: an unpaid invoice
+//! gets its reminder, late fee and suspension on the configured business
+//! days (weekends and a holiday not counted), each once; the suspended
+//! customer appears in the network's lists; paying reactivates them with
+//! the reconnection fee.
+
+use mast_tests::*;
+use serde_json::Value;
+
+on_both_backends!(reminder_fee_suspension_reactivation);
+
+async fn reminder_fee_suspension_reactivation(backend: Backend) -> anyhow::Result<()> {
+    let env = [
+        ("MAST_DUNNING_STEPS", "reminder@3, fee@10:5.00, suspend@20"),
+        ("MAST_RECONNECTION_FEE", "25.00"),
+        ("MAST_SUPPORT_HOLIDAYS", "2026-12-25"),
+    ];
+    let Some(c) = Controller::start(backend, &env).await? else { return Ok(()) };
+    c.cli_ok(&["billing", "plan", "add", "Home 25", "--price", "45.00", "--down-kbps", "25000", "--up-kbps", "5000"]);
+    let id: i64 = c
+        .cli_ok(&[
+            "customer",
+            "add",
+            "--name",
+            "Late Larry",
+            "--email",
+            "larry@example.org",
+            "--cpe",
+            "aa:bb:cc:00:11:22",
+        ])
+        .trim()
+        .parse()?;
+    let ids = id.to_string();
+    c.cli_ok(&["billing", "account", "set", &ids, "--billing-day", "1"]);
+    c.cli_ok(&["billing", "subscribe", &ids, "Home 25", "--start", "2026-12-01"]);
+    c.cli_ok(&["billing", "run", "--date", "2026-12-01"]); // due 2026-12-15 (a Tuesday)
+    let run = |date: &str| -> anyhow::Result<Value> {
+        Ok(serde_json::from_str(&c.cli_ok(&["billing", "dunning-run", "--date", date, "--json"]))?)
+    };
+    let balance = || -> anyhow::Result<i64> {
+        let v: Value = serde_json::from_str(&c.cli_ok(&["billing", "balance", &ids, "--json"]))?;
+        Ok(v["balance_minor"].as_i64().unwrap_or(-1))
+    };
+    let status = || -> anyhow::Result<String> {
+        let v: Value = serde_json::from_str(&c.cli_ok(&["customer", "list", "--json"]))?;
+        Ok(v[0]["status"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(run("2026-12-17")?["reminders"], 0, "2 business days late: nothing yet");
+    assert_eq!(run("2026-12-18")?["reminders"], 1, "3 business days late: the reminder");
+    assert_eq!(run("2026-12-18")?["reminders"], 0, "once");
+    // 10 business days: 12-29 without the holiday on the 25th, 12-30 with it.
+    assert_eq!(run("2026-12-29")?["fees"], 0, "the holiday does not count");
+    assert_eq!(run("2026-12-30")?["fees"], 1);
+    assert_eq!(balance()?, 5000, "invoice + late fee");
+    assert_eq!(run("2027-01-12")?["suspended"], 0);
+    assert_eq!(run("2027-01-13")?["suspended"], 1, "20 business days late");
+    assert_eq!(status()?, "suspended");
+    let csv = c.cli_ok(&["billing", "suspended", "--format", "csv"]);
+    assert!(csv.contains(&format!("{id},Late Larry,,aa:bb:cc:00:11:22,")), "{csv}");
+    let rsc = c.cli_ok(&["billing", "suspended", "--format", "mikrotik"]);
+    assert!(rsc.contains("/ip firewall address-list remove [find list=mast-suspended]"), "{rsc}");
+    // He pays everything he owes: reactivated, with the reconnection fee.
+    c.cli_ok(&["billing", "payment", &ids, "50.00", "--method", "cash", "--date", "2027-01-14"]);
+    assert_eq!(run("2027-01-14")?["reactivated"], 1);
+    assert_eq!(status()?, "active");
+    assert_eq!(balance()?, 2500, "the reconnection fee is owed");
+    assert!(!c.cli_ok(&["billing", "suspended", "--format", "csv"]).contains("Late Larry"));
+    assert_eq!(run("2027-01-15")?["reactivated"], 0, "once");
+    Ok(())
+}
