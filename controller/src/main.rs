@@ -855,6 +855,22 @@ enum BillingCmd {
         #[arg(long, default_value = "csv")]
         format: String,
     },
+    /// Billing report for a month: MRR by plan and site, revenue, payments,
+    /// receivables aging, churn.
+    Report {
+        /// `YYYY-MM`.
+        #[arg(long)]
+        month: String,
+        /// MRR and aging as of this date (default: today).
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        #[arg(long)]
+        csv: bool,
+    },
     /// Charge every autopay customer with an invoice due on DATE (first
     /// attempts and due retries of declined ones).
     AutopayRun {
@@ -1064,6 +1080,22 @@ async fn billing_cmd(cmd: BillingCmd, cfg: &Config) -> anyhow::Result<()> {
                 "mikrotik" => print!("{}", billing::collections::suspended_mikrotik(&list)),
                 "json" => println!("{}", serde_json::to_string_pretty(&list)?),
                 other => anyhow::bail!("format {other:?}: csv, mikrotik or json"),
+            }
+        }
+        BillingCmd::Report { month, as_of, currency, json, csv } => {
+            let as_of = date_or_today(cfg, "as-of", as_of.as_deref())?;
+            let r = billing::reports::report(&db, &month, as_of, &currency.to_ascii_uppercase()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                let text = billing::reports::csv(&r);
+                if csv {
+                    print!("{text}");
+                } else {
+                    for line in text.lines().skip(1) {
+                        println!("{}", line.replacen(',', "  ", 2));
+                    }
+                }
             }
         }
         BillingCmd::AutopayRun { date, json } => {

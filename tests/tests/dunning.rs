@@ -66,5 +66,32 @@ async fn reminder_fee_suspension_reactivation(backend: Backend) -> anyhow::Resul
     assert_eq!(balance()?, 2500, "the reconnection fee is owed");
     assert!(!c.cli_ok(&["billing", "suspended", "--format", "csv"]).contains("Late Larry"));
     assert_eq!(run("2027-01-15")?["reactivated"], 0, "once");
+
+    // Reports: December's MRR and revenue, January's payments; no churn.
+    let dec: Value = serde_json::from_str(&c.cli_ok(&[
+        "billing",
+        "report",
+        "--month",
+        "2026-12",
+        "--as-of",
+        "2026-12-31",
+        "--json",
+    ]))?;
+    assert_eq!((dec["mrr_minor"].as_i64(), dec["active_subscriptions"].as_i64()), (Some(4500), Some(1)), "{dec}");
+    assert_eq!(dec["revenue_by_plan"]["Home 25"], 4500, "{dec}");
+    assert_eq!(dec["customers_lost"], 0);
+    let jan: Value = serde_json::from_str(&c.cli_ok(&[
+        "billing",
+        "report",
+        "--month",
+        "2027-01",
+        "--as-of",
+        "2027-01-14",
+        "--json",
+    ]))?;
+    assert_eq!(jan["payments_by_method"]["cash"], 5000, "{jan}");
+    assert_eq!(jan["aging_minor"][0].as_i64().unwrap() + jan["aging_minor"][1].as_i64().unwrap(), 2500, "{jan}");
+    let csv = c.cli_ok(&["billing", "report", "--month", "2026-12", "--as-of", "2026-12-31", "--csv"]);
+    assert!(csv.starts_with("section,key,value\n") && csv.contains("summary,mrr,45.00\n"), "{csv}");
     Ok(())
 }

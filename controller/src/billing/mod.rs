@@ -91,6 +91,7 @@ pub mod pdf;
 pub mod period;
 pub mod proration;
 pub mod provider;
+pub mod reports;
 pub mod scheduler;
 // The shell around the core (IO: sqlx, clock): not in the import-ban list below.
 pub mod demo;

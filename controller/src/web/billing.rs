@@ -287,3 +287,76 @@ pub async fn stripe_webhook(State(st): State<AppState>, headers: HeaderMap, body
         }
     }
 }
+
+#[derive(Deserialize)]
+pub struct ReportQ {
+    month: Option<String>,
+    format: Option<String>,
+}
+
+/// `/billing/reports`: MRR, revenue, payments, aging and churn for a month
+/// (`?month=YYYY-MM`, default this month); `&format=csv` downloads it.
+pub async fn reports_page(
+    c: Caller,
+    State(st): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<ReportQ>,
+) -> PageResult {
+    let now = today();
+    let month = q.month.unwrap_or_else(|| format!("{:04}-{:02}", now.year(), u8::from(now.month())));
+    let cur = sqlx::query("SELECT currency FROM billing_accounts GROUP BY currency ORDER BY COUNT(*) DESC LIMIT 1")
+        .fetch_optional(&st.db.pool)
+        .await
+        .map_err(crate::db::DbError::from)?
+        .map(|r| r.try_get::<String, _>(0))
+        .transpose()
+        .map_err(crate::db::DbError::from)?
+        .unwrap_or_else(|| "USD".into());
+    let r = crate::billing::reports::report(&st.db, &month, now, &cur).await?;
+    if q.format.as_deref() == Some("csv") {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"mast-billing-{month}.csv\"")),
+            ],
+            crate::billing::reports::csv(&r),
+        )
+            .into_response());
+    }
+    let table = |title: &str, m: &std::collections::BTreeMap<String, i64>| {
+        let mut b = format!("<h3>{title}</h3><div class=wrap><table>");
+        for (k, v) in m {
+            b.push_str(&format!("<tr><td>{}</td><td>{}</td></tr>", esc(k), fmt(*v, &cur)));
+        }
+        b.push_str("</table></div>");
+        b
+    };
+    let mut b = format!(
+        "<h1>Billing report {}</h1><form class=inline method=get><label>Month <input name=month value='{}'></label><button>Show</button></form> \
+         <a href='/billing/reports?month={}&format=csv'>CSV</a><div class=tiles>\
+         <div class='tile up'><span class=n>{}</span><span>MRR</span></div>\
+         <div class='tile up'><span class=n>{}</span><span>active subscriptions</span></div>\
+         <div class='tile {}'><span class=n>{:.1} %</span><span>churn ({} of {})</span></div></div>",
+        esc(&month),
+        esc(&month),
+        esc(&month),
+        fmt(r.mrr_minor, &cur),
+        r.active_subscriptions,
+        if r.churn > 0.02 { "down" } else { "up" },
+        r.churn * 100.0,
+        r.customers_lost,
+        r.customers_at_start,
+    );
+    b.push_str(&table("MRR by plan", &r.mrr_by_plan));
+    b.push_str(&table("MRR by site", &r.mrr_by_site));
+    b.push_str(&table("Invoiced by plan", &r.revenue_by_plan));
+    b.push_str(&table("Invoiced by site", &r.revenue_by_site));
+    b.push_str(&table("Payments received", &r.payments_by_method));
+    let aging: std::collections::BTreeMap<String, i64> =
+        ["1 current", "2 1-30 days", "3 31-60 days", "4 61-90 days", "5 over 90 days"]
+            .iter()
+            .zip(r.aging_minor)
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+    b.push_str(&table("Receivables aging", &aging));
+    Ok(super::pages::layout(&c, "Billing report", &b).into_response())
+}

@@ -23,6 +23,9 @@ pub fn layout(c: &Caller, title: &str, body: &str) -> Html<String> {
     let mut nav = String::from(
         "<a href=/>Dashboard</a><a href=/sites>Sites</a><a href=/devices>Devices</a><a href=/customers>Customers</a><a href=/incidents>Incidents</a><a href=/tickets>Tickets</a><a href=/maintenance>Maintenance</a><a href=/agents>Agents</a><a href=/alerts>Alerts</a>",
     );
+    if matches!(c.role, Role::Admin | Role::Billing) {
+        nav.push_str("<a href=/billing/reports>Billing</a>");
+    }
     if c.role == Role::Admin {
         nav.push_str(
             "<a href=/users>Users</a><a href=/groups>Groups</a><a href=/tokens>Tokens</a><a href=/audit>Audit</a>",
