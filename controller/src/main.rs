@@ -1131,6 +1131,10 @@ async fn billing_cmd(cmd: BillingCmd, cfg: &Config) -> anyhow::Result<()> {
                     s.errors.len()
                 );
                 audit::record(&db, &cli, "billing.run", &date_s, &detail).await?;
+                // Email the new invoices (with their PDF) through the outbox
+                // the running controller delivers.
+                let transports = mast_controller::notify_transports(cfg, &db)?;
+                billing::documents::queue_new_invoices(&db, &transports).await?;
             }
             if json {
                 let v = serde_json::json!({

@@ -460,6 +460,17 @@ impl Transport for EmailTransport {
     }
 }
 
+/// A transport that accepts every message (unit tests of the deciders).
+#[cfg(test)]
+pub(crate) struct AcceptAll;
+
+#[cfg(test)]
+impl Transport for AcceptAll {
+    fn deliver<'a>(&'a self, _m: &'a Queued) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! schedule, an ACH payment settled by a signed webhook, and a forged
 //! webhook refused. Both backends.
 
+use mast_tests::mail::SmtpSink;
 use mast_tests::stripe_server::StripeServer;
 use mast_tests::*;
 use serde_json::Value;
@@ -24,7 +25,14 @@ fn balance(c: &Controller, id: i64) -> anyhow::Result<i64> {
 
 async fn autopay_declines_and_webhooks(backend: Backend) -> anyhow::Result<()> {
     let stripe = StripeServer::start().await;
+    let sink = SmtpSink::start();
+    let smtp_port = sink.port.to_string();
     let env = [
+        ("MAST_SMTP_HOST", "127.0.0.1"),
+        ("MAST_SMTP_PORT", smtp_port.as_str()),
+        ("MAST_SMTP_SECURITY", "none"),
+        ("MAST_NOTIFY_INTERVAL_SECS", "1"),
+        ("MAST_OPERATOR_NAME", "Ridge Wireless LLC"),
         ("MAST_STRIPE_SECRET_KEY", stripe.api_key.as_str()),
         ("MAST_STRIPE_API_BASE", stripe.base_url.as_str()),
         ("MAST_STRIPE_WEBHOOK_SECRET", stripe.webhook_secret.as_str()),
@@ -36,6 +44,16 @@ async fn autopay_declines_and_webhooks(backend: Backend) -> anyhow::Result<()> {
     let cy = customer(&c, "Cy Bank", "cy@example.org")?;
     let run: Value = serde_json::from_str(&c.cli_ok(&["billing", "run", "--date", "2026-12-01", "--json"]))?;
     assert_eq!(run["invoices_issued"], 3, "{run}");
+    // Each invoice is emailed with its PDF through the real SMTP server.
+    let mails = sink.wait_for(3, std::time::Duration::from_secs(30));
+    for m in &mails {
+        let raw = String::from_utf8_lossy(&m.raw);
+        assert!(raw.contains("Subject: Invoice INV-2026-00000"), "{raw}");
+        assert!(raw.contains("application/pdf") && raw.contains(".pdf"), "the PDF is attached: {raw}");
+    }
+    let mut to: Vec<String> = mails.iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    assert_eq!(to, ["ada@example.org", "bob@example.org", "cy@example.org"]);
     for (id, pm) in [(ada, "pm_card_visa"), (bob, "pm_card_chargeCustomerFail"), (cy, "pm_usBankAccount")] {
         let out = c.cli_ok(&["billing", "autopay", &id.to_string(), "--payment-method", pm, "--on"]);
         assert!(out.contains("autopay on"), "{out}");

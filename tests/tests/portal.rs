@@ -39,6 +39,7 @@ async fn portal_sign_in_invoice_pay_and_ticket() -> anyhow::Result<()> {
         Ok(())
     };
     sign_in("not my password").await?;
+    b.client.wait().for_element(Locator::Css("p.banner")).await?;
     assert!(b.client.source().await?.contains("Wrong email or password"));
     sign_in("correct horse battery staple").await?;
     b.client.wait().for_element(Locator::Css("p.balance")).await?;
@@ -49,8 +50,13 @@ async fn portal_sign_in_invoice_pay_and_ticket() -> anyhow::Result<()> {
 
     // The invoice PDF, with the portal session's cookie.
     let cookie = b.client.get_named_cookie("mast_portal").await?;
-    let inv =
-        home.split("/portal/invoices/").nth(1).and_then(|s| s.split('/').next()).expect("invoice link").to_string();
+    let inv: String = home
+        .split("/portal/invoices/")
+        .nth(1)
+        .expect("invoice link")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     let pdf = reqwest::Client::new()
         .get(format!("{base}/portal/invoices/{inv}/pdf"))
         .header("cookie", format!("mast_portal={}", cookie.value()))
@@ -58,6 +64,12 @@ async fn portal_sign_in_invoice_pay_and_ticket() -> anyhow::Result<()> {
         .await?;
     assert_eq!(pdf.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/pdf"));
     assert!(pdf.bytes().await?.starts_with(b"%PDF-"));
+    b.client.goto(&format!("{base}/portal/invoices/{inv}")).await?;
+    b.client.wait().for_element(Locator::Css("article.invoice")).await?;
+    let page = b.client.source().await?;
+    assert!(page.contains("Amount due") && page.contains("M00000"), "the invoice as HTML with its reference");
+    b.screenshot("07b-portal-invoice").await?;
+    b.client.goto(&format!("{base}/portal")).await?;
     // Without the cookie: the sign-in page, not the invoice.
     let anon = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     assert_eq!(anon.get(format!("{base}/portal/invoices/{inv}/pdf")).send().await?.status().as_u16(), 303);
@@ -70,6 +82,7 @@ async fn portal_sign_in_invoice_pay_and_ticket() -> anyhow::Result<()> {
     b.screenshot("08-portal-paid").await?;
     assert_eq!(stripe.charges().len(), 1);
     b.client.goto(&format!("{base}/portal")).await?;
+    b.client.wait().for_element(Locator::Css("p.balance")).await?;
     assert!(b.client.source().await?.contains("Balance: <strong>0.00 USD</strong>"));
 
     // Ask for help; staff see the ticket with its source.

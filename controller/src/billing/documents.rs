@@ -206,6 +206,59 @@ pub fn period_label(start: &str, end_exclusive: &str) -> String {
     }
 }
 
+/// The invoice as an HTML fragment (the same content as the PDF).
+pub fn html(doc: &InvoiceDocument) -> String {
+    let e = crate::web::esc;
+    let party = |p: &Party| {
+        let mut s = format!("<strong>{}</strong><br>", e(&p.name));
+        for l in &p.lines {
+            s.push_str(&format!("{}<br>", e(l)));
+        }
+        for v in [&p.email, &p.phone, &p.tax_id].into_iter().flatten() {
+            s.push_str(&format!("{}<br>", e(v)));
+        }
+        s
+    };
+    let mut b = format!(
+        "<article class=invoice><div class=inv-head><div>{}</div><div><h1>Invoice {}</h1>Issued {}<br>Due <strong>{}</strong><br>Period {}</div></div>\
+         <h3>Bill to</h3><p>{}</p><div class=wrap><table><tr><th>Description</th><th class=num>Amount</th></tr>",
+        party(&doc.operator),
+        e(&doc.number),
+        e(&doc.issue_date),
+        e(&doc.due_date),
+        e(&doc.period),
+        party(&doc.customer),
+    );
+    for l in &doc.lines {
+        let detail = l.detail.as_deref().map(|d| format!("<br><span class=muted>{}</span>", e(d))).unwrap_or_default();
+        b.push_str(&format!("<tr><td>{}{detail}</td><td class=num>{}</td></tr>", e(&l.description), e(&l.amount)));
+    }
+    let mut totals = vec![("Subtotal".to_string(), doc.subtotal.clone())];
+    if let Some(d) = &doc.discounts {
+        totals.push(("Discounts".into(), d.clone()));
+    }
+    totals.extend(doc.taxes.iter().cloned());
+    totals.push(("Total".into(), doc.total.clone()));
+    if let Some(c) = &doc.credits_applied {
+        totals.push(("Credits applied".into(), c.clone()));
+    }
+    for (k, v) in &totals {
+        b.push_str(&format!("<tr><td class=num>{}</td><td class=num>{}</td></tr>", e(k), e(v)));
+    }
+    b.push_str(&format!(
+        "<tr><th class=num>Amount due</th><th class=num>{}</th></tr></table></div>\
+         <p class='banner degraded'>Pay by {} quoting <strong class=mono>{}</strong>.</p>",
+        e(&doc.amount_due),
+        e(&doc.due_date),
+        e(&doc.payment_reference)
+    ));
+    for p in doc.payment_instructions.iter().chain(&doc.notes) {
+        b.push_str(&format!("<p>{}</p>", e(p)));
+    }
+    b.push_str("</article>");
+    b
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

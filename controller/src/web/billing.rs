@@ -49,20 +49,20 @@ async fn payments(st: &AppState, customer: i64) -> Result<Vec<(String, String, S
         .map_err(|e| ApiError::from(crate::db::DbError::from(e)))
 }
 
-fn invoice_table(list: &[store::InvoiceRow], href: &dyn Fn(i64) -> String) -> String {
+fn invoice_table(list: &[store::InvoiceRow], base: &str) -> String {
     let mut b = String::from(
         "<div class=wrap><table><tr><th>Invoice</th><th>Period</th><th>Issued</th><th>Due</th><th>Total</th><th>Amount due</th><th></th></tr>",
     );
     for i in list.iter().rev() {
         b.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href='{}'>PDF</a></td></tr>",
+            "<tr><td><a href='{base}/{id}'>{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href='{base}/{id}/pdf'>PDF</a></td></tr>",
             esc(&i.number),
             esc(&documents::period_label(&i.period_start, &i.period_end)),
             esc(&i.issue_date),
             esc(&i.due_date),
             fmt(i.total_minor, &i.currency),
             fmt(i.amount_due_minor, &i.currency),
-            href(i.id),
+            id = i.id,
         ));
     }
     b.push_str("</table></div>");
@@ -94,7 +94,7 @@ pub async fn staff_section(c: &Caller, st: &AppState, customer: i64) -> Result<S
     let invoices =
         store::invoices(&st.db, &store::InvoiceFilter { customer_id: Some(customer), ..Default::default() }).await?;
     b.push_str(&format!("<h3>Invoices ({})</h3>", invoices.len()));
-    b.push_str(&invoice_table(&invoices, &|id| format!("/invoices/{id}/pdf")));
+    b.push_str(&invoice_table(&invoices, "/invoices"));
     let pays = payments(st, customer).await?;
     if !pays.is_empty() {
         b.push_str("<h3>Payments</h3><ul>");
@@ -213,7 +213,7 @@ pub async fn portal_section(st: &AppState, c: &Customer) -> Result<String, ApiEr
         store::invoices(&st.db, &store::InvoiceFilter { customer_id: Some(c.id), ..Default::default() }).await?;
     if !invoices.is_empty() {
         b.push_str("<h3>Invoices</h3>");
-        b.push_str(&invoice_table(&invoices, &|id| format!("/portal/invoices/{id}/pdf")));
+        b.push_str(&invoice_table(&invoices, "/portal/invoices"));
     }
     let pays = payments(st, c.id).await?;
     if !pays.is_empty() {
@@ -359,4 +359,26 @@ pub async fn reports_page(
             .collect();
     b.push_str(&table("Receivables aging", &aging));
     Ok(super::pages::layout(&c, "Billing report", &b).into_response())
+}
+
+pub async fn staff_invoice(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    let inv = documents::invoice(&st.db, id).await?.ok_or_else(|| ApiError::not_found("no such invoice"))?;
+    let doc = documents::document(&st.db, &st.operator, &inv).await?;
+    let b = format!(
+        "<p><a href='/customers/{}'>Customer</a> · <a href='/invoices/{id}/pdf'>PDF</a></p>{}",
+        inv.customer_id,
+        documents::html(&doc)
+    );
+    Ok(super::pages::layout(&c, &format!("Invoice {}", inv.number), &b).into_response())
+}
+
+pub async fn portal_invoice(c: Customer, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    match documents::invoice(&st.db, id).await? {
+        Some(inv) if inv.customer_id == c.id => {
+            let doc = documents::document(&st.db, &st.operator, &inv).await?;
+            let b = format!("<p><a href='/portal/invoices/{id}/pdf'>Download PDF</a></p>{}", documents::html(&doc));
+            Ok(super::portal::frame(Some(&c), &format!("Invoice {}", inv.number), &b).into_response())
+        }
+        _ => Err(ApiError::not_found("no such invoice")),
+    }
 }

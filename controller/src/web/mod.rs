@@ -262,6 +262,8 @@ routes! {
     POST "/portal/tickets/{id}/reply" Page Access::Customer => post(portal::reply);
     POST "/customers/{id}/payments" Page Access::Roles(billing::CASHIERS) => post(billing::record_payment);
     GET "/billing/reports" Page Access::Roles(billing::CASHIERS) => get(billing::reports_page);
+    GET "/invoices/{id}" Page Access::Roles(&[Role::Admin, Role::Billing, Role::Support]) => get(billing::staff_invoice);
+    GET "/portal/invoices/{id}" Page Access::Customer => get(billing::portal_invoice);
     GET "/invoices/{id}/pdf" Page Access::Roles(&[Role::Admin, Role::Billing, Role::Support]) => get(billing::staff_pdf);
     GET "/portal/invoices/{id}/pdf" Page Access::Customer => get(billing::portal_pdf);
     POST "/portal/pay" Page Access::Customer => post(billing::portal_pay);

@@ -489,6 +489,27 @@ pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
             p.ping_rate_pps
         ));
     }
+    // Suspended for non-payment: what the network should be blocking here.
+    let suspended: Vec<_> = crate::billing::collections::suspended(&st.db)
+        .await?
+        .into_iter()
+        .filter(|s| s.site.as_deref() == Some(site.name.as_str()))
+        .collect();
+    if !suspended.is_empty() {
+        b.push_str(&format!(
+            "<h2>Suspended customers ({})</h2><p class=muted>Enforce with <code>mast-controller billing suspended --format mikrotik</code>.</p><ul>",
+            suspended.len()
+        ));
+        for s in &suspended {
+            b.push_str(&format!(
+                "<li><a href='/customers/{}'>{}</a> <span class='badge down'>suspended</span> <span class=mono>{}</span></li>",
+                s.customer_id,
+                esc(&s.name),
+                esc(&s.macs.join(", "))
+            ));
+        }
+        b.push_str("</ul>");
+    }
     Ok(layout(&c, &site.name, &b).into_response())
 }
 
