@@ -234,7 +234,7 @@ pub async fn use_link(State(st): State<AppState>, headers: HeaderMap, Path(token
     match portal::use_magic_link(&st.db, &token).await? {
         Some(customer) => sign_in(&st, &headers, customer).await,
         None => Ok((
-            StatusCode::UNAUTHORIZED,
+            StatusCode::BAD_REQUEST,
             login_page(Some("That link was already used or has expired. Ask for a new one below.")),
         )
             .into_response()),
