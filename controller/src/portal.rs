@@ -13,7 +13,7 @@
 
 use crate::db::{Db, DbError, now_ms};
 use crate::fleet::{hash_secret, random_secret};
-use crate::staff::{SessionPolicy, check_password_policy, dummy_hash, hash_password, verify_password};
+use crate::staff::{SessionCheck, SessionPolicy, check_password_policy, dummy_hash, hash_password, verify_password};
 use sqlx::Row;
 
 /// How long a magic link works.
@@ -134,16 +134,19 @@ pub async fn session(db: &Db, cookie: &str, policy: SessionPolicy) -> Result<Opt
     let created: i64 = r.try_get("created_ms")?;
     let last: i64 = r.try_get("last_seen_ms")?;
     let disabled: Option<i64> = r.try_get("disabled_ms")?;
-    if now - created > policy.absolute_ms || now - last > policy.idle_ms || disabled.is_some() {
-        sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1").bind(&id_hash).execute(&db.pool).await?;
-        return Ok(None);
-    }
-    if now - last > 60_000 {
-        sqlx::query("UPDATE portal_sessions SET last_seen_ms = $1 WHERE id_hash = $2")
-            .bind(now)
-            .bind(&id_hash)
-            .execute(&db.pool)
-            .await?;
+    match policy.check(created, last, now, disabled.is_some()) {
+        SessionCheck::Expired => {
+            sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1").bind(&id_hash).execute(&db.pool).await?;
+            return Ok(None);
+        }
+        SessionCheck::Touch => {
+            sqlx::query("UPDATE portal_sessions SET last_seen_ms = $1 WHERE id_hash = $2")
+                .bind(now)
+                .bind(&id_hash)
+                .execute(&db.pool)
+                .await?;
+        }
+        SessionCheck::Fresh => {}
     }
     Ok(Some(PortalSession { customer_id: r.try_get("customer_id")?, csrf: r.try_get("csrf_token")? }))
 }

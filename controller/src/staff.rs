@@ -215,6 +215,30 @@ pub struct SessionPolicy {
     pub absolute_ms: i64,
 }
 
+/// What to do with a stored session at `now` (staff and portal alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionCheck {
+    /// Past a timeout (or its account is disabled): delete it.
+    Expired,
+    /// Valid; its last-seen stamp is over a minute old: touch it.
+    Touch,
+    /// Valid, seen recently: nothing to write.
+    Fresh,
+}
+
+impl SessionPolicy {
+    /// The timeout rule, pure.
+    pub fn check(&self, created_ms: i64, last_seen_ms: i64, now: i64, disabled: bool) -> SessionCheck {
+        if disabled || now - created_ms > self.absolute_ms || now - last_seen_ms > self.idle_ms {
+            SessionCheck::Expired
+        } else if now - last_seen_ms > 60_000 {
+            SessionCheck::Touch
+        } else {
+            SessionCheck::Fresh
+        }
+    }
+}
+
 /// A live session: the user and the CSRF token bound to it.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -254,16 +278,19 @@ pub async fn session(db: &Db, cookie: &str, policy: SessionPolicy) -> Result<Opt
     let created: i64 = r.try_get("created_ms")?;
     let last: i64 = r.try_get("last_seen_ms")?;
     let disabled: Option<i64> = r.try_get("disabled_ms")?;
-    if now - created > policy.absolute_ms || now - last > policy.idle_ms || disabled.is_some() {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(&id_hash).execute(&db.pool).await?;
-        return Ok(None);
-    }
-    if now - last > 60_000 {
-        sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE id_hash = $2")
-            .bind(now)
-            .bind(&id_hash)
-            .execute(&db.pool)
-            .await?;
+    match policy.check(created, last, now, disabled.is_some()) {
+        SessionCheck::Expired => {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(&id_hash).execute(&db.pool).await?;
+            return Ok(None);
+        }
+        SessionCheck::Touch => {
+            sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE id_hash = $2")
+                .bind(now)
+                .bind(&id_hash)
+                .execute(&db.pool)
+                .await?;
+        }
+        SessionCheck::Fresh => {}
     }
     let role: String = r.try_get("role")?;
     Ok(Some(Session {
@@ -294,6 +321,16 @@ mod tests {
         assert!(verify_password("correct horse battery", &h));
         assert!(!verify_password("wrong horse battery", &h));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn session_timeouts() {
+        let p = SessionPolicy { idle_ms: 3_600_000, absolute_ms: 43_200_000 };
+        assert_eq!(p.check(0, 0, 30_000, false), SessionCheck::Fresh);
+        assert_eq!(p.check(0, 0, 61_000, false), SessionCheck::Touch);
+        assert_eq!(p.check(0, 0, 3_600_001, false), SessionCheck::Expired, "idle");
+        assert_eq!(p.check(0, 43_000_000, 43_200_001, false), SessionCheck::Expired, "absolute");
+        assert_eq!(p.check(0, 0, 1, true), SessionCheck::Expired, "disabled account");
     }
 
     #[test]

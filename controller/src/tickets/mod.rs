@@ -435,18 +435,27 @@ pub async fn assign_group(db: &Db, id: i64, group: Option<i64>, author: &str) ->
         None => "no group".to_string(),
         Some(g) => groups::get(db, g).await?.ok_or_else(|| DbError::Invalid(format!("group: no group {g}")))?.name,
     };
+    set_owner(db, id, Owner::Group(group), &format!("group {name}"), author).await
+}
+
+/// Who a ticket is assigned to: a person or a group (each optional).
+enum Owner {
+    User(Option<i64>),
+    Group(Option<i64>),
+}
+
+/// Sets the assignee or the group and records it on the timeline.
+async fn set_owner(db: &Db, id: i64, owner: Owner, what: &str, author: &str) -> Result<Ticket, DbError> {
+    let (sql, value) = match owner {
+        Owner::User(u) => ("UPDATE tickets SET assignee_id = $1, updated_ms = $2 WHERE id = $3", u),
+        Owner::Group(g) => ("UPDATE tickets SET group_id = $1, updated_ms = $2 WHERE id = $3", g),
+    };
     let mut tx = db.pool.begin().await?;
-    let n = sqlx::query("UPDATE tickets SET group_id = $1, updated_ms = $2 WHERE id = $3")
-        .bind(group)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let n = sqlx::query(sql).bind(value).bind(now_ms()).bind(id).execute(&mut *tx).await?.rows_affected();
     if n == 0 {
         return Err(DbError::Invalid(format!("no ticket {id}")));
     }
-    event(&mut tx, id, author, "assign", &format!("group {name}")).await?;
+    event(&mut tx, id, author, "assign", what).await?;
     tx.commit().await?;
     get(db, id).await?.ok_or_else(|| DbError::Invalid("ticket vanished".into()))
 }
@@ -475,20 +484,7 @@ pub async fn assign(db: &Db, id: i64, user_id: Option<i64>, author: &str) -> Res
             .transpose()?
             .ok_or_else(|| DbError::Invalid(format!("assignee: no active user {u}")))?,
     };
-    let mut tx = db.pool.begin().await?;
-    let n = sqlx::query("UPDATE tickets SET assignee_id = $1, updated_ms = $2 WHERE id = $3")
-        .bind(user_id)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(DbError::Invalid(format!("no ticket {id}")));
-    }
-    event(&mut tx, id, author, "assign", &format!("assigned to {who}")).await?;
-    tx.commit().await?;
-    get(db, id).await?.ok_or_else(|| DbError::Invalid("ticket vanished".into()))
+    set_owner(db, id, Owner::User(user_id), &format!("assigned to {who}"), author).await
 }
 
 // --- outage tickets (called inside the incident transaction) ----------------
