@@ -80,7 +80,7 @@ pub fn to_csv(entries: &[Entry]) -> String {
         out.push_str(&format!(
             "{},{},{},{},{},{},{}\r\n",
             e.id,
-            field(&crate::web::fmt_utc(e.ts_ms)),
+            field(&mast_text_core::when::fmt_utc(e.ts_ms)),
             field(&e.actor),
             field(&e.action),
             field(e.target.as_deref().unwrap_or("")),

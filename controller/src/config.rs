@@ -139,25 +139,7 @@ pub struct Config {
     pub log: String,
 }
 
-/// A password or key: `Debug` and `Display` never show it.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use mast_text_core::Secret;
 
 impl Default for Config {
     fn default() -> Self {
@@ -344,7 +326,7 @@ impl Config {
             self.smtp_username = Some(v);
         }
         if let Some(v) = env("MAST_SMTP_PASSWORD") {
-            self.smtp_password = Some(Secret(v));
+            self.smtp_password = Some(Secret::new(v));
         }
         if let Some(v) = env("MAST_MAIL_FROM") {
             self.mail_from = v;
@@ -362,7 +344,7 @@ impl Config {
             self.imap_username = Some(v);
         }
         if let Some(v) = env("MAST_IMAP_PASSWORD") {
-            self.imap_password = Some(Secret(v));
+            self.imap_password = Some(Secret::new(v));
         }
         if let Some(v) = env("MAST_IMAP_MAILBOX") {
             self.imap_mailbox = v;
@@ -374,7 +356,7 @@ impl Config {
             self.sms_webhook_url = Some(v).filter(|v| !v.is_empty());
         }
         if let Some(v) = env("MAST_SMS_WEBHOOK_SECRET") {
-            self.sms_webhook_secret = Some(Secret(v));
+            self.sms_webhook_secret = Some(Secret::new(v));
         }
         if let Some(v) = env("MAST_NOTIFY_INTERVAL_SECS") {
             self.notify_interval_secs = parse("MAST_NOTIFY_INTERVAL_SECS", &v)?;
@@ -402,13 +384,13 @@ impl Config {
             self.payment_instructions = lines(v);
         }
         if let Some(v) = env("MAST_STRIPE_SECRET_KEY") {
-            self.stripe_secret_key = Some(Secret(v)).filter(|s| !s.0.is_empty());
+            self.stripe_secret_key = Some(Secret::new(v)).filter(|s| !s.is_empty());
         }
         if let Some(v) = env("MAST_STRIPE_API_BASE") {
             self.stripe_api_base = Some(v).filter(|v| !v.is_empty());
         }
         if let Some(v) = env("MAST_STRIPE_WEBHOOK_SECRET") {
-            self.stripe_webhook_secret = Some(Secret(v)).filter(|s| !s.0.is_empty());
+            self.stripe_webhook_secret = Some(Secret::new(v)).filter(|s| !s.is_empty());
         }
         if let Some(v) = env("MAST_BILLING_AUTO_RUN") {
             self.billing_auto_run = parse("MAST_BILLING_AUTO_RUN", &v)?;
@@ -513,7 +495,7 @@ impl Config {
             return bad("operator_name", "must not be empty (it heads every invoice)");
         }
         if let Some(k) = &self.stripe_secret_key
-            && !(k.0.starts_with("sk_") || k.0.starts_with("rk_"))
+            && !(k.expose().starts_with("sk_") || k.expose().starts_with("rk_"))
         {
             return bad("stripe_secret_key", "must be a secret (sk_...) or restricted (rk_...) key");
         }
@@ -558,7 +540,7 @@ impl Config {
             port: Some(self.smtp_port),
             security: security(&self.smtp_security),
             username: self.smtp_username.clone(),
-            password: self.smtp_password.as_ref().map(|p| crate::mail::Secret::new(p.expose())),
+            password: self.smtp_password.clone(),
             from: self.mail_from.clone(),
             reply_to: None,
             helo_name: None,
@@ -574,7 +556,7 @@ impl Config {
             port: Some(self.imap_port),
             security: security(&self.imap_security),
             username: self.imap_username.clone()?,
-            password: crate::mail::Secret::new(self.imap_password.as_ref()?.expose()),
+            password: self.imap_password.clone()?,
             mailbox: self.imap_mailbox.clone(),
             poll_secs: self.imap_poll_secs,
             processed_mailbox: Some("Processed".into()),

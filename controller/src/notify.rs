@@ -353,13 +353,7 @@ pub(crate) async fn outage_notices(
     Ok(n)
 }
 
-/// "Thu 26 Nov 14:05 CST" in the operator's zone.
-pub fn local_time(ms: i64, tz: &jiff::tz::TimeZone) -> String {
-    match jiff::Timestamp::from_millisecond(ms) {
-        Ok(t) => t.to_zoned_datetime(tz.clone()).strftime("%a %-d %b %H:%M %Z").to_string(),
-        Err(_) => format!("{ms} ms"),
-    }
-}
+pub use mast_text_core::when::local_time;
 
 /// The SMS-gateway webhook: each message is POSTed as JSON
 /// `{"event", "to", "text", "customer_id", "ticket_id", "id"}`; with a secret,
@@ -479,13 +473,6 @@ mod tests {
     fn backoff_doubles_from_30_s_up_to_an_hour() {
         let secs: Vec<u64> = (1..=9).map(|a| backoff(a).as_secs()).collect();
         assert_eq!(secs, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
-    }
-
-    #[test]
-    fn local_time_uses_the_operator_zone() {
-        let tz = jiff::tz::TimeZone::get("America/Chicago").unwrap();
-        // 2026-11-26 20:05 UTC = 14:05 CST.
-        assert_eq!(local_time(1_795_723_500_000, &tz), "Thu 26 Nov 14:05 CST");
     }
 
     struct Flaky(std::sync::atomic::AtomicUsize);

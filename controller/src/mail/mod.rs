@@ -45,11 +45,10 @@
 //! [`smtp::Mailer::message_id`] with kind `ticket` so answers thread back.
 
 pub mod imap;
-pub mod inbound;
+pub use mast_mail_core as inbound;
 pub mod smtp;
 
 use serde::Deserialize;
-use std::fmt;
 
 pub use imap::{FetchedMail, fetch_new, mark_processed};
 pub use inbound::{
@@ -82,33 +81,7 @@ pub enum Security {
     Tls,
 }
 
-/// A password or other secret: deserializes from a plain string, never shows
-/// in `Debug` output or logs.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(secret: impl Into<String>) -> Self {
-        Secret(secret.into())
-    }
-    /// The secret itself, to hand to the server.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"<redacted>\"" })
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Self {
-        Secret(s.to_owned())
-    }
-}
+pub use mast_text_core::Secret;
 
 /// Outgoing mail server.
 #[derive(Debug, Clone, Deserialize)]

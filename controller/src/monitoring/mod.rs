@@ -8,9 +8,8 @@
 use crate::db::{Db, DbError, now_ms};
 use mast_shared::{ProbeTarget, Sample, SampleBody, SiteConfig, SnmpOutcome};
 
-pub mod correlator;
+pub use mast_ops_core::{correlator, maintenance};
 pub mod inventory;
-pub mod maintenance;
 pub mod outages;
 pub mod probing;
 pub mod windows;

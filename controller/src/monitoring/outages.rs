@@ -332,15 +332,7 @@ async fn subject(tx: &mut sqlx::Transaction<'_, sqlx::Any>, i: &Incident) -> Res
     })
 }
 
-/// "3 min 20 s", "2 h 5 min".
-pub fn human_duration(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
-        s => format!("{} h {} min", s / 3600, s % 3600 / 60),
-    }
-}
+pub use mast_text_core::when::human_duration;
 
 /// An incident as pages and the API show it.
 #[derive(Debug, Clone, Serialize)]

@@ -176,7 +176,7 @@ async fn escalate(
         ClockKind::FirstResponse => &status.first_response,
         ClockKind::Resolution => &status.resolution,
     };
-    let due = c.due_ms.map(|d| format!("{} UTC", crate::web::fmt_utc(d))).unwrap_or_else(|| "-".into());
+    let due = c.due_ms.map(|d| format!("{} UTC", mast_text_core::when::fmt_utc(d))).unwrap_or_else(|| "-".into());
     let what = match e.level {
         Level::AtRisk => format!("SLA: the {clock} target is at risk (due {due})"),
         Level::Breached => format!("SLA: the {clock} target was missed (was due {due})"),

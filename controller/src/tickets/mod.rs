@@ -19,8 +19,7 @@ pub mod canned;
 pub mod email;
 pub mod escalation;
 pub mod groups;
-pub mod lifecycle;
-pub mod sla;
+pub use mast_ops_core::{lifecycle, sla};
 
 use crate::db::{Db, DbError, now_ms};
 use crate::notify::{self, Channel, Transports};

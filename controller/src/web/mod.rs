@@ -19,7 +19,7 @@ pub mod maintenance;
 pub mod pages;
 pub mod portal;
 pub mod support;
-pub mod throttle;
+pub use mast_ops_core::throttle;
 pub mod tickets;
 
 use crate::db::Db;
@@ -438,50 +438,11 @@ pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-pub fn ago(now: i64, ms: Option<i64>) -> String {
-    match ms {
-        None => "never".into(),
-        Some(t) => {
-            let s = (now - t).max(0) / 1000;
-            if s < 120 {
-                format!("{s} s ago")
-            } else if s < 7200 {
-                format!("{} min ago", s / 60)
-            } else {
-                format!("{} h ago", s / 3600)
-            }
-        }
-    }
-}
-
-/// `YYYY-MM-DD HH:MM:SS` (UTC) for Unix milliseconds.
-pub fn fmt_utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
-}
+pub use mast_text_core::when::{ago, fmt_utc};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_formatting() {
-        assert_eq!(fmt_utc(0), "1970-01-01 00:00:00");
-        assert_eq!(fmt_utc(1_795_653_287_945), "2026-11-26 00:34:47");
-        assert_eq!(fmt_utc(951_782_400_000), "2000-02-29 00:00:00");
-    }
 
     #[test]
     fn every_route_path_is_unique_per_method_and_api_routes_use_tokens() {

@@ -306,7 +306,7 @@ pub fn actions(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::billing::money::Currency;
+    use crate::money::Currency;
     use proptest::prelude::*;
     use time::macros::date;
 
@@ -513,7 +513,7 @@ mod tests {
         }
 
         #[test]
-        fn never_panics(due in crate::billing::period::tests::any_date(), today in crate::billing::period::tests::any_date(), open in any::<i64>(), done in any::<u64>(), susp in any::<bool>(), bp in any::<u32>(), n in any::<u32>(), after in any::<u32>()) {
+        fn never_panics(due in crate::period::tests::any_date(), today in crate::period::tests::any_date(), open in any::<i64>(), done in any::<u64>(), susp in any::<bool>(), bp in any::<u32>(), n in any::<u32>(), after in any::<u32>()) {
             let cal = BusinessCalendar::default();
             let p = DunningPolicy {
                 steps: vec![DunningStep::LateFee { after_business_days: after % 4000, fee: LateFee::PercentBp { bp: bp % 10_001, rounding: RoundingMode::AwayFromZero } }],

@@ -170,7 +170,7 @@ pub fn aging(entries: &[LedgerEntry], currency: Currency, as_of: Date) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::billing::period::add_days;
+    use crate::period::add_days;
     use proptest::prelude::*;
     use time::macros::date;
 

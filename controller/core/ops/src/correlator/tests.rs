@@ -516,20 +516,6 @@ fn a_restart_mid_outage_changes_nothing() {
     }
 }
 
-#[test]
-fn the_core_imports_no_io() {
-    for src in [include_str!("../correlator.rs"), include_str!("channel.rs")] {
-        for line in src.lines().filter(|l| l.trim_start().starts_with("use ")) {
-            for banned in ["tokio", "sqlx", "std::time", "std::fs", "std::net", "std::io", "crate::db"] {
-                assert!(!line.contains(banned), "{line}");
-            }
-        }
-        for banned in ["SystemTime", "Instant::", "now_ms("] {
-            assert!(!src.contains(banned), "{banned}");
-        }
-    }
-}
-
 // ------------------------------------------------------- property tests
 
 /// A random DAG (parents among earlier devices) over up to 3 sites, and for

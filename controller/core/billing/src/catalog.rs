@@ -162,7 +162,7 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::billing::money::Currency;
+    use crate::money::Currency;
 
     pub fn plan(id: PlanId, cents: i64, tax: TaxClassId) -> Plan {
         Plan {

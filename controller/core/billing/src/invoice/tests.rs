@@ -2,9 +2,9 @@
 //! over arbitrary inputs, and a 10,000-customer run.
 
 use super::*;
-use crate::billing::catalog::{BillingCycle, Plan, TaxClass, TaxComponent};
-use crate::billing::period::{BillingDay, period_containing};
-use crate::billing::proration::{Hold, HoldKind, PlanChange};
+use crate::catalog::{BillingCycle, Plan, TaxClass, TaxComponent};
+use crate::period::{BillingDay, period_containing};
+use crate::proration::{Hold, HoldKind, PlanChange};
 use proptest::prelude::*;
 use time::macros::date;
 
@@ -267,7 +267,7 @@ fn arb_input() -> impl Strategy<Value = InvoiceInput> {
         0i64..200_000,
     )
         .prop_map(|(subs, chgs, discs, exempt, credit)| {
-            let day = |o: i64| crate::billing::period::add_days(date!(2026 - 03 - 01), o).unwrap();
+            let day = |o: i64| crate::period::add_days(date!(2026 - 03 - 01), o).unwrap();
             let mut i = input();
             let mut seen = std::collections::BTreeSet::new();
             for (id, plan, start, end, changes, holds) in subs {
@@ -359,7 +359,7 @@ proptest! {
     /// whatever the period.
     #[test]
     fn full_period_costs_the_plan_price(day in 1u8..=28, offset in 0i64..4000) {
-        let when = crate::billing::period::add_days(date!(2020 - 01 - 01), offset).unwrap();
+        let when = crate::period::add_days(date!(2020 - 01 - 01), offset).unwrap();
         let mut i = input();
         i.period = period_containing(BillingDay::new(day).unwrap(), when).unwrap();
         i.subscriptions.push(sub(1, 2, date!(2019 - 01 - 01)));
@@ -410,10 +410,10 @@ fn ten_thousand_customers() {
         let mut i = input();
         i.customer_id = n;
         i.period = period;
-        let d0 = crate::billing::period::add_days(date!(2026 - 03 - 01), (n % 45) as i64 - 14).unwrap();
+        let d0 = crate::period::add_days(date!(2026 - 03 - 01), (n % 45) as i64 - 14).unwrap();
         let mut s = sub(1, 1 + n % 2, if n % 7 == 0 { d0 } else { date!(2024 - 01 - 01) });
         if n % 11 == 0 {
-            s.end = Some(crate::billing::period::add_days(d0, 10).unwrap());
+            s.end = Some(crate::period::add_days(d0, 10).unwrap());
         }
         if n % 13 == 0 {
             s.changes.push(PlanChange { on: d0, plan: 2 });
@@ -421,7 +421,7 @@ fn ten_thousand_customers() {
         if n % 17 == 0 {
             s.holds.push(Hold {
                 start: d0,
-                end: Some(crate::billing::period::add_days(d0, 9).unwrap()),
+                end: Some(crate::period::add_days(d0, 9).unwrap()),
                 kind: HoldKind::Vacation,
             });
         }

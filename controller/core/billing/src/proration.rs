@@ -205,9 +205,9 @@ pub fn prorate(sub: &Subscription, catalog: &Catalog, period: DateRange, out: &m
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::billing::catalog::{BillingCycle, Plan, TaxClass};
-    use crate::billing::money::{Currency, RoundingMode};
-    use crate::billing::period::{BillingDay, add_days, period_starting};
+    use crate::catalog::{BillingCycle, Plan, TaxClass};
+    use crate::money::{Currency, RoundingMode};
+    use crate::period::{BillingDay, add_days, period_starting};
     use proptest::prelude::*;
     use time::Month;
     use time::macros::date;
@@ -365,7 +365,7 @@ mod tests {
         /// an error or parts, never a panic; parts never exceed the price.
         #[test]
         fn arbitrary_dates_never_panic(
-            d in prop::collection::vec(crate::billing::period::tests::any_date(), 8),
+            d in prop::collection::vec(crate::period::tests::any_date(), 8),
             price in any::<i64>(),
         ) {
             let Ok(c) = Catalog::new(
