@@ -1,29 +1,14 @@
-//! Mast controller library: the binary in `main.rs` is a thin CLI over it.
-//!
-//! Domain modules own their tables and queries: [`monitoring`] (sites, devices,
-//! samples), [`fleet`] (agents, enrollment, revocation), [`auth`] (API tokens),
-//! [`staff`] (users, sessions), [`audit`] (the audit log).
-//! IO shells: [`ingest`] (QUIC), [`web`] (HTTP), [`db`] (sqlx pool).
+//! The Mast controller assembled: [`serve`] wires the typed stores
+//! (`mast-store`), the services and workers (`mast-app`) and the web layer
+//! (`mast-web`); the binary in `main.rs` is a CLI over it, and [`demo`] runs
+//! it with local agents.
 
-pub mod audit;
-pub mod auth;
-pub mod billing;
-pub mod config;
-pub mod customers;
-pub mod db;
 pub mod demo;
-pub mod fleet;
-pub mod ingest;
-pub mod mail;
-pub mod metrics;
-pub mod monitoring;
-pub mod notify;
-pub mod pki;
-pub mod portal;
-pub mod rollup;
-pub mod staff;
-pub mod tickets;
-pub mod web;
+
+// The layers under their domain names, for the CLI, the benches and the tests.
+pub use mast_app::{billing, config, ingest, mail, metrics, notify, outages, pki};
+pub use mast_store::{audit, auth, customers, db, fleet, monitoring, outbox, portal, rollup, staff, tickets};
+pub use mast_web as web;
 
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -71,45 +56,41 @@ pub async fn serve(
 
     let tz = jiff::tz::TimeZone::get(&cfg.timezone).with_context(|| format!("time zone {:?}", cfg.timezone))?;
     let transports = notify_transports(&cfg, &db)?;
-    let desk = tickets::Desk { notify: transports.clone(), mail_domain: tickets::Desk::domain_of(&cfg.mail_from) };
+    let channels = transports.channels();
+    let desk = tickets::Desk { notify: channels, mail_domain: tickets::Desk::domain_of(&cfg.mail_from) };
     let notifier =
         tokio::spawn(notify::worker(db.clone(), transports.clone(), Duration::from_secs(cfg.notify_interval_secs)));
-    let sla = tokio::spawn(tickets::escalation::worker(
+    let sla = tokio::spawn(mast_app::workers::sla(
         db.clone(),
         desk.clone(),
         cfg.sla_policy()?,
         Duration::from_secs(cfg.sla_check_secs),
     ));
-    let intake = cfg.imap_config().map(|imap| tokio::spawn(tickets::email::worker(db.clone(), desk.clone(), imap)));
-    let invoice_mail =
-        tokio::spawn(billing::documents::mail_worker(db.clone(), transports.clone(), Duration::from_secs(60)));
+    let intake = cfg.imap_config().map(|imap| tokio::spawn(mast_app::intake::worker(db.clone(), desk.clone(), imap)));
+    let invoice_mail = tokio::spawn(billing::documents::mail_worker(db.clone(), channels, Duration::from_secs(60)));
     let schedule = billing::scheduler::Schedule {
         tz: tz.clone(),
         invoice_runs: cfg.billing_auto_run,
         dunning: cfg.dunning(),
         provider: billing::autopay::provider(&cfg)?,
-        transports: transports.clone(),
+        channels,
         every: Duration::from_secs(cfg.billing_check_secs),
     };
     let billing_schedule = cfg.billing_auto_run.then(|| tokio::spawn(billing::scheduler::worker(db.clone(), schedule)));
-    let notices = tokio::spawn(monitoring::windows::notice_worker(
-        db.clone(),
-        transports.clone(),
-        tz.clone(),
-        Duration::from_secs(60),
-    ));
+    let notices =
+        tokio::spawn(mast_app::workers::maintenance_notices(db.clone(), channels, tz.clone(), Duration::from_secs(60)));
     let (ctl_tx, ctl_rx) = watch::channel(Arc::new(fleet::control_snapshot(&db).await?));
     let watcher = tokio::spawn(ingest::watch_control(db.clone(), ctl_tx));
-    let outages = monitoring::outages::spawn(
+    let outages = outages::spawn(
         db.clone(),
-        monitoring::outages::OutageSettings {
-            correlator: monitoring::correlator::Config {
+        outages::OutageSettings {
+            correlator: mast_ops_core::correlator::Config {
                 hold_down_ms: cfg.outage_hold_down_secs as i64 * 1000,
                 recovery_hold_ms: cfg.outage_recovery_secs as i64 * 1000,
                 agent_silence_ms: cfg.outage_agent_silence_secs as i64 * 1000,
                 ..Default::default()
             },
-            notify: transports.clone(),
+            channels,
             tz: tz.clone(),
             ..Default::default()
         },
@@ -123,7 +104,7 @@ pub async fn serve(
         cert_validity: Duration::from_secs(cfg.agent_cert_validity_secs),
     };
     let quic_task = tokio::spawn(ingest::run(endpoint.clone(), ingest));
-    let rollups = tokio::spawn(rollup::worker(
+    let rollups = tokio::spawn(mast_app::workers::rollups(
         db.clone(),
         Duration::from_secs(cfg.rollup_interval_secs),
         rollup::Retention {

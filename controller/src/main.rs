@@ -1063,7 +1063,7 @@ async fn billing_cmd(cmd: BillingCmd, cfg: &Config) -> anyhow::Result<()> {
         BillingCmd::DunningRun { date, json } => {
             let date = date_or_today(cfg, "date", date.as_deref())?;
             let transports = mast_controller::notify_transports(cfg, &db)?;
-            let sum = billing::collections::run(&db, &cfg.dunning(), &transports, date).await?;
+            let sum = billing::collections::run(&db, &cfg.dunning(), transports.channels(), date).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&sum)?);
             } else {
@@ -1134,7 +1134,7 @@ async fn billing_cmd(cmd: BillingCmd, cfg: &Config) -> anyhow::Result<()> {
                 // Email the new invoices (with their PDF) through the outbox
                 // the running controller delivers.
                 let transports = mast_controller::notify_transports(cfg, &db)?;
-                billing::documents::queue_new_invoices(&db, &transports).await?;
+                billing::documents::queue_new_invoices(&db, transports.channels()).await?;
             }
             if json {
                 let v = serde_json::json!({

@@ -1,0 +1,218 @@
+//! Invoice documents (shell): an invoice from the database as the PDF
+//! renderer's [`InvoiceDocument`], rendered to PDF, and queued for email.
+//! The operator's details come from the configuration ([`Operator`]).
+
+use super::pdf::{DocLine, InvoiceDocument, Party};
+use super::store::{self, InvoiceRow};
+use crate::db::{Db, DbError};
+use sqlx::Row;
+
+/// The operator's details printed on every invoice.
+#[derive(Debug, Clone, Default)]
+pub struct Operator {
+    pub name: String,
+    pub address: Vec<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub tax_id: Option<String>,
+    pub payment_instructions: Vec<String>,
+}
+
+impl Operator {
+    pub fn from_config(cfg: &crate::config::Config) -> Operator {
+        Operator {
+            name: cfg.operator_name.clone(),
+            address: cfg.operator_address.clone(),
+            email: cfg.operator_email.clone(),
+            phone: cfg.operator_phone.clone(),
+            tax_id: cfg.operator_tax_id.clone(),
+            payment_instructions: cfg.payment_instructions.clone(),
+        }
+    }
+}
+
+fn money(minor: i64, currency: &str) -> Result<String, DbError> {
+    Ok(super::money::Money::new(minor, store::currency(currency)?).to_string())
+}
+
+pub async fn invoice(db: &Db, id: i64) -> Result<Option<InvoiceRow>, DbError> {
+    let r = sqlx::query("SELECT customer_id FROM invoices WHERE id = $1").bind(id).fetch_optional(&db.pool).await?;
+    let Some(r) = r else { return Ok(None) };
+    let customer: i64 = r.try_get(0)?;
+    let list = store::invoices(db, &store::InvoiceFilter { customer_id: Some(customer), ..Default::default() }).await?;
+    Ok(list.into_iter().find(|i| i.id == id))
+}
+
+/// The invoice as a document for the renderer.
+pub async fn document(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<InvoiceDocument, DbError> {
+    let c = crate::customers::get(db, inv.customer_id).await?.ok_or_else(|| DbError::Invalid("no customer".into()))?;
+    let lines = store::invoice_lines(db, inv.id).await?;
+    let cur = inv.currency.as_str();
+    let mut doc_lines = Vec::with_capacity(lines.len());
+    let mut discount = 0i64;
+    for l in &lines {
+        discount += l.discount_minor;
+        doc_lines.push(DocLine {
+            description: l.description.clone(),
+            detail: (l.discount_minor != 0)
+                .then(|| format!("discount {}", money(-l.discount_minor, cur).unwrap_or_default())),
+            amount: money(l.net_minor, cur)?,
+        });
+    }
+    let tax_rows = sqlx::query(
+        "SELECT name, rate_bp, tax_minor FROM invoice_taxes WHERE invoice_id = $1 ORDER BY tax_class_id, component",
+    )
+    .bind(inv.id)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut taxes = Vec::new();
+    for r in &tax_rows {
+        let name: String = r.try_get(0)?;
+        let bp: i64 = r.try_get(1)?;
+        taxes.push((format!("{name} {}.{:02} %", bp / 100, bp % 100), money(r.try_get(2)?, cur)?));
+    }
+    let credits: i64 = sqlx::query("SELECT credits_applied_minor FROM invoices WHERE id = $1")
+        .bind(inv.id)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get(0)?;
+    let mut customer_lines: Vec<String> = c.address.iter().cloned().collect();
+    customer_lines.push(format!("Customer #{}", c.id));
+    Ok(InvoiceDocument {
+        operator: Party {
+            name: op.name.clone(),
+            lines: op.address.clone(),
+            email: op.email.clone(),
+            phone: op.phone.clone(),
+            tax_id: op.tax_id.clone(),
+        },
+        customer: Party {
+            name: c.name.clone(),
+            lines: customer_lines,
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            tax_id: None,
+        },
+        number: inv.number.clone(),
+        issue_date: inv.issue_date.clone(),
+        due_date: inv.due_date.clone(),
+        period: period_label(&inv.period_start, &inv.period_end),
+        lines: doc_lines,
+        subtotal: money(inv.subtotal_minor, cur)?,
+        discounts: (discount != 0).then(|| money(-discount, cur)).transpose()?,
+        taxes,
+        total: money(inv.total_minor, cur)?,
+        credits_applied: (credits != 0).then(|| money(-credits, cur)).transpose()?,
+        previous_balance: None,
+        amount_due: money(inv.amount_due_minor, cur)?,
+        payment_reference: inv.payment_reference.clone().unwrap_or_else(|| store::payment_reference(inv.customer_id)),
+        payment_instructions: op.payment_instructions.clone(),
+        notes: vec![format!(
+            "Questions about this invoice? Reply to our email or call {}.",
+            op.phone.as_deref().unwrap_or("us")
+        )],
+        ..Default::default()
+    })
+}
+
+/// The invoice as PDF bytes.
+pub async fn pdf(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<Vec<u8>, DbError> {
+    let doc = document(db, op, inv).await?;
+    super::pdf::render(&doc).map_err(|e| DbError::Invalid(format!("PDF: {e}")))
+}
+
+/// Queues an email with its PDF for every invoice of the last 7 days not
+/// mailed yet (the customer has an address; email is configured); the
+/// outbox renders the PDF when it sends. Idempotent. Returns how many.
+pub async fn queue_new_invoices(db: &Db, channels: mast_store::outbox::Channels) -> Result<usize, DbError> {
+    use mast_store::outbox::{Channel, Message, enqueue};
+    if !channels.has(Channel::Email) {
+        return Ok(0);
+    }
+    let since = crate::db::now_ms() - 7 * 86_400_000;
+    let rows = sqlx::query(
+        "SELECT i.id, i.number, i.amount_due_minor, i.currency, i.due_date, i.payment_reference, c.id AS cid, c.name, c.email \
+         FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE i.created_ms > $1 AND c.email IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedup = 'invoice:' || i.id || ':email') ORDER BY i.id LIMIT 5000",
+    )
+    .bind(since)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut tx = db.pool.begin().await?;
+    let mut n = 0;
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        let number: String = r.try_get("number")?;
+        let cur: String = r.try_get("currency")?;
+        let due: String = r.try_get("due_date")?;
+        let name: String = r.try_get("name")?;
+        let reference: Option<String> = r.try_get("payment_reference")?;
+        let amount = money(r.try_get("amount_due_minor")?, &cur)?;
+        let mut headers = std::collections::BTreeMap::new();
+        headers.insert("invoice_id".to_string(), id.to_string());
+        headers.insert("event".to_string(), "invoice".to_string());
+        let m = Message {
+            dedup: format!("invoice:{id}:email"),
+            channel: Channel::Email,
+            recipient: r.try_get("email")?,
+            subject: format!("Invoice {number}"),
+            body: format!(
+                "Hello {name},\n\nyour invoice {number} is attached: {amount}, due {due}.\n\
+                 Payment reference: {}\n\nYou can also see it and pay in your customer portal.\n",
+                reference.unwrap_or_default()
+            ),
+            headers,
+            customer_id: Some(r.try_get("cid")?),
+            ticket_id: None,
+        };
+        n += usize::from(enqueue(&mut tx, &m).await?);
+    }
+    tx.commit().await?;
+    if n > 0 {
+        tracing::info!(invoices = n, "invoice emails queued");
+    }
+    Ok(n)
+}
+
+/// Queues new invoices' emails every `every`.
+pub async fn mail_worker(db: Db, channels: mast_store::outbox::Channels, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = queue_new_invoices(&db, channels).await {
+            tracing::warn!(error = %e, "invoice emails: database error");
+        }
+    }
+}
+
+/// A stored period `[start, end)` as people read it, with the year:
+/// `1-31 Dec 2026`, `15 Dec 2026-14 Jan 2027`.
+pub fn period_label(start: &str, end_exclusive: &str) -> String {
+    let (Ok(s), Ok(e)) = (store::parse_date("period", start), store::parse_date("period", end_exclusive)) else {
+        return format!("{start} – {end_exclusive}");
+    };
+    let Ok(r) = super::period::DateRange::new(s, e) else { return format!("{start} – {end_exclusive}") };
+    let last = e.previous_day().unwrap_or(e);
+    let label = r.label();
+    if s.year() == last.year() {
+        format!("{label} {}", last.year())
+    } else {
+        // "15 Dec-14 Jan" gets both years.
+        match label.split_once('-') {
+            Some((a, b)) => format!("{a} {}-{b} {}", s.year(), last.year()),
+            None => format!("{label} {}", last.year()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn periods_read_inclusive_with_years() {
+        assert_eq!(super::period_label("2026-12-01", "2027-01-01"), "1-31 Dec 2026");
+        assert_eq!(super::period_label("2026-12-15", "2027-01-15"), "15 Dec 2026-14 Jan 2027");
+        assert_eq!(super::period_label("2026-11-03", "2026-12-03"), "3 Nov-2 Dec 2026");
+        assert_eq!(super::period_label("bad", "2026-12-03"), "bad – 2026-12-03");
+    }
+}

@@ -1,0 +1,64 @@
+//! The billing schedule (shell): every `billing_check_secs` the controller
+//! runs, for today in the operator's time zone, the invoice run (customers
+//! whose billing day is today; idempotent, so an hourly pass issues each
+//! invoice once), then autopay (if a payment provider is configured), then
+//! dunning. Each step logs and carries on if another fails.
+
+use super::collections::{self, Settings};
+use crate::db::Db;
+use mast_store::outbox::Channels;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn};
+
+pub struct Schedule {
+    pub tz: jiff::tz::TimeZone,
+    pub invoice_runs: bool,
+    pub dunning: Settings,
+    pub provider: Option<Arc<dyn super::provider::PaymentProvider>>,
+    pub channels: Channels,
+    pub every: Duration,
+}
+
+/// Today's date in `tz`.
+pub fn today(tz: &jiff::tz::TimeZone) -> time::Date {
+    let z = jiff::Timestamp::now().to_zoned_datetime(tz.clone());
+    time::Date::from_calendar_date(
+        i32::from(z.year()),
+        time::Month::try_from(z.month() as u8).unwrap_or(time::Month::January),
+        z.day() as u8,
+    )
+    .unwrap_or_else(|_| time::OffsetDateTime::now_utc().date())
+}
+
+pub async fn pass(db: &Db, s: &Schedule) {
+    let today = today(&s.tz);
+    if s.invoice_runs {
+        match super::run::run(db, today, &super::run::RunOptions::default()).await {
+            Ok(r) if r.invoices_issued > 0 => info!(issued = r.invoices_issued, "scheduled invoice run"),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "scheduled invoice run failed"),
+        }
+    }
+    if let Some(p) = &s.provider {
+        match super::autopay::run(db, p.as_ref(), today).await {
+            Ok(r) if !r.is_empty() => info!(charges = r.len(), "autopay"),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "autopay failed"),
+        }
+    }
+    match collections::run(db, &s.dunning, s.channels, today).await {
+        Ok(r) if r.reminders + r.fees + r.suspended + r.reactivated > 0 => info!(?r, "dunning"),
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, "dunning failed"),
+    }
+}
+
+pub async fn worker(db: Db, s: Schedule) {
+    let mut tick = tokio::time::interval(s.every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        pass(&db, &s).await;
+    }
+}

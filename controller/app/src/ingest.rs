@@ -1,0 +1,394 @@
+//! Ingest: the controller's QUIC endpoint. Two ALPNs share one port:
+//! `mast-enroll/1` (no client certificate yet: token + CSR in, certificate out)
+//! and `mast/1` (mutual TLS; hello, then sample batches in, acks and config out).
+//!
+//! Invariants: an ack for `(boot_epoch, seq)` is sent only after the
+//! transaction holding that sample has committed; a batch is processed only
+//! after the previous one was acked (one stream, in order), so "acked up to K"
+//! means every earlier sample of that agent is stored. A malformed frame closes
+//! that connection only; nothing from the network can stop the endpoint.
+
+use crate::db::Db;
+use crate::fleet::{self, AgentControl};
+use crate::metrics::Metrics;
+use crate::outages::Event;
+use crate::pki::{self, Pki};
+use mast_shared::io::{IoError, read_frame, write_frame};
+use mast_shared::{
+    ALPN_ENROLL, ALPN_LINK, Ack, AgentMsg, ControllerMsg, PROTOCOL_VERSION, Refused, SiteConfig, Welcome,
+};
+use quinn::VarInt;
+use rustls::pki_types::CertificateDer;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+/// Application close codes on the agent link (the agent logs them).
+pub mod close {
+    pub const REFUSED: u32 = 1;
+    pub const REVOKED: u32 = 2;
+    pub const PROTOCOL: u32 = 3;
+    pub const SHUTDOWN: u32 = 4;
+    pub const INTERNAL: u32 = 5;
+}
+
+pub type ControlMap = Arc<HashMap<u64, AgentControl>>;
+
+#[derive(Clone)]
+pub struct Ingest {
+    /// Reachability and link events for outage correlation.
+    pub outages: crate::outages::OutageFeed,
+    pub db: Db,
+    pub pki: Arc<Pki>,
+    pub metrics: Arc<Metrics>,
+    pub control: watch::Receiver<ControlMap>,
+    pub cert_validity: Duration,
+}
+
+pub fn server_config(pki: &Pki) -> anyhow::Result<quinn::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.ca_der().clone())?;
+    // Unauthenticated clients are allowed only so enrollment can share the
+    // port; the link ALPN refuses any connection without a client certificate.
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()?;
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(pki.server_chain(), pki.server_key())?;
+    tls.alpn_protocols = vec![ALPN_LINK.to_vec(), ALPN_ENROLL.to_vec()];
+    tls.max_early_data_size = 0; // no 0-RTT: replayable data has no place here
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)?;
+    let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport.max_idle_timeout(Some(VarInt::from_u32(20_000).into()));
+    transport.keep_alive_interval(Some(Duration::from_secs(5)));
+    cfg.transport_config(Arc::new(transport));
+    Ok(cfg)
+}
+
+/// Polls the agents table so revocations and config changes reach live links
+/// within about a second.
+pub async fn watch_control(db: Db, tx: watch::Sender<ControlMap>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        match fleet::control_snapshot(&db).await {
+            Ok(map) => {
+                tx.send_if_modified(|cur| {
+                    if **cur != map {
+                        *cur = Arc::new(map);
+                        true
+                    } else {
+                        false
+                    }
+                });
+            }
+            Err(e) => warn!(error = %e, "cannot refresh agent control table"),
+        }
+        if tx.is_closed() {
+            return;
+        }
+    }
+}
+
+pub async fn run(endpoint: quinn::Endpoint, ingest: Ingest) {
+    while let Some(incoming) = endpoint.accept().await {
+        let ingest = ingest.clone();
+        tokio::spawn(async move {
+            let remote = incoming.remote_address();
+            match incoming.await {
+                Ok(conn) => ingest.handle(conn, remote).await,
+                Err(e) => {
+                    Metrics::inc(&ingest.metrics.connections_refused);
+                    Metrics::inc(&ingest.metrics.errors_tls);
+                    warn!(%remote, reason = %e, "agent connection refused during handshake");
+                }
+            }
+        });
+    }
+}
+
+fn refuse(conn: &quinn::Connection, code: u32, reason: &str) {
+    conn.close(VarInt::from_u32(code), reason.as_bytes());
+}
+
+impl Ingest {
+    async fn handle(&self, conn: quinn::Connection, remote: SocketAddr) {
+        let alpn = conn
+            .handshake_data()
+            .and_then(|h| h.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+            .and_then(|h| h.protocol);
+        match alpn.as_deref() {
+            Some(a) if a == ALPN_ENROLL => self.enroll(conn, remote).await,
+            Some(a) if a == ALPN_LINK => self.link(conn, remote).await,
+            _ => {
+                Metrics::inc(&self.metrics.connections_refused);
+                warn!(%remote, "connection refused: no known ALPN");
+                refuse(&conn, close::REFUSED, "unknown protocol");
+            }
+        }
+    }
+
+    async fn enroll(&self, conn: quinn::Connection, remote: SocketAddr) {
+        let res = async {
+            let (mut send, mut recv) = tokio::time::timeout(Duration::from_secs(10), conn.accept_bi())
+                .await
+                .map_err(|_| "no enrollment request within 10 s".to_string())?
+                .map_err(|e| e.to_string())?;
+            let msg: AgentMsg = tokio::time::timeout(Duration::from_secs(10), read_frame(&mut recv))
+                .await
+                .map_err(|_| "enrollment request timed out".to_string())?
+                .map_err(|e| e.to_string())?;
+            let AgentMsg::Enroll(req) = msg else {
+                return Err("expected an enrollment request".to_string());
+            };
+            let reply = if req.protocol_version != PROTOCOL_VERSION {
+                Err(format!(
+                    "protocol version {} not supported (controller speaks {PROTOCOL_VERSION})",
+                    req.protocol_version
+                ))
+            } else {
+                fleet::enroll(&self.db, self.pki.as_ref(), &req.token, &req.csr_der, self.cert_validity)
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            let (msg, result) = match reply {
+                Ok(e) => {
+                    Metrics::inc(&self.metrics.enrollments);
+                    info!(%remote, agent_id = e.agent_id, site = %e.site, "agent enrolled");
+                    (ControllerMsg::Enrolled(e), Ok(()))
+                }
+                Err(reason) => (ControllerMsg::Refused(Refused { reason: reason.clone() }), Err(reason)),
+            };
+            write_frame(&mut send, &msg).await.map_err(|e| e.to_string())?;
+            let _ = send.finish();
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn.closed()).await;
+            result
+        }
+        .await;
+        if let Err(reason) = res {
+            Metrics::inc(&self.metrics.connections_refused);
+            warn!(%remote, %reason, "enrollment refused");
+            refuse(&conn, close::REFUSED, "enrollment refused");
+        }
+    }
+
+    /// Looks an agent up in the watched table, falling back to the database
+    /// for an agent enrolled since the last refresh.
+    async fn agent_control(&self, id: u64) -> Option<AgentControl> {
+        if let Some(c) = self.control.borrow().get(&id) {
+            return Some(c.clone());
+        }
+        fleet::control_snapshot(&self.db).await.ok()?.remove(&id)
+    }
+
+    async fn link(&self, conn: quinn::Connection, remote: SocketAddr) {
+        let m = &self.metrics;
+        let certs = conn.peer_identity().and_then(|p| p.downcast::<Vec<CertificateDer<'static>>>().ok());
+        let Some(cert) = certs.as_ref().and_then(|c| c.first()) else {
+            Metrics::inc(&m.connections_refused);
+            warn!(%remote, reason = "no client certificate", "agent connection refused");
+            return refuse(&conn, close::REFUSED, "client certificate required");
+        };
+        let Some((agent_id, serial)) = pki::agent_identity(cert) else {
+            Metrics::inc(&m.connections_refused);
+            warn!(%remote, reason = "certificate is not an agent certificate", "agent connection refused");
+            return refuse(&conn, close::REFUSED, "not an agent certificate");
+        };
+        let ctl = self.agent_control(agent_id).await;
+        let reason = match &ctl {
+            None => Some("unknown agent"),
+            Some(c) if c.status == "revoked" => Some("agent revoked"),
+            Some(c) if c.status != "active" => Some("agent not enrolled"),
+            Some(c) if c.cert_serial.as_deref() != Some(serial.as_str()) => Some("certificate superseded"),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            Metrics::inc(&m.connections_refused);
+            warn!(%remote, agent_id, reason, "agent connection refused");
+            let code = if reason == "agent revoked" { close::REVOKED } else { close::REFUSED };
+            return refuse(&conn, code, reason);
+        }
+        let ctl = ctl.expect("checked above");
+        let site = ctl.site_id;
+        Metrics::inc(&m.connections_accepted);
+        m.connections_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.outages.send(Event::Link { site, ts: crate::db::now_ms(), up: true });
+        let res = self.serve_link(&conn, remote, agent_id, ctl).await;
+        m.connections_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = fleet::mark_disconnected(&self.db, agent_id).await;
+        self.outages.send(Event::Link { site, ts: crate::db::now_ms(), up: false });
+        match res {
+            Ok(()) => info!(%remote, agent_id, "agent link closed"),
+            Err((code, reason)) => {
+                if code == close::PROTOCOL {
+                    Metrics::inc(&m.errors_protocol);
+                }
+                warn!(%remote, agent_id, %reason, "agent link closed");
+                refuse(&conn, code, &reason);
+            }
+        }
+    }
+
+    async fn serve_link(
+        &self,
+        conn: &quinn::Connection,
+        remote: SocketAddr,
+        agent_id: u64,
+        ctl: AgentControl,
+    ) -> Result<(), (u32, String)> {
+        let proto = |e: String| (close::PROTOCOL, e);
+        let internal = |e: crate::db::DbError| (close::INTERNAL, format!("database: {e}"));
+        let (mut send, mut recv) = tokio::time::timeout(Duration::from_secs(10), conn.accept_bi())
+            .await
+            .map_err(|_| proto("no hello within 10 s".into()))?
+            .map_err(|e| (close::REFUSED, e.to_string()))?;
+        let hello = match tokio::time::timeout(Duration::from_secs(10), read_frame::<_, AgentMsg>(&mut recv)).await {
+            Ok(Ok(AgentMsg::Hello(h))) => h,
+            Ok(Ok(_)) => return Err(proto("first message was not a hello".into())),
+            Ok(Err(e)) => return Err(proto(format!("bad hello: {e}"))),
+            Err(_) => return Err(proto("hello timed out".into())),
+        };
+        if hello.protocol_version != PROTOCOL_VERSION {
+            return Err(proto(format!("protocol version {} not supported", hello.protocol_version)));
+        }
+        if hello.agent_id != agent_id {
+            return Err((
+                close::REFUSED,
+                format!("hello names agent {} but certificate is agent {agent_id}", hello.agent_id),
+            ));
+        }
+        fleet::mark_connected(
+            &self.db,
+            agent_id,
+            &hello.agent_version,
+            &hello.target,
+            hello.boot_epoch,
+            &remote.to_string(),
+        )
+        .await
+        .map_err(internal)?;
+        let config = crate::monitoring::site_config(&self.db, ctl.site_id)
+            .await
+            .map_err(internal)?
+            .ok_or((close::INTERNAL, "site vanished".to_string()))?;
+        let mut sent_revision = config.revision;
+        let last_committed = fleet::last_committed(&self.db, agent_id).await.map_err(internal)?;
+        let welcome = ControllerMsg::Welcome(Welcome { protocol_version: PROTOCOL_VERSION, config, last_committed });
+        write_frame(&mut send, &welcome).await.map_err(|e| (close::REFUSED, e.to_string()))?;
+        push_probing(&self.db, &mut send, ctl.site_id, sent_revision).await?;
+        info!(%remote, agent_id, version = %hello.agent_version, target = %hello.target, boot_epoch = hello.boot_epoch, "agent connected");
+
+        // Frames are read by their own task: reads are not cancel-safe, and the
+        // loop below also waits on revocations and config changes.
+        let (ftx, mut frx) = mpsc::channel::<Result<AgentMsg, IoError>>(4);
+        let reader = tokio::spawn(async move {
+            loop {
+                let r = read_frame::<_, AgentMsg>(&mut recv).await;
+                let stop = r.is_err();
+                if ftx.send(r).await.is_err() || stop {
+                    return;
+                }
+            }
+        });
+        let _abort = AbortOnDrop(reader);
+        let mut control = self.control.clone();
+        let mut device_ids = HashMap::new();
+        loop {
+            tokio::select! {
+                frame = frx.recv() => match frame {
+                    None | Some(Err(IoError::Closed)) => return Ok(()),
+                    Some(Err(IoError::Io(e))) => {
+                        info!(%remote, agent_id, error = %e, "agent link lost");
+                        return Ok(());
+                    }
+                    Some(Err(e)) => return Err(proto(format!("bad frame: {e}"))),
+                    Some(Ok(AgentMsg::Samples(batch))) => {
+                        if batch.agent_id != agent_id {
+                            return Err(proto(format!("batch for agent {} on agent {agent_id}'s link", batch.agent_id)));
+                        }
+                        let Some(last) = batch.samples.last() else { continue };
+                        let ack = Ack { boot_epoch: last.boot_epoch, seq: last.seq };
+                        let mut stored = crate::monitoring::store_samples(&self.db, agent_id, ctl.site_id, &batch.samples, &mut device_ids)
+                            .await
+                            .map_err(|e| { Metrics::inc(&self.metrics.errors_db); internal(e) })?;
+                        use std::sync::atomic::Ordering::Relaxed;
+                        if let Some(newest_ms) = stored.newest_ms {
+                            self.outages.send(Event::Batch { site: ctl.site_id, observations: std::mem::take(&mut stored.observations), newest_ms });
+                        }
+                        self.metrics.samples_stored.fetch_add(stored.inserted, Relaxed);
+                        self.metrics.duplicates.fetch_add(stored.duplicates, Relaxed);
+                        Metrics::inc(&self.metrics.batches);
+                        debug!(agent_id, inserted = stored.inserted, duplicates = stored.duplicates, "batch committed");
+                        // Committed: now, and only now, acknowledge.
+                        write_frame(&mut send, &ControllerMsg::Ack(ack)).await.map_err(|e| (close::REFUSED, e.to_string()))?;
+                        Metrics::inc(&self.metrics.acks_sent);
+                    }
+                    Some(Ok(AgentMsg::Dropped(d))) => {
+                        warn!(agent_id, ranges = d.len(), "agent reports dropped samples");
+                        crate::monitoring::record_drops(&self.db, agent_id, &d).await.map_err(internal)?;
+                    }
+                    Some(Ok(AgentMsg::Status(s))) => {
+                        fleet::record_status(&self.db, agent_id, s.backlog, s.dropped).await.map_err(internal)?;
+                    }
+                    Some(Ok(other)) => return Err(proto(format!("unexpected message {}", msg_name(&other)))),
+                },
+                changed = control.changed() => {
+                    if changed.is_err() {
+                        return Err((close::SHUTDOWN, "controller shutting down".into()));
+                    }
+                    let cur = control.borrow_and_update().get(&agent_id).cloned();
+                    match cur {
+                        Some(c) if c.status == "revoked" => return Err((close::REVOKED, "agent revoked".into())),
+                        Some(c) if c.site_revision as u64 > sent_revision => {
+                            if let Some(cfg) = crate::monitoring::site_config(&self.db, c.site_id).await.map_err(internal)? {
+                                sent_revision = cfg.revision;
+                                push_config(&mut send, cfg).await?;
+                                push_probing(&self.db, &mut send, c.site_id, sent_revision).await?;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn push_config(send: &mut quinn::SendStream, cfg: SiteConfig) -> Result<(), (u32, String)> {
+    info!(site = %cfg.site, revision = cfg.revision, "pushing site config");
+    write_frame(send, &ControllerMsg::Config(cfg)).await.map_err(|e| (close::REFUSED, e.to_string()))
+}
+
+/// Sends the site's SNMP/discovery settings (never logged: they hold credentials).
+async fn push_probing(db: &Db, send: &mut quinn::SendStream, site_id: i64, revision: u64) -> Result<(), (u32, String)> {
+    let Some(p) =
+        crate::monitoring::probing::get(db, site_id).await.map_err(|e| (close::INTERNAL, format!("database: {e}")))?
+    else {
+        return Ok(());
+    };
+    write_frame(send, &ControllerMsg::Probing(p.to_wire(revision))).await.map_err(|e| (close::REFUSED, e.to_string()))
+}
+
+fn msg_name(m: &AgentMsg) -> &'static str {
+    match m {
+        AgentMsg::Hello(_) => "hello",
+        AgentMsg::Samples(_) => "samples",
+        AgentMsg::Enroll(_) => "enroll",
+        AgentMsg::Status(_) => "status",
+        AgentMsg::Dropped(_) => "dropped",
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,25 @@
+//! Mast controller services: everything between the typed stores
+//! (`mast-store`) and the web layer (`mast-web`) that does IO other than the
+//! database or runs on its own: the configuration ([`config`]), the
+//! controller's CA ([`pki`]), the QUIC ingest ([`ingest`]), the outbox
+//! delivery ([`notify`]) and mail clients ([`mail`]), the workers
+//! ([`outages`], [`intake`], [`workers`]), the reactions between domains
+//! ([`reactions`]) and the billing services ([`billing`]).
+//!
+//! Architecture invariant: no HTTP server and no HTML here (`mast-web` sits
+//! above; `tests/tests/layers.rs` checks the crate graph).
+
+// The stores under their domain names, for this crate's own paths.
+use mast_store::{customers, db, fleet, monitoring, tickets};
+
+pub mod billing;
+pub mod config;
+pub mod ingest;
+pub mod intake;
+pub mod mail;
+pub mod metrics;
+pub mod notify;
+pub mod outages;
+pub mod pki;
+pub mod reactions;
+pub mod workers;

@@ -1,0 +1,410 @@
+//! Collections: the dunning shell around the pure [`dunning`](super::dunning)
+//! core, and the list of suspended customers the network enforces. Owns
+//! `dunning_state` and `dunning_log`.
+//!
+//! [`run`] (daily by the worker, or `billing dunning-run`) takes every
+//! invoice with money still open (payments and credits cover the oldest
+//! invoices first), asks the core what today calls for, and carries it out
+//! in one transaction per invoice together with the new state: a reminder
+//! email (outbox), a late fee or reconnection fee (ledger), suspension
+//! (customer status `suspended`) or reactivation once paid (`active`). Each
+//! step fires once per invoice, so running twice a day changes nothing.
+//!
+//! The policy comes from `dunning_steps` (`reminder@3, fee@10:5.00,
+//! suspend@20`: business days after the due date; weekends and
+//! `support_holidays` do not count) and `reconnection_fee`.
+
+use super::dunning::{self, BusinessCalendar, DunningAction, DunningPolicy, DunningState, DunningStep, LateFee};
+use super::money::Money;
+use super::store;
+use crate::db::{Db, DbError, now_ms};
+use crate::outbox::{self as notify, Channel, Channels};
+use serde::Serialize;
+use sqlx::Row;
+use time::Date;
+
+fn invalid(m: impl Into<String>) -> DbError {
+    DbError::Invalid(m.into())
+}
+
+/// Parses `reminder@3, fee@10:5.00, fee@10:1.5%, suspend@20` (pure).
+pub fn parse_steps(s: &str, currency: super::money::Currency) -> Result<Vec<DunningStep>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (kind, rest) = part.split_once('@').ok_or_else(|| format!("{part:?}: write kind@days"))?;
+        let (days, arg) = match rest.split_once(':') {
+            Some((d, a)) => (d, Some(a.trim())),
+            None => (rest, None),
+        };
+        let after_business_days: u32 =
+            days.trim().parse().map_err(|_| format!("{part:?}: days must be a whole number"))?;
+        out.push(match (kind.trim(), arg) {
+            ("reminder", None) => DunningStep::Reminder { after_business_days },
+            ("suspend", None) => DunningStep::Suspend { after_business_days },
+            ("fee", Some(a)) if a.ends_with('%') => {
+                let pct: f64 = a.trim_end_matches('%').parse().map_err(|_| format!("{part:?}: bad percentage"))?;
+                if !(0.0..=100.0).contains(&pct) {
+                    return Err(format!("{part:?}: percentage 0-100"));
+                }
+                DunningStep::LateFee {
+                    after_business_days,
+                    fee: LateFee::PercentBp { bp: (pct * 100.0).round() as u32, rounding: Default::default() },
+                }
+            }
+            ("fee", Some(a)) => DunningStep::LateFee {
+                after_business_days,
+                fee: LateFee::Fixed(Money::parse(a, currency).map_err(|e| format!("{part:?}: {e}"))?),
+            },
+            _ => return Err(format!("{part:?}: reminder@DAYS, fee@DAYS:AMOUNT or fee@DAYS:PCT%, suspend@DAYS")),
+        });
+    }
+    Ok(out)
+}
+
+/// Dunning settings from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub steps: String,
+    pub reconnection_fee: Option<String>,
+    pub holidays: Vec<Date>,
+}
+
+fn policy(s: &Settings, currency: &str) -> Result<(DunningPolicy, BusinessCalendar), DbError> {
+    let cur = store::currency(currency)?;
+    let steps = parse_steps(&s.steps, cur).map_err(|e| invalid(format!("dunning_steps: {e}")))?;
+    let reconnection_fee = s
+        .reconnection_fee
+        .as_deref()
+        .map(|f| Money::parse(f, cur))
+        .transpose()
+        .map_err(|e| invalid(format!("reconnection_fee: {e}")))?;
+    let cal = BusinessCalendar::new(&[time::Weekday::Saturday, time::Weekday::Sunday], s.holidays.clone())
+        .map_err(|e| invalid(format!("holidays: {e}")))?;
+    Ok((DunningPolicy { steps, reconnection_fee }, cal))
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub invoices_checked: usize,
+    pub reminders: usize,
+    pub fees: usize,
+    pub suspended: usize,
+    pub reactivated: usize,
+}
+
+struct OpenInvoice {
+    id: i64,
+    customer: i64,
+    number: String,
+    currency: String,
+    due: Date,
+    open: i64,
+}
+
+/// Invoices with money open: a customer's balance is what the newest
+/// invoices still owe (payments cover the oldest first).
+async fn open_invoices(db: &Db) -> Result<Vec<OpenInvoice>, DbError> {
+    let rows = sqlx::query(
+        "SELECT i.id, i.customer_id, i.number, i.currency, i.due_date, i.amount_due_minor, \
+         (SELECT CAST(COALESCE(SUM(l.amount_minor), 0) AS BIGINT) FROM ledger l WHERE l.customer_id = i.customer_id) AS balance \
+         FROM invoices i WHERE i.status <> 'void' AND (i.amount_due_minor > 0 OR i.id IN (SELECT invoice_id FROM dunning_state WHERE suspended <> 0)) \
+         ORDER BY i.customer_id, i.due_date DESC, i.id DESC",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let mut out = Vec::new();
+    let mut newer: (i64, i64) = (-1, 0); // (customer, sum of newer invoices' amounts)
+    for r in &rows {
+        let customer: i64 = r.try_get(1)?;
+        if newer.0 != customer {
+            newer = (customer, 0);
+        }
+        let due_amount: i64 = r.try_get(5)?;
+        let balance: i64 = r.try_get(6)?;
+        let open = (balance - newer.1).clamp(0, due_amount.max(0));
+        newer.1 += due_amount.max(0);
+        let due: String = r.try_get(4)?;
+        out.push(OpenInvoice {
+            id: r.try_get(0)?,
+            customer,
+            number: r.try_get(2)?,
+            currency: r.try_get(3)?,
+            due: store::parse_date("due date", &due)?,
+            open,
+        });
+    }
+    Ok(out)
+}
+
+/// One dunning pass for `today`.
+pub async fn run(db: &Db, settings: &Settings, channels: Channels, today: Date) -> Result<Summary, DbError> {
+    let mut sum = Summary::default();
+    let today_s = super::period::iso_date::format(today);
+    for inv in open_invoices(db).await? {
+        if inv.due >= today && inv.open > 0 {
+            continue;
+        }
+        sum.invoices_checked += 1;
+        let (pol, cal) = policy(settings, &inv.currency)?;
+        let st = sqlx::query("SELECT done, suspended FROM dunning_state WHERE invoice_id = $1")
+            .bind(inv.id)
+            .fetch_optional(&db.pool)
+            .await?;
+        let state = match &st {
+            Some(r) => DunningState { done: r.try_get::<i64, _>(0)? as u64, suspended: r.try_get::<i64, _>(1)? != 0 },
+            None => DunningState::default(),
+        };
+        let cur = store::currency(&inv.currency)?;
+        let acts = dunning::actions(&pol, &cal, inv.due, Money::new(inv.open, cur), &state, today)
+            .map_err(|e| invalid(format!("dunning: {e}")))?;
+        if acts.is_empty() {
+            continue;
+        }
+        let mut tx = db.pool.begin().await?;
+        for a in &acts {
+            let what = match *a {
+                DunningAction::Remind { step } => {
+                    sum.reminders += 1;
+                    remind(&mut tx, channels, &inv, step, cur).await?;
+                    format!("reminder (step {step})")
+                }
+                DunningAction::ChargeLateFee { amount, .. } => {
+                    sum.fees += 1;
+                    fee(&mut tx, &inv, "late-fee", amount, &today_s, &format!("Late fee, invoice {}", inv.number))
+                        .await?;
+                    format!("late fee {amount}")
+                }
+                DunningAction::Suspend { .. } => {
+                    sum.suspended += 1;
+                    set_status(&mut tx, inv.customer, "suspended").await?;
+                    "suspended".to_string()
+                }
+                DunningAction::Reactivate => {
+                    sum.reactivated += 1;
+                    set_status(&mut tx, inv.customer, "active").await?;
+                    "reactivated".to_string()
+                }
+                DunningAction::ChargeReconnectionFee { amount } => {
+                    fee(&mut tx, &inv, "reconnection-fee", amount, &today_s, "Reconnection fee").await?;
+                    format!("reconnection fee {amount}")
+                }
+            };
+            sqlx::query("INSERT INTO dunning_log (invoice_id, customer_id, ts_ms, run_date, action) VALUES ($1, $2, $3, $4, $5)")
+                .bind(inv.id)
+                .bind(inv.customer)
+                .bind(now_ms())
+                .bind(&today_s)
+                .bind(&what)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let next = state.after(&acts);
+        sqlx::query(
+            "INSERT INTO dunning_state (invoice_id, done, suspended, updated_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (invoice_id) DO UPDATE SET done = excluded.done, suspended = excluded.suspended, updated_ms = excluded.updated_ms",
+        )
+        .bind(inv.id)
+        .bind(next.done as i64)
+        .bind(i64::from(next.suspended))
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(sum)
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+async fn set_status(tx: &mut Tx<'_>, customer: i64, status: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE customers SET status = $1, updated_ms = $2 WHERE id = $3 AND status IN ('active', 'suspended')",
+    )
+    .bind(status)
+    .bind(now_ms())
+    .bind(customer)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn fee(
+    tx: &mut Tx<'_>,
+    inv: &OpenInvoice,
+    kind: &str,
+    amount: Money,
+    date: &str,
+    memo: &str,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO ledger (customer_id, ts_ms, entry_date, due_date, kind, amount_minor, currency, invoice_id, payment_id, memo) \
+         VALUES ($1, $2, $3, $3, $4, $5, $6, NULL, NULL, $7)",
+    )
+    .bind(inv.customer)
+    .bind(now_ms())
+    .bind(date)
+    .bind(kind)
+    .bind(amount.minor)
+    .bind(&inv.currency)
+    .bind(memo)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn remind(
+    tx: &mut Tx<'_>,
+    t: Channels,
+    inv: &OpenInvoice,
+    step: u32,
+    cur: super::money::Currency,
+) -> Result<(), DbError> {
+    if !t.has(Channel::Email) {
+        return Ok(());
+    }
+    let r =
+        sqlx::query("SELECT name, email FROM customers WHERE id = $1").bind(inv.customer).fetch_one(&mut **tx).await?;
+    let Some(email) = r.try_get::<Option<String>, _>(1)?.filter(|e| !e.is_empty()) else { return Ok(()) };
+    let name: String = r.try_get(0)?;
+    let m = notify::Message {
+        dedup: format!("dunning:{}:{step}", inv.id),
+        channel: Channel::Email,
+        recipient: email,
+        subject: format!("Payment reminder: invoice {}", inv.number),
+        body: format!(
+            "Hello {name},\n\nour records show {} still open on invoice {}, due {}. Please pay it, quoting {}, \
+             or pay in your customer portal. If you already paid, thank you, and please ignore this message.\n",
+            Money::new(inv.open, cur),
+            inv.number,
+            super::period::iso_date::format(inv.due),
+            store::payment_reference(inv.customer),
+        ),
+        headers: [("event".to_string(), "dunning.reminder".to_string())].into(),
+        customer_id: Some(inv.customer),
+        ticket_id: None,
+    };
+    notify::enqueue(tx, &m).await?;
+    Ok(())
+}
+
+/// A suspended customer and the addresses of their CPEs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suspended {
+    pub customer_id: i64,
+    pub name: String,
+    pub site: Option<String>,
+    pub macs: Vec<String>,
+    pub addrs: Vec<String>,
+}
+
+pub async fn suspended(db: &Db) -> Result<Vec<Suspended>, DbError> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.name, s.name AS site, cd.mac, d.addr FROM customers c LEFT JOIN sites s ON s.id = c.site_id \
+         LEFT JOIN customer_devices cd ON cd.customer_id = c.id LEFT JOIN devices d ON d.mac = cd.mac \
+         WHERE c.status = 'suspended' ORDER BY c.id, cd.mac",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let mut out: Vec<Suspended> = Vec::new();
+    for r in &rows {
+        let id: i64 = r.try_get(0)?;
+        if out.last().is_none_or(|s| s.customer_id != id) {
+            out.push(Suspended {
+                customer_id: id,
+                name: r.try_get(1)?,
+                site: r.try_get(2)?,
+                macs: vec![],
+                addrs: vec![],
+            });
+        }
+        let s = out.last_mut().expect("pushed");
+        if let Some(m) = r.try_get::<Option<String>, _>(3)?
+            && !s.macs.contains(&m)
+        {
+            s.macs.push(m);
+        }
+        if let Some(a) = r.try_get::<Option<String>, _>(4)?
+            && !s.addrs.contains(&a)
+        {
+            s.addrs.push(a);
+        }
+    }
+    Ok(out)
+}
+
+/// `customer_id,name,site,mac,address` rows (pure).
+pub fn suspended_csv(list: &[Suspended]) -> String {
+    let q =
+        |s: &str| if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
+    let mut out = String::from("customer_id,name,site,mac,address\n");
+    for s in list {
+        let n = s.macs.len().max(s.addrs.len()).max(1);
+        for i in 0..n {
+            out.push_str(&format!(
+                "{},{},{},{},{}\n",
+                s.customer_id,
+                q(&s.name),
+                q(s.site.as_deref().unwrap_or("")),
+                s.macs.get(i).map(String::as_str).unwrap_or(""),
+                s.addrs.get(i).map(String::as_str).unwrap_or("")
+            ));
+        }
+    }
+    out
+}
+
+/// A RouterOS script that replaces the `mast-suspended` address list (pure;
+/// a firewall rule on the router drops or redirects that list).
+pub fn suspended_mikrotik(list: &[Suspended]) -> String {
+    let mut out = String::from(
+        "# Mast: suspended customers. Import with /import file-name=mast-suspended.rsc\n\
+         /ip firewall address-list remove [find list=mast-suspended]\n",
+    );
+    for s in list {
+        for a in &s.addrs {
+            if a.parse::<std::net::IpAddr>().is_ok() {
+                let comment: String = format!("customer {} {}", s.customer_id, s.name)
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || " .-_#".contains(*c))
+                    .collect();
+                out.push_str(&format!(
+                    "/ip firewall address-list add list=mast-suspended address={a} comment=\"{comment}\"\n"
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_parse_with_clear_errors() {
+        let usd = super::super::money::Currency::USD;
+        let s = parse_steps("reminder@3, fee@10:5.00, fee@12:1.5%, suspend@20", usd).unwrap();
+        assert_eq!(s.len(), 4);
+        assert_eq!(s[3], DunningStep::Suspend { after_business_days: 20 });
+        for bad in ["remind@3", "fee@10", "suspend@x", "fee@3:200%", "reminder"] {
+            assert!(parse_steps(bad, usd).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn exports_quote_and_filter() {
+        let list = vec![Suspended {
+            customer_id: 7,
+            name: "O\"Neil, Pat".into(),
+            site: Some("north".into()),
+            macs: vec!["aa:bb:cc:dd:ee:ff".into()],
+            addrs: vec!["10.0.0.7".into(), "not-an-ip; /system reset".into()],
+        }];
+        let csv = suspended_csv(&list);
+        assert!(csv.contains("7,\"O\"\"Neil, Pat\",north,aa:bb:cc:dd:ee:ff,10.0.0.7\n"), "{csv}");
+        let rsc = suspended_mikrotik(&list);
+        assert!(rsc.contains("address=10.0.0.7 comment=\"customer 7 ONeil Pat\""), "{rsc}");
+        assert!(!rsc.contains("reset"), "only addresses reach the router script");
+    }
+}

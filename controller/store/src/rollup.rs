@@ -1,0 +1,136 @@
+//! Rollups and retention of the monitoring samples (part of `monitoring`;
+//! owns tables `sample_rollups`, `rollup_state`).
+//!
+//! Ingest marks the oldest sample time it wrote (`rollup_state.dirty_from_ms`);
+//! a worker, apart from ingest, recomputes the 5-minute buckets from the raw
+//! samples from that point and the hourly buckets from the 5-minute ones, then
+//! applies retention. Recomputing (not adding) makes a pass idempotent and
+//! lets backfilled data (an agent's spool after a backhaul outage) land in
+//! the right buckets. Buckets older than the raw retention are never
+//! recomputed, so their history survives the raw samples.
+
+use crate::db::{Db, DbError};
+use sqlx::Row;
+
+pub const FIVE_MIN: i64 = 300_000;
+pub const HOUR: i64 = 3_600_000;
+const DAY: i64 = 86_400_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub raw_days: i64,
+    pub five_min_days: i64,
+    pub hourly_days: i64,
+}
+
+/// Pure: start of the bucket of `width` holding `t`.
+pub fn bucket_start(t: i64, width: i64) -> i64 {
+    t.div_euclid(width) * width
+}
+
+/// Pure: where a pass starts recomputing, given the dirty mark, the bucket
+/// width and the raw retention cutoff.
+pub fn recompute_from(dirty_from: i64, width: i64, raw_cutoff: i64) -> i64 {
+    let first_whole_raw_bucket = bucket_start(raw_cutoff.saturating_add(width - 1), width);
+    bucket_start(dirty_from, width).max(first_whole_raw_bucket)
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PassStats {
+    pub recomputed_from: Option<i64>,
+    pub raw_deleted: u64,
+}
+
+/// One rollup + retention pass at `now`.
+pub async fn run_once(db: &Db, now: i64, keep: Retention) -> Result<PassStats, DbError> {
+    let mut stats = PassStats::default();
+    let raw_cutoff = now - keep.raw_days * DAY;
+    let dirty: Option<i64> = sqlx::query("SELECT dirty_from_ms FROM rollup_state WHERE name = 'samples'")
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|r| r.try_get("dirty_from_ms"))
+        .transpose()?
+        .flatten();
+    if let Some(d) = dirty {
+        // Clear the mark first (only if unchanged): data arriving during the
+        // pass marks it again for the next one.
+        sqlx::query("UPDATE rollup_state SET dirty_from_ms = NULL WHERE name = 'samples' AND dirty_from_ms = $1")
+            .bind(d)
+            .execute(&db.pool)
+            .await?;
+        let from5 = recompute_from(d, FIVE_MIN, raw_cutoff);
+        let fromh = recompute_from(d, HOUR, raw_cutoff);
+        let mut tx = db.pool.begin().await?;
+        sqlx::query("DELETE FROM sample_rollups WHERE width_ms = $1 AND t_ms >= $2")
+            .bind(FIVE_MIN)
+            .bind(from5)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sample_rollups (device_id, width_ms, t_ms, n, lost, rtt_sum_us, rtt_n) \
+             SELECT device_id, $1, (ts_ms / $1) * $1, COUNT(*), \
+             CAST(SUM(CASE WHEN rtt_us IS NULL THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(COALESCE(SUM(rtt_us), 0) AS BIGINT), COUNT(rtt_us) \
+             FROM samples WHERE kind = 0 AND device_id IS NOT NULL AND ts_ms >= $2 GROUP BY device_id, (ts_ms / $1)",
+        )
+        .bind(FIVE_MIN)
+        .bind(from5)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM sample_rollups WHERE width_ms = $1 AND t_ms >= $2")
+            .bind(HOUR)
+            .bind(fromh)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sample_rollups (device_id, width_ms, t_ms, n, lost, rtt_sum_us, rtt_n) \
+             SELECT device_id, $1, (t_ms / $1) * $1, CAST(SUM(n) AS BIGINT), CAST(SUM(lost) AS BIGINT), \
+             CAST(SUM(rtt_sum_us) AS BIGINT), CAST(SUM(rtt_n) AS BIGINT) \
+             FROM sample_rollups WHERE width_ms = $2 AND t_ms >= $3 GROUP BY device_id, (t_ms / $1)",
+        )
+        .bind(HOUR)
+        .bind(FIVE_MIN)
+        .bind(fromh)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        stats.recomputed_from = Some(from5);
+    }
+    // Retention. Uplink events (kind 1) stay: they are the backhaul history.
+    // Inventory changes live on in `inventory_history`.
+    stats.raw_deleted = sqlx::query("DELETE FROM samples WHERE kind <> 1 AND ts_ms < $1")
+        .bind(raw_cutoff)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM interface_rates WHERE ts_ms < $1").bind(raw_cutoff).execute(&db.pool).await?;
+    for (width, days) in [(FIVE_MIN, keep.five_min_days), (HOUR, keep.hourly_days)] {
+        sqlx::query("DELETE FROM sample_rollups WHERE width_ms = $1 AND t_ms < $2")
+            .bind(width)
+            .bind(now - days * DAY)
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_align() {
+        assert_eq!(bucket_start(299_999, FIVE_MIN), 0);
+        assert_eq!(bucket_start(300_000, FIVE_MIN), 300_000);
+        assert_eq!(bucket_start(-1, FIVE_MIN), -300_000);
+    }
+
+    #[test]
+    fn never_recomputes_buckets_older_than_the_raw_data() {
+        // Dirty inside the raw window: start at its bucket.
+        assert_eq!(recompute_from(1_000_000, FIVE_MIN, 0), 900_000);
+        // Dirty before the raw cutoff: start at the first whole bucket after it.
+        assert_eq!(recompute_from(0, FIVE_MIN, 1_000_000), 1_200_000);
+        assert_eq!(recompute_from(0, HOUR, 10 * HOUR + 5), 11 * HOUR);
+    }
+}

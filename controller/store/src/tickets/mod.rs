@@ -1,0 +1,708 @@
+//! Support tickets. Owns tables `tickets`, `ticket_customers` and
+//! `ticket_events` (the timeline: customer words, public replies, internal
+//! notes, status and assignment changes, system events).
+//!
+//! Staff open tickets (phone calls are entered by staff); every outage
+//! incident opens exactly one ticket (source `outage`, `incident_id` unique)
+//! listing the affected customers, updated as the incident grows and
+//! resolved with the outage's duration when service returns — see
+//! [`outage_opened`] and friends, called by `monitoring::outages` inside the
+//! transaction that stores the incident. State changes go through the pure
+//! [`lifecycle`]. Public staff replies are mailed to the customer through
+//! the outbox (threaded: `[#T-123]` in the subject, `In-Reply-To` the
+//! customer's last mail) in the reply's own transaction; time spent waiting
+//! on the customer is recorded in `ticket_pauses` for the SLA clocks
+//! ([`sla`], [`escalation`]); [`groups`] and [`canned`] replies; email
+//! intake in [`email`].
+
+pub mod canned;
+pub mod email;
+pub mod escalation;
+pub mod groups;
+pub use mast_ops_core::{lifecycle, sla};
+
+use crate::db::{Db, DbError, now_ms};
+use crate::outbox::{self as notify, Channel, Channels};
+use lifecycle::{Action, State, Status};
+use serde::Serialize;
+use sqlx::Row;
+
+pub const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
+pub const CATEGORIES: [&str; 6] = ["connectivity", "outage", "billing", "installation", "equipment", "other"];
+pub const SOURCES: [&str; 5] = ["staff", "phone", "email", "portal", "outage"];
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// A ticket as staff open it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTicket {
+    pub subject: String,
+    #[serde(default)]
+    pub customer_id: Option<i64>,
+    #[serde(default)]
+    pub priority: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    /// `staff` (default), `phone`, `email` or `portal`.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// What the customer reported (the first entry of the timeline).
+    #[serde(default)]
+    pub body: String,
+    /// Who wrote in, for an email from an address no customer has (set by
+    /// email intake, not by the API).
+    #[serde(skip)]
+    pub requester_email: Option<String>,
+}
+
+fn pick(
+    field: &str,
+    v: &Option<String>,
+    allowed: &[&'static str],
+    default: &'static str,
+) -> Result<&'static str, DbError> {
+    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(default),
+        Some(s) => allowed
+            .iter()
+            .find(|a| **a == s)
+            .copied()
+            .ok_or_else(|| DbError::Invalid(format!("{field}: one of {}", allowed.join(", ")))),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ticket {
+    pub id: i64,
+    pub subject: String,
+    pub customer_id: Option<i64>,
+    pub customer: Option<String>,
+    pub status: Status,
+    pub priority: String,
+    pub category: String,
+    pub source: String,
+    pub assignee_id: Option<i64>,
+    pub assignee: Option<String>,
+    pub group_id: Option<i64>,
+    pub group: Option<String>,
+    /// Who wrote in, for email tickets from an address no customer has.
+    pub requester_email: Option<String>,
+    pub incident_id: Option<i64>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub first_response_ms: Option<i64>,
+    pub resolved_ms: Option<i64>,
+    pub closed_ms: Option<i64>,
+    /// Business time to the first response / to resolution (SLA calendar;
+    /// waiting and maintenance excluded), stamped by the SLA worker.
+    pub first_response_business_ms: Option<i64>,
+    pub resolution_business_ms: Option<i64>,
+    /// Customers affected (outage tickets), besides `customer_id`.
+    pub affected_customers: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub ts_ms: i64,
+    pub author: String,
+    /// `customer`, `public`, `internal`, `status`, `assign` or `system`.
+    pub kind: String,
+    pub body: String,
+}
+
+const COLS: &str = "t.id, t.subject, t.customer_id, c.name AS customer, t.status, t.priority, t.category, t.source, \
+    t.assignee_id, u.email AS assignee, t.group_id, g.name AS group_name, t.requester_email, t.incident_id, t.created_ms, \
+    t.updated_ms, t.first_response_ms, t.resolved_ms, t.closed_ms, t.first_response_business_ms, t.resolution_business_ms, \
+    (SELECT COUNT(*) FROM ticket_customers x WHERE x.ticket_id = t.id) AS affected \
+    FROM tickets t LEFT JOIN customers c ON c.id = t.customer_id LEFT JOIN users u ON u.id = t.assignee_id \
+    LEFT JOIN staff_groups g ON g.id = t.group_id";
+
+fn row(r: &sqlx::any::AnyRow) -> Result<Ticket, DbError> {
+    let status: String = r.try_get("status")?;
+    Ok(Ticket {
+        id: r.try_get("id")?,
+        subject: r.try_get("subject")?,
+        customer_id: r.try_get("customer_id")?,
+        customer: r.try_get("customer")?,
+        status: Status::parse(&status).ok_or_else(|| DbError::Invalid(format!("stored ticket status {status:?}")))?,
+        priority: r.try_get("priority")?,
+        category: r.try_get("category")?,
+        source: r.try_get("source")?,
+        assignee_id: r.try_get("assignee_id")?,
+        assignee: r.try_get("assignee")?,
+        group_id: r.try_get("group_id")?,
+        group: r.try_get("group_name")?,
+        requester_email: r.try_get("requester_email")?,
+        incident_id: r.try_get("incident_id")?,
+        created_ms: r.try_get("created_ms")?,
+        updated_ms: r.try_get("updated_ms")?,
+        first_response_ms: r.try_get("first_response_ms")?,
+        resolved_ms: r.try_get("resolved_ms")?,
+        closed_ms: r.try_get("closed_ms")?,
+        first_response_business_ms: r.try_get("first_response_business_ms")?,
+        resolution_business_ms: r.try_get("resolution_business_ms")?,
+        affected_customers: r.try_get("affected")?,
+    })
+}
+
+/// How tickets reach people: the outbox channels and our mail domain
+/// (for Message-IDs).
+#[derive(Debug, Clone)]
+pub struct Desk {
+    pub notify: Channels,
+    pub mail_domain: String,
+}
+
+impl Default for Desk {
+    fn default() -> Self {
+        Desk { notify: Channels::default(), mail_domain: "localhost".into() }
+    }
+}
+
+impl Desk {
+    /// The domain of an address like `Support <support@isp.example>`.
+    pub fn domain_of(from: &str) -> String {
+        let addr = from.rsplit('<').next().unwrap_or(from).trim_end_matches('>');
+        addr.rsplit_once('@').map(|(_, d)| d.trim().to_string()).filter(|d| !d.is_empty()).unwrap_or("localhost".into())
+    }
+}
+
+/// The subject token that threads mail into a ticket.
+pub fn token(id: i64) -> String {
+    format!("[#T-{id}]")
+}
+
+pub(crate) async fn event(tx: &mut Tx<'_>, ticket: i64, author: &str, kind: &str, body: &str) -> Result<i64, DbError> {
+    Ok(sqlx::query(
+        "INSERT INTO ticket_events (ticket_id, ts_ms, author, kind, body) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(ticket)
+    .bind(now_ms())
+    .bind(author)
+    .bind(kind)
+    .bind(body)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?)
+}
+
+/// Queues a staff reply to whoever the ticket belongs to (customer email or
+/// requester), threaded on their last mail; records its Message-ID.
+async fn mail_reply(tx: &mut Tx<'_>, desk: &Desk, t: &Ticket, event_id: i64, body: &str) -> Result<bool, DbError> {
+    if !desk.notify.has(Channel::Email) {
+        return Ok(false);
+    }
+    let customer_email: Option<String> = match t.customer_id {
+        Some(c) => sqlx::query("SELECT email FROM customers WHERE id = $1")
+            .bind(c)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get::<Option<String>, _>("email"))
+            .transpose()?
+            .flatten(),
+        None => None,
+    };
+    let Some(to) = customer_email.or_else(|| t.requester_email.clone()).filter(|e| !e.is_empty()) else {
+        return Ok(false);
+    };
+    let last_in: Option<String> = sqlx::query(
+        "SELECT message_id FROM ticket_mail WHERE ticket_id = $1 AND direction = 'in' ORDER BY ts_ms DESC LIMIT 1",
+    )
+    .bind(t.id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| r.try_get("message_id"))
+    .transpose()?;
+    // Stored bare (no angle brackets), written in brackets.
+    let message_id = format!("mast.ticket.{}.{}@{}", t.id, event_id, desk.mail_domain);
+    let mut headers = std::collections::BTreeMap::new();
+    headers.insert("Message-ID".to_string(), format!("<{message_id}>"));
+    if let Some(m) = last_in {
+        headers.insert("In-Reply-To".to_string(), format!("<{m}>"));
+        headers.insert("References".to_string(), format!("<{m}>"));
+    }
+    let subject = t.subject.trim_start_matches("Re: ");
+    let m = notify::Message {
+        dedup: format!("ticket:{}:reply:{event_id}", t.id),
+        channel: Channel::Email,
+        recipient: to,
+        subject: format!("Re: {subject} {}", token(t.id)),
+        body: format!("{body}\n\n-- \nReply to this email to add to ticket #{}.\n", t.id),
+        headers,
+        customer_id: t.customer_id,
+        ticket_id: Some(t.id),
+    };
+    let queued = notify::enqueue(tx, &m).await?;
+    sqlx::query(
+        "INSERT INTO ticket_mail (message_id, ticket_id, direction, ts_ms) VALUES ($1, $2, 'out', $3)          ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(&message_id)
+    .bind(t.id)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(queued)
+}
+
+pub async fn create(db: &Db, t: &NewTicket, author: &str) -> Result<Ticket, DbError> {
+    let subject = t.subject.trim();
+    if subject.is_empty() || subject.chars().count() > 200 {
+        return Err(DbError::Invalid("subject: 1-200 characters".into()));
+    }
+    if t.body.len() > 20_000 {
+        return Err(DbError::Invalid("body: at most 20,000 characters".into()));
+    }
+    let priority = pick("priority", &t.priority, &PRIORITIES, "normal")?;
+    let category = pick("category", &t.category, &CATEGORIES, "connectivity")?;
+    let source = pick("source", &t.source, &SOURCES[..4], "staff")?;
+    if let Some(c) = t.customer_id
+        && crate::customers::get(db, c).await?.is_none()
+    {
+        return Err(DbError::Invalid(format!("customer: no customer {c}")));
+    }
+    let now = now_ms();
+    let mut tx = db.pool.begin().await?;
+    let id: i64 = sqlx::query(
+        "INSERT INTO tickets (subject, customer_id, status, priority, category, source, created_ms, updated_ms, \
+         requester_email) VALUES ($1, $2, 'open', $3, $4, $5, $6, $6, $7) RETURNING id",
+    )
+    .bind(subject)
+    .bind(t.customer_id)
+    .bind(priority)
+    .bind(category)
+    .bind(source)
+    .bind(now)
+    .bind(&t.requester_email)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    let body = t.body.trim();
+    if !body.is_empty() {
+        event(&mut tx, id, author, "customer", body).await?;
+    }
+    tx.commit().await?;
+    get(db, id).await?.ok_or_else(|| DbError::Invalid("ticket vanished".into()))
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<Ticket>, DbError> {
+    let sql = format!("SELECT {COLS} WHERE t.id = $1");
+    let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await?;
+    r.as_ref().map(row).transpose()
+}
+
+pub async fn events(db: &Db, id: i64) -> Result<Vec<Event>, DbError> {
+    let rows =
+        sqlx::query("SELECT ts_ms, author, kind, body FROM ticket_events WHERE ticket_id = $1 ORDER BY ts_ms, id")
+            .bind(id)
+            .fetch_all(&db.pool)
+            .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Event {
+                ts_ms: r.try_get("ts_ms")?,
+                author: r.try_get("author")?,
+                kind: r.try_get("kind")?,
+                body: r.try_get("body")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// Affected customers of an outage ticket: (id, name).
+pub async fn affected(db: &Db, id: i64) -> Result<Vec<(i64, String)>, DbError> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.name FROM ticket_customers x JOIN customers c ON c.id = x.customer_id WHERE x.ticket_id = $1 ORDER BY c.name",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// Active tickets (open, in progress, waiting) or all; newest first.
+pub async fn list(db: &Db, active_only: bool, limit: i64, offset: i64) -> Result<Vec<Ticket>, DbError> {
+    let filter = if active_only { "WHERE t.status IN ('open', 'in-progress', 'waiting')" } else { "" };
+    let sql = format!("SELECT {COLS} {filter} ORDER BY t.updated_ms DESC, t.id DESC LIMIT $1 OFFSET $2");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(&db.pool).await?;
+    rows.iter().map(row).collect()
+}
+
+/// A customer's tickets: their own and the outage tickets that affected them.
+pub async fn for_customer(db: &Db, customer_id: i64) -> Result<Vec<Ticket>, DbError> {
+    let sql = format!(
+        "SELECT {COLS} WHERE t.customer_id = $1 OR t.id IN (SELECT ticket_id FROM ticket_customers WHERE customer_id = $1) \
+         ORDER BY t.created_ms DESC LIMIT 200"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer_id).fetch_all(&db.pool).await?;
+    rows.iter().map(row).collect()
+}
+
+pub async fn count_active(db: &Db) -> Result<i64, DbError> {
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM tickets WHERE status IN ('open', 'in-progress', 'waiting')")
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")?)
+}
+
+fn state_of(t: &Ticket) -> State {
+    State {
+        status: t.status,
+        first_response_ms: t.first_response_ms,
+        resolved_ms: t.resolved_ms,
+        closed_ms: t.closed_ms,
+    }
+}
+
+/// Applies an action with an optional text (a reply, a note). Refused
+/// transitions are an `Invalid` error naming the state; a concurrent change
+/// makes the update miss and is reported the same way.
+pub async fn act(db: &Db, desk: &Desk, id: i64, action: Action, body: &str, author: &str) -> Result<Ticket, DbError> {
+    let t = get(db, id).await?.ok_or_else(|| DbError::Invalid(format!("no ticket {id}")))?;
+    let now = now_ms();
+    let next = lifecycle::apply(state_of(&t), action, now).map_err(|e| DbError::Invalid(e.to_string()))?;
+    let body = body.trim();
+    if body.len() > 20_000 {
+        return Err(DbError::Invalid("body: at most 20,000 characters".into()));
+    }
+    if matches!(action, Action::StaffReply | Action::Note | Action::CustomerReply) && body.is_empty() {
+        return Err(DbError::Invalid("body: write something".into()));
+    }
+    let mut tx = db.pool.begin().await?;
+    let n = sqlx::query(
+        "UPDATE tickets SET status = $1, first_response_ms = $2, resolved_ms = $3, closed_ms = $4, updated_ms = $5 \
+         WHERE id = $6 AND status = $7",
+    )
+    .bind(next.status.as_str())
+    .bind(next.first_response_ms)
+    .bind(next.resolved_ms)
+    .bind(next.closed_ms)
+    .bind(now)
+    .bind(id)
+    .bind(t.status.as_str())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(DbError::Invalid("the ticket changed meanwhile; reload it".into()));
+    }
+    let kind = match action {
+        Action::StaffReply => "public",
+        Action::Note => "internal",
+        Action::CustomerReply => "customer",
+        _ => "status",
+    };
+    let text = if kind == "status" {
+        let mut s = format!("{} → {}", t.status.as_str(), next.status.as_str());
+        if !body.is_empty() {
+            s.push_str(": ");
+            s.push_str(body);
+        }
+        s
+    } else {
+        body.to_string()
+    };
+    let event_id = event(&mut tx, id, author, kind, &text).await?;
+    // The SLA clocks stop while the ticket waits on the customer.
+    if next.status == Status::Waiting && t.status != Status::Waiting {
+        sqlx::query("INSERT INTO ticket_pauses (ticket_id, from_ms, reason) VALUES ($1, $2, 'waiting')")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    } else if t.status == Status::Waiting && next.status != Status::Waiting {
+        sqlx::query("UPDATE ticket_pauses SET to_ms = $1 WHERE ticket_id = $2 AND to_ms IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if action == Action::StaffReply {
+        mail_reply(&mut tx, desk, &t, event_id, body).await?;
+    }
+    tx.commit().await?;
+    get(db, id).await?.ok_or_else(|| DbError::Invalid("ticket vanished".into()))
+}
+
+/// Assigns to a staff group (by id) or to none.
+pub async fn assign_group(db: &Db, id: i64, group: Option<i64>, author: &str) -> Result<Ticket, DbError> {
+    let name = match group {
+        None => "no group".to_string(),
+        Some(g) => groups::get(db, g).await?.ok_or_else(|| DbError::Invalid(format!("group: no group {g}")))?.name,
+    };
+    set_owner(db, id, Owner::Group(group), &format!("group {name}"), author).await
+}
+
+/// Who a ticket is assigned to: a person or a group (each optional).
+enum Owner {
+    User(Option<i64>),
+    Group(Option<i64>),
+}
+
+/// Sets the assignee or the group and records it on the timeline.
+async fn set_owner(db: &Db, id: i64, owner: Owner, what: &str, author: &str) -> Result<Ticket, DbError> {
+    let (sql, value) = match owner {
+        Owner::User(u) => ("UPDATE tickets SET assignee_id = $1, updated_ms = $2 WHERE id = $3", u),
+        Owner::Group(g) => ("UPDATE tickets SET group_id = $1, updated_ms = $2 WHERE id = $3", g),
+    };
+    let mut tx = db.pool.begin().await?;
+    let n = sqlx::query(sql).bind(value).bind(now_ms()).bind(id).execute(&mut *tx).await?.rows_affected();
+    if n == 0 {
+        return Err(DbError::Invalid(format!("no ticket {id}")));
+    }
+    event(&mut tx, id, author, "assign", what).await?;
+    tx.commit().await?;
+    get(db, id).await?.ok_or_else(|| DbError::Invalid("ticket vanished".into()))
+}
+
+/// Waiting-on-customer pauses of a ticket: (from, to; open = i64::MAX).
+pub async fn pauses(db: &Db, id: i64) -> Result<Vec<(i64, i64)>, DbError> {
+    let rows = sqlx::query("SELECT from_ms, to_ms FROM ticket_pauses WHERE ticket_id = $1 ORDER BY from_ms")
+        .bind(id)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("from_ms")?, r.try_get::<Option<i64>, _>("to_ms")?.unwrap_or(i64::MAX))))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// Assigns to a staff member (by id) or to nobody.
+pub async fn assign(db: &Db, id: i64, user_id: Option<i64>, author: &str) -> Result<Ticket, DbError> {
+    let who = match user_id {
+        None => "nobody".to_string(),
+        Some(u) => sqlx::query("SELECT email FROM users WHERE id = $1 AND disabled_ms IS NULL")
+            .bind(u)
+            .fetch_optional(&db.pool)
+            .await?
+            .map(|r| r.try_get::<String, _>("email"))
+            .transpose()?
+            .ok_or_else(|| DbError::Invalid(format!("assignee: no active user {u}")))?,
+    };
+    set_owner(db, id, Owner::User(user_id), &format!("assigned to {who}"), author).await
+}
+
+// --- outage tickets (called inside the incident transaction) ----------------
+
+async fn customers_of_incident(tx: &mut Tx<'_>, incident_id: i64) -> Result<Vec<i64>, DbError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT cd.customer_id FROM incident_devices x JOIN devices d ON d.id = x.device_id \
+         JOIN customer_devices cd ON cd.mac = d.mac WHERE x.incident_id = $1 ORDER BY cd.customer_id",
+    )
+    .bind(incident_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(|r| r.try_get("customer_id")).collect::<Result<_, sqlx::Error>>().map_err(Into::into)
+}
+
+async fn ticket_of_incident(tx: &mut Tx<'_>, incident_id: i64) -> Result<Option<(i64, Status)>, DbError> {
+    let r = sqlx::query("SELECT id, status FROM tickets WHERE incident_id = $1")
+        .bind(incident_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    match r {
+        None => Ok(None),
+        Some(r) => {
+            let s: String = r.try_get("status")?;
+            Ok(Some((r.try_get("id")?, Status::parse(&s).unwrap_or(Status::Open))))
+        }
+    }
+}
+
+/// Brings the incident's ticket's affected customers up to date; returns
+/// how many there are now.
+async fn sync_customers(tx: &mut Tx<'_>, ticket: i64, incident_id: i64) -> Result<usize, DbError> {
+    let now: Vec<i64> = customers_of_incident(tx, incident_id).await?;
+    sqlx::query("DELETE FROM ticket_customers WHERE ticket_id = $1").bind(ticket).execute(&mut **tx).await?;
+    for c in &now {
+        sqlx::query("INSERT INTO ticket_customers (ticket_id, customer_id) VALUES ($1, $2)")
+            .bind(ticket)
+            .bind(c)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(now.len())
+}
+
+/// An incident opened (or was reopened): its one ticket exists, is open,
+/// and lists the affected customers. Idempotent.
+pub async fn outage_opened(tx: &mut Tx<'_>, incident_id: i64, subject: &str) -> Result<i64, DbError> {
+    let now = now_ms();
+    let ticket = match ticket_of_incident(tx, incident_id).await? {
+        Some((t, status)) => {
+            if !status.is_active() {
+                sqlx::query("UPDATE tickets SET status = 'open', resolved_ms = NULL, closed_ms = NULL, updated_ms = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(t)
+                    .execute(&mut **tx)
+                    .await?;
+                event(tx, t, "mast", "system", "The outage is back (flapping): reopened.").await?;
+            }
+            t
+        }
+        None => {
+            let id: i64 = sqlx::query(
+                "INSERT INTO tickets (subject, status, priority, category, source, incident_id, created_ms, updated_ms) \
+                 VALUES ($1, 'open', 'high', 'outage', 'outage', $2, $3, $3) RETURNING id",
+            )
+            .bind(subject)
+            .bind(incident_id)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("id")?;
+            event(tx, id, "mast", "system", &format!("Opened automatically for incident #{incident_id}: {subject}."))
+                .await?;
+            id
+        }
+    };
+    sync_customers(tx, ticket, incident_id).await?;
+    Ok(ticket)
+}
+
+/// The incident's devices changed: refresh the affected customers.
+pub async fn outage_updated(tx: &mut Tx<'_>, incident_id: i64) -> Result<Option<i64>, DbError> {
+    let ticket = ticket_of_incident(tx, incident_id).await?;
+    if let Some((t, _)) = ticket {
+        let n = sync_customers(tx, t, incident_id).await?;
+        sqlx::query("UPDATE tickets SET updated_ms = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(t)
+            .execute(&mut **tx)
+            .await?;
+        event(tx, t, "mast", "system", &format!("Affected customers now: {n}.")).await?;
+    }
+    Ok(ticket.map(|t| t.0))
+}
+
+/// Service returned (or the incident merged into another): resolve the
+/// ticket with the reason. Idempotent.
+pub async fn outage_resolved(tx: &mut Tx<'_>, incident_id: i64, why: &str) -> Result<Option<i64>, DbError> {
+    let ticket = ticket_of_incident(tx, incident_id).await?;
+    if let Some((t, status)) = ticket
+        && status.is_active()
+    {
+        let now = now_ms();
+        sqlx::query("UPDATE tickets SET status = 'resolved', resolved_ms = $1, updated_ms = $1 WHERE id = $2")
+            .bind(now)
+            .bind(t)
+            .execute(&mut **tx)
+            .await?;
+        event(tx, t, "mast", "system", why).await?;
+    }
+    Ok(ticket.map(|t| t.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn staff_ticket_lifecycle_on_a_real_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+        let cu = crate::customers::create(
+            &db,
+            &crate::customers::CustomerInput { name: "Ada".into(), ..Default::default() },
+        )
+        .await
+        .unwrap();
+        let new = NewTicket {
+            subject: "Slow in the evening".into(),
+            customer_id: Some(cu.id),
+            source: Some("phone".into()),
+            body: "Netflix buffers after 8 pm".into(),
+            ..Default::default()
+        };
+        let t = create(&db, &new, "noc@x").await.unwrap();
+        assert_eq!((t.status, t.priority.as_str(), t.source.as_str()), (Status::Open, "normal", "phone"));
+        assert!(
+            act(&db, &Desk::default(), t.id, Action::StaffReply, "  ", "noc@x").await.is_err(),
+            "an empty reply is refused"
+        );
+        let t = act(&db, &Desk::default(), t.id, Action::StaffReply, "Checking your radio's signal", "noc@x")
+            .await
+            .unwrap();
+        assert_eq!(t.status, Status::InProgress);
+        assert!(t.first_response_ms.is_some());
+        let e = act(&db, &Desk::default(), t.id, Action::Close, "", "noc@x").await.unwrap_err().to_string();
+        assert!(e.contains("in-progress ticket cannot be closed"), "{e}");
+        let t = act(&db, &Desk::default(), t.id, Action::Resolve, "Realigned the CPE", "tech@x").await.unwrap();
+        assert_eq!(t.status, Status::Resolved);
+        let ev = events(&db, t.id).await.unwrap();
+        let kinds: Vec<&str> = ev.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["customer", "public", "status"]);
+        assert_eq!(for_customer(&db, cu.id).await.unwrap().len(), 1);
+        assert_eq!(count_active(&db).await.unwrap(), 0);
+        assert_eq!(pauses(&db, t.id).await.unwrap(), vec![], "never waited");
+        for bad in [
+            NewTicket { subject: " ".into(), ..Default::default() },
+            NewTicket { subject: "x".into(), priority: Some("panic".into()), ..Default::default() },
+            NewTicket { subject: "x".into(), source: Some("outage".into()), ..Default::default() },
+            NewTicket { subject: "x".into(), customer_id: Some(999), ..Default::default() },
+        ] {
+            assert!(create(&db, &bad, "noc@x").await.is_err(), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn replies_are_mailed_threaded_waiting_pauses_and_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+        let cu = crate::customers::create(
+            &db,
+            &crate::customers::CustomerInput {
+                name: "Ada".into(),
+                email: Some("ada@example.org".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let desk = Desk { notify: Channels { email: true, webhook: false }, mail_domain: "isp.example".into() };
+        let t = create(
+            &db,
+            &NewTicket { subject: "No internet".into(), customer_id: Some(cu.id), ..Default::default() },
+            "x",
+        )
+        .await
+        .unwrap();
+        // The customer's mail that opened the thread.
+        sqlx::query("INSERT INTO ticket_mail (message_id, ticket_id, direction, ts_ms) VALUES ('abc@mail.example', $1, 'in', 1)")
+            .bind(t.id)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        act(&db, &desk, t.id, Action::Note, "internal only", "noc@x").await.unwrap();
+        act(&db, &desk, t.id, Action::StaffReply, "Please power-cycle the radio", "noc@x").await.unwrap();
+        let out = notify::recent(&db, false, 10).await.unwrap();
+        assert_eq!(out.len(), 1, "a note is never mailed; the reply is");
+        let m = &out[0];
+        assert_eq!(m.recipient, "ada@example.org");
+        assert_eq!(m.subject, format!("Re: No internet [#T-{}]", t.id));
+        assert_eq!(m.headers.get("In-Reply-To").map(String::as_str), Some("<abc@mail.example>"));
+        let mid = m.headers.get("Message-ID").unwrap();
+        assert!(mid.starts_with(&format!("<mast.ticket.{}.", t.id)) && mid.ends_with("@isp.example>"), "{mid}");
+        assert!(m.body.starts_with("Please power-cycle the radio"));
+        // Waiting on the customer pauses the clocks until they answer.
+        act(&db, &desk, t.id, Action::WaitForCustomer, "", "noc@x").await.unwrap();
+        let p = pauses(&db, t.id).await.unwrap();
+        assert_eq!((p.len(), p[0].1), (1, i64::MAX), "an open pause");
+        act(&db, &desk, t.id, Action::CustomerReply, "done, still down", "ada").await.unwrap();
+        let p = pauses(&db, t.id).await.unwrap();
+        assert!(p[0].1 >= p[0].0 && p[0].1 != i64::MAX, "closed when the customer replied: {p:?}");
+        // Groups.
+        let g = groups::create(&db, "NOC", Some("noc@isp.example")).await.unwrap();
+        assert!(groups::create(&db, "NOC", None).await.is_err(), "names are unique");
+        let t = assign_group(&db, t.id, Some(g.id), "lead@x").await.unwrap();
+        assert_eq!(t.group.as_deref(), Some("NOC"));
+        assert!(assign_group(&db, t.id, Some(999), "lead@x").await.is_err());
+        // Without an email transport nothing is queued.
+        act(&db, &Desk::default(), t.id, Action::StaffReply, "again", "noc@x").await.unwrap();
+        assert_eq!(notify::recent(&db, false, 10).await.unwrap().len(), 1);
+    }
+}

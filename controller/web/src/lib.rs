@@ -1,0 +1,470 @@
+//! HTTP: staff pages (server-rendered, every asset served from the binary),
+//! the JSON API under `/api/v1`, and Prometheus `/metrics`.
+//!
+//! Access control is one table, [`ROUTES`]: the router is built from it, so a
+//! route cannot exist without a stated policy, and each route's policy is
+//! enforced by the same middleware ([`authorize`]). Pages authenticate with a
+//! session cookie (and a CSRF token on every state change); the API only with
+//! bearer tokens (so it needs no CSRF defence).
+//!
+//! Invariants: every response carries the security headers; a missing or bad
+//! credential is a 401 (API) or a redirect to the login page, a wrong role a
+//! 403, never a 500; internal errors are logged and answered without details.
+
+// The stores and services under their domain names, for this crate's own paths.
+use mast_app::{config, metrics};
+use mast_store::{audit, auth, db, fleet, monitoring, outbox as notify, portal as portal_accounts, staff};
+
+pub mod api;
+pub mod billing;
+pub mod customers;
+pub mod incidents;
+pub mod maintenance;
+pub mod pages;
+pub mod portal;
+pub mod support;
+pub use mast_ops_core::throttle;
+pub mod tickets;
+
+use crate::db::Db;
+use crate::metrics::Metrics;
+use crate::staff::{Role, SessionPolicy};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{MethodRouter, get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub metrics: Arc<Metrics>,
+    pub default_interval_ms: i64,
+    pub default_timeout_ms: i64,
+    pub sessions: SessionPolicy,
+    pub throttle: Arc<Mutex<throttle::Throttle>>,
+    pub cookie_secure: bool,
+    pub ca_fingerprint: String,
+    pub quic_port: u16,
+    pub enroll_token_ttl_secs: u64,
+    /// Outgoing channels and mail domain for ticket replies.
+    pub desk: mast_store::tickets::Desk,
+    /// Base URL for links in emails (magic links, invoices).
+    pub public_url: String,
+    /// The operator's IANA time zone (maintenance windows are entered in it).
+    pub timezone: String,
+    /// SLA calendar and targets, for the clocks shown on tickets.
+    pub sla: mast_store::tickets::escalation::SlaPolicy,
+    /// The operator's details on invoices.
+    pub operator: mast_app::billing::documents::Operator,
+    /// Card/ACH payments (Stripe), if configured.
+    pub payments: Option<std::sync::Arc<dyn mast_app::billing::provider::PaymentProvider>>,
+    pub stripe_webhook_secret: Option<crate::config::Secret>,
+}
+
+/// The billing part of a customer's portal home page (balance, invoices,
+/// payments, autopay); empty until billing has data for them.
+pub async fn billing_portal_section(st: &AppState, c: &portal::Customer) -> Result<String, ApiError> {
+    billing::portal_section(st, c).await
+}
+
+/// Error for pages and API alike: a stable `code`, a message, a status.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid", message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        match e {
+            crate::db::DbError::Invalid(m) => ApiError::bad_request(m),
+            e => {
+                tracing::error!(error = %e, "database error in HTTP handler");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+            }
+        }
+    }
+}
+
+/// Who is calling, set by [`authorize`] for every non-public route.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Email of a staff member, or `token:<name>` for an API token.
+    pub name: String,
+    pub role: Role,
+    pub user_id: Option<i64>,
+    /// The session's CSRF token (pages only).
+    pub csrf: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl Caller {
+    pub fn actor(&self) -> crate::audit::Actor {
+        crate::audit::Actor { name: self.name.clone(), ip: self.ip.clone() }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "not logged in"))
+    }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy)]
+pub enum Access {
+    Public,
+    Roles(&'static [Role]),
+    /// A customer signed in to the portal (pages only).
+    Customer,
+}
+
+pub const EVERYONE: &[Role] = &Role::ALL;
+pub const ADMIN: &[Role] = &[Role::Admin];
+
+/// Kind of caller a route serves: pages use cookies, the API bearer tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Page,
+    Api,
+}
+
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub kind: Kind,
+    pub access: Access,
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+macro_rules! routes {
+    ($($m:ident $path:literal $kind:ident $access:expr => $h:expr;)*) => {
+        /// Every route, its kind and who may call it: the single source of
+        /// the router and of the route x role test.
+        pub const ROUTES: &[RouteSpec] = &[$(RouteSpec {
+            method: Method::$m,
+            path: $path,
+            kind: Kind::$kind,
+            access: $access,
+            handler: || $h,
+        }),*];
+    };
+}
+
+routes! {
+    GET "/api/v1/health" Api Access::Public => get(api::health);
+    GET "/api/v1/openapi.json" Api Access::Public => get(api::openapi);
+    GET "/metrics" Api Access::Public => get(api::metrics);
+    GET "/api/v1/sites" Api Access::Roles(EVERYONE) => get(api::sites);
+    POST "/api/v1/sites" Api Access::Roles(ADMIN) => post(api::add_site);
+    GET "/api/v1/agents" Api Access::Roles(EVERYONE) => get(api::agents);
+    POST "/api/v1/agents" Api Access::Roles(ADMIN) => post(api::add_agent);
+    POST "/api/v1/agents/{id}/revoke" Api Access::Roles(ADMIN) => post(api::revoke_agent);
+    GET "/api/v1/agents/{id}/delivery" Api Access::Roles(EVERYONE) => get(api::delivery);
+    GET "/api/v1/devices" Api Access::Roles(EVERYONE) => get(api::devices);
+    GET "/api/v1/devices/{id}" Api Access::Roles(EVERYONE) => get(api::device);
+    GET "/api/v1/devices/{id}/series" Api Access::Roles(EVERYONE) => get(api::series);
+    GET "/api/v1/sites/{id}/inventory" Api Access::Roles(EVERYONE) => get(api::site_inventory);
+    GET "/api/v1/sites/{id}/probing" Api Access::Roles(EVERYONE) => get(api::probing);
+    POST "/api/v1/sites/{id}/probing" Api Access::Roles(ADMIN) => post(api::set_probing);
+    GET "/api/v1/inventory" Api Access::Roles(EVERYONE) => get(api::inventory_search);
+    GET "/api/v1/customers" Api Access::Roles(EVERYONE) => get(customers::api_list);
+    POST "/api/v1/customers" Api Access::Roles(customers::EDITORS) => post(customers::api_create);
+    GET "/api/v1/customers/{id}" Api Access::Roles(EVERYONE) => get(customers::api_get);
+    POST "/api/v1/customers/{id}" Api Access::Roles(customers::EDITORS) => post(customers::api_update);
+    POST "/api/v1/customers/{id}/cpes" Api Access::Roles(customers::EDITORS) => post(customers::api_link);
+    GET "/api/v1/incidents" Api Access::Roles(EVERYONE) => get(incidents::api_list);
+    GET "/api/v1/incidents/{id}" Api Access::Roles(EVERYONE) => get(incidents::api_get);
+    GET "/api/v1/maintenance" Api Access::Roles(EVERYONE) => get(maintenance::api_list);
+    POST "/api/v1/maintenance" Api Access::Roles(maintenance::PLANNERS) => post(maintenance::api_create);
+    POST "/api/v1/maintenance/{id}/cancel" Api Access::Roles(maintenance::PLANNERS) => post(maintenance::api_cancel);
+    POST "/api/v1/billing/stripe/webhook" Api Access::Public => post(billing::stripe_webhook);
+    GET "/api/v1/tickets" Api Access::Roles(EVERYONE) => get(tickets::api_list);
+    POST "/api/v1/tickets" Api Access::Roles(tickets::AGENTS) => post(tickets::api_create);
+    GET "/api/v1/tickets/{id}" Api Access::Roles(EVERYONE) => get(tickets::api_get);
+    POST "/api/v1/tickets/{id}/actions" Api Access::Roles(tickets::AGENTS) => post(tickets::api_act);
+    GET "/api/v1/users" Api Access::Roles(ADMIN) => get(api::users);
+    GET "/api/v1/audit" Api Access::Roles(ADMIN) => get(api::audit);
+    GET "/login" Page Access::Public => get(pages::login_form);
+    POST "/login" Page Access::Public => post(pages::login);
+    GET "/assets/mast.css" Page Access::Public => get(pages::css);
+    POST "/logout" Page Access::Roles(EVERYONE) => post(pages::logout);
+    GET "/" Page Access::Roles(EVERYONE) => get(pages::dashboard);
+    GET "/sites" Page Access::Roles(EVERYONE) => get(pages::sites);
+    GET "/sites/map" Page Access::Roles(EVERYONE) => get(pages::sites_map);
+    GET "/sites/{id}" Page Access::Roles(EVERYONE) => get(pages::site);
+    GET "/sites/{id}/inventory" Page Access::Roles(EVERYONE) => get(pages::site_inventory);
+    GET "/devices" Page Access::Roles(EVERYONE) => get(pages::devices);
+    GET "/devices/{id}" Page Access::Roles(EVERYONE) => get(pages::device);
+    GET "/devices/{id}/chart.svg" Page Access::Roles(EVERYONE) => get(pages::chart);
+    GET "/devices/{id}/signal.svg" Page Access::Roles(EVERYONE) => get(pages::signal_chart);
+    GET "/customers" Page Access::Roles(EVERYONE) => get(customers::list_page);
+    POST "/customers" Page Access::Roles(customers::EDITORS) => post(customers::create_page);
+    GET "/customers/{id}" Page Access::Roles(EVERYONE) => get(customers::page);
+    POST "/customers/{id}" Page Access::Roles(customers::EDITORS) => post(customers::update_page);
+    POST "/customers/{id}/cpes" Page Access::Roles(customers::EDITORS) => post(customers::link_page);
+    GET "/incidents" Page Access::Roles(EVERYONE) => get(incidents::list_page);
+    GET "/incidents/{id}" Page Access::Roles(EVERYONE) => get(incidents::page);
+    GET "/maintenance" Page Access::Roles(EVERYONE) => get(maintenance::page);
+    POST "/maintenance" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::create_page);
+    POST "/maintenance/{id}/cancel" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::cancel_page);
+    GET "/alerts" Page Access::Roles(EVERYONE) => get(incidents::alerts_page);
+    GET "/tickets" Page Access::Roles(EVERYONE) => get(tickets::list_page);
+    POST "/tickets" Page Access::Roles(tickets::AGENTS) => post(tickets::create_page);
+    GET "/tickets/{id}" Page Access::Roles(EVERYONE) => get(tickets::page);
+    POST "/tickets/{id}/act" Page Access::Roles(tickets::AGENTS) => post(tickets::act_page);
+    POST "/tickets/{id}/assign" Page Access::Roles(tickets::AGENTS) => post(tickets::assign_page);
+    POST "/tickets/{id}/group" Page Access::Roles(tickets::AGENTS) => post(tickets::group_page);
+    GET "/canned" Page Access::Roles(tickets::AGENTS) => get(support::canned_page);
+    POST "/canned" Page Access::Roles(tickets::AGENTS) => post(support::save_canned);
+    POST "/canned/{id}/delete" Page Access::Roles(tickets::AGENTS) => post(support::delete_canned);
+    GET "/groups" Page Access::Roles(ADMIN) => get(support::groups_page);
+    POST "/groups" Page Access::Roles(ADMIN) => post(support::create_group);
+    POST "/groups/{id}/members" Page Access::Roles(ADMIN) => post(support::add_member);
+    POST "/groups/{id}/members/{user}/remove" Page Access::Roles(ADMIN) => post(support::remove_member);
+    GET "/portal/login" Page Access::Public => get(portal::login_form);
+    POST "/portal/login" Page Access::Public => post(portal::login);
+    POST "/portal/magic" Page Access::Public => post(portal::request_link);
+    GET "/portal/magic/{token}" Page Access::Public => get(portal::confirm_link);
+    POST "/portal/magic/{token}" Page Access::Public => post(portal::use_link);
+    POST "/portal/logout" Page Access::Customer => post(portal::logout);
+    GET "/portal" Page Access::Customer => get(portal::home);
+    GET "/portal/password" Page Access::Customer => get(portal::password_form);
+    POST "/portal/password" Page Access::Customer => post(portal::set_password);
+    GET "/portal/tickets/new" Page Access::Customer => get(portal::new_ticket_form);
+    POST "/portal/tickets" Page Access::Customer => post(portal::create_ticket);
+    GET "/portal/tickets/{id}" Page Access::Customer => get(portal::ticket);
+    POST "/portal/tickets/{id}/reply" Page Access::Customer => post(portal::reply);
+    POST "/customers/{id}/payments" Page Access::Roles(billing::CASHIERS) => post(billing::record_payment);
+    GET "/billing/reports" Page Access::Roles(billing::CASHIERS) => get(billing::reports_page);
+    GET "/invoices/{id}" Page Access::Roles(&[Role::Admin, Role::Billing, Role::Support]) => get(billing::staff_invoice);
+    GET "/portal/invoices/{id}" Page Access::Customer => get(billing::portal_invoice);
+    GET "/invoices/{id}/pdf" Page Access::Roles(&[Role::Admin, Role::Billing, Role::Support]) => get(billing::staff_pdf);
+    GET "/portal/invoices/{id}/pdf" Page Access::Customer => get(billing::portal_pdf);
+    POST "/portal/pay" Page Access::Customer => post(billing::portal_pay);
+    POST "/portal/autopay" Page Access::Customer => post(billing::portal_autopay);
+    POST "/customers/{id}/portal" Page Access::Roles(customers::EDITORS) => post(customers::portal_invite);
+    GET "/agents" Page Access::Roles(EVERYONE) => get(pages::agents);
+    POST "/agents" Page Access::Roles(ADMIN) => post(pages::enroll_agent);
+    GET "/agents/{id}" Page Access::Roles(EVERYONE) => get(pages::agent);
+    POST "/agents/{id}/revoke" Page Access::Roles(ADMIN) => post(pages::revoke_agent);
+    GET "/search" Page Access::Roles(EVERYONE) => get(pages::search);
+    GET "/users" Page Access::Roles(ADMIN) => get(pages::users);
+    POST "/users" Page Access::Roles(ADMIN) => post(pages::add_user);
+    POST "/users/{id}" Page Access::Roles(ADMIN) => post(pages::change_user);
+    GET "/tokens" Page Access::Roles(ADMIN) => get(pages::tokens);
+    POST "/tokens" Page Access::Roles(ADMIN) => post(pages::create_token);
+    POST "/tokens/{id}/revoke" Page Access::Roles(ADMIN) => post(pages::revoke_token);
+    GET "/audit" Page Access::Roles(ADMIN) => get(pages::audit);
+    GET "/audit.csv" Page Access::Roles(ADMIN) => get(pages::audit_csv);
+}
+
+pub fn router(state: AppState) -> Router {
+    let mut r = Router::new();
+    for spec in ROUTES {
+        let guarded = (spec.handler)()
+            .route_layer(axum::middleware::from_fn_with_state((state.clone(), spec.kind, spec.access), authorize));
+        r = r.route(spec.path, guarded);
+    }
+    r.fallback(not_found).layer(axum::middleware::map_response(security_headers)).with_state(state)
+}
+
+pub const SESSION_COOKIE: &str = "mast_session";
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_string))
+        .next()
+}
+
+pub fn client_ip(req: &Request) -> Option<String> {
+    req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string())
+}
+
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Same-origin check for a state-changing browser request.
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|h| h.to_str().ok());
+    match (origin, host) {
+        (None, _) => true, // old browsers / curl: the CSRF token still decides
+        (Some(o), Some(h)) => o.split("://").nth(1).and_then(|rest| rest.split('/').next()) == Some(h),
+        (Some(_), None) => false,
+    }
+}
+
+/// Enforces a route's policy; sets [`Caller`] for the handler.
+pub async fn authorize(
+    State((st, kind, access)): State<(AppState, Kind, Access)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let roles = match access {
+        Access::Public => return next.run(req).await,
+        Access::Customer => return portal::authorize(st, req, next).await,
+        Access::Roles(roles) => roles,
+    };
+    let ip = client_ip(&req);
+    let caller = match kind {
+        Kind::Api => {
+            let token = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim)
+                .unwrap_or("");
+            let found = if token.is_empty() { Ok(None) } else { crate::auth::token_caller(&st.db, token).await };
+            match found {
+                Ok(Some((name, role))) => Caller { name: format!("token:{name}"), role, user_id: None, csrf: None, ip },
+                Ok(None) => {
+                    Metrics::inc(&st.metrics.http_unauthorized);
+                    let msg = if token.is_empty() { "missing bearer token" } else { "invalid or revoked token" };
+                    return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", msg).into_response();
+                }
+                Err(e) => return ApiError::from(e).into_response(),
+            }
+        }
+        Kind::Page => {
+            let session = match cookie(req.headers(), SESSION_COOKIE) {
+                Some(c) => crate::staff::session(&st.db, &c, st.sessions).await,
+                None => Ok(None),
+            };
+            match session {
+                Ok(Some(s)) => {
+                    Caller { name: s.user.email, role: s.user.role, user_id: Some(s.user.id), csrf: Some(s.csrf), ip }
+                }
+                Ok(None) => return Redirect::to("/login").into_response(),
+                Err(e) => return ApiError::from(e).into_response(),
+            }
+        }
+    };
+    if !roles.contains(&caller.role) {
+        return match kind {
+            Kind::Api => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("role {} may not do this", caller.role.as_str()),
+            )
+            .into_response(),
+            Kind::Page => (
+                StatusCode::FORBIDDEN,
+                pages::layout(
+                    &caller,
+                    "Not allowed",
+                    "<h2>Not allowed</h2><p>Your role does not give access to this page.</p>",
+                ),
+            )
+                .into_response(),
+        };
+    }
+    if kind == Kind::Page && req.method() != Method::GET && req.method() != Method::HEAD {
+        // CSRF: same origin, and the session's token in the form.
+        if !same_origin(req.headers()) {
+            return (StatusCode::FORBIDDEN, "cross-origin request refused").into_response();
+        }
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, 256 * 1024).await else {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
+        };
+        let sent = form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
+        let expected = caller.csrf.as_deref().unwrap_or("");
+        if !sent.is_some_and(|s| !expected.is_empty() && constant_time_eq(s.as_bytes(), expected.as_bytes())) {
+            return (StatusCode::FORBIDDEN, "missing or wrong CSRF token: reload the page and try again")
+                .into_response();
+        }
+        req = Request::from_parts(parts, Body::from(bytes));
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // `same-origin`, not `no-referrer`: with the latter browsers send `Origin: null`
+    // on same-origin form posts, which the CSRF origin check must refuse.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+pub use mast_text_core::when::{ago, fmt_utc};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_path_is_unique_per_method_and_api_routes_use_tokens() {
+        let mut seen = std::collections::HashSet::new();
+        for r in ROUTES {
+            assert!(seen.insert((r.method.clone(), r.path)), "duplicate route {} {}", r.method, r.path);
+            assert_eq!(r.kind == Kind::Api, r.path.starts_with("/api/") || r.path == "/metrics", "{}", r.path);
+        }
+    }
+
+    #[test]
+    fn origin_check() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "mast.example:8080".parse().unwrap());
+        assert!(same_origin(&h));
+        h.insert(header::ORIGIN, "http://mast.example:8080".parse().unwrap());
+        assert!(same_origin(&h));
+        h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        assert!(!same_origin(&h));
+    }
+}
