@@ -102,8 +102,8 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let cfg = Config {
         data_dir: dir.path().to_path_buf(),
-        http_listen: "127.0.0.1:0".parse()?,
-        quic_listen: "127.0.0.1:0".parse()?,
+        http: mast_controller::config::Http { listen: "127.0.0.1:0".parse()?, ..Default::default() },
+        agents: mast_controller::config::Agents { listen: "127.0.0.1:0".parse()?, ..Default::default() },
         database_url: std::env::var("MAST_BENCH_DATABASE_URL").ok(),
         log: "warn".into(),
         ..Config::default()

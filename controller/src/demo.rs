@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::{auth, fleet, monitoring};
 use anyhow::{Context, bail};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
@@ -49,19 +49,6 @@ pub fn icmp_hint() -> Option<String> {
     ))
 }
 
-async fn wait_for_addresses(data_dir: &Path) -> anyhow::Result<crate::Addresses> {
-    let path = data_dir.join("run").join("addresses.json");
-    for _ in 0..100 {
-        if let Ok(b) = std::fs::read(&path)
-            && let Ok(a) = serde_json::from_slice(&b)
-        {
-            return Ok(a);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    bail!("controller did not start (no {})", path.display())
-}
-
 pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> anyhow::Result<()> {
     if agents == 0 || agents > 50 || targets == 0 || targets > 250 {
         bail!("--agents must be 1-50 and --targets 1-250");
@@ -70,20 +57,17 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
     if let Some(h) = icmp_hint() {
         eprintln!("warning: {h}");
     }
-    let (db, pki) = crate::open(&cfg).await?;
-    // A fresh run file, so we never read a previous run's ports.
-    let _ = std::fs::remove_file(cfg.data_dir.join("run").join("addresses.json"));
-    let server_cfg = cfg.clone();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::serve(
-        server_cfg,
-        async move {
-            let _ = stop_rx.await;
-        },
-        None,
-    ));
-    let addrs = wait_for_addresses(&cfg.data_dir).await?;
-    let fp = pki.ca_fingerprint();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let app = crate::App::open(&cfg).await?;
+    let db = app.db.clone();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    // The demo stops the controller through the App's shutdown signal.
+    let server = tokio::spawn(crate::serve_app(app.clone(), std::future::pending(), Some(ready_tx)));
+    let addrs = match ready_rx.await {
+        Ok(a) => a,
+        Err(_) => return server.await?.context("the controller did not start"),
+    };
+    let fp = app.pki.ca_fingerprint();
     let mut children: Vec<Child> = Vec::new();
     for i in 1..=agents {
         let site = format!("demo-tower-{i}");
@@ -115,14 +99,11 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
         }
         let log_path = cfg.data_dir.join("demo-agents").join(format!("agent-{i}.log"));
         let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        let child = Command::new(&agent_bin)
-            .args(["run", "--state-dir"])
-            .arg(&state)
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {}", agent_bin.display()))?;
+        let mut cmd = Command::new(&agent_bin);
+        cmd.args(["run", "--state-dir"]).arg(&state).stdout(log.try_clone()?).stderr(log).kill_on_drop(true);
+        // The agents die with the demo, also when it is killed outright.
+        stop_with_parent(&mut cmd);
+        let child = cmd.spawn().with_context(|| format!("starting {}", agent_bin.display()))?;
         children.push(child);
     }
     // Demo customers with plans, subscriptions, holds and late payers, and
@@ -166,14 +147,50 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
     println!("  API:       curl -H 'Authorization: Bearer {token}' {http}api/v1/devices");
     println!("  Data dir:  {} (agent logs in demo-agents/)", cfg.data_dir.display());
     println!("Press Ctrl-C to stop.");
-    crate::shutdown_signal().await;
-    for c in &mut children {
-        let _ = c.start_kill();
+    tokio::select! {
+        _ = crate::shutdown_signal() => {}
+        _ = app.shutdown.cancelled() => {}
     }
-    for c in &mut children {
-        let _ = c.wait().await;
-    }
-    let _ = stop_tx.send(());
+    println!("Stopping the agents and the controller...");
+    stop_children(&mut children).await;
+    app.shutdown.trigger();
     server.await??;
     Ok(())
+}
+
+/// Asks the kernel to send SIGTERM to the child when this process dies, so
+/// no agent outlives the demo (Ctrl-C, SIGTERM or SIGKILL alike).
+fn stop_with_parent(cmd: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // prctl(2) and getppid(2), which are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl.
+            if libc::getppid() == 1 {
+                libc::raise(libc::SIGTERM);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// SIGTERM to every agent (they flush their spool and exit), then SIGKILL
+/// to any still running after 5 s.
+async fn stop_children(children: &mut [Child]) {
+    for c in children.iter() {
+        if let Some(pid) = c.id() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGTERM);
+            }
+        }
+    }
+    for c in children.iter_mut() {
+        if tokio::time::timeout(Duration::from_secs(5), c.wait()).await.is_err() {
+            let _ = c.kill().await;
+        }
+    }
 }

@@ -287,9 +287,11 @@ async fn bad_input_is_refused_without_harm() -> anyhow::Result<()> {
     // A bad config file exits non-zero and names the key, before binding anything.
     let bad = c.dir.path().join("bad.toml");
     for (text, key) in [
-        ("http_listen = \"not-an-address\"\n", "http_listen"),
-        ("quic_listne = \"127.0.0.1:1\"\n", "quic_listne"),
-        ("default_probe_timeout_ms = 5\n", "default_probe_timeout_ms"),
+        ("[http]\nlisten = \"not-an-address\"\n", "listen"),
+        ("[agents]\nlistne = \"127.0.0.1:1\"\n", "listne"),
+        ("[monitoring]\ndefault_probe_timeout_ms = 5\n", "monitoring.default_probe_timeout_ms"),
+        ("timezone = \"Mars/Olympus\"\n", "timezone"),
+        ("[billing]\ndunning_steps = \"reminder@x\"\n", "billing.dunning_steps"),
     ] {
         std::fs::write(&bad, text)?;
         let out = std::process::Command::new(controller_bin()).args(["--config"]).arg(&bad).arg("serve").output()?;

@@ -13,6 +13,7 @@ use crate::fleet::{self, AgentControl};
 use crate::metrics::Metrics;
 use crate::outages::Event;
 use crate::pki::{self, Pki};
+use crate::shutdown::Shutdown;
 use mast_shared::io::{IoError, read_frame, write_frame};
 use mast_shared::{
     ALPN_ENROLL, ALPN_LINK, Ack, AgentMsg, ControllerMsg, PROTOCOL_VERSION, Refused, SiteConfig, Welcome,
@@ -46,6 +47,9 @@ pub struct Ingest {
     pub metrics: Arc<Metrics>,
     pub control: watch::Receiver<ControlMap>,
     pub cert_validity: Duration,
+    /// At shutdown each link finishes the batch in hand (committed and
+    /// acknowledged), then closes with [`close::SHUTDOWN`].
+    pub shutdown: Shutdown,
 }
 
 pub fn server_config(pki: &Pki) -> anyhow::Result<quinn::ServerConfig> {
@@ -74,10 +78,13 @@ pub fn server_config(pki: &Pki) -> anyhow::Result<quinn::ServerConfig> {
 
 /// Polls the agents table so revocations and config changes reach live links
 /// within about a second.
-pub async fn watch_control(db: Db, tx: watch::Sender<ControlMap>) {
+pub async fn watch_control(db: Db, tx: watch::Sender<ControlMap>, shutdown: Shutdown) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
         match fleet::control_snapshot(&db).await {
             Ok(map) => {
                 tx.send_if_modified(|cur| {
@@ -97,10 +104,16 @@ pub async fn watch_control(db: Db, tx: watch::Sender<ControlMap>) {
     }
 }
 
+/// Accepts connections until shutdown; each is served on its own task,
+/// tracked by the shutdown signal.
 pub async fn run(endpoint: quinn::Endpoint, ingest: Ingest) {
-    while let Some(incoming) = endpoint.accept().await {
+    loop {
+        let incoming = tokio::select! {
+            i = endpoint.accept() => match i { Some(i) => i, None => return },
+            _ = ingest.shutdown.cancelled() => return,
+        };
         let ingest = ingest.clone();
-        tokio::spawn(async move {
+        ingest.shutdown.clone().spawn(async move {
             let remote = incoming.remote_address();
             match incoming.await {
                 Ok(conn) => ingest.handle(conn, remote).await,
@@ -302,6 +315,9 @@ impl Ingest {
         let mut device_ids = HashMap::new();
         loop {
             tokio::select! {
+                // Checked between batches only: a batch being stored is
+                // committed and acknowledged before the link closes.
+                _ = self.shutdown.cancelled() => return Err((close::SHUTDOWN, "controller shutting down".into())),
                 frame = frx.recv() => match frame {
                     None | Some(Err(IoError::Closed)) => return Ok(()),
                     Some(Err(IoError::Io(e))) => {

@@ -40,15 +40,3 @@ pub async fn poll_once(db: &Db, desk: &Desk, cfg: &ImapConfig) -> Result<Vec<Out
     }
     Ok(outcomes)
 }
-
-/// Polls every `cfg.poll_secs` until dropped.
-pub async fn worker(db: Db, desk: Desk, cfg: crate::mail::ImapConfig) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(cfg.poll_secs.max(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(e) = poll_once(&db, &desk, &cfg).await {
-            warn!(error = %e, "email intake: cannot read the mailbox");
-        }
-    }
-}

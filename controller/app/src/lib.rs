@@ -1,4 +1,5 @@
-//! Mast controller services: everything between the typed stores
+//! Mast controller services: the [`App`] context (built once from the
+//! configuration, with the one [`Shutdown`] signal), and everything between the typed stores
 //! (`mast-store`) and the web layer (`mast-web`) that does IO other than the
 //! database or runs on its own: the configuration ([`config`]), the
 //! controller's CA ([`pki`]), the QUIC ingest ([`ingest`]), the outbox
@@ -10,10 +11,11 @@
 //! above; `tests/tests/layers.rs` checks the crate graph).
 
 // The stores under their domain names, for this crate's own paths.
-use mast_store::{customers, db, fleet, monitoring, tickets};
+use mast_store::{customers, db, fleet, monitoring};
 
 pub mod billing;
 pub mod config;
+pub mod context;
 pub mod ingest;
 pub mod intake;
 pub mod mail;
@@ -22,4 +24,8 @@ pub mod notify;
 pub mod outages;
 pub mod pki;
 pub mod reactions;
+pub mod shutdown;
 pub mod workers;
+
+pub use context::{App, Settings};
+pub use shutdown::Shutdown;

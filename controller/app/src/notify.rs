@@ -4,6 +4,7 @@
 //! the outbox inside their own transaction, knowing only which
 //! [`Channels`](outbox::Channels) exist.
 
+use crate::shutdown::Shutdown;
 use mast_store::db::{Db, DbError, now_ms};
 use mast_store::outbox::{self, Channel, Queued};
 use std::future::Future;
@@ -48,10 +49,14 @@ impl Transports {
 }
 
 /// Delivers due messages once; returns how many were sent. One message's
-/// failure is recorded against it and never stops the others.
-pub async fn deliver_due(db: &Db, transports: &Transports) -> Result<usize, DbError> {
+/// failure is recorded against it and never stops the others; at shutdown
+/// the message in hand is finished and the rest wait for the next start.
+pub async fn deliver_due(db: &Db, transports: &Transports, shutdown: &Shutdown) -> Result<usize, DbError> {
     let mut sent = 0;
     for m in outbox::due(db, now_ms(), 200).await? {
+        if shutdown.is_triggered() {
+            break;
+        }
         let result = match transports.get(m.channel) {
             Some(t) => t.deliver(&m).await,
             None => Err(format!("no {} transport is configured", m.channel.as_str())),
@@ -73,18 +78,6 @@ pub async fn deliver_due(db: &Db, transports: &Transports) -> Result<usize, DbEr
         info!(sent, "notifications delivered");
     }
     Ok(sent)
-}
-
-/// Delivers due messages every `every` until the task is dropped.
-pub async fn worker(db: Db, transports: Transports, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(e) = deliver_due(&db, &transports).await {
-            warn!(error = %e, "notification worker: database error");
-        }
-    }
 }
 
 /// The SMS-gateway webhook: each message is POSTed as JSON
@@ -224,12 +217,12 @@ mod tests {
         assert!(!enqueue(&mut tx, &m).await.unwrap(), "the same decision queues nothing new");
         tx.commit().await.unwrap();
         let t = Transports { email: Some(Arc::new(Flaky(0.into()))), webhook: None };
-        assert_eq!(deliver_due(&db, &t).await.unwrap(), 0);
+        assert_eq!(deliver_due(&db, &t, &Shutdown::new()).await.unwrap(), 0);
         let q = &recent(&db, false, 10).await.unwrap()[0];
         assert_eq!((q.attempts, q.last_error.as_deref(), q.sent_ms), (1, Some("421 try later"), None));
-        assert_eq!(deliver_due(&db, &t).await.unwrap(), 0, "not due before its backoff");
+        assert_eq!(deliver_due(&db, &t, &Shutdown::new()).await.unwrap(), 0, "not due before its backoff");
         sqlx::query("UPDATE outbox SET next_attempt_ms = 0").execute(&db.pool).await.unwrap();
-        assert_eq!(deliver_due(&db, &t).await.unwrap(), 1);
+        assert_eq!(deliver_due(&db, &t, &Shutdown::new()).await.unwrap(), 1);
         assert_eq!(pending_count(&db).await.unwrap(), 0);
         // A channel without a transport fails over the attempts and is kept.
         let mut tx = db.pool.begin().await.unwrap();
@@ -237,7 +230,7 @@ mod tests {
         tx.commit().await.unwrap();
         for _ in 0..MAX_ATTEMPTS {
             sqlx::query("UPDATE outbox SET next_attempt_ms = 0").execute(&db.pool).await.unwrap();
-            deliver_due(&db, &t).await.unwrap();
+            deliver_due(&db, &t, &Shutdown::new()).await.unwrap();
         }
         let failed = recent(&db, true, 10).await.unwrap();
         assert_eq!(failed.len(), 1);

@@ -6,6 +6,7 @@
 //! [`crate::reactions::outage`], which stores them with their tickets and
 //! customer notices in one transaction.
 
+use crate::shutdown::Shutdown;
 use mast_ops_core::correlator::{Config, Correlator, Probe, SiteId};
 use mast_store::db::{Db, DbError, now_ms};
 use mast_store::monitoring::{outages as incidents, windows};
@@ -63,18 +64,20 @@ impl Default for OutageSettings {
     }
 }
 
-/// Starts the worker; returns the feed ingest writes to.
-pub fn spawn(db: Db, settings: OutageSettings) -> OutageFeed {
+/// Starts the worker; returns the feed ingest writes to. The worker stops
+/// at shutdown between ticks (actions already decided are stored first).
+pub fn spawn(db: Db, settings: OutageSettings, shutdown: &Shutdown) -> OutageFeed {
     let (tx, rx) = mpsc::channel(4096);
-    tokio::spawn(async move {
-        if let Err(e) = run(db, settings, rx).await {
+    let stop = shutdown.clone();
+    shutdown.spawn(async move {
+        if let Err(e) = run(db, settings, rx, stop).await {
             warn!(error = %e, "outage worker stopped");
         }
     });
     OutageFeed { tx }
 }
 
-async fn run(db: Db, settings: OutageSettings, mut rx: mpsc::Receiver<Event>) -> Result<(), DbError> {
+async fn run(db: Db, settings: OutageSettings, mut rx: mpsc::Receiver<Event>, stop: Shutdown) -> Result<(), DbError> {
     let mut corr = incidents::load_correlator(&db, &settings.correlator).await?;
     let mut tick = tokio::time::interval(settings.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -86,6 +89,7 @@ async fn run(db: Db, settings: OutageSettings, mut rx: mpsc::Receiver<Event>) ->
     let mut last_saved = tokio::time::Instant::now();
     loop {
         tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
             _ = tick.tick() => {}
             e = rx.recv() => {
                 match e {

@@ -1,52 +1,122 @@
-//! The periodic workers: each runs a pass every interval until it is dropped.
+//! The controller's background work, started once by [`start`] on the
+//! [`App`]'s shutdown signal: each worker runs a pass every interval and
+//! stops between passes at shutdown (a pass in progress always finishes).
+//! Long jobs run here, apart from ingest, so a slow invoice run never delays
+//! monitoring.
+//!
+//! | worker | every | what |
+//! |---|---|---|
+//! | outbox | `mail.notify_interval_secs` | deliver due notifications (one message at a time) |
+//! | outages | 2 s tick | correlator → incidents, tickets, notices ([`crate::outages`]) |
+//! | SLA | `support.sla_check_secs` | escalations and KPI stamps |
+//! | intake | `mail.imap.poll_secs` | support mail → tickets (with `[mail.imap]`) |
+//! | maintenance notices | 60 s | advance notices to affected customers |
+//! | invoice mail | 60 s | new invoices mailed with their PDF |
+//! | billing schedule | `billing.check_secs` | invoice run, autopay, dunning for today (with `billing.auto_run`) |
+//! | rollups | `monitoring.rollup_interval_secs` | chart rollups and retention |
 
-use mast_store::db::{Db, now_ms};
-use mast_store::monitoring::windows::send_notices;
-use mast_store::rollup::{Retention, run_once};
-use mast_store::tickets::Desk;
-use mast_store::tickets::escalation::{SlaPolicy, check};
+use crate::context::App;
+use crate::outages::{OutageFeed, OutageSettings};
+use crate::shutdown::every;
+use mast_store::db::now_ms;
 use std::time::Duration;
-use tracing::warn;
+use tracing::{info, warn};
 
-/// The worker: a pass every `every`, apart from ingest.
-pub async fn rollups(db: Db, every: Duration, keep: Retention) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match run_once(&db, now_ms(), keep).await {
-            Ok(s) if s.raw_deleted > 0 => tracing::info!(deleted = s.raw_deleted, "raw samples past retention deleted"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "rollup pass failed; retrying next time"),
-        }
-    }
-}
+/// Starts every worker; returns the outage feed ingest reports to.
+pub fn start(app: &App) -> OutageFeed {
+    let s = &app.settings;
+    let stop = &app.shutdown;
 
-/// Sends due advance notices every `every` until dropped.
-pub async fn maintenance_notices(
-    db: Db,
-    channels: mast_store::outbox::Channels,
-    tz: jiff::tz::TimeZone,
-    every: Duration,
-) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(e) = send_notices(&db, channels, &tz, now_ms()).await {
-            tracing::warn!(error = %e, "maintenance notices failed");
-        }
-    }
-}
+    let (db, t, sd) = (app.db.clone(), app.transports.clone(), stop.clone());
+    let interval = s.notify.every;
+    stop.spawn(async move {
+        every(&sd, interval, || async {
+            if let Err(e) = crate::notify::deliver_due(&db, &t, &sd).await {
+                warn!(error = %e, "notification worker: database error");
+            }
+        })
+        .await
+    });
 
-/// Runs the SLA check every `every` until the task is dropped.
-pub async fn sla(db: Db, desk: Desk, policy: SlaPolicy, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(e) = check(&db, &desk, &policy, now_ms()).await {
-            warn!(error = %e, "SLA check failed");
-        }
+    let (db, desk, policy, sd) = (app.db.clone(), app.desk(), s.support.sla.clone(), stop.clone());
+    let interval = s.support.sla_check_every;
+    stop.spawn(async move {
+        every(&sd, interval, || async {
+            if let Err(e) = mast_store::tickets::escalation::check(&db, &desk, &policy, now_ms()).await {
+                warn!(error = %e, "SLA check failed");
+            }
+        })
+        .await
+    });
+
+    if let Some(imap) = s.support.imap.clone() {
+        let (db, desk, sd) = (app.db.clone(), app.desk(), stop.clone());
+        let interval = Duration::from_secs(imap.poll_secs.max(1));
+        stop.spawn(async move {
+            every(&sd, interval, || async {
+                if let Err(e) = crate::intake::poll_once(&db, &desk, &imap).await {
+                    warn!(error = %e, "email intake: cannot read the mailbox");
+                }
+            })
+            .await
+        });
     }
+
+    let (db, channels, tz, sd) = (app.db.clone(), app.channels(), s.tz.clone(), stop.clone());
+    stop.spawn(async move {
+        every(&sd, Duration::from_secs(60), || async {
+            if let Err(e) = mast_store::monitoring::windows::send_notices(&db, channels, &tz, now_ms()).await {
+                warn!(error = %e, "maintenance notices failed");
+            }
+        })
+        .await
+    });
+
+    let (db, channels, sd) = (app.db.clone(), app.channels(), stop.clone());
+    stop.spawn(async move {
+        every(&sd, Duration::from_secs(60), || async {
+            if let Err(e) = crate::billing::documents::queue_new_invoices(&db, channels).await {
+                warn!(error = %e, "invoice emails: database error");
+            }
+        })
+        .await
+    });
+
+    if s.billing.auto_run {
+        let schedule = crate::billing::scheduler::Schedule {
+            tz: s.tz.clone(),
+            invoice_runs: true,
+            dunning: s.billing.dunning.clone(),
+            provider: app.payments.clone(),
+            channels: app.channels(),
+            shutdown: stop.clone(),
+        };
+        let (db, sd) = (app.db.clone(), stop.clone());
+        let interval = s.billing.check_every;
+        stop.spawn(async move { every(&sd, interval, || crate::billing::scheduler::pass(&db, &schedule)).await });
+    }
+
+    let (db, keep, sd) = (app.db.clone(), s.monitoring.retention, stop.clone());
+    let interval = s.monitoring.rollup_every;
+    stop.spawn(async move {
+        every(&sd, interval, || async {
+            match mast_store::rollup::run_once(&db, now_ms(), keep).await {
+                Ok(r) if r.raw_deleted > 0 => info!(deleted = r.raw_deleted, "raw samples past retention deleted"),
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "rollup pass failed; retrying next time"),
+            }
+        })
+        .await
+    });
+
+    crate::outages::spawn(
+        app.db.clone(),
+        OutageSettings {
+            correlator: s.monitoring.correlator.clone(),
+            channels: app.channels(),
+            tz: s.tz.clone(),
+            ..Default::default()
+        },
+        stop,
+    )
 }

@@ -51,9 +51,15 @@ pub async fn add_site(
     Json(n): Json<NewSite>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let targets = monitoring::parse_targets(&n.targets.join(","))?;
-    let interval = n.interval_secs.map(|s| s as i64 * 1000).unwrap_or(st.default_interval_ms);
-    let site =
-        monitoring::add_site(&st.db, &n.name, &targets, interval, st.default_timeout_ms.min(interval - 1)).await?;
+    let interval = n.interval_secs.map(|s| s as i64 * 1000).unwrap_or(st.settings.monitoring.default_interval_ms);
+    let site = monitoring::add_site(
+        &st.db,
+        &n.name,
+        &targets,
+        interval,
+        st.settings.monitoring.default_timeout_ms.min(interval - 1),
+    )
+    .await?;
     audit::record(&st.db, &c.actor(), "site.add", &site.name, &format!("{} targets", site.targets.len())).await?;
     Ok((StatusCode::CREATED, Json(json!({ "site": site }))))
 }
@@ -72,13 +78,13 @@ pub async fn add_agent(
     State(st): State<AppState>,
     Json(n): Json<NewAgent>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let ttl = std::time::Duration::from_secs(st.enroll_token_ttl_secs);
+    let ttl = std::time::Duration::from_secs(st.settings.agents.enroll_token_ttl.as_secs());
     let (id, token) = fleet::add_agent(&st.db, &n.site, ttl).await?;
     audit::record(&st.db, &c.actor(), "agent.enroll", &format!("agent {id}"), &format!("site {}", n.site)).await?;
     Ok((
         StatusCode::CREATED,
         Json(
-            json!({"agent_id": id, "site": n.site, "token": token, "ca_fingerprint": st.ca_fingerprint, "expires_in_secs": st.enroll_token_ttl_secs}),
+            json!({"agent_id": id, "site": n.site, "token": token, "ca_fingerprint": st.web.ca_fingerprint, "expires_in_secs": st.settings.agents.enroll_token_ttl.as_secs()}),
         ),
     ))
 }

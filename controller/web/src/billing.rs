@@ -158,13 +158,13 @@ fn pdf_response(number: &str, bytes: Vec<u8>) -> Response {
 
 pub async fn staff_pdf(State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
     let inv = documents::invoice(&st.db, id).await?.ok_or_else(|| ApiError::not_found("no such invoice"))?;
-    Ok(pdf_response(&inv.number, documents::pdf(&st.db, &st.operator, &inv).await?))
+    Ok(pdf_response(&inv.number, documents::pdf(&st.db, &st.settings.billing.operator, &inv).await?))
 }
 
 pub async fn portal_pdf(c: Customer, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
     match documents::invoice(&st.db, id).await? {
         Some(inv) if inv.customer_id == c.id => {
-            Ok(pdf_response(&inv.number, documents::pdf(&st.db, &st.operator, &inv).await?))
+            Ok(pdf_response(&inv.number, documents::pdf(&st.db, &st.settings.billing.operator, &inv).await?))
         }
         _ => Err(ApiError::not_found("no such invoice")),
     }
@@ -248,7 +248,7 @@ pub async fn portal_autopay(c: Customer, State(st): State<AppState>, Form(f): Fo
 /// `POST /api/v1/billing/stripe/webhook`: verified with the signing secret
 /// (raw body, `Stripe-Signature`), then applied; 400 on a bad signature.
 pub async fn stripe_webhook(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(secret) = &st.stripe_webhook_secret else {
+    let Some(secret) = &st.settings.billing.stripe_webhook_secret else {
         return (StatusCode::NOT_FOUND, "webhooks are not configured").into_response();
     };
     let sig = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -337,7 +337,7 @@ pub async fn reports_page(
 
 pub async fn staff_invoice(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
     let inv = documents::invoice(&st.db, id).await?.ok_or_else(|| ApiError::not_found("no such invoice"))?;
-    let doc = documents::document(&st.db, &st.operator, &inv).await?;
+    let doc = documents::document(&st.db, &st.settings.billing.operator, &inv).await?;
     let b = format!(
         "<p><a href='/customers/{}'>Customer</a> · <a href='/invoices/{id}/pdf'>PDF</a></p>{}",
         inv.customer_id,
@@ -349,7 +349,7 @@ pub async fn staff_invoice(c: Caller, State(st): State<AppState>, Path(id): Path
 pub async fn portal_invoice(c: Customer, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
     match documents::invoice(&st.db, id).await? {
         Some(inv) if inv.customer_id == c.id => {
-            let doc = documents::document(&st.db, &st.operator, &inv).await?;
+            let doc = documents::document(&st.db, &st.settings.billing.operator, &inv).await?;
             let b = format!("<p><a href='/portal/invoices/{id}/pdf'>Download PDF</a></p>{}", invoice_html(&doc));
             Ok(super::portal::frame(Some(&c), &format!("Invoice {}", inv.number), &b).into_response())
         }

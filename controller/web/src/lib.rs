@@ -12,7 +12,7 @@
 //! 403, never a 500; internal errors are logged and answered without details.
 
 // The stores and services under their domain names, for this crate's own paths.
-use mast_app::{config, metrics};
+use mast_app::metrics;
 use mast_store::{audit, auth, db, fleet, monitoring, outbox as notify, portal as portal_accounts, staff};
 
 pub mod api;
@@ -26,9 +26,8 @@ pub mod support;
 pub use mast_ops_core::throttle;
 pub mod tickets;
 
-use crate::db::Db;
 use crate::metrics::Metrics;
-use crate::staff::{Role, SessionPolicy};
+use crate::staff::Role;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -36,34 +35,50 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
+use mast_app::App;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
+/// What every handler gets: the [`App`] context (database, settings,
+/// transports, payments, metrics; reached through `Deref`) and what only the
+/// web layer keeps.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: Db,
-    pub metrics: Arc<Metrics>,
-    pub default_interval_ms: i64,
-    pub default_timeout_ms: i64,
-    pub sessions: SessionPolicy,
-    pub throttle: Arc<Mutex<throttle::Throttle>>,
-    pub cookie_secure: bool,
+    pub app: App,
+    pub web: Arc<WebState>,
+}
+
+/// The web layer's own state.
+pub struct WebState {
+    pub throttle: Mutex<throttle::Throttle>,
+    /// The controller CA's fingerprint (shown for agent enrollment).
     pub ca_fingerprint: String,
+    /// The QUIC port agents connect to.
     pub quic_port: u16,
-    pub enroll_token_ttl_secs: u64,
-    /// Outgoing channels and mail domain for ticket replies.
-    pub desk: mast_store::tickets::Desk,
     /// Base URL for links in emails (magic links, invoices).
     pub public_url: String,
-    /// The operator's IANA time zone (maintenance windows are entered in it).
-    pub timezone: String,
-    /// SLA calendar and targets, for the clocks shown on tickets.
-    pub sla: mast_store::tickets::escalation::SlaPolicy,
-    /// The operator's details on invoices.
-    pub operator: mast_app::billing::documents::Operator,
-    /// Card/ACH payments (Stripe), if configured.
-    pub payments: Option<std::sync::Arc<dyn mast_app::billing::provider::PaymentProvider>>,
-    pub stripe_webhook_secret: Option<crate::config::Secret>,
+}
+
+impl AppState {
+    /// The state for a controller whose web UI is reachable at `http` and
+    /// whose agents connect to `quic_port`.
+    pub fn new(app: App, http: std::net::SocketAddr, quic_port: u16) -> AppState {
+        let public_url = app.settings.http.public_url.clone().unwrap_or_else(|| format!("http://{http}"));
+        let web = WebState {
+            throttle: Mutex::new(throttle::Throttle::new(Default::default())),
+            ca_fingerprint: app.pki.ca_fingerprint(),
+            quic_port,
+            public_url,
+        };
+        AppState { app, web: Arc::new(web) }
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
 }
 
 /// The billing part of a customer's portal home page (balance, invoices,
@@ -363,7 +378,7 @@ pub async fn authorize(
         }
         Kind::Page => {
             let session = match cookie(req.headers(), SESSION_COOKIE) {
-                Some(c) => crate::staff::session(&st.db, &c, st.sessions).await,
+                Some(c) => crate::staff::session(&st.db, &c, st.settings.http.sessions).await,
                 None => Ok(None),
             };
             match session {

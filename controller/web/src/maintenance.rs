@@ -25,12 +25,12 @@ fn next_occurrence(w: &StoredWindow, now: i64) -> Option<(i64, i64)> {
 
 pub async fn page(c: Caller, State(st): State<AppState>) -> PageResult {
     let now = crate::db::now_ms();
-    let tz = jiff::tz::TimeZone::get(&st.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = jiff::tz::TimeZone::get(&st.settings.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
     let list = windows::list(&st.db, false).await?;
     let mut b = format!(
         "<h1>Maintenance</h1><p>No incident, ticket or outage notice is raised for a site or device inside its window; \
          customers behind it are told in advance, and their tickets' SLA clocks pause. Times are in {}.</p>",
-        esc(&st.timezone)
+        esc(&st.settings.timezone)
     );
     b.push_str("<div class=wrap><table><tr><th>#</th><th>Covers</th><th>Schedule</th><th>Next</th><th>Reason</th><th>By</th><th></th></tr>");
     for w in &list {
@@ -139,7 +139,7 @@ async fn record(st: &AppState, c: &Caller, w: &StoredWindow) -> Result<(), ApiEr
 }
 
 pub async fn create_page(c: Caller, State(st): State<AppState>, Form(f): Form<WindowForm>) -> PageResult {
-    let w = windows::create(&st.db, &f.input()?, &st.timezone, &c.name).await?;
+    let w = windows::create(&st.db, &f.input()?, &st.settings.timezone, &c.name).await?;
     record(&st, &c, &w).await?;
     Ok(Redirect::to("/maintenance").into_response())
 }
@@ -166,7 +166,7 @@ pub async fn api_create(
     State(st): State<AppState>,
     Json(input): Json<WindowInput>,
 ) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
-    let w = windows::create(&st.db, &input, &st.timezone, &c.name).await?;
+    let w = windows::create(&st.db, &input, &st.settings.timezone, &c.name).await?;
     record(&st, &c, &w).await?;
     Ok((axum::http::StatusCode::CREATED, Json(json!({ "window": w }))))
 }

@@ -92,7 +92,7 @@ pub async fn login(
         return Ok((StatusCode::FORBIDDEN, "cross-origin login refused").into_response());
     }
     let email = f.email.trim().to_ascii_lowercase();
-    let throttled = st.throttle.lock().unwrap_or_else(|p| p.into_inner()).check(&email, &ip, now);
+    let throttled = st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).check(&email, &ip, now);
     if let Err(wait) = throttled {
         return Ok((
             StatusCode::TOO_MANY_REQUESTS,
@@ -104,24 +104,24 @@ pub async fn login(
     let actor = audit::Actor { name: email.clone(), ip: Some(ip.clone()) };
     match staff::authenticate(&st.db, &email, &f.password).await? {
         Some(user) => {
-            st.throttle.lock().unwrap_or_else(|p| p.into_inner()).succeeded(&email, &ip);
+            st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).succeeded(&email, &ip);
             // A fresh session id at every login (no fixation).
             if let Some(old) = super::cookie(&headers, SESSION_COOKIE) {
                 staff::end_session(&st.db, &old).await?;
             }
             let (sid, _) = staff::create_session(&st.db, user.id, Some(ip)).await?;
             audit::record(&st.db, &actor, "login", &user.email, "").await?;
-            let secure = st.cookie_secure
+            let secure = st.settings.http.cookie_secure
                 || headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
             let cookie = format!(
                 "{SESSION_COOKIE}={sid}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
-                st.sessions.absolute_ms / 1000,
+                st.settings.http.sessions.absolute_ms / 1000,
                 if secure { "; Secure" } else { "" }
             );
             Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
         }
         None => {
-            st.throttle.lock().unwrap_or_else(|p| p.into_inner()).failed(&email, &ip, now);
+            st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).failed(&email, &ip, now);
             crate::metrics::Metrics::inc(&st.metrics.http_unauthorized);
             audit::record(&st.db, &actor, "login.failed", &email, "").await?;
             Ok((StatusCode::UNAUTHORIZED, login_page(Some("Wrong email or password."))).into_response())
@@ -809,7 +809,7 @@ pub async fn enroll_agent(
     headers: HeaderMap,
     Form(f): Form<EnrollForm>,
 ) -> PageResult {
-    let ttl = std::time::Duration::from_secs(st.enroll_token_ttl_secs);
+    let ttl = std::time::Duration::from_secs(st.settings.agents.enroll_token_ttl.as_secs());
     let (id, token) = fleet::add_agent(&st.db, &f.site, ttl).await?;
     audit::record(&st.db, &c.actor(), "agent.enroll", &format!("agent {id}"), &format!("site {}", f.site)).await?;
     let host = headers
@@ -819,12 +819,12 @@ pub async fn enroll_agent(
         .unwrap_or_else(|| "CONTROLLER".into());
     let cmd = format!(
         "mast-agent enroll --controller {}:{} --token {token} --ca-fingerprint {} --state-dir /var/lib/mast-agent",
-        host, st.quic_port, st.ca_fingerprint
+        host, st.web.quic_port, st.web.ca_fingerprint
     );
     let b = format!(
         "<h1>Agent {id} for {}</h1><p>Run this on the tower within {} hours. The token works once and is shown only now.</p><pre class=cmd id=enroll-command>{}</pre><p><a href=/agents>Back to agents</a></p>",
         esc(&f.site),
-        st.enroll_token_ttl_secs / 3600,
+        st.settings.agents.enroll_token_ttl.as_secs() / 3600,
         esc(&cmd)
     );
     Ok(layout(&c, "Enroll agent", &b).into_response())

@@ -43,7 +43,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Customer {
 
 pub(super) async fn authorize(st: AppState, mut req: Request, next: Next) -> Response {
     let session = match cookie(req.headers(), PORTAL_COOKIE) {
-        Some(c) => portal::session(&st.db, &c, st.sessions).await,
+        Some(c) => portal::session(&st.db, &c, st.settings.http.sessions).await,
         None => Ok(None),
     };
     let s = match session {
@@ -119,11 +119,11 @@ pub struct LoginForm {
 }
 
 fn session_cookie(st: &AppState, headers: &HeaderMap, sid: &str) -> String {
-    let secure = st.cookie_secure
+    let secure = st.settings.http.cookie_secure
         || headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
     format!(
         "{PORTAL_COOKIE}={sid}; HttpOnly; SameSite=Strict; Path=/portal; Max-Age={}{}",
-        st.sessions.absolute_ms / 1000,
+        st.settings.http.sessions.absolute_ms / 1000,
         if secure { "; Secure" } else { "" }
     )
 }
@@ -148,7 +148,7 @@ pub async fn login(
     let ip = peer.ip().to_string();
     let key = format!("portal:{}", f.email.trim().to_ascii_lowercase());
     let now = crate::db::now_ms() as u64;
-    if let Err(wait) = st.throttle.lock().unwrap_or_else(|p| p.into_inner()).check(&key, &ip, now) {
+    if let Err(wait) = st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).check(&key, &ip, now) {
         return Ok((
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, wait.to_string())],
@@ -158,11 +158,11 @@ pub async fn login(
     }
     match portal::authenticate(&st.db, &f.email, &f.password).await? {
         Some(customer) => {
-            st.throttle.lock().unwrap_or_else(|p| p.into_inner()).succeeded(&key, &ip);
+            st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).succeeded(&key, &ip);
             sign_in(&st, &headers, customer).await
         }
         None => {
-            st.throttle.lock().unwrap_or_else(|p| p.into_inner()).failed(&key, &ip, now);
+            st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).failed(&key, &ip, now);
             Ok((StatusCode::UNAUTHORIZED, login_page(Some("Wrong email or password."))).into_response())
         }
     }
@@ -190,11 +190,11 @@ pub async fn request_link(State(st): State<AppState>, headers: HeaderMap, Form(f
 
 /// Queues a magic-link email for a known login; false if unknown or no mail.
 pub async fn send_link(st: &AppState, email: &str) -> Result<bool, ApiError> {
-    if !st.desk.notify.has(Channel::Email) {
+    if !st.channels().has(Channel::Email) {
         return Ok(false);
     }
     let Some((customer, token)) = portal::issue_magic_link(&st.db, email).await? else { return Ok(false) };
-    let link = format!("{}/portal/magic/{token}", st.public_url.trim_end_matches('/'));
+    let link = format!("{}/portal/magic/{token}", st.web.public_url.trim_end_matches('/'));
     let m = notify::Message {
         dedup: format!("portal:link:{}", &crate::fleet::hash_secret(&token)[..16]),
         channel: Channel::Email,
@@ -418,6 +418,6 @@ pub async fn reply(
     Form(f): Form<ReplyForm>,
 ) -> PageResult {
     own_ticket(&st, &c, id).await?;
-    tickets::act(&st.db, &st.desk, id, Action::CustomerReply, &f.body, &author(&st, &c).await?).await?;
+    tickets::act(&st.db, &st.desk(), id, Action::CustomerReply, &f.body, &author(&st, &c).await?).await?;
     Ok(Redirect::to(&format!("/portal/tickets/{id}")).into_response())
 }

@@ -79,7 +79,7 @@ pub async fn list_page(c: Caller, State(st): State<AppState>, Query(q): Query<Li
         if all { "Active only" } else { "All" }
     );
     let month_ago = crate::db::now_ms() - 30 * 86_400_000;
-    let target = st.sla.targets.get("normal").map(|t| t.first_response_ms).unwrap_or(4 * 3_600_000);
+    let target = st.settings.support.sla.targets.get("normal").map(|t| t.first_response_ms).unwrap_or(4 * 3_600_000);
     let (answered, median, share) =
         mast_store::tickets::escalation::first_response_kpi(&st.db, month_ago, target).await?;
     if answered > 0 {
@@ -206,7 +206,9 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, Qu
             .unwrap_or_else(|| "-".into()),
         t.resolved_ms.map(fmt_utc).unwrap_or_else(|| "-".into()),
     ));
-    if let Some(sla) = mast_store::tickets::escalation::status(&st.db, &st.sla, &t, crate::db::now_ms()).await? {
+    if let Some(sla) =
+        mast_store::tickets::escalation::status(&st.db, &st.settings.support.sla, &t, crate::db::now_ms()).await?
+    {
         b.push_str(&format!(
             "<p>SLA · first response {} · resolution {}</p>",
             clock_html(&sla.first_response),
@@ -334,7 +336,7 @@ pub async fn act_page(
     Form(f): Form<ActForm>,
 ) -> PageResult {
     let a = parse_action(&f.action)?;
-    let t = tickets::act(&st.db, &st.desk, id, a, &f.body, &c.name).await?;
+    let t = tickets::act(&st.db, &st.desk(), id, a, &f.body, &c.name).await?;
     audit::record(
         &st.db,
         &c.actor(),
@@ -437,7 +439,7 @@ pub async fn api_act(
     Json(a): Json<ActJson>,
 ) -> Result<Json<Value>, ApiError> {
     let action = parse_action(&a.action)?;
-    let t = tickets::act(&st.db, &st.desk, id, action, &a.body, &c.name).await?;
+    let t = tickets::act(&st.db, &st.desk(), id, action, &a.body, &c.name).await?;
     audit::record(
         &st.db,
         &c.actor(),

@@ -19,7 +19,6 @@ use super::store;
 use crate::db::{Db, DbError, now_ms};
 use serde::Serialize;
 use sqlx::Row;
-use std::sync::Arc;
 
 /// Days after a failed attempt before the next one (then no more).
 pub const RETRY_DAYS: [i64; 3] = [1, 3, 7];
@@ -328,14 +327,6 @@ pub async fn apply_webhook(db: &Db, ev: &WebhookEvent, today: time::Date) -> Res
         }
         WebhookKind::Other(_) => Ok(None),
     }
-}
-
-/// The configured provider, if any.
-pub fn provider(cfg: &crate::config::Config) -> anyhow::Result<Option<Arc<dyn PaymentProvider>>> {
-    let Some(key) = &cfg.stripe_secret_key else { return Ok(None) };
-    let client = super::stripe::StripeClient::new(key.expose(), cfg.stripe_api_base.as_deref())
-        .map_err(|e| anyhow::anyhow!("stripe_secret_key / stripe_api_base: {e}"))?;
-    Ok(Some(Arc::new(client)))
 }
 
 /// Charge attempts for a customer since `since_ms` (portal "pay now" uses

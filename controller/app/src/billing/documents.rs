@@ -1,6 +1,6 @@
 //! Invoice documents (shell): an invoice from the database as the PDF
 //! renderer's [`InvoiceDocument`], rendered to PDF, and queued for email.
-//! The operator's details come from the configuration ([`Operator`]).
+//! The operator's details ([`Operator`]) come from the `[operator]` settings.
 
 use super::pdf::{DocLine, InvoiceDocument, Party};
 use super::store::{self, InvoiceRow};
@@ -16,19 +16,6 @@ pub struct Operator {
     pub phone: Option<String>,
     pub tax_id: Option<String>,
     pub payment_instructions: Vec<String>,
-}
-
-impl Operator {
-    pub fn from_config(cfg: &crate::config::Config) -> Operator {
-        Operator {
-            name: cfg.operator_name.clone(),
-            address: cfg.operator_address.clone(),
-            email: cfg.operator_email.clone(),
-            phone: cfg.operator_phone.clone(),
-            tax_id: cfg.operator_tax_id.clone(),
-            payment_instructions: cfg.payment_instructions.clone(),
-        }
-    }
 }
 
 fn money(minor: i64, currency: &str) -> Result<String, DbError> {
@@ -172,18 +159,6 @@ pub async fn queue_new_invoices(db: &Db, channels: mast_store::outbox::Channels)
         tracing::info!(invoices = n, "invoice emails queued");
     }
     Ok(n)
-}
-
-/// Queues new invoices' emails every `every`.
-pub async fn mail_worker(db: Db, channels: mast_store::outbox::Channels, every: std::time::Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(e) = queue_new_invoices(&db, channels).await {
-            tracing::warn!(error = %e, "invoice emails: database error");
-        }
-    }
 }
 
 /// A stored period `[start, end)` as people read it, with the year:

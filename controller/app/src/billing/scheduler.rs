@@ -8,7 +8,6 @@ use super::collections::{self, Settings};
 use crate::db::Db;
 use mast_store::outbox::Channels;
 use std::sync::Arc;
-use std::time::Duration;
 use tracing::{info, warn};
 
 pub struct Schedule {
@@ -17,7 +16,8 @@ pub struct Schedule {
     pub dunning: Settings,
     pub provider: Option<Arc<dyn super::provider::PaymentProvider>>,
     pub channels: Channels,
-    pub every: Duration,
+    /// The invoice run stops at a batch boundary at shutdown.
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 /// Today's date in `tz`.
@@ -34,11 +34,16 @@ pub fn today(tz: &jiff::tz::TimeZone) -> time::Date {
 pub async fn pass(db: &Db, s: &Schedule) {
     let today = today(&s.tz);
     if s.invoice_runs {
-        match super::run::run(db, today, &super::run::RunOptions::default()).await {
+        let stop = s.shutdown.clone();
+        let opts = super::run::RunOptions { stop: Some(Box::new(move || stop.is_triggered())), ..Default::default() };
+        match super::run::run(db, today, &opts).await {
             Ok(r) if r.invoices_issued > 0 => info!(issued = r.invoices_issued, "scheduled invoice run"),
             Ok(_) => {}
             Err(e) => warn!(error = %e, "scheduled invoice run failed"),
         }
+    }
+    if s.shutdown.is_triggered() {
+        return;
     }
     if let Some(p) = &s.provider {
         match super::autopay::run(db, p.as_ref(), today).await {
@@ -51,14 +56,5 @@ pub async fn pass(db: &Db, s: &Schedule) {
         Ok(r) if r.reminders + r.fees + r.suspended + r.reactivated > 0 => info!(?r, "dunning"),
         Ok(_) => {}
         Err(e) => warn!(error = %e, "dunning failed"),
-    }
-}
-
-pub async fn worker(db: Db, s: Schedule) {
-    let mut tick = tokio::time::interval(s.every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        pass(&db, &s).await;
     }
 }

@@ -65,6 +65,9 @@ pub struct RunOptions {
     pub batch_size: usize,
     /// Called after each stored batch.
     pub progress: Option<Box<dyn Fn(Progress) + Send + Sync>>,
+    /// Asked before each batch: true stops the run at that batch boundary
+    /// (shutdown). Every stored batch is whole; running again completes it.
+    pub stop: Option<Box<dyn Fn() -> bool + Send + Sync>>,
 }
 
 impl Default for RunOptions {
@@ -75,6 +78,7 @@ impl Default for RunOptions {
             terms_days: DEFAULT_TERMS_DAYS,
             batch_size: DEFAULT_BATCH,
             progress: None,
+            stop: None,
         }
     }
 }
@@ -123,6 +127,9 @@ pub struct RunSummary {
     pub first_number: Option<String>,
     pub last_number: Option<String>,
     pub timings: Timings,
+    /// The run stopped early at a batch boundary (shutdown); run it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
 }
 
 impl RunSummary {
@@ -259,6 +266,7 @@ pub async fn run(db: &Db, date: Date, opts: &RunOptions) -> Result<RunSummary, R
         first_number: None,
         last_number: None,
         timings: Timings { load_ms: ms_since(t0), ..Timings::default() },
+        stopped: false,
     };
     let Some(period) = inputs.period else { return Ok(summary) };
 
@@ -321,6 +329,11 @@ pub async fn run(db: &Db, date: Date, opts: &RunOptions) -> Result<RunSummary, R
     let total = pending.len();
     let mut done = 0;
     for batch in pending.chunks(batch_size) {
+        if opts.stop.as_ref().is_some_and(|stop| stop()) {
+            tracing::info!(done, total, "billing run stopped at a batch boundary (shutdown); run it again to finish");
+            summary.stopped = true;
+            break;
+        }
         match store_batch(db, &ctx, &mut cache, batch).await {
             Ok(out) => record(&mut summary, batch, out)?,
             Err(e) if batch.len() > 1 => {

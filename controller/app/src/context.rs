@@ -1,0 +1,331 @@
+//! The [`App`] context, built once from the configuration and shared by
+//! `serve`, every CLI command, the demo and the tests (the shape of
+//! realworld-axum-sqlx's `ApiContext`): the database, the controller CA, the
+//! per-domain [`Settings`], the outbox transports, the payment provider, the
+//! metrics and the one [`Shutdown`] signal.
+//!
+//! [`Settings::from_config`] is where the configuration's plain values become
+//! the domains' own settings (the SLA policy, the dunning steps, the operator
+//! printed on invoices, the mail servers, ...): once, before any port is
+//! bound, with errors naming the key. Each domain is then handed only its
+//! section.
+
+use crate::billing::documents::Operator;
+use crate::config::{Config, ConfigError, Secret};
+use crate::mail::{ImapConfig, Security, SmtpConfig};
+use crate::metrics::Metrics;
+use crate::notify::{self, Transports};
+use crate::pki::Pki;
+use crate::shutdown::Shutdown;
+use anyhow::Context as _;
+use mast_billing_core::provider::PaymentProvider;
+use mast_ops_core::correlator;
+use mast_ops_core::sla::{BusinessCalendar, Targets};
+use mast_store::billing::collections;
+use mast_store::db::Db;
+use mast_store::outbox::Channels;
+use mast_store::rollup::Retention;
+use mast_store::staff::SessionPolicy;
+use mast_store::tickets::Desk;
+use mast_store::tickets::escalation::SlaPolicy;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The configuration turned into what each domain needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// The operator's time zone, and its IANA name.
+    pub tz: jiff::tz::TimeZone,
+    pub timezone: String,
+    pub http: HttpSettings,
+    pub agents: AgentSettings,
+    pub monitoring: MonitoringSettings,
+    pub support: SupportSettings,
+    pub notify: NotifySettings,
+    pub billing: BillingSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+    /// Base URL for links in emails; `None`: `http://<bound address>`.
+    pub public_url: Option<String>,
+    pub cookie_secure: bool,
+    pub sessions: SessionPolicy,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    pub listen: SocketAddr,
+    pub enroll_token_ttl: Duration,
+    pub cert_validity: Duration,
+    pub offline_after: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct MonitoringSettings {
+    /// Probe interval and ping timeout of a new site, ms.
+    pub default_interval_ms: i64,
+    pub default_timeout_ms: i64,
+    pub retention: Retention,
+    pub rollup_every: Duration,
+    pub correlator: correlator::Config,
+}
+
+#[derive(Debug, Clone)]
+pub struct SupportSettings {
+    pub sla: SlaPolicy,
+    pub sla_check_every: Duration,
+    /// The domain of the sender address (for Message-IDs).
+    pub mail_domain: String,
+    /// Email intake, if configured.
+    pub imap: Option<ImapConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    pub every: Duration,
+    pub smtp: Option<SmtpConfig>,
+    pub sms_webhook: Option<(String, Option<Secret>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BillingSettings {
+    pub auto_run: bool,
+    pub check_every: Duration,
+    pub dunning: collections::Settings,
+    pub operator: Operator,
+    pub stripe_key: Option<Secret>,
+    pub stripe_api_base: Option<String>,
+    pub stripe_webhook_secret: Option<Secret>,
+}
+
+fn invalid(key: &'static str, problem: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid { key, problem: problem.to_string() }
+}
+
+fn security(s: &str) -> Security {
+    match s {
+        "none" => Security::None,
+        "starttls" => Security::Starttls,
+        _ => Security::Tls,
+    }
+}
+
+impl Settings {
+    /// Parses and checks everything the domains read from the configuration.
+    pub fn from_config(cfg: &Config) -> Result<Settings, ConfigError> {
+        let tz = jiff::tz::TimeZone::get(&cfg.timezone)
+            .map_err(|e| invalid("timezone", format!("{:?} is not a known IANA time zone ({e})", cfg.timezone)))?;
+        let s = &cfg.support;
+        let mut holidays = Vec::with_capacity(s.holidays.len());
+        for h in &s.holidays {
+            holidays.push(
+                mast_store::billing::store::parse_date("holiday", h)
+                    .map_err(|_| invalid("support.holidays", format!("{h:?} is not a date (YYYY-MM-DD)")))?,
+            );
+        }
+        let holiday_refs: Vec<&str> = s.holidays.iter().map(String::as_str).collect();
+        let calendar =
+            BusinessCalendar::parse(&cfg.timezone, &s.hours, &holiday_refs).map_err(|e| invalid("support.hours", e))?;
+        let targets = Targets::parse(&s.sla_targets).map_err(|e| invalid("support.sla_targets", e))?;
+        let b = &cfg.billing;
+        collections::parse_steps(&b.dunning_steps, mast_billing_core::money::Currency::USD)
+            .map_err(|e| invalid("billing.dunning_steps", e))?;
+        let m = &cfg.monitoring;
+        let mail = &cfg.mail;
+        let smtp = mail.smtp.host.clone().map(|host| SmtpConfig {
+            host,
+            port: Some(mail.smtp.port),
+            security: security(&mail.smtp.security),
+            username: mail.smtp.username.clone(),
+            password: mail.smtp.password.clone(),
+            from: mail.from.clone(),
+            reply_to: None,
+            helo_name: None,
+            timeout_secs: 30,
+            ca_file: None,
+        });
+        let imap = match (&mail.imap.host, &mail.imap.username, &mail.imap.password) {
+            (Some(host), Some(username), Some(password)) => Some(ImapConfig {
+                host: host.clone(),
+                port: Some(mail.imap.port),
+                security: security(&mail.imap.security),
+                username: username.clone(),
+                password: password.clone(),
+                mailbox: mail.imap.mailbox.clone(),
+                poll_secs: mail.imap.poll_secs,
+                processed_mailbox: Some("Processed".into()),
+                timeout_secs: 30,
+                ca_file: None,
+            }),
+            _ => None,
+        };
+        let o = &cfg.operator;
+        Ok(Settings {
+            data_dir: cfg.data_dir.clone(),
+            database_url: cfg.database_url(),
+            tz,
+            timezone: cfg.timezone.clone(),
+            http: HttpSettings {
+                listen: cfg.http.listen,
+                public_url: cfg.http.public_url.clone(),
+                cookie_secure: cfg.http.cookie_secure,
+                sessions: SessionPolicy {
+                    idle_ms: cfg.http.session_idle_secs as i64 * 1000,
+                    absolute_ms: cfg.http.session_absolute_secs as i64 * 1000,
+                },
+            },
+            agents: AgentSettings {
+                listen: cfg.agents.listen,
+                enroll_token_ttl: Duration::from_secs(cfg.agents.enroll_token_ttl_secs),
+                cert_validity: Duration::from_secs(cfg.agents.cert_validity_secs),
+                offline_after: Duration::from_secs(cfg.agents.offline_after_secs),
+            },
+            monitoring: MonitoringSettings {
+                default_interval_ms: m.default_probe_interval_secs as i64 * 1000,
+                default_timeout_ms: m.default_probe_timeout_ms as i64,
+                retention: Retention {
+                    raw_days: m.raw_retention_days as i64,
+                    five_min_days: m.rollup_5m_retention_days as i64,
+                    hourly_days: m.rollup_1h_retention_days as i64,
+                },
+                rollup_every: Duration::from_secs(m.rollup_interval_secs),
+                correlator: correlator::Config {
+                    hold_down_ms: m.outage_hold_down_secs as i64 * 1000,
+                    recovery_hold_ms: m.outage_recovery_secs as i64 * 1000,
+                    agent_silence_ms: m.outage_agent_silence_secs as i64 * 1000,
+                    ..Default::default()
+                },
+            },
+            support: SupportSettings {
+                sla: SlaPolicy {
+                    calendar,
+                    targets,
+                    at_risk: s.sla_at_risk,
+                    escalation_group: s.sla_escalation_group.clone(),
+                },
+                sla_check_every: Duration::from_secs(s.sla_check_secs),
+                mail_domain: Desk::domain_of(&mail.from),
+                imap,
+            },
+            notify: NotifySettings {
+                every: Duration::from_secs(mail.notify_interval_secs),
+                smtp,
+                sms_webhook: cfg.sms.webhook_url.clone().map(|u| (u, cfg.sms.webhook_secret.clone())),
+            },
+            billing: BillingSettings {
+                auto_run: b.auto_run,
+                check_every: Duration::from_secs(b.check_secs),
+                dunning: collections::Settings {
+                    steps: b.dunning_steps.clone(),
+                    reconnection_fee: b.reconnection_fee.clone(),
+                    holidays,
+                },
+                operator: Operator {
+                    name: o.name.clone(),
+                    address: o.address.clone(),
+                    email: o.email.clone(),
+                    phone: o.phone.clone(),
+                    tax_id: o.tax_id.clone(),
+                    payment_instructions: o.payment_instructions.clone(),
+                },
+                stripe_key: cfg.stripe.secret_key.clone(),
+                stripe_api_base: cfg.stripe.api_base.clone(),
+                stripe_webhook_secret: cfg.stripe.webhook_secret.clone(),
+            },
+        })
+    }
+}
+
+/// Everything a request, a worker or a CLI command needs, wired once.
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub pki: Arc<Pki>,
+    pub settings: Arc<Settings>,
+    /// The outbox's delivery transports (email, SMS webhook).
+    pub transports: Transports,
+    /// Card/ACH payments (Stripe), if configured.
+    pub payments: Option<Arc<dyn PaymentProvider>>,
+    pub metrics: Arc<Metrics>,
+    pub shutdown: Shutdown,
+}
+
+impl App {
+    /// Builds the context: settings (every domain setting checked), the data
+    /// directory (0700), the database (migrated), the CA, the transports and
+    /// the payment provider.
+    pub async fn open(cfg: &Config) -> anyhow::Result<App> {
+        let settings = Settings::from_config(cfg)?;
+        create_private_dir(&settings.data_dir)?;
+        let db = Db::connect(&settings.database_url).await.context("opening the database")?;
+        let pki = Pki::load_or_create(&settings.data_dir).context("loading the controller CA")?;
+        let transports = transports(&settings, &db)?;
+        let payments = payment_provider(&settings.billing)?;
+        Ok(App {
+            db,
+            pki: Arc::new(pki),
+            settings: Arc::new(settings),
+            transports,
+            payments,
+            metrics: Arc::new(Metrics::default()),
+            shutdown: Shutdown::new(),
+        })
+    }
+
+    /// Which channels the deciders may queue on.
+    pub fn channels(&self) -> Channels {
+        self.transports.channels()
+    }
+
+    /// What the ticket domain needs to mail replies.
+    pub fn desk(&self) -> Desk {
+        Desk { notify: self.channels(), mail_domain: self.settings.support.mail_domain.clone() }
+    }
+
+    pub fn tz(&self) -> &jiff::tz::TimeZone {
+        &self.settings.tz
+    }
+}
+
+/// The data directory, created if missing and kept private (0700): it holds
+/// the CA key, the SQLite database and the first admin's password.
+pub fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private (0700)", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// The outbox transports the configuration enables: SMTP email with
+/// `mail.smtp.host`, the SMS webhook with `sms.webhook_url`.
+fn transports(s: &Settings, db: &Db) -> anyhow::Result<Transports> {
+    let mut t = Transports::default();
+    if let Some(smtp) = &s.notify.smtp {
+        let mailer = crate::mail::smtp::Mailer::new(smtp).context("outgoing mail ([mail.smtp])")?;
+        let invoices = Some((db.clone(), s.billing.operator.clone()));
+        t.email = Some(Arc::new(notify::EmailTransport { mailer, invoices }));
+    }
+    if let Some((url, secret)) = &s.notify.sms_webhook {
+        let w = notify::WebhookTransport::new(url, secret.clone()).map_err(anyhow::Error::msg)?;
+        t.webhook = Some(Arc::new(w));
+    }
+    Ok(t)
+}
+
+/// The payment provider: Stripe with `stripe.secret_key`.
+fn payment_provider(b: &BillingSettings) -> anyhow::Result<Option<Arc<dyn PaymentProvider>>> {
+    let Some(key) = &b.stripe_key else { return Ok(None) };
+    let client = crate::billing::stripe::StripeClient::new(key.expose(), b.stripe_api_base.as_deref())
+        .map_err(|e| anyhow::anyhow!("stripe.secret_key / stripe.api_base: {e}"))?;
+    Ok(Some(Arc::new(client)))
+}
