@@ -784,10 +784,8 @@ impl WebSession {
     }
 
     fn remember_csrf(&mut self, body: &str) {
-        if let Some(rest) = body.split("name=csrf value=\"").nth(1)
-            && let Some(tok) = rest.split('"').next()
-        {
-            self.csrf = Some(tok.to_string());
+        if let Some(tok) = csrf_token(body) {
+            self.csrf = Some(tok);
         }
     }
 
@@ -891,4 +889,14 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// The CSRF token of the first form on a page (`name="csrf" value="..."`,
+/// with or without quotes around the name).
+pub fn csrf_token(body: &str) -> Option<String> {
+    ["name=\"csrf\" value=\"", "name=csrf value=\""]
+        .iter()
+        .find_map(|pat| body.split(pat).nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_string)
 }

@@ -257,7 +257,7 @@ impl Ingest {
         ctl: AgentControl,
     ) -> Result<(), (u32, String)> {
         let proto = |e: String| (close::PROTOCOL, e);
-        let internal = |e: crate::db::DbError| (close::INTERNAL, format!("database: {e}"));
+        let internal = |e: crate::db::StoreError| (close::INTERNAL, format!("database: {e}"));
         let (mut send, mut recv) = tokio::time::timeout(Duration::from_secs(10), conn.accept_bi())
             .await
             .map_err(|_| proto("no hello within 10 s".into()))?

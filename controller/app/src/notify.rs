@@ -5,7 +5,7 @@
 //! [`Channels`](outbox::Channels) exist.
 
 use crate::shutdown::Shutdown;
-use mast_store::db::{Db, DbError, now_ms};
+use mast_store::db::{Db, StoreError, now_ms};
 use mast_store::outbox::{self, Channel, Queued};
 use std::future::Future;
 use std::pin::Pin;
@@ -51,7 +51,7 @@ impl Transports {
 /// Delivers due messages once; returns how many were sent. One message's
 /// failure is recorded against it and never stops the others; at shutdown
 /// the message in hand is finished and the rest wait for the next start.
-pub async fn deliver_due(db: &Db, transports: &Transports, shutdown: &Shutdown) -> Result<usize, DbError> {
+pub async fn deliver_due(db: &Db, transports: &Transports, shutdown: &Shutdown) -> Result<usize, StoreError> {
     let mut sent = 0;
     for m in outbox::due(db, now_ms(), 200).await? {
         if shutdown.is_triggered() {

@@ -8,7 +8,7 @@
 
 use crate::shutdown::Shutdown;
 use mast_ops_core::correlator::{Config, Correlator, Probe, SiteId};
-use mast_store::db::{Db, DbError, now_ms};
+use mast_store::db::{Db, StoreError, now_ms};
 use mast_store::monitoring::{outages as incidents, windows};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -77,7 +77,12 @@ pub fn spawn(db: Db, settings: OutageSettings, shutdown: &Shutdown) -> OutageFee
     OutageFeed { tx }
 }
 
-async fn run(db: Db, settings: OutageSettings, mut rx: mpsc::Receiver<Event>, stop: Shutdown) -> Result<(), DbError> {
+async fn run(
+    db: Db,
+    settings: OutageSettings,
+    mut rx: mpsc::Receiver<Event>,
+    stop: Shutdown,
+) -> Result<(), StoreError> {
     let mut corr = incidents::load_correlator(&db, &settings.correlator).await?;
     let mut tick = tokio::time::interval(settings.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

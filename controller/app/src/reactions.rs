@@ -7,7 +7,7 @@
 //!   correlator's state.
 
 use mast_ops_core::correlator::{Action, Correlator};
-use mast_store::db::{Db, DbError, now_ms};
+use mast_store::db::{Db, StoreError, now_ms};
 use mast_store::monitoring::outages as incidents;
 use mast_store::outbox::{Channels, OutagePhase, outage_notices};
 use mast_store::tickets;
@@ -27,7 +27,7 @@ pub async fn outage(
     tz: &jiff::tz::TimeZone,
     corr: &Correlator,
     actions: &[Action],
-) -> Result<(), DbError> {
+) -> Result<(), StoreError> {
     let notify = *channels;
     let mut tx = db.pool.begin().await?;
     // Customer-facing incidents carry exactly one ticket; internal alerts none.

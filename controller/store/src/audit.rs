@@ -1,7 +1,7 @@
 //! The audit log: who changed what, when (UTC) and from where. Append-only:
 //! this module has no update or delete. Owns table `audit_log`.
 
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -20,7 +20,7 @@ impl Actor {
 }
 
 /// Appends one entry. Never carries secrets: callers pass names and ids.
-pub async fn record(db: &Db, actor: &Actor, action: &str, target: &str, detail: &str) -> Result<(), DbError> {
+pub async fn record(db: &Db, actor: &Actor, action: &str, target: &str, detail: &str) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO audit_log (ts_ms, actor, action, target, detail, ip) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(now_ms())
         .bind(&actor.name)
@@ -44,7 +44,7 @@ pub struct Entry {
     pub ip: Option<String>,
 }
 
-pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<Vec<Entry>, DbError> {
+pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<Vec<Entry>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, ts_ms, actor, action, target, detail, ip FROM audit_log ORDER BY id DESC LIMIT $1 OFFSET $2",
     )

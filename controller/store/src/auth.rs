@@ -1,14 +1,14 @@
 //! API bearer tokens scoped to a role. Owns table `api_tokens`.
 //! Tokens are random, shown once, and stored only as their SHA-256.
 
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use crate::fleet::{hash_secret, random_secret};
 use sqlx::Row;
 
-pub async fn create_token(db: &Db, name: &str, role: &str) -> Result<String, DbError> {
+pub async fn create_token(db: &Db, name: &str, role: &str) -> Result<String, StoreError> {
     let role = crate::staff::Role::parse(role)?.as_str();
     if name.trim().is_empty() {
-        return Err(DbError::Invalid("token name must not be empty".into()));
+        return Err(StoreError::invalid_msg("token name must not be empty"));
     }
     let token = random_secret("mast_");
     sqlx::query("INSERT INTO api_tokens (name, role, token_hash, created_ms) VALUES ($1, $2, $3, $4)")
@@ -22,7 +22,7 @@ pub async fn create_token(db: &Db, name: &str, role: &str) -> Result<String, DbE
 }
 
 /// Name and role of a valid, unrevoked token.
-pub async fn token_caller(db: &Db, token: &str) -> Result<Option<(String, crate::staff::Role)>, DbError> {
+pub async fn token_caller(db: &Db, token: &str) -> Result<Option<(String, crate::staff::Role)>, StoreError> {
     let r = sqlx::query("SELECT name, role FROM api_tokens WHERE token_hash = $1 AND revoked_ms IS NULL")
         .bind(hash_secret(token))
         .fetch_optional(&db.pool)
@@ -45,7 +45,7 @@ pub struct TokenView {
     pub revoked_ms: Option<i64>,
 }
 
-pub async fn list_tokens(db: &Db) -> Result<Vec<TokenView>, DbError> {
+pub async fn list_tokens(db: &Db) -> Result<Vec<TokenView>, StoreError> {
     let rows = sqlx::query("SELECT id, name, role, created_ms, revoked_ms FROM api_tokens ORDER BY id")
         .fetch_all(&db.pool)
         .await?;
@@ -63,7 +63,7 @@ pub async fn list_tokens(db: &Db) -> Result<Vec<TokenView>, DbError> {
         .map_err(Into::into)
 }
 
-pub async fn revoke_token(db: &Db, id: i64) -> Result<bool, DbError> {
+pub async fn revoke_token(db: &Db, id: i64) -> Result<bool, StoreError> {
     let n = sqlx::query("UPDATE api_tokens SET revoked_ms = $1 WHERE id = $2 AND revoked_ms IS NULL")
         .bind(crate::db::now_ms())
         .bind(id)

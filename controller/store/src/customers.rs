@@ -11,7 +11,7 @@
 //! [`CustomerInput::validate`] is pure: every user-supplied field is checked
 //! here, with a message naming the field.
 
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use mast_shared::{format_mac, parse_mac};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -66,8 +66,8 @@ pub struct Valid {
 
 impl CustomerInput {
     /// Pure validation; the error names the field.
-    pub fn validate(&self) -> Result<Valid, DbError> {
-        let bad = |m: &str| Err(DbError::Invalid(m.to_string()));
+    pub fn validate(&self) -> Result<Valid, StoreError> {
+        let bad = |m: &str| Err(StoreError::invalid_msg(m.to_string()));
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
             return bad("name: 1-200 characters");
@@ -146,17 +146,17 @@ pub struct Customer {
     pub updated_ms: i64,
 }
 
-async fn site_id(db: &Db, site: &Option<String>) -> Result<Option<i64>, DbError> {
+async fn site_id(db: &Db, site: &Option<String>) -> Result<Option<i64>, StoreError> {
     match site {
         None => Ok(None),
         Some(name) => match crate::monitoring::site_by_name(db, name).await? {
             Some(s) => Ok(Some(s.id)),
-            None => Err(DbError::Invalid(format!("site: no site named {name:?}"))),
+            None => Err(StoreError::invalid_msg(format!("site: no site named {name:?}"))),
         },
     }
 }
 
-pub async fn create(db: &Db, input: &CustomerInput) -> Result<Customer, DbError> {
+pub async fn create(db: &Db, input: &CustomerInput) -> Result<Customer, StoreError> {
     let v = input.validate()?;
     let site_id = site_id(db, &v.site).await?;
     let now = now_ms();
@@ -178,10 +178,10 @@ pub async fn create(db: &Db, input: &CustomerInput) -> Result<Customer, DbError>
     .fetch_one(&db.pool)
     .await?
     .try_get("id")?;
-    get(db, id).await?.ok_or_else(|| DbError::Invalid("customer vanished".into()))
+    get(db, id).await?.ok_or_else(|| StoreError::Corrupt("customer vanished".into()))
 }
 
-pub async fn update(db: &Db, id: i64, input: &CustomerInput) -> Result<Customer, DbError> {
+pub async fn update(db: &Db, id: i64, input: &CustomerInput) -> Result<Customer, StoreError> {
     let mut v = input.validate()?;
     if input.notify_outages.is_none() {
         // Not given: keep the customer's choice.
@@ -208,18 +208,18 @@ pub async fn update(db: &Db, id: i64, input: &CustomerInput) -> Result<Customer,
     .await?
     .rows_affected();
     if n == 0 {
-        return Err(DbError::Invalid(format!("no customer {id}")));
+        return Err(StoreError::invalid_msg(format!("no customer {id}")));
     }
-    get(db, id).await?.ok_or_else(|| DbError::Invalid("customer vanished".into()))
+    get(db, id).await?.ok_or_else(|| StoreError::Corrupt("customer vanished".into()))
 }
 
 /// Links a CPE (by MAC, any notation) to a customer; a CPE serves one
 /// customer, so linking it elsewhere moves it. Returns the normalised MAC.
-pub async fn link_cpe(db: &Db, customer_id: i64, mac: &str) -> Result<String, DbError> {
-    let m = parse_mac(mac).ok_or_else(|| DbError::Invalid(format!("cpe: {mac:?} is not a MAC address")))?;
+pub async fn link_cpe(db: &Db, customer_id: i64, mac: &str) -> Result<String, StoreError> {
+    let m = parse_mac(mac).ok_or_else(|| StoreError::invalid_msg(format!("cpe: {mac:?} is not a MAC address")))?;
     let m = format_mac(&m);
     if get(db, customer_id).await?.is_none() {
-        return Err(DbError::Invalid(format!("no customer {customer_id}")));
+        return Err(StoreError::NotFound(format!("no customer {customer_id}")));
     }
     sqlx::query(
         "INSERT INTO customer_devices (mac, customer_id, created_ms) VALUES ($1, $2, $3) \
@@ -233,7 +233,7 @@ pub async fn link_cpe(db: &Db, customer_id: i64, mac: &str) -> Result<String, Db
     Ok(m)
 }
 
-pub async fn unlink_cpe(db: &Db, customer_id: i64, mac: &str) -> Result<bool, DbError> {
+pub async fn unlink_cpe(db: &Db, customer_id: i64, mac: &str) -> Result<bool, StoreError> {
     let Some(m) = parse_mac(mac) else { return Ok(false) };
     Ok(sqlx::query("DELETE FROM customer_devices WHERE mac = $1 AND customer_id = $2")
         .bind(format_mac(&m))
@@ -267,7 +267,7 @@ fn row(r: &sqlx::any::AnyRow) -> Result<Customer, sqlx::Error> {
     })
 }
 
-async fn with_cpes(db: &Db, mut list: Vec<Customer>) -> Result<Vec<Customer>, DbError> {
+async fn with_cpes(db: &Db, mut list: Vec<Customer>) -> Result<Vec<Customer>, StoreError> {
     if list.is_empty() {
         return Ok(list);
     }
@@ -289,7 +289,7 @@ async fn with_cpes(db: &Db, mut list: Vec<Customer>) -> Result<Vec<Customer>, Db
     Ok(list)
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Option<Customer>, DbError> {
+pub async fn get(db: &Db, id: i64) -> Result<Option<Customer>, StoreError> {
     let sql = format!("SELECT {COLS} FROM customers c LEFT JOIN sites s ON s.id = c.site_id WHERE c.id = $1");
     let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await? else {
         return Ok(None);
@@ -299,7 +299,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<Customer>, DbError> {
 
 /// Customers by name, email, phone or address (case-insensitive substring)
 /// or by a CPE MAC in any notation; all of them when `q` is empty.
-pub async fn search(db: &Db, q: &str, limit: i64, offset: i64) -> Result<Vec<Customer>, DbError> {
+pub async fn search(db: &Db, q: &str, limit: i64, offset: i64) -> Result<Vec<Customer>, StoreError> {
     let q = q.trim();
     let like = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
     let mac_like = match crate::monitoring::inventory::mac_fragment(q) {
@@ -325,7 +325,7 @@ pub async fn search(db: &Db, q: &str, limit: i64, offset: i64) -> Result<Vec<Cus
 }
 
 /// Customers with coordinates, for the map: (id, lat, lon, name).
-pub async fn located(db: &Db, limit: i64) -> Result<Vec<(i64, f64, f64, String)>, DbError> {
+pub async fn located(db: &Db, limit: i64) -> Result<Vec<(i64, f64, f64, String)>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, lat, lon, name FROM customers WHERE lat IS NOT NULL AND lon IS NOT NULL ORDER BY id LIMIT $1",
     )
@@ -339,7 +339,7 @@ pub async fn located(db: &Db, limit: i64) -> Result<Vec<(i64, f64, f64, String)>
 }
 
 /// The customers a device serves (through the MACs of its inventory records).
-pub async fn of_device(db: &Db, device_id: i64) -> Result<Vec<Customer>, DbError> {
+pub async fn of_device(db: &Db, device_id: i64) -> Result<Vec<Customer>, StoreError> {
     let sql = format!(
         "SELECT DISTINCT {COLS} FROM customers c LEFT JOIN sites s ON s.id = c.site_id \
          JOIN customer_devices cd ON cd.customer_id = c.id \
@@ -352,7 +352,7 @@ pub async fn of_device(db: &Db, device_id: i64) -> Result<Vec<Customer>, DbError
 }
 
 /// Customers served by the devices an incident affects.
-pub async fn of_incident(db: &Db, incident_id: i64) -> Result<Vec<Customer>, DbError> {
+pub async fn of_incident(db: &Db, incident_id: i64) -> Result<Vec<Customer>, StoreError> {
     let sql = format!(
         "SELECT {COLS} FROM customers c LEFT JOIN sites s ON s.id = c.site_id WHERE c.id IN \
          (SELECT cd.customer_id FROM incident_devices x JOIN devices d ON d.id = x.device_id \

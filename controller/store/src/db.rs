@@ -16,17 +16,7 @@ pub enum Backend {
     Postgres,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("database: {0}")]
-    Sqlx(#[from] sqlx::Error),
-    #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("cannot create database directory {0}: {1}")]
-    Dir(String, std::io::Error),
-    #[error("{0}")]
-    Invalid(String),
-}
+pub use crate::error::StoreError;
 
 #[derive(Clone)]
 pub struct Db {
@@ -36,7 +26,7 @@ pub struct Db {
 
 impl Db {
     /// Connects and brings the schema up to date.
-    pub async fn connect(url: &str) -> Result<Db, DbError> {
+    pub async fn connect(url: &str) -> Result<Db, StoreError> {
         install_default_drivers();
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
         let url = match backend {
@@ -46,7 +36,7 @@ impl Db {
                 if let Some(parent) = std::path::Path::new(path).parent()
                     && !parent.as_os_str().is_empty()
                 {
-                    std::fs::create_dir_all(parent).map_err(|e| DbError::Dir(parent.display().to_string(), e))?;
+                    std::fs::create_dir_all(parent).map_err(|e| StoreError::Dir(parent.display().to_string(), e))?;
                 }
                 if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") }
             }
@@ -79,7 +69,7 @@ impl Db {
 
 impl Db {
     /// A trivial query: is the database answering?
-    pub async fn ping(&self) -> Result<(), DbError> {
+    pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }

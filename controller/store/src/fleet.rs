@@ -6,7 +6,7 @@
 //! only before it expires; only the certificate serial recorded at enrollment
 //! is accepted for an agent.
 
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use mast_shared::Enrolled;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -30,7 +30,7 @@ pub enum EnrollError {
     #[error("{0}")]
     Pki(String),
     #[error("{0}")]
-    Db(#[from] DbError),
+    Db(#[from] StoreError),
 }
 
 impl From<sqlx::Error> for EnrollError {
@@ -40,9 +40,9 @@ impl From<sqlx::Error> for EnrollError {
 }
 
 /// Creates a pending agent for `site` and returns `(agent_id, token)`.
-pub async fn add_agent(db: &Db, site: &str, token_ttl: Duration) -> Result<(u64, String), DbError> {
+pub async fn add_agent(db: &Db, site: &str, token_ttl: Duration) -> Result<(u64, String), StoreError> {
     let site = crate::monitoring::site_by_name(db, site).await?.ok_or_else(|| {
-        DbError::Invalid(format!("no site named {site:?}; create it with `mast-controller site add`"))
+        StoreError::invalid_msg(format!("no site named {site:?}; create it with `mast-controller site add`"))
     })?;
     let token = random_secret("mast-enroll-");
     let now = now_ms();
@@ -104,7 +104,7 @@ pub async fn enroll(
     Ok(Enrolled { agent_id: id as u64, site, cert_der, ca_der: pki.ca_der() })
 }
 
-pub async fn revoke(db: &Db, id: u64) -> Result<bool, DbError> {
+pub async fn revoke(db: &Db, id: u64) -> Result<bool, StoreError> {
     let n = sqlx::query("UPDATE agents SET status = 'revoked', token_hash = NULL, revoked_ms = $1 WHERE id = $2 AND status <> 'revoked'")
         .bind(now_ms())
         .bind(id as i64)
@@ -123,7 +123,7 @@ pub struct AgentControl {
     pub cert_serial: Option<String>,
 }
 
-pub async fn control_snapshot(db: &Db) -> Result<HashMap<u64, AgentControl>, DbError> {
+pub async fn control_snapshot(db: &Db) -> Result<HashMap<u64, AgentControl>, StoreError> {
     let rows = sqlx::query(
         "SELECT a.id, a.status, a.site_id, s.revision, a.cert_serial FROM agents a JOIN sites s ON s.id = a.site_id",
     )
@@ -152,7 +152,7 @@ pub async fn mark_connected(
     target: &str,
     boot_epoch: u64,
     addr: &str,
-) -> Result<(), DbError> {
+) -> Result<(), StoreError> {
     let now = now_ms();
     sqlx::query(
         "UPDATE agents SET version = $1, target = $2, boot_epoch = $3, last_addr = $4, connected_ms = $5, last_seen_ms = $5 WHERE id = $6",
@@ -168,7 +168,7 @@ pub async fn mark_connected(
     Ok(())
 }
 
-pub async fn mark_disconnected(db: &Db, id: u64) -> Result<(), DbError> {
+pub async fn mark_disconnected(db: &Db, id: u64) -> Result<(), StoreError> {
     sqlx::query("UPDATE agents SET disconnected_ms = $1 WHERE id = $2")
         .bind(now_ms())
         .bind(id as i64)
@@ -177,7 +177,7 @@ pub async fn mark_disconnected(db: &Db, id: u64) -> Result<(), DbError> {
     Ok(())
 }
 
-pub async fn record_status(db: &Db, id: u64, backlog: u64, dropped: u64) -> Result<(), DbError> {
+pub async fn record_status(db: &Db, id: u64, backlog: u64, dropped: u64) -> Result<(), StoreError> {
     sqlx::query("UPDATE agents SET backlog = $1, dropped = $2, last_seen_ms = $3 WHERE id = $4")
         .bind(backlog as i64)
         .bind(dropped as i64)
@@ -188,7 +188,7 @@ pub async fn record_status(db: &Db, id: u64, backlog: u64, dropped: u64) -> Resu
     Ok(())
 }
 
-pub async fn last_committed(db: &Db, id: u64) -> Result<Option<mast_shared::Ack>, DbError> {
+pub async fn last_committed(db: &Db, id: u64) -> Result<Option<mast_shared::Ack>, StoreError> {
     let r = sqlx::query("SELECT last_ack_epoch, last_ack_seq FROM agents WHERE id = $1")
         .bind(id as i64)
         .fetch_one(&db.pool)
@@ -225,16 +225,16 @@ impl AgentView {
     }
 }
 
-pub async fn list_agents(db: &Db) -> Result<Vec<AgentView>, DbError> {
+pub async fn list_agents(db: &Db) -> Result<Vec<AgentView>, StoreError> {
     agents_where(db, None).await
 }
 
 /// The agents of one site.
-pub async fn site_agents(db: &Db, site_id: i64) -> Result<Vec<AgentView>, DbError> {
+pub async fn site_agents(db: &Db, site_id: i64) -> Result<Vec<AgentView>, StoreError> {
     agents_where(db, Some(site_id)).await
 }
 
-async fn agents_where(db: &Db, site_id: Option<i64>) -> Result<Vec<AgentView>, DbError> {
+async fn agents_where(db: &Db, site_id: Option<i64>) -> Result<Vec<AgentView>, StoreError> {
     let rows = sqlx::query(
         "SELECT a.id, s.name AS site, a.status, a.version, a.target, a.boot_epoch, a.last_seen_ms, a.last_addr, \
          a.backlog, a.dropped, a.connected_ms, a.disconnected_ms FROM agents a JOIN sites s ON s.id = a.site_id \

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod billing;
 pub mod customers;
 pub mod db;
+pub mod error;
 pub mod fleet;
 pub mod monitoring;
 pub mod outbox;
@@ -24,4 +25,5 @@ pub mod rollup;
 pub mod staff;
 pub mod tickets;
 
-pub use db::{Backend, Db, DbError, now_ms};
+pub use db::{Backend, Db, now_ms};
+pub use error::StoreError;

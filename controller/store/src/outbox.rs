@@ -15,7 +15,7 @@
 //! Customers who opted out (`customers.notify_outages = 0`) get no outage or
 //! maintenance notices; replies to their own tickets still reach them.
 
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -83,8 +83,8 @@ pub struct Queued {
 }
 
 /// Queues `m` unless a message with its dedup key exists; true if queued.
-pub async fn enqueue(tx: &mut Tx<'_>, m: &Message) -> Result<bool, DbError> {
-    let headers = serde_json::to_string(&m.headers).map_err(|e| DbError::Invalid(e.to_string()))?;
+pub async fn enqueue(tx: &mut Tx<'_>, m: &Message) -> Result<bool, StoreError> {
+    let headers = serde_json::to_string(&m.headers).map_err(|e| StoreError::invalid_msg(e.to_string()))?;
     let now = now_ms();
     let n = sqlx::query(
         "INSERT INTO outbox (dedup, channel, recipient, subject, body, headers, customer_id, ticket_id, created_ms, \
@@ -108,13 +108,13 @@ pub async fn enqueue(tx: &mut Tx<'_>, m: &Message) -> Result<bool, DbError> {
 const COLS: &str = "id, dedup, channel, recipient, subject, body, headers, customer_id, ticket_id, created_ms, attempts, \
     sent_ms, failed_ms, last_error";
 
-fn row(r: &sqlx::any::AnyRow) -> Result<Queued, DbError> {
+fn row(r: &sqlx::any::AnyRow) -> Result<Queued, StoreError> {
     let channel: String = r.try_get("channel")?;
     let headers: String = r.try_get("headers")?;
     Ok(Queued {
         id: r.try_get("id")?,
         dedup: r.try_get("dedup")?,
-        channel: Channel::parse(&channel).ok_or_else(|| DbError::Invalid(format!("outbox channel {channel:?}")))?,
+        channel: Channel::parse(&channel).ok_or_else(|| StoreError::Corrupt(format!("outbox channel {channel:?}")))?,
         recipient: r.try_get("recipient")?,
         subject: r.try_get("subject")?,
         body: r.try_get("body")?,
@@ -130,14 +130,14 @@ fn row(r: &sqlx::any::AnyRow) -> Result<Queued, DbError> {
 }
 
 /// Messages to a customer (newest first), for the customer page.
-pub async fn for_customer(db: &Db, customer_id: i64, limit: i64) -> Result<Vec<Queued>, DbError> {
+pub async fn for_customer(db: &Db, customer_id: i64, limit: i64) -> Result<Vec<Queued>, StoreError> {
     let sql = format!("SELECT {COLS} FROM outbox WHERE customer_id = $1 ORDER BY id DESC LIMIT $2");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer_id).bind(limit).fetch_all(&db.pool).await?;
     rows.iter().map(row).collect()
 }
 
 /// Recent messages (newest first), optionally only failed ones.
-pub async fn recent(db: &Db, failed_only: bool, limit: i64) -> Result<Vec<Queued>, DbError> {
+pub async fn recent(db: &Db, failed_only: bool, limit: i64) -> Result<Vec<Queued>, StoreError> {
     let filter = if failed_only { "WHERE failed_ms IS NOT NULL" } else { "" };
     let sql = format!("SELECT {COLS} FROM outbox {filter} ORDER BY id DESC LIMIT $1");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&db.pool).await?;
@@ -145,7 +145,7 @@ pub async fn recent(db: &Db, failed_only: bool, limit: i64) -> Result<Vec<Queued
 }
 
 /// Messages waiting for delivery (not sent, not given up).
-pub async fn pending_count(db: &Db) -> Result<i64, DbError> {
+pub async fn pending_count(db: &Db) -> Result<i64, StoreError> {
     Ok(sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL")
         .fetch_one(&db.pool)
         .await?
@@ -180,7 +180,7 @@ impl Channels {
 }
 
 /// Messages due for delivery at `now` (oldest due first, at most `limit`).
-pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>, DbError> {
+pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>, StoreError> {
     let sql = format!(
         "SELECT {COLS} FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL AND next_attempt_ms <= $1 \
          ORDER BY next_attempt_ms, id LIMIT $2"
@@ -190,7 +190,7 @@ pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>, DbError> 
 }
 
 /// Records a delivered message.
-pub async fn mark_sent(db: &Db, id: i64, now: i64) -> Result<(), DbError> {
+pub async fn mark_sent(db: &Db, id: i64, now: i64) -> Result<(), StoreError> {
     sqlx::query("UPDATE outbox SET sent_ms = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
         .bind(now)
         .bind(id)
@@ -202,7 +202,7 @@ pub async fn mark_sent(db: &Db, id: i64, now: i64) -> Result<(), DbError> {
 /// Records a failed attempt (the `attempts`-th): retried after [`backoff`],
 /// or marked failed for good after [`MAX_ATTEMPTS`]. Returns true when it
 /// gave up.
-pub async fn mark_failed(db: &Db, id: i64, attempts: i64, error: &str, now: i64) -> Result<bool, DbError> {
+pub async fn mark_failed(db: &Db, id: i64, attempts: i64, error: &str, now: i64) -> Result<bool, StoreError> {
     let give_up = attempts >= MAX_ATTEMPTS;
     sqlx::query("UPDATE outbox SET attempts = $1, last_error = $2, next_attempt_ms = $3, failed_ms = $4 WHERE id = $5")
         .bind(attempts)
@@ -234,7 +234,7 @@ pub async fn outage_notices(
     ticket_id: Option<i64>,
     started_ms: i64,
     phase: OutagePhase,
-) -> Result<usize, DbError> {
+) -> Result<usize, StoreError> {
     let rows = sqlx::query(
         "SELECT DISTINCT c.id, c.name, c.email, c.phone FROM incident_devices x JOIN devices d ON d.id = x.device_id \
          JOIN customer_devices cd ON cd.mac = d.mac JOIN customers c ON c.id = cd.customer_id \

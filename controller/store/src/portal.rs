@@ -11,7 +11,7 @@
 //! staff session policy (idle and absolute timeouts) and carry their own
 //! CSRF token.
 
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use crate::fleet::{hash_secret, random_secret};
 use crate::staff::{SessionCheck, SessionPolicy, check_password_policy, dummy_hash, hash_password, verify_password};
 use sqlx::Row;
@@ -31,16 +31,16 @@ fn normalise(email: &str) -> String {
 }
 
 /// Gives a customer a login (their email address); returns it. Idempotent.
-pub async fn enable(db: &Db, customer_id: i64) -> Result<String, DbError> {
+pub async fn enable(db: &Db, customer_id: i64) -> Result<String, StoreError> {
     let c = crate::customers::get(db, customer_id)
         .await?
-        .ok_or_else(|| DbError::Invalid(format!("no customer {customer_id}")))?;
+        .ok_or_else(|| StoreError::NotFound(format!("no customer {customer_id}")))?;
     let email = c
         .email
         .as_deref()
         .map(normalise)
         .filter(|e| !e.is_empty())
-        .ok_or_else(|| DbError::Invalid("the customer has no email address to sign in with".into()))?;
+        .ok_or_else(|| StoreError::invalid_msg("the customer has no email address to sign in with"))?;
     let now = now_ms();
     let clash = sqlx::query("SELECT customer_id FROM portal_logins WHERE email = $1 AND customer_id <> $2")
         .bind(&email)
@@ -48,7 +48,7 @@ pub async fn enable(db: &Db, customer_id: i64) -> Result<String, DbError> {
         .fetch_optional(&db.pool)
         .await?;
     if clash.is_some() {
-        return Err(DbError::Invalid(format!("another customer already signs in as {email}")));
+        return Err(StoreError::Conflict(format!("another customer already signs in as {email}")));
     }
     sqlx::query(
         "INSERT INTO portal_logins (customer_id, email, created_ms, updated_ms) VALUES ($1, $2, $3, $3) \
@@ -63,7 +63,7 @@ pub async fn enable(db: &Db, customer_id: i64) -> Result<String, DbError> {
 }
 
 /// Sets (or replaces) the password; ends the customer's other sessions.
-pub async fn set_password(db: &Db, customer_id: i64, password: &str) -> Result<(), DbError> {
+pub async fn set_password(db: &Db, customer_id: i64, password: &str) -> Result<(), StoreError> {
     check_password_policy(password)?;
     let hash = hash_password(password)?;
     let n = sqlx::query("UPDATE portal_logins SET password_hash = $1, updated_ms = $2 WHERE customer_id = $3")
@@ -74,14 +74,14 @@ pub async fn set_password(db: &Db, customer_id: i64, password: &str) -> Result<(
         .await?
         .rows_affected();
     if n == 0 {
-        return Err(DbError::Invalid("the customer has no portal login yet".into()));
+        return Err(StoreError::invalid_msg("the customer has no portal login yet"));
     }
     sqlx::query("DELETE FROM portal_sessions WHERE customer_id = $1").bind(customer_id).execute(&db.pool).await?;
     Ok(())
 }
 
 /// The customer whose login and password these are (constant work either way).
-pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option<i64>, DbError> {
+pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option<i64>, StoreError> {
     let r =
         sqlx::query("SELECT customer_id, password_hash FROM portal_logins WHERE email = $1 AND disabled_ms IS NULL")
             .bind(normalise(email))
@@ -95,7 +95,7 @@ pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option
     Ok(id.filter(|_| ok && hash.is_some()))
 }
 
-pub async fn has_login(db: &Db, customer_id: i64) -> Result<Option<String>, DbError> {
+pub async fn has_login(db: &Db, customer_id: i64) -> Result<Option<String>, StoreError> {
     Ok(sqlx::query("SELECT email FROM portal_logins WHERE customer_id = $1 AND disabled_ms IS NULL")
         .bind(customer_id)
         .fetch_optional(&db.pool)
@@ -105,7 +105,7 @@ pub async fn has_login(db: &Db, customer_id: i64) -> Result<Option<String>, DbEr
 }
 
 /// A new session; returns (cookie value, CSRF token).
-pub async fn create_session(db: &Db, customer_id: i64) -> Result<(String, String), DbError> {
+pub async fn create_session(db: &Db, customer_id: i64) -> Result<(String, String), StoreError> {
     let id = random_secret("");
     let csrf = random_secret("");
     sqlx::query(
@@ -120,7 +120,7 @@ pub async fn create_session(db: &Db, customer_id: i64) -> Result<(String, String
     Ok((id, csrf))
 }
 
-pub async fn session(db: &Db, cookie: &str, policy: SessionPolicy) -> Result<Option<PortalSession>, DbError> {
+pub async fn session(db: &Db, cookie: &str, policy: SessionPolicy) -> Result<Option<PortalSession>, StoreError> {
     let now = now_ms();
     let r = sqlx::query(
         "SELECT s.id_hash, s.customer_id, s.csrf_token, s.created_ms, s.last_seen_ms, l.disabled_ms \
@@ -151,14 +151,14 @@ pub async fn session(db: &Db, cookie: &str, policy: SessionPolicy) -> Result<Opt
     Ok(Some(PortalSession { customer_id: r.try_get("customer_id")?, csrf: r.try_get("csrf_token")? }))
 }
 
-pub async fn end_session(db: &Db, cookie: &str) -> Result<(), DbError> {
+pub async fn end_session(db: &Db, cookie: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1").bind(hash_secret(cookie)).execute(&db.pool).await?;
     Ok(())
 }
 
 /// For a known login, a fresh magic-link token (returned once, stored
 /// hashed) and the customer; `None` for an unknown address.
-pub async fn issue_magic_link(db: &Db, email: &str) -> Result<Option<(i64, String)>, DbError> {
+pub async fn issue_magic_link(db: &Db, email: &str) -> Result<Option<(i64, String)>, StoreError> {
     let r = sqlx::query("SELECT customer_id FROM portal_logins WHERE email = $1 AND disabled_ms IS NULL")
         .bind(normalise(email))
         .fetch_optional(&db.pool)
@@ -180,7 +180,7 @@ pub async fn issue_magic_link(db: &Db, email: &str) -> Result<Option<(i64, Strin
 }
 
 /// Consumes a magic link: the customer, if it is known, unused and fresh.
-pub async fn use_magic_link(db: &Db, token: &str) -> Result<Option<i64>, DbError> {
+pub async fn use_magic_link(db: &Db, token: &str) -> Result<Option<i64>, StoreError> {
     let now = now_ms();
     let n = sqlx::query(
         "UPDATE portal_magic_links SET used_ms = $1 WHERE token_hash = $2 AND used_ms IS NULL AND expires_ms > $1",

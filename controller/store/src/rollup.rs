@@ -9,7 +9,7 @@
 //! the right buckets. Buckets older than the raw retention are never
 //! recomputed, so their history survives the raw samples.
 
-use crate::db::{Db, DbError};
+use crate::db::{Db, StoreError};
 use sqlx::Row;
 
 pub const FIVE_MIN: i64 = 300_000;
@@ -42,7 +42,7 @@ pub struct PassStats {
 }
 
 /// One rollup + retention pass at `now`.
-pub async fn run_once(db: &Db, now: i64, keep: Retention) -> Result<PassStats, DbError> {
+pub async fn run_once(db: &Db, now: i64, keep: Retention) -> Result<PassStats, StoreError> {
     let mut stats = PassStats::default();
     let raw_cutoff = now - keep.raw_days * DAY;
     let dirty: Option<i64> = sqlx::query("SELECT dirty_from_ms FROM rollup_state WHERE name = 'samples'")

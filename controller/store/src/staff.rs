@@ -5,7 +5,7 @@
 //! cookie value, gets a fresh id at every login, and dies at logout, at its
 //! idle or absolute timeout, and when its user is disabled.
 
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use crate::fleet::{hash_secret, random_secret};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -36,9 +36,9 @@ impl Role {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Role, DbError> {
+    pub fn parse(s: &str) -> Result<Role, StoreError> {
         Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
-            DbError::Invalid(format!("unknown role {s:?}; one of {}", Role::ALL.map(|r| r.as_str()).join(", ")))
+            StoreError::invalid_msg(format!("unknown role {s:?}; one of {}", Role::ALL.map(|r| r.as_str()).join(", ")))
         })
     }
 }
@@ -47,13 +47,14 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid params"))
 }
 
-pub fn hash_password(password: &str) -> Result<String, DbError> {
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| DbError::Invalid(e.to_string()))?;
+pub fn hash_password(password: &str) -> Result<String, StoreError> {
+    let salt =
+        SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| StoreError::invalid_msg(e.to_string()))?;
     // (argon2 0.5 / password-hash 0.5 API)
     argon2()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| DbError::Invalid(format!("cannot hash password: {e}")))
+        .map_err(|e| StoreError::invalid_msg(format!("cannot hash password: {e}")))
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
@@ -67,21 +68,21 @@ pub fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_password("not a real password").expect("hashing works"))
 }
 
-pub fn check_password_policy(p: &str) -> Result<(), DbError> {
+pub fn check_password_policy(p: &str) -> Result<(), StoreError> {
     if p.chars().count() < 10 {
-        return Err(DbError::Invalid("password must have at least 10 characters".into()));
+        return Err(StoreError::invalid_msg("password must have at least 10 characters"));
     }
     if p.len() > 1024 {
-        return Err(DbError::Invalid("password is too long".into()));
+        return Err(StoreError::invalid_msg("password is too long"));
     }
     Ok(())
 }
 
-fn check_email(e: &str) -> Result<(), DbError> {
+fn check_email(e: &str) -> Result<(), StoreError> {
     let ok = e.len() <= 254
         && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.starts_with('.'))
         && !e.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(()) } else { Err(DbError::Invalid(format!("{e:?} is not an email address"))) }
+    if ok { Ok(()) } else { Err(StoreError::invalid_msg(format!("{e:?} is not an email address"))) }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -93,7 +94,7 @@ pub struct User {
     pub created_ms: i64,
 }
 
-fn user_from(r: &sqlx::any::AnyRow) -> Result<User, DbError> {
+fn user_from(r: &sqlx::any::AnyRow) -> Result<User, StoreError> {
     let role: String = r.try_get("role")?;
     let disabled: Option<i64> = r.try_get("disabled_ms")?;
     Ok(User {
@@ -105,7 +106,7 @@ fn user_from(r: &sqlx::any::AnyRow) -> Result<User, DbError> {
     })
 }
 
-pub async fn add_user(db: &Db, email: &str, role: Role, password: &str) -> Result<User, DbError> {
+pub async fn add_user(db: &Db, email: &str, role: Role, password: &str) -> Result<User, StoreError> {
     let email = email.trim().to_ascii_lowercase();
     check_email(&email)?;
     check_password_policy(password)?;
@@ -120,7 +121,7 @@ pub async fn add_user(db: &Db, email: &str, role: Role, password: &str) -> Resul
             .await
             .map_err(|e| match e {
                 sqlx::Error::Database(d) if d.is_unique_violation() => {
-                    DbError::Invalid(format!("user {email} already exists"))
+                    StoreError::invalid_msg(format!("user {email} already exists"))
                 }
                 e => e.into(),
             })?
@@ -128,7 +129,7 @@ pub async fn add_user(db: &Db, email: &str, role: Role, password: &str) -> Resul
     Ok(user(db, id).await?.expect("just inserted"))
 }
 
-pub async fn user(db: &Db, id: i64) -> Result<Option<User>, DbError> {
+pub async fn user(db: &Db, id: i64) -> Result<Option<User>, StoreError> {
     let r = sqlx::query("SELECT id, email, role, disabled_ms, created_ms FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(&db.pool)
@@ -136,7 +137,7 @@ pub async fn user(db: &Db, id: i64) -> Result<Option<User>, DbError> {
     r.as_ref().map(user_from).transpose()
 }
 
-pub async fn user_by_email(db: &Db, email: &str) -> Result<Option<User>, DbError> {
+pub async fn user_by_email(db: &Db, email: &str) -> Result<Option<User>, StoreError> {
     let r = sqlx::query("SELECT id, email, role, disabled_ms, created_ms FROM users WHERE email = $1")
         .bind(email.trim().to_ascii_lowercase())
         .fetch_optional(&db.pool)
@@ -144,20 +145,20 @@ pub async fn user_by_email(db: &Db, email: &str) -> Result<Option<User>, DbError
     r.as_ref().map(user_from).transpose()
 }
 
-pub async fn list_users(db: &Db) -> Result<Vec<User>, DbError> {
+pub async fn list_users(db: &Db) -> Result<Vec<User>, StoreError> {
     let rows = sqlx::query("SELECT id, email, role, disabled_ms, created_ms FROM users ORDER BY email")
         .fetch_all(&db.pool)
         .await?;
     rows.iter().map(user_from).collect()
 }
 
-pub async fn count_users(db: &Db) -> Result<i64, DbError> {
+pub async fn count_users(db: &Db) -> Result<i64, StoreError> {
     Ok(sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&db.pool).await?.try_get("n")?)
 }
 
 /// Checks a login; `None` for an unknown email, a wrong password or a
 /// disabled account (the caller cannot tell which, by design).
-pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option<User>, DbError> {
+pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option<User>, StoreError> {
     let r = sqlx::query("SELECT id, email, role, disabled_ms, created_ms, password_hash FROM users WHERE email = $1")
         .bind(email.trim().to_ascii_lowercase())
         .fetch_optional(&db.pool)
@@ -177,7 +178,7 @@ pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option
     Ok((ok && !user.disabled).then_some(user))
 }
 
-pub async fn set_role(db: &Db, id: i64, role: Role) -> Result<bool, DbError> {
+pub async fn set_role(db: &Db, id: i64, role: Role) -> Result<bool, StoreError> {
     let n =
         sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(role.as_str()).bind(id).execute(&db.pool).await?;
     // A role change takes effect at once: end the user's sessions.
@@ -185,7 +186,7 @@ pub async fn set_role(db: &Db, id: i64, role: Role) -> Result<bool, DbError> {
     Ok(n.rows_affected() == 1)
 }
 
-pub async fn set_disabled(db: &Db, id: i64, disabled: bool) -> Result<bool, DbError> {
+pub async fn set_disabled(db: &Db, id: i64, disabled: bool) -> Result<bool, StoreError> {
     let n = sqlx::query("UPDATE users SET disabled_ms = $1 WHERE id = $2")
         .bind(disabled.then(now_ms))
         .bind(id)
@@ -197,7 +198,7 @@ pub async fn set_disabled(db: &Db, id: i64, disabled: bool) -> Result<bool, DbEr
     Ok(n.rows_affected() == 1)
 }
 
-pub async fn set_password(db: &Db, id: i64, password: &str) -> Result<(), DbError> {
+pub async fn set_password(db: &Db, id: i64, password: &str) -> Result<(), StoreError> {
     check_password_policy(password)?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(hash_password(password)?)
@@ -247,7 +248,7 @@ pub struct Session {
 }
 
 /// Starts a new session (always a fresh id) and returns the cookie value.
-pub async fn create_session(db: &Db, user_id: i64, ip: Option<String>) -> Result<(String, String), DbError> {
+pub async fn create_session(db: &Db, user_id: i64, ip: Option<String>) -> Result<(String, String), StoreError> {
     let id = random_secret("");
     let csrf = random_secret("");
     let now = now_ms();
@@ -264,7 +265,7 @@ pub async fn create_session(db: &Db, user_id: i64, ip: Option<String>) -> Result
 
 /// Looks a session up, enforcing the timeouts and the user's status, and
 /// touches it (at most once a minute, to keep writes down).
-pub async fn session(db: &Db, cookie: &str, policy: SessionPolicy) -> Result<Option<Session>, DbError> {
+pub async fn session(db: &Db, cookie: &str, policy: SessionPolicy) -> Result<Option<Session>, StoreError> {
     let now = now_ms();
     let r = sqlx::query(
         "SELECT s.id_hash, s.csrf_token, s.created_ms, s.last_seen_ms, u.id, u.email, u.role, u.disabled_ms, u.created_ms AS ucreated \
@@ -305,7 +306,7 @@ pub async fn session(db: &Db, cookie: &str, policy: SessionPolicy) -> Result<Opt
     }))
 }
 
-pub async fn end_session(db: &Db, cookie: &str) -> Result<(), DbError> {
+pub async fn end_session(db: &Db, cookie: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(hash_secret(cookie)).execute(&db.pool).await?;
     Ok(())
 }

@@ -16,8 +16,10 @@ use mast_app::metrics;
 use mast_store::{audit, auth, db, fleet, monitoring, outbox as notify, portal as portal_accounts, staff};
 
 pub mod api;
+pub mod assets;
 pub mod billing;
 pub mod customers;
+pub mod error;
 pub mod incidents;
 pub mod maintenance;
 pub mod pages;
@@ -25,18 +27,19 @@ pub mod portal;
 pub mod support;
 pub use mast_ops_core::throttle;
 pub mod tickets;
+pub mod ui;
 
 use crate::metrics::Metrics;
 use crate::staff::Role;
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{MethodRouter, get, post};
-use axum::{Json, Router};
+pub use error::ApiError;
 use mast_app::App;
-use serde_json::json;
 use std::sync::{Arc, Mutex};
 
 /// What every handler gets: the [`App`] context (database, settings,
@@ -87,44 +90,6 @@ pub async fn billing_portal_section(st: &AppState, c: &portal::Customer) -> Resu
     billing::portal_section(st, c).await
 }
 
-/// Error for pages and API alike: a stable `code`, a message, a status.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
-    }
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid", message)
-    }
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
-    }
-}
-
-impl From<crate::db::DbError> for ApiError {
-    fn from(e: crate::db::DbError) -> Self {
-        match e {
-            crate::db::DbError::Invalid(m) => ApiError::bad_request(m),
-            e => {
-                tracing::error!(error = %e, "database error in HTTP handler");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
-            }
-        }
-    }
-}
-
 /// Who is calling, set by [`authorize`] for every non-public route.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -135,6 +100,8 @@ pub struct Caller {
     /// The session's CSRF token (pages only).
     pub csrf: Option<String>,
     pub ip: Option<String>,
+    /// The request path (pages mark the current navigation entry with it).
+    pub path: String,
 }
 
 impl Caller {
@@ -231,7 +198,7 @@ routes! {
     GET "/api/v1/audit" Api Access::Roles(ADMIN) => get(api::audit);
     GET "/login" Page Access::Public => get(pages::login_form);
     POST "/login" Page Access::Public => post(pages::login);
-    GET "/assets/mast.css" Page Access::Public => get(pages::css);
+    GET "/assets/{*file}" Page Access::Public => get(assets::serve);
     POST "/logout" Page Access::Roles(EVERYONE) => post(pages::logout);
     GET "/" Page Access::Roles(EVERYONE) => get(pages::dashboard);
     GET "/sites" Page Access::Roles(EVERYONE) => get(pages::sites);
@@ -306,8 +273,12 @@ routes! {
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new();
     for spec in ROUTES {
-        let guarded = (spec.handler)()
+        let mut guarded = (spec.handler)()
             .route_layer(axum::middleware::from_fn_with_state((state.clone(), spec.kind, spec.access), authorize));
+        if spec.kind == Kind::Page {
+            // Outermost: errors of the handler and of `authorize` alike.
+            guarded = guarded.route_layer(axum::middleware::from_fn(error::html_errors));
+        }
         r = r.route(spec.path, guarded);
     }
     r.fallback(not_found).layer(axum::middleware::map_response(security_headers)).with_state(state)
@@ -356,6 +327,7 @@ pub async fn authorize(
         Access::Roles(roles) => roles,
     };
     let ip = client_ip(&req);
+    let path = req.uri().path().to_string();
     let caller = match kind {
         Kind::Api => {
             let token = req
@@ -367,7 +339,9 @@ pub async fn authorize(
                 .unwrap_or("");
             let found = if token.is_empty() { Ok(None) } else { crate::auth::token_caller(&st.db, token).await };
             match found {
-                Ok(Some((name, role))) => Caller { name: format!("token:{name}"), role, user_id: None, csrf: None, ip },
+                Ok(Some((name, role))) => {
+                    Caller { name: format!("token:{name}"), role, user_id: None, csrf: None, ip, path }
+                }
                 Ok(None) => {
                     Metrics::inc(&st.metrics.http_unauthorized);
                     let msg = if token.is_empty() { "missing bearer token" } else { "invalid or revoked token" };
@@ -382,9 +356,14 @@ pub async fn authorize(
                 None => Ok(None),
             };
             match session {
-                Ok(Some(s)) => {
-                    Caller { name: s.user.email, role: s.user.role, user_id: Some(s.user.id), csrf: Some(s.csrf), ip }
-                }
+                Ok(Some(s)) => Caller {
+                    name: s.user.email,
+                    role: s.user.role,
+                    user_id: Some(s.user.id),
+                    csrf: Some(s.csrf),
+                    ip,
+                    path,
+                },
                 Ok(None) => return Redirect::to("/login").into_response(),
                 Err(e) => return ApiError::from(e).into_response(),
             }
@@ -449,8 +428,13 @@ async fn security_headers(mut res: Response) -> Response {
     res
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such route")
+/// Unknown paths: JSON under `/api/`, an HTML page for browsers elsewhere.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") || uri.path() == "/metrics" {
+        ApiError::not_found("no such route").into_response()
+    } else {
+        (StatusCode::NOT_FOUND, pages::not_found_page()).into_response()
+    }
 }
 
 pub fn esc(s: &str) -> String {

@@ -2,13 +2,13 @@
 //! binary. Every form that changes something carries the session's CSRF token.
 
 use super::api::{delivery_json, range_ms};
-use super::{ApiError, AppState, Caller, SESSION_COOKIE, ago, esc, fmt_utc};
+use super::{ApiError, AppState, Caller, SESSION_COOKIE, ago, esc, fmt_utc, ui};
 use crate::staff::{self, Role};
 use crate::{audit, auth, fleet, monitoring};
 use axum::Form;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -18,59 +18,81 @@ pub(super) fn csrf_field(c: &Caller) -> String {
     format!("<input type=hidden name=csrf value=\"{}\">", esc(c.csrf.as_deref().unwrap_or("")))
 }
 
-/// The page frame: navigation by role, search, logout.
-pub fn layout(c: &Caller, title: &str, body: &str) -> Html<String> {
-    let mut nav = String::from(
-        "<a href=/>Dashboard</a><a href=/sites>Sites</a><a href=/devices>Devices</a><a href=/customers>Customers</a><a href=/incidents>Incidents</a><a href=/tickets>Tickets</a><a href=/maintenance>Maintenance</a><a href=/agents>Agents</a><a href=/alerts>Alerts</a>",
-    );
-    if matches!(c.role, Role::Admin | Role::Billing) {
-        nav.push_str("<a href=/billing/reports>Billing</a>");
+/// The staff navigation a role sees.
+pub fn nav(role: Role) -> Vec<ui::NavItem<'static>> {
+    let item = |href, label| ui::NavItem { href, label };
+    let mut v = vec![
+        item("/", "Dashboard"),
+        item("/sites", "Sites"),
+        item("/devices", "Devices"),
+        item("/customers", "Customers"),
+        item("/incidents", "Incidents"),
+        item("/tickets", "Tickets"),
+        item("/maintenance", "Maintenance"),
+        item("/agents", "Agents"),
+        item("/alerts", "Alerts"),
+    ];
+    if matches!(role, Role::Admin | Role::Billing) {
+        v.push(item("/billing/reports", "Billing"));
     }
-    if c.role == Role::Admin {
-        nav.push_str(
-            "<a href=/users>Users</a><a href=/groups>Groups</a><a href=/tokens>Tokens</a><a href=/audit>Audit</a>",
-        );
+    if role == Role::Admin {
+        v.extend([
+            item("/users", "Users"),
+            item("/groups", "Groups"),
+            item("/tokens", "Tokens"),
+            item("/audit", "Audit"),
+        ]);
     }
-    Html(format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Mast</title><link rel="stylesheet" href="/assets/mast.css"></head>
-<body><header><a class=brand href="/">Mast</a><nav>{nav}</nav>
-<form class=search method=get action=/search><input name=q type=search placeholder="Site, device, customer, MAC, IP" aria-label=Search></form>
-<form class=logout method=post action=/logout>{csrf}<span class=who>{who} · {role}</span><button type=submit>Log out</button></form></header>
-<main>{body}</main></body></html>"#,
-        title = esc(title),
-        csrf = csrf_field(c),
-        who = esc(&c.name),
-        role = c.role.as_str(),
-    ))
+    v
 }
 
-fn bare(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{} · Mast</title><link rel="stylesheet" href="/assets/mast.css"></head><body><main>{body}</main></body></html>"#,
-        esc(title)
-    ))
+/// A staff page: the layout (navigation by role, search, logout) around `body`.
+pub fn page(c: &Caller, title: &str, body: ui::Markup) -> ui::Markup {
+    let nav = nav(c.role);
+    let ctx = ui::PageCtx {
+        name: &c.name,
+        role: c.role.as_str(),
+        csrf: c.csrf.as_deref().unwrap_or(""),
+        nav: &nav,
+        path: &c.path,
+    };
+    ui::layout(&ctx, title, body)
 }
 
-pub async fn css() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css"), (header::CACHE_CONTROL, "max-age=3600")], include_str!("../assets/mast.css"))
+/// The page frame around a body still assembled as a string (pages not yet
+/// moved to templates; each escapes its values with `esc`).
+pub fn layout(c: &Caller, title: &str, body: &str) -> ui::Markup {
+    page(c, title, maud::PreEscaped(body.to_string()))
 }
 
-fn login_page(error: Option<&str>) -> Html<String> {
-    let err = error.map(|e| format!("<p class=error role=alert>{}</p>", esc(e))).unwrap_or_default();
-    bare(
+/// The HTML answer to an error on a page route (see `error::html_errors`).
+pub fn error_page(status: StatusCode, message: &str) -> ui::Markup {
+    ui::bare_layout(status.canonical_reason().unwrap_or("Error"), ui::error_page(status.as_u16(), message))
+}
+
+/// The HTML 404 for an unknown page.
+pub fn not_found_page() -> ui::Markup {
+    ui::bare_layout("Not found", ui::not_found_page("There is no page at this address.", "/"))
+}
+
+fn login_page(error: Option<&str>) -> ui::Markup {
+    ui::bare_layout(
         "Log in",
-        &format!(
-            r#"<form class="login" method="post" action="/login"><h2>Log in to Mast</h2>{err}
-<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required>
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Log in</button></form>"#
-        ),
+        maud::html! {
+            form.login method="post" action="/login" {
+                h2 { "Log in to Mast" }
+                @if let Some(e) = error { p.error role="alert" { (e) } }
+                label for="email" { "Email" }
+                input #email name="email" type="email" autocomplete="username" maxlength="254" required;
+                label for="password" { "Password" }
+                input #password name="password" type="password" autocomplete="current-password" required;
+                button type="submit" { "Log in" }
+            }
+        },
     )
 }
 
-pub async fn login_form() -> Html<String> {
+pub async fn login_form() -> ui::Markup {
     login_page(None)
 }
 

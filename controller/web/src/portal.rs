@@ -208,9 +208,9 @@ pub async fn send_link(st: &AppState, email: &str) -> Result<bool, ApiError> {
         customer_id: Some(customer),
         ticket_id: None,
     };
-    let mut tx = st.db.pool.begin().await.map_err(crate::db::DbError::from)?;
+    let mut tx = st.db.pool.begin().await.map_err(crate::db::StoreError::from)?;
     notify::enqueue(&mut tx, &m).await?;
-    tx.commit().await.map_err(crate::db::DbError::from)?;
+    tx.commit().await.map_err(crate::db::StoreError::from)?;
     Ok(true)
 }
 

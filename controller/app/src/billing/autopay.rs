@@ -16,7 +16,7 @@
 
 use super::provider::{ChargeOutcome, ChargeRequest, CustomerRef, PaymentProvider, ProviderCustomerId, WebhookEvent};
 use super::store;
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -29,8 +29,8 @@ pub fn next_attempt(failed_attempt: i64, at_ms: i64) -> Option<i64> {
     RETRY_DAYS.get(i).map(|d| at_ms + d * 86_400_000)
 }
 
-fn invalid(m: impl Into<String>) -> DbError {
-    DbError::Invalid(m.into())
+fn invalid(m: impl Into<String>) -> StoreError {
+    StoreError::invalid_msg(m.into())
 }
 
 /// Saves a payment method (a provider token such as Stripe's `pm_...`) as
@@ -40,7 +40,7 @@ pub async fn save_method(
     provider: &dyn PaymentProvider,
     customer_id: i64,
     token: &str,
-) -> Result<String, DbError> {
+) -> Result<String, StoreError> {
     let acc = store::account(db, customer_id).await?.ok_or_else(|| invalid("the customer has no billing account"))?;
     let c = crate::customers::get(db, customer_id).await?.ok_or_else(|| invalid("no such customer"))?;
     let pc = provider
@@ -74,7 +74,7 @@ pub async fn save_method(
     Ok(label)
 }
 
-pub async fn set_autopay(db: &Db, customer_id: i64, on: bool) -> Result<(), DbError> {
+pub async fn set_autopay(db: &Db, customer_id: i64, on: bool) -> Result<(), StoreError> {
     let acc = store::account(db, customer_id).await?.ok_or_else(|| invalid("the customer has no billing account"))?;
     if on && acc.payment_method_id.is_none() {
         return Err(invalid("save a card or bank account first"));
@@ -110,7 +110,7 @@ pub enum PayResult {
     AlreadyAttempted,
 }
 
-async fn ledger_mark(db: &Db, customer_id: i64) -> Result<i64, DbError> {
+async fn ledger_mark(db: &Db, customer_id: i64) -> Result<i64, StoreError> {
     Ok(sqlx::query("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM ledger WHERE customer_id = $1")
         .bind(customer_id)
         .fetch_one(&db.pool)
@@ -127,7 +127,7 @@ pub async fn charge_balance(
     today: time::Date,
     attempt: i64,
     by: &str,
-) -> Result<PayResult, DbError> {
+) -> Result<PayResult, StoreError> {
     let acc = store::account(db, customer_id).await?.ok_or_else(|| invalid("the customer has no billing account"))?;
     let (Some(pc), Some(pm)) = (acc.provider_customer_id.clone(), acc.payment_method_id.clone()) else {
         return Err(invalid("no saved card or bank account"));
@@ -227,7 +227,7 @@ pub async fn charge_balance(
 }
 
 /// Attempts of a customer, newest first: (ts, attempt, amount, outcome, detail).
-pub async fn attempts(db: &Db, customer_id: i64) -> Result<Vec<(i64, i64, i64, String, Option<String>)>, DbError> {
+pub async fn attempts(db: &Db, customer_id: i64) -> Result<Vec<(i64, i64, i64, String, Option<String>)>, StoreError> {
     let rows = sqlx::query(
         "SELECT ts_ms, attempt, amount_minor, outcome, detail FROM autopay_attempts WHERE customer_id = $1 ORDER BY id DESC LIMIT 50",
     )
@@ -243,7 +243,11 @@ pub async fn attempts(db: &Db, customer_id: i64) -> Result<Vec<(i64, i64, i64, S
 /// One autopay pass for `today`: charges each autopay customer who owes
 /// money and has an invoice due, as the first attempt for the current
 /// ledger state or as the due retry after a decline. Returns the results.
-pub async fn run(db: &Db, provider: &dyn PaymentProvider, today: time::Date) -> Result<Vec<(i64, PayResult)>, DbError> {
+pub async fn run(
+    db: &Db,
+    provider: &dyn PaymentProvider,
+    today: time::Date,
+) -> Result<Vec<(i64, PayResult)>, StoreError> {
     let today_s = super::period::iso_date::format(today);
     let rows = sqlx::query(
         "SELECT a.customer_id FROM billing_accounts a WHERE a.autopay <> 0 AND a.payment_method_id IS NOT NULL \
@@ -287,7 +291,7 @@ pub async fn run(db: &Db, provider: &dyn PaymentProvider, today: time::Date) -> 
 
 /// Applies a verified provider webhook: a succeeded payment is recorded
 /// (once, by its provider id) for the customer in its metadata.
-pub async fn apply_webhook(db: &Db, ev: &WebhookEvent, today: time::Date) -> Result<Option<i64>, DbError> {
+pub async fn apply_webhook(db: &Db, ev: &WebhookEvent, today: time::Date) -> Result<Option<i64>, StoreError> {
     use super::provider::WebhookEventKind as WebhookKind;
     match &ev.kind {
         WebhookKind::PaymentSucceeded { payment_intent_id, amount, currency, metadata } => {
@@ -331,7 +335,7 @@ pub async fn apply_webhook(db: &Db, ev: &WebhookEvent, today: time::Date) -> Res
 
 /// Charge attempts for a customer since `since_ms` (portal "pay now" uses
 /// it to give each try of the day its own idempotency key).
-pub async fn attempts_since(db: &Db, customer_id: i64, since_ms: i64) -> Result<i64, DbError> {
+pub async fn attempts_since(db: &Db, customer_id: i64, since_ms: i64) -> Result<i64, StoreError> {
     store::autopay_attempts_since(db, customer_id, since_ms).await
 }
 

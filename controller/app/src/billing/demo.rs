@@ -9,7 +9,7 @@ use super::money::{Currency, Money, RoundingMode};
 use super::period::{add_days, iso_date};
 use super::run::multi_values;
 use super::store::{self, NewPlan};
-use crate::db::{Backend, Db, DbError, now_ms};
+use crate::db::{Backend, Db, StoreError, now_ms};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -56,7 +56,7 @@ pub enum DemoError {
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
-    Db(#[from] DbError),
+    Db(#[from] StoreError),
     #[error("database: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error(transparent)]

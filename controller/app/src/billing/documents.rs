@@ -4,7 +4,7 @@
 
 use super::pdf::{DocLine, InvoiceDocument, Party};
 use super::store::{self, InvoiceRow};
-use crate::db::{Db, DbError};
+use crate::db::{Db, StoreError};
 use sqlx::Row;
 
 /// The operator's details printed on every invoice.
@@ -18,11 +18,11 @@ pub struct Operator {
     pub payment_instructions: Vec<String>,
 }
 
-fn money(minor: i64, currency: &str) -> Result<String, DbError> {
+fn money(minor: i64, currency: &str) -> Result<String, StoreError> {
     Ok(super::money::Money::new(minor, store::currency(currency)?).to_string())
 }
 
-pub async fn invoice(db: &Db, id: i64) -> Result<Option<InvoiceRow>, DbError> {
+pub async fn invoice(db: &Db, id: i64) -> Result<Option<InvoiceRow>, StoreError> {
     let r = sqlx::query("SELECT customer_id FROM invoices WHERE id = $1").bind(id).fetch_optional(&db.pool).await?;
     let Some(r) = r else { return Ok(None) };
     let customer: i64 = r.try_get(0)?;
@@ -31,8 +31,8 @@ pub async fn invoice(db: &Db, id: i64) -> Result<Option<InvoiceRow>, DbError> {
 }
 
 /// The invoice as a document for the renderer.
-pub async fn document(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<InvoiceDocument, DbError> {
-    let c = crate::customers::get(db, inv.customer_id).await?.ok_or_else(|| DbError::Invalid("no customer".into()))?;
+pub async fn document(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<InvoiceDocument, StoreError> {
+    let c = crate::customers::get(db, inv.customer_id).await?.ok_or_else(|| StoreError::invalid_msg("no customer"))?;
     let lines = store::invoice_lines(db, inv.id).await?;
     let cur = inv.currency.as_str();
     let mut doc_lines = Vec::with_capacity(lines.len());
@@ -103,15 +103,15 @@ pub async fn document(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<Invoic
 }
 
 /// The invoice as PDF bytes.
-pub async fn pdf(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<Vec<u8>, DbError> {
+pub async fn pdf(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<Vec<u8>, StoreError> {
     let doc = document(db, op, inv).await?;
-    super::pdf::render(&doc).map_err(|e| DbError::Invalid(format!("PDF: {e}")))
+    super::pdf::render(&doc).map_err(|e| StoreError::invalid_msg(format!("PDF: {e}")))
 }
 
 /// Queues an email with its PDF for every invoice of the last 7 days not
 /// mailed yet (the customer has an address; email is configured); the
 /// outbox renders the PDF when it sends. Idempotent. Returns how many.
-pub async fn queue_new_invoices(db: &Db, channels: mast_store::outbox::Channels) -> Result<usize, DbError> {
+pub async fn queue_new_invoices(db: &Db, channels: mast_store::outbox::Channels) -> Result<usize, StoreError> {
     use mast_store::outbox::{Channel, Message, enqueue};
     if !channels.has(Channel::Email) {
         return Ok(0);

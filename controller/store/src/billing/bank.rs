@@ -20,7 +20,7 @@
 //! after a crash) never books a payment twice.
 
 use super::store;
-use crate::db::{Db, DbError};
+use crate::db::{Db, StoreError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::Date;
@@ -179,7 +179,7 @@ pub struct ImportReport {
 }
 
 /// Imports a statement: nothing at all if any row is malformed.
-pub async fn import(db: &Db, csv_text: &str, by: &str, dry_run: bool) -> Result<ImportReport, DbError> {
+pub async fn import(db: &Db, csv_text: &str, by: &str, dry_run: bool) -> Result<ImportReport, StoreError> {
     let parsed = parse(csv_text);
     let mut rep =
         ImportReport { imported: 0, duplicates: 0, unmatched: vec![], ignored: 0, errors: parsed.errors, dry_run };

@@ -17,14 +17,14 @@
 use super::dunning::{self, BusinessCalendar, DunningAction, DunningPolicy, DunningState, DunningStep, LateFee};
 use super::money::Money;
 use super::store;
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use crate::outbox::{self as notify, Channel, Channels};
 use serde::Serialize;
 use sqlx::Row;
 use time::Date;
 
-fn invalid(m: impl Into<String>) -> DbError {
-    DbError::Invalid(m.into())
+fn invalid(m: impl Into<String>) -> StoreError {
+    StoreError::invalid_msg(m.into())
 }
 
 /// Parses `reminder@3, fee@10:5.00, fee@10:1.5%, suspend@20` (pure).
@@ -69,7 +69,7 @@ pub struct Settings {
     pub holidays: Vec<Date>,
 }
 
-fn policy(s: &Settings, currency: &str) -> Result<(DunningPolicy, BusinessCalendar), DbError> {
+fn policy(s: &Settings, currency: &str) -> Result<(DunningPolicy, BusinessCalendar), StoreError> {
     let cur = store::currency(currency)?;
     let steps = parse_steps(&s.steps, cur).map_err(|e| invalid(format!("dunning_steps: {e}")))?;
     let reconnection_fee = s
@@ -104,7 +104,7 @@ struct OpenInvoice {
 
 /// Invoices with money open: a customer's balance is what the newest
 /// invoices still owe (payments cover the oldest first).
-async fn open_invoices(db: &Db) -> Result<Vec<OpenInvoice>, DbError> {
+async fn open_invoices(db: &Db) -> Result<Vec<OpenInvoice>, StoreError> {
     let rows = sqlx::query(
         "SELECT i.id, i.customer_id, i.number, i.currency, i.due_date, i.amount_due_minor, \
          (SELECT CAST(COALESCE(SUM(l.amount_minor), 0) AS BIGINT) FROM ledger l WHERE l.customer_id = i.customer_id) AS balance \
@@ -138,7 +138,7 @@ async fn open_invoices(db: &Db) -> Result<Vec<OpenInvoice>, DbError> {
 }
 
 /// One dunning pass for `today`.
-pub async fn run(db: &Db, settings: &Settings, channels: Channels, today: Date) -> Result<Summary, DbError> {
+pub async fn run(db: &Db, settings: &Settings, channels: Channels, today: Date) -> Result<Summary, StoreError> {
     let mut sum = Summary::default();
     let today_s = super::period::iso_date::format(today);
     for inv in open_invoices(db).await? {
@@ -217,7 +217,7 @@ pub async fn run(db: &Db, settings: &Settings, channels: Channels, today: Date) 
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
-async fn set_status(tx: &mut Tx<'_>, customer: i64, status: &str) -> Result<(), DbError> {
+async fn set_status(tx: &mut Tx<'_>, customer: i64, status: &str) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE customers SET status = $1, updated_ms = $2 WHERE id = $3 AND status IN ('active', 'suspended')",
     )
@@ -236,7 +236,7 @@ async fn fee(
     amount: Money,
     date: &str,
     memo: &str,
-) -> Result<(), DbError> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO ledger (customer_id, ts_ms, entry_date, due_date, kind, amount_minor, currency, invoice_id, payment_id, memo) \
          VALUES ($1, $2, $3, $3, $4, $5, $6, NULL, NULL, $7)",
@@ -259,7 +259,7 @@ async fn remind(
     inv: &OpenInvoice,
     step: u32,
     cur: super::money::Currency,
-) -> Result<(), DbError> {
+) -> Result<(), StoreError> {
     if !t.has(Channel::Email) {
         return Ok(());
     }
@@ -298,7 +298,7 @@ pub struct Suspended {
     pub addrs: Vec<String>,
 }
 
-pub async fn suspended(db: &Db) -> Result<Vec<Suspended>, DbError> {
+pub async fn suspended(db: &Db) -> Result<Vec<Suspended>, StoreError> {
     let rows = sqlx::query(
         "SELECT c.id, c.name, s.name AS site, cd.mac, d.addr FROM customers c LEFT JOIN sites s ON s.id = c.site_id \
          LEFT JOIN customer_devices cd ON cd.customer_id = c.id LEFT JOIN devices d ON d.mac = cd.mac \

@@ -6,7 +6,7 @@
 //! per currency).
 
 use super::store;
-use crate::db::{Db, DbError};
+use crate::db::{Db, StoreError};
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -34,19 +34,19 @@ pub struct Report {
     pub churn: f64,
 }
 
-fn month_bounds(month: &str) -> Result<(String, String), DbError> {
+fn month_bounds(month: &str) -> Result<(String, String), StoreError> {
     let d = store::parse_date("month", &format!("{month}-01"))?;
     let next = if d.month() == time::Month::December {
         time::Date::from_calendar_date(d.year() + 1, time::Month::January, 1)
     } else {
         time::Date::from_calendar_date(d.year(), d.month().next(), 1)
     }
-    .map_err(|e| DbError::Invalid(format!("month: {e}")))?;
+    .map_err(|e| StoreError::invalid_msg(format!("month: {e}")))?;
     Ok((super::period::iso_date::format(d), super::period::iso_date::format(next)))
 }
 
 /// The report for `month` (`YYYY-MM`) with MRR and aging as of `as_of`.
-pub async fn report(db: &Db, month: &str, as_of: time::Date, currency: &str) -> Result<Report, DbError> {
+pub async fn report(db: &Db, month: &str, as_of: time::Date, currency: &str) -> Result<Report, StoreError> {
     let (start, end) = month_bounds(month)?;
     let today = super::period::iso_date::format(as_of);
     let mut r = Report { as_of: today.clone(), month: month.into(), currency: currency.into(), ..Default::default() };

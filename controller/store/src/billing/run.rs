@@ -27,7 +27,7 @@ use super::money::Money;
 use super::numbering::SeriesCounter;
 use super::period::{DateRange, add_days, iso_date};
 use super::store::{self, charge_kind_name};
-use crate::db::{Backend, Db, DbError, now_ms};
+use crate::db::{Backend, Db, StoreError, now_ms};
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -143,7 +143,7 @@ impl RunSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
-    Db(#[from] DbError),
+    Db(#[from] StoreError),
     #[error("database: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error(transparent)]
@@ -497,7 +497,7 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         invoice_ids
             .get(&batch[i].customer_id)
             .copied()
-            .ok_or_else(|| RunError::Db(DbError::Invalid("an inserted invoice was not returned".into())))
+            .ok_or_else(|| RunError::Db(StoreError::Corrupt("an inserted invoice was not returned".into())))
     };
 
     // Lines.
@@ -589,7 +589,7 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
             .await?
             .rows_affected();
         if n != 1 {
-            return Err(RunError::Db(DbError::Invalid(format!("charge {charge} was invoiced meanwhile"))));
+            return Err(RunError::Db(StoreError::Conflict(format!("charge {charge} was invoiced meanwhile"))));
         }
     }
     sqlx::query("UPDATE invoice_counters SET last = $1 WHERE series = $2 AND year = $3")

@@ -12,19 +12,19 @@ use super::ledger::{Aging, EntryKind, LedgerEntry};
 use super::money::{Currency, Money, RoundingMode};
 use super::period::{BillingDay, DateRange, iso_date, period_starting};
 use super::proration::{Hold, HoldKind, PlanChange, Subscription};
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::{BTreeSet, HashMap};
 use time::Date;
 
-fn invalid(msg: impl Into<String>) -> DbError {
-    DbError::Invalid(msg.into())
+fn invalid(msg: impl Into<String>) -> StoreError {
+    StoreError::invalid_msg(msg.into())
 }
 
 /// The ISO 4217 currency for a code: three capitals; the minor-unit exponent
 /// is 0 or 3 for the currencies that have one, 2 otherwise.
-pub fn currency(code: &str) -> Result<Currency, DbError> {
+pub fn currency(code: &str) -> Result<Currency, StoreError> {
     let exponent = match code {
         "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "UYI" | "VND"
         | "VUV" | "XAF" | "XOF" | "XPF" => 0,
@@ -36,7 +36,7 @@ pub fn currency(code: &str) -> Result<Currency, DbError> {
 }
 
 /// Parses `YYYY-MM-DD`; the error names the field.
-pub fn parse_date(field: &str, s: &str) -> Result<Date, DbError> {
+pub fn parse_date(field: &str, s: &str) -> Result<Date, StoreError> {
     iso_date::parse(s.trim()).ok_or_else(|| invalid(format!("{field}: {s:?} is not a date (YYYY-MM-DD)")))
 }
 
@@ -172,12 +172,12 @@ pub fn parse_payment_reference(s: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
-async fn customer_exists(db: &Db, id: i64) -> Result<(), DbError> {
+async fn customer_exists(db: &Db, id: i64) -> Result<(), StoreError> {
     let r = sqlx::query("SELECT id FROM customers WHERE id = $1").bind(id).fetch_optional(&db.pool).await?;
     r.map(|_| ()).ok_or_else(|| invalid(format!("customer: no customer {id}")))
 }
 
-fn check_name(field: &str, s: &str, max: usize) -> Result<String, DbError> {
+fn check_name(field: &str, s: &str, max: usize) -> Result<String, StoreError> {
     let t = s.trim();
     if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
         return Err(invalid(format!("{field}: 1-{max} characters, no control characters")));
@@ -201,7 +201,7 @@ pub async fn add_tax_class(
     name: &str,
     components: &[TaxComponent],
     rounding: RoundingMode,
-) -> Result<i64, DbError> {
+) -> Result<i64, StoreError> {
     let name = check_name("name", name, 100)?;
     if components.len() > 8 {
         return Err(invalid("components: at most 8"));
@@ -237,7 +237,7 @@ pub async fn add_tax_class(
 }
 
 /// Parses `State tax:6.25` (a name and a percentage with up to 2 decimals).
-pub fn parse_tax_component(s: &str) -> Result<TaxComponent, DbError> {
+pub fn parse_tax_component(s: &str) -> Result<TaxComponent, StoreError> {
     let bad = || invalid(format!("tax component: {s:?} is not NAME:PERCENT (e.g. \"State tax:6.25\")"));
     let (name, pct) = s.rsplit_once(':').ok_or_else(bad)?;
     let m = Money::parse(pct.trim().trim_end_matches('%').trim(), Currency::USD).map_err(|_| bad())?;
@@ -248,7 +248,7 @@ pub fn parse_tax_component(s: &str) -> Result<TaxComponent, DbError> {
     Ok(TaxComponent { name: check_name("tax component name", name, 100)?, rate_bp })
 }
 
-pub async fn tax_classes(db: &Db) -> Result<Vec<TaxClassRow>, DbError> {
+pub async fn tax_classes(db: &Db) -> Result<Vec<TaxClassRow>, StoreError> {
     let mut comps: HashMap<i64, Vec<TaxComponent>> = HashMap::new();
     for r in sqlx::query("SELECT tax_class_id, name, rate_bp FROM tax_components ORDER BY tax_class_id, position")
         .fetch_all(&db.pool)
@@ -274,14 +274,14 @@ pub async fn tax_classes(db: &Db) -> Result<Vec<TaxClassRow>, DbError> {
         .collect()
 }
 
-pub async fn tax_class_by_name(db: &Db, name: &str) -> Result<Option<i64>, DbError> {
+pub async fn tax_class_by_name(db: &Db, name: &str) -> Result<Option<i64>, StoreError> {
     let r =
         sqlx::query("SELECT id FROM tax_classes WHERE name = $1").bind(name.trim()).fetch_optional(&db.pool).await?;
     Ok(r.map(|r| r.try_get(0)).transpose()?)
 }
 
 /// The tax class named `name`, or by id if `name` is a number.
-pub async fn find_tax_class(db: &Db, name_or_id: &str) -> Result<i64, DbError> {
+pub async fn find_tax_class(db: &Db, name_or_id: &str) -> Result<i64, StoreError> {
     if let Some(id) = tax_class_by_name(db, name_or_id).await? {
         return Ok(id);
     }
@@ -295,7 +295,7 @@ pub async fn find_tax_class(db: &Db, name_or_id: &str) -> Result<i64, DbError> {
 }
 
 /// The untaxed class (created on first use) for plans and charges given none.
-pub async fn untaxed_class(db: &Db) -> Result<i64, DbError> {
+pub async fn untaxed_class(db: &Db) -> Result<i64, StoreError> {
     match tax_class_by_name(db, "Untaxed").await? {
         Some(id) => Ok(id),
         None => add_tax_class(db, "Untaxed", &[], RoundingMode::HalfEven).await,
@@ -329,7 +329,7 @@ pub struct PlanRow {
     pub subscriptions: i64,
 }
 
-pub async fn add_plan(db: &Db, p: &NewPlan) -> Result<PlanRow, DbError> {
+pub async fn add_plan(db: &Db, p: &NewPlan) -> Result<PlanRow, StoreError> {
     let name = check_name("name", &p.name, 100)?;
     if p.price.is_negative() {
         return Err(invalid("price: must not be negative"));
@@ -361,14 +361,14 @@ pub async fn add_plan(db: &Db, p: &NewPlan) -> Result<PlanRow, DbError> {
     .fetch_one(&db.pool)
     .await?
     .try_get(0)?;
-    plan(db, id).await?.ok_or_else(|| invalid("plan vanished"))
+    plan(db, id).await?.ok_or_else(|| StoreError::Corrupt("plan vanished".into()))
 }
 
 const PLAN_COLS: &str = "p.id, p.name, p.price_minor, p.currency, p.down_kbps, p.up_kbps, p.cycle, p.tax_class_id, \
     t.name, p.active, (SELECT COUNT(*) FROM subscriptions s WHERE s.plan_id = p.id) \
     FROM plans p JOIN tax_classes t ON t.id = p.tax_class_id";
 
-fn plan_row(r: &sqlx::any::AnyRow) -> Result<PlanRow, DbError> {
+fn plan_row(r: &sqlx::any::AnyRow) -> Result<PlanRow, StoreError> {
     let price_minor: i64 = r.try_get(2)?;
     let code: String = r.try_get(3)?;
     let price = currency(&code).map(|c| Money::new(price_minor, c).to_string()).unwrap_or_else(|_| code.clone());
@@ -389,26 +389,26 @@ fn plan_row(r: &sqlx::any::AnyRow) -> Result<PlanRow, DbError> {
     })
 }
 
-pub async fn plans(db: &Db) -> Result<Vec<PlanRow>, DbError> {
+pub async fn plans(db: &Db) -> Result<Vec<PlanRow>, StoreError> {
     let sql = format!("SELECT {PLAN_COLS} ORDER BY p.price_minor, p.name");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&db.pool).await?;
     rows.iter().map(plan_row).collect()
 }
 
-pub async fn plan(db: &Db, id: i64) -> Result<Option<PlanRow>, DbError> {
+pub async fn plan(db: &Db, id: i64) -> Result<Option<PlanRow>, StoreError> {
     let sql = format!("SELECT {PLAN_COLS} WHERE p.id = $1");
     let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await?;
     r.as_ref().map(plan_row).transpose()
 }
 
-pub async fn plan_by_name(db: &Db, name: &str) -> Result<Option<PlanRow>, DbError> {
+pub async fn plan_by_name(db: &Db, name: &str) -> Result<Option<PlanRow>, StoreError> {
     let sql = format!("SELECT {PLAN_COLS} WHERE p.name = $1");
     let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name.trim()).fetch_optional(&db.pool).await?;
     r.as_ref().map(plan_row).transpose()
 }
 
 /// A plan by name, or by id if `name_or_id` is a number.
-pub async fn find_plan(db: &Db, name_or_id: &str) -> Result<PlanRow, DbError> {
+pub async fn find_plan(db: &Db, name_or_id: &str) -> Result<PlanRow, StoreError> {
     if let Some(p) = plan_by_name(db, name_or_id).await? {
         return Ok(p);
     }
@@ -421,7 +421,7 @@ pub async fn find_plan(db: &Db, name_or_id: &str) -> Result<PlanRow, DbError> {
 }
 
 /// Stops selling a plan (or sells it again); its subscriptions keep billing.
-pub async fn set_plan_active(db: &Db, id: i64, active: bool) -> Result<(), DbError> {
+pub async fn set_plan_active(db: &Db, id: i64, active: bool) -> Result<(), StoreError> {
     let n = sqlx::query("UPDATE plans SET active = $1 WHERE id = $2")
         .bind(i64::from(active))
         .bind(id)
@@ -466,7 +466,7 @@ pub struct Account {
 /// Creates or updates a billing account. Changing the billing day of an
 /// account that was already invoiced is refused (its periods would overlap
 /// or leave a gap; that needs a prorated bridge invoice, not built yet).
-pub async fn set_account(db: &Db, a: &AccountInput) -> Result<Account, DbError> {
+pub async fn set_account(db: &Db, a: &AccountInput) -> Result<Account, StoreError> {
     BillingDay::new(a.billing_day).map_err(|_| invalid("billing day: 1-28"))?;
     customer_exists(db, a.customer_id).await?;
     let old = account(db, a.customer_id).await?;
@@ -520,10 +520,10 @@ pub async fn set_account(db: &Db, a: &AccountInput) -> Result<Account, DbError> 
     .bind(now)
     .execute(&db.pool)
     .await?;
-    account(db, a.customer_id).await?.ok_or_else(|| invalid("account vanished"))
+    account(db, a.customer_id).await?.ok_or_else(|| StoreError::Corrupt("account vanished".into()))
 }
 
-pub async fn account(db: &Db, customer_id: i64) -> Result<Option<Account>, DbError> {
+pub async fn account(db: &Db, customer_id: i64) -> Result<Option<Account>, StoreError> {
     let r = sqlx::query(
         "SELECT customer_id, billing_day, tax_exempt, currency, payment_reference, autopay, provider_customer_id, \
          payment_method_id, payment_method_label FROM billing_accounts WHERE customer_id = $1",
@@ -547,7 +547,7 @@ pub async fn account(db: &Db, customer_id: i64) -> Result<Option<Account>, DbErr
     }))
 }
 
-async fn require_account(db: &Db, customer_id: i64) -> Result<Account, DbError> {
+async fn require_account(db: &Db, customer_id: i64) -> Result<Account, StoreError> {
     customer_exists(db, customer_id).await?;
     account(db, customer_id).await?.ok_or_else(|| {
         invalid(format!("customer {customer_id} has no billing account (set one with `billing account set`)"))
@@ -558,7 +558,7 @@ async fn require_account(db: &Db, customer_id: i64) -> Result<Account, DbError> 
 
 /// Subscribes a customer (who needs a billing account) to a plan sold in
 /// the account's currency, billed from `start`.
-pub async fn subscribe(db: &Db, customer_id: i64, plan_id: i64, start: Date) -> Result<i64, DbError> {
+pub async fn subscribe(db: &Db, customer_id: i64, plan_id: i64, start: Date) -> Result<i64, StoreError> {
     let acc = require_account(db, customer_id).await?;
     let p = plan(db, plan_id).await?.ok_or_else(|| invalid(format!("plan: no plan {plan_id}")))?;
     if !p.active {
@@ -593,7 +593,7 @@ pub struct SubscriptionRow {
     pub end_date: Option<String>,
 }
 
-pub async fn subscription(db: &Db, id: i64) -> Result<Option<SubscriptionRow>, DbError> {
+pub async fn subscription(db: &Db, id: i64) -> Result<Option<SubscriptionRow>, StoreError> {
     let r = sqlx::query(
         "SELECT s.id, s.customer_id, s.plan_id, p.name, s.start_date, s.end_date FROM subscriptions s \
          JOIN plans p ON p.id = s.plan_id WHERE s.id = $1",
@@ -612,7 +612,7 @@ pub async fn subscription(db: &Db, id: i64) -> Result<Option<SubscriptionRow>, D
     }))
 }
 
-async fn require_subscription(db: &Db, id: i64) -> Result<(SubscriptionRow, Date, Option<Date>), DbError> {
+async fn require_subscription(db: &Db, id: i64) -> Result<(SubscriptionRow, Date, Option<Date>), StoreError> {
     let s = subscription(db, id).await?.ok_or_else(|| invalid(format!("subscription: no subscription {id}")))?;
     let start = parse_date("start", &s.start_date)?;
     let end = s.end_date.as_deref().map(|e| parse_date("end", e)).transpose()?;
@@ -621,7 +621,7 @@ async fn require_subscription(db: &Db, id: i64) -> Result<(SubscriptionRow, Date
 
 /// From `on` the subscription is billed on `plan_id` (the old plan up to the
 /// day before).
-pub async fn change_plan(db: &Db, subscription_id: i64, plan_id: i64, on: Date) -> Result<i64, DbError> {
+pub async fn change_plan(db: &Db, subscription_id: i64, plan_id: i64, on: Date) -> Result<i64, StoreError> {
     let (s, start, end) = require_subscription(db, subscription_id).await?;
     if on <= start || end.is_some_and(|e| on >= e) {
         return Err(invalid("on: must be after the subscription's start and before its end"));
@@ -650,7 +650,7 @@ pub async fn change_plan(db: &Db, subscription_id: i64, plan_id: i64, on: Date) 
 }
 
 /// Cancels a subscription: `end` is the first day no longer billed.
-pub async fn cancel(db: &Db, subscription_id: i64, end: Date) -> Result<(), DbError> {
+pub async fn cancel(db: &Db, subscription_id: i64, end: Date) -> Result<(), StoreError> {
     let (_, start, _) = require_subscription(db, subscription_id).await?;
     if end <= start {
         return Err(invalid("end: must be after the subscription's start"));
@@ -673,7 +673,7 @@ pub struct HoldInput {
     pub kind: HoldKind,
 }
 
-pub async fn add_hold(db: &Db, h: &HoldInput) -> Result<i64, DbError> {
+pub async fn add_hold(db: &Db, h: &HoldInput) -> Result<i64, StoreError> {
     customer_exists(db, h.customer_id).await?;
     if h.end.is_some_and(|e| e <= h.start) {
         return Err(invalid("to: must be after from"));
@@ -700,7 +700,7 @@ pub async fn add_hold(db: &Db, h: &HoldInput) -> Result<i64, DbError> {
 }
 
 /// Ends an open hold: `end` is the first day billed again.
-pub async fn end_hold(db: &Db, hold_id: i64, end: Date) -> Result<(), DbError> {
+pub async fn end_hold(db: &Db, hold_id: i64, end: Date) -> Result<(), StoreError> {
     let r = sqlx::query("SELECT start_date FROM holds WHERE id = $1").bind(hold_id).fetch_optional(&db.pool).await?;
     let start: String = r.ok_or_else(|| invalid(format!("hold: no hold {hold_id}")))?.try_get(0)?;
     if end <= parse_date("start", &start)? {
@@ -727,7 +727,7 @@ pub struct ChargeInput {
 }
 
 /// A one-time charge, billed on the next invoice whose period ends after its date.
-pub async fn add_charge(db: &Db, c: &ChargeInput) -> Result<i64, DbError> {
+pub async fn add_charge(db: &Db, c: &ChargeInput) -> Result<i64, StoreError> {
     let acc = require_account(db, c.customer_id).await?;
     let description = check_name("description", &c.description, 200)?;
     if c.amount.minor <= 0 {
@@ -770,7 +770,7 @@ pub struct DiscountInput {
     pub end: Option<Date>,
 }
 
-pub async fn add_discount(db: &Db, d: &DiscountInput) -> Result<i64, DbError> {
+pub async fn add_discount(db: &Db, d: &DiscountInput) -> Result<i64, StoreError> {
     let acc = require_account(db, d.customer_id).await?;
     let description = check_name("description", &d.description, 200)?;
     if d.end.is_some_and(|e| e <= d.start) {
@@ -845,7 +845,7 @@ pub struct PaymentRecorded {
 }
 
 /// Records a payment: the `payments` row and its ledger credit, in one transaction.
-pub async fn record_payment(db: &Db, p: &PaymentInput) -> Result<PaymentRecorded, DbError> {
+pub async fn record_payment(db: &Db, p: &PaymentInput) -> Result<PaymentRecorded, StoreError> {
     let acc = require_account(db, p.customer_id).await?;
     if p.amount.minor <= 0 {
         return Err(invalid("amount: must be positive"));
@@ -908,7 +908,7 @@ pub async fn record_payment(db: &Db, p: &PaymentInput) -> Result<PaymentRecorded
 }
 
 /// A customer's ledger in the account currency, oldest first.
-pub async fn ledger_entries(db: &Db, customer_id: i64, currency: Currency) -> Result<Vec<LedgerEntry>, DbError> {
+pub async fn ledger_entries(db: &Db, customer_id: i64, currency: Currency) -> Result<Vec<LedgerEntry>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, entry_date, due_date, kind, amount_minor, COALESCE(invoice_id, payment_id) FROM ledger \
          WHERE customer_id = $1 AND currency = $2 ORDER BY entry_date, id",
@@ -928,7 +928,8 @@ pub async fn ledger_entries(db: &Db, customer_id: i64, currency: Currency) -> Re
                 id: id as u64,
                 date: parse_date("ledger date", &date)?,
                 due: due.as_deref().map(|d| parse_date("ledger due date", d)).transpose()?,
-                kind: parse_entry_kind(&kind).ok_or_else(|| invalid(format!("stored ledger kind {kind:?}")))?,
+                kind: parse_entry_kind(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("stored ledger kind {kind:?}")))?,
                 amount: Money::new(r.try_get(4)?, currency),
                 reference: reference.map(|x| x as u64),
             })
@@ -958,7 +959,7 @@ pub struct Balance {
 }
 
 /// The balance (sum of the ledger) and the AR aging as of `as_of`.
-pub async fn balance(db: &Db, customer_id: i64, as_of: Date) -> Result<Balance, DbError> {
+pub async fn balance(db: &Db, customer_id: i64, as_of: Date) -> Result<Balance, StoreError> {
     let acc = require_account(db, customer_id).await?;
     let cur = currency(&acc.currency)?;
     let entries = ledger_entries(db, customer_id, cur).await?;
@@ -1019,7 +1020,7 @@ pub struct InvoiceFilter {
     pub limit: Option<i64>,
 }
 
-pub async fn invoices(db: &Db, f: &InvoiceFilter) -> Result<Vec<InvoiceRow>, DbError> {
+pub async fn invoices(db: &Db, f: &InvoiceFilter) -> Result<Vec<InvoiceRow>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, number, series, year, seq, customer_id, period_start, period_end, issue_date, due_date, currency, \
          subtotal_minor, tax_minor, total_minor, amount_due_minor, status, payment_reference, content_hash \
@@ -1069,7 +1070,7 @@ pub struct InvoiceLineRow {
     pub tax_minor: i64,
 }
 
-pub async fn invoice_lines(db: &Db, invoice_id: i64) -> Result<Vec<InvoiceLineRow>, DbError> {
+pub async fn invoice_lines(db: &Db, invoice_id: i64) -> Result<Vec<InvoiceLineRow>, StoreError> {
     let rows = sqlx::query(
         "SELECT position, kind, description, amount_minor, discount_minor, net_minor, tax_minor FROM invoice_lines \
          WHERE invoice_id = $1 ORDER BY position",
@@ -1120,7 +1121,7 @@ pub struct RunInputs {
 
 /// The catalog: every plan and tax class (inactive plans included: they
 /// still bill their subscriptions). Invalid rows are left out and named.
-pub async fn load_catalog(db: &Db) -> Result<(Catalog, Vec<String>), DbError> {
+pub async fn load_catalog(db: &Db) -> Result<(Catalog, Vec<String>), StoreError> {
     let mut skipped = Vec::new();
     let mut classes: Vec<TaxClass> = Vec::new();
     let mut bad_classes: Vec<u64> = Vec::new();
@@ -1217,7 +1218,7 @@ fn id_u64(v: i64) -> u64 {
 /// `date`, the uninvoiced charges dated before its end, the discounts active
 /// on its start, their ledger balance (credit is applied) and whether they
 /// were already invoiced for it.
-pub async fn load_run_inputs(db: &Db, date: Date) -> Result<RunInputs, DbError> {
+pub async fn load_run_inputs(db: &Db, date: Date) -> Result<RunInputs, StoreError> {
     let (catalog, skipped) = load_catalog(db).await?;
     let Ok(day) = BillingDay::new(date.day()) else {
         return Ok(RunInputs { period: None, catalog, due: Vec::new(), issued: BTreeSet::new(), skipped });
@@ -1475,7 +1476,7 @@ pub struct PaymentLine {
 }
 
 /// A customer's most recent payments, newest first.
-pub async fn recent_payments(db: &Db, customer: i64, limit: i64) -> Result<Vec<PaymentLine>, DbError> {
+pub async fn recent_payments(db: &Db, customer: i64, limit: i64) -> Result<Vec<PaymentLine>, StoreError> {
     let rows = sqlx::query(
         "SELECT payment_date, amount_minor, currency, method, COALESCE(reference, '') AS reference FROM payments \
          WHERE customer_id = $1 ORDER BY id DESC LIMIT $2",
@@ -1499,7 +1500,7 @@ pub async fn recent_payments(db: &Db, customer: i64, limit: i64) -> Result<Vec<P
 }
 
 /// The currency most accounts bill in (the reports' default).
-pub async fn main_currency(db: &Db) -> Result<Option<String>, DbError> {
+pub async fn main_currency(db: &Db) -> Result<Option<String>, StoreError> {
     Ok(sqlx::query("SELECT currency FROM billing_accounts GROUP BY currency ORDER BY COUNT(*) DESC LIMIT 1")
         .fetch_optional(&db.pool)
         .await?
@@ -1508,7 +1509,7 @@ pub async fn main_currency(db: &Db) -> Result<Option<String>, DbError> {
 }
 
 /// Charge attempts for a customer since `since_ms`.
-pub async fn autopay_attempts_since(db: &Db, customer_id: i64, since_ms: i64) -> Result<i64, DbError> {
+pub async fn autopay_attempts_since(db: &Db, customer_id: i64, since_ms: i64) -> Result<i64, StoreError> {
     Ok(sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM autopay_attempts WHERE customer_id = $1 AND ts_ms > $2")
         .bind(customer_id)
         .bind(since_ms)

@@ -11,7 +11,7 @@
 //! `parent_id` links a device to its AP; it is resolved whichever of the two
 //! records arrives first.
 
-use crate::db::{Db, DbError};
+use crate::db::{Db, StoreError};
 use mast_shared::{DeviceKind, InventoryRecord, InventorySource, Mac, StationSample, format_mac};
 use serde::Serialize;
 use sqlx::Row;
@@ -81,7 +81,7 @@ pub async fn apply_record(
     site_id: i64,
     rec: &InventoryRecord,
     ts_ms: i64,
-) -> Result<Option<i64>, DbError> {
+) -> Result<Option<i64>, StoreError> {
     let mac = format_mac(&rec.mac);
     let source = source_name(rec.source);
     let existing = sqlx::query(
@@ -154,7 +154,7 @@ pub async fn apply_record(
 /// Brings the `devices` row of a MAC in line with its inventory record:
 /// creates it when the MAC has an IP, copies identity, and resolves the
 /// parent link in both directions.
-async fn link_device(tx: &mut Tx<'_>, site_id: i64, mac: &str) -> Result<Option<i64>, DbError> {
+async fn link_device(tx: &mut Tx<'_>, site_id: i64, mac: &str) -> Result<Option<i64>, StoreError> {
     let row = sqlx::query(
         "SELECT ip, device_id, kind, vendor, oui_vendor, model, firmware, name, parent_mac, source FROM inventory \
          WHERE site_id = $1 AND mac = $2",
@@ -244,7 +244,12 @@ async fn link_device(tx: &mut Tx<'_>, site_id: i64, mac: &str) -> Result<Option<
 
 /// A device row was just created for `addr`: claim the inventory record that
 /// already knew a MAC at that address (an ARP entry seen before the first ping).
-pub(crate) async fn link_new_device(tx: &mut Tx<'_>, site_id: i64, addr: &str, device_id: i64) -> Result<(), DbError> {
+pub(crate) async fn link_new_device(
+    tx: &mut Tx<'_>,
+    site_id: i64,
+    addr: &str,
+    device_id: i64,
+) -> Result<(), StoreError> {
     let Some(row) = sqlx::query(
         "SELECT mac, kind, COALESCE(vendor, oui_vendor) AS vendor, model, firmware FROM inventory \
          WHERE site_id = $1 AND ip = $2 AND device_id IS NULL ORDER BY last_seen_ms DESC LIMIT 1",
@@ -283,7 +288,7 @@ async fn history(
     field: &str,
     old: Option<String>,
     new: Option<String>,
-) -> Result<(), DbError> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO inventory_history (site_id, mac, ts_ms, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -305,7 +310,7 @@ pub async fn station_seen(
     site_id: i64,
     st: &StationSample,
     ts_ms: i64,
-) -> Result<Option<i64>, DbError> {
+) -> Result<Option<i64>, StoreError> {
     let mac = format_mac(&st.mac);
     let row = sqlx::query(
         "UPDATE inventory SET signal_dbm = $1, last_seen_ms = $2 \
@@ -378,7 +383,7 @@ fn view(r: &sqlx::any::AnyRow) -> Result<InventoryView, sqlx::Error> {
     })
 }
 
-async fn query_views(db: &Db, filter: &str, bind: Bind<'_>) -> Result<Vec<InventoryView>, DbError> {
+async fn query_views(db: &Db, filter: &str, bind: Bind<'_>) -> Result<Vec<InventoryView>, StoreError> {
     let sql = format!(
         "SELECT {VIEW_COLS} FROM inventory i JOIN sites s ON s.id = i.site_id WHERE {filter} ORDER BY i.kind, i.mac LIMIT 1000"
     );
@@ -396,17 +401,17 @@ enum Bind<'a> {
 }
 
 /// Every MAC known at a site.
-pub async fn site_inventory(db: &Db, site_id: i64) -> Result<Vec<InventoryView>, DbError> {
+pub async fn site_inventory(db: &Db, site_id: i64) -> Result<Vec<InventoryView>, StoreError> {
     query_views(db, "i.site_id = $1", Bind::Int(site_id)).await
 }
 
 /// The inventory records of one device (normally one MAC).
-pub async fn device_inventory(db: &Db, device_id: i64) -> Result<Vec<InventoryView>, DbError> {
+pub async fn device_inventory(db: &Db, device_id: i64) -> Result<Vec<InventoryView>, StoreError> {
     query_views(db, "i.device_id = $1", Bind::Int(device_id)).await
 }
 
 /// MACs matching a search: any common MAC notation, whole or in part.
-pub async fn search_mac(db: &Db, q: &str) -> Result<Vec<InventoryView>, DbError> {
+pub async fn search_mac(db: &Db, q: &str) -> Result<Vec<InventoryView>, StoreError> {
     let Some(hex) = mac_fragment(q) else { return Ok(Vec::new()) };
     // Stored as aa:bb:cc:dd:ee:ff; match the hex digits as one run.
     query_views(db, "REPLACE(i.mac, ':', '') LIKE $1", Bind::Text(&format!("%{hex}%"))).await
@@ -431,7 +436,7 @@ pub struct HistoryEntry {
 }
 
 /// Newest first.
-pub async fn history_of(db: &Db, site_id: i64, mac: &str, limit: i64) -> Result<Vec<HistoryEntry>, DbError> {
+pub async fn history_of(db: &Db, site_id: i64, mac: &str, limit: i64) -> Result<Vec<HistoryEntry>, StoreError> {
     let rows = sqlx::query(
         "SELECT mac, ts_ms, field, old_value, new_value FROM inventory_history WHERE site_id = $1 AND mac = $2 \
          ORDER BY ts_ms DESC, id DESC LIMIT $3",

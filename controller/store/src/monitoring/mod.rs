@@ -5,7 +5,7 @@
 //! (primary key + `ON CONFLICT DO NOTHING`); a device's "last" columns only
 //! move forward in time, so a resent or late batch never rolls them back.
 
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use mast_shared::{ProbeTarget, Sample, SampleBody, SiteConfig, SnmpOutcome};
 
 pub use mast_ops_core::{correlator, maintenance};
@@ -32,14 +32,15 @@ pub struct Site {
 }
 
 /// Parses `IP,IP,...` (names optional as `IP=name`).
-pub fn parse_targets(list: &str) -> Result<Vec<ProbeTarget>, DbError> {
+pub fn parse_targets(list: &str) -> Result<Vec<ProbeTarget>, StoreError> {
     let mut out = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (ip, name) = match item.split_once('=') {
             Some((ip, name)) => (ip, Some(name.to_string())),
             None => (item, None),
         };
-        let addr: IpAddr = ip.parse().map_err(|_| DbError::Invalid(format!("target {ip:?} is not an IP address")))?;
+        let addr: IpAddr =
+            ip.parse().map_err(|_| StoreError::invalid_msg(format!("target {ip:?} is not an IP address")))?;
         if out.iter().any(|t: &ProbeTarget| t.addr == addr) {
             continue;
         }
@@ -48,7 +49,7 @@ pub fn parse_targets(list: &str) -> Result<Vec<ProbeTarget>, DbError> {
     Ok(out)
 }
 
-pub async fn site_by_name(db: &Db, name: &str) -> Result<Option<Site>, DbError> {
+pub async fn site_by_name(db: &Db, name: &str) -> Result<Option<Site>, StoreError> {
     let row = sqlx::query("SELECT id FROM sites WHERE name = $1").bind(name).fetch_optional(&db.pool).await?;
     match row {
         Some(r) => site(db, r.try_get("id")?).await,
@@ -56,7 +57,7 @@ pub async fn site_by_name(db: &Db, name: &str) -> Result<Option<Site>, DbError> 
     }
 }
 
-pub async fn site(db: &Db, id: i64) -> Result<Option<Site>, DbError> {
+pub async fn site(db: &Db, id: i64) -> Result<Option<Site>, StoreError> {
     let Some(r) = sqlx::query("SELECT id, name, interval_ms, timeout_ms, revision, lat, lon FROM sites WHERE id = $1")
         .bind(id)
         .fetch_optional(&db.pool)
@@ -83,7 +84,7 @@ pub async fn site(db: &Db, id: i64) -> Result<Option<Site>, DbError> {
     }))
 }
 
-pub async fn list_sites(db: &Db) -> Result<Vec<Site>, DbError> {
+pub async fn list_sites(db: &Db) -> Result<Vec<Site>, StoreError> {
     let mut targets: HashMap<i64, Vec<String>> = HashMap::new();
     for r in sqlx::query("SELECT site_id, addr FROM site_targets ORDER BY addr").fetch_all(&db.pool).await? {
         targets.entry(r.try_get("site_id")?).or_default().push(r.try_get("addr")?);
@@ -109,21 +110,21 @@ pub async fn list_sites(db: &Db) -> Result<Vec<Site>, DbError> {
         .map_err(Into::into)
 }
 
-fn check_site_name(name: &str) -> Result<(), DbError> {
+fn check_site_name(name: &str) -> Result<(), StoreError> {
     if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(DbError::Invalid(format!(
+        return Err(StoreError::invalid_msg(format!(
             "site name {name:?} must be 1-64 characters of letters, digits, '-', '_' or '.'"
         )));
     }
     Ok(())
 }
 
-fn check_probe(interval_ms: i64, timeout_ms: i64) -> Result<(), DbError> {
+fn check_probe(interval_ms: i64, timeout_ms: i64) -> Result<(), StoreError> {
     if !(1_000..=86_400_000).contains(&interval_ms) {
-        return Err(DbError::Invalid("interval must be between 1 s and 1 day".into()));
+        return Err(StoreError::invalid_msg("interval must be between 1 s and 1 day"));
     }
     if !(10..=60_000).contains(&timeout_ms) || timeout_ms >= interval_ms {
-        return Err(DbError::Invalid("timeout must be 10 ms to 60 s and shorter than the interval".into()));
+        return Err(StoreError::invalid_msg("timeout must be 10 ms to 60 s and shorter than the interval"));
     }
     Ok(())
 }
@@ -134,7 +135,7 @@ pub async fn add_site(
     targets: &[ProbeTarget],
     interval_ms: i64,
     timeout_ms: i64,
-) -> Result<Site, DbError> {
+) -> Result<Site, StoreError> {
     check_site_name(name)?;
     check_probe(interval_ms, timeout_ms)?;
     let mut tx = db.pool.begin().await?;
@@ -148,7 +149,7 @@ pub async fn add_site(
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => DbError::Invalid(format!("site {name:?} already exists")),
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(format!("site {name:?} already exists")),
         e => e.into(),
     })?
     .try_get("id")?;
@@ -158,9 +159,9 @@ pub async fn add_site(
 }
 
 /// Sets where a site's tower stands (for the map); not part of the agents' config.
-pub async fn set_site_location(db: &Db, id: i64, lat: f64, lon: f64) -> Result<(), DbError> {
+pub async fn set_site_location(db: &Db, id: i64, lat: f64, lon: f64) -> Result<(), StoreError> {
     if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-        return Err(DbError::Invalid("coordinates: latitude -90..90, longitude -180..180".into()));
+        return Err(StoreError::invalid_msg("coordinates: latitude -90..90, longitude -180..180"));
     }
     sqlx::query("UPDATE sites SET lat = $1, lon = $2 WHERE id = $3")
         .bind(lat)
@@ -178,8 +179,9 @@ pub async fn set_site(
     targets: Option<&[ProbeTarget]>,
     interval_ms: Option<i64>,
     timeout_ms: Option<i64>,
-) -> Result<Site, DbError> {
-    let cur = site_by_name(db, name).await?.ok_or_else(|| DbError::Invalid(format!("no site named {name:?}")))?;
+) -> Result<Site, StoreError> {
+    let cur =
+        site_by_name(db, name).await?.ok_or_else(|| StoreError::invalid_msg(format!("no site named {name:?}")))?;
     let interval_ms = interval_ms.unwrap_or(cur.interval_ms);
     let timeout_ms = timeout_ms.unwrap_or(cur.timeout_ms.min(interval_ms - 1));
     check_probe(interval_ms, timeout_ms)?;
@@ -201,7 +203,7 @@ async fn replace_targets(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     site_id: i64,
     targets: &[ProbeTarget],
-) -> Result<(), DbError> {
+) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM site_targets WHERE site_id = $1").bind(site_id).execute(&mut **tx).await?;
     for t in targets {
         let addr = t.addr.to_string();
@@ -226,7 +228,7 @@ async fn replace_targets(
 }
 
 /// The config pushed to a site's agents.
-pub async fn site_config(db: &Db, site_id: i64) -> Result<Option<SiteConfig>, DbError> {
+pub async fn site_config(db: &Db, site_id: i64) -> Result<Option<SiteConfig>, StoreError> {
     let Some(s) = site(db, site_id).await? else {
         return Ok(None);
     };
@@ -299,7 +301,7 @@ pub async fn store_samples(
     site_id: i64,
     samples: &[Sample],
     device_ids: &mut HashMap<IpAddr, i64>,
-) -> Result<Stored, DbError> {
+) -> Result<Stored, StoreError> {
     let mut tx = db.pool.begin().await?;
     let mut stored = Stored::default();
     // newest sample per device in this batch: (ts, rtt)
@@ -481,7 +483,7 @@ async fn cached_device(
     cache: &mut HashMap<IpAddr, i64>,
     site_id: i64,
     addr: IpAddr,
-) -> Result<i64, DbError> {
+) -> Result<i64, StoreError> {
     if let Some(id) = cache.get(&addr) {
         return Ok(*id);
     }
@@ -495,7 +497,7 @@ pub(crate) async fn device_id(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     site_id: i64,
     addr: IpAddr,
-) -> Result<i64, DbError> {
+) -> Result<i64, StoreError> {
     let addr = addr.to_string();
     let created = sqlx::query(
         "INSERT INTO devices (site_id, addr, created_ms) VALUES ($1, $2, $3) ON CONFLICT (site_id, addr) DO NOTHING",
@@ -564,7 +566,7 @@ pub fn device_status(
     }
 }
 
-pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<DeviceView>, DbError> {
+pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<DeviceView>, StoreError> {
     list_devices_where(db, "$3 = $3", 0, limit, offset).await
 }
 
@@ -574,7 +576,7 @@ async fn list_devices_where(
     arg: i64,
     limit: i64,
     offset: i64,
-) -> Result<Vec<DeviceView>, DbError> {
+) -> Result<Vec<DeviceView>, StoreError> {
     list_devices_inner(db, filter, arg, limit, offset, true).await
 }
 
@@ -585,7 +587,7 @@ async fn list_devices_inner(
     limit: i64,
     offset: i64,
     with_loss: bool,
-) -> Result<Vec<DeviceView>, DbError> {
+) -> Result<Vec<DeviceView>, StoreError> {
     let now = now_ms();
     let since = now - 600_000;
     let stats_sql = format!(
@@ -645,7 +647,7 @@ async fn list_devices_inner(
 
 /// Records key ranges an agent reported lost. Idempotent; a range the
 /// agent extended since (same start) grows.
-pub async fn record_drops(db: &Db, agent_id: u64, drops: &[mast_shared::DroppedRange]) -> Result<(), DbError> {
+pub async fn record_drops(db: &Db, agent_id: u64, drops: &[mast_shared::DroppedRange]) -> Result<(), StoreError> {
     let mut tx = db.pool.begin().await?;
     for d in drops.iter().filter(|d| d.first_seq <= d.last_seq && d.last_seq < i64::MAX as u64) {
         sqlx::query(
@@ -703,7 +705,7 @@ pub fn epoch_integrity(
     }
 }
 
-pub async fn delivery(db: &Db, agent_id: i64) -> Result<Vec<EpochDelivery>, DbError> {
+pub async fn delivery(db: &Db, agent_id: i64) -> Result<Vec<EpochDelivery>, StoreError> {
     let rows = sqlx::query(
         "SELECT boot_epoch, first_seq, last_seq, stored FROM delivery_counts WHERE agent_id = $1 ORDER BY boot_epoch",
     )
@@ -776,7 +778,7 @@ pub async fn signal_series(
     from: i64,
     to: i64,
     buckets: i64,
-) -> Result<Vec<SignalPoint>, DbError> {
+) -> Result<Vec<SignalPoint>, StoreError> {
     let bucket = ((to - from) / buckets.max(1)).max(1000);
     let rows = sqlx::query(
         "SELECT (ts_ms - $2) / $3 AS b, COUNT(value) AS n, CAST(AVG(value) AS DOUBLE PRECISION) AS sig \
@@ -802,7 +804,13 @@ pub async fn signal_series(
         .map_err(Into::into)
 }
 
-pub async fn device_series(db: &Db, device_id: i64, from: i64, to: i64, buckets: i64) -> Result<Vec<Point>, DbError> {
+pub async fn device_series(
+    db: &Db,
+    device_id: i64,
+    from: i64,
+    to: i64,
+    buckets: i64,
+) -> Result<Vec<Point>, StoreError> {
     let bucket = ((to - from) / buckets.max(1)).max(1000);
     if to - from > 6 * crate::rollup::HOUR {
         // Long ranges come from the rollups (5-minute up to 8 days, then hourly).
@@ -879,7 +887,7 @@ pub struct SiteCounts {
 /// Per-site device counts by status, aggregated in the database (what the
 /// dashboard, site list and schematic need, without loading every device).
 /// The CASE expressions are [`device_status`] in SQL.
-pub async fn site_counts(db: &Db, now: i64) -> Result<HashMap<i64, SiteCounts>, DbError> {
+pub async fn site_counts(db: &Db, now: i64) -> Result<HashMap<i64, SiteCounts>, StoreError> {
     let rows = sqlx::query(
         "SELECT d.site_id, COUNT(*) AS n, \
          CAST(SUM(CASE WHEN d.last_sample_ms IS NOT NULL AND $1 - d.last_sample_ms <= 3 * s.interval_ms + 10000 \
@@ -903,13 +911,13 @@ pub async fn site_counts(db: &Db, now: i64) -> Result<HashMap<i64, SiteCounts>, 
 }
 
 /// One device with its site, for the device page.
-pub async fn device(db: &Db, id: i64) -> Result<Option<DeviceView>, DbError> {
+pub async fn device(db: &Db, id: i64) -> Result<Option<DeviceView>, StoreError> {
     Ok(list_devices_where(db, "d.id = $3", id, 1, 0).await?.into_iter().next())
 }
 
 /// The devices behind a customer's CPE MACs (their own MAC, or any MAC
 /// their inventory records hold).
-pub async fn customer_devices(db: &Db, customer_id: i64) -> Result<Vec<DeviceView>, DbError> {
+pub async fn customer_devices(db: &Db, customer_id: i64) -> Result<Vec<DeviceView>, StoreError> {
     list_devices_where(
         db,
         "(d.mac IN (SELECT mac FROM customer_devices WHERE customer_id = $3) OR d.id IN \
@@ -922,7 +930,7 @@ pub async fn customer_devices(db: &Db, customer_id: i64) -> Result<Vec<DeviceVie
 }
 
 /// The devices an incident affects.
-pub async fn incident_devices(db: &Db, incident_id: i64) -> Result<Vec<DeviceView>, DbError> {
+pub async fn incident_devices(db: &Db, incident_id: i64) -> Result<Vec<DeviceView>, StoreError> {
     list_devices_where(
         db,
         "d.id IN (SELECT device_id FROM incident_devices WHERE incident_id = $3)",
@@ -934,12 +942,12 @@ pub async fn incident_devices(db: &Db, incident_id: i64) -> Result<Vec<DeviceVie
 }
 
 /// Devices of one site.
-pub async fn site_devices(db: &Db, site_id: i64) -> Result<Vec<DeviceView>, DbError> {
+pub async fn site_devices(db: &Db, site_id: i64) -> Result<Vec<DeviceView>, StoreError> {
     list_devices_where(db, "d.site_id = $3", site_id, 100_000, 0).await
 }
 
 /// Devices whose address, name or MAC (any notation) contains `q`.
-pub async fn search_devices(db: &Db, q: &str) -> Result<Vec<DeviceView>, DbError> {
+pub async fn search_devices(db: &Db, q: &str) -> Result<Vec<DeviceView>, StoreError> {
     let all = list_devices(db, 100_000, 0).await?;
     let mac = inventory::mac_fragment(q);
     let q = q.to_ascii_lowercase();
@@ -962,7 +970,7 @@ pub struct UplinkOutage {
     pub to_ms: Option<i64>,
 }
 
-pub async fn uplink_outages(db: &Db, agent_id: i64, limit: i64) -> Result<Vec<UplinkOutage>, DbError> {
+pub async fn uplink_outages(db: &Db, agent_id: i64, limit: i64) -> Result<Vec<UplinkOutage>, StoreError> {
     let rows =
         sqlx::query("SELECT ts_ms, value FROM samples WHERE agent_id = $1 AND kind = $2 ORDER BY boot_epoch, seq")
             .bind(agent_id)

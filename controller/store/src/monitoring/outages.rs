@@ -10,7 +10,7 @@
 //! as the single parent; a device nobody has probed yet is transparent.
 
 use super::correlator::{Config, Correlator, DeviceKind, DeviceSpec, Incident, Root, SiteId, Topology};
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use serde::Serialize;
 use sqlx::Row;
 use tracing::warn;
@@ -19,7 +19,7 @@ type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// The correlator as last saved (a fresh one when none was, or the saved
 /// state is unreadable).
-pub async fn load_correlator(db: &Db, config: &Config) -> Result<Correlator, DbError> {
+pub async fn load_correlator(db: &Db, config: &Config) -> Result<Correlator, StoreError> {
     let row = sqlx::query("SELECT state FROM correlator_state WHERE name = 'outages'").fetch_optional(&db.pool).await?;
     let Some(row) = row else { return Ok(Correlator::new(config.clone())) };
     match serde_json::from_str::<Correlator>(&row.try_get::<String, _>("state")?) {
@@ -32,8 +32,8 @@ pub async fn load_correlator(db: &Db, config: &Config) -> Result<Correlator, DbE
 }
 
 /// Saves the correlator's state inside the transaction that applies its actions.
-pub async fn save_correlator(tx: &mut Tx<'_>, corr: &Correlator) -> Result<(), DbError> {
-    let state = serde_json::to_string(corr).map_err(|e| DbError::Invalid(format!("correlator state: {e}")))?;
+pub async fn save_correlator(tx: &mut Tx<'_>, corr: &Correlator) -> Result<(), StoreError> {
+    let state = serde_json::to_string(corr).map_err(|e| StoreError::Corrupt(format!("correlator state: {e}")))?;
     sqlx::query(
         "INSERT INTO correlator_state (name, state, updated_ms) VALUES ('outages', $1, $2) \
          ON CONFLICT (name) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
@@ -46,7 +46,7 @@ pub async fn save_correlator(tx: &mut Tx<'_>, corr: &Correlator) -> Result<(), D
 }
 
 /// Sites whose agent has connected at least once, and their devices.
-pub async fn topology(db: &Db) -> Result<Topology, DbError> {
+pub async fn topology(db: &Db) -> Result<Topology, StoreError> {
     let sites: Vec<SiteId> = sqlx::query(
         "SELECT DISTINCT site_id FROM agents WHERE status = 'active' AND connected_ms IS NOT NULL ORDER BY site_id",
     )
@@ -97,7 +97,7 @@ pub async fn upsert(
     i: &Incident,
     ended: Option<i64>,
     superseded_by: Option<i64>,
-) -> Result<(), DbError> {
+) -> Result<(), StoreError> {
     let (kind, dev, site) = root_cols(&i.root);
     let site = site.or_else(|| i.sites.iter().next().copied());
     sqlx::query(
@@ -132,7 +132,7 @@ pub async fn upsert(
 }
 
 /// "Outage: ap-north (4 devices)" or "Site north-ridge unreachable".
-pub async fn subject(tx: &mut Tx<'_>, i: &Incident) -> Result<String, DbError> {
+pub async fn subject(tx: &mut Tx<'_>, i: &Incident) -> Result<String, StoreError> {
     Ok(match i.root {
         Root::Device(d) => {
             let name: Option<String> = sqlx::query("SELECT COALESCE(name, addr) AS n FROM devices WHERE id = $1")
@@ -202,21 +202,21 @@ const VIEW_SQL: &str = "SELECT i.id, i.root_kind, i.root_device_id, COALESCE(d.n
     FROM incidents i LEFT JOIN devices d ON d.id = i.root_device_id LEFT JOIN sites s ON s.id = i.root_site_id";
 
 /// Open incidents first (newest first), then the latest closed ones.
-pub async fn list(db: &Db, open_only: bool, limit: i64) -> Result<Vec<IncidentView>, DbError> {
+pub async fn list(db: &Db, open_only: bool, limit: i64) -> Result<Vec<IncidentView>, StoreError> {
     let filter = if open_only { "WHERE i.ended_ms IS NULL" } else { "" };
     let sql = format!("{VIEW_SQL} {filter} ORDER BY (i.ended_ms IS NULL) DESC, i.started_ms DESC LIMIT $1");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&db.pool).await?;
     rows.iter().map(view).collect::<Result<_, _>>().map_err(Into::into)
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Option<IncidentView>, DbError> {
+pub async fn get(db: &Db, id: i64) -> Result<Option<IncidentView>, StoreError> {
     let sql = format!("{VIEW_SQL} WHERE i.id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await?;
     row.as_ref().map(view).transpose().map_err(Into::into)
 }
 
 /// The affected devices of an incident.
-pub async fn devices_of(db: &Db, id: i64) -> Result<Vec<i64>, DbError> {
+pub async fn devices_of(db: &Db, id: i64) -> Result<Vec<i64>, StoreError> {
     Ok(sqlx::query("SELECT device_id FROM incident_devices WHERE incident_id = $1 ORDER BY device_id")
         .bind(id)
         .fetch_all(&db.pool)
@@ -227,7 +227,7 @@ pub async fn devices_of(db: &Db, id: i64) -> Result<Vec<i64>, DbError> {
 }
 
 /// Open incidents that include a device.
-pub async fn open_for_device(db: &Db, device_id: i64) -> Result<Vec<IncidentView>, DbError> {
+pub async fn open_for_device(db: &Db, device_id: i64) -> Result<Vec<IncidentView>, StoreError> {
     let sql = format!(
         "{VIEW_SQL} WHERE i.ended_ms IS NULL AND i.id IN (SELECT incident_id FROM incident_devices WHERE device_id = $1) \
          ORDER BY i.started_ms"
@@ -237,7 +237,7 @@ pub async fn open_for_device(db: &Db, device_id: i64) -> Result<Vec<IncidentView
 }
 
 /// Open customer-facing incidents that touch one of the customer's radios.
-pub async fn open_for_customer(db: &Db, customer_id: i64) -> Result<Vec<IncidentView>, DbError> {
+pub async fn open_for_customer(db: &Db, customer_id: i64) -> Result<Vec<IncidentView>, StoreError> {
     let sql = format!(
         "{VIEW_SQL} WHERE i.ended_ms IS NULL AND i.root_kind <> 'controller' AND i.id IN \
          (SELECT x.incident_id FROM incident_devices x JOIN devices dd ON dd.id = x.device_id \

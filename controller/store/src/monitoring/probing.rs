@@ -7,7 +7,7 @@
 //! Credentials are pushed to agents, so they are stored as given; nothing here
 //! formats a secret: [`CredentialView`] is what pages, the API and logs see.
 
-use crate::db::{Db, DbError};
+use crate::db::{Db, StoreError};
 use mast_shared::{ProbingConfig, SnmpCredential, SnmpTarget, Subnet, V3Auth, V3Privacy};
 use serde::Serialize;
 use sqlx::Row;
@@ -98,7 +98,7 @@ impl std::fmt::Debug for Probing {
 
 impl Probing {
     /// Applies a change (pure; validated again by [`set`]).
-    pub fn apply(&mut self, c: &Change) -> Result<(), DbError> {
+    pub fn apply(&mut self, c: &Change) -> Result<(), StoreError> {
         if !c.credentials.is_empty() {
             self.credentials = c.credentials.iter().map(|s| parse_credential(s)).collect::<Result<_, _>>()?;
         }
@@ -169,8 +169,8 @@ fn privacy_name(p: V3Privacy) -> &'static str {
 /// Parses `v2c:COMMUNITY` or `v3:USER:AUTH:AUTHKEY:PRIV:PRIVKEY` (AUTH one of
 /// `md5`, `sha`, `sha256`; PRIV `des` or `aes`). Error messages never echo
 /// the secret parts.
-pub fn parse_credential(spec: &str) -> Result<SnmpCredential, DbError> {
-    let bad = |why: &str| DbError::Invalid(format!("SNMP credential: {why}"));
+pub fn parse_credential(spec: &str) -> Result<SnmpCredential, StoreError> {
+    let bad = |why: &str| StoreError::invalid_msg(format!("SNMP credential: {why}"));
     if let Some(community) = spec.strip_prefix("v2c:") {
         if community.is_empty() || community.len() > 64 {
             return Err(bad("the community must be 1-64 characters"));
@@ -212,10 +212,10 @@ pub fn parse_credential(spec: &str) -> Result<SnmpCredential, DbError> {
 
 /// Parses `10.0.0.0/24,192.168.8.0/26`. Host bits are cleared; sweeps larger
 /// than [`MAX_SWEEP_HOSTS`] are refused.
-pub fn parse_subnets(list: &str) -> Result<Vec<Subnet>, DbError> {
+pub fn parse_subnets(list: &str) -> Result<Vec<Subnet>, StoreError> {
     let mut out: Vec<Subnet> = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let bad = || DbError::Invalid(format!("subnet {item:?} is not ADDRESS/PREFIX"));
+        let bad = || StoreError::invalid_msg(format!("subnet {item:?} is not ADDRESS/PREFIX"));
         let (addr, prefix) = item.split_once('/').ok_or_else(bad)?;
         let addr: IpAddr = addr.parse().map_err(|_| bad())?;
         let prefix: u8 = prefix.parse().map_err(|_| bad())?;
@@ -224,7 +224,7 @@ pub fn parse_subnets(list: &str) -> Result<Vec<Subnet>, DbError> {
             return Err(bad());
         }
         if bits - prefix > 12 {
-            return Err(DbError::Invalid(format!(
+            return Err(StoreError::invalid_msg(format!(
                 "subnet {item:?} is too large to sweep: at most {MAX_SWEEP_HOSTS} addresses (/20 for IPv4)"
             )));
         }
@@ -246,23 +246,23 @@ pub fn parse_subnets(list: &str) -> Result<Vec<Subnet>, DbError> {
 
 /// Parses `IP[:PORT][@N],...`: N is the credential's position (default 0),
 /// the port 161 unless given (IPv6 with a port as `[addr]:port`).
-pub fn parse_snmp_targets(list: &str, n_credentials: usize) -> Result<Vec<SnmpTarget>, DbError> {
+pub fn parse_snmp_targets(list: &str, n_credentials: usize) -> Result<Vec<SnmpTarget>, StoreError> {
     let mut out: Vec<SnmpTarget> = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (addr, cred) = match item.rsplit_once('@') {
             Some((a, c)) => {
-                (a, c.parse::<u16>().map_err(|_| DbError::Invalid(format!("{item:?}: @N must be a number")))?)
+                (a, c.parse::<u16>().map_err(|_| StoreError::invalid_msg(format!("{item:?}: @N must be a number")))?)
             }
             None => (item, 0),
         };
         let addr: SocketAddr = match addr.parse::<IpAddr>() {
             Ok(ip) => SocketAddr::new(ip, 161),
-            Err(_) => addr
-                .parse()
-                .map_err(|_| DbError::Invalid(format!("SNMP target {item:?} is not IP, IP:PORT or [IPv6]:PORT")))?,
+            Err(_) => addr.parse().map_err(|_| {
+                StoreError::invalid_msg(format!("SNMP target {item:?} is not IP, IP:PORT or [IPv6]:PORT"))
+            })?,
         };
         if usize::from(cred) >= n_credentials {
-            return Err(DbError::Invalid(format!(
+            return Err(StoreError::invalid_msg(format!(
                 "SNMP target {item:?} uses credential {cred}, but the site has {n_credentials}"
             )));
         }
@@ -273,15 +273,15 @@ pub fn parse_snmp_targets(list: &str, n_credentials: usize) -> Result<Vec<SnmpTa
     Ok(out)
 }
 
-fn check_intervals(p: &Probing) -> Result<(), DbError> {
+fn check_intervals(p: &Probing) -> Result<(), StoreError> {
     if !(5_000..=86_400_000).contains(&p.snmp_interval_ms) {
-        return Err(DbError::Invalid("SNMP interval must be between 5 s and 1 day".into()));
+        return Err(StoreError::invalid_msg("SNMP interval must be between 5 s and 1 day"));
     }
     if !(60_000..=7 * 86_400_000).contains(&p.discovery_interval_ms) {
-        return Err(DbError::Invalid("discovery interval must be between 1 minute and 7 days".into()));
+        return Err(StoreError::invalid_msg("discovery interval must be between 1 minute and 7 days"));
     }
     if !(10..=100_000).contains(&p.ping_rate_pps) {
-        return Err(DbError::Invalid("ping rate must be 10 to 100,000 packets per second".into()));
+        return Err(StoreError::invalid_msg("ping rate must be 10 to 100,000 packets per second"));
     }
     Ok(())
 }
@@ -297,7 +297,7 @@ pub struct Summary {
     pub snmp_targets: i64,
 }
 
-pub async fn summary(db: &Db, site_id: i64) -> Result<Option<Summary>, DbError> {
+pub async fn summary(db: &Db, site_id: i64) -> Result<Option<Summary>, StoreError> {
     let row = sqlx::query(
         "SELECT snmp_interval_ms, discovery_interval_ms, ping_rate_pps, subnets, \
          (SELECT COUNT(*) FROM site_snmp_credentials WHERE site_id = $1) AS credentials, \
@@ -317,7 +317,7 @@ pub async fn summary(db: &Db, site_id: i64) -> Result<Option<Summary>, DbError> 
     }))
 }
 
-pub async fn get(db: &Db, site_id: i64) -> Result<Option<Probing>, DbError> {
+pub async fn get(db: &Db, site_id: i64) -> Result<Option<Probing>, StoreError> {
     let Some(row) =
         sqlx::query("SELECT snmp_interval_ms, discovery_interval_ms, ping_rate_pps, subnets FROM sites WHERE id = $1")
             .bind(site_id)
@@ -374,10 +374,10 @@ pub async fn get(db: &Db, site_id: i64) -> Result<Option<Probing>, DbError> {
 }
 
 /// Replaces a site's probing settings and bumps its revision.
-pub async fn set(db: &Db, site_id: i64, p: &Probing) -> Result<(), DbError> {
+pub async fn set(db: &Db, site_id: i64, p: &Probing) -> Result<(), StoreError> {
     check_intervals(p)?;
     if let Some(t) = p.snmp_targets.iter().find(|t| usize::from(t.credential) >= p.credentials.len()) {
-        return Err(DbError::Invalid(format!("SNMP target {} has no credential {}", t.addr, t.credential)));
+        return Err(StoreError::invalid_msg(format!("SNMP target {} has no credential {}", t.addr, t.credential)));
     }
     let subnets = p.subnets.iter().map(|s| format!("{}/{}", s.addr, s.prefix)).collect::<Vec<_>>().join(",");
     let mut tx = db.pool.begin().await?;

@@ -16,7 +16,7 @@
 
 use super::correlator::{Maintenance, Target};
 use super::maintenance::{self, Recurrence, Scope, Window};
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use crate::outbox::{self as notify, Channel, Channels};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -66,29 +66,29 @@ fn scope_cols(s: Scope) -> (&'static str, i64) {
     }
 }
 
-pub async fn create(db: &Db, input: &WindowInput, tz: &str, author: &str) -> Result<StoredWindow, DbError> {
+pub async fn create(db: &Db, input: &WindowInput, tz: &str, author: &str) -> Result<StoredWindow, StoreError> {
     let scope = match (&input.site, input.device) {
         (Some(name), None) if !name.trim().is_empty() => Scope::Site(
             super::site_by_name(db, name.trim())
                 .await?
-                .ok_or_else(|| DbError::Invalid(format!("site: no site named {:?}", name.trim())))?
+                .ok_or_else(|| StoreError::invalid_msg(format!("site: no site named {:?}", name.trim())))?
                 .id,
         ),
         (None, Some(d)) | (Some(_), Some(d)) if input.site.as_deref().is_none_or(|s| s.trim().is_empty()) => {
             let exists = sqlx::query("SELECT id FROM devices WHERE id = $1").bind(d).fetch_optional(&db.pool).await?;
             if exists.is_none() {
-                return Err(DbError::Invalid(format!("device: no device {d}")));
+                return Err(StoreError::invalid_msg(format!("device: no device {d}")));
             }
             Scope::Device(d)
         }
-        _ => return Err(DbError::Invalid("give a site or a device (one of them)".into())),
+        _ => return Err(StoreError::invalid_msg("give a site or a device (one of them)")),
     };
     let reason = input.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(DbError::Invalid("reason: 1-500 characters (customers read it)".into()));
+        return Err(StoreError::invalid_msg("reason: 1-500 characters (customers read it)"));
     }
     let recurrence = Recurrence::parse(input.recurrence.as_deref().unwrap_or("once"))
-        .map_err(|e| DbError::Invalid(e.to_string()))?;
+        .map_err(|e| StoreError::invalid_msg(e.to_string()))?;
     let until = input.until.as_deref().map(str::trim).filter(|u| !u.is_empty()).map(String::from);
     let w = Window {
         id: 0,
@@ -100,7 +100,7 @@ pub async fn create(db: &Db, input: &WindowInput, tz: &str, author: &str) -> Res
         until,
         notice_hours: input.notice_hours.unwrap_or(48),
     };
-    w.validate().map_err(|e| DbError::Invalid(e.to_string()))?;
+    w.validate().map_err(|e| StoreError::invalid_msg(e.to_string()))?;
     let (kind, sid) = scope_cols(scope);
     let id: i64 = sqlx::query(
         "INSERT INTO maintenance_windows (scope_kind, scope_id, tz, start_local, duration_minutes, recurrence, until_date, \
@@ -120,10 +120,10 @@ pub async fn create(db: &Db, input: &WindowInput, tz: &str, author: &str) -> Res
     .fetch_one(&db.pool)
     .await?
     .try_get("id")?;
-    get(db, id).await?.ok_or_else(|| DbError::Invalid("window vanished".into()))
+    get(db, id).await?.ok_or_else(|| StoreError::Corrupt("window vanished".into()))
 }
 
-pub async fn cancel(db: &Db, id: i64) -> Result<bool, DbError> {
+pub async fn cancel(db: &Db, id: i64) -> Result<bool, StoreError> {
     Ok(sqlx::query("UPDATE maintenance_windows SET cancelled_ms = $1 WHERE id = $2 AND cancelled_ms IS NULL")
         .bind(now_ms())
         .bind(id)
@@ -139,7 +139,7 @@ const COLS: &str = "w.id, w.scope_kind, w.scope_id, w.tz, w.start_local, w.durat
     FROM maintenance_windows w LEFT JOIN sites s ON w.scope_kind = 'site' AND s.id = w.scope_id \
     LEFT JOIN devices d ON w.scope_kind = 'device' AND d.id = w.scope_id";
 
-fn row(r: &sqlx::any::AnyRow) -> Result<StoredWindow, DbError> {
+fn row(r: &sqlx::any::AnyRow) -> Result<StoredWindow, StoreError> {
     let kind: String = r.try_get("scope_kind")?;
     let sid: i64 = r.try_get("scope_id")?;
     let rec: String = r.try_get("recurrence")?;
@@ -149,7 +149,7 @@ fn row(r: &sqlx::any::AnyRow) -> Result<StoredWindow, DbError> {
         tz: r.try_get("tz")?,
         start_local: r.try_get("start_local")?,
         duration_minutes: r.try_get::<i64, _>("duration_minutes")?.clamp(0, u32::MAX as i64) as u32,
-        recurrence: Recurrence::parse(&rec).map_err(|e| DbError::Invalid(format!("stored window: {e}")))?,
+        recurrence: Recurrence::parse(&rec).map_err(|e| StoreError::Corrupt(format!("stored window: {e}")))?,
         until: r.try_get("until_date")?,
         notice_hours: r.try_get::<i64, _>("notice_hours")?.clamp(0, u32::MAX as i64) as u32,
     };
@@ -164,26 +164,26 @@ fn row(r: &sqlx::any::AnyRow) -> Result<StoredWindow, DbError> {
     })
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Option<StoredWindow>, DbError> {
+pub async fn get(db: &Db, id: i64) -> Result<Option<StoredWindow>, StoreError> {
     let sql = format!("SELECT {COLS} WHERE w.id = $1");
     let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await?;
     r.as_ref().map(row).transpose()
 }
 
 /// Windows not cancelled (newest first), or all.
-pub async fn list(db: &Db, include_cancelled: bool) -> Result<Vec<StoredWindow>, DbError> {
+pub async fn list(db: &Db, include_cancelled: bool) -> Result<Vec<StoredWindow>, StoreError> {
     let filter = if include_cancelled { "" } else { "WHERE w.cancelled_ms IS NULL" };
     let sql = format!("SELECT {COLS} {filter} ORDER BY w.id DESC LIMIT 500");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&db.pool).await?;
     rows.iter().map(row).collect()
 }
 
-async fn live(db: &Db) -> Result<Vec<Window>, DbError> {
+async fn live(db: &Db) -> Result<Vec<Window>, StoreError> {
     Ok(list(db, false).await?.into_iter().map(|w| w.window).collect())
 }
 
 /// Concrete windows overlapping [now - 1 day, now + 1 day] for the correlator.
-pub async fn correlator_windows(db: &Db, now: i64) -> Result<Vec<Maintenance>, DbError> {
+pub async fn correlator_windows(db: &Db, now: i64) -> Result<Vec<Maintenance>, StoreError> {
     let mut out = Vec::new();
     for w in live(db).await? {
         for (start, end) in maintenance::occurrences(&w, now - 86_400_000, now + 86_400_000).unwrap_or_default() {
@@ -198,7 +198,7 @@ pub async fn correlator_windows(db: &Db, now: i64) -> Result<Vec<Maintenance>, D
 }
 
 /// Customers a scope covers who get notices: (id, name, email, phone).
-async fn customers_in(db: &Db, scope: Scope) -> Result<Vec<(i64, String, Option<String>, Option<String>)>, DbError> {
+async fn customers_in(db: &Db, scope: Scope) -> Result<Vec<(i64, String, Option<String>, Option<String>)>, StoreError> {
     let sql = match scope {
         Scope::Site(_) => {
             "SELECT c.id, c.name, c.email, c.phone FROM customers c WHERE c.notify_outages <> 0 AND (c.site_id = $1 \
@@ -223,7 +223,7 @@ async fn customers_in(db: &Db, scope: Scope) -> Result<Vec<(i64, String, Option<
 
 /// Queues the advance notices that are due (once per occurrence, in the
 /// transaction that records it); returns how many customers were told.
-pub async fn send_notices(db: &Db, channels: Channels, tz: &jiff::tz::TimeZone, now: i64) -> Result<usize, DbError> {
+pub async fn send_notices(db: &Db, channels: Channels, tz: &jiff::tz::TimeZone, now: i64) -> Result<usize, StoreError> {
     let stored = list(db, false).await?;
     let windows: Vec<Window> = stored.iter().map(|w| w.window.clone()).collect();
     let mut told = 0;
@@ -302,7 +302,7 @@ pub async fn send_notices(db: &Db, channels: Channels, tz: &jiff::tz::TimeZone, 
 
 /// Maintenance intervals that cover a customer's service (their site, their
 /// CPEs, or the AP in front of them), within [from, to).
-pub async fn pauses_for_customer(db: &Db, customer_id: i64, from: i64, to: i64) -> Result<Vec<(i64, i64)>, DbError> {
+pub async fn pauses_for_customer(db: &Db, customer_id: i64, from: i64, to: i64) -> Result<Vec<(i64, i64)>, StoreError> {
     let site: Option<i64> = sqlx::query("SELECT site_id FROM customers WHERE id = $1")
         .bind(customer_id)
         .fetch_optional(&db.pool)

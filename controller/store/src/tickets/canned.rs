@@ -2,7 +2,7 @@
 //! sending. Placeholders `{customer}`, `{ticket}` and `{agent}` are filled
 //! in by [`render`]. Owns `canned_replies`.
 
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -13,18 +13,18 @@ pub struct Canned {
     pub body: String,
 }
 
-fn check(title: &str, body: &str) -> Result<(), DbError> {
+fn check(title: &str, body: &str) -> Result<(), StoreError> {
     if title.trim().is_empty() || title.chars().count() > 120 {
-        return Err(DbError::Invalid("title: 1-120 characters".into()));
+        return Err(StoreError::invalid_msg("title: 1-120 characters"));
     }
     if body.trim().is_empty() || body.len() > 20_000 {
-        return Err(DbError::Invalid("body: 1-20,000 characters".into()));
+        return Err(StoreError::invalid_msg("body: 1-20,000 characters"));
     }
     Ok(())
 }
 
 /// Creates a canned reply, or replaces the text of the one with that title.
-pub async fn save(db: &Db, title: &str, body: &str) -> Result<Canned, DbError> {
+pub async fn save(db: &Db, title: &str, body: &str) -> Result<Canned, StoreError> {
     check(title, body)?;
     let now = now_ms();
     let id: i64 = sqlx::query(
@@ -40,11 +40,11 @@ pub async fn save(db: &Db, title: &str, body: &str) -> Result<Canned, DbError> {
     Ok(Canned { id, title: title.trim().into(), body: body.trim().into() })
 }
 
-pub async fn delete(db: &Db, id: i64) -> Result<bool, DbError> {
+pub async fn delete(db: &Db, id: i64) -> Result<bool, StoreError> {
     Ok(sqlx::query("DELETE FROM canned_replies WHERE id = $1").bind(id).execute(&db.pool).await?.rows_affected() > 0)
 }
 
-pub async fn list(db: &Db) -> Result<Vec<Canned>, DbError> {
+pub async fn list(db: &Db) -> Result<Vec<Canned>, StoreError> {
     let rows = sqlx::query("SELECT id, title, body FROM canned_replies ORDER BY title").fetch_all(&db.pool).await?;
     rows.iter()
         .map(|r| Ok(Canned { id: r.try_get("id")?, title: r.try_get("title")?, body: r.try_get("body")? }))
@@ -52,7 +52,7 @@ pub async fn list(db: &Db) -> Result<Vec<Canned>, DbError> {
         .map_err(Into::into)
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Option<Canned>, DbError> {
+pub async fn get(db: &Db, id: i64) -> Result<Option<Canned>, StoreError> {
     Ok(list(db).await?.into_iter().find(|c| c.id == id))
 }
 

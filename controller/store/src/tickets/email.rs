@@ -19,7 +19,7 @@
 
 use super::lifecycle::{Action, Status};
 use super::{Desk, NewTicket};
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use crate::outbox::{self as notify, Channel};
 use mast_mail_core::{self as inbound, InboundMail};
 use sqlx::Row;
@@ -40,7 +40,7 @@ pub enum Outcome {
     Rejected(String),
 }
 
-async fn ticket_of_message_ids(db: &Db, ids: &[String]) -> Result<HashMap<String, i64>, DbError> {
+async fn ticket_of_message_ids(db: &Db, ids: &[String]) -> Result<HashMap<String, i64>, StoreError> {
     let mut out = HashMap::new();
     for id in ids.iter().take(50) {
         if let Some(r) = sqlx::query("SELECT ticket_id FROM ticket_mail WHERE message_id = $1")
@@ -55,7 +55,7 @@ async fn ticket_of_message_ids(db: &Db, ids: &[String]) -> Result<HashMap<String
 }
 
 /// The sender may write on this ticket: its customer's or requester's address.
-async fn sender_owns(db: &Db, ticket: &super::Ticket, sender: &str) -> Result<bool, DbError> {
+async fn sender_owns(db: &Db, ticket: &super::Ticket, sender: &str) -> Result<bool, StoreError> {
     let sender = sender.trim().to_ascii_lowercase();
     if ticket.requester_email.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(&sender)) {
         return Ok(true);
@@ -73,7 +73,7 @@ async fn sender_owns(db: &Db, ticket: &super::Ticket, sender: &str) -> Result<bo
     Ok(false)
 }
 
-async fn customer_by_email(db: &Db, email: &str) -> Result<Option<i64>, DbError> {
+async fn customer_by_email(db: &Db, email: &str) -> Result<Option<i64>, StoreError> {
     Ok(sqlx::query("SELECT id FROM customers WHERE LOWER(email) = $1 ORDER BY id LIMIT 1")
         .bind(email.trim().to_ascii_lowercase())
         .fetch_optional(&db.pool)
@@ -82,7 +82,7 @@ async fn customer_by_email(db: &Db, email: &str) -> Result<Option<i64>, DbError>
         .transpose()?)
 }
 
-async fn remember(db: &Db, message_id: &str, ticket: i64) -> Result<(), DbError> {
+async fn remember(db: &Db, message_id: &str, ticket: i64) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO ticket_mail (message_id, ticket_id, direction, ts_ms) VALUES ($1, $2, 'in', $3) \
          ON CONFLICT (message_id) DO NOTHING",
@@ -96,7 +96,7 @@ async fn remember(db: &Db, message_id: &str, ticket: i64) -> Result<(), DbError>
 }
 
 /// Handles one raw mail.
-pub async fn ingest(db: &Db, desk: &Desk, raw: &[u8]) -> Result<Outcome, DbError> {
+pub async fn ingest(db: &Db, desk: &Desk, raw: &[u8]) -> Result<Outcome, StoreError> {
     let mail = match inbound::parse(raw) {
         Ok(m) => m,
         Err(e) => return Ok(Outcome::Rejected(format!("unreadable mail: {e}"))),
@@ -153,7 +153,7 @@ async fn open_ticket(
     author: &str,
     body: &str,
     note: Option<String>,
-) -> Result<Outcome, DbError> {
+) -> Result<Outcome, StoreError> {
     let customer = customer_by_email(db, sender).await?;
     let subject: String = match mail.subject.trim() {
         "" => "(no subject)".to_string(),

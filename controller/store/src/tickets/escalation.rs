@@ -16,7 +16,7 @@
 
 use super::sla::{self, BusinessCalendar, ClockKind, Escalation, Level, SlaStatus, SlaTicket, Targets};
 use super::{Desk, Ticket};
-use crate::db::{Db, DbError};
+use crate::db::{Db, StoreError};
 use crate::outbox::{self as notify, Channel};
 use sqlx::Row;
 
@@ -46,7 +46,7 @@ impl Default for SlaPolicy {
 
 /// The ticket's pauses: waiting on the customer, and maintenance covering
 /// their service since the ticket was opened.
-pub async fn pauses_of(db: &Db, t: &Ticket, now: i64) -> Result<Vec<(i64, i64)>, DbError> {
+pub async fn pauses_of(db: &Db, t: &Ticket, now: i64) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut p = super::pauses(db, t.id).await?;
     if let Some(c) = t.customer_id {
         let end = t.resolved_ms.unwrap_or(now);
@@ -58,7 +58,7 @@ pub async fn pauses_of(db: &Db, t: &Ticket, now: i64) -> Result<Vec<(i64, i64)>,
 }
 
 /// The SLA clocks of a ticket now (`None` for outage tickets).
-pub async fn status(db: &Db, policy: &SlaPolicy, t: &Ticket, now: i64) -> Result<Option<SlaStatus>, DbError> {
+pub async fn status(db: &Db, policy: &SlaPolicy, t: &Ticket, now: i64) -> Result<Option<SlaStatus>, StoreError> {
     if t.source == "outage" {
         return Ok(None);
     }
@@ -71,7 +71,7 @@ pub async fn status(db: &Db, policy: &SlaPolicy, t: &Ticket, now: i64) -> Result
     };
     sla::evaluate(&st, &policy.calendar, &policy.targets, now, policy.at_risk)
         .map(Some)
-        .map_err(|e| DbError::Invalid(format!("SLA: {e}")))
+        .map_err(|e| StoreError::invalid_msg(format!("SLA: {e}")))
 }
 
 fn clock_name(c: ClockKind) -> &'static str {
@@ -98,7 +98,7 @@ pub struct CheckSummary {
 
 /// One pass over the tickets at `now` (the worker passes the clock; tests a
 /// controlled one).
-pub async fn check(db: &Db, desk: &Desk, policy: &SlaPolicy, now: i64) -> Result<CheckSummary, DbError> {
+pub async fn check(db: &Db, desk: &Desk, policy: &SlaPolicy, now: i64) -> Result<CheckSummary, StoreError> {
     let mut sum = CheckSummary::default();
     let ids: Vec<i64> = sqlx::query(
         "SELECT id FROM tickets WHERE source <> 'outage' AND (status IN ('open', 'in-progress', 'waiting') \
@@ -156,7 +156,7 @@ async fn escalate(
     e: Escalation,
     group: Option<&super::groups::Group>,
     now: i64,
-) -> Result<bool, DbError> {
+) -> Result<bool, StoreError> {
     let (clock, level) = (clock_name(e.clock), level_name(e.level));
     let mut tx = db.pool.begin().await?;
     let n = sqlx::query(
@@ -223,7 +223,7 @@ async fn escalate(
 
 /// First-response KPI over tickets opened since `since`: (tickets answered,
 /// median business ms, share answered within `target_ms`).
-pub async fn first_response_kpi(db: &Db, since: i64, target_ms: i64) -> Result<(usize, Option<i64>, f64), DbError> {
+pub async fn first_response_kpi(db: &Db, since: i64, target_ms: i64) -> Result<(usize, Option<i64>, f64), StoreError> {
     let mut v: Vec<i64> = sqlx::query(
         "SELECT first_response_business_ms AS b FROM tickets WHERE source <> 'outage' AND created_ms >= $1 \
          AND first_response_business_ms IS NOT NULL",

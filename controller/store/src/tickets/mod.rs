@@ -21,7 +21,7 @@ pub mod escalation;
 pub mod groups;
 pub use mast_ops_core::{lifecycle, sla};
 
-use crate::db::{Db, DbError, now_ms};
+use crate::db::{Db, StoreError, now_ms};
 use crate::outbox::{self as notify, Channel, Channels};
 use lifecycle::{Action, State, Status};
 use serde::Serialize;
@@ -61,14 +61,14 @@ fn pick(
     v: &Option<String>,
     allowed: &[&'static str],
     default: &'static str,
-) -> Result<&'static str, DbError> {
+) -> Result<&'static str, StoreError> {
     match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(default),
         Some(s) => allowed
             .iter()
             .find(|a| **a == s)
             .copied()
-            .ok_or_else(|| DbError::Invalid(format!("{field}: one of {}", allowed.join(", ")))),
+            .ok_or_else(|| StoreError::invalid_msg(format!("{field}: one of {}", allowed.join(", ")))),
     }
 }
 
@@ -118,14 +118,15 @@ const COLS: &str = "t.id, t.subject, t.customer_id, c.name AS customer, t.status
     FROM tickets t LEFT JOIN customers c ON c.id = t.customer_id LEFT JOIN users u ON u.id = t.assignee_id \
     LEFT JOIN staff_groups g ON g.id = t.group_id";
 
-fn row(r: &sqlx::any::AnyRow) -> Result<Ticket, DbError> {
+fn row(r: &sqlx::any::AnyRow) -> Result<Ticket, StoreError> {
     let status: String = r.try_get("status")?;
     Ok(Ticket {
         id: r.try_get("id")?,
         subject: r.try_get("subject")?,
         customer_id: r.try_get("customer_id")?,
         customer: r.try_get("customer")?,
-        status: Status::parse(&status).ok_or_else(|| DbError::Invalid(format!("stored ticket status {status:?}")))?,
+        status: Status::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("stored ticket status {status:?}")))?,
         priority: r.try_get("priority")?,
         category: r.try_get("category")?,
         source: r.try_get("source")?,
@@ -173,7 +174,13 @@ pub fn token(id: i64) -> String {
     format!("[#T-{id}]")
 }
 
-pub(crate) async fn event(tx: &mut Tx<'_>, ticket: i64, author: &str, kind: &str, body: &str) -> Result<i64, DbError> {
+pub(crate) async fn event(
+    tx: &mut Tx<'_>,
+    ticket: i64,
+    author: &str,
+    kind: &str,
+    body: &str,
+) -> Result<i64, StoreError> {
     Ok(sqlx::query(
         "INSERT INTO ticket_events (ticket_id, ts_ms, author, kind, body) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -189,7 +196,7 @@ pub(crate) async fn event(tx: &mut Tx<'_>, ticket: i64, author: &str, kind: &str
 
 /// Queues a staff reply to whoever the ticket belongs to (customer email or
 /// requester), threaded on their last mail; records its Message-ID.
-async fn mail_reply(tx: &mut Tx<'_>, desk: &Desk, t: &Ticket, event_id: i64, body: &str) -> Result<bool, DbError> {
+async fn mail_reply(tx: &mut Tx<'_>, desk: &Desk, t: &Ticket, event_id: i64, body: &str) -> Result<bool, StoreError> {
     if !desk.notify.has(Channel::Email) {
         return Ok(false);
     }
@@ -245,13 +252,13 @@ async fn mail_reply(tx: &mut Tx<'_>, desk: &Desk, t: &Ticket, event_id: i64, bod
     Ok(queued)
 }
 
-pub async fn create(db: &Db, t: &NewTicket, author: &str) -> Result<Ticket, DbError> {
+pub async fn create(db: &Db, t: &NewTicket, author: &str) -> Result<Ticket, StoreError> {
     let subject = t.subject.trim();
     if subject.is_empty() || subject.chars().count() > 200 {
-        return Err(DbError::Invalid("subject: 1-200 characters".into()));
+        return Err(StoreError::invalid_msg("subject: 1-200 characters"));
     }
     if t.body.len() > 20_000 {
-        return Err(DbError::Invalid("body: at most 20,000 characters".into()));
+        return Err(StoreError::invalid_msg("body: at most 20,000 characters"));
     }
     let priority = pick("priority", &t.priority, &PRIORITIES, "normal")?;
     let category = pick("category", &t.category, &CATEGORIES, "connectivity")?;
@@ -259,7 +266,7 @@ pub async fn create(db: &Db, t: &NewTicket, author: &str) -> Result<Ticket, DbEr
     if let Some(c) = t.customer_id
         && crate::customers::get(db, c).await?.is_none()
     {
-        return Err(DbError::Invalid(format!("customer: no customer {c}")));
+        return Err(StoreError::invalid_msg(format!("customer: no customer {c}")));
     }
     let now = now_ms();
     let mut tx = db.pool.begin().await?;
@@ -282,16 +289,16 @@ pub async fn create(db: &Db, t: &NewTicket, author: &str) -> Result<Ticket, DbEr
         event(&mut tx, id, author, "customer", body).await?;
     }
     tx.commit().await?;
-    get(db, id).await?.ok_or_else(|| DbError::Invalid("ticket vanished".into()))
+    get(db, id).await?.ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Option<Ticket>, DbError> {
+pub async fn get(db: &Db, id: i64) -> Result<Option<Ticket>, StoreError> {
     let sql = format!("SELECT {COLS} WHERE t.id = $1");
     let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await?;
     r.as_ref().map(row).transpose()
 }
 
-pub async fn events(db: &Db, id: i64) -> Result<Vec<Event>, DbError> {
+pub async fn events(db: &Db, id: i64) -> Result<Vec<Event>, StoreError> {
     let rows =
         sqlx::query("SELECT ts_ms, author, kind, body FROM ticket_events WHERE ticket_id = $1 ORDER BY ts_ms, id")
             .bind(id)
@@ -311,7 +318,7 @@ pub async fn events(db: &Db, id: i64) -> Result<Vec<Event>, DbError> {
 }
 
 /// Affected customers of an outage ticket: (id, name).
-pub async fn affected(db: &Db, id: i64) -> Result<Vec<(i64, String)>, DbError> {
+pub async fn affected(db: &Db, id: i64) -> Result<Vec<(i64, String)>, StoreError> {
     let rows = sqlx::query(
         "SELECT c.id, c.name FROM ticket_customers x JOIN customers c ON c.id = x.customer_id WHERE x.ticket_id = $1 ORDER BY c.name",
     )
@@ -325,7 +332,7 @@ pub async fn affected(db: &Db, id: i64) -> Result<Vec<(i64, String)>, DbError> {
 }
 
 /// Active tickets (open, in progress, waiting) or all; newest first.
-pub async fn list(db: &Db, active_only: bool, limit: i64, offset: i64) -> Result<Vec<Ticket>, DbError> {
+pub async fn list(db: &Db, active_only: bool, limit: i64, offset: i64) -> Result<Vec<Ticket>, StoreError> {
     let filter = if active_only { "WHERE t.status IN ('open', 'in-progress', 'waiting')" } else { "" };
     let sql = format!("SELECT {COLS} {filter} ORDER BY t.updated_ms DESC, t.id DESC LIMIT $1 OFFSET $2");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(&db.pool).await?;
@@ -333,7 +340,7 @@ pub async fn list(db: &Db, active_only: bool, limit: i64, offset: i64) -> Result
 }
 
 /// A customer's tickets: their own and the outage tickets that affected them.
-pub async fn for_customer(db: &Db, customer_id: i64) -> Result<Vec<Ticket>, DbError> {
+pub async fn for_customer(db: &Db, customer_id: i64) -> Result<Vec<Ticket>, StoreError> {
     let sql = format!(
         "SELECT {COLS} WHERE t.customer_id = $1 OR t.id IN (SELECT ticket_id FROM ticket_customers WHERE customer_id = $1) \
          ORDER BY t.created_ms DESC LIMIT 200"
@@ -342,7 +349,7 @@ pub async fn for_customer(db: &Db, customer_id: i64) -> Result<Vec<Ticket>, DbEr
     rows.iter().map(row).collect()
 }
 
-pub async fn count_active(db: &Db) -> Result<i64, DbError> {
+pub async fn count_active(db: &Db) -> Result<i64, StoreError> {
     Ok(sqlx::query("SELECT COUNT(*) AS n FROM tickets WHERE status IN ('open', 'in-progress', 'waiting')")
         .fetch_one(&db.pool)
         .await?
@@ -361,16 +368,23 @@ fn state_of(t: &Ticket) -> State {
 /// Applies an action with an optional text (a reply, a note). Refused
 /// transitions are an `Invalid` error naming the state; a concurrent change
 /// makes the update miss and is reported the same way.
-pub async fn act(db: &Db, desk: &Desk, id: i64, action: Action, body: &str, author: &str) -> Result<Ticket, DbError> {
-    let t = get(db, id).await?.ok_or_else(|| DbError::Invalid(format!("no ticket {id}")))?;
+pub async fn act(
+    db: &Db,
+    desk: &Desk,
+    id: i64,
+    action: Action,
+    body: &str,
+    author: &str,
+) -> Result<Ticket, StoreError> {
+    let t = get(db, id).await?.ok_or_else(|| StoreError::NotFound(format!("no ticket {id}")))?;
     let now = now_ms();
-    let next = lifecycle::apply(state_of(&t), action, now).map_err(|e| DbError::Invalid(e.to_string()))?;
+    let next = lifecycle::apply(state_of(&t), action, now).map_err(|e| StoreError::invalid_msg(e.to_string()))?;
     let body = body.trim();
     if body.len() > 20_000 {
-        return Err(DbError::Invalid("body: at most 20,000 characters".into()));
+        return Err(StoreError::invalid_msg("body: at most 20,000 characters"));
     }
     if matches!(action, Action::StaffReply | Action::Note | Action::CustomerReply) && body.is_empty() {
-        return Err(DbError::Invalid("body: write something".into()));
+        return Err(StoreError::invalid_msg("body: write something"));
     }
     let mut tx = db.pool.begin().await?;
     let n = sqlx::query(
@@ -388,7 +402,7 @@ pub async fn act(db: &Db, desk: &Desk, id: i64, action: Action, body: &str, auth
     .await?
     .rows_affected();
     if n == 0 {
-        return Err(DbError::Invalid("the ticket changed meanwhile; reload it".into()));
+        return Err(StoreError::Conflict("the ticket changed meanwhile; reload it".into()));
     }
     let kind = match action {
         Action::StaffReply => "public",
@@ -425,14 +439,16 @@ pub async fn act(db: &Db, desk: &Desk, id: i64, action: Action, body: &str, auth
         mail_reply(&mut tx, desk, &t, event_id, body).await?;
     }
     tx.commit().await?;
-    get(db, id).await?.ok_or_else(|| DbError::Invalid("ticket vanished".into()))
+    get(db, id).await?.ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))
 }
 
 /// Assigns to a staff group (by id) or to none.
-pub async fn assign_group(db: &Db, id: i64, group: Option<i64>, author: &str) -> Result<Ticket, DbError> {
+pub async fn assign_group(db: &Db, id: i64, group: Option<i64>, author: &str) -> Result<Ticket, StoreError> {
     let name = match group {
         None => "no group".to_string(),
-        Some(g) => groups::get(db, g).await?.ok_or_else(|| DbError::Invalid(format!("group: no group {g}")))?.name,
+        Some(g) => {
+            groups::get(db, g).await?.ok_or_else(|| StoreError::invalid_msg(format!("group: no group {g}")))?.name
+        }
     };
     set_owner(db, id, Owner::Group(group), &format!("group {name}"), author).await
 }
@@ -444,7 +460,7 @@ enum Owner {
 }
 
 /// Sets the assignee or the group and records it on the timeline.
-async fn set_owner(db: &Db, id: i64, owner: Owner, what: &str, author: &str) -> Result<Ticket, DbError> {
+async fn set_owner(db: &Db, id: i64, owner: Owner, what: &str, author: &str) -> Result<Ticket, StoreError> {
     let (sql, value) = match owner {
         Owner::User(u) => ("UPDATE tickets SET assignee_id = $1, updated_ms = $2 WHERE id = $3", u),
         Owner::Group(g) => ("UPDATE tickets SET group_id = $1, updated_ms = $2 WHERE id = $3", g),
@@ -452,15 +468,15 @@ async fn set_owner(db: &Db, id: i64, owner: Owner, what: &str, author: &str) -> 
     let mut tx = db.pool.begin().await?;
     let n = sqlx::query(sql).bind(value).bind(now_ms()).bind(id).execute(&mut *tx).await?.rows_affected();
     if n == 0 {
-        return Err(DbError::Invalid(format!("no ticket {id}")));
+        return Err(StoreError::NotFound(format!("no ticket {id}")));
     }
     event(&mut tx, id, author, "assign", what).await?;
     tx.commit().await?;
-    get(db, id).await?.ok_or_else(|| DbError::Invalid("ticket vanished".into()))
+    get(db, id).await?.ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))
 }
 
 /// Waiting-on-customer pauses of a ticket: (from, to; open = i64::MAX).
-pub async fn pauses(db: &Db, id: i64) -> Result<Vec<(i64, i64)>, DbError> {
+pub async fn pauses(db: &Db, id: i64) -> Result<Vec<(i64, i64)>, StoreError> {
     let rows = sqlx::query("SELECT from_ms, to_ms FROM ticket_pauses WHERE ticket_id = $1 ORDER BY from_ms")
         .bind(id)
         .fetch_all(&db.pool)
@@ -472,7 +488,7 @@ pub async fn pauses(db: &Db, id: i64) -> Result<Vec<(i64, i64)>, DbError> {
 }
 
 /// Assigns to a staff member (by id) or to nobody.
-pub async fn assign(db: &Db, id: i64, user_id: Option<i64>, author: &str) -> Result<Ticket, DbError> {
+pub async fn assign(db: &Db, id: i64, user_id: Option<i64>, author: &str) -> Result<Ticket, StoreError> {
     let who = match user_id {
         None => "nobody".to_string(),
         Some(u) => sqlx::query("SELECT email FROM users WHERE id = $1 AND disabled_ms IS NULL")
@@ -481,14 +497,14 @@ pub async fn assign(db: &Db, id: i64, user_id: Option<i64>, author: &str) -> Res
             .await?
             .map(|r| r.try_get::<String, _>("email"))
             .transpose()?
-            .ok_or_else(|| DbError::Invalid(format!("assignee: no active user {u}")))?,
+            .ok_or_else(|| StoreError::invalid_msg(format!("assignee: no active user {u}")))?,
     };
     set_owner(db, id, Owner::User(user_id), &format!("assigned to {who}"), author).await
 }
 
 // --- outage tickets (called inside the incident transaction) ----------------
 
-async fn customers_of_incident(tx: &mut Tx<'_>, incident_id: i64) -> Result<Vec<i64>, DbError> {
+async fn customers_of_incident(tx: &mut Tx<'_>, incident_id: i64) -> Result<Vec<i64>, StoreError> {
     let rows = sqlx::query(
         "SELECT DISTINCT cd.customer_id FROM incident_devices x JOIN devices d ON d.id = x.device_id \
          JOIN customer_devices cd ON cd.mac = d.mac WHERE x.incident_id = $1 ORDER BY cd.customer_id",
@@ -499,7 +515,7 @@ async fn customers_of_incident(tx: &mut Tx<'_>, incident_id: i64) -> Result<Vec<
     rows.iter().map(|r| r.try_get("customer_id")).collect::<Result<_, sqlx::Error>>().map_err(Into::into)
 }
 
-async fn ticket_of_incident(tx: &mut Tx<'_>, incident_id: i64) -> Result<Option<(i64, Status)>, DbError> {
+async fn ticket_of_incident(tx: &mut Tx<'_>, incident_id: i64) -> Result<Option<(i64, Status)>, StoreError> {
     let r = sqlx::query("SELECT id, status FROM tickets WHERE incident_id = $1")
         .bind(incident_id)
         .fetch_optional(&mut **tx)
@@ -515,7 +531,7 @@ async fn ticket_of_incident(tx: &mut Tx<'_>, incident_id: i64) -> Result<Option<
 
 /// Brings the incident's ticket's affected customers up to date; returns
 /// how many there are now.
-async fn sync_customers(tx: &mut Tx<'_>, ticket: i64, incident_id: i64) -> Result<usize, DbError> {
+async fn sync_customers(tx: &mut Tx<'_>, ticket: i64, incident_id: i64) -> Result<usize, StoreError> {
     let now: Vec<i64> = customers_of_incident(tx, incident_id).await?;
     sqlx::query("DELETE FROM ticket_customers WHERE ticket_id = $1").bind(ticket).execute(&mut **tx).await?;
     for c in &now {
@@ -530,7 +546,7 @@ async fn sync_customers(tx: &mut Tx<'_>, ticket: i64, incident_id: i64) -> Resul
 
 /// An incident opened (or was reopened): its one ticket exists, is open,
 /// and lists the affected customers. Idempotent.
-pub async fn outage_opened(tx: &mut Tx<'_>, incident_id: i64, subject: &str) -> Result<i64, DbError> {
+pub async fn outage_opened(tx: &mut Tx<'_>, incident_id: i64, subject: &str) -> Result<i64, StoreError> {
     let now = now_ms();
     let ticket = match ticket_of_incident(tx, incident_id).await? {
         Some((t, status)) => {
@@ -565,7 +581,7 @@ pub async fn outage_opened(tx: &mut Tx<'_>, incident_id: i64, subject: &str) -> 
 }
 
 /// The incident's devices changed: refresh the affected customers.
-pub async fn outage_updated(tx: &mut Tx<'_>, incident_id: i64) -> Result<Option<i64>, DbError> {
+pub async fn outage_updated(tx: &mut Tx<'_>, incident_id: i64) -> Result<Option<i64>, StoreError> {
     let ticket = ticket_of_incident(tx, incident_id).await?;
     if let Some((t, _)) = ticket {
         let n = sync_customers(tx, t, incident_id).await?;
@@ -581,7 +597,7 @@ pub async fn outage_updated(tx: &mut Tx<'_>, incident_id: i64) -> Result<Option<
 
 /// Service returned (or the incident merged into another): resolve the
 /// ticket with the reason. Idempotent.
-pub async fn outage_resolved(tx: &mut Tx<'_>, incident_id: i64, why: &str) -> Result<Option<i64>, DbError> {
+pub async fn outage_resolved(tx: &mut Tx<'_>, incident_id: i64, why: &str) -> Result<Option<i64>, StoreError> {
     let ticket = ticket_of_incident(tx, incident_id).await?;
     if let Some((t, status)) = ticket
         && status.is_active()

@@ -1,0 +1,418 @@
+/* mast.js — progressive enhancement for Mast pages. No build step.
+ *
+ * [data-chart] placeholders become uPlot charts, [data-map] placeholders
+ * Leaflet maps. Each keeps its server-rendered fallback child until it has
+ * drawn, and keeps it for good when the data or the library can't be had.
+ * The libraries load on demand from ./vendor/ next to this file.
+ *
+ * Works under `Content-Security-Policy: default-src 'self'`: no eval, no
+ * inline styles in markup, and no caller data ever goes through innerHTML.
+ */
+(function () {
+  "use strict";
+
+  var self = document.currentScript && document.currentScript.src;
+  var base = self || new URL("/assets/mast.js", location.href).href;
+  var seen = typeof WeakSet === "function" ? new WeakSet() : null;
+  var charts = [];
+  var libs = {};
+
+  function asset(path) {
+    return new URL(path, base).href;
+  }
+
+  function each(list, fn) {
+    Array.prototype.forEach.call(list, fn);
+  }
+
+  function warn(what, err) {
+    if (window.console && console.warn) console.warn("mast.js: " + what + ":", err);
+  }
+
+  /* Loads a vendored library (script and stylesheet) once; resolves with
+   * its global when both have loaded. */
+  function loadLib(global, js, css) {
+    if (window[global]) return Promise.resolve(window[global]);
+    if (!libs[global]) {
+      var sheet = new Promise(function (resolve) {
+        var link = document.createElement("link");
+        link.rel = "stylesheet";
+        link.href = asset(css);
+        link.onload = link.onerror = function () {
+          resolve();
+        };
+        document.head.appendChild(link);
+      });
+      var script = new Promise(function (resolve, reject) {
+        var s = document.createElement("script");
+        s.src = asset(js);
+        s.onload = resolve;
+        s.onerror = function () {
+          reject(new Error("could not load " + js));
+        };
+        document.head.appendChild(s);
+      });
+      libs[global] = Promise.all([script, sheet]).then(function () {
+        if (!window[global]) throw new Error(global + " did not load");
+        return window[global];
+      });
+    }
+    return libs[global];
+  }
+
+  /* Same-origin JSON, with the session cookie. */
+  function getJSON(url) {
+    return fetch(url, { mode: "same-origin", credentials: "same-origin", headers: { Accept: "application/json" } }).then(
+      function (r) {
+        if (!r.ok) throw new Error(url + ": HTTP " + r.status);
+        return r.json();
+      }
+    );
+  }
+
+  function removeAllBut(el, keep) {
+    each(Array.prototype.slice.call(el.childNodes), function (n) {
+      if (n !== keep) el.removeChild(n);
+    });
+  }
+
+  /* ---------------- charts ---------------- */
+
+  var PALETTE = ["#14324f", "#d68910", "#1f8a4c", "#8e44ad"];
+
+  function cssVar(el, name, fallback) {
+    var v = getComputedStyle(el).getPropertyValue(name).trim();
+    return v || fallback;
+  }
+
+  function translucent(color, alpha) {
+    var m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color);
+    if (!m) return color;
+    return "rgba(" + parseInt(m[1], 16) + "," + parseInt(m[2], 16) + "," + parseInt(m[3], 16) + "," + alpha + ")";
+  }
+
+  function num(v) {
+    return typeof v === "number" && isFinite(v) ? v : null;
+  }
+
+  function fmt(v) {
+    if (v == null || !isFinite(v)) return "–";
+    return Number(v).toLocaleString(undefined, { maximumFractionDigits: Math.abs(v) >= 100 ? 0 : 2 });
+  }
+
+  function contentWidth(el) {
+    var cs = getComputedStyle(el);
+    var w = el.clientWidth - parseFloat(cs.paddingLeft || 0) - parseFloat(cs.paddingRight || 0);
+    return Math.max(200, Math.floor(w));
+  }
+
+  /* Builds the uPlot options and columns from
+   * {"x":[unix s…], "series":[{"label","values":[n|null…],"scale"}…]}.
+   * Returns null when there is nothing to draw. */
+  function chartConfig(el, uPlot, data) {
+    var x = data && data.x;
+    var list = data && data.series;
+    if (!Array.isArray(x) || !x.length || !Array.isArray(list) || !list.length) return null;
+    var kind = el.getAttribute("data-chart") || "line";
+    var grid = "#e3e6ea";
+    var muted = cssVar(el, "--muted", "#5b6575");
+    var scales = [];
+    var named = {};
+    var cols = [x.map(Number)];
+    var series = [{ label: "Time", value: "{YYYY}-{MM}-{DD} {HH}:{mm}" }];
+    list.forEach(function (s, i) {
+      var scale = typeof s.scale === "string" && s.scale ? s.scale : "y";
+      if (scales.indexOf(scale) < 0) scales.push(scale);
+      if (scale !== "y") named[scale] = true;
+      var color = cssVar(el, "--series-" + ((i % 4) + 1), PALETTE[i % 4]);
+      var values = Array.isArray(s.values) ? s.values : [];
+      var cfg = {
+        label: String(s.label == null ? "Series " + (i + 1) : s.label),
+        scale: scale,
+        stroke: color,
+        width: 1.5,
+        spanGaps: false,
+        value: function (u, v) {
+          return fmt(v);
+        },
+      };
+      if (kind === "area") cfg.fill = translucent(color, 0.15);
+      if (kind === "bars" && uPlot.paths && uPlot.paths.bars) {
+        cfg.paths = uPlot.paths.bars({ size: [0.6, 64] });
+        cfg.fill = translucent(color, 0.6);
+        cfg.points = { show: false };
+      }
+      series.push(cfg);
+      cols.push(
+        x.map(function (_, j) {
+          return num(values[j]);
+        })
+      );
+    });
+    var axes = [{ stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } }];
+    scales.forEach(function (name, i) {
+      axes.push({
+        scale: name,
+        side: i === 0 ? 3 : 1,
+        stroke: muted,
+        size: 58,
+        grid: { show: i === 0, stroke: grid, width: 1 },
+        ticks: { stroke: grid, width: 1 },
+        values: function (u, ticks) {
+          return ticks.map(function (t) {
+            return named[name] ? fmt(t) + " " + name : fmt(t);
+          });
+        },
+      });
+    });
+    var height = parseInt(cssVar(el, "--chart-height", "200"), 10) || 200;
+    return {
+      opts: {
+        width: contentWidth(el),
+        height: height,
+        series: series,
+        axes: axes,
+        scales: { x: { time: true } },
+        legend: { live: true },
+        cursor: { focus: { prox: 24 } },
+      },
+      cols: cols,
+    };
+  }
+
+  function drawChart(el, uPlot, data) {
+    var cfg = chartConfig(el, uPlot, data);
+    if (!cfg) throw new Error("no samples");
+    var holder = document.createElement("div");
+    holder.className = "chart-canvas";
+    var u = new uPlot(cfg.opts, cfg.cols, holder);
+    removeAllBut(el, null);
+    el.appendChild(holder);
+    el.classList.add("is-live");
+    charts.push({ el: el, u: u, height: cfg.opts.height });
+    u.setSize({ width: contentWidth(el), height: cfg.opts.height });
+  }
+
+  var resizeQueued = false;
+  window.addEventListener("resize", function () {
+    if (resizeQueued) return;
+    resizeQueued = true;
+    requestAnimationFrame(function () {
+      resizeQueued = false;
+      charts = charts.filter(function (c) {
+        if (!document.documentElement.contains(c.el)) {
+          c.u.destroy();
+          return false;
+        }
+        c.u.setSize({ width: contentWidth(c.el), height: c.height });
+        return true;
+      });
+    });
+  });
+
+  /* ---------------- maps ---------------- */
+
+  var TONES = {
+    up: "up",
+    connected: "up",
+    active: "up",
+    ok: "up",
+    down: "down",
+    offline: "down",
+    revoked: "down",
+    failed: "down",
+    suspended: "down",
+    degraded: "degraded",
+    "at risk": "degraded",
+  };
+
+  function tone(status) {
+    var t = TONES[String(status == null ? "" : status).toLowerCase()];
+    return typeof t === "string" ? t : "unknown";
+  }
+
+  /* Only same-site paths ("/sites/4"), never "//host" or "javascript:". */
+  function localHref(h) {
+    return typeof h === "string" && /^\/(?![\/\\])/.test(h) ? h : null;
+  }
+
+  function located(p) {
+    return (
+      p &&
+      typeof p.lat === "number" &&
+      typeof p.lon === "number" &&
+      isFinite(p.lat) &&
+      isFinite(p.lon) &&
+      Math.abs(p.lat) <= 90 &&
+      Math.abs(p.lon) <= 180
+    );
+  }
+
+  function text(tag, className, content) {
+    var e = document.createElement(tag);
+    if (className) e.className = className;
+    e.textContent = content;
+    return e;
+  }
+
+  function popupContent(p, what) {
+    var box = text("div", "map-popup", "");
+    var href = localHref(p.href);
+    var title = text(href ? "a" : "strong", "", String(p.name == null ? "" : p.name));
+    if (href) title.href = href;
+    box.appendChild(title);
+    var line = text("div", "", what + " ");
+    line.appendChild(text("span", "badge " + tone(p.status), String(p.status == null ? "unknown" : p.status)));
+    box.appendChild(line);
+    return box;
+  }
+
+  function addMarker(L, layer, p, isSite) {
+    var what = isSite ? "Tower" : "Customer";
+    var m = L.circleMarker([p.lat, p.lon], {
+      radius: isSite ? 9 : 4,
+      weight: isSite ? 2 : 1,
+      className: "mk " + (isSite ? "mk-site" : "mk-cust") + " mk-" + tone(p.status),
+    });
+    m.bindPopup(function () {
+      return popupContent(p, what);
+    });
+    m.addTo(layer);
+    var path = m.getElement && m.getElement();
+    if (path) {
+      path.setAttribute("tabindex", "0");
+      path.setAttribute("role", "button");
+      path.setAttribute("aria-label", what + " " + String(p.name) + ": " + String(p.status));
+      path.addEventListener("keydown", function (e) {
+        if (e.key === "Enter" || e.key === " ") {
+          e.preventDefault();
+          m.openPopup();
+        }
+      });
+    }
+    return m.getLatLng();
+  }
+
+  function textControl(L, position, build) {
+    var C = L.Control.extend({
+      options: { position: position },
+      onAdd: build,
+    });
+    return new C();
+  }
+
+  function legend() {
+    var box = text("div", "map-legend", "");
+    [
+      ["mk-up", "Tower up"],
+      ["mk-degraded", "Tower degraded"],
+      ["mk-down", "Tower down"],
+      ["mk-cust", "Customer"],
+    ].forEach(function (item) {
+      var row = text("div", "", "");
+      row.appendChild(text("span", "sw " + item[0], ""));
+      row.appendChild(document.createTextNode(item[1]));
+      box.appendChild(row);
+    });
+    return box;
+  }
+
+  /* {"sites":[{id,name,lat,lon,status,href}…],"customers":[…]} */
+  function drawMap(el, L, data) {
+    var sites = (data && Array.isArray(data.sites) ? data.sites : []).filter(located);
+    var customers = (data && Array.isArray(data.customers) ? data.customers : []).filter(located);
+    if (!sites.length && !customers.length) throw new Error("nothing located");
+    var holder = document.createElement("div");
+    holder.className = "map-canvas";
+    el.classList.add("is-live");
+    el.appendChild(holder);
+    try {
+      var map = L.map(holder, { attributionControl: false, scrollWheelZoom: false, zoomSnap: 0.5 });
+      var tiles = el.getAttribute("data-tiles");
+      var credit = el.getAttribute("data-attribution");
+      // Tiles are decoration: markers are vectors and draw without them.
+      if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+      if (credit) {
+        textControl(L, "bottomright", function () {
+          return text("div", "leaflet-control-attribution", credit);
+        }).addTo(map);
+      }
+      textControl(L, "bottomleft", legend).addTo(map);
+      // The view first: Leaflet adds layers only to a map that has one.
+      var points = customers.concat(sites).map(function (p) {
+        return [p.lat, p.lon];
+      });
+      if (points.length === 1) map.setView(points[0], 14);
+      else map.fitBounds(L.latLngBounds(points), { padding: [24, 24], maxZoom: 16 });
+      // Customers first, so towers draw on top.
+      customers.forEach(function (p) {
+        addMarker(L, map, p, false);
+      });
+      sites.forEach(function (p) {
+        addMarker(L, map, p, true);
+      });
+    } catch (e) {
+      el.removeChild(holder);
+      el.classList.remove("is-live");
+      throw e;
+    }
+    removeAllBut(el, holder);
+  }
+
+  /* ---------------- wiring ---------------- */
+
+  function enhance(root, selector, lib, draw) {
+    var found = [];
+    if (root.matches && root.matches(selector)) found.push(root);
+    each(root.querySelectorAll ? root.querySelectorAll(selector) : [], function (el) {
+      found.push(el);
+    });
+    found.forEach(function (el) {
+      if (seen) {
+        if (seen.has(el)) return;
+        seen.add(el);
+      }
+      var src = el.getAttribute("data-src");
+      if (!src) return;
+      Promise.all([lib(), getJSON(src)])
+        .then(function (r) {
+          draw(el, r[0], r[1]);
+        })
+        .catch(function (err) {
+          el.classList.add("is-failed");
+          warn(selector + " " + src, err);
+        });
+    });
+  }
+
+  function init(root) {
+    enhance(
+      root,
+      "[data-chart]",
+      function () {
+        return loadLib("uPlot", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css");
+      },
+      drawChart
+    );
+    enhance(
+      root,
+      "[data-map]",
+      function () {
+        return loadLib("L", "vendor/leaflet.js", "vendor/leaflet.css");
+      },
+      drawMap
+    );
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () {
+      init(document);
+    });
+  } else {
+    init(document);
+  }
+  // Content swapped in by htmx may bring charts and maps of its own.
+  document.addEventListener("htmx:load", function (e) {
+    if (e.target) init(e.target);
+  });
+})();
