@@ -22,6 +22,7 @@ pub mod monitoring;
 pub mod outbox;
 pub mod portal;
 pub mod rollup;
+pub mod sql;
 pub mod staff;
 pub mod tickets;
 
