@@ -959,14 +959,12 @@ enum BillingAccountCmd {
 }
 
 /// Today in the operator's time zone (config `timezone`).
-fn today(cfg: &Config) -> anyhow::Result<time::Date> {
+fn today(cfg: &Config) -> anyhow::Result<jiff::civil::Date> {
     let tz = jiff::tz::TimeZone::get(&cfg.timezone).with_context(|| format!("time zone {:?}", cfg.timezone))?;
-    let d = jiff::Timestamp::now().to_zoned_datetime(tz).date();
-    let month = time::Month::try_from(d.month() as u8)?;
-    Ok(time::Date::from_calendar_date(i32::from(d.year()), month, d.day() as u8)?)
+    Ok(jiff::Timestamp::now().to_zoned_datetime(tz).date())
 }
 
-fn date_or_today(cfg: &Config, field: &str, v: Option<&str>) -> anyhow::Result<time::Date> {
+fn date_or_today(cfg: &Config, field: &str, v: Option<&str>) -> anyhow::Result<jiff::civil::Date> {
     match v {
         Some(s) => Ok(billing::store::parse_date(field, s)?),
         None => today(cfg),

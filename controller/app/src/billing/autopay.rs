@@ -125,7 +125,7 @@ pub async fn charge_balance(
     db: &Db,
     provider: &dyn PaymentProvider,
     customer_id: i64,
-    today: time::Date,
+    today: jiff::civil::Date,
     attempt: i64,
     by: &str,
 ) -> Result<PayResult, DbError> {
@@ -244,7 +244,11 @@ pub async fn attempts(db: &Db, customer_id: i64) -> Result<Vec<(i64, i64, i64, S
 /// One autopay pass for `today`: charges each autopay customer who owes
 /// money and has an invoice due, as the first attempt for the current
 /// ledger state or as the due retry after a decline. Returns the results.
-pub async fn run(db: &Db, provider: &dyn PaymentProvider, today: time::Date) -> Result<Vec<(i64, PayResult)>, DbError> {
+pub async fn run(
+    db: &Db,
+    provider: &dyn PaymentProvider,
+    today: jiff::civil::Date,
+) -> Result<Vec<(i64, PayResult)>, DbError> {
     let today_s = super::period::iso_date::format(today);
     let rows = sqlx::query(
         "SELECT a.customer_id FROM billing_accounts a WHERE a.autopay <> 0 AND a.payment_method_id IS NOT NULL \
@@ -288,7 +292,7 @@ pub async fn run(db: &Db, provider: &dyn PaymentProvider, today: time::Date) -> 
 
 /// Applies a verified provider webhook: a succeeded payment is recorded
 /// (once, by its provider id) for the customer in its metadata.
-pub async fn apply_webhook(db: &Db, ev: &WebhookEvent, today: time::Date) -> Result<Option<i64>, DbError> {
+pub async fn apply_webhook(db: &Db, ev: &WebhookEvent, today: jiff::civil::Date) -> Result<Option<i64>, DbError> {
     use super::provider::WebhookEventKind as WebhookKind;
     match &ev.kind {
         WebhookKind::PaymentSucceeded { payment_intent_id, amount, currency, metadata } => {
