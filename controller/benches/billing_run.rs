@@ -12,7 +12,6 @@ use mast_controller::billing::demo::{self, DemoOptions};
 use mast_controller::billing::run::{RunOptions, RunSummary, run, thousands};
 use mast_controller::db::Db;
 use std::time::Instant;
-use time::macros::date;
 
 const BASELINE_PER_S: f64 = 200.0 / 300.0;
 
@@ -33,8 +32,9 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|_| format!("sqlite://{}/bench.db", dir.path().display()));
     let backend = if url.starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" };
     let db = Db::connect(&url).await?;
-    let date = date!(2026 - 12 - 01);
-    let opts = DemoOptions { customers, seed: 1, as_of: date!(2026 - 11 - 20), billing_day: Some(1), force: false };
+    let date = jiff::civil::date(2026, 12, 1);
+    let opts =
+        DemoOptions { customers, seed: 1, as_of: jiff::civil::date(2026, 11, 20), billing_day: Some(1), force: false };
     let loaded = demo::load(&db, &opts).await?;
     println!(
         "billing run on {backend}: {} demo customers due on 2026-12-01 ({} plan changes, {} holds, {} cancelled, \

@@ -109,16 +109,16 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
     // Demo customers with plans, subscriptions, holds and late payers, and
     // their invoices for the periods that started in the last month (once:
     // a second demo start finds them and moves on).
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
     let opts =
         crate::billing::demo::DemoOptions { customers: 60, seed: 7, as_of: today, billing_day: None, force: false };
     if crate::billing::demo::load(&db, &opts).await.is_ok() {
-        let mut d = today - time::Duration::days(27);
+        let mut d = crate::billing::period::add_days(today, -27)?;
         while d <= today {
             if let Err(e) = crate::billing::run::run(&db, d, &Default::default()).await {
                 eprintln!("warning: demo invoice run for {d}: {e}");
             }
-            d += time::Duration::days(1);
+            d = d.tomorrow()?;
         }
     }
     let token = auth::create_token(&db, &format!("demo-{}", crate::db::now_ms()), "admin").await?;

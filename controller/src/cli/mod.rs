@@ -62,14 +62,11 @@ pub fn read_password() -> anyhow::Result<String> {
 }
 
 /// Today in the operator's time zone (config `timezone`).
-pub fn today(app: &App) -> anyhow::Result<time::Date> {
-    let tz = app.tz().clone();
-    let d = jiff::Timestamp::now().to_zoned_datetime(tz).date();
-    let month = time::Month::try_from(d.month() as u8)?;
-    Ok(time::Date::from_calendar_date(i32::from(d.year()), month, d.day() as u8)?)
+pub fn today(app: &App) -> anyhow::Result<jiff::civil::Date> {
+    Ok(jiff::Timestamp::now().to_zoned_datetime(app.tz().clone()).date())
 }
 
-pub fn date_or_today(app: &App, field: &str, v: Option<&str>) -> anyhow::Result<time::Date> {
+pub fn date_or_today(app: &App, field: &str, v: Option<&str>) -> anyhow::Result<jiff::civil::Date> {
     match v {
         Some(s) => Ok(mast_controller::billing::store::parse_date(field, s)?),
         None => today(app),

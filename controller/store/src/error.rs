@@ -48,7 +48,7 @@ impl StoreError {
                     && f.len() <= 40
                     && f.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == ' ' || c == '-') =>
             {
-                StoreError::Invalid { field: f.replace([' ', '-'], "_"), reason: r.to_string() }
+                StoreError::Invalid { field: f.to_string(), reason: r.to_string() }
             }
             _ => StoreError::Invalid { field: String::new(), reason: msg },
         }
@@ -97,7 +97,7 @@ mod tests {
         assert_eq!(e.field(), Some("subject"));
         assert_eq!(e.to_string(), "subject: 1-200 characters");
         let e = StoreError::invalid_msg("tax class: no tax class \"x\"");
-        assert_eq!(e.field(), Some("tax_class"));
+        assert_eq!(e.field(), Some("tax class"));
         let e = StoreError::invalid_msg("give a site or a device (one of them)");
         assert_eq!(e.field(), None);
         assert_eq!(e.to_string(), "give a site or a device (one of them)");

@@ -21,8 +21,9 @@ pub const CASHIERS: &[Role] = &[Role::Admin, Role::Billing];
 
 type PageResult = Result<Response, ApiError>;
 
-pub fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
+/// Today's date in UTC.
+pub fn today() -> jiff::civil::Date {
+    jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date()
 }
 
 fn fmt(minor: i64, cur: &str) -> String {
@@ -283,7 +284,7 @@ pub async fn reports_page(
     axum::extract::Query(q): axum::extract::Query<ReportQ>,
 ) -> PageResult {
     let now = today();
-    let month = q.month.unwrap_or_else(|| format!("{:04}-{:02}", now.year(), u8::from(now.month())));
+    let month = q.month.unwrap_or_else(|| format!("{:04}-{:02}", now.year(), now.month()));
     let cur = store::main_currency(&st.db).await?.unwrap_or_else(|| "USD".into());
     let r = mast_app::billing::reports::report(&st.db, &month, now, &cur).await?;
     if q.format.as_deref() == Some("csv") {

@@ -124,7 +124,7 @@ pub async fn charge_balance(
     db: &Db,
     provider: &dyn PaymentProvider,
     customer_id: i64,
-    today: time::Date,
+    today: jiff::civil::Date,
     attempt: i64,
     by: &str,
 ) -> Result<PayResult, StoreError> {
@@ -246,7 +246,7 @@ pub async fn attempts(db: &Db, customer_id: i64) -> Result<Vec<(i64, i64, i64, S
 pub async fn run(
     db: &Db,
     provider: &dyn PaymentProvider,
-    today: time::Date,
+    today: jiff::civil::Date,
 ) -> Result<Vec<(i64, PayResult)>, StoreError> {
     let today_s = super::period::iso_date::format(today);
     let rows = sqlx::query(
@@ -291,7 +291,7 @@ pub async fn run(
 
 /// Applies a verified provider webhook: a succeeded payment is recorded
 /// (once, by its provider id) for the customer in its metadata.
-pub async fn apply_webhook(db: &Db, ev: &WebhookEvent, today: time::Date) -> Result<Option<i64>, StoreError> {
+pub async fn apply_webhook(db: &Db, ev: &WebhookEvent, today: jiff::civil::Date) -> Result<Option<i64>, StoreError> {
     use super::provider::WebhookEventKind as WebhookKind;
     match &ev.kind {
         WebhookKind::PaymentSucceeded { payment_intent_id, amount, currency, metadata } => {

@@ -10,13 +10,13 @@ use super::period::{add_days, iso_date};
 use super::run::multi_values;
 use super::store::{self, NewPlan};
 use crate::db::{Backend, Db, StoreError, now_ms};
+use jiff::civil::Date;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::HashMap;
 use std::time::Instant;
-use time::Date;
 
 /// Demo customers' email domain (how existing demo data is recognised).
 pub const DEMO_DOMAIN: &str = "demo.mast.example";
@@ -622,7 +622,7 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::date;
+    use jiff::civil::date;
 
     async fn open() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().unwrap();
@@ -644,8 +644,7 @@ mod tests {
 
     #[tokio::test]
     async fn deterministic_realistic_and_refuses_twice() {
-        let opts =
-            DemoOptions { customers: 1000, seed: 7, as_of: date!(2026 - 11 - 20), billing_day: None, force: false };
+        let opts = DemoOptions { customers: 1000, seed: 7, as_of: date(2026, 11, 20), billing_day: None, force: false };
         let (_d1, a) = open().await;
         let (_d2, b) = open().await;
         let s = load(&a, &opts).await.unwrap();
@@ -682,7 +681,7 @@ mod tests {
         load(&c, &DemoOptions { seed: 8, ..opts.clone() }).await.unwrap();
         assert_ne!(snapshot(&a).await[..1000], snapshot(&c).await[..]);
         // And the invoice run bills it without errors.
-        let r = crate::billing::run::run(&b, date!(2026 - 12 - 01), &Default::default()).await.unwrap();
+        let r = crate::billing::run::run(&b, date(2026, 12, 1), &Default::default()).await.unwrap();
         assert_eq!(r.errors, vec![]);
         assert!(r.invoices_issued > 0 && r.invoices_issued <= r.customers_due);
     }

@@ -168,7 +168,7 @@ pub fn period_label(start: &str, end_exclusive: &str) -> String {
         return format!("{start} – {end_exclusive}");
     };
     let Ok(r) = super::period::DateRange::new(s, e) else { return format!("{start} – {end_exclusive}") };
-    let last = e.previous_day().unwrap_or(e);
+    let last = e.yesterday().unwrap_or(e);
     let label = r.label();
     if s.year() == last.year() {
         format!("{label} {}", last.year())

@@ -21,14 +21,8 @@ pub struct Schedule {
 }
 
 /// Today's date in `tz`.
-pub fn today(tz: &jiff::tz::TimeZone) -> time::Date {
-    let z = jiff::Timestamp::now().to_zoned_datetime(tz.clone());
-    time::Date::from_calendar_date(
-        i32::from(z.year()),
-        time::Month::try_from(z.month() as u8).unwrap_or(time::Month::January),
-        z.day() as u8,
-    )
-    .unwrap_or_else(|_| time::OffsetDateTime::now_utc().date())
+pub fn today(tz: &jiff::tz::TimeZone) -> jiff::civil::Date {
+    jiff::Timestamp::now().to_zoned_datetime(tz.clone()).date()
 }
 
 pub async fn pass(db: &Db, s: &Schedule) {

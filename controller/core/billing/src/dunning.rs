@@ -5,14 +5,19 @@
 use super::error::{BillingError, Result};
 use super::money::{Money, RoundingMode};
 use super::period::{add_days, days_between, iso_date};
+use jiff::civil::{Date, Weekday};
 use serde::{Deserialize, Serialize};
-use time::{Date, Weekday};
 
 /// Largest step threshold, in business days (ten years of weekdays is more
 /// than any policy needs and keeps every computation bounded).
 pub const MAX_STEP_DAYS: u32 = 3650;
 /// Largest number of steps (the done-set is a 64-bit mask).
 pub const MAX_STEPS: usize = 64;
+
+/// Days from Monday, 0..=6 (an index into [`BusinessCalendar`]'s weekend mask).
+fn monday_index(d: Weekday) -> usize {
+    usize::from(d.to_monday_zero_offset().unsigned_abs())
+}
 
 /// Weekends and holidays: the days that do not count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,7 +70,7 @@ impl BusinessCalendar {
     pub fn new(weekend: &[Weekday], holidays: Vec<Date>) -> Result<BusinessCalendar> {
         let mut mask = [false; 7];
         for d in weekend {
-            mask[usize::from(d.number_days_from_monday())] = true;
+            mask[monday_index(*d)] = true;
         }
         Self::with_weekend_mask(mask, holidays)
     }
@@ -86,7 +91,7 @@ impl BusinessCalendar {
 
     /// Whether `d` counts (neither weekend nor holiday).
     pub fn is_business_day(&self, d: Date) -> bool {
-        !self.weekend[usize::from(d.weekday().number_days_from_monday())] && self.holidays.binary_search(&d).is_err()
+        !self.weekend[monday_index(d.weekday())] && self.holidays.binary_search(&d).is_err()
     }
 
     /// Business days `d` with `due < d <= today` (0 when `today <= due`):
@@ -97,7 +102,7 @@ impl BusinessCalendar {
             return 0;
         }
         let per_week = self.weekend.iter().filter(|&&w| !w).count() as i64;
-        let first = i64::from(due.weekday().number_days_from_monday()) + 1; // weekday index of due+1
+        let first = monday_index(due.weekday()) as i64 + 1; // weekday index of due+1
         let mut count = n / 7 * per_week;
         for k in 0..n % 7 {
             count += i64::from(!self.weekend[((first + n / 7 * 7 + k) % 7) as usize]);
@@ -105,10 +110,8 @@ impl BusinessCalendar {
         // Holidays in (due, today] that fell on a weekday were counted above.
         let lo = self.holidays.partition_point(|&h| h <= due);
         let hi = self.holidays.partition_point(|&h| h <= today);
-        let on_weekdays = self.holidays[lo..hi]
-            .iter()
-            .filter(|h| !self.weekend[usize::from(h.weekday().number_days_from_monday())])
-            .count() as i64;
+        let on_weekdays =
+            self.holidays[lo..hi].iter().filter(|h| !self.weekend[monday_index(h.weekday())]).count() as i64;
         u32::try_from(count - on_weekdays).unwrap_or(u32::MAX)
     }
 
@@ -307,8 +310,8 @@ pub fn actions(
 mod tests {
     use super::*;
     use crate::money::Currency;
+    use jiff::civil::date;
     use proptest::prelude::*;
-    use time::macros::date;
 
     fn usd(m: i64) -> Money {
         Money::new(m, Currency::USD)
@@ -329,15 +332,15 @@ mod tests {
     #[test]
     fn counting_business_days() {
         // 2026-03-06 is a Friday; Monday 9 March a holiday.
-        let cal = BusinessCalendar::new(&[Weekday::Saturday, Weekday::Sunday], vec![date!(2026 - 03 - 09)]).unwrap();
-        let due = date!(2026 - 03 - 06);
+        let cal = BusinessCalendar::new(&[Weekday::Saturday, Weekday::Sunday], vec![date(2026, 3, 9)]).unwrap();
+        let due = date(2026, 3, 6);
         assert_eq!(cal.business_days_after(due, due), 0);
-        assert_eq!(cal.business_days_after(due, date!(2026 - 03 - 08)), 0);
-        assert_eq!(cal.business_days_after(due, date!(2026 - 03 - 09)), 0);
-        assert_eq!(cal.business_days_after(due, date!(2026 - 03 - 10)), 1);
-        assert_eq!(cal.business_days_after(due, date!(2026 - 03 - 20)), 9);
-        assert_eq!(cal.business_days_after(due, date!(2026 - 03 - 01)), 0);
-        assert_eq!(cal.nth_business_day_after(due, 1).unwrap(), date!(2026 - 03 - 10));
+        assert_eq!(cal.business_days_after(due, date(2026, 3, 8)), 0);
+        assert_eq!(cal.business_days_after(due, date(2026, 3, 9)), 0);
+        assert_eq!(cal.business_days_after(due, date(2026, 3, 10)), 1);
+        assert_eq!(cal.business_days_after(due, date(2026, 3, 20)), 9);
+        assert_eq!(cal.business_days_after(due, date(2026, 3, 1)), 0);
+        assert_eq!(cal.nth_business_day_after(due, 1).unwrap(), date(2026, 3, 10));
         assert_eq!(cal.nth_business_day_after(due, 0).unwrap(), due);
         assert!(cal.nth_business_day_after(due, MAX_STEP_DAYS + 1).is_err());
         assert_eq!(
@@ -367,39 +370,39 @@ mod tests {
 
     #[test]
     fn a_dunning_cycle() {
-        let cal = BusinessCalendar::new(&[Weekday::Saturday, Weekday::Sunday], vec![date!(2026 - 03 - 09)]).unwrap();
-        let (p, due, open) = (policy(), date!(2026 - 03 - 06), usd(6000));
+        let cal = BusinessCalendar::new(&[Weekday::Saturday, Weekday::Sunday], vec![date(2026, 3, 9)]).unwrap();
+        let (p, due, open) = (policy(), date(2026, 3, 6), usd(6000));
         let mut st = DunningState::default();
         let run = |today, open: Money, st: &mut DunningState| {
             let a = actions(&p, &cal, due, open, st, today).unwrap();
             *st = st.after(&a);
             a
         };
-        assert_eq!(run(date!(2026 - 03 - 09), open, &mut st), vec![]);
-        assert_eq!(run(date!(2026 - 03 - 10), open, &mut st), vec![DunningAction::Remind { step: 0 }]);
-        assert_eq!(run(date!(2026 - 03 - 10), open, &mut st), vec![]);
+        assert_eq!(run(date(2026, 3, 9), open, &mut st), vec![]);
+        assert_eq!(run(date(2026, 3, 10), open, &mut st), vec![DunningAction::Remind { step: 0 }]);
+        assert_eq!(run(date(2026, 3, 10), open, &mut st), vec![]);
         // Missed a week: late fee and second reminder at once.
         assert_eq!(
-            run(date!(2026 - 03 - 19), open, &mut st),
+            run(date(2026, 3, 19), open, &mut st),
             vec![DunningAction::ChargeLateFee { step: 1, amount: usd(500) }, DunningAction::Remind { step: 2 }]
         );
-        assert_eq!(run(date!(2026 - 03 - 20), open, &mut st), vec![]);
-        assert_eq!(run(date!(2026 - 03 - 23), open, &mut st), vec![DunningAction::Suspend { step: 3 }]);
+        assert_eq!(run(date(2026, 3, 20), open, &mut st), vec![]);
+        assert_eq!(run(date(2026, 3, 23), open, &mut st), vec![DunningAction::Suspend { step: 3 }]);
         assert!(st.suspended);
         // A partial payment changes nothing; paying in full reactivates, once.
-        assert_eq!(run(date!(2026 - 03 - 24), usd(1), &mut st), vec![]);
+        assert_eq!(run(date(2026, 3, 24), usd(1), &mut st), vec![]);
         assert_eq!(
-            run(date!(2026 - 03 - 25), usd(0), &mut st),
+            run(date(2026, 3, 25), usd(0), &mut st),
             vec![DunningAction::Reactivate, DunningAction::ChargeReconnectionFee { amount: usd(2500) }]
         );
-        assert_eq!(run(date!(2026 - 03 - 26), usd(0), &mut st), vec![]);
+        assert_eq!(run(date(2026, 3, 26), usd(0), &mut st), vec![]);
         assert!(!st.suspended);
     }
 
     #[test]
     fn percent_fees_and_bad_policies() {
         let cal = BusinessCalendar::default();
-        let due = date!(2026 - 03 - 06);
+        let due = date(2026, 3, 6);
         let mut p = DunningPolicy {
             steps: vec![DunningStep::LateFee {
                 after_business_days: 0,
@@ -437,7 +440,7 @@ mod tests {
             "no business day",
             |(w, hs)| {
                 let mask: [bool; 7] = w.try_into().ok()?;
-                let hs = hs.into_iter().map(|o| add_days(date!(2026 - 01 - 01), o).unwrap()).collect();
+                let hs = hs.into_iter().map(|o| add_days(date(2026, 1, 1), o).unwrap()).collect();
                 BusinessCalendar::with_weekend_mask(mask, hs).ok()
             },
         )
@@ -456,7 +459,7 @@ mod tests {
         /// never advances it.
         #[test]
         fn counting_matches_brute_force(cal in calendar(), due_off in 0i64..100, len in 0i64..60) {
-            let due = add_days(date!(2026 - 01 - 01), due_off).unwrap();
+            let due = add_days(date(2026, 1, 1), due_off).unwrap();
             let mut brute = 0;
             for k in 1..=len {
                 let d = add_days(due, k).unwrap();
@@ -479,7 +482,7 @@ mod tests {
         #[test]
         fn dunning_runs(cal in calendar(), steps in prop::collection::vec(step(), 0..8), pay_on in 0i64..60, skip in prop::collection::vec(any::<bool>(), 60)) {
             let p = DunningPolicy { steps, reconnection_fee: Some(usd(100)) };
-            let due = date!(2026 - 01 - 15);
+            let due = date(2026, 1, 15);
             let mut st = DunningState::default();
             let mut fired = vec![0u32; p.steps.len()];
             let mut reactivated = 0;

@@ -2,6 +2,7 @@
 //! never a panic.
 
 use super::money::Currency;
+use super::period::iso_date;
 
 /// Why a billing computation refused its input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,8 +32,8 @@ pub enum BillingError {
     #[error("date out of range")]
     DateOutOfRange,
     /// A date range whose end is before its start, or an empty billing period.
-    #[error("invalid date range {start}..{end}")]
-    InvalidRange { start: time::Date, end: time::Date },
+    #[error("invalid date range {}..{}", iso_date::format(*start), iso_date::format(*end))]
+    InvalidRange { start: jiff::civil::Date, end: jiff::civil::Date },
     /// A subscription or discount refers to a plan the catalog does not have.
     #[error("unknown plan {0}")]
     UnknownPlan(u64),

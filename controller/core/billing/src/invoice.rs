@@ -5,11 +5,11 @@
 use super::catalog::{Catalog, TaxClassId};
 use super::error::{BillingError, Result};
 use super::money::{Currency, Money, RoundingMode};
-use super::period::{DateRange, iso_date};
+use super::period::{DateRange, iso_date, julian_day};
 use super::proration::{ProratedPart, Subscription, SubscriptionId, prorate};
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use time::Date;
 
 /// Id of a customer.
 pub type CustomerId = u64;
@@ -421,7 +421,7 @@ impl Fnv {
         self.bytes(&v.to_le_bytes());
     }
     fn date(&mut self, d: Date) {
-        self.u64(d.to_julian_day() as u64);
+        self.u64(julian_day(d) as u64);
     }
     fn money(&mut self, m: Money) {
         self.bytes(m.currency.code().as_bytes());

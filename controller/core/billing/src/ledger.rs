@@ -4,8 +4,8 @@
 use super::error::{BillingError, Result};
 use super::money::{Currency, Money};
 use super::period::{days_between, iso_date};
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
-use time::Date;
 
 /// What moved the balance. The sign of an entry's amount follows its kind:
 /// positive = the customer owes more (a debit), negative = owes less.
@@ -171,8 +171,8 @@ pub fn aging(entries: &[LedgerEntry], currency: Currency, as_of: Date) -> Result
 mod tests {
     use super::*;
     use crate::period::add_days;
+    use jiff::civil::date;
     use proptest::prelude::*;
-    use time::macros::date;
 
     fn usd(m: i64) -> Money {
         Money::new(m, Currency::USD)
@@ -185,14 +185,14 @@ mod tests {
     #[test]
     fn balance_and_aging() {
         let es = vec![
-            e(1, date!(2026 - 01 - 01), Some(date!(2026 - 01 - 15)), EntryKind::Invoice, 5000),
-            e(2, date!(2026 - 02 - 01), Some(date!(2026 - 02 - 15)), EntryKind::Invoice, 5000),
-            e(3, date!(2026 - 02 - 20), None, EntryKind::LateFee, 500),
-            e(4, date!(2026 - 03 - 01), Some(date!(2026 - 03 - 15)), EntryKind::Invoice, 5000),
-            e(5, date!(2026 - 03 - 02), None, EntryKind::Payment, -6000),
-            e(6, date!(2026 - 06 - 01), None, EntryKind::Payment, -99_999), // after as_of
+            e(1, date(2026, 1, 1), Some(date(2026, 1, 15)), EntryKind::Invoice, 5000),
+            e(2, date(2026, 2, 1), Some(date(2026, 2, 15)), EntryKind::Invoice, 5000),
+            e(3, date(2026, 2, 20), None, EntryKind::LateFee, 500),
+            e(4, date(2026, 3, 1), Some(date(2026, 3, 15)), EntryKind::Invoice, 5000),
+            e(5, date(2026, 3, 2), None, EntryKind::Payment, -6000),
+            e(6, date(2026, 6, 1), None, EntryKind::Payment, -99_999), // after as_of
         ];
-        let as_of = date!(2026 - 03 - 20);
+        let as_of = date(2026, 3, 20);
         assert_eq!(balance(&es, Currency::USD, as_of), Ok(usd(9500)));
         let a = aging(&es, Currency::USD, as_of).unwrap();
         // The payment clears January's invoice and 10.00 of February's.
@@ -201,7 +201,7 @@ mod tests {
         assert_eq!(a.days_31_60, usd(4000)); // February, 33 days
         assert_eq!(a.days_61_90, usd(0));
         assert_eq!((a.open, a.unapplied_credit, a.balance), (usd(9500), usd(0), usd(9500)));
-        let later = aging(&es, Currency::USD, date!(2026 - 06 - 01)).unwrap();
+        let later = aging(&es, Currency::USD, date(2026, 6, 1)).unwrap();
         assert_eq!((later.open, later.unapplied_credit, later.balance), (usd(0), usd(90_499), usd(-90_499)));
         let sum = a.checked_add(&later).unwrap();
         assert_eq!(sum.balance, usd(9500 - 90_499));
@@ -211,7 +211,7 @@ mod tests {
 
     #[test]
     fn bad_entries() {
-        let d = date!(2026 - 01 - 01);
+        let d = date(2026, 1, 1);
         assert_eq!(
             balance(&[e(7, d, None, EntryKind::Payment, 1)], Currency::USD, d),
             Err(BillingError::WrongSign { id: 7 })
@@ -243,7 +243,7 @@ mod tests {
                         EntryKind::Refund,
                         EntryKind::Adjustment,
                     ][k as usize];
-                    let date = add_days(date!(2026 - 01 - 01), day).unwrap();
+                    let date = add_days(date(2026, 1, 1), day).unwrap();
                     let amount = match kind {
                         EntryKind::Payment | EntryKind::Credit => -amt,
                         EntryKind::Adjustment => amt - 50_000,
@@ -258,7 +258,7 @@ mod tests {
     proptest! {
         #[test]
         fn aging_adds_up(es in entries(), as_of in 0i64..260) {
-            let as_of = add_days(date!(2026 - 01 - 01), as_of).unwrap();
+            let as_of = add_days(date(2026, 1, 1), as_of).unwrap();
             let b = balance(&es, Currency::USD, as_of).unwrap();
             let expect: i64 = es.iter().filter(|e| e.date <= as_of).map(|e| e.amount.minor).sum();
             prop_assert_eq!(b.minor, expect);
@@ -278,7 +278,7 @@ mod tests {
 
         #[test]
         fn never_panics(v in prop::collection::vec((any::<i64>(), any::<bool>()), 0..6)) {
-            let d = date!(2026 - 01 - 01);
+            let d = date(2026, 1, 1);
             let es: Vec<_> = v.iter().enumerate().map(|(i, &(m, adj))| {
                 let kind = if adj { EntryKind::Adjustment } else if m >= 0 { EntryKind::Invoice } else { EntryKind::Payment };
                 e(i as u64, d, None, kind, m)

@@ -21,9 +21,9 @@
 
 use super::store;
 use crate::db::{Db, StoreError};
+use jiff::civil::Date;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use time::Date;
 
 /// One statement row, parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,9 +75,10 @@ fn parse_amount(s: &str) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
+/// `YYYY-MM-DD` (the controller's one strict parser) or a bank's `M/D/YYYY`.
 fn parse_date(s: &str) -> Option<Date> {
     let s = s.trim();
-    if let Ok(d) = store::parse_date("date", s) {
+    if let Some(d) = mast_text_core::when::parse_date(s) {
         return Some(d);
     }
     let mut it = s.split('/');
@@ -85,7 +86,7 @@ fn parse_date(s: &str) -> Option<Date> {
     if it.next().is_some() {
         return None;
     }
-    Date::from_calendar_date(y, time::Month::try_from(m).ok()?, d).ok()
+    Date::new(i16::try_from(y).ok()?, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()
 }
 
 /// The first valid payment reference in a text.
@@ -231,6 +232,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bad_bank_dates_are_none_never_a_panic() {
+        assert_eq!(parse_date(" 2/28/2026 "), Some(jiff::civil::date(2026, 2, 28)));
+        for bad in
+            ["2/29/2026", "13/01/2026", "0/1/2026", "1/0/2026", "1/1/99999", "1/1/-40000", "300/1/2026", "1/1", ""]
+        {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn amounts_dates_and_references() {
         assert_eq!(parse_amount("1,234.56"), Some(123_456));
         assert_eq!(parse_amount("45"), Some(4500));
@@ -238,8 +249,8 @@ mod tests {
         assert_eq!(parse_amount("12.345"), None);
         assert_eq!(parse_amount("1,234"), None, "a comma without a decimal point is ambiguous");
         assert_eq!(parse_amount("abc"), None);
-        assert_eq!(parse_date("12/01/2026"), Date::from_calendar_date(2026, time::Month::December, 1).ok());
-        assert_eq!(parse_date("2026-12-01"), Date::from_calendar_date(2026, time::Month::December, 1).ok());
+        assert_eq!(parse_date("12/01/2026"), Some(jiff::civil::date(2026, 12, 1)));
+        assert_eq!(parse_date("2026-12-01"), Some(jiff::civil::date(2026, 12, 1)));
         assert_eq!(parse_date("31/12/2026"), None);
         let r = store::payment_reference(123);
         assert_eq!(find_reference(&format!("INV 2026 / ref {r} thanks")), Some(123));

@@ -19,9 +19,9 @@ use super::money::Money;
 use super::store;
 use crate::db::{Db, StoreError, now_ms};
 use crate::outbox::{self as notify, Channel, Channels};
+use jiff::civil::{Date, Weekday};
 use serde::Serialize;
 use sqlx::Row;
-use time::Date;
 
 fn invalid(m: impl Into<String>) -> StoreError {
     StoreError::invalid_msg(m.into())
@@ -78,7 +78,7 @@ fn policy(s: &Settings, currency: &str) -> Result<(DunningPolicy, BusinessCalend
         .map(|f| Money::parse(f, cur))
         .transpose()
         .map_err(|e| invalid(format!("reconnection_fee: {e}")))?;
-    let cal = BusinessCalendar::new(&[time::Weekday::Saturday, time::Weekday::Sunday], s.holidays.clone())
+    let cal = BusinessCalendar::new(&[Weekday::Saturday, Weekday::Sunday], s.holidays.clone())
         .map_err(|e| invalid(format!("holidays: {e}")))?;
     Ok((DunningPolicy { steps, reconnection_fee }, cal))
 }

@@ -7,6 +7,7 @@
 
 use super::store;
 use crate::db::{Db, StoreError};
+use jiff::civil::Date;
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -36,17 +37,13 @@ pub struct Report {
 
 fn month_bounds(month: &str) -> Result<(String, String), StoreError> {
     let d = store::parse_date("month", &format!("{month}-01"))?;
-    let next = if d.month() == time::Month::December {
-        time::Date::from_calendar_date(d.year() + 1, time::Month::January, 1)
-    } else {
-        time::Date::from_calendar_date(d.year(), d.month().next(), 1)
-    }
-    .map_err(|e| StoreError::invalid_msg(format!("month: {e}")))?;
+    let next = if d.month() == 12 { Date::new(d.year() + 1, 1, 1) } else { Date::new(d.year(), d.month() + 1, 1) }
+        .map_err(|e| StoreError::invalid_msg(format!("month: {e}")))?;
     Ok((super::period::iso_date::format(d), super::period::iso_date::format(next)))
 }
 
 /// The report for `month` (`YYYY-MM`) with MRR and aging as of `as_of`.
-pub async fn report(db: &Db, month: &str, as_of: time::Date, currency: &str) -> Result<Report, StoreError> {
+pub async fn report(db: &Db, month: &str, as_of: Date, currency: &str) -> Result<Report, StoreError> {
     let (start, end) = month_bounds(month)?;
     let today = super::period::iso_date::format(as_of);
     let mut r = Report { as_of: today.clone(), month: month.into(), currency: currency.into(), ..Default::default() };

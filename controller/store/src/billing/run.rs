@@ -28,13 +28,13 @@ use super::numbering::SeriesCounter;
 use super::period::{DateRange, add_days, iso_date};
 use super::store::{self, charge_kind_name};
 use crate::db::{Backend, Db, StoreError, now_ms};
+use jiff::civil::Date;
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
-use time::Date;
 
 /// Invoice number series unless told otherwise.
 pub const DEFAULT_SERIES: &str = "INV";
@@ -243,7 +243,7 @@ fn ms_since(t: Instant) -> u64 {
 
 /// Runs (or previews) the invoice run for `date`. See the module doc.
 pub async fn run(db: &Db, date: Date, opts: &RunOptions) -> Result<RunSummary, RunError> {
-    let year = date.year();
+    let year = i32::from(date.year());
     // Validates series and year before anything is loaded or written.
     SeriesCounter::new(&opts.series, year)?;
     let due_date = add_days(date, i64::from(opts.terms_days))?;

@@ -13,10 +13,10 @@ use super::money::{Currency, Money, RoundingMode};
 use super::period::{BillingDay, DateRange, iso_date, period_starting};
 use super::proration::{Hold, HoldKind, PlanChange, Subscription};
 use crate::db::{Db, StoreError, now_ms};
+use jiff::civil::Date;
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::{BTreeSet, HashMap};
-use time::Date;
 
 fn invalid(msg: impl Into<String>) -> StoreError {
     StoreError::invalid_msg(msg.into())
@@ -35,9 +35,10 @@ pub fn currency(code: &str) -> Result<Currency, StoreError> {
     Currency::new(code, exponent).map_err(|_| invalid(format!("currency: {code:?} is not a three-letter ISO code")))
 }
 
-/// Parses `YYYY-MM-DD`; the error names the field.
+/// Parses `YYYY-MM-DD` with the controller's one strict date parser
+/// ([`mast_text_core::when::parse_date`]); the error names the field.
 pub fn parse_date(field: &str, s: &str) -> Result<Date, StoreError> {
-    iso_date::parse(s.trim()).ok_or_else(|| invalid(format!("{field}: {s:?} is not a date (YYYY-MM-DD)")))
+    mast_text_core::when::parse_date(s).ok_or_else(|| invalid(format!("{field}: {s:?} is not a date (YYYY-MM-DD)")))
 }
 
 fn fmt_date(d: Date) -> String {
@@ -1220,7 +1221,7 @@ fn id_u64(v: i64) -> u64 {
 /// were already invoiced for it.
 pub async fn load_run_inputs(db: &Db, date: Date) -> Result<RunInputs, StoreError> {
     let (catalog, skipped) = load_catalog(db).await?;
-    let Ok(day) = BillingDay::new(date.day()) else {
+    let Ok(day) = BillingDay::new(date.day().unsigned_abs()) else {
         return Ok(RunInputs { period: None, catalog, due: Vec::new(), issued: BTreeSet::new(), skipped });
     };
     let period = period_starting(day, date.year(), date.month()).map_err(|e| invalid(format!("date: {e}")))?;
@@ -1543,7 +1544,7 @@ mod tests {
 
     #[tokio::test]
     async fn validation_payments_and_balance() {
-        use time::macros::date;
+        use jiff::civil::date;
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
         let c =
@@ -1569,7 +1570,7 @@ mod tests {
         assert!(find_plan(&db, "Nope").await.is_err());
 
         // No account yet: subscriptions, charges and payments are refused.
-        let e = subscribe(&db, c, home.id, date!(2026 - 01 - 01)).await.unwrap_err().to_string();
+        let e = subscribe(&db, c, home.id, date(2026, 1, 1)).await.unwrap_err().to_string();
         assert!(e.contains("no billing account"), "{e}");
         assert!(
             set_account(&db, &AccountInput { customer_id: c, billing_day: 29, ..Default::default() }).await.is_err()
@@ -1579,24 +1580,24 @@ mod tests {
         );
         let a = set_account(&db, &AccountInput { customer_id: c, billing_day: 3, ..Default::default() }).await.unwrap();
         assert_eq!((a.currency.as_str(), a.payment_reference.clone()), ("USD", payment_reference(c)));
-        assert!(subscribe(&db, c, euro.id, date!(2026 - 01 - 01)).await.unwrap_err().to_string().contains("EUR"));
-        let s = subscribe(&db, c, home.id, date!(2026 - 01 - 01)).await.unwrap();
-        assert!(change_plan(&db, s, home.id, date!(2025 - 12 - 01)).await.is_err(), "before the start");
-        assert!(cancel(&db, s, date!(2026 - 01 - 01)).await.is_err());
+        assert!(subscribe(&db, c, euro.id, date(2026, 1, 1)).await.unwrap_err().to_string().contains("EUR"));
+        let s = subscribe(&db, c, home.id, date(2026, 1, 1)).await.unwrap();
+        assert!(change_plan(&db, s, home.id, date(2025, 12, 1)).await.is_err(), "before the start");
+        assert!(cancel(&db, s, date(2026, 1, 1)).await.is_err());
         let hold = HoldInput {
             customer_id: c,
             subscription_id: Some(s),
-            start: date!(2026 - 02 - 01),
-            end: Some(date!(2026 - 02 - 01)),
+            start: date(2026, 2, 1),
+            end: Some(date(2026, 2, 1)),
             kind: HoldKind::Vacation,
         };
         assert!(add_hold(&db, &hold).await.is_err(), "empty hold");
         let h = add_hold(&db, &HoldInput { end: None, ..hold.clone() }).await.unwrap();
-        end_hold(&db, h, date!(2026 - 02 - 10)).await.unwrap();
-        assert!(end_hold(&db, h, date!(2026 - 01 - 10)).await.is_err());
+        end_hold(&db, h, date(2026, 2, 10)).await.unwrap();
+        assert!(end_hold(&db, h, date(2026, 1, 10)).await.is_err());
         let charge = ChargeInput {
             customer_id: c,
-            date: date!(2026 - 01 - 01),
+            date: date(2026, 1, 1),
             kind: ChargeKind::Installation,
             description: "Installation".into(),
             amount: usd(0),
@@ -1612,7 +1613,7 @@ mod tests {
             description: "Half".into(),
             target: DiscountTarget::AllRecurring,
             value: DiscountValue::PercentBp(10_001),
-            start: date!(2026 - 01 - 01),
+            start: date(2026, 1, 1),
             end: None,
         };
         assert!(add_discount(&db, &discount).await.is_err());
@@ -1621,7 +1622,7 @@ mod tests {
         // Payments: a payments row plus a ledger credit; a provider id is recorded once.
         let pay = PaymentInput {
             customer_id: c,
-            date: date!(2026 - 01 - 05),
+            date: date(2026, 1, 5),
             amount: usd(3000),
             method: "card".into(),
             reference: None,
@@ -1636,12 +1637,22 @@ mod tests {
         record_payment(&db, &PaymentInput { provider_payment_id: None, amount: usd(500), ..pay.clone() })
             .await
             .unwrap();
-        let b = balance(&db, c, date!(2026 - 01 - 31)).await.unwrap();
+        let b = balance(&db, c, date(2026, 1, 31)).await.unwrap();
         assert_eq!((b.balance_minor, b.unapplied_credit_minor, b.balance.as_str()), (-3500, 3500, "-35.00 USD"));
         let n: i64 =
             sqlx::query("SELECT COUNT(*) FROM payments").fetch_one(&db.pool).await.unwrap().try_get(0).unwrap();
         assert_eq!(n, 2);
         assert_eq!(ledger_entries(&db, c, Currency::USD).await.unwrap().len(), 2);
+    }
+
+    #[test]
+    fn dates_parse_through_the_shared_strict_parser() {
+        assert_eq!(parse_date("start", " 2026-12-01 ").unwrap(), jiff::civil::date(2026, 12, 1));
+        let e = parse_date("due date", "2026-13-01").unwrap_err().to_string();
+        assert!(e.contains("due date") && e.contains("YYYY-MM-DD"), "{e}");
+        for bad in ["", "2026-2-01", "12/01/2026", "2026-02-29", "99999-01-01", "+2026-01-01"] {
+            assert!(parse_date("d", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

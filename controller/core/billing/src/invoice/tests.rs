@@ -5,8 +5,8 @@ use super::*;
 use crate::catalog::{BillingCycle, Plan, TaxClass, TaxComponent};
 use crate::period::{BillingDay, period_containing};
 use crate::proration::{Hold, HoldKind, PlanChange};
+use jiff::civil::date;
 use proptest::prelude::*;
-use time::macros::date;
 
 const USD: Currency = Currency::USD;
 
@@ -49,7 +49,7 @@ fn catalog() -> Catalog {
 }
 
 fn march() -> DateRange {
-    period_containing(BillingDay::new(1).unwrap(), date!(2026 - 03 - 10)).unwrap()
+    period_containing(BillingDay::new(1).unwrap(), date(2026, 3, 10)).unwrap()
 }
 
 fn sub(id: u64, plan: u64, start: Date) -> Subscription {
@@ -77,12 +77,12 @@ fn charge(id: u64, date: Date, kind: ChargeKind, cents: i64, tax: Option<u64>) -
 fn worked_example() {
     let mut i = input();
     // New on 15 Mar, upgraded on 25 Mar.
-    let mut s = sub(1, 1, date!(2026 - 03 - 15));
-    s.changes.push(PlanChange { on: date!(2026 - 03 - 25), plan: 2 });
+    let mut s = sub(1, 1, date(2026, 3, 15));
+    s.changes.push(PlanChange { on: date(2026, 3, 25), plan: 2 });
     i.subscriptions.push(s);
-    i.charges.push(charge(10, date!(2026 - 03 - 15), ChargeKind::Installation, 10_000, Some(2)));
-    i.charges.push(charge(11, date!(2026 - 03 - 15), ChargeKind::Deposit, 5_000, Some(2)));
-    i.charges.push(charge(12, date!(2026 - 04 - 01), ChargeKind::Equipment, 9_999, Some(2))); // next period
+    i.charges.push(charge(10, date(2026, 3, 15), ChargeKind::Installation, 10_000, Some(2)));
+    i.charges.push(charge(11, date(2026, 3, 15), ChargeKind::Deposit, 5_000, Some(2)));
+    i.charges.push(charge(12, date(2026, 4, 1), ChargeKind::Equipment, 9_999, Some(2))); // next period
     i.discounts.push(Discount {
         id: 2,
         description: "Install promo".into(),
@@ -132,7 +132,7 @@ fn worked_example() {
     assert_eq!(d.total, usd(15_821));
     assert_eq!(d.credits_applied, usd(3_000));
     assert_eq!(d.amount_due, usd(12_821));
-    assert_eq!(d.key, InvoiceKey { customer_id: 42, period_start: date!(2026 - 03 - 01) });
+    assert_eq!(d.key, InvoiceKey { customer_id: 42, period_start: date(2026, 3, 1) });
     assert_eq!(d.key.to_string(), "42/2026-03-01");
     let json = serde_json::to_string(&d).unwrap();
     assert_eq!(serde_json::from_str::<InvoiceDraft>(&json).unwrap(), d);
@@ -146,7 +146,7 @@ fn worked_example() {
 fn tax_is_rounded_per_line() {
     let mut i = input();
     for id in 0..3 {
-        i.charges.push(charge(id, date!(2026 - 03 - 02), ChargeKind::Fee, 6, Some(1)));
+        i.charges.push(charge(id, date(2026, 3, 2), ChargeKind::Fee, 6, Some(1)));
     }
     let d = draft(&i, &catalog(), &InvoiceRules::default()).unwrap();
     // Each line: 0.06 * 8.25 % = 0.00495 -> 0.00. On the invoice total it
@@ -164,9 +164,9 @@ fn tax_is_rounded_per_line() {
 #[test]
 fn exempt_full_and_held_and_credit_larger_than_total() {
     let mut i = input();
-    i.subscriptions.push(sub(1, 1, date!(2025 - 01 - 01)));
-    let mut held = sub(2, 2, date!(2025 - 01 - 01));
-    held.holds.push(Hold { start: date!(2026 - 02 - 20), end: Some(date!(2026 - 04 - 20)), kind: HoldKind::Seasonal });
+    i.subscriptions.push(sub(1, 1, date(2025, 1, 1)));
+    let mut held = sub(2, 2, date(2025, 1, 1));
+    held.holds.push(Hold { start: date(2026, 2, 20), end: Some(date(2026, 4, 20)), kind: HoldKind::Seasonal });
     i.subscriptions.push(held);
     i.tax_exempt = true;
     i.credit_available = usd(100_000);
@@ -183,8 +183,8 @@ fn exempt_full_and_held_and_credit_larger_than_total() {
 #[test]
 fn discounts_never_go_below_zero() {
     let mut i = input();
-    i.subscriptions.push(sub(1, 1, date!(2025 - 01 - 01)));
-    i.subscriptions.push(sub(2, 2, date!(2025 - 01 - 01)));
+    i.subscriptions.push(sub(1, 1, date(2025, 1, 1)));
+    i.subscriptions.push(sub(2, 2, date(2025, 1, 1)));
     i.discounts.push(Discount {
         id: 1,
         description: "big".into(),
@@ -216,10 +216,10 @@ fn bad_inputs_are_errors() {
     let mut i = input();
     i.currency = Currency::EUR;
     i.credit_available = eur;
-    i.subscriptions.push(sub(1, 1, date!(2025 - 01 - 01)));
+    i.subscriptions.push(sub(1, 1, date(2025, 1, 1)));
     assert!(matches!(draft(&i, &catalog(), &r), Err(BillingError::CurrencyMismatch { .. })));
     let mut i = input();
-    i.charges.push(OneTimeCharge { amount: eur, ..charge(1, date!(2026 - 03 - 02), ChargeKind::Fee, 0, None) });
+    i.charges.push(OneTimeCharge { amount: eur, ..charge(1, date(2026, 3, 2), ChargeKind::Fee, 0, None) });
     assert!(matches!(draft(&i, &catalog(), &r), Err(BillingError::CurrencyMismatch { .. })));
     let mut i = input();
     i.discounts.push(Discount {
@@ -230,21 +230,21 @@ fn bad_inputs_are_errors() {
     });
     assert!(matches!(draft(&i, &catalog(), &r), Err(BillingError::CurrencyMismatch { .. })));
     let mut i = input();
-    i.charges.push(charge(1, date!(2026 - 03 - 02), ChargeKind::Fee, -1, None));
+    i.charges.push(charge(1, date(2026, 3, 2), ChargeKind::Fee, -1, None));
     assert!(matches!(draft(&i, &catalog(), &r), Err(BillingError::Negative { .. })));
     let mut i = input();
-    i.charges.push(charge(1, date!(2026 - 03 - 02), ChargeKind::Fee, 1, Some(99)));
+    i.charges.push(charge(1, date(2026, 3, 2), ChargeKind::Fee, 1, Some(99)));
     assert_eq!(draft(&i, &catalog(), &r), Err(BillingError::UnknownTaxClass(99)));
     let mut i = input();
-    i.subscriptions.push(sub(1, 1, date!(2025 - 01 - 01)));
-    i.subscriptions.push(sub(1, 2, date!(2025 - 01 - 01)));
+    i.subscriptions.push(sub(1, 1, date(2025, 1, 1)));
+    i.subscriptions.push(sub(1, 2, date(2025, 1, 1)));
     assert_eq!(draft(&i, &catalog(), &r), Err(BillingError::DuplicateId(1)));
     let mut i = input();
     i.credit_available = usd(-1);
     assert!(matches!(draft(&i, &catalog(), &r), Err(BillingError::Negative { .. })));
     let mut i = input();
-    i.charges.push(charge(1, date!(2026 - 03 - 02), ChargeKind::Fee, i64::MAX, None));
-    i.charges.push(charge(2, date!(2026 - 03 - 02), ChargeKind::Fee, 1, None));
+    i.charges.push(charge(1, date(2026, 3, 2), ChargeKind::Fee, i64::MAX, None));
+    i.charges.push(charge(2, date(2026, 3, 2), ChargeKind::Fee, 1, None));
     assert_eq!(draft(&i, &catalog(), &r), Err(BillingError::Overflow));
 }
 
@@ -267,7 +267,7 @@ fn arb_input() -> impl Strategy<Value = InvoiceInput> {
         0i64..200_000,
     )
         .prop_map(|(subs, chgs, discs, exempt, credit)| {
-            let day = |o: i64| crate::period::add_days(date!(2026 - 03 - 01), o).unwrap();
+            let day = |o: i64| crate::period::add_days(date(2026, 3, 1), o).unwrap();
             let mut i = input();
             let mut seen = std::collections::BTreeSet::new();
             for (id, plan, start, end, changes, holds) in subs {
@@ -359,10 +359,10 @@ proptest! {
     /// whatever the period.
     #[test]
     fn full_period_costs_the_plan_price(day in 1u8..=28, offset in 0i64..4000) {
-        let when = crate::period::add_days(date!(2020 - 01 - 01), offset).unwrap();
+        let when = crate::period::add_days(date(2020, 1, 1), offset).unwrap();
         let mut i = input();
         i.period = period_containing(BillingDay::new(day).unwrap(), when).unwrap();
-        i.subscriptions.push(sub(1, 2, date!(2019 - 01 - 01)));
+        i.subscriptions.push(sub(1, 2, date(2019, 1, 1)));
         let d = draft(&i, &catalog(), &InvoiceRules::default()).unwrap();
         prop_assert_eq!(d.subtotal, usd(8000));
     }
@@ -375,8 +375,8 @@ proptest! {
         let tax = TaxClass { id: 1, name: "t".into(), components: vec![TaxComponent { name: "a".into(), rate_bp: bp % 10_001 }; 3], rounding: RoundingMode::AwayFromZero };
         let Ok(c) = Catalog::new(vec![plan], vec![tax]) else { return Ok(()) };
         let mut i = input();
-        i.subscriptions.push(sub(1, 1, date!(2026 - 03 - 03)));
-        i.charges.push(charge(1, date!(2026 - 03 - 02), ChargeKind::Fee, amount, Some(1)));
+        i.subscriptions.push(sub(1, 1, date(2026, 3, 3)));
+        i.charges.push(charge(1, date(2026, 3, 2), ChargeKind::Fee, amount, Some(1)));
         i.discounts.push(Discount { id: 1, description: "x".into(), target: DiscountTarget::All, value: DiscountValue::Fixed(usd(fixed)) });
         i.discounts.push(Discount { id: 2, description: "y".into(), target: DiscountTarget::All, value: DiscountValue::PercentBp(bp) });
         i.credit_available = usd(credit);
@@ -387,9 +387,9 @@ proptest! {
 #[test]
 fn content_hash_tracks_changes() {
     let mut i = input();
-    i.subscriptions.push(sub(1, 1, date!(2026 - 03 - 10)));
+    i.subscriptions.push(sub(1, 1, date(2026, 3, 10)));
     let a = draft(&i, &catalog(), &InvoiceRules::default()).unwrap();
-    i.subscriptions[0].start = date!(2026 - 03 - 11);
+    i.subscriptions[0].start = date(2026, 3, 11);
     let b = draft(&i, &catalog(), &InvoiceRules::default()).unwrap();
     assert_ne!(a.content_hash, b.content_hash);
     assert_eq!(a.content_hash, content_hash(&a));
@@ -410,8 +410,8 @@ fn ten_thousand_customers() {
         let mut i = input();
         i.customer_id = n;
         i.period = period;
-        let d0 = crate::period::add_days(date!(2026 - 03 - 01), (n % 45) as i64 - 14).unwrap();
-        let mut s = sub(1, 1 + n % 2, if n % 7 == 0 { d0 } else { date!(2024 - 01 - 01) });
+        let d0 = crate::period::add_days(date(2026, 3, 1), (n % 45) as i64 - 14).unwrap();
+        let mut s = sub(1, 1 + n % 2, if n % 7 == 0 { d0 } else { date(2024, 1, 1) });
         if n % 11 == 0 {
             s.end = Some(crate::period::add_days(d0, 10).unwrap());
         }
@@ -427,7 +427,7 @@ fn ten_thousand_customers() {
         }
         i.subscriptions.push(s);
         if n % 5 == 0 {
-            i.charges.push(charge(1, date!(2026 - 03 - 05), ChargeKind::Fee, 1_500, Some(1)));
+            i.charges.push(charge(1, date(2026, 3, 5), ChargeKind::Fee, 1_500, Some(1)));
         }
         if n % 9 == 0 {
             i.discounts.push(Discount {
@@ -444,4 +444,18 @@ fn ten_thousand_customers() {
         totals += d.total.minor;
     }
     assert!(totals > 10_000 * 3_000);
+}
+
+/// The hash is stored with each invoice: it must not change when the code
+/// does (this value was computed when the core still used the `time` crate).
+#[test]
+fn content_hash_is_stable() {
+    let mut i = input();
+    let mut s = sub(1, 1, date(2026, 3, 15));
+    s.changes.push(PlanChange { on: date(2026, 3, 25), plan: 2 });
+    s.holds.push(Hold { start: date(2026, 3, 27), end: Some(date(2026, 3, 29)), kind: HoldKind::Vacation });
+    i.subscriptions.push(s);
+    i.charges.push(charge(10, date(2026, 3, 15), ChargeKind::Installation, 10_000, Some(2)));
+    let d = draft(&i, &catalog(), &InvoiceRules::default()).unwrap();
+    assert_eq!(d.content_hash, 9_962_078_104_648_925_776);
 }

@@ -12,7 +12,7 @@ use crate::billing::store::{
     add_hold, add_plan, add_tax_class, change_plan, record_payment, set_account, subscribe,
 };
 use crate::customers::{self, CustomerInput};
-use time::macros::date;
+use jiff::civil::date;
 
 const USD: Currency = Currency::USD;
 
@@ -72,7 +72,7 @@ struct Fixture {
 }
 
 fn march() -> DateRange {
-    DateRange::new(date!(2026 - 03 - 01), date!(2026 - 04 - 01)).unwrap()
+    DateRange::new(date(2026, 3, 1), date(2026, 4, 1)).unwrap()
 }
 
 /// Customers due on 2026-03-01: A (plain), B (starts mid-period, installation
@@ -143,14 +143,14 @@ async fn fixture() -> Fixture {
     let mut expected = Vec::new();
 
     let a = customer(&db, "A", 1).await;
-    let sa = subscribe(&db, a, home.id, date!(2025 - 01 - 01)).await.unwrap();
-    expected.push((a, input(a, vec![sub(sa, &home, date!(2025 - 01 - 01))])));
+    let sa = subscribe(&db, a, home.id, date(2025, 1, 1)).await.unwrap();
+    expected.push((a, input(a, vec![sub(sa, &home, date(2025, 1, 1))])));
 
     let b = customer(&db, "B", 1).await;
-    let sb = subscribe(&db, b, home.id, date!(2026 - 03 - 15)).await.unwrap();
+    let sb = subscribe(&db, b, home.id, date(2026, 3, 15)).await.unwrap();
     let install = ChargeInput {
         customer_id: b,
-        date: date!(2026 - 03 - 15),
+        date: date(2026, 3, 15),
         kind: ChargeKind::Installation,
         description: "Installation".into(),
         amount: usd(9900),
@@ -158,13 +158,13 @@ async fn fixture() -> Fixture {
     };
     let cb = add_charge(&db, &install).await.unwrap();
     let later_charge =
-        add_charge(&db, &ChargeInput { date: date!(2026 - 04 - 02), description: "Router".into(), ..install.clone() })
+        add_charge(&db, &ChargeInput { date: date(2026, 4, 2), description: "Router".into(), ..install.clone() })
             .await
             .unwrap();
-    let mut ib = input(b, vec![sub(sb, &home, date!(2026 - 03 - 15))]);
+    let mut ib = input(b, vec![sub(sb, &home, date(2026, 3, 15))]);
     ib.charges.push(OneTimeCharge {
         id: cb as u64,
-        date: date!(2026 - 03 - 15),
+        date: date(2026, 3, 15),
         kind: ChargeKind::Installation,
         description: "Installation".into(),
         amount: usd(9900),
@@ -173,18 +173,18 @@ async fn fixture() -> Fixture {
     expected.push((b, ib));
 
     let c = customer(&db, "C", 1).await;
-    let sc = subscribe(&db, c, home.id, date!(2025 - 06 - 01)).await.unwrap();
-    change_plan(&db, sc, pro.id, date!(2026 - 03 - 10)).await.unwrap();
+    let sc = subscribe(&db, c, home.id, date(2025, 6, 1)).await.unwrap();
+    change_plan(&db, sc, pro.id, date(2026, 3, 10)).await.unwrap();
     let vacation = HoldInput {
         customer_id: c,
         subscription_id: None,
-        start: date!(2026 - 03 - 20),
-        end: Some(date!(2026 - 03 - 25)),
+        start: date(2026, 3, 20),
+        end: Some(date(2026, 3, 25)),
         kind: HoldKind::Vacation,
     };
     add_hold(&db, &vacation).await.unwrap();
     // An old hold, over before the period: not loaded, no effect.
-    add_hold(&db, &HoldInput { start: date!(2025 - 07 - 01), end: Some(date!(2025 - 08 - 01)), ..vacation.clone() })
+    add_hold(&db, &HoldInput { start: date(2025, 7, 1), end: Some(date(2025, 8, 1)), ..vacation.clone() })
         .await
         .unwrap();
     let dc = add_discount(
@@ -194,7 +194,7 @@ async fn fixture() -> Fixture {
             description: "Loyalty 10 %".into(),
             target: DiscountTarget::AllRecurring,
             value: DiscountValue::PercentBp(1000),
-            start: date!(2026 - 01 - 01),
+            start: date(2026, 1, 1),
             end: None,
         },
     )
@@ -208,15 +208,15 @@ async fn fixture() -> Fixture {
             description: "Welcome".into(),
             target: DiscountTarget::All,
             value: DiscountValue::Fixed(usd(1000)),
-            start: date!(2025 - 06 - 01),
-            end: Some(date!(2025 - 09 - 01)),
+            start: date(2025, 6, 1),
+            end: Some(date(2025, 9, 1)),
         },
     )
     .await
     .unwrap();
-    let mut s = sub(sc, &home, date!(2025 - 06 - 01));
-    s.changes.push(PlanChange { on: date!(2026 - 03 - 10), plan: pro.id as u64 });
-    s.holds.push(Hold { start: date!(2026 - 03 - 20), end: Some(date!(2026 - 03 - 25)), kind: HoldKind::Vacation });
+    let mut s = sub(sc, &home, date(2025, 6, 1));
+    s.changes.push(PlanChange { on: date(2026, 3, 10), plan: pro.id as u64 });
+    s.holds.push(Hold { start: date(2026, 3, 20), end: Some(date(2026, 3, 25)), kind: HoldKind::Vacation });
     let mut ic = input(c, vec![s]);
     ic.discounts.push(Discount {
         id: dc as u64,
@@ -229,18 +229,18 @@ async fn fixture() -> Fixture {
     let _d = customer(&db, "D", 1).await;
 
     let e = customer(&db, "E", 2).await;
-    subscribe(&db, e, home.id, date!(2025 - 01 - 01)).await.unwrap();
+    subscribe(&db, e, home.id, date(2025, 1, 1)).await.unwrap();
 
     let f = customers::create(&db, &CustomerInput { name: "F".into(), ..Default::default() }).await.unwrap().id;
     set_account(&db, &AccountInput { customer_id: f, billing_day: 1, tax_exempt: true, ..Default::default() })
         .await
         .unwrap();
-    let sf = subscribe(&db, f, home.id, date!(2025 - 01 - 01)).await.unwrap();
+    let sf = subscribe(&db, f, home.id, date(2025, 1, 1)).await.unwrap();
     record_payment(
         &db,
         &PaymentInput {
             customer_id: f,
-            date: date!(2026 - 02 - 20),
+            date: date(2026, 2, 20),
             amount: usd(2000),
             method: "cash".into(),
             reference: None,
@@ -250,14 +250,14 @@ async fn fixture() -> Fixture {
     )
     .await
     .unwrap();
-    let mut i_f = input(f, vec![sub(sf, &home, date!(2025 - 01 - 01))]);
+    let mut i_f = input(f, vec![sub(sf, &home, date(2025, 1, 1))]);
     i_f.tax_exempt = true;
     i_f.credit_available = usd(2000);
     expected.push((f, i_f));
 
     let g = customer(&db, "G", 1).await;
-    let sg = subscribe(&db, g, home.id, date!(2025 - 01 - 01)).await.unwrap();
-    store::cancel(&db, sg, date!(2026 - 02 - 15)).await.unwrap();
+    let sg = subscribe(&db, g, home.id, date(2025, 1, 1)).await.unwrap();
+    store::cancel(&db, sg, date(2026, 2, 15)).await.unwrap();
 
     Fixture { _dir: dir, db, catalog, expected, due: 6, empty: 2, later_charge }
 }
@@ -266,7 +266,7 @@ async fn fixture() -> Fixture {
 async fn issues_one_invoice_per_due_customer_equal_to_the_core_draft() {
     let fx = fixture().await;
     let db = &fx.db;
-    let s = run(db, date!(2026 - 03 - 01), &RunOptions::default()).await.unwrap();
+    let s = run(db, date(2026, 3, 1), &RunOptions::default()).await.unwrap();
     assert_eq!(s.errors, vec![]);
     assert_eq!((s.customers_due, s.invoices_issued, s.already_issued, s.empty), (fx.due, 4, 0, fx.empty));
     assert_eq!(s.period, Some(march()));
@@ -314,7 +314,7 @@ async fn issues_one_invoice_per_due_customer_equal_to_the_core_draft() {
     // F is tax exempt and had 20.00 of credit.
     let f = &stored[3];
     assert_eq!((f.tax_minor, f.total_minor, f.amount_due_minor), (0, 5000, 3000));
-    assert_eq!(store::balance(db, f.customer_id, date!(2026 - 03 - 01)).await.unwrap().balance_minor, 3000);
+    assert_eq!(store::balance(db, f.customer_id, date(2026, 3, 1)).await.unwrap().balance_minor, 3000);
     // The installation charge is now invoiced; the later one waits.
     assert_eq!(count(db, "SELECT COUNT(*) FROM charges WHERE invoice_id IS NOT NULL").await, 1);
     let later: Option<i64> = sqlx::query("SELECT invoice_id FROM charges WHERE id = $1")
@@ -339,9 +339,9 @@ async fn issues_one_invoice_per_due_customer_equal_to_the_core_draft() {
 #[tokio::test]
 async fn running_twice_issues_nothing_new() {
     let fx = fixture().await;
-    let first = run(&fx.db, date!(2026 - 03 - 01), &RunOptions::default()).await.unwrap();
+    let first = run(&fx.db, date(2026, 3, 1), &RunOptions::default()).await.unwrap();
     let after_first = footprint(&fx.db).await;
-    let second = run(&fx.db, date!(2026 - 03 - 01), &RunOptions::default()).await.unwrap();
+    let second = run(&fx.db, date(2026, 3, 1), &RunOptions::default()).await.unwrap();
     assert_eq!(first.invoices_issued, 4);
     assert_eq!((second.invoices_issued, second.already_issued, second.empty), (0, 4, fx.empty));
     assert!(second.totals.is_empty());
@@ -349,7 +349,7 @@ async fn running_twice_issues_nothing_new() {
     after_second[4] -= 1; // its own billing_runs row
     assert_eq!(after_second, after_first);
     // The next month is a new period.
-    let april = run(&fx.db, date!(2026 - 04 - 01), &RunOptions::default()).await.unwrap();
+    let april = run(&fx.db, date(2026, 4, 1), &RunOptions::default()).await.unwrap();
     assert_eq!(april.invoices_issued, 4); // A, B (and the router), C, F
     assert_eq!(seqs(&fx.db, 2026).await, (1..=8).collect::<Vec<_>>());
 }
@@ -358,11 +358,10 @@ async fn running_twice_issues_nothing_new() {
 async fn preview_writes_nothing_and_matches_the_run() {
     let fx = fixture().await;
     let before = footprint(&fx.db).await;
-    let preview =
-        run(&fx.db, date!(2026 - 03 - 01), &RunOptions { preview: true, ..Default::default() }).await.unwrap();
+    let preview = run(&fx.db, date(2026, 3, 1), &RunOptions { preview: true, ..Default::default() }).await.unwrap();
     assert_eq!(footprint(&fx.db).await, before);
     assert!(preview.preview && preview.run_id.is_none() && preview.first_number.is_none());
-    let real = run(&fx.db, date!(2026 - 03 - 01), &RunOptions::default()).await.unwrap();
+    let real = run(&fx.db, date(2026, 3, 1), &RunOptions::default()).await.unwrap();
     assert_eq!(
         (preview.customers_due, preview.invoices_issued, preview.empty, &preview.totals),
         (real.customers_due, real.invoices_issued, real.empty, &real.totals)
@@ -379,7 +378,7 @@ async fn numbers_are_gapless_across_batches_runs_and_years() {
     let n = 230;
     for i in 0..n {
         let c = customer(&db, &format!("c{i}"), 1).await;
-        subscribe(&db, c, p.id, date!(2025 - 01 - 01)).await.unwrap();
+        subscribe(&db, c, p.id, date(2025, 1, 1)).await.unwrap();
     }
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = calls.clone();
@@ -391,13 +390,13 @@ async fn numbers_are_gapless_across_batches_runs_and_years() {
         })),
         ..Default::default()
     };
-    let s = run(&db, date!(2026 - 11 - 01), &opts).await.unwrap();
+    let s = run(&db, date(2026, 11, 1), &opts).await.unwrap();
     assert_eq!(s.invoices_issued, n);
     assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), (n as usize).div_ceil(17));
-    run(&db, date!(2026 - 12 - 01), &opts).await.unwrap();
+    run(&db, date(2026, 12, 1), &opts).await.unwrap();
     assert_eq!(seqs(&db, 2026).await, (1..=2 * n as i64).collect::<Vec<_>>());
     // A new year starts at 1.
-    let s = run(&db, date!(2027 - 01 - 01), &opts).await.unwrap();
+    let s = run(&db, date(2027, 1, 1), &opts).await.unwrap();
     assert_eq!(s.first_number.as_deref(), Some("INV-2027-000001"));
     assert_eq!(seqs(&db, 2027).await, (1..=n as i64).collect::<Vec<_>>());
     // Numbers are unique across everything.
@@ -416,10 +415,10 @@ async fn concurrent_runs_share_the_work_without_gaps_or_duplicates() {
     let n = 150;
     for i in 0..n {
         let c = customer(&db, &format!("c{i}"), 1).await;
-        subscribe(&db, c, p.id, date!(2025 - 01 - 01)).await.unwrap();
+        subscribe(&db, c, p.id, date(2025, 1, 1)).await.unwrap();
     }
     let opts = RunOptions { batch_size: 7, ..Default::default() };
-    let (a, b) = tokio::join!(run(&db, date!(2026 - 11 - 01), &opts), run(&db, date!(2026 - 11 - 01), &opts));
+    let (a, b) = tokio::join!(run(&db, date(2026, 11, 1), &opts), run(&db, date(2026, 11, 1), &opts));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!((a.errors.len(), b.errors.len()), (0, 0));
     assert_eq!(a.invoices_issued + b.invoices_issued, n);
@@ -465,7 +464,7 @@ async fn a_bad_customer_is_reported_and_the_others_proceed() {
                 )
                 .await
                 .unwrap();
-                subscribe(&db, c, euro.id, date!(2025 - 01 - 01)).await.unwrap();
+                subscribe(&db, c, euro.id, date(2025, 1, 1)).await.unwrap();
                 set_account(
                     &db,
                     &AccountInput {
@@ -480,7 +479,7 @@ async fn a_bad_customer_is_reported_and_the_others_proceed() {
                 bad.push(c);
             }
             6 => {
-                let s = subscribe(&db, c, home.id, date!(2025 - 01 - 01)).await.unwrap();
+                let s = subscribe(&db, c, home.id, date(2025, 1, 1)).await.unwrap();
                 sqlx::query("UPDATE subscriptions SET start_date = '2025-13-01' WHERE id = $1")
                     .bind(s)
                     .execute(&db.pool)
@@ -489,16 +488,16 @@ async fn a_bad_customer_is_reported_and_the_others_proceed() {
                 bad.push(c);
             }
             9 => {
-                subscribe(&db, c, poison.id, date!(2025 - 01 - 01)).await.unwrap();
+                subscribe(&db, c, poison.id, date(2025, 1, 1)).await.unwrap();
                 bad.push(c);
             }
             _ => {
-                subscribe(&db, c, home.id, date!(2025 - 01 - 01)).await.unwrap();
+                subscribe(&db, c, home.id, date(2025, 1, 1)).await.unwrap();
                 good.push(c);
             }
         }
     }
-    let s = run(&db, date!(2026 - 03 - 01), &RunOptions { batch_size: 5, ..Default::default() }).await.unwrap();
+    let s = run(&db, date(2026, 3, 1), &RunOptions { batch_size: 5, ..Default::default() }).await.unwrap();
     assert_eq!(s.errors.iter().map(|e| e.customer_id).collect::<Vec<_>>(), bad);
     assert!(s.errors[0].message.contains("currency mismatch"), "{:?}", s.errors);
     assert!(s.errors[1].message.contains("invalid date"), "{:?}", s.errors);
@@ -513,17 +512,17 @@ async fn a_bad_customer_is_reported_and_the_others_proceed() {
     assert_eq!(seqs(&db, 2026).await, (1..=good.len() as i64).collect::<Vec<_>>());
     assert_eq!(count(&db, "SELECT COUNT(*) FROM ledger WHERE kind = 'invoice'").await, good.len() as i64);
     // A second run retries only the bad ones (and fails them again).
-    let again = run(&db, date!(2026 - 03 - 01), &RunOptions::default()).await.unwrap();
+    let again = run(&db, date(2026, 3, 1), &RunOptions::default()).await.unwrap();
     assert_eq!((again.invoices_issued, again.already_issued, again.errors.len()), (0, good.len() as u64, 3));
 }
 
 #[tokio::test]
 async fn nobody_is_due_on_the_29th_and_bad_options_are_refused() {
     let fx = fixture().await;
-    let s = run(&fx.db, date!(2026 - 03 - 29), &RunOptions::default()).await.unwrap();
+    let s = run(&fx.db, date(2026, 3, 29), &RunOptions::default()).await.unwrap();
     assert_eq!((s.customers_due, s.invoices_issued, s.period), (0, 0, None));
     let bad = RunOptions { series: "inv".into(), ..Default::default() };
-    assert!(run(&fx.db, date!(2026 - 03 - 01), &bad).await.is_err());
+    assert!(run(&fx.db, date(2026, 3, 1), &bad).await.is_err());
     assert_eq!(footprint(&fx.db).await[0], 0);
 }
 
