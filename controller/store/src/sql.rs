@@ -129,13 +129,17 @@ mod tests {
     async fn enums_round_trip_and_unknown_text_is_corrupt() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}/e.db", dir.path().display())).await.unwrap();
-        sqlx::query("CREATE TABLE paints (id BIGINT, colour TEXT NOT NULL, note TEXT)").execute(&db.pool).await.unwrap();
+        sqlx::query("CREATE TABLE paints (id BIGINT, colour TEXT NOT NULL, note TEXT)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
         sqlx::query("INSERT INTO paints VALUES (1, $1, NULL), (2, 'purple', 'x')")
             .bind(Colour::Light)
             .execute(&db.pool)
             .await
             .unwrap();
-        let p: Paint = sqlx::query_as("SELECT id, colour, note FROM paints WHERE id = 1").fetch_one(&db.pool).await.unwrap();
+        let p: Paint =
+            sqlx::query_as("SELECT id, colour, note FROM paints WHERE id = 1").fetch_one(&db.pool).await.unwrap();
         assert_eq!((p.id, p.colour, p.note), (1, Colour::Light, None));
         let r = sqlx::query("SELECT colour FROM paints WHERE id = 2").fetch_one(&db.pool).await.unwrap();
         let e: crate::StoreError = r.try_get::<Colour, _>("colour").unwrap_err().into();

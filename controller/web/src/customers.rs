@@ -2,7 +2,8 @@
 //! MAC, and the customer page with the live state of their radios. Every
 //! change is audited.
 
-use super::pages::{badge, csrf_field, device_rows, layout};
+use super::network::device_rows;
+use super::pages::{badge, csrf_field, layout};
 use super::{ApiError, AppState, Caller, esc, fmt_utc};
 use crate::audit;
 use crate::staff::Role;

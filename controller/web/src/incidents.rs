@@ -1,7 +1,8 @@
 //! Outage incidents (from the correlator): the list, one incident with its
 //! root cause, affected devices and customers, and the JSON API.
 
-use super::pages::{badge, device_rows, layout};
+use super::network::device_rows;
+use super::pages::{badge, layout};
 use super::{ApiError, AppState, Caller, esc, fmt_utc};
 use crate::monitoring;
 use crate::monitoring::outages::{self, IncidentView};

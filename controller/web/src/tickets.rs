@@ -229,7 +229,7 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, Qu
         let devices = crate::monitoring::customer_devices(&st.db, cid).await?;
         if !devices.is_empty() {
             b.push_str("<h2>Customer's radios</h2>");
-            b.push_str(&super::pages::device_rows(&devices, crate::db::now_ms()));
+            b.push_str(&super::network::device_rows(&devices, crate::db::now_ms()));
             for d in devices.iter().take(3) {
                 b.push_str(&format!(
                     "<h3>{} — last 7 days</h3><figure class=chart><figcaption>Signal (dBm)</figcaption>                     <img alt='signal, 7 days' src='/devices/{id}/signal.svg?range=week'></figure>                     <figure class=chart><figcaption>Round-trip time and loss</figcaption>                     <img alt='RTT and loss, 7 days' src='/devices/{id}/chart.svg?range=week'></figure>",
