@@ -18,6 +18,10 @@ pub enum Backend {
 
 pub use crate::error::StoreError;
 
+/// A transaction: store functions that must commit together take one, so a
+/// cross-domain write (an incident, its ticket, its notices) is atomic.
+pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
 #[derive(Clone)]
 pub struct Db {
     pub pool: AnyPool,
@@ -68,6 +72,11 @@ impl Db {
 }
 
 impl Db {
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
     /// A trivial query: is the database answering?
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
