@@ -16,6 +16,9 @@ type Indexes = BTreeSet<(String, Vec<String>, bool)>;
 /// (table, primary-key columns in order)
 type Keys = BTreeSet<(String, Vec<String>)>;
 
+/// (unique, primary, (position, column)...)
+type IndexParts = (bool, bool, Vec<(i64, String)>);
+
 #[derive(Debug, Default)]
 struct Schema {
     tables: BTreeSet<String>,
@@ -101,8 +104,7 @@ async fn postgres_schema(db: &Db) -> anyhow::Result<Schema> {
     )
     .fetch_all(&db.pool)
     .await?;
-    let mut by_index: std::collections::BTreeMap<(String, String), (bool, bool, Vec<(i64, String)>)> =
-        Default::default();
+    let mut by_index: std::collections::BTreeMap<(String, String), IndexParts> = Default::default();
     for r in rows {
         let (t, i, uniq, prim, col, pos): (String, String, i64, i64, String, i64) =
             (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?);
