@@ -57,9 +57,15 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
     if let Some(h) = icmp_hint() {
         eprintln!("warning: {h}");
     }
+    // Ctrl-C or SIGTERM at any moment, start-up included, stops everything.
+    let signal = crate::shutdown_signal();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let app = crate::App::open(&cfg).await?;
-    let db = app.db.clone();
+    let on_signal = app.shutdown.clone();
+    tokio::spawn(async move {
+        signal.await;
+        on_signal.trigger();
+    });
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     // The demo stops the controller through the App's shutdown signal.
     let server = tokio::spawn(crate::serve_app(app.clone(), std::future::pending(), Some(ready_tx)));
@@ -67,8 +73,34 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
         Ok(a) => a,
         Err(_) => return server.await?.context("the controller did not start"),
     };
-    let fp = app.pki.ca_fingerprint();
     let mut children: Vec<Child> = Vec::new();
+    tokio::select! {
+        r = setup(&app, &cfg, addrs, &agent_bin, agents, targets, interval_secs, &mut children) => r?,
+        _ = app.shutdown.cancelled() => {}
+    }
+    app.shutdown.cancelled().await;
+    println!("Stopping the agents and the controller...");
+    stop_children(&mut children).await;
+    app.shutdown.trigger();
+    server.await??;
+    Ok(())
+}
+
+/// Enrolls and starts the agents, loads the demo customers, prints how to
+/// log in.
+#[allow(clippy::too_many_arguments)]
+async fn setup(
+    app: &crate::App,
+    cfg: &Config,
+    addrs: crate::Addresses,
+    agent_bin: &std::path::Path,
+    agents: u32,
+    targets: u32,
+    interval_secs: u64,
+    children: &mut Vec<Child>,
+) -> anyhow::Result<()> {
+    let db = app.db.clone();
+    let fp = app.pki.ca_fingerprint();
     for i in 1..=agents {
         let site = format!("demo-tower-{i}");
         if monitoring::site_by_name(&db, &site).await?.is_none() {
@@ -88,7 +120,7 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
         std::fs::create_dir_all(&state)?;
         let (_, token) = fleet::add_agent(&db, &site, Duration::from_secs(600)).await?;
         let quic = format!("127.0.0.1:{}", addrs.quic.port());
-        let out = Command::new(&agent_bin)
+        let out = Command::new(agent_bin)
             .args(["enroll", "--controller", &quic, "--token", &token, "--ca-fingerprint", &fp, "--state-dir"])
             .arg(&state)
             .output()
@@ -99,7 +131,7 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
         }
         let log_path = cfg.data_dir.join("demo-agents").join(format!("agent-{i}.log"));
         let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        let mut cmd = Command::new(&agent_bin);
+        let mut cmd = Command::new(agent_bin);
         cmd.args(["run", "--state-dir"]).arg(&state).stdout(log.try_clone()?).stderr(log).kill_on_drop(true);
         // The agents die with the demo, also when it is killed outright.
         stop_with_parent(&mut cmd);
@@ -147,14 +179,6 @@ pub async fn run(cfg: Config, agents: u32, targets: u32, interval_secs: u64) -> 
     println!("  API:       curl -H 'Authorization: Bearer {token}' {http}api/v1/devices");
     println!("  Data dir:  {} (agent logs in demo-agents/)", cfg.data_dir.display());
     println!("Press Ctrl-C to stop.");
-    tokio::select! {
-        _ = crate::shutdown_signal() => {}
-        _ = app.shutdown.cancelled() => {}
-    }
-    println!("Stopping the agents and the controller...");
-    stop_children(&mut children).await;
-    app.shutdown.trigger();
-    server.await??;
     Ok(())
 }
 

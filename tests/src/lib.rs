@@ -222,6 +222,34 @@ impl Controller {
         }
     }
 
+    /// SIGTERM, then waits (at most 30 s) for a graceful exit; returns the
+    /// exit status and how long the shutdown took.
+    pub fn terminate(&mut self) -> anyhow::Result<(std::process::ExitStatus, Duration)> {
+        let mut c = self.child.take().context("controller not running")?;
+        let t = Instant::now();
+        // SAFETY: kill(2) on our own child process.
+        unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGTERM) };
+        loop {
+            if let Some(st) = c.try_wait()? {
+                return Ok((st, t.elapsed()));
+            }
+            if t.elapsed() > Duration::from_secs(30) {
+                let _ = c.kill();
+                let _ = c.wait();
+                bail!("controller did not exit within 30 s of SIGTERM:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts again (after [`Controller::terminate`] or a kill) on the same QUIC port.
+    pub fn start_again(&mut self) -> anyhow::Result<()> {
+        let quic = self.quic.to_string();
+        self.env.retain(|(k, _)| k != "MAST_QUIC_LISTEN");
+        self.env.push(("MAST_QUIC_LISTEN".into(), quic));
+        self.spawn()
+    }
+
     /// Starts again on the same QUIC port (agents keep the address they enrolled with).
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.kill();

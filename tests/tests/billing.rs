@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 on_both_backends!(demo_data_then_an_idempotent_run);
 on_both_backends!(sigkilled_runs_leave_no_gap_and_no_duplicate);
+on_both_backends!(sigterm_stops_a_run_at_a_batch_boundary);
 
 const DATE: &str = "2026-12-01";
 
@@ -233,5 +234,61 @@ async fn sigkilled_runs_leave_no_gap_and_no_duplicate(backend: Backend) -> anyho
     assert_eq!(total, preview["total_minor"].as_i64().unwrap());
     let again = json(&c.cli_ok(&["billing", "run", "--date", DATE, "--json"]));
     assert_eq!(again["invoices_issued"], 0);
+    Ok(())
+}
+
+/// SIGTERM (or Ctrl-C) during `billing run`: the run stops at the next batch
+/// boundary with a clear message and a non-zero exit, every stored batch is
+/// whole (the invariants hold), and running again completes the period.
+async fn sigterm_stops_a_run_at_a_batch_boundary(backend: Backend) -> anyhow::Result<()> {
+    let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
+    c.cli_ok(&["demo-data", "--customers", "2000", "--as-of", "2026-11-20", "--seed", "11", "--billing-day", "1"]);
+    let preview = json(&c.cli_ok(&["billing", "run", "--date", DATE, "--preview", "--json"]));
+    let expected = preview["invoices_issued"].as_i64().unwrap();
+    let db = Db::connect(&db_url(&c)).await?;
+    let mut stopped_mid_run = 0;
+    let mut issued = 0;
+    for attempt in 0..6 {
+        if issued == expected {
+            break;
+        }
+        let child = Command::new(controller_bin())
+            .args(["billing", "run", "--date", DATE, "--json", "--batch-size", "10"])
+            .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        // Signal once the run has stored some invoices (a few batches in).
+        let target = issued + 30;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while scalar(&db, "SELECT CAST(COUNT(*) AS BIGINT) FROM invoices").await? < target && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let out = child.wait_with_output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let before = issued;
+        issued = check(&db).await.map_err(|e| anyhow::anyhow!("after SIGTERM {attempt}: {e}"))?;
+        assert!(issued >= before && issued <= expected);
+        if out.status.success() {
+            assert_eq!(issued, expected, "a run that exits 0 has invoiced everyone: {stderr}");
+        } else {
+            assert!(stderr.contains("stopped by a signal at a batch boundary"), "{stderr}");
+            let v = json(&String::from_utf8_lossy(&out.stdout));
+            assert_eq!(v["stopped"], true, "{v}");
+            assert_eq!((issued - before) % 10, 0, "whole batches of 10 only: {} invoices stored", issued - before);
+            if issued < expected {
+                stopped_mid_run += 1;
+            }
+        }
+        eprintln!("{backend:?} SIGTERM {attempt}: {issued}/{expected} invoices, exit {}", out.status);
+    }
+    assert!(stopped_mid_run >= 2, "only {stopped_mid_run} SIGTERMs stopped a run in the middle");
+    let last = json(&c.cli_ok(&["billing", "run", "--date", DATE, "--json"]));
+    assert_eq!(last["invoices_issued"].as_i64().unwrap(), expected - issued);
+    assert_eq!(check(&db).await?, expected);
     Ok(())
 }
