@@ -327,6 +327,18 @@ impl Controller {
         Ok((status, r.json().await.unwrap_or(Value::Null)))
     }
 
+    /// POSTs JSON to the API with a bearer token.
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let r = reqwest::Client::new()
+            .post(format!("http://{}{path}", self.http))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
     /// Polls `f` until it returns `Some` or `timeout` passes.
     pub async fn wait_for<T>(
         &self,
@@ -797,9 +809,15 @@ impl WebSession {
     }
 
     pub async fn login(&mut self, email: &str, password: &str) -> anyhow::Result<PageResponse> {
+        self.login_at("/login", email, password).await
+    }
+
+    /// Signs in through the form at `path` (`/login` for staff,
+    /// `/portal/login` for customers) and keeps the session cookie.
+    pub async fn login_at(&mut self, path: &str, email: &str, password: &str) -> anyhow::Result<PageResponse> {
         let r = self
             .http
-            .post(format!("{}/login", self.base))
+            .post(format!("{}{path}", self.base))
             .form(&[("email", email), ("password", password)])
             .send()
             .await?;
