@@ -74,12 +74,23 @@ pub async fn serve_app(
     };
     app.shutdown.spawn(ingest::run(endpoint.clone(), ingest));
     let router = web::router(web::AppState::new(app.clone(), addrs.http, addrs.quic.port()));
-    let stop = app.shutdown.clone();
-    let http_task = tokio::spawn(async move {
-        axum::serve(http, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-    });
+    let limits = web::server::Limits {
+        max_connections: s.http.max_connections,
+        max_connections_per_ip: s.http.max_connections_per_ip,
+        header_timeout: s.http.header_timeout,
+        request_timeout: s.http.request_timeout,
+        trusted_proxies: s.http.trusted_proxies.clone(),
+    };
+    let (stop, metrics) = (app.shutdown.clone(), app.metrics.clone());
+    let refused = move || metrics::Metrics::inc(&metrics.http_refused);
+    let http_task = tokio::spawn(web::server::serve(
+        http,
+        router,
+        limits,
+        async move { stop.cancelled().await },
+        Duration::from_secs(5),
+        refused,
+    ));
     if let Some(r) = ready {
         let _ = r.send(addrs);
     }
@@ -92,7 +103,7 @@ pub async fn serve_app(
         tracing::warn!("some tasks did not stop within 20 s");
     }
     endpoint.close(quinn::VarInt::from_u32(ingest::close::SHUTDOWN), b"controller shutting down");
-    let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
+    let _ = tokio::time::timeout(Duration::from_secs(6), http_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
     app.db.pool.close().await;
     tracing::info!("stopped");

@@ -187,13 +187,26 @@ impl Controller {
         let _ = std::fs::remove_file(&addr_file);
         self.starts += 1;
         let log = std::fs::File::create(self.log_path(self.starts))?;
-        let child = Command::new(controller_bin())
-            .arg("serve")
+        let mut cmd = Command::new(controller_bin());
+        cmd.arg("serve")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("starting mast-controller")?;
+            .stderr(log);
+        // `MAST_TEST_NOFILE=N` runs the controller under an open-file limit of N.
+        if let Some(n) = self.env.iter().find(|(k, _)| k == "MAST_TEST_NOFILE").and_then(|(_, v)| v.parse().ok()) {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit(2) between fork and exec touches only the child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit { rlim_cur: n, rlim_max: n };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd.spawn().context("starting mast-controller")?;
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

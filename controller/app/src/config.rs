@@ -20,6 +20,11 @@
 //! | `[http] cookie_secure` | `MAST_COOKIE_SECURE` | `false` | mark cookies `Secure` (set behind a TLS proxy; `X-Forwarded-Proto: https` from a trusted proxy does it per request) |
 //! | `[http] session_idle_secs` | `MAST_SESSION_IDLE_SECS` | `3600` | a staff session unused this long ends |
 //! | `[http] session_absolute_secs` | `MAST_SESSION_ABSOLUTE_SECS` | `43200` | a staff session ends this long after login |
+//! | `[http] max_connections` | `MAST_HTTP_MAX_CONNECTIONS` | `512` | open HTTP connections at most (keep it well under the open-file limit, `LimitNOFILE`); more are closed at once |
+//! | `[http] max_connections_per_ip` | `MAST_HTTP_MAX_CONNECTIONS_PER_IP` | `64` | open connections from one address at most (trusted proxies are not counted) |
+//! | `[http] header_timeout_secs` | `MAST_HTTP_HEADER_TIMEOUT_SECS` | `10` | a client must send a request's headers within this time |
+//! | `[http] request_timeout_secs` | `MAST_HTTP_REQUEST_TIMEOUT_SECS` | `60` | a request (body included) and its answer must finish within this time (408) |
+//! | `[http] trusted_proxies` | `MAST_TRUSTED_PROXIES` (comma-separated) | none | reverse proxies (IP addresses) whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed; nobody else's are |
 //! | `[agents] listen` | `MAST_QUIC_LISTEN` | `0.0.0.0:4433` | agent link (QUIC, mutual TLS) |
 //! | `[agents] enroll_token_ttl_secs` | `MAST_ENROLL_TOKEN_TTL_SECS` | `86400` | lifetime of a one-time enrollment token |
 //! | `[agents] cert_validity_secs` | `MAST_AGENT_CERT_VALIDITY_SECS` | `157680000` (5 years) | lifetime of an agent certificate |
@@ -115,6 +120,11 @@ pub struct Http {
     pub cookie_secure: bool,
     pub session_idle_secs: u64,
     pub session_absolute_secs: u64,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub header_timeout_secs: u64,
+    pub request_timeout_secs: u64,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -245,6 +255,11 @@ impl Default for Http {
             cookie_secure: false,
             session_idle_secs: 3_600,
             session_absolute_secs: 43_200,
+            max_connections: 512,
+            max_connections_per_ip: 64,
+            header_timeout_secs: 10,
+            request_timeout_secs: 60,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -417,6 +432,18 @@ impl Config {
         e.parse("MAST_COOKIE_SECURE", &mut h.cookie_secure)?;
         e.parse("MAST_SESSION_IDLE_SECS", &mut h.session_idle_secs)?;
         e.parse("MAST_SESSION_ABSOLUTE_SECS", &mut h.session_absolute_secs)?;
+        e.parse("MAST_HTTP_MAX_CONNECTIONS", &mut h.max_connections)?;
+        e.parse("MAST_HTTP_MAX_CONNECTIONS_PER_IP", &mut h.max_connections_per_ip)?;
+        e.parse("MAST_HTTP_HEADER_TIMEOUT_SECS", &mut h.header_timeout_secs)?;
+        e.parse("MAST_HTTP_REQUEST_TIMEOUT_SECS", &mut h.request_timeout_secs)?;
+        if let Some(v) = (e.0)("MAST_TRUSTED_PROXIES") {
+            h.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().map_err(|_| invalid("MAST_TRUSTED_PROXIES", format!("{s:?} is not an IP address"))))
+                .collect::<Result<_, _>>()?;
+        }
         let a = &mut self.agents;
         e.parse("MAST_QUIC_LISTEN", &mut a.listen)?;
         e.parse("MAST_ENROLL_TOKEN_TTL_SECS", &mut a.enroll_token_ttl_secs)?;
@@ -498,6 +525,10 @@ impl Config {
             return bad("http.session_idle_secs", "must be at least 1 and at most http.session_absolute_secs");
         }
         check_url("http.public_url", h.public_url.as_deref())?;
+        between("http.max_connections", h.max_connections as u64, 1, 1_000_000)?;
+        between("http.max_connections_per_ip", h.max_connections_per_ip as u64, 1, 1_000_000)?;
+        between("http.header_timeout_secs", h.header_timeout_secs, 1, 600)?;
+        between("http.request_timeout_secs", h.request_timeout_secs, 1, 3600)?;
         let a = &self.agents;
         between("agents.enroll_token_ttl_secs", a.enroll_token_ttl_secs, 1, 365 * 86_400)?;
         between("agents.cert_validity_secs", a.cert_validity_secs, 1, 100 * 365 * 86_400)?;

@@ -56,6 +56,12 @@ pub struct HttpSettings {
     pub public_url: Option<String>,
     pub cookie_secure: bool,
     pub sessions: SessionPolicy,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub header_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Reverse proxies whose forwarding headers are believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -179,6 +185,11 @@ impl Settings {
                     idle_ms: cfg.http.session_idle_secs as i64 * 1000,
                     absolute_ms: cfg.http.session_absolute_secs as i64 * 1000,
                 },
+                max_connections: cfg.http.max_connections,
+                max_connections_per_ip: cfg.http.max_connections_per_ip,
+                header_timeout: Duration::from_secs(cfg.http.header_timeout_secs),
+                request_timeout: Duration::from_secs(cfg.http.request_timeout_secs),
+                trusted_proxies: cfg.http.trusted_proxies.clone(),
             },
             agents: AgentSettings {
                 listen: cfg.agents.listen,

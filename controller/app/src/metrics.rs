@@ -16,6 +16,8 @@ pub struct Metrics {
     pub errors_db: AtomicU64,
     pub errors_tls: AtomicU64,
     pub http_unauthorized: AtomicU64,
+    /// HTTP connections closed at once: over the total or per-address limit.
+    pub http_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -39,6 +41,11 @@ impl Metrics {
             &self.connections_refused,
         );
         counter("mast_link_enrollments_total", "Agents enrolled.", &self.enrollments);
+        counter(
+            "mast_http_connections_refused_total",
+            "HTTP connections closed at once (over the total or per-address limit).",
+            &self.http_refused,
+        );
         out.push_str(&format!(
             "# HELP mast_link_connections_open Agent links currently open.\n# TYPE mast_link_connections_open gauge\nmast_link_connections_open {}\n",
             self.connections_open.load(Relaxed)

@@ -27,6 +27,7 @@ pub mod maintenance;
 pub mod network;
 pub mod pages;
 pub mod portal;
+pub mod server;
 pub mod support;
 pub use mast_ops_core::throttle;
 pub mod tickets;

@@ -1,0 +1,67 @@
+//! Regression tests of the outside security review (issue 13): each attack
+//! that once broke the controller, run again against the real server.
+
+use mast_tests::*;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+/// 1,100 half-sent requests from one address against a controller with the
+/// default open-file limit of 1,024: the health check from another address
+/// still answers at once, the slow clients are cut off after the header
+/// timeout, and the controller keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_cannot_starve_the_server() -> anyhow::Result<()> {
+    let env = [("MAST_TEST_NOFILE", "1024"), ("MAST_HTTP_HEADER_TIMEOUT_SECS", "3")];
+    let t0 = Instant::now();
+    let Some(c) = Controller::start(Backend::Sqlite, &env).await? else { return Ok(()) };
+    eprintln!("controller up after {:?}", t0.elapsed());
+    let mut slow = Vec::new();
+    for _ in 0..1_100 {
+        match std::net::TcpStream::connect_timeout(&c.http, Duration::from_secs(2)) {
+            Ok(mut s) => {
+                let _ = s.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+                slow.push(s);
+            }
+            Err(_) => break,
+        }
+    }
+    assert!(slow.len() >= 500, "only {} connections opened", slow.len());
+    eprintln!("opened {} slow connections", slow.len());
+    let probe = WebSession::new_from(&c, Some("127.0.0.2".parse()?));
+    let mut worst = Duration::ZERO;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let r = tokio::time::timeout(
+            Duration::from_secs(5),
+            probe.http.get(format!("http://{}/api/v1/health", c.http)).send(),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("the health check timed out during the flood"))??;
+        assert_eq!(r.status(), 200);
+        worst = worst.max(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(worst < Duration::from_secs(1), "health check took {worst:?} under the flood");
+    // The server cut the slow clients off (after the 3 s header timeout).
+    let s = &mut slow[0];
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let t = Instant::now();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "slow client got {answer:?}");
+    assert!(t.elapsed() < Duration::from_secs(9), "slow client kept for {:?}", t.elapsed());
+    drop(slow);
+    let tok = c.admin_token();
+    let (status, _) = c.get("/api/v1/sites", &tok).await?;
+    assert_eq!(status, 200, "the controller serves after the flood");
+    let metrics = reqwest::get(format!("http://{}/metrics", c.http)).await?.text().await?;
+    let refused: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("mast_http_connections_refused_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(refused > 0, "connections over the per-address limit were refused: {metrics}");
+    eprintln!("flood of {} slow connections: health check worst {worst:?}, {refused} refused", 1_100);
+    Ok(())
+}
