@@ -136,7 +136,7 @@ async fn csrf_sessions_throttling_and_audit(backend: Backend) -> anyhow::Result<
     assert_eq!(r.status().as_u16(), 403, "cross-origin post refused");
     let r = s.post("/tokens", &[("name", "ci-token"), ("role", "read-only")], None).await?;
     assert_eq!(r.status, 200);
-    assert!(r.body.contains("id=new-token"), "token shown once");
+    assert!(r.body.contains("id=\"new-token\""), "token shown once");
 
     // A technician cannot open the users page.
     let mut t = WebSession::new(&c);

@@ -671,6 +671,87 @@ mod tests {
         assert!(form_errors(&StoreError::NotFound("x".into())).is_none());
     }
 
+    /// A real (SQLite) controller context in a fresh directory.
+    async fn state() -> (std::path::PathBuf, AppState) {
+        let dir = std::env::temp_dir().join(format!("mast-web-billing-{}-{}", std::process::id(), crate::db::now_ms()));
+        let cfg = mast_app::config::Config { data_dir: dir.clone(), ..Default::default() };
+        let app = mast_app::App::open(&cfg).await.unwrap();
+        (dir, AppState::new(app, "127.0.0.1:8080".parse().unwrap(), 4433))
+    }
+
+    #[tokio::test]
+    async fn sections_report_and_invoice_escape_stored_text() {
+        use jiff::civil::date;
+        let (dir, st) = state().await;
+        let db = &st.db;
+        let customer = mast_store::customers::CustomerInput { name: HOSTILE.into(), ..Default::default() };
+        let id = mast_store::customers::create(db, &customer).await.unwrap().id;
+        let account = store::AccountInput {
+            customer_id: id,
+            billing_day: 1,
+            autopay: true,
+            provider_customer_id: Some("cus_1".into()),
+            payment_method_id: Some("pm_1".into()),
+            payment_method_label: Some(HOSTILE.into()),
+            ..Default::default()
+        };
+        store::set_account(db, &account).await.unwrap();
+        let t = store::untaxed_class(db).await.unwrap();
+        let usd = mast_app::billing::money::Currency::USD;
+        let plan = store::NewPlan {
+            name: HOSTILE.into(),
+            price: Money::new(4500, usd),
+            down_kbps: 1,
+            up_kbps: 1,
+            tax_class_id: t,
+        };
+        let plan = store::add_plan(db, &plan).await.unwrap();
+        store::subscribe(db, id, plan.id, date(2026, 3, 1)).await.unwrap();
+        let run = mast_app::billing::run::run(db, date(2026, 3, 1), &Default::default()).await.unwrap();
+        assert_eq!(run.invoices_issued, 1);
+        let pay = store::PaymentInput {
+            customer_id: id,
+            date: date(2026, 3, 2),
+            amount: Money::new(100, usd),
+            method: store::PaymentMethod::Check,
+            reference: Some(HOSTILE.into()),
+            provider_payment_id: None,
+            created_by: "test".into(),
+        };
+        store::record_payment(db, &pay).await.unwrap();
+
+        let staff = Caller {
+            name: "cashier@wisp.test".into(),
+            role: Role::Billing,
+            user_id: Some(1),
+            csrf: Some("tok".into()),
+            ip: None,
+            path: format!("/customers/{id}"),
+        };
+        let section = staff_section(&staff, &st, id).await.unwrap().into_string();
+        assert_escaped(&section);
+        assert!(section.contains("44.00 USD") && section.contains("INV-2026-000001"), "{section}");
+        assert!(section.contains(r#"name="csrf" value="tok""#), "the payment form: {section}");
+        let reader = Caller { role: Role::ReadOnly, ..staff.clone() };
+        assert!(!staff_section(&reader, &st, id).await.unwrap().into_string().contains("Record a payment"));
+
+        let portal = Customer { id, csrf: "ptok".into() };
+        let home = portal_section(&st, &portal).await.unwrap().into_string();
+        assert!(!home.contains("<script>") && !home.contains("alert"), "no payment reference in the portal: {home}");
+        assert!(home.contains(r#"<p class="balance">Balance: <strong>44.00 USD</strong></p>"#), "{home}");
+        assert!(home.contains(r#"action="/portal/autopay""#) && home.contains(r#"value="ptok""#), "{home}");
+
+        let inv = store::invoices(db, &store::InvoiceFilter::default()).await.unwrap().remove(0);
+        let doc = documents::document(db, &st.settings.billing.operator, &inv).await.unwrap();
+        let html = invoice_html(&doc).into_string();
+        assert_escaped(&html);
+
+        let r = reports::report(db, "2026-03", date(2026, 3, 15), "USD").await.unwrap();
+        let page = report_body(&r, month_form(&r.month, &FormErrors::new())).into_string();
+        assert_escaped(&page);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn invoice_tables_escape_and_link() {
         let row = store::InvoiceRow {
