@@ -26,7 +26,7 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid params"))
 }
 
-pub fn hash_password(password: &str) -> Result<String, StoreError> {
+pub(crate) fn hash_password(password: &str) -> Result<String, StoreError> {
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
         .map_err(|e| StoreError::invalid("password", format!("cannot hash: {e}")))?;
     // (argon2 0.5 / password-hash 0.5 API)
@@ -36,18 +36,18 @@ pub fn hash_password(password: &str) -> Result<String, StoreError> {
         .map_err(|e| StoreError::invalid("password", format!("cannot hash: {e}")))
 }
 
-pub fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 /// A hash to verify against when the account does not exist, so a wrong
 /// email costs the same time as a wrong password.
-pub fn dummy_hash() -> &'static str {
+pub(crate) fn dummy_hash() -> &'static str {
     static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     H.get_or_init(|| hash_password("not a real password").expect("hashing works"))
 }
 
-pub fn check_password_policy(p: &str) -> Result<(), StoreError> {
+pub(crate) fn check_password_policy(p: &str) -> Result<(), StoreError> {
     if p.chars().count() < 10 {
         return Err(StoreError::invalid("password", "must have at least 10 characters"));
     }

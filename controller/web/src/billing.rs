@@ -354,9 +354,9 @@ pub async fn portal_pay(c: Customer, State(st): State<AppState>) -> PageResult {
         autopay::PayResult::AlreadyAttempted => "That payment is already under way.".into(),
     };
     let (class, role) = if matches!(r, autopay::PayResult::Declined { .. }) {
-        ("banner down", "alert")
+        ("banner flash flash-error", "alert")
     } else {
-        ("banner up", "status")
+        ("banner flash flash-success", "status")
     };
     let body = html! {
         h1 { "Payment" }

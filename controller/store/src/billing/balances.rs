@@ -51,7 +51,11 @@ struct StoredEntry {
 }
 
 /// A customer's ledger in the account currency, oldest first.
-pub async fn ledger_entries(db: &Db, customer_id: i64, currency: Currency) -> Result<Vec<LedgerEntry>, StoreError> {
+pub(crate) async fn ledger_entries(
+    db: &Db,
+    customer_id: i64,
+    currency: Currency,
+) -> Result<Vec<LedgerEntry>, StoreError> {
     let rows: Vec<StoredEntry> = sqlx::query_as(
         "SELECT id, entry_date, due_date, kind, amount_minor, COALESCE(invoice_id, payment_id) AS reference \
          FROM ledger WHERE customer_id = $1 AND currency = $2 ORDER BY entry_date, id",
@@ -76,7 +80,7 @@ pub async fn ledger_entries(db: &Db, customer_id: i64, currency: Currency) -> Re
 
 /// The sum of a customer's ledger in one currency (summed by the database
 /// as BIGINT).
-pub async fn ledger_sum(db: &Db, customer_id: i64, currency: &str) -> Result<i64, StoreError> {
+async fn ledger_sum(db: &Db, customer_id: i64, currency: &str) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM ledger WHERE customer_id = $1 AND currency = $2",
     )

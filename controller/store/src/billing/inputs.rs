@@ -23,7 +23,7 @@ use std::collections::{BTreeSet, HashMap};
 /// A customer whose billing day is the run date's day, with the input of
 /// their invoice for the period, or why it could not be built (bad data).
 #[derive(Debug, Clone)]
-pub struct DueCustomer {
+pub(crate) struct DueCustomer {
     pub customer_id: i64,
     pub payment_reference: String,
     pub input: Result<InvoiceInput, String>,
@@ -31,7 +31,7 @@ pub struct DueCustomer {
 
 /// Everything an invoice run on one date needs, loaded in bulk.
 #[derive(Debug, Clone)]
-pub struct RunInputs {
+pub(crate) struct RunInputs {
     /// The period every due customer is billed for (`None` on the 29th-31st:
     /// no billing day falls there, nobody is due).
     pub period: Option<DateRange>,
@@ -70,7 +70,7 @@ struct PlanRow {
 
 /// The catalog: every plan and tax class (inactive plans included: they
 /// still bill their subscriptions). Invalid rows are left out and named.
-pub async fn load_catalog(db: &Db) -> Result<(Catalog, Vec<String>), StoreError> {
+pub(crate) async fn load_catalog(db: &Db) -> Result<(Catalog, Vec<String>), StoreError> {
     let mut skipped = Vec::new();
     let mut classes: Vec<TaxClass> = Vec::new();
     let mut bad_classes: Vec<u64> = Vec::new();
@@ -216,7 +216,7 @@ struct DiscountRow {
 /// `date`, the uninvoiced charges dated before its end, the discounts active
 /// on its start, their ledger balance (credit is applied) and whether they
 /// were already invoiced for it.
-pub async fn load_run_inputs(db: &Db, date: Date) -> Result<RunInputs, StoreError> {
+pub(crate) async fn load_run_inputs(db: &Db, date: Date) -> Result<RunInputs, StoreError> {
     let (catalog, skipped) = load_catalog(db).await?;
     let Ok(day) = BillingDay::new(date.day().unsigned_abs()) else {
         return Ok(RunInputs { period: None, catalog, due: Vec::new(), issued: BTreeSet::new(), skipped });

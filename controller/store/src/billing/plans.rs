@@ -329,20 +329,6 @@ pub async fn find_plan(db: &Db, name_or_id: &str) -> Result<PlanRow, StoreError>
     Err(StoreError::NotFound(format!("plan {name_or_id:?}")))
 }
 
-/// Stops selling a plan (or sells it again); its subscriptions keep billing.
-pub async fn set_plan_active(db: &Db, id: i64, active: bool) -> Result<(), StoreError> {
-    let n = sqlx::query("UPDATE plans SET active = $1 WHERE id = $2")
-        .bind(i64::from(active))
-        .bind(id)
-        .execute(&db.pool)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(StoreError::NotFound(format!("plan {id}")));
-    }
-    Ok(())
-}
-
 /// A plan that can be sold to an account billing in `account_currency`
 /// (`field` names the input that chose it).
 pub(crate) async fn sellable_plan(

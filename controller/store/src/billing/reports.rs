@@ -39,7 +39,7 @@ pub struct Report {
 }
 
 /// The names of [`Report::aging_minor`]'s buckets, as the CSV writes them.
-pub const AGING_KEYS: [&str; 5] = ["current", "1-30", "31-60", "61-90", "over-90"];
+const AGING_KEYS: [&str; 5] = ["current", "1-30", "31-60", "61-90", "over-90"];
 
 fn month_bounds(month: &str) -> Result<(String, String), StoreError> {
     let d = parse_date("month", &format!("{}-01", month.trim()))
@@ -154,7 +154,7 @@ pub async fn report(db: &Db, month: &str, as_of: Date, currency: &str) -> Result
 
 /// An amount in the report's currency as the CSV writes it: `-0.99`, `45.00`,
 /// `1234` for a currency without minor units (the sign always kept).
-pub fn csv_amount(minor: i64, currency: &str) -> String {
+fn csv_amount(minor: i64, currency: &str) -> String {
     let cur = parse_currency(currency).unwrap_or(super::money::Currency::USD);
     Money::new(minor, cur).fmt_amount()
 }

@@ -18,7 +18,7 @@ pub use super::autopay::*;
 pub use super::balances::*;
 pub use super::charges::*;
 pub use super::common::{currency, parse_date, parse_payment_reference, payment_reference};
-pub use super::inputs::*;
+pub(crate) use super::inputs::*;
 pub use super::invoices::*;
 pub use super::payments::*;
 pub use super::plans::*;
