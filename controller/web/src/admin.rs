@@ -399,6 +399,77 @@ mod tests {
         assert!(audit_body(&[], 0, 0).into_string().contains("Nothing audited yet."));
     }
 
+    async fn body(res: Response) -> String {
+        String::from_utf8(axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn forms_show_errors_next_to_their_fields() {
+        let dir = std::env::temp_dir().join(format!("mast-web-admin-{}-{}", std::process::id(), crate::db::now_ms()));
+        let cfg = mast_app::config::Config { data_dir: dir.clone(), ..Default::default() };
+        let st = AppState::new(mast_app::App::open(&cfg).await.unwrap(), "127.0.0.1:8080".parse().unwrap(), 4433);
+        let admin = staff::add_user(&st.db, "boss@wisp.test", Role::Admin, "long enough password").await.unwrap();
+        let c = Caller {
+            name: admin.email.clone(),
+            role: Role::Admin,
+            user_id: Some(admin.id),
+            csrf: Some("tok".into()),
+            ip: None,
+            path: "/users".into(),
+        };
+        let form = |email: &str, role: &str, password: &str| {
+            Form(NewUserForm { email: email.into(), role: role.into(), password: password.into() })
+        };
+        let res =
+            add_user(c.clone(), State(st.clone()), form(HOSTILE, "billing", "long enough password")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let page = body(res).await;
+        assert!(
+            page.contains(r#"id="user-email-error""#) && page.contains(r#"<option value="billing" selected>"#),
+            "{page}"
+        );
+        assert_escaped(&page);
+        let res =
+            add_user(c.clone(), State(st.clone()), form("a@wisp.test", "root", "long enough password")).await.unwrap();
+        assert!(body(res).await.contains(r#"id="user-role-error""#));
+        let res = add_user(c.clone(), State(st.clone()), form("a@wisp.test", "support", "short")).await.unwrap();
+        assert!(body(res).await.contains(r#"id="user-password-error""#));
+        let res = add_user(c.clone(), State(st.clone()), form("boss@wisp.test", "support", "long enough password"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CONFLICT, "a taken email is a conflict, said at the top of the form");
+        assert!(body(res).await.contains("already exists"));
+        let res = add_user(c.clone(), State(st.clone()), form("a@wisp.test", "support", "long enough password"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+        let res =
+            create_token(c.clone(), State(st.clone()), Form(NewTokenForm { name: " ".into(), role: "admin".into() }))
+                .await
+                .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(body(res).await.contains(r#"id="token-name-error""#));
+        let res = create_token(
+            c.clone(),
+            State(st.clone()),
+            Form(NewTokenForm { name: "ci".into(), role: "read-only".into() }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(body(res).await.contains(r#"<code id="new-token">mast_"#));
+
+        let me = Form(ChangeUserForm { action: "disable".into(), role: None });
+        let res = change_user(c.clone(), State(st.clone()), Path(admin.id), me).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(body(res).await.contains("You cannot disable yourself."));
+        let ghost =
+            change_user(c, State(st.clone()), Path(999), Form(ChangeUserForm { action: "enable".into(), role: None }));
+        assert_eq!(ghost.await.unwrap_err().status, StatusCode::NOT_FOUND);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn store_errors_on_forms() {
         assert_eq!(form_errors(&StoreError::invalid("email", "x")).unwrap().get("email"), Some("x"));

@@ -749,6 +749,44 @@ mod tests {
         let r = reports::report(db, "2026-03", date(2026, 3, 15), "USD").await.unwrap();
         let page = report_body(&r, month_form(&r.month, &FormErrors::new())).into_string();
         assert_escaped(&page);
+
+        // A bad manual payment shows the form again: 400, the error next to
+        // its field, what was typed kept; nothing is recorded.
+        let bad = PaymentForm {
+            amount: "12.345".into(),
+            method: "check".into(),
+            reference: HOSTILE.into(),
+            date: String::new(),
+        };
+        let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(bad)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let page =
+            String::from_utf8(axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+        assert!(page.contains(r#"id="payment-amount-error""#) && page.contains(r#"value="12.345""#), "{page}");
+        assert_escaped(&page);
+        let long = PaymentForm {
+            amount: "1".into(),
+            method: "cash".into(),
+            reference: "x".repeat(201),
+            date: "2026-03-03".into(),
+        };
+        let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(long)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "the store's rule, next to its field");
+        let page =
+            String::from_utf8(axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+        assert!(page.contains(r#"id="payment-reference-error""#), "{page}");
+        assert_eq!(store::recent_payments(db, id, 10).await.unwrap().len(), 1, "nothing recorded");
+        let good = PaymentForm {
+            amount: "2.50".into(),
+            method: "cash".into(),
+            reference: String::new(),
+            date: "2026-03-03".into(),
+        };
+        let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(good)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(store::balance(db, id, date(2026, 3, 31)).await.unwrap().balance_minor, 4150);
+        let err = record_payment(staff, State(st.clone()), Path(9999), Form(PaymentForm::default())).await.unwrap_err();
+        assert_eq!(err.status, StatusCode::NOT_FOUND);
         let _ = std::fs::remove_dir_all(dir);
     }
 
