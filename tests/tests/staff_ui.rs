@@ -28,7 +28,7 @@ async fn route_role_matrix(backend: Backend) -> anyhow::Result<()> {
     c.cli_ok(&["site", "add", "m", "--targets", "127.0.0.1", "--interval", "60"]);
     let mut tokens = Vec::new();
     let mut sessions = Vec::new();
-    for role in Role::ALL {
+    for &role in Role::ALL {
         tokens.push((role, c.token(role.as_str())));
         let email = format!("{}@matrix.test", role.as_str());
         let pw = c.add_user(&email, role.as_str());
@@ -67,7 +67,7 @@ async fn route_role_matrix(backend: Backend) -> anyhow::Result<()> {
             continue;
         }
         let Access::Roles(allowed) = r.access else { continue };
-        for role in Role::ALL {
+        for &role in Role::ALL {
             let status = match r.kind {
                 Kind::Api => {
                     let tok = &tokens.iter().find(|(x, _)| *x == role).expect("token").1;
@@ -136,7 +136,7 @@ async fn csrf_sessions_throttling_and_audit(backend: Backend) -> anyhow::Result<
     assert_eq!(r.status().as_u16(), 403, "cross-origin post refused");
     let r = s.post("/tokens", &[("name", "ci-token"), ("role", "read-only")], None).await?;
     assert_eq!(r.status, 200);
-    assert!(r.body.contains("id=new-token"), "token shown once");
+    assert!(r.body.contains("id=\"new-token\""), "token shown once");
 
     // A technician cannot open the users page.
     let mut t = WebSession::new(&c);

@@ -531,8 +531,7 @@ pub async fn run(cmd: BillingCmd, app: &App) -> anyhow::Result<()> {
             }
         }
         BillingCmd::TaxClass { cmd: BillingTaxCmd::Add { name, components, rounding } } => {
-            let rounding = store::parse_rounding(&rounding)
-                .ok_or_else(|| anyhow::anyhow!("rounding: half-even, half-up, toward-zero or away-from-zero"))?;
+            let rounding = store::Rounding::parse(&rounding)?.into();
             let comps = components.iter().map(|c| store::parse_tax_component(c)).collect::<Result<Vec<_>, _>>()?;
             let id = store::add_tax_class(&db, &name, &comps, rounding).await?;
             audit::record(&db, &cli, "billing.tax-class.add", &name, &format!("{} components", comps.len())).await?;
@@ -549,7 +548,7 @@ pub async fn run(cmd: BillingCmd, app: &App) -> anyhow::Result<()> {
                         .iter()
                         .map(|x| format!("{} {}.{:02} %", x.name, x.rate_bp / 100, x.rate_bp % 100))
                         .collect();
-                    println!("{:>4}  {:<20} {:<14} {}", c.id, c.name, c.rounding, comps.join(" + "));
+                    println!("{:>4}  {:<20} {:<14} {}", c.id, c.name, c.rounding.as_str(), comps.join(" + "));
                 }
             }
         }
@@ -598,22 +597,19 @@ pub async fn run(cmd: BillingCmd, app: &App) -> anyhow::Result<()> {
             println!("subscription {subscription_id}: cancelled, {detail} (exclusive)");
         }
         BillingCmd::Hold { customer_id, from, to, kind, subscription } => {
-            let kind = store::parse_hold_kind(&kind)
-                .ok_or_else(|| anyhow::anyhow!("kind: vacation, seasonal or suspension"))?;
+            let kind = store::HoldKind::parse(&kind)?;
             let start = store::parse_date("from", &from)?;
             let end = to.as_deref().map(|t| store::parse_date("to", t)).transpose()?;
             let h = store::HoldInput { customer_id, subscription_id: subscription, start, end, kind };
             let id = store::add_hold(&db, &h).await?;
-            let detail =
-                format!("hold {id}: {} from {from} to {}", store::hold_kind_name(kind), to.as_deref().unwrap_or("-"));
+            let detail = format!("hold {id}: {kind} from {from} to {}", to.as_deref().unwrap_or("-"));
             audit::record(&db, &cli, "billing.hold", &format!("customer {customer_id}"), &detail).await?;
             println!("customer {customer_id}: {detail}");
         }
         BillingCmd::Charge { customer_id, amount, description, date, kind, tax_class } => {
             let cur = account_currency(&db, customer_id).await?;
             let amount = Money::parse(&amount, cur).map_err(|e| anyhow::anyhow!("amount: {e}"))?;
-            let kind = store::parse_charge_kind(&kind)
-                .ok_or_else(|| anyhow::anyhow!("kind: installation, equipment, fee, deposit or other"))?;
+            let kind = store::ChargeKind::parse(&kind)?;
             let tax_class_id = match tax_class {
                 Some(t) => Some(store::find_tax_class(&db, &t).await?),
                 None => None,
@@ -655,6 +651,7 @@ pub async fn run(cmd: BillingCmd, app: &App) -> anyhow::Result<()> {
             let cur = account_currency(&db, customer_id).await?;
             let amount = Money::parse(&amount, cur).map_err(|e| anyhow::anyhow!("amount: {e}"))?;
             let date = date_or_today(app, "date", date.as_deref())?;
+            let method = store::PaymentMethod::parse(&method)?;
             let p = store::PaymentInput {
                 customer_id,
                 date,
@@ -693,7 +690,7 @@ pub async fn run(cmd: BillingCmd, app: &App) -> anyhow::Result<()> {
             }
         }
         BillingCmd::Invoices { customer, period_start, limit, json } => {
-            let period_start = period_start.as_deref().map(|p| store::parse_date("period start", p)).transpose()?;
+            let period_start = period_start.as_deref().map(|p| store::parse_date("period_start", p)).transpose()?;
             let f = store::InvoiceFilter { customer_id: customer, period_start, limit: Some(limit) };
             let list = store::invoices(&db, &f).await?;
             if json {

@@ -32,7 +32,7 @@ pub async fn run(cmd: TokenCmd, app: &App) -> anyhow::Result<()> {
         TokenCmd::List => {
             for t in mast_controller::auth::list_tokens(&app.db).await? {
                 let state = if t.revoked_ms.is_some() { "revoked" } else { "active" };
-                println!("{:>5}  {:<24} {:<11} {state}", t.id, t.name, t.role);
+                println!("{:>5}  {:<24} {:<11} {state}", t.id, t.name, t.role.as_str());
             }
             Ok(())
         }

@@ -2,8 +2,8 @@
 //! this module has no update or delete. Owns table `audit_log`.
 
 use crate::db::{Db, StoreError, now_ms};
+use mast_text_core::csv;
 use serde::Serialize;
-use sqlx::Row;
 
 /// Who did it: a staff member, an API token, or the local CLI.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ pub async fn record(db: &Db, actor: &Actor, action: &str, target: &str, detail: 
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Entry {
     pub id: i64,
     pub ts_ms: i64,
@@ -44,49 +44,38 @@ pub struct Entry {
     pub ip: Option<String>,
 }
 
+/// Entries newest first, `limit` from `offset`.
 pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<Vec<Entry>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT id, ts_ms, actor, action, target, detail, ip FROM audit_log ORDER BY id DESC LIMIT $1 OFFSET $2",
     )
     .bind(limit)
     .bind(offset)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Entry {
-                id: r.try_get("id")?,
-                ts_ms: r.try_get("ts_ms")?,
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                target: r.try_get("target")?,
-                detail: r.try_get("detail")?,
-                ip: r.try_get("ip")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    .await?)
 }
 
-/// CSV (RFC 4180) of entries, oldest first, times in UTC.
+/// How many entries there are.
+pub async fn count(db: &Db) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM audit_log").fetch_one(&db.pool).await?)
+}
+
+/// CSV (RFC 4180) of entries, oldest first, times in UTC; every cell through
+/// the one CSV rule ([`mast_text_core::csv`]: quoted, formulas neutralised).
 pub fn to_csv(entries: &[Entry]) -> String {
-    fn field(s: &str) -> String {
-        // Quote everything; neutralise spreadsheet formulas.
-        let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
-        format!("\"{}\"", s.replace('"', "\"\""))
-    }
-    let mut out = String::from("id,time_utc,actor,action,target,detail,ip\r\n");
+    let mut out = csv::line(["id", "time_utc", "actor", "action", "target", "detail", "ip"]);
     for e in entries.iter().rev() {
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{}\r\n",
-            e.id,
-            field(&mast_text_core::when::fmt_utc(e.ts_ms)),
-            field(&e.actor),
-            field(&e.action),
-            field(e.target.as_deref().unwrap_or("")),
-            field(e.detail.as_deref().unwrap_or("")),
-            field(e.ip.as_deref().unwrap_or(""))
-        ));
+        let cells = [
+            csv::number(&e.id.to_string()),
+            csv::field(&mast_text_core::when::fmt_utc(e.ts_ms)),
+            csv::field(&e.actor),
+            csv::field(&e.action),
+            csv::field(e.target.as_deref().unwrap_or("")),
+            csv::field(e.detail.as_deref().unwrap_or("")),
+            csv::field(e.ip.as_deref().unwrap_or("")),
+        ];
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
     }
     out
 }
@@ -111,5 +100,27 @@ mod tests {
         assert!(csv.contains("\"'=HYPERLINK()\""));
         assert!(csv.contains("\"x,y\""));
         assert!(csv.contains("\"1970-01-01 00:00:00\""));
+        assert!(csv.starts_with("\"id\",\"time_utc\","), "{csv}");
+        assert!(csv.contains("\r\n1,\""), "ids stay numbers: {csv}");
+    }
+
+    #[test]
+    fn every_cell_is_neutralised() {
+        let hostile = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"];
+        for h in hostile {
+            let e = Entry {
+                id: 2,
+                ts_ms: 0,
+                actor: h.into(),
+                action: h.into(),
+                target: Some(h.into()),
+                detail: Some(h.into()),
+                ip: Some(h.into()),
+            };
+            let csv = to_csv(&[e]);
+            let row = csv.lines().nth(1).unwrap();
+            // Every text cell starts with a quote and the neutralising apostrophe.
+            assert_eq!(row.matches("\"'").count(), 5, "{row:?}");
+        }
     }
 }

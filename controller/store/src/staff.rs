@@ -10,36 +10,15 @@ use crate::fleet::{hash_secret, random_secret};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::Serialize;
-use sqlx::Row;
 
-/// The staff roles, least to most trusted is not implied: each sees its own part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    Admin,
-    Billing,
-    Support,
-    Technician,
-    ReadOnly,
-}
-
-impl Role {
-    pub const ALL: [Role; 5] = [Role::Admin, Role::Billing, Role::Support, Role::Technician, Role::ReadOnly];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Billing => "billing",
-            Role::Support => "support",
-            Role::Technician => "technician",
-            Role::ReadOnly => "read-only",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Role, StoreError> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
-            StoreError::invalid_msg(format!("unknown role {s:?}; one of {}", Role::ALL.map(|r| r.as_str()).join(", ")))
-        })
+crate::text_enum! {
+    /// The staff roles; least to most trusted is not implied: each sees its own part.
+    pub enum Role (field "role") {
+        Admin = "admin",
+        Billing = "billing",
+        Support = "support",
+        Technician = "technician",
+        ReadOnly = "read-only",
     }
 }
 
@@ -47,42 +26,43 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid params"))
 }
 
-pub fn hash_password(password: &str) -> Result<String, StoreError> {
-    let salt =
-        SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| StoreError::invalid_msg(e.to_string()))?;
+pub(crate) fn hash_password(password: &str) -> Result<String, StoreError> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| StoreError::invalid("password", format!("cannot hash: {e}")))?;
     // (argon2 0.5 / password-hash 0.5 API)
     argon2()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| StoreError::invalid_msg(format!("cannot hash password: {e}")))
+        .map_err(|e| StoreError::invalid("password", format!("cannot hash: {e}")))
 }
 
-pub fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 /// A hash to verify against when the account does not exist, so a wrong
 /// email costs the same time as a wrong password.
-pub fn dummy_hash() -> &'static str {
+pub(crate) fn dummy_hash() -> &'static str {
     static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     H.get_or_init(|| hash_password("not a real password").expect("hashing works"))
 }
 
-pub fn check_password_policy(p: &str) -> Result<(), StoreError> {
+pub(crate) fn check_password_policy(p: &str) -> Result<(), StoreError> {
     if p.chars().count() < 10 {
-        return Err(StoreError::invalid_msg("password must have at least 10 characters"));
+        return Err(StoreError::invalid("password", "must have at least 10 characters"));
     }
     if p.len() > 1024 {
-        return Err(StoreError::invalid_msg("password is too long"));
+        return Err(StoreError::invalid("password", "is too long (at most 1024 bytes)"));
     }
     Ok(())
 }
 
 fn check_email(e: &str) -> Result<(), StoreError> {
-    let ok = e.len() <= 254
-        && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.starts_with('.'))
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(()) } else { Err(StoreError::invalid_msg(format!("{e:?} is not an email address"))) }
+    mast_text_core::input::line(e, mast_text_core::input::MAX_EMAIL)
+        .map_err(|p| StoreError::invalid("email", p.to_string()))?;
+    let ok = e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.starts_with('.'))
+        && !e.chars().any(char::is_whitespace);
+    if ok { Ok(()) } else { Err(StoreError::invalid("email", "not an email address")) }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,81 +74,92 @@ pub struct User {
     pub created_ms: i64,
 }
 
-fn user_from(r: &sqlx::any::AnyRow) -> Result<User, StoreError> {
-    let role: String = r.try_get("role")?;
-    let disabled: Option<i64> = r.try_get("disabled_ms")?;
-    Ok(User {
-        id: r.try_get("id")?,
-        email: r.try_get("email")?,
-        role: Role::parse(&role)?,
-        disabled: disabled.is_some(),
-        created_ms: r.try_get("created_ms")?,
-    })
+/// A `users` row as stored.
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    email: String,
+    role: Role,
+    disabled_ms: Option<i64>,
+    created_ms: i64,
 }
 
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> User {
+        User { id: r.id, email: r.email, role: r.role, disabled: r.disabled_ms.is_some(), created_ms: r.created_ms }
+    }
+}
+
+const USER_COLS: &str = "SELECT id, email, role, disabled_ms, created_ms FROM users";
+
+/// Adds a staff user; a taken email is a [`StoreError::Conflict`].
 pub async fn add_user(db: &Db, email: &str, role: Role, password: &str) -> Result<User, StoreError> {
     let email = email.trim().to_ascii_lowercase();
     check_email(&email)?;
     check_password_policy(password)?;
     let hash = hash_password(password)?;
-    let id: i64 =
-        sqlx::query("INSERT INTO users (email, role, password_hash, created_ms) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(&email)
-            .bind(role.as_str())
-            .bind(hash)
-            .bind(now_ms())
-            .fetch_one(&db.pool)
-            .await
-            .map_err(|e| match e {
-                sqlx::Error::Database(d) if d.is_unique_violation() => {
-                    StoreError::invalid_msg(format!("user {email} already exists"))
-                }
-                e => e.into(),
-            })?
-            .try_get("id")?;
-    Ok(user(db, id).await?.expect("just inserted"))
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (email, role, password_hash, created_ms) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(&email)
+    .bind(role)
+    .bind(hash)
+    .bind(now_ms())
+    .fetch_one(&db.pool)
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(format!("user {email} already exists"))
+        }
+        e => e.into(),
+    })?;
+    user(db, id).await?.ok_or_else(|| StoreError::Corrupt(format!("user {id} vanished after insert")))
 }
 
 pub async fn user(db: &Db, id: i64) -> Result<Option<User>, StoreError> {
-    let r = sqlx::query("SELECT id, email, role, disabled_ms, created_ms FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?;
-    r.as_ref().map(user_from).transpose()
+    let sql = format!("{USER_COLS} WHERE id = $1");
+    let r: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await?;
+    Ok(r.map(User::from))
 }
 
 pub async fn user_by_email(db: &Db, email: &str) -> Result<Option<User>, StoreError> {
-    let r = sqlx::query("SELECT id, email, role, disabled_ms, created_ms FROM users WHERE email = $1")
+    let sql = format!("{USER_COLS} WHERE email = $1");
+    let r: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(email.trim().to_ascii_lowercase())
         .fetch_optional(&db.pool)
         .await?;
-    r.as_ref().map(user_from).transpose()
+    Ok(r.map(User::from))
 }
 
 pub async fn list_users(db: &Db) -> Result<Vec<User>, StoreError> {
-    let rows = sqlx::query("SELECT id, email, role, disabled_ms, created_ms FROM users ORDER BY email")
-        .fetch_all(&db.pool)
-        .await?;
-    rows.iter().map(user_from).collect()
+    let sql = format!("{USER_COLS} ORDER BY email");
+    let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&db.pool).await?;
+    Ok(rows.into_iter().map(User::from).collect())
 }
 
 pub async fn count_users(db: &Db) -> Result<i64, StoreError> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(&db.pool).await?.try_get("n")?)
+    Ok(sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM users").fetch_one(&db.pool).await?)
 }
 
 /// Checks a login; `None` for an unknown email, a wrong password or a
 /// disabled account (the caller cannot tell which, by design).
 pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option<User>, StoreError> {
-    let r = sqlx::query("SELECT id, email, role, disabled_ms, created_ms, password_hash FROM users WHERE email = $1")
-        .bind(email.trim().to_ascii_lowercase())
-        .fetch_optional(&db.pool)
-        .await?;
-    let Some(r) = r else {
+    #[derive(sqlx::FromRow)]
+    struct Login {
+        #[sqlx(flatten)]
+        user: UserRow,
+        password_hash: String,
+    }
+    let r: Option<Login> =
+        sqlx::query_as("SELECT id, email, role, disabled_ms, created_ms, password_hash FROM users WHERE email = $1")
+            .bind(email.trim().to_ascii_lowercase())
+            .fetch_optional(&db.pool)
+            .await?;
+    let Some(Login { user, password_hash: hash }) = r else {
         let _ = verify_password(password, dummy_hash());
         return Ok(None);
     };
-    let hash: String = r.try_get("password_hash")?;
-    let user = user_from(&r)?;
+    let user = User::from(user);
     let ok = tokio::task::spawn_blocking({
         let password = password.to_string();
         move || verify_password(&password, &hash)
@@ -179,8 +170,7 @@ pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option
 }
 
 pub async fn set_role(db: &Db, id: i64, role: Role) -> Result<bool, StoreError> {
-    let n =
-        sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(role.as_str()).bind(id).execute(&db.pool).await?;
+    let n = sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(role).bind(id).execute(&db.pool).await?;
     // A role change takes effect at once: end the user's sessions.
     sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&db.pool).await?;
     Ok(n.rows_affected() == 1)
@@ -267,7 +257,19 @@ pub async fn create_session(db: &Db, user_id: i64, ip: Option<String>) -> Result
 /// touches it (at most once a minute, to keep writes down).
 pub async fn session(db: &Db, cookie: &str, policy: SessionPolicy) -> Result<Option<Session>, StoreError> {
     let now = now_ms();
-    let r = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        id_hash: String,
+        csrf_token: String,
+        created_ms: i64,
+        last_seen_ms: i64,
+        id: i64,
+        email: String,
+        role: Role,
+        disabled_ms: Option<i64>,
+        ucreated: i64,
+    }
+    let r: Option<Found> = sqlx::query_as(
         "SELECT s.id_hash, s.csrf_token, s.created_ms, s.last_seen_ms, u.id, u.email, u.role, u.disabled_ms, u.created_ms AS ucreated \
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
     )
@@ -275,34 +277,23 @@ pub async fn session(db: &Db, cookie: &str, policy: SessionPolicy) -> Result<Opt
     .fetch_optional(&db.pool)
     .await?;
     let Some(r) = r else { return Ok(None) };
-    let id_hash: String = r.try_get("id_hash")?;
-    let created: i64 = r.try_get("created_ms")?;
-    let last: i64 = r.try_get("last_seen_ms")?;
-    let disabled: Option<i64> = r.try_get("disabled_ms")?;
-    match policy.check(created, last, now, disabled.is_some()) {
+    match policy.check(r.created_ms, r.last_seen_ms, now, r.disabled_ms.is_some()) {
         SessionCheck::Expired => {
-            sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(&id_hash).execute(&db.pool).await?;
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(&r.id_hash).execute(&db.pool).await?;
             return Ok(None);
         }
         SessionCheck::Touch => {
             sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE id_hash = $2")
                 .bind(now)
-                .bind(&id_hash)
+                .bind(&r.id_hash)
                 .execute(&db.pool)
                 .await?;
         }
         SessionCheck::Fresh => {}
     }
-    let role: String = r.try_get("role")?;
     Ok(Some(Session {
-        user: User {
-            id: r.try_get("id")?,
-            email: r.try_get("email")?,
-            role: Role::parse(&role)?,
-            disabled: false,
-            created_ms: r.try_get("ucreated")?,
-        },
-        csrf: r.try_get("csrf_token")?,
+        user: User { id: r.id, email: r.email, role: r.role, disabled: false, created_ms: r.ucreated },
+        csrf: r.csrf_token,
     }))
 }
 
@@ -336,12 +327,49 @@ mod tests {
 
     #[test]
     fn roles_parse_and_policies_hold() {
-        for r in Role::ALL {
+        for &r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()).unwrap(), r);
         }
-        assert!(Role::parse("root").is_err());
-        assert!(check_password_policy("short").is_err());
-        assert!(check_email("not-an-email").is_err());
+        assert_eq!(serde_json::to_string(&Role::ReadOnly).unwrap(), "\"read-only\"", "the API's text");
+        let e = Role::parse("root").unwrap_err();
+        assert_eq!(e.field(), Some("role"));
+        assert_eq!(check_password_policy("short").unwrap_err().field(), Some("password"));
+        assert_eq!(check_email("not-an-email").unwrap_err().field(), Some("email"));
+        assert_eq!(check_email("a\0b@wisp.example").unwrap_err().field(), Some("email"));
         assert!(check_email("noc@wisp.example").is_ok());
+    }
+
+    async fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/s.db", dir.path().display())).await.unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn typed_errors_and_a_corrupt_role() {
+        let (_dir, db) = db().await;
+        let u = add_user(&db, " NOC@wisp.example ", Role::Billing, "long enough password").await.unwrap();
+        assert_eq!((u.email.as_str(), u.role, u.disabled), ("noc@wisp.example", Role::Billing, false));
+        let dup = add_user(&db, "noc@wisp.example", Role::Admin, "long enough password").await.unwrap_err();
+        assert!(matches!(dup, StoreError::Conflict(_)), "{dup:?}");
+        let bad = add_user(&db, "nobody", Role::Admin, "long enough password").await.unwrap_err();
+        assert_eq!(bad.field(), Some("email"));
+        let short = add_user(&db, "x@wisp.example", Role::Admin, "short").await.unwrap_err();
+        assert_eq!(short.field(), Some("password"));
+        assert_eq!(authenticate(&db, "noc@wisp.example", "long enough password").await.unwrap().unwrap().id, u.id);
+        let (sid, _) = create_session(&db, u.id, None).await.unwrap();
+        let policy = SessionPolicy { idle_ms: 3_600_000, absolute_ms: 43_200_000 };
+        assert_eq!(session(&db, &sid, policy).await.unwrap().unwrap().user.role, Role::Billing);
+
+        // A role no variant names (a hand edit) is corrupt data, never a 400.
+        sqlx::query("UPDATE users SET role = 'root' WHERE id = $1").bind(u.id).execute(&db.pool).await.unwrap();
+        for e in [
+            user(&db, u.id).await.unwrap_err(),
+            list_users(&db).await.unwrap_err(),
+            session(&db, &sid, policy).await.unwrap_err(),
+            authenticate(&db, "noc@wisp.example", "long enough password").await.unwrap_err(),
+        ] {
+            assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! `{"error": {"code", "message"}}`), its OpenAPI document, and `/metrics`.
 
 use super::{ApiError, AppState, Caller, ROUTES};
-use crate::{audit, auth, fleet, monitoring, staff};
+use crate::{audit, fleet, monitoring, staff};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -266,11 +266,4 @@ pub fn openapi_doc() -> Value {
         },
         "security": [{"bearer": []}]
     })
-}
-
-/// Tokens for the API, created by an admin (CLI or page).
-pub async fn create_token_for(st: &AppState, c: &Caller, name: &str, role: &str) -> Result<String, ApiError> {
-    let token = auth::create_token(&st.db, name, role).await?;
-    audit::record(&st.db, &c.actor(), "token.create", name, &format!("role {role}")).await?;
-    Ok(token)
 }

@@ -1,20 +1,25 @@
 //! Billing pages: a customer's account on their staff page (balance,
 //! invoices with PDFs, payments, autopay, recording a manual payment), the
-//! portal's billing section (invoices, pay now, autopay on/off), invoice
-//! PDFs for staff and for the customer, and the payment provider's webhook.
+//! portal's billing section (invoices, pay now, autopay on/off), invoices as
+//! HTML and PDF for staff and for the customer, the billing report (with its
+//! CSV), and the payment provider's webhook. Every page is maud markup
+//! through [`crate::ui`]: stored text (plan names, line descriptions,
+//! references) is always escaped.
 
-use super::pages::csrf_field;
 use super::portal::Customer;
-use super::{ApiError, AppState, Caller, esc};
+use super::{ApiError, AppState, Caller};
 use crate::audit;
 use crate::staff::Role;
+use crate::ui::{self, FieldOpts, Fields, FormErrors, Markup, Method, Table, html};
 use axum::Form;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use mast_app::billing::{autopay, documents, money::Money, store};
+use mast_app::billing::{autopay, documents, money::Money, pdf::InvoiceDocument, reports, store};
+use mast_store::StoreError;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// Who may record payments and change billing.
 pub const CASHIERS: &[Role] = &[Role::Admin, Role::Billing];
@@ -26,131 +31,250 @@ pub fn today() -> jiff::civil::Date {
     jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date()
 }
 
+/// `12.34 USD`; a stored currency code that is not one prints as is.
 fn fmt(minor: i64, cur: &str) -> String {
     store::currency(cur).map(|c| Money::new(minor, c).to_string()).unwrap_or_else(|_| format!("{minor} {cur}"))
 }
 
-/// (date, amount, method, reference) of a customer's recent payments.
-async fn payments(st: &AppState, customer: i64) -> Result<Vec<(String, String, String, String)>, ApiError> {
-    Ok(store::recent_payments(&st.db, customer, 24)
-        .await?
-        .into_iter()
-        .map(|p| (p.date, fmt(p.amount_minor, &p.currency), p.method, p.reference))
-        .collect())
-}
-
-fn invoice_table(list: &[store::InvoiceRow], base: &str) -> String {
-    let mut b = String::from(
-        "<div class=wrap><table><tr><th>Invoice</th><th>Period</th><th>Issued</th><th>Due</th><th>Total</th><th>Amount due</th><th></th></tr>",
-    );
+/// A customer's invoices, newest first, linking to `{base}/{id}` and its PDF.
+fn invoice_table(list: &[store::InvoiceRow], base: &str) -> Markup {
+    let mut t = Table::new("No invoices yet.")
+        .col("Invoice")
+        .col("Period")
+        .col("Issued")
+        .col("Due")
+        .num_col("Total")
+        .num_col("Amount due")
+        .col("");
     for i in list.iter().rev() {
-        b.push_str(&format!(
-            "<tr><td><a href='{base}/{id}'>{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href='{base}/{id}/pdf'>PDF</a></td></tr>",
-            esc(&i.number),
-            esc(&documents::period_label(&i.period_start, &i.period_end)),
-            esc(&i.issue_date),
-            esc(&i.due_date),
-            fmt(i.total_minor, &i.currency),
-            fmt(i.amount_due_minor, &i.currency),
-            id = i.id,
-        ));
+        t.push(vec![
+            html! { a href={ (base) "/" (i.id) } { (i.number) } },
+            html! { (documents::period_label(&i.period_start, &i.period_end)) },
+            html! { (i.issue_date) },
+            html! { (i.due_date) },
+            html! { (fmt(i.total_minor, &i.currency)) },
+            html! { (fmt(i.amount_due_minor, &i.currency)) },
+            html! { a href={ (base) "/" (i.id) "/pdf" } { "PDF" } },
+        ]);
     }
-    b.push_str("</table></div>");
-    b
+    html! { (t) }
 }
 
-/// The billing section of a customer's staff page.
-pub async fn staff_section(c: &Caller, st: &AppState, customer: i64) -> Result<String, ApiError> {
-    let Some(acc) = store::account(&st.db, customer).await? else {
-        return Ok(
-            "<h2>Billing</h2><p class=muted>No billing account (<code>mast-controller billing account set</code>).</p>"
-                .into(),
-        );
-    };
-    let bal = store::balance(&st.db, customer, today()).await?;
-    let mut b = format!(
-        "<h2>Billing</h2><dl class=facts><dt>Balance</dt><dd>{}</dd><dt>Overdue</dt><dd>{}</dd><dt>Billing day</dt><dd>{}</dd>\
-         <dt>Payment reference</dt><dd class=mono>{}</dd><dt>Autopay</dt><dd>{}</dd></dl>",
-        esc(&bal.balance),
-        fmt(bal.days_1_30_minor + bal.days_31_60_minor + bal.days_61_90_minor + bal.over_90_minor, &acc.currency),
-        acc.billing_day,
-        esc(&acc.payment_reference),
-        match (&acc.payment_method_label, acc.autopay) {
-            (Some(l), true) => format!("on ({})", esc(l)),
-            (Some(l), false) => format!("off ({} saved)", esc(l)),
-            (None, _) => "off".into(),
+/// A customer's recent payments (the reference only for staff).
+async fn payments_list(st: &AppState, customer: i64, with_reference: bool) -> Result<Markup, ApiError> {
+    let pays = store::recent_payments(&st.db, customer, 24).await?;
+    Ok(html! {
+        @if !pays.is_empty() {
+            h3 { "Payments" }
+            ul.payments {
+                @for p in &pays {
+                    li {
+                        (p.date) " · " (fmt(p.amount_minor, &p.currency)) " · " (p.method.label())
+                        @if with_reference && !p.reference.is_empty() { " · " span.mono { (p.reference) } }
+                    }
+                }
+            }
         }
-    );
-    let invoices =
-        store::invoices(&st.db, &store::InvoiceFilter { customer_id: Some(customer), ..Default::default() }).await?;
-    b.push_str(&format!("<h3>Invoices ({})</h3>", invoices.len()));
-    b.push_str(&invoice_table(&invoices, "/invoices"));
-    let pays = payments(st, customer).await?;
-    if !pays.is_empty() {
-        b.push_str("<h3>Payments</h3><ul>");
-        for (d, a, m, r) in &pays {
-            b.push_str(&format!("<li>{} · {} · {} {}</li>", esc(d), esc(a), esc(m), esc(r)));
-        }
-        b.push_str("</ul>");
-    }
-    if CASHIERS.contains(&c.role) {
-        b.push_str(&format!(
-            "<h3>Record a payment</h3><form class=inline method=post action='/customers/{customer}/payments'>{}\
-             <label>Amount <input name=amount required inputmode=decimal size=8></label>\
-             <label>Method <select name=method><option>bank</option><option>cash</option><option>check</option></select></label>\
-             <label>Reference <input name=reference></label><button>Record</button></form>",
-            csrf_field(c)
-        ));
-    }
-    Ok(b)
+    })
 }
 
-#[derive(Deserialize)]
+/// What the manual payment form sent (kept when it is shown again).
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct PaymentForm {
+    #[serde(default)]
     amount: String,
+    #[serde(default)]
     method: String,
     #[serde(default)]
     reference: String,
+    #[serde(default)]
+    date: String,
 }
 
+/// The manual payment form, with what was typed and the errors.
+fn payment_form(csrf: &str, customer: i64, input: &PaymentForm, errors: &FormErrors) -> Markup {
+    let f = Fields::new("payment", errors);
+    let methods: Vec<(&str, &str)> = store::PaymentMethod::MANUAL.iter().map(|m| (m.as_str(), m.label())).collect();
+    let date = if input.date.is_empty() { today().to_string() } else { input.date.clone() };
+    ui::form(
+        &format!("/customers/{customer}/payments"),
+        Method::Post,
+        csrf,
+        html! {
+            (f.summary())
+            (f.number_field("amount", "Amount", &input.amount, true, FieldOpts::new().required().max_len(20)))
+            (f.select_field("method", "Method", &methods, &input.method, FieldOpts::new().required()))
+            (f.text_field("reference", "Reference", &input.reference,
+                FieldOpts::new().max_len(200).hint("Check number, bank reference (optional).")))
+            (f.text_field("date", "Date", &date, FieldOpts::new().required().max_len(10).placeholder("YYYY-MM-DD")))
+            button type="submit" { "Record payment" }
+        },
+    )
+}
+
+/// The billing section of a customer's staff page.
+pub async fn staff_section(c: &Caller, st: &AppState, customer: i64) -> Result<Markup, ApiError> {
+    section_with_form(c, st, customer, &PaymentForm::default(), &FormErrors::new()).await
+}
+
+async fn section_with_form(
+    c: &Caller,
+    st: &AppState,
+    customer: i64,
+    input: &PaymentForm,
+    errors: &FormErrors,
+) -> Result<Markup, ApiError> {
+    let Some(acc) = store::account(&st.db, customer).await? else {
+        return Ok(html! {
+            h2 { "Billing" }
+            p.muted { "No billing account (" code { "mast-controller billing account set" } ")." }
+        });
+    };
+    let bal = store::balance(&st.db, customer, today()).await?;
+    let overdue = bal.overdue_minor()?;
+    let autopay_state = match (&acc.payment_method_label, acc.autopay) {
+        (Some(l), true) => format!("on ({l})"),
+        (Some(l), false) => format!("off ({l} saved)"),
+        (None, _) => "off".into(),
+    };
+    let invoices =
+        store::invoices(&st.db, &store::InvoiceFilter { customer_id: Some(customer), ..Default::default() }).await?;
+    let payments = payments_list(st, customer, true).await?;
+    Ok(html! {
+        h2 { "Billing" }
+        (ui::kv_list(&[
+            ("Balance", html! { (bal.balance) }),
+            ("Overdue", html! { (fmt(overdue, &acc.currency)) }),
+            ("Billing day", html! { (acc.billing_day) }),
+            ("Payment reference", html! { span.mono { (acc.payment_reference) } }),
+            ("Autopay", html! { (autopay_state) }),
+        ]))
+        h3 { "Invoices (" (invoices.len()) ")" }
+        (invoice_table(&invoices, "/invoices"))
+        (payments)
+        @if CASHIERS.contains(&c.role) {
+            h3 #record-payment { "Record a payment" }
+            (payment_form(c.csrf.as_deref().unwrap_or(""), customer, input, errors))
+        }
+    })
+}
+
+/// The form's values, checked: every field's problem at once.
+fn parse_payment(
+    f: &PaymentForm,
+    currency: &str,
+) -> Result<(Money, store::PaymentMethod, jiff::civil::Date), FormErrors> {
+    let mut errors = FormErrors::new();
+    let amount = store::currency(currency)
+        .map_err(|e| e.to_string())
+        .and_then(|cur| Money::parse(f.amount.trim(), cur).map_err(|e| e.to_string()));
+    if let Err(e) = &amount {
+        errors.field("amount", e.clone());
+    }
+    let method = store::PaymentMethod::parse(&f.method)
+        .ok()
+        .filter(|m| store::PaymentMethod::MANUAL.contains(m))
+        .ok_or("choose bank transfer, cash or check");
+    if let Err(e) = method {
+        errors.field("method", e);
+    }
+    let date = if f.date.trim().is_empty() { Ok(today()) } else { store::parse_date("date", &f.date) };
+    if let Err(e) = &date {
+        errors.field("date", reason(e));
+    }
+    match (amount, method, date) {
+        (Ok(a), Ok(m), Ok(d)) => Ok((a, m, d)),
+        _ => Err(errors),
+    }
+}
+
+/// An `Invalid` error's reason without the field prefix.
+fn reason(e: &StoreError) -> String {
+    match e {
+        StoreError::Invalid { reason, .. } => reason.clone(),
+        e => e.to_string(),
+    }
+}
+
+/// A store error on a form: a field's rule next to that field, anything
+/// else that is the user's input as the form's message; `None` for errors
+/// that are not about the input (answered as such).
+fn form_errors(e: &StoreError) -> Option<FormErrors> {
+    let mut errors = FormErrors::new();
+    match e {
+        StoreError::Invalid { field, reason } if !field.is_empty() => {
+            errors.field(field, reason.clone());
+        }
+        StoreError::Invalid { reason, .. } => {
+            errors.form(reason.clone());
+        }
+        StoreError::Conflict(m) => {
+            errors.form(m.clone());
+        }
+        _ => return None,
+    }
+    Some(errors)
+}
+
+/// `POST /customers/{id}/payments`: records a manual payment; a bad entry
+/// shows the form again (400) with the error next to its field.
 pub async fn record_payment(
     c: Caller,
     State(st): State<AppState>,
     Path(id): Path<i64>,
     Form(f): Form<PaymentForm>,
 ) -> PageResult {
-    let acc = store::account(&st.db, id).await?.ok_or_else(|| ApiError::bad_request("no billing account"))?;
-    let cur = store::currency(&acc.currency)?;
-    let amount = Money::parse(&f.amount, cur).map_err(|e| ApiError::bad_request(format!("amount: {e}")))?;
-    let p = store::record_payment(
-        &st.db,
-        &store::PaymentInput {
-            customer_id: id,
-            date: today(),
-            amount,
-            method: f.method.clone(),
-            reference: Some(f.reference.trim().to_string()).filter(|r| !r.is_empty()),
-            provider_payment_id: None,
-            created_by: c.name.clone(),
-        },
-    )
-    .await?;
-    audit::record(
-        &st.db,
-        &c.actor(),
-        "payment.record",
-        &format!("customer {id}"),
-        &format!("{amount} {} #{}", f.method, p.id),
-    )
-    .await?;
-    Ok(Redirect::to(&format!("/customers/{id}")).into_response())
+    let acc = store::require_account(&st.db, id).await?;
+    let parsed = parse_payment(&f, &acc.currency);
+    let result = match parsed {
+        Ok((amount, method, date)) => {
+            let input = store::PaymentInput {
+                customer_id: id,
+                date,
+                amount,
+                method,
+                reference: Some(f.reference.trim().to_string()).filter(|r| !r.is_empty()),
+                provider_payment_id: None,
+                created_by: c.name.clone(),
+            };
+            match store::record_payment(&st.db, &input).await {
+                Ok(p) => Ok((p, amount, method)),
+                Err(e) => Err(form_errors(&e).ok_or(e)?),
+            }
+        }
+        Err(errors) => Err(errors),
+    };
+    match result {
+        Ok((p, amount, method)) => {
+            audit::record(
+                &st.db,
+                &c.actor(),
+                "payment.record",
+                &format!("customer {id}"),
+                &format!("{amount} {method} #{}", p.id),
+            )
+            .await?;
+            Ok(Redirect::to(&format!("/customers/{id}")).into_response())
+        }
+        Err(errors) => {
+            let name = mast_store::customers::get(&st.db, id).await?.map(|c| c.name).unwrap_or_default();
+            let section = section_with_form(&c, &st, id, &f, &errors).await?;
+            let body = html! {
+                p { a href={ "/customers/" (id) } { "← " (name) } }
+                (section)
+            };
+            Ok((StatusCode::BAD_REQUEST, super::pages::page(&c, "Record a payment", body)).into_response())
+        }
+    }
 }
 
 fn pdf_response(number: &str, bytes: Vec<u8>) -> Response {
+    // Invoice numbers are `SERIES-YYYY-NNNNNN`; keep the header value plain anyway.
+    let file: String = number.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
     (
         [
             (header::CONTENT_TYPE, "application/pdf".to_string()),
-            (header::CONTENT_DISPOSITION, format!("inline; filename=\"{number}.pdf\"")),
+            (header::CONTENT_DISPOSITION, format!("inline; filename=\"{file}.pdf\"")),
         ],
         bytes,
     )
@@ -162,58 +286,60 @@ pub async fn staff_pdf(State(st): State<AppState>, Path(id): Path<i64>) -> PageR
     Ok(pdf_response(&inv.number, documents::pdf(&st.db, &st.settings.billing.operator, &inv).await?))
 }
 
-pub async fn portal_pdf(c: Customer, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+/// The customer's own invoice (another customer's is a 404, like a missing one).
+async fn own_invoice(st: &AppState, c: &Customer, id: i64) -> Result<store::InvoiceRow, ApiError> {
     match documents::invoice(&st.db, id).await? {
-        Some(inv) if inv.customer_id == c.id => {
-            Ok(pdf_response(&inv.number, documents::pdf(&st.db, &st.settings.billing.operator, &inv).await?))
-        }
+        Some(inv) if inv.customer_id == c.id => Ok(inv),
         _ => Err(ApiError::not_found("no such invoice")),
     }
 }
 
-/// The portal home's billing section.
-pub async fn portal_section(st: &AppState, c: &Customer) -> Result<String, ApiError> {
-    let Some(acc) = store::account(&st.db, c.id).await? else { return Ok(String::new()) };
+pub async fn portal_pdf(c: Customer, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    let inv = own_invoice(&st, &c, id).await?;
+    Ok(pdf_response(&inv.number, documents::pdf(&st.db, &st.settings.billing.operator, &inv).await?))
+}
+
+/// A portal page for the signed-in customer.
+async fn portal_page(st: &AppState, c: &Customer, title: &str, body: Markup) -> Result<Markup, ApiError> {
+    let name = mast_store::customers::get(&st.db, c.id).await?.map(|x| x.name).unwrap_or_default();
+    Ok(ui::portal_layout(&name, &c.csrf, title, body))
+}
+
+/// The portal home's billing section (empty without a billing account).
+pub async fn portal_section(st: &AppState, c: &Customer) -> Result<Markup, ApiError> {
+    let Some(acc) = store::account(&st.db, c.id).await? else { return Ok(html! {}) };
     let bal = store::balance(&st.db, c.id, today()).await?;
-    let csrf = format!("<input type=hidden name=csrf value='{}'>", esc(&c.csrf));
-    let mut b = format!("<h2>Billing</h2><p class=balance>Balance: <strong>{}</strong></p>", esc(&bal.balance));
-    if bal.balance_minor > 0 {
-        if st.payments.is_some() && acc.payment_method_id.is_some() {
-            b.push_str(&format!(
-                "<form class=inline method=post action=/portal/pay>{csrf}<button>Pay {} now with {}</button></form>",
-                esc(&bal.balance),
-                esc(acc.payment_method_label.as_deref().unwrap_or("your saved card"))
-            ));
-        }
-        b.push_str(&format!(
-            "<p>Or pay by bank transfer quoting <strong class=mono>{}</strong>.</p>",
-            esc(&acc.payment_reference)
-        ));
-    }
-    if acc.payment_method_id.is_some() {
-        b.push_str(&format!(
-            "<form class=inline method=post action=/portal/autopay>{csrf}<input type=hidden name=on value='{}'>\
-             <span>Autopay is {}.</span><button>{}</button></form>",
-            if acc.autopay { "false" } else { "true" },
-            if acc.autopay { "on" } else { "off" },
-            if acc.autopay { "Turn autopay off" } else { "Turn autopay on" },
-        ));
-    }
+    let can_pay = st.payments.is_some() && acc.payment_method_id.is_some();
     let invoices =
         store::invoices(&st.db, &store::InvoiceFilter { customer_id: Some(c.id), ..Default::default() }).await?;
-    if !invoices.is_empty() {
-        b.push_str("<h3>Invoices</h3>");
-        b.push_str(&invoice_table(&invoices, "/portal/invoices"));
-    }
-    let pays = payments(st, c.id).await?;
-    if !pays.is_empty() {
-        b.push_str("<h3>Payments</h3><ul>");
-        for (d, a, m, _) in &pays {
-            b.push_str(&format!("<li>{} · {} · {}</li>", esc(d), esc(a), esc(m)));
+    let payments = payments_list(st, c.id, false).await?;
+    Ok(html! {
+        h2 { "Billing" }
+        p.balance { "Balance: " strong { (bal.balance) } }
+        @if bal.balance_minor > 0 {
+            @if can_pay {
+                (ui::form_with_class("inline", "/portal/pay", Method::Post, &c.csrf, html! {
+                    button type="submit" {
+                        "Pay " (bal.balance) " now with "
+                        (acc.payment_method_label.as_deref().unwrap_or("your saved card"))
+                    }
+                }))
+            }
+            p { "Or pay by bank transfer quoting " strong.mono { (acc.payment_reference) } "." }
         }
-        b.push_str("</ul>");
-    }
-    Ok(b)
+        @if acc.payment_method_id.is_some() {
+            (ui::form_with_class("inline", "/portal/autopay", Method::Post, &c.csrf, html! {
+                (ui::hidden("on", if acc.autopay { "false" } else { "true" }))
+                span { "Autopay is " (if acc.autopay { "on" } else { "off" }) "." }
+                button type="submit" { (if acc.autopay { "Turn autopay off" } else { "Turn autopay on" }) }
+            }))
+        }
+        @if !invoices.is_empty() {
+            h3 { "Invoices" }
+            (invoice_table(&invoices, "/portal/invoices"))
+        }
+        (payments)
+    })
 }
 
 pub async fn portal_pay(c: Customer, State(st): State<AppState>) -> PageResult {
@@ -227,13 +353,17 @@ pub async fn portal_pay(c: Customer, State(st): State<AppState>) -> PageResult {
         autopay::PayResult::NothingDue => "Nothing to pay.".into(),
         autopay::PayResult::AlreadyAttempted => "That payment is already under way.".into(),
     };
-    let cls = if matches!(r, autopay::PayResult::Declined { .. }) { "down" } else { "up" };
-    Ok(super::portal::frame(
-        Some(&c),
-        "Payment",
-        &format!("<h1>Payment</h1><p class='banner {cls}'>{}</p><p><a href=/portal>Back</a></p>", esc(&msg)),
-    )
-    .into_response())
+    let (class, role) = if matches!(r, autopay::PayResult::Declined { .. }) {
+        ("banner flash flash-error", "alert")
+    } else {
+        ("banner flash flash-success", "status")
+    };
+    let body = html! {
+        h1 { "Payment" }
+        p class=(class) role=(role) { (msg) }
+        p { a href="/portal" { "Back" } }
+    };
+    Ok(portal_page(&st, &c, "Payment", body).await?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -276,136 +406,416 @@ pub struct ReportQ {
     format: Option<String>,
 }
 
+/// One of the report's tables: a key and an amount per row.
+fn amounts_table<'a>(
+    title: &'a str,
+    key: &'a str,
+    rows: impl IntoIterator<Item = (&'a str, i64)>,
+    cur: &str,
+) -> Markup {
+    let mut t = Table::new("Nothing this month.").caption(title).col(key).num_col("Amount");
+    for (k, v) in rows {
+        t.push(vec![html! { (k) }, html! { (fmt(v, cur)) }]);
+    }
+    html! { (t) }
+}
+
+fn map_rows(m: &BTreeMap<String, i64>) -> Vec<(&str, i64)> {
+    m.iter().map(|(k, v)| (k.as_str(), *v)).collect()
+}
+
+/// The report's body (pure: the page and its tests).
+fn report_body(r: &reports::Report, month_form: Markup) -> Markup {
+    let cur = r.currency.as_str();
+    let csv_href = format!(
+        "/billing/reports?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("month", &r.month)
+            .append_pair("format", "csv")
+            .finish()
+    );
+    let churn_tone = if r.churn > 0.02 { "down" } else { "up" };
+    let aging = ["Current", "1-30 days", "31-60 days", "61-90 days", "Over 90 days"];
+    html! {
+        h1 { "Billing report " (r.month) }
+        (month_form)
+        p { a href=(csv_href) download { "Download CSV" } }
+        div.tiles {
+            div.tile.up { span.n { (fmt(r.mrr_minor, cur)) } span.label { "MRR" } }
+            div.tile.up { span.n { (r.active_subscriptions) } span.label { "active subscriptions" } }
+            div class={ "tile " (churn_tone) } {
+                span.n { (format!("{:.1} %", r.churn * 100.0)) }
+                span.label { "churn (" (r.customers_lost) " of " (r.customers_at_start) ")" }
+            }
+        }
+        (amounts_table("MRR by plan", "Plan", map_rows(&r.mrr_by_plan), cur))
+        (amounts_table("MRR by site", "Site", map_rows(&r.mrr_by_site), cur))
+        (amounts_table("Invoiced by plan", "Plan", map_rows(&r.revenue_by_plan), cur))
+        (amounts_table("Invoiced by site", "Site", map_rows(&r.revenue_by_site), cur))
+        (amounts_table("Payments received", "Method", map_rows(&r.payments_by_method), cur))
+        (amounts_table("Receivables aging", "Past due", aging.iter().copied().zip(r.aging_minor), cur))
+    }
+}
+
+fn month_form(month: &str, errors: &FormErrors) -> Markup {
+    let f = Fields::new("report", errors);
+    ui::form_with_class(
+        "inline",
+        "/billing/reports",
+        Method::Get,
+        "",
+        html! {
+            (f.text_field("month", "Month", month, FieldOpts::new().placeholder("YYYY-MM").max_len(7)))
+            button type="submit" { "Show" }
+        },
+    )
+}
+
 /// `/billing/reports`: MRR, revenue, payments, aging and churn for a month
 /// (`?month=YYYY-MM`, default this month); `&format=csv` downloads it.
-pub async fn reports_page(
-    c: Caller,
-    State(st): State<AppState>,
-    axum::extract::Query(q): axum::extract::Query<ReportQ>,
-) -> PageResult {
+pub async fn reports_page(c: Caller, State(st): State<AppState>, Query(q): Query<ReportQ>) -> PageResult {
     let now = today();
     let month = q.month.unwrap_or_else(|| format!("{:04}-{:02}", now.year(), now.month()));
     let cur = store::main_currency(&st.db).await?.unwrap_or_else(|| "USD".into());
-    let r = mast_app::billing::reports::report(&st.db, &month, now, &cur).await?;
+    let r = match reports::report(&st.db, &month, now, &cur).await {
+        Ok(r) => r,
+        Err(StoreError::Invalid { field, reason }) if field == "month" => {
+            let mut errors = FormErrors::new();
+            errors.field("month", reason);
+            let body = html! { h1 { "Billing report" } (month_form(&month, &errors)) };
+            return Ok((StatusCode::BAD_REQUEST, super::pages::page(&c, "Billing report", body)).into_response());
+        }
+        Err(e) => return Err(e.into()),
+    };
     if q.format.as_deref() == Some("csv") {
+        let file: String = r.month.chars().filter(|c| c.is_ascii_digit() || *c == '-').collect();
         return Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"mast-billing-{month}.csv\"")),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"mast-billing-{file}.csv\"")),
             ],
-            mast_app::billing::reports::csv(&r),
+            reports::csv(&r),
         )
             .into_response());
     }
-    let table = |title: &str, m: &std::collections::BTreeMap<String, i64>| {
-        let mut b = format!("<h3>{title}</h3><div class=wrap><table>");
-        for (k, v) in m {
-            b.push_str(&format!("<tr><td>{}</td><td>{}</td></tr>", esc(k), fmt(*v, &cur)));
-        }
-        b.push_str("</table></div>");
-        b
-    };
-    let mut b = format!(
-        "<h1>Billing report {}</h1><form class=inline method=get><label>Month <input name=month value='{}'></label><button>Show</button></form> \
-         <a href='/billing/reports?month={}&format=csv'>CSV</a><div class=tiles>\
-         <div class='tile up'><span class=n>{}</span><span>MRR</span></div>\
-         <div class='tile up'><span class=n>{}</span><span>active subscriptions</span></div>\
-         <div class='tile {}'><span class=n>{:.1} %</span><span>churn ({} of {})</span></div></div>",
-        esc(&month),
-        esc(&month),
-        esc(&month),
-        fmt(r.mrr_minor, &cur),
-        r.active_subscriptions,
-        if r.churn > 0.02 { "down" } else { "up" },
-        r.churn * 100.0,
-        r.customers_lost,
-        r.customers_at_start,
-    );
-    b.push_str(&table("MRR by plan", &r.mrr_by_plan));
-    b.push_str(&table("MRR by site", &r.mrr_by_site));
-    b.push_str(&table("Invoiced by plan", &r.revenue_by_plan));
-    b.push_str(&table("Invoiced by site", &r.revenue_by_site));
-    b.push_str(&table("Payments received", &r.payments_by_method));
-    let aging: std::collections::BTreeMap<String, i64> =
-        ["1 current", "2 1-30 days", "3 31-60 days", "4 61-90 days", "5 over 90 days"]
-            .iter()
-            .zip(r.aging_minor)
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-    b.push_str(&table("Receivables aging", &aging));
-    Ok(super::pages::layout(&c, "Billing report", &b).into_response())
+    let body = report_body(&r, month_form(&r.month, &FormErrors::new()));
+    Ok(super::pages::page(&c, "Billing report", body).into_response())
 }
 
 pub async fn staff_invoice(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
     let inv = documents::invoice(&st.db, id).await?.ok_or_else(|| ApiError::not_found("no such invoice"))?;
     let doc = documents::document(&st.db, &st.settings.billing.operator, &inv).await?;
-    let b = format!(
-        "<p><a href='/customers/{}'>Customer</a> · <a href='/invoices/{id}/pdf'>PDF</a></p>{}",
-        inv.customer_id,
-        invoice_html(&doc)
-    );
-    Ok(super::pages::layout(&c, &format!("Invoice {}", inv.number), &b).into_response())
+    let body = html! {
+        p {
+            a href={ "/customers/" (inv.customer_id) } { "Customer" } " · "
+            a href={ "/invoices/" (id) "/pdf" } { "PDF" }
+        }
+        (invoice_html(&doc))
+    };
+    Ok(super::pages::page(&c, &format!("Invoice {}", inv.number), body).into_response())
 }
 
 pub async fn portal_invoice(c: Customer, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
-    match documents::invoice(&st.db, id).await? {
-        Some(inv) if inv.customer_id == c.id => {
-            let doc = documents::document(&st.db, &st.settings.billing.operator, &inv).await?;
-            let b = format!("<p><a href='/portal/invoices/{id}/pdf'>Download PDF</a></p>{}", invoice_html(&doc));
-            Ok(super::portal::frame(Some(&c), &format!("Invoice {}", inv.number), &b).into_response())
-        }
-        _ => Err(ApiError::not_found("no such invoice")),
+    let inv = own_invoice(&st, &c, id).await?;
+    let doc = documents::document(&st.db, &st.settings.billing.operator, &inv).await?;
+    let body = html! {
+        p { a href={ "/portal/invoices/" (id) "/pdf" } { "Download PDF" } }
+        (invoice_html(&doc))
+    };
+    Ok(portal_page(&st, &c, &format!("Invoice {}", inv.number), body).await?.into_response())
+}
+
+/// A party's block on the invoice: name, address lines, contact, tax id.
+fn party(p: &mast_app::billing::pdf::Party) -> Markup {
+    html! {
+        strong { (p.name) } br;
+        @for l in &p.lines { (l) br; }
+        @for v in [&p.email, &p.phone, &p.tax_id].into_iter().flatten() { (v) br; }
     }
 }
-/// The invoice as an HTML fragment (the same content as the PDF).
-pub fn invoice_html(doc: &mast_billing_core::pdf::InvoiceDocument) -> String {
-    let e = crate::esc;
-    let party = |p: &mast_billing_core::pdf::Party| {
-        let mut s = format!("<strong>{}</strong><br>", e(&p.name));
-        for l in &p.lines {
-            s.push_str(&format!("{}<br>", e(l)));
-        }
-        for v in [&p.email, &p.phone, &p.tax_id].into_iter().flatten() {
-            s.push_str(&format!("{}<br>", e(v)));
-        }
-        s
-    };
-    let mut b = format!(
-        "<article class=invoice><div class=inv-head><div>{}</div><div><h1>Invoice {}</h1>Issued {}<br>Due <strong>{}</strong><br>Period {}</div></div>\
-         <h3>Bill to</h3><p>{}</p><div class=wrap><table><tr><th>Description</th><th class=num>Amount</th></tr>",
-        party(&doc.operator),
-        e(&doc.number),
-        e(&doc.issue_date),
-        e(&doc.due_date),
-        e(&doc.period),
-        party(&doc.customer),
-    );
-    for l in &doc.lines {
-        let detail = l.detail.as_deref().map(|d| format!("<br><span class=muted>{}</span>", e(d))).unwrap_or_default();
-        b.push_str(&format!("<tr><td>{}{detail}</td><td class=num>{}</td></tr>", e(&l.description), e(&l.amount)));
-    }
-    let mut totals = vec![("Subtotal".to_string(), doc.subtotal.clone())];
+
+/// The invoice as HTML (the same content as the PDF).
+pub fn invoice_html(doc: &InvoiceDocument) -> Markup {
+    let mut totals: Vec<(&str, &str)> = vec![("Subtotal", doc.subtotal.as_str())];
     if let Some(d) = &doc.discounts {
-        totals.push(("Discounts".into(), d.clone()));
+        totals.push(("Discounts", d.as_str()));
     }
-    totals.extend(doc.taxes.iter().cloned());
-    totals.push(("Total".into(), doc.total.clone()));
+    totals.extend(doc.taxes.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    totals.push(("Total", doc.total.as_str()));
     if let Some(c) = &doc.credits_applied {
-        totals.push(("Credits applied".into(), c.clone()));
+        totals.push(("Credits applied", c.as_str()));
     }
-    for (k, v) in &totals {
-        b.push_str(&format!("<tr><td class=num>{}</td><td class=num>{}</td></tr>", e(k), e(v)));
+    html! {
+        article.invoice {
+            div.inv-head {
+                div { (party(&doc.operator)) }
+                div {
+                    h1 { "Invoice " (doc.number) }
+                    "Issued " (doc.issue_date) br;
+                    "Due " strong { (doc.due_date) } br;
+                    "Period " (doc.period)
+                }
+            }
+            h3 { "Bill to" }
+            p { (party(&doc.customer)) }
+            div.wrap.table-wrap {
+                table {
+                    thead { tr { th scope="col" { "Description" } th.num scope="col" { "Amount" } } }
+                    tbody {
+                        @for l in &doc.lines {
+                            tr {
+                                td {
+                                    (l.description)
+                                    @if let Some(d) = &l.detail { br; span.muted { (d) } }
+                                }
+                                td.num { (l.amount) }
+                            }
+                        }
+                        @for (k, v) in &totals { tr { td.num { (k) } td.num { (v) } } }
+                        tr { th.num scope="row" { "Amount due" } th.num { (doc.amount_due) } }
+                    }
+                }
+            }
+            p.banner.degraded { "Pay by " (doc.due_date) " quoting " strong.mono { (doc.payment_reference) } "." }
+            @for p in doc.payment_instructions.iter().chain(&doc.notes) { p { (p) } }
+        }
     }
-    b.push_str(&format!(
-        "<tr><th class=num>Amount due</th><th class=num>{}</th></tr></table></div>\
-         <p class='banner degraded'>Pay by {} quoting <strong class=mono>{}</strong>.</p>",
-        e(&doc.amount_due),
-        e(&doc.due_date),
-        e(&doc.payment_reference)
-    ));
-    for p in doc.payment_instructions.iter().chain(&doc.notes) {
-        b.push_str(&format!("<p>{}</p>", e(p)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mast_app::billing::pdf::{DocLine, Party};
+
+    const HOSTILE: &str = r#""><script>alert(1)</script><img src=x onerror=alert(2)>"#;
+
+    /// No markup from the hostile text survives: no tag, no attribute.
+    fn assert_escaped(html: &str) {
+        assert!(!html.contains("<script>") && !html.contains("<img"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"), "{html}");
     }
-    b.push_str("</article>");
-    b
+
+    #[test]
+    fn the_invoice_escapes_stored_text() {
+        let party = |n: &str| Party {
+            name: n.into(),
+            lines: vec![HOSTILE.into()],
+            email: Some(HOSTILE.into()),
+            ..Default::default()
+        };
+        let doc = InvoiceDocument {
+            operator: party("Ridge WISP"),
+            customer: party(HOSTILE),
+            number: "INV-2026-000001".into(),
+            lines: vec![DocLine {
+                description: HOSTILE.into(),
+                detail: Some(HOSTILE.into()),
+                amount: "45.00 USD".into(),
+            }],
+            taxes: vec![(HOSTILE.into(), "1.00 USD".into())],
+            payment_reference: "M000001230".into(),
+            amount_due: "46.00 USD".into(),
+            notes: vec![HOSTILE.into()],
+            ..Default::default()
+        };
+        let html = invoice_html(&doc).into_string();
+        assert_escaped(&html);
+        assert!(
+            html.contains(r#"<article class="invoice">"#) && html.contains("Amount due") && html.contains("M000001230")
+        );
+    }
+
+    #[test]
+    fn the_report_escapes_names_and_links_its_csv() {
+        let mut r = reports::Report { month: "2026-03".into(), currency: "USD".into(), ..Default::default() };
+        r.mrr_by_plan.insert(HOSTILE.into(), 4500);
+        r.payments_by_method.insert("cash".into(), -99);
+        let html = report_body(&r, month_form("2026-03", &FormErrors::new())).into_string();
+        assert_escaped(&html);
+        assert!(html.contains(r#"href="/billing/reports?month=2026-03&amp;format=csv""#), "{html}");
+        assert!(html.contains("-0.99 USD"), "negative amounts keep their sign: {html}");
+        assert!(html.contains("Nothing this month."), "empty tables say so");
+    }
+
+    #[test]
+    fn the_payment_form_keeps_input_and_shows_errors() {
+        let input = PaymentForm {
+            amount: "12.345".into(),
+            method: "cash".into(),
+            reference: HOSTILE.into(),
+            date: "2026-13-01".into(),
+        };
+        let Err(errors) = parse_payment(&input, "USD") else { panic!("bad input accepted") };
+        assert!(errors.get("amount").is_some() && errors.get("date").is_some() && errors.get("method").is_none());
+        let html = payment_form("tok", 7, &input, &errors).into_string();
+        assert_escaped(&html);
+        assert!(html.contains(r#"action="/customers/7/payments""#) && html.contains(r#"name="csrf" value="tok""#));
+        assert!(html.contains(r#"value="12.345""#) && html.contains(r#"id="payment-amount-error""#), "{html}");
+        assert!(html.contains(r#"<option value="cash" selected>"#), "{html}");
+        let card = PaymentForm { method: "card".into(), amount: "1".into(), ..Default::default() };
+        assert!(
+            parse_payment(&card, "USD").unwrap_err().get("method").is_some(),
+            "card payments come from the provider"
+        );
+        let ok = PaymentForm { amount: "0".into(), method: "bank".into(), ..Default::default() };
+        assert!(parse_payment(&ok, "USD").is_ok(), "the store refuses a zero amount, naming the field");
+    }
+
+    #[test]
+    fn store_errors_become_form_errors() {
+        let e = form_errors(&StoreError::invalid("reference", "too long")).unwrap();
+        assert_eq!(e.get("reference"), Some("too long"));
+        let e = form_errors(&StoreError::Conflict("taken".into())).unwrap();
+        assert_eq!(e.form_message(), Some("taken"));
+        assert!(form_errors(&StoreError::Corrupt("x".into())).is_none(), "not the user's fault: a 500");
+        assert!(form_errors(&StoreError::NotFound("x".into())).is_none());
+    }
+
+    /// A real (SQLite) controller context in a fresh directory.
+    async fn state() -> (std::path::PathBuf, AppState) {
+        let dir = std::env::temp_dir().join(format!("mast-web-billing-{}-{}", std::process::id(), crate::db::now_ms()));
+        let cfg = mast_app::config::Config { data_dir: dir.clone(), ..Default::default() };
+        let app = mast_app::App::open(&cfg).await.unwrap();
+        (dir, AppState::new(app, "127.0.0.1:8080".parse().unwrap(), 4433))
+    }
+
+    #[tokio::test]
+    async fn sections_report_and_invoice_escape_stored_text() {
+        use jiff::civil::date;
+        let (dir, st) = state().await;
+        let db = &st.db;
+        let customer = mast_store::customers::CustomerInput { name: HOSTILE.into(), ..Default::default() };
+        let id = mast_store::customers::create(db, &customer).await.unwrap().id;
+        let account = store::AccountInput {
+            customer_id: id,
+            billing_day: 1,
+            autopay: true,
+            provider_customer_id: Some("cus_1".into()),
+            payment_method_id: Some("pm_1".into()),
+            payment_method_label: Some(HOSTILE.into()),
+            ..Default::default()
+        };
+        store::set_account(db, &account).await.unwrap();
+        let t = store::untaxed_class(db).await.unwrap();
+        let usd = mast_app::billing::money::Currency::USD;
+        let plan = store::NewPlan {
+            name: HOSTILE.into(),
+            price: Money::new(4500, usd),
+            down_kbps: 1,
+            up_kbps: 1,
+            tax_class_id: t,
+        };
+        let plan = store::add_plan(db, &plan).await.unwrap();
+        store::subscribe(db, id, plan.id, date(2026, 3, 1)).await.unwrap();
+        let run = mast_app::billing::run::run(db, date(2026, 3, 1), &Default::default()).await.unwrap();
+        assert_eq!(run.invoices_issued, 1);
+        let pay = store::PaymentInput {
+            customer_id: id,
+            date: date(2026, 3, 2),
+            amount: Money::new(100, usd),
+            method: store::PaymentMethod::Check,
+            reference: Some(HOSTILE.into()),
+            provider_payment_id: None,
+            created_by: "test".into(),
+        };
+        store::record_payment(db, &pay).await.unwrap();
+
+        let staff = Caller {
+            name: "cashier@wisp.test".into(),
+            role: Role::Billing,
+            user_id: Some(1),
+            csrf: Some("tok".into()),
+            ip: None,
+            path: format!("/customers/{id}"),
+        };
+        let section = staff_section(&staff, &st, id).await.unwrap().into_string();
+        assert_escaped(&section);
+        assert!(section.contains("44.00 USD") && section.contains("INV-2026-000001"), "{section}");
+        assert!(section.contains(r#"name="csrf" value="tok""#), "the payment form: {section}");
+        let reader = Caller { role: Role::ReadOnly, ..staff.clone() };
+        assert!(!staff_section(&reader, &st, id).await.unwrap().into_string().contains("Record a payment"));
+
+        let portal = Customer { id, csrf: "ptok".into() };
+        let home = portal_section(&st, &portal).await.unwrap().into_string();
+        assert!(!home.contains("<script>") && !home.contains("alert"), "no payment reference in the portal: {home}");
+        assert!(home.contains(r#"<p class="balance">Balance: <strong>44.00 USD</strong></p>"#), "{home}");
+        assert!(home.contains(r#"action="/portal/autopay""#) && home.contains(r#"value="ptok""#), "{home}");
+
+        let inv = store::invoices(db, &store::InvoiceFilter::default()).await.unwrap().remove(0);
+        let doc = documents::document(db, &st.settings.billing.operator, &inv).await.unwrap();
+        let html = invoice_html(&doc).into_string();
+        assert_escaped(&html);
+
+        let r = reports::report(db, "2026-03", date(2026, 3, 15), "USD").await.unwrap();
+        let page = report_body(&r, month_form(&r.month, &FormErrors::new())).into_string();
+        assert_escaped(&page);
+
+        // A bad manual payment shows the form again: 400, the error next to
+        // its field, what was typed kept; nothing is recorded.
+        let bad = PaymentForm {
+            amount: "12.345".into(),
+            method: "check".into(),
+            reference: HOSTILE.into(),
+            date: String::new(),
+        };
+        let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(bad)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let page =
+            String::from_utf8(axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+        assert!(page.contains(r#"id="payment-amount-error""#) && page.contains(r#"value="12.345""#), "{page}");
+        assert_escaped(&page);
+        let long = PaymentForm {
+            amount: "1".into(),
+            method: "cash".into(),
+            reference: "x".repeat(201),
+            date: "2026-03-03".into(),
+        };
+        let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(long)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "the store's rule, next to its field");
+        let page =
+            String::from_utf8(axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+        assert!(page.contains(r#"id="payment-reference-error""#), "{page}");
+        assert_eq!(store::recent_payments(db, id, 10).await.unwrap().len(), 1, "nothing recorded");
+        let good = PaymentForm {
+            amount: "2.50".into(),
+            method: "cash".into(),
+            reference: String::new(),
+            date: "2026-03-03".into(),
+        };
+        let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(good)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(store::balance(db, id, date(2026, 3, 31)).await.unwrap().balance_minor, 4150);
+        let err = record_payment(staff, State(st.clone()), Path(9999), Form(PaymentForm::default())).await.unwrap_err();
+        assert_eq!(err.status, StatusCode::NOT_FOUND);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn invoice_tables_escape_and_link() {
+        let row = store::InvoiceRow {
+            id: 4,
+            number: HOSTILE.into(),
+            series: "INV".into(),
+            year: 2026,
+            seq: 1,
+            customer_id: 1,
+            period_start: "2026-03-01".into(),
+            period_end: "2026-04-01".into(),
+            issue_date: "2026-03-01".into(),
+            due_date: "2026-03-15".into(),
+            currency: "USD".into(),
+            subtotal_minor: 0,
+            tax_minor: 0,
+            total_minor: -99,
+            credits_applied_minor: 0,
+            amount_due_minor: 0,
+            status: store::InvoiceStatus::Open,
+            payment_reference: None,
+            content_hash: String::new(),
+        };
+        let html = invoice_table(&[row], "/portal/invoices").into_string();
+        assert_escaped(&html);
+        assert!(html.contains(r#"href="/portal/invoices/4/pdf""#) && html.contains("-0.99 USD"), "{html}");
+        assert!(invoice_table(&[], "/invoices").into_string().contains("No invoices yet."));
+    }
 }

@@ -220,7 +220,7 @@ pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
             b.push_str(&device_rows(&devices, now));
         }
     }
-    b.push_str(&super::billing::staff_section(&c, &st, id).await?);
+    b.push_str(&super::billing::staff_section(&c, &st, id).await?.into_string());
     let tickets = mast_store::tickets::for_customer(&st.db, id).await?;
     b.push_str(&format!("<h2>Tickets and outages ({})</h2>", tickets.len()));
     b.push_str(&super::tickets::ticket_rows(&tickets));

@@ -90,7 +90,7 @@ impl std::ops::Deref for AppState {
 
 /// The billing part of a customer's portal home page (balance, invoices,
 /// payments, autopay); empty until billing has data for them.
-pub async fn billing_portal_section(st: &AppState, c: &portal::Customer) -> Result<String, ApiError> {
+pub async fn billing_portal_section(st: &AppState, c: &portal::Customer) -> Result<ui::Markup, ApiError> {
     billing::portal_section(st, c).await
 }
 
@@ -134,7 +134,7 @@ pub enum Access {
     Customer,
 }
 
-pub const EVERYONE: &[Role] = &Role::ALL;
+pub const EVERYONE: &[Role] = Role::ALL;
 pub const ADMIN: &[Role] = &[Role::Admin];
 
 /// Kind of caller a route serves: pages use cookies, the API bearer tokens.

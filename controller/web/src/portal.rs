@@ -272,7 +272,7 @@ pub async fn home(c: Customer, State(st): State<AppState>) -> PageResult {
         b.push_str("<p class='banner up'>Your service is up.</p>");
     }
     b.push_str(&format!("<p>Service: {} · {}</p>", esc(&cu.status), esc(cu.address.as_deref().unwrap_or(""))));
-    b.push_str(&super::billing_portal_section(&st, &c).await?);
+    b.push_str(&super::billing_portal_section(&st, &c).await?.into_string());
     let list = tickets::for_customer(&st.db, c.id).await?;
     let own: Vec<_> = list.iter().filter(|t| t.customer_id == Some(c.id)).collect();
     b.push_str("<h2>My requests</h2>");

@@ -461,7 +461,7 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
             charges.push(vec![
                 V::I(id),
                 V::S(d(*date)),
-                V::S(store::charge_kind_name(*kind).into()),
+                V::S(store::ChargeKind::from(*kind).as_str().into()),
                 V::S((*desc).into()),
                 V::I(*amount),
                 V::S("USD".into()),

@@ -5,7 +5,6 @@
 use super::pdf::{DocLine, InvoiceDocument, Party};
 use super::store::{self, InvoiceRow};
 use crate::db::{Db, StoreError};
-use sqlx::Row;
 
 /// The operator's details printed on every invoice.
 #[derive(Debug, Clone, Default)]
@@ -23,22 +22,22 @@ fn money(minor: i64, currency: &str) -> Result<String, StoreError> {
 }
 
 pub async fn invoice(db: &Db, id: i64) -> Result<Option<InvoiceRow>, StoreError> {
-    let r = sqlx::query("SELECT customer_id FROM invoices WHERE id = $1").bind(id).fetch_optional(&db.pool).await?;
-    let Some(r) = r else { return Ok(None) };
-    let customer: i64 = r.try_get(0)?;
-    let list = store::invoices(db, &store::InvoiceFilter { customer_id: Some(customer), ..Default::default() }).await?;
-    Ok(list.into_iter().find(|i| i.id == id))
+    store::invoice(db, id).await
 }
 
 /// The invoice as a document for the renderer.
 pub async fn document(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<InvoiceDocument, StoreError> {
-    let c = crate::customers::get(db, inv.customer_id).await?.ok_or_else(|| StoreError::invalid_msg("no customer"))?;
+    let c = crate::customers::get(db, inv.customer_id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("invoice {} names no customer", inv.number)))?;
     let lines = store::invoice_lines(db, inv.id).await?;
     let cur = inv.currency.as_str();
     let mut doc_lines = Vec::with_capacity(lines.len());
     let mut discount = 0i64;
     for l in &lines {
-        discount += l.discount_minor;
+        discount = discount
+            .checked_add(l.discount_minor)
+            .ok_or_else(|| StoreError::Corrupt(format!("discounts of invoice {} overflow", inv.number)))?;
         doc_lines.push(DocLine {
             description: l.description.clone(),
             detail: (l.discount_minor != 0)
@@ -46,23 +45,12 @@ pub async fn document(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<Invoic
             amount: money(l.net_minor, cur)?,
         });
     }
-    let tax_rows = sqlx::query(
-        "SELECT name, rate_bp, tax_minor FROM invoice_taxes WHERE invoice_id = $1 ORDER BY tax_class_id, component",
-    )
-    .bind(inv.id)
-    .fetch_all(&db.pool)
-    .await?;
     let mut taxes = Vec::new();
-    for r in &tax_rows {
-        let name: String = r.try_get(0)?;
-        let bp: i64 = r.try_get(1)?;
-        taxes.push((format!("{name} {}.{:02} %", bp / 100, bp % 100), money(r.try_get(2)?, cur)?));
+    for t in store::invoice_taxes(db, inv.id).await? {
+        let bp = t.rate_bp;
+        taxes.push((format!("{} {}.{:02} %", t.name, bp / 100, bp % 100), money(t.tax_minor, cur)?));
     }
-    let credits: i64 = sqlx::query("SELECT credits_applied_minor FROM invoices WHERE id = $1")
-        .bind(inv.id)
-        .fetch_one(&db.pool)
-        .await?
-        .try_get(0)?;
+    let credits = inv.credits_applied_minor;
     let mut customer_lines: Vec<String> = c.address.iter().cloned().collect();
     customer_lines.push(format!("Customer #{}", c.id));
     Ok(InvoiceDocument {
@@ -105,7 +93,7 @@ pub async fn document(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<Invoic
 /// The invoice as PDF bytes.
 pub async fn pdf(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<Vec<u8>, StoreError> {
     let doc = document(db, op, inv).await?;
-    super::pdf::render(&doc).map_err(|e| StoreError::invalid_msg(format!("PDF: {e}")))
+    super::pdf::render(&doc).map_err(|e| StoreError::Corrupt(format!("invoice {} as PDF: {e}", inv.number)))
 }
 
 /// Queues an email with its PDF for every invoice of the last 7 days not
@@ -117,39 +105,27 @@ pub async fn queue_new_invoices(db: &Db, channels: mast_store::outbox::Channels)
         return Ok(0);
     }
     let since = crate::db::now_ms() - 7 * 86_400_000;
-    let rows = sqlx::query(
-        "SELECT i.id, i.number, i.amount_due_minor, i.currency, i.due_date, i.payment_reference, c.id AS cid, c.name, c.email \
-         FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE i.created_ms > $1 AND c.email IS NOT NULL \
-         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedup = 'invoice:' || i.id || ':email') ORDER BY i.id LIMIT 5000",
-    )
-    .bind(since)
-    .fetch_all(&db.pool)
-    .await?;
-    let mut tx = db.pool.begin().await?;
+    let rows = store::invoices_to_mail(db, since).await?;
+    let mut tx = db.begin().await?;
     let mut n = 0;
-    for r in &rows {
-        let id: i64 = r.try_get("id")?;
-        let number: String = r.try_get("number")?;
-        let cur: String = r.try_get("currency")?;
-        let due: String = r.try_get("due_date")?;
-        let name: String = r.try_get("name")?;
-        let reference: Option<String> = r.try_get("payment_reference")?;
-        let amount = money(r.try_get("amount_due_minor")?, &cur)?;
+    for r in rows {
+        let amount = money(r.amount_due_minor, &r.currency)?;
         let mut headers = std::collections::BTreeMap::new();
-        headers.insert("invoice_id".to_string(), id.to_string());
+        headers.insert("invoice_id".to_string(), r.id.to_string());
         headers.insert("event".to_string(), "invoice".to_string());
+        let (id, number, name, due) = (r.id, &r.number, &r.name, &r.due_date);
         let m = Message {
             dedup: format!("invoice:{id}:email"),
             channel: Channel::Email,
-            recipient: r.try_get("email")?,
+            recipient: r.email.clone(),
             subject: format!("Invoice {number}"),
             body: format!(
                 "Hello {name},\n\nyour invoice {number} is attached: {amount}, due {due}.\n\
                  Payment reference: {}\n\nYou can also see it and pay in your customer portal.\n",
-                reference.unwrap_or_default()
+                r.payment_reference.clone().unwrap_or_default()
             ),
             headers,
-            customer_id: Some(r.try_get("cid")?),
+            customer_id: Some(r.customer_id),
             ticket_id: None,
         };
         n += usize::from(enqueue(&mut tx, &m).await?);

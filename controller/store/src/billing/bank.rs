@@ -211,7 +211,7 @@ pub async fn import(db: &Db, csv_text: &str, by: &str, dry_run: bool) -> Result<
                 customer_id: acc.customer_id,
                 date: r.date,
                 amount: super::money::Money::new(r.amount_minor, store::currency(&acc.currency)?),
-                method: "bank".into(),
+                method: store::PaymentMethod::Bank,
                 reference: Some(r.reference.chars().take(200).collect::<String>()).filter(|s| !s.trim().is_empty()),
                 provider_payment_id: Some(format!("bank:{}", r.fingerprint)),
                 created_by: by.to_string(),

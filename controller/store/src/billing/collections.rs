@@ -14,17 +14,26 @@
 //! suspend@20`: business days after the due date; weekends and
 //! `support_holidays` do not count) and `reconnection_fee`.
 
+use super::balances::EntryKind;
+use super::common::{add_minor, stored_date};
 use super::dunning::{self, BusinessCalendar, DunningAction, DunningPolicy, DunningState, DunningStep, LateFee};
+use super::invoices::InvoiceStatus;
 use super::money::Money;
 use super::store;
-use crate::db::{Db, StoreError, now_ms};
+use crate::db::{Db, StoreError, Tx, now_ms};
 use crate::outbox::{self as notify, Channel, Channels};
 use jiff::civil::{Date, Weekday};
+use mast_text_core::csv;
 use serde::Serialize;
-use sqlx::Row;
 
-fn invalid(m: impl Into<String>) -> StoreError {
-    StoreError::invalid_msg(m.into())
+crate::text_enum! {
+    /// The kind of a dunning step in `dunning_steps` (`reminder@3`,
+    /// `fee@10:5.00`, `suspend@20`).
+    pub enum StepKind (field "dunning_steps") {
+        Reminder = "reminder",
+        Fee = "fee",
+        Suspend = "suspend",
+    }
 }
 
 /// Parses `reminder@3, fee@10:5.00, fee@10:1.5%, suspend@20` (pure).
@@ -38,10 +47,10 @@ pub fn parse_steps(s: &str, currency: super::money::Currency) -> Result<Vec<Dunn
         };
         let after_business_days: u32 =
             days.trim().parse().map_err(|_| format!("{part:?}: days must be a whole number"))?;
-        out.push(match (kind.trim(), arg) {
-            ("reminder", None) => DunningStep::Reminder { after_business_days },
-            ("suspend", None) => DunningStep::Suspend { after_business_days },
-            ("fee", Some(a)) if a.ends_with('%') => {
+        out.push(match (StepKind::from_text(kind.trim()), arg) {
+            (Some(StepKind::Reminder), None) => DunningStep::Reminder { after_business_days },
+            (Some(StepKind::Suspend), None) => DunningStep::Suspend { after_business_days },
+            (Some(StepKind::Fee), Some(a)) if a.ends_with('%') => {
                 let pct: f64 = a.trim_end_matches('%').parse().map_err(|_| format!("{part:?}: bad percentage"))?;
                 if !(0.0..=100.0).contains(&pct) {
                     return Err(format!("{part:?}: percentage 0-100"));
@@ -51,7 +60,7 @@ pub fn parse_steps(s: &str, currency: super::money::Currency) -> Result<Vec<Dunn
                     fee: LateFee::PercentBp { bp: (pct * 100.0).round() as u32, rounding: Default::default() },
                 }
             }
-            ("fee", Some(a)) => DunningStep::LateFee {
+            (Some(StepKind::Fee), Some(a)) => DunningStep::LateFee {
                 after_business_days,
                 fee: LateFee::Fixed(Money::parse(a, currency).map_err(|e| format!("{part:?}: {e}"))?),
             },
@@ -70,16 +79,16 @@ pub struct Settings {
 }
 
 fn policy(s: &Settings, currency: &str) -> Result<(DunningPolicy, BusinessCalendar), StoreError> {
-    let cur = store::currency(currency)?;
-    let steps = parse_steps(&s.steps, cur).map_err(|e| invalid(format!("dunning_steps: {e}")))?;
+    let cur = super::common::stored_currency(currency)?;
+    let steps = parse_steps(&s.steps, cur).map_err(|e| StoreError::invalid("dunning_steps", e))?;
     let reconnection_fee = s
         .reconnection_fee
         .as_deref()
         .map(|f| Money::parse(f, cur))
         .transpose()
-        .map_err(|e| invalid(format!("reconnection_fee: {e}")))?;
+        .map_err(|e| StoreError::invalid("reconnection_fee", e.to_string()))?;
     let cal = BusinessCalendar::new(&[Weekday::Saturday, Weekday::Sunday], s.holidays.clone())
-        .map_err(|e| invalid(format!("holidays: {e}")))?;
+        .map_err(|e| StoreError::invalid("holidays", e.to_string()))?;
     Ok((DunningPolicy { steps, reconnection_fee }, cal))
 }
 
@@ -102,35 +111,48 @@ struct OpenInvoice {
     open: i64,
 }
 
+/// An invoice with its customer's ledger balance.
+#[derive(sqlx::FromRow)]
+struct DueRow {
+    id: i64,
+    customer_id: i64,
+    number: String,
+    currency: String,
+    due_date: String,
+    amount_due_minor: i64,
+    balance: i64,
+}
+
 /// Invoices with money open: a customer's balance is what the newest
 /// invoices still owe (payments cover the oldest first).
 async fn open_invoices(db: &Db) -> Result<Vec<OpenInvoice>, StoreError> {
-    let rows = sqlx::query(
+    let rows: Vec<DueRow> = sqlx::query_as(
         "SELECT i.id, i.customer_id, i.number, i.currency, i.due_date, i.amount_due_minor, \
          (SELECT CAST(COALESCE(SUM(l.amount_minor), 0) AS BIGINT) FROM ledger l WHERE l.customer_id = i.customer_id) AS balance \
-         FROM invoices i WHERE i.status <> 'void' AND (i.amount_due_minor > 0 OR i.id IN (SELECT invoice_id FROM dunning_state WHERE suspended <> 0)) \
+         FROM invoices i WHERE i.status <> $1 AND (i.amount_due_minor > 0 OR i.id IN (SELECT invoice_id FROM dunning_state WHERE suspended <> 0)) \
          ORDER BY i.customer_id, i.due_date DESC, i.id DESC",
     )
+    .bind(InvoiceStatus::Void)
     .fetch_all(&db.pool)
     .await?;
     let mut out = Vec::new();
     let mut newer: (i64, i64) = (-1, 0); // (customer, sum of newer invoices' amounts)
-    for r in &rows {
-        let customer: i64 = r.try_get(1)?;
-        if newer.0 != customer {
-            newer = (customer, 0);
+    for r in rows {
+        if newer.0 != r.customer_id {
+            newer = (r.customer_id, 0);
         }
-        let due_amount: i64 = r.try_get(5)?;
-        let balance: i64 = r.try_get(6)?;
-        let open = (balance - newer.1).clamp(0, due_amount.max(0));
-        newer.1 += due_amount.max(0);
-        let due: String = r.try_get(4)?;
+        let open = r
+            .balance
+            .checked_sub(newer.1)
+            .ok_or_else(|| StoreError::Corrupt(format!("ledger of customer {} overflows", r.customer_id)))?
+            .clamp(0, r.amount_due_minor.max(0));
+        newer.1 = add_minor(newer.1, r.amount_due_minor.max(0))?;
         out.push(OpenInvoice {
-            id: r.try_get(0)?,
-            customer,
-            number: r.try_get(2)?,
-            currency: r.try_get(3)?,
-            due: store::parse_date("due date", &due)?,
+            id: r.id,
+            customer: r.customer_id,
+            number: r.number,
+            due: stored_date("invoice due date", &r.due_date)?,
+            currency: r.currency,
             open,
         });
     }
@@ -147,21 +169,21 @@ pub async fn run(db: &Db, settings: &Settings, channels: Channels, today: Date) 
         }
         sum.invoices_checked += 1;
         let (pol, cal) = policy(settings, &inv.currency)?;
-        let st = sqlx::query("SELECT done, suspended FROM dunning_state WHERE invoice_id = $1")
+        let st: Option<(i64, i64)> = sqlx::query_as("SELECT done, suspended FROM dunning_state WHERE invoice_id = $1")
             .bind(inv.id)
             .fetch_optional(&db.pool)
             .await?;
-        let state = match &st {
-            Some(r) => DunningState { done: r.try_get::<i64, _>(0)? as u64, suspended: r.try_get::<i64, _>(1)? != 0 },
+        let state = match st {
+            Some((done, suspended)) => DunningState { done: done.max(0) as u64, suspended: suspended != 0 },
             None => DunningState::default(),
         };
-        let cur = store::currency(&inv.currency)?;
+        let cur = super::common::stored_currency(&inv.currency)?;
         let acts = dunning::actions(&pol, &cal, inv.due, Money::new(inv.open, cur), &state, today)
-            .map_err(|e| invalid(format!("dunning: {e}")))?;
+            .map_err(|e| StoreError::invalid("dunning_steps", e.to_string()))?;
         if acts.is_empty() {
             continue;
         }
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.begin().await?;
         for a in &acts {
             let what = match *a {
                 DunningAction::Remind { step } => {
@@ -171,8 +193,15 @@ pub async fn run(db: &Db, settings: &Settings, channels: Channels, today: Date) 
                 }
                 DunningAction::ChargeLateFee { amount, .. } => {
                     sum.fees += 1;
-                    fee(&mut tx, &inv, "late-fee", amount, &today_s, &format!("Late fee, invoice {}", inv.number))
-                        .await?;
+                    fee(
+                        &mut tx,
+                        &inv,
+                        EntryKind::LateFee,
+                        amount,
+                        &today_s,
+                        &format!("Late fee, invoice {}", inv.number),
+                    )
+                    .await?;
                     format!("late fee {amount}")
                 }
                 DunningAction::Suspend { .. } => {
@@ -186,7 +215,7 @@ pub async fn run(db: &Db, settings: &Settings, channels: Channels, today: Date) 
                     "reactivated".to_string()
                 }
                 DunningAction::ChargeReconnectionFee { amount } => {
-                    fee(&mut tx, &inv, "reconnection-fee", amount, &today_s, "Reconnection fee").await?;
+                    fee(&mut tx, &inv, EntryKind::ReconnectionFee, amount, &today_s, "Reconnection fee").await?;
                     format!("reconnection fee {amount}")
                 }
             };
@@ -215,8 +244,6 @@ pub async fn run(db: &Db, settings: &Settings, channels: Channels, today: Date) 
     Ok(sum)
 }
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
 async fn set_status(tx: &mut Tx<'_>, customer: i64, status: &str) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE customers SET status = $1, updated_ms = $2 WHERE id = $3 AND status IN ('active', 'suspended')",
@@ -232,7 +259,7 @@ async fn set_status(tx: &mut Tx<'_>, customer: i64, status: &str) -> Result<(), 
 async fn fee(
     tx: &mut Tx<'_>,
     inv: &OpenInvoice,
-    kind: &str,
+    kind: EntryKind,
     amount: Money,
     date: &str,
     memo: &str,
@@ -263,10 +290,11 @@ async fn remind(
     if !t.has(Channel::Email) {
         return Ok(());
     }
-    let r =
-        sqlx::query("SELECT name, email FROM customers WHERE id = $1").bind(inv.customer).fetch_one(&mut **tx).await?;
-    let Some(email) = r.try_get::<Option<String>, _>(1)?.filter(|e| !e.is_empty()) else { return Ok(()) };
-    let name: String = r.try_get(0)?;
+    let (name, email): (String, Option<String>) = sqlx::query_as("SELECT name, email FROM customers WHERE id = $1")
+        .bind(inv.customer)
+        .fetch_one(&mut **tx)
+        .await?;
+    let Some(email) = email.filter(|e| !e.is_empty()) else { return Ok(()) };
     let m = notify::Message {
         dedup: format!("dunning:{}:{step}", inv.id),
         channel: Channel::Email,
@@ -298,8 +326,18 @@ pub struct Suspended {
     pub addrs: Vec<String>,
 }
 
+/// A suspended customer's row, once per CPE.
+#[derive(sqlx::FromRow)]
+struct SuspendedRow {
+    id: i64,
+    name: String,
+    site: Option<String>,
+    mac: Option<String>,
+    addr: Option<String>,
+}
+
 pub async fn suspended(db: &Db) -> Result<Vec<Suspended>, StoreError> {
-    let rows = sqlx::query(
+    let rows: Vec<SuspendedRow> = sqlx::query_as(
         "SELECT c.id, c.name, s.name AS site, cd.mac, d.addr FROM customers c LEFT JOIN sites s ON s.id = c.site_id \
          LEFT JOIN customer_devices cd ON cd.customer_id = c.id LEFT JOIN devices d ON d.mac = cd.mac \
          WHERE c.status = 'suspended' ORDER BY c.id, cd.mac",
@@ -307,24 +345,17 @@ pub async fn suspended(db: &Db) -> Result<Vec<Suspended>, StoreError> {
     .fetch_all(&db.pool)
     .await?;
     let mut out: Vec<Suspended> = Vec::new();
-    for r in &rows {
-        let id: i64 = r.try_get(0)?;
-        if out.last().is_none_or(|s| s.customer_id != id) {
-            out.push(Suspended {
-                customer_id: id,
-                name: r.try_get(1)?,
-                site: r.try_get(2)?,
-                macs: vec![],
-                addrs: vec![],
-            });
+    for r in rows {
+        if out.last().is_none_or(|s| s.customer_id != r.id) {
+            out.push(Suspended { customer_id: r.id, name: r.name, site: r.site, macs: vec![], addrs: vec![] });
         }
         let s = out.last_mut().expect("pushed");
-        if let Some(m) = r.try_get::<Option<String>, _>(3)?
+        if let Some(m) = r.mac
             && !s.macs.contains(&m)
         {
             s.macs.push(m);
         }
-        if let Some(a) = r.try_get::<Option<String>, _>(4)?
+        if let Some(a) = r.addr
             && !s.addrs.contains(&a)
         {
             s.addrs.push(a);
@@ -333,22 +364,22 @@ pub async fn suspended(db: &Db) -> Result<Vec<Suspended>, StoreError> {
     Ok(out)
 }
 
-/// `customer_id,name,site,mac,address` rows (pure).
+/// `customer_id,name,site,mac,address` rows, one per CPE, every cell through
+/// the one CSV rule ([`mast_text_core::csv`]), CRLF line ends (pure).
 pub fn suspended_csv(list: &[Suspended]) -> String {
-    let q =
-        |s: &str| if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
-    let mut out = String::from("customer_id,name,site,mac,address\n");
+    let mut out = csv::line(["customer_id", "name", "site", "mac", "address"]);
     for s in list {
         let n = s.macs.len().max(s.addrs.len()).max(1);
         for i in 0..n {
-            out.push_str(&format!(
-                "{},{},{},{},{}\n",
-                s.customer_id,
-                q(&s.name),
-                q(s.site.as_deref().unwrap_or("")),
-                s.macs.get(i).map(String::as_str).unwrap_or(""),
-                s.addrs.get(i).map(String::as_str).unwrap_or("")
-            ));
+            let cells = [
+                csv::number(&s.customer_id.to_string()),
+                csv::field(&s.name),
+                csv::field(s.site.as_deref().unwrap_or("")),
+                csv::field(s.macs.get(i).map(String::as_str).unwrap_or("")),
+                csv::field(s.addrs.get(i).map(String::as_str).unwrap_or("")),
+            ];
+            out.push_str(&cells.join(","));
+            out.push_str("\r\n");
         }
     }
     out
@@ -402,9 +433,25 @@ mod tests {
             addrs: vec!["10.0.0.7".into(), "not-an-ip; /system reset".into()],
         }];
         let csv = suspended_csv(&list);
-        assert!(csv.contains("7,\"O\"\"Neil, Pat\",north,aa:bb:cc:dd:ee:ff,10.0.0.7\n"), "{csv}");
+        assert!(csv.contains("7,\"O\"\"Neil, Pat\",\"north\",\"aa:bb:cc:dd:ee:ff\",\"10.0.0.7\"\r\n"), "{csv}");
         let rsc = suspended_mikrotik(&list);
         assert!(rsc.contains("address=10.0.0.7 comment=\"customer 7 ONeil Pat\""), "{rsc}");
         assert!(!rsc.contains("reset"), "only addresses reach the router script");
+    }
+
+    #[test]
+    fn suspended_csv_neutralises_every_cell() {
+        let h = "=cmd|' /C calc'!A0";
+        let list = vec![Suspended {
+            customer_id: 8,
+            name: h.into(),
+            site: Some("+north".into()),
+            macs: vec!["-aa".into()],
+            addrs: vec!["@10.0.0.8".into()],
+        }];
+        let csv = suspended_csv(&list);
+        assert!(csv.starts_with("\"customer_id\",\"name\""), "{csv}");
+        let row = csv.lines().nth(1).unwrap();
+        assert_eq!(row, "8,\"'=cmd|' /C calc'!A0\",\"'+north\",\"'-aa\",\"'@10.0.0.8\"", "{csv}");
     }
 }

@@ -1,13 +1,25 @@
-//! Billing stores: plans, accounts, subscriptions, invoices, payments, the
-//! ledger, the invoice run, bank imports and dunning, around the pure rules of [`mast_billing_core`] (whose crate doc is the
-//! spec). The core's modules are re-exported here so callers name one place.
+//! Billing stores: plans, accounts, subscriptions, charges, invoices,
+//! payments, the ledger, autopay attempts, the invoice run, bank imports and
+//! dunning, around the pure rules of [`mast_billing_core`] (whose crate doc
+//! is the spec). The core's modules are re-exported here so callers name one
+//! place; [`store`] gathers the stores for callers that use many.
 
 pub use mast_billing_core::{
     BillingError, Result, catalog, dunning, error, invoice, ledger, money, numbering, pdf, period, proration, provider,
 };
 
+pub mod accounts;
+pub mod autopay;
+pub mod balances;
 pub mod bank;
+pub mod charges;
 pub mod collections;
+pub mod common;
+pub mod inputs;
+pub mod invoices;
+pub mod payments;
+pub mod plans;
 pub mod reports;
 pub mod run;
 pub mod store;
+pub mod subscriptions;

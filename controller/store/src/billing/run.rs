@@ -21,16 +21,17 @@
 //! are stored in batches of [`DEFAULT_BATCH`] with multi-row INSERTs whose
 //! SQL text is reused (sqlx caches the prepared statements per connection).
 
+use super::charges::ChargeKind;
 use super::error::BillingError;
 use super::invoice::{InvoiceDraft, InvoiceRules, LineKind, draft};
+use super::invoices::{InvoiceStatus, LineType};
 use super::money::Money;
 use super::numbering::SeriesCounter;
 use super::period::{DateRange, add_days, iso_date};
-use super::store::{self, charge_kind_name};
+use super::store;
 use crate::db::{Backend, Db, StoreError, now_ms};
 use jiff::civil::Date;
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -304,15 +305,14 @@ pub async fn run(db: &Db, date: Date, opts: &RunOptions) -> Result<RunSummary, R
     }
 
     let t2 = Instant::now();
-    let run_id: i64 = sqlx::query(
+    let run_id: i64 = sqlx::query_scalar(
         "INSERT INTO billing_runs (run_date, started_ms, customers_due, preview) VALUES ($1, $2, $3, 0) RETURNING id",
     )
     .bind(fmt_date(date))
     .bind(now_ms())
     .bind(summary.customers_due as i64)
     .fetch_one(&db.pool)
-    .await?
-    .try_get(0)?;
+    .await?;
     summary.run_id = Some(run_id);
     let ctx = Ctx {
         series: opts.series.clone(),
@@ -417,18 +417,16 @@ fn record(summary: &mut RunSummary, batch: &[Pending], out: Stored) -> Result<()
 /// invoices, lines, taxes and ledger debits, mark charges, write the counter.
 async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]) -> Result<Stored, RunError> {
     let mut tx = db.pool.begin().await?;
-    let last: i64 = sqlx::query(
+    let last: i64 = sqlx::query_scalar(
         "INSERT INTO invoice_counters (series, year, last) VALUES ($1, $2, 0) \
          ON CONFLICT (series, year) DO UPDATE SET last = invoice_counters.last RETURNING last",
     )
     .bind(&ctx.series)
     .bind(ctx.year)
     .fetch_one(&mut *tx)
-    .await?
-    .try_get(0)?;
+    .await?;
     let (lo, hi) = (batch[0].customer_id, batch[batch.len() - 1].customer_id);
-    let mut issued = BTreeSet::new();
-    for r in sqlx::query(
+    let issued: BTreeSet<i64> = sqlx::query_scalar::<_, i64>(
         "SELECT customer_id FROM invoices WHERE period_start = $1 AND customer_id >= $2 AND customer_id <= $3",
     )
     .bind(&ctx.period_start)
@@ -436,9 +434,8 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
     .bind(lo.max(hi))
     .fetch_all(&mut *tx)
     .await?
-    {
-        issued.insert(r.try_get::<i64, _>(0)?);
-    }
+    .into_iter()
+    .collect();
     let todo: Vec<usize> = (0..batch.len()).filter(|&i| !issued.contains(&batch[i].customer_id)).collect();
     let already = (batch.len() - todo.len()) as u64;
     if todo.is_empty() {
@@ -460,11 +457,11 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         let sql = cache.get("invoices", chunk.len(), || {
             multi_values(db.backend, INVOICE_HEAD, &INVOICE_ROW, chunk.len(), " RETURNING id, customer_id")
         });
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
         for (i, number, seq) in chunk {
             let p = &batch[*i];
             let d = &p.draft;
-            let status = if d.amount_due.is_zero() { "paid" } else { "open" };
+            let status = if d.amount_due.is_zero() { InvoiceStatus::Paid } else { InvoiceStatus::Open };
             q = q
                 .bind(number.as_str())
                 .bind(ctx.series.as_str())
@@ -489,8 +486,8 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
                 .bind(ctx.run_id)
                 .bind(ctx.created_ms);
         }
-        for r in q.fetch_all(&mut *tx).await? {
-            invoice_ids.insert(r.try_get(1)?, r.try_get(0)?);
+        for (id, customer_id) in q.fetch_all(&mut *tx).await? {
+            invoice_ids.insert(customer_id, id);
         }
     }
     let id_of = |i: usize| -> Result<i64, RunError> {
@@ -522,10 +519,10 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         for (id, pos, l) in chunk {
             let (kind, sub, plan, charge, charge_kind) = match l.kind {
                 LineKind::Recurring { subscription, plan } => {
-                    ("recurring", Some(subscription as i64), Some(plan as i64), None, None)
+                    (LineType::Recurring, Some(subscription as i64), Some(plan as i64), None, None)
                 }
                 LineKind::OneTime { charge, kind } => {
-                    ("one-time", None, None, Some(charge as i64), Some(charge_kind_name(kind)))
+                    (LineType::OneTime, None, None, Some(charge as i64), Some(ChargeKind::from(kind)))
                 }
             };
             q = q

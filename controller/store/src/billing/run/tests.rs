@@ -13,6 +13,7 @@ use crate::billing::store::{
 };
 use crate::customers::{self, CustomerInput};
 use jiff::civil::date;
+use sqlx::Row;
 
 const USD: Currency = Currency::USD;
 
@@ -151,7 +152,7 @@ async fn fixture() -> Fixture {
     let install = ChargeInput {
         customer_id: b,
         date: date(2026, 3, 15),
-        kind: ChargeKind::Installation,
+        kind: ChargeKind::Installation.into(),
         description: "Installation".into(),
         amount: usd(9900),
         tax_class_id: Some(t_equip),
@@ -180,7 +181,7 @@ async fn fixture() -> Fixture {
         subscription_id: None,
         start: date(2026, 3, 20),
         end: Some(date(2026, 3, 25)),
-        kind: HoldKind::Vacation,
+        kind: HoldKind::Vacation.into(),
     };
     add_hold(&db, &vacation).await.unwrap();
     // An old hold, over before the period: not loaded, no effect.
@@ -242,7 +243,7 @@ async fn fixture() -> Fixture {
             customer_id: f,
             date: date(2026, 2, 20),
             amount: usd(2000),
-            method: "cash".into(),
+            method: store::PaymentMethod::Cash,
             reference: None,
             provider_payment_id: None,
             created_by: "test".into(),

@@ -1,0 +1,173 @@
+//! Subscriptions, their plan changes and holds (days not billed). Owns
+//! `subscriptions`, `plan_changes`, `holds`.
+
+use super::accounts::require_account;
+use super::common::{customer_exists, fmt_date, stored_date};
+use super::plans::sellable_plan;
+use super::proration::HoldKind as CoreHoldKind;
+use crate::db::{Db, StoreError, now_ms};
+use jiff::civil::Date;
+use serde::Serialize;
+
+crate::text_enum! {
+    /// Why service is not billed for a while (`holds.kind`), the stored form
+    /// of the core's [`HoldKind`](super::proration::HoldKind).
+    pub enum HoldKind (field "kind") {
+        Suspension = "suspension",
+        Vacation = "vacation",
+        Seasonal = "seasonal",
+    }
+}
+
+impl From<HoldKind> for CoreHoldKind {
+    fn from(k: HoldKind) -> CoreHoldKind {
+        match k {
+            HoldKind::Suspension => CoreHoldKind::Suspension,
+            HoldKind::Vacation => CoreHoldKind::Vacation,
+            HoldKind::Seasonal => CoreHoldKind::Seasonal,
+        }
+    }
+}
+
+impl From<CoreHoldKind> for HoldKind {
+    fn from(k: CoreHoldKind) -> HoldKind {
+        match k {
+            CoreHoldKind::Suspension => HoldKind::Suspension,
+            CoreHoldKind::Vacation => HoldKind::Vacation,
+            CoreHoldKind::Seasonal => HoldKind::Seasonal,
+        }
+    }
+}
+
+/// Subscribes a customer (who needs a billing account) to a plan sold in
+/// the account's currency, billed from `start`.
+pub async fn subscribe(db: &Db, customer_id: i64, plan_id: i64, start: Date) -> Result<i64, StoreError> {
+    let acc = require_account(db, customer_id).await?;
+    sellable_plan(db, "plan", plan_id, &acc.currency).await?;
+    Ok(sqlx::query_scalar(
+        "INSERT INTO subscriptions (customer_id, plan_id, start_date, end_date, created_ms) \
+         VALUES ($1, $2, $3, NULL, $4) RETURNING id",
+    )
+    .bind(customer_id)
+    .bind(plan_id)
+    .bind(fmt_date(start))
+    .bind(now_ms())
+    .fetch_one(&db.pool)
+    .await?)
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct SubscriptionRow {
+    pub id: i64,
+    pub customer_id: i64,
+    pub plan_id: i64,
+    pub plan: String,
+    pub start_date: String,
+    pub end_date: Option<String>,
+}
+
+pub async fn subscription(db: &Db, id: i64) -> Result<Option<SubscriptionRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT s.id, s.customer_id, s.plan_id, p.name AS plan, s.start_date, s.end_date FROM subscriptions s \
+         JOIN plans p ON p.id = s.plan_id WHERE s.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// The subscription with its dates; an unknown id is a [`StoreError::NotFound`].
+pub(crate) async fn require_subscription(
+    db: &Db,
+    id: i64,
+) -> Result<(SubscriptionRow, Date, Option<Date>), StoreError> {
+    let s = subscription(db, id).await?.ok_or_else(|| StoreError::NotFound(format!("subscription {id}")))?;
+    let start = stored_date("subscription start", &s.start_date)?;
+    let end = s.end_date.as_deref().map(|e| stored_date("subscription end", e)).transpose()?;
+    Ok((s, start, end))
+}
+
+/// From `on` the subscription is billed on `plan_id` (the old plan up to the
+/// day before).
+pub async fn change_plan(db: &Db, subscription_id: i64, plan_id: i64, on: Date) -> Result<i64, StoreError> {
+    let (s, start, end) = require_subscription(db, subscription_id).await?;
+    if on <= start || end.is_some_and(|e| on >= e) {
+        return Err(StoreError::invalid("on", "must be after the subscription's start and before its end"));
+    }
+    let acc = require_account(db, s.customer_id).await?;
+    sellable_plan(db, "plan", plan_id, &acc.currency).await?;
+    Ok(sqlx::query_scalar(
+        "INSERT INTO plan_changes (subscription_id, on_date, plan_id, created_ms) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(subscription_id)
+    .bind(fmt_date(on))
+    .bind(plan_id)
+    .bind(now_ms())
+    .fetch_one(&db.pool)
+    .await?)
+}
+
+/// Cancels a subscription: `end` is the first day no longer billed.
+pub async fn cancel(db: &Db, subscription_id: i64, end: Date) -> Result<(), StoreError> {
+    let (_, start, _) = require_subscription(db, subscription_id).await?;
+    if end <= start {
+        return Err(StoreError::invalid("on", "must be after the subscription's start"));
+    }
+    sqlx::query("UPDATE subscriptions SET end_date = $1 WHERE id = $2")
+        .bind(fmt_date(end))
+        .bind(subscription_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// A hold: days not billed, on one subscription or (None) all of the customer's.
+#[derive(Debug, Clone)]
+pub struct HoldInput {
+    pub customer_id: i64,
+    pub subscription_id: Option<i64>,
+    pub start: Date,
+    pub end: Option<Date>,
+    pub kind: HoldKind,
+}
+
+pub async fn add_hold(db: &Db, h: &HoldInput) -> Result<i64, StoreError> {
+    customer_exists(db, h.customer_id).await?;
+    if h.end.is_some_and(|e| e <= h.start) {
+        return Err(StoreError::invalid("to", "must be after from"));
+    }
+    if let Some(sid) = h.subscription_id {
+        let (s, _, _) = require_subscription(db, sid).await?;
+        if s.customer_id != h.customer_id {
+            return Err(StoreError::invalid("subscription", format!("{sid} is not customer {}'s", h.customer_id)));
+        }
+    }
+    Ok(sqlx::query_scalar(
+        "INSERT INTO holds (customer_id, subscription_id, start_date, end_date, kind, created_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(h.customer_id)
+    .bind(h.subscription_id)
+    .bind(fmt_date(h.start))
+    .bind(h.end.map(fmt_date))
+    .bind(h.kind)
+    .bind(now_ms())
+    .fetch_one(&db.pool)
+    .await?)
+}
+
+/// Ends an open hold: `end` is the first day billed again.
+pub async fn end_hold(db: &Db, hold_id: i64, end: Date) -> Result<(), StoreError> {
+    let start: Option<String> =
+        sqlx::query_scalar("SELECT start_date FROM holds WHERE id = $1").bind(hold_id).fetch_optional(&db.pool).await?;
+    let start = start.ok_or_else(|| StoreError::NotFound(format!("hold {hold_id}")))?;
+    if end <= stored_date("hold start", &start)? {
+        return Err(StoreError::invalid("to", "must be after the hold's start"));
+    }
+    sqlx::query("UPDATE holds SET end_date = $1 WHERE id = $2")
+        .bind(fmt_date(end))
+        .bind(hold_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
