@@ -70,6 +70,8 @@
 //! | `[billing] check_secs` | `MAST_BILLING_CHECK_SECS` | `3600` | how often the schedule looks (each step is idempotent) |
 //! | `[billing] dunning_steps` | `MAST_DUNNING_STEPS` | `reminder@3, fee@10:5.00, suspend@20` | business days after the due date: reminder email, late fee (amount or `N%`), suspension |
 //! | `[billing] reconnection_fee` | `MAST_RECONNECTION_FEE` | none | charged when a suspended customer pays and is reactivated |
+//! | `[billing] max_payment` | `MAST_MAX_PAYMENT` | `1000000` | largest manual or imported payment, in major units of its currency (a typo cannot book a fortune) |
+//! | `[billing] max_charge` | `MAST_MAX_CHARGE` | `1000000` | largest one-time charge or fixed discount, in major units |
 //! | `[stripe] secret_key` | `MAST_STRIPE_SECRET_KEY` | none (no card/ACH autopay) | Stripe API key (`sk_...`/`rk_...`); never logged |
 //! | `[stripe] api_base` | `MAST_STRIPE_API_BASE` | `https://api.stripe.com` | Stripe API base URL (a local Stripe-compatible server in tests) |
 //! | `[stripe] webhook_secret` | `MAST_STRIPE_WEBHOOK_SECRET` | none | signing secret of Stripe webhooks to `/api/v1/billing/stripe/webhook` |
@@ -217,6 +219,8 @@ pub struct Billing {
     pub check_secs: u64,
     pub dunning_steps: String,
     pub reconnection_fee: Option<String>,
+    pub max_payment: i64,
+    pub max_charge: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -355,6 +359,8 @@ impl Default for Billing {
             check_secs: 3_600,
             dunning_steps: "reminder@3, fee@10:5.00, suspend@20".into(),
             reconnection_fee: None,
+            max_payment: 1_000_000,
+            max_charge: 1_000_000,
         }
     }
 }
@@ -495,6 +501,8 @@ impl Config {
         e.parse("MAST_BILLING_CHECK_SECS", &mut b.check_secs)?;
         e.string("MAST_DUNNING_STEPS", &mut b.dunning_steps);
         e.opt("MAST_RECONNECTION_FEE", &mut b.reconnection_fee);
+        e.parse("MAST_MAX_PAYMENT", &mut b.max_payment)?;
+        e.parse("MAST_MAX_CHARGE", &mut b.max_charge)?;
         e.secret("MAST_STRIPE_SECRET_KEY", &mut self.stripe.secret_key);
         e.opt("MAST_STRIPE_API_BASE", &mut self.stripe.api_base);
         e.secret("MAST_STRIPE_WEBHOOK_SECRET", &mut self.stripe.webhook_secret);
@@ -571,6 +579,8 @@ impl Config {
             return bad("operator.name", "must not be empty (it heads every invoice)");
         }
         between("billing.check_secs", self.billing.check_secs, 1, 86_400)?;
+        between("billing.max_payment", self.billing.max_payment.max(0) as u64, 1, 100_000_000)?;
+        between("billing.max_charge", self.billing.max_charge.max(0) as u64, 1, 100_000_000)?;
         if let Some(k) = &self.stripe.secret_key
             && !(k.expose().starts_with("sk_") || k.expose().starts_with("rk_"))
         {

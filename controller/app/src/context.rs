@@ -104,6 +104,8 @@ pub struct BillingSettings {
     pub auto_run: bool,
     pub check_every: Duration,
     pub dunning: collections::Settings,
+    /// Largest payment and charge accepted at input.
+    pub limits: mast_store::billing::store::AmountLimits,
     pub operator: Operator,
     pub stripe_key: Option<Secret>,
     pub stripe_api_base: Option<String>,
@@ -236,6 +238,10 @@ impl Settings {
                     steps: b.dunning_steps.clone(),
                     reconnection_fee: b.reconnection_fee.clone(),
                     holidays,
+                },
+                limits: mast_store::billing::store::AmountLimits {
+                    max_payment_major: b.max_payment,
+                    max_charge_major: b.max_charge,
                 },
                 operator: Operator {
                     name: o.name.clone(),

@@ -337,7 +337,7 @@ pub async fn run(cmd: BillingCmd, app: &App) -> anyhow::Result<()> {
         }
         BillingCmd::ImportBank { file, dry_run, json } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let rep = billing::bank::import(&db, &text, &cli.name, dry_run).await?;
+            let rep = billing::bank::import(&db, &text, &cli.name, dry_run, &app.settings.billing.limits).await?;
             if !dry_run && rep.errors.is_empty() {
                 let detail = format!(
                     "{} imported, {} duplicates, {} unmatched",
@@ -616,7 +616,7 @@ pub async fn run(cmd: BillingCmd, app: &App) -> anyhow::Result<()> {
             };
             let date = date_or_today(app, "date", date.as_deref())?;
             let c = store::ChargeInput { customer_id, date, kind, description, amount, tax_class_id };
-            let id = store::add_charge(&db, &c).await?;
+            let id = store::add_charge(&db, &c, &app.settings.billing.limits).await?;
             let detail = format!("charge {id}: {amount} {}", c.description.trim());
             audit::record(&db, &cli, "billing.charge", &format!("customer {customer_id}"), &detail).await?;
             println!("customer {customer_id}: {detail}");
@@ -642,7 +642,7 @@ pub async fn run(cmd: BillingCmd, app: &App) -> anyhow::Result<()> {
             let start = date_or_today(app, "from", from.as_deref())?;
             let end = to.as_deref().map(|t| store::parse_date("to", t)).transpose()?;
             let d = store::DiscountInput { customer_id, description, target, value, start, end };
-            let id = store::add_discount(&db, &d).await?;
+            let id = store::add_discount(&db, &d, &app.settings.billing.limits).await?;
             let detail = format!("discount {id}: {}", d.description.trim());
             audit::record(&db, &cli, "billing.discount", &format!("customer {customer_id}"), &detail).await?;
             println!("customer {customer_id}: {detail}");
@@ -661,7 +661,7 @@ pub async fn run(cmd: BillingCmd, app: &App) -> anyhow::Result<()> {
                 provider_payment_id: None,
                 created_by: cli.name.clone(),
             };
-            let r = store::record_payment(&db, &p).await?;
+            let r = store::record_payment(&db, &p, &app.settings.billing.limits).await?;
             let detail = format!("payment {}: {amount} by {}", r.id, p.method);
             audit::record(&db, &cli, "billing.payment", &format!("customer {customer_id}"), &detail).await?;
             let b = store::balance(&db, customer_id, date).await?;

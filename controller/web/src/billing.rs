@@ -237,7 +237,7 @@ pub async fn record_payment(
                 provider_payment_id: None,
                 created_by: c.name.clone(),
             };
-            match store::record_payment(&st.db, &input).await {
+            match store::record_payment(&st.db, &input, &st.settings.billing.limits).await {
                 Ok(p) => Ok((p, amount, method)),
                 Err(e) => Err(form_errors(&e).ok_or(e)?),
             }
@@ -718,7 +718,7 @@ mod tests {
             provider_payment_id: None,
             created_by: "test".into(),
         };
-        store::record_payment(db, &pay).await.unwrap();
+        store::record_payment(db, &pay, &Default::default()).await.unwrap();
 
         let staff = Caller {
             name: "cashier@wisp.test".into(),

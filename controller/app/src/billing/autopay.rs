@@ -150,6 +150,7 @@ pub async fn charge_balance(
                     provider_payment_id: Some(provider_payment_id.clone()),
                     created_by: by.to_string(),
                 },
+                &store::AmountLimits::RECEIVED,
             )
             .await?;
             (PayResult::Paid { payment_id: rec.id, amount }, AttemptOutcome::Succeeded, None, Some(provider_payment_id))
@@ -224,6 +225,7 @@ pub async fn apply_webhook(db: &Db, ev: &WebhookEvent, today: jiff::civil::Date)
                     provider_payment_id: Some(payment_intent_id.clone()),
                     created_by: "stripe".into(),
                 },
+                &store::AmountLimits::RECEIVED,
             )
             .await?;
             store::confirm_by_provider_id(db, payment_intent_id).await?;

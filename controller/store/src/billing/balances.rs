@@ -78,16 +78,19 @@ pub(crate) async fn ledger_entries(
         .collect()
 }
 
-/// The sum of a customer's ledger in one currency (summed by the database
-/// as BIGINT).
+/// The sum of a customer's ledger in one currency, summed here in 128 bits:
+/// a ledger that does not fit an `i64` is corrupt data (an error for this
+/// customer's page, never a database overflow that breaks every page).
 async fn ledger_sum(db: &Db, customer_id: i64, currency: &str) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM ledger WHERE customer_id = $1 AND currency = $2",
-    )
-    .bind(customer_id)
-    .bind(currency)
-    .fetch_one(&db.pool)
-    .await?)
+    let amounts: Vec<i64> =
+        sqlx::query_scalar("SELECT amount_minor FROM ledger WHERE customer_id = $1 AND currency = $2")
+            .bind(customer_id)
+            .bind(currency)
+            .fetch_all(&db.pool)
+            .await?;
+    let sum: i128 = amounts.iter().map(|&a| i128::from(a)).sum();
+    i64::try_from(sum)
+        .map_err(|_| StoreError::Corrupt(format!("the ledger of customer {customer_id} sums beyond 64 bits")))
 }
 
 /// The newest ledger entry id of a customer (0 when none): the "ledger

@@ -180,7 +180,13 @@ pub struct ImportReport {
 }
 
 /// Imports a statement: nothing at all if any row is malformed.
-pub async fn import(db: &Db, csv_text: &str, by: &str, dry_run: bool) -> Result<ImportReport, StoreError> {
+pub async fn import(
+    db: &Db,
+    csv_text: &str,
+    by: &str,
+    dry_run: bool,
+    limits: &store::AmountLimits,
+) -> Result<ImportReport, StoreError> {
     let parsed = parse(csv_text);
     let mut rep =
         ImportReport { imported: 0, duplicates: 0, unmatched: vec![], ignored: 0, errors: parsed.errors, dry_run };
@@ -216,6 +222,7 @@ pub async fn import(db: &Db, csv_text: &str, by: &str, dry_run: bool) -> Result<
                 provider_payment_id: Some(format!("bank:{}", r.fingerprint)),
                 created_by: by.to_string(),
             },
+            limits,
         )
         .await?;
         if p.duplicate {

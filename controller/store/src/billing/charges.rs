@@ -2,7 +2,7 @@
 //! `charges`, `discounts`.
 
 use super::accounts::require_account;
-use super::common::{check_name, fmt_date};
+use super::common::{AmountLimits, check_amount, check_name, fmt_date};
 use super::invoice::{ChargeKind as CoreChargeKind, DiscountTarget, DiscountValue};
 use super::money::Money;
 use super::plans::require_tax_class;
@@ -82,12 +82,13 @@ pub struct ChargeInput {
 }
 
 /// A one-time charge, billed on the next invoice whose period ends after its date.
-pub async fn add_charge(db: &Db, c: &ChargeInput) -> Result<i64, StoreError> {
+pub async fn add_charge(db: &Db, c: &ChargeInput, limits: &AmountLimits) -> Result<i64, StoreError> {
     let acc = require_account(db, c.customer_id).await?;
     let description = check_name("description", &c.description, 200)?;
     if c.amount.minor <= 0 {
         return Err(StoreError::invalid("amount", "must be positive (a refund or goodwill is a credit)"));
     }
+    check_amount("amount", c.amount, limits.max_charge_major)?;
     if c.amount.currency.code() != acc.currency {
         return Err(StoreError::invalid("amount", format!("the account bills in {}", acc.currency)));
     }
@@ -121,7 +122,7 @@ pub struct DiscountInput {
     pub end: Option<Date>,
 }
 
-pub async fn add_discount(db: &Db, d: &DiscountInput) -> Result<i64, StoreError> {
+pub async fn add_discount(db: &Db, d: &DiscountInput, limits: &AmountLimits) -> Result<i64, StoreError> {
     let acc = require_account(db, d.customer_id).await?;
     let description = check_name("description", &d.description, 200)?;
     if d.end.is_some_and(|e| e <= d.start) {
@@ -149,6 +150,7 @@ pub async fn add_discount(db: &Db, d: &DiscountInput) -> Result<i64, StoreError>
             if m.minor <= 0 {
                 return Err(StoreError::invalid("amount", "must be positive"));
             }
+            check_amount("amount", m, limits.max_charge_major)?;
             if m.currency.code() != acc.currency {
                 return Err(StoreError::invalid("amount", format!("the account bills in {}", acc.currency)));
             }

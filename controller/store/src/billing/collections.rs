@@ -15,9 +15,8 @@
 //! `support_holidays` do not count) and `reconnection_fee`.
 
 use super::balances::EntryKind;
-use super::common::{add_minor, stored_date};
+use super::common::{add_minor, ledger_balances, stored_date};
 use super::dunning::{self, BusinessCalendar, DunningAction, DunningPolicy, DunningState, DunningStep, LateFee};
-use super::invoices::InvoiceStatus;
 use super::money::Money;
 use super::store;
 use crate::db::{Db, StoreError, Tx, now_ms};
@@ -100,6 +99,8 @@ pub struct Summary {
     pub fees: usize,
     pub suspended: usize,
     pub reactivated: usize,
+    /// (customer, reason) of what failed; the rest went ahead.
+    pub errors: Vec<(i64, String)>,
 }
 
 struct OpenInvoice {
@@ -111,7 +112,7 @@ struct OpenInvoice {
     open: i64,
 }
 
-/// An invoice with its customer's ledger balance.
+/// An invoice with money open.
 #[derive(sqlx::FromRow)]
 struct DueRow {
     id: i64,
@@ -120,128 +121,175 @@ struct DueRow {
     currency: String,
     due_date: String,
     amount_due_minor: i64,
-    balance: i64,
 }
 
+/// Which invoices [`open_invoices`] looks at.
+const OPEN: &str =
+    "status <> 'void' AND (amount_due_minor > 0 OR id IN (SELECT invoice_id FROM dunning_state WHERE suspended <> 0))";
+
 /// Invoices with money open: a customer's balance is what the newest
-/// invoices still owe (payments cover the oldest first).
-async fn open_invoices(db: &Db) -> Result<Vec<OpenInvoice>, StoreError> {
-    let rows: Vec<DueRow> = sqlx::query_as(
-        "SELECT i.id, i.customer_id, i.number, i.currency, i.due_date, i.amount_due_minor, \
-         (SELECT CAST(COALESCE(SUM(l.amount_minor), 0) AS BIGINT) FROM ledger l WHERE l.customer_id = i.customer_id) AS balance \
-         FROM invoices i WHERE i.status <> $1 AND (i.amount_due_minor > 0 OR i.id IN (SELECT invoice_id FROM dunning_state WHERE suspended <> 0)) \
-         ORDER BY i.customer_id, i.due_date DESC, i.id DESC",
-    )
-    .bind(InvoiceStatus::Void)
+/// invoices still owe (payments cover the oldest first). A customer whose
+/// data does not add up is skipped with its error in `errors`; the others
+/// are unaffected.
+async fn open_invoices(db: &Db, errors: &mut Vec<(i64, String)>) -> Result<Vec<OpenInvoice>, StoreError> {
+    let rows: Vec<DueRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, customer_id, number, currency, due_date, amount_due_minor FROM invoices WHERE {OPEN} \
+         ORDER BY customer_id, due_date DESC, id DESC"
+    )))
     .fetch_all(&db.pool)
+    .await?;
+    let balances = ledger_balances(
+        db,
+        "SELECT customer_id FROM invoices WHERE status <> 'void' AND amount_due_minor > 0 \
+         UNION SELECT customer_id FROM dunning_state",
+    )
     .await?;
     let mut out = Vec::new();
     let mut newer: (i64, i64) = (-1, 0); // (customer, sum of newer invoices' amounts)
+    let mut failed: Option<i64> = None;
     for r in rows {
+        if failed == Some(r.customer_id) {
+            continue;
+        }
         if newer.0 != r.customer_id {
             newer = (r.customer_id, 0);
         }
-        let open = r
-            .balance
-            .checked_sub(newer.1)
-            .ok_or_else(|| StoreError::Corrupt(format!("ledger of customer {} overflows", r.customer_id)))?
-            .clamp(0, r.amount_due_minor.max(0));
-        newer.1 = add_minor(newer.1, r.amount_due_minor.max(0))?;
-        out.push(OpenInvoice {
-            id: r.id,
-            customer: r.customer_id,
-            number: r.number,
-            due: stored_date("invoice due date", &r.due_date)?,
-            currency: r.currency,
-            open,
-        });
+        match open_one(&r, &balances, &mut newer.1) {
+            Ok(inv) => out.push(inv),
+            Err(e) => {
+                tracing::warn!(customer = r.customer_id, error = %e, "dunning skips a customer");
+                errors.push((r.customer_id, e.to_string()));
+                failed = Some(r.customer_id);
+            }
+        }
     }
     Ok(out)
 }
 
-/// One dunning pass for `today`.
+fn open_one(
+    r: &DueRow,
+    balances: &std::collections::HashMap<i64, Result<i64, StoreError>>,
+    newer: &mut i64,
+) -> Result<OpenInvoice, StoreError> {
+    let balance = match balances.get(&r.customer_id) {
+        Some(Ok(b)) => *b,
+        Some(Err(e)) => return Err(StoreError::Corrupt(e.to_string())),
+        None => 0,
+    };
+    let open = balance
+        .checked_sub(*newer)
+        .ok_or_else(|| StoreError::Corrupt(format!("ledger of customer {} overflows", r.customer_id)))?
+        .clamp(0, r.amount_due_minor.max(0));
+    *newer = add_minor(*newer, r.amount_due_minor.max(0))?;
+    Ok(OpenInvoice {
+        id: r.id,
+        customer: r.customer_id,
+        number: r.number.clone(),
+        due: stored_date("invoice due date", &r.due_date)?,
+        currency: r.currency.clone(),
+        open,
+    })
+}
+
+/// One dunning pass for `today`. An invoice whose step fails (bad data, a
+/// failing write) is rolled back, logged and listed in `errors`; every
+/// other invoice is still processed.
 pub async fn run(db: &Db, settings: &Settings, channels: Channels, today: Date) -> Result<Summary, StoreError> {
     let mut sum = Summary::default();
     let today_s = super::period::iso_date::format(today);
-    for inv in open_invoices(db).await? {
+    let mut errors = Vec::new();
+    for inv in open_invoices(db, &mut errors).await? {
         if inv.due >= today && inv.open > 0 {
             continue;
         }
         sum.invoices_checked += 1;
-        let (pol, cal) = policy(settings, &inv.currency)?;
-        let st: Option<(i64, i64)> = sqlx::query_as("SELECT done, suspended FROM dunning_state WHERE invoice_id = $1")
-            .bind(inv.id)
-            .fetch_optional(&db.pool)
-            .await?;
-        let state = match st {
-            Some((done, suspended)) => DunningState { done: done.max(0) as u64, suspended: suspended != 0 },
-            None => DunningState::default(),
-        };
-        let cur = super::common::stored_currency(&inv.currency)?;
-        let acts = dunning::actions(&pol, &cal, inv.due, Money::new(inv.open, cur), &state, today)
-            .map_err(|e| StoreError::invalid("dunning_steps", e.to_string()))?;
-        if acts.is_empty() {
-            continue;
+        if let Err(e) = step(db, settings, channels, &inv, today, &today_s, &mut sum).await {
+            tracing::warn!(invoice = inv.id, customer = inv.customer, error = %e, "dunning failed for one invoice");
+            errors.push((inv.customer, e.to_string()));
         }
-        let mut tx = db.begin().await?;
-        for a in &acts {
-            let what = match *a {
-                DunningAction::Remind { step } => {
-                    sum.reminders += 1;
-                    remind(&mut tx, channels, &inv, step, cur).await?;
-                    format!("reminder (step {step})")
-                }
-                DunningAction::ChargeLateFee { amount, .. } => {
-                    sum.fees += 1;
-                    fee(
-                        &mut tx,
-                        &inv,
-                        EntryKind::LateFee,
-                        amount,
-                        &today_s,
-                        &format!("Late fee, invoice {}", inv.number),
-                    )
+    }
+    sum.errors = errors;
+    Ok(sum)
+}
+
+/// The due dunning steps of one invoice, in one transaction.
+async fn step(
+    db: &Db,
+    settings: &Settings,
+    channels: Channels,
+    inv: &OpenInvoice,
+    today: Date,
+    today_s: &str,
+    sum: &mut Summary,
+) -> Result<(), StoreError> {
+    let (pol, cal) = policy(settings, &inv.currency)?;
+    let st: Option<(i64, i64)> = sqlx::query_as("SELECT done, suspended FROM dunning_state WHERE invoice_id = $1")
+        .bind(inv.id)
+        .fetch_optional(&db.pool)
+        .await?;
+    let state = match st {
+        Some((done, suspended)) => DunningState { done: done.max(0) as u64, suspended: suspended != 0 },
+        None => DunningState::default(),
+    };
+    let cur = super::common::stored_currency(&inv.currency)?;
+    let acts = dunning::actions(&pol, &cal, inv.due, Money::new(inv.open, cur), &state, today)
+        .map_err(|e| StoreError::invalid("dunning_steps", e.to_string()))?;
+    if acts.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    for a in &acts {
+        let what = match *a {
+            DunningAction::Remind { step } => {
+                sum.reminders += 1;
+                remind(&mut tx, channels, inv, step, cur).await?;
+                format!("reminder (step {step})")
+            }
+            DunningAction::ChargeLateFee { amount, .. } => {
+                sum.fees += 1;
+                fee(&mut tx, inv, EntryKind::LateFee, amount, today_s, &format!("Late fee, invoice {}", inv.number))
                     .await?;
-                    format!("late fee {amount}")
-                }
-                DunningAction::Suspend { .. } => {
-                    sum.suspended += 1;
-                    set_status(&mut tx, inv.customer, "suspended").await?;
-                    "suspended".to_string()
-                }
-                DunningAction::Reactivate => {
-                    sum.reactivated += 1;
-                    set_status(&mut tx, inv.customer, "active").await?;
-                    "reactivated".to_string()
-                }
-                DunningAction::ChargeReconnectionFee { amount } => {
-                    fee(&mut tx, &inv, EntryKind::ReconnectionFee, amount, &today_s, "Reconnection fee").await?;
-                    format!("reconnection fee {amount}")
-                }
-            };
-            sqlx::query("INSERT INTO dunning_log (invoice_id, customer_id, ts_ms, run_date, action) VALUES ($1, $2, $3, $4, $5)")
-                .bind(inv.id)
-                .bind(inv.customer)
-                .bind(now_ms())
-                .bind(&today_s)
-                .bind(&what)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let next = state.after(&acts);
+                format!("late fee {amount}")
+            }
+            DunningAction::Suspend { .. } => {
+                sum.suspended += 1;
+                set_status(&mut tx, inv.customer, "suspended").await?;
+                "suspended".to_string()
+            }
+            DunningAction::Reactivate => {
+                sum.reactivated += 1;
+                set_status(&mut tx, inv.customer, "active").await?;
+                "reactivated".to_string()
+            }
+            DunningAction::ChargeReconnectionFee { amount } => {
+                fee(&mut tx, inv, EntryKind::ReconnectionFee, amount, today_s, "Reconnection fee").await?;
+                format!("reconnection fee {amount}")
+            }
+        };
         sqlx::query(
-            "INSERT INTO dunning_state (invoice_id, done, suspended, updated_ms) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (invoice_id) DO UPDATE SET done = excluded.done, suspended = excluded.suspended, updated_ms = excluded.updated_ms",
+            "INSERT INTO dunning_log (invoice_id, customer_id, ts_ms, run_date, action) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(inv.id)
-        .bind(next.done as i64)
-        .bind(i64::from(next.suspended))
+        .bind(inv.customer)
         .bind(now_ms())
+        .bind(today_s)
+        .bind(&what)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
     }
-    Ok(sum)
+    let next = state.after(&acts);
+    sqlx::query(
+        "INSERT INTO dunning_state (invoice_id, done, suspended, updated_ms) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (invoice_id) DO UPDATE SET done = excluded.done, suspended = excluded.suspended, updated_ms = excluded.updated_ms",
+    )
+    .bind(inv.id)
+    .bind(next.done as i64)
+    .bind(i64::from(next.suspended))
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn set_status(tx: &mut Tx<'_>, customer: i64, status: &str) -> Result<(), StoreError> {

@@ -49,6 +49,67 @@ pub(crate) fn add_minor(a: i64, b: i64) -> Result<i64, StoreError> {
     a.checked_add(b).ok_or_else(|| StoreError::Corrupt(format!("amounts overflow: {a} + {b}")))
 }
 
+/// Ledger balances of the customers `in_subquery` selects (a constant SQL
+/// subquery returning customer ids), summed here with 128-bit arithmetic
+/// rather than by the database: a customer whose entries do not fit an
+/// `i64` gets an error of its own (corrupt data), and every other customer
+/// still gets its balance. (A database `CAST(SUM(..) AS BIGINT)` would fail
+/// the whole query, and with it the batch, for everyone.)
+pub(crate) async fn ledger_balances(
+    db: &Db,
+    in_subquery: &'static str,
+) -> Result<std::collections::HashMap<i64, Result<i64, StoreError>>, StoreError> {
+    let sql = format!("SELECT customer_id, amount_minor FROM ledger WHERE customer_id IN ({in_subquery})");
+    let rows: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&db.pool).await?;
+    let mut sums: std::collections::HashMap<i64, i128> = std::collections::HashMap::new();
+    for (customer, amount) in rows {
+        *sums.entry(customer).or_insert(0) += i128::from(amount);
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(c, s)| {
+            let v = i64::try_from(s)
+                .map_err(|_| StoreError::Corrupt(format!("the ledger of customer {c} sums beyond 64 bits ({s})")));
+            (c, v)
+        })
+        .collect())
+}
+
+/// The largest amount one payment, charge or discount may carry, in major
+/// units of its currency (`[billing] max_payment`, `max_charge`): a typo or
+/// an attack cannot book 92 quadrillion dollars, and no sum of real entries
+/// can come near the 64-bit limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AmountLimits {
+    pub max_payment_major: i64,
+    pub max_charge_major: i64,
+}
+
+impl AmountLimits {
+    /// For money a payment provider already received: only the store's own
+    /// ceiling applies (refusing to record it would lose track of real money).
+    pub const RECEIVED: AmountLimits = AmountLimits { max_payment_major: i64::MAX, max_charge_major: i64::MAX };
+}
+
+impl Default for AmountLimits {
+    fn default() -> Self {
+        AmountLimits { max_payment_major: 1_000_000, max_charge_major: 1_000_000 }
+    }
+}
+
+/// Refuses an amount above `max_major` units of its currency (or above the
+/// store's own ceiling of 10^12 minor units, whatever the configuration).
+pub(crate) fn check_amount(field: &str, amount: super::money::Money, max_major: i64) -> Result<(), StoreError> {
+    const CEILING_MINOR: i64 = 1_000_000_000_000;
+    let scale = 10i64.pow(u32::from(amount.currency.exponent()));
+    let max_minor = max_major.saturating_mul(scale).min(CEILING_MINOR);
+    if amount.minor.unsigned_abs() > max_minor.unsigned_abs() {
+        let max = super::money::Money::new(max_minor, amount.currency);
+        return Err(StoreError::invalid(field, format!("at most {max} at a time")));
+    }
+    Ok(())
+}
+
 fn luhn_digit(payload: &str) -> u32 {
     // Double every second digit from the right, starting with the rightmost
     // payload digit (the check digit goes to its right).

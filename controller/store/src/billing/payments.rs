@@ -3,7 +3,7 @@
 
 use super::accounts::require_account;
 use super::balances::EntryKind;
-use super::common::{check_name, fmt_date};
+use super::common::{AmountLimits, check_amount, check_name, fmt_date};
 use super::money::Money;
 use crate::db::{Db, StoreError, now_ms};
 use jiff::civil::Date;
@@ -61,11 +61,12 @@ pub struct PaymentRecorded {
 /// transaction. Errors name the payment form's fields (`amount`, `method`,
 /// `reference`, `date`); a customer without a billing account is a
 /// [`StoreError::NotFound`].
-pub async fn record_payment(db: &Db, p: &PaymentInput) -> Result<PaymentRecorded, StoreError> {
+pub async fn record_payment(db: &Db, p: &PaymentInput, limits: &AmountLimits) -> Result<PaymentRecorded, StoreError> {
     let acc = require_account(db, p.customer_id).await?;
     if p.amount.minor <= 0 {
         return Err(StoreError::invalid("amount", "must be positive"));
     }
+    check_amount("amount", p.amount, limits.max_payment_major)?;
     if p.amount.currency.code() != acc.currency {
         return Err(StoreError::invalid("amount", format!("the account bills in {}", acc.currency)));
     }

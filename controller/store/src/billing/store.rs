@@ -17,7 +17,7 @@ pub use super::accounts::*;
 pub use super::autopay::*;
 pub use super::balances::*;
 pub use super::charges::*;
-pub use super::common::{currency, parse_date, parse_payment_reference, payment_reference};
+pub use super::common::{AmountLimits, currency, parse_date, parse_payment_reference, payment_reference};
 pub(crate) use super::inputs::*;
 pub use super::invoices::*;
 pub use super::payments::*;
@@ -93,11 +93,17 @@ mod tests {
             amount: usd(0),
             tax_class_id: None,
         };
-        assert!(add_charge(&db, &charge).await.is_err(), "zero amount");
+        assert!(add_charge(&db, &charge, &Default::default()).await.is_err(), "zero amount");
         assert!(
-            add_charge(&db, &ChargeInput { amount: Money::new(5, Currency::EUR), ..charge.clone() }).await.is_err()
+            add_charge(
+                &db,
+                &ChargeInput { amount: Money::new(5, Currency::EUR), ..charge.clone() },
+                &Default::default()
+            )
+            .await
+            .is_err()
         );
-        add_charge(&db, &ChargeInput { amount: usd(9900), ..charge.clone() }).await.unwrap();
+        add_charge(&db, &ChargeInput { amount: usd(9900), ..charge.clone() }, &Default::default()).await.unwrap();
         let discount = DiscountInput {
             customer_id: c,
             description: "Half".into(),
@@ -106,8 +112,14 @@ mod tests {
             start: date(2026, 1, 1),
             end: None,
         };
-        assert!(add_discount(&db, &discount).await.is_err());
-        add_discount(&db, &DiscountInput { value: DiscountValue::PercentBp(5000), ..discount.clone() }).await.unwrap();
+        assert!(add_discount(&db, &discount, &Default::default()).await.is_err());
+        add_discount(
+            &db,
+            &DiscountInput { value: DiscountValue::PercentBp(5000), ..discount.clone() },
+            &Default::default(),
+        )
+        .await
+        .unwrap();
 
         // Payments: a payments row plus a ledger credit; a provider id is recorded once.
         let pay = PaymentInput {
@@ -119,16 +131,28 @@ mod tests {
             provider_payment_id: Some("pi_1".into()),
             created_by: "test".into(),
         };
-        let first = record_payment(&db, &pay).await.unwrap();
-        let again = record_payment(&db, &pay).await.unwrap();
+        let first = record_payment(&db, &pay, &Default::default()).await.unwrap();
+        let again = record_payment(&db, &pay, &Default::default()).await.unwrap();
         assert_eq!((again.id, again.duplicate, first.duplicate), (first.id, true, false));
         assert!(
-            record_payment(&db, &PaymentInput { amount: Money::new(5, Currency::EUR), ..pay.clone() }).await.is_err()
-        );
-        assert!(record_payment(&db, &PaymentInput { amount: usd(-1), ..pay.clone() }).await.is_err());
-        record_payment(&db, &PaymentInput { provider_payment_id: None, amount: usd(500), ..pay.clone() })
+            record_payment(
+                &db,
+                &PaymentInput { amount: Money::new(5, Currency::EUR), ..pay.clone() },
+                &Default::default()
+            )
             .await
-            .unwrap();
+            .is_err()
+        );
+        assert!(
+            record_payment(&db, &PaymentInput { amount: usd(-1), ..pay.clone() }, &Default::default()).await.is_err()
+        );
+        record_payment(
+            &db,
+            &PaymentInput { provider_payment_id: None, amount: usd(500), ..pay.clone() },
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         let b = balance(&db, c, date(2026, 1, 31)).await.unwrap();
         assert_eq!((b.balance_minor, b.unapplied_credit_minor, b.balance.as_str()), (-3500, 3500, "-35.00 USD"));
         let n: i64 =
@@ -153,23 +177,32 @@ mod tests {
             created_by: "test".into(),
         };
         // Unknown customers and customers without an account are 404s.
-        assert!(matches!(record_payment(&db, &pay(999)).await.unwrap_err(), StoreError::NotFound(_)));
+        assert!(matches!(
+            record_payment(&db, &pay(999), &Default::default()).await.unwrap_err(),
+            StoreError::NotFound(_)
+        ));
         let c =
             crate::customers::create(&db, &crate::customers::CustomerInput { name: "B".into(), ..Default::default() })
                 .await
                 .unwrap()
                 .id;
-        assert!(matches!(record_payment(&db, &pay(c)).await.unwrap_err(), StoreError::NotFound(_)));
+        assert!(matches!(
+            record_payment(&db, &pay(c), &Default::default()).await.unwrap_err(),
+            StoreError::NotFound(_)
+        ));
         set_account(&db, &AccountInput { customer_id: c, billing_day: 1, ..Default::default() }).await.unwrap();
         let e = set_account(&db, &AccountInput { customer_id: c, billing_day: 30, ..Default::default() }).await;
         assert_eq!(e.unwrap_err().field(), Some("billing_day"));
         // The payment form's fields.
         assert_eq!(
-            record_payment(&db, &PaymentInput { amount: usd(0), ..pay(c) }).await.unwrap_err().field(),
+            record_payment(&db, &PaymentInput { amount: usd(0), ..pay(c) }, &Default::default())
+                .await
+                .unwrap_err()
+                .field(),
             Some("amount")
         );
         let bad_ref = PaymentInput { reference: Some("x\0y".into()), ..pay(c) };
-        assert_eq!(record_payment(&db, &bad_ref).await.unwrap_err().field(), Some("reference"));
+        assert_eq!(record_payment(&db, &bad_ref, &Default::default()).await.unwrap_err().field(), Some("reference"));
         assert_eq!(PaymentMethod::parse("wire").unwrap_err().field(), Some("method"));
         assert_eq!(parse_date("date", "yesterday").unwrap_err().field(), Some("date"));
         // Duplicate names are conflicts.
@@ -179,7 +212,7 @@ mod tests {
         assert!(matches!(add_plan(&db, &np).await.unwrap_err(), StoreError::Conflict(_)));
         assert!(matches!(find_plan(&db, "Nope").await.unwrap_err(), StoreError::NotFound(_)));
 
-        record_payment(&db, &pay(c)).await.unwrap();
+        record_payment(&db, &pay(c), &Default::default()).await.unwrap();
         assert_eq!(recent_payments(&db, c, 5).await.unwrap()[0].method, PaymentMethod::Cash);
         assert_eq!(balance(&db, c, date(2026, 1, 31)).await.unwrap().balance_minor, -100);
         // Hand-edited kinds no variant names: corrupt, never a 400.

@@ -157,11 +157,14 @@ async fn fixture() -> Fixture {
         amount: usd(9900),
         tax_class_id: Some(t_equip),
     };
-    let cb = add_charge(&db, &install).await.unwrap();
-    let later_charge =
-        add_charge(&db, &ChargeInput { date: date(2026, 4, 2), description: "Router".into(), ..install.clone() })
-            .await
-            .unwrap();
+    let cb = add_charge(&db, &install, &Default::default()).await.unwrap();
+    let later_charge = add_charge(
+        &db,
+        &ChargeInput { date: date(2026, 4, 2), description: "Router".into(), ..install.clone() },
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     let mut ib = input(b, vec![sub(sb, &home, date(2026, 3, 15))]);
     ib.charges.push(OneTimeCharge {
         id: cb as u64,
@@ -198,6 +201,7 @@ async fn fixture() -> Fixture {
             start: date(2026, 1, 1),
             end: None,
         },
+        &Default::default(),
     )
     .await
     .unwrap();
@@ -212,6 +216,7 @@ async fn fixture() -> Fixture {
             start: date(2025, 6, 1),
             end: Some(date(2025, 9, 1)),
         },
+        &Default::default(),
     )
     .await
     .unwrap();
@@ -248,6 +253,7 @@ async fn fixture() -> Fixture {
             provider_payment_id: None,
             created_by: "test".into(),
         },
+        &Default::default(),
     )
     .await
     .unwrap();
