@@ -18,7 +18,7 @@ use crate::staff::{SessionCheck, SessionPolicy, check_password_policy, dummy_has
 use mast_text_core::input::MAX_EMAIL;
 
 /// How long a magic link works.
-pub const MAGIC_LINK_MS: i64 = 15 * 60 * 1000;
+const MAGIC_LINK_MS: i64 = 15 * 60 * 1000;
 
 /// A signed-in customer.
 #[derive(Debug, Clone)]

@@ -191,7 +191,7 @@ fn customer_form(c: &Caller, action: &str, v: &CustomerForm, errors: &FormErrors
 }
 
 /// A table of customers (name, status, site, contacts, CPEs).
-pub fn customer_table(list: &[Customer], empty: &str) -> Markup {
+pub(crate) fn customer_table(list: &[Customer], empty: &str) -> Markup {
     let mut t = Table::new(empty).col("Name").col("Status").col("Site").col("Email").col("Phone").col("CPEs");
     for c in list {
         t.push(vec![
@@ -208,7 +208,7 @@ pub fn customer_table(list: &[Customer], empty: &str) -> Markup {
 
 /// [`customer_table`] as a string, for the pages still assembled as strings
 /// (`network`, `incidents`); they switch to `customer_table` when templated.
-pub fn customer_rows(list: &[Customer]) -> String {
+pub(crate) fn customer_rows(list: &[Customer]) -> String {
     customer_table(list, "No customers.").into_string()
 }
 
@@ -565,4 +565,135 @@ pub async fn api_link(
     let mac = customers::link_cpe(&st.db, id, &l.mac).await?;
     audit::record(&st.db, &c.actor(), "customer.link-cpe", &format!("customer {id}"), &mac).await?;
     Ok(Json(json!({ "customer_id": id, "mac": mac })))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) const HOSTILE: &str = r#""><script>alert(1)</script><img src=x onerror=alert(2)>"#;
+    pub(crate) const ESCAPED: &str =
+        "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;";
+
+    /// The raw string never appears, nor any tag from it; its escaped form does.
+    #[track_caller]
+    pub(crate) fn safe(html: &Markup) -> String {
+        let s = html.clone().into_string();
+        assert!(!s.contains(HOSTILE), "raw hostile string in:\n{s}");
+        assert!(!s.contains("<script>alert"), "script tag in:\n{s}");
+        assert!(!s.contains("<img src=x"), "img tag in:\n{s}");
+        assert!(s.contains(ESCAPED), "escaped form missing in:\n{s}");
+        s
+    }
+
+    pub(crate) fn staff(role: Role) -> Caller {
+        Caller {
+            name: "noc@isp.example".into(),
+            role,
+            user_id: Some(1),
+            csrf: Some("tok".into()),
+            ip: None,
+            path: "/customers".into(),
+        }
+    }
+
+    pub(crate) fn hostile_customer() -> Customer {
+        Customer {
+            id: 7,
+            name: HOSTILE.into(),
+            email: Some(HOSTILE.into()),
+            phone: Some(HOSTILE.into()),
+            address: Some(HOSTILE.into()),
+            lat: None,
+            lon: None,
+            status: CustomerStatus::Active,
+            site_id: Some(3),
+            site: Some(HOSTILE.into()),
+            notes: Some(HOSTILE.into()),
+            notify_outages: true,
+            cpes: vec![HOSTILE.into()],
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    #[test]
+    fn the_customer_page_escapes_a_hostile_customer() {
+        let cu = hostile_customer();
+        let c = staff(Role::Support);
+        let none = FormErrors::new();
+        let form = CustomerForm::of(&cu);
+        let t = crate::tickets::tests::hostile_ticket();
+        let view = CustomerView {
+            cu: &cu,
+            devices: &[],
+            device_rows: String::new(),
+            billing: String::new(),
+            tickets: std::slice::from_ref(&t),
+            portal_login: Some(Some(HOSTILE.into())),
+            edit: (&form, &none),
+            link: (HOSTILE, &none),
+            portal_errors: &none,
+        };
+        let page = pages::page(&c, &cu.name, customer_body(&c, &view));
+        let s = safe(&page);
+        assert!(s.contains(&format!("<h1>{ESCAPED}</h1>")), "{s}");
+        assert!(s.contains(&format!(r#"value="{ESCAPED}""#)), "the edit form keeps the name");
+        assert!(s.contains(&format!("<title>{ESCAPED} · Mast</title>")));
+        assert!(s.contains(&format!("#7 {ESCAPED}")), "the ticket subject, escaped");
+        assert!(s.contains(r#"action="/customers/7/portal""#) && s.contains(r#"action="/customers/7/cpes""#));
+        assert_eq!(s.matches(r#"name="csrf" value="tok""#).count(), 4, "every POST form carries the token");
+        // Read-only staff see no forms.
+        let ro = staff(Role::ReadOnly);
+        let view = CustomerView { portal_login: None, ..view };
+        let s = safe(&customer_body(&ro, &view));
+        assert!(!s.contains("<form"), "{s}");
+    }
+
+    #[test]
+    fn the_list_escapes_names_and_the_search_and_pages() {
+        let list = vec![hostile_customer()];
+        let c = staff(Role::Admin);
+        let none = FormErrors::new();
+        let form = CustomerForm::default();
+        let view = ListView {
+            term: HOSTILE,
+            search_errors: &none,
+            list: &list,
+            total: 120,
+            offset: 50,
+            limit: PAGE,
+            new: Some((&form, &none)),
+        };
+        let s = safe(&list_body(&c, &view));
+        assert!(s.contains(r#"<a href="/customers/7">"#), "{s}");
+        assert!(s.contains("rows 51–51 of 120") && s.contains(r#"rel="prev""#), "the pager");
+        assert!(s.contains(r#"<option value="active" selected>active</option>"#), "new customers are active");
+        let view = ListView { list: &[], term: "", new: None, total: 0, offset: 0, ..view };
+        let s = list_body(&staff(Role::ReadOnly), &view).into_string();
+        assert!(s.contains("No customers yet.") && !s.contains("New customer"), "{s}");
+        assert_eq!(customer_rows(&[]), customer_table(&[], "No customers.").into_string());
+    }
+
+    #[test]
+    fn a_refused_form_shows_the_error_by_its_field_and_keeps_the_input() {
+        let f = CustomerForm { name: HOSTILE.into(), lat: "north".into(), ..CustomerForm::default() };
+        let e = f.input().unwrap_err();
+        let (status, errors) = form_errors(e, CUSTOMER_FIELDS).unwrap();
+        assert_eq!((status, errors.get("lat")), (StatusCode::BAD_REQUEST, Some("not a number")));
+        let s = safe(&customer_form(&staff(Role::Admin), "/customers", &f, &errors, true));
+        assert!(s.contains(r#"value="north""#) && s.contains(r#"aria-invalid="true""#), "{s}");
+        assert!(s.contains(r#"<p class="field-error" id="new-customer-lat-error">not a number</p>"#), "{s}");
+        // Rules of the store land on their field too; one the form lacks is form-level.
+        let e = CustomerInput { name: "Ada\0".into(), ..Default::default() }.validate().unwrap_err();
+        let (_, errors) = form_errors(e, CUSTOMER_FIELDS).unwrap();
+        assert!(errors.get("name").is_some());
+        let (status, errors) = form_errors(StoreError::invalid("q", "x"), CUSTOMER_FIELDS).unwrap();
+        assert_eq!((status, errors.form_message()), (StatusCode::BAD_REQUEST, Some("q: x")));
+        let (status, _) = form_errors(StoreError::Conflict("taken".into()), CUSTOMER_FIELDS).unwrap();
+        assert_eq!(status, StatusCode::CONFLICT);
+        let e = form_errors(StoreError::NotFound("no customer 9".into()), CUSTOMER_FIELDS).unwrap_err();
+        assert_eq!(e.status, StatusCode::NOT_FOUND);
+        assert_eq!(form_errors(StoreError::Corrupt("x".into()), &[]).unwrap_err().status, 500);
+    }
 }

@@ -78,7 +78,7 @@ pub(super) async fn authorize(st: AppState, mut req: Request, next: Next) -> Res
 
 /// The portal frame around a body `billing.rs` still assembles as a string
 /// (its pay and invoice pages); it goes when billing is templated.
-pub fn frame(c: Option<&Customer>, title: &str, body: &str) -> Markup {
+pub(crate) fn frame(c: Option<&Customer>, title: &str, body: &str) -> Markup {
     // SAFETY-HTML: produced by billing.rs, which escapes (templated next)
     let body = maud::PreEscaped(body.to_string());
     match c {
@@ -220,7 +220,7 @@ pub async fn request_link(State(st): State<AppState>, headers: HeaderMap, Form(f
 
 /// Queues a magic-link email for a known login; false if unknown or no mail.
 /// An address with control characters is `Invalid` (field `email`).
-pub async fn send_link(st: &AppState, email: &str) -> Result<bool, StoreError> {
+pub(crate) async fn send_link(st: &AppState, email: &str) -> Result<bool, StoreError> {
     if !st.channels().has(Channel::Email) {
         return Ok(false);
     }
@@ -529,4 +529,66 @@ pub async fn reply(
             Ok((status, ticket_page(&c, &t, &events, &f.body, &errors)).into_response())
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::customers::tests::{ESCAPED, HOSTILE, hostile_customer, safe};
+
+    fn customer() -> Customer {
+        Customer { id: 7, name: HOSTILE.into(), csrf: "tok".into() }
+    }
+
+    #[test]
+    fn the_portal_escapes_names_subjects_and_messages() {
+        let c = customer();
+        let cu = hostile_customer();
+        let t = crate::tickets::tests::hostile_ticket();
+        let own = vec![&t];
+        let home = portal_page(
+            &c,
+            "My service",
+            home_body(&Home { cu: &cu, service: Service::Outage(0), billing: String::new(), tickets: &own }),
+        );
+        let s = safe(&home);
+        assert!(s.contains(&format!("<h1>Hello, {ESCAPED}</h1>")), "{s}");
+        assert!(s.contains(r#"<p class="banner down" role="status">"#), "{s}");
+        assert!(s.contains(r#"action="/portal/logout""#), "the portal frame");
+
+        let events = vec![
+            tickets::Event { ts_ms: 0, author: HOSTILE.into(), kind: EventKind::Customer, body: HOSTILE.into() },
+            tickets::Event { ts_ms: 0, author: "noc".into(), kind: EventKind::Internal, body: "internal only".into() },
+        ];
+        let mut errors = FormErrors::new();
+        errors.field("body", HOSTILE);
+        let s = safe(&ticket_page(&c, &t, &events, HOSTILE, &errors));
+        assert!(!s.contains("internal only"), "no internal notes for customers");
+        assert!(s.contains(&format!("<h1>#7 {ESCAPED}</h1>")));
+        assert!(s.contains(&format!(r#"aria-describedby="reply-body-error">{ESCAPED}</textarea>"#)), "{s}");
+
+        let f = TicketForm { subject: HOSTILE.into(), category: "billing".into(), body: HOSTILE.into() };
+        let mut errors = FormErrors::new();
+        errors.field("subject", "must not contain control characters");
+        let s = safe(&new_ticket_page(&c, &f, &errors));
+        assert!(s.contains(r#"<option value="billing" selected>Billing</option>"#), "{s}");
+        assert!(s.contains(r#"<form class="stack" method="post" action="/portal/tickets">"#));
+
+        let s = safe(&login_page(&SignIn { message: Some(HOSTILE), email: HOSTILE, ..SignIn::default() }));
+        assert!(s.contains(r#"<form class="stack" method="post" action="/portal/login">"#), "{s}");
+        assert!(s.contains(r#"<p class="banner degraded" role="alert">"#));
+        safe(&confirm_link(Path(HOSTILE.to_string())).now_or_never().unwrap());
+    }
+
+    /// Runs a future that never waits.
+    trait NowOrNever: std::future::Future + Sized {
+        fn now_or_never(self) -> Option<Self::Output> {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            match std::pin::pin!(self).poll(&mut cx) {
+                std::task::Poll::Ready(v) => Some(v),
+                std::task::Poll::Pending => None,
+            }
+        }
+    }
+    impl<F: std::future::Future> NowOrNever for F {}
 }

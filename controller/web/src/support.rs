@@ -223,3 +223,34 @@ pub async fn delete_canned(c: Caller, State(st): State<AppState>, Path(id): Path
     }
     Ok(Redirect::to("/canned").into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::customers::tests::{HOSTILE, safe, staff};
+    use crate::staff::Role;
+
+    #[test]
+    fn groups_and_canned_replies_escape_and_keep_a_refused_form() {
+        let c = staff(Role::Admin);
+        let groups = vec![Group {
+            id: 1,
+            name: HOSTILE.into(),
+            email: Some(HOSTILE.into()),
+            members: vec![(2, HOSTILE.into())],
+        }];
+        let users = vec![(2, HOSTILE.to_string()), (3, HOSTILE.to_string())];
+        let f = GroupForm { name: HOSTILE.into(), email: String::new() };
+        let mut errors = FormErrors::new();
+        errors.field("name", HOSTILE);
+        let s = safe(&groups_body(&c, &GroupsView { groups: &groups, users: &users, new: (&f, &errors) }));
+        assert!(s.contains(r#"action="/groups/1/members/2/remove""#) && s.contains(r#"<option value="3">"#), "{s}");
+        assert!(!s.contains(r#"<option value="2">"#), "members are not offered again");
+        let list = vec![Canned { id: 4, title: HOSTILE.into(), body: HOSTILE.into() }];
+        let f = CannedForm { title: HOSTILE.into(), body: HOSTILE.into() };
+        let s = safe(&canned_body(&c, &list, (&f, &errors)));
+        assert!(s.contains(r#"action="/canned/4/delete""#), "{s}");
+        let s = canned_body(&c, &[], (&CannedForm::default(), &FormErrors::new())).into_string();
+        assert!(s.contains("No canned replies yet."));
+    }
+}

@@ -44,7 +44,7 @@ pub(crate) fn status_badge(s: Status) -> Markup {
 }
 
 /// A table of tickets (the queue, a customer's tickets).
-pub fn ticket_table(list: &[Ticket], empty: &str) -> Markup {
+pub(crate) fn ticket_table(list: &[Ticket], empty: &str) -> Markup {
     let mut t = Table::new(empty)
         .col("Ticket")
         .col("Status")
@@ -652,4 +652,114 @@ pub async fn api_act(
     )
     .await?;
     Ok(Json(json!({ "ticket": t })))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::customers::tests::{ESCAPED, HOSTILE, safe, staff};
+
+    pub(crate) fn hostile_ticket() -> Ticket {
+        Ticket {
+            id: 7,
+            subject: HOSTILE.into(),
+            customer_id: Some(3),
+            customer: Some(HOSTILE.into()),
+            status: Status::Open,
+            priority: Priority::High,
+            category: Category::Connectivity,
+            source: Source::Phone,
+            assignee_id: None,
+            assignee: Some(HOSTILE.into()),
+            group_id: None,
+            group: Some(HOSTILE.into()),
+            requester_email: Some(HOSTILE.into()),
+            incident_id: None,
+            created_ms: 0,
+            updated_ms: 0,
+            first_response_ms: None,
+            resolved_ms: None,
+            closed_ms: None,
+            first_response_business_ms: None,
+            resolution_business_ms: None,
+            affected_customers: 0,
+        }
+    }
+
+    fn event(kind: tickets::EventKind, body: &str) -> Event {
+        Event { ts_ms: 0, author: HOSTILE.into(), kind, body: body.into() }
+    }
+
+    #[test]
+    fn the_ticket_page_escapes_subject_body_and_names() {
+        let t = hostile_ticket();
+        let c = staff(Role::Support);
+        let events = vec![
+            event(tickets::EventKind::Customer, &format!("first line\n{HOSTILE}")),
+            event(tickets::EventKind::Public, HOSTILE),
+        ];
+        let canned = vec![Canned { id: 1, title: HOSTILE.into(), body: "x".into() }];
+        let users = vec![(2, HOSTILE.to_string())];
+        let mut errors = FormErrors::new();
+        errors.field("body", HOSTILE);
+        let work = Work { canned: &canned, groups: &[], users: &users, body: HOSTILE, errors: &errors };
+        let affected = vec![(3, HOSTILE.to_string())];
+        let view = TicketView {
+            t: &t,
+            sla: None,
+            affected: &affected,
+            devices: &[],
+            device_rows: String::new(),
+            events: &events,
+            work: Some(work),
+        };
+        let page = pages::page(&c, &format!("Ticket #{}", t.id), ticket_body(&c, &view));
+        let s = safe(&page);
+        assert!(s.contains(&format!("<h1>#7 {ESCAPED}</h1>")), "{s}");
+        assert!(s.contains(&format!("<div>first line<br>{ESCAPED}</div>")), "line breaks kept, text escaped: {s}");
+        assert!(s.contains(r#"<li class="ev-public">"#) && s.contains(r#"<ol class="timeline">"#));
+        assert!(s.contains(&format!(r#"aria-describedby="work-body-error">{ESCAPED}</textarea>"#)), "{s}");
+        assert!(s.contains(r#"<button type="submit" name="action" value="reply">"#));
+        assert!(s.contains(r#"<span class="badge down">open</span>"#));
+        // Read-only staff, or a closed ticket: no forms.
+        let view = TicketView { work: None, ..view };
+        assert!(!safe(&ticket_body(&staff(Role::ReadOnly), &view)).contains("<form"));
+    }
+
+    #[test]
+    fn the_queue_escapes_subjects_and_keeps_a_refused_ticket() {
+        let list = vec![hostile_ticket()];
+        let c = staff(Role::Technician);
+        let f =
+            NewForm { subject: HOSTILE.into(), customer: "abc".into(), body: HOSTILE.into(), ..NewForm::blank(None) };
+        let e = f.ticket().unwrap_err();
+        let (status, errors) = form_errors(customer_field(e), TICKET_FIELDS).unwrap();
+        assert_eq!((status, errors.get("customer")), (StatusCode::BAD_REQUEST, Some("give the customer's number")));
+        let view = QueueView {
+            all: false,
+            list: &list,
+            total: 1,
+            offset: 0,
+            limit: PAGE,
+            kpi: (0, None, 1.0, 0),
+            new: (&f, &errors),
+        };
+        let s = safe(&queue_body(&c, &view));
+        assert!(s.contains(r#"<a href="/tickets/7">#7 "#), "{s}");
+        assert!(s.contains(r#"<form class="stack" method="post" action="/tickets">"#));
+        assert!(s.contains(r#"id="ticket-customer-error""#) && s.contains(r#"value="abc""#), "{s}");
+        // The store names the customer by its JSON key; the form by its own.
+        let e = customer_field(StoreError::invalid("customer_id", "no customer 9"));
+        assert_eq!(e.field(), Some("customer"));
+        let s = queue_body(&staff(Role::ReadOnly), &QueueView { list: &[], ..view }).into_string();
+        assert!(s.contains("No active tickets.") && !s.contains("New ticket"), "{s}");
+    }
+
+    #[test]
+    fn actions_parse_or_name_the_field() {
+        assert_eq!(parse_action("reply").unwrap(), Action::StaffReply);
+        assert_eq!(parse_action("dance").unwrap_err().field(), Some("action"));
+        assert_eq!(optional_id("user", "").unwrap(), None);
+        assert_eq!(optional_id("user", "x").unwrap_err().field(), Some("user"));
+    }
 }

@@ -45,7 +45,7 @@ impl Default for SlaPolicy {
 
 /// The ticket's pauses: waiting on the customer, and maintenance covering
 /// their service since the ticket was opened.
-pub async fn pauses_of(db: &Db, t: &Ticket, now: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+async fn pauses_of(db: &Db, t: &Ticket, now: i64) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut p = super::pauses(db, t.id).await?;
     if let Some(c) = t.customer_id {
         let end = t.resolved_ms.unwrap_or(now);

@@ -114,8 +114,8 @@ impl From<Status> for TicketStatus {
 }
 
 /// The longest subject and body.
-pub const MAX_SUBJECT: usize = 200;
-pub const MAX_BODY: usize = 20_000;
+pub(crate) const MAX_SUBJECT: usize = 200;
+pub(crate) const MAX_BODY: usize = 20_000;
 
 /// A ticket as staff open it.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -220,7 +220,7 @@ impl Desk {
 }
 
 /// The subject token that threads mail into a ticket.
-pub fn token(id: i64) -> String {
+pub(crate) fn token(id: i64) -> String {
     format!("[#T-{id}]")
 }
 
@@ -514,7 +514,7 @@ async fn set_owner(db: &Db, id: i64, owner: Owner, what: &str, author: &str) -> 
 }
 
 /// Waiting-on-customer pauses of a ticket: (from, to; open = i64::MAX).
-pub async fn pauses(db: &Db, id: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+pub(crate) async fn pauses(db: &Db, id: i64) -> Result<Vec<(i64, i64)>, StoreError> {
     let rows: Vec<(i64, Option<i64>)> =
         sqlx::query_as("SELECT from_ms, to_ms FROM ticket_pauses WHERE ticket_id = $1 ORDER BY from_ms")
             .bind(id)
