@@ -132,11 +132,11 @@ pub async fn login_form() -> Markup {
     login_page(&SignIn::default())
 }
 
+/// Both fields required, as on the staff login (a bare POST is a 422, not
+/// a failed sign-in).
 #[derive(Deserialize)]
 pub struct LoginForm {
-    #[serde(default)]
     email: String,
-    #[serde(default)]
     password: String,
 }
 

@@ -75,17 +75,37 @@ pub async fn status(db: &Db, policy: &SlaPolicy, t: &Ticket, now: i64) -> Result
         .map_err(|e| StoreError::Corrupt(format!("ticket {}: SLA: {e}", t.id)))
 }
 
-fn clock_name(c: ClockKind) -> &'static str {
-    match c {
-        ClockKind::FirstResponse => "first-response",
-        ClockKind::Resolution => "resolution",
+crate::text_enum! {
+    /// Which SLA clock an escalation is about (`ticket_escalations.clock`).
+    pub enum EscalationClock (field "clock") {
+        FirstResponse = "first-response",
+        Resolution = "resolution",
     }
 }
 
-fn level_name(l: Level) -> &'static str {
-    match l {
-        Level::AtRisk => "at-risk",
-        Level::Breached => "breached",
+crate::text_enum! {
+    /// How far an escalation went (`ticket_escalations.level`).
+    pub enum EscalationLevel (field "level") {
+        AtRisk = "at-risk",
+        Breached = "breached",
+    }
+}
+
+impl From<ClockKind> for EscalationClock {
+    fn from(c: ClockKind) -> Self {
+        match c {
+            ClockKind::FirstResponse => EscalationClock::FirstResponse,
+            ClockKind::Resolution => EscalationClock::Resolution,
+        }
+    }
+}
+
+impl From<Level> for EscalationLevel {
+    fn from(l: Level) -> Self {
+        match l {
+            Level::AtRisk => EscalationLevel::AtRisk,
+            Level::Breached => EscalationLevel::Breached,
+        }
     }
 }
 
@@ -156,7 +176,7 @@ async fn escalate(
     group: Option<&super::groups::Group>,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let (clock, level) = (clock_name(e.clock), level_name(e.level));
+    let (clock, level) = (EscalationClock::from(e.clock), EscalationLevel::from(e.level));
     let mut tx = db.begin().await?;
     let n = sqlx::query(
         "INSERT INTO ticket_escalations (ticket_id, clock, level, ts_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -216,7 +236,7 @@ async fn escalate(
         }
     }
     tx.commit().await?;
-    info!(ticket = t.id, clock, level, "SLA escalation");
+    info!(ticket = t.id, clock = clock.as_str(), level = level.as_str(), "SLA escalation");
     Ok(true)
 }
 
