@@ -3,7 +3,9 @@
 //! (aiosmtpd). Mail opens a ticket and is acknowledged with its token; a
 //! staff reply is mailed threaded; the customer's answer (quoted history
 //! stripped) joins the ticket; a stranger naming the ticket opens a separate
-//! one; an auto-reply is ignored. Both backends.
+//! one; an auto-reply is ignored. Refused desk forms answer 400 with the
+//! error by its field and the input kept, and a NUL byte in any field is a
+//! 400 (PostgreSQL refuses NUL in text: never a 500). Both backends.
 
 use mast_tests::mail::{Dovecot, SmtpSink};
 use mast_tests::*;
@@ -14,6 +16,7 @@ const BOX: &str = "support@isp.example";
 const PASS: &str = "Mailbox-Pass-1";
 
 on_both_backends!(email_tickets_round_trip);
+on_both_backends!(refused_forms_keep_the_input_and_nul_bytes_are_400s);
 
 fn mail(from: &str, subject: &str, message_id: &str, extra: &str, body: &str) -> Vec<u8> {
     format!(
@@ -156,5 +159,88 @@ async fn email_tickets_round_trip(backend: Backend) -> anyhow::Result<()> {
     let (_, all) = c.get("/api/v1/tickets?all=true", &tok).await?;
     assert_eq!(all["tickets"].as_array().unwrap().len(), 2, "Jane's and the stranger's: {all}");
     assert!(!c.log().contains(PASS), "the IMAP password never reaches the log");
+    Ok(())
+}
+
+/// A form refused by a store rule re-renders with the error next to the
+/// field and what was typed kept (400); a NUL byte, which PostgreSQL refuses
+/// in text, is such a rule, never a 500; the API names the field too.
+async fn refused_forms_keep_the_input_and_nul_bytes_are_400s(backend: Backend) -> anyhow::Result<()> {
+    let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
+    let pw = c.add_user("desk@wisp.test", "support");
+    let mut s = WebSession::new(&c);
+    assert_eq!(s.login("desk@wisp.test", &pw).await?.status, 303);
+    s.get("/customers").await?;
+    for field in ["name", "email", "phone", "address", "site", "notes"] {
+        let mut form = vec![("name", "Ada Okafor"), ("email", "ada@example.org")];
+        form.retain(|(k, _)| *k != field);
+        form.push((field, "Ada\0Okafor"));
+        let r = s.post("/customers", &form, None).await?;
+        assert_eq!(r.status, 400, "{field}: {}", r.body);
+        assert!(r.body.contains(&format!(r#"id="new-customer-{field}-error""#)), "{field}: {}", r.body);
+    }
+    let r = s.post("/customers", &[("name", "Ada Okafor"), ("lat", "north"), ("lon", "-93.1")], None).await?;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains(r#"value="north""#) && r.body.contains(r#"value="Ada Okafor""#), "input kept");
+    assert!(r.body.contains(r#"id="new-customer-lat-error""#), "{}", r.body);
+    let r = s.post("/customers", &[("name", "Ada Okafor"), ("cpe", "not a mac")], None).await?;
+    assert!(r.status == 400 && r.body.contains(r#"id="new-customer-cpe-error""#), "{}", r.body);
+    let r = s.post("/customers", &[("name", "Ada Okafor"), ("cpe", "04-18-D6-A1-22-3B")], None).await?;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = r.headers.get("location").and_then(|v| v.to_str().ok()).unwrap().to_string();
+    let id: i64 = page.trim_start_matches("/customers/").parse()?;
+    let r = s.post(&format!("{page}/cpes"), &[("mac", "04:18\0")], None).await?;
+    assert!(r.status == 400 && r.body.contains(r#"id="link-mac-error""#), "{}", r.body);
+    let r = s.post(&page, &[("name", ""), ("notes", "kept notes")], None).await?;
+    assert!(r.status == 400 && r.body.contains(r#"id="customer-name-error""#) && r.body.contains("kept notes"));
+
+    // Tickets: the new-ticket form and the ticket's reply box.
+    s.get("/tickets").await?;
+    let r = s.post("/tickets", &[("subject", "No\0internet"), ("body", "since the storm")], None).await?;
+    assert!(r.status == 400 && r.body.contains(r#"id="ticket-subject-error""#), "{}", r.body);
+    assert!(r.body.contains("since the storm"), "input kept");
+    let r = s.post("/tickets", &[("subject", "No internet"), ("customer", "999")], None).await?;
+    assert!(r.status == 400 && r.body.contains(r#"id="ticket-customer-error""#), "{}", r.body);
+    let r = s.post("/tickets", &[("subject", "No internet"), ("customer", &id.to_string())], None).await?;
+    assert_eq!(r.status, 303);
+    let ticket = r.headers.get("location").and_then(|v| v.to_str().ok()).unwrap().to_string();
+    s.get(&ticket).await?;
+    let r = s.post(&format!("{ticket}/act"), &[("action", "note"), ("body", "a\0b")], None).await?;
+    assert!(r.status == 400 && r.body.contains(r#"id="work-body-error""#), "{}", r.body);
+    let r = s.post(&format!("{ticket}/act"), &[("action", "close"), ("body", "done")], None).await?;
+    assert_eq!(r.status, 400, "an open ticket cannot be closed: {}", r.body);
+    assert!(r.body.contains("cannot be closed") && r.body.contains(">done</textarea>"), "{}", r.body);
+
+    // The API names the field.
+    let tok = c.token("support");
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("http://{}/api/v1/tickets", c.http))
+        .bearer_auth(&tok)
+        .json(&json!({"subject": "a\u{0}b"}))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 400);
+    let v: Value = r.json().await?;
+    assert_eq!(v["error"]["field"], "subject", "{v}");
+    let r = http.get(format!("http://{}/api/v1/customers?q=%00", c.http)).bearer_auth(&tok).send().await?;
+    assert_eq!(r.status().as_u16(), 400);
+    let r = http
+        .post(format!("http://{}/api/v1/customers/{id}", c.http))
+        .bearer_auth(&tok)
+        .json(&json!({"name": "Ada", "lat": 95.0, "lon": 0.0}))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(r.json::<Value>().await?["error"]["field"], "lat");
+
+    // The portal's sign-in form.
+    let r = http
+        .post(format!("http://{}/portal/login", c.http))
+        .form(&[("email", "ada\0@example.org"), ("password", "whatever it is")])
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await?.contains(r#"id="login-email-error""#));
     Ok(())
 }

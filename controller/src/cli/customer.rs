@@ -105,7 +105,7 @@ pub async fn run(cmd: CustomerCmd, app: &App) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for c in &list {
-                    println!("{:>6}  {:<30} {:<10} {}", c.id, c.name, c.status, c.cpes.join(","));
+                    println!("{:>6}  {:<30} {:<10} {}", c.id, c.name, c.status.as_str(), c.cpes.join(","));
                 }
             }
             Ok(())

@@ -15,36 +15,17 @@
 //! Customers who opted out (`customers.notify_outages = 0`) get no outage or
 //! maintenance notices; replies to their own tickets still reach them.
 
-use crate::db::{Db, StoreError, now_ms};
+use crate::db::{Db, StoreError, Tx, now_ms};
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
-/// How a message travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Email,
-    /// A JSON POST to the operator's SMS gateway (recipient: a phone number).
-    Webhook,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Webhook => "webhook",
-        }
-    }
-    fn parse(s: &str) -> Option<Channel> {
-        match s {
-            "email" => Some(Channel::Email),
-            "webhook" => Some(Channel::Webhook),
-            _ => None,
-        }
+crate::text_enum! {
+    /// How a message travels.
+    pub enum Channel (field "channel") {
+        Email = "email",
+        /// A JSON POST to the operator's SMS gateway (recipient: a phone number).
+        Webhook = "webhook",
     }
 }
 
@@ -63,8 +44,21 @@ pub struct Message {
     pub ticket_id: Option<i64>,
 }
 
+/// The `headers` column: a JSON object of strings. One that does not parse
+/// reads as no headers, so a single bad row never stops delivery of the
+/// others (the message still goes out, unthreaded).
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+struct HeadersJson(String);
+
+impl From<HeadersJson> for BTreeMap<String, String> {
+    fn from(h: HeadersJson) -> Self {
+        serde_json::from_str(&h.0).unwrap_or_default()
+    }
+}
+
 /// A queued message as the worker and the pages see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Queued {
     pub id: i64,
     pub dedup: String,
@@ -72,6 +66,7 @@ pub struct Queued {
     pub recipient: String,
     pub subject: String,
     pub body: String,
+    #[sqlx(try_from = "HeadersJson")]
     pub headers: BTreeMap<String, String>,
     pub customer_id: Option<i64>,
     pub ticket_id: Option<i64>,
@@ -84,14 +79,15 @@ pub struct Queued {
 
 /// Queues `m` unless a message with its dedup key exists; true if queued.
 pub async fn enqueue(tx: &mut Tx<'_>, m: &Message) -> Result<bool, StoreError> {
-    let headers = serde_json::to_string(&m.headers).map_err(|e| StoreError::invalid_msg(e.to_string()))?;
+    // A map of strings always serializes.
+    let headers = serde_json::to_string(&m.headers).unwrap_or_else(|_| "{}".into());
     let now = now_ms();
     let n = sqlx::query(
         "INSERT INTO outbox (dedup, channel, recipient, subject, body, headers, customer_id, ticket_id, created_ms, \
          next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (dedup) DO NOTHING",
     )
     .bind(&m.dedup)
-    .bind(m.channel.as_str())
+    .bind(m.channel)
     .bind(&m.recipient)
     .bind(&m.subject)
     .bind(&m.body)
@@ -108,48 +104,18 @@ pub async fn enqueue(tx: &mut Tx<'_>, m: &Message) -> Result<bool, StoreError> {
 const COLS: &str = "id, dedup, channel, recipient, subject, body, headers, customer_id, ticket_id, created_ms, attempts, \
     sent_ms, failed_ms, last_error";
 
-fn row(r: &sqlx::any::AnyRow) -> Result<Queued, StoreError> {
-    let channel: String = r.try_get("channel")?;
-    let headers: String = r.try_get("headers")?;
-    Ok(Queued {
-        id: r.try_get("id")?,
-        dedup: r.try_get("dedup")?,
-        channel: Channel::parse(&channel).ok_or_else(|| StoreError::Corrupt(format!("outbox channel {channel:?}")))?,
-        recipient: r.try_get("recipient")?,
-        subject: r.try_get("subject")?,
-        body: r.try_get("body")?,
-        headers: serde_json::from_str(&headers).unwrap_or_default(),
-        customer_id: r.try_get("customer_id")?,
-        ticket_id: r.try_get("ticket_id")?,
-        created_ms: r.try_get("created_ms")?,
-        attempts: r.try_get("attempts")?,
-        sent_ms: r.try_get("sent_ms")?,
-        failed_ms: r.try_get("failed_ms")?,
-        last_error: r.try_get("last_error")?,
-    })
-}
-
-/// Messages to a customer (newest first), for the customer page.
-pub async fn for_customer(db: &Db, customer_id: i64, limit: i64) -> Result<Vec<Queued>, StoreError> {
-    let sql = format!("SELECT {COLS} FROM outbox WHERE customer_id = $1 ORDER BY id DESC LIMIT $2");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer_id).bind(limit).fetch_all(&db.pool).await?;
-    rows.iter().map(row).collect()
-}
-
 /// Recent messages (newest first), optionally only failed ones.
 pub async fn recent(db: &Db, failed_only: bool, limit: i64) -> Result<Vec<Queued>, StoreError> {
     let filter = if failed_only { "WHERE failed_ms IS NOT NULL" } else { "" };
     let sql = format!("SELECT {COLS} FROM outbox {filter} ORDER BY id DESC LIMIT $1");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&db.pool).await?;
-    rows.iter().map(row).collect()
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&db.pool).await?)
 }
 
 /// Messages waiting for delivery (not sent, not given up).
 pub async fn pending_count(db: &Db) -> Result<i64, StoreError> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL")
+    Ok(sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL")
         .fetch_one(&db.pool)
-        .await?
-        .try_get("n")?)
+        .await?)
 }
 
 /// Attempts before a message is marked failed.
@@ -185,8 +151,7 @@ pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>, StoreErro
         "SELECT {COLS} FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL AND next_attempt_ms <= $1 \
          ORDER BY next_attempt_ms, id LIMIT $2"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(limit).fetch_all(&db.pool).await?;
-    rows.iter().map(row).collect()
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(limit).fetch_all(&db.pool).await?)
 }
 
 /// Records a delivered message.
@@ -222,6 +187,15 @@ pub enum OutagePhase {
     Recovery { duration_ms: i64 },
 }
 
+/// A customer an outage notice goes to.
+#[derive(sqlx::FromRow)]
+struct Affected {
+    id: i64,
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
 /// Queues the outage notices of an incident for its affected customers who
 /// did not opt out: one email (if they have an address and email is
 /// configured) and one SMS webhook message (if they have a phone and the
@@ -235,7 +209,7 @@ pub async fn outage_notices(
     started_ms: i64,
     phase: OutagePhase,
 ) -> Result<usize, StoreError> {
-    let rows = sqlx::query(
+    let rows: Vec<Affected> = sqlx::query_as(
         "SELECT DISTINCT c.id, c.name, c.email, c.phone FROM incident_devices x JOIN devices d ON d.id = x.device_id \
          JOIN customer_devices cd ON cd.mac = d.mac JOIN customers c ON c.id = cd.customer_id \
          WHERE x.incident_id = $1 AND c.notify_outages <> 0 ORDER BY c.id",
@@ -264,14 +238,10 @@ pub async fn outage_notices(
         ),
     };
     let mut n = 0;
-    for r in &rows {
-        let id: i64 = r.try_get("id")?;
-        let name: String = r.try_get("name")?;
+    for Affected { id, name, email, phone } in rows {
         let mut headers = BTreeMap::new();
         headers.insert("event".to_string(), format!("outage.{tag}"));
         headers.insert("incident_id".to_string(), incident_id.to_string());
-        let email: Option<String> = r.try_get("email")?;
-        let phone: Option<String> = r.try_get("phone")?;
         if let Some(email) = email.filter(|e| !e.is_empty())
             && channels.has(Channel::Email)
         {
@@ -316,5 +286,37 @@ mod tests {
     fn backoff_doubles_from_30_s_up_to_an_hour() {
         let secs: Vec<u64> = (1..=9).map(|a| backoff(a).as_secs()).collect();
         assert_eq!(secs, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+    }
+
+    #[tokio::test]
+    async fn queued_once_channels_typed_and_a_corrupt_channel_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/o.db", dir.path().display())).await.unwrap();
+        let mut headers = BTreeMap::new();
+        headers.insert("In-Reply-To".to_string(), "<a@b>".to_string());
+        let m = Message {
+            dedup: "t:1".into(),
+            channel: Channel::Webhook,
+            recipient: "+15550100".into(),
+            subject: "s".into(),
+            body: "b".into(),
+            headers,
+            customer_id: None,
+            ticket_id: None,
+        };
+        let mut tx = db.begin().await.unwrap();
+        assert!(enqueue(&mut tx, &m).await.unwrap());
+        assert!(!enqueue(&mut tx, &m).await.unwrap(), "the same decision queues nothing new");
+        tx.commit().await.unwrap();
+        let q = due(&db, now_ms() + 1, 10).await.unwrap();
+        assert_eq!((q.len(), q[0].channel), (1, Channel::Webhook));
+        assert_eq!(q[0].headers.get("In-Reply-To").map(String::as_str), Some("<a@b>"));
+        assert_eq!(pending_count(&db).await.unwrap(), 1);
+        sqlx::query("UPDATE outbox SET headers = 'not json'").execute(&db.pool).await.unwrap();
+        assert!(recent(&db, false, 10).await.unwrap()[0].headers.is_empty(), "bad headers read as none");
+        sqlx::query("UPDATE outbox SET channel = 'pigeon'").execute(&db.pool).await.unwrap();
+        assert!(matches!(recent(&db, false, 10).await, Err(StoreError::Corrupt(_))));
+        assert_eq!(Channel::parse("pigeon").unwrap_err().field(), Some("channel"));
+        assert_eq!(serde_json::to_value(Channel::Email).unwrap(), "email");
     }
 }

@@ -11,19 +11,34 @@
 //! staff session policy (idle and absolute timeouts) and carry their own
 //! CSRF token.
 
+use crate::customers::check_line;
 use crate::db::{Db, StoreError, now_ms};
 use crate::fleet::{hash_secret, random_secret};
 use crate::staff::{SessionCheck, SessionPolicy, check_password_policy, dummy_hash, hash_password, verify_password};
-use sqlx::Row;
+use mast_text_core::input::MAX_EMAIL;
 
 /// How long a magic link works.
-pub const MAGIC_LINK_MS: i64 = 15 * 60 * 1000;
+const MAGIC_LINK_MS: i64 = 15 * 60 * 1000;
 
 /// A signed-in customer.
 #[derive(Debug, Clone)]
 pub struct PortalSession {
     pub customer_id: i64,
+    /// The customer's name (for the page header).
+    pub name: String,
     pub csrf: String,
+}
+
+/// A session as stored, with what the policy needs.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id_hash: String,
+    customer_id: i64,
+    name: Option<String>,
+    csrf_token: String,
+    created_ms: i64,
+    last_seen_ms: i64,
+    disabled_ms: Option<i64>,
 }
 
 fn normalise(email: &str) -> String {
@@ -40,13 +55,14 @@ pub async fn enable(db: &Db, customer_id: i64) -> Result<String, StoreError> {
         .as_deref()
         .map(normalise)
         .filter(|e| !e.is_empty())
-        .ok_or_else(|| StoreError::invalid_msg("the customer has no email address to sign in with"))?;
+        .ok_or_else(|| StoreError::invalid("email", "the customer has no email address to sign in with"))?;
     let now = now_ms();
-    let clash = sqlx::query("SELECT customer_id FROM portal_logins WHERE email = $1 AND customer_id <> $2")
-        .bind(&email)
-        .bind(customer_id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let clash: Option<i64> =
+        sqlx::query_scalar("SELECT customer_id FROM portal_logins WHERE email = $1 AND customer_id <> $2")
+            .bind(&email)
+            .bind(customer_id)
+            .fetch_optional(&db.pool)
+            .await?;
     if clash.is_some() {
         return Err(StoreError::Conflict(format!("another customer already signs in as {email}")));
     }
@@ -63,8 +79,12 @@ pub async fn enable(db: &Db, customer_id: i64) -> Result<String, StoreError> {
 }
 
 /// Sets (or replaces) the password; ends the customer's other sessions.
+/// A password that breaks the policy is `Invalid` naming `password`.
 pub async fn set_password(db: &Db, customer_id: i64, password: &str) -> Result<(), StoreError> {
-    check_password_policy(password)?;
+    check_password_policy(password).map_err(|e| match e {
+        StoreError::Invalid { reason, .. } => StoreError::invalid("password", reason),
+        e => e,
+    })?;
     let hash = hash_password(password)?;
     let n = sqlx::query("UPDATE portal_logins SET password_hash = $1, updated_ms = $2 WHERE customer_id = $3")
         .bind(hash)
@@ -74,21 +94,23 @@ pub async fn set_password(db: &Db, customer_id: i64, password: &str) -> Result<(
         .await?
         .rows_affected();
     if n == 0 {
-        return Err(StoreError::invalid_msg("the customer has no portal login yet"));
+        return Err(StoreError::NotFound(format!("customer {customer_id} has no portal login yet")));
     }
     sqlx::query("DELETE FROM portal_sessions WHERE customer_id = $1").bind(customer_id).execute(&db.pool).await?;
     Ok(())
 }
 
-/// The customer whose login and password these are (constant work either way).
+/// The customer whose login and password these are (constant work either
+/// way). An address with control characters is `Invalid` (field `email`).
 pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option<i64>, StoreError> {
-    let r =
-        sqlx::query("SELECT customer_id, password_hash FROM portal_logins WHERE email = $1 AND disabled_ms IS NULL")
+    check_line("email", email, MAX_EMAIL)?;
+    let r: Option<(i64, Option<String>)> =
+        sqlx::query_as("SELECT customer_id, password_hash FROM portal_logins WHERE email = $1 AND disabled_ms IS NULL")
             .bind(normalise(email))
             .fetch_optional(&db.pool)
             .await?;
-    let (id, hash) = match &r {
-        Some(r) => (Some(r.try_get::<i64, _>("customer_id")?), r.try_get::<Option<String>, _>("password_hash")?),
+    let (id, hash) = match r {
+        Some((id, hash)) => (Some(id), hash),
         None => (None, None),
     };
     let ok = verify_password(password, hash.as_deref().unwrap_or(dummy_hash()));
@@ -96,12 +118,10 @@ pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option
 }
 
 pub async fn has_login(db: &Db, customer_id: i64) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query("SELECT email FROM portal_logins WHERE customer_id = $1 AND disabled_ms IS NULL")
+    Ok(sqlx::query_scalar("SELECT email FROM portal_logins WHERE customer_id = $1 AND disabled_ms IS NULL")
         .bind(customer_id)
         .fetch_optional(&db.pool)
-        .await?
-        .map(|r| r.try_get("email"))
-        .transpose()?)
+        .await?)
 }
 
 /// A new session; returns (cookie value, CSRF token).
@@ -122,33 +142,32 @@ pub async fn create_session(db: &Db, customer_id: i64) -> Result<(String, String
 
 pub async fn session(db: &Db, cookie: &str, policy: SessionPolicy) -> Result<Option<PortalSession>, StoreError> {
     let now = now_ms();
-    let r = sqlx::query(
-        "SELECT s.id_hash, s.customer_id, s.csrf_token, s.created_ms, s.last_seen_ms, l.disabled_ms \
-         FROM portal_sessions s LEFT JOIN portal_logins l ON l.customer_id = s.customer_id WHERE s.id_hash = $1",
+    let r = sqlx::query_as::<_, SessionRow>(
+        "SELECT s.id_hash, s.customer_id, c.name, s.csrf_token, s.created_ms, s.last_seen_ms, l.disabled_ms \
+         FROM portal_sessions s LEFT JOIN portal_logins l ON l.customer_id = s.customer_id \
+         LEFT JOIN customers c ON c.id = s.customer_id WHERE s.id_hash = $1",
     )
     .bind(hash_secret(cookie))
     .fetch_optional(&db.pool)
     .await?;
     let Some(r) = r else { return Ok(None) };
-    let id_hash: String = r.try_get("id_hash")?;
-    let created: i64 = r.try_get("created_ms")?;
-    let last: i64 = r.try_get("last_seen_ms")?;
-    let disabled: Option<i64> = r.try_get("disabled_ms")?;
-    match policy.check(created, last, now, disabled.is_some()) {
+    let id_hash = &r.id_hash;
+    match policy.check(r.created_ms, r.last_seen_ms, now, r.disabled_ms.is_some()) {
         SessionCheck::Expired => {
-            sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1").bind(&id_hash).execute(&db.pool).await?;
+            sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1").bind(id_hash).execute(&db.pool).await?;
             return Ok(None);
         }
         SessionCheck::Touch => {
             sqlx::query("UPDATE portal_sessions SET last_seen_ms = $1 WHERE id_hash = $2")
                 .bind(now)
-                .bind(&id_hash)
+                .bind(id_hash)
                 .execute(&db.pool)
                 .await?;
         }
         SessionCheck::Fresh => {}
     }
-    Ok(Some(PortalSession { customer_id: r.try_get("customer_id")?, csrf: r.try_get("csrf_token")? }))
+    let name = r.name.unwrap_or_else(|| format!("customer {}", r.customer_id));
+    Ok(Some(PortalSession { customer_id: r.customer_id, name, csrf: r.csrf_token }))
 }
 
 pub async fn end_session(db: &Db, cookie: &str) -> Result<(), StoreError> {
@@ -157,14 +176,16 @@ pub async fn end_session(db: &Db, cookie: &str) -> Result<(), StoreError> {
 }
 
 /// For a known login, a fresh magic-link token (returned once, stored
-/// hashed) and the customer; `None` for an unknown address.
+/// hashed) and the customer; `None` for an unknown address. An address
+/// with control characters is `Invalid` (field `email`).
 pub async fn issue_magic_link(db: &Db, email: &str) -> Result<Option<(i64, String)>, StoreError> {
-    let r = sqlx::query("SELECT customer_id FROM portal_logins WHERE email = $1 AND disabled_ms IS NULL")
-        .bind(normalise(email))
-        .fetch_optional(&db.pool)
-        .await?;
-    let Some(r) = r else { return Ok(None) };
-    let customer: i64 = r.try_get("customer_id")?;
+    check_line("email", email, MAX_EMAIL)?;
+    let customer: Option<i64> =
+        sqlx::query_scalar("SELECT customer_id FROM portal_logins WHERE email = $1 AND disabled_ms IS NULL")
+            .bind(normalise(email))
+            .fetch_optional(&db.pool)
+            .await?;
+    let Some(customer) = customer else { return Ok(None) };
     let token = random_secret("");
     let now = now_ms();
     sqlx::query(
@@ -193,12 +214,10 @@ pub async fn use_magic_link(db: &Db, token: &str) -> Result<Option<i64>, StoreEr
     if n == 0 {
         return Ok(None);
     }
-    Ok(sqlx::query("SELECT customer_id FROM portal_magic_links WHERE token_hash = $1")
+    Ok(sqlx::query_scalar("SELECT customer_id FROM portal_magic_links WHERE token_hash = $1")
         .bind(hash_secret(token))
         .fetch_optional(&db.pool)
-        .await?
-        .map(|r| r.try_get("customer_id"))
-        .transpose()?)
+        .await?)
 }
 
 #[cfg(test)]
@@ -216,17 +235,21 @@ mod tests {
         };
         let ada = crate::customers::create(&db, &input("Ada", Some("Ada@Example.org"))).await.unwrap();
         let bob = crate::customers::create(&db, &input("Bob", None)).await.unwrap();
-        assert!(enable(&db, bob.id).await.is_err(), "no email, no login");
+        assert_eq!(enable(&db, bob.id).await.unwrap_err().field(), Some("email"), "no email, no login");
+        assert!(matches!(enable(&db, 999).await, Err(StoreError::NotFound(_))));
         assert_eq!(enable(&db, ada.id).await.unwrap(), "ada@example.org");
         assert_eq!(authenticate(&db, "ada@example.org", "").await.unwrap(), None, "no password set yet");
-        assert!(set_password(&db, ada.id, "short").await.is_err());
+        assert_eq!(set_password(&db, ada.id, "short").await.unwrap_err().field(), Some("password"));
+        assert!(matches!(set_password(&db, bob.id, "a long enough passphrase").await, Err(StoreError::NotFound(_))));
         set_password(&db, ada.id, "a long enough passphrase").await.unwrap();
         assert_eq!(authenticate(&db, " ADA@example.org ", "a long enough passphrase").await.unwrap(), Some(ada.id));
         assert_eq!(authenticate(&db, "ada@example.org", "wrong passphrase!!").await.unwrap(), None);
         let policy = SessionPolicy { idle_ms: 60_000, absolute_ms: 3_600_000 };
         let (sid, csrf) = create_session(&db, ada.id).await.unwrap();
         let s = session(&db, &sid, policy).await.unwrap().unwrap();
-        assert_eq!((s.customer_id, s.csrf), (ada.id, csrf));
+        assert_eq!((s.customer_id, s.name.as_str(), s.csrf), (ada.id, "Ada", csrf));
+        assert_eq!(authenticate(&db, "ada\0@example.org", "x").await.unwrap_err().field(), Some("email"));
+        assert_eq!(issue_magic_link(&db, "ada@example.org\0").await.unwrap_err().field(), Some("email"));
         assert!(session(&db, "forged", policy).await.unwrap().is_none());
         assert_eq!(issue_magic_link(&db, "nobody@example.org").await.unwrap(), None);
         let (c, token) = issue_magic_link(&db, "ada@example.org").await.unwrap().unwrap();

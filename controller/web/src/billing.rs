@@ -735,7 +735,7 @@ mod tests {
         let reader = Caller { role: Role::ReadOnly, ..staff.clone() };
         assert!(!staff_section(&reader, &st, id).await.unwrap().into_string().contains("Record a payment"));
 
-        let portal = Customer { id, csrf: "ptok".into() };
+        let portal = Customer { id, name: "Test customer".into(), csrf: "ptok".into() };
         let home = portal_section(&st, &portal).await.unwrap().into_string();
         assert!(!home.contains("<script>") && !home.contains("alert"), "no payment reference in the portal: {home}");
         assert!(home.contains(r#"<p class="balance">Balance: <strong>44.00 USD</strong></p>"#), "{home}");

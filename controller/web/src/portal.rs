@@ -6,7 +6,10 @@
 //! session (its own cookie, never a staff session), checks the CSRF token
 //! and origin on every POST, and hands handlers a [`Customer`].
 
-use super::{ApiError, AppState, cookie, esc, fmt_utc};
+use super::customers::form_errors;
+use super::tickets::multiline;
+use super::ui::{self, FieldOpts, Fields, FormErrors, Markup, Method, Table, html};
+use super::{ApiError, AppState, cookie, fmt_utc};
 use crate::notify::{self, Channel};
 use crate::portal_accounts as portal;
 use axum::Form;
@@ -14,8 +17,9 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use mast_store::tickets::{self, NewTicket, lifecycle::Action};
+use axum::response::{IntoResponse, Redirect, Response};
+use mast_store::StoreError;
+use mast_store::tickets::{self, Category, EventKind, NewTicket, Source, lifecycle::Action, lifecycle::Status};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -27,6 +31,8 @@ type PageResult = Result<Response, ApiError>;
 #[derive(Debug, Clone)]
 pub struct Customer {
     pub id: i64,
+    /// Their name, for the page header.
+    pub name: String,
     pub csrf: String,
 }
 
@@ -66,52 +72,57 @@ pub(super) async fn authorize(st: AppState, mut req: Request, next: Next) -> Res
         }
         req = Request::from_parts(parts, Body::from(bytes));
     }
-    req.extensions_mut().insert(Customer { id: s.customer_id, csrf: s.csrf });
+    req.extensions_mut().insert(Customer { id: s.customer_id, name: s.name, csrf: s.csrf });
     next.run(req).await
 }
 
-fn csrf(c: &Customer) -> String {
-    format!("<input type=hidden name=csrf value='{}'>", esc(&c.csrf))
+/// A portal page for the signed-in customer.
+fn portal_page(c: &Customer, title: &str, body: Markup) -> Markup {
+    ui::portal_layout(&c.name, &c.csrf, title, body)
 }
 
-/// The portal's page frame (no staff navigation).
-pub fn frame(c: Option<&Customer>, title: &str, body: &str) -> Html<String> {
-    let nav = match c {
-        Some(c) => format!(
-            "<a href=/portal>My service</a><a href=/portal/tickets/new>Get help</a><a href=/portal/password>Password</a>\
-             <form class=inline method=post action=/portal/logout>{}<button>Sign out</button></form>",
-            csrf(c)
-        ),
-        None => String::new(),
-    };
-    Html(format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Customer portal</title><link rel=stylesheet href=/assets/mast.css></head>
-<body class=portal><header><a class=brand href="/portal">My Internet</a><nav>{nav}</nav></header><main>{body}</main></body></html>"#,
-        title = esc(title),
-    ))
+/// What the sign-in page shows: a message (wrong password, expired link),
+/// and each form's values and errors.
+#[derive(Default)]
+struct SignIn<'a> {
+    message: Option<&'a str>,
+    email: &'a str,
+    errors: FormErrors,
+    link_email: &'a str,
+    link_errors: FormErrors,
 }
 
-fn login_page(msg: Option<&str>) -> Html<String> {
-    let m = msg.map(|m| format!("<p class='banner degraded'>{}</p>", esc(m))).unwrap_or_default();
-    frame(
-        None,
+fn login_page(v: &SignIn<'_>) -> Markup {
+    let login = Fields::new("login", &v.errors);
+    let magic = Fields::new("magic", &v.link_errors);
+    ui::portal_bare_layout(
         "Sign in",
-        &format!(
-            "<h1>Sign in</h1>{m}<form class=stack method=post action=/portal/login>\
-             <label>Email <input name=email type=email autocomplete=username required></label>\
-             <label>Password <input name=password type=password autocomplete=current-password required></label>\
-             <button>Sign in</button></form>\
-             <h2>No password?</h2><form class=stack method=post action=/portal/magic>\
-             <label>Email <input name=email type=email required></label><button>Email me a sign-in link</button></form>"
-        ),
+        html! {
+            h1 { "Sign in" }
+            @if let Some(m) = v.message { p.banner.degraded role="alert" { (m) } }
+            // Public forms: no session, so no CSRF token (the origin is checked).
+            form.stack method="post" action="/portal/login" {
+                (login.summary())
+                (login.email_field("email", "Email", v.email, FieldOpts::new().required().autocomplete("username")))
+                (login.password_field("password", "Password", "current-password", FieldOpts::new().required()))
+                button type="submit" { "Sign in" }
+            }
+            h2 { "No password?" }
+            form.stack method="post" action="/portal/magic" {
+                (magic.summary())
+                (magic.email_field("email", "Email", v.link_email, FieldOpts::new().required()))
+                button type="submit" { "Email me a sign-in link" }
+            }
+        },
     )
 }
 
-pub async fn login_form() -> Html<String> {
-    login_page(None)
+pub async fn login_form() -> Markup {
+    login_page(&SignIn::default())
 }
 
+/// Both fields required, as on the staff login (a bare POST is a 422, not
+/// a failed sign-in).
 #[derive(Deserialize)]
 pub struct LoginForm {
     email: String,
@@ -149,27 +160,31 @@ pub async fn login(
     let key = format!("portal:{}", f.email.trim().to_ascii_lowercase());
     let now = crate::db::now_ms() as u64;
     if let Err(wait) = st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).check(&key, &ip, now) {
-        return Ok((
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, wait.to_string())],
-            login_page(Some(&format!("Too many failed attempts. Try again in {} min.", wait.div_ceil(60)))),
-        )
-            .into_response());
+        let message = format!("Too many failed attempts. Try again in {} min.", wait.div_ceil(60));
+        let page = login_page(&SignIn { message: Some(&message), email: &f.email, ..SignIn::default() });
+        return Ok((StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, wait.to_string())], page).into_response());
     }
-    match portal::authenticate(&st.db, &f.email, &f.password).await? {
-        Some(customer) => {
+    match portal::authenticate(&st.db, &f.email, &f.password).await {
+        Ok(Some(customer)) => {
             st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).succeeded(&key, &ip);
             sign_in(&st, &headers, customer).await
         }
-        None => {
+        Ok(None) => {
             st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).failed(&key, &ip, now);
-            Ok((StatusCode::UNAUTHORIZED, login_page(Some("Wrong email or password."))).into_response())
+            let page =
+                login_page(&SignIn { message: Some("Wrong email or password."), email: &f.email, ..SignIn::default() });
+            Ok((StatusCode::UNAUTHORIZED, page).into_response())
+        }
+        Err(e) => {
+            let (status, errors) = form_errors(e, &["email"])?;
+            Ok((status, login_page(&SignIn { email: &f.email, errors, ..SignIn::default() })).into_response())
         }
     }
 }
 
 #[derive(Deserialize)]
 pub struct EmailForm {
+    #[serde(default)]
     email: String,
 }
 
@@ -178,18 +193,23 @@ pub async fn request_link(State(st): State<AppState>, headers: HeaderMap, Form(f
     if !super::same_origin(&headers) {
         return Ok((StatusCode::FORBIDDEN, "cross-origin request refused").into_response());
     }
-    send_link(&st, &f.email).await?;
-    Ok(frame(
-        None,
-        "Check your email",
-        "<h1>Check your email</h1><p>If that address has an account, a sign-in link is on its way. It works once, \
-         for 15 minutes.</p><p><a href=/portal/login>Back to sign in</a></p>",
-    )
-    .into_response())
+    if let Err(e) = send_link(&st, &f.email).await {
+        let (status, link_errors) = form_errors(e, &["email"])?;
+        return Ok(
+            (status, login_page(&SignIn { link_email: &f.email, link_errors, ..SignIn::default() })).into_response()
+        );
+    }
+    let body = html! {
+        h1 { "Check your email" }
+        p { "If that address has an account, a sign-in link is on its way. It works once, for 15 minutes." }
+        p { a href="/portal/login" { "Back to sign in" } }
+    };
+    Ok(ui::portal_bare_layout("Check your email", body).into_response())
 }
 
 /// Queues a magic-link email for a known login; false if unknown or no mail.
-pub async fn send_link(st: &AppState, email: &str) -> Result<bool, ApiError> {
+/// An address with control characters is `Invalid` (field `email`).
+pub(crate) async fn send_link(st: &AppState, email: &str) -> Result<bool, StoreError> {
     if !st.channels().has(Channel::Email) {
         return Ok(false);
     }
@@ -208,22 +228,23 @@ pub async fn send_link(st: &AppState, email: &str) -> Result<bool, ApiError> {
         customer_id: Some(customer),
         ticket_id: None,
     };
-    let mut tx = st.db.pool.begin().await.map_err(crate::db::StoreError::from)?;
+    let mut tx = st.db.begin().await?;
     notify::enqueue(&mut tx, &m).await?;
-    tx.commit().await.map_err(crate::db::StoreError::from)?;
+    tx.commit().await?;
     Ok(true)
 }
 
 /// The link from the email: a confirmation page (prefetching scanners do not
 /// use the link up; the button does).
-pub async fn confirm_link(Path(token): Path<String>) -> Html<String> {
-    frame(
-        None,
+pub async fn confirm_link(Path(token): Path<String>) -> Markup {
+    ui::portal_bare_layout(
         "Sign in",
-        &format!(
-            "<h1>Sign in</h1><form method=post action='/portal/magic/{}'><button>Continue to my account</button></form>",
-            esc(&token)
-        ),
+        html! {
+            h1 { "Sign in" }
+            form.stack method="post" action={ "/portal/magic/" (token) } {
+                button type="submit" { "Continue to my account" }
+            }
+        },
     )
 }
 
@@ -233,11 +254,11 @@ pub async fn use_link(State(st): State<AppState>, headers: HeaderMap, Path(token
     }
     match portal::use_magic_link(&st.db, &token).await? {
         Some(customer) => sign_in(&st, &headers, customer).await,
-        None => Ok((
-            StatusCode::BAD_REQUEST,
-            login_page(Some("That link was already used or has expired. Ask for a new one below.")),
-        )
-            .into_response()),
+        None => {
+            let message = "That link was already used or has expired. Ask for a new one below.";
+            Ok((StatusCode::BAD_REQUEST, login_page(&SignIn { message: Some(message), ..SignIn::default() }))
+                .into_response())
+        }
     }
 }
 
@@ -249,68 +270,104 @@ pub async fn logout(State(st): State<AppState>, headers: HeaderMap) -> PageResul
     Ok(([(header::SET_COOKIE, gone)], Redirect::to("/portal/login")).into_response())
 }
 
+/// How the customer's service is, for the banner at the top of the home page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    /// An outage affects them, since (ms).
+    Outage(i64),
+    /// Their radio does not answer.
+    RadioDown,
+    Up,
+    /// No radio we watch.
+    Unknown,
+}
+
+/// What the home page shows.
+struct Home<'a> {
+    cu: &'a mast_store::customers::Customer,
+    service: Service,
+    /// The billing section, from `billing::portal_section` (still a string).
+    billing: maud::Markup,
+    /// Their own requests.
+    tickets: &'a [&'a tickets::Ticket],
+}
+
+fn home_body(v: &Home<'_>) -> Markup {
+    let mut t = Table::new("None yet.").col("Request").col("Status").col("Opened (UTC)");
+    for tk in v.tickets {
+        t.push(vec![
+            html! { a href={ "/portal/tickets/" (tk.id) } { "#" (tk.id) " " (tk.subject) } },
+            super::tickets::status_badge(tk.status),
+            html! { (fmt_utc(tk.created_ms)) },
+        ]);
+    }
+    html! {
+        h1 { "Hello, " (v.cu.name) }
+        @match v.service {
+            Service::Outage(since) => {
+                p.banner.down role="status" {
+                    "We know about a service interruption in your area since " (fmt_utc(since))
+                    " UTC and are working on it. You do not need to report it."
+                }
+            }
+            Service::RadioDown => {
+                p.banner.degraded role="status" {
+                    "Your radio is not answering us right now. If your Internet is down, restart your router, then "
+                    a href="/portal/tickets/new" { "tell us" } "."
+                }
+            }
+            Service::Up => { p.banner.up role="status" { "Your service is up." } }
+            Service::Unknown => {}
+        }
+        p { "Service: " (v.cu.status) @if let Some(a) = &v.cu.address { " · " (a) } }
+        (v.billing)
+        h2 { "My requests" }
+        (t)
+        p { a href="/portal/tickets/new" { "Ask for help" } }
+    }
+}
+
 pub async fn home(c: Customer, State(st): State<AppState>) -> PageResult {
     let Some(cu) = mast_store::customers::get(&st.db, c.id).await? else {
         return Err(ApiError::not_found("no account"));
     };
-    let mut b = format!("<h1>Hello, {}</h1>", esc(&cu.name));
     // Service status: an outage that affects them, then their radios.
     let outages = crate::monitoring::outages::open_for_customer(&st.db, c.id).await?;
     let devices = crate::monitoring::customer_devices(&st.db, c.id).await?;
-    if let Some(o) = outages.first() {
-        b.push_str(&format!(
-            "<p class='banner down'>We know about a service interruption in your area since {} UTC and are working on it. \
-             You do not need to report it.</p>",
-            fmt_utc(o.started_ms)
-        ));
-    } else if devices.iter().any(|d| d.status == "down") {
-        b.push_str(
-            "<p class='banner degraded'>Your radio is not answering us right now. If your Internet is down, \
-                    restart your router, then <a href=/portal/tickets/new>tell us</a>.</p>",
-        );
-    } else if !devices.is_empty() {
-        b.push_str("<p class='banner up'>Your service is up.</p>");
-    }
-    b.push_str(&format!("<p>Service: {} · {}</p>", esc(&cu.status), esc(cu.address.as_deref().unwrap_or(""))));
-    b.push_str(&super::billing_portal_section(&st, &c).await?.into_string());
+    let service = match outages.first() {
+        Some(o) => Service::Outage(o.started_ms),
+        None if devices.iter().any(|d| d.status == "down") => Service::RadioDown,
+        None if !devices.is_empty() => Service::Up,
+        None => Service::Unknown,
+    };
+    let billing = super::billing_portal_section(&st, &c).await?;
     let list = tickets::for_customer(&st.db, c.id).await?;
-    let own: Vec<_> = list.iter().filter(|t| t.customer_id == Some(c.id)).collect();
-    b.push_str("<h2>My requests</h2>");
-    if own.is_empty() {
-        b.push_str("<p class=muted>None.</p>");
-    } else {
-        b.push_str("<ul>");
-        for t in own {
-            b.push_str(&format!(
-                "<li><a href='/portal/tickets/{}'>#{} {}</a> · {} · {} UTC</li>",
-                t.id,
-                t.id,
-                esc(&t.subject),
-                t.status.as_str(),
-                fmt_utc(t.created_ms)
-            ));
-        }
-        b.push_str("</ul>");
-    }
-    b.push_str("<p><a href=/portal/tickets/new>Ask for help</a></p>");
-    Ok(frame(Some(&c), "My service", &b).into_response())
+    let own: Vec<&tickets::Ticket> = list.iter().filter(|t| t.customer_id == Some(c.id)).collect();
+    let body = home_body(&Home { cu: &cu, service, billing, tickets: &own });
+    Ok(portal_page(&c, "My service", body).into_response())
 }
 
-pub async fn password_form(c: Customer) -> Html<String> {
-    frame(
-        Some(&c),
-        "Password",
-        &format!(
-            "<h1>Set a password</h1><form class=stack method=post action=/portal/password>{}\
-             <label>New password (at least 12 characters) <input name=password type=password autocomplete=new-password required minlength=12></label>\
-             <button>Save</button></form>",
-            csrf(&c)
-        ),
-    )
+fn password_page(c: &Customer, errors: &FormErrors) -> Markup {
+    let f = Fields::new("password", errors);
+    let body = html! {
+        h1 { "Set a password" }
+        (ui::form("/portal/password", Method::Post, &c.csrf, html! {
+            (f.summary())
+            (f.password_field("password", "New password", "new-password",
+                FieldOpts::new().required().hint("At least 10 characters; a few words make a good one.")))
+            button type="submit" { "Save" }
+        }))
+    };
+    portal_page(c, "Password", body)
+}
+
+pub async fn password_form(c: Customer) -> Markup {
+    password_page(&c, &FormErrors::new())
 }
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
+    #[serde(default)]
     password: String,
 }
 
@@ -320,54 +377,70 @@ pub async fn set_password(
     headers: HeaderMap,
     Form(f): Form<PasswordForm>,
 ) -> PageResult {
-    portal::set_password(&st.db, c.id, &f.password).await?;
+    if let Err(e) = portal::set_password(&st.db, c.id, &f.password).await {
+        let (status, errors) = form_errors(e, &["password"])?;
+        return Ok((status, password_page(&c, &errors)).into_response());
+    }
     // Setting a password ends every session; start a fresh one here.
     sign_in(&st, &headers, c.id).await
 }
 
-pub async fn new_ticket_form(c: Customer) -> Html<String> {
-    frame(
-        Some(&c),
-        "Get help",
-        &format!(
-            "<h1>Get help</h1><form class=stack method=post action=/portal/tickets>{}\
-             <label>Subject <input name=subject required maxlength=200></label>\
-             <label>Category <select name=category><option value=connectivity>My connection</option>\
-             <option value=billing>Billing</option><option value=equipment>Equipment</option><option value=other>Other</option></select></label>\
-             <label>What is happening? <textarea name=body required></textarea></label><button>Send</button></form>",
-            csrf(&c)
-        ),
-    )
-}
+/// The categories a customer picks from, in their words.
+const CATEGORIES: &[(Category, &str)] = &[
+    (Category::Connectivity, "My connection"),
+    (Category::Billing, "Billing"),
+    (Category::Equipment, "Equipment"),
+    (Category::Other, "Other"),
+];
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct TicketForm {
+    #[serde(default)]
     subject: String,
     #[serde(default)]
     category: String,
+    #[serde(default)]
     body: String,
 }
 
-async fn author(st: &AppState, c: &Customer) -> Result<String, ApiError> {
-    Ok(mast_store::customers::get(&st.db, c.id).await?.map(|x| x.name).unwrap_or_else(|| format!("customer {}", c.id)))
+fn new_ticket_page(c: &Customer, v: &TicketForm, errors: &FormErrors) -> Markup {
+    let f = Fields::new("help", errors);
+    let categories: Vec<(&str, &str)> = CATEGORIES.iter().map(|(k, label)| (k.as_str(), *label)).collect();
+    let body = html! {
+        h1 { "Get help" }
+        (ui::form("/portal/tickets", Method::Post, &c.csrf, html! {
+            (f.summary())
+            (f.text_field("subject", "Subject", &v.subject, FieldOpts::new().required().max_len(200)))
+            (f.select_field("category", "Category", &categories, &v.category, FieldOpts::new()))
+            (f.textarea_field("body", "What is happening?", &v.body, FieldOpts::new().required()))
+            button type="submit" { "Send" }
+        }))
+    };
+    portal_page(c, "Get help", body)
+}
+
+pub async fn new_ticket_form(c: Customer) -> Markup {
+    new_ticket_page(&c, &TicketForm::default(), &FormErrors::new())
 }
 
 pub async fn create_ticket(c: Customer, State(st): State<AppState>, Form(f): Form<TicketForm>) -> PageResult {
-    let category = match f.category.as_str() {
-        "connectivity" | "billing" | "equipment" | "other" => Some(f.category.clone()),
-        _ => None,
-    };
+    let some = |s: &str| (!s.trim().is_empty()).then(|| s.to_string());
     let new = NewTicket {
-        subject: f.subject,
+        subject: f.subject.clone(),
         customer_id: Some(c.id),
         priority: None,
-        category,
-        source: Some("portal".into()),
-        body: f.body,
+        category: some(&f.category),
+        source: Some(Source::Portal.as_str().into()),
+        body: f.body.clone(),
         requester_email: None,
     };
-    let t = tickets::create(&st.db, &new, &author(&st, &c).await?).await?;
-    Ok(Redirect::to(&format!("/portal/tickets/{}", t.id)).into_response())
+    match tickets::create(&st.db, &new, &c.name).await {
+        Ok(t) => Ok(Redirect::to(&format!("/portal/tickets/{}", t.id)).into_response()),
+        Err(e) => {
+            let (status, errors) = form_errors(e, &["subject", "category", "body"])?;
+            Ok((status, new_ticket_page(&c, &f, &errors)).into_response())
+        }
+    }
 }
 
 async fn own_ticket(st: &AppState, c: &Customer, id: i64) -> Result<tickets::Ticket, ApiError> {
@@ -377,37 +450,54 @@ async fn own_ticket(st: &AppState, c: &Customer, id: i64) -> Result<tickets::Tic
     }
 }
 
+/// A request as its customer sees it: only what was said between them and
+/// us (never internal notes), and a reply box while it is not closed.
+fn ticket_page(
+    c: &Customer,
+    t: &tickets::Ticket,
+    events: &[tickets::Event],
+    body: &str,
+    errors: &FormErrors,
+) -> Markup {
+    let f = Fields::new("reply", errors);
+    let id = t.id;
+    let said = events.iter().filter(|e| matches!(e.kind, EventKind::Customer | EventKind::Public));
+    let page = html! {
+        h1 { "#" (id) " " (t.subject) }
+        p { "Status: " (super::tickets::status_badge(t.status)) }
+        ol.timeline {
+            @for e in said {
+                li class={ "ev-" (e.kind) } {
+                    span.muted { (fmt_utc(e.ts_ms)) " UTC · " (if e.kind == EventKind::Public { "Support" } else { "You" }) }
+                    div { (multiline(&e.body)) }
+                }
+            }
+        }
+        @if t.status != Status::Closed {
+            (ui::form(&format!("/portal/tickets/{id}/reply"), Method::Post, &c.csrf, html! {
+                (f.summary())
+                (f.textarea_field("body", "Add a message", body, FieldOpts::new().required()))
+                button type="submit" { "Send" }
+            }))
+        } @else {
+            p {
+                "This request is closed. " a href="/portal/tickets/new" { "Open a new one" }
+                " if you still need help."
+            }
+        }
+    };
+    portal_page(c, &format!("Request #{id}"), page)
+}
+
 pub async fn ticket(c: Customer, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
     let t = own_ticket(&st, &c, id).await?;
-    let mut b =
-        format!("<h1>#{} {}</h1><p>Status: {}</p><ol class=timeline>", t.id, esc(&t.subject), t.status.as_str());
-    // Only what was said between them and us: never internal notes.
-    for e in tickets::events(&st.db, id).await?.iter().filter(|e| e.kind == "customer" || e.kind == "public") {
-        let who = if e.kind == "public" { "Support" } else { "You" };
-        b.push_str(&format!(
-            "<li class='ev-{}'><span class=muted>{} UTC · {who}</span><div>{}</div></li>",
-            esc(&e.kind),
-            fmt_utc(e.ts_ms),
-            esc(&e.body).replace('\n', "<br>")
-        ));
-    }
-    b.push_str("</ol>");
-    if t.status != tickets::lifecycle::Status::Closed {
-        b.push_str(&format!(
-            "<form class=stack method=post action='/portal/tickets/{id}/reply'>{}<label>Add a message \
-             <textarea name=body required></textarea></label><button>Send</button></form>",
-            csrf(&c)
-        ));
-    } else {
-        b.push_str(
-            "<p>This request is closed. <a href=/portal/tickets/new>Open a new one</a> if you still need help.</p>",
-        );
-    }
-    Ok(frame(Some(&c), &format!("Request #{id}"), &b).into_response())
+    let events = tickets::events(&st.db, id).await?;
+    Ok(ticket_page(&c, &t, &events, "", &FormErrors::new()).into_response())
 }
 
 #[derive(Deserialize)]
 pub struct ReplyForm {
+    #[serde(default)]
     body: String,
 }
 
@@ -418,6 +508,75 @@ pub async fn reply(
     Form(f): Form<ReplyForm>,
 ) -> PageResult {
     own_ticket(&st, &c, id).await?;
-    tickets::act(&st.db, &st.desk(), id, Action::CustomerReply, &f.body, &author(&st, &c).await?).await?;
-    Ok(Redirect::to(&format!("/portal/tickets/{id}")).into_response())
+    match tickets::act(&st.db, &st.desk(), id, Action::CustomerReply, &f.body, &c.name).await {
+        Ok(_) => Ok(Redirect::to(&format!("/portal/tickets/{id}")).into_response()),
+        Err(e) => {
+            let (status, errors) = form_errors(e, &["body"])?;
+            let t = own_ticket(&st, &c, id).await?;
+            let events = tickets::events(&st.db, id).await?;
+            Ok((status, ticket_page(&c, &t, &events, &f.body, &errors)).into_response())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::customers::tests::{ESCAPED, HOSTILE, hostile_customer, safe};
+
+    fn customer() -> Customer {
+        Customer { id: 7, name: HOSTILE.into(), csrf: "tok".into() }
+    }
+
+    #[test]
+    fn the_portal_escapes_names_subjects_and_messages() {
+        let c = customer();
+        let cu = hostile_customer();
+        let t = crate::tickets::tests::hostile_ticket();
+        let own = vec![&t];
+        let home = portal_page(
+            &c,
+            "My service",
+            home_body(&Home { cu: &cu, service: Service::Outage(0), billing: maud::Markup::default(), tickets: &own }),
+        );
+        let s = safe(&home);
+        assert!(s.contains(&format!("<h1>Hello, {ESCAPED}</h1>")), "{s}");
+        assert!(s.contains(r#"<p class="banner down" role="status">"#), "{s}");
+        assert!(s.contains(r#"action="/portal/logout""#), "the portal frame");
+
+        let events = vec![
+            tickets::Event { ts_ms: 0, author: HOSTILE.into(), kind: EventKind::Customer, body: HOSTILE.into() },
+            tickets::Event { ts_ms: 0, author: "noc".into(), kind: EventKind::Internal, body: "internal only".into() },
+        ];
+        let mut errors = FormErrors::new();
+        errors.field("body", HOSTILE);
+        let s = safe(&ticket_page(&c, &t, &events, HOSTILE, &errors));
+        assert!(!s.contains("internal only"), "no internal notes for customers");
+        assert!(s.contains(&format!("<h1>#7 {ESCAPED}</h1>")));
+        assert!(s.contains(&format!(r#"aria-describedby="reply-body-error">{ESCAPED}</textarea>"#)), "{s}");
+
+        let f = TicketForm { subject: HOSTILE.into(), category: "billing".into(), body: HOSTILE.into() };
+        let mut errors = FormErrors::new();
+        errors.field("subject", "must not contain control characters");
+        let s = safe(&new_ticket_page(&c, &f, &errors));
+        assert!(s.contains(r#"<option value="billing" selected>Billing</option>"#), "{s}");
+        assert!(s.contains(r#"<form class="stack" method="post" action="/portal/tickets">"#));
+
+        let s = safe(&login_page(&SignIn { message: Some(HOSTILE), email: HOSTILE, ..SignIn::default() }));
+        assert!(s.contains(r#"<form class="stack" method="post" action="/portal/login">"#), "{s}");
+        assert!(s.contains(r#"<p class="banner degraded" role="alert">"#));
+        safe(&confirm_link(Path(HOSTILE.to_string())).now_or_never().unwrap());
+    }
+
+    /// Runs a future that never waits.
+    trait NowOrNever: std::future::Future + Sized {
+        fn now_or_never(self) -> Option<Self::Output> {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            match std::pin::pin!(self).poll(&mut cx) {
+                std::task::Poll::Ready(v) => Some(v),
+                std::task::Poll::Pending => None,
+            }
+        }
+    }
+    impl<F: std::future::Future> NowOrNever for F {}
 }

@@ -18,11 +18,10 @@
 //! A mail to a closed ticket opens a new one that says so.
 
 use super::lifecycle::{Action, Status};
-use super::{Desk, NewTicket};
+use super::{Desk, NewTicket, Source};
 use crate::db::{Db, StoreError, now_ms};
 use crate::outbox::{self as notify, Channel};
 use mast_mail_core::{self as inbound, InboundMail};
-use sqlx::Row;
 use std::collections::HashMap;
 
 /// What became of one mail.
@@ -43,12 +42,12 @@ pub enum Outcome {
 async fn ticket_of_message_ids(db: &Db, ids: &[String]) -> Result<HashMap<String, i64>, StoreError> {
     let mut out = HashMap::new();
     for id in ids.iter().take(50) {
-        if let Some(r) = sqlx::query("SELECT ticket_id FROM ticket_mail WHERE message_id = $1")
+        if let Some(t) = sqlx::query_scalar::<_, i64>("SELECT ticket_id FROM ticket_mail WHERE message_id = $1")
             .bind(id)
             .fetch_optional(&db.pool)
             .await?
         {
-            out.insert(id.clone(), r.try_get("ticket_id")?);
+            out.insert(id.clone(), t);
         }
     }
     Ok(out)
@@ -61,25 +60,22 @@ async fn sender_owns(db: &Db, ticket: &super::Ticket, sender: &str) -> Result<bo
         return Ok(true);
     }
     if let Some(c) = ticket.customer_id {
-        let email: Option<String> = sqlx::query("SELECT email FROM customers WHERE id = $1")
-            .bind(c)
-            .fetch_optional(&db.pool)
-            .await?
-            .map(|r| r.try_get::<Option<String>, _>("email"))
-            .transpose()?
-            .flatten();
+        let email: Option<String> =
+            sqlx::query_scalar::<_, Option<String>>("SELECT email FROM customers WHERE id = $1")
+                .bind(c)
+                .fetch_optional(&db.pool)
+                .await?
+                .flatten();
         return Ok(email.is_some_and(|e| e.trim().eq_ignore_ascii_case(&sender)));
     }
     Ok(false)
 }
 
 async fn customer_by_email(db: &Db, email: &str) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query("SELECT id FROM customers WHERE LOWER(email) = $1 ORDER BY id LIMIT 1")
+    Ok(sqlx::query_scalar("SELECT id FROM customers WHERE LOWER(email) = $1 ORDER BY id LIMIT 1")
         .bind(email.trim().to_ascii_lowercase())
         .fetch_optional(&db.pool)
-        .await?
-        .map(|r| r.try_get("id"))
-        .transpose()?)
+        .await?)
 }
 
 async fn remember(db: &Db, message_id: &str, ticket: i64) -> Result<(), StoreError> {
@@ -95,6 +91,19 @@ async fn remember(db: &Db, message_id: &str, ticket: i64) -> Result<(), StoreErr
     Ok(())
 }
 
+/// A header value as one line: control characters (a NUL, a stray line
+/// break) become spaces, so a mail never fails the stores' text rule and
+/// is retried for ever.
+fn clean_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// A body with the control characters the text rule refuses dropped
+/// (line breaks and tabs stay).
+fn clean_text(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')).collect()
+}
+
 /// Handles one raw mail.
 pub async fn ingest(db: &Db, desk: &Desk, raw: &[u8]) -> Result<Outcome, StoreError> {
     let mail = match inbound::parse(raw) {
@@ -102,7 +111,7 @@ pub async fn ingest(db: &Db, desk: &Desk, raw: &[u8]) -> Result<Outcome, StoreEr
         Err(e) => return Ok(Outcome::Rejected(format!("unreadable mail: {e}"))),
     };
     if let Some(id) = &mail.message_id
-        && sqlx::query("SELECT 1 AS x FROM ticket_mail WHERE message_id = $1")
+        && sqlx::query_scalar::<_, i64>("SELECT ticket_id FROM ticket_mail WHERE message_id = $1")
             .bind(id)
             .fetch_optional(&db.pool)
             .await?
@@ -116,11 +125,14 @@ pub async fn ingest(db: &Db, desk: &Desk, raw: &[u8]) -> Result<Outcome, StoreEr
     let Some(sender) = mail.reply_address().or(mail.from.as_deref()).map(|s| s.trim().to_ascii_lowercase()) else {
         return Ok(Outcome::Rejected("no sender address".into()));
     };
+    if mast_text_core::input::line(&sender, mast_text_core::input::MAX_EMAIL).is_err() {
+        return Ok(Outcome::Rejected("unusable sender address".into()));
+    }
     let body = inbound::strip_quoted(&mail.text);
     let body = if body.trim().is_empty() { mail.text.trim().to_string() } else { body };
-    let body: String = body.chars().take(19_000).collect();
+    let body: String = clean_text(&body).chars().take(19_000).collect();
     let author = match &mail.from_name {
-        Some(n) if !n.trim().is_empty() => format!("{} <{sender}>", n.trim()),
+        Some(n) if !n.trim().is_empty() => format!("{} <{sender}>", clean_line(n.trim())),
         _ => sender.clone(),
     };
     let candidates: Vec<String> = mail.in_reply_to.iter().chain(mail.references.iter()).cloned().collect();
@@ -155,9 +167,9 @@ async fn open_ticket(
     note: Option<String>,
 ) -> Result<Outcome, StoreError> {
     let customer = customer_by_email(db, sender).await?;
-    let subject: String = match mail.subject.trim() {
+    let subject: String = match clean_line(&mail.subject).trim() {
         "" => "(no subject)".to_string(),
-        s => s.chars().take(200).collect(),
+        s => s.chars().take(super::MAX_SUBJECT).collect(),
     };
     let mut text = body.to_string();
     if let Some(n) = note {
@@ -166,7 +178,7 @@ async fn open_ticket(
     let new = NewTicket {
         subject: subject.clone(),
         customer_id: customer,
-        source: Some("email".into()),
+        source: Some(Source::Email.as_str().into()),
         body: text,
         requester_email: customer.is_none().then(|| sender.to_string()),
         ..Default::default()
@@ -198,9 +210,32 @@ async fn open_ticket(
             customer_id: customer,
             ticket_id: Some(t.id),
         };
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.begin().await?;
         notify::enqueue(&mut tx, &m).await?;
         tx.commit().await?;
     }
     Ok(Outcome::Opened { ticket: t.id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn control_characters_in_a_mail_never_block_intake() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/m.db", dir.path().display())).await.unwrap();
+        let raw = "From: =?utf-8?q?Jane=00Doe?= <jane@example.org>\r\nTo: support@isp.example\r\n\
+                   Subject: =?utf-8?q?Down=00again?=\r\nMessage-ID: <c1@example.org>\r\n\
+                   Content-Type: text/plain; charset=utf-8\r\n\r\nIt is down\u{1}\r\n\tagain.\r\n";
+        let Outcome::Opened { ticket } = ingest(&db, &Desk::default(), raw.as_bytes()).await.unwrap() else {
+            panic!("not opened")
+        };
+        let t = super::super::get(&db, ticket).await.unwrap().unwrap();
+        assert_eq!((t.subject.as_str(), t.source), ("Down again", Source::Email));
+        let ev = super::super::events(&db, ticket).await.unwrap();
+        assert!(!ev[0].body.chars().any(|c| c == '\u{1}') && ev[0].body.contains("\tagain."), "{ev:?}");
+        assert!(!ev[0].author.contains('\0'), "{ev:?}");
+        assert_eq!(ingest(&db, &Desk::default(), raw.as_bytes()).await.unwrap(), Outcome::Duplicate);
+    }
 }

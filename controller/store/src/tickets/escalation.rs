@@ -15,10 +15,9 @@
 //! their duration is the incident's.
 
 use super::sla::{self, BusinessCalendar, ClockKind, Escalation, Level, SlaStatus, SlaTicket, Targets};
-use super::{Desk, Ticket};
+use super::{Desk, EventKind, Source, Ticket};
 use crate::db::{Db, StoreError};
 use crate::outbox::{self as notify, Channel};
-use sqlx::Row;
 
 use tracing::info;
 
@@ -46,7 +45,7 @@ impl Default for SlaPolicy {
 
 /// The ticket's pauses: waiting on the customer, and maintenance covering
 /// their service since the ticket was opened.
-pub async fn pauses_of(db: &Db, t: &Ticket, now: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+async fn pauses_of(db: &Db, t: &Ticket, now: i64) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut p = super::pauses(db, t.id).await?;
     if let Some(c) = t.customer_id {
         let end = t.resolved_ms.unwrap_or(now);
@@ -59,32 +58,54 @@ pub async fn pauses_of(db: &Db, t: &Ticket, now: i64) -> Result<Vec<(i64, i64)>,
 
 /// The SLA clocks of a ticket now (`None` for outage tickets).
 pub async fn status(db: &Db, policy: &SlaPolicy, t: &Ticket, now: i64) -> Result<Option<SlaStatus>, StoreError> {
-    if t.source == "outage" {
+    if t.source == Source::Outage {
         return Ok(None);
     }
     let st = SlaTicket {
         created_ms: t.created_ms,
-        priority: t.priority.clone(),
+        priority: t.priority.as_str().to_string(),
         first_response_ms: t.first_response_ms,
         resolved_ms: t.resolved_ms,
         pauses: pauses_of(db, t, now).await?,
     };
     sla::evaluate(&st, &policy.calendar, &policy.targets, now, policy.at_risk)
         .map(Some)
-        .map_err(|e| StoreError::invalid_msg(format!("SLA: {e}")))
+        // The priority is a closed set and the at-risk share is checked at
+        // start-up: a failure here is stored data the clocks cannot read.
+        .map_err(|e| StoreError::Corrupt(format!("ticket {}: SLA: {e}", t.id)))
 }
 
-fn clock_name(c: ClockKind) -> &'static str {
-    match c {
-        ClockKind::FirstResponse => "first-response",
-        ClockKind::Resolution => "resolution",
+crate::text_enum! {
+    /// Which SLA clock an escalation is about (`ticket_escalations.clock`).
+    pub enum EscalationClock (field "clock") {
+        FirstResponse = "first-response",
+        Resolution = "resolution",
     }
 }
 
-fn level_name(l: Level) -> &'static str {
-    match l {
-        Level::AtRisk => "at-risk",
-        Level::Breached => "breached",
+crate::text_enum! {
+    /// How far an escalation went (`ticket_escalations.level`).
+    pub enum EscalationLevel (field "level") {
+        AtRisk = "at-risk",
+        Breached = "breached",
+    }
+}
+
+impl From<ClockKind> for EscalationClock {
+    fn from(c: ClockKind) -> Self {
+        match c {
+            ClockKind::FirstResponse => EscalationClock::FirstResponse,
+            ClockKind::Resolution => EscalationClock::Resolution,
+        }
+    }
+}
+
+impl From<Level> for EscalationLevel {
+    fn from(l: Level) -> Self {
+        match l {
+            Level::AtRisk => EscalationLevel::AtRisk,
+            Level::Breached => EscalationLevel::Breached,
+        }
     }
 }
 
@@ -100,16 +121,14 @@ pub struct CheckSummary {
 /// controlled one).
 pub async fn check(db: &Db, desk: &Desk, policy: &SlaPolicy, now: i64) -> Result<CheckSummary, StoreError> {
     let mut sum = CheckSummary::default();
-    let ids: Vec<i64> = sqlx::query(
-        "SELECT id FROM tickets WHERE source <> 'outage' AND (status IN ('open', 'in-progress', 'waiting') \
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM tickets WHERE source <> $1 AND (status IN ('open', 'in-progress', 'waiting') \
          OR (first_response_ms IS NOT NULL AND first_response_business_ms IS NULL) \
          OR (resolved_ms IS NOT NULL AND resolution_business_ms IS NULL)) ORDER BY id",
     )
+    .bind(Source::Outage)
     .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|r| r.try_get("id"))
-    .collect::<Result<_, _>>()?;
+    .await?;
     let group = match &policy.escalation_group {
         Some(name) => super::groups::by_name(db, name).await?,
         None => None,
@@ -157,8 +176,8 @@ async fn escalate(
     group: Option<&super::groups::Group>,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let (clock, level) = (clock_name(e.clock), level_name(e.level));
-    let mut tx = db.pool.begin().await?;
+    let (clock, level) = (EscalationClock::from(e.clock), EscalationLevel::from(e.level));
+    let mut tx = db.begin().await?;
     let n = sqlx::query(
         "INSERT INTO ticket_escalations (ticket_id, clock, level, ts_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
@@ -192,7 +211,7 @@ async fn escalate(
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(g.id).bind(now).bind(t.id).execute(&mut *tx).await?;
         text.push_str(&format!("; escalated to {}", g.name));
     }
-    super::event(&mut tx, t.id, "mast", "system", &format!("{text}.")).await?;
+    super::event(&mut tx, t.id, "mast", EventKind::System, &format!("{text}.")).await?;
     if desk.notify.has(Channel::Email) {
         let mut to: Vec<String> = Vec::new();
         if let Some(g) = group {
@@ -217,23 +236,21 @@ async fn escalate(
         }
     }
     tx.commit().await?;
-    info!(ticket = t.id, clock, level, "SLA escalation");
+    info!(ticket = t.id, clock = clock.as_str(), level = level.as_str(), "SLA escalation");
     Ok(true)
 }
 
 /// First-response KPI over tickets opened since `since`: (tickets answered,
 /// median business ms, share answered within `target_ms`).
 pub async fn first_response_kpi(db: &Db, since: i64, target_ms: i64) -> Result<(usize, Option<i64>, f64), StoreError> {
-    let mut v: Vec<i64> = sqlx::query(
-        "SELECT first_response_business_ms AS b FROM tickets WHERE source <> 'outage' AND created_ms >= $1 \
+    let mut v: Vec<i64> = sqlx::query_scalar(
+        "SELECT first_response_business_ms FROM tickets WHERE source <> $1 AND created_ms >= $2 \
          AND first_response_business_ms IS NOT NULL",
     )
+    .bind(Source::Outage)
     .bind(since)
     .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|r| r.try_get("b"))
-    .collect::<Result<_, _>>()?;
+    .await?;
     v.sort_unstable();
     let within = v.iter().filter(|b| **b <= target_ms).count();
     let share = if v.is_empty() { 1.0 } else { within as f64 / v.len() as f64 };
@@ -266,7 +283,11 @@ mod tests {
         let s = check(&db, &desk, &policy, t0 + 5 * H).await.unwrap();
         assert_eq!(s.escalated, 1, "then breached");
         let t = super::super::get(&db, t.id).await.unwrap().unwrap();
-        assert_eq!((t.group_id, t.priority.as_str()), (Some(g.id), "high"), "reassigned and raised on a breach");
+        assert_eq!(
+            (t.group_id, t.priority),
+            (Some(g.id), super::super::Priority::High),
+            "reassigned and raised on a breach"
+        );
         let mails = notify::recent(&db, false, 10).await.unwrap();
         assert!(mails.iter().any(|m| m.recipient == "leads@isp.example" && m.subject.starts_with("[SLA breached]")));
         let ev = super::super::events(&db, t.id).await.unwrap();

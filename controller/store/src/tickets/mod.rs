@@ -21,17 +21,101 @@ pub mod escalation;
 pub mod groups;
 pub use mast_ops_core::{lifecycle, sla};
 
-use crate::db::{Db, StoreError, now_ms};
+use crate::customers::{check_line, check_text};
+use crate::db::{Db, StoreError, Tx, now_ms};
 use crate::outbox::{self as notify, Channel, Channels};
 use lifecycle::{Action, State, Status};
 use serde::Serialize;
-use sqlx::Row;
 
-pub const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
-pub const CATEGORIES: [&str; 6] = ["connectivity", "outage", "billing", "installation", "equipment", "other"];
-pub const SOURCES: [&str; 5] = ["staff", "phone", "email", "portal", "outage"];
+crate::text_enum! {
+    /// How urgent a ticket is (the SLA targets are per priority).
+    pub enum Priority (field "priority") {
+        Low = "low",
+        Normal = "normal",
+        High = "high",
+        Urgent = "urgent",
+    }
+}
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+crate::text_enum! {
+    /// What a ticket is about.
+    pub enum Category (field "category") {
+        Connectivity = "connectivity",
+        Outage = "outage",
+        Billing = "billing",
+        Installation = "installation",
+        Equipment = "equipment",
+        Other = "other",
+    }
+}
+
+crate::text_enum! {
+    /// Where a ticket came from (`outage`: opened by an incident, never by
+    /// a person).
+    pub enum Source (field "source") {
+        Staff = "staff",
+        Phone = "phone",
+        Email = "email",
+        Portal = "portal",
+        Outage = "outage",
+    }
+}
+
+crate::text_enum! {
+    /// What a timeline entry is.
+    pub enum EventKind (field "kind") {
+        /// The customer's words (mail, portal, a call logged by staff).
+        Customer = "customer",
+        /// A staff reply the customer sees (and is mailed).
+        Public = "public",
+        /// A note only staff see.
+        Internal = "internal",
+        Status = "status",
+        Assign = "assign",
+        System = "system",
+    }
+}
+
+crate::text_enum! {
+    /// The stored form of [`lifecycle::Status`] (the pure core has no sqlx):
+    /// a mirror with the same texts, converted both ways; [`Ticket::status`]
+    /// is the lifecycle's own type.
+    pub enum TicketStatus (field "status") {
+        Open = "open",
+        InProgress = "in-progress",
+        Waiting = "waiting",
+        Resolved = "resolved",
+        Closed = "closed",
+    }
+}
+
+impl From<TicketStatus> for Status {
+    fn from(s: TicketStatus) -> Status {
+        match s {
+            TicketStatus::Open => Status::Open,
+            TicketStatus::InProgress => Status::InProgress,
+            TicketStatus::Waiting => Status::Waiting,
+            TicketStatus::Resolved => Status::Resolved,
+            TicketStatus::Closed => Status::Closed,
+        }
+    }
+}
+
+impl From<Status> for TicketStatus {
+    fn from(s: Status) -> TicketStatus {
+        match s {
+            Status::Open => TicketStatus::Open,
+            Status::InProgress => TicketStatus::InProgress,
+            Status::Waiting => TicketStatus::Waiting,
+            Status::Resolved => TicketStatus::Resolved,
+            Status::Closed => TicketStatus::Closed,
+        }
+    }
+}
+
+/// The longest subject and body.
+pub(crate) const MAX_SUBJECT: usize = 200;
+pub(crate) const MAX_BODY: usize = 20_000;
 
 /// A ticket as staff open it.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -56,35 +140,30 @@ pub struct NewTicket {
     pub requester_email: Option<String>,
 }
 
-fn pick(
-    field: &str,
-    v: &Option<String>,
-    allowed: &[&'static str],
-    default: &'static str,
-) -> Result<&'static str, StoreError> {
+/// A closed-set input: the default when absent or blank, else one of the
+/// values (the error names the field and lists them).
+fn pick<T: Copy>(v: &Option<String>, default: T, parse: fn(&str) -> Result<T, StoreError>) -> Result<T, StoreError> {
     match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(default),
-        Some(s) => allowed
-            .iter()
-            .find(|a| **a == s)
-            .copied()
-            .ok_or_else(|| StoreError::invalid_msg(format!("{field}: one of {}", allowed.join(", ")))),
+        Some(s) => parse(s),
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Ticket {
     pub id: i64,
     pub subject: String,
     pub customer_id: Option<i64>,
     pub customer: Option<String>,
+    #[sqlx(try_from = "TicketStatus")]
     pub status: Status,
-    pub priority: String,
-    pub category: String,
-    pub source: String,
+    pub priority: Priority,
+    pub category: Category,
+    pub source: Source,
     pub assignee_id: Option<i64>,
     pub assignee: Option<String>,
     pub group_id: Option<i64>,
+    #[sqlx(rename = "group_name")]
     pub group: Option<String>,
     /// Who wrote in, for email tickets from an address no customer has.
     pub requester_email: Option<String>,
@@ -99,53 +178,24 @@ pub struct Ticket {
     pub first_response_business_ms: Option<i64>,
     pub resolution_business_ms: Option<i64>,
     /// Customers affected (outage tickets), besides `customer_id`.
+    #[sqlx(rename = "affected")]
     pub affected_customers: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Event {
     pub ts_ms: i64,
     pub author: String,
-    /// `customer`, `public`, `internal`, `status`, `assign` or `system`.
-    pub kind: String,
+    pub kind: EventKind,
     pub body: String,
 }
 
 const COLS: &str = "t.id, t.subject, t.customer_id, c.name AS customer, t.status, t.priority, t.category, t.source, \
     t.assignee_id, u.email AS assignee, t.group_id, g.name AS group_name, t.requester_email, t.incident_id, t.created_ms, \
     t.updated_ms, t.first_response_ms, t.resolved_ms, t.closed_ms, t.first_response_business_ms, t.resolution_business_ms, \
-    (SELECT COUNT(*) FROM ticket_customers x WHERE x.ticket_id = t.id) AS affected \
+    (SELECT CAST(COUNT(*) AS BIGINT) FROM ticket_customers x WHERE x.ticket_id = t.id) AS affected \
     FROM tickets t LEFT JOIN customers c ON c.id = t.customer_id LEFT JOIN users u ON u.id = t.assignee_id \
     LEFT JOIN staff_groups g ON g.id = t.group_id";
-
-fn row(r: &sqlx::any::AnyRow) -> Result<Ticket, StoreError> {
-    let status: String = r.try_get("status")?;
-    Ok(Ticket {
-        id: r.try_get("id")?,
-        subject: r.try_get("subject")?,
-        customer_id: r.try_get("customer_id")?,
-        customer: r.try_get("customer")?,
-        status: Status::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("stored ticket status {status:?}")))?,
-        priority: r.try_get("priority")?,
-        category: r.try_get("category")?,
-        source: r.try_get("source")?,
-        assignee_id: r.try_get("assignee_id")?,
-        assignee: r.try_get("assignee")?,
-        group_id: r.try_get("group_id")?,
-        group: r.try_get("group_name")?,
-        requester_email: r.try_get("requester_email")?,
-        incident_id: r.try_get("incident_id")?,
-        created_ms: r.try_get("created_ms")?,
-        updated_ms: r.try_get("updated_ms")?,
-        first_response_ms: r.try_get("first_response_ms")?,
-        resolved_ms: r.try_get("resolved_ms")?,
-        closed_ms: r.try_get("closed_ms")?,
-        first_response_business_ms: r.try_get("first_response_business_ms")?,
-        resolution_business_ms: r.try_get("resolution_business_ms")?,
-        affected_customers: r.try_get("affected")?,
-    })
-}
 
 /// How tickets reach people: the outbox channels and our mail domain
 /// (for Message-IDs).
@@ -170,7 +220,7 @@ impl Desk {
 }
 
 /// The subject token that threads mail into a ticket.
-pub fn token(id: i64) -> String {
+pub(crate) fn token(id: i64) -> String {
     format!("[#T-{id}]")
 }
 
@@ -178,10 +228,10 @@ pub(crate) async fn event(
     tx: &mut Tx<'_>,
     ticket: i64,
     author: &str,
-    kind: &str,
+    kind: EventKind,
     body: &str,
 ) -> Result<i64, StoreError> {
-    Ok(sqlx::query(
+    Ok(sqlx::query_scalar(
         "INSERT INTO ticket_events (ticket_id, ts_ms, author, kind, body) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(ticket)
@@ -190,8 +240,7 @@ pub(crate) async fn event(
     .bind(kind)
     .bind(body)
     .fetch_one(&mut **tx)
-    .await?
-    .try_get("id")?)
+    .await?)
 }
 
 /// Queues a staff reply to whoever the ticket belongs to (customer email or
@@ -201,26 +250,22 @@ async fn mail_reply(tx: &mut Tx<'_>, desk: &Desk, t: &Ticket, event_id: i64, bod
         return Ok(false);
     }
     let customer_email: Option<String> = match t.customer_id {
-        Some(c) => sqlx::query("SELECT email FROM customers WHERE id = $1")
+        Some(c) => sqlx::query_scalar::<_, Option<String>>("SELECT email FROM customers WHERE id = $1")
             .bind(c)
             .fetch_optional(&mut **tx)
             .await?
-            .map(|r| r.try_get::<Option<String>, _>("email"))
-            .transpose()?
             .flatten(),
         None => None,
     };
     let Some(to) = customer_email.or_else(|| t.requester_email.clone()).filter(|e| !e.is_empty()) else {
         return Ok(false);
     };
-    let last_in: Option<String> = sqlx::query(
+    let last_in: Option<String> = sqlx::query_scalar(
         "SELECT message_id FROM ticket_mail WHERE ticket_id = $1 AND direction = 'in' ORDER BY ts_ms DESC LIMIT 1",
     )
     .bind(t.id)
     .fetch_optional(&mut **tx)
-    .await?
-    .map(|r| r.try_get("message_id"))
-    .transpose()?;
+    .await?;
     // Stored bare (no angle brackets), written in brackets.
     let message_id = format!("mast.ticket.{}.{}@{}", t.id, event_id, desk.mail_domain);
     let mut headers = std::collections::BTreeMap::new();
@@ -242,7 +287,8 @@ async fn mail_reply(tx: &mut Tx<'_>, desk: &Desk, t: &Ticket, event_id: i64, bod
     };
     let queued = notify::enqueue(tx, &m).await?;
     sqlx::query(
-        "INSERT INTO ticket_mail (message_id, ticket_id, direction, ts_ms) VALUES ($1, $2, 'out', $3)          ON CONFLICT (message_id) DO NOTHING",
+        "INSERT INTO ticket_mail (message_id, ticket_id, direction, ts_ms) VALUES ($1, $2, 'out', $3) \
+         ON CONFLICT (message_id) DO NOTHING",
     )
     .bind(&message_id)
     .bind(t.id)
@@ -252,41 +298,45 @@ async fn mail_reply(tx: &mut Tx<'_>, desk: &Desk, t: &Ticket, event_id: i64, bod
     Ok(queued)
 }
 
+/// Opens a ticket. Errors name the field: `subject`, `body`, `priority`,
+/// `category`, `source`, `customer_id`.
 pub async fn create(db: &Db, t: &NewTicket, author: &str) -> Result<Ticket, StoreError> {
+    check_line("subject", &t.subject, MAX_SUBJECT)?;
     let subject = t.subject.trim();
-    if subject.is_empty() || subject.chars().count() > 200 {
-        return Err(StoreError::invalid_msg("subject: 1-200 characters"));
+    if subject.is_empty() {
+        return Err(StoreError::invalid("subject", "give a subject (1-200 characters)"));
     }
-    if t.body.len() > 20_000 {
-        return Err(StoreError::invalid_msg("body: at most 20,000 characters"));
+    check_text("body", &t.body, MAX_BODY)?;
+    let priority = pick(&t.priority, Priority::Normal, Priority::parse)?;
+    let category = pick(&t.category, Category::Connectivity, Category::parse)?;
+    let source = pick(&t.source, Source::Staff, Source::parse)?;
+    if source == Source::Outage {
+        return Err(StoreError::invalid("source", "outage tickets are opened by incidents"));
     }
-    let priority = pick("priority", &t.priority, &PRIORITIES, "normal")?;
-    let category = pick("category", &t.category, &CATEGORIES, "connectivity")?;
-    let source = pick("source", &t.source, &SOURCES[..4], "staff")?;
     if let Some(c) = t.customer_id
         && crate::customers::get(db, c).await?.is_none()
     {
-        return Err(StoreError::invalid_msg(format!("customer: no customer {c}")));
+        return Err(StoreError::invalid("customer_id", format!("no customer {c}")));
     }
     let now = now_ms();
-    let mut tx = db.pool.begin().await?;
-    let id: i64 = sqlx::query(
+    let mut tx = db.begin().await?;
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO tickets (subject, customer_id, status, priority, category, source, created_ms, updated_ms, \
-         requester_email) VALUES ($1, $2, 'open', $3, $4, $5, $6, $6, $7) RETURNING id",
+         requester_email) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
     )
     .bind(subject)
     .bind(t.customer_id)
+    .bind(TicketStatus::Open)
     .bind(priority)
     .bind(category)
     .bind(source)
     .bind(now)
     .bind(&t.requester_email)
     .fetch_one(&mut *tx)
-    .await?
-    .try_get("id")?;
+    .await?;
     let body = t.body.trim();
     if !body.is_empty() {
-        event(&mut tx, id, author, "customer", body).await?;
+        event(&mut tx, id, author, EventKind::Customer, body).await?;
     }
     tx.commit().await?;
     get(db, id).await?.ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))
@@ -294,49 +344,43 @@ pub async fn create(db: &Db, t: &NewTicket, author: &str) -> Result<Ticket, Stor
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<Ticket>, StoreError> {
     let sql = format!("SELECT {COLS} WHERE t.id = $1");
-    let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await?;
-    r.as_ref().map(row).transpose()
+    Ok(sqlx::query_as::<_, Ticket>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await?)
 }
 
 pub async fn events(db: &Db, id: i64) -> Result<Vec<Event>, StoreError> {
-    let rows =
-        sqlx::query("SELECT ts_ms, author, kind, body FROM ticket_events WHERE ticket_id = $1 ORDER BY ts_ms, id")
-            .bind(id)
-            .fetch_all(&db.pool)
-            .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Event {
-                ts_ms: r.try_get("ts_ms")?,
-                author: r.try_get("author")?,
-                kind: r.try_get("kind")?,
-                body: r.try_get("body")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    Ok(sqlx::query_as::<_, Event>(
+        "SELECT ts_ms, author, kind, body FROM ticket_events WHERE ticket_id = $1 ORDER BY ts_ms, id",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?)
 }
 
 /// Affected customers of an outage ticket: (id, name).
 pub async fn affected(db: &Db, id: i64) -> Result<Vec<(i64, String)>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT c.id, c.name FROM ticket_customers x JOIN customers c ON c.id = x.customer_id WHERE x.ticket_id = $1 ORDER BY c.name",
     )
     .bind(id)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    .await?)
 }
+
+/// The statuses of active tickets, as SQL.
+const ACTIVE: &str = "('open', 'in-progress', 'waiting')";
 
 /// Active tickets (open, in progress, waiting) or all; newest first.
 pub async fn list(db: &Db, active_only: bool, limit: i64, offset: i64) -> Result<Vec<Ticket>, StoreError> {
-    let filter = if active_only { "WHERE t.status IN ('open', 'in-progress', 'waiting')" } else { "" };
+    let filter = if active_only { format!("WHERE t.status IN {ACTIVE}") } else { String::new() };
     let sql = format!("SELECT {COLS} {filter} ORDER BY t.updated_ms DESC, t.id DESC LIMIT $1 OFFSET $2");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(&db.pool).await?;
-    rows.iter().map(row).collect()
+    Ok(sqlx::query_as::<_, Ticket>(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(&db.pool).await?)
+}
+
+/// How many tickets [`list`] pages through.
+pub async fn count(db: &Db, active_only: bool) -> Result<i64, StoreError> {
+    let filter = if active_only { format!("WHERE status IN {ACTIVE}") } else { String::new() };
+    let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM tickets {filter}");
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&db.pool).await?)
 }
 
 /// A customer's tickets: their own and the outage tickets that affected them.
@@ -345,15 +389,11 @@ pub async fn for_customer(db: &Db, customer_id: i64) -> Result<Vec<Ticket>, Stor
         "SELECT {COLS} WHERE t.customer_id = $1 OR t.id IN (SELECT ticket_id FROM ticket_customers WHERE customer_id = $1) \
          ORDER BY t.created_ms DESC LIMIT 200"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer_id).fetch_all(&db.pool).await?;
-    rows.iter().map(row).collect()
+    Ok(sqlx::query_as::<_, Ticket>(sqlx::AssertSqlSafe(sql)).bind(customer_id).fetch_all(&db.pool).await?)
 }
 
 pub async fn count_active(db: &Db) -> Result<i64, StoreError> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM tickets WHERE status IN ('open', 'in-progress', 'waiting')")
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("n")?)
+    count(db, true).await
 }
 
 fn state_of(t: &Ticket) -> State {
@@ -365,9 +405,10 @@ fn state_of(t: &Ticket) -> State {
     }
 }
 
-/// Applies an action with an optional text (a reply, a note). Refused
-/// transitions are an `Invalid` error naming the state; a concurrent change
-/// makes the update miss and is reported the same way.
+/// Applies an action with an optional text (a reply, a note; field
+/// `body`). A refused transition is an `Invalid` error naming no field
+/// (the state is the problem, not an input); a concurrent change makes the
+/// update miss and is a `Conflict`.
 pub async fn act(
     db: &Db,
     desk: &Desk,
@@ -376,28 +417,26 @@ pub async fn act(
     body: &str,
     author: &str,
 ) -> Result<Ticket, StoreError> {
+    check_text("body", body, MAX_BODY)?;
     let t = get(db, id).await?.ok_or_else(|| StoreError::NotFound(format!("no ticket {id}")))?;
-    let now = now_ms();
-    let next = lifecycle::apply(state_of(&t), action, now).map_err(|e| StoreError::invalid_msg(e.to_string()))?;
     let body = body.trim();
-    if body.len() > 20_000 {
-        return Err(StoreError::invalid_msg("body: at most 20,000 characters"));
-    }
     if matches!(action, Action::StaffReply | Action::Note | Action::CustomerReply) && body.is_empty() {
-        return Err(StoreError::invalid_msg("body: write something"));
+        return Err(StoreError::invalid("body", "write something"));
     }
-    let mut tx = db.pool.begin().await?;
+    let now = now_ms();
+    let next = lifecycle::apply(state_of(&t), action, now).map_err(|e| StoreError::invalid("", e.to_string()))?;
+    let mut tx = db.begin().await?;
     let n = sqlx::query(
         "UPDATE tickets SET status = $1, first_response_ms = $2, resolved_ms = $3, closed_ms = $4, updated_ms = $5 \
          WHERE id = $6 AND status = $7",
     )
-    .bind(next.status.as_str())
+    .bind(TicketStatus::from(next.status))
     .bind(next.first_response_ms)
     .bind(next.resolved_ms)
     .bind(next.closed_ms)
     .bind(now)
     .bind(id)
-    .bind(t.status.as_str())
+    .bind(TicketStatus::from(t.status))
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -405,12 +444,12 @@ pub async fn act(
         return Err(StoreError::Conflict("the ticket changed meanwhile; reload it".into()));
     }
     let kind = match action {
-        Action::StaffReply => "public",
-        Action::Note => "internal",
-        Action::CustomerReply => "customer",
-        _ => "status",
+        Action::StaffReply => EventKind::Public,
+        Action::Note => EventKind::Internal,
+        Action::CustomerReply => EventKind::Customer,
+        _ => EventKind::Status,
     };
-    let text = if kind == "status" {
+    let text = if kind == EventKind::Status {
         let mut s = format!("{} → {}", t.status.as_str(), next.status.as_str());
         if !body.is_empty() {
             s.push_str(": ");
@@ -442,13 +481,12 @@ pub async fn act(
     get(db, id).await?.ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))
 }
 
-/// Assigns to a staff group (by id) or to none.
+/// Assigns to a staff group (by id) or to none; an unknown group is
+/// `Invalid` naming the form field `group`.
 pub async fn assign_group(db: &Db, id: i64, group: Option<i64>, author: &str) -> Result<Ticket, StoreError> {
     let name = match group {
         None => "no group".to_string(),
-        Some(g) => {
-            groups::get(db, g).await?.ok_or_else(|| StoreError::invalid_msg(format!("group: no group {g}")))?.name
-        }
+        Some(g) => groups::get(db, g).await?.ok_or_else(|| StoreError::invalid("group", format!("no group {g}")))?.name,
     };
     set_owner(db, id, Owner::Group(group), &format!("group {name}"), author).await
 }
@@ -465,39 +503,36 @@ async fn set_owner(db: &Db, id: i64, owner: Owner, what: &str, author: &str) -> 
         Owner::User(u) => ("UPDATE tickets SET assignee_id = $1, updated_ms = $2 WHERE id = $3", u),
         Owner::Group(g) => ("UPDATE tickets SET group_id = $1, updated_ms = $2 WHERE id = $3", g),
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let n = sqlx::query(sql).bind(value).bind(now_ms()).bind(id).execute(&mut *tx).await?.rows_affected();
     if n == 0 {
         return Err(StoreError::NotFound(format!("no ticket {id}")));
     }
-    event(&mut tx, id, author, "assign", what).await?;
+    event(&mut tx, id, author, EventKind::Assign, what).await?;
     tx.commit().await?;
     get(db, id).await?.ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))
 }
 
 /// Waiting-on-customer pauses of a ticket: (from, to; open = i64::MAX).
-pub async fn pauses(db: &Db, id: i64) -> Result<Vec<(i64, i64)>, StoreError> {
-    let rows = sqlx::query("SELECT from_ms, to_ms FROM ticket_pauses WHERE ticket_id = $1 ORDER BY from_ms")
-        .bind(id)
-        .fetch_all(&db.pool)
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("from_ms")?, r.try_get::<Option<i64>, _>("to_ms")?.unwrap_or(i64::MAX))))
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+pub(crate) async fn pauses(db: &Db, id: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    let rows: Vec<(i64, Option<i64>)> =
+        sqlx::query_as("SELECT from_ms, to_ms FROM ticket_pauses WHERE ticket_id = $1 ORDER BY from_ms")
+            .bind(id)
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(rows.into_iter().map(|(from, to)| (from, to.unwrap_or(i64::MAX))).collect())
 }
 
-/// Assigns to a staff member (by id) or to nobody.
+/// Assigns to a staff member (by id) or to nobody; an unknown or disabled
+/// user is `Invalid` naming the form field `user`.
 pub async fn assign(db: &Db, id: i64, user_id: Option<i64>, author: &str) -> Result<Ticket, StoreError> {
     let who = match user_id {
         None => "nobody".to_string(),
-        Some(u) => sqlx::query("SELECT email FROM users WHERE id = $1 AND disabled_ms IS NULL")
+        Some(u) => sqlx::query_scalar::<_, String>("SELECT email FROM users WHERE id = $1 AND disabled_ms IS NULL")
             .bind(u)
             .fetch_optional(&db.pool)
             .await?
-            .map(|r| r.try_get::<String, _>("email"))
-            .transpose()?
-            .ok_or_else(|| StoreError::invalid_msg(format!("assignee: no active user {u}")))?,
+            .ok_or_else(|| StoreError::invalid("user", format!("no active user {u}")))?,
     };
     set_owner(db, id, Owner::User(user_id), &format!("assigned to {who}"), author).await
 }
@@ -505,28 +540,21 @@ pub async fn assign(db: &Db, id: i64, user_id: Option<i64>, author: &str) -> Res
 // --- outage tickets (called inside the incident transaction) ----------------
 
 async fn customers_of_incident(tx: &mut Tx<'_>, incident_id: i64) -> Result<Vec<i64>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_scalar(
         "SELECT DISTINCT cd.customer_id FROM incident_devices x JOIN devices d ON d.id = x.device_id \
          JOIN customer_devices cd ON cd.mac = d.mac WHERE x.incident_id = $1 ORDER BY cd.customer_id",
     )
     .bind(incident_id)
     .fetch_all(&mut **tx)
-    .await?;
-    rows.iter().map(|r| r.try_get("customer_id")).collect::<Result<_, sqlx::Error>>().map_err(Into::into)
+    .await?)
 }
 
 async fn ticket_of_incident(tx: &mut Tx<'_>, incident_id: i64) -> Result<Option<(i64, Status)>, StoreError> {
-    let r = sqlx::query("SELECT id, status FROM tickets WHERE incident_id = $1")
+    let r: Option<(i64, TicketStatus)> = sqlx::query_as("SELECT id, status FROM tickets WHERE incident_id = $1")
         .bind(incident_id)
         .fetch_optional(&mut **tx)
         .await?;
-    match r {
-        None => Ok(None),
-        Some(r) => {
-            let s: String = r.try_get("status")?;
-            Ok(Some((r.try_get("id")?, Status::parse(&s).unwrap_or(Status::Open))))
-        }
-    }
+    Ok(r.map(|(id, s)| (id, s.into())))
 }
 
 /// Brings the incident's ticket's affected customers up to date; returns
@@ -551,28 +579,34 @@ pub async fn outage_opened(tx: &mut Tx<'_>, incident_id: i64, subject: &str) -> 
     let ticket = match ticket_of_incident(tx, incident_id).await? {
         Some((t, status)) => {
             if !status.is_active() {
-                sqlx::query("UPDATE tickets SET status = 'open', resolved_ms = NULL, closed_ms = NULL, updated_ms = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(t)
-                    .execute(&mut **tx)
-                    .await?;
-                event(tx, t, "mast", "system", "The outage is back (flapping): reopened.").await?;
+                sqlx::query(
+                    "UPDATE tickets SET status = $1, resolved_ms = NULL, closed_ms = NULL, updated_ms = $2 WHERE id = $3",
+                )
+                .bind(TicketStatus::Open)
+                .bind(now)
+                .bind(t)
+                .execute(&mut **tx)
+                .await?;
+                event(tx, t, "mast", EventKind::System, "The outage is back (flapping): reopened.").await?;
             }
             t
         }
         None => {
-            let id: i64 = sqlx::query(
+            let id: i64 = sqlx::query_scalar(
                 "INSERT INTO tickets (subject, status, priority, category, source, incident_id, created_ms, updated_ms) \
-                 VALUES ($1, 'open', 'high', 'outage', 'outage', $2, $3, $3) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
             )
             .bind(subject)
+            .bind(TicketStatus::Open)
+            .bind(Priority::High)
+            .bind(Category::Outage)
+            .bind(Source::Outage)
             .bind(incident_id)
             .bind(now)
             .fetch_one(&mut **tx)
-            .await?
-            .try_get("id")?;
-            event(tx, id, "mast", "system", &format!("Opened automatically for incident #{incident_id}: {subject}."))
-                .await?;
+            .await?;
+            let text = format!("Opened automatically for incident #{incident_id}: {subject}.");
+            event(tx, id, "mast", EventKind::System, &text).await?;
             id
         }
     };
@@ -590,7 +624,7 @@ pub async fn outage_updated(tx: &mut Tx<'_>, incident_id: i64) -> Result<Option<
             .bind(t)
             .execute(&mut **tx)
             .await?;
-        event(tx, t, "mast", "system", &format!("Affected customers now: {n}.")).await?;
+        event(tx, t, "mast", EventKind::System, &format!("Affected customers now: {n}.")).await?;
     }
     Ok(ticket.map(|t| t.0))
 }
@@ -603,12 +637,13 @@ pub async fn outage_resolved(tx: &mut Tx<'_>, incident_id: i64, why: &str) -> Re
         && status.is_active()
     {
         let now = now_ms();
-        sqlx::query("UPDATE tickets SET status = 'resolved', resolved_ms = $1, updated_ms = $1 WHERE id = $2")
+        sqlx::query("UPDATE tickets SET status = $1, resolved_ms = $2, updated_ms = $2 WHERE id = $3")
+            .bind(TicketStatus::Resolved)
             .bind(now)
             .bind(t)
             .execute(&mut **tx)
             .await?;
-        event(tx, t, "mast", "system", why).await?;
+        event(tx, t, "mast", EventKind::System, why).await?;
     }
     Ok(ticket.map(|t| t.0))
 }
@@ -636,6 +671,7 @@ mod tests {
         };
         let t = create(&db, &new, "noc@x").await.unwrap();
         assert_eq!((t.status, t.priority.as_str(), t.source.as_str()), (Status::Open, "normal", "phone"));
+        assert_eq!(t.category, Category::Connectivity);
         assert!(
             act(&db, &Desk::default(), t.id, Action::StaffReply, "  ", "noc@x").await.is_err(),
             "an empty reply is refused"
@@ -655,14 +691,81 @@ mod tests {
         assert_eq!(for_customer(&db, cu.id).await.unwrap().len(), 1);
         assert_eq!(count_active(&db).await.unwrap(), 0);
         assert_eq!(pauses(&db, t.id).await.unwrap(), vec![], "never waited");
-        for bad in [
-            NewTicket { subject: " ".into(), ..Default::default() },
-            NewTicket { subject: "x".into(), priority: Some("panic".into()), ..Default::default() },
-            NewTicket { subject: "x".into(), source: Some("outage".into()), ..Default::default() },
-            NewTicket { subject: "x".into(), customer_id: Some(999), ..Default::default() },
+        for (bad, field) in [
+            (NewTicket { subject: " ".into(), ..Default::default() }, "subject"),
+            (NewTicket { subject: "x".into(), priority: Some("panic".into()), ..Default::default() }, "priority"),
+            (NewTicket { subject: "x".into(), category: Some("weather".into()), ..Default::default() }, "category"),
+            (NewTicket { subject: "x".into(), source: Some("outage".into()), ..Default::default() }, "source"),
+            (NewTicket { subject: "x".into(), customer_id: Some(999), ..Default::default() }, "customer_id"),
+            (NewTicket { subject: "a\0b".into(), ..Default::default() }, "subject"),
+            (NewTicket { subject: "two\nlines".into(), ..Default::default() }, "subject"),
+            (NewTicket { subject: "s".repeat(201), ..Default::default() }, "subject"),
+            (NewTicket { subject: "x".into(), body: "nul \0 here".into(), ..Default::default() }, "body"),
+            (NewTicket { subject: "x".into(), body: "b".repeat(20_001), ..Default::default() }, "body"),
         ] {
-            assert!(create(&db, &bad, "noc@x").await.is_err(), "{bad:?}");
+            let e = create(&db, &bad, "noc@x").await.unwrap_err();
+            assert!(matches!(e, StoreError::Invalid { .. }), "{bad:?}: {e:?}");
+            assert_eq!(e.field(), Some(field), "{bad:?}: {e}");
         }
+        let e = act(&db, &Desk::default(), t.id, Action::Note, "a\0b", "noc@x").await.unwrap_err();
+        assert_eq!(e.field(), Some("body"), "a NUL in a note is a 400, not a database error");
+        assert!(matches!(
+            act(&db, &Desk::default(), 999, Action::Note, "x", "noc@x").await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(assign(&db, t.id, Some(999), "noc@x").await.unwrap_err().field(), Some("user"));
+        assert!(matches!(assign(&db, 999, None, "noc@x").await, Err(StoreError::NotFound(_))));
+        assert_eq!(count(&db, false).await.unwrap(), 1);
+        assert_eq!(count(&db, true).await.unwrap(), 0);
+    }
+
+    #[test]
+    fn enums_are_closed_sets_and_the_status_mirror_matches_the_lifecycle() {
+        for s in Status::ALL {
+            let stored = TicketStatus::from(s);
+            assert_eq!(stored.as_str(), s.as_str());
+            assert_eq!(Status::from(stored), s);
+        }
+        assert_eq!(TicketStatus::ALL.len(), Status::ALL.len());
+        let texts = |all: &[&'static str]| all.join(",");
+        assert_eq!(texts(&Priority::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>()), "low,normal,high,urgent");
+        assert_eq!(
+            texts(&Category::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>()),
+            "connectivity,outage,billing,installation,equipment,other"
+        );
+        assert_eq!(
+            texts(&Source::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>()),
+            "staff,phone,email,portal,outage"
+        );
+        assert_eq!(Priority::parse("panic").unwrap_err().field(), Some("priority"));
+        assert_eq!(Category::parse("x").unwrap_err().field(), Some("category"));
+        assert_eq!(Source::parse("x").unwrap_err().field(), Some("source"));
+        assert_eq!(EventKind::parse("x").unwrap_err().field(), Some("kind"));
+        assert_eq!(serde_json::to_value(Status::from(TicketStatus::InProgress)).unwrap(), "in-progress");
+    }
+
+    #[tokio::test]
+    async fn corrupt_stored_values_are_corrupt_not_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+        let t = create(&db, &NewTicket { subject: "x".into(), body: "y".into(), ..Default::default() }, "noc")
+            .await
+            .unwrap();
+        sqlx::query("UPDATE tickets SET status = 'limbo' WHERE id = $1").bind(t.id).execute(&db.pool).await.unwrap();
+        assert!(matches!(get(&db, t.id).await, Err(StoreError::Corrupt(_))));
+        assert!(matches!(list(&db, false, 10, 0).await, Err(StoreError::Corrupt(_))));
+        let e = act(&db, &Desk::default(), t.id, Action::Start, "", "noc").await.unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
+        sqlx::query("UPDATE tickets SET status = 'open', priority = 'meh' WHERE id = $1")
+            .bind(t.id)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        assert!(matches!(get(&db, t.id).await, Err(StoreError::Corrupt(_))));
+        sqlx::query("UPDATE tickets SET priority = 'low' WHERE id = $1").bind(t.id).execute(&db.pool).await.unwrap();
+        assert_eq!(get(&db, t.id).await.unwrap().unwrap().priority, Priority::Low);
+        sqlx::query("UPDATE ticket_events SET kind = 'gossip'").execute(&db.pool).await.unwrap();
+        assert!(matches!(events(&db, t.id).await, Err(StoreError::Corrupt(_))));
     }
 
     #[tokio::test]
@@ -717,6 +820,7 @@ mod tests {
         let t = assign_group(&db, t.id, Some(g.id), "lead@x").await.unwrap();
         assert_eq!(t.group.as_deref(), Some("NOC"));
         assert!(assign_group(&db, t.id, Some(999), "lead@x").await.is_err());
+        assert_eq!(assign_group(&db, t.id, Some(999), "lead@x").await.unwrap_err().field(), Some("group"));
         // Without an email transport nothing is queued.
         act(&db, &Desk::default(), t.id, Action::StaffReply, "again", "noc@x").await.unwrap();
         assert_eq!(notify::recent(&db, false, 10).await.unwrap().len(), 1);
