@@ -254,6 +254,7 @@ pub async fn update(db: &Db, id: i64, input: &CustomerInput) -> Result<Customer,
         v.notify_outages = current.notify_outages;
     }
     let site_id = site_id(db, &v.site).await?;
+    let mut tx = db.begin().await?;
     let n = sqlx::query(
         "UPDATE customers SET name = $1, email = $2, phone = $3, address = $4, lat = $5, lon = $6, status = $7, \
          site_id = $8, notes = $9, updated_ms = $10, notify_outages = $12 WHERE id = $11",
@@ -270,12 +271,40 @@ pub async fn update(db: &Db, id: i64, input: &CustomerInput) -> Result<Customer,
     .bind(now_ms())
     .bind(id)
     .bind(i64::from(v.notify_outages))
-    .execute(&db.pool)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
     if n == 0 {
         return Err(StoreError::NotFound(format!("no customer {id}")));
     }
+    if v.email != current.email {
+        // The portal signs in with the customer's address: a changed address
+        // moves the login (the old one no longer signs in), a removed one
+        // disables it, and open portal sessions end either way.
+        let now = now_ms();
+        let moved = match &v.email {
+            Some(e) => sqlx::query(
+                "UPDATE portal_logins SET email = $1, updated_ms = $2 WHERE customer_id = $3 \
+                 AND NOT EXISTS (SELECT 1 FROM portal_logins o WHERE o.email = $1 AND o.customer_id <> $3)",
+            )
+            .bind(e.to_ascii_lowercase())
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+            None => 0,
+        };
+        if moved == 0 {
+            sqlx::query("UPDATE portal_logins SET disabled_ms = $1, updated_ms = $1 WHERE customer_id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM portal_sessions WHERE customer_id = $1").bind(id).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
     get(db, id).await?.ok_or_else(|| StoreError::Corrupt("customer vanished".into()))
 }
 

@@ -20,6 +20,7 @@ pub mod error;
 pub mod fleet;
 pub mod monitoring;
 pub mod outbox;
+pub mod password;
 pub mod portal;
 pub mod rollup;
 pub mod sql;

@@ -161,6 +161,24 @@ pub async fn mark_sent(db: &Db, id: i64, now: i64) -> Result<(), StoreError> {
         .bind(id)
         .execute(&db.pool)
         .await?;
+    purge_secret(db, id).await
+}
+
+/// The header that marks a message whose body holds a secret (a sign-in
+/// link): its body is erased once the message is sent or given up, so a
+/// copy of the database holds no working link.
+pub const SECRET_HEADER: &str = "x-mast-secret";
+
+const PURGED: &str = "(removed once sent: it held a sign-in link)";
+
+async fn purge_secret(db: &Db, id: i64) -> Result<(), StoreError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE outbox SET body = $1 WHERE id = $2 AND headers LIKE '%\"{SECRET_HEADER}\"%'"
+    )))
+    .bind(PURGED)
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
     Ok(())
 }
 
@@ -177,6 +195,9 @@ pub async fn mark_failed(db: &Db, id: i64, attempts: i64, error: &str, now: i64)
         .bind(id)
         .execute(&db.pool)
         .await?;
+    if give_up {
+        purge_secret(db, id).await?;
+    }
     Ok(give_up)
 }
 

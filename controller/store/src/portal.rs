@@ -14,7 +14,7 @@
 use crate::customers::check_line;
 use crate::db::{Db, StoreError, now_ms};
 use crate::fleet::{hash_secret, random_secret};
-use crate::staff::{SessionCheck, SessionPolicy, check_password_policy, dummy_hash, hash_password, verify_password};
+use crate::staff::{SessionCheck, SessionPolicy, check_password_policy};
 use mast_text_core::input::MAX_EMAIL;
 
 /// How long a magic link works.
@@ -78,6 +78,37 @@ pub async fn enable(db: &Db, customer_id: i64) -> Result<String, StoreError> {
     Ok(email)
 }
 
+/// Changes the customer's own password: when one is set, `current` must
+/// match it (`Invalid` naming `current_password` otherwise); then as
+/// [`set_password`].
+pub async fn change_password(db: &Db, customer_id: i64, current: &str, password: &str) -> Result<(), StoreError> {
+    let stored: Option<Option<String>> =
+        sqlx::query_scalar("SELECT password_hash FROM portal_logins WHERE customer_id = $1 AND disabled_ms IS NULL")
+            .bind(customer_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    let Some(stored) = stored else {
+        return Err(StoreError::NotFound(format!("customer {customer_id} has no portal login")));
+    };
+    if let Some(hash) = stored
+        && !crate::password::verify(current, Some(hash)).await
+    {
+        return Err(StoreError::invalid("current_password", "is not your current password"));
+    }
+    set_password(db, customer_id, password).await
+}
+
+/// Whether the customer has a password (else they signed in with a link).
+pub async fn has_password(db: &Db, customer_id: i64) -> Result<bool, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM portal_logins WHERE customer_id = $1 AND password_hash IS NOT NULL",
+    )
+    .bind(customer_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n > 0)
+}
+
 /// Sets (or replaces) the password; ends the customer's other sessions.
 /// A password that breaks the policy is `Invalid` naming `password`.
 pub async fn set_password(db: &Db, customer_id: i64, password: &str) -> Result<(), StoreError> {
@@ -85,7 +116,7 @@ pub async fn set_password(db: &Db, customer_id: i64, password: &str) -> Result<(
         StoreError::Invalid { reason, .. } => StoreError::invalid("password", reason),
         e => e,
     })?;
-    let hash = hash_password(password)?;
+    let hash = crate::password::hash(password).await?;
     let n = sqlx::query("UPDATE portal_logins SET password_hash = $1, updated_ms = $2 WHERE customer_id = $3")
         .bind(hash)
         .bind(now_ms())
@@ -113,8 +144,8 @@ pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option
         Some((id, hash)) => (Some(id), hash),
         None => (None, None),
     };
-    let ok = verify_password(password, hash.as_deref().unwrap_or(dummy_hash()));
-    Ok(id.filter(|_| ok && hash.is_some()))
+    let ok = crate::password::verify(password, hash).await;
+    Ok(id.filter(|_| ok))
 }
 
 pub async fn has_login(db: &Db, customer_id: i64) -> Result<Option<String>, StoreError> {
@@ -188,6 +219,13 @@ pub async fn issue_magic_link(db: &Db, email: &str) -> Result<Option<(i64, Strin
     let Some(customer) = customer else { return Ok(None) };
     let token = random_secret("");
     let now = now_ms();
+    let mut tx = db.begin().await?;
+    // One live link per account: a new one retires the older ones.
+    sqlx::query("UPDATE portal_magic_links SET used_ms = $1 WHERE customer_id = $2 AND used_ms IS NULL")
+        .bind(now)
+        .bind(customer)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO portal_magic_links (token_hash, customer_id, created_ms, expires_ms) VALUES ($1, $2, $3, $4)",
     )
@@ -195,8 +233,9 @@ pub async fn issue_magic_link(db: &Db, email: &str) -> Result<Option<(i64, Strin
     .bind(customer)
     .bind(now)
     .bind(now + MAGIC_LINK_MS)
-    .execute(&db.pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(Some((customer, token)))
 }
 

@@ -7,8 +7,6 @@
 
 use crate::db::{Db, StoreError, now_ms};
 use crate::fleet::{hash_secret, random_secret};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use serde::Serialize;
 
 crate::text_enum! {
@@ -20,31 +18,6 @@ crate::text_enum! {
         Technician = "technician",
         ReadOnly = "read-only",
     }
-}
-
-fn argon2() -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid params"))
-}
-
-pub(crate) fn hash_password(password: &str) -> Result<String, StoreError> {
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
-        .map_err(|e| StoreError::invalid("password", format!("cannot hash: {e}")))?;
-    // (argon2 0.5 / password-hash 0.5 API)
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| StoreError::invalid("password", format!("cannot hash: {e}")))
-}
-
-pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
-}
-
-/// A hash to verify against when the account does not exist, so a wrong
-/// email costs the same time as a wrong password.
-pub(crate) fn dummy_hash() -> &'static str {
-    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    H.get_or_init(|| hash_password("not a real password").expect("hashing works"))
 }
 
 pub(crate) fn check_password_policy(p: &str) -> Result<(), StoreError> {
@@ -97,7 +70,7 @@ pub async fn add_user(db: &Db, email: &str, role: Role, password: &str) -> Resul
     let email = email.trim().to_ascii_lowercase();
     check_email(&email)?;
     check_password_policy(password)?;
-    let hash = hash_password(password)?;
+    let hash = crate::password::hash(password).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (email, role, password_hash, created_ms) VALUES ($1, $2, $3, $4) RETURNING id",
     )
@@ -156,16 +129,12 @@ pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option
             .fetch_optional(&db.pool)
             .await?;
     let Some(Login { user, password_hash: hash }) = r else {
-        let _ = verify_password(password, dummy_hash());
+        // The same work for an unknown email as for a wrong password.
+        let _ = crate::password::verify(password, None).await;
         return Ok(None);
     };
     let user = User::from(user);
-    let ok = tokio::task::spawn_blocking({
-        let password = password.to_string();
-        move || verify_password(&password, &hash)
-    })
-    .await
-    .unwrap_or(false);
+    let ok = crate::password::verify(password, Some(hash)).await;
     Ok((ok && !user.disabled).then_some(user))
 }
 
@@ -191,7 +160,7 @@ pub async fn set_disabled(db: &Db, id: i64, disabled: bool) -> Result<bool, Stor
 pub async fn set_password(db: &Db, id: i64, password: &str) -> Result<(), StoreError> {
     check_password_policy(password)?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-        .bind(hash_password(password)?)
+        .bind(crate::password::hash(password).await?)
         .bind(id)
         .execute(&db.pool)
         .await?;
@@ -306,13 +275,12 @@ pub async fn end_session(db: &Db, cookie: &str) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn passwords_hash_with_argon2id_and_verify() {
-        let h = hash_password("correct horse battery").unwrap();
+    #[tokio::test]
+    async fn passwords_hash_with_argon2id_and_verify() {
+        let h = crate::password::hash("correct horse battery").await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(verify_password("correct horse battery", &h));
-        assert!(!verify_password("wrong horse battery", &h));
-        assert!(!verify_password("x", "not a hash"));
+        assert!(crate::password::verify("correct horse battery", Some(h.clone())).await);
+        assert!(!crate::password::verify("wrong horse battery", Some(h)).await);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod api;
 pub mod assets;
 pub mod billing;
+pub mod client;
 pub mod customers;
 pub mod error;
 pub mod incidents;
@@ -57,7 +58,14 @@ pub struct AppState {
 
 /// The web layer's own state.
 pub struct WebState {
+    /// Staff logins.
     pub throttle: Mutex<throttle::Throttle>,
+    /// Portal sign-ins and sign-in links: their own bucket, so a flood of
+    /// customer attempts never slows the staff (and the reverse).
+    pub portal_throttle: Mutex<throttle::Throttle>,
+    /// Sign-in link requests: every request counts (a few per address and
+    /// per client, then a growing delay).
+    pub link_throttle: Mutex<throttle::Throttle>,
     /// The controller CA's fingerprint (shown for agent enrollment).
     pub ca_fingerprint: String,
     /// The QUIC port agents connect to.
@@ -73,6 +81,15 @@ impl AppState {
         let public_url = app.settings.http.public_url.clone().unwrap_or_else(|| format!("http://{http}"));
         let web = WebState {
             throttle: Mutex::new(throttle::Throttle::new(Default::default())),
+            portal_throttle: Mutex::new(throttle::Throttle::new(Default::default())),
+            link_throttle: Mutex::new(throttle::Throttle::new(throttle::Limits {
+                free_pair: 3,
+                free_ip: 10,
+                free_account: 5,
+                base_delay_ms: 60_000,
+                max_account_delay_ms: 15 * 60_000,
+                ..Default::default()
+            })),
             ca_fingerprint: app.pki.ca_fingerprint(),
             quic_port,
             public_url,
@@ -300,8 +317,11 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .next()
 }
 
-pub fn client_ip(req: &Request) -> Option<String> {
-    req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string())
+/// The client's address as the throttle and the audit log see it (see
+/// [`client::Client`]: forwarding headers only from trusted proxies).
+pub fn client_ip(st: &AppState, req: &Request) -> Option<String> {
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+    peer.map(|_| client::Client::from_parts(peer, req.headers(), &st.settings.http.trusted_proxies).ip.to_string())
 }
 
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -330,7 +350,7 @@ pub async fn authorize(
         Access::Customer => return portal::authorize(st, req, next).await,
         Access::Roles(roles) => roles,
     };
-    let ip = client_ip(&req);
+    let ip = client_ip(&st, &req);
     let path = req.uri().path().to_string();
     let caller = match kind {
         Kind::Api => {

@@ -1,15 +1,15 @@
 //! Staff login and logout (argon2id passwords, throttled, audited; a fresh
 //! session id at every login).
 
+use super::client::Client;
 use super::{ApiError, AppState, Caller, SESSION_COOKIE, ui};
 use crate::audit;
 use crate::staff::{self};
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 type PageResult = Result<Response, ApiError>;
 fn login_page(error: Option<&str>) -> ui::Markup {
@@ -41,22 +41,29 @@ pub struct LoginForm {
 
 pub async fn login(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Client,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> PageResult {
-    let ip = peer.ip().to_string();
+    let ip = client.ip.to_string();
     let now = crate::db::now_ms() as u64;
     if !super::same_origin(&headers) {
         return Ok((StatusCode::FORBIDDEN, "cross-origin login refused").into_response());
     }
     let email = f.email.trim().to_ascii_lowercase();
-    let throttled = st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).check(&email, &ip, now);
+    // Not an address at all (too long, control characters): refused before
+    // it costs a throttle entry, a password hash or an audit line.
+    if mast_text_core::input::line(&email, mast_text_core::input::MAX_EMAIL).is_err() || f.password.len() > 1024 {
+        return Ok((StatusCode::BAD_REQUEST, login_page(Some("Wrong email or password."))).into_response());
+    }
+    // Counted before the password is verified: concurrent attempts cannot
+    // all get through while the hashes run.
+    let throttled = st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).begin(&email, &ip, now);
     if let Err(wait) = throttled {
         return Ok((
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, wait.to_string())],
-            login_page(Some(&format!("Too many failed attempts. Try again in {} min.", wait.div_ceil(60)))),
+            login_page(Some(&format!("Too many failed attempts. Try again in {}.", wait_text(wait)))),
         )
             .into_response());
     }
@@ -70,8 +77,7 @@ pub async fn login(
             }
             let (sid, _) = staff::create_session(&st.db, user.id, Some(ip)).await?;
             audit::record(&st.db, &actor, "login", &user.email, "").await?;
-            let secure = st.settings.http.cookie_secure
-                || headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+            let secure = st.settings.http.cookie_secure || client.https;
             let cookie = format!(
                 "{SESSION_COOKIE}={sid}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
                 st.settings.http.sessions.absolute_ms / 1000,
@@ -80,12 +86,16 @@ pub async fn login(
             Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
         }
         None => {
-            st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).failed(&email, &ip, now);
             crate::metrics::Metrics::inc(&st.metrics.http_unauthorized);
             audit::record(&st.db, &actor, "login.failed", &email, "").await?;
             Ok((StatusCode::UNAUTHORIZED, login_page(Some("Wrong email or password."))).into_response())
         }
     }
+}
+
+/// "12 s", "3 min".
+pub(crate) fn wait_text(secs: u64) -> String {
+    if secs < 120 { format!("{secs} s") } else { format!("{} min", secs.div_ceil(60)) }
 }
 
 pub async fn logout(c: Caller, State(st): State<AppState>, headers: HeaderMap) -> PageResult {

@@ -6,6 +6,7 @@
 //! session (its own cookie, never a staff session), checks the CSRF token
 //! and origin on every POST, and hands handlers a [`Customer`].
 
+use super::client::Client;
 use super::customers::form_errors;
 use super::tickets::multiline;
 use super::ui::{self, FieldOpts, Fields, FormErrors, Markup, Method, Table, html};
@@ -14,14 +15,13 @@ use crate::notify::{self, Channel};
 use crate::portal_accounts as portal;
 use axum::Form;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use mast_store::StoreError;
 use mast_store::tickets::{self, Category, EventKind, NewTicket, Source, lifecycle::Action, lifecycle::Status};
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 pub const PORTAL_COOKIE: &str = "mast_portal";
 
@@ -129,9 +129,8 @@ pub struct LoginForm {
     password: String,
 }
 
-fn session_cookie(st: &AppState, headers: &HeaderMap, sid: &str) -> String {
-    let secure = st.settings.http.cookie_secure
-        || headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+fn session_cookie(st: &AppState, client: Client, sid: &str) -> String {
+    let secure = st.settings.http.cookie_secure || client.https;
     format!(
         "{PORTAL_COOKIE}={sid}; HttpOnly; SameSite=Strict; Path=/portal; Max-Age={}{}",
         st.settings.http.sessions.absolute_ms / 1000,
@@ -139,38 +138,45 @@ fn session_cookie(st: &AppState, headers: &HeaderMap, sid: &str) -> String {
     )
 }
 
-async fn sign_in(st: &AppState, headers: &HeaderMap, customer: i64) -> PageResult {
+async fn sign_in(st: &AppState, headers: &HeaderMap, client: Client, customer: i64) -> PageResult {
     if let Some(old) = cookie(headers, PORTAL_COOKIE) {
         portal::end_session(&st.db, &old).await?;
     }
     let (sid, _) = portal::create_session(&st.db, customer).await?;
-    Ok(([(header::SET_COOKIE, session_cookie(st, headers, &sid))], Redirect::to("/portal")).into_response())
+    Ok(([(header::SET_COOKIE, session_cookie(st, client, &sid))], Redirect::to("/portal")).into_response())
 }
 
 pub async fn login(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: Client,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> PageResult {
     if !super::same_origin(&headers) {
         return Ok((StatusCode::FORBIDDEN, "cross-origin sign-in refused").into_response());
     }
-    let ip = peer.ip().to_string();
-    let key = format!("portal:{}", f.email.trim().to_ascii_lowercase());
+    let ip = client.ip.to_string();
+    let key = f.email.trim().to_ascii_lowercase();
     let now = crate::db::now_ms() as u64;
-    if let Err(wait) = st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).check(&key, &ip, now) {
-        let message = format!("Too many failed attempts. Try again in {} min.", wait.div_ceil(60));
+    if mast_text_core::input::line(&key, mast_text_core::input::MAX_EMAIL).is_err() || f.password.len() > 1024 {
+        let mut errors = FormErrors::new();
+        errors.field("email", "Not an email address.");
+        return Ok((StatusCode::BAD_REQUEST, login_page(&SignIn { email: &f.email, errors, ..SignIn::default() }))
+            .into_response());
+    }
+    // Counted before the password is verified (see the staff login); the
+    // portal has its own bucket, apart from the staff's.
+    if let Err(wait) = st.web.portal_throttle.lock().unwrap_or_else(|p| p.into_inner()).begin(&key, &ip, now) {
+        let message = format!("Too many failed attempts. Try again in {}.", super::login::wait_text(wait));
         let page = login_page(&SignIn { message: Some(&message), email: &f.email, ..SignIn::default() });
         return Ok((StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, wait.to_string())], page).into_response());
     }
     match portal::authenticate(&st.db, &f.email, &f.password).await {
         Ok(Some(customer)) => {
-            st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).succeeded(&key, &ip);
-            sign_in(&st, &headers, customer).await
+            st.web.portal_throttle.lock().unwrap_or_else(|p| p.into_inner()).succeeded(&key, &ip);
+            sign_in(&st, &headers, client, customer).await
         }
         Ok(None) => {
-            st.web.throttle.lock().unwrap_or_else(|p| p.into_inner()).failed(&key, &ip, now);
             let page =
                 login_page(&SignIn { message: Some("Wrong email or password."), email: &f.email, ..SignIn::default() });
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
@@ -188,17 +194,42 @@ pub struct EmailForm {
     email: String,
 }
 
-/// Emails a sign-in link to a known address; says the same either way.
-pub async fn request_link(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<EmailForm>) -> PageResult {
+/// Emails a sign-in link to a known address; says the same either way,
+/// after the same work: the link is issued and queued in the background, so
+/// timing does not tell which addresses have accounts. Requests are limited
+/// per address asked for and per client (each request counts).
+pub async fn request_link(
+    State(st): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Form(f): Form<EmailForm>,
+) -> PageResult {
     if !super::same_origin(&headers) {
         return Ok((StatusCode::FORBIDDEN, "cross-origin request refused").into_response());
     }
-    if let Err(e) = send_link(&st, &f.email).await {
-        let (status, link_errors) = form_errors(e, &["email"])?;
-        return Ok(
-            (status, login_page(&SignIn { link_email: &f.email, link_errors, ..SignIn::default() })).into_response()
-        );
+    let email = f.email.trim().to_ascii_lowercase();
+    if let Err(p) = mast_text_core::input::line(&email, mast_text_core::input::MAX_EMAIL) {
+        let mut link_errors = FormErrors::new();
+        link_errors.field("email", p.to_string());
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            login_page(&SignIn { link_email: &f.email, link_errors, ..SignIn::default() }),
+        )
+            .into_response());
     }
+    let now = crate::db::now_ms() as u64;
+    let ip = client.ip.to_string();
+    if let Err(wait) = st.web.link_throttle.lock().unwrap_or_else(|p| p.into_inner()).begin(&email, &ip, now) {
+        let message = format!("Too many sign-in links asked for. Try again in {}.", super::login::wait_text(wait));
+        let page = login_page(&SignIn { message: Some(&message), link_email: &f.email, ..SignIn::default() });
+        return Ok((StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, wait.to_string())], page).into_response());
+    }
+    let bg = st.clone();
+    tokio::spawn(async move {
+        if let Err(e) = send_link(&bg, &email).await {
+            tracing::warn!(error = %e, "sign-in link not sent");
+        }
+    });
     let body = html! {
         h1 { "Check your email" }
         p { "If that address has an account, a sign-in link is on its way. It works once, for 15 minutes." }
@@ -224,7 +255,8 @@ pub(crate) async fn send_link(st: &AppState, email: &str) -> Result<bool, StoreE
             "Sign in to your customer portal with this link (it works once, for 15 minutes):\n\n{link}\n\n\
              If you did not ask for it, ignore this message."
         ),
-        headers: Default::default(),
+        // The body holds a working link: erased once sent.
+        headers: [(notify::SECRET_HEADER.to_string(), "1".to_string())].into_iter().collect(),
         customer_id: Some(customer),
         ticket_id: None,
     };
@@ -248,12 +280,17 @@ pub async fn confirm_link(Path(token): Path<String>) -> Markup {
     )
 }
 
-pub async fn use_link(State(st): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> PageResult {
+pub async fn use_link(
+    State(st): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> PageResult {
     if !super::same_origin(&headers) {
         return Ok((StatusCode::FORBIDDEN, "cross-origin request refused").into_response());
     }
     match portal::use_magic_link(&st.db, &token).await? {
-        Some(customer) => sign_in(&st, &headers, customer).await,
+        Some(customer) => sign_in(&st, &headers, client, customer).await,
         None => {
             let message = "That link was already used or has expired. Ask for a new one below.";
             Ok((StatusCode::BAD_REQUEST, login_page(&SignIn { message: Some(message), ..SignIn::default() }))
@@ -347,12 +384,15 @@ pub async fn home(c: Customer, State(st): State<AppState>) -> PageResult {
     Ok(portal_page(&c, "My service", body).into_response())
 }
 
-fn password_page(c: &Customer, errors: &FormErrors) -> Markup {
+fn password_page(c: &Customer, has_password: bool, errors: &FormErrors) -> Markup {
     let f = Fields::new("password", errors);
     let body = html! {
-        h1 { "Set a password" }
+        h1 { @if has_password { "Change your password" } @else { "Set a password" } }
         (ui::form("/portal/password", Method::Post, &c.csrf, html! {
             (f.summary())
+            @if has_password {
+                (f.password_field("current_password", "Current password", "current-password", FieldOpts::new().required()))
+            }
             (f.password_field("password", "New password", "new-password",
                 FieldOpts::new().required().hint("At least 10 characters; a few words make a good one.")))
             button type="submit" { "Save" }
@@ -361,12 +401,15 @@ fn password_page(c: &Customer, errors: &FormErrors) -> Markup {
     portal_page(c, "Password", body)
 }
 
-pub async fn password_form(c: Customer) -> Markup {
-    password_page(&c, &FormErrors::new())
+pub async fn password_form(c: Customer, State(st): State<AppState>) -> PageResult {
+    let has = portal::has_password(&st.db, c.id).await?;
+    Ok(password_page(&c, has, &FormErrors::new()).into_response())
 }
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
     #[serde(default)]
     password: String,
 }
@@ -374,15 +417,19 @@ pub struct PasswordForm {
 pub async fn set_password(
     c: Customer,
     State(st): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     Form(f): Form<PasswordForm>,
 ) -> PageResult {
-    if let Err(e) = portal::set_password(&st.db, c.id, &f.password).await {
-        let (status, errors) = form_errors(e, &["password"])?;
-        return Ok((status, password_page(&c, &errors)).into_response());
+    // Someone at an unlocked screen must not take the account over: the
+    // current password is asked for whenever one is set.
+    if let Err(e) = portal::change_password(&st.db, c.id, &f.current_password, &f.password).await {
+        let has = portal::has_password(&st.db, c.id).await?;
+        let (status, errors) = form_errors(e, &["current_password", "password"])?;
+        return Ok((status, password_page(&c, has, &errors)).into_response());
     }
     // Setting a password ends every session; start a fresh one here.
-    sign_in(&st, &headers, c.id).await
+    sign_in(&st, &headers, client, c.id).await
 }
 
 /// The categories a customer picks from, in their words.
