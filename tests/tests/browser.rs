@@ -98,9 +98,13 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.client.goto(&format!("{base}/sites/map")).await?;
     let node = b.client.find(Locator::Css("svg.ring circle")).await?;
     assert_eq!(node.attr("fill").await?.as_deref(), Some("#d68910"), "the site is degraded on the schematic");
-    let tower = b.client.find(Locator::Css("svg.geomap a path")).await?;
-    assert_eq!(tower.attr("fill").await?.as_deref(), Some("#d68910"), "the tower is degraded on the map");
-    b.client.find(Locator::Css(&format!("svg.geomap a[href='/customers/{cust_id}'] circle"))).await?;
+    // The map is Leaflet (mast.js replaces the SVG fallback); its markers are
+    // vectors, so they draw whether or not the tiles load.
+    let tower = b.client.wait().for_element(Locator::Css(".map.is-live path.mk-site")).await?;
+    let class = tower.attr("class").await?.unwrap_or_default();
+    assert!(class.split(' ').any(|c| c == "mk-degraded"), "the tower is degraded on the map: {class}");
+    b.client.find(Locator::Css(".map.is-live path.mk-cust")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css(&format!(".map-popup a[href='/customers/{cust_id}']"))).await?;
     b.screenshot("02b-map").await?;
     b.client.goto(&format!("{base}/customers/{cust_id}")).await?;
     assert!(b.client.source().await?.contains("04:18:d6:a1:22:3b"), "the customer page lists the CPE");
@@ -128,14 +132,20 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
 
     // The chart of the device that is up.
     b.client.find(Locator::LinkText("ap-ridge")).await?.click().await?;
-    let img = b.client.wait().for_element(Locator::Css("img.chart")).await?;
+    // The chart is uPlot over the JSON series; the server's SVG chart, its
+    // fallback image, loads too.
+    b.client.wait().for_element(Locator::Css(".chart.is-live canvas")).await?;
+    let device_path = b.client.current_url().await?.path().to_string();
     let loaded = b
         .client
-        .execute("return arguments[0].complete && arguments[0].naturalWidth > 0", vec![serde_json::to_value(&img)?])
+        .execute(
+            "return fetch(arguments[0]).then(r => r.ok && r.headers.get('content-type') === 'image/svg+xml')",
+            vec![serde_json::Value::String(format!("{device_path}/chart.svg?range=hour"))],
+        )
         .await?;
     assert_eq!(loaded, serde_json::Value::Bool(true), "the chart image loads");
     b.client.find(Locator::LinkText("day")).await?.click().await?;
-    b.client.wait().for_element(Locator::Css("img.chart")).await?;
+    b.client.wait().for_element(Locator::Css(".chart.is-live, .chart.is-failed")).await?;
     b.screenshot("03-device-chart").await?;
 
     // Revoke the agent from its page.
