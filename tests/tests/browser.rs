@@ -144,6 +144,7 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(loaded, serde_json::Value::Bool(true), "the chart image loads");
+    b.screenshot("03a-device-chart-hour").await?;
     b.client.find(Locator::LinkText("day")).await?.click().await?;
     b.client.wait().for_element(Locator::Css(".chart.is-live, .chart.is-failed")).await?;
     b.screenshot("03-device-chart").await?;
@@ -160,12 +161,32 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     })
     .await?;
 
+    // Planning maintenance for a device that does not exist: the form comes
+    // back with the error next to the device field, keeping what was typed.
+    b.client.goto(&format!("{base}/maintenance")).await?;
+    b.client.execute("document.getElementById('plan-start_local').value = '2030-06-04T02:00'", vec![]).await?;
+    b.client.find(Locator::Css("#plan-device")).await?.send_keys("999999").await?;
+    b.client.find(Locator::Css("#plan-reason")).await?.send_keys("Firmware upgrade").await?;
+    b.client.find(Locator::Css("form[action='/maintenance'] button[type=submit]")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("#plan-device-error")).await?;
+    let src = b.client.source().await?;
+    assert!(src.contains("no device 999999") && src.contains("value=\"Firmware upgrade\""), "inline error");
+    b.screenshot("04b-maintenance-error").await?;
+
     // Phone width.
     b.client.set_window_size(390, 844).await?;
     b.client.goto(&format!("{base}/")).await?;
     b.screenshot("05-dashboard-phone").await?;
     b.client.goto(&format!("{base}/customers/{cust_id}")).await?;
     b.screenshot("05b-customer-phone").await?;
+    b.client.goto(&format!("{base}/sites/map")).await?;
+    b.client.wait().for_element(Locator::Css(".map.is-live path.mk-site")).await?;
+    b.screenshot("05c-map-phone").await?;
+    b.client.goto(&format!("{base}{device_path}")).await?;
+    b.client.wait().for_element(Locator::Css(".chart.is-live canvas")).await?;
+    b.screenshot("05d-device-phone").await?;
+    b.client.goto(&format!("{base}/maintenance")).await?;
+    b.screenshot("05e-maintenance-phone").await?;
     b.client.set_window_size(1280, 900).await?;
 
     // A technician cannot open the users page.

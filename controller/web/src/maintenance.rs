@@ -127,7 +127,7 @@ pub(crate) fn render(v: &View<'_>, list: &[StoredWindow], plan: Option<Markup>) 
 /// The planning form, keeping what was typed, errors next to their fields.
 pub(crate) fn plan_form(csrf: &str, sites: &[String], form: &WindowForm, errors: &FormErrors) -> Markup {
     let f = Fields::new("plan", errors);
-    let mut site_options: Vec<(&str, &str)> = vec![("", "— a device instead —")];
+    let mut site_options: Vec<(&str, &str)> = vec![("", "— none: a device below —")];
     site_options.extend(sites.iter().map(|s| (s.as_str(), s.as_str())));
     let kinds: Vec<(&str, &str)> = RecurrenceKind::ALL
         .iter()

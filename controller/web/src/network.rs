@@ -974,6 +974,7 @@ fn svg_response(svg: Markup) -> Response {
 
 /// Server-rendered SVG: mean RTT as a line, loss as red bars, per bucket.
 pub async fn chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
+    monitoring::get_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::device_series(&st.db, id, now - span, now, 240).await?;
@@ -982,6 +983,7 @@ pub async fn chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Qu
 
 /// Server-rendered SVG of a radio's signal (dBm, from its AP's station table).
 pub async fn signal_chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
+    monitoring::get_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;
