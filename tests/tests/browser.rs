@@ -98,9 +98,13 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.client.goto(&format!("{base}/sites/map")).await?;
     let node = b.client.find(Locator::Css("svg.ring circle")).await?;
     assert_eq!(node.attr("fill").await?.as_deref(), Some("#d68910"), "the site is degraded on the schematic");
-    let tower = b.client.find(Locator::Css("svg.geomap a path")).await?;
-    assert_eq!(tower.attr("fill").await?.as_deref(), Some("#d68910"), "the tower is degraded on the map");
-    b.client.find(Locator::Css(&format!("svg.geomap a[href='/customers/{cust_id}'] circle"))).await?;
+    // The map is Leaflet (mast.js replaces the SVG fallback); its markers are
+    // vectors, so they draw whether or not the tiles load.
+    let tower = b.client.wait().for_element(Locator::Css(".map.is-live path.mk-site")).await?;
+    let class = tower.attr("class").await?.unwrap_or_default();
+    assert!(class.split(' ').any(|c| c == "mk-degraded"), "the tower is degraded on the map: {class}");
+    b.client.find(Locator::Css(".map.is-live path.mk-cust")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css(&format!(".map-popup a[href='/customers/{cust_id}']"))).await?;
     b.screenshot("02b-map").await?;
     b.client.goto(&format!("{base}/customers/{cust_id}")).await?;
     assert!(b.client.source().await?.contains("04:18:d6:a1:22:3b"), "the customer page lists the CPE");
@@ -128,14 +132,21 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
 
     // The chart of the device that is up.
     b.client.find(Locator::LinkText("ap-ridge")).await?.click().await?;
-    let img = b.client.wait().for_element(Locator::Css("img.chart")).await?;
+    // The chart is uPlot over the JSON series; the server's SVG chart, its
+    // fallback image, loads too.
+    b.client.wait().for_element(Locator::Css(".chart.is-live canvas")).await?;
+    let device_path = b.client.current_url().await?.path().to_string();
     let loaded = b
         .client
-        .execute("return arguments[0].complete && arguments[0].naturalWidth > 0", vec![serde_json::to_value(&img)?])
+        .execute(
+            "return fetch(arguments[0]).then(r => r.ok && r.headers.get('content-type') === 'image/svg+xml')",
+            vec![serde_json::Value::String(format!("{device_path}/chart.svg?range=hour"))],
+        )
         .await?;
     assert_eq!(loaded, serde_json::Value::Bool(true), "the chart image loads");
+    b.screenshot("03a-device-chart-hour").await?;
     b.client.find(Locator::LinkText("day")).await?.click().await?;
-    b.client.wait().for_element(Locator::Css("img.chart")).await?;
+    b.client.wait().for_element(Locator::Css(".chart.is-live, .chart.is-failed")).await?;
     b.screenshot("03-device-chart").await?;
 
     // Revoke the agent from its page.
@@ -150,12 +161,32 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     })
     .await?;
 
+    // Planning maintenance for a device that does not exist: the form comes
+    // back with the error next to the device field, keeping what was typed.
+    b.client.goto(&format!("{base}/maintenance")).await?;
+    b.client.execute("document.getElementById('plan-start_local').value = '2030-06-04T02:00'", vec![]).await?;
+    b.client.find(Locator::Css("#plan-device")).await?.send_keys("999999").await?;
+    b.client.find(Locator::Css("#plan-reason")).await?.send_keys("Firmware upgrade").await?;
+    b.client.find(Locator::Css("form[action='/maintenance'] button[type=submit]")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("#plan-device-error")).await?;
+    let src = b.client.source().await?;
+    assert!(src.contains("no device 999999") && src.contains("value=\"Firmware upgrade\""), "inline error");
+    b.screenshot("04b-maintenance-error").await?;
+
     // Phone width.
     b.client.set_window_size(390, 844).await?;
     b.client.goto(&format!("{base}/")).await?;
     b.screenshot("05-dashboard-phone").await?;
     b.client.goto(&format!("{base}/customers/{cust_id}")).await?;
     b.screenshot("05b-customer-phone").await?;
+    b.client.goto(&format!("{base}/sites/map")).await?;
+    b.client.wait().for_element(Locator::Css(".map.is-live path.mk-site")).await?;
+    b.screenshot("05c-map-phone").await?;
+    b.client.goto(&format!("{base}{device_path}")).await?;
+    b.client.wait().for_element(Locator::Css(".chart.is-live canvas")).await?;
+    b.screenshot("05d-device-phone").await?;
+    b.client.goto(&format!("{base}/maintenance")).await?;
+    b.screenshot("05e-maintenance-phone").await?;
     b.client.set_window_size(1280, 900).await?;
 
     // A technician cannot open the users page.

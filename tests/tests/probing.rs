@@ -190,14 +190,14 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
     for (mac, ip, _) in CPES {
         assert!(page.body.contains(mac) && page.body.contains(ip), "site page lacks {mac}");
     }
-    let ap_pos = page.body.find(&format!("/devices/{}'", ap["id"])).expect("AP on the site page");
-    let cpe_pos = page.body.find(&format!("/devices/{cpe_id}'")).expect("CPE on the site page");
+    let ap_pos = page.body.find(&format!("/devices/{}\"", ap["id"])).expect("AP on the site page");
+    let cpe_pos = page.body.find(&format!("/devices/{cpe_id}\"")).expect("CPE on the site page");
     assert!(ap_pos < cpe_pos, "the AP comes before its CPEs");
     let dev = s.get(&format!("/devices/{cpe_id}")).await?;
-    assert!(dev.body.contains(&format!("href='/devices/{}'", ap["id"])), "parent link");
+    assert!(dev.body.contains(&format!("href=\"/devices/{}\"", ap["id"])), "parent link");
     assert!(dev.body.contains("-58 dBm") && dev.body.contains("signal.svg"), "signal shown");
     let svg = s.get(&format!("/devices/{cpe_id}/signal.svg?range=hour")).await?;
-    assert!(svg.body.contains("<path d='M"), "signal chart has a line");
+    assert!(svg.body.contains("<path d=\"M"), "signal chart has a line");
 
     // A customer served by the first CPE (MAC typed as on the radio's label):
     // the customer page shows the radio's live state, the CPE's page names
@@ -231,15 +231,18 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
     assert_eq!(cj["devices"][0]["id"], cpes[0]["id"], "{cj}");
     assert_eq!(cj["devices"][0]["signal_dbm"], -58);
     let cp = s.get(&format!("/customers/{cust_id}")).await?;
-    assert!(cp.body.contains("04:18:d6:a1:22:3b") && cp.body.contains(&format!("/devices/{cpe_id}'")), "customer page");
+    assert!(
+        cp.body.contains("04:18:d6:a1:22:3b") && cp.body.contains(&format!("/devices/{cpe_id}\"")),
+        "customer page"
+    );
     let dev = s.get(&format!("/devices/{cpe_id}")).await?;
     assert!(
-        dev.body.contains(&format!("/customers/{cust_id}'")) && dev.body.contains("Ada Okafor"),
+        dev.body.contains(&format!("/customers/{cust_id}\"")) && dev.body.contains("Ada Okafor"),
         "device page names the customer"
     );
     for q in ["okafor", "04:18:d6:a1:22:3b"] {
         let found = s.get(&format!("/search?q={q}")).await?;
-        assert!(found.body.contains(&format!("/customers/{cust_id}'")), "search {q}");
+        assert!(found.body.contains(&format!("/customers/{cust_id}\"")), "search {q}");
     }
 
     // No incident while everything answers.
@@ -299,9 +302,9 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
         "the webhook is signed with the shared secret"
     );
     let dash = s.get("/").await?;
-    assert!(dash.body.contains(&format!("/incidents/{iid}'")), "the dashboard lists the open incident");
+    assert!(dash.body.contains(&format!("/incidents/{iid}\"")), "the dashboard lists the open incident");
     let ip = s.get(&format!("/incidents/{iid}")).await?;
-    assert!(ip.body.contains("Ada Okafor") && ip.body.contains(&format!("/devices/{cpe_id}'")), "incident page");
+    assert!(ip.body.contains("Ada Okafor") && ip.body.contains(&format!("/devices/{cpe_id}\"")), "incident page");
     // Still one incident a few seconds later (the CPEs never get their own).
     tokio::time::sleep(Duration::from_secs(4)).await;
     let (_, v) = c.get("/api/v1/incidents", &tok).await?;

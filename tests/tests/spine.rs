@@ -73,7 +73,7 @@ async fn probe_results_reach_api_and_page(backend: Backend) -> anyhow::Result<()
     let dev_id = ap["id"].as_i64().expect("device id");
     let chart = web.get(&format!("/devices/{dev_id}/chart.svg?range=hour")).await?;
     assert_eq!(chart.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("image/svg+xml"));
-    assert!(chart.body.contains("<path d='M"), "the RTT line is drawn: {}", chart.body);
+    assert!(chart.body.contains("<path d=\"M"), "the RTT line is drawn: {}", chart.body);
 
     // Metrics on both sides.
     let m = reqwest::get(format!("http://{}/metrics", c.http)).await?.text().await?;

@@ -38,6 +38,8 @@
 //! | `[monitoring] outage_hold_down_secs` | `MAST_OUTAGE_HOLD_DOWN_SECS` | `60` | a device is down after failing this long (and 3 probes in a row) |
 //! | `[monitoring] outage_recovery_secs` | `MAST_OUTAGE_RECOVERY_SECS` | `60` | ... and up again after answering this long (and 2 probes) |
 //! | `[monitoring] outage_agent_silence_secs` | `MAST_OUTAGE_AGENT_SILENCE_SECS` | `90` | a site whose agent sent no data this long is unreachable (one site incident) |
+//! | `[monitoring] map_tile_url` | `MAST_MAP_TILE_URL` | `https://tile.openstreetmap.org/{z}/{x}/{y}.png` | map tiles (`http(s)://host[:port]/...{z}...{x}...{y}...`, `{s}` allowed at the start of the host); the web pages' CSP allows images from its origin; empty: no tiles (markers only) |
+//! | `[monitoring] map_attribution` | `MAST_MAP_ATTRIBUTION` | `© OpenStreetMap contributors` | credit shown on the map for the tiles (plain text) |
 //! | `[support] hours` | `MAST_SUPPORT_HOURS` | `mon-fri 08:00-18:00` | business hours the SLA clocks count (`24/7` for always) |
 //! | `[support] holidays` | `MAST_SUPPORT_HOLIDAYS` (comma-separated) | none | dates (`YYYY-MM-DD`) the SLA clocks and the dunning business days skip |
 //! | `[support] sla_targets` | `MAST_SLA_TARGETS` | `urgent=1h/4h, high=2h/8h, normal=4h/24h, low=8h/3d` | first-response / resolution targets per priority, in business time |
@@ -150,6 +152,8 @@ pub struct Monitoring {
     pub outage_hold_down_secs: u64,
     pub outage_recovery_secs: u64,
     pub outage_agent_silence_secs: u64,
+    pub map_tile_url: String,
+    pub map_attribution: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -291,9 +295,15 @@ impl Default for Monitoring {
             outage_hold_down_secs: 60,
             outage_recovery_secs: 60,
             outage_agent_silence_secs: 90,
+            map_tile_url: DEFAULT_MAP_TILE_URL.into(),
+            map_attribution: "© OpenStreetMap contributors".into(),
         }
     }
 }
+
+/// OpenStreetMap's standard tiles (mind their tile usage policy; a busy
+/// operator runs or buys a tile server and sets `map_tile_url`).
+pub const DEFAULT_MAP_TILE_URL: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
 
 impl Default for Support {
     fn default() -> Self {
@@ -465,6 +475,8 @@ impl Config {
         e.parse("MAST_OUTAGE_HOLD_DOWN_SECS", &mut m.outage_hold_down_secs)?;
         e.parse("MAST_OUTAGE_RECOVERY_SECS", &mut m.outage_recovery_secs)?;
         e.parse("MAST_OUTAGE_AGENT_SILENCE_SECS", &mut m.outage_agent_silence_secs)?;
+        e.string("MAST_MAP_TILE_URL", &mut m.map_tile_url);
+        e.string("MAST_MAP_ATTRIBUTION", &mut m.map_attribution);
         let s = &mut self.support;
         e.string("MAST_SUPPORT_HOURS", &mut s.hours);
         e.list("MAST_SUPPORT_HOLIDAYS", ',', &mut s.holidays);
@@ -554,6 +566,10 @@ impl Config {
         between("monitoring.outage_hold_down_secs", m.outage_hold_down_secs, 1, 86_400)?;
         between("monitoring.outage_recovery_secs", m.outage_recovery_secs, 1, 86_400)?;
         between("monitoring.outage_agent_silence_secs", m.outage_agent_silence_secs, 1, 86_400)?;
+        tile_origin(&m.map_tile_url).map_err(|p| invalid("monitoring.map_tile_url", p))?;
+        if mast_text_core::input::line(&m.map_attribution, 300).is_err() {
+            return bad("monitoring.map_attribution", "must be one line of at most 300 characters");
+        }
         let s = &self.support;
         if !(s.sla_at_risk > 0.0 && s.sla_at_risk < 1.0) {
             return bad("support.sla_at_risk", "must be between 0 and 1 (exclusive)");
@@ -597,6 +613,49 @@ impl Config {
             None => format!("sqlite://{}", self.data_dir.join("mast.db").display()),
         }
     }
+}
+
+/// The origin (`https://tile.example.net`, `https://*.tile.example.net` for
+/// a `{s}` subdomain template, with the port if given) of a tile URL
+/// template, for the Content-Security-Policy; `None` for "" (no tiles).
+/// Refuses anything but `http(s)://host[:port]/path` with `{z}`, `{x}` and
+/// `{y}` in the path, so the origin is safe to put in a header.
+pub fn tile_origin(url: &str) -> Result<Option<String>, String> {
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let (scheme, rest) = url
+        .split_once("://")
+        .filter(|(s, _)| *s == "https" || *s == "http")
+        .ok_or("must be an http:// or https:// URL template (or empty for no tiles)")?;
+    let (authority, path) = rest.split_once('/').ok_or("needs a path with {z}, {x} and {y}")?;
+    if !["{z}", "{x}", "{y}"].iter().all(|p| path.contains(p)) {
+        return Err("the path needs {z}, {x} and {y}".into());
+    }
+    if path.chars().any(|c| c.is_whitespace() || c.is_control() || "\"';,<>`".contains(c)) {
+        return Err("the path has characters a URL template cannot have".into());
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()) => (h, Some(p)),
+        Some(_) => return Err("the port must be a number".into()),
+        None => (authority, None),
+    };
+    let host = match host.strip_prefix("{s}.") {
+        Some(rest) => format!("*.{rest}"),
+        None => host.to_string(),
+    };
+    let labels_ok = |h: &str| {
+        !h.is_empty()
+            && h.split('.')
+                .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    };
+    if !labels_ok(host.trim_start_matches("*.")) {
+        return Err("the host must be a DNS name or IPv4 address ({s}. allowed in front)".into());
+    }
+    Ok(Some(match port {
+        Some(p) => format!("{scheme}://{host}:{p}"),
+        None => format!("{scheme}://{host}"),
+    }))
 }
 
 fn check_url(key: &'static str, url: Option<&str>) -> Result<(), ConfigError> {
@@ -649,6 +708,41 @@ mod tests {
         let c = load_str("", &[("MAST_SUPPORT_HOLIDAYS", "2026-12-25, 2027-01-01"), ("MAST_SMTP_HOST", "")]).unwrap();
         assert_eq!(c.support.holidays, ["2026-12-25", "2027-01-01"]);
         assert_eq!(c.mail.smtp.host, None, "an empty variable unsets");
+    }
+
+    #[test]
+    fn map_tiles_are_configurable_and_checked() {
+        let c = load_str("", &[]).unwrap();
+        assert_eq!(c.monitoring.map_tile_url, DEFAULT_MAP_TILE_URL);
+        assert_eq!(tile_origin(DEFAULT_MAP_TILE_URL).unwrap().as_deref(), Some("https://tile.openstreetmap.org"));
+        let c = load_str(
+            "[monitoring]\nmap_tile_url = \"https://{s}.tiles.example.net:8443/osm/{z}/{x}/{y}.png\"\n",
+            &[("MAST_MAP_ATTRIBUTION", "© Example")],
+        )
+        .unwrap();
+        assert_eq!(c.monitoring.map_attribution, "© Example");
+        assert_eq!(
+            tile_origin(&c.monitoring.map_tile_url).unwrap().as_deref(),
+            Some("https://*.tiles.example.net:8443")
+        );
+        let c = load_str("", &[("MAST_MAP_TILE_URL", "http://10.0.0.5/{z}/{x}/{y}.png")]).unwrap();
+        assert_eq!(tile_origin(&c.monitoring.map_tile_url).unwrap().as_deref(), Some("http://10.0.0.5"));
+        assert_eq!(tile_origin("").unwrap(), None, "no tiles");
+        for bad in [
+            "ftp://tiles.example/{z}/{x}/{y}.png",
+            "https://tiles.example/{z}/{x}.png",
+            "https://tiles.example;script-src *//{z}/{x}/{y}",
+            "https://tiles.example/{z}/{x}/{y}.png'; script-src *",
+            "https://ti les.example/{z}/{x}/{y}.png",
+            "https://tiles.example:http/{z}/{x}/{y}.png",
+            "https://{z}.example/{z}/{x}/{y}.png",
+        ] {
+            assert!(tile_origin(bad).is_err(), "{bad}");
+        }
+        let e = load_str("", &[("MAST_MAP_TILE_URL", "tiles")]).unwrap_err().to_string();
+        assert!(e.contains("monitoring.map_tile_url"), "{e}");
+        let e = load_str("", &[("MAST_MAP_ATTRIBUTION", "a\nb")]).unwrap_err().to_string();
+        assert!(e.contains("monitoring.map_attribution"), "{e}");
     }
 
     #[test]

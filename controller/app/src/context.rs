@@ -80,6 +80,11 @@ pub struct MonitoringSettings {
     pub retention: Retention,
     pub rollup_every: Duration,
     pub correlator: correlator::Config,
+    /// Map tile URL template (`""`: no tiles) and its origin (for the CSP).
+    pub map_tile_url: String,
+    pub map_tile_origin: Option<String>,
+    /// Credit for the tiles, shown on the map.
+    pub map_attribution: String,
 }
 
 #[derive(Debug, Clone)]
@@ -214,6 +219,10 @@ impl Settings {
                     agent_silence_ms: m.outage_agent_silence_secs as i64 * 1000,
                     ..Default::default()
                 },
+                map_tile_url: m.map_tile_url.clone(),
+                map_tile_origin: crate::config::tile_origin(&m.map_tile_url)
+                    .map_err(|p| invalid("monitoring.map_tile_url", p))?,
+                map_attribution: m.map_attribution.clone(),
             },
             support: SupportSettings {
                 sla: SlaPolicy {

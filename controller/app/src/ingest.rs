@@ -9,7 +9,7 @@
 //! that connection only; nothing from the network can stop the endpoint.
 
 use crate::db::Db;
-use crate::fleet::{self, AgentControl};
+use crate::fleet::{self, AgentControl, AgentStatus};
 use crate::metrics::Metrics;
 use crate::outages::Event;
 use crate::pki::{self, Pki};
@@ -217,8 +217,8 @@ impl Ingest {
         let ctl = self.agent_control(agent_id).await;
         let reason = match &ctl {
             None => Some("unknown agent"),
-            Some(c) if c.status == "revoked" => Some("agent revoked"),
-            Some(c) if c.status != "active" => Some("agent not enrolled"),
+            Some(c) if c.status == AgentStatus::Revoked => Some("agent revoked"),
+            Some(c) if c.status != AgentStatus::Active => Some("agent not enrolled"),
             Some(c) if c.cert_serial.as_deref() != Some(serial.as_str()) => Some("certificate superseded"),
             _ => None,
         };
@@ -361,7 +361,7 @@ impl Ingest {
                     }
                     let cur = control.borrow_and_update().get(&agent_id).cloned();
                     match cur {
-                        Some(c) if c.status == "revoked" => return Err((close::REVOKED, "agent revoked".into())),
+                        Some(c) if c.status == AgentStatus::Revoked => return Err((close::REVOKED, "agent revoked".into())),
                         Some(c) if c.site_revision as u64 > sent_revision => {
                             if let Some(cfg) = crate::monitoring::site_config(&self.db, c.site_id).await.map_err(internal)? {
                                 sent_revision = cfg.revision;

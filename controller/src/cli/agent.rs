@@ -68,7 +68,7 @@ pub async fn run(cmd: AgentCmd, app: &App) -> anyhow::Result<()> {
                         "{:>5}  {:<20} {:<8} {:<10} {}",
                         a.id,
                         a.site,
-                        a.status,
+                        a.status.as_str(),
                         state,
                         a.version.unwrap_or_default()
                     );

@@ -10,9 +10,29 @@ use crate::db::{Db, StoreError, now_ms};
 use mast_shared::Enrolled;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use std::collections::HashMap;
 use std::time::Duration;
+
+crate::text_enum! {
+    /// An agent's lifecycle (`agents.status`).
+    pub enum AgentStatus (field "status") {
+        /// Token issued, not enrolled yet.
+        Pending = "pending",
+        Active = "active",
+        Revoked = "revoked",
+    }
+}
+
+crate::text_enum! {
+    /// What pages show of an agent: its link for an active one, else its
+    /// lifecycle state (computed, never stored; the `?state=` filter).
+    pub enum AgentState (field "state") {
+        Connected = "connected",
+        Offline = "offline",
+        Pending = "pending",
+        Revoked = "revoked",
+    }
+}
 
 pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -41,22 +61,26 @@ impl From<sqlx::Error> for EnrollError {
 
 /// Creates a pending agent for `site` and returns `(agent_id, token)`.
 pub async fn add_agent(db: &Db, site: &str, token_ttl: Duration) -> Result<(u64, String), StoreError> {
+    crate::monitoring::check_line("site", site, 64)?;
+    if site.trim().is_empty() {
+        return Err(StoreError::invalid("site", "choose a site"));
+    }
     let site = crate::monitoring::site_by_name(db, site).await?.ok_or_else(|| {
-        StoreError::invalid_msg(format!("no site named {site:?}; create it with `mast-controller site add`"))
+        StoreError::invalid("site", format!("no site named {site:?}; create it with `mast-controller site add`"))
     })?;
     let token = random_secret("mast-enroll-");
     let now = now_ms();
-    let id: i64 = sqlx::query(
+    let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO agents (site_id, status, token_hash, token_expires_ms, created_ms) \
-         VALUES ($1, 'pending', $2, $3, $4) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(site.id)
+    .bind(AgentStatus::Pending)
     .bind(hash_secret(&token))
     .bind(now + token_ttl.as_millis() as i64)
     .bind(now)
     .fetch_one(&db.pool)
-    .await?
-    .try_get("id")?;
+    .await?;
     Ok((id as u64, token))
 }
 
@@ -79,18 +103,18 @@ pub async fn enroll(
     validity: Duration,
 ) -> Result<Enrolled, EnrollError> {
     let now = now_ms();
-    let mut tx = db.pool.begin().await?;
-    let row = sqlx::query(
-        "UPDATE agents SET status = 'active', token_hash = NULL, enrolled_ms = $1 \
-         WHERE token_hash = $2 AND status = 'pending' AND token_expires_ms > $1 RETURNING id, site_id",
+    let mut tx = db.begin().await?;
+    let (id, site_id): (i64, i64) = sqlx::query_as(
+        "UPDATE agents SET status = $3, token_hash = NULL, enrolled_ms = $1 \
+         WHERE token_hash = $2 AND status = $4 AND token_expires_ms > $1 RETURNING id, site_id",
     )
     .bind(now)
     .bind(hash_secret(token))
+    .bind(AgentStatus::Active)
+    .bind(AgentStatus::Pending)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(EnrollError::BadToken)?;
-    let id: i64 = row.try_get("id")?;
-    let site_id: i64 = row.try_get("site_id")?;
     let (cert_der, serial) = pki.sign_agent_csr(csr_der, id as u64, validity).map_err(EnrollError::Pki)?;
     sqlx::query("UPDATE agents SET cert_serial = $1, cert_expires_ms = $2 WHERE id = $3")
         .bind(serial)
@@ -98,51 +122,47 @@ pub async fn enroll(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let site: String =
-        sqlx::query("SELECT name FROM sites WHERE id = $1").bind(site_id).fetch_one(&mut *tx).await?.try_get("name")?;
+    let (site,): (String,) =
+        sqlx::query_as("SELECT name FROM sites WHERE id = $1").bind(site_id).fetch_one(&mut *tx).await?;
     tx.commit().await?;
     Ok(Enrolled { agent_id: id as u64, site, cert_der, ca_der: pki.ca_der() })
 }
 
 pub async fn revoke(db: &Db, id: u64) -> Result<bool, StoreError> {
-    let n = sqlx::query("UPDATE agents SET status = 'revoked', token_hash = NULL, revoked_ms = $1 WHERE id = $2 AND status <> 'revoked'")
-        .bind(now_ms())
-        .bind(id as i64)
-        .execute(&db.pool)
-        .await?
-        .rows_affected();
+    let n =
+        sqlx::query("UPDATE agents SET status = $3, token_hash = NULL, revoked_ms = $1 WHERE id = $2 AND status <> $3")
+            .bind(now_ms())
+            .bind(id as i64)
+            .bind(AgentStatus::Revoked)
+            .execute(&db.pool)
+            .await?
+            .rows_affected();
     Ok(n == 1)
 }
 
 /// What the link needs to know about each agent, refreshed every second.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AgentControl {
-    pub status: String,
+    pub status: AgentStatus,
     pub site_id: i64,
+    #[sqlx(rename = "revision")]
     pub site_revision: i64,
     pub cert_serial: Option<String>,
 }
 
 pub async fn control_snapshot(db: &Db) -> Result<HashMap<u64, AgentControl>, StoreError> {
-    let rows = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        #[sqlx(flatten)]
+        control: AgentControl,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT a.id, a.status, a.site_id, s.revision, a.cert_serial FROM agents a JOIN sites s ON s.id = a.site_id",
     )
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get::<i64, _>("id")? as u64,
-                AgentControl {
-                    status: r.try_get("status")?,
-                    site_id: r.try_get("site_id")?,
-                    site_revision: r.try_get("revision")?,
-                    cert_serial: r.try_get("cert_serial")?,
-                },
-            ))
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    Ok(rows.into_iter().map(|r| (r.id as u64, r.control)).collect())
 }
 
 pub async fn mark_connected(
@@ -189,20 +209,21 @@ pub async fn record_status(db: &Db, id: u64, backlog: u64, dropped: u64) -> Resu
 }
 
 pub async fn last_committed(db: &Db, id: u64) -> Result<Option<mast_shared::Ack>, StoreError> {
-    let r = sqlx::query("SELECT last_ack_epoch, last_ack_seq FROM agents WHERE id = $1")
-        .bind(id as i64)
-        .fetch_one(&db.pool)
-        .await?;
-    let e: Option<i64> = r.try_get("last_ack_epoch")?;
-    let s: Option<i64> = r.try_get("last_ack_seq")?;
+    let (e, s): (Option<i64>, Option<i64>) =
+        sqlx::query_as("SELECT last_ack_epoch, last_ack_seq FROM agents WHERE id = $1")
+            .bind(id as i64)
+            .fetch_optional(&db.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no agent {id}")))?;
     Ok(e.zip(s).map(|(e, s)| mast_shared::Ack { boot_epoch: e as u64, seq: s as u64 }))
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentView {
     pub id: i64,
+    pub site_id: i64,
     pub site: String,
-    pub status: String,
+    pub status: AgentStatus,
     pub connected: bool,
     pub version: Option<String>,
     pub target: Option<String>,
@@ -216,52 +237,109 @@ pub struct AgentView {
 impl AgentView {
     /// `connected` or `offline` for an active agent, else its status
     /// (`pending`, `revoked`).
-    pub fn state(&self) -> &str {
-        match (self.status.as_str(), self.connected) {
-            ("active", true) => "connected",
-            ("active", false) => "offline",
-            (other, _) => other,
+    pub fn state(&self) -> AgentState {
+        match (self.status, self.connected) {
+            (AgentStatus::Active, true) => AgentState::Connected,
+            (AgentStatus::Active, false) => AgentState::Offline,
+            (AgentStatus::Pending, _) => AgentState::Pending,
+            (AgentStatus::Revoked, _) => AgentState::Revoked,
         }
     }
 }
 
 pub async fn list_agents(db: &Db) -> Result<Vec<AgentView>, StoreError> {
-    agents_where(db, None).await
+    agents_where(db, "$1 = $1", 0).await
 }
 
 /// The agents of one site.
 pub async fn site_agents(db: &Db, site_id: i64) -> Result<Vec<AgentView>, StoreError> {
-    agents_where(db, Some(site_id)).await
+    agents_where(db, "a.site_id = $1", site_id).await
 }
 
-async fn agents_where(db: &Db, site_id: Option<i64>) -> Result<Vec<AgentView>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT a.id, s.name AS site, a.status, a.version, a.target, a.boot_epoch, a.last_seen_ms, a.last_addr, \
-         a.backlog, a.dropped, a.connected_ms, a.disconnected_ms FROM agents a JOIN sites s ON s.id = a.site_id \
-         WHERE ($1 IS NULL OR a.site_id = $1) ORDER BY a.id",
-    )
-    .bind(site_id)
-    .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let c: Option<i64> = r.try_get("connected_ms")?;
-            let d: Option<i64> = r.try_get("disconnected_ms")?;
-            let status: String = r.try_get("status")?;
-            Ok(AgentView {
-                id: r.try_get("id")?,
-                site: r.try_get("site")?,
-                connected: status == "active" && c.is_some() && c > d,
-                status,
-                version: r.try_get("version")?,
-                target: r.try_get("target")?,
-                boot_epoch: r.try_get("boot_epoch")?,
-                last_seen_ms: r.try_get("last_seen_ms")?,
-                last_addr: r.try_get("last_addr")?,
-                backlog: r.try_get("backlog")?,
-                dropped: r.try_get("dropped")?,
-            })
+/// The agent with id `id`, or [`StoreError::NotFound`].
+pub async fn get_agent(db: &Db, id: i64) -> Result<AgentView, StoreError> {
+    agents_where(db, "a.id = $1", id)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::NotFound(format!("no agent {id}")))
+}
+
+#[derive(sqlx::FromRow)]
+struct AgentRow {
+    id: i64,
+    site_id: i64,
+    site: String,
+    status: AgentStatus,
+    version: Option<String>,
+    target: Option<String>,
+    boot_epoch: Option<i64>,
+    last_seen_ms: Option<i64>,
+    last_addr: Option<String>,
+    backlog: Option<i64>,
+    dropped: Option<i64>,
+    connected_ms: Option<i64>,
+    disconnected_ms: Option<i64>,
+}
+
+async fn agents_where(db: &Db, filter: &'static str, arg: i64) -> Result<Vec<AgentView>, StoreError> {
+    let sql = format!(
+        "SELECT a.id, a.site_id, s.name AS site, a.status, a.version, a.target, a.boot_epoch, a.last_seen_ms, \
+         a.last_addr, a.backlog, a.dropped, a.connected_ms, a.disconnected_ms FROM agents a \
+         JOIN sites s ON s.id = a.site_id WHERE {filter} ORDER BY a.id"
+    );
+    let rows: Vec<AgentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(arg).fetch_all(&db.pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AgentView {
+            id: r.id,
+            site_id: r.site_id,
+            site: r.site,
+            connected: r.status == AgentStatus::Active
+                && r.connected_ms.is_some()
+                && r.connected_ms > r.disconnected_ms,
+            status: r.status,
+            version: r.version,
+            target: r.target,
+            boot_epoch: r.boot_epoch,
+            last_seen_ms: r.last_seen_ms,
+            last_addr: r.last_addr,
+            backlog: r.backlog,
+            dropped: r.dropped,
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn agents_have_typed_states_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/f.db", dir.path().display())).await.unwrap();
+        let ttl = Duration::from_secs(60);
+        let e = add_agent(&db, "nowhere", ttl).await.unwrap_err();
+        assert_eq!(e.field(), Some("site"), "{e}");
+        assert_eq!(add_agent(&db, "", ttl).await.unwrap_err().field(), Some("site"));
+        assert_eq!(add_agent(&db, "a\0b", ttl).await.unwrap_err().field(), Some("site"));
+        let site = crate::monitoring::add_site(&db, "north", &[], 30_000, 1_000).await.unwrap();
+        let (id, token) = add_agent(&db, "north", ttl).await.unwrap();
+        assert!(token.starts_with("mast-enroll-"));
+        let a = get_agent(&db, id as i64).await.unwrap();
+        assert_eq!(
+            (a.status, a.state(), a.site_id, a.connected),
+            (AgentStatus::Pending, AgentState::Pending, site.id, false)
+        );
+        assert_eq!(serde_json::to_value(&a).unwrap()["status"], "pending");
+        assert!(matches!(get_agent(&db, 999).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(last_committed(&db, 999).await, Err(StoreError::NotFound(_))));
+        assert_eq!(control_snapshot(&db).await.unwrap()[&id].status, AgentStatus::Pending);
+        assert!(revoke(&db, id).await.unwrap());
+        assert!(!revoke(&db, id).await.unwrap(), "once");
+        assert_eq!(site_agents(&db, site.id).await.unwrap()[0].state(), AgentState::Revoked);
+        sqlx::query("UPDATE agents SET status = 'zombie'").execute(&db.pool).await.unwrap();
+        assert!(matches!(list_agents(&db).await, Err(StoreError::Corrupt(_))));
+        assert!(matches!(control_snapshot(&db).await, Err(StoreError::Corrupt(_))));
+    }
 }

@@ -10,10 +10,9 @@
 //! recomputed, so their history survives the raw samples.
 
 use crate::db::{Db, StoreError};
-use sqlx::Row;
 
-pub const FIVE_MIN: i64 = 300_000;
-pub const HOUR: i64 = 3_600_000;
+pub(crate) const FIVE_MIN: i64 = 300_000;
+pub(crate) const HOUR: i64 = 3_600_000;
 const DAY: i64 = 86_400_000;
 
 #[derive(Debug, Clone, Copy)]
@@ -24,13 +23,13 @@ pub struct Retention {
 }
 
 /// Pure: start of the bucket of `width` holding `t`.
-pub fn bucket_start(t: i64, width: i64) -> i64 {
+fn bucket_start(t: i64, width: i64) -> i64 {
     t.div_euclid(width) * width
 }
 
 /// Pure: where a pass starts recomputing, given the dirty mark, the bucket
 /// width and the raw retention cutoff.
-pub fn recompute_from(dirty_from: i64, width: i64, raw_cutoff: i64) -> i64 {
+fn recompute_from(dirty_from: i64, width: i64, raw_cutoff: i64) -> i64 {
     let first_whole_raw_bucket = bucket_start(raw_cutoff.saturating_add(width - 1), width);
     bucket_start(dirty_from, width).max(first_whole_raw_bucket)
 }
@@ -45,12 +44,10 @@ pub struct PassStats {
 pub async fn run_once(db: &Db, now: i64, keep: Retention) -> Result<PassStats, StoreError> {
     let mut stats = PassStats::default();
     let raw_cutoff = now - keep.raw_days * DAY;
-    let dirty: Option<i64> = sqlx::query("SELECT dirty_from_ms FROM rollup_state WHERE name = 'samples'")
+    let dirty: Option<(Option<i64>,)> = sqlx::query_as("SELECT dirty_from_ms FROM rollup_state WHERE name = 'samples'")
         .fetch_optional(&db.pool)
-        .await?
-        .map(|r| r.try_get("dirty_from_ms"))
-        .transpose()?
-        .flatten();
+        .await?;
+    let dirty = dirty.and_then(|(d,)| d);
     if let Some(d) = dirty {
         // Clear the mark first (only if unchanged): data arriving during the
         // pass marks it again for the next one.
@@ -60,7 +57,7 @@ pub async fn run_once(db: &Db, now: i64, keep: Retention) -> Result<PassStats, S
             .await?;
         let from5 = recompute_from(d, FIVE_MIN, raw_cutoff);
         let fromh = recompute_from(d, HOUR, raw_cutoff);
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.begin().await?;
         sqlx::query("DELETE FROM sample_rollups WHERE width_ms = $1 AND t_ms >= $2")
             .bind(FIVE_MIN)
             .bind(from5)

@@ -100,29 +100,37 @@ pub async fn revoke_agent(c: Caller, State(st): State<AppState>, Path(id): Path<
 /// Delivery integrity of one agent: per boot epoch, the sequence range
 /// received, the count stored, the count reported dropped, and any gap not
 /// explained by a reported drop (`data_loss`); plus its uplink outages.
-pub async fn delivery_json(db: &crate::db::Db, id: i64) -> Result<Value, ApiError> {
-    let agents = fleet::list_agents(db).await?;
-    let Some(agent) = agents.into_iter().find(|a| a.id == id) else {
-        return Err(ApiError::not_found(format!("no agent {id}")));
-    };
-    let epochs = monitoring::delivery(db, id).await?;
-    let unexplained: i64 = epochs.iter().map(|e| e.unexplained).sum();
-    let reported: i64 = epochs.iter().map(|e| e.reported_dropped).sum();
-    let outages = monitoring::uplink_outages(db, id, 50).await?;
-    Ok(json!({
-        "agent_id": id,
-        "epochs": epochs,
-        "stored": epochs.iter().map(|e| e.stored).sum::<i64>(),
-        "reported_dropped": reported,
-        "unexplained": unexplained,
-        "data_loss": unexplained > 0,
-        "backlog": agent.backlog,
-        "uplink_outages": outages,
-    }))
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Delivery {
+    pub agent_id: i64,
+    pub epochs: Vec<monitoring::EpochDelivery>,
+    pub stored: i64,
+    pub reported_dropped: i64,
+    pub unexplained: i64,
+    pub data_loss: bool,
+    pub backlog: Option<i64>,
+    pub uplink_outages: Vec<monitoring::UplinkOutage>,
 }
 
-pub async fn delivery(State(st): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(delivery_json(&st.db, id).await?))
+/// The [`Delivery`] of agent `id` (404 for an unknown agent).
+pub async fn delivery_report(db: &crate::db::Db, id: i64) -> Result<Delivery, ApiError> {
+    let agent = fleet::get_agent(db, id).await?;
+    let epochs = monitoring::delivery(db, id).await?;
+    let unexplained: i64 = epochs.iter().map(|e| e.unexplained).sum();
+    Ok(Delivery {
+        agent_id: id,
+        stored: epochs.iter().map(|e| e.stored).sum(),
+        reported_dropped: epochs.iter().map(|e| e.reported_dropped).sum(),
+        unexplained,
+        data_loss: unexplained > 0,
+        backlog: agent.backlog,
+        uplink_outages: monitoring::uplink_outages(db, id, 50).await?,
+        epochs,
+    })
+}
+
+pub async fn delivery(State(st): State<AppState>, Path(id): Path<i64>) -> Result<Json<Delivery>, ApiError> {
+    Ok(Json(delivery_report(&st.db, id).await?))
 }
 
 pub async fn devices(State(st): State<AppState>, Query(p): Query<Page>) -> Result<Json<Value>, ApiError> {
@@ -167,17 +175,13 @@ pub async fn audit(State(st): State<AppState>, Query(p): Query<Page>) -> Result<
     Ok(Json(json!({ "entries": audit::list(&st.db, limit, offset).await?, "limit": limit, "offset": offset })))
 }
 
-/// The OpenAPI 3.1 document, generated from the route table so it cannot
-/// drift from the real routes.
 pub async fn site_inventory(State(st): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
-    if monitoring::site(&st.db, id).await?.is_none() {
-        return Err(ApiError::not_found("no such site"));
-    }
+    monitoring::get_site(&st.db, id).await?;
     Ok(Json(json!({ "site_id": id, "inventory": monitoring::inventory::site_inventory(&st.db, id).await? })))
 }
 
 pub async fn device(State(st): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
-    let Some(d) = monitoring::device(&st.db, id).await? else { return Err(ApiError::not_found("no such device")) };
+    let d = monitoring::get_device(&st.db, id).await?;
     let inventory = monitoring::inventory::device_inventory(&st.db, id).await?;
     let mut history = Vec::new();
     for i in &inventory {
@@ -208,7 +212,7 @@ pub async fn set_probing(
     Path(id): Path<i64>,
     Json(change): Json<monitoring::probing::Change>,
 ) -> Result<Json<Value>, ApiError> {
-    let Some(site) = monitoring::site(&st.db, id).await? else { return Err(ApiError::not_found("no such site")) };
+    let site = monitoring::get_site(&st.db, id).await?;
     let mut p = monitoring::probing::get(&st.db, id).await?.ok_or_else(|| ApiError::not_found("no such site"))?;
     p.apply(&change)?;
     monitoring::probing::set(&st.db, id, &p).await?;
@@ -216,6 +220,8 @@ pub async fn set_probing(
     Ok(Json(json!({ "site_id": id, "probing": p.view() })))
 }
 
+/// The OpenAPI 3.1 document, generated from the route table so it cannot
+/// drift from the real routes.
 pub async fn openapi() -> Json<Value> {
     Json(openapi_doc())
 }

@@ -224,12 +224,18 @@ routes! {
     GET "/" Page Access::Roles(EVERYONE) => get(network::dashboard);
     GET "/sites" Page Access::Roles(EVERYONE) => get(network::sites);
     GET "/sites/map" Page Access::Roles(EVERYONE) => get(network::sites_map);
+    GET "/sites/map.json" Page Access::Roles(EVERYONE) => get(network::sites_map_json);
     GET "/sites/{id}" Page Access::Roles(EVERYONE) => get(network::site);
     GET "/sites/{id}/inventory" Page Access::Roles(EVERYONE) => get(network::site_inventory);
     GET "/devices" Page Access::Roles(EVERYONE) => get(network::devices);
     GET "/devices/{id}" Page Access::Roles(EVERYONE) => get(network::device);
     GET "/devices/{id}/chart.svg" Page Access::Roles(EVERYONE) => get(network::chart);
     GET "/devices/{id}/signal.svg" Page Access::Roles(EVERYONE) => get(network::signal_chart);
+    GET "/devices/{id}/series.json" Page Access::Roles(EVERYONE) => get(network::series_json);
+    GET "/devices/{id}/signal.json" Page Access::Roles(EVERYONE) => get(network::signal_json);
+    GET "/live/dashboard" Page Access::Roles(EVERYONE) => get(network::dashboard_live);
+    GET "/live/sites/{id}/devices" Page Access::Roles(EVERYONE) => get(network::site_devices_live);
+    GET "/live/incidents" Page Access::Roles(EVERYONE) => get(incidents::list_live);
     GET "/customers" Page Access::Roles(EVERYONE) => get(customers::list_page);
     POST "/customers" Page Access::Roles(customers::EDITORS) => post(customers::create_page);
     GET "/customers/{id}" Page Access::Roles(EVERYONE) => get(customers::page);
@@ -302,7 +308,26 @@ pub fn router(state: AppState) -> Router {
         }
         r = r.route(spec.path, guarded);
     }
-    r.fallback(not_found).layer(axum::middleware::map_response(security_headers)).with_state(state)
+    let csp = content_security_policy(state.settings.monitoring.map_tile_origin.as_deref());
+    r.fallback(not_found).layer(axum::middleware::map_response_with_state(csp, security_headers)).with_state(state)
+}
+
+/// The pages' Content-Security-Policy: everything from the controller
+/// itself, plus map tile images from `tile_origin` (checked by the
+/// configuration to be a bare `scheme://host[:port]`).
+pub fn content_security_policy(tile_origin: Option<&str>) -> HeaderValue {
+    let img = match tile_origin {
+        Some(o) => format!("img-src 'self' data: {o}"),
+        None => "img-src 'self' data:".to_string(),
+    };
+    let csp = format!(
+        "default-src 'self'; {img}; style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    );
+    HeaderValue::from_str(&csp).unwrap_or_else(|_| {
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        )
+    })
 }
 
 pub const SESSION_COOKIE: &str = "mast_session";
@@ -388,6 +413,11 @@ pub async fn authorize(
                     ip,
                     path,
                 },
+                // htmx (a polled fragment) would swap the login page into
+                // the page: tell it to go there instead.
+                Ok(None) if req.headers().contains_key("hx-request") => {
+                    return (StatusCode::UNAUTHORIZED, [("hx-redirect", "/login")]).into_response();
+                }
                 Ok(None) => return Redirect::to("/login").into_response(),
                 Err(e) => return ApiError::from(e).into_response(),
             }
@@ -433,14 +463,9 @@ pub async fn authorize(
     next.run(req).await
 }
 
-async fn security_headers(mut res: Response) -> Response {
+async fn security_headers(State(csp): State<HeaderValue>, mut res: Response) -> Response {
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        ),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // `same-origin`, not `no-referrer`: with the latter browsers send `Origin: null`
@@ -478,6 +503,21 @@ mod tests {
             assert!(seen.insert((r.method.clone(), r.path)), "duplicate route {} {}", r.method, r.path);
             assert_eq!(r.kind == Kind::Api, r.path.starts_with("/api/") || r.path == "/metrics", "{}", r.path);
         }
+    }
+
+    #[test]
+    fn csp_allows_the_map_tiles_only() {
+        let csp = content_security_policy(None);
+        assert_eq!(
+            csp.to_str().unwrap(),
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        );
+        let csp = content_security_policy(Some("https://tile.openstreetmap.org"));
+        assert!(
+            csp.to_str().unwrap().contains("img-src 'self' data: https://tile.openstreetmap.org; style-src 'self'")
+        );
+        // A value that cannot be a header falls back to the strict policy.
+        assert!(!content_security_policy(Some("https://a\nb")).to_str().unwrap().contains("https://"));
     }
 
     #[test]

@@ -1,34 +1,134 @@
 //! Network pages: dashboard, sites (list, map, site, inventory), devices
 //! (list, device page, charts), agents (enrollment, revocation) and search.
+//!
+//! Every page is a maud template through `crate::ui`. The handlers read the
+//! stores and hand plain data to the renderers below (pure functions, tested
+//! for escaping). Interactive parts degrade: the charts are uPlot over
+//! `/devices/{id}/series.json` with the server's SVG chart as the fallback,
+//! the map is Leaflet over `/sites/map.json` with the server's SVG
+//! projection as the fallback, and the live tables are htmx fragments
+//! (`/live/...`) polled every 30 s, plain tables without JavaScript.
 
-use super::api::{delivery_json, range_ms};
-use super::pages::{badge, csrf_field, layout};
-use super::{ApiError, AppState, Caller, ago, esc, fmt_utc};
+use super::api::{Delivery, delivery_report, range_ms};
+use super::pages::page;
+use super::{ApiError, AppState, Caller, ago, fmt_utc};
+use crate::audit;
+use crate::fleet::{self, AgentState, AgentStatus, AgentView};
+use crate::monitoring::inventory::{HistoryEntry, InventoryView};
+use crate::monitoring::outages::{IncidentView, RootKind};
+use crate::monitoring::{self, DeviceStatus, DeviceView, LocatedCustomer, Site, SiteCounts};
 use crate::staff::Role;
-use crate::{audit, fleet, monitoring};
-use axum::Form;
+use crate::ui::{self, ChartKind, FieldOpts, Fields, FormErrors, Markup, Method, Table, Tile, Tone, html};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use mast_store::StoreError;
+use mast_store::customers::Customer;
+use maud::Render;
 use serde::Deserialize;
+use serde_json::{Value, json};
 
 type PageResult = Result<Response, ApiError>;
-/// A site's status from its device counts and whether its agent is online.
-pub fn site_status(c: monitoring::SiteCounts, agent_online: bool) -> &'static str {
-    if c.total == 0 {
-        "up"
-    } else if !agent_online || c.up == 0 {
-        "down"
-    } else if c.up == c.total {
-        "up"
-    } else {
-        "degraded"
+
+/// How a polled fragment refreshes: every 30 s, its content replaced.
+const LIVE_EVERY: &str = "every 30s";
+
+/// Whether a site has an agent, and whether it is online.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AgentPresence {
+    /// No enrolled agent (none, only a pending token, or only revoked ones).
+    None,
+    /// Enrolled, not connected.
+    Offline,
+    Online,
+}
+
+impl AgentPresence {
+    /// The presence of a site's agents.
+    pub fn of<'a>(agents: impl IntoIterator<Item = &'a AgentView>) -> AgentPresence {
+        let mut presence = AgentPresence::None;
+        for a in agents {
+            match a.state() {
+                AgentState::Connected => return AgentPresence::Online,
+                AgentState::Offline => presence = AgentPresence::Offline,
+                AgentState::Pending | AgentState::Revoked => {}
+            }
+        }
+        presence
     }
 }
 
+/// A site's status on the dashboard, the site list and the map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SiteStatus {
+    Up,
+    Degraded,
+    Down,
+    /// Nobody watches it: neither up nor down.
+    NoAgent,
+}
+
+impl SiteStatus {
+    pub const ALL: [SiteStatus; 4] = [SiteStatus::Up, SiteStatus::Degraded, SiteStatus::Down, SiteStatus::NoAgent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteStatus::Up => "up",
+            SiteStatus::Degraded => "degraded",
+            SiteStatus::Down => "down",
+            SiteStatus::NoAgent => "no agent",
+        }
+    }
+
+    pub fn from_text(s: &str) -> Option<SiteStatus> {
+        SiteStatus::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    fn tone(self) -> Tone {
+        match self {
+            SiteStatus::Up => Tone::Up,
+            SiteStatus::Degraded => Tone::Degraded,
+            SiteStatus::Down => Tone::Down,
+            SiteStatus::NoAgent => Tone::Neutral,
+        }
+    }
+
+    /// Fill of the site's marker in the server-drawn SVG.
+    fn fill(self) -> &'static str {
+        match self {
+            SiteStatus::Up => "#1f8a4c",
+            SiteStatus::Degraded => "#d68910",
+            SiteStatus::Down => "#c0392b",
+            SiteStatus::NoAgent => "#8a8f98",
+        }
+    }
+}
+
+/// A site's status from its device counts and its agent: a site nobody
+/// watches is "no agent" (never "up"); one whose agent is offline is down
+/// (unreachable); otherwise up, degraded or down by its devices.
+pub(crate) fn site_status(c: SiteCounts, agent: AgentPresence) -> SiteStatus {
+    match agent {
+        AgentPresence::None => SiteStatus::NoAgent,
+        AgentPresence::Offline => SiteStatus::Down,
+        AgentPresence::Online if c.total == 0 || c.up == c.total => SiteStatus::Up,
+        AgentPresence::Online if c.up == 0 => SiteStatus::Down,
+        AgentPresence::Online => SiteStatus::Degraded,
+    }
+}
+
+/// One site with what the overview pages show of it.
+pub(crate) struct SiteLine {
+    pub site: Site,
+    pub status: SiteStatus,
+    pub agent: AgentPresence,
+    pub counts: SiteCounts,
+}
+
 struct Overview {
-    sites: Vec<(monitoring::Site, &'static str, i64, i64)>,
-    agents: Vec<fleet::AgentView>,
+    sites: Vec<SiteLine>,
+    agents: Vec<AgentView>,
     devices_down: i64,
 }
 
@@ -39,52 +139,126 @@ async fn overview(st: &AppState) -> Result<Overview, ApiError> {
     let devices_down = counts.values().map(|c| c.down).sum();
     let sites = sites
         .into_iter()
-        .map(|s| {
-            let c = counts.get(&s.id).copied().unwrap_or_default();
-            let online = agents.iter().any(|a| a.site == s.name && a.connected);
-            (s, site_status(c, online), c.up, c.total)
+        .map(|site| {
+            let counts = counts.get(&site.id).copied().unwrap_or_default();
+            let agent = AgentPresence::of(agents.iter().filter(|a| a.site_id == site.id));
+            SiteLine { status: site_status(counts, agent), agent, counts, site }
         })
         .collect();
     Ok(Overview { sites, agents, devices_down })
 }
 
-pub async fn dashboard(c: Caller, State(st): State<AppState>) -> PageResult {
-    let o = overview(&st).await?;
-    let count = |s: &str| o.sites.iter().filter(|x| x.1 == s).count();
-    let active: Vec<_> = o.agents.iter().filter(|a| a.status == "active").collect();
-    let offline = active.iter().filter(|a| !a.connected).count();
-    let down = o.devices_down as usize;
-    let tile = |n: usize, label: &str, href: &str, cls: &str| {
-        format!("<a class='tile {cls}' href='{href}'><span class=n>{n}</span><span>{label}</span></a>")
-    };
-    let mut b = String::from("<meta http-equiv=refresh content=30><h1>Network</h1><div class=tiles>");
-    b.push_str(&tile(count("up"), "sites up", "/sites?status=up", "up"));
-    b.push_str(&tile(count("degraded"), "sites degraded", "/sites?status=degraded", "degraded"));
-    b.push_str(&tile(count("down"), "sites down", "/sites?status=down", "down"));
-    b.push_str(&tile(down, "devices down", "/devices?status=down", if down > 0 { "down" } else { "up" }));
-    b.push_str(&tile(offline, "agents offline", "/agents?state=offline", if offline > 0 { "down" } else { "up" }));
-    let open = monitoring::outages::list(&st.db, true, 50).await?;
-    b.push_str(&tile(
-        open.len(),
-        "open incidents",
-        "/incidents?open=true",
-        if open.is_empty() { "up" } else { "down" },
-    ));
-    let tickets = mast_store::tickets::count_active(&st.db).await? as usize;
-    b.push_str(&tile(tickets, "open tickets", "/tickets", if tickets > 0 { "degraded" } else { "up" }));
-    b.push_str("</div>");
-    if open.iter().any(|i| i.root_kind == "controller") {
-        b.push_str(
-            "<p class='banner down'>Many agents went silent at once: this looks like the controller's own network, \
-             not the towers. <a href='/alerts'>Controller alerts</a></p>",
-        );
-    }
-    if !open.is_empty() {
-        b.push_str("<h2>Open incidents</h2>");
-        b.push_str(&super::incidents::incident_rows(&open, crate::db::now_ms()));
-    }
-    Ok(layout(&c, "Dashboard", &b).into_response())
+/// An `<a>` to a path built from a prefix and an id.
+fn link(prefix: &str, id: i64, text: &str) -> Markup {
+    html! { a href={ (prefix) (id) } { (text) } }
 }
+
+/// `-` for nothing.
+fn or_dash(v: Option<&str>) -> &str {
+    v.unwrap_or("-")
+}
+
+fn dbm(v: Option<i64>) -> String {
+    v.map(|s| format!("{s} dBm")).unwrap_or_else(|| "-".into())
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|r| format!("{r:.2} ms")).unwrap_or_else(|| "-".into())
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|l| format!("{l:.0} %")).unwrap_or_else(|| "-".into())
+}
+
+/// A `div` whose content htmx replaces with `src` every 30 s.
+fn live(id: &str, src: &str, body: Markup) -> Markup {
+    html! {
+        div id=(id) hx-get=(src) hx-trigger=(LIVE_EVERY) hx-swap="innerHTML" { (body) }
+    }
+}
+
+/// What a form re-renders on an input error: the message next to its
+/// field when the form has that field, else at the top.
+pub(super) fn form_errors(e: &StoreError, fields: &[&str]) -> Option<FormErrors> {
+    let StoreError::Invalid { field, reason } = e else { return None };
+    let mut errors = FormErrors::new();
+    if fields.contains(&field.as_str()) {
+        errors.field(field, reason.clone());
+    } else {
+        errors.form(e.to_string());
+    }
+    Some(errors)
+}
+
+// ---------------------------------------------------------------- dashboard
+
+/// The dashboard: tiles and open incidents, refreshed in place.
+pub async fn dashboard(c: Caller, State(st): State<AppState>) -> Result<Markup, ApiError> {
+    let status = dashboard_status(&st).await?;
+    Ok(page(
+        &c,
+        "Dashboard",
+        html! {
+            h1 { "Network" }
+            (live("dashboard-live", "/live/dashboard", status))
+        },
+    ))
+}
+
+/// `GET /live/dashboard`: the dashboard's tiles and open incidents (htmx).
+pub async fn dashboard_live(State(st): State<AppState>) -> Result<Markup, ApiError> {
+    dashboard_status(&st).await
+}
+
+/// What the dashboard counts.
+pub(crate) struct DashboardCounts {
+    pub sites: [i64; 4],
+    pub devices_down: i64,
+    pub agents_offline: i64,
+    pub open_tickets: i64,
+}
+
+async fn dashboard_status(st: &AppState) -> Result<Markup, ApiError> {
+    let o = overview(st).await?;
+    let sites = SiteStatus::ALL.map(|s| o.sites.iter().filter(|x| x.status == s).count() as i64);
+    let counts = DashboardCounts {
+        sites,
+        devices_down: o.devices_down,
+        agents_offline: o.agents.iter().filter(|a| a.state() == AgentState::Offline).count() as i64,
+        open_tickets: mast_store::tickets::count_active(&st.db).await?,
+    };
+    let open = monitoring::outages::list(&st.db, true, 50).await?;
+    Ok(render_dashboard(&counts, &open, crate::db::now_ms()))
+}
+
+pub(crate) fn render_dashboard(n: &DashboardCounts, open: &[IncidentView], now: i64) -> Markup {
+    let [up, degraded, down, no_agent] = n.sites;
+    let tiles = [
+        Tile { n: up, label: "sites up", href: "/sites?status=up", class: Tone::Up },
+        Tile { n: degraded, label: "sites degraded", href: "/sites?status=degraded", class: Tone::Degraded },
+        Tile { n: down, label: "sites down", href: "/sites?status=down", class: Tone::Down },
+        Tile { n: no_agent, label: "sites without agent", href: "/sites?status=no+agent", class: Tone::Unknown },
+        Tile { n: n.devices_down, label: "devices down", href: "/devices?status=down", class: Tone::Down },
+        Tile { n: n.agents_offline, label: "agents offline", href: "/agents?state=offline", class: Tone::Down },
+        Tile { n: open.len() as i64, label: "open incidents", href: "/incidents?open=true", class: Tone::Down },
+        Tile { n: n.open_tickets, label: "open tickets", href: "/tickets", class: Tone::Degraded },
+    ];
+    html! {
+        (ui::tiles(&tiles))
+        @if open.iter().any(|i| i.root_kind == RootKind::Controller) {
+            p.banner.down {
+                "Many agents went silent at once: this looks like the controller's own network, not the towers. "
+                a href="/alerts" { "Controller alerts" }
+            }
+        }
+        @if !open.is_empty() {
+            h2 { "Open incidents" }
+            (super::incidents::incidents_table(open, now))
+        }
+    }
+}
+
+// ---------------------------------------------------------------- sites
 
 #[derive(Deserialize)]
 pub struct StatusQ {
@@ -92,125 +266,139 @@ pub struct StatusQ {
     state: Option<String>,
 }
 
-pub async fn sites(c: Caller, State(st): State<AppState>, Query(q): Query<StatusQ>) -> PageResult {
+pub async fn sites(c: Caller, State(st): State<AppState>, Query(q): Query<StatusQ>) -> Result<Markup, ApiError> {
+    let filter = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            SiteStatus::from_text(s)
+                .ok_or_else(|| ApiError::bad_request(format!("status {s:?} must be up, degraded, down or no agent")))?,
+        ),
+    };
     let o = overview(&st).await?;
-    let mut b = String::from(
-        "<h1>Sites</h1><p><a href=/sites/map>Schematic view</a></p><div class=wrap><table><tr><th>Site</th><th>Status</th><th>Devices up</th><th>Interval</th></tr>",
-    );
-    for (s, status, up, n) in o.sites.iter().filter(|x| q.status.as_deref().is_none_or(|f| f == x.1)) {
-        b.push_str(&format!(
-            "<tr><td><a href='/sites/{}'>{}</a></td><td>{}</td><td>{up} / {n}</td><td>{} s</td></tr>",
-            s.id,
-            esc(&s.name),
-            badge(status),
-            s.interval_ms / 1000
-        ));
-    }
-    b.push_str("</table></div>");
-    Ok(layout(&c, "Sites", &b).into_response())
+    let shown: Vec<&SiteLine> = o.sites.iter().filter(|x| filter.is_none_or(|f| f == x.status)).collect();
+    Ok(page(&c, "Sites", render_sites(&shown, filter)))
 }
 
-/// Schematic of the network: the controller in the middle, every site around
-/// it joined by its backhaul (dashed red when the agent is offline), coloured
-/// by status, each a link to its page. Sites have no coordinates yet, so this
-/// is a ring, not a geographic map.
-pub async fn sites_map(c: Caller, State(st): State<AppState>) -> PageResult {
-    let o = overview(&st).await?;
-    let n = o.sites.len().max(1) as f64;
-    let (w, h) = (900.0f64, 640.0f64);
-    let (cx, cy) = (w / 2.0, h / 2.0);
-    let r = (h / 2.0 - 80.0).max(100.0);
-    let mut svg = format!(
-        "<svg class=schematic viewBox='0 0 {w} {h}' xmlns='http://www.w3.org/2000/svg' role=img aria-label='Network schematic' font-family='sans-serif' font-size='12'>"
-    );
-    let mut nodes = String::new();
-    for (i, (s, status, up, total)) in o.sites.iter().enumerate() {
-        let a = i as f64 / n * std::f64::consts::TAU - std::f64::consts::FRAC_PI_2;
-        let (x, y) = (cx + r * a.cos(), cy + r * a.sin());
-        let online = o.agents.iter().any(|ag| ag.site == s.name && ag.connected);
-        let line = if online { "stroke='#8a99aa'" } else { "stroke='#c0392b' stroke-dasharray='6 4'" };
-        svg.push_str(&format!("<line x1='{cx:.0}' y1='{cy:.0}' x2='{x:.0}' y2='{y:.0}' {line} stroke-width='2'/>"));
-        let fill = match *status {
-            "up" => "#1f8a4c",
-            "degraded" => "#d68910",
-            "down" => "#c0392b",
-            _ => "#8a8f98",
-        };
-        nodes.push_str(&format!(
-            "<a href='/sites/{id}'><circle cx='{x:.0}' cy='{y:.0}' r='16' fill='{fill}'><title>{name}: {status}</title></circle>\
-             <text x='{tx:.0}' y='{ty:.0}' text-anchor='middle'>{name} {up}/{total}</text></a>",
-            id = s.id,
-            name = esc(&s.name),
-            // The label sits outside the ring, clear of the backhaul line.
-            tx = cx + (r + 34.0) * a.cos(),
-            ty = cy + (r + 34.0) * a.sin() + 4.0,
-        ));
-    }
-    svg.push_str(&nodes);
-    svg.push_str(&format!(
-        "<rect x='{:.0}' y='{:.0}' width='120' height='36' rx='6' fill='#14324f'/><text x='{cx:.0}' y='{:.0}' fill='#fff' text-anchor='middle'>controller</text></svg>",
-        cx - 60.0,
-        cy - 18.0,
-        cy + 4.0
-    ));
-    let mut b = String::from("<h1>Network map</h1><p><a href=/sites>List view</a></p>");
-    let placed: Vec<_> = o.sites.iter().filter_map(|x| Some((x, x.0.lat?, x.0.lon?))).collect();
-    let customers = mast_store::customers::located(&st.db, 5000).await?;
-    if placed.is_empty() && customers.is_empty() {
-        b.push_str("<p class=muted>No site has coordinates yet (<code>mast-controller site set NAME --lat .. --lon ..</code>): the schematic below shows each tower's backhaul to the controller.</p>");
+pub(crate) fn render_sites(lines: &[&SiteLine], filter: Option<SiteStatus>) -> Markup {
+    let empty = if filter.is_some() {
+        "No site has this status."
     } else {
-        let pts: Vec<(f64, f64)> =
-            placed.iter().map(|(_, la, lo)| (*la, *lo)).chain(customers.iter().map(|c| (c.1, c.2))).collect();
-        let p = Projection::fit(&pts, 900.0, 560.0, 40.0);
-        let mut geo = String::from(
-            "<svg class='schematic geomap' viewBox='0 0 900 560' xmlns='http://www.w3.org/2000/svg' role=img aria-label='Map of towers and customers' font-family='sans-serif' font-size='12'><rect width='900' height='560' fill='#f4f7fa'/>",
-        );
-        for (id, la, lo, name) in &customers {
-            let (x, y) = p.xy(*la, *lo);
-            geo.push_str(&format!(
-                "<a href='/customers/{id}'><circle cx='{x:.1}' cy='{y:.1}' r='3' fill='#5d6d7e'><title>{}</title></circle></a>",
-                esc(name)
-            ));
-        }
-        for ((site, status, up, total), la, lo) in &placed {
-            let (x, y) = p.xy(*la, *lo);
-            let fill = match *status {
-                "up" => "#1f8a4c",
-                "degraded" => "#d68910",
-                "down" => "#c0392b",
-                _ => "#8a8f98",
-            };
-            geo.push_str(&format!(
-                "<a href='/sites/{id}'><path d='M{x:.1},{top:.1} L{l:.1},{bot:.1} L{r:.1},{bot:.1} Z' fill='{fill}'><title>{name}: {status}</title></path>\
-                 <text x='{x:.1}' y='{ty:.1}' text-anchor='middle'>{name} {up}/{total}</text></a>",
-                id = site.id,
-                name = esc(&site.name),
-                top = y - 12.0,
-                bot = y + 8.0,
-                l = x - 10.0,
-                r = x + 10.0,
-                ty = y + 22.0,
-            ));
-        }
-        geo.push_str(&format!(
-            "<text x='8' y='552' fill='#555'>{} towers, {} customers with coordinates; north is up</text></svg>",
-            placed.len(),
-            customers.len()
-        ));
-        b.push_str(&format!("<div class=wrap>{geo}</div>"));
+        "No sites yet: add one with mast-controller site add NAME --targets IP,..."
+    };
+    let mut t =
+        Table::new(empty).col("Site").col("Status").num_col("Devices up").num_col("Probe interval").col("Agent");
+    for l in lines {
+        t.push(vec![
+            link("/sites/", l.site.id, &l.site.name),
+            ui::tone_badge(l.status.tone(), l.status.as_str()),
+            html! { (l.counts.up) " / " (l.counts.total) },
+            html! { (l.site.interval_ms / 1000) " s" },
+            html! {
+                @match l.agent {
+                    AgentPresence::Online => (ui::badge("connected")),
+                    AgentPresence::Offline => (ui::badge("offline")),
+                    AgentPresence::None => (ui::badge("no agent")),
+                }
+            },
+        ]);
     }
-    b.push_str(&format!(
-        "<h2>Schematic</h2><div class=wrap>{}</div>",
-        svg.replacen("class=schematic", "class='schematic ring'", 1)
-    ));
-    Ok(layout(&c, "Map", &b).into_response())
+    html! {
+        h1 { "Sites" }
+        p {
+            a href="/sites/map" { "Map" }
+            @if let Some(f) = filter { " · showing " (f.as_str()) " · " a href="/sites" { "all sites" } }
+        }
+        (t)
+    }
+}
+
+/// The map: Leaflet over `/sites/map.json` (towers by status, customers),
+/// the server's SVG projection as its fallback; the schematic of every
+/// site's backhaul below.
+pub async fn sites_map(c: Caller, State(st): State<AppState>) -> Result<Markup, ApiError> {
+    let o = overview(&st).await?;
+    let customers = monitoring::located_customers(&st.db, MAP_CUSTOMERS).await?;
+    let m = &st.settings.monitoring;
+    Ok(page(&c, "Map", render_map_page(&o.sites, &customers, &m.map_tile_url, &m.map_attribution)))
+}
+
+/// Most customers drawn on the map.
+const MAP_CUSTOMERS: i64 = 5000;
+
+pub(crate) fn render_map_page(
+    lines: &[SiteLine],
+    customers: &[LocatedCustomer],
+    tiles: &str,
+    attribution: &str,
+) -> Markup {
+    let placed = lines.iter().filter(|l| l.site.lat.is_some() && l.site.lon.is_some()).count();
+    html! {
+        h1 { "Network map" }
+        p { a href="/sites" { "List view" } }
+        @if placed == 0 && customers.is_empty() {
+            p.muted {
+                "No site has coordinates yet (" code { "mast-controller site set NAME --lat .. --lon .." } "): "
+                "the schematic below shows each tower's backhaul to the controller."
+            }
+        } @else {
+            (ui::map("/sites/map.json", tiles, attribution, geo_svg(lines, customers)))
+        }
+        h2 { "Schematic" }
+        div.wrap { (ring_svg(lines)) }
+    }
+}
+
+/// `GET /sites/map.json`: what mast.js draws on the map.
+pub async fn sites_map_json(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let o = overview(&st).await?;
+    let customers = monitoring::located_customers(&st.db, MAP_CUSTOMERS).await?;
+    Ok(Json(map_json(&o.sites, &customers)))
+}
+
+/// `{"sites":[{id,name,lat,lon,status,href}],"customers":[...]}`, located
+/// ones only. Names go out as JSON strings; mast.js sets them as text.
+pub(crate) fn map_json(lines: &[SiteLine], customers: &[LocatedCustomer]) -> Value {
+    let sites: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| {
+            Some(json!({
+                "id": l.site.id,
+                "name": l.site.name,
+                "lat": l.site.lat?,
+                "lon": l.site.lon?,
+                "status": l.status.as_str(),
+                "href": format!("/sites/{}", l.site.id),
+                "devices_up": l.counts.up,
+                "devices": l.counts.total,
+            }))
+        })
+        .collect();
+    let customers: Vec<Value> = customers
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "name": c.name,
+                "lat": c.lat,
+                "lon": c.lon,
+                "status": c.status,
+                "href": format!("/customers/{}", c.id),
+            })
+        })
+        .collect();
+    json!({ "sites": sites, "customers": customers })
+}
+
+/// A number for an SVG attribute.
+fn n1(v: f64) -> String {
+    format!("{v:.1}")
 }
 
 /// Equirectangular projection fitted to a set of points, with longitude
 /// scaled by the cosine of the middle latitude so a tower's coverage looks
 /// round at WISP scale (tens of km). North is up.
 #[derive(Debug, Clone, Copy)]
-pub struct Projection {
+pub(crate) struct Projection {
     lat0: f64,
     lon0: f64,
     k: f64,
@@ -245,16 +433,104 @@ impl Projection {
     }
 }
 
-pub(super) fn device_rows(devices: &[monitoring::DeviceView], now: i64) -> String {
-    let rows: Vec<(usize, &monitoring::DeviceView)> = devices.iter().map(|d| (0, d)).collect();
+/// The map without JavaScript (or tiles): towers as triangles coloured by
+/// status, customers as dots, each a link to its page; north is up.
+pub(crate) fn geo_svg(lines: &[SiteLine], customers: &[LocatedCustomer]) -> Markup {
+    let placed: Vec<(&SiteLine, f64, f64)> = lines.iter().filter_map(|l| Some((l, l.site.lat?, l.site.lon?))).collect();
+    let pts: Vec<(f64, f64)> =
+        placed.iter().map(|(_, la, lo)| (*la, *lo)).chain(customers.iter().map(|c| (c.lat, c.lon))).collect();
+    let p = Projection::fit(&pts, 900.0, 560.0, 40.0);
+    html! {
+        svg.schematic.geomap viewBox="0 0 900 560" xmlns="http://www.w3.org/2000/svg" role="img"
+            aria-label="Map of towers and customers" font-family="sans-serif" font-size="12" {
+            rect width="900" height="560" fill="#f4f7fa" {}
+            @for cu in customers {
+                @let (x, y) = p.xy(cu.lat, cu.lon);
+                a href={ "/customers/" (cu.id) } {
+                    circle cx=(n1(x)) cy=(n1(y)) r="3" fill="#5d6d7e" { title { (cu.name) } }
+                }
+            }
+            @for (l, la, lo) in &placed {
+                @let (x, y) = p.xy(*la, *lo);
+                a href={ "/sites/" (l.site.id) } {
+                    path d={ "M" (n1(x)) "," (n1(y - 12.0)) " L" (n1(x - 10.0)) "," (n1(y + 8.0)) " L" (n1(x + 10.0)) "," (n1(y + 8.0)) " Z" }
+                        fill=(l.status.fill()) {
+                        title { (l.site.name) ": " (l.status.as_str()) }
+                    }
+                    text x=(n1(x)) y=(n1(y + 22.0)) text-anchor="middle" {
+                        (l.site.name) " " (l.counts.up) "/" (l.counts.total)
+                    }
+                }
+            }
+            text x="8" y="552" fill="#555" {
+                (placed.len()) " towers, " (customers.len()) " customers with coordinates; north is up"
+            }
+        }
+    }
+}
+
+/// Schematic of the network: the controller in the middle, every site
+/// around it joined by its backhaul (dashed red when the agent is offline,
+/// dotted grey without one), coloured by status, each a link to its page.
+pub(crate) fn ring_svg(lines: &[SiteLine]) -> Markup {
+    let n = lines.len().max(1) as f64;
+    let (w, h) = (900.0f64, 640.0f64);
+    let (cx, cy) = (w / 2.0, h / 2.0);
+    let r = (h / 2.0 - 80.0).max(100.0);
+    let at = |i: usize, radius: f64| {
+        let a = i as f64 / n * std::f64::consts::TAU - std::f64::consts::FRAC_PI_2;
+        (cx + radius * a.cos(), cy + radius * a.sin())
+    };
+    html! {
+        svg.schematic.ring viewBox="0 0 900 640" xmlns="http://www.w3.org/2000/svg" role="img"
+            aria-label="Network schematic" font-family="sans-serif" font-size="12" {
+            @for (i, l) in lines.iter().enumerate() {
+                @let (x, y) = at(i, r);
+                @let (stroke, dash) = match l.agent {
+                    AgentPresence::Online => ("#8a99aa", None),
+                    AgentPresence::Offline => ("#c0392b", Some("6 4")),
+                    AgentPresence::None => ("#c5ccd3", Some("2 4")),
+                };
+                line x1=(n1(cx)) y1=(n1(cy)) x2=(n1(x)) y2=(n1(y)) stroke=(stroke) stroke-dasharray=[dash]
+                    stroke-width="2" {}
+            }
+            @for (i, l) in lines.iter().enumerate() {
+                @let (x, y) = at(i, r);
+                // The label sits outside the ring, clear of the backhaul line.
+                @let (tx, ty) = at(i, r + 34.0);
+                a href={ "/sites/" (l.site.id) } {
+                    circle cx=(n1(x)) cy=(n1(y)) r="16" fill=(l.status.fill()) {
+                        title { (l.site.name) ": " (l.status.as_str()) }
+                    }
+                    text x=(n1(tx)) y=(n1(ty + 4.0)) text-anchor="middle" {
+                        (l.site.name) " " (l.counts.up) "/" (l.counts.total)
+                    }
+                }
+            }
+            rect x=(n1(cx - 60.0)) y=(n1(cy - 18.0)) width="120" height="36" rx="6" fill="#14324f" {}
+            text x=(n1(cx)) y=(n1(cy + 4.0)) fill="#fff" text-anchor="middle" { "controller" }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- devices
+
+/// Devices as a table (for pages of other families too).
+pub(crate) fn devices_table(devices: &[DeviceView], now: i64) -> Markup {
+    let rows: Vec<(usize, &DeviceView)> = devices.iter().map(|d| (0, d)).collect();
     device_table(&rows, now)
+}
+
+/// [`devices_table`] as a string, for pages still assembled as strings.
+pub(super) fn device_rows(devices: &[DeviceView], now: i64) -> String {
+    devices_table(devices, now).into_string()
 }
 
 /// Devices as a tree: each device under its parent (AP → CPEs), roots first
 /// in the given order. A parent outside the list makes a device a root.
-fn device_tree(devices: &[monitoring::DeviceView]) -> Vec<(usize, &monitoring::DeviceView)> {
+fn device_tree(devices: &[DeviceView]) -> Vec<(usize, &DeviceView)> {
     let ids: std::collections::HashSet<i64> = devices.iter().map(|d| d.id).collect();
-    let mut children: std::collections::HashMap<i64, Vec<&monitoring::DeviceView>> = Default::default();
+    let mut children: std::collections::HashMap<i64, Vec<&DeviceView>> = Default::default();
     let mut roots = Vec::new();
     for d in devices {
         match d.parent_id.filter(|p| ids.contains(p) && *p != d.id) {
@@ -263,10 +539,10 @@ fn device_tree(devices: &[monitoring::DeviceView]) -> Vec<(usize, &monitoring::D
         }
     }
     // Infrastructure before customer radios at the top level.
-    roots.sort_by_key(|d| (!children.contains_key(&d.id), d.kind.as_deref() == Some("cpe")));
+    roots.sort_by_key(|d| (!children.contains_key(&d.id), d.kind == Some(monitoring::DeviceKind::Cpe)));
     let mut out = Vec::with_capacity(devices.len());
     let mut seen = std::collections::HashSet::new();
-    let mut stack: Vec<(usize, &monitoring::DeviceView)> = roots.into_iter().rev().map(|d| (0, d)).collect();
+    let mut stack: Vec<(usize, &DeviceView)> = roots.into_iter().rev().map(|d| (0, d)).collect();
     while let Some((depth, d)) = stack.pop() {
         if !seen.insert(d.id) {
             continue;
@@ -281,130 +557,72 @@ fn device_tree(devices: &[monitoring::DeviceView]) -> Vec<(usize, &monitoring::D
     out
 }
 
-fn device_table(rows: &[(usize, &monitoring::DeviceView)], now: i64) -> String {
-    let mut b = String::from(
-        "<div class=wrap><table><tr><th>Device</th><th>Kind</th><th>Address</th><th>MAC</th><th>Status</th>\
-         <th>Signal</th><th>RTT</th><th>Loss (10 min)</th><th>Last sample</th></tr>",
-    );
+fn device_table(rows: &[(usize, &DeviceView)], now: i64) -> Markup {
+    let mut t = Table::new("No devices.")
+        .col("Device")
+        .col("Kind")
+        .col("Address")
+        .col("MAC")
+        .col("Status")
+        .num_col("Signal")
+        .num_col("RTT")
+        .num_col("Loss (10 min)")
+        .col("Last sample");
     for (depth, d) in rows {
-        let indent = if *depth > 0 {
-            format!("<span class=muted>{}└ </span>", "&nbsp;&nbsp;".repeat(*depth))
-        } else {
-            String::new()
-        };
-        b.push_str(&format!(
-            "<tr class='st-{}'><td>{indent}<a href='/devices/{}'>{}</a></td><td>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            d.status,
-            d.id,
-            esc(d.name.as_deref().unwrap_or(&d.addr)),
-            esc(d.kind.as_deref().unwrap_or("-")),
-            esc(&d.addr),
-            esc(d.mac.as_deref().unwrap_or("-")),
-            badge(d.status),
-            d.signal_dbm.map(|s| format!("{s} dBm")).unwrap_or_else(|| "-".into()),
-            d.last_rtt_ms.map(|r| format!("{r:.2} ms")).unwrap_or_else(|| "-".into()),
-            d.loss_pct.map(|l| format!("{l:.0} %")).unwrap_or_else(|| "-".into()),
-            ago(now, d.last_sample_ms)
-        ));
+        t.push_with_class(
+            &format!("st-{}", d.status),
+            vec![
+                html! {
+                    @if *depth > 0 { span.muted { ("\u{a0}\u{a0}".repeat(*depth)) "└ " } }
+                    (link("/devices/", d.id, d.label()))
+                },
+                html! { (or_dash(d.kind.map(|k| k.as_str()))) },
+                html! { span.mono { (d.addr) } },
+                html! { span.mono { (or_dash(d.mac.as_deref())) } },
+                ui::badge(d.status.as_str()),
+                html! { (dbm(d.signal_dbm)) },
+                html! { (ms(d.last_rtt_ms)) },
+                html! { (pct(d.loss_pct)) },
+                html! { (ago(now, d.last_sample_ms)) },
+            ],
+        );
     }
-    b.push_str("</table></div>");
-    b
+    t.render()
 }
 
-pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
-    let Some(site) = monitoring::site(&st.db, id).await? else { return Err(ApiError::not_found("no such site")) };
-    let now = crate::db::now_ms();
-    let agents = fleet::site_agents(&st.db, id).await?;
-    let devices = monitoring::site_devices(&st.db, id).await?;
-    let mut b = format!(
-        "<h1>{}</h1><p class=muted>Probed every {} s</p><h2>Agent</h2>",
-        esc(&site.name),
-        site.interval_ms / 1000
-    );
-    if agents.is_empty() {
-        b.push_str("<p>No agent yet. <a href=/agents>Enroll one</a>.</p>");
+/// Customers as a table (name, status, site, contact, CPEs).
+pub(crate) fn customers_table(list: &[Customer]) -> Markup {
+    let mut t = Table::new("No customers.").col("Name").col("Status").col("Site").col("Email").col("Phone").col("CPEs");
+    for c in list {
+        t.push(vec![
+            link("/customers/", c.id, &c.name),
+            ui::badge(&c.status),
+            html! { (or_dash(c.site.as_deref())) },
+            html! { (or_dash(c.email.as_deref())) },
+            html! { (or_dash(c.phone.as_deref())) },
+            html! { span.mono { (c.cpes.join(", ")) } },
+        ]);
     }
-    b.push_str("<div class=wrap><table><tr><th>Agent</th><th>Uplink</th><th>Version</th><th>Last seen</th><th>Spool backlog</th></tr>");
-    for a in &agents {
-        let state = a.state();
-        b.push_str(&format!(
-            "<tr><td><a href='/agents/{0}'>agent {0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
-            a.id,
-            badge(state),
-            esc(a.version.as_deref().unwrap_or("-")),
-            ago(now, a.last_seen_ms),
-            a.backlog.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
-        ));
-    }
-    b.push_str("</table></div><h2>Devices</h2>");
-    b.push_str(&device_table(&device_tree(&devices), now));
-    if let Some(p) = monitoring::probing::summary(&st.db, id).await? {
-        b.push_str(&format!(
-            "<h2>Probing</h2><dl class=facts><dt>SNMP</dt><dd>every {} s, {} targets, {} credentials</dd>\
-             <dt>Discovery</dt><dd>every {} s over {}</dd><dt>Ping pacing</dt><dd>at most {} per second</dd></dl>\
-             <p><a href='/sites/{id}/inventory'>Inventory by MAC</a></p>",
-            p.snmp_interval_ms / 1000,
-            p.snmp_targets,
-            p.credentials,
-            p.discovery_interval_ms / 1000,
-            if p.subnets.is_empty() { "no subnets".to_string() } else { esc(&p.subnets) },
-            p.ping_rate_pps
-        ));
-    }
-    // Suspended for non-payment: what the network should be blocking here.
-    let suspended: Vec<_> = mast_app::billing::collections::suspended(&st.db)
-        .await?
-        .into_iter()
-        .filter(|s| s.site.as_deref() == Some(site.name.as_str()))
-        .collect();
-    if !suspended.is_empty() {
-        b.push_str(&format!(
-            "<h2>Suspended customers ({})</h2><p class=muted>Enforce with <code>mast-controller billing suspended --format mikrotik</code>.</p><ul>",
-            suspended.len()
-        ));
-        for s in &suspended {
-            b.push_str(&format!(
-                "<li><a href='/customers/{}'>{}</a> <span class='badge down'>suspended</span> <span class=mono>{}</span></li>",
-                s.customer_id,
-                esc(&s.name),
-                esc(&s.macs.join(", "))
-            ));
-        }
-        b.push_str("</ul>");
-    }
-    Ok(layout(&c, &site.name, &b).into_response())
+    t.render()
 }
 
-/// Every MAC the site's agent learned, with the SNMP credentials in use
-/// (version and v3 user only).
-pub async fn site_inventory(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
-    let Some(site) = monitoring::site(&st.db, id).await? else { return Err(ApiError::not_found("no such site")) };
-    let now = crate::db::now_ms();
-    let mut b = format!("<h1>{} · inventory</h1><p><a href='/sites/{id}'>Back to the site</a></p>", esc(&site.name));
-    if let Some(p) = monitoring::probing::get(&st.db, id).await? {
-        let v = p.view();
-        let creds: Vec<String> = v
-            .credentials
-            .iter()
-            .map(|c| match &c.user {
-                Some(u) => format!("v3 {u} ({}/{})", c.auth.unwrap_or("-"), c.privacy.unwrap_or("-")),
-                None => "v2c".into(),
-            })
-            .collect();
-        b.push_str(&format!("<p>SNMP credentials, tried in order: {}</p>", esc(&creds.join(", "))));
-    }
-    let inv = monitoring::inventory::site_inventory(&st.db, id).await?;
-    b.push_str(&format!("<h2>{} MACs</h2>", inv.len()));
-    b.push_str(&inventory_table(&inv, now));
-    Ok(layout(&c, &site.name, &b).into_response())
-}
-
-pub async fn devices(c: Caller, State(st): State<AppState>, Query(q): Query<StatusQ>) -> PageResult {
+pub async fn devices(c: Caller, State(st): State<AppState>, Query(q): Query<StatusQ>) -> Result<Markup, ApiError> {
+    let filter = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(DeviceStatus::parse(s)?),
+    };
     let now = crate::db::now_ms();
     let all = monitoring::list_devices(&st.db, 100_000, 0).await?;
-    let shown: Vec<_> = all.into_iter().filter(|d| q.status.as_deref().is_none_or(|s| s == d.status)).collect();
-    let b = format!("<h1>Devices</h1>{}", device_rows(&shown, now));
-    Ok(layout(&c, "Devices", &b).into_response())
+    let shown: Vec<_> = all.into_iter().filter(|d| filter.is_none_or(|f| f == d.status)).collect();
+    Ok(page(
+        &c,
+        "Devices",
+        html! {
+            h1 { "Devices" }
+            @if let Some(f) = filter { p { "Showing " (f.as_str()) " · " a href="/devices" { "all devices" } } }
+            (devices_table(&shown, now))
+        },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -412,259 +630,528 @@ pub struct RangeQ {
     range: Option<String>,
 }
 
-pub async fn device(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
-    let Some(d) = monitoring::device(&st.db, id).await? else { return Err(ApiError::not_found("no such device")) };
+/// Everything the device page shows.
+pub(crate) struct DevicePage {
+    pub device: DeviceView,
+    pub parent: Option<DeviceView>,
+    pub incidents: Vec<IncidentView>,
+    pub customers: Vec<Customer>,
+    pub inventory: Vec<InventoryView>,
+    pub history: Vec<HistoryEntry>,
+    /// `hour`, `day` or `week`.
+    pub range: &'static str,
+}
+
+pub async fn device(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<RangeQ>,
+) -> Result<Markup, ApiError> {
+    let device = monitoring::get_device(&st.db, id).await?;
     let (_, range) = range_ms(q.range.as_deref())?;
-    let now = crate::db::now_ms();
-    let mut b = format!(
-        "<h1>{}</h1><p>{} · site <a href='/sites/{}'>{}</a> · last sample {}</p><dl class=facts><dt>Address</dt><dd>{}</dd><dt>RTT</dt><dd>{}</dd><dt>Loss (10 min)</dt><dd>{}</dd></dl>",
-        esc(d.name.as_deref().unwrap_or(&d.addr)),
-        badge(d.status),
-        d.site_id,
-        esc(&d.site),
-        ago(now, d.last_sample_ms),
-        esc(&d.addr),
-        d.last_rtt_ms.map(|r| format!("{r:.2} ms")).unwrap_or_else(|| "-".into()),
-        d.loss_pct.map(|l| format!("{l:.0} %")).unwrap_or_else(|| "-".into()),
-    );
-    let parent = match d.parent_id {
+    let parent = match device.parent_id {
         Some(p) => monitoring::device(&st.db, p).await?,
         None => None,
     };
-    b.push_str(&format!(
-        "<h2>Identity</h2><dl class=facts><dt>MAC</dt><dd class=mono>{}</dd><dt>Kind</dt><dd>{}</dd><dt>Vendor</dt><dd>{}</dd>\
-         <dt>Model</dt><dd>{}</dd><dt>Firmware</dt><dd>{}</dd><dt>Parent</dt><dd>{}</dd><dt>Signal</dt><dd>{}</dd><dt>SNMP</dt><dd>{}</dd></dl>",
-        esc(d.mac.as_deref().unwrap_or("-")),
-        esc(d.kind.as_deref().unwrap_or("-")),
-        esc(d.vendor.as_deref().unwrap_or("-")),
-        esc(d.model.as_deref().unwrap_or("-")),
-        esc(d.firmware.as_deref().unwrap_or("-")),
-        match &parent {
-            Some(p) => format!("<a href='/devices/{}'>{}</a>", p.id, esc(p.name.as_deref().unwrap_or(&p.addr))),
-            None => "-".into(),
-        },
-        d.signal_dbm.map(|s| format!("{s} dBm")).unwrap_or_else(|| "-".into()),
-        esc(d.snmp.as_deref().unwrap_or("not polled")),
-    ));
-    let incidents = monitoring::outages::open_for_device(&st.db, id).await?;
-    if !incidents.is_empty() {
-        b.push_str("<h2>Open incidents</h2>");
-        b.push_str(&super::incidents::incident_rows(&incidents, now));
+    let inventory = monitoring::inventory::device_inventory(&st.db, id).await?;
+    let mut history = Vec::new();
+    for i in &inventory {
+        history.extend(monitoring::inventory::history_of(&st.db, i.site_id, &i.mac, 50).await?);
     }
-    let served = mast_store::customers::of_device(&st.db, id).await?;
-    if !served.is_empty() {
-        b.push_str("<h2>Customers</h2>");
-        b.push_str(&super::customers::customer_rows(&served));
-    }
-    let inv = monitoring::inventory::device_inventory(&st.db, id).await?;
-    if !inv.is_empty() {
-        b.push_str("<h2>MACs</h2>");
-        b.push_str(&inventory_table(&inv, now));
-        let mut hist = Vec::new();
-        for i in &inv {
-            hist.extend(monitoring::inventory::history_of(&st.db, i.site_id, &i.mac, 50).await?);
-        }
-        hist.sort_by_key(|h| std::cmp::Reverse(h.ts_ms));
-        b.push_str("<h2>Inventory history</h2><div class=wrap><table><tr><th>When (UTC)</th><th>MAC</th><th>Field</th><th>Was</th><th>Now</th></tr>");
-        for h in hist.iter().take(50) {
-            b.push_str(&format!(
-                "<tr><td>{}</td><td class=mono>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                fmt_utc(h.ts_ms),
-                esc(&h.mac),
-                esc(&h.field),
-                esc(h.old_value.as_deref().unwrap_or("-")),
-                esc(h.new_value.as_deref().unwrap_or("-"))
-            ));
-        }
-        b.push_str("</table></div>");
-    }
-    b.push_str("<h2>RTT and loss</h2><p class=ranges>");
-    for r in ["hour", "day", "week"] {
-        if r == range {
-            b.push_str(&format!("<strong>{r}</strong> "));
-        } else {
-            b.push_str(&format!("<a href='/devices/{id}?range={r}'>{r}</a> "));
-        }
-    }
-    b.push_str(&format!(
-        "</p><img class=chart src='/devices/{id}/chart.svg?range={range}' alt='RTT and loss over the last {range}' width=800 height=240>"
-    ));
-    if d.signal_dbm.is_some() {
-        b.push_str(&format!(
-            "<h2>Signal</h2><img class=chart src='/devices/{id}/signal.svg?range={range}' alt='Signal over the last {range}' width=800 height=160>"
-        ));
-    }
-    Ok(layout(&c, d.name.as_deref().unwrap_or(&d.addr), &b).into_response())
+    history.sort_by_key(|h| std::cmp::Reverse(h.ts_ms));
+    history.truncate(50);
+    let p = DevicePage {
+        incidents: monitoring::outages::open_for_device(&st.db, id).await?,
+        customers: mast_store::customers::of_device(&st.db, id).await?,
+        device,
+        parent,
+        inventory,
+        history,
+        range,
+    };
+    let title = p.device.label().to_string();
+    Ok(page(&c, &title, render_device(&p, crate::db::now_ms())))
 }
 
-fn inventory_table(inv: &[monitoring::inventory::InventoryView], now: i64) -> String {
-    let mut b = String::from(
-        "<div class=wrap><table><tr><th>MAC</th><th>Vendor (OUI)</th><th>Kind</th><th>IP</th><th>Name</th><th>Model</th>\
-         <th>Firmware</th><th>Parent</th><th>Signal</th><th>Source</th><th>First seen</th><th>Last seen</th></tr>",
-    );
-    for i in inv {
-        let mac = match i.device_id {
-            Some(d) => format!("<a href='/devices/{d}'>{}</a>", esc(&i.mac)),
-            None => esc(&i.mac),
-        };
-        b.push_str(&format!(
-            "<tr><td class=mono>{mac}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=mono>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(i.oui_vendor.as_deref().unwrap_or("-")),
-            esc(&i.kind),
-            esc(i.ip.as_deref().unwrap_or("-")),
-            esc(i.name.as_deref().unwrap_or("-")),
-            esc(i.model.as_deref().unwrap_or("-")),
-            esc(i.firmware.as_deref().unwrap_or("-")),
-            esc(i.parent_mac.as_deref().unwrap_or("-")),
-            i.signal_dbm.map(|s| format!("{s} dBm")).unwrap_or_else(|| "-".into()),
-            esc(&i.source),
-            fmt_utc(i.first_seen_ms),
-            ago(now, Some(i.last_seen_ms)),
-        ));
+pub(crate) fn render_device(p: &DevicePage, now: i64) -> Markup {
+    let d = &p.device;
+    let (id, range) = (d.id, p.range);
+    let rtt_label = format!("RTT and loss over the last {range}");
+    let signal_label = format!("Signal over the last {range}");
+    html! {
+        h1 { (d.label()) }
+        p {
+            (ui::badge(d.status.as_str())) " · site " (link("/sites/", d.site_id, &d.site))
+            " · last sample " (ago(now, d.last_sample_ms))
+        }
+        (ui::kv_list(&[
+            ("Address", html! { span.mono { (d.addr) } }),
+            ("RTT", html! { (ms(d.last_rtt_ms)) }),
+            ("Loss (10 min)", html! { (pct(d.loss_pct)) }),
+        ]))
+        h2 { "Identity" }
+        (ui::kv_list(&[
+            ("MAC", html! { span.mono { (or_dash(d.mac.as_deref())) } }),
+            ("Kind", html! { (or_dash(d.kind.map(|k| k.as_str()))) }),
+            ("Vendor", html! { (or_dash(d.vendor.as_deref())) }),
+            ("Model", html! { (or_dash(d.model.as_deref())) }),
+            ("Firmware", html! { (or_dash(d.firmware.as_deref())) }),
+            ("Parent", match &p.parent {
+                Some(pd) => link("/devices/", pd.id, pd.label()),
+                None => html! { "-" },
+            }),
+            ("Signal", html! { (dbm(d.signal_dbm)) }),
+            ("SNMP", html! { (d.snmp.map(|s| s.as_str()).unwrap_or("not polled")) }),
+        ]))
+        @if !p.incidents.is_empty() {
+            h2 { "Open incidents" }
+            (super::incidents::incidents_table(&p.incidents, now))
+        }
+        @if !p.customers.is_empty() {
+            h2 { "Customers" }
+            (customers_table(&p.customers))
+        }
+        @if !p.inventory.is_empty() {
+            h2 { "MACs" }
+            (inventory_table(&p.inventory, now))
+            h2 { "Inventory history" }
+            (history_table(&p.history))
+        }
+        h2 { "RTT and loss" }
+        p.ranges {
+            @for r in ["hour", "day", "week"] {
+                @if r == range { strong { (r) } } @else { a href={ "/devices/" (id) "?range=" (r) } { (r) } }
+                " "
+            }
+        }
+        (ui::chart(
+            &format!("/devices/{id}/series.json?range={range}"),
+            &rtt_label,
+            ChartKind::Line,
+            &format!("/devices/{id}/chart.svg?range={range}"),
+        ))
+        @if d.signal_dbm.is_some() {
+            h2 { "Signal" }
+            (ui::chart(
+                &format!("/devices/{id}/signal.json?range={range}"),
+                &signal_label,
+                ChartKind::Line,
+                &format!("/devices/{id}/signal.svg?range={range}"),
+            ))
+        }
     }
-    b.push_str("</table></div>");
-    b
+}
+
+fn history_table(hist: &[HistoryEntry]) -> Markup {
+    let mut t = Table::new("No changes recorded.").col("When (UTC)").col("MAC").col("Field").col("Was").col("Now");
+    for h in hist {
+        t.push(vec![
+            html! { (fmt_utc(h.ts_ms)) },
+            html! { span.mono { (h.mac) } },
+            html! { (h.field) },
+            html! { (or_dash(h.old_value.as_deref())) },
+            html! { (or_dash(h.new_value.as_deref())) },
+        ]);
+    }
+    t.render()
+}
+
+fn inventory_table(inv: &[InventoryView], now: i64) -> Markup {
+    let mut t = Table::new("No MACs known.")
+        .col("MAC")
+        .col("Vendor (OUI)")
+        .col("Kind")
+        .col("IP")
+        .col("Name")
+        .col("Model")
+        .col("Firmware")
+        .col("Parent")
+        .num_col("Signal")
+        .col("Source")
+        .col("First seen")
+        .col("Last seen");
+    for i in inv {
+        t.push(vec![
+            html! {
+                span.mono {
+                    @match i.device_id {
+                        Some(d) => (link("/devices/", d, &i.mac)),
+                        None => (i.mac),
+                    }
+                }
+            },
+            html! { (or_dash(i.oui_vendor.as_deref())) },
+            html! { (i.kind.as_str()) },
+            html! { (or_dash(i.ip.as_deref())) },
+            html! { (or_dash(i.name.as_deref())) },
+            html! { (or_dash(i.model.as_deref())) },
+            html! { (or_dash(i.firmware.as_deref())) },
+            html! { span.mono { (or_dash(i.parent_mac.as_deref())) } },
+            html! { (dbm(i.signal_dbm)) },
+            html! { (i.source.as_str()) },
+            html! { (fmt_utc(i.first_seen_ms)) },
+            html! { (ago(now, Some(i.last_seen_ms))) },
+        ]);
+    }
+    t.render()
+}
+
+// ---------------------------------------------------------------- site
+
+/// Everything the site page shows.
+pub(crate) struct SitePage {
+    pub site: Site,
+    pub agents: Vec<AgentView>,
+    pub devices: Vec<DeviceView>,
+    pub probing: Option<monitoring::probing::Summary>,
+    /// Suspended customers here: (id, name, MACs).
+    pub suspended: Vec<(i64, String, Vec<String>)>,
+}
+
+pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> Result<Markup, ApiError> {
+    let site = monitoring::get_site(&st.db, id).await?;
+    // Suspended for non-payment: what the network should be blocking here.
+    let suspended = mast_app::billing::collections::suspended(&st.db)
+        .await?
+        .into_iter()
+        .filter(|s| s.site.as_deref() == Some(site.name.as_str()))
+        .map(|s| (s.customer_id, s.name, s.macs))
+        .collect();
+    let p = SitePage {
+        agents: fleet::site_agents(&st.db, id).await?,
+        devices: monitoring::site_devices(&st.db, id).await?,
+        probing: monitoring::probing::summary(&st.db, id).await?,
+        suspended,
+        site,
+    };
+    let title = p.site.name.clone();
+    Ok(page(&c, &title, render_site(&p, crate::db::now_ms())))
+}
+
+/// `GET /live/sites/{id}/devices`: the site's device tree (htmx).
+pub async fn site_devices_live(State(st): State<AppState>, Path(id): Path<i64>) -> Result<Markup, ApiError> {
+    monitoring::get_site(&st.db, id).await?;
+    let devices = monitoring::site_devices(&st.db, id).await?;
+    Ok(device_table(&device_tree(&devices), crate::db::now_ms()))
+}
+
+pub(crate) fn render_site(p: &SitePage, now: i64) -> Markup {
+    let id = p.site.id;
+    let mut agents =
+        Table::new("No agent yet.").col("Agent").col("Uplink").col("Version").col("Last seen").num_col("Spool backlog");
+    for a in &p.agents {
+        agents.push(vec![
+            html! { a href={ "/agents/" (a.id) } { "agent " (a.id) } },
+            ui::badge(a.state().as_str()),
+            html! { (or_dash(a.version.as_deref())) },
+            html! { (ago(now, a.last_seen_ms)) },
+            html! { (a.backlog.map(|n| n.to_string()).unwrap_or_else(|| "-".into())) },
+        ]);
+    }
+    html! {
+        h1 { (p.site.name) }
+        p.muted { "Probed every " (p.site.interval_ms / 1000) " s" }
+        h2 { "Agent" }
+        @if p.agents.is_empty() { p { "No agent yet. " a href="/agents" { "Enroll one" } "." } }
+        (agents)
+        h2 { "Devices" }
+        (live("site-devices", &format!("/live/sites/{id}/devices"), device_table(&device_tree(&p.devices), now)))
+        @if let Some(pr) = &p.probing {
+            h2 { "Probing" }
+            (ui::kv_list(&[
+                ("SNMP", html! { "every " (pr.snmp_interval_ms / 1000) " s, " (pr.snmp_targets) " targets, " (pr.credentials) " credentials" }),
+                ("Discovery", html! {
+                    "every " (pr.discovery_interval_ms / 1000) " s over "
+                    @if pr.subnets.is_empty() { "no subnets" } @else { (pr.subnets) }
+                }),
+                ("Ping pacing", html! { "at most " (pr.ping_rate_pps) " per second" }),
+            ]))
+            p { a href={ "/sites/" (id) "/inventory" } { "Inventory by MAC" } }
+        }
+        @if !p.suspended.is_empty() {
+            h2 { "Suspended customers (" (p.suspended.len()) ")" }
+            p.muted { "Enforce with " code { "mast-controller billing suspended --format mikrotik" } "." }
+            ul {
+                @for (cid, name, macs) in &p.suspended {
+                    li {
+                        (link("/customers/", *cid, name)) " " (ui::tone_badge(Tone::Down, "suspended")) " "
+                        span.mono { (macs.join(", ")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every MAC the site's agent learned, with the SNMP credentials in use
+/// (version and v3 user only).
+pub async fn site_inventory(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> Result<Markup, ApiError> {
+    let site = monitoring::get_site(&st.db, id).await?;
+    let now = crate::db::now_ms();
+    let creds: Vec<String> = match monitoring::probing::get(&st.db, id).await? {
+        Some(p) => p
+            .view()
+            .credentials
+            .iter()
+            .map(|c| match &c.user {
+                Some(u) => format!(
+                    "v3 {u} ({}/{})",
+                    c.auth.map(|a| a.as_str()).unwrap_or("-"),
+                    c.privacy.map(|p| p.as_str()).unwrap_or("-")
+                ),
+                None => c.version.as_str().to_string(),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let inv = monitoring::inventory::site_inventory(&st.db, id).await?;
+    Ok(page(
+        &c,
+        &site.name,
+        html! {
+            h1 { (site.name) " · inventory" }
+            p { a href={ "/sites/" (id) } { "Back to the site" } }
+            p { "SNMP credentials, tried in order: " @if creds.is_empty() { "none" } @else { (creds.join(", ")) } }
+            h2 { (inv.len()) " MACs" }
+            (inventory_table(&inv, now))
+        },
+    ))
+}
+
+// ---------------------------------------------------------------- charts
+
+/// `GET /devices/{id}/series.json`: RTT (ms) and loss (%) for the chart.
+pub async fn series_json(
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<RangeQ>,
+) -> Result<Json<Value>, ApiError> {
+    monitoring::get_device(&st.db, id).await?;
+    let (span, _) = range_ms(q.range.as_deref())?;
+    let now = crate::db::now_ms();
+    let points = monitoring::device_series(&st.db, id, now - span, now, 240).await?;
+    Ok(Json(rtt_series(&points)))
+}
+
+/// `GET /devices/{id}/signal.json`: signal (dBm) for the chart.
+pub async fn signal_json(
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<RangeQ>,
+) -> Result<Json<Value>, ApiError> {
+    monitoring::get_device(&st.db, id).await?;
+    let (span, _) = range_ms(q.range.as_deref())?;
+    let now = crate::db::now_ms();
+    let points = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;
+    Ok(Json(signal_series(&points)))
+}
+
+/// `{"x":[unix s],"series":[RTT ms, loss %]}` (see mast.js).
+pub(crate) fn rtt_series(points: &[monitoring::Point]) -> Value {
+    json!({
+        "x": points.iter().map(|p| p.t_ms / 1000).collect::<Vec<_>>(),
+        "series": [
+            {"label": "RTT", "scale": "ms", "values": points.iter().map(|p| p.rtt_ms).collect::<Vec<_>>()},
+            {"label": "Loss", "scale": "%", "values": points.iter().map(|p| p.loss_pct).collect::<Vec<_>>()},
+        ],
+    })
+}
+
+/// `{"x":[unix s],"series":[signal dBm]}` (see mast.js).
+pub(crate) fn signal_series(points: &[monitoring::SignalPoint]) -> Value {
+    json!({
+        "x": points.iter().map(|p| p.t_ms / 1000).collect::<Vec<_>>(),
+        "series": [
+            {"label": "Signal", "scale": "dBm", "values": points.iter().map(|p| p.signal_dbm).collect::<Vec<_>>()},
+        ],
+    })
+}
+
+fn svg_response(svg: Markup) -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], svg.into_string()).into_response()
 }
 
 /// Server-rendered SVG: mean RTT as a line, loss as red bars, per bucket.
 pub async fn chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
+    monitoring::get_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::device_series(&st.db, id, now - span, now, 240).await?;
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], render_chart(&points, now - span, now)).into_response())
+    Ok(svg_response(render_chart(&points, now - span, now)))
 }
 
 /// Server-rendered SVG of a radio's signal (dBm, from its AP's station table).
 pub async fn signal_chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
+    monitoring::get_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], render_signal(&points, now - span, now)).into_response())
+    Ok(svg_response(render_signal(&points, now - span, now)))
 }
 
-pub fn render_signal(points: &[monitoring::SignalPoint], from: i64, to: i64) -> String {
+/// The frame of a chart: white background, the time labels under it.
+fn chart_svg(w: f64, h: f64, left: f64, from: i64, to: i64, body: Markup) -> Markup {
+    html! {
+        svg xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (w) " " (h) } font-family="sans-serif" font-size="11" {
+            rect width=(w) height=(h) fill="#fff" {}
+            (body)
+            text x=(left) y=(h - 4.0) fill="#555" { (fmt_utc(from)) }
+            text x=(w - 4.0) y=(h - 4.0) fill="#555" text-anchor="end" { (fmt_utc(to)) " UTC" }
+        }
+    }
+}
+
+pub(crate) fn render_signal(points: &[monitoring::SignalPoint], from: i64, to: i64) -> Markup {
     let (w, h, left, bottom) = (800.0, 160.0, 56.0, 20.0);
     // Radio signal lives between about -95 dBm (unusable) and -30 dBm.
     let (lo, hi) = (-95.0f64, -30.0f64);
     let x = |t: i64| left + (t - from) as f64 / (to - from).max(1) as f64 * (w - left - 4.0);
     let y = |v: f64| (h - bottom) - (v.clamp(lo, hi) - lo) / (hi - lo) * (h - bottom - 8.0);
-    let mut s = format!(
-        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {w} {h}' font-family='sans-serif' font-size='11'>\
-         <rect width='{w}' height='{h}' fill='#fff'/><line x1='{left}' y1='{0:.1}' x2='{w}' y2='{0:.1}' stroke='#e67e22' stroke-dasharray='4 3'/>\
-         <text x='4' y='14' fill='#555'>{hi} dBm</text><text x='4' y='{1}' fill='#555'>{lo} dBm</text>\
-         <text x='4' y='{2:.1}' fill='#e67e22'>-75</text>",
-        y(-75.0),
-        h - bottom,
-        y(-75.0) + 4.0
-    );
     let mut path = String::new();
     for p in points {
         path.push_str(&format!("{}{:.1},{:.1} ", if path.is_empty() { "M" } else { "L" }, x(p.t_ms), y(p.signal_dbm)));
     }
-    s.push_str(&format!("<path d='{path}' fill='none' stroke='#14324f' stroke-width='1.5'/>"));
-    if points.is_empty() {
-        s.push_str(&format!(
-            "<text x='{}' y='{}' fill='#888'>no signal samples in this range</text>",
-            w / 2.0 - 80.0,
-            h / 2.0
-        ));
-    }
-    s.push_str(&time_axis(left, w, h, from, to));
-    s
-}
-
-/// The time labels under a chart, and the end of the SVG.
-fn time_axis(left: f64, w: f64, h: f64, from: i64, to: i64) -> String {
-    format!(
-        "<text x='{left}' y='{}' fill='#555'>{}</text><text x='{}' y='{}' fill='#555' text-anchor='end'>{} UTC</text></svg>",
-        h - 4.0,
-        fmt_utc(from),
-        w - 4.0,
-        h - 4.0,
-        fmt_utc(to)
+    chart_svg(
+        w,
+        h,
+        left,
+        from,
+        to,
+        html! {
+            line x1=(left) y1=(n1(y(-75.0))) x2=(w) y2=(n1(y(-75.0))) stroke="#e67e22" stroke-dasharray="4 3" {}
+            text x="4" y="14" fill="#555" { (hi) " dBm" }
+            text x="4" y=(h - bottom) fill="#555" { (lo) " dBm" }
+            text x="4" y=(n1(y(-75.0) + 4.0)) fill="#e67e22" { "-75" }
+            path d=(path.trim_end()) fill="none" stroke="#14324f" stroke-width="1.5" {}
+            @if points.is_empty() {
+                text x=(w / 2.0 - 80.0) y=(h / 2.0) fill="#888" { "no signal samples in this range" }
+            }
+        },
     )
 }
 
-pub fn render_chart(points: &[monitoring::Point], from: i64, to: i64) -> String {
+pub(crate) fn render_chart(points: &[monitoring::Point], from: i64, to: i64) -> Markup {
     let (w, h, left, bottom) = (800.0, 240.0, 48.0, 20.0);
     let max_rtt = points.iter().filter_map(|p| p.rtt_ms).fold(1.0f64, f64::max) * 1.1;
     let x = |t: i64| left + (t - from) as f64 / (to - from).max(1) as f64 * (w - left - 4.0);
     let y = |v: f64| (h - bottom) - v / max_rtt * (h - bottom - 8.0);
-    let mut s = format!(
-        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {w} {h}' font-family='sans-serif' font-size='11'>\
-         <rect width='{w}' height='{h}' fill='#fff'/><line x1='{left}' y1='{0}' x2='{w}' y2='{0}' stroke='#ccc'/>\
-         <text x='4' y='14' fill='#555'>{max_rtt:.1} ms</text><text x='4' y='{0}' fill='#555'>0</text>",
-        h - bottom
-    );
     let bw = ((w - left) / points.len().max(1) as f64).max(1.0);
-    for p in points.iter().filter(|p| p.loss_pct > 0.0) {
-        let bh = p.loss_pct / 100.0 * (h - bottom - 8.0);
-        s.push_str(&format!(
-            "<rect x='{:.1}' y='{:.1}' width='{bw:.1}' height='{bh:.1}' fill='#c0392b' fill-opacity='0.35'><title>{:.0} % loss</title></rect>",
-            x(p.t_ms) - bw / 2.0,
-            h - bottom - bh,
-            p.loss_pct
-        ));
-    }
+    // The RTT line, broken where a bucket had no answer.
     let mut path = String::new();
+    let mut pen_up = true;
     for p in points {
         match p.rtt_ms {
-            Some(r) => path.push_str(&format!(
-                "{}{:.1},{:.1} ",
-                if path.is_empty() || path.ends_with('|') { "M" } else { "L" },
-                x(p.t_ms),
-                y(r)
-            )),
-            None => path.push('|'),
+            Some(r) => {
+                path.push_str(&format!("{}{:.1},{:.1} ", if pen_up { "M" } else { "L" }, x(p.t_ms), y(r)));
+                pen_up = false;
+            }
+            None => pen_up = true,
         }
     }
-    let path = path.replace('|', "");
-    s.push_str(&format!("<path d='{path}' fill='none' stroke='#14324f' stroke-width='1.5'/>"));
-    if points.is_empty() {
-        s.push_str(&format!(
-            "<text x='{}' y='{}' fill='#888'>no samples in this range</text>",
-            w / 2.0 - 60.0,
-            h / 2.0
-        ));
-    }
-    s.push_str(&time_axis(left, w, h, from, to));
-    s
+    chart_svg(
+        w,
+        h,
+        left,
+        from,
+        to,
+        html! {
+            line x1=(left) y1=(h - bottom) x2=(w) y2=(h - bottom) stroke="#ccc" {}
+            text x="4" y="14" fill="#555" { (format!("{max_rtt:.1}")) " ms" }
+            text x="4" y=(h - bottom) fill="#555" { "0" }
+            @for p in points.iter().filter(|p| p.loss_pct > 0.0) {
+                @let bh = p.loss_pct / 100.0 * (h - bottom - 8.0);
+                rect x=(n1(x(p.t_ms) - bw / 2.0)) y=(n1(h - bottom - bh)) width=(n1(bw)) height=(n1(bh))
+                    fill="#c0392b" fill-opacity="0.35" {
+                    title { (format!("{:.0}", p.loss_pct)) " % loss" }
+                }
+            }
+            path d=(path.trim_end()) fill="none" stroke="#14324f" stroke-width="1.5" {}
+            @if points.is_empty() {
+                text x=(w / 2.0 - 60.0) y=(h / 2.0) fill="#888" { "no samples in this range" }
+            }
+        },
+    )
 }
 
-pub async fn agents(c: Caller, State(st): State<AppState>, Query(q): Query<StatusQ>) -> PageResult {
-    let now = crate::db::now_ms();
+// ---------------------------------------------------------------- agents
+
+pub async fn agents(c: Caller, State(st): State<AppState>, Query(q): Query<StatusQ>) -> Result<Markup, ApiError> {
+    let filter = match q.state.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(AgentState::parse(s)?),
+    };
+    agents_page(&c, &st, filter, &FormErrors::new(), "").await
+}
+
+async fn agents_page(
+    c: &Caller,
+    st: &AppState,
+    filter: Option<AgentState>,
+    errors: &FormErrors,
+    site: &str,
+) -> Result<Markup, ApiError> {
     let agents = fleet::list_agents(&st.db).await?;
-    let mut b = String::from("<h1>Agents</h1>");
-    if c.role == Role::Admin {
-        let sites = monitoring::list_sites(&st.db).await?;
-        let opts: String = sites.iter().map(|s| format!("<option>{}</option>", esc(&s.name))).collect();
-        b.push_str(&format!(
-            "<form class=inline method=post action=/agents>{}<label>Enroll an agent for site <select name=site>{opts}</select></label><button type=submit>Create enrollment token</button></form>",
-            csrf_field(&c)
-        ));
+    let shown: Vec<&AgentView> = agents.iter().filter(|a| filter.is_none_or(|f| a.state() == f)).collect();
+    let sites: Vec<String> = if c.role == Role::Admin {
+        monitoring::list_sites(&st.db).await?.into_iter().map(|s| s.name).collect()
+    } else {
+        Vec::new()
+    };
+    let form = (c.role == Role::Admin).then(|| enroll_form(c.csrf.as_deref().unwrap_or(""), &sites, errors, site));
+    Ok(page(c, "Agents", render_agents(&shown, filter, form, crate::db::now_ms())))
+}
+
+/// The enrollment form: a site to enroll an agent for.
+pub(crate) fn enroll_form(csrf: &str, sites: &[String], errors: &FormErrors, selected: &str) -> Markup {
+    let f = Fields::new("enroll", errors);
+    let mut options: Vec<(&str, &str)> = vec![("", "Choose a site")];
+    options.extend(sites.iter().map(|s| (s.as_str(), s.as_str())));
+    html! {
+        h2 { "Enroll an agent" }
+        (ui::form("/agents", Method::Post, csrf, html! {
+            (f.summary())
+            (f.select_field("site", "Site", &options, selected, FieldOpts::new().required()
+                .hint("The token works once, for this site, and is shown only once.")))
+            button type="submit" { "Create enrollment token" }
+        }))
     }
-    b.push_str("<div class=wrap><table><tr><th>Agent</th><th>Site</th><th>State</th><th>Version</th><th>Last seen</th><th>Backlog</th></tr>");
-    for a in agents.iter().filter(|a| match q.state.as_deref() {
-        Some("offline") => a.status == "active" && !a.connected,
-        _ => true,
-    }) {
-        let state = a.state();
-        b.push_str(&format!(
-            "<tr><td><a href='/agents/{0}'>agent {0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td></tr>",
-            a.id,
-            esc(&a.site),
-            badge(state),
-            esc(a.version.as_deref().unwrap_or("-")),
-            ago(now, a.last_seen_ms),
-            a.backlog.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
-        ));
+}
+
+pub(crate) fn render_agents(
+    agents: &[&AgentView],
+    filter: Option<AgentState>,
+    form: Option<Markup>,
+    now: i64,
+) -> Markup {
+    let mut t = Table::new(if filter.is_some() { "No agent in this state." } else { "No agents yet." })
+        .col("Agent")
+        .col("Site")
+        .col("State")
+        .col("Version")
+        .col("Last seen")
+        .num_col("Backlog");
+    for a in agents {
+        t.push(vec![
+            html! { a href={ "/agents/" (a.id) } { "agent " (a.id) } },
+            link("/sites/", a.site_id, &a.site),
+            ui::badge(a.state().as_str()),
+            html! { (or_dash(a.version.as_deref())) },
+            html! { (ago(now, a.last_seen_ms)) },
+            html! { (a.backlog.map(|n| n.to_string()).unwrap_or_else(|| "-".into())) },
+        ]);
     }
-    b.push_str("</table></div>");
-    Ok(layout(&c, "Agents", &b).into_response())
+    html! {
+        h1 { "Agents" }
+        @if let Some(f) = filter { p { "Showing " (f.as_str()) " · " a href="/agents" { "all agents" } } }
+        (t)
+        @if let Some(form) = form { (form) }
+    }
 }
 
 #[derive(Deserialize)]
 pub struct EnrollForm {
+    #[serde(default)]
     site: String,
 }
 
@@ -674,8 +1161,15 @@ pub async fn enroll_agent(
     headers: HeaderMap,
     Form(f): Form<EnrollForm>,
 ) -> PageResult {
-    let ttl = std::time::Duration::from_secs(st.settings.agents.enroll_token_ttl.as_secs());
-    let (id, token) = fleet::add_agent(&st.db, &f.site, ttl).await?;
+    let ttl = st.settings.agents.enroll_token_ttl;
+    let (id, token) = match fleet::add_agent(&st.db, &f.site, ttl).await {
+        Ok(v) => v,
+        Err(e) => {
+            let Some(errors) = form_errors(&e, &["site"]) else { return Err(e.into()) };
+            let body = agents_page(&c, &st, None, &errors, &f.site).await?;
+            return Ok((StatusCode::BAD_REQUEST, body).into_response());
+        }
+    };
     audit::record(&st.db, &c.actor(), "agent.enroll", &format!("agent {id}"), &format!("site {}", f.site)).await?;
     let host = headers
         .get(header::HOST)
@@ -686,65 +1180,79 @@ pub async fn enroll_agent(
         "mast-agent enroll --controller {}:{} --token {token} --ca-fingerprint {} --state-dir /var/lib/mast-agent",
         host, st.web.quic_port, st.web.ca_fingerprint
     );
-    let b = format!(
-        "<h1>Agent {id} for {}</h1><p>Run this on the tower within {} hours. The token works once and is shown only now.</p><pre class=cmd id=enroll-command>{}</pre><p><a href=/agents>Back to agents</a></p>",
-        esc(&f.site),
-        st.settings.agents.enroll_token_ttl.as_secs() / 3600,
-        esc(&cmd)
-    );
-    Ok(layout(&c, "Enroll agent", &b).into_response())
+    let hours = ttl.as_secs() / 3600;
+    Ok(page(
+        &c,
+        "Enroll agent",
+        html! {
+            h1 { "Agent " (id) " for " (f.site) }
+            p { "Run this on the tower within " (hours) " hours. The token works once and is shown only now." }
+            pre.cmd #enroll-command { (cmd) }
+            p { a href="/agents" { "Back to agents" } }
+        },
+    )
+    .into_response())
 }
 
-pub async fn agent(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
-    let now = crate::db::now_ms();
-    let d = delivery_json(&st.db, id).await?;
-    let agents = fleet::list_agents(&st.db).await?;
-    let a = agents.into_iter().find(|a| a.id == id).ok_or_else(|| ApiError::not_found("no such agent"))?;
-    let state = a.state();
-    let mut b = format!(
-        "<h1>Agent {} · site {}</h1><p>{} · version {} · {} · last seen {} · backlog {}</p>",
-        a.id,
-        esc(&a.site),
-        badge(state),
-        esc(a.version.as_deref().unwrap_or("-")),
-        esc(a.target.as_deref().unwrap_or("-")),
-        ago(now, a.last_seen_ms),
-        a.backlog.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
-    );
-    if c.role == Role::Admin && a.status != "revoked" {
-        b.push_str(&format!(
-            "<form method=post action='/agents/{id}/revoke' class=inline>{}<button class=danger type=submit id=revoke>Revoke agent</button></form>",
-            csrf_field(&c)
-        ));
+pub async fn agent(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> Result<Markup, ApiError> {
+    let a = fleet::get_agent(&st.db, id).await?;
+    let d = delivery_report(&st.db, id).await?;
+    let csrf = (c.role == Role::Admin).then(|| c.csrf.clone().unwrap_or_default());
+    Ok(page(&c, &format!("Agent {id}"), render_agent(&a, &d, csrf.as_deref(), crate::db::now_ms())))
+}
+
+/// One agent: state, revocation (when `revoke_csrf` is given: admins),
+/// delivery integrity per boot epoch, uplink outages.
+pub(crate) fn render_agent(a: &AgentView, d: &Delivery, revoke_csrf: Option<&str>, now: i64) -> Markup {
+    let mut epochs = Table::new("Nothing delivered yet.")
+        .num_col("Boot epoch")
+        .col("Seq range")
+        .num_col("Stored")
+        .num_col("Reported dropped")
+        .num_col("Unexplained");
+    for e in &d.epochs {
+        epochs.push(vec![
+            html! { (e.boot_epoch) },
+            html! { (e.first_seq) "-" (e.last_seq) },
+            html! { (e.stored) },
+            html! { (e.reported_dropped) },
+            html! { (e.unexplained) },
+        ]);
     }
-    let loss = d["data_loss"].as_bool().unwrap_or(false);
-    b.push_str(&format!(
-        "<h2>Delivery</h2><p>{} {} stored, {} reported dropped by the agent, {} unexplained</p>",
-        if loss { badge("down").replace(">down<", ">data loss<") } else { badge("up").replace(">up<", ">complete<") },
-        d["stored"],
-        d["reported_dropped"],
-        d["unexplained"]
-    ));
-    b.push_str("<div class=wrap><table><tr><th>Boot epoch</th><th>Seq range</th><th>Stored</th><th>Reported dropped</th><th>Unexplained</th></tr>");
-    for e in d["epochs"].as_array().into_iter().flatten() {
-        b.push_str(&format!(
-            "<tr><td>{}</td><td>{}-{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            e["boot_epoch"], e["first_seq"], e["last_seq"], e["stored"], e["reported_dropped"], e["unexplained"]
-        ));
+    let mut outages = Table::new("No uplink outage reported.").col("From (UTC)").col("Duration");
+    for o in &d.uplink_outages {
+        outages.push(vec![
+            html! { (fmt_utc(o.from_ms)) },
+            html! {
+                @match o.to_ms {
+                    Some(t) => { (mast_text_core::when::human_duration(t - o.from_ms)) },
+                    None => { "ongoing" },
+                }
+            },
+        ]);
     }
-    b.push_str(
-        "</table></div><h2>Uplink outages</h2><div class=wrap><table><tr><th>From (UTC)</th><th>Duration</th></tr>",
-    );
-    for o in d["uplink_outages"].as_array().into_iter().flatten() {
-        let from = o["from_ms"].as_i64().unwrap_or(0);
-        let dur = match o["to_ms"].as_i64() {
-            Some(t) => format!("{} s", (t - from) / 1000),
-            None => "ongoing".into(),
-        };
-        b.push_str(&format!("<tr><td>{}</td><td>{dur}</td></tr>", fmt_utc(from)));
+    html! {
+        h1 { "Agent " (a.id) " · site " (link("/sites/", a.site_id, &a.site)) }
+        p {
+            (ui::badge(a.state().as_str())) " · version " (or_dash(a.version.as_deref()))
+            " · " (or_dash(a.target.as_deref())) " · last seen " (ago(now, a.last_seen_ms))
+            " · backlog " (a.backlog.map(|n| n.to_string()).unwrap_or_else(|| "-".into()))
+        }
+        @if let Some(csrf) = revoke_csrf.filter(|_| a.status != AgentStatus::Revoked) {
+            (ui::form_with_class("inline", &format!("/agents/{}/revoke", a.id), Method::Post, csrf, html! {
+                button.danger #revoke type="submit" { "Revoke agent" }
+            }))
+        }
+        h2 { "Delivery" }
+        p {
+            @if d.data_loss { (ui::tone_badge(Tone::Down, "data loss")) } @else { (ui::tone_badge(Tone::Up, "complete")) }
+            " " (d.stored) " stored, " (d.reported_dropped) " reported dropped by the agent, "
+            (d.unexplained) " unexplained"
+        }
+        (epochs)
+        h2 { "Uplink outages" }
+        (outages)
     }
-    b.push_str("</table></div>");
-    Ok(layout(&c, &format!("Agent {id}"), &b).into_response())
 }
 
 pub async fn revoke_agent(c: Caller, State(st): State<AppState>, Path(id): Path<u64>) -> PageResult {
@@ -755,97 +1263,77 @@ pub async fn revoke_agent(c: Caller, State(st): State<AppState>, Path(id): Path<
     Ok(Redirect::to(&format!("/agents/{id}")).into_response())
 }
 
+// ---------------------------------------------------------------- search
+
 #[derive(Deserialize)]
 pub struct SearchQ {
     q: Option<String>,
+}
+
+/// What a search found.
+#[derive(Default)]
+pub(crate) struct Found {
+    pub sites: Vec<Site>,
+    pub devices: Vec<DeviceView>,
+    pub macs: Vec<InventoryView>,
+    pub customers: Vec<Customer>,
 }
 
 pub async fn search(c: Caller, State(st): State<AppState>, Query(q): Query<SearchQ>) -> PageResult {
     let term = q.q.unwrap_or_default();
     let term = term.trim();
     let now = crate::db::now_ms();
-    let mut b = format!("<h1>Search: {}</h1>", esc(term));
+    if let Err(p) = mast_text_core::input::line(term, 200) {
+        let body = render_search(term, Some(&format!("The search {p}.")), None, now);
+        return Ok((StatusCode::BAD_REQUEST, page(&c, "Search", body)).into_response());
+    }
     if term.is_empty() {
-        b.push_str("<p>Type a site, device name, IP address, MAC or customer.</p>");
-        return Ok(layout(&c, "Search", &b).into_response());
+        return Ok(page(&c, "Search", render_search(term, None, None, now)).into_response());
     }
-    let lower = term.to_ascii_lowercase();
-    let sites: Vec<_> = monitoring::list_sites(&st.db)
-        .await?
-        .into_iter()
-        .filter(|s| s.name.to_ascii_lowercase().contains(&lower))
-        .collect();
-    b.push_str("<h2>Sites</h2><ul>");
-    for s in &sites {
-        b.push_str(&format!("<li><a href='/sites/{}'>{}</a></li>", s.id, esc(&s.name)));
+    let lower = term.to_lowercase();
+    let found = Found {
+        sites: monitoring::list_sites(&st.db)
+            .await?
+            .into_iter()
+            .filter(|s| s.name.to_lowercase().contains(&lower))
+            .collect(),
+        devices: monitoring::search_devices(&st.db, term).await?,
+        macs: monitoring::inventory::search_mac(&st.db, term).await?,
+        customers: mast_store::customers::search(&st.db, term, 50, 0).await?,
+    };
+    Ok(page(&c, "Search", render_search(term, None, Some(&found), now)).into_response())
+}
+
+pub(crate) fn render_search(term: &str, error: Option<&str>, found: Option<&Found>, now: i64) -> Markup {
+    html! {
+        h1 { "Search: " (term) }
+        @if let Some(e) = error { (ui::flash(ui::FlashKind::Error, e)) }
+        @match found {
+            None => p { "Type a site, device name, IP address, MAC or customer." },
+            Some(f) if f.sites.is_empty() && f.devices.is_empty() && f.macs.is_empty() && f.customers.is_empty() => {
+                p { "Nothing found." }
+            }
+            Some(f) => {
+                @if !f.sites.is_empty() {
+                    h2 { "Sites" }
+                    ul { @for s in &f.sites { li { (link("/sites/", s.id, &s.name)) } } }
+                }
+                @if !f.devices.is_empty() {
+                    h2 { "Devices" }
+                    (devices_table(&f.devices, now))
+                }
+                @if !f.macs.is_empty() {
+                    h2 { "MACs" }
+                    (inventory_table(&f.macs, now))
+                }
+                @if !f.customers.is_empty() {
+                    h2 { "Customers" }
+                    (customers_table(&f.customers))
+                }
+            }
+        }
     }
-    b.push_str("</ul><h2>Devices</h2>");
-    let devices = monitoring::search_devices(&st.db, term).await?;
-    b.push_str(&device_rows(&devices, now));
-    let macs = monitoring::inventory::search_mac(&st.db, term).await?;
-    if !macs.is_empty() {
-        b.push_str("<h2>MACs</h2>");
-        b.push_str(&inventory_table(&macs, now));
-    }
-    let customers = mast_store::customers::search(&st.db, term, 50, 0).await?;
-    if !customers.is_empty() {
-        b.push_str("<h2>Customers</h2>");
-        b.push_str(&super::customers::customer_rows(&customers));
-    }
-    if sites.is_empty() && devices.is_empty() && macs.is_empty() && customers.is_empty() {
-        b.push_str("<p>Nothing found.</p>");
-    }
-    Ok(layout(&c, "Search", &b).into_response())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn map_projection_fits_the_box_with_north_up() {
-        // Two towers 20 km apart north-south at 45°N and a customer east.
-        let pts = [(45.0, -93.0), (45.18, -93.0), (45.09, -92.9)];
-        let p = Projection::fit(&pts, 900.0, 560.0, 40.0);
-        for (la, lo) in pts {
-            let (x, y) = p.xy(la, lo);
-            assert!((40.0 - 1e-6..=860.0 + 1e-6).contains(&x) && (40.0 - 1e-6..=520.0 + 1e-6).contains(&y), "{x},{y}");
-        }
-        let (_, y_south) = p.xy(45.0, -93.0);
-        let (_, y_north) = p.xy(45.18, -93.0);
-        assert!(y_north < y_south, "north is up");
-        // A degree of longitude at 45° is cos(45°) of a degree of latitude.
-        let (x0, y0) = p.xy(45.09, -93.0);
-        let (x1, _) = p.xy(45.09, -92.9);
-        let (_, y1) = p.xy(45.19, -93.0);
-        assert!(((x1 - x0) / (y0 - y1) - 45f64.to_radians().cos()).abs() < 0.01);
-        // One point or none: no division by zero, the point in the middle.
-        let one = Projection::fit(&[(10.0, 10.0)], 900.0, 560.0, 40.0);
-        assert_eq!(one.xy(10.0, 10.0), (450.0, 280.0));
-        assert!(Projection::fit(&[], 900.0, 560.0, 40.0).xy(0.0, 0.0).0.is_finite());
-    }
-
-    #[test]
-    fn site_status_rules() {
-        let c = |total, up, down| monitoring::SiteCounts { total, up, down };
-        assert_eq!(site_status(c(2, 2, 0), true), "up");
-        assert_eq!(site_status(c(2, 1, 1), true), "degraded");
-        assert_eq!(site_status(c(2, 0, 2), true), "down");
-        assert_eq!(site_status(c(2, 2, 0), false), "down", "an unreachable site is down");
-        assert_eq!(site_status(c(0, 0, 0), false), "up");
-    }
-
-    #[test]
-    fn chart_draws_rtt_and_loss() {
-        let pts = vec![
-            monitoring::Point { t_ms: 1_000, rtt_ms: Some(2.0), loss_pct: 0.0, samples: 10 },
-            monitoring::Point { t_ms: 2_000, rtt_ms: None, loss_pct: 100.0, samples: 10 },
-            monitoring::Point { t_ms: 3_000, rtt_ms: Some(4.0), loss_pct: 10.0, samples: 10 },
-        ];
-        let svg = render_chart(&pts, 0, 4_000);
-        assert!(svg.starts_with("<svg"));
-        assert_eq!(svg.matches("% loss").count(), 2);
-        assert!(svg.contains("<path d='M"));
-        assert!(render_chart(&[], 0, 1).contains("no samples"));
-    }
-}
+mod tests;

@@ -11,80 +11,128 @@
 //! `parent_id` links a device to its AP; it is resolved whichever of the two
 //! records arrives first.
 
-use crate::db::{Db, StoreError};
-use mast_shared::{DeviceKind, InventoryRecord, InventorySource, Mac, StationSample, format_mac};
+use super::DeviceKind;
+use crate::db::{Db, StoreError, Tx};
+use mast_shared::{InventoryRecord, Mac, StationSample, format_mac};
 use serde::Serialize;
-use sqlx::Row;
 use std::net::IpAddr;
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
-pub fn kind_name(k: DeviceKind) -> &'static str {
-    match k {
-        DeviceKind::Unknown => "unknown",
-        DeviceKind::AccessPoint => "ap",
-        DeviceKind::Cpe => "cpe",
-        DeviceKind::Backhaul => "backhaul",
-        DeviceKind::Router => "router",
-        DeviceKind::Switch => "switch",
-        DeviceKind::Host => "host",
+crate::text_enum! {
+    /// Where an inventory record came from (`inventory.source`).
+    pub enum Source (field "source") {
+        Snmp = "snmp",
+        StationTable = "station-table",
+        Neighbour = "neighbour",
+        Bridge = "bridge",
     }
 }
 
-pub fn source_name(s: InventorySource) -> &'static str {
-    match s {
-        InventorySource::Snmp => "snmp",
-        InventorySource::StationTable => "station-table",
-        InventorySource::Neighbour => "neighbour",
-        InventorySource::Bridge => "bridge",
+impl From<mast_shared::InventorySource> for Source {
+    fn from(s: mast_shared::InventorySource) -> Source {
+        use mast_shared::InventorySource as W;
+        match s {
+            W::Snmp => Source::Snmp,
+            W::StationTable => Source::StationTable,
+            W::Neighbour => Source::Neighbour,
+            W::Bridge => Source::Bridge,
+        }
     }
+}
+
+impl Source {
+    /// A source may only overwrite what a less authoritative one said: a
+    /// device's own SNMP answer beats an AP's station table, which beats ARP.
+    fn authority(self) -> u8 {
+        match self {
+            Source::Snmp => 3,
+            Source::StationTable => 2,
+            Source::Bridge => 1,
+            Source::Neighbour => 0,
+        }
+    }
+
+    /// A device's own SNMP answer or an AP's station table makes a device; an
+    /// ARP or bridge entry only names the MAC of a device already known.
+    fn creates_devices(self) -> bool {
+        matches!(self, Source::Snmp | Source::StationTable)
+    }
+}
+
+/// Text an agent learned from the network (a sysName, a model): kept as
+/// given when it is one clean line, otherwise control characters become
+/// U+FFFD and it is cut at 255 characters, so a hostile or broken device
+/// cannot stop ingest (PostgreSQL refuses NUL bytes).
+fn network_text(s: &Option<String>) -> Option<String> {
+    let s = s.as_deref()?;
+    if mast_text_core::input::line(s, 255).is_ok() {
+        return Some(s.to_string());
+    }
+    Some(s.chars().take(255).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect())
 }
 
 /// Vendor of a MAC from the IEEE registries (MA-L, MA-M, MA-S), or `None`
 /// for unknown and locally administered addresses.
-pub fn oui_vendor(mac: &Mac) -> Option<&'static str> {
+fn oui_vendor(mac: &Mac) -> Option<&'static str> {
     if mac[0] & 0x02 != 0 {
         return None;
     }
     oui_data::lookup(&format_mac(mac)).map(|r| r.organization())
 }
 
-/// A source may only overwrite what a less authoritative one said: a
-/// device's own SNMP answer beats an AP's station table, which beats ARP.
-fn authority(source: &str) -> u8 {
-    match source {
-        "snmp" => 3,
-        "station-table" => 2,
-        "bridge" => 1,
-        _ => 0,
-    }
-}
-
 /// The fields of a record as stored, in history order.
 fn fields(rec: &InventoryRecord) -> [(&'static str, Option<String>); 8] {
     [
         ("ip", rec.ip.map(|i| i.to_string())),
-        ("kind", Some(kind_name(rec.kind).to_string())),
-        ("vendor", rec.vendor.clone()),
-        ("model", rec.model.clone()),
-        ("firmware", rec.firmware.clone()),
-        ("serial", rec.serial.clone()),
-        ("name", rec.name.clone()),
+        ("kind", Some(DeviceKind::from(rec.kind).as_str().to_string())),
+        ("vendor", network_text(&rec.vendor)),
+        ("model", network_text(&rec.model)),
+        ("firmware", network_text(&rec.firmware)),
+        ("serial", network_text(&rec.serial)),
+        ("name", network_text(&rec.name)),
         ("parent_mac", rec.parent.as_ref().map(format_mac)),
     ]
 }
 
+/// The stored fields of an inventory record, in [`fields`] order.
+#[derive(sqlx::FromRow)]
+struct Stored {
+    ip: Option<String>,
+    kind: DeviceKind,
+    vendor: Option<String>,
+    model: Option<String>,
+    firmware: Option<String>,
+    serial: Option<String>,
+    name: Option<String>,
+    parent_mac: Option<String>,
+    source: Source,
+}
+
+impl Stored {
+    fn values(&self) -> [Option<String>; 8] {
+        [
+            self.ip.clone(),
+            Some(self.kind.as_str().to_string()),
+            self.vendor.clone(),
+            self.model.clone(),
+            self.firmware.clone(),
+            self.serial.clone(),
+            self.name.clone(),
+            self.parent_mac.clone(),
+        ]
+    }
+}
+
 /// Applies one record inside the ingest transaction. Returns the device the
 /// MAC belongs to, if any.
-pub async fn apply_record(
+pub(crate) async fn apply_record(
     tx: &mut Tx<'_>,
     site_id: i64,
     rec: &InventoryRecord,
     ts_ms: i64,
 ) -> Result<Option<i64>, StoreError> {
     let mac = format_mac(&rec.mac);
-    let source = source_name(rec.source);
-    let existing = sqlx::query(
+    let source = Source::from(rec.source);
+    let existing: Option<Stored> = sqlx::query_as(
         "SELECT ip, kind, vendor, model, firmware, serial, name, parent_mac, source FROM inventory \
          WHERE site_id = $1 AND mac = $2",
     )
@@ -103,7 +151,7 @@ pub async fn apply_record(
             .bind(site_id)
             .bind(&mac)
             .bind(new[0].1.clone())
-            .bind(new[1].1.clone())
+            .bind(DeviceKind::from(rec.kind))
             .bind(source)
             .bind(new[2].1.clone())
             .bind(oui_vendor(&rec.mac))
@@ -115,17 +163,16 @@ pub async fn apply_record(
             .bind(ts_ms)
             .execute(&mut **tx)
             .await?;
-            history(tx, site_id, &mac, ts_ms, "first-seen", None, Some(source.to_string())).await?;
+            history(tx, site_id, &mac, ts_ms, "first-seen", None, Some(source.as_str().to_string())).await?;
         }
-        Some(row) => {
-            let old_source: String = row.try_get("source")?;
-            let weaker = authority(source) < authority(&old_source);
-            for (i, (field, value)) in new.iter().enumerate() {
-                let old: Option<String> = row.try_get(i)?;
+        Some(old_rec) => {
+            let weaker = source.authority() < old_rec.source.authority();
+            for ((field, value), old) in new.iter().zip(old_rec.values()) {
                 // A weaker source fills gaps but never overwrites.
                 let value = if weaker && old.is_some() { old.clone() } else { value.clone().or(old.clone()) };
                 if value != old {
                     history(tx, site_id, &mac, ts_ms, field, old, value.clone()).await?;
+                    // `field` is one of the fixed column names of `fields`.
                     let sql = format!("UPDATE inventory SET {field} = $1 WHERE site_id = $2 AND mac = $3");
                     sqlx::query(sqlx::AssertSqlSafe(sql))
                         .bind(value)
@@ -135,7 +182,7 @@ pub async fn apply_record(
                         .await?;
                 }
             }
-            let source = if weaker { old_source } else { source.to_string() };
+            let source = if weaker { old_rec.source } else { source };
             sqlx::query(
                 "UPDATE inventory SET source = $1, last_seen_ms = CASE WHEN last_seen_ms < $2 THEN $2 ELSE last_seen_ms END \
                  WHERE site_id = $3 AND mac = $4",
@@ -151,11 +198,26 @@ pub async fn apply_record(
     link_device(tx, site_id, &mac).await
 }
 
+/// What [`link_device`] reads of an inventory record.
+#[derive(sqlx::FromRow)]
+struct Link {
+    ip: Option<String>,
+    device_id: Option<i64>,
+    kind: DeviceKind,
+    vendor: Option<String>,
+    oui_vendor: Option<String>,
+    model: Option<String>,
+    firmware: Option<String>,
+    name: Option<String>,
+    parent_mac: Option<String>,
+    source: Source,
+}
+
 /// Brings the `devices` row of a MAC in line with its inventory record:
 /// creates it when the MAC has an IP, copies identity, and resolves the
 /// parent link in both directions.
 async fn link_device(tx: &mut Tx<'_>, site_id: i64, mac: &str) -> Result<Option<i64>, StoreError> {
-    let row = sqlx::query(
+    let row: Link = sqlx::query_as(
         "SELECT ip, device_id, kind, vendor, oui_vendor, model, firmware, name, parent_mac, source FROM inventory \
          WHERE site_id = $1 AND mac = $2",
     )
@@ -163,21 +225,16 @@ async fn link_device(tx: &mut Tx<'_>, site_id: i64, mac: &str) -> Result<Option<
     .bind(mac)
     .fetch_one(&mut **tx)
     .await?;
-    let ip: Option<String> = row.try_get("ip")?;
-    let mut device_id: Option<i64> = row.try_get("device_id")?;
-    let ip = ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok());
-    // A device's own SNMP answer or an AP's station table makes a device; an
-    // ARP or bridge entry only names the MAC of a device already known.
-    let creates = matches!(row.try_get::<String, _>("source")?.as_str(), "snmp" | "station-table");
+    let mut device_id = row.device_id;
+    let ip = row.ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok());
     let id = match ip {
-        Some(ip) if creates => Some(super::device_id(tx, site_id, ip).await?),
-        Some(ip) => sqlx::query("SELECT id FROM devices WHERE site_id = $1 AND addr = $2")
+        Some(ip) if row.source.creates_devices() => Some(super::device_id(tx, site_id, ip).await?),
+        Some(ip) => sqlx::query_as::<_, (i64,)>("SELECT id FROM devices WHERE site_id = $1 AND addr = $2")
             .bind(site_id)
             .bind(ip.to_string())
             .fetch_optional(&mut **tx)
             .await?
-            .map(|r| r.try_get::<i64, _>("id"))
-            .transpose()?,
+            .map(|(id,)| id),
         None => None,
     };
     if let Some(id) = id
@@ -200,30 +257,29 @@ async fn link_device(tx: &mut Tx<'_>, site_id: i64, mac: &str) -> Result<Option<
         device_id = Some(id);
     }
     let Some(id) = device_id else { return Ok(None) };
-    let vendor: Option<String> = row.try_get("vendor")?;
-    let oui: Option<String> = row.try_get("oui_vendor")?;
     sqlx::query(
         "UPDATE devices SET mac = $1, kind = $2, vendor = $3, model = $4, firmware = $5, \
          name = COALESCE(name, $6) WHERE id = $7",
     )
     .bind(mac)
-    .bind(row.try_get::<String, _>("kind")?)
-    .bind(vendor.or(oui))
-    .bind(row.try_get::<Option<String>, _>("model")?)
-    .bind(row.try_get::<Option<String>, _>("firmware")?)
-    .bind(row.try_get::<Option<String>, _>("name")?)
+    .bind(row.kind)
+    .bind(row.vendor.or(row.oui_vendor))
+    .bind(row.model)
+    .bind(row.firmware)
+    .bind(row.name)
     .bind(id)
     .execute(&mut **tx)
     .await?;
     // Our parent, if its record is known.
-    let parent_mac: Option<String> = row.try_get("parent_mac")?;
-    let parent: Option<i64> = match &parent_mac {
-        Some(p) => sqlx::query("SELECT device_id FROM inventory WHERE site_id = $1 AND mac = $2")
-            .bind(site_id)
-            .bind(p)
-            .fetch_optional(&mut **tx)
-            .await?
-            .and_then(|r| r.try_get::<Option<i64>, _>("device_id").ok().flatten()),
+    let parent: Option<i64> = match &row.parent_mac {
+        Some(p) => {
+            sqlx::query_as::<_, (Option<i64>,)>("SELECT device_id FROM inventory WHERE site_id = $1 AND mac = $2")
+                .bind(site_id)
+                .bind(p)
+                .fetch_optional(&mut **tx)
+                .await?
+                .and_then(|(d,)| d)
+        }
         None => None,
     };
     if parent != Some(id) {
@@ -250,7 +306,15 @@ pub(crate) async fn link_new_device(
     addr: &str,
     device_id: i64,
 ) -> Result<(), StoreError> {
-    let Some(row) = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct Known {
+        mac: String,
+        kind: DeviceKind,
+        vendor: Option<String>,
+        model: Option<String>,
+        firmware: Option<String>,
+    }
+    let Some(k): Option<Known> = sqlx::query_as(
         "SELECT mac, kind, COALESCE(vendor, oui_vendor) AS vendor, model, firmware FROM inventory \
          WHERE site_id = $1 AND ip = $2 AND device_id IS NULL ORDER BY last_seen_ms DESC LIMIT 1",
     )
@@ -261,19 +325,18 @@ pub(crate) async fn link_new_device(
     else {
         return Ok(());
     };
-    let mac: String = row.try_get("mac")?;
     sqlx::query("UPDATE inventory SET device_id = $1 WHERE site_id = $2 AND mac = $3")
         .bind(device_id)
         .bind(site_id)
-        .bind(&mac)
+        .bind(&k.mac)
         .execute(&mut **tx)
         .await?;
     sqlx::query("UPDATE devices SET mac = $1, kind = $2, vendor = $3, model = $4, firmware = $5 WHERE id = $6")
-        .bind(&mac)
-        .bind(row.try_get::<String, _>("kind")?)
-        .bind(row.try_get::<Option<String>, _>("vendor")?)
-        .bind(row.try_get::<Option<String>, _>("model")?)
-        .bind(row.try_get::<Option<String>, _>("firmware")?)
+        .bind(&k.mac)
+        .bind(k.kind)
+        .bind(k.vendor)
+        .bind(k.model)
+        .bind(k.firmware)
         .bind(device_id)
         .execute(&mut **tx)
         .await?;
@@ -305,14 +368,14 @@ async fn history(
 
 /// A station sample: refreshes the station's signal and last-seen time.
 /// Returns the station's device, if it has one.
-pub async fn station_seen(
+pub(crate) async fn station_seen(
     tx: &mut Tx<'_>,
     site_id: i64,
     st: &StationSample,
     ts_ms: i64,
 ) -> Result<Option<i64>, StoreError> {
     let mac = format_mac(&st.mac);
-    let row = sqlx::query(
+    let row: Option<(Option<i64>,)> = sqlx::query_as(
         "UPDATE inventory SET signal_dbm = $1, last_seen_ms = $2 \
          WHERE site_id = $3 AND mac = $4 AND last_seen_ms <= $2 RETURNING device_id",
     )
@@ -323,28 +386,28 @@ pub async fn station_seen(
     .fetch_optional(&mut **tx)
     .await?;
     let device_id = match row {
-        Some(r) => r.try_get::<Option<i64>, _>("device_id")?,
+        Some((d,)) => d,
         // An older sample (backlog replay): no current-state change, but the
         // series still belongs to the device.
-        None => sqlx::query("SELECT device_id FROM inventory WHERE site_id = $1 AND mac = $2")
+        None => sqlx::query_as::<_, (Option<i64>,)>("SELECT device_id FROM inventory WHERE site_id = $1 AND mac = $2")
             .bind(site_id)
             .bind(&mac)
             .fetch_optional(&mut **tx)
             .await?
-            .and_then(|r| r.try_get::<Option<i64>, _>("device_id").ok().flatten()),
+            .and_then(|(d,)| d),
     };
     Ok(device_id)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct InventoryView {
     pub site_id: i64,
     pub site: String,
     pub mac: String,
     pub ip: Option<String>,
     pub device_id: Option<i64>,
-    pub kind: String,
-    pub source: String,
+    pub kind: DeviceKind,
+    pub source: Source,
     pub vendor: Option<String>,
     /// Vendor of the MAC's OUI in the IEEE registry.
     pub oui_vendor: Option<String>,
@@ -358,75 +421,42 @@ pub struct InventoryView {
     pub last_seen_ms: i64,
 }
 
-const VIEW_COLS: &str = "i.site_id, s.name AS site, i.mac, i.ip, i.device_id, i.kind, i.source, i.vendor, i.oui_vendor, \
-    i.model, i.firmware, i.serial, i.name, i.parent_mac, i.signal_dbm, i.first_seen_ms, i.last_seen_ms";
+const VIEW_SQL: &str = "SELECT i.site_id, s.name AS site, i.mac, i.ip, i.device_id, i.kind, i.source, i.vendor, \
+    i.oui_vendor, i.model, i.firmware, i.serial, i.name, i.parent_mac, i.signal_dbm, i.first_seen_ms, i.last_seen_ms \
+    FROM inventory i JOIN sites s ON s.id = i.site_id";
 
-fn view(r: &sqlx::any::AnyRow) -> Result<InventoryView, sqlx::Error> {
-    Ok(InventoryView {
-        site_id: r.try_get("site_id")?,
-        site: r.try_get("site")?,
-        mac: r.try_get("mac")?,
-        ip: r.try_get("ip")?,
-        device_id: r.try_get("device_id")?,
-        kind: r.try_get("kind")?,
-        source: r.try_get("source")?,
-        vendor: r.try_get("vendor")?,
-        oui_vendor: r.try_get("oui_vendor")?,
-        model: r.try_get("model")?,
-        firmware: r.try_get("firmware")?,
-        serial: r.try_get("serial")?,
-        name: r.try_get("name")?,
-        parent_mac: r.try_get("parent_mac")?,
-        signal_dbm: r.try_get("signal_dbm")?,
-        first_seen_ms: r.try_get("first_seen_ms")?,
-        last_seen_ms: r.try_get("last_seen_ms")?,
-    })
-}
-
-async fn query_views(db: &Db, filter: &str, bind: Bind<'_>) -> Result<Vec<InventoryView>, StoreError> {
-    let sql = format!(
-        "SELECT {VIEW_COLS} FROM inventory i JOIN sites s ON s.id = i.site_id WHERE {filter} ORDER BY i.kind, i.mac LIMIT 1000"
-    );
-    let q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    let q = match bind {
-        Bind::Int(v) => q.bind(v),
-        Bind::Text(v) => q.bind(v.to_string()),
-    };
-    Ok(q.fetch_all(&db.pool).await?.iter().map(view).collect::<Result<_, _>>()?)
-}
-
-enum Bind<'a> {
-    Int(i64),
-    Text(&'a str),
-}
+const VIEW_ORDER: &str = "ORDER BY i.kind, i.mac LIMIT 1000";
 
 /// Every MAC known at a site.
 pub async fn site_inventory(db: &Db, site_id: i64) -> Result<Vec<InventoryView>, StoreError> {
-    query_views(db, "i.site_id = $1", Bind::Int(site_id)).await
+    let sql = format!("{VIEW_SQL} WHERE i.site_id = $1 {VIEW_ORDER}");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(site_id).fetch_all(&db.pool).await?)
 }
 
 /// The inventory records of one device (normally one MAC).
 pub async fn device_inventory(db: &Db, device_id: i64) -> Result<Vec<InventoryView>, StoreError> {
-    query_views(db, "i.device_id = $1", Bind::Int(device_id)).await
+    let sql = format!("{VIEW_SQL} WHERE i.device_id = $1 {VIEW_ORDER}");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(device_id).fetch_all(&db.pool).await?)
 }
 
 /// MACs matching a search: any common MAC notation, whole or in part.
 pub async fn search_mac(db: &Db, q: &str) -> Result<Vec<InventoryView>, StoreError> {
     let Some(hex) = mac_fragment(q) else { return Ok(Vec::new()) };
     // Stored as aa:bb:cc:dd:ee:ff; match the hex digits as one run.
-    query_views(db, "REPLACE(i.mac, ':', '') LIKE $1", Bind::Text(&format!("%{hex}%"))).await
+    let sql = format!("{VIEW_SQL} WHERE REPLACE(i.mac, ':', '') LIKE $1 {VIEW_ORDER}");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(format!("%{hex}%")).fetch_all(&db.pool).await?)
 }
 
 /// A search that reads as (part of) a MAC in any notation: at least 4 hex
 /// digits and nothing but `:`, `-`, `.` or spaces besides. Returns the
 /// digits, lower case, to match against a stored MAC without its colons.
-pub fn mac_fragment(q: &str) -> Option<String> {
+pub(crate) fn mac_fragment(q: &str) -> Option<String> {
     let q = q.trim();
     let hex: String = q.chars().filter(|c| c.is_ascii_hexdigit()).collect::<String>().to_ascii_lowercase();
     (hex.len() >= 4 && q.chars().all(|c| c.is_ascii_hexdigit() || ":-. ".contains(c))).then_some(hex)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct HistoryEntry {
     pub mac: String,
     pub ts_ms: i64,
@@ -437,7 +467,7 @@ pub struct HistoryEntry {
 
 /// Newest first.
 pub async fn history_of(db: &Db, site_id: i64, mac: &str, limit: i64) -> Result<Vec<HistoryEntry>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT mac, ts_ms, field, old_value, new_value FROM inventory_history WHERE site_id = $1 AND mac = $2 \
          ORDER BY ts_ms DESC, id DESC LIMIT $3",
     )
@@ -445,24 +475,13 @@ pub async fn history_of(db: &Db, site_id: i64, mac: &str, limit: i64) -> Result<
     .bind(mac)
     .bind(limit)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(HistoryEntry {
-                mac: r.try_get("mac")?,
-                ts_ms: r.try_get("ts_ms")?,
-                field: r.try_get("field")?,
-                old_value: r.try_get("old_value")?,
-                new_value: r.try_get("new_value")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    .await?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mast_shared::{DeviceKind as WireKind, InventorySource};
 
     #[test]
     fn oui_lookup_knows_wisp_vendors_and_skips_local_macs() {
@@ -477,7 +496,7 @@ mod tests {
     fn rec(
         mac: &str,
         ip: Option<&str>,
-        kind: DeviceKind,
+        kind: WireKind,
         source: InventorySource,
         parent: Option<&str>,
     ) -> InventoryRecord {
@@ -496,7 +515,7 @@ mod tests {
     }
 
     async fn apply(db: &Db, site: i64, r: &InventoryRecord, ts: i64) -> Option<i64> {
-        let mut tx = db.pool.begin().await.unwrap();
+        let mut tx = db.begin().await.unwrap();
         let id = apply_record(&mut tx, site, r, ts).await.unwrap();
         tx.commit().await.unwrap();
         id
@@ -513,19 +532,19 @@ mod tests {
         let (ap, cpe) = ("24:a4:3c:00:00:10", "24:a4:3c:00:00:01");
         // The CPE (from the AP's station table) arrives before the AP itself.
         let cpe_dev =
-            apply(&db, site, &rec(cpe, Some("10.0.0.7"), DeviceKind::Cpe, InventorySource::StationTable, Some(ap)), 1)
+            apply(&db, site, &rec(cpe, Some("10.0.0.7"), WireKind::Cpe, InventorySource::StationTable, Some(ap)), 1)
                 .await;
         let ap_dev =
-            apply(&db, site, &rec(ap, Some("10.0.0.2"), DeviceKind::AccessPoint, InventorySource::Snmp, None), 2).await;
+            apply(&db, site, &rec(ap, Some("10.0.0.2"), WireKind::AccessPoint, InventorySource::Snmp, None), 2).await;
         let (cpe_dev, ap_dev) = (cpe_dev.unwrap(), ap_dev.unwrap());
         let d = crate::monitoring::device(&db, cpe_dev).await.unwrap().unwrap();
         assert_eq!(d.parent_id, Some(ap_dev));
         assert_eq!(d.mac.as_deref(), Some(cpe));
-        assert_eq!(d.kind.as_deref(), Some("cpe"));
+        assert_eq!(d.kind, Some(DeviceKind::Cpe));
         assert!(d.vendor.unwrap().to_lowercase().contains("ubiquiti"), "OUI vendor fills in");
         // The CPE's address changes: one history entry, same device row moves.
         let moved =
-            apply(&db, site, &rec(cpe, Some("10.0.0.8"), DeviceKind::Cpe, InventorySource::StationTable, Some(ap)), 3)
+            apply(&db, site, &rec(cpe, Some("10.0.0.8"), WireKind::Cpe, InventorySource::StationTable, Some(ap)), 3)
                 .await;
         assert_ne!(moved, Some(cpe_dev), "a new address is a new device row");
         let hist = history_of(&db, site, cpe, 10).await.unwrap();
@@ -541,7 +560,7 @@ mod tests {
             "the old row gives up the MAC"
         );
         // A weaker source (ARP) does not overwrite the kind or the address.
-        apply(&db, site, &rec(cpe, Some("10.0.0.99"), DeviceKind::Host, InventorySource::Neighbour, None), 4).await;
+        apply(&db, site, &rec(cpe, Some("10.0.0.99"), WireKind::Host, InventorySource::Neighbour, None), 4).await;
         let inv = site_inventory(&db, site).await.unwrap();
         let row = inv.iter().find(|i| i.mac == cpe).unwrap();
         assert_eq!(
@@ -553,14 +572,14 @@ mod tests {
         let none = apply(
             &db,
             site,
-            &rec("00:11:22:33:44:55", Some("10.0.0.50"), DeviceKind::Host, InventorySource::Neighbour, None),
+            &rec("00:11:22:33:44:55", Some("10.0.0.50"), WireKind::Host, InventorySource::Neighbour, None),
             5,
         )
         .await;
         assert_eq!(none, None);
         assert_eq!(crate::monitoring::site_devices(&db, site).await.unwrap().len(), n);
         // ... until that address is pinged: the new device claims the MAC.
-        let mut tx = db.pool.begin().await.unwrap();
+        let mut tx = db.begin().await.unwrap();
         let dev = crate::monitoring::device_id(&mut tx, site, "10.0.0.50".parse().unwrap()).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(
@@ -576,8 +595,17 @@ mod tests {
 
     #[test]
     fn weaker_sources_never_overwrite() {
-        assert!(authority("neighbour") < authority("station-table"));
-        assert!(authority("station-table") < authority("snmp"));
-        assert!(authority("bridge") < authority("snmp"));
+        assert!(Source::Neighbour.authority() < Source::StationTable.authority());
+        assert!(Source::StationTable.authority() < Source::Snmp.authority());
+        assert!(Source::Bridge.authority() < Source::Snmp.authority());
+        assert!(Source::Snmp.creates_devices() && !Source::Neighbour.creates_devices());
+    }
+
+    #[test]
+    fn network_text_is_one_clean_line() {
+        assert_eq!(network_text(&Some("Rocket M5".into())).as_deref(), Some("Rocket M5"));
+        assert_eq!(network_text(&None), None);
+        assert_eq!(network_text(&Some("ap\0x\n".into())).as_deref(), Some("ap\u{fffd}x\u{fffd}"));
+        assert_eq!(network_text(&Some("é".repeat(300))).map(|s| s.chars().count()), Some(255));
     }
 }

@@ -5,7 +5,7 @@
 //! (primary key + `ON CONFLICT DO NOTHING`); a device's "last" columns only
 //! move forward in time, so a resent or late batch never rolls them back.
 
-use crate::db::{Db, StoreError, now_ms};
+use crate::db::{Db, StoreError, Tx, now_ms};
 use mast_shared::{ProbeTarget, Sample, SampleBody, SiteConfig, SnmpOutcome};
 
 pub use mast_ops_core::{correlator, maintenance};
@@ -14,33 +14,113 @@ pub mod outages;
 pub mod probing;
 pub mod windows;
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, Serialize)]
+crate::text_enum! {
+    /// What a device is (`devices.kind`, `inventory.kind`), as its agent
+    /// learned it.
+    pub enum DeviceKind (field "kind") {
+        Unknown = "unknown",
+        Ap = "ap",
+        Cpe = "cpe",
+        Backhaul = "backhaul",
+        Router = "router",
+        Switch = "switch",
+        Host = "host",
+    }
+}
+
+impl From<mast_shared::DeviceKind> for DeviceKind {
+    fn from(k: mast_shared::DeviceKind) -> DeviceKind {
+        use mast_shared::DeviceKind as W;
+        match k {
+            W::Unknown => DeviceKind::Unknown,
+            W::AccessPoint => DeviceKind::Ap,
+            W::Cpe => DeviceKind::Cpe,
+            W::Backhaul => DeviceKind::Backhaul,
+            W::Router => DeviceKind::Router,
+            W::Switch => DeviceKind::Switch,
+            W::Host => DeviceKind::Host,
+        }
+    }
+}
+
+crate::text_enum! {
+    /// The last SNMP poll of a device (`devices.snmp_outcome`).
+    pub enum SnmpStatus (field "snmp") {
+        Ok = "ok",
+        Timeout = "timeout",
+        Refused = "refused",
+        Malformed = "malformed",
+    }
+}
+
+impl From<SnmpOutcome> for SnmpStatus {
+    fn from(o: SnmpOutcome) -> SnmpStatus {
+        match o {
+            SnmpOutcome::Ok => SnmpStatus::Ok,
+            SnmpOutcome::Timeout => SnmpStatus::Timeout,
+            SnmpOutcome::Refused => SnmpStatus::Refused,
+            SnmpOutcome::Malformed => SnmpStatus::Malformed,
+        }
+    }
+}
+
+crate::text_enum! {
+    /// A device's reachability from its last ping (computed, never stored;
+    /// the `?status=` filter of the device list).
+    pub enum DeviceStatus (field "status") {
+        Up = "up",
+        Down = "down",
+        /// No sample yet, or none for 3 intervals.
+        Unknown = "unknown",
+    }
+}
+
+/// Compares with the status text (`d.status == "down"`).
+impl PartialEq<&str> for DeviceStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// Checks one line of text input for `field` (no control characters, at
+/// most `max` characters).
+pub(crate) fn check_line(field: &str, s: &str, max: usize) -> Result<(), StoreError> {
+    mast_text_core::input::line(s, max).map_err(|p| StoreError::invalid(field, p.to_string()))
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Site {
     pub id: i64,
     pub name: String,
     pub interval_ms: i64,
     pub timeout_ms: i64,
     pub revision: i64,
+    #[sqlx(skip)]
     pub targets: Vec<String>,
     /// Where the tower stands, if known.
     pub lat: Option<f64>,
     pub lon: Option<f64>,
 }
 
-/// Parses `IP,IP,...` (names optional as `IP=name`).
+const SITE_COLS: &str = "SELECT id, name, interval_ms, timeout_ms, revision, lat, lon FROM sites";
+
+/// Parses `IP,IP,...` (names optional as `IP=name`); errors name `targets`.
 pub fn parse_targets(list: &str) -> Result<Vec<ProbeTarget>, StoreError> {
+    check_line("targets", list, 100_000)?;
     let mut out = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (ip, name) = match item.split_once('=') {
-            Some((ip, name)) => (ip, Some(name.to_string())),
+            Some((ip, name)) => (ip.trim(), Some(name.trim().to_string()).filter(|n| !n.is_empty())),
             None => (item, None),
         };
         let addr: IpAddr =
-            ip.parse().map_err(|_| StoreError::invalid_msg(format!("target {ip:?} is not an IP address")))?;
+            ip.parse().map_err(|_| StoreError::invalid("targets", format!("{ip:?} is not an IP address")))?;
+        if let Some(n) = &name {
+            check_line("targets", n, 64)?;
+        }
         if out.iter().any(|t: &ProbeTarget| t.addr == addr) {
             continue;
         }
@@ -50,81 +130,70 @@ pub fn parse_targets(list: &str) -> Result<Vec<ProbeTarget>, StoreError> {
 }
 
 pub async fn site_by_name(db: &Db, name: &str) -> Result<Option<Site>, StoreError> {
-    let row = sqlx::query("SELECT id FROM sites WHERE name = $1").bind(name).fetch_optional(&db.pool).await?;
-    match row {
-        Some(r) => site(db, r.try_get("id")?).await,
+    let sql = format!("{SITE_COLS} WHERE name = $1");
+    let site: Option<Site> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(name).fetch_optional(&db.pool).await?;
+    match site {
+        Some(s) => with_targets(db, s).await.map(Some),
         None => Ok(None),
     }
 }
 
 pub async fn site(db: &Db, id: i64) -> Result<Option<Site>, StoreError> {
-    let Some(r) = sqlx::query("SELECT id, name, interval_ms, timeout_ms, revision, lat, lon FROM sites WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let targets = sqlx::query("SELECT addr FROM site_targets WHERE site_id = $1 ORDER BY addr")
-        .bind(id)
+    let sql = format!("{SITE_COLS} WHERE id = $1");
+    let site: Option<Site> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await?;
+    match site {
+        Some(s) => with_targets(db, s).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The site with id `id`, or [`StoreError::NotFound`].
+pub async fn get_site(db: &Db, id: i64) -> Result<Site, StoreError> {
+    site(db, id).await?.ok_or_else(|| StoreError::NotFound(format!("no site {id}")))
+}
+
+async fn with_targets(db: &Db, mut s: Site) -> Result<Site, StoreError> {
+    s.targets = sqlx::query_as::<_, (String,)>("SELECT addr FROM site_targets WHERE site_id = $1 ORDER BY addr")
+        .bind(s.id)
         .fetch_all(&db.pool)
         .await?
-        .iter()
-        .map(|r| r.try_get::<String, _>("addr"))
-        .collect::<Result<_, _>>()?;
-    Ok(Some(Site {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        interval_ms: r.try_get("interval_ms")?,
-        timeout_ms: r.try_get("timeout_ms")?,
-        revision: r.try_get("revision")?,
-        targets,
-        lat: r.try_get("lat")?,
-        lon: r.try_get("lon")?,
-    }))
+        .into_iter()
+        .map(|(a,)| a)
+        .collect();
+    Ok(s)
 }
 
 pub async fn list_sites(db: &Db) -> Result<Vec<Site>, StoreError> {
     let mut targets: HashMap<i64, Vec<String>> = HashMap::new();
-    for r in sqlx::query("SELECT site_id, addr FROM site_targets ORDER BY addr").fetch_all(&db.pool).await? {
-        targets.entry(r.try_get("site_id")?).or_default().push(r.try_get("addr")?);
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT site_id, addr FROM site_targets ORDER BY addr").fetch_all(&db.pool).await?;
+    for (site_id, addr) in rows {
+        targets.entry(site_id).or_default().push(addr);
     }
-    let rows = sqlx::query("SELECT id, name, interval_ms, timeout_ms, revision, lat, lon FROM sites ORDER BY name")
-        .fetch_all(&db.pool)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            let id: i64 = r.try_get("id")?;
-            Ok(Site {
-                id,
-                name: r.try_get("name")?,
-                interval_ms: r.try_get("interval_ms")?,
-                timeout_ms: r.try_get("timeout_ms")?,
-                revision: r.try_get("revision")?,
-                targets: targets.remove(&id).unwrap_or_default(),
-                lat: r.try_get("lat")?,
-                lon: r.try_get("lon")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    let sql = format!("{SITE_COLS} ORDER BY name");
+    let mut sites: Vec<Site> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&db.pool).await?;
+    for s in &mut sites {
+        s.targets = targets.remove(&s.id).unwrap_or_default();
+    }
+    Ok(sites)
 }
 
 fn check_site_name(name: &str) -> Result<(), StoreError> {
     if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(StoreError::invalid_msg(format!(
-            "site name {name:?} must be 1-64 characters of letters, digits, '-', '_' or '.'"
-        )));
+        return Err(StoreError::invalid(
+            "name",
+            format!("{name:?} must be 1-64 characters of letters, digits, '-', '_' or '.'"),
+        ));
     }
     Ok(())
 }
 
 fn check_probe(interval_ms: i64, timeout_ms: i64) -> Result<(), StoreError> {
     if !(1_000..=86_400_000).contains(&interval_ms) {
-        return Err(StoreError::invalid_msg("interval must be between 1 s and 1 day"));
+        return Err(StoreError::invalid("interval_secs", "must be between 1 s and 1 day"));
     }
     if !(10..=60_000).contains(&timeout_ms) || timeout_ms >= interval_ms {
-        return Err(StoreError::invalid_msg("timeout must be 10 ms to 60 s and shorter than the interval"));
+        return Err(StoreError::invalid("timeout_ms", "must be 10 ms to 60 s and shorter than the interval"));
     }
     Ok(())
 }
@@ -138,8 +207,8 @@ pub async fn add_site(
 ) -> Result<Site, StoreError> {
     check_site_name(name)?;
     check_probe(interval_ms, timeout_ms)?;
-    let mut tx = db.pool.begin().await?;
-    let id: i64 = sqlx::query(
+    let mut tx = db.begin().await?;
+    let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO sites (name, interval_ms, timeout_ms, revision, created_ms) VALUES ($1, $2, $3, 1, $4) RETURNING id",
     )
     .bind(name)
@@ -151,24 +220,30 @@ pub async fn add_site(
     .map_err(|e| match e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(format!("site {name:?} already exists")),
         e => e.into(),
-    })?
-    .try_get("id")?;
+    })?;
     replace_targets(&mut tx, id, targets).await?;
     tx.commit().await?;
-    Ok(site(db, id).await?.expect("just inserted"))
+    get_site(db, id).await
 }
 
 /// Sets where a site's tower stands (for the map); not part of the agents' config.
 pub async fn set_site_location(db: &Db, id: i64, lat: f64, lon: f64) -> Result<(), StoreError> {
-    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-        return Err(StoreError::invalid_msg("coordinates: latitude -90..90, longitude -180..180"));
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(StoreError::invalid("lat", "latitude must be between -90 and 90"));
     }
-    sqlx::query("UPDATE sites SET lat = $1, lon = $2 WHERE id = $3")
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(StoreError::invalid("lon", "longitude must be between -180 and 180"));
+    }
+    let n = sqlx::query("UPDATE sites SET lat = $1, lon = $2 WHERE id = $3")
         .bind(lat)
         .bind(lon)
         .bind(id)
         .execute(&db.pool)
-        .await?;
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("no site {id}")));
+    }
     Ok(())
 }
 
@@ -180,12 +255,11 @@ pub async fn set_site(
     interval_ms: Option<i64>,
     timeout_ms: Option<i64>,
 ) -> Result<Site, StoreError> {
-    let cur =
-        site_by_name(db, name).await?.ok_or_else(|| StoreError::invalid_msg(format!("no site named {name:?}")))?;
+    let cur = site_by_name(db, name).await?.ok_or_else(|| StoreError::NotFound(format!("no site named {name:?}")))?;
     let interval_ms = interval_ms.unwrap_or(cur.interval_ms);
     let timeout_ms = timeout_ms.unwrap_or(cur.timeout_ms.min(interval_ms - 1));
     check_probe(interval_ms, timeout_ms)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("UPDATE sites SET interval_ms = $1, timeout_ms = $2, revision = revision + 1 WHERE id = $3")
         .bind(interval_ms)
         .bind(timeout_ms)
@@ -196,14 +270,10 @@ pub async fn set_site(
         replace_targets(&mut tx, cur.id, t).await?;
     }
     tx.commit().await?;
-    Ok(site(db, cur.id).await?.expect("exists"))
+    get_site(db, cur.id).await
 }
 
-async fn replace_targets(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    site_id: i64,
-    targets: &[ProbeTarget],
-) -> Result<(), StoreError> {
+async fn replace_targets(tx: &mut Tx<'_>, site_id: i64, targets: &[ProbeTarget]) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM site_targets WHERE site_id = $1").bind(site_id).execute(&mut **tx).await?;
     for t in targets {
         let addr = t.addr.to_string();
@@ -232,16 +302,18 @@ pub async fn site_config(db: &Db, site_id: i64) -> Result<Option<SiteConfig>, St
     let Some(s) = site(db, site_id).await? else {
         return Ok(None);
     };
-    let targets = sqlx::query("SELECT addr, name FROM site_targets WHERE site_id = $1 ORDER BY addr")
-        .bind(site_id)
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .filter_map(|r| {
-            let addr: String = r.try_get("addr").ok()?;
-            Some(ProbeTarget { addr: addr.parse().ok()?, name: r.try_get("name").ok()? })
+    let rows: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT addr, name FROM site_targets WHERE site_id = $1 ORDER BY addr")
+            .bind(site_id)
+            .fetch_all(&db.pool)
+            .await?;
+    let targets = rows
+        .into_iter()
+        .map(|(addr, name)| {
+            let addr = addr.parse().map_err(|_| StoreError::Corrupt(format!("site target {addr:?} is not an IP")))?;
+            Ok(ProbeTarget { addr, name })
         })
-        .collect();
+        .collect::<Result<_, StoreError>>()?;
     Ok(Some(SiteConfig {
         revision: s.revision as u64,
         site: s.name,
@@ -252,25 +324,16 @@ pub async fn site_config(db: &Db, site_id: i64) -> Result<Option<SiteConfig>, St
 }
 
 // Sample kinds in the `samples` table.
-pub const KIND_PING: i64 = 0;
+const KIND_PING: i64 = 0;
 const KIND_UPLINK: i64 = 1;
 /// SNMP poll: `value` = outcome code, `rtt_us` = poll duration.
-pub const KIND_SNMP: i64 = 2;
+const KIND_SNMP: i64 = 2;
 /// Station (CPE) seen by its AP: `device_id` = the station's device, `value` = signal dBm.
-pub const KIND_STATION: i64 = 3;
+const KIND_STATION: i64 = 3;
 /// Interface rate (the figures live in `interface_rates`): `value` = ifIndex.
 const KIND_IFRATE: i64 = 4;
 /// Inventory record (applied to `inventory`).
 const KIND_INVENTORY: i64 = 5;
-
-pub fn snmp_outcome_name(o: SnmpOutcome) -> &'static str {
-    match o {
-        SnmpOutcome::Ok => "ok",
-        SnmpOutcome::Timeout => "timeout",
-        SnmpOutcome::Refused => "refused",
-        SnmpOutcome::Malformed => "malformed",
-    }
-}
 
 fn snmp_outcome_code(o: SnmpOutcome) -> i64 {
     match o {
@@ -302,7 +365,7 @@ pub async fn store_samples(
     samples: &[Sample],
     device_ids: &mut HashMap<IpAddr, i64>,
 ) -> Result<Stored, StoreError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let mut stored = Stored::default();
     // newest sample per device in this batch: (ts, rtt)
     let mut latest: HashMap<i64, (i64, Option<u32>)> = HashMap::new();
@@ -375,7 +438,7 @@ pub async fn store_samples(
                 "UPDATE devices SET snmp_outcome = $1, snmp_ms = $2, uptime_s = COALESCE($3, uptime_s) \
                  WHERE id = $4 AND (snmp_ms IS NULL OR snmp_ms <= $2)",
             )
-            .bind(snmp_outcome_name(p.outcome))
+            .bind(SnmpStatus::from(p.outcome))
             .bind(s.ts_ms)
             .bind(p.uptime_s.map(i64::from))
             .bind(id)
@@ -479,7 +542,7 @@ pub async fn store_samples(
 }
 
 async fn cached_device(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut Tx<'_>,
     cache: &mut HashMap<IpAddr, i64>,
     site_id: i64,
     addr: IpAddr,
@@ -493,11 +556,7 @@ async fn cached_device(
 }
 
 /// The device at `addr` on a site, created if new.
-pub(crate) async fn device_id(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    site_id: i64,
-    addr: IpAddr,
-) -> Result<i64, StoreError> {
+pub(crate) async fn device_id(tx: &mut Tx<'_>, site_id: i64, addr: IpAddr) -> Result<i64, StoreError> {
     let addr = addr.to_string();
     let created = sqlx::query(
         "INSERT INTO devices (site_id, addr, created_ms) VALUES ($1, $2, $3) ON CONFLICT (site_id, addr) DO NOTHING",
@@ -509,12 +568,11 @@ pub(crate) async fn device_id(
     .await?
     .rows_affected()
         == 1;
-    let id: i64 = sqlx::query("SELECT id FROM devices WHERE site_id = $1 AND addr = $2")
+    let (id,): (i64,) = sqlx::query_as("SELECT id FROM devices WHERE site_id = $1 AND addr = $2")
         .bind(site_id)
         .bind(&addr)
         .fetch_one(&mut **tx)
-        .await?
-        .try_get("id")?;
+        .await?;
     if created {
         inventory::link_new_device(tx, site_id, &addr, id).await?;
     }
@@ -528,8 +586,7 @@ pub struct DeviceView {
     pub site: String,
     pub addr: String,
     pub name: Option<String>,
-    /// `up`, `down` or `unknown` (no sample yet, or none for 3 intervals).
-    pub status: &'static str,
+    pub status: DeviceStatus,
     pub last_rtt_ms: Option<f64>,
     /// Share of pings lost in the last 10 minutes, 0-100.
     pub loss_pct: Option<f64>,
@@ -537,8 +594,7 @@ pub struct DeviceView {
     pub last_sample_ms: Option<i64>,
     /// Base MAC, `aa:bb:cc:dd:ee:ff`, once an agent learned it.
     pub mac: Option<String>,
-    /// `ap`, `cpe`, `backhaul`, `router`, `switch`, `host` or `unknown`.
-    pub kind: Option<String>,
+    pub kind: Option<DeviceKind>,
     /// As the device names itself over SNMP, else the MAC's OUI vendor.
     pub vendor: Option<String>,
     pub model: Option<String>,
@@ -547,8 +603,15 @@ pub struct DeviceView {
     pub parent_id: Option<i64>,
     /// Signal at the AP, dBm, from the last station-table poll.
     pub signal_dbm: Option<i64>,
-    /// Last SNMP poll: `ok`, `timeout`, `refused` or `malformed`; `None` if never polled.
-    pub snmp: Option<String>,
+    /// Last SNMP poll; `None` if never polled.
+    pub snmp: Option<SnmpStatus>,
+}
+
+impl DeviceView {
+    /// The name, or the address of an unnamed device.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.addr)
+    }
 }
 
 /// Pure: a device's status from its last sample.
@@ -557,17 +620,38 @@ pub fn device_status(
     interval_ms: i64,
     last_sample_ms: Option<i64>,
     last_rtt_us: Option<i64>,
-) -> &'static str {
+) -> DeviceStatus {
     match last_sample_ms {
-        None => "unknown",
-        Some(ts) if now - ts > 3 * interval_ms + 10_000 => "unknown",
-        Some(_) if last_rtt_us.is_some() => "up",
-        Some(_) => "down",
+        None => DeviceStatus::Unknown,
+        Some(ts) if now - ts > 3 * interval_ms + 10_000 => DeviceStatus::Unknown,
+        Some(_) if last_rtt_us.is_some() => DeviceStatus::Up,
+        Some(_) => DeviceStatus::Down,
     }
 }
 
 pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<DeviceView>, StoreError> {
     list_devices_where(db, "$3 = $3", 0, limit, offset).await
+}
+
+/// A `devices` row with its site, as the views read it.
+#[derive(sqlx::FromRow)]
+struct DeviceRow {
+    id: i64,
+    site_id: i64,
+    site: String,
+    interval_ms: i64,
+    addr: String,
+    name: Option<String>,
+    last_sample_ms: Option<i64>,
+    last_rtt_us: Option<i64>,
+    mac: Option<String>,
+    kind: Option<DeviceKind>,
+    vendor: Option<String>,
+    model: Option<String>,
+    firmware: Option<String>,
+    parent_id: Option<i64>,
+    signal_dbm: Option<i64>,
+    snmp_outcome: Option<SnmpStatus>,
 }
 
 async fn list_devices_where(
@@ -577,17 +661,6 @@ async fn list_devices_where(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<DeviceView>, StoreError> {
-    list_devices_inner(db, filter, arg, limit, offset, true).await
-}
-
-async fn list_devices_inner(
-    db: &Db,
-    filter: &'static str,
-    arg: i64,
-    limit: i64,
-    offset: i64,
-    with_loss: bool,
-) -> Result<Vec<DeviceView>, StoreError> {
     let now = now_ms();
     let since = now - 600_000;
     let stats_sql = format!(
@@ -595,60 +668,54 @@ async fn list_devices_inner(
          FROM samples x JOIN devices d ON d.id = x.device_id \
          WHERE x.ts_ms > $1 AND x.kind = 0 AND $2 = $2 AND {filter} GROUP BY x.device_id"
     );
-    let stats: HashMap<i64, (i64, i64)> = if !with_loss {
-        HashMap::new()
-    } else {
-        sqlx::query(sqlx::AssertSqlSafe(stats_sql))
-            .bind(since)
-            .bind(0i64)
-            .bind(arg)
-            .fetch_all(&db.pool)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("device_id")?, (r.try_get("n")?, r.try_get("lost")?))))
-            .collect::<Result<_, sqlx::Error>>()?
-    };
+    let stats: HashMap<i64, (i64, i64)> = sqlx::query_as::<_, (i64, i64, i64)>(sqlx::AssertSqlSafe(stats_sql))
+        .bind(since)
+        .bind(0i64)
+        .bind(arg)
+        .fetch_all(&db.pool)
+        .await?
+        .into_iter()
+        .map(|(id, n, lost)| (id, (n, lost)))
+        .collect();
     let sql = format!(
         "SELECT d.id, d.site_id, s.name AS site, s.interval_ms, d.addr, d.name, d.last_sample_ms, d.last_rtt_us, \
          d.mac, d.kind, d.vendor, d.model, d.firmware, d.parent_id, d.signal_dbm, d.snmp_outcome \
          FROM devices d JOIN sites s ON s.id = d.site_id WHERE {filter} ORDER BY s.name, d.addr LIMIT $1 OFFSET $2"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).bind(arg).fetch_all(&db.pool).await?;
-    rows.iter()
+    let rows: Vec<DeviceRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset).bind(arg).fetch_all(&db.pool).await?;
+    Ok(rows
+        .into_iter()
         .map(|r| {
-            let id: i64 = r.try_get("id")?;
-            let last_sample_ms: Option<i64> = r.try_get("last_sample_ms")?;
-            let last_rtt_us: Option<i64> = r.try_get("last_rtt_us")?;
-            let (n, lost) = stats.get(&id).copied().unwrap_or((0, 0));
-            Ok(DeviceView {
-                id,
-                site_id: r.try_get("site_id")?,
-                site: r.try_get("site")?,
-                addr: r.try_get("addr")?,
-                name: r.try_get("name")?,
-                status: device_status(now, r.try_get("interval_ms")?, last_sample_ms, last_rtt_us),
-                last_rtt_ms: last_rtt_us.map(|us| us as f64 / 1000.0),
+            let (n, lost) = stats.get(&r.id).copied().unwrap_or((0, 0));
+            DeviceView {
+                id: r.id,
+                site_id: r.site_id,
+                site: r.site,
+                addr: r.addr,
+                name: r.name,
+                status: device_status(now, r.interval_ms, r.last_sample_ms, r.last_rtt_us),
+                last_rtt_ms: r.last_rtt_us.map(|us| us as f64 / 1000.0),
                 loss_pct: (n > 0).then(|| lost as f64 * 100.0 / n as f64),
                 samples_10m: n,
-                last_sample_ms,
-                mac: r.try_get("mac")?,
-                kind: r.try_get("kind")?,
-                vendor: r.try_get("vendor")?,
-                model: r.try_get("model")?,
-                firmware: r.try_get("firmware")?,
-                parent_id: r.try_get("parent_id")?,
-                signal_dbm: r.try_get("signal_dbm")?,
-                snmp: r.try_get("snmp_outcome")?,
-            })
+                last_sample_ms: r.last_sample_ms,
+                mac: r.mac,
+                kind: r.kind,
+                vendor: r.vendor,
+                model: r.model,
+                firmware: r.firmware,
+                parent_id: r.parent_id,
+                signal_dbm: r.signal_dbm,
+                snmp: r.snmp_outcome,
+            }
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+        .collect())
 }
 
 /// Records key ranges an agent reported lost. Idempotent; a range the
 /// agent extended since (same start) grows.
 pub async fn record_drops(db: &Db, agent_id: u64, drops: &[mast_shared::DroppedRange]) -> Result<(), StoreError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     for d in drops.iter().filter(|d| d.first_seq <= d.last_seq && d.last_seq < i64::MAX as u64) {
         sqlx::query(
             "INSERT INTO agent_drops (agent_id, boot_epoch, first_seq, last_seq, reason, reported_ms) \
@@ -684,7 +751,7 @@ pub struct EpochDelivery {
 
 /// Pure: integrity of one epoch from its stored count and highest seq, and
 /// the reported drop ranges (with how many of their keys were stored anyway).
-pub fn epoch_integrity(
+fn epoch_integrity(
     boot_epoch: i64,
     first_seq: i64,
     stored_last: i64,
@@ -706,17 +773,18 @@ pub fn epoch_integrity(
 }
 
 pub async fn delivery(db: &Db, agent_id: i64) -> Result<Vec<EpochDelivery>, StoreError> {
-    let rows = sqlx::query(
+    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT boot_epoch, first_seq, last_seq, stored FROM delivery_counts WHERE agent_id = $1 ORDER BY boot_epoch",
     )
     .bind(agent_id)
     .fetch_all(&db.pool)
     .await?;
-    let drops = sqlx::query("SELECT boot_epoch, first_seq, last_seq FROM agent_drops WHERE agent_id = $1")
-        .bind(agent_id)
-        .fetch_all(&db.pool)
-        .await?;
-    let overlap = sqlx::query(
+    let drops: Vec<(i64, i64, i64)> =
+        sqlx::query_as("SELECT boot_epoch, first_seq, last_seq FROM agent_drops WHERE agent_id = $1")
+            .bind(agent_id)
+            .fetch_all(&db.pool)
+            .await?;
+    let overlap: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT d.boot_epoch, COUNT(*) AS n FROM agent_drops d JOIN samples s ON s.agent_id = d.agent_id \
          AND s.boot_epoch = d.boot_epoch AND s.seq BETWEEN d.first_seq AND d.last_seq \
          WHERE d.agent_id = $1 GROUP BY d.boot_epoch",
@@ -725,25 +793,14 @@ pub async fn delivery(db: &Db, agent_id: i64) -> Result<Vec<EpochDelivery>, Stor
     .fetch_all(&db.pool)
     .await?;
     let mut drops_by: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
-    for r in &drops {
-        drops_by.entry(r.try_get("boot_epoch")?).or_default().push((r.try_get("first_seq")?, r.try_get("last_seq")?));
+    for (e, a, b) in drops {
+        drops_by.entry(e).or_default().push((a, b));
     }
-    let mut overlap_by: HashMap<i64, i64> = HashMap::new();
-    for r in &overlap {
-        overlap_by.insert(r.try_get("boot_epoch")?, r.try_get("n")?);
-    }
+    let overlap_by: HashMap<i64, i64> = overlap.into_iter().collect();
     let mut out = Vec::new();
-    for r in &rows {
-        let e: i64 = r.try_get("boot_epoch")?;
+    for (e, first, last, stored) in rows {
         let d = drops_by.remove(&e).unwrap_or_default();
-        out.push(epoch_integrity(
-            e,
-            r.try_get("first_seq")?,
-            r.try_get("last_seq")?,
-            r.try_get("stored")?,
-            &d,
-            overlap_by.get(&e).copied().unwrap_or(0),
-        ));
+        out.push(epoch_integrity(e, first, last, stored, &d, overlap_by.get(&e).copied().unwrap_or(0)));
     }
     // Epochs whose every key was dropped.
     for (e, d) in drops_by {
@@ -762,8 +819,6 @@ pub struct Point {
     pub samples: i64,
 }
 
-/// RTT and loss of a device over `[from, to)`, downsampled in the database
-/// into at most `buckets` points, so a week-long chart stays cheap.
 /// Mean signal (dBm) per bucket from a radio's station samples.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SignalPoint {
@@ -772,6 +827,7 @@ pub struct SignalPoint {
     pub samples: i64,
 }
 
+/// Mean signal of a radio over `[from, to)`, in at most `buckets` points.
 pub async fn signal_series(
     db: &Db,
     device_id: i64,
@@ -780,7 +836,7 @@ pub async fn signal_series(
     buckets: i64,
 ) -> Result<Vec<SignalPoint>, StoreError> {
     let bucket = ((to - from) / buckets.max(1)).max(1000);
-    let rows = sqlx::query(
+    let rows: Vec<(i64, i64, Option<f64>)> = sqlx::query_as(
         "SELECT (ts_ms - $2) / $3 AS b, COUNT(value) AS n, CAST(AVG(value) AS DOUBLE PRECISION) AS sig \
          FROM samples WHERE device_id = $1 AND kind = 3 AND ts_ms >= $2 AND ts_ms < $4 AND value IS NOT NULL \
          GROUP BY b ORDER BY b",
@@ -791,19 +847,26 @@ pub async fn signal_series(
     .bind(to)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let b: i64 = r.try_get("b")?;
-            Ok(SignalPoint {
-                t_ms: from + b * bucket + bucket / 2,
-                signal_dbm: r.try_get::<Option<f64>, _>("sig")?.unwrap_or(0.0),
-                samples: r.try_get("n")?,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|(b, n, sig)| SignalPoint {
+            t_ms: from + b * bucket + bucket / 2,
+            signal_dbm: sig.unwrap_or(0.0),
+            samples: n,
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+        .collect())
 }
 
+/// One bucket of the RTT/loss series, summed.
+#[derive(sqlx::FromRow)]
+struct Bucket {
+    b: i64,
+    n: i64,
+    lost: i64,
+}
+
+/// RTT and loss of a device over `[from, to)`, downsampled in the database
+/// into at most `buckets` points, so a week-long chart stays cheap.
 pub async fn device_series(
     db: &Db,
     device_id: i64,
@@ -812,12 +875,25 @@ pub async fn device_series(
     buckets: i64,
 ) -> Result<Vec<Point>, StoreError> {
     let bucket = ((to - from) / buckets.max(1)).max(1000);
+    let point = |r: &Bucket, bucket: i64, rtt_ms: Option<f64>| Point {
+        t_ms: from + r.b * bucket + bucket / 2,
+        rtt_ms,
+        loss_pct: if r.n > 0 { r.lost as f64 * 100.0 / r.n as f64 } else { 0.0 },
+        samples: r.n,
+    };
     if to - from > 6 * crate::rollup::HOUR {
         // Long ranges come from the rollups (5-minute up to 8 days, then hourly).
         let width =
             if to - from <= 8 * 24 * crate::rollup::HOUR { crate::rollup::FIVE_MIN } else { crate::rollup::HOUR };
         let bucket = bucket.max(width);
-        let rows = sqlx::query(
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            bucket: Bucket,
+            rs: i64,
+            rn: i64,
+        }
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT (t_ms - $2) / $3 AS b, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(lost) AS BIGINT) AS lost, \
              CAST(SUM(rtt_sum_us) AS BIGINT) AS rs, CAST(SUM(rtt_n) AS BIGINT) AS rn \
              FROM sample_rollups WHERE device_id = $1 AND width_ms = $5 AND t_ms >= $2 AND t_ms < $4 GROUP BY b ORDER BY b",
@@ -829,25 +905,18 @@ pub async fn device_series(
         .bind(width)
         .fetch_all(&db.pool)
         .await?;
-        return rows
+        return Ok(rows
             .iter()
-            .map(|r| {
-                let b: i64 = r.try_get("b")?;
-                let n: i64 = r.try_get("n")?;
-                let lost: i64 = r.try_get("lost")?;
-                let rs: i64 = r.try_get("rs")?;
-                let rn: i64 = r.try_get("rn")?;
-                Ok(Point {
-                    t_ms: from + b * bucket + bucket / 2,
-                    rtt_ms: (rn > 0).then(|| rs as f64 / rn as f64 / 1000.0),
-                    loss_pct: if n > 0 { lost as f64 * 100.0 / n as f64 } else { 0.0 },
-                    samples: n,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into);
+            .map(|r| point(&r.bucket, bucket, (r.rn > 0).then(|| r.rs as f64 / r.rn as f64 / 1000.0)))
+            .collect());
     }
-    let rows = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        bucket: Bucket,
+        rtt: Option<f64>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT (ts_ms - $2) / $3 AS b, COUNT(*) AS n, \
          CAST(SUM(CASE WHEN rtt_us IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS lost, \
          CAST(AVG(rtt_us) AS DOUBLE PRECISION) AS rtt \
@@ -859,26 +928,13 @@ pub async fn device_series(
     .bind(to)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let b: i64 = r.try_get("b")?;
-            let n: i64 = r.try_get("n")?;
-            let lost: i64 = r.try_get("lost")?;
-            let rtt: Option<f64> = r.try_get("rtt")?;
-            Ok(Point {
-                t_ms: from + b * bucket + bucket / 2,
-                rtt_ms: rtt.map(|us| us / 1000.0),
-                loss_pct: if n > 0 { lost as f64 * 100.0 / n as f64 } else { 0.0 },
-                samples: n,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    Ok(rows.iter().map(|r| point(&r.bucket, bucket, r.rtt.map(|us| us / 1000.0))).collect())
 }
 
 /// Device counts of one site by status.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, sqlx::FromRow)]
 pub struct SiteCounts {
+    #[sqlx(rename = "n")]
     pub total: i64,
     pub up: i64,
     pub down: i64,
@@ -888,7 +944,13 @@ pub struct SiteCounts {
 /// dashboard, site list and schematic need, without loading every device).
 /// The CASE expressions are [`device_status`] in SQL.
 pub async fn site_counts(db: &Db, now: i64) -> Result<HashMap<i64, SiteCounts>, StoreError> {
-    let rows = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        site_id: i64,
+        #[sqlx(flatten)]
+        counts: SiteCounts,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT d.site_id, COUNT(*) AS n, \
          CAST(SUM(CASE WHEN d.last_sample_ms IS NOT NULL AND $1 - d.last_sample_ms <= 3 * s.interval_ms + 10000 \
               AND d.last_rtt_us IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS up, \
@@ -899,20 +961,17 @@ pub async fn site_counts(db: &Db, now: i64) -> Result<HashMap<i64, SiteCounts>, 
     .bind(now)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("site_id")?,
-                SiteCounts { total: r.try_get("n")?, up: r.try_get("up")?, down: r.try_get("down")? },
-            ))
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    Ok(rows.into_iter().map(|r| (r.site_id, r.counts)).collect())
 }
 
 /// One device with its site, for the device page.
 pub async fn device(db: &Db, id: i64) -> Result<Option<DeviceView>, StoreError> {
     Ok(list_devices_where(db, "d.id = $3", id, 1, 0).await?.into_iter().next())
+}
+
+/// The device with id `id`, or [`StoreError::NotFound`].
+pub async fn get_device(db: &Db, id: i64) -> Result<DeviceView, StoreError> {
+    device(db, id).await?.ok_or_else(|| StoreError::NotFound(format!("no device {id}")))
 }
 
 /// The devices behind a customer's CPE MACs (their own MAC, or any MAC
@@ -950,16 +1009,37 @@ pub async fn site_devices(db: &Db, site_id: i64) -> Result<Vec<DeviceView>, Stor
 pub async fn search_devices(db: &Db, q: &str) -> Result<Vec<DeviceView>, StoreError> {
     let all = list_devices(db, 100_000, 0).await?;
     let mac = inventory::mac_fragment(q);
-    let q = q.to_ascii_lowercase();
+    let q = q.to_lowercase();
     Ok(all
         .into_iter()
         .filter(|d| {
             d.addr.contains(&q)
-                || d.name.as_deref().is_some_and(|n| n.to_ascii_lowercase().contains(&q))
+                || d.name.as_deref().is_some_and(|n| n.to_lowercase().contains(&q))
                 || d.mac.as_deref().zip(mac.as_deref()).is_some_and(|(m, h)| m.replace(':', "").contains(h))
         })
         .take(50)
         .collect())
+}
+
+/// A customer with coordinates, for the map.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct LocatedCustomer {
+    pub id: i64,
+    pub name: String,
+    pub lat: f64,
+    pub lon: f64,
+    /// The customer's service status (`active`, `suspended`, ...).
+    pub status: String,
+}
+
+/// Customers with coordinates (at most `limit`), for the map.
+pub async fn located_customers(db: &Db, limit: i64) -> Result<Vec<LocatedCustomer>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, lat, lon, status FROM customers WHERE lat IS NOT NULL AND lon IS NOT NULL ORDER BY id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?)
 }
 
 /// A period the agent's uplink was down, from its own spooled events.
@@ -971,16 +1051,14 @@ pub struct UplinkOutage {
 }
 
 pub async fn uplink_outages(db: &Db, agent_id: i64, limit: i64) -> Result<Vec<UplinkOutage>, StoreError> {
-    let rows =
-        sqlx::query("SELECT ts_ms, value FROM samples WHERE agent_id = $1 AND kind = $2 ORDER BY boot_epoch, seq")
+    let rows: Vec<(i64, Option<i64>)> =
+        sqlx::query_as("SELECT ts_ms, value FROM samples WHERE agent_id = $1 AND kind = $2 ORDER BY boot_epoch, seq")
             .bind(agent_id)
             .bind(KIND_UPLINK)
             .fetch_all(&db.pool)
             .await?;
     let mut out: Vec<UplinkOutage> = Vec::new();
-    for r in rows {
-        let ts: i64 = r.try_get("ts_ms")?;
-        let up: Option<i64> = r.try_get("value")?;
+    for (ts, up) in rows {
         match (up, out.last_mut()) {
             (Some(0), Some(o)) if o.to_ms.is_none() => {}
             (Some(0), _) => out.push(UplinkOutage { from_ms: ts, to_ms: None }),
@@ -1026,5 +1104,109 @@ mod tests {
         assert_eq!(device_status(100_000, 30_000, Some(90_000), Some(5)), "up");
         assert_eq!(device_status(100_000, 30_000, Some(90_000), None), "down");
         assert_eq!(device_status(1_000_000, 30_000, Some(90_000), Some(5)), "unknown");
+        assert_eq!(device_status(100_000, 30_000, Some(90_000), None), DeviceStatus::Down);
+        assert_eq!(serde_json::to_string(&DeviceStatus::Up).unwrap(), "\"up\"");
+    }
+
+    #[test]
+    fn enums_keep_the_stored_texts() {
+        let kinds: Vec<&str> = DeviceKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(kinds, ["unknown", "ap", "cpe", "backhaul", "router", "switch", "host"]);
+        assert_eq!(DeviceKind::from(mast_shared::DeviceKind::AccessPoint), DeviceKind::Ap);
+        assert_eq!(SnmpStatus::from(SnmpOutcome::Malformed).as_str(), "malformed");
+        let e = DeviceStatus::parse("sideways").unwrap_err();
+        assert_eq!(e.field(), Some("status"));
+        assert_eq!(DeviceKind::parse("toaster").unwrap_err().field(), Some("kind"));
+    }
+
+    #[test]
+    fn target_lists_name_their_field() {
+        let e = parse_targets("10.0.0.1,nonsense").unwrap_err();
+        assert_eq!(e.field(), Some("targets"), "{e}");
+        let e = parse_targets("10.0.0.1=ap\0one").unwrap_err();
+        assert_eq!(
+            (e.field(), e.to_string()),
+            (Some("targets"), "targets: must not contain control characters".into())
+        );
+    }
+
+    async fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/m.db", dir.path().display())).await.unwrap();
+        (dir, db)
+    }
+
+    /// Typed errors: a rule names its field, a duplicate is a conflict, an
+    /// unknown record is not found, and a stored text no enum names is
+    /// corrupt (a 500), never a 400.
+    #[tokio::test]
+    async fn site_and_device_errors_are_typed() {
+        let (_dir, db) = db().await;
+        let e = add_site(&db, "bad name!", &[], 30_000, 1_000).await.unwrap_err();
+        assert_eq!(e.field(), Some("name"), "{e}");
+        let e = add_site(&db, "n", &[], 500, 100).await.unwrap_err();
+        assert_eq!(e.field(), Some("interval_secs"), "{e}");
+        let e = add_site(&db, "n", &[], 30_000, 30_000).await.unwrap_err();
+        assert_eq!(e.field(), Some("timeout_ms"), "{e}");
+        let s = add_site(&db, "north", &parse_targets("10.0.0.1=ap-1").unwrap(), 30_000, 1_000).await.unwrap();
+        assert_eq!(s.targets, ["10.0.0.1"]);
+        assert!(matches!(add_site(&db, "north", &[], 30_000, 1_000).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(set_site(&db, "nowhere", None, None, None).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(get_site(&db, 999).await, Err(StoreError::NotFound(_))));
+        assert_eq!(set_site_location(&db, s.id, 91.0, 0.0).await.unwrap_err().field(), Some("lat"));
+        assert_eq!(set_site_location(&db, s.id, 0.0, 181.0).await.unwrap_err().field(), Some("lon"));
+        assert!(matches!(set_site_location(&db, 999, 1.0, 1.0).await, Err(StoreError::NotFound(_))));
+        set_site_location(&db, s.id, 45.0, -93.0).await.unwrap();
+        assert_eq!(site_by_name(&db, "north").await.unwrap().unwrap().lat, Some(45.0));
+
+        let devices = site_devices(&db, s.id).await.unwrap();
+        assert_eq!((devices.len(), devices[0].label(), devices[0].status), (1, "ap-1", DeviceStatus::Unknown));
+        assert!(matches!(get_device(&db, 999).await, Err(StoreError::NotFound(_))));
+        sqlx::query("UPDATE devices SET kind = 'ap', snmp_outcome = 'timeout'").execute(&db.pool).await.unwrap();
+        let d = get_device(&db, devices[0].id).await.unwrap();
+        assert_eq!((d.kind, d.snmp), (Some(DeviceKind::Ap), Some(SnmpStatus::Timeout)));
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(
+            (json["kind"].as_str(), json["snmp"].as_str(), json["status"].as_str()),
+            (Some("ap"), Some("timeout"), Some("unknown"))
+        );
+        sqlx::query("UPDATE devices SET kind = 'toaster'").execute(&db.pool).await.unwrap();
+        assert!(matches!(get_device(&db, d.id).await, Err(StoreError::Corrupt(_))));
+        assert!(matches!(list_devices(&db, 10, 0).await, Err(StoreError::Corrupt(_))));
+    }
+
+    #[tokio::test]
+    async fn map_customers_and_series() {
+        let (_dir, db) = db().await;
+        let s = add_site(&db, "north", &parse_targets("10.0.0.1").unwrap(), 30_000, 1_000).await.unwrap();
+        sqlx::query(
+            "INSERT INTO customers (name, status, lat, lon, notify_outages, created_ms, updated_ms) \
+             VALUES ('Ada', 'active', 45.1, -93.1, 1, 0, 0), ('Bob', 'active', NULL, NULL, 1, 0, 0)",
+        )
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        let c = located_customers(&db, 10).await.unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].name.as_str(), c[0].status.as_str(), c[0].lat), ("Ada", "active", 45.1));
+        let d = site_devices(&db, s.id).await.unwrap()[0].id;
+        for (seq, (ts, rtt)) in [(1_000, Some(2_000)), (2_000, None), (61_000, Some(4_000))].into_iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO samples (agent_id, boot_epoch, seq, kind, device_id, ts_ms, rtt_us, value) \
+                 VALUES (1, 1, $1, 0, $2, $3, $4, NULL)",
+            )
+            .bind(seq as i64)
+            .bind(d)
+            .bind(ts)
+            .bind(rtt)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+        let p = device_series(&db, d, 0, 120_000, 2).await.unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!((p[0].rtt_ms, p[0].loss_pct, p[0].samples), (Some(2.0), 50.0, 2));
+        assert_eq!((p[1].rtt_ms, p[1].loss_pct), (Some(4.0), 0.0));
+        assert!(signal_series(&db, d, 0, 120_000, 2).await.unwrap().is_empty());
     }
 }

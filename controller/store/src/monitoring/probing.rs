@@ -7,14 +7,77 @@
 //! Credentials are pushed to agents, so they are stored as given; nothing here
 //! formats a secret: [`CredentialView`] is what pages, the API and logs see.
 
+use super::check_line;
 use crate::db::{Db, StoreError};
 use mast_shared::{ProbingConfig, SnmpCredential, SnmpTarget, Subnet, V3Auth, V3Privacy};
 use serde::Serialize;
-use sqlx::Row;
 use std::net::{IpAddr, SocketAddr};
 
+crate::text_enum! {
+    /// SNMP version of a stored credential (`site_snmp_credentials.version`).
+    pub enum Version (field "credentials") {
+        V2c = "v2c",
+        V3 = "v3",
+    }
+}
+
+crate::text_enum! {
+    /// SNMPv3 authentication protocol as stored (`v3_auth`).
+    pub enum Auth (field "credentials") {
+        Md5 = "md5",
+        Sha = "sha",
+        Sha256 = "sha256",
+    }
+}
+
+crate::text_enum! {
+    /// SNMPv3 privacy protocol as stored (`v3_privacy`).
+    pub enum Privacy (field "credentials") {
+        Des = "des",
+        Aes = "aes",
+    }
+}
+
+impl From<V3Auth> for Auth {
+    fn from(a: V3Auth) -> Auth {
+        match a {
+            V3Auth::Md5 => Auth::Md5,
+            V3Auth::Sha1 => Auth::Sha,
+            V3Auth::Sha256 => Auth::Sha256,
+        }
+    }
+}
+
+impl From<Auth> for V3Auth {
+    fn from(a: Auth) -> V3Auth {
+        match a {
+            Auth::Md5 => V3Auth::Md5,
+            Auth::Sha => V3Auth::Sha1,
+            Auth::Sha256 => V3Auth::Sha256,
+        }
+    }
+}
+
+impl From<V3Privacy> for Privacy {
+    fn from(p: V3Privacy) -> Privacy {
+        match p {
+            V3Privacy::Des => Privacy::Des,
+            V3Privacy::Aes128 => Privacy::Aes,
+        }
+    }
+}
+
+impl From<Privacy> for V3Privacy {
+    fn from(p: Privacy) -> V3Privacy {
+        match p {
+            Privacy::Des => V3Privacy::Des,
+            Privacy::Aes => V3Privacy::Aes128,
+        }
+    }
+}
+
 /// Largest sweep per subnet: a /20 (4,094 hosts) for IPv4, /116 for IPv6.
-pub const MAX_SWEEP_HOSTS: u32 = 4096;
+const MAX_SWEEP_HOSTS: u32 = 4096;
 
 /// The probing settings of a site as stored.
 #[derive(Clone, PartialEq)]
@@ -31,11 +94,11 @@ pub struct Probing {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CredentialView {
     pub position: usize,
-    pub version: &'static str,
+    pub version: Version,
     /// v3 user name (not a secret); `None` for v2c.
     pub user: Option<String>,
-    pub auth: Option<&'static str>,
-    pub privacy: Option<&'static str>,
+    pub auth: Option<Auth>,
+    pub privacy: Option<Privacy>,
 }
 
 /// What pages and the API show of a site's probing settings.
@@ -139,38 +202,27 @@ impl Probing {
 fn credential_view(position: usize, c: &SnmpCredential) -> CredentialView {
     match c {
         SnmpCredential::V2c { .. } => {
-            CredentialView { position, version: "v2c", user: None, auth: None, privacy: None }
+            CredentialView { position, version: Version::V2c, user: None, auth: None, privacy: None }
         }
         SnmpCredential::V3 { user, auth, privacy, .. } => CredentialView {
             position,
-            version: "v3",
+            version: Version::V3,
             user: Some(user.clone()),
-            auth: Some(auth_name(*auth)),
-            privacy: Some(privacy_name(*privacy)),
+            auth: Some((*auth).into()),
+            privacy: Some((*privacy).into()),
         },
-    }
-}
-
-fn auth_name(a: V3Auth) -> &'static str {
-    match a {
-        V3Auth::Md5 => "md5",
-        V3Auth::Sha1 => "sha",
-        V3Auth::Sha256 => "sha256",
-    }
-}
-
-fn privacy_name(p: V3Privacy) -> &'static str {
-    match p {
-        V3Privacy::Des => "des",
-        V3Privacy::Aes128 => "aes",
     }
 }
 
 /// Parses `v2c:COMMUNITY` or `v3:USER:AUTH:AUTHKEY:PRIV:PRIVKEY` (AUTH one of
 /// `md5`, `sha`, `sha256`; PRIV `des` or `aes`). Error messages never echo
 /// the secret parts.
-pub fn parse_credential(spec: &str) -> Result<SnmpCredential, StoreError> {
-    let bad = |why: &str| StoreError::invalid_msg(format!("SNMP credential: {why}"));
+fn parse_credential(spec: &str) -> Result<SnmpCredential, StoreError> {
+    let bad = |why: &str| StoreError::invalid("credentials", why);
+    if mast_text_core::input::line(spec, 300).is_err() {
+        // Not the text problem's wording: it must not hint at the secret.
+        return Err(bad("a credential is one line of at most 300 characters"));
+    }
     if let Some(community) = spec.strip_prefix("v2c:") {
         if community.is_empty() || community.len() > 64 {
             return Err(bad("the community must be 1-64 characters"));
@@ -212,10 +264,11 @@ pub fn parse_credential(spec: &str) -> Result<SnmpCredential, StoreError> {
 
 /// Parses `10.0.0.0/24,192.168.8.0/26`. Host bits are cleared; sweeps larger
 /// than [`MAX_SWEEP_HOSTS`] are refused.
-pub fn parse_subnets(list: &str) -> Result<Vec<Subnet>, StoreError> {
+fn parse_subnets(list: &str) -> Result<Vec<Subnet>, StoreError> {
     let mut out: Vec<Subnet> = Vec::new();
+    check_line("subnets", list, 10_000)?;
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let bad = || StoreError::invalid_msg(format!("subnet {item:?} is not ADDRESS/PREFIX"));
+        let bad = || StoreError::invalid("subnets", format!("{item:?} is not ADDRESS/PREFIX"));
         let (addr, prefix) = item.split_once('/').ok_or_else(bad)?;
         let addr: IpAddr = addr.parse().map_err(|_| bad())?;
         let prefix: u8 = prefix.parse().map_err(|_| bad())?;
@@ -224,9 +277,10 @@ pub fn parse_subnets(list: &str) -> Result<Vec<Subnet>, StoreError> {
             return Err(bad());
         }
         if bits - prefix > 12 {
-            return Err(StoreError::invalid_msg(format!(
-                "subnet {item:?} is too large to sweep: at most {MAX_SWEEP_HOSTS} addresses (/20 for IPv4)"
-            )));
+            return Err(StoreError::invalid(
+                "subnets",
+                format!("{item:?} is too large to sweep: at most {MAX_SWEEP_HOSTS} addresses (/20 for IPv4)"),
+            ));
         }
         let addr = match addr {
             IpAddr::V4(a) => IpAddr::from(std::net::Ipv4Addr::from(
@@ -246,25 +300,21 @@ pub fn parse_subnets(list: &str) -> Result<Vec<Subnet>, StoreError> {
 
 /// Parses `IP[:PORT][@N],...`: N is the credential's position (default 0),
 /// the port 161 unless given (IPv6 with a port as `[addr]:port`).
-pub fn parse_snmp_targets(list: &str, n_credentials: usize) -> Result<Vec<SnmpTarget>, StoreError> {
+fn parse_snmp_targets(list: &str, n_credentials: usize) -> Result<Vec<SnmpTarget>, StoreError> {
+    check_line("snmp_targets", list, 100_000)?;
+    let bad = |why: String| StoreError::invalid("snmp_targets", why);
     let mut out: Vec<SnmpTarget> = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (addr, cred) = match item.rsplit_once('@') {
-            Some((a, c)) => {
-                (a, c.parse::<u16>().map_err(|_| StoreError::invalid_msg(format!("{item:?}: @N must be a number")))?)
-            }
+            Some((a, c)) => (a, c.parse::<u16>().map_err(|_| bad(format!("{item:?}: @N must be a number")))?),
             None => (item, 0),
         };
         let addr: SocketAddr = match addr.parse::<IpAddr>() {
             Ok(ip) => SocketAddr::new(ip, 161),
-            Err(_) => addr.parse().map_err(|_| {
-                StoreError::invalid_msg(format!("SNMP target {item:?} is not IP, IP:PORT or [IPv6]:PORT"))
-            })?,
+            Err(_) => addr.parse().map_err(|_| bad(format!("{item:?} is not IP, IP:PORT or [IPv6]:PORT")))?,
         };
         if usize::from(cred) >= n_credentials {
-            return Err(StoreError::invalid_msg(format!(
-                "SNMP target {item:?} uses credential {cred}, but the site has {n_credentials}"
-            )));
+            return Err(bad(format!("{item:?} uses credential {cred}, but the site has {n_credentials}")));
         }
         if !out.iter().any(|t| t.addr == addr) {
             out.push(SnmpTarget { addr, credential: cred });
@@ -275,19 +325,19 @@ pub fn parse_snmp_targets(list: &str, n_credentials: usize) -> Result<Vec<SnmpTa
 
 fn check_intervals(p: &Probing) -> Result<(), StoreError> {
     if !(5_000..=86_400_000).contains(&p.snmp_interval_ms) {
-        return Err(StoreError::invalid_msg("SNMP interval must be between 5 s and 1 day"));
+        return Err(StoreError::invalid("snmp_interval_secs", "must be between 5 s and 1 day"));
     }
     if !(60_000..=7 * 86_400_000).contains(&p.discovery_interval_ms) {
-        return Err(StoreError::invalid_msg("discovery interval must be between 1 minute and 7 days"));
+        return Err(StoreError::invalid("discovery_interval_secs", "must be between 1 minute and 7 days"));
     }
     if !(10..=100_000).contains(&p.ping_rate_pps) {
-        return Err(StoreError::invalid_msg("ping rate must be 10 to 100,000 packets per second"));
+        return Err(StoreError::invalid("ping_rate_pps", "must be 10 to 100,000 packets per second"));
     }
     Ok(())
 }
 
 /// What the site page shows of the probing settings, in one query.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Summary {
     pub snmp_interval_ms: i64,
     pub discovery_interval_ms: i64,
@@ -298,90 +348,90 @@ pub struct Summary {
 }
 
 pub async fn summary(db: &Db, site_id: i64) -> Result<Option<Summary>, StoreError> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT snmp_interval_ms, discovery_interval_ms, ping_rate_pps, subnets, \
          (SELECT COUNT(*) FROM site_snmp_credentials WHERE site_id = $1) AS credentials, \
          (SELECT COUNT(*) FROM site_snmp_targets WHERE site_id = $1) AS snmp_targets FROM sites WHERE id = $1",
     )
     .bind(site_id)
     .fetch_optional(&db.pool)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    Ok(Some(Summary {
-        snmp_interval_ms: r.try_get("snmp_interval_ms")?,
-        discovery_interval_ms: r.try_get("discovery_interval_ms")?,
-        ping_rate_pps: r.try_get("ping_rate_pps")?,
-        subnets: r.try_get("subnets")?,
-        credentials: r.try_get("credentials")?,
-        snmp_targets: r.try_get("snmp_targets")?,
-    }))
+    .await?)
+}
+
+/// A stored credential row.
+#[derive(sqlx::FromRow)]
+struct CredentialRow {
+    version: Version,
+    community: Option<String>,
+    v3_user: Option<String>,
+    v3_auth: Option<Auth>,
+    v3_auth_key: Option<String>,
+    v3_privacy: Option<Privacy>,
+    v3_priv_key: Option<String>,
+}
+
+impl CredentialRow {
+    fn credential(self) -> Result<SnmpCredential, StoreError> {
+        let missing = |col: &str| StoreError::Corrupt(format!("SNMP credential without {col}"));
+        Ok(match self.version {
+            Version::V2c => SnmpCredential::V2c { community: self.community.ok_or_else(|| missing("community"))? },
+            Version::V3 => SnmpCredential::V3 {
+                user: self.v3_user.ok_or_else(|| missing("v3_user"))?,
+                auth: self.v3_auth.ok_or_else(|| missing("v3_auth"))?.into(),
+                auth_key: self.v3_auth_key.ok_or_else(|| missing("v3_auth_key"))?,
+                privacy: self.v3_privacy.ok_or_else(|| missing("v3_privacy"))?.into(),
+                priv_key: self.v3_priv_key.ok_or_else(|| missing("v3_priv_key"))?,
+            },
+        })
+    }
 }
 
 pub async fn get(db: &Db, site_id: i64) -> Result<Option<Probing>, StoreError> {
-    let Some(row) =
-        sqlx::query("SELECT snmp_interval_ms, discovery_interval_ms, ping_rate_pps, subnets FROM sites WHERE id = $1")
-            .bind(site_id)
-            .fetch_optional(&db.pool)
-            .await?
+    let Some((snmp_interval_ms, discovery_interval_ms, ping_rate_pps, subnets)): Option<(i64, i64, i64, String)> =
+        sqlx::query_as(
+            "SELECT snmp_interval_ms, discovery_interval_ms, ping_rate_pps, subnets FROM sites WHERE id = $1",
+        )
+        .bind(site_id)
+        .fetch_optional(&db.pool)
+        .await?
     else {
         return Ok(None);
     };
-    let mut credentials = Vec::new();
-    for r in sqlx::query(
+    let rows: Vec<CredentialRow> = sqlx::query_as(
         "SELECT version, community, v3_user, v3_auth, v3_auth_key, v3_privacy, v3_priv_key \
          FROM site_snmp_credentials WHERE site_id = $1 ORDER BY position",
     )
     .bind(site_id)
     .fetch_all(&db.pool)
-    .await?
-    {
-        let version: String = r.try_get("version")?;
-        let text = |c: &str| r.try_get::<Option<String>, _>(c).map(|v| v.unwrap_or_default());
-        let spec = if version == "v3" {
-            format!(
-                "v3:{}:{}:{}:{}:{}",
-                text("v3_user")?,
-                text("v3_auth")?,
-                text("v3_auth_key")?,
-                text("v3_privacy")?,
-                text("v3_priv_key")?
-            )
-        } else {
-            format!("v2c:{}", text("community")?)
-        };
-        credentials.push(parse_credential(&spec)?);
-    }
-    let mut snmp_targets = Vec::new();
-    for r in sqlx::query("SELECT addr, credential FROM site_snmp_targets WHERE site_id = $1 ORDER BY addr")
-        .bind(site_id)
-        .fetch_all(&db.pool)
-        .await?
-    {
-        let addr: String = r.try_get("addr")?;
-        let credential: i64 = r.try_get("credential")?;
-        if let Ok(addr) = addr.parse() {
-            snmp_targets.push(SnmpTarget { addr, credential: credential as u16 });
-        }
-    }
-    Ok(Some(Probing {
-        snmp_interval_ms: row.try_get("snmp_interval_ms")?,
-        discovery_interval_ms: row.try_get("discovery_interval_ms")?,
-        ping_rate_pps: row.try_get("ping_rate_pps")?,
-        subnets: parse_subnets(&row.try_get::<String, _>("subnets")?)?,
-        credentials,
-        snmp_targets,
-    }))
+    .await?;
+    let credentials = rows.into_iter().map(CredentialRow::credential).collect::<Result<Vec<_>, _>>()?;
+    let targets: Vec<(String, i64)> =
+        sqlx::query_as("SELECT addr, credential FROM site_snmp_targets WHERE site_id = $1 ORDER BY addr")
+            .bind(site_id)
+            .fetch_all(&db.pool)
+            .await?;
+    let snmp_targets = targets
+        .into_iter()
+        .map(|(addr, credential)| {
+            let addr = addr.parse().map_err(|_| StoreError::Corrupt(format!("SNMP target {addr:?}")))?;
+            let credential =
+                u16::try_from(credential).map_err(|_| StoreError::Corrupt(format!("SNMP credential {credential}")))?;
+            Ok(SnmpTarget { addr, credential })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let subnets = parse_subnets(&subnets).map_err(|e| StoreError::Corrupt(format!("stored subnets: {e}")))?;
+    Ok(Some(Probing { snmp_interval_ms, discovery_interval_ms, ping_rate_pps, subnets, credentials, snmp_targets }))
 }
 
 /// Replaces a site's probing settings and bumps its revision.
 pub async fn set(db: &Db, site_id: i64, p: &Probing) -> Result<(), StoreError> {
     check_intervals(p)?;
     if let Some(t) = p.snmp_targets.iter().find(|t| usize::from(t.credential) >= p.credentials.len()) {
-        return Err(StoreError::invalid_msg(format!("SNMP target {} has no credential {}", t.addr, t.credential)));
+        return Err(StoreError::invalid("snmp_targets", format!("{} has no credential {}", t.addr, t.credential)));
     }
     let subnets = p.subnets.iter().map(|s| format!("{}/{}", s.addr, s.prefix)).collect::<Vec<_>>().join(",");
-    let mut tx = db.pool.begin().await?;
-    sqlx::query(
+    let mut tx = db.begin().await?;
+    let n = sqlx::query(
         "UPDATE sites SET snmp_interval_ms = $1, discovery_interval_ms = $2, ping_rate_pps = $3, subnets = $4, \
          revision = revision + 1 WHERE id = $5",
     )
@@ -391,18 +441,22 @@ pub async fn set(db: &Db, site_id: i64, p: &Probing) -> Result<(), StoreError> {
     .bind(subnets)
     .bind(site_id)
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("no site {site_id}")));
+    }
     sqlx::query("DELETE FROM site_snmp_credentials WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
     for (i, c) in p.credentials.iter().enumerate() {
         let (version, community, user, auth, auth_key, privacy, priv_key) = match c {
-            SnmpCredential::V2c { community } => ("v2c", Some(community.clone()), None, None, None, None, None),
+            SnmpCredential::V2c { community } => (Version::V2c, Some(community.clone()), None, None, None, None, None),
             SnmpCredential::V3 { user, auth, auth_key, privacy, priv_key } => (
-                "v3",
+                Version::V3,
                 None,
                 Some(user.clone()),
-                Some(auth_name(*auth)),
+                Some(Auth::from(*auth)),
                 Some(auth_key.clone()),
-                Some(privacy_name(*privacy)),
+                Some(Privacy::from(*privacy)),
                 Some(priv_key.clone()),
             ),
         };
@@ -473,6 +527,62 @@ mod tests {
         assert_eq!(t[2].addr, "[::1]:1162".parse().unwrap());
         assert!(parse_snmp_targets("10.0.0.1@2", 2).is_err());
         assert!(parse_snmp_targets("nonsense", 1).is_err());
+    }
+
+    #[test]
+    fn errors_name_the_api_key() {
+        assert_eq!(parse_credential("v1:x").unwrap_err().field(), Some("credentials"));
+        let e = parse_credential("v2c:pub\0lic").unwrap_err();
+        assert_eq!(e.field(), Some("credentials"));
+        assert!(!e.to_string().contains("pub"), "{e}");
+        assert_eq!(parse_subnets("10.0.0.0/8").unwrap_err().field(), Some("subnets"));
+        assert_eq!(parse_snmp_targets("10.0.0.1@3", 1).unwrap_err().field(), Some("snmp_targets"));
+        let p = Probing {
+            snmp_interval_ms: 60_000,
+            discovery_interval_ms: 3_600_000,
+            ping_rate_pps: 2000,
+            subnets: vec![],
+            credentials: vec![],
+            snmp_targets: vec![],
+        };
+        let field = |c: Change| p.clone().apply(&c).unwrap_err().field().map(str::to_string);
+        let c = Change { snmp_interval_secs: Some(1), ..Default::default() };
+        assert_eq!(field(c).as_deref(), Some("snmp_interval_secs"));
+        let c = Change { discovery_interval_secs: Some(1), ..Default::default() };
+        assert_eq!(field(c).as_deref(), Some("discovery_interval_secs"));
+        let c = Change { ping_rate_pps: Some(1), ..Default::default() };
+        assert_eq!(field(c).as_deref(), Some("ping_rate_pps"));
+    }
+
+    #[tokio::test]
+    async fn settings_round_trip_and_corrupt_rows_are_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/p.db", dir.path().display())).await.unwrap();
+        let site = crate::monitoring::add_site(&db, "north", &[], 30_000, 1_000).await.unwrap();
+        let mut p = get(&db, site.id).await.unwrap().unwrap();
+        p.apply(&Change {
+            credentials: vec!["v2c:public".into(), "v3:mast:sha256:authpass1:aes:privpass1".into()],
+            snmp_targets: Some("10.0.0.1@1".into()),
+            subnets: Some("10.0.0.0/24".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        set(&db, site.id, &p).await.unwrap();
+        assert_eq!(get(&db, site.id).await.unwrap().unwrap(), p);
+        let s = summary(&db, site.id).await.unwrap().unwrap();
+        assert_eq!((s.credentials, s.snmp_targets, s.subnets.as_str()), (2, 1, "10.0.0.0/24"));
+        assert!(matches!(set(&db, 999, &p).await, Err(StoreError::NotFound(_))));
+        assert!(get(&db, 999).await.unwrap().is_none());
+        sqlx::query("UPDATE site_snmp_credentials SET v3_auth = 'rot13' WHERE position = 1")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        assert!(matches!(get(&db, site.id).await, Err(StoreError::Corrupt(_))));
+        sqlx::query("UPDATE site_snmp_credentials SET v3_auth = 'sha256', version = 'v9'")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        assert!(matches!(get(&db, site.id).await, Err(StoreError::Corrupt(_))));
     }
 
     #[test]

@@ -14,12 +14,67 @@
 //! device and the CPEs behind it. Windows are cancelled, never deleted (the
 //! audit trail keeps what was planned).
 
+use super::check_line;
 use super::correlator::{Maintenance, Target};
-use super::maintenance::{self, Recurrence, Scope, Window};
+use super::maintenance::{self, MaintenanceError, Recurrence, Scope, Window};
 use crate::db::{Db, StoreError, now_ms};
 use crate::outbox::{self as notify, Channel, Channels};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+
+crate::text_enum! {
+    /// What a window covers (`maintenance_windows.scope_kind`).
+    pub enum ScopeKind (field "scope") {
+        Site = "site",
+        Device = "device",
+    }
+}
+
+crate::text_enum! {
+    /// How a window repeats, without its days (`weekly:tue,thu` is
+    /// `weekly`): the choice the planning form offers.
+    pub enum RecurrenceKind (field "recurrence") {
+        Once = "once",
+        Daily = "daily",
+        Weekly = "weekly",
+        Monthly = "monthly",
+    }
+}
+
+impl RecurrenceKind {
+    /// The kind of a recurrence.
+    pub fn of(r: &Recurrence) -> RecurrenceKind {
+        match r {
+            Recurrence::Once => RecurrenceKind::Once,
+            Recurrence::Daily => RecurrenceKind::Daily,
+            Recurrence::Weekly { .. } => RecurrenceKind::Weekly,
+            Recurrence::Monthly { .. } => RecurrenceKind::Monthly,
+        }
+    }
+
+    /// The recurrence text from a kind and its days (`tue,thu` for weekly,
+    /// `15` for monthly; ignored otherwise), as [`WindowInput::recurrence`]
+    /// takes it.
+    pub fn spec(self, days: &str) -> String {
+        match self {
+            RecurrenceKind::Once | RecurrenceKind::Daily => self.as_str().to_string(),
+            RecurrenceKind::Weekly | RecurrenceKind::Monthly => format!("{}:{}", self.as_str(), days.trim()),
+        }
+    }
+}
+
+/// The input field a schedule error is about (the keys of [`WindowInput`]).
+fn schedule_error(e: MaintenanceError) -> StoreError {
+    let field = match &e {
+        MaintenanceError::Start(_) => "start_local",
+        MaintenanceError::Until(_) | MaintenanceError::UntilBeforeStart { .. } => "until",
+        MaintenanceError::Duration(_) => "duration_minutes",
+        MaintenanceError::NoDays | MaintenanceError::MonthDay(_) | MaintenanceError::Recurrence { .. } => "recurrence",
+        MaintenanceError::Notice(_) => "notice_hours",
+        // The operator's zone (configuration) and range limits: no field.
+        MaintenanceError::TimeZone(_) | MaintenanceError::TooMany => "",
+    };
+    StoreError::invalid(field, e.to_string())
+}
 
 /// What staff submit.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -59,36 +114,48 @@ pub struct StoredWindow {
     pub description: String,
 }
 
-fn scope_cols(s: Scope) -> (&'static str, i64) {
+fn scope_cols(s: Scope) -> (ScopeKind, i64) {
     match s {
-        Scope::Site(id) => ("site", id),
-        Scope::Device(id) => ("device", id),
+        Scope::Site(id) => (ScopeKind::Site, id),
+        Scope::Device(id) => (ScopeKind::Device, id),
     }
 }
 
+/// Plans a window. Errors name the [`WindowInput`] key at fault (`site`,
+/// `device`, `start_local`, `duration_minutes`, `recurrence`, `until`,
+/// `notice_hours`, `reason`); "neither a site nor a device" names none.
 pub async fn create(db: &Db, input: &WindowInput, tz: &str, author: &str) -> Result<StoredWindow, StoreError> {
-    let scope = match (&input.site, input.device) {
-        (Some(name), None) if !name.trim().is_empty() => Scope::Site(
-            super::site_by_name(db, name.trim())
-                .await?
-                .ok_or_else(|| StoreError::invalid_msg(format!("site: no site named {:?}", name.trim())))?
-                .id,
-        ),
-        (None, Some(d)) | (Some(_), Some(d)) if input.site.as_deref().is_none_or(|s| s.trim().is_empty()) => {
-            let exists = sqlx::query("SELECT id FROM devices WHERE id = $1").bind(d).fetch_optional(&db.pool).await?;
+    let site = input.site.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let scope = match (site, input.device) {
+        (Some(name), None) => {
+            check_line("site", name, 64)?;
+            Scope::Site(
+                super::site_by_name(db, name)
+                    .await?
+                    .ok_or_else(|| StoreError::invalid("site", format!("no site named {name:?}")))?
+                    .id,
+            )
+        }
+        (None, Some(d)) => {
+            let exists: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM devices WHERE id = $1").bind(d).fetch_optional(&db.pool).await?;
             if exists.is_none() {
-                return Err(StoreError::invalid_msg(format!("device: no device {d}")));
+                return Err(StoreError::invalid("device", format!("no device {d}")));
             }
             Scope::Device(d)
         }
-        _ => return Err(StoreError::invalid_msg("give a site or a device (one of them)")),
+        _ => return Err(StoreError::invalid("", "give a site or a device (one of them)")),
     };
-    let reason = input.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(StoreError::invalid_msg("reason: 1-500 characters (customers read it)"));
+    for (field, value) in [("start_local", Some(input.start_local.as_str())), ("until", input.until.as_deref())] {
+        check_line(field, value.unwrap_or(""), 32)?;
     }
-    let recurrence = Recurrence::parse(input.recurrence.as_deref().unwrap_or("once"))
-        .map_err(|e| StoreError::invalid_msg(e.to_string()))?;
+    check_line("recurrence", input.recurrence.as_deref().unwrap_or(""), 100)?;
+    let reason = input.reason.trim();
+    check_line("reason", reason, 500)?;
+    if reason.is_empty() {
+        return Err(StoreError::invalid("reason", "1-500 characters (customers read it)"));
+    }
+    let recurrence = Recurrence::parse(input.recurrence.as_deref().unwrap_or("once")).map_err(schedule_error)?;
     let until = input.until.as_deref().map(str::trim).filter(|u| !u.is_empty()).map(String::from);
     let w = Window {
         id: 0,
@@ -100,9 +167,9 @@ pub async fn create(db: &Db, input: &WindowInput, tz: &str, author: &str) -> Res
         until,
         notice_hours: input.notice_hours.unwrap_or(48),
     };
-    w.validate().map_err(|e| StoreError::invalid_msg(e.to_string()))?;
+    w.validate().map_err(schedule_error)?;
     let (kind, sid) = scope_cols(scope);
-    let id: i64 = sqlx::query(
+    let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO maintenance_windows (scope_kind, scope_id, tz, start_local, duration_minutes, recurrence, until_date, \
          notice_hours, reason, created_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
@@ -118,11 +185,12 @@ pub async fn create(db: &Db, input: &WindowInput, tz: &str, author: &str) -> Res
     .bind(author)
     .bind(now_ms())
     .fetch_one(&db.pool)
-    .await?
-    .try_get("id")?;
+    .await?;
     get(db, id).await?.ok_or_else(|| StoreError::Corrupt("window vanished".into()))
 }
 
+/// Cancels a window; `false` when there is no such window or it was
+/// cancelled already.
 pub async fn cancel(db: &Db, id: i64) -> Result<bool, StoreError> {
     Ok(sqlx::query("UPDATE maintenance_windows SET cancelled_ms = $1 WHERE id = $2 AND cancelled_ms IS NULL")
         .bind(now_ms())
@@ -139,43 +207,65 @@ const COLS: &str = "w.id, w.scope_kind, w.scope_id, w.tz, w.start_local, w.durat
     FROM maintenance_windows w LEFT JOIN sites s ON w.scope_kind = 'site' AND s.id = w.scope_id \
     LEFT JOIN devices d ON w.scope_kind = 'device' AND d.id = w.scope_id";
 
-fn row(r: &sqlx::any::AnyRow) -> Result<StoredWindow, StoreError> {
-    let kind: String = r.try_get("scope_kind")?;
-    let sid: i64 = r.try_get("scope_id")?;
-    let rec: String = r.try_get("recurrence")?;
-    let window = Window {
-        id: r.try_get("id")?,
-        scope: if kind == "site" { Scope::Site(sid) } else { Scope::Device(sid) },
-        tz: r.try_get("tz")?,
-        start_local: r.try_get("start_local")?,
-        duration_minutes: r.try_get::<i64, _>("duration_minutes")?.clamp(0, u32::MAX as i64) as u32,
-        recurrence: Recurrence::parse(&rec).map_err(|e| StoreError::Corrupt(format!("stored window: {e}")))?,
-        until: r.try_get("until_date")?,
-        notice_hours: r.try_get::<i64, _>("notice_hours")?.clamp(0, u32::MAX as i64) as u32,
-    };
-    Ok(StoredWindow {
-        description: maintenance::describe(&window),
-        window,
-        scope_name: r.try_get("scope_name")?,
-        reason: r.try_get("reason")?,
-        created_by: r.try_get("created_by")?,
-        created_ms: r.try_get("created_ms")?,
-        cancelled_ms: r.try_get("cancelled_ms")?,
-    })
+#[derive(sqlx::FromRow)]
+struct WindowRow {
+    id: i64,
+    scope_kind: ScopeKind,
+    scope_id: i64,
+    tz: String,
+    start_local: String,
+    duration_minutes: i64,
+    recurrence: String,
+    until_date: Option<String>,
+    notice_hours: i64,
+    reason: String,
+    created_by: String,
+    created_ms: i64,
+    cancelled_ms: Option<i64>,
+    scope_name: String,
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Option<StoredWindow>, StoreError> {
+impl TryFrom<WindowRow> for StoredWindow {
+    type Error = StoreError;
+    fn try_from(r: WindowRow) -> Result<StoredWindow, StoreError> {
+        let window = Window {
+            id: r.id,
+            scope: match r.scope_kind {
+                ScopeKind::Site => Scope::Site(r.scope_id),
+                ScopeKind::Device => Scope::Device(r.scope_id),
+            },
+            tz: r.tz,
+            start_local: r.start_local,
+            duration_minutes: r.duration_minutes.clamp(0, u32::MAX as i64) as u32,
+            recurrence: Recurrence::parse(&r.recurrence)
+                .map_err(|e| StoreError::Corrupt(format!("stored window {}: {e}", r.id)))?,
+            until: r.until_date,
+            notice_hours: r.notice_hours.clamp(0, u32::MAX as i64) as u32,
+        };
+        Ok(StoredWindow {
+            description: maintenance::describe(&window),
+            window,
+            scope_name: r.scope_name,
+            reason: r.reason,
+            created_by: r.created_by,
+            created_ms: r.created_ms,
+            cancelled_ms: r.cancelled_ms,
+        })
+    }
+}
+
+async fn get(db: &Db, id: i64) -> Result<Option<StoredWindow>, StoreError> {
     let sql = format!("SELECT {COLS} WHERE w.id = $1");
-    let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await?;
-    r.as_ref().map(row).transpose()
+    let r: Option<WindowRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&db.pool).await?;
+    r.map(StoredWindow::try_from).transpose()
 }
 
 /// Windows not cancelled (newest first), or all.
 pub async fn list(db: &Db, include_cancelled: bool) -> Result<Vec<StoredWindow>, StoreError> {
     let filter = if include_cancelled { "" } else { "WHERE w.cancelled_ms IS NULL" };
     let sql = format!("SELECT {COLS} {filter} ORDER BY w.id DESC LIMIT 500");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&db.pool).await?;
-    rows.iter().map(row).collect()
+    let rows: Vec<WindowRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&db.pool).await?;
+    rows.into_iter().map(StoredWindow::try_from).collect()
 }
 
 async fn live(db: &Db) -> Result<Vec<Window>, StoreError> {
@@ -214,11 +304,7 @@ async fn customers_in(db: &Db, scope: Scope) -> Result<Vec<(i64, String, Option<
     let id = match scope {
         Scope::Site(s) | Scope::Device(s) => s,
     };
-    let rows = sqlx::query(sql).bind(id).fetch_all(&db.pool).await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("email")?, r.try_get("phone")?)))
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    Ok(sqlx::query_as(sql).bind(id).fetch_all(&db.pool).await?)
 }
 
 /// Queues the advance notices that are due (once per occurrence, in the
@@ -228,12 +314,13 @@ pub async fn send_notices(db: &Db, channels: Channels, tz: &jiff::tz::TimeZone, 
     let windows: Vec<Window> = stored.iter().map(|w| w.window.clone()).collect();
     let mut told = 0;
     for n in maintenance::due_notices(&windows, now) {
-        let done =
-            sqlx::query("SELECT 1 AS x FROM maintenance_notices WHERE window_id = $1 AND occurrence_start_ms = $2")
-                .bind(n.window_id)
-                .bind(n.occurrence_start)
-                .fetch_optional(&db.pool)
-                .await?;
+        let done: Option<(i64,)> = sqlx::query_as(
+            "SELECT window_id FROM maintenance_notices WHERE window_id = $1 AND occurrence_start_ms = $2",
+        )
+        .bind(n.window_id)
+        .bind(n.occurrence_start)
+        .fetch_optional(&db.pool)
+        .await?;
         if done.is_some() {
             continue;
         }
@@ -248,7 +335,7 @@ pub async fn send_notices(db: &Db, channels: Channels, tz: &jiff::tz::TimeZone, 
             "We have planned maintenance on the network that serves you: {when}. Your Internet service may be \
              interrupted during that time. Reason: {reason}"
         );
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.begin().await?;
         let mut queued = 0;
         for (id, name, email, phone) in &customers {
             let base = format!("maintenance:{}:{}:customer:{id}", n.window_id, n.occurrence_start);
@@ -302,28 +389,28 @@ pub async fn send_notices(db: &Db, channels: Channels, tz: &jiff::tz::TimeZone, 
 
 /// Maintenance intervals that cover a customer's service (their site, their
 /// CPEs, or the AP in front of them), within [from, to).
-pub async fn pauses_for_customer(db: &Db, customer_id: i64, from: i64, to: i64) -> Result<Vec<(i64, i64)>, StoreError> {
-    let site: Option<i64> = sqlx::query("SELECT site_id FROM customers WHERE id = $1")
+pub(crate) async fn pauses_for_customer(
+    db: &Db,
+    customer_id: i64,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let site: Option<(Option<i64>,)> = sqlx::query_as("SELECT site_id FROM customers WHERE id = $1")
         .bind(customer_id)
         .fetch_optional(&db.pool)
-        .await?
-        .map(|r| r.try_get::<Option<i64>, _>("site_id"))
-        .transpose()?
-        .flatten();
-    let rows = sqlx::query(
+        .await?;
+    let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
         "SELECT d.id, d.site_id, d.parent_id FROM customer_devices cd JOIN devices d ON d.mac = cd.mac WHERE cd.customer_id = $1",
     )
     .bind(customer_id)
     .fetch_all(&db.pool)
     .await?;
-    let mut sites: Vec<i64> = site.into_iter().collect();
+    let mut sites: Vec<i64> = site.and_then(|(s,)| s).into_iter().collect();
     let mut devices = Vec::new();
-    for r in &rows {
-        devices.push(r.try_get::<i64, _>("id")?);
-        sites.push(r.try_get("site_id")?);
-        if let Some(p) = r.try_get::<Option<i64>, _>("parent_id")? {
-            devices.push(p);
-        }
+    for (id, site_id, parent) in rows {
+        devices.push(id);
+        sites.push(site_id);
+        devices.extend(parent);
     }
     let mut out = Vec::new();
     for w in live(db).await? {
@@ -385,6 +472,34 @@ mod tests {
         assert!(create(&db, &WindowInput { device: Some(99), ..input.clone() }, "UTC", "x").await.is_err());
         assert!(create(&db, &WindowInput { reason: " ".into(), ..input.clone() }, "UTC", "x").await.is_err());
         assert!(create(&db, &WindowInput { duration_minutes: 0, ..input.clone() }, "UTC", "x").await.is_err());
+        // Each error names the field at fault.
+        let field = async |w: WindowInput| create(&db, &w, "UTC", "x").await.unwrap_err().field().map(str::to_string);
+        assert_eq!(field(WindowInput { device: Some(99), ..input.clone() }).await.as_deref(), Some("device"));
+        let by_site = WindowInput { device: None, site: Some("atlantis".into()), ..input.clone() };
+        assert_eq!(field(by_site).await.as_deref(), Some("site"));
+        assert_eq!(field(WindowInput { site: Some("north".into()), ..input.clone() }).await, None, "both: no field");
+        assert_eq!(field(WindowInput { device: None, ..input.clone() }).await, None, "neither: no field");
+        assert_eq!(field(WindowInput { reason: " ".into(), ..input.clone() }).await.as_deref(), Some("reason"));
+        assert_eq!(field(WindowInput { reason: "a\0b".into(), ..input.clone() }).await.as_deref(), Some("reason"));
+        assert_eq!(
+            field(WindowInput { duration_minutes: 0, ..input.clone() }).await.as_deref(),
+            Some("duration_minutes")
+        );
+        assert_eq!(
+            field(WindowInput { start_local: "soon".into(), ..input.clone() }).await.as_deref(),
+            Some("start_local")
+        );
+        let weekly = WindowInput { recurrence: Some("weekly:".into()), ..input.clone() };
+        assert_eq!(field(weekly).await.as_deref(), Some("recurrence"));
+        let until = WindowInput { until: Some("2030-01-01".into()), ..input.clone() };
+        assert_eq!(field(until).await.as_deref(), Some("until"));
+        assert_eq!(
+            field(WindowInput { notice_hours: Some(5000), ..input.clone() }).await.as_deref(),
+            Some("notice_hours")
+        );
+        assert_eq!(RecurrenceKind::Weekly.spec(" tue,thu "), "weekly:tue,thu");
+        assert_eq!(RecurrenceKind::Daily.spec("ignored"), "daily");
+        assert_eq!(RecurrenceKind::of(&Recurrence::parse("monthly:15").unwrap()), RecurrenceKind::Monthly);
         let w = create(&db, &input, "UTC", "noc@x").await.unwrap();
         // 2030-06-04 is a Tuesday; 02:00 UTC.
         let start = 1_906_768_800_000;
@@ -410,5 +525,16 @@ mod tests {
         assert!(pauses_for_customer(&db, cy.id, start - 86_400_000, start + 86_400_000).await.unwrap().is_empty());
         assert!(cancel(&db, w.window.id).await.unwrap());
         assert!(correlator_windows(&db, start + 3_600_000).await.unwrap().is_empty(), "cancelled");
+        assert!(!cancel(&db, w.window.id).await.unwrap(), "once");
+        let all = list(&db, true).await.unwrap();
+        assert_eq!((all.len(), all[0].window.scope), (1, Scope::Device(1)));
+        // Stored texts no enum names are corrupt data, not bad input.
+        sqlx::query("UPDATE maintenance_windows SET scope_kind = 'planet'").execute(&db.pool).await.unwrap();
+        assert!(matches!(list(&db, true).await, Err(StoreError::Corrupt(_))));
+        sqlx::query("UPDATE maintenance_windows SET scope_kind = 'device', recurrence = 'hourly'")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        assert!(matches!(get(&db, w.window.id).await, Err(StoreError::Corrupt(_))));
     }
 }

@@ -248,6 +248,17 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// `<input type=date>` (`YYYY-MM-DD`) keeping `value`.
+    pub fn date_field(&self, name: &str, label: &str, value: &str, o: FieldOpts<'_>) -> Markup {
+        self.input("date", name, label, Some(value), o, Extra::default())
+    }
+
+    /// `<input type=datetime-local>` (`YYYY-MM-DDTHH:MM`, wall-clock time)
+    /// keeping `value`.
+    pub fn datetime_field(&self, name: &str, label: &str, value: &str, o: FieldOpts<'_>) -> Markup {
+        self.input("datetime-local", name, label, Some(value), o, Extra::default())
+    }
+
     /// A password: never echoes a value. `autocomplete` should be
     /// `current-password` or `new-password`.
     pub fn password_field(&self, name: &str, label: &str, autocomplete: &str, o: FieldOpts<'_>) -> Markup {

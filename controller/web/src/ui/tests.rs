@@ -137,6 +137,10 @@ fn fields_keep_values_and_show_errors() {
     assert!(s.contains(r#"inputmode="decimal""#));
     let s = f.number_field("port", "Port", "161", false, FieldOpts::new()).into_string();
     assert!(s.contains(r#"type="number""#) && s.contains(r#"value="161""#));
+    let s = safe(&f.date_field("name", "Until", HOSTILE, FieldOpts::new()));
+    assert!(s.contains(r#"type="date""#) && s.contains(r#"aria-invalid="true""#));
+    let s = safe(&f.datetime_field("name", "Starts", HOSTILE, FieldOpts::new().required()));
+    assert!(s.contains(r#"type="datetime-local""#) && s.contains(" required"));
     let s = safe(&f.textarea_field("name", "Notes", HOSTILE, FieldOpts::new()));
     assert!(s.contains(&format!(r#"aria-describedby="cust-name-error">{ESCAPED}</textarea>"#)), "{s}");
     let s = safe(&f.select_field("name", "Status", &[("a", "A"), (HOSTILE, HOSTILE)], HOSTILE, FieldOpts::new()));
