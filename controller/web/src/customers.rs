@@ -206,12 +206,6 @@ pub(crate) fn customer_table(list: &[Customer], empty: &str) -> Markup {
     html! { (t) }
 }
 
-/// [`customer_table`] as a string, for the pages still assembled as strings
-/// (`network`, `incidents`); they switch to `customer_table` when templated.
-pub(crate) fn customer_rows(list: &[Customer]) -> String {
-    customer_table(list, "No customers.").into_string()
-}
-
 /// What the customers list page shows.
 struct ListView<'a> {
     term: &'a str,
@@ -318,8 +312,8 @@ fn service_state(devices: &[DeviceView]) -> &'static str {
 struct CustomerView<'a> {
     cu: &'a Customer,
     devices: &'a [DeviceView],
-    /// The device table, from `network::device_rows` (still a string).
-    device_rows: String,
+    /// The device table, from `network::device_rows`.
+    device_rows: Markup,
     /// The billing section, from `billing::staff_section` (still a string).
     billing: maud::Markup,
     tickets: &'a [Ticket],
@@ -368,8 +362,7 @@ fn customer_body(c: &Caller, v: &CustomerView<'_>) -> Markup {
             @if v.devices.is_empty() {
                 p.muted { "No agent has seen these radios yet." }
             } @else {
-                // SAFETY-HTML: produced by network.rs, which escapes (templated next)
-                (maud::PreEscaped(v.device_rows.as_str()))
+                (v.device_rows)
             }
         }
         (v.billing)
@@ -413,7 +406,7 @@ async fn customer_response(c: &Caller, st: &AppState, id: i64, status: StatusCod
     let Some(cu) = customers::get(&st.db, id).await? else { return Err(ApiError::not_found("no such customer")) };
     let now = crate::db::now_ms();
     let devices = crate::monitoring::customer_devices(&st.db, id).await?;
-    let device_rows = if devices.is_empty() { String::new() } else { super::network::device_rows(&devices, now) };
+    let device_rows = if devices.is_empty() { Markup::default() } else { super::network::device_rows(&devices, now) };
     let billing = super::billing::staff_section(c, st, id).await?;
     let tickets = mast_store::tickets::for_customer(&st.db, id).await?;
     let portal_login = match may_edit(c) {
@@ -626,7 +619,7 @@ pub(crate) mod tests {
         let view = CustomerView {
             cu: &cu,
             devices: &[],
-            device_rows: String::new(),
+            device_rows: Markup::default(),
             billing: maud::Markup::default(),
             tickets: std::slice::from_ref(&t),
             portal_login: Some(Some(HOSTILE.into())),
@@ -671,7 +664,6 @@ pub(crate) mod tests {
         let view = ListView { list: &[], term: "", new: None, total: 0, offset: 0, ..view };
         let s = list_body(&staff(Role::ReadOnly), &view).into_string();
         assert!(s.contains("No customers yet.") && !s.contains("New customer"), "{s}");
-        assert_eq!(customer_rows(&[]), customer_table(&[], "No customers.").into_string());
     }
 
     #[test]
@@ -694,34 +686,5 @@ pub(crate) mod tests {
         let e = form_errors(StoreError::NotFound("no customer 9".into()), CUSTOMER_FIELDS).unwrap_err();
         assert_eq!(e.status, StatusCode::NOT_FOUND);
         assert_eq!(form_errors(StoreError::Corrupt("x".into()), &[]).unwrap_err().status, 500);
-    }
-
-    /// `PreEscaped` in the desk's pages only wraps what billing.rs and
-    /// network.rs still return as strings, each with its `// SAFETY-HTML:`
-    /// comment on the line before, so it is easy to find and remove.
-    #[test]
-    fn pre_escaped_only_around_other_families_strings() {
-        let files = [
-            ("customers.rs", include_str!("customers.rs")),
-            ("tickets.rs", include_str!("tickets.rs")),
-            ("portal.rs", include_str!("portal.rs")),
-            ("support.rs", include_str!("support.rs")),
-        ];
-        let marker = concat!("// SAFETY-", "HTML: produced by ");
-        for (name, src) in files {
-            let lines: Vec<&str> = src.lines().collect();
-            for (i, line) in lines.iter().enumerate() {
-                let code = line.split("//").next().unwrap_or("");
-                if code.contains(concat!("PreEscaped", "(")) {
-                    let why = if i > 0 { lines[i - 1].trim_start() } else { "" };
-                    assert!(
-                        why.starts_with(&format!("{marker}billing.rs"))
-                            || why.starts_with(&format!("{marker}network.rs")),
-                        "{name}:{}: PreEscaped without its SAFETY-HTML comment",
-                        i + 1
-                    );
-                }
-            }
-        }
     }
 }

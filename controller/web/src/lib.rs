@@ -433,10 +433,10 @@ pub async fn authorize(
             .into_response(),
             Kind::Page => (
                 StatusCode::FORBIDDEN,
-                pages::layout(
+                pages::page(
                     &caller,
                     "Not allowed",
-                    "<h2>Not allowed</h2><p>Your role does not give access to this page.</p>",
+                    maud::html! { h2 { "Not allowed" } p { "Your role does not give access to this page." } },
                 ),
             )
                 .into_response(),
@@ -486,15 +486,48 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     }
 }
 
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
 pub use mast_text_core::when::{ago, fmt_utc};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_is_built_only_by_the_template_engine() {
+        // Escaping by construction: no HTML assembled with `format!` or
+        // `push_str`, and `PreEscaped` only with its `SAFETY-HTML` reason on
+        // the line before (constant markup in `ui/`).
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![dir.clone(), dir.join("ui"), dir.join("network")];
+        let mut bad = Vec::new();
+        while let Some(d) = files.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.extension().is_none_or(|x| x != "rs") || p.ends_with("tests.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).unwrap();
+                let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                let lines: Vec<&str> = code.lines().collect();
+                for (i, l) in lines.iter().enumerate() {
+                    let t = l.trim_start();
+                    if t.starts_with("//") {
+                        continue;
+                    }
+                    let html_literal = ["format!(\"<", "format!(r#\"<", "push_str(\"<", "push_str(&format!(\"<"]
+                        .iter()
+                        .any(|p| t.contains(p));
+                    if html_literal {
+                        bad.push(format!("{}:{}: HTML built by hand", p.display(), i + 1));
+                    }
+                    if t.contains(concat!("PreEscaped", "(")) && !(i > 0 && lines[i - 1].contains("SAFETY-HTML:")) {
+                        bad.push(format!("{}:{}: PreEscaped without a SAFETY-HTML reason", p.display(), i + 1));
+                    }
+                }
+            }
+        }
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
 
     #[test]
     fn every_route_path_is_unique_per_method_and_api_routes_use_tokens() {

@@ -522,8 +522,8 @@ pub(crate) fn devices_table(devices: &[DeviceView], now: i64) -> Markup {
 }
 
 /// [`devices_table`] as a string, for pages still assembled as strings.
-pub(super) fn device_rows(devices: &[DeviceView], now: i64) -> String {
-    devices_table(devices, now).into_string()
+pub(super) fn device_rows(devices: &[DeviceView], now: i64) -> Markup {
+    devices_table(devices, now)
 }
 
 /// Devices as a tree: each device under its parent (AP → CPEs), roots first
@@ -596,7 +596,7 @@ pub(crate) fn customers_table(list: &[Customer]) -> Markup {
     for c in list {
         t.push(vec![
             link("/customers/", c.id, &c.name),
-            ui::badge(&c.status),
+            ui::badge(c.status.as_str()),
             html! { (or_dash(c.site.as_deref())) },
             html! { (or_dash(c.email.as_deref())) },
             html! { (or_dash(c.phone.as_deref())) },

@@ -3,13 +3,9 @@
 //! error pages. The page families live in their own modules (`monitoring`,
 //! `customers`, `tickets`, `billing`, `admin`, ...).
 
-use super::{Caller, esc, ui};
+use super::{Caller, ui};
 use crate::staff::Role;
 use axum::http::StatusCode;
-
-pub(super) fn csrf_field(c: &Caller) -> String {
-    format!("<input type=hidden name=csrf value=\"{}\">", esc(c.csrf.as_deref().unwrap_or("")))
-}
 
 /// The staff navigation a role sees.
 pub fn nav(role: Role) -> Vec<ui::NavItem<'static>> {
@@ -52,12 +48,6 @@ pub fn page(c: &Caller, title: &str, body: ui::Markup) -> ui::Markup {
     ui::layout(&ctx, title, body)
 }
 
-/// The page frame around a body still assembled as a string (pages not yet
-/// moved to templates; each escapes its values with `esc`).
-pub fn layout(c: &Caller, title: &str, body: &str) -> ui::Markup {
-    page(c, title, maud::PreEscaped(body.to_string()))
-}
-
 /// The HTML answer to an error on a page route (see `error::html_errors`).
 pub fn error_page(status: StatusCode, message: &str) -> ui::Markup {
     ui::bare_layout(status.canonical_reason().unwrap_or("Error"), ui::error_page(status.as_u16(), message))
@@ -66,14 +56,4 @@ pub fn error_page(status: StatusCode, message: &str) -> ui::Markup {
 /// The HTML 404 for an unknown page.
 pub fn not_found_page() -> ui::Markup {
     ui::bare_layout("Not found", ui::not_found_page("There is no page at this address.", "/"))
-}
-
-pub(super) fn badge(status: &str) -> String {
-    let cls = match status {
-        "up" | "connected" | "active" => "up",
-        "down" | "offline" | "revoked" => "down",
-        "degraded" => "degraded",
-        _ => "unknown",
-    };
-    format!("<span class='badge {cls}'>{}</span>", esc(status))
 }

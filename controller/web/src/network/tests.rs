@@ -52,7 +52,7 @@ fn customer() -> Customer {
         address: None,
         lat: None,
         lon: None,
-        status: "active".into(),
+        status: mast_store::customers::CustomerStatus::Active,
         site_id: Some(3),
         site: Some(HOSTILE.into()),
         notes: None,
@@ -245,7 +245,10 @@ fn device_tables_escape_and_keep_the_tree() {
     let (a, c) = (s.find(r#"href="/devices/1""#).unwrap(), s.find(r#"href="/devices/2""#).unwrap());
     assert!(a < c, "the AP comes before its CPE");
     assert!(s.contains(r#"<tr class="st-down">"#) && s.contains("└"));
-    assert!(device_rows(&devices, 0).contains(r#"<tr class="st-unknown">"#), "the string form for other pages");
+    assert!(
+        device_rows(&devices, 0).into_string().contains(r#"<tr class="st-unknown">"#),
+        "the string form for other pages"
+    );
     assert!(devices_table(&[], 0).into_string().contains("No devices."));
 }
 
