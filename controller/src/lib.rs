@@ -71,6 +71,7 @@ pub async fn serve_app(
         control: ctl_rx,
         cert_validity: s.agents.cert_validity,
         shutdown: app.shutdown.clone(),
+        links: Default::default(),
     };
     app.shutdown.spawn(ingest::run(endpoint.clone(), ingest));
     let router = web::router(web::AppState::new(app.clone(), addrs.http, addrs.quic.port()));

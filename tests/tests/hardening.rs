@@ -63,3 +63,44 @@ async fn slow_clients_cannot_starve_the_server() -> anyhow::Result<()> {
     eprintln!("flood of {} slow connections: health check worst {worst:?}, {refused} refused", 1_100);
     Ok(())
 }
+
+async fn agent_connected(c: &Controller, tok: &str, id: u64) -> Option<bool> {
+    let (_, v) = c.get("/api/v1/agents", tok).await.ok()?;
+    v["agents"].as_array()?.iter().find(|a| a["id"].as_u64() == Some(id)).and_then(|a| a["connected"].as_bool())
+}
+
+/// A second link with the agent's own certificate (a cloned identity, a
+/// stale process) closes the older link; when the duplicate goes away, the
+/// agent is connected again through its real link, and stays so: a link
+/// that is not the live one never marks the agent disconnected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_link_never_leaves_the_agent_marked_disconnected() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(c) = Controller::start(Backend::Sqlite, &[]).await? else { return Ok(()) };
+    c.cli_ok(&["site", "add", "dup", "--targets", "127.0.0.1", "--interval", "1"]);
+    let (mut agent, id) = Agent::enroll(&c, "dup")?;
+    agent.start()?;
+    let tok = c.admin_token();
+    c.wait_for("agent connected", Duration::from_secs(20), async || {
+        agent_connected(&c, &tok, id).await.filter(|c| *c).map(|_| ())
+    })
+    .await?;
+    let cert = std::fs::read(agent.state_dir().join("agent.cert.der"))?;
+    let key = std::fs::read_to_string(agent.state_dir().join("agent.key.pem"))?;
+    let (ep, cfg) = raw_client(&controller_ca_der(&c), Some((cert, key)))?;
+    let dup = ep.connect_with(cfg, c.quic, mast_shared::CONTROLLER_SERVER_NAME)?.await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    dup.close(0u32.into(), b"bye");
+    drop(ep);
+    c.wait_for("the real agent connected again", Duration::from_secs(30), async || {
+        agent_connected(&c, &tok, id).await.filter(|c| *c).map(|_| ())
+    })
+    .await?;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(agent_connected(&c, &tok, id).await, Some(true), "the agent stays connected");
+    }
+    assert!(c.log().contains("superseded") || c.log().contains("agent connected"), "{}", c.log());
+    agent.kill();
+    Ok(())
+}

@@ -105,6 +105,18 @@ async fn route_role_matrix(backend: Backend) -> anyhow::Result<()> {
             }
         }
     }
+    // A customer's billing (balance, payment reference, saved card) shows
+    // only to the roles that may open invoices.
+    let id = c.cli_ok(&["customer", "add", "--name", "Billed Bea", "--email", "bea@example.org"]);
+    let id = id.trim();
+    c.cli_ok(&["billing", "account", "set", id, "--billing-day", "1"]);
+    for (role, s) in sessions.iter_mut() {
+        let page = s.get(&format!("/customers/{id}")).await?;
+        assert_eq!(page.status, 200, "{} opens the customer", role.as_str());
+        let shows = page.body.contains("Payment reference");
+        let may = matches!(role, Role::Admin | Role::Billing | Role::Support);
+        assert_eq!(shows, may, "{}: the billing section shows iff the role may open invoices", role.as_str());
+    }
     // Unknown routes are 404 with the headers too.
     let resp = http.get(format!("http://{}/no/such/page", c.http)).send().await?;
     assert_eq!(resp.status().as_u16(), 404);

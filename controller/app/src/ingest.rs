@@ -50,6 +50,37 @@ pub struct Ingest {
     /// At shutdown each link finishes the batch in hand (committed and
     /// acknowledged), then closes with [`close::SHUTDOWN`].
     pub shutdown: Shutdown,
+    /// The live link of each agent, by link id: a newer link of the same
+    /// agent closes the older one, and only the live link's end marks the
+    /// agent disconnected.
+    pub links: Links,
+}
+
+/// Live links: agent id → (link id, connection).
+#[derive(Clone, Default)]
+pub struct Links(Arc<std::sync::Mutex<HashMap<u64, (u64, quinn::Connection)>>>, Arc<std::sync::atomic::AtomicU64>);
+
+impl Links {
+    /// Registers a new link of `agent`; closes the agent's older link.
+    fn open(&self, agent: u64, conn: &quinn::Connection) -> u64 {
+        let id = self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let old = self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(agent, (id, conn.clone()));
+        if let Some((_, old)) = old {
+            old.close(VarInt::from_u32(close::REFUSED), b"superseded by a newer link of this agent");
+        }
+        id
+    }
+
+    /// Ends link `id` of `agent`; true if it was the agent's live link.
+    fn close(&self, agent: u64, id: u64) -> bool {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if m.get(&agent).is_some_and(|(live, _)| *live == id) {
+            m.remove(&agent);
+            true
+        } else {
+            false
+        }
+    }
 }
 
 pub fn server_config(pki: &Pki) -> anyhow::Result<quinn::ServerConfig> {
@@ -232,11 +263,16 @@ impl Ingest {
         let site = ctl.site_id;
         Metrics::inc(&m.connections_accepted);
         m.connections_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let link_id = self.links.open(agent_id, &conn);
         self.outages.send(Event::Link { site, ts: crate::db::now_ms(), up: true });
         let res = self.serve_link(&conn, remote, agent_id, ctl).await;
         m.connections_open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        let _ = fleet::mark_disconnected(&self.db, agent_id).await;
-        self.outages.send(Event::Link { site, ts: crate::db::now_ms(), up: false });
+        // A superseded link ending says nothing about the agent: its newer
+        // link is live.
+        if self.links.close(agent_id, link_id) {
+            let _ = fleet::mark_disconnected(&self.db, agent_id).await;
+            self.outages.send(Event::Link { site, ts: crate::db::now_ms(), up: false });
+        }
         match res {
             Ok(()) => info!(%remote, agent_id, "agent link closed"),
             Err((code, reason)) => {
@@ -340,6 +376,10 @@ impl Ingest {
                         }
                         self.metrics.samples_stored.fetch_add(stored.inserted, Relaxed);
                         self.metrics.duplicates.fetch_add(stored.duplicates, Relaxed);
+                        if stored.future > 0 {
+                            self.metrics.samples_future.fetch_add(stored.future, Relaxed);
+                            warn!(agent_id, samples = stored.future, "samples stamped in the future (agent clock?) were not applied");
+                        }
                         Metrics::inc(&self.metrics.batches);
                         debug!(agent_id, inserted = stored.inserted, duplicates = stored.duplicates, "batch committed");
                         // Committed: now, and only now, acknowledge.

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub struct Metrics {
     pub samples_stored: AtomicU64,
     pub duplicates: AtomicU64,
+    /// Samples stamped beyond the allowed clock skew: stored, not applied.
+    pub samples_future: AtomicU64,
     pub batches: AtomicU64,
     pub acks_sent: AtomicU64,
     pub connections_accepted: AtomicU64,
@@ -33,6 +35,11 @@ impl Metrics {
         counter("mast_ingest_samples_stored_total", "Samples committed to the database.", &self.samples_stored);
         counter("mast_ingest_duplicates_total", "Resent samples that were already stored.", &self.duplicates);
         counter("mast_ingest_batches_total", "Sample batches committed.", &self.batches);
+        counter(
+            "mast_ingest_samples_future_total",
+            "Samples stamped too far in the future (an agent's clock): kept for accounting, not applied.",
+            &self.samples_future,
+        );
         counter("mast_ingest_acks_sent_total", "Acknowledgements sent after commit.", &self.acks_sent);
         counter("mast_link_connections_accepted_total", "Agent links accepted.", &self.connections_accepted);
         counter(

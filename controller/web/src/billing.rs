@@ -89,6 +89,10 @@ pub struct PaymentForm {
     reference: String,
     #[serde(default)]
     date: String,
+    /// One key per rendered form: submitting the same form twice (a double
+    /// click, a retried POST) books the payment once.
+    #[serde(default)]
+    idempotency_key: String,
 }
 
 /// The manual payment form, with what was typed and the errors.
@@ -96,12 +100,16 @@ fn payment_form(csrf: &str, customer: i64, input: &PaymentForm, errors: &FormErr
     let f = Fields::new("payment", errors);
     let methods: Vec<(&str, &str)> = store::PaymentMethod::MANUAL.iter().map(|m| (m.as_str(), m.label())).collect();
     let date = if input.date.is_empty() { today().to_string() } else { input.date.clone() };
+    // A re-rendered form keeps its key: the payment it describes is the same.
+    let key =
+        if input.idempotency_key.is_empty() { crate::fleet::random_secret("") } else { input.idempotency_key.clone() };
     ui::form(
         &format!("/customers/{customer}/payments"),
         Method::Post,
         csrf,
         html! {
             (f.summary())
+            (ui::hidden("idempotency_key", &key))
             (f.number_field("amount", "Amount", &input.amount, true, FieldOpts::new().required().max_len(20)))
             (f.select_field("method", "Method", &methods, &input.method, FieldOpts::new().required()))
             (f.text_field("reference", "Reference", &input.reference,
@@ -113,7 +121,15 @@ fn payment_form(csrf: &str, customer: i64, input: &PaymentForm, errors: &FormErr
 }
 
 /// The billing section of a customer's staff page.
+/// Who sees a customer's billing (balance, payment reference, saved card):
+/// the roles that may open invoices. Technicians and read-only staff see
+/// the customer without it.
+pub const BILLING_READERS: &[Role] = &[Role::Admin, Role::Billing, Role::Support];
+
 pub async fn staff_section(c: &Caller, st: &AppState, customer: i64) -> Result<Markup, ApiError> {
+    if !BILLING_READERS.contains(&c.role) {
+        return Ok(Markup::default());
+    }
     section_with_form(c, st, customer, &PaymentForm::default(), &FormErrors::new()).await
 }
 
@@ -216,6 +232,12 @@ fn form_errors(e: &StoreError) -> Option<FormErrors> {
     Some(errors)
 }
 
+/// The stored idempotency id of a form key (64 hex characters at most).
+fn idempotency(key: &str) -> Option<String> {
+    let key = key.trim();
+    (!key.is_empty() && key.len() <= 64 && key.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("form:{key}"))
+}
+
 /// `POST /customers/{id}/payments`: records a manual payment; a bad entry
 /// shows the form again (400) with the error next to its field.
 pub async fn record_payment(
@@ -234,7 +256,9 @@ pub async fn record_payment(
                 amount,
                 method,
                 reference: Some(f.reference.trim().to_string()).filter(|r| !r.is_empty()),
-                provider_payment_id: None,
+                // The form's key makes a resubmission a no-op (the store
+                // records a provider/payment id once).
+                provider_payment_id: idempotency(&f.idempotency_key),
                 created_by: c.name.clone(),
             };
             match store::record_payment(&st.db, &input, &st.settings.billing.limits).await {
@@ -245,6 +269,7 @@ pub async fn record_payment(
         Err(errors) => Err(errors),
     };
     match result {
+        Ok((p, _, _)) if p.duplicate => Ok(Redirect::to(&format!("/customers/{id}")).into_response()),
         Ok((p, amount, method)) => {
             audit::record(
                 &st.db,
@@ -393,9 +418,17 @@ pub async fn stripe_webhook(State(st): State<AppState>, headers: HeaderMap, body
     };
     match autopay::apply_webhook(&st.db, &ev, today()).await {
         Ok(_) => (StatusCode::OK, "ok").into_response(),
-        Err(e) => {
+        // The database is down or busy: worth the provider's retry.
+        Err(e @ (StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Dir(..))) => {
             tracing::warn!(error = %e, event = ev.id, "payment webhook not applied; the provider retries");
-            (StatusCode::INTERNAL_SERVER_ERROR, "retry").into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, "retry later").into_response()
+        }
+        // An event that can never apply (an unknown customer, an amount or a
+        // currency we cannot book): acknowledged, so the provider stops
+        // retrying for days, and logged for the staff.
+        Err(e) => {
+            tracing::error!(error = %e, event = ev.id, "payment webhook cannot be applied; acknowledged and dropped");
+            (StatusCode::OK, format!("not applied: {e}")).into_response()
         }
     }
 }
@@ -644,6 +677,7 @@ mod tests {
             method: "cash".into(),
             reference: HOSTILE.into(),
             date: "2026-13-01".into(),
+            idempotency_key: String::new(),
         };
         let Err(errors) = parse_payment(&input, "USD") else { panic!("bad input accepted") };
         assert!(errors.get("amount").is_some() && errors.get("date").is_some() && errors.get("method").is_none());
@@ -757,6 +791,7 @@ mod tests {
             method: "check".into(),
             reference: HOSTILE.into(),
             date: String::new(),
+            idempotency_key: String::new(),
         };
         let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(bad)).await.unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
@@ -769,6 +804,7 @@ mod tests {
             method: "cash".into(),
             reference: "x".repeat(201),
             date: "2026-03-03".into(),
+            idempotency_key: String::new(),
         };
         let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(long)).await.unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "the store's rule, next to its field");
@@ -781,10 +817,24 @@ mod tests {
             method: "cash".into(),
             reference: String::new(),
             date: "2026-03-03".into(),
+            idempotency_key: String::new(),
         };
         let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(good)).await.unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(store::balance(db, id, date(2026, 3, 31)).await.unwrap().balance_minor, 4150);
+        // The same rendered form posted twice (a double click): booked once.
+        let twice = PaymentForm {
+            amount: "1.00".into(),
+            method: "cash".into(),
+            reference: String::new(),
+            date: "2026-03-03".into(),
+            idempotency_key: "0123456789abcdef0123456789abcdef".into(),
+        };
+        for _ in 0..2 {
+            let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(twice.clone())).await.unwrap();
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        }
+        assert_eq!(store::balance(db, id, date(2026, 3, 31)).await.unwrap().balance_minor, 4050, "one payment of 1.00");
         let err = record_payment(staff, State(st.clone()), Path(9999), Form(PaymentForm::default())).await.unwrap_err();
         assert_eq!(err.status, StatusCode::NOT_FOUND);
         let _ = std::fs::remove_dir_all(dir);

@@ -275,9 +275,9 @@ routes! {
     POST "/portal/tickets/{id}/reply" Page Access::Customer => post(portal::reply);
     POST "/customers/{id}/payments" Page Access::Roles(billing::CASHIERS) => post(billing::record_payment);
     GET "/billing/reports" Page Access::Roles(billing::CASHIERS) => get(billing::reports_page);
-    GET "/invoices/{id}" Page Access::Roles(&[Role::Admin, Role::Billing, Role::Support]) => get(billing::staff_invoice);
+    GET "/invoices/{id}" Page Access::Roles(billing::BILLING_READERS) => get(billing::staff_invoice);
     GET "/portal/invoices/{id}" Page Access::Customer => get(billing::portal_invoice);
-    GET "/invoices/{id}/pdf" Page Access::Roles(&[Role::Admin, Role::Billing, Role::Support]) => get(billing::staff_pdf);
+    GET "/invoices/{id}/pdf" Page Access::Roles(billing::BILLING_READERS) => get(billing::staff_pdf);
     GET "/portal/invoices/{id}/pdf" Page Access::Customer => get(billing::portal_pdf);
     POST "/portal/pay" Page Access::Customer => post(billing::portal_pay);
     POST "/portal/autopay" Page Access::Customer => post(billing::portal_autopay);

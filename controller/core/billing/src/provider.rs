@@ -306,6 +306,10 @@ pub enum WebhookError {
     SignatureMismatch,
     #[error("webhook timestamp {timestamp} is {age} s old, over the {tolerance} s tolerance (replayed or delayed)")]
     TooOld { timestamp: i64, age: i64, tolerance: i64 },
+    #[error(
+        "webhook timestamp {timestamp} is {ahead} s in the future, over the {tolerance} s tolerance (forged or a wrong clock)"
+    )]
+    FromTheFuture { timestamp: i64, ahead: i64, tolerance: i64 },
     #[error("webhook payload is not a Stripe event: {0}")]
     BadJson(String),
 }
@@ -336,8 +340,9 @@ pub fn sign_webhook(payload: &[u8], secret: &str, timestamp: i64) -> String {
 /// secret; any `v1` may match (Stripe sends several while a secret is being
 /// rolled); other schemes are ignored; comparison is constant-time. After
 /// the signature, a timestamp more than `tolerance_secs` before `now_unix`
-/// is refused (replay protection); `tolerance_secs <= 0` disables that check,
-/// as in Stripe's libraries. Use [`DEFAULT_WEBHOOK_TOLERANCE_SECS`].
+/// (replay protection) or after it (a signature made for later use) is
+/// refused; `tolerance_secs <= 0` disables that check, as in Stripe's
+/// libraries. Use [`DEFAULT_WEBHOOK_TOLERANCE_SECS`].
 pub fn verify_webhook(
     payload: &[u8],
     signature_header: &str,
@@ -389,6 +394,9 @@ pub fn verify_webhook(
     let age = now_unix.saturating_sub(timestamp);
     if tolerance_secs > 0 && age > tolerance_secs {
         return Err(WebhookError::TooOld { timestamp, age, tolerance: tolerance_secs });
+    }
+    if tolerance_secs > 0 && age < -tolerance_secs {
+        return Err(WebhookError::FromTheFuture { timestamp, ahead: -age, tolerance: tolerance_secs });
     }
     parse_event(payload)
 }
@@ -575,8 +583,13 @@ mod tests {
         verify_webhook(&body, &header, SECRET, T + 86_400, 0).unwrap();
         // ...and a forged old event is a mismatch, not "too old".
         assert_eq!(verify_webhook(&body, &header, "whsec_x", T + 301, 300), Err(WebhookError::SignatureMismatch));
-        // Stripe does not refuse timestamps ahead of our clock.
-        verify_webhook(&body, &header, SECRET, T - 1000, 300).unwrap();
+        // A timestamp ahead of our clock within the tolerance is clock skew;
+        // beyond it, a signature made for later use (issue 13: two-sided).
+        verify_webhook(&body, &header, SECRET, T - 300, 300).unwrap();
+        assert_eq!(
+            verify_webhook(&body, &header, SECRET, T - 1000, 300),
+            Err(WebhookError::FromTheFuture { timestamp: T, ahead: 1000, tolerance: 300 })
+        );
     }
 
     #[test]

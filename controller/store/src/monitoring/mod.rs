@@ -332,6 +332,9 @@ const KIND_SNMP: i64 = 2;
 const KIND_STATION: i64 = 3;
 /// Interface rate (the figures live in `interface_rates`): `value` = ifIndex.
 const KIND_IFRATE: i64 = 4;
+/// A sample stamped in the future beyond the allowed clock skew: kept for
+/// the delivery accounting only (`ts_ms` clamped), read by nothing else.
+const KIND_DISCARDED: i64 = 6;
 /// Inventory record (applied to `inventory`).
 const KIND_INVENTORY: i64 = 5;
 
@@ -354,7 +357,15 @@ pub struct Stored {
     pub observations: Vec<(i64, correlator::Probe, i64, bool)>,
     /// Newest sample time in the batch.
     pub newest_ms: Option<i64>,
+    /// Samples stamped beyond now + [`MAX_CLOCK_SKEW_MS`] (or before 1970):
+    /// kept for the delivery accounting, applied to nothing.
+    pub future: u64,
 }
+
+/// How far ahead of the controller's clock a sample may be stamped (an
+/// agent clock slightly fast); later stamps are not believed: they would
+/// pin a device's "last seen" forever.
+pub const MAX_CLOCK_SKEW_MS: i64 = 10 * 60_000;
 
 /// Stores a batch in one transaction. Returns only after commit, so the
 /// caller may acknowledge the batch's last key.
@@ -372,7 +383,31 @@ pub async fn store_samples(
     let mut last_ok: HashMap<i64, i64> = HashMap::new();
     let mut inserted_keys: std::collections::HashSet<(u64, u64)> = std::collections::HashSet::new();
     let mut oldest_ping: Option<i64> = None;
+    let latest_believable = now_ms().saturating_add(MAX_CLOCK_SKEW_MS);
     for s in samples {
+        if s.ts_ms > latest_believable || s.ts_ms < 0 {
+            // Stored (its key is accounted for, so no false data loss) but
+            // applied to nothing: no device, no "last seen", no rollup.
+            let res = sqlx::query(
+                "INSERT INTO samples (agent_id, boot_epoch, seq, kind, device_id, ts_ms, rtt_us, value) \
+                 VALUES ($1, $2, $3, $4, NULL, $5, NULL, NULL) ON CONFLICT DO NOTHING",
+            )
+            .bind(agent_id as i64)
+            .bind(s.boot_epoch as i64)
+            .bind(s.seq as i64)
+            .bind(KIND_DISCARDED)
+            .bind(s.ts_ms.clamp(0, latest_believable))
+            .execute(&mut *tx)
+            .await?;
+            if res.rows_affected() == 0 {
+                stored.duplicates += 1;
+            } else {
+                stored.inserted += 1;
+                stored.future += 1;
+                inserted_keys.insert((s.boot_epoch, s.seq));
+            }
+            continue;
+        }
         let (kind, device_id, rtt_us, value) = match &s.body {
             SampleBody::Ping { target, rtt_us } => {
                 (KIND_PING, Some(cached_device(&mut tx, device_ids, site_id, *target).await?), *rtt_us, None)
@@ -1073,6 +1108,29 @@ pub async fn uplink_outages(db: &Db, agent_id: i64, limit: i64) -> Result<Vec<Up
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn samples_stamped_in_the_future_are_kept_but_never_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/f.db", dir.path().display())).await.unwrap();
+        let site = add_site(&db, "clock", &[], 30_000, 1_000).await.unwrap();
+        let target: IpAddr = "10.9.9.9".parse().unwrap();
+        let now = now_ms();
+        let sample =
+            |seq, ts_ms| Sample { boot_epoch: 1, seq, ts_ms, body: SampleBody::Ping { target, rtt_us: Some(900) } };
+        let mut ids = HashMap::new();
+        let s = store_samples(&db, 7, site.id, &[sample(0, now - 1_000), sample(1, i64::MAX), sample(2, -5)], &mut ids)
+            .await
+            .unwrap();
+        assert_eq!((s.inserted, s.future), (3, 2), "all three keys stored, two of them not believed");
+        let last: Option<i64> = sqlx::query_scalar("SELECT last_sample_ms FROM devices WHERE addr = '10.9.9.9'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(last, Some(now - 1_000), "the device's last sample is the real one, not i64::MAX");
+        assert_eq!(s.newest_ms, Some(now - 1_000));
+        assert!(s.observations.iter().all(|o| o.2 == now - 1_000));
+    }
 
     #[test]
     fn targets_parse_and_dedupe() {
