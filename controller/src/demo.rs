@@ -182,19 +182,23 @@ async fn setup(
     Ok(())
 }
 
-/// Asks the kernel to send SIGTERM to the child when this process dies, so
-/// no agent outlives the demo (Ctrl-C, SIGTERM or SIGKILL alike).
+/// Asks the kernel to kill the child when this process dies, so no agent
+/// outlives the demo, even when the demo is killed outright (SIGKILL: the
+/// agent's spool is built to survive that; a graceful stop is
+/// [`stop_children`]'s SIGTERM).
 fn stop_with_parent(cmd: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
     // SAFETY: the closure runs in the forked child before exec and only calls
-    // prctl(2) and getppid(2), which are async-signal-safe.
+    // prctl(2), getppid(2) and raise(3), which are async-signal-safe.
     unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            // The parent may have died between fork and prctl.
-            if libc::getppid() == 1 {
-                libc::raise(libc::SIGTERM);
+            // The demo may have died between fork and prctl (the orphan is
+            // then re-parented, not always to pid 1: compare with the pid).
+            if libc::getppid() != parent {
+                libc::raise(libc::SIGKILL);
             }
             Ok(())
         });

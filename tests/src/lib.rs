@@ -227,6 +227,31 @@ impl Controller {
         }
     }
 
+    /// The controller process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// The controller's resident memory, kB (from `/proc`).
+    pub fn rss_kb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// A query on the controller's database (tests check what was stored).
+    pub async fn db(&self) -> anyhow::Result<mast_store::db::Db> {
+        let url = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "MAST_DATABASE_URL")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir().join("mast.db").display()));
+        Ok(mast_store::db::Db::connect(&url).await?)
+    }
+
     /// SIGKILL, no goodbye.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -104,3 +104,401 @@ async fn a_duplicate_link_never_leaves_the_agent_marked_disconnected() -> anyhow
     agent.kill();
     Ok(())
 }
+
+on_both_backends!(login_floods_are_bounded);
+on_both_backends!(money_is_bounded_and_one_bad_ledger_stops_no_batch);
+on_both_backends!(sign_in_links_are_limited_and_erased_once_sent);
+on_both_backends!(hostile_input_never_gets_a_5xx);
+on_both_backends!(portal_accounts_follow_their_owner);
+
+/// 40 concurrent logins against one account: only the free attempts reach
+/// the password check (the rest are 429 before it); 200 concurrent logins
+/// for 200 accounts from 200 addresses: the controller's memory grows by at
+/// most a few hashes' worth, and the health check stays fast meanwhile.
+async fn login_floods_are_bounded(backend: Backend) -> anyhow::Result<()> {
+    let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
+    let pw = c.add_user("boss@wisp.test", "admin");
+    let base = format!("http://{}", c.http);
+    let client = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build();
+    let one = client()?;
+    let tries: Vec<_> = (0..40)
+        .map(|_| {
+            let (h, u) = (one.clone(), format!("{base}/login"));
+            tokio::spawn(async move {
+                h.post(u).form(&[("email", "boss@wisp.test"), ("password", "not the password")]).send().await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tries {
+        statuses.push(t.await??.status().as_u16());
+    }
+    let verified = statuses.iter().filter(|s| **s == 401).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert!(verified <= 5 && verified + throttled == 40, "40 at once: {verified} verified, {throttled} throttled");
+    // The owner, elsewhere, still signs in.
+    let mut owner = WebSession::new_from(&c, Some("127.0.0.2".parse()?));
+    assert_eq!(owner.login("boss@wisp.test", &pw).await?.status, 303);
+
+    let before = c.rss_kb().unwrap_or(0);
+    let flood: Vec<_> = (0..200u32)
+        .map(|i| {
+            let local: std::net::IpAddr = format!("127.0.{}.{}", 10 + i / 200, 1 + i % 200).parse().unwrap();
+            let h = reqwest::Client::builder().local_address(local).build().unwrap();
+            let u = format!("{base}/login");
+            tokio::spawn(async move {
+                h.post(u)
+                    .form(&[("email", format!("nobody{i}@wisp.test")), ("password", "whatever!".into())])
+                    .send()
+                    .await
+            })
+        })
+        .collect();
+    let probe = reqwest::Client::builder().local_address("127.0.0.3".parse::<std::net::IpAddr>()?).build()?;
+    let mut worst = Duration::ZERO;
+    let mut peak = before;
+    for _ in 0..20 {
+        let t = Instant::now();
+        assert_eq!(probe.get(format!("{base}/api/v1/health")).send().await?.status(), 200);
+        worst = worst.max(t.elapsed());
+        peak = peak.max(c.rss_kb().unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for t in flood {
+        let s = t.await??.status().as_u16();
+        assert!(s == 401 || s == 429, "flood answer {s}");
+    }
+    peak = peak.max(c.rss_kb().unwrap_or(0));
+    let grew_mb = peak.saturating_sub(before) / 1024;
+    eprintln!(
+        "{backend:?}: 40 at once: {verified} verified; 200 accounts: +{grew_mb} MB peak, health check worst {worst:?}"
+    );
+    assert!(grew_mb < 200, "200 concurrent logins grew the controller by {grew_mb} MB");
+    assert!(worst < Duration::from_millis(500), "health check took {worst:?} during the login flood");
+    Ok(())
+}
+
+/// A payment of 92,233,720,368,547,758.07 is refused at input (the form
+/// names the field; the CLI says why), the customer's page, the portal and
+/// the report keep working; and a ledger that cannot add up (written behind
+/// the controller's back) stops no batch: dunning still processes everyone
+/// else and names the bad customer.
+async fn money_is_bounded_and_one_bad_ledger_stops_no_batch(backend: Backend) -> anyhow::Result<()> {
+    let Some(c) = Controller::start(backend, &[("MAST_DUNNING_STEPS", "reminder@3")]).await? else { return Ok(()) };
+    c.cli_ok(&["billing", "plan", "add", "Home 25", "--price", "45.00", "--down-kbps", "25000", "--up-kbps", "5000"]);
+    let mut ids = Vec::new();
+    for name in ["Alice Overflow", "Bob Payer", "Cy Late"] {
+        let email = format!("{}@example.org", name.split(' ').next().unwrap().to_lowercase());
+        let id: i64 = c.cli_ok(&["customer", "add", "--name", name, "--email", &email]).trim().parse()?;
+        c.cli_ok(&["billing", "account", "set", &id.to_string(), "--billing-day", "1"]);
+        c.cli_ok(&["billing", "subscribe", &id.to_string(), "Home 25", "--start", "2026-12-01"]);
+        ids.push(id);
+    }
+    c.cli_ok(&["billing", "run", "--date", "2026-12-01"]);
+    let alice = ids[0].to_string();
+    let out = c.cli(&["billing", "payment", &alice, "92233720368547758.07", "--method", "check"]);
+    assert!(!out.status.success(), "an absurd payment is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at most"), "{}", String::from_utf8_lossy(&out.stderr));
+    let pw = c.add_user("cash@wisp.test", "billing");
+    let mut s = WebSession::new(&c);
+    assert_eq!(s.login("cash@wisp.test", &pw).await?.status, 303);
+    s.get(&format!("/customers/{alice}")).await?;
+    let r = s
+        .post(
+            &format!("/customers/{alice}/payments"),
+            &[("amount", "92233720368547758.07"), ("method", "check"), ("date", "2026-12-02")],
+            None,
+        )
+        .await?;
+    assert_eq!(r.status, 400, "the form refuses it");
+    assert!(r.body.contains("at most") && r.body.contains("aria-invalid=\"true\""), "the error is next to the amount");
+    c.cli_ok(&["billing", "payment", &alice, "1.00", "--method", "check"]);
+    assert_eq!(s.get(&format!("/customers/{alice}")).await?.status, 200);
+    assert_eq!(s.get("/billing/reports?month=2026-12").await?.status, 200);
+
+    // Behind the controller's back: Alice's ledger now sums beyond 64 bits.
+    let db = c.db().await?;
+    for _ in 0..2 {
+        sqlx::query(
+            "INSERT INTO ledger (customer_id, entry_date, kind, amount_minor, currency, memo, created_ms) \
+             VALUES ($1, '2026-12-02', 'adjustment', 9000000000000000000, 'USD', 'tampered', 0)",
+        )
+        .bind(ids[0])
+        .execute(&db.pool)
+        .await?;
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&c.cli_ok(&["billing", "dunning-run", "--date", "2026-12-18", "--json"]))?;
+    assert_eq!(v["reminders"], 2, "Bob and Cy are reminded despite Alice's ledger: {v}");
+    let errors = v["errors"].as_array().cloned().unwrap_or_default();
+    assert!(errors.iter().any(|e| e[0] == ids[0]), "Alice's problem is reported: {v}");
+    assert_eq!(s.get("/billing/reports?month=2026-12").await?.status, 200, "the report leaves Alice out");
+    assert_eq!(s.get(&format!("/customers/{}", ids[1])).await?.status, 200);
+    let (status, _) = c.get("/api/v1/health", "").await?;
+    assert_eq!(status, 200);
+    Ok(())
+}
+
+/// 50 sign-in link requests for one address queue a handful of mails (the
+/// rest are throttled), only the newest link works, the same work is done
+/// for an address without an account, and the sent mail's body no longer
+/// holds the link in the database. The data directory and the database
+/// files are private.
+async fn sign_in_links_are_limited_and_erased_once_sent(backend: Backend) -> anyhow::Result<()> {
+    let sink = mast_tests::mail::SmtpSink::start();
+    let port = sink.port.to_string();
+    let env = [
+        ("MAST_SMTP_HOST", "127.0.0.1"),
+        ("MAST_SMTP_PORT", port.as_str()),
+        ("MAST_SMTP_SECURITY", "none"),
+        ("MAST_NOTIFY_INTERVAL_SECS", "1"),
+    ];
+    let Some(c) = Controller::start(backend, &env).await? else { return Ok(()) };
+    let id: i64 = c.cli_ok(&["customer", "add", "--name", "Ada Link", "--email", "ada@example.org"]).trim().parse()?;
+    let out = c.cli_stdin(&["customer", "portal-password", &id.to_string()], "correct horse battery staple\n");
+    anyhow::ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let base = format!("http://{}", c.http);
+    let h = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let mut limited = 0;
+    let mut known = Vec::new();
+    for i in 0..50 {
+        let t = Instant::now();
+        let r = h.post(format!("{base}/portal/magic")).form(&[("email", "ada@example.org")]).send().await?;
+        if i < 3 {
+            known.push(t.elapsed());
+        }
+        limited += usize::from(r.status().as_u16() == 429);
+    }
+    assert!(limited >= 45, "50 requests: {limited} throttled");
+    let mut unknown = Vec::new();
+    let other = reqwest::Client::builder().local_address("127.0.0.5".parse::<std::net::IpAddr>()?).build()?;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let r = other.post(format!("{base}/portal/magic")).form(&[("email", "nobody@example.org")]).send().await?;
+        assert_eq!(r.status(), 200);
+        unknown.push(t.elapsed());
+    }
+    known.sort();
+    unknown.sort();
+    eprintln!("{backend:?}: link request median known {:?}, unknown {:?}", known[1], unknown[1]);
+    assert!(known[1] < unknown[1] * 3 + Duration::from_millis(2), "no timing tell: {known:?} vs {unknown:?}");
+    let db = c.db().await?;
+    c.wait_for("the links are mailed", Duration::from_secs(30), async || {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE dedup LIKE 'portal:link:%' AND sent_ms IS NOT NULL",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .ok()?;
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE dedup LIKE 'portal:link:%' AND sent_ms IS NULL",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .ok()?;
+        (n > 0 && pending == 0).then_some(())
+    })
+    .await?;
+    let bodies: Vec<String> =
+        sqlx::query_scalar("SELECT body FROM outbox WHERE dedup LIKE 'portal:link:%'").fetch_all(&db.pool).await?;
+    assert!(bodies.len() <= 5, "{} link mails queued for one address", bodies.len());
+    assert!(bodies.iter().all(|b| !b.contains("/portal/magic/")), "no working link left in the outbox: {bodies:?}");
+    let live: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM portal_magic_links WHERE customer_id = $1 AND used_ms IS NULL",
+    )
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await?;
+    assert_eq!(live, 1, "one live link per account");
+    // Private files.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: std::path::PathBuf| std::fs::metadata(&p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    assert_eq!(mode(c.data_dir()), 0o700, "data dir");
+    if backend == Backend::Sqlite {
+        for f in ["mast.db", "mast.db-wal"] {
+            assert_eq!(mode(c.data_dir().join(f)), 0o600, "{f}");
+        }
+    }
+    for entry in std::fs::read_dir(c.data_dir().join("pki"))? {
+        let p = entry?.path();
+        if p.to_string_lossy().contains("key") {
+            assert_eq!(mode(p.clone()), 0o600, "{}", p.display());
+        }
+    }
+    drop(sink);
+    Ok(())
+}
+
+/// Every form and every API route, fed hostile input (a NUL byte, other
+/// control characters, huge values, invalid UTF-8, wrong types): always an
+/// answer below 500, on both backends.
+async fn hostile_input_never_gets_a_5xx(backend: Backend) -> anyhow::Result<()> {
+    use mast_controller::web::{Access, Kind, ROUTES};
+    let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
+    c.cli_ok(&["site", "add", "fuzz", "--targets", "127.0.0.1", "--interval", "60"]);
+    c.cli_ok(&["customer", "add", "--name", "Fuzz Target", "--email", "fuzz@example.org"]);
+    let pw = c.add_user("fuzz@wisp.test", "admin");
+    let tok = c.admin_token();
+    let mut s = WebSession::new(&c);
+    assert_eq!(s.login("fuzz@wisp.test", &pw).await?.status, 303);
+    s.get("/").await?;
+    let huge = "x".repeat(200_000);
+    let values: Vec<String> = vec![
+        "a\0b".into(),
+        "\u{1}\u{7}\u{1b}[31m".into(),
+        huge.clone(),
+        "-92233720368547758.08".into(),
+        "1e309".into(),
+        "\"><script>alert(1)</script>".into(),
+        "' OR 1=1 --".into(),
+        "2026-02-30".into(),
+        "".into(),
+    ];
+    let fields = [
+        "name",
+        "email",
+        "phone",
+        "address",
+        "lat",
+        "lon",
+        "status",
+        "site",
+        "notes",
+        "cpe",
+        "mac",
+        "subject",
+        "body",
+        "priority",
+        "category",
+        "customer",
+        "amount",
+        "method",
+        "reference",
+        "date",
+        "password",
+        "role",
+        "targets",
+        "interval",
+        "reason",
+        "start",
+        "duration",
+        "q",
+        "title",
+        "group",
+        "user",
+        "assignee",
+        "action",
+    ];
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let mut checked = 0;
+    for r in ROUTES {
+        let path = r.path.split('/').map(|p| if p.starts_with('{') { "1" } else { p }).collect::<Vec<_>>().join("/");
+        if r.path == "/logout" || r.path.contains("stripe") {
+            continue;
+        }
+        for v in &values {
+            let status = match (r.kind, r.access, r.method.as_str()) {
+                (Kind::Page, Access::Roles(_), "POST") => {
+                    let form: Vec<(&str, &str)> = fields.iter().map(|f| (*f, v.as_str())).collect();
+                    s.post(&path, &form, None).await?.status
+                }
+                (Kind::Page, Access::Public, "POST") => {
+                    let form: Vec<(&str, &str)> = fields.iter().map(|f| (*f, v.as_str())).collect();
+                    http.post(format!("http://{}{path}", c.http)).form(&form).send().await?.status().as_u16()
+                }
+                (Kind::Api, Access::Roles(_), "POST") => {
+                    let obj: serde_json::Map<String, serde_json::Value> =
+                        fields.iter().map(|f| (f.to_string(), serde_json::Value::String(v.clone()))).collect();
+                    let (st, _) = c.post_json(&path, &tok, &serde_json::Value::Object(obj)).await?;
+                    st
+                }
+                (_, _, "GET") => {
+                    let q = form_urlencoded::Serializer::new(String::new()).append_pair("q", v).finish();
+                    let url =
+                        format!("{path}?{q}&month={}&range={}&limit={}&offset={}", q.len(), q.len(), v.len(), v.len());
+                    if matches!(r.access, Access::Customer) {
+                        continue;
+                    }
+                    if r.kind == Kind::Api { c.get(&url, &tok).await?.0 } else { s.get(&url).await?.status }
+                }
+                _ => continue,
+            };
+            assert!(status < 500, "{} {path} with {:?}: {status}", r.method, &v[..v.len().min(40)]);
+            checked += 1;
+        }
+        // Invalid UTF-8 in a form body.
+        if r.method == reqwest::Method::POST && r.kind == Kind::Page {
+            let csrf = s.csrf.clone().unwrap_or_default();
+            let body = format!("name=%FF%FE%00&email=%C3%28&csrf={csrf}");
+            let mut req = http
+                .post(format!("http://{}{path}", c.http))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
+            if let Some(ck) = &s.cookie {
+                req = req.header("cookie", ck);
+            }
+            let st = req.send().await?.status().as_u16();
+            assert!(st < 500, "{path} with invalid UTF-8: {st}");
+        }
+    }
+    // JSON that is not an object, and a wrong content type.
+    for r in ROUTES.iter().filter(|r| r.kind == Kind::Api && r.method == reqwest::Method::POST) {
+        let path = r.path.split('/').map(|p| if p.starts_with('{') { "1" } else { p }).collect::<Vec<_>>().join("/");
+        for body in ["[1,2,3]", "{\"name\": {\"nested\": [null]}}", "not json", "\u{0}"] {
+            let st = http
+                .post(format!("http://{}{path}", c.http))
+                .bearer_auth(&tok)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await?
+                .status()
+                .as_u16();
+            assert!(st < 500, "{path} with {body:?}: {st}");
+        }
+    }
+    eprintln!("{backend:?}: {checked} hostile requests, none answered 5xx");
+    assert!(checked > 300);
+    Ok(())
+}
+
+/// The portal asks for the current password before changing it, and when
+/// the staff change a customer's email the old address no longer signs in.
+async fn portal_accounts_follow_their_owner(backend: Backend) -> anyhow::Result<()> {
+    let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
+    let id: i64 =
+        c.cli_ok(&["customer", "add", "--name", "Pat Portal", "--email", "pat@example.org"]).trim().parse()?;
+    let out = c.cli_stdin(&["customer", "portal-password", &id.to_string()], "first password here\n");
+    anyhow::ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut p = WebSession::new(&c);
+    assert_eq!(p.login_at("/portal/login", "pat@example.org", "first password here").await?.status, 303);
+    p.get("/portal/password").await?;
+    let r = p.post("/portal/password", &[("password", "second password here")], None).await?;
+    assert_eq!(r.status, 400, "no current password: refused");
+    assert!(r.body.contains("current"), "{}", r.body);
+    let r = p
+        .post("/portal/password", &[("current_password", "wrong password"), ("password", "second password here")], None)
+        .await?;
+    assert_eq!(r.status, 400, "a wrong current password: refused");
+    let r = p
+        .post(
+            "/portal/password",
+            &[("current_password", "first password here"), ("password", "second password here")],
+            None,
+        )
+        .await?;
+    assert_eq!(r.status, 303, "the right one: changed");
+    let (status, _) = c
+        .post_json(
+            &format!("/api/v1/customers/{id}"),
+            &c.admin_token(),
+            &serde_json::json!({"name": "Pat Portal", "email": "pat.new@example.org"}),
+        )
+        .await?;
+    assert_eq!(status, 200);
+    let mut old = WebSession::new(&c);
+    assert_eq!(old.login_at("/portal/login", "pat@example.org", "second password here").await?.status, 401);
+    let mut new = WebSession::new(&c);
+    assert_eq!(new.login_at("/portal/login", "pat.new@example.org", "second password here").await?.status, 303);
+    Ok(())
+}
