@@ -1,10 +1,13 @@
 //! Password hashing for staff and portal accounts: argon2id (OWASP minimum:
-//! 19 MiB, 2 passes, 1 lane), and **bounded**: at most [`CONCURRENT`] hashes
-//! run at once, always on tokio's blocking pool. A login flood then costs at
-//! most `CONCURRENT × 19 MiB` of memory and never stalls the async workers
-//! that serve every other request (a health check stays fast); attempts
-//! beyond the bound wait their turn (and the login throttle counts them
-//! before they wait).
+//! 19 MiB, 2 passes, 1 lane), and **bounded**: every hash runs on one of
+//! [`CONCURRENT`] dedicated threads. A login flood then costs at most
+//! `CONCURRENT × 19 MiB` of memory and never stalls the async workers that
+//! serve every other request (a health check stays fast); attempts beyond
+//! the bound wait their turn (and the login throttle counts them before they
+//! wait). Dedicated threads, not tokio's blocking pool: the allocator keeps
+//! a freed 19 MiB block in the arena of the thread that used it, so hashes
+//! spread over many pool threads would keep many such blocks for good (a
+//! 200-login flood kept ~350 MB that way; two threads keep two).
 //!
 //! Verification does the same work whether the account exists or not
 //! (an unknown account is checked against a dummy hash), so timing does
@@ -13,12 +16,38 @@
 use crate::error::StoreError;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
 
-/// Password hashes computed at once, at most.
+/// Password hashes computed at once, at most (the hashing threads).
 pub const CONCURRENT: usize = 2;
 
-static SLOTS: Semaphore = Semaphore::const_new(CONCURRENT);
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The queue the hashing threads take their work from.
+fn hashers() -> &'static Mutex<mpsc::Sender<Job>> {
+    static TX: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    TX.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..CONCURRENT {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("mast-argon2-{i}")).spawn(move || {
+                loop {
+                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password-hashing thread");
+            }
+        }
+        Mutex::new(tx)
+    })
+}
 
 fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid params"))
@@ -43,10 +72,19 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_now("not a real password").expect("hashing works"))
 }
 
-/// Runs `f` on the blocking pool once a hashing slot is free.
+/// Runs `f` on a hashing thread and waits for it without blocking the
+/// async workers.
 async fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, StoreError> {
-    let _slot = SLOTS.acquire().await.map_err(|_| StoreError::Corrupt("password slots closed".into()))?;
-    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Corrupt(format!("password hashing: {e}")))
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = tx.send(f());
+    });
+    hashers()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send(job)
+        .map_err(|_| StoreError::Corrupt("the password-hashing threads stopped".into()))?;
+    rx.await.map_err(|_| StoreError::Corrupt("a password hash was abandoned".into()))
 }
 
 /// The argon2id hash of `password`.

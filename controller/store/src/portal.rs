@@ -220,6 +220,14 @@ pub async fn issue_magic_link(db: &Db, email: &str) -> Result<Option<(i64, Strin
     let token = random_secret("");
     let now = now_ms();
     let mut tx = db.begin().await?;
+    // Touching the login first locks it (a row lock on PostgreSQL; SQLite
+    // serializes writers anyway): concurrent requests for one account take
+    // turns, so each sees the link the previous one made.
+    sqlx::query("UPDATE portal_logins SET updated_ms = $1 WHERE customer_id = $2")
+        .bind(now)
+        .bind(customer)
+        .execute(&mut *tx)
+        .await?;
     // One live link per account: a new one retires the older ones.
     sqlx::query("UPDATE portal_magic_links SET used_ms = $1 WHERE customer_id = $2 AND used_ms IS NULL")
         .bind(now)
