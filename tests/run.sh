@@ -84,7 +84,18 @@ step "build"
 cargo build --workspace --all-targets
 step "tests (unit, property, end-to-end on SQLite and PostgreSQL)"
 # The end-to-end tests need PostgreSQL: under CI=true a missing server fails them.
+# Processes the tests start (browsers, agents, controllers, simulators) must
+# all be gone when they end, also after a failure: compare before and after.
+ours() { pgrep -f 'chromium|chromedriver|mast-agent|mast-controller|snmpsim-command-responder|snmpd' | sort; }
+before=$(ours || true)
 MAST_SKIP_BUILD=1 cargo test --workspace
+sleep 2
+left=$(comm -13 <(echo "$before") <(ours || true) | grep -v "^$$\$" || true)
+if [ -n "$left" ]; then
+  echo "the tests left these processes running:" >&2
+  for p in $left; do ps -o pid=,args= -p "$p" >&2 || true; done
+  exit 1
+fi
 
 if [ -z "${MAST_SKIP_CROSS:-}" ]; then
   for t in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do

@@ -918,6 +918,7 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> anyhow::Result<Option<Browser>> {
+        use std::os::unix::process::CommandExt;
         let driver_bin =
             ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].into_iter().find(|p| Path::new(p).exists());
         let Some(driver_bin) = driver_bin else {
@@ -928,10 +929,13 @@ impl Browser {
             return Ok(None);
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        // Its own process group, so chromedriver and the Chromium it starts
+        // can be ended together (see `Drop`).
         let driver = Command::new(driver_bin)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .context("starting chromedriver")?;
         let profile = tempfile::tempdir()?;
@@ -969,10 +973,31 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the browser also when a test fails: the driver's process group,
+    /// then any Chromium process still using this session's profile (the
+    /// renderer and zygote processes may leave the group).
     fn drop(&mut self) {
+        unsafe { libc::kill(-(self.driver.id() as libc::pid_t), libc::SIGKILL) };
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        let marker = format!("--user-data-dir={}", self._profile.path().display());
+        for pid in processes_with_arg(&marker) {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
     }
+}
+
+/// Pids of processes whose command line has `arg` as one of its arguments.
+pub fn processes_with_arg(arg: &str) -> Vec<libc::pid_t> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
 }
 
 /// The CSRF token of the first form on a page (`name="csrf" value="..."`,
