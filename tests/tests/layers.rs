@@ -256,8 +256,19 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn store_domains_import_without_a_circle() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../controller/store/src");
-    let domains =
-        ["audit", "auth", "billing", "customers", "fleet", "monitoring", "outbox", "portal", "rollup", "staff", "tickets"];
+    let domains = [
+        "audit",
+        "auth",
+        "billing",
+        "customers",
+        "fleet",
+        "monitoring",
+        "outbox",
+        "portal",
+        "rollup",
+        "staff",
+        "tickets",
+    ];
     let mut edges: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for file in rust_files(&src) {
         let rel = file.strip_prefix(&src).unwrap().to_string_lossy().to_string();

@@ -1,6 +1,6 @@
 //! The staff page frame and what every page family shares: the layout with
 //! the navigation a role sees, the CSRF field, status badges, and the HTML
-//! error pages. The page families live in their own modules (`monitoring`,
+//! error pages. The page families live in their own modules (`network`,
 //! `customers`, `tickets`, `billing`, `admin`, ...).
 
 use super::{Caller, ui};
