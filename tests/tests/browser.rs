@@ -127,6 +127,66 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         "ticket worked"
     );
     b.screenshot("02d-ticket").await?;
+
+    // A new site from the browser: a bad subnet comes back next to its
+    // field with the rest kept and the typed credential not shown again.
+    b.client.goto(&format!("{base}/sites")).await?;
+    b.client.find(Locator::Css("#new-site")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("form.site-form")).await?;
+    let type_in = async |id: &str, text: &str| -> anyhow::Result<()> {
+        let e = b.client.find(Locator::Id(id)).await?;
+        e.clear().await?;
+        e.send_keys(text).await?;
+        Ok(())
+    };
+    type_in("site-name", "valley").await?;
+    type_in("site-lat", "45.07").await?;
+    type_in("site-lon", "-93.2").await?;
+    type_in("site-targets", "10.77.0.1=ap-valley").await?;
+    type_in("site-credentials", "v2c:valley-secret").await?;
+    type_in("site-snmp_targets", "10.77.0.1").await?;
+    type_in("site-subnets", "10.0.0.0/8").await?;
+    b.client.find(Locator::Css("form.site-form button[type=submit]")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("site-subnets-error")).await?;
+    let src = b.client.source().await?;
+    assert!(src.contains("value=\"valley\"") && src.contains("ap-valley"), "the form keeps what was typed");
+    assert!(!src.contains("valley-secret"), "a typed credential is never shown again");
+    b.screenshot("29-site-form-error").await?;
+    type_in("site-subnets", "10.77.0.0/24").await?;
+    type_in("site-credentials", "v2c:valley-secret").await?;
+    b.client.find(Locator::Css("form.site-form button[type=submit]")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("edit-site")).await?;
+    let valley_path = b.client.current_url().await?.path().to_string();
+    let (_, v) = c.get(&format!("/api/v1{valley_path}/probing"), &tok).await?;
+    assert_eq!(v["probing"]["credentials"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["probing"]["subnets"][0], "10.77.0.0/24", "{v}");
+    assert!(!v.to_string().contains("valley-secret"), "the API never shows a credential");
+    b.screenshot("30-site-created").await?;
+    // The edit form says a credential is stored without showing it.
+    b.client.find(Locator::Id("edit-site")).await?.click().await?;
+    let src = b.client.source().await?;
+    assert!(src.contains("1 stored (v2c)") && !src.contains("valley-secret"), "write-only credentials");
+    b.screenshot("31-site-edit").await?;
+    // Deleting asks first.
+    b.client.find(Locator::Css("form[action$='/delete'] button")).await?.click().await?;
+    b.client.find(Locator::Id("confirm-delete")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("#new-site")).await?;
+    assert!(!b.client.source().await?.contains(">valley<"), "the site is gone");
+
+    // Change the live site from the browser: a new ping target reaches its
+    // agent (no restart) and is probed.
+    b.client.goto(&format!("{base}{site_path}/edit")).await?;
+    let targets = b.client.find(Locator::Id("site-targets")).await?;
+    let current = targets.prop("value").await?.unwrap_or_default();
+    targets.clear().await?;
+    targets.send_keys(&format!("{current}\n127.0.0.2=ap-second")).await?;
+    b.client.find(Locator::Css("form.site-form button[type=submit]")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("edit-site")).await?;
+    c.wait_for("the agent to probe the target added in the browser", Duration::from_secs(30), async || {
+        let (_, v) = c.get("/api/v1/devices", &tok).await.ok()?;
+        devices(&v).iter().any(|d| d["name"] == "ap-second" && d["status"] == "up").then_some(())
+    })
+    .await?;
     b.client.goto(&format!("{base}/sites")).await?;
     b.client.find(Locator::LinkText("ridge")).await?.click().await?;
 
@@ -152,6 +212,10 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     // Revoke the agent from its page.
     b.client.goto(&format!("{base}/agents/{agent_id}")).await?;
     b.client.find(Locator::Css("#revoke")).await?.click().await?;
+    // Revoking asks first.
+    b.client.wait().for_element(Locator::Css("#confirm-revoke")).await?;
+    b.screenshot("04a-agent-revoke-confirm").await?;
+    b.client.find(Locator::Css("#confirm-revoke")).await?.click().await?;
     b.client.wait().for_element(Locator::Css(".badge.down")).await?;
     assert!(b.client.source().await?.contains(">revoked<"));
     b.screenshot("04-agent-revoked").await?;

@@ -267,6 +267,7 @@ fn site_page_escapes_and_refreshes_its_devices() {
             snmp_targets: 2,
         }),
         suspended: vec![(9, HOSTILE.into(), vec![HOSTILE.into()])],
+        admin: true,
     };
     let s = safe(&render_site(&p, 0));
     assert!(
@@ -286,7 +287,7 @@ fn site_list_and_map_escape_names() {
         line(2, "east", None, SiteStatus::NoAgent, AgentPresence::None),
     ];
     let refs: Vec<&SiteLine> = lines.iter().collect();
-    let s = safe(&render_sites(&refs, None));
+    let s = safe(&render_sites(&refs, None, true));
     assert!(s.contains(r#"<span class="badge neutral">no agent</span>"#), "{s}");
     let customers = [LocatedCustomer { id: 9, name: HOSTILE.into(), lat: 45.06, lon: -93.08, status: "active".into() }];
     let s = safe(&render_map_page(&lines, &customers, "https://t.example/{z}/{x}/{y}.png", HOSTILE));
