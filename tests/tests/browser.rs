@@ -1,9 +1,12 @@
 //! The staff UI in a real browser (headless Chromium over WebDriver): log in,
-//! see a site with a device down, open a device chart, revoke an agent, and a
+//! see a site with a device down, the map, open a device chart and hover it
+//! (uPlot's legend shows the values), revoke an agent, every page family at
+//! desktop and phone width (the navigation folds into a menu), and a
 //! technician kept out of the users page. Screenshots (desktop and phone
 //! widths) land in `test-artifacts/`.
 
 use fantoccini::Locator;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use mast_tests::*;
 use std::time::Duration;
 
@@ -95,6 +98,7 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     let row = b.client.find(Locator::Css("tr.st-down")).await?;
     assert!(row.text().await?.contains("cpe-smith"));
     b.screenshot("02-site-with-device-down").await?;
+    let site_path = b.client.current_url().await?.path().to_string();
     b.client.goto(&format!("{base}/sites/map")).await?;
     let node = b.client.find(Locator::Css("svg.ring circle")).await?;
     assert_eq!(node.attr("fill").await?.as_deref(), Some("#d68910"), "the site is degraded on the schematic");
@@ -204,6 +208,29 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(loaded, serde_json::Value::Bool(true), "the chart image loads");
+    // Hovering the chart fills uPlot's legend with the values under the
+    // cursor (a time and at least one number instead of "--").
+    b.client.execute("document.querySelector('.chart.is-live').scrollIntoView({block: 'center'})", vec![]).await?;
+    let over = b.client.find(Locator::Css(".chart.is-live .u-over")).await?;
+    let hover = MouseActions::new("mouse".to_string()).then(PointerAction::MoveToElement {
+        element: over,
+        duration: Some(Duration::from_millis(50)),
+        x: 40.0,
+        y: 0.0,
+    });
+    b.client.perform_actions(hover).await?;
+    let legend = b.client.find(Locator::Css(".chart.is-live .u-legend")).await?.text().await?;
+    let values: Vec<String> = {
+        let mut v = Vec::new();
+        for e in b.client.find_all(Locator::Css(".chart.is-live .u-legend .u-value")).await? {
+            v.push(e.text().await?);
+        }
+        v
+    };
+    assert!(
+        values.len() >= 2 && values.iter().skip(1).any(|v| v.chars().any(|c| c.is_ascii_digit())),
+        "the legend shows the hovered values: {legend:?} {values:?}"
+    );
     b.screenshot("03a-device-chart-hour").await?;
     b.client.find(Locator::LinkText("day")).await?.click().await?;
     b.client.wait().for_element(Locator::Css(".chart.is-live, .chart.is-failed")).await?;
@@ -236,6 +263,48 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     let src = b.client.source().await?;
     assert!(src.contains("no device 999999") && src.contains("value=\"Firmware upgrade\""), "inline error");
     b.screenshot("04b-maintenance-error").await?;
+
+    // Every page family, at desktop and at phone width (where the
+    // navigation folds into a menu): each renders its heading, not an error.
+    let families = [
+        ("11-sites", "/sites".to_string()),
+        ("12-devices", "/devices".to_string()),
+        ("13-agents", "/agents".to_string()),
+        ("14-incidents", "/incidents".to_string()),
+        ("15-tickets", "/tickets".to_string()),
+        ("16-customers", "/customers".to_string()),
+        ("17-maintenance", "/maintenance".to_string()),
+        ("18-billing-reports", "/billing/reports".to_string()),
+        ("19-users", "/users".to_string()),
+        ("20-tokens", "/tokens".to_string()),
+        ("21-audit", "/audit".to_string()),
+        ("22-groups", "/groups".to_string()),
+        ("23-canned", "/canned".to_string()),
+        ("24-alerts", "/alerts".to_string()),
+        ("25-site-inventory", format!("{site_path}/inventory")),
+        ("27-search", "/search?q=ridge".to_string()),
+        ("28-map", "/sites/map".to_string()),
+    ];
+    for (width, suffix) in [(1280, "desktop"), (390, "phone")] {
+        b.client.set_window_size(width, 844).await?;
+        for (name, path) in &families {
+            b.client.goto(&format!("{base}{path}")).await?;
+            let h1 = b.client.find(Locator::Css("main h1")).await;
+            let src = b.client.source().await?;
+            assert!(
+                h1.is_ok() && !src.contains("Not allowed") && !src.contains("Not found"),
+                "{path} renders a page: {}",
+                src.chars().take(600).collect::<String>()
+            );
+            let toggle = b.client.find(Locator::Css("label.nav-button")).await?;
+            assert_eq!(toggle.is_displayed().await?, width < 700, "{path}: the menu button only at phone width");
+            b.screenshot(&format!("{name}-{suffix}")).await?;
+        }
+    }
+    // The menu opens at phone width.
+    b.client.find(Locator::Css("label.nav-button")).await?.click().await?;
+    assert!(b.client.find(Locator::LinkText("Sites")).await?.is_displayed().await?, "the menu shows the nav");
+    b.screenshot("26-menu-open-phone").await?;
 
     // Phone width.
     b.client.set_window_size(390, 844).await?;
