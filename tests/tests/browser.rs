@@ -24,7 +24,8 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         return Ok(());
     }
     let Some(b) = Browser::start().await? else { return Ok(()) };
-    let c = Controller::start(Backend::Sqlite, &[]).await?.expect("sqlite");
+    // A short hold-down, so the dead CPE becomes an incident within seconds.
+    let c = Controller::start(Backend::Sqlite, &[("MAST_OUTAGE_HOLD_DOWN_SECS", "3")]).await?.expect("sqlite");
     // The agent lives in a namespace: 127.0.0.1 answers there; an address on
     // no link of that namespace has no route, so it is down (no packet leaves).
     let ns = NetNs::create()?;
@@ -131,6 +132,33 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         "ticket worked"
     );
     b.screenshot("02d-ticket").await?;
+
+    // Work the dead CPE's incident: acknowledge, a note, a close refused
+    // without a reason (the error next to the field), then closed.
+    let incident = c
+        .wait_for("the dead CPE's incident", Duration::from_secs(30), async || {
+            let (_, v) = c.get("/api/v1/incidents?open=true", &tok).await.ok()?;
+            v["incidents"].as_array()?.first()?["id"].as_i64()
+        })
+        .await?;
+    b.client.goto(&format!("{base}/incidents/{incident}")).await?;
+    b.client.find(Locator::Id("ack")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css(".badge.degraded")).await?;
+    assert!(b.client.source().await?.contains("admin@wisp.test at "), "who acknowledged, and when");
+    b.client.find(Locator::Id("incident-body")).await?.send_keys("Tower crew called").await?;
+    b.client.find(Locator::Css("form[action$='/notes'] button")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("li.ev-note")).await?;
+    b.client.find(Locator::Id("close-incident")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("incident-reason-error")).await?;
+    b.screenshot("32-incident-close-refused").await?;
+    b.client.find(Locator::Id("incident-reason")).await?.send_keys("Customer unplugged the radio").await?;
+    b.client.find(Locator::Id("close-incident")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("p.banner")).await?;
+    let src = b.client.source().await?;
+    assert!(src.contains("Customer unplugged the radio") && src.contains("Tower crew called"), "closed with its log");
+    b.screenshot("33-incident-closed").await?;
+    let (_, v) = c.get("/api/v1/incidents?open=true", &tok).await?;
+    assert!(v["incidents"].as_array().is_some_and(|a| a.iter().all(|i| i["id"] != incident)), "{v}");
 
     // A new site from the browser: a bad subnet comes back next to its
     // field with the rest kept and the typed credential not shown again.

@@ -248,6 +248,10 @@ routes! {
     POST "/customers/{id}/cpes" Page Access::Roles(customers::EDITORS) => post(customers::link_page);
     GET "/incidents" Page Access::Roles(EVERYONE) => get(incidents::list_page);
     GET "/incidents/{id}" Page Access::Roles(EVERYONE) => get(incidents::page);
+    POST "/incidents/{id}/ack" Page Access::Roles(incidents::RESPONDERS) => post(incidents::acknowledge);
+    POST "/incidents/{id}/notes" Page Access::Roles(incidents::RESPONDERS) => post(incidents::add_note);
+    POST "/incidents/{id}/update" Page Access::Roles(incidents::RESPONDERS) => post(incidents::send_update);
+    POST "/incidents/{id}/close" Page Access::Roles(incidents::RESPONDERS) => post(incidents::close);
     GET "/maintenance" Page Access::Roles(EVERYONE) => get(maintenance::page);
     POST "/maintenance" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::create_page);
     POST "/maintenance/{id}/cancel" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::cancel_page);

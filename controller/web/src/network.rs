@@ -942,7 +942,7 @@ pub async fn series_json(
     Path(id): Path<i64>,
     Query(q): Query<RangeQ>,
 ) -> Result<Json<Value>, ApiError> {
-    monitoring::get_device(&st.db, id).await?;
+    monitoring::check_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::device_series(&st.db, id, now - span, now, 240).await?;
@@ -955,7 +955,7 @@ pub async fn signal_json(
     Path(id): Path<i64>,
     Query(q): Query<RangeQ>,
 ) -> Result<Json<Value>, ApiError> {
-    monitoring::get_device(&st.db, id).await?;
+    monitoring::check_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;
@@ -989,7 +989,7 @@ fn svg_response(svg: Markup) -> Response {
 
 /// Server-rendered SVG: mean RTT as a line, loss as red bars, per bucket.
 pub async fn chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
-    monitoring::get_device(&st.db, id).await?;
+    monitoring::check_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::device_series(&st.db, id, now - span, now, 240).await?;
@@ -998,7 +998,7 @@ pub async fn chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Qu
 
 /// Server-rendered SVG of a radio's signal (dBm, from its AP's station table).
 pub async fn signal_chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
-    monitoring::get_device(&st.db, id).await?;
+    monitoring::check_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;

@@ -1151,6 +1151,15 @@ pub async fn get_device(db: &Db, id: i64) -> Result<DeviceView, StoreError> {
     device(db, id).await?.ok_or_else(|| StoreError::NotFound(format!("no device {id}")))
 }
 
+/// [`StoreError::NotFound`] unless device `id` exists: one primary-key
+/// lookup (the chart routes ask it on every request; [`get_device`] also
+/// computes the device's live state).
+pub async fn check_device(db: &Db, id: i64) -> Result<(), StoreError> {
+    let found: Option<(i64,)> =
+        sqlx::query_as("SELECT id FROM devices WHERE id = $1").bind(id).fetch_optional(&db.pool).await?;
+    found.map(|_| ()).ok_or_else(|| StoreError::NotFound(format!("no device {id}")))
+}
+
 /// The devices behind a customer's CPE MACs (their own MAC, or any MAC
 /// their inventory records hold).
 pub async fn customer_devices(db: &Db, customer_id: i64) -> Result<Vec<DeviceView>, StoreError> {

@@ -11,7 +11,7 @@
 
 use super::{PageResult, form_errors};
 use crate::monitoring::probing::{self, Probing};
-use crate::monitoring::{self, ProbeTarget, Site, SiteEdit};
+use crate::monitoring::{self, Site, SiteEdit};
 use crate::pages::page;
 use crate::ui::{self, FieldOpts, Fields, FormErrors, Markup, Method, html};
 use crate::{ApiError, AppState, Caller, audit};
@@ -19,6 +19,7 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
+use mast_shared::ProbeTarget;
 use mast_store::StoreError;
 use serde::Deserialize;
 
@@ -364,7 +365,8 @@ pub async fn save_site(
             return Ok((StatusCode::BAD_REQUEST, edit_page(&c, &st, &site, &kept, &current, &errors)).into_response());
         }
     };
-    let what = if saved.name != site.name { format!("renamed from {}; {}", site.name, p.summary()) } else { p.summary() };
+    let what =
+        if saved.name != site.name { format!("renamed from {}; {}", site.name, p.summary()) } else { p.summary() };
     audit::record(&st.db, &c.actor(), "site.change", &saved.name, &what).await?;
     Ok(Redirect::to(&format!("/sites/{id}")).into_response())
 }
