@@ -129,6 +129,23 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// The admin commands work on the database `serve` uses; on SQLite it must
+/// exist already, so a command pointed at the wrong directory says so
+/// instead of quietly starting an empty database there.
+fn existing_database(cfg: &Config) -> anyhow::Result<()> {
+    let url = cfg.database_url();
+    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else { return Ok(()) };
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "there is no Mast database at {path}. Run the command against the controller's data: --config FILE \
+         (the one `serve` uses), MAST_DATA_DIR=DIR (the demo prints its data dir) or MAST_DATABASE_URL; \
+         or start `mast-controller serve` with this data dir first"
+    )
+}
+
 async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
     match cmd {
         Cmd::Serve => return mast_controller::serve(cfg, mast_controller::shutdown_signal(), None).await,
@@ -137,6 +154,7 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
         }
         _ => {}
     }
+    existing_database(&cfg)?;
     let app = App::open(&cfg).await?;
     let result = match cmd {
         Cmd::Serve | Cmd::Demo { .. } => unreachable!("handled above"),

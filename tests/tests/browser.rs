@@ -24,7 +24,8 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         return Ok(());
     }
     let Some(b) = Browser::start().await? else { return Ok(()) };
-    let c = Controller::start(Backend::Sqlite, &[]).await?.expect("sqlite");
+    // A short hold-down, so the dead CPE becomes an incident within seconds.
+    let c = Controller::start(Backend::Sqlite, &[("MAST_OUTAGE_HOLD_DOWN_SECS", "3")]).await?.expect("sqlite");
     // The agent lives in a namespace: 127.0.0.1 answers there; an address on
     // no link of that namespace has no route, so it is down (no packet leaves).
     let ns = NetNs::create()?;
@@ -131,6 +132,93 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         "ticket worked"
     );
     b.screenshot("02d-ticket").await?;
+
+    // Work the dead CPE's incident: acknowledge, a note, a close refused
+    // without a reason (the error next to the field), then closed.
+    let incident = c
+        .wait_for("the dead CPE's incident", Duration::from_secs(30), async || {
+            let (_, v) = c.get("/api/v1/incidents?open=true", &tok).await.ok()?;
+            v["incidents"].as_array()?.first()?["id"].as_i64()
+        })
+        .await?;
+    b.client.goto(&format!("{base}/incidents/{incident}")).await?;
+    b.client.find(Locator::Id("ack")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css(".badge.degraded")).await?;
+    assert!(b.client.source().await?.contains("admin@wisp.test at "), "who acknowledged, and when");
+    b.client.find(Locator::Id("incident-body")).await?.send_keys("Tower crew called").await?;
+    b.client.find(Locator::Css("form[action$='/notes'] button")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("li.ev-note")).await?;
+    b.client.find(Locator::Id("close-incident")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("incident-reason-error")).await?;
+    b.screenshot("32-incident-close-refused").await?;
+    b.client.find(Locator::Id("incident-reason")).await?.send_keys("Customer unplugged the radio").await?;
+    b.client.find(Locator::Id("close-incident")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("p.banner")).await?;
+    let src = b.client.source().await?;
+    assert!(src.contains("Customer unplugged the radio") && src.contains("Tower crew called"), "closed with its log");
+    b.screenshot("33-incident-closed").await?;
+    let (_, v) = c.get("/api/v1/incidents?open=true", &tok).await?;
+    assert!(v["incidents"].as_array().is_some_and(|a| a.iter().all(|i| i["id"] != incident)), "{v}");
+
+    // A new site from the browser: a bad subnet comes back next to its
+    // field with the rest kept and the typed credential not shown again.
+    b.client.goto(&format!("{base}/sites")).await?;
+    b.client.find(Locator::Css("#new-site")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("form.site-form")).await?;
+    let type_in = async |id: &str, text: &str| -> anyhow::Result<()> {
+        let e = b.client.find(Locator::Id(id)).await?;
+        e.clear().await?;
+        e.send_keys(text).await?;
+        Ok(())
+    };
+    type_in("site-name", "valley").await?;
+    type_in("site-lat", "45.07").await?;
+    type_in("site-lon", "-93.2").await?;
+    type_in("site-targets", "10.77.0.1=ap-valley").await?;
+    type_in("site-credentials", "v2c:valley-secret").await?;
+    type_in("site-snmp_targets", "10.77.0.1").await?;
+    type_in("site-subnets", "10.0.0.0/8").await?;
+    b.client.find(Locator::Css("form.site-form button[type=submit]")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("site-subnets-error")).await?;
+    let src = b.client.source().await?;
+    assert!(src.contains("value=\"valley\"") && src.contains("ap-valley"), "the form keeps what was typed");
+    assert!(!src.contains("valley-secret"), "a typed credential is never shown again");
+    b.screenshot("29-site-form-error").await?;
+    type_in("site-subnets", "10.77.0.0/24").await?;
+    type_in("site-credentials", "v2c:valley-secret").await?;
+    b.client.find(Locator::Css("form.site-form button[type=submit]")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("edit-site")).await?;
+    let valley_path = b.client.current_url().await?.path().to_string();
+    let (_, v) = c.get(&format!("/api/v1{valley_path}/probing"), &tok).await?;
+    assert_eq!(v["probing"]["credentials"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["probing"]["subnets"][0], "10.77.0.0/24", "{v}");
+    assert!(!v.to_string().contains("valley-secret"), "the API never shows a credential");
+    b.screenshot("30-site-created").await?;
+    // The edit form says a credential is stored without showing it.
+    b.client.find(Locator::Id("edit-site")).await?.click().await?;
+    let src = b.client.source().await?;
+    assert!(src.contains("1 stored (v2c)") && !src.contains("valley-secret"), "write-only credentials");
+    b.screenshot("31-site-edit").await?;
+    // Deleting asks first.
+    b.client.find(Locator::Css("form[action$='/delete'] button")).await?.click().await?;
+    b.client.find(Locator::Id("confirm-delete")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("#new-site")).await?;
+    assert!(!b.client.source().await?.contains(">valley<"), "the site is gone");
+
+    // Change the live site from the browser: a new ping target reaches its
+    // agent (no restart) and is probed.
+    b.client.goto(&format!("{base}{site_path}/edit")).await?;
+    let targets = b.client.find(Locator::Id("site-targets")).await?;
+    let current = targets.prop("value").await?.unwrap_or_default();
+    targets.clear().await?;
+    targets.send_keys(&format!("{current}\n127.0.0.2=ap-second")).await?;
+    b.client.find(Locator::Css("form.site-form button[type=submit]")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("edit-site")).await?;
+    c.wait_for("the agent to probe the target added in the browser", Duration::from_secs(30), async || {
+        let (_, v) = c.get("/api/v1/devices", &tok).await.ok()?;
+        devices(&v).iter().any(|d| d["name"] == "ap-second" && d["status"] == "up").then_some(())
+    })
+    .await?;
     b.client.goto(&format!("{base}/sites")).await?;
     b.client.find(Locator::LinkText("ridge")).await?.click().await?;
 
@@ -179,6 +267,10 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     // Revoke the agent from its page.
     b.client.goto(&format!("{base}/agents/{agent_id}")).await?;
     b.client.find(Locator::Css("#revoke")).await?.click().await?;
+    // Revoking asks first.
+    b.client.wait().for_element(Locator::Css("#confirm-revoke")).await?;
+    b.screenshot("04a-agent-revoke-confirm").await?;
+    b.client.find(Locator::Css("#confirm-revoke")).await?.click().await?;
     b.client.wait().for_element(Locator::Css(".badge.down")).await?;
     assert!(b.client.source().await?.contains(">revoked<"));
     b.screenshot("04-agent-revoked").await?;

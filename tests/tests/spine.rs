@@ -299,6 +299,21 @@ async fn bad_input_is_refused_without_harm() -> anyhow::Result<()> {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(key), "stderr names {key}: {err}");
     }
+
+    // A CLI command pointed at a directory with no database says so and
+    // creates nothing; pointed at the controller's data dir it finds its data.
+    let empty = tempfile::tempdir()?;
+    let out = std::process::Command::new(controller_bin())
+        .args(["site", "list"])
+        .env("MAST_DATA_DIR", empty.path())
+        .env_remove("MAST_DATABASE_URL")
+        .env_remove("MAST_CONFIG")
+        .output()?;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no Mast database") && err.contains("MAST_DATA_DIR"), "{err}");
+    assert_eq!(std::fs::read_dir(empty.path())?.count(), 0, "nothing created in the empty directory");
+    assert!(c.cli_ok(&["site", "list"]).contains("hill"), "the CLI finds the controller's database");
     Ok(())
 }
 

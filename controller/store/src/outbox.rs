@@ -203,9 +203,60 @@ pub async fn mark_failed(db: &Db, id: i64, attempts: i64, error: &str, now: i64)
 
 /// What to tell customers about an outage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutagePhase {
+pub enum OutagePhase<'a> {
     Start,
-    Recovery { duration_ms: i64 },
+    Recovery {
+        duration_ms: i64,
+    },
+    /// Staff's extra word ("ETA 14:00"); `seq` names it (the note's id), so
+    /// each update is queued once.
+    Update {
+        seq: i64,
+        text: &'a str,
+    },
+}
+
+/// One outage notice: its dedup tag, subject and text (without the greeting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub tag: String,
+    pub subject: String,
+    pub text: String,
+}
+
+/// The notice for `phase` of an outage that began at `since` (local time as
+/// customers read it). Pure: the incident page previews it.
+pub fn outage_notice(phase: OutagePhase<'_>, since: &str) -> Notice {
+    let (tag, subject, text) = match phase {
+        OutagePhase::Start => (
+            "start".to_string(),
+            "Service interruption in your area".to_string(),
+            format!(
+                "We are aware of a service interruption affecting your connection since {since}. \
+                 Our team is working on it; you will get another message when service is restored."
+            ),
+        ),
+        OutagePhase::Recovery { duration_ms } => (
+            "recovery".to_string(),
+            "Service restored".to_string(),
+            format!(
+                "Service in your area is restored. The interruption began {since} and lasted {}. \
+                 If your connection is still not working, please restart your router or reply to this message.",
+                mast_text_core::when::human_duration(duration_ms)
+            ),
+        ),
+        OutagePhase::Update { seq, text } => (
+            format!("update:{seq}"),
+            "Update on the service interruption in your area".to_string(),
+            format!("An update on the service interruption affecting your connection since {since}:\n\n{text}"),
+        ),
+    };
+    Notice { tag, subject, text }
+}
+
+/// The greeting and reference around a notice's text in an email.
+pub fn notice_email_body(name: &str, text: &str, incident_id: i64) -> String {
+    format!("Hello {name},\n\n{text}\n\nReference: incident #{incident_id}\n")
 }
 
 /// A customer an outage notice goes to.
@@ -228,7 +279,7 @@ pub async fn outage_notices(
     incident_id: i64,
     ticket_id: Option<i64>,
     started_ms: i64,
-    phase: OutagePhase,
+    phase: OutagePhase<'_>,
 ) -> Result<usize, StoreError> {
     let rows: Vec<Affected> = sqlx::query_as(
         "SELECT DISTINCT c.id, c.name, c.email, c.phone FROM incident_devices x JOIN devices d ON d.id = x.device_id \
@@ -239,29 +290,12 @@ pub async fn outage_notices(
     .fetch_all(&mut **tx)
     .await?;
     let since = local_time(started_ms, tz);
-    let (tag, subject, text) = match phase {
-        OutagePhase::Start => (
-            "start",
-            "Service interruption in your area".to_string(),
-            format!(
-                "We are aware of a service interruption affecting your connection since {since}. \
-                 Our team is working on it; you will get another message when service is restored."
-            ),
-        ),
-        OutagePhase::Recovery { duration_ms } => (
-            "recovery",
-            "Service restored".to_string(),
-            format!(
-                "Service in your area is restored. The interruption began {since} and lasted {}. \
-                 If your connection is still not working, please restart your router or reply to this message.",
-                mast_text_core::when::human_duration(duration_ms)
-            ),
-        ),
-    };
+    let Notice { tag, subject, text } = outage_notice(phase, &since);
+    let event = tag.split(':').next().unwrap_or("update").to_string();
     let mut n = 0;
     for Affected { id, name, email, phone } in rows {
         let mut headers = BTreeMap::new();
-        headers.insert("event".to_string(), format!("outage.{tag}"));
+        headers.insert("event".to_string(), format!("outage.{event}"));
         headers.insert("incident_id".to_string(), incident_id.to_string());
         if let Some(email) = email.filter(|e| !e.is_empty())
             && channels.has(Channel::Email)
@@ -271,7 +305,7 @@ pub async fn outage_notices(
                 channel: Channel::Email,
                 recipient: email,
                 subject: subject.clone(),
-                body: format!("Hello {name},\n\n{text}\n\nReference: incident #{incident_id}\n"),
+                body: notice_email_body(&name, &text, incident_id),
                 headers: headers.clone(),
                 customer_id: Some(id),
                 ticket_id,

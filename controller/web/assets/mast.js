@@ -359,6 +359,57 @@
     removeAllBut(el, holder);
   }
 
+  /* A map to pick a point: a click fills the latitude and longitude fields
+     named by data-lat-field / data-lon-field (typing still works). */
+  function drawPicker(el, L) {
+    var lat = document.getElementById(el.getAttribute("data-lat-field"));
+    var lon = document.getElementById(el.getAttribute("data-lon-field"));
+    if (!lat || !lon) return;
+    var holder = document.createElement("div");
+    holder.className = "map-canvas";
+    el.appendChild(holder);
+    el.classList.add("is-live");
+    var map = L.map(holder, { attributionControl: false, scrollWheelZoom: false });
+    var tiles = el.getAttribute("data-tiles");
+    if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+    var marker = null;
+    function place(ll) {
+      if (marker) marker.setLatLng(ll);
+      else marker = L.circleMarker(ll, { radius: 9, weight: 2, className: "mk mk-site mk-unknown" }).addTo(map);
+    }
+    var p = { lat: parseFloat(lat.value), lon: parseFloat(lon.value) };
+    if (located(p)) {
+      map.setView([p.lat, p.lon], 13);
+      place([p.lat, p.lon]);
+    } else {
+      map.setView([20, 0], 2);
+    }
+    map.on("click", function (e) {
+      lat.value = e.latlng.lat.toFixed(6);
+      lon.value = e.latlng.lng.toFixed(6);
+      place(e.latlng);
+    });
+    removeAllBut(el, holder);
+  }
+
+  function pickers(root) {
+    var found = root.querySelectorAll ? root.querySelectorAll("[data-map-picker]") : [];
+    each(found, function (el) {
+      if (seen) {
+        if (seen.has(el)) return;
+        seen.add(el);
+      }
+      loadLib("L", "vendor/leaflet.js", "vendor/leaflet.css")
+        .then(function (L) {
+          drawPicker(el, L);
+        })
+        .catch(function (err) {
+          el.classList.add("is-failed");
+          warn("map picker", err);
+        });
+    });
+  }
+
   /* ---------------- wiring ---------------- */
 
   function enhance(root, selector, lib, draw) {
@@ -402,6 +453,7 @@
       },
       drawMap
     );
+    pickers(root);
   }
 
   if (document.readyState === "loading") {

@@ -1,18 +1,30 @@
 //! Outage incidents (from the correlator): the list (refreshed in place),
 //! one incident with its root cause, affected devices and customers, the
 //! controller's own alerts, and the JSON API.
+//!
+//! Staff work an incident from its page: acknowledge it (who, when), keep
+//! notes, send the affected customers an update ("ETA 14:00") after a
+//! preview of the exact message, and close it with a reason. Each action is
+//! audited; an update's messages are queued in the outbox in the same
+//! transaction as its log entry.
 
 use super::network::{customers_table, devices_table};
 use super::pages;
 use super::{ApiError, AppState, Caller, fmt_utc};
+use crate::audit;
 use crate::monitoring;
-use crate::monitoring::outages::{self, IncidentView, RootKind};
-use crate::ui::{self, Markup, Table, html};
-use axum::Json;
+use crate::monitoring::outages::{self, IncidentNote, IncidentView, NoteKind, RootKind};
+use crate::staff::Role;
+use crate::ui::{self, FieldOpts, Fields, FormErrors, Markup, Method, Table, html};
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use mast_store::StoreError;
 use mast_store::customers::{self, Customer};
 use mast_store::monitoring::DeviceView;
 use mast_store::outbox::Queued;
+use mast_store::outbox::{self as notify_store, OutagePhase};
 use maud::Render;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -39,8 +51,15 @@ fn root(i: &IncidentView) -> Markup {
     }
 }
 
+/// Who may work an incident (acknowledge, note, update customers, close).
+pub const RESPONDERS: &[Role] = &[Role::Admin, Role::Support, Role::Technician];
+
 fn state(i: &IncidentView) -> Markup {
+    if i.ended_ms.is_none() && i.closed_ms.is_some() {
+        return ui::tone_badge(ui::Tone::Neutral, "closed");
+    }
     match (i.ended_ms, i.superseded_by) {
+        (None, _) if i.acked_ms.is_some() => ui::tone_badge(ui::Tone::Degraded, "acknowledged"),
         (None, _) => ui::tone_badge(ui::Tone::Down, "open"),
         (Some(_), Some(by)) => html! { "merged into " a href={ "/incidents/" (by) } { "#" (by) } },
         (Some(_), None) => ui::tone_badge(ui::Tone::Up, "resolved"),
@@ -107,28 +126,284 @@ pub(crate) fn render_list(list: &[IncidentView], open_only: bool, live: &str, no
     }
 }
 
-pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> Result<Markup, ApiError> {
+/// What the incident page shows besides the incident itself.
+pub(crate) struct Desk<'a> {
+    /// The ticket the incident opened.
+    pub ticket_id: Option<i64>,
+    pub notes: &'a [IncidentNote],
+    /// The notice the customers got when it started (greeting excluded).
+    pub start_notice: String,
+    /// The CSRF token when the viewer may work the incident.
+    pub csrf: Option<&'a str>,
+    pub errors: &'a FormErrors,
+    /// What was typed into a refused form: (note, update, reason).
+    pub typed: (&'a str, &'a str, &'a str),
+}
+
+async fn incident_page(
+    c: &Caller,
+    st: &AppState,
+    id: i64,
+    errors: &FormErrors,
+    typed: (&str, &str, &str),
+) -> Result<Markup, ApiError> {
     let i = outages::get_incident(&st.db, id).await?;
     let devices = monitoring::incident_devices(&st.db, id).await?;
     let served = customers::of_incident(&st.db, id).await?;
-    Ok(pages::page(&c, &format!("Incident #{id}"), render_incident(&i, &devices, &served, crate::db::now_ms())))
+    let notes = outages::notes(&st.db, id).await?;
+    let since = mast_text_core::when::local_time(i.started_ms, &st.settings.tz);
+    let desk = Desk {
+        ticket_id: mast_store::tickets::of_incident(&st.db, id).await?,
+        notes: &notes,
+        start_notice: notify_store::outage_notice(OutagePhase::Start, &since).text,
+        csrf: RESPONDERS.contains(&c.role).then(|| c.csrf.as_deref().unwrap_or("")),
+        errors,
+        typed,
+    };
+    Ok(pages::page(c, &format!("Incident #{id}"), render_incident(&i, &devices, &served, &desk, crate::db::now_ms())))
 }
 
-pub(crate) fn render_incident(i: &IncidentView, devices: &[DeviceView], served: &[Customer], now: i64) -> Markup {
+pub async fn page(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> Result<Markup, ApiError> {
+    incident_page(&c, &st, id, &FormErrors::new(), ("", "", "")).await
+}
+
+fn notes_list(notes: &[IncidentNote]) -> Markup {
+    html! {
+        @if notes.is_empty() { p.muted { "No notes or updates yet." } }
+        ol.timeline {
+            @for n in notes {
+                li class={ "ev-" (n.kind.as_str()) } {
+                    span.muted { (fmt_utc(n.created_ms)) " UTC · " (n.author) " · " }
+                    @match n.kind {
+                        NoteKind::Note => { "note" }
+                        NoteKind::Update => { "update sent to customers (" (n.queued) " messages)" }
+                    }
+                    p.body { (n.body) }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn render_incident(
+    i: &IncidentView,
+    devices: &[DeviceView],
+    served: &[Customer],
+    desk: &Desk<'_>,
+    now: i64,
+) -> Markup {
+    let f = Fields::new("incident", desk.errors);
+    let (note, update, reason) = desk.typed;
     html! {
         h1 { "Incident #" (i.id) }
+        (f.summary())
         (ui::kv_list(&[
             ("State", state(i)),
             ("Root cause", root(i)),
             ("Started", html! { (fmt_utc(i.started_ms)) " UTC" }),
             ("Duration", html! { (duration(i, now)) }),
             ("Flapping", html! { @if i.flapping { "yes" } @else { "no" } }),
+            ("Acknowledged", html! {
+                @match (&i.acked_by, i.acked_ms) {
+                    (Some(by), Some(at)) => { (by) " at " (fmt_utc(at)) " UTC" },
+                    _ => { "not yet" },
+                }
+            }),
+            ("Ticket", html! {
+                @match desk.ticket_id {
+                    Some(t) => { a #incident-ticket href={ "/tickets/" (t) } { "#" (t) } },
+                    None => { "none (no customer affected)" },
+                }
+            }),
         ]))
+        @if let (Some(by), Some(at)) = (&i.closed_by, i.closed_ms) {
+            p.banner { "Closed by " (by) " at " (fmt_utc(at)) " UTC: " (i.close_reason.as_deref().unwrap_or("")) }
+        }
+        @if let Some(csrf) = desk.csrf.filter(|_| i.is_open() && i.acked_ms.is_none()) {
+            (ui::form_with_class("inline", &format!("/incidents/{}/ack", i.id), Method::Post, csrf, html! {
+                button #ack type="submit" { "Acknowledge" }
+            }))
+        }
         h2 { "Affected customers (" (served.len()) ")" }
         (customers_table(served))
+        @if !served.is_empty() {
+            details.notice-preview {
+                summary { "What the customers were told when it started" }
+                p.body { (desk.start_notice) }
+            }
+        }
         h2 { "Affected devices (" (devices.len()) ")" }
         (devices_table(devices, now))
+        h2 { "Notes and updates" }
+        (notes_list(desk.notes))
+        @if let Some(csrf) = desk.csrf {
+            (ui::form(&format!("/incidents/{}/notes", i.id), Method::Post, csrf, html! {
+                (f.textarea_field("body", "Note for staff", note, FieldOpts::new().max_len(2000)))
+                button type="submit" { "Add note" }
+            }))
+            @if i.is_open() && !served.is_empty() {
+                (ui::form(&format!("/incidents/{}/update", i.id), Method::Post, csrf, html! {
+                    (f.textarea_field("update", "Update for the affected customers", update, FieldOpts::new()
+                        .max_len(2000).hint("Such as: a technician is on the way, service expected back by 14:00. \
+                        You see the message before it is sent.")))
+                    button #preview-update type="submit" { "Preview update" }
+                }))
+            }
+            @if i.is_open() {
+                (ui::form(&format!("/incidents/{}/close", i.id), Method::Post, csrf, html! {
+                    (f.text_field("reason", "Close with a reason", reason, FieldOpts::new().max_len(2000)
+                        .hint("A false alarm, a retired device... The incident leaves the open lists.")))
+                    button.danger #close-incident type="submit" { "Close incident" }
+                }))
+            }
+        }
     }
+}
+
+/// Answers a refused incident form: the page again with the error next to
+/// its field and what was typed kept (409 for an incident no longer open).
+async fn refused(
+    c: &Caller,
+    st: &AppState,
+    id: i64,
+    e: StoreError,
+    typed: (&str, &str, &str),
+) -> Result<Response, ApiError> {
+    let (status, errors) = match &e {
+        StoreError::Invalid { field, reason } => {
+            let mut errors = FormErrors::new();
+            errors.field(field, reason.clone());
+            (StatusCode::BAD_REQUEST, errors)
+        }
+        StoreError::Conflict(why) => {
+            let mut errors = FormErrors::new();
+            errors.form(why.clone());
+            (StatusCode::CONFLICT, errors)
+        }
+        _ => return Err(e.into()),
+    };
+    Ok((status, incident_page(c, st, id, &errors, typed).await?).into_response())
+}
+
+fn back(id: i64) -> Response {
+    Redirect::to(&format!("/incidents/{id}")).into_response()
+}
+
+/// `POST /incidents/{id}/ack`.
+pub async fn acknowledge(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    match outages::acknowledge(&st.db, id, &c.name, crate::db::now_ms()).await {
+        Ok(true) => audit::record(&st.db, &c.actor(), "incident.ack", &format!("incident {id}"), "").await?,
+        Ok(false) => {}
+        Err(e) => return refused(&c, &st, id, e, ("", "", "")).await,
+    }
+    Ok(back(id))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NoteForm {
+    body: String,
+}
+
+/// `POST /incidents/{id}/notes`.
+pub async fn add_note(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Form(f): Form<NoteForm>,
+) -> Result<Response, ApiError> {
+    match outages::add_note(&st.db, id, &c.name, &f.body, crate::db::now_ms()).await {
+        Ok(note) => {
+            audit::record(&st.db, &c.actor(), "incident.note", &format!("incident {id}"), &format!("note {note}"))
+                .await?
+        }
+        Err(e) => return refused(&c, &st, id, e, (&f.body, "", "")).await,
+    }
+    Ok(back(id))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CloseForm {
+    reason: String,
+}
+
+/// `POST /incidents/{id}/close`.
+pub async fn close(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Form(f): Form<CloseForm>,
+) -> Result<Response, ApiError> {
+    if let Err(e) = outages::close(&st.db, id, &c.name, &f.reason, crate::db::now_ms()).await {
+        return refused(&c, &st, id, e, ("", "", &f.reason)).await;
+    }
+    audit::record(&st.db, &c.actor(), "incident.close", &format!("incident {id}"), f.reason.trim()).await?;
+    Ok(back(id))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UpdateForm {
+    update: String,
+    /// `yes` once the preview was seen.
+    confirm: String,
+}
+
+/// `POST /incidents/{id}/update`: first a preview of the exact message and
+/// who gets it, then (confirmed) the messages are queued.
+pub async fn send_update(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Form(f): Form<UpdateForm>,
+) -> Result<Response, ApiError> {
+    let i = outages::get_incident(&st.db, id).await?;
+    let text = f.update.trim();
+    if f.confirm != "yes" {
+        // Check the text the way sending would, without sending.
+        if text.is_empty() || mast_text_core::input::text(text, 2_000).is_err() {
+            let e = match mast_text_core::input::text(text, 2_000) {
+                Err(p) => StoreError::invalid("update", p.to_string()),
+                Ok(()) => StoreError::invalid("update", "write something"),
+            };
+            return refused(&c, &st, id, e, ("", &f.update, "")).await;
+        }
+        let served = customers::of_incident(&st.db, id).await?;
+        let since = mast_text_core::when::local_time(i.started_ms, &st.settings.tz);
+        let notice = notify_store::outage_notice(OutagePhase::Update { seq: 0, text }, &since);
+        let first = served.first().map(|c| c.name.as_str()).unwrap_or("customer");
+        let told = served.iter().filter(|c| c.notify_outages).count();
+        let body = html! {
+            h1 { "Update for incident #" (id) }
+            p { "To " (told) " of " (served.len()) " affected customers (the others opted out of outage notices), "
+                "by email and SMS where they have an address or a phone and the channel is configured." }
+            h2 { "Subject: " (notice.subject) }
+            pre.message #update-preview { (notify_store::notice_email_body(first, &notice.text, id)) }
+            (ui::form_with_class("inline", &format!("/incidents/{id}/update"), Method::Post,
+                c.csrf.as_deref().unwrap_or(""), html! {
+                (ui::hidden("update", text))
+                (ui::hidden("confirm", "yes"))
+                button #send-update type="submit" { "Send to " (told) " customers" }
+            }))
+            " " a href={ "/incidents/" (id) } { "Back without sending" }
+        };
+        return Ok(pages::page(&c, &format!("Update for incident #{id}"), body).into_response());
+    }
+    let u = outages::Update {
+        id,
+        ticket_id: mast_store::tickets::of_incident(&st.db, id).await?,
+        who: &c.name,
+        text,
+        now: crate::db::now_ms(),
+    };
+    let n = match outages::send_update(&st.db, st.channels(), &st.settings.tz, &u).await {
+        Ok(n) => n,
+        Err(e) => return refused(&c, &st, id, e, ("", &f.update, "")).await,
+    };
+    audit::record(&st.db, &c.actor(), "incident.update", &format!("incident {id}"), &format!("{n} messages queued"))
+        .await?;
+    Ok(back(id))
 }
 
 pub async fn api_list(State(st): State<AppState>, Query(q): Query<ListQ>) -> Result<Json<Value>, ApiError> {

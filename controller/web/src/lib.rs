@@ -225,7 +225,12 @@ routes! {
     GET "/sites" Page Access::Roles(EVERYONE) => get(network::sites);
     GET "/sites/map" Page Access::Roles(EVERYONE) => get(network::sites_map);
     GET "/sites/map.json" Page Access::Roles(EVERYONE) => get(network::sites_map_json);
+    GET "/sites/new" Page Access::Roles(ADMIN) => get(network::site_form::new_site);
+    POST "/sites" Page Access::Roles(ADMIN) => post(network::site_form::create_site);
     GET "/sites/{id}" Page Access::Roles(EVERYONE) => get(network::site);
+    GET "/sites/{id}/edit" Page Access::Roles(ADMIN) => get(network::site_form::edit_site);
+    POST "/sites/{id}" Page Access::Roles(ADMIN) => post(network::site_form::save_site);
+    POST "/sites/{id}/delete" Page Access::Roles(ADMIN) => post(network::site_form::delete_site);
     GET "/sites/{id}/inventory" Page Access::Roles(EVERYONE) => get(network::site_inventory);
     GET "/devices" Page Access::Roles(EVERYONE) => get(network::devices);
     GET "/devices/{id}" Page Access::Roles(EVERYONE) => get(network::device);
@@ -243,6 +248,10 @@ routes! {
     POST "/customers/{id}/cpes" Page Access::Roles(customers::EDITORS) => post(customers::link_page);
     GET "/incidents" Page Access::Roles(EVERYONE) => get(incidents::list_page);
     GET "/incidents/{id}" Page Access::Roles(EVERYONE) => get(incidents::page);
+    POST "/incidents/{id}/ack" Page Access::Roles(incidents::RESPONDERS) => post(incidents::acknowledge);
+    POST "/incidents/{id}/notes" Page Access::Roles(incidents::RESPONDERS) => post(incidents::add_note);
+    POST "/incidents/{id}/update" Page Access::Roles(incidents::RESPONDERS) => post(incidents::send_update);
+    POST "/incidents/{id}/close" Page Access::Roles(incidents::RESPONDERS) => post(incidents::close);
     GET "/maintenance" Page Access::Roles(EVERYONE) => get(maintenance::page);
     POST "/maintenance" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::create_page);
     POST "/maintenance/{id}/cancel" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::cancel_page);

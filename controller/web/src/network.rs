@@ -29,6 +29,8 @@ use maud::Render;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub mod site_form;
+
 type PageResult = Result<Response, ApiError>;
 
 /// How a polled fragment refreshes: every 30 s, its content replaced.
@@ -264,6 +266,8 @@ pub(crate) fn render_dashboard(n: &DashboardCounts, open: &[IncidentView], now: 
 pub struct StatusQ {
     status: Option<String>,
     state: Option<String>,
+    /// The agents page: the site the enrollment form starts on.
+    site: Option<String>,
 }
 
 pub async fn sites(c: Caller, State(st): State<AppState>, Query(q): Query<StatusQ>) -> Result<Markup, ApiError> {
@@ -276,14 +280,15 @@ pub async fn sites(c: Caller, State(st): State<AppState>, Query(q): Query<Status
     };
     let o = overview(&st).await?;
     let shown: Vec<&SiteLine> = o.sites.iter().filter(|x| filter.is_none_or(|f| f == x.status)).collect();
-    Ok(page(&c, "Sites", render_sites(&shown, filter)))
+    Ok(page(&c, "Sites", render_sites(&shown, filter, c.role == Role::Admin)))
 }
 
-pub(crate) fn render_sites(lines: &[&SiteLine], filter: Option<SiteStatus>) -> Markup {
+/// The site list; `admin`: with the link to create a site.
+pub(crate) fn render_sites(lines: &[&SiteLine], filter: Option<SiteStatus>, admin: bool) -> Markup {
     let empty = if filter.is_some() {
         "No site has this status."
     } else {
-        "No sites yet: add one with mast-controller site add NAME --targets IP,..."
+        "No sites yet: an admin adds one with New site (or mast-controller site add)."
     };
     let mut t =
         Table::new(empty).col("Site").col("Status").num_col("Devices up").num_col("Probe interval").col("Agent");
@@ -305,6 +310,7 @@ pub(crate) fn render_sites(lines: &[&SiteLine], filter: Option<SiteStatus>) -> M
     html! {
         h1 { "Sites" }
         p {
+            @if admin { a #new-site href="/sites/new" { "New site" } " · " }
             a href="/sites/map" { "Map" }
             @if let Some(f) = filter { " · showing " (f.as_str()) " · " a href="/sites" { "all sites" } }
         }
@@ -807,6 +813,8 @@ pub(crate) struct SitePage {
     pub probing: Option<monitoring::probing::Summary>,
     /// Suspended customers here: (id, name, MACs).
     pub suspended: Vec<(i64, String, Vec<String>)>,
+    /// The viewer may change the site and enroll agents.
+    pub admin: bool,
 }
 
 pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> Result<Markup, ApiError> {
@@ -824,6 +832,7 @@ pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
         probing: monitoring::probing::summary(&st.db, id).await?,
         suspended,
         site,
+        admin: c.role == Role::Admin,
     };
     let title = p.site.name.clone();
     Ok(page(&c, &title, render_site(&p, crate::db::now_ms())))
@@ -849,12 +858,18 @@ pub(crate) fn render_site(p: &SitePage, now: i64) -> Markup {
             html! { (a.backlog.map(|n| n.to_string()).unwrap_or_else(|| "-".into())) },
         ]);
     }
+    // Site names are letters, digits and "-_." only: nothing to encode.
+    let enroll = format!("/agents?site={}#enroll-site", p.site.name);
     html! {
         h1 { (p.site.name) }
-        p.muted { "Probed every " (p.site.interval_ms / 1000) " s" }
+        p.muted {
+            "Probed every " (p.site.interval_ms / 1000) " s"
+            @if p.admin { " · " a #edit-site href={ "/sites/" (id) "/edit" } { "Edit site" } }
+        }
         h2 { "Agent" }
-        @if p.agents.is_empty() { p { "No agent yet. " a href="/agents" { "Enroll one" } "." } }
+        @if p.agents.is_empty() { p { "No agent yet." } }
         (agents)
+        @if p.admin { p { a #enroll-here href=(enroll) { "Enroll an agent for this site" } } }
         h2 { "Devices" }
         (live("site-devices", &format!("/live/sites/{id}/devices"), device_table(&device_tree(&p.devices), now)))
         @if let Some(pr) = &p.probing {
@@ -927,7 +942,7 @@ pub async fn series_json(
     Path(id): Path<i64>,
     Query(q): Query<RangeQ>,
 ) -> Result<Json<Value>, ApiError> {
-    monitoring::get_device(&st.db, id).await?;
+    monitoring::check_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::device_series(&st.db, id, now - span, now, 240).await?;
@@ -940,7 +955,7 @@ pub async fn signal_json(
     Path(id): Path<i64>,
     Query(q): Query<RangeQ>,
 ) -> Result<Json<Value>, ApiError> {
-    monitoring::get_device(&st.db, id).await?;
+    monitoring::check_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;
@@ -974,7 +989,7 @@ fn svg_response(svg: Markup) -> Response {
 
 /// Server-rendered SVG: mean RTT as a line, loss as red bars, per bucket.
 pub async fn chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
-    monitoring::get_device(&st.db, id).await?;
+    monitoring::check_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::device_series(&st.db, id, now - span, now, 240).await?;
@@ -983,7 +998,7 @@ pub async fn chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Qu
 
 /// Server-rendered SVG of a radio's signal (dBm, from its AP's station table).
 pub async fn signal_chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
-    monitoring::get_device(&st.db, id).await?;
+    monitoring::check_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;
@@ -1081,7 +1096,7 @@ pub async fn agents(c: Caller, State(st): State<AppState>, Query(q): Query<Statu
         None => None,
         Some(s) => Some(AgentState::parse(s)?),
     };
-    agents_page(&c, &st, filter, &FormErrors::new(), "").await
+    agents_page(&c, &st, filter, &FormErrors::new(), q.site.as_deref().unwrap_or("")).await
 }
 
 async fn agents_page(
@@ -1240,7 +1255,7 @@ pub(crate) fn render_agent(a: &AgentView, d: &Delivery, revoke_csrf: Option<&str
         }
         @if let Some(csrf) = revoke_csrf.filter(|_| a.status != AgentStatus::Revoked) {
             (ui::form_with_class("inline", &format!("/agents/{}/revoke", a.id), Method::Post, csrf, html! {
-                button.danger #revoke type="submit" { "Revoke agent" }
+                button.danger #revoke type="submit" { "Revoke agent…" }
             }))
         }
         h2 { "Delivery" }
@@ -1255,7 +1270,31 @@ pub(crate) fn render_agent(a: &AgentView, d: &Delivery, revoke_csrf: Option<&str
     }
 }
 
-pub async fn revoke_agent(c: Caller, State(st): State<AppState>, Path(id): Path<u64>) -> PageResult {
+/// `POST /agents/{id}/revoke`: a confirmation page first (what revoking
+/// does), then the revocation once confirmed.
+pub async fn revoke_agent(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<u64>,
+    Form(f): Form<site_form::ConfirmForm>,
+) -> PageResult {
+    if f.confirm != "yes" {
+        let a = fleet::get_agent(&st.db, i64::try_from(id).unwrap_or(i64::MAX)).await?;
+        let body = html! {
+            h1 { "Revoke agent " (a.id) " of " (a.site) "?" }
+            p {
+                "Its certificate is refused from now on and its live link closes within a second. "
+                "The site is no longer probed until a new agent enrolls. This cannot be undone."
+            }
+            (ui::form_with_class("inline", &format!("/agents/{id}/revoke"), Method::Post,
+                c.csrf.as_deref().unwrap_or(""), html! {
+                (ui::hidden("confirm", "yes"))
+                button.danger #confirm-revoke type="submit" { "Revoke agent " (a.id) }
+            }))
+            " " a href={ "/agents/" (a.id) } { "Keep it" }
+        };
+        return Ok(page(&c, &format!("Revoke agent {id}"), body).into_response());
+    }
     if !fleet::revoke(&st.db, id).await? {
         return Err(ApiError::not_found(format!("no active or pending agent {id}")));
     }

@@ -273,6 +273,148 @@ pub async fn set_site(
     get_site(db, cur.id).await
 }
 
+/// A site as the edit form changes it: name, where it stands, what it pings.
+#[derive(Debug, Clone)]
+pub struct SiteEdit {
+    pub name: String,
+    pub targets: Vec<ProbeTarget>,
+    pub interval_ms: i64,
+    pub timeout_ms: i64,
+    /// `(lat, lon)`; `None` clears the location.
+    pub location: Option<(f64, f64)>,
+}
+
+fn check_location(location: Option<(f64, f64)>) -> Result<(), StoreError> {
+    if let Some((lat, lon)) = location {
+        if !(-90.0..=90.0).contains(&lat) {
+            return Err(StoreError::invalid("lat", "latitude must be between -90 and 90"));
+        }
+        if !(-180.0..=180.0).contains(&lon) {
+            return Err(StoreError::invalid("lon", "longitude must be between -180 and 180"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a site edit before anything is written (what create and edit refuse).
+pub fn check_site_edit(e: &SiteEdit) -> Result<(), StoreError> {
+    check_site_name(&e.name)?;
+    check_probe(e.interval_ms, e.timeout_ms)?;
+    check_location(e.location)
+}
+
+fn name_taken(name: &str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+    move |e| match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::invalid("name", format!("a site named {name:?} already exists"))
+        }
+        e => e.into(),
+    }
+}
+
+/// Creates a site from the edit form (name clashes are an error on `name`).
+pub async fn create_site(db: &Db, e: &SiteEdit) -> Result<Site, StoreError> {
+    check_site_edit(e)?;
+    let mut tx = db.begin().await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO sites (name, interval_ms, timeout_ms, revision, created_ms, lat, lon) \
+         VALUES ($1, $2, $3, 1, $4, $5, $6) RETURNING id",
+    )
+    .bind(&e.name)
+    .bind(e.interval_ms)
+    .bind(e.timeout_ms)
+    .bind(now_ms())
+    .bind(e.location.map(|l| l.0))
+    .bind(e.location.map(|l| l.1))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(name_taken(&e.name))?;
+    replace_targets(&mut tx, id, &e.targets).await?;
+    tx.commit().await?;
+    get_site(db, id).await
+}
+
+/// Changes a site from the edit form (rename included); bumps its revision
+/// so connected agents get the new targets within a second.
+pub async fn edit_site(db: &Db, id: i64, e: &SiteEdit) -> Result<Site, StoreError> {
+    check_site_edit(e)?;
+    let mut tx = db.begin().await?;
+    let n = sqlx::query(
+        "UPDATE sites SET name = $1, interval_ms = $2, timeout_ms = $3, lat = $4, lon = $5, \
+         revision = revision + 1 WHERE id = $6",
+    )
+    .bind(&e.name)
+    .bind(e.interval_ms)
+    .bind(e.timeout_ms)
+    .bind(e.location.map(|l| l.0))
+    .bind(e.location.map(|l| l.1))
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .map_err(name_taken(&e.name))?
+    .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("no site {id}")));
+    }
+    replace_targets(&mut tx, id, &e.targets).await?;
+    tx.commit().await?;
+    get_site(db, id).await
+}
+
+/// A site's ping targets with their names, in address order.
+pub async fn site_targets(db: &Db, site_id: i64) -> Result<Vec<ProbeTarget>, StoreError> {
+    let rows: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT addr, name FROM site_targets WHERE site_id = $1 ORDER BY addr")
+            .bind(site_id)
+            .fetch_all(&db.pool)
+            .await?;
+    rows.into_iter()
+        .map(|(addr, name)| {
+            let addr = addr.parse().map_err(|_| StoreError::Corrupt(format!("site_targets.addr {addr:?}")))?;
+            Ok(ProbeTarget { addr, name })
+        })
+        .collect()
+}
+
+/// Deletes a site that holds nothing yet: no agent ever enrolled (pending
+/// enrollment tokens go with it), no customer and no maintenance window.
+/// A site with history is refused with the reason (its data stays).
+pub async fn delete_site(db: &Db, id: i64) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    let count = async |tx: &mut Tx<'_>, sql: &'static str| -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as(sql).bind(id).fetch_one(&mut **tx).await?;
+        Ok(n)
+    };
+    if count(&mut tx, "SELECT COUNT(*) FROM sites WHERE id = $1").await? == 0 {
+        return Err(StoreError::NotFound(format!("no site {id}")));
+    }
+    let refuse = |why: &str| Err(StoreError::Conflict(why.to_string()));
+    if count(&mut tx, "SELECT COUNT(*) FROM agents WHERE site_id = $1 AND status <> 'pending'").await? > 0 {
+        return refuse("an agent has enrolled for this site, so it has history; revoke the agent instead");
+    }
+    if count(&mut tx, "SELECT COUNT(*) FROM customers WHERE site_id = $1").await? > 0 {
+        return refuse("customers are served from this site; move them to another site first");
+    }
+    let windows = "SELECT COUNT(*) FROM maintenance_windows WHERE (scope_kind = 'site' AND scope_id = $1) \
+                   OR (scope_kind = 'device' AND scope_id IN (SELECT id FROM devices WHERE site_id = $1))";
+    if count(&mut tx, windows).await? > 0 {
+        return refuse("maintenance is planned for this site or its devices; cancel it first");
+    }
+    for sql in [
+        "DELETE FROM agents WHERE site_id = $1",
+        "DELETE FROM site_snmp_targets WHERE site_id = $1",
+        "DELETE FROM site_snmp_credentials WHERE site_id = $1",
+        "DELETE FROM site_targets WHERE site_id = $1",
+        "UPDATE devices SET parent_id = NULL WHERE site_id = $1",
+        "DELETE FROM devices WHERE site_id = $1",
+        "DELETE FROM sites WHERE id = $1",
+    ] {
+        sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn replace_targets(tx: &mut Tx<'_>, site_id: i64, targets: &[ProbeTarget]) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM site_targets WHERE site_id = $1").bind(site_id).execute(&mut **tx).await?;
     for t in targets {
@@ -1007,6 +1149,15 @@ pub async fn device(db: &Db, id: i64) -> Result<Option<DeviceView>, StoreError> 
 /// The device with id `id`, or [`StoreError::NotFound`].
 pub async fn get_device(db: &Db, id: i64) -> Result<DeviceView, StoreError> {
     device(db, id).await?.ok_or_else(|| StoreError::NotFound(format!("no device {id}")))
+}
+
+/// [`StoreError::NotFound`] unless device `id` exists: one primary-key
+/// lookup (the chart routes ask it on every request; [`get_device`] also
+/// computes the device's live state).
+pub async fn check_device(db: &Db, id: i64) -> Result<(), StoreError> {
+    let found: Option<(i64,)> =
+        sqlx::query_as("SELECT id FROM devices WHERE id = $1").bind(id).fetch_optional(&db.pool).await?;
+    found.map(|_| ()).ok_or_else(|| StoreError::NotFound(format!("no device {id}")))
 }
 
 /// The devices behind a customer's CPE MACs (their own MAC, or any MAC

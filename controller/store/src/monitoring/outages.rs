@@ -188,6 +188,20 @@ pub struct IncidentView {
     pub device_count: i64,
     /// Customers served by the affected devices.
     pub customer_count: i64,
+    /// Who acknowledged it, and when.
+    pub acked_by: Option<String>,
+    pub acked_ms: Option<i64>,
+    /// Closed by staff (with the reason), whatever the correlator says.
+    pub closed_by: Option<String>,
+    pub closed_ms: Option<i64>,
+    pub close_reason: Option<String>,
+}
+
+impl IncidentView {
+    /// Neither ended by the correlator nor closed by staff.
+    pub fn is_open(&self) -> bool {
+        self.ended_ms.is_none() && self.closed_ms.is_none()
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -204,6 +218,11 @@ struct IncidentRow {
     superseded_by: Option<i64>,
     device_count: i64,
     customer_count: i64,
+    acked_by: Option<String>,
+    acked_ms: Option<i64>,
+    closed_by: Option<String>,
+    closed_ms: Option<i64>,
+    close_reason: Option<String>,
 }
 
 impl From<IncidentRow> for IncidentView {
@@ -221,6 +240,11 @@ impl From<IncidentRow> for IncidentView {
             superseded_by: r.superseded_by,
             device_count: r.device_count,
             customer_count: r.customer_count,
+            acked_by: r.acked_by,
+            acked_ms: r.acked_ms,
+            closed_by: r.closed_by,
+            closed_ms: r.closed_ms,
+            close_reason: r.close_reason,
         }
     }
 }
@@ -228,8 +252,12 @@ impl From<IncidentRow> for IncidentView {
 const VIEW_SQL: &str = "SELECT i.id, i.root_kind, i.root_device_id, COALESCE(d.name, d.addr, s.name) AS root_name, \
     i.root_site_id, s.name AS site, i.started_ms, i.ended_ms, i.flapping, i.superseded_by, i.device_count, \
     CAST((SELECT COUNT(DISTINCT cd.customer_id) FROM incident_devices x JOIN devices dd ON dd.id = x.device_id \
-     JOIN customer_devices cd ON cd.mac = dd.mac WHERE x.incident_id = i.id) AS BIGINT) AS customer_count \
+     JOIN customer_devices cd ON cd.mac = dd.mac WHERE x.incident_id = i.id) AS BIGINT) AS customer_count, \
+    i.acked_by, i.acked_ms, i.closed_by, i.closed_ms, i.close_reason \
     FROM incidents i LEFT JOIN devices d ON d.id = i.root_device_id LEFT JOIN sites s ON s.id = i.root_site_id";
+
+/// An incident still open: not ended by the correlator, not closed by staff.
+const OPEN: &str = "(i.ended_ms IS NULL AND i.closed_ms IS NULL)";
 
 async fn views(db: &Db, sql: String, arg: i64) -> Result<Vec<IncidentView>, StoreError> {
     let rows: Vec<IncidentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(arg).fetch_all(&db.pool).await?;
@@ -238,9 +266,8 @@ async fn views(db: &Db, sql: String, arg: i64) -> Result<Vec<IncidentView>, Stor
 
 /// Open incidents first (newest first), then the latest closed ones.
 pub async fn list(db: &Db, open_only: bool, limit: i64) -> Result<Vec<IncidentView>, StoreError> {
-    let filter = if open_only { "WHERE i.ended_ms IS NULL" } else { "" };
-    views(db, format!("{VIEW_SQL} {filter} ORDER BY (i.ended_ms IS NULL) DESC, i.started_ms DESC LIMIT $1"), limit)
-        .await
+    let filter = if open_only { format!("WHERE {OPEN}") } else { String::new() };
+    views(db, format!("{VIEW_SQL} {filter} ORDER BY ({OPEN}) DESC, i.started_ms DESC LIMIT $1"), limit).await
 }
 
 /// Internal alerts (many agents silent at once), newest first.
@@ -270,7 +297,7 @@ pub async fn devices_of(db: &Db, id: i64) -> Result<Vec<i64>, StoreError> {
 /// Open incidents that include a device.
 pub async fn open_for_device(db: &Db, device_id: i64) -> Result<Vec<IncidentView>, StoreError> {
     let sql = format!(
-        "{VIEW_SQL} WHERE i.ended_ms IS NULL AND i.id IN (SELECT incident_id FROM incident_devices WHERE device_id = $1) \
+        "{VIEW_SQL} WHERE {OPEN} AND i.id IN (SELECT incident_id FROM incident_devices WHERE device_id = $1) \
          ORDER BY i.started_ms"
     );
     views(db, sql, device_id).await
@@ -279,11 +306,164 @@ pub async fn open_for_device(db: &Db, device_id: i64) -> Result<Vec<IncidentView
 /// Open customer-facing incidents that touch one of the customer's radios.
 pub async fn open_for_customer(db: &Db, customer_id: i64) -> Result<Vec<IncidentView>, StoreError> {
     let sql = format!(
-        "{VIEW_SQL} WHERE i.ended_ms IS NULL AND i.root_kind <> 'controller' AND i.id IN \
+        "{VIEW_SQL} WHERE {OPEN} AND i.root_kind <> 'controller' AND i.id IN \
          (SELECT x.incident_id FROM incident_devices x JOIN devices dd ON dd.id = x.device_id \
           JOIN customer_devices cd ON cd.mac = dd.mac WHERE cd.customer_id = $1) ORDER BY i.started_ms"
     );
     views(db, sql, customer_id).await
+}
+
+// --- staff work on an incident ------------------------------------------------
+
+crate::text_enum! {
+    /// An entry of an incident's log (`incident_notes.kind`).
+    pub enum NoteKind (field "kind") {
+        /// For staff only.
+        Note = "note",
+        /// Sent to the affected customers.
+        Update = "update",
+    }
+}
+
+/// An entry of an incident's log.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct IncidentNote {
+    pub id: i64,
+    pub kind: NoteKind,
+    pub author: String,
+    pub body: String,
+    /// Customer messages an update queued.
+    pub queued: i64,
+    pub created_ms: i64,
+}
+
+/// A staff note or update text: one to 2,000 characters, no control
+/// characters but line breaks.
+fn check_note(field: &str, body: &str) -> Result<String, StoreError> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(StoreError::invalid(field, "write something"));
+    }
+    mast_text_core::input::text(body, 2_000).map_err(|p| StoreError::invalid(field, p.to_string()))?;
+    Ok(body.to_string())
+}
+
+/// Acknowledges an open incident ("someone is on it"); false when it was
+/// acknowledged already (the first acknowledgement stands).
+pub async fn acknowledge(db: &Db, id: i64, who: &str, now: i64) -> Result<bool, StoreError> {
+    let i = get_incident(db, id).await?;
+    if !i.is_open() {
+        return Err(StoreError::Conflict(format!("incident {id} is not open")));
+    }
+    let n = sqlx::query("UPDATE incidents SET acked_by = $1, acked_ms = $2 WHERE id = $3 AND acked_ms IS NULL")
+        .bind(who)
+        .bind(now)
+        .bind(id)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+/// Closes an open incident by hand with a reason (a false alarm, a retired
+/// device). It leaves the open lists; the correlator may still end it later.
+pub async fn close(db: &Db, id: i64, who: &str, reason: &str, now: i64) -> Result<(), StoreError> {
+    let reason = check_note("reason", reason)?;
+    let n = sqlx::query(
+        "UPDATE incidents SET closed_by = $1, closed_ms = $2, close_reason = $3 \
+         WHERE id = $4 AND closed_ms IS NULL AND ended_ms IS NULL",
+    )
+    .bind(who)
+    .bind(now)
+    .bind(&reason)
+    .bind(id)
+    .execute(&db.pool)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        get_incident(db, id).await?;
+        return Err(StoreError::Conflict(format!("incident {id} is not open")));
+    }
+    Ok(())
+}
+
+/// Adds a staff note to an incident's log.
+pub async fn add_note(db: &Db, id: i64, who: &str, body: &str, now: i64) -> Result<i64, StoreError> {
+    let body = check_note("body", body)?;
+    get_incident(db, id).await?;
+    let (note,): (i64,) = sqlx::query_as(
+        "INSERT INTO incident_notes (incident_id, kind, author, body, queued, created_ms) \
+         VALUES ($1, $2, $3, $4, 0, $5) RETURNING id",
+    )
+    .bind(id)
+    .bind(NoteKind::Note)
+    .bind(who)
+    .bind(&body)
+    .bind(now)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(note)
+}
+
+/// An update staff send to an incident's customers.
+#[derive(Debug, Clone, Copy)]
+pub struct Update<'a> {
+    pub id: i64,
+    /// The incident's ticket, which the messages belong to.
+    pub ticket_id: Option<i64>,
+    pub who: &'a str,
+    pub text: &'a str,
+    pub now: i64,
+}
+
+/// Sends an update to the incident's affected customers (those who did not
+/// opt out) through the outbox, and logs it, in one transaction: the
+/// messages exist if and only if the log entry does. Returns how many
+/// messages were queued.
+pub async fn send_update(
+    db: &Db,
+    channels: crate::outbox::Channels,
+    tz: &jiff::tz::TimeZone,
+    u: &Update<'_>,
+) -> Result<usize, StoreError> {
+    let Update { id, ticket_id, who, text, now } = *u;
+    let text = check_note("update", text)?;
+    let i = get_incident(db, id).await?;
+    if !i.is_open() {
+        return Err(StoreError::Conflict(format!("incident {id} is not open; its customers were told it ended")));
+    }
+    let mut tx = db.begin().await?;
+    let (note,): (i64,) = sqlx::query_as(
+        "INSERT INTO incident_notes (incident_id, kind, author, body, queued, created_ms) \
+         VALUES ($1, $2, $3, $4, 0, $5) RETURNING id",
+    )
+    .bind(id)
+    .bind(NoteKind::Update)
+    .bind(who)
+    .bind(&text)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let phase = crate::outbox::OutagePhase::Update { seq: note, text: &text };
+    let n = crate::outbox::outage_notices(&mut tx, channels, tz, id, ticket_id, i.started_ms, phase).await?;
+    sqlx::query("UPDATE incident_notes SET queued = $1 WHERE id = $2")
+        .bind(n as i64)
+        .bind(note)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// An incident's log, oldest first.
+pub async fn notes(db: &Db, id: i64) -> Result<Vec<IncidentNote>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, kind, author, body, queued, created_ms FROM incident_notes WHERE incident_id = $1 \
+         ORDER BY created_ms, id",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?)
 }
 
 #[cfg(test)]
@@ -317,5 +497,96 @@ mod tests {
         sqlx::query("UPDATE incidents SET root_kind = 'asteroid' WHERE id = 1").execute(&db.pool).await.unwrap();
         assert!(matches!(get_incident(&db, 1).await, Err(StoreError::Corrupt(_))));
         assert!(matches!(list(&db, false, 10).await, Err(StoreError::Corrupt(_))));
+    }
+
+    #[tokio::test]
+    async fn staff_acknowledge_note_update_customers_once_and_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/o.db", dir.path().display())).await.unwrap();
+        let target =
+            |ip: &str, name: &str| mast_shared::ProbeTarget { addr: ip.parse().unwrap(), name: Some(name.into()) };
+        let site = crate::monitoring::add_site(
+            &db,
+            "north",
+            &[target("10.0.0.1", "ap"), target("10.0.0.2", "cpe")],
+            30_000,
+            1_000,
+        )
+        .await
+        .unwrap();
+        sqlx::query("UPDATE devices SET mac = '04:18:d6:00:00:02' WHERE addr = '10.0.0.2'")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let cpe: (i64,) =
+            sqlx::query_as("SELECT id FROM devices WHERE addr = '10.0.0.2'").fetch_one(&db.pool).await.unwrap();
+        let customer = |name: &str, email: &str, notify: bool| crate::customers::CustomerInput {
+            name: name.into(),
+            email: Some(email.into()),
+            phone: Some("+15550100".into()),
+            notify_outages: Some(notify),
+            ..Default::default()
+        };
+        crate::customers::create_with_cpes(&db, &customer("Ada", "ada@example.org", true), &["04:18:d6:00:00:02"])
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO incidents (id, root_kind, root_device_id, root_site_id, started_ms, opened_ms, ended_ms, \
+             flapping, superseded_by, device_count, updated_ms) VALUES (7, 'device', $1, $2, 10, 10, NULL, 0, NULL, 1, 10)",
+        )
+        .bind(cpe.0)
+        .bind(site.id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO incident_devices (incident_id, device_id) VALUES (7, $1)")
+            .bind(cpe.0)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+
+        // Acknowledged once: the first one stands.
+        assert!(acknowledge(&db, 7, "noc@wisp.test", 100).await.unwrap());
+        assert!(!acknowledge(&db, 7, "other@wisp.test", 200).await.unwrap());
+        let i = get_incident(&db, 7).await.unwrap();
+        assert_eq!((i.acked_by.as_deref(), i.acked_ms, i.is_open()), (Some("noc@wisp.test"), Some(100), true));
+
+        // Notes are checked and kept in order.
+        assert!(
+            matches!(add_note(&db, 7, "noc", "  ", 1).await, Err(StoreError::Invalid { ref field, .. }) if field == "body")
+        );
+        assert!(matches!(add_note(&db, 7, "noc", "a\0b", 1).await, Err(StoreError::Invalid { .. })));
+        add_note(&db, 7, "noc", "Tower climber called", 300).await.unwrap();
+
+        // An update: one email and one SMS for the customer, logged with the count.
+        let tz = jiff::tz::TimeZone::UTC;
+        let channels = crate::outbox::Channels { email: true, webhook: true };
+        let u = Update { id: 7, ticket_id: None, who: "noc", text: "Back by 14:00", now: 400 };
+        assert_eq!(send_update(&db, channels, &tz, &u).await.unwrap(), 2);
+        let queued = crate::outbox::recent(&db, false, 10).await.unwrap();
+        assert_eq!(queued.len(), 2);
+        assert!(queued.iter().all(|m| m.body.contains("Back by 14:00") && m.customer_id.is_some()));
+        assert!(queued.iter().any(|m| m.subject.starts_with("Update on the service interruption")));
+        // A second update is a new decision: queued again, under its own key.
+        let u2 = Update { text: "Now 15:00", now: 500, ..u };
+        assert_eq!(send_update(&db, channels, &tz, &u2).await.unwrap(), 2);
+        let log = notes(&db, 7).await.unwrap();
+        assert_eq!(
+            log.iter().map(|n| (n.kind, n.queued)).collect::<Vec<_>>(),
+            [(NoteKind::Note, 0), (NoteKind::Update, 2), (NoteKind::Update, 2)]
+        );
+
+        // Closed with a reason: no longer open, and nothing more can be sent.
+        assert!(
+            matches!(close(&db, 7, "noc", "", 600).await, Err(StoreError::Invalid { ref field, .. }) if field == "reason")
+        );
+        close(&db, 7, "noc", "False alarm: the CPE was unplugged", 600).await.unwrap();
+        let i = get_incident(&db, 7).await.unwrap();
+        assert!(!i.is_open() && i.close_reason.as_deref() == Some("False alarm: the CPE was unplugged"));
+        assert!(list(&db, true, 10).await.unwrap().is_empty(), "a closed incident leaves the open list");
+        assert!(matches!(close(&db, 7, "noc", "again", 700).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(send_update(&db, channels, &tz, &u).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(acknowledge(&db, 7, "noc", 800).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(close(&db, 99, "noc", "gone", 1).await, Err(StoreError::NotFound(_))));
     }
 }

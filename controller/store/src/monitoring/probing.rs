@@ -90,6 +90,30 @@ pub struct Probing {
     pub snmp_targets: Vec<SnmpTarget>,
 }
 
+impl Default for Probing {
+    /// A new site's settings (the columns' defaults): SNMP every minute,
+    /// discovery every hour, 5,000 pings/s, nothing to poll or sweep yet.
+    fn default() -> Probing {
+        Probing {
+            snmp_interval_ms: 60_000,
+            discovery_interval_ms: 3_600_000,
+            ping_rate_pps: 5_000,
+            subnets: Vec::new(),
+            credentials: Vec::new(),
+            snmp_targets: Vec::new(),
+        }
+    }
+}
+
+/// Checks settings before anything is written (what [`set`] would refuse).
+pub fn validate(p: &Probing) -> Result<(), StoreError> {
+    check_intervals(p)?;
+    if let Some(t) = p.snmp_targets.iter().find(|t| usize::from(t.credential) >= p.credentials.len()) {
+        return Err(StoreError::invalid("snmp_targets", format!("{} has no credential {}", t.addr, t.credential)));
+    }
+    Ok(())
+}
+
 /// What may be shown of a credential.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CredentialView {
@@ -425,10 +449,7 @@ pub async fn get(db: &Db, site_id: i64) -> Result<Option<Probing>, StoreError> {
 
 /// Replaces a site's probing settings and bumps its revision.
 pub async fn set(db: &Db, site_id: i64, p: &Probing) -> Result<(), StoreError> {
-    check_intervals(p)?;
-    if let Some(t) = p.snmp_targets.iter().find(|t| usize::from(t.credential) >= p.credentials.len()) {
-        return Err(StoreError::invalid("snmp_targets", format!("{} has no credential {}", t.addr, t.credential)));
-    }
+    validate(p)?;
     let subnets = p.subnets.iter().map(|s| format!("{}/{}", s.addr, s.prefix)).collect::<Vec<_>>().join(",");
     let mut tx = db.begin().await?;
     let n = sqlx::query(

@@ -537,6 +537,15 @@ pub async fn assign(db: &Db, id: i64, user_id: Option<i64>, author: &str) -> Res
     set_owner(db, id, Owner::User(user_id), &format!("assigned to {who}"), author).await
 }
 
+/// The ticket an incident opened, if any.
+pub async fn of_incident(db: &Db, incident_id: i64) -> Result<Option<i64>, StoreError> {
+    let r: Option<(i64,)> = sqlx::query_as("SELECT id FROM tickets WHERE incident_id = $1")
+        .bind(incident_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(r.map(|(id,)| id))
+}
+
 // --- outage tickets (called inside the incident transaction) ----------------
 
 async fn customers_of_incident(tx: &mut Tx<'_>, incident_id: i64) -> Result<Vec<i64>, StoreError> {

@@ -94,6 +94,11 @@ fn incident() -> IncidentView {
         superseded_by: None,
         device_count: 4,
         customer_count: 1,
+        acked_by: None,
+        acked_ms: None,
+        closed_by: None,
+        closed_ms: None,
+        close_reason: None,
     }
 }
 
@@ -267,6 +272,7 @@ fn site_page_escapes_and_refreshes_its_devices() {
             snmp_targets: 2,
         }),
         suspended: vec![(9, HOSTILE.into(), vec![HOSTILE.into()])],
+        admin: true,
     };
     let s = safe(&render_site(&p, 0));
     assert!(
@@ -286,7 +292,7 @@ fn site_list_and_map_escape_names() {
         line(2, "east", None, SiteStatus::NoAgent, AgentPresence::None),
     ];
     let refs: Vec<&SiteLine> = lines.iter().collect();
-    let s = safe(&render_sites(&refs, None));
+    let s = safe(&render_sites(&refs, None, true));
     assert!(s.contains(r#"<span class="badge neutral">no agent</span>"#), "{s}");
     let customers = [LocatedCustomer { id: 9, name: HOSTILE.into(), lat: 45.06, lon: -93.08, status: "active".into() }];
     let s = safe(&render_map_page(&lines, &customers, "https://t.example/{z}/{x}/{y}.png", HOSTILE));
@@ -406,14 +412,39 @@ fn agents_and_enrollment_escape_and_keep_the_choice() {
 
 #[test]
 fn incident_pages_escape() {
+    let errors = crate::ui::FormErrors::new();
+    let notes = [mast_store::monitoring::outages::IncidentNote {
+        id: 1,
+        kind: mast_store::monitoring::outages::NoteKind::Update,
+        author: HOSTILE.into(),
+        body: HOSTILE.into(),
+        queued: 2,
+        created_ms: 0,
+    }];
+    let desk = super::super::incidents::Desk {
+        ticket_id: Some(12),
+        notes: &notes,
+        start_notice: HOSTILE.into(),
+        csrf: Some("tok"),
+        errors: &errors,
+        typed: (HOSTILE, HOSTILE, HOSTILE),
+    };
     let s = safe(&super::super::incidents::render_incident(
         &incident(),
         &[device(7, DeviceStatus::Down)],
         &[customer()],
+        &desk,
         0,
     ));
     assert!(s.contains(r#"href="/devices/7""#) && s.contains(r#"href="/customers/9""#));
     assert!(s.contains("Affected customers (1)") && s.contains("Affected devices (1)"));
+    assert!(s.contains(r#"href="/tickets/12""#) && s.contains("update sent to customers (2 messages)"));
+    for action in ["ack", "notes", "update", "close"] {
+        assert!(s.contains(&format!(r#"action="/incidents/5/{action}""#)), "{action}");
+    }
+    let read_only = super::super::incidents::Desk { csrf: None, ..desk };
+    let s = safe(&super::super::incidents::render_incident(&incident(), &[], &[], &read_only, 0));
+    assert!(!s.contains("<form"), "no actions for those who may not work incidents");
     let s = safe(&super::super::incidents::render_list(&[incident()], true, "/live/incidents?open=true&limit=200", 0));
     assert!(s.contains(r#"hx-get="/live/incidents?open=true&amp;limit=200""#), "{s}");
     assert!(s.contains("flapping"));
