@@ -942,10 +942,13 @@ pub async fn series_json(
     Path(id): Path<i64>,
     Query(q): Query<RangeQ>,
 ) -> Result<Json<Value>, ApiError> {
-    monitoring::check_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::device_series(&st.db, id, now - span, now, 240).await?;
+    if points.is_empty() {
+        // Only then ask whether the device exists (404): one query for a chart with data.
+        monitoring::check_device(&st.db, id).await?;
+    }
     Ok(Json(rtt_series(&points)))
 }
 
@@ -955,10 +958,13 @@ pub async fn signal_json(
     Path(id): Path<i64>,
     Query(q): Query<RangeQ>,
 ) -> Result<Json<Value>, ApiError> {
-    monitoring::check_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;
+    if points.is_empty() {
+        // Only then ask whether the device exists (404): one query for a chart with data.
+        monitoring::check_device(&st.db, id).await?;
+    }
     Ok(Json(signal_series(&points)))
 }
 
@@ -989,19 +995,25 @@ fn svg_response(svg: Markup) -> Response {
 
 /// Server-rendered SVG: mean RTT as a line, loss as red bars, per bucket.
 pub async fn chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
-    monitoring::check_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::device_series(&st.db, id, now - span, now, 240).await?;
+    if points.is_empty() {
+        // Only then ask whether the device exists (404): one query for a chart with data.
+        monitoring::check_device(&st.db, id).await?;
+    }
     Ok(svg_response(render_chart(&points, now - span, now)))
 }
 
 /// Server-rendered SVG of a radio's signal (dBm, from its AP's station table).
 pub async fn signal_chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
-    monitoring::check_device(&st.db, id).await?;
     let (span, _) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;
+    if points.is_empty() {
+        // Only then ask whether the device exists (404): one query for a chart with data.
+        monitoring::check_device(&st.db, id).await?;
+    }
     Ok(svg_response(render_signal(&points, now - span, now)))
 }
 

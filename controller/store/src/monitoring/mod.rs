@@ -1152,8 +1152,9 @@ pub async fn get_device(db: &Db, id: i64) -> Result<DeviceView, StoreError> {
 }
 
 /// [`StoreError::NotFound`] unless device `id` exists: one primary-key
-/// lookup (the chart routes ask it on every request; [`get_device`] also
-/// computes the device's live state).
+/// lookup (the chart routes ask it when a chart has no points, to tell an
+/// unknown device from a quiet one; [`get_device`] also computes the
+/// device's live state).
 pub async fn check_device(db: &Db, id: i64) -> Result<(), StoreError> {
     let found: Option<(i64,)> =
         sqlx::query_as("SELECT id FROM devices WHERE id = $1").bind(id).fetch_optional(&db.pool).await?;
