@@ -387,21 +387,36 @@ pub async fn close(db: &Db, id: i64, who: &str, reason: &str, now: i64) -> Resul
     Ok(())
 }
 
-/// Adds a staff note to an incident's log.
-pub async fn add_note(db: &Db, id: i64, who: &str, body: &str, now: i64) -> Result<i64, StoreError> {
-    let body = check_note("body", body)?;
-    get_incident(db, id).await?;
+/// Appends an entry to an incident's log inside `tx`; returns its id.
+async fn insert_note(
+    tx: &mut Tx<'_>,
+    id: i64,
+    kind: NoteKind,
+    who: &str,
+    body: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
     let (note,): (i64,) = sqlx::query_as(
         "INSERT INTO incident_notes (incident_id, kind, author, body, queued, created_ms) \
          VALUES ($1, $2, $3, $4, 0, $5) RETURNING id",
     )
     .bind(id)
-    .bind(NoteKind::Note)
+    .bind(kind)
     .bind(who)
-    .bind(&body)
+    .bind(body)
     .bind(now)
-    .fetch_one(&db.pool)
+    .fetch_one(&mut **tx)
     .await?;
+    Ok(note)
+}
+
+/// Adds a staff note to an incident's log.
+pub async fn add_note(db: &Db, id: i64, who: &str, body: &str, now: i64) -> Result<i64, StoreError> {
+    let body = check_note("body", body)?;
+    get_incident(db, id).await?;
+    let mut tx = db.begin().await?;
+    let note = insert_note(&mut tx, id, NoteKind::Note, who, &body, now).await?;
+    tx.commit().await?;
     Ok(note)
 }
 
@@ -433,17 +448,7 @@ pub async fn send_update(
         return Err(StoreError::Conflict(format!("incident {id} is not open; its customers were told it ended")));
     }
     let mut tx = db.begin().await?;
-    let (note,): (i64,) = sqlx::query_as(
-        "INSERT INTO incident_notes (incident_id, kind, author, body, queued, created_ms) \
-         VALUES ($1, $2, $3, $4, 0, $5) RETURNING id",
-    )
-    .bind(id)
-    .bind(NoteKind::Update)
-    .bind(who)
-    .bind(&text)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
+    let note = insert_note(&mut tx, id, NoteKind::Update, who, &text, now).await?;
     let phase = crate::outbox::OutagePhase::Update { seq: note, text: &text };
     let n = crate::outbox::outage_notices(&mut tx, channels, tz, id, ticket_id, i.started_ms, phase).await?;
     sqlx::query("UPDATE incident_notes SET queued = $1 WHERE id = $2")
