@@ -309,6 +309,7 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         ("22-groups", "/groups".to_string()),
         ("23-canned", "/canned".to_string()),
         ("24-alerts", "/alerts".to_string()),
+        ("24b-outbox", "/outbox".to_string()),
         ("25-site-inventory", format!("{site_path}/inventory")),
         ("27-search", "/search?q=ridge".to_string()),
         ("28-map", "/sites/map".to_string()),

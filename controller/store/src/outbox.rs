@@ -111,6 +111,63 @@ pub async fn recent(db: &Db, failed_only: bool, limit: i64) -> Result<Vec<Queued
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(&db.pool).await?)
 }
 
+/// Where a message is in its delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Not sent yet and not given up (waiting or being retried).
+    Queued,
+    Sent,
+    /// Given up after [`MAX_ATTEMPTS`].
+    Failed,
+}
+
+impl Delivery {
+    pub const ALL: [Delivery; 3] = [Delivery::Queued, Delivery::Sent, Delivery::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Queued => "queued",
+            Delivery::Sent => "sent",
+            Delivery::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Delivery, StoreError> {
+        Delivery::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| StoreError::invalid("status", "must be queued, sent or failed"))
+    }
+
+    /// Of a stored message.
+    pub fn of(m: &Queued) -> Delivery {
+        match (m.sent_ms, m.failed_ms) {
+            (Some(_), _) => Delivery::Sent,
+            (None, Some(_)) => Delivery::Failed,
+            (None, None) => Delivery::Queued,
+        }
+    }
+
+    fn filter(self) -> &'static str {
+        match self {
+            Delivery::Queued => "sent_ms IS NULL AND failed_ms IS NULL",
+            Delivery::Sent => "sent_ms IS NOT NULL",
+            Delivery::Failed => "sent_ms IS NULL AND failed_ms IS NOT NULL",
+        }
+    }
+}
+
+/// One page of messages, newest first, optionally in one delivery state,
+/// with the number of messages in that selection.
+pub async fn page(db: &Db, state: Option<Delivery>, limit: i64, offset: i64) -> Result<(Vec<Queued>, i64), StoreError> {
+    let filter = state.map(|d| format!("WHERE {}", d.filter())).unwrap_or_default();
+    let sql = format!("SELECT {COLS} FROM outbox {filter} ORDER BY id DESC LIMIT $1 OFFSET $2");
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(limit).bind(offset.max(0)).fetch_all(&db.pool).await?;
+    let count = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox {filter}");
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count)).fetch_one(&db.pool).await?;
+    Ok((rows, total))
+}
+
 /// Messages waiting for delivery (not sent, not given up).
 pub async fn pending_count(db: &Db) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL")
@@ -367,6 +424,15 @@ mod tests {
         assert_eq!((q.len(), q[0].channel), (1, Channel::Webhook));
         assert_eq!(q[0].headers.get("In-Reply-To").map(String::as_str), Some("<a@b>"));
         assert_eq!(pending_count(&db).await.unwrap(), 1);
+        let (rows, total) = page(&db, Some(Delivery::Queued), 10, 0).await.unwrap();
+        assert_eq!((rows.len(), total, Delivery::of(&rows[0])), (1, 1, Delivery::Queued));
+        assert_eq!(page(&db, Some(Delivery::Sent), 10, 0).await.unwrap().1, 0);
+        mark_sent(&db, rows[0].id, now_ms()).await.unwrap();
+        let (rows, total) = page(&db, None, 10, 0).await.unwrap();
+        assert_eq!((total, Delivery::of(&rows[0])), (1, Delivery::Sent));
+        assert_eq!(page(&db, Some(Delivery::Queued), 10, 0).await.unwrap().1, 0);
+        assert!(Delivery::parse("lost").is_err());
+        sqlx::query("UPDATE outbox SET sent_ms = NULL").execute(&db.pool).await.unwrap();
         sqlx::query("UPDATE outbox SET headers = 'not json'").execute(&db.pool).await.unwrap();
         assert!(recent(&db, false, 10).await.unwrap()[0].headers.is_empty(), "bad headers read as none");
         sqlx::query("UPDATE outbox SET channel = 'pigeon'").execute(&db.pool).await.unwrap();

@@ -26,6 +26,7 @@ pub mod incidents;
 pub mod login;
 pub mod maintenance;
 pub mod network;
+pub mod outbox;
 pub mod pages;
 pub mod portal;
 pub mod server;
@@ -256,6 +257,7 @@ routes! {
     POST "/maintenance" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::create_page);
     POST "/maintenance/{id}/cancel" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::cancel_page);
     GET "/alerts" Page Access::Roles(EVERYONE) => get(incidents::alerts_page);
+    GET "/outbox" Page Access::Roles(outbox::READERS) => get(outbox::page);
     GET "/tickets" Page Access::Roles(EVERYONE) => get(tickets::list_page);
     POST "/tickets" Page Access::Roles(tickets::AGENTS) => post(tickets::create_page);
     GET "/tickets/{id}" Page Access::Roles(EVERYONE) => get(tickets::page);

@@ -21,6 +21,9 @@ pub fn nav(role: Role) -> Vec<ui::NavItem<'static>> {
         item("/agents", "Agents"),
         item("/alerts", "Alerts"),
     ];
+    if matches!(role, Role::Admin | Role::Support) {
+        v.push(item("/outbox", "Outbox"));
+    }
     if matches!(role, Role::Admin | Role::Billing) {
         v.push(item("/billing/reports", "Billing"));
     }
