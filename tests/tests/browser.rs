@@ -202,7 +202,10 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     // Deleting asks first.
     b.client.find(Locator::Css("form[action$='/delete'] button")).await?.click().await?;
     b.client.find(Locator::Id("confirm-delete")).await?.click().await?;
-    b.client.wait().for_element(Locator::Css("#new-site")).await?;
+    if let Err(e) = b.client.wait().for_element(Locator::Css("#new-site")).await {
+        let _ = b.screenshot("31b-site-delete-failed").await;
+        anyhow::bail!("no site list after deleting ({e}): {}", b.client.source().await?);
+    }
     assert!(!b.client.source().await?.contains(">valley<"), "the site is gone");
 
     // Change the live site from the browser: a new ping target reaches its

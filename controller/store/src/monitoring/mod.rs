@@ -381,13 +381,22 @@ pub async fn site_targets(db: &Db, site_id: i64) -> Result<Vec<ProbeTarget>, Sto
 /// A site with history is refused with the reason (its data stays).
 pub async fn delete_site(db: &Db, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
+    // Write first: the transaction holds the write lock before it reads, so
+    // on SQLite a concurrent ingest commit cannot invalidate its snapshot
+    // (a read-then-write transaction would fail with SQLITE_BUSY instead of
+    // waiting).
+    let n = sqlx::query("UPDATE sites SET revision = revision + 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("no site {id}")));
+    }
     let count = async |tx: &mut Tx<'_>, sql: &'static str| -> Result<i64, StoreError> {
         let (n,): (i64,) = sqlx::query_as(sql).bind(id).fetch_one(&mut **tx).await?;
         Ok(n)
     };
-    if count(&mut tx, "SELECT COUNT(*) FROM sites WHERE id = $1").await? == 0 {
-        return Err(StoreError::NotFound(format!("no site {id}")));
-    }
     let refuse = |why: &str| Err(StoreError::Conflict(why.to_string()));
     if count(&mut tx, "SELECT COUNT(*) FROM agents WHERE site_id = $1 AND status <> 'pending'").await? > 0 {
         return refuse("an agent has enrolled for this site, so it has history; revoke the agent instead");
@@ -1260,6 +1269,43 @@ pub async fn uplink_outages(db: &Db, agent_id: i64, limit: i64) -> Result<Vec<Up
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn sites_are_edited_whole_and_deleted_only_while_nothing_depends_on_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/s.db", dir.path().display())).await.unwrap();
+        let edit = |name: &str| SiteEdit {
+            name: name.into(),
+            targets: parse_targets("10.0.0.1=ap, 10.0.0.2").unwrap(),
+            interval_ms: 30_000,
+            timeout_ms: 1_000,
+            location: Some((45.0, -93.0)),
+        };
+        let a = create_site(&db, &edit("alpha")).await.unwrap();
+        let b = create_site(&db, &edit("beta")).await.unwrap();
+        let taken = create_site(&db, &edit("alpha")).await.unwrap_err();
+        assert!(matches!(taken, StoreError::Invalid { ref field, .. } if field == "name"), "{taken}");
+        let renamed =
+            edit_site(&db, a.id, &SiteEdit { name: "alpha-2".into(), location: None, ..edit("x") }).await.unwrap();
+        assert_eq!((renamed.name.as_str(), renamed.lat, renamed.revision), ("alpha-2", None, 2));
+        assert!(matches!(edit_site(&db, b.id, &edit("alpha-2")).await, Err(StoreError::Invalid { .. })));
+        let named: Vec<_> = site_targets(&db, a.id).await.unwrap().into_iter().map(|t| t.name).collect();
+        assert_eq!(named, [Some("ap".to_string()), None]);
+
+        // A pending enrollment token goes with the site; an enrolled agent keeps it.
+        crate::fleet::add_agent(&db, "alpha-2", std::time::Duration::from_secs(60)).await.unwrap();
+        delete_site(&db, a.id).await.unwrap();
+        assert!(site(&db, a.id).await.unwrap().is_none());
+        let (agent, _) = crate::fleet::add_agent(&db, "beta", std::time::Duration::from_secs(60)).await.unwrap();
+        sqlx::query("UPDATE agents SET status = 'active' WHERE id = $1")
+            .bind(agent as i64)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        assert!(matches!(delete_site(&db, b.id).await, Err(StoreError::Conflict(_))));
+        assert!(site(&db, b.id).await.unwrap().is_some(), "refused: nothing removed");
+        assert!(matches!(delete_site(&db, 999).await, Err(StoreError::NotFound(_))));
+    }
 
     #[tokio::test]
     async fn samples_stamped_in_the_future_are_kept_but_never_applied() {
