@@ -361,12 +361,8 @@ pub async fn send_update(
     let i = outages::get_incident(&st.db, id).await?;
     let text = f.update.trim();
     if f.confirm != "yes" {
-        // Check the text the way sending would, without sending.
-        if text.is_empty() || mast_text_core::input::text(text, 2_000).is_err() {
-            let e = match mast_text_core::input::text(text, 2_000) {
-                Err(p) => StoreError::invalid("update", p.to_string()),
-                Ok(()) => StoreError::invalid("update", "write something"),
-            };
+        // The store's own rule for an update's text, checked without sending.
+        if let Err(e) = outages::check_update(text) {
             return refused(&c, &st, id, e, ("", &f.update, "")).await;
         }
         let served = customers::of_incident(&st.db, id).await?;

@@ -348,6 +348,12 @@ fn check_note(field: &str, body: &str) -> Result<String, StoreError> {
     Ok(body.to_string())
 }
 
+/// The text of an update to customers as [`send_update`] accepts it
+/// (trimmed), or the error on field `update`: for a preview before sending.
+pub fn check_update(text: &str) -> Result<String, StoreError> {
+    check_note("update", text)
+}
+
 /// Acknowledges an open incident ("someone is on it"); false when it was
 /// acknowledged already (the first acknowledgement stands).
 pub async fn acknowledge(db: &Db, id: i64, who: &str, now: i64) -> Result<bool, StoreError> {
@@ -442,7 +448,7 @@ pub async fn send_update(
     u: &Update<'_>,
 ) -> Result<usize, StoreError> {
     let Update { id, ticket_id, who, text, now } = *u;
-    let text = check_note("update", text)?;
+    let text = check_update(text)?;
     let i = get_incident(db, id).await?;
     if !i.is_open() {
         return Err(StoreError::Conflict(format!("incident {id} is not open; its customers were told it ended")));
