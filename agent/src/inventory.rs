@@ -164,6 +164,11 @@ pub fn observe_poll(poll: &DevicePoll) -> Observation {
     for (nip, mac) in &poll.arp {
         if usable_mac(mac) {
             o.records.push(neighbour_record(*nip, *mac));
+            // A station whose table row has no address (MikroTik's
+            // registration table) is pinged at the one the AP's ARP table gives.
+            if !nip.is_unspecified() && stations.iter().any(|st| st.mac == *mac && st.ip.is_none()) {
+                o.station_ips.push(*nip);
+            }
         }
     }
     for (mac, _port) in &poll.bridge {
@@ -281,6 +286,39 @@ mod tests {
         assert_eq!(back.len(), 1);
         assert!(back.observe(rec(cpe, InventorySource::StationTable, 7, None)).is_none());
         assert!(Tracker::from_json(b"{garbage").is_empty());
+    }
+
+    #[test]
+    fn stations_are_pinged_at_their_table_address_or_else_the_aps_arp_entry() {
+        let (a, b, c) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 3]);
+        let ip = |n: u8| IpAddr::from([10, 0, 0, n]);
+        let poll = DevicePoll {
+            identity: Some(crate::snmp::Identity {
+                sys_descr: None,
+                sys_object_id: None,
+                sys_name: None,
+                uptime_s: None,
+                rebooted: false,
+                vendor: None,
+                model: None,
+                firmware: None,
+                serial: None,
+                kind: DeviceKind::AccessPoint,
+                base_mac: Some([2, 0, 0, 0, 0, 0x10]),
+                profile: "mikrotik",
+            }),
+            outcome: mast_shared::msg::SnmpOutcome::Ok,
+            error: None,
+            stations: vec![
+                crate::snmp::Station { mac: a, ip: Some(ip(1)), ..Default::default() },
+                crate::snmp::Station { mac: b, ip: None, ..Default::default() },
+            ],
+            // b is a station without an address; c is not a station at all.
+            arp: vec![(ip(9), a), (ip(2), b), (ip(3), c)],
+            ..DevicePoll::failed("127.0.0.1:161".parse().unwrap(), &crate::snmp::SnmpError::Timeout, Default::default())
+        };
+        let o = observe_poll(&poll);
+        assert_eq!(o.station_ips, vec![ip(1), ip(2)]);
     }
 
     #[test]

@@ -25,17 +25,28 @@ struct Cli {
 enum Cmd {
     /// Run the controller (QUIC ingest, web UI and API).
     Serve,
-    /// Run a controller on SQLite plus local agents probing loopback addresses.
+    /// Run a controller on SQLite with simulated towers: radios answering
+    /// SNMP on loopback, one local agent per tower, demo customers on their
+    /// CPEs, and a scripted outage.
     Demo {
-        /// Number of agents (one demo site each).
-        #[arg(long, default_value_t = 1)]
+        /// Towers (one agent each), 1-6.
+        #[arg(long, default_value_t = 3)]
         agents: u32,
-        /// Loopback targets per site (127.0.0.1, 127.0.0.2, ...).
-        #[arg(long, default_value_t = 8)]
-        targets: u32,
-        /// Probe interval in seconds.
+        /// Ping interval in seconds.
         #[arg(long, default_value_t = 5)]
         interval: u64,
+        /// SNMP poll interval in seconds (at least 5).
+        #[arg(long, default_value_t = 10)]
+        snmp_interval: u64,
+        /// Seconds from the start to the first scripted outage.
+        #[arg(long, default_value_t = 120)]
+        outage_after: u64,
+        /// Seconds between scripted outages (each on the next access point).
+        #[arg(long, default_value_t = 900)]
+        outage_every: u64,
+        /// Seconds an access point stays silent; 0 turns the outages off.
+        #[arg(long, default_value_t = 180)]
+        outage_for: u64,
     },
     /// Billing: plans, accounts, subscriptions, payments and the invoice run.
     Billing {
@@ -149,8 +160,16 @@ fn existing_database(cfg: &Config) -> anyhow::Result<()> {
 async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
     match cmd {
         Cmd::Serve => return mast_controller::serve(cfg, mast_controller::shutdown_signal(), None).await,
-        Cmd::Demo { agents, targets, interval } => {
-            return mast_controller::demo::run(cfg, agents, targets, interval).await;
+        Cmd::Demo { agents, interval, snmp_interval, outage_after, outage_every, outage_for } => {
+            let opts = mast_controller::demo::DemoOptions {
+                towers: agents,
+                interval_secs: interval,
+                snmp_interval_secs: snmp_interval,
+                outage_after_secs: outage_after,
+                outage_every_secs: outage_every,
+                outage_for_secs: outage_for,
+            };
+            return mast_controller::demo::run(cfg, opts).await;
         }
         _ => {}
     }

@@ -45,8 +45,18 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         "--timeout-ms",
         "300",
     ]);
+    // The CPE answers first (its address on the namespace's loopback), then
+    // dies: a device that never answered is never an outage's root.
+    ns.exec(&["ip", "addr", "add", &format!("{dead}/32"), "dev", "lo"])?;
     let (mut agent, agent_id, relay) = Agent::start_in_netns(&c, "ridge", &ns, &[]).await?;
     let tok = c.admin_token();
+    c.wait_for("both devices up", Duration::from_secs(30), async || {
+        let (_, v) = c.get("/api/v1/devices", &tok).await.ok()?;
+        let d = devices(&v);
+        (d.len() == 2 && d.iter().all(|d| d["status"] == "up")).then_some(())
+    })
+    .await?;
+    ns.exec(&["ip", "addr", "del", &format!("{dead}/32"), "dev", "lo"])?;
     c.wait_for("one device up, one down", Duration::from_secs(30), async || {
         let (_, v) = c.get("/api/v1/devices", &tok).await.ok()?;
         let d = devices(&v);
@@ -196,12 +206,14 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.screenshot("30-site-created").await?;
     // The edit form says a credential is stored without showing it.
     b.client.find(Locator::Id("edit-site")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("form.site-form")).await?;
     let src = b.client.source().await?;
     assert!(src.contains("1 stored (v2c)") && !src.contains("valley-secret"), "write-only credentials");
     b.screenshot("31-site-edit").await?;
     // Deleting asks first.
     b.client.find(Locator::Css("form[action$='/delete'] button")).await?.click().await?;
-    b.client.find(Locator::Id("confirm-delete")).await?.click().await?;
+    // The click navigates to the confirmation page: wait for it.
+    b.client.wait().for_element(Locator::Id("confirm-delete")).await?.click().await?;
     if let Err(e) = b.client.wait().for_element(Locator::Css("#new-site")).await {
         let _ = b.screenshot("31b-site-delete-failed").await;
         anyhow::bail!("no site list after deleting ({e}): {}", b.client.source().await?);

@@ -82,7 +82,7 @@ async fn demo_agents_stop_with(signal: i32) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("demo-data");
     let mut demo = std::process::Command::new(controller_bin())
-        .args(["demo", "--agents", "2", "--targets", "2", "--interval", "1"])
+        .args(["demo", "--agents", "2", "--interval", "1", "--outage-for", "0"])
         .env("MAST_DATA_DIR", &data)
         .env("MAST_HTTP_LISTEN", "127.0.0.1:0")
         .env("MAST_QUIC_LISTEN", "127.0.0.1:0")

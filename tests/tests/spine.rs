@@ -317,57 +317,6 @@ async fn bad_input_is_refused_without_harm() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The README's run command: the demo starts a controller and an agent,
-/// enrolled through the token flow, and live data shows within a minute.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_shows_live_data() -> anyhow::Result<()> {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir()?;
-    let mut demo = std::process::Command::new(controller_bin())
-        .args(["demo", "--targets", "3", "--interval", "1"])
-        .env("MAST_DATA_DIR", dir.path().join("data"))
-        .env("MAST_HTTP_LISTEN", "127.0.0.1:0")
-        .env("MAST_QUIC_LISTEN", "127.0.0.1:0")
-        .env("MAST_AGENT_BIN", agent_bin())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    let stdout = demo.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let (mut url, mut token) = (None, None);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while (url.is_none() || token.is_none()) && Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
-            if let Some(u) = line.trim().strip_prefix("Web UI:") {
-                url = Some(u.trim().to_string());
-            }
-            if let Some(t) = line.trim().strip_prefix("API token:") {
-                token = Some(t.trim().to_string());
-            }
-        }
-    }
-    let (url, token) = (url.expect("demo prints the URL"), token.expect("demo prints an API token"));
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let v: Value = client.get(format!("{url}api/v1/devices")).bearer_auth(&token).send().await?.json().await?;
-        if up_count(&v) == 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "demo devices never came up: {v}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    unsafe { libc::kill(demo.id() as i32, libc::SIGTERM) };
-    let status = demo.wait()?;
-    assert!(status.success(), "demo exits cleanly on SIGTERM: {status}");
-    Ok(())
-}
-
 on_both_backends!(rollups_match_raw_samples);
 
 fn series_total(v: &Value) -> (i64, f64) {

@@ -38,6 +38,7 @@
 //! | `[monitoring] outage_hold_down_secs` | `MAST_OUTAGE_HOLD_DOWN_SECS` | `60` | a device is down after failing this long (and 3 probes in a row) |
 //! | `[monitoring] outage_recovery_secs` | `MAST_OUTAGE_RECOVERY_SECS` | `60` | ... and up again after answering this long (and 2 probes) |
 //! | `[monitoring] outage_agent_silence_secs` | `MAST_OUTAGE_AGENT_SILENCE_SECS` | `90` | a site whose agent sent no data this long is unreachable (one site incident) |
+//! | `[monitoring] outage_controller_window_secs` | `MAST_OUTAGE_CONTROLLER_WINDOW_SECS` | `120` | ... after waiting this much longer, so that many agents going silent together shows as the controller's own problem instead |
 //! | `[monitoring] map_tile_url` | `MAST_MAP_TILE_URL` | `https://tile.openstreetmap.org/{z}/{x}/{y}.png` | map tiles (`http(s)://host[:port]/...{z}...{x}...{y}...`, `{s}` allowed at the start of the host); the web pages' CSP allows images from its origin; empty: no tiles (markers only) |
 //! | `[monitoring] map_attribution` | `MAST_MAP_ATTRIBUTION` | `© OpenStreetMap contributors` | credit shown on the map for the tiles (plain text) |
 //! | `[support] hours` | `MAST_SUPPORT_HOURS` | `mon-fri 08:00-18:00` | business hours the SLA clocks count (`24/7` for always) |
@@ -152,6 +153,7 @@ pub struct Monitoring {
     pub outage_hold_down_secs: u64,
     pub outage_recovery_secs: u64,
     pub outage_agent_silence_secs: u64,
+    pub outage_controller_window_secs: u64,
     pub map_tile_url: String,
     pub map_attribution: String,
 }
@@ -295,6 +297,7 @@ impl Default for Monitoring {
             outage_hold_down_secs: 60,
             outage_recovery_secs: 60,
             outage_agent_silence_secs: 90,
+            outage_controller_window_secs: 120,
             map_tile_url: DEFAULT_MAP_TILE_URL.into(),
             map_attribution: "© OpenStreetMap contributors".into(),
         }
@@ -475,6 +478,7 @@ impl Config {
         e.parse("MAST_OUTAGE_HOLD_DOWN_SECS", &mut m.outage_hold_down_secs)?;
         e.parse("MAST_OUTAGE_RECOVERY_SECS", &mut m.outage_recovery_secs)?;
         e.parse("MAST_OUTAGE_AGENT_SILENCE_SECS", &mut m.outage_agent_silence_secs)?;
+        e.parse("MAST_OUTAGE_CONTROLLER_WINDOW_SECS", &mut m.outage_controller_window_secs)?;
         e.string("MAST_MAP_TILE_URL", &mut m.map_tile_url);
         e.string("MAST_MAP_ATTRIBUTION", &mut m.map_attribution);
         let s = &mut self.support;
@@ -566,6 +570,7 @@ impl Config {
         between("monitoring.outage_hold_down_secs", m.outage_hold_down_secs, 1, 86_400)?;
         between("monitoring.outage_recovery_secs", m.outage_recovery_secs, 1, 86_400)?;
         between("monitoring.outage_agent_silence_secs", m.outage_agent_silence_secs, 1, 86_400)?;
+        between("monitoring.outage_controller_window_secs", m.outage_controller_window_secs, 0, 86_400)?;
         tile_origin(&m.map_tile_url).map_err(|p| invalid("monitoring.map_tile_url", p))?;
         if mast_text_core::input::line(&m.map_attribution, 300).is_err() {
             return bad("monitoring.map_attribution", "must be one line of at most 300 characters");

@@ -217,6 +217,7 @@ impl Settings {
                     hold_down_ms: m.outage_hold_down_secs as i64 * 1000,
                     recovery_hold_ms: m.outage_recovery_secs as i64 * 1000,
                     agent_silence_ms: m.outage_agent_silence_secs as i64 * 1000,
+                    controller_window_ms: m.outage_controller_window_secs as i64 * 1000,
                     ..Default::default()
                 },
                 map_tile_url: m.map_tile_url.clone(),
@@ -280,6 +281,8 @@ pub struct App {
     pub payments: Option<Arc<dyn PaymentProvider>>,
     pub metrics: Arc<Metrics>,
     pub shutdown: Shutdown,
+    /// Messages waiting for a channel with no transport (the staff banner).
+    pub waiting: Arc<crate::notify::Waiting>,
 }
 
 impl App {
@@ -301,6 +304,7 @@ impl App {
             payments,
             metrics: Arc::new(Metrics::default()),
             shutdown: Shutdown::new(),
+            waiting: Arc::new(crate::notify::Waiting::new()),
         })
     }
 

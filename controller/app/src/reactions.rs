@@ -28,7 +28,7 @@ pub async fn outage(
     corr: &Correlator,
     actions: &[Action],
 ) -> Result<(), StoreError> {
-    let notify = *channels;
+    let notify = channels.customer_notices();
     let mut tx = db.pool.begin().await?;
     // Customer-facing incidents carry exactly one ticket; internal alerts none.
     for a in actions {

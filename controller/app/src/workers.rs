@@ -27,12 +27,15 @@ pub fn start(app: &App) -> OutageFeed {
     let s = &app.settings;
     let stop = &app.shutdown;
 
-    let (db, t, sd) = (app.db.clone(), app.transports.clone(), stop.clone());
+    let (db, t, sd, waiting) = (app.db.clone(), app.transports.clone(), stop.clone(), app.waiting.clone());
     let interval = s.notify.every;
     stop.spawn(async move {
         every(&sd, interval, || async {
             if let Err(e) = crate::notify::deliver_due(&db, &t, &sd).await {
                 warn!(error = %e, "notification worker: database error");
+            }
+            if let Err(e) = waiting.refresh(&db, t.channels()).await {
+                warn!(error = %e, "notification worker: counting waiting messages failed");
             }
         })
         .await

@@ -337,6 +337,29 @@ pub async fn link_cpe(db: &Db, customer_id: i64, mac: &str) -> Result<String, St
     Ok(m)
 }
 
+/// Replaces the customer's CPEs with `macs` (any notation) in one
+/// transaction: a bad MAC (`mac`) changes nothing; a MAC serving another
+/// customer moves here. Returns the normalised MACs.
+pub async fn set_cpes(db: &Db, customer_id: i64, macs: &[&str]) -> Result<Vec<String>, StoreError> {
+    let macs = macs.iter().map(|m| parse_cpe("mac", m)).collect::<Result<Vec<_>, _>>()?;
+    let mut tx = db.begin().await?;
+    let n = sqlx::query("UPDATE customers SET updated_ms = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(customer_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("no customer {customer_id}")));
+    }
+    sqlx::query("DELETE FROM customer_devices WHERE customer_id = $1").bind(customer_id).execute(&mut *tx).await?;
+    for m in &macs {
+        link(&mut tx, customer_id, m).await?;
+    }
+    tx.commit().await?;
+    Ok(macs)
+}
+
 const COLS: &str = "c.id, c.name, c.email, c.phone, c.address, c.lat, c.lon, c.status, c.site_id, s.name AS site, \
     c.notes, c.notify_outages, c.created_ms, c.updated_ms";
 
@@ -417,6 +440,17 @@ pub async fn count(db: &Db, q: &str) -> Result<i64, StoreError> {
     let (like, mac_like) = patterns(q)?;
     let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM customers c WHERE {MATCHES}");
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(like).bind(mac_like).fetch_one(&db.pool).await?)
+}
+
+/// The customers of a site, oldest first (at most `limit`).
+pub async fn at_site(db: &Db, site_id: i64, limit: i64) -> Result<Vec<Customer>, StoreError> {
+    let sql = format!(
+        "SELECT {COLS} FROM customers c LEFT JOIN sites s ON s.id = c.site_id WHERE c.site_id = $1 \
+         ORDER BY c.id LIMIT $2"
+    );
+    let list =
+        sqlx::query_as::<_, Customer>(sqlx::AssertSqlSafe(sql)).bind(site_id).bind(limit).fetch_all(&db.pool).await?;
+    with_cpes(db, list).await
 }
 
 /// Customers with coordinates, for the map: (id, lat, lon, name).
@@ -566,6 +600,13 @@ mod tests {
         assert_eq!((c.cpes.as_slice(), c.notify_outages), (&["04:18:d6:a1:22:3b".to_string()][..], false));
         let c = update(&db, c.id, &input("Ada")).await.unwrap();
         assert!(!c.notify_outages, "an update that does not say keeps the opt-out");
+        // Replacing the CPEs: a bad MAC changes nothing; otherwise exactly the new set.
+        assert_eq!(set_cpes(&db, c.id, &["06:4d:41:01:01:01", "bad"]).await.unwrap_err().field(), Some("mac"));
+        assert_eq!(get(&db, c.id).await.unwrap().unwrap().cpes, vec!["04:18:d6:a1:22:3b"]);
+        set_cpes(&db, c.id, &["06-4D-41-01-01-01"]).await.unwrap();
+        assert_eq!(get(&db, c.id).await.unwrap().unwrap().cpes, vec!["06:4d:41:01:01:01"]);
+        assert!(matches!(set_cpes(&db, 9999, &[]).await, Err(StoreError::NotFound(_))));
+        assert_eq!(at_site(&db, 1, 10).await.unwrap().len(), 0, "no customer at a site that does not exist");
     }
 
     #[tokio::test]

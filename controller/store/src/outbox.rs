@@ -186,7 +186,8 @@ pub fn backoff(attempts: i64) -> Duration {
 }
 
 /// Which channels the operator configured (a transport exists for them):
-/// deciders queue nothing for a channel that cannot be delivered.
+/// deciders queue nothing for a channel that cannot be delivered, except
+/// what [`Channels::customer_notices`] says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Channels {
     pub email: bool,
@@ -200,15 +201,62 @@ impl Channels {
             Channel::Webhook => self.webhook,
         }
     }
+
+    /// The channels outage notices to customers are queued on: email
+    /// always (what customers were told is a record staff need, and the
+    /// notices wait in the outbox, shown on every staff page, until mail is
+    /// configured), SMS only through a configured webhook.
+    pub fn customer_notices(self) -> Channels {
+        Channels { email: true, ..self }
+    }
 }
 
-/// Messages due for delivery at `now` (oldest due first, at most `limit`).
-pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>, StoreError> {
+/// Messages that wait because their channel has no transport.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Waiting {
+    pub email: i64,
+    pub webhook: i64,
+}
+
+/// Counts the queued messages on the channels `configured` lacks (a
+/// configured channel counts 0: its messages are being delivered).
+pub async fn waiting(db: &Db, configured: Channels) -> Result<Waiting, StoreError> {
+    if configured.email && configured.webhook {
+        return Ok(Waiting::default());
+    }
+    let rows: Vec<(Channel, i64)> = sqlx::query_as(
+        "SELECT channel, CAST(COUNT(*) AS BIGINT) FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL \
+         GROUP BY channel",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let mut w = Waiting::default();
+    for (c, n) in rows {
+        match c {
+            Channel::Email if !configured.email => w.email = n,
+            Channel::Webhook if !configured.webhook => w.webhook = n,
+            _ => {}
+        }
+    }
+    Ok(w)
+}
+
+/// Messages due for delivery at `now` on the `configured` channels (oldest
+/// due first, at most `limit`). Messages on a channel without a transport
+/// are not due: they wait, untried, until one is configured.
+pub async fn due(db: &Db, now: i64, limit: i64, configured: Channels) -> Result<Vec<Queued>, StoreError> {
     let sql = format!(
         "SELECT {COLS} FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL AND next_attempt_ms <= $1 \
+         AND ((channel = 'email' AND $3 = 1) OR (channel = 'webhook' AND $4 = 1)) \
          ORDER BY next_attempt_ms, id LIMIT $2"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(limit).fetch_all(&db.pool).await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(limit)
+        .bind(i64::from(configured.email))
+        .bind(i64::from(configured.webhook))
+        .fetch_all(&db.pool)
+        .await?)
 }
 
 /// Records a delivered message.
@@ -420,7 +468,12 @@ mod tests {
         assert!(enqueue(&mut tx, &m).await.unwrap());
         assert!(!enqueue(&mut tx, &m).await.unwrap(), "the same decision queues nothing new");
         tx.commit().await.unwrap();
-        let q = due(&db, now_ms() + 1, 10).await.unwrap();
+        let none = Channels { email: true, webhook: false };
+        assert!(due(&db, now_ms() + 1, 10, none).await.unwrap().is_empty(), "no transport: waits, untried");
+        assert_eq!(waiting(&db, none).await.unwrap(), Waiting { email: 0, webhook: 1 });
+        let all = Channels { email: true, webhook: true };
+        assert_eq!(waiting(&db, all).await.unwrap(), Waiting::default());
+        let q = due(&db, now_ms() + 1, 10, all).await.unwrap();
         assert_eq!((q.len(), q[0].channel), (1, Channel::Webhook));
         assert_eq!(q[0].headers.get("In-Reply-To").map(String::as_str), Some("<a@b>"));
         assert_eq!(pending_count(&db).await.unwrap(), 1);

@@ -416,6 +416,7 @@ mod tests {
             csrf: Some("tok".into()),
             ip: None,
             path: "/users".into(),
+            waiting: Default::default(),
         };
         let form = |email: &str, role: &str, password: &str| {
             Form(NewUserForm { email: email.into(), role: role.into(), password: password.into() })

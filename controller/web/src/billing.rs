@@ -761,6 +761,7 @@ mod tests {
             csrf: Some("tok".into()),
             ip: None,
             path: format!("/customers/{id}"),
+            waiting: Default::default(),
         };
         let section = staff_section(&staff, &st, id).await.unwrap().into_string();
         assert_escaped(&section);

@@ -586,6 +586,7 @@ pub(crate) mod tests {
             csrf: Some("tok".into()),
             ip: None,
             path: "/customers".into(),
+            waiting: Default::default(),
         }
     }
 

@@ -393,7 +393,7 @@ pub async fn send_update(
         text,
         now: crate::db::now_ms(),
     };
-    let n = match outages::send_update(&st.db, st.channels(), &st.settings.tz, &u).await {
+    let n = match outages::send_update(&st.db, st.channels().customer_notices(), &st.settings.tz, &u).await {
         Ok(n) => n,
         Err(e) => return refused(&c, &st, id, e, ("", &f.update, "")).await,
     };

@@ -124,6 +124,8 @@ pub struct Caller {
     pub ip: Option<String>,
     /// The request path (pages mark the current navigation entry with it).
     pub path: String,
+    /// Messages waiting for an unconfigured channel (pages show a banner).
+    pub waiting: notify::Waiting,
 }
 
 impl Caller {
@@ -399,9 +401,15 @@ pub async fn authorize(
                 .unwrap_or("");
             let found = if token.is_empty() { Ok(None) } else { crate::auth::token_caller(&st.db, token).await };
             match found {
-                Ok(Some((name, role))) => {
-                    Caller { name: format!("token:{name}"), role, user_id: None, csrf: None, ip, path }
-                }
+                Ok(Some((name, role))) => Caller {
+                    name: format!("token:{name}"),
+                    role,
+                    user_id: None,
+                    csrf: None,
+                    ip,
+                    path,
+                    waiting: Default::default(),
+                },
                 Ok(None) => {
                     Metrics::inc(&st.metrics.http_unauthorized);
                     let msg = if token.is_empty() { "missing bearer token" } else { "invalid or revoked token" };
@@ -423,6 +431,7 @@ pub async fn authorize(
                     csrf: Some(s.csrf),
                     ip,
                     path,
+                    waiting: st.waiting.get(),
                 },
                 // htmx (a polled fragment) would swap the login page into
                 // the page: tell it to go there instead.

@@ -72,7 +72,9 @@ const PLANS: [(&str, i64, u32, u32, u32); 5] = [
     ("Business", 14900, 200_000, 50_000, 7),
 ];
 
-const SITES: [(&str, f64, f64); 6] = [
+/// The demo's towers (sites): name, latitude, longitude. `mast-controller
+/// demo` runs its simulated radios on them.
+pub const SITES: [(&str, f64, f64); 6] = [
     ("demo-north-ridge", 44.512, -89.574),
     ("demo-cedar-hill", 44.431, -89.701),
     ("demo-lake-road", 44.389, -89.492),

@@ -36,7 +36,10 @@
 //!
 //! 1. **Hold-down**: latched *down* once a failure run has at least
 //!    `down_after` failures and no success for `hold_down_ms` since its first
-//!    failure (until then *pending*). **Recovery hold**: latched *up* again
+//!    failure (until then *pending*). A channel that has never had a
+//!    success is never latched down: nothing went down (a CPE whose
+//!    station-table address drops pings), so it stays pending, never a
+//!    root, and is covered by its parent's outage. **Recovery hold**: latched *up* again
 //!    after at least `up_after` successes and no failure for
 //!    `recovery_hold_ms`. The outage is `[first failure, first success of
 //!    the recovery run)`: these intervals are the device's history

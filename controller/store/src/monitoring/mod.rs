@@ -73,6 +73,10 @@ crate::text_enum! {
     pub enum DeviceStatus (field "status") {
         Up = "up",
         Down = "down",
+        /// Pinged, but it has never answered (a CPE whose station-table
+        /// address drops pings, a mistyped target): nothing went down, so
+        /// it is neither counted down nor the root of an incident.
+        NoReply = "no-reply",
         /// No sample yet, or none for 3 intervals.
         Unknown = "unknown",
     }
@@ -806,11 +810,13 @@ pub fn device_status(
     interval_ms: i64,
     last_sample_ms: Option<i64>,
     last_rtt_us: Option<i64>,
+    last_ok_ms: Option<i64>,
 ) -> DeviceStatus {
     match last_sample_ms {
         None => DeviceStatus::Unknown,
         Some(ts) if now - ts > 3 * interval_ms + 10_000 => DeviceStatus::Unknown,
         Some(_) if last_rtt_us.is_some() => DeviceStatus::Up,
+        Some(_) if last_ok_ms.is_none() => DeviceStatus::NoReply,
         Some(_) => DeviceStatus::Down,
     }
 }
@@ -830,6 +836,7 @@ struct DeviceRow {
     name: Option<String>,
     last_sample_ms: Option<i64>,
     last_rtt_us: Option<i64>,
+    last_ok_ms: Option<i64>,
     mac: Option<String>,
     kind: Option<DeviceKind>,
     vendor: Option<String>,
@@ -865,7 +872,7 @@ async fn list_devices_where(
         .collect();
     let sql = format!(
         "SELECT d.id, d.site_id, s.name AS site, s.interval_ms, d.addr, d.name, d.last_sample_ms, d.last_rtt_us, \
-         d.mac, d.kind, d.vendor, d.model, d.firmware, d.parent_id, d.signal_dbm, d.snmp_outcome \
+         d.last_ok_ms, d.mac, d.kind, d.vendor, d.model, d.firmware, d.parent_id, d.signal_dbm, d.snmp_outcome \
          FROM devices d JOIN sites s ON s.id = d.site_id WHERE {filter} ORDER BY s.name, d.addr LIMIT $1 OFFSET $2"
     );
     let rows: Vec<DeviceRow> =
@@ -880,7 +887,7 @@ async fn list_devices_where(
                 site: r.site,
                 addr: r.addr,
                 name: r.name,
-                status: device_status(now, r.interval_ms, r.last_sample_ms, r.last_rtt_us),
+                status: device_status(now, r.interval_ms, r.last_sample_ms, r.last_rtt_us, r.last_ok_ms),
                 last_rtt_ms: r.last_rtt_us.map(|us| us as f64 / 1000.0),
                 loss_pct: (n > 0).then(|| lost as f64 * 100.0 / n as f64),
                 samples_10m: n,
@@ -1141,7 +1148,7 @@ pub async fn site_counts(db: &Db, now: i64) -> Result<HashMap<i64, SiteCounts>, 
          CAST(SUM(CASE WHEN d.last_sample_ms IS NOT NULL AND $1 - d.last_sample_ms <= 3 * s.interval_ms + 10000 \
               AND d.last_rtt_us IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS up, \
          CAST(SUM(CASE WHEN d.last_sample_ms IS NOT NULL AND $1 - d.last_sample_ms <= 3 * s.interval_ms + 10000 \
-              AND d.last_rtt_us IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS down \
+              AND d.last_rtt_us IS NULL AND d.last_ok_ms IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS down \
          FROM devices d JOIN sites s ON s.id = d.site_id GROUP BY d.site_id",
     )
     .bind(now)
@@ -1356,11 +1363,12 @@ mod tests {
 
     #[test]
     fn status_rules() {
-        assert_eq!(device_status(100_000, 30_000, None, None), "unknown");
-        assert_eq!(device_status(100_000, 30_000, Some(90_000), Some(5)), "up");
-        assert_eq!(device_status(100_000, 30_000, Some(90_000), None), "down");
-        assert_eq!(device_status(1_000_000, 30_000, Some(90_000), Some(5)), "unknown");
-        assert_eq!(device_status(100_000, 30_000, Some(90_000), None), DeviceStatus::Down);
+        assert_eq!(device_status(100_000, 30_000, None, None, None), "unknown");
+        assert_eq!(device_status(100_000, 30_000, Some(90_000), Some(5), Some(90_000)), "up");
+        assert_eq!(device_status(100_000, 30_000, Some(90_000), None, Some(60_000)), "down");
+        assert_eq!(device_status(1_000_000, 30_000, Some(90_000), Some(5), Some(90_000)), "unknown");
+        assert_eq!(device_status(100_000, 30_000, Some(90_000), None, Some(1)), DeviceStatus::Down);
+        assert_eq!(device_status(100_000, 30_000, Some(90_000), None, None), DeviceStatus::NoReply, "never answered");
         assert_eq!(serde_json::to_string(&DeviceStatus::Up).unwrap(), "\"up\"");
     }
 

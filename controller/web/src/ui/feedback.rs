@@ -32,7 +32,7 @@ pub fn badge_tone(status: &str) -> Tone {
         "up" | "connected" | "active" | "ok" => Tone::Up,
         "down" | "offline" | "revoked" | "failed" => Tone::Down,
         "degraded" | "at risk" | "at-risk" => Tone::Degraded,
-        "no agent" | "never" | "none" | "0" | "-" | "" | "n/a" => Tone::Neutral,
+        "no agent" | "no-reply" | "never" | "none" | "0" | "-" | "" | "n/a" => Tone::Neutral,
         _ => Tone::Unknown,
     }
 }

@@ -24,6 +24,9 @@ pub struct PageCtx<'a> {
     pub nav: &'a [NavItem<'a>],
     /// The request path (query allowed), to mark the current nav entry.
     pub path: &'a str,
+    /// A warning shown above every page (e.g. notices that cannot be sent),
+    /// with an optional link to where it is fixed or seen.
+    pub banner: Option<(&'a str, Option<&'a str>)>,
 }
 
 /// htmx settings for a strict CSP: no `<style>` injection (the indicator
@@ -88,6 +91,12 @@ pub fn layout(ctx: &PageCtx<'_>, title: &str, body: Markup) -> Markup {
                         (csrf_field(ctx.csrf))
                         span.who { (ctx.name) " · " (ctx.role) }
                         button type="submit" { "Log out" }
+                    }
+                }
+                @if let Some((text, link)) = ctx.banner {
+                    div.banner.banner-warn role="status" {
+                        (text)
+                        @if let Some(href) = link { " " a href=(href) { "See the outbox" } }
                     }
                 }
                 main #main { (body) }

@@ -18,7 +18,14 @@ fn safe(html: &Markup) -> String {
 }
 
 fn ctx<'a>(nav: &'a [NavItem<'a>]) -> PageCtx<'a> {
-    PageCtx { name: HOSTILE, role: HOSTILE, csrf: HOSTILE, nav, path: "/sites/3" }
+    PageCtx {
+        name: HOSTILE,
+        role: HOSTILE,
+        csrf: HOSTILE,
+        nav,
+        path: "/sites/3",
+        banner: Some((HOSTILE, Some(HOSTILE))),
+    }
 }
 
 const NAV: &[NavItem<'static>] =

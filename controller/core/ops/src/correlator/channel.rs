@@ -68,7 +68,14 @@ impl Core {
         let r = self.run?;
         let span = t.saturating_sub(r.start);
         if !r.ok {
-            if self.down_since.is_none() && r.count >= c.down_after.max(1) && span >= c.hold_down_ms {
+            // A device that never answered has not gone down: nothing
+            // changed (a CPE whose station-table IP drops pings, a target
+            // typed wrong). It stays pending, shown as "no reply yet".
+            if self.down_since.is_none()
+                && self.last_success.is_some()
+                && r.count >= c.down_after.max(1)
+                && span >= c.hold_down_ms
+            {
                 self.down_since = Some(r.start);
             }
             return None;

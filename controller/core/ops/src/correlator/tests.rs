@@ -124,6 +124,39 @@ fn ap_with_200_cpes_is_one_incident_and_resolves_with_its_duration() {
 }
 
 #[test]
+fn a_device_that_never_answered_is_no_root_but_its_ap_outage_covers_it() {
+    // CPE 2 (a station-table address that drops pings) never answers; CPE 3
+    // answers until 5:00 and then fails with the AP up; the AP fails 10:00-14:00.
+    let topo = Topology {
+        sites: vec![1],
+        devices: vec![
+            spec(1, 1, &[], DeviceKind::Ap),
+            spec(2, 1, &[1], DeviceKind::Cpe),
+            spec(3, 1, &[1], DeviceKind::Cpe),
+        ],
+    };
+    let mut c = Correlator::new(Config::default());
+    c.set_topology(topo);
+    let ap_out = 10 * MIN..14 * MIN;
+    let log = run(
+        &mut c,
+        &rounds(&[2, 3, 1], 0, 9 * MIN, |id, t| match id {
+            2 => true,
+            3 => t >= 5 * MIN,
+            _ => false,
+        }),
+    );
+    let opened = opens(&log);
+    assert_eq!(opened.len(), 1, "only the CPE that went down: {opened:?}");
+    assert_eq!(opened[0].1.root, Root::Device(3));
+    assert_eq!(c.device_status(2, 9 * MIN).map(|s| s.reach), Some(Reach::Pending { since: 2 }), "never latched down");
+    // The AP's outage covers the silent CPE (it is not up) with the AP.
+    let log = run(&mut c, &rounds(&[2, 3, 1], 9 * MIN + ROUND, 13 * MIN, |id, t| id != 1 || ap_out.contains(&t)));
+    let ap = opens(&log).into_iter().find(|(_, i)| i.root == Root::Device(1)).expect("the AP's incident");
+    assert!(ap.1.devices.contains(&2), "{:?}", ap.1.devices);
+}
+
+#[test]
 fn child_failures_before_the_parents_verdict_never_make_a_child_root() {
     let topo = Topology {
         sites: vec![1],
