@@ -170,6 +170,36 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     let (_, v) = c.get("/api/v1/incidents?open=true", &tok).await?;
     assert!(v["incidents"].as_array().is_some_and(|a| a.iter().all(|i| i["id"] != incident)), "{v}");
 
+    // Re-parent a device: the CPE goes under the AP (set by staff, shown as
+    // such), the site's tree changes; a loop is refused next to the field.
+    let (_, v) = c.get("/api/v1/devices", &tok).await?;
+    let id_of = |label: &str| -> i64 {
+        devices(&v).iter().find(|d| d["name"] == label).and_then(|d| d["id"].as_i64()).expect(label)
+    };
+    let (ap_id, cpe_id) = (id_of("ap-ridge"), id_of("cpe-smith"));
+    b.client.goto(&format!("{base}/devices/{cpe_id}")).await?;
+    b.client.find(Locator::Id("edit-device")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("form.device-form")).await?;
+    b.client.find(Locator::Css(&format!("input[name=parents][value='{ap_id}']"))).await?.click().await?;
+    b.client.find(Locator::Css("select[name=kind] option[value=cpe]")).await?.click().await?;
+    type_in_id(&b, "device-notes", "Roof mount; ladder needed").await?;
+    b.screenshot("34-device-edit").await?;
+    b.client.find(Locator::Id("save-device")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("edit-device")).await?;
+    let src = b.client.source().await?;
+    assert!(src.contains("(set by staff)") && src.contains("Roof mount; ladder needed"), "saved");
+    assert!(src.contains(&format!("href=\"/devices/{ap_id}\"")), "the parent is linked");
+    b.client.goto(&format!("{base}{site_path}")).await?;
+    let row = b.client.find(Locator::XPath("//tr[.//a[text()='cpe-smith']]")).await?;
+    assert!(row.text().await?.contains('└'), "the CPE hangs under the AP in the site's tree");
+    b.screenshot("34b-site-tree").await?;
+    b.client.goto(&format!("{base}/devices/{ap_id}/edit")).await?;
+    b.client.find(Locator::Css(&format!("input[name=parents][value='{cpe_id}']"))).await?.click().await?;
+    b.client.find(Locator::Id("save-device")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("device-parents-error")).await?;
+    assert!(b.client.source().await?.contains("would loop"), "a loop is refused next to the parents");
+    b.screenshot("35-device-loop-refused").await?;
+
     // A new site from the browser: a bad subnet comes back next to its
     // field with the rest kept and the typed credential not shown again.
     b.client.goto(&format!("{base}/sites")).await?;
@@ -327,6 +357,7 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         ("24b-outbox", "/outbox".to_string()),
         ("25-site-inventory", format!("{site_path}/inventory")),
         ("27-search", "/search?q=ridge".to_string()),
+        ("27b-device-edit", format!("/devices/{cpe_id}/edit")),
         ("28-map", "/sites/map".to_string()),
     ];
     for (width, suffix) in [(1280, "desktop"), (390, "phone")] {
@@ -377,5 +408,13 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.screenshot("06-technician-refused").await?;
     agent.kill();
     drop(relay);
+    Ok(())
+}
+
+/// Replaces the text of the field with this id.
+async fn type_in_id(b: &Browser, id: &str, text: &str) -> anyhow::Result<()> {
+    let e = b.client.find(Locator::Id(id)).await?;
+    e.clear().await?;
+    e.send_keys(text).await?;
     Ok(())
 }

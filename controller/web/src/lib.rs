@@ -237,6 +237,10 @@ routes! {
     GET "/sites/{id}/inventory" Page Access::Roles(EVERYONE) => get(network::site_inventory);
     GET "/devices" Page Access::Roles(EVERYONE) => get(network::devices);
     GET "/devices/{id}" Page Access::Roles(EVERYONE) => get(network::device);
+    GET "/devices/{id}/edit" Page Access::Roles(network::device_form::EDITORS) => get(network::device_form::edit);
+    POST "/devices/{id}/edit" Page Access::Roles(network::device_form::EDITORS) => post(network::device_form::save);
+    POST "/devices/{id}/retire" Page Access::Roles(network::device_form::EDITORS) => post(network::device_form::retire);
+    POST "/devices/{id}/restore" Page Access::Roles(network::device_form::EDITORS) => post(network::device_form::restore);
     GET "/devices/{id}/chart.svg" Page Access::Roles(EVERYONE) => get(network::chart);
     GET "/devices/{id}/signal.svg" Page Access::Roles(EVERYONE) => get(network::signal_chart);
     GET "/devices/{id}/series.json" Page Access::Roles(EVERYONE) => get(network::series_json);

@@ -29,6 +29,7 @@ use maud::Render;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub mod device_form;
 pub mod site_form;
 
 type PageResult = Result<Response, ApiError>;
@@ -639,7 +640,10 @@ pub struct RangeQ {
 /// Everything the device page shows.
 pub(crate) struct DevicePage {
     pub device: DeviceView,
-    pub parent: Option<DeviceView>,
+    /// Its parents: the staff-set ones, else the learned one.
+    pub parents: Vec<DeviceView>,
+    /// May change it (edit link, restore button) with this CSRF token.
+    pub edit_csrf: Option<String>,
     pub incidents: Vec<IncidentView>,
     pub customers: Vec<Customer>,
     pub inventory: Vec<InventoryView>,
@@ -656,10 +660,15 @@ pub async fn device(
 ) -> Result<Markup, ApiError> {
     let device = monitoring::get_device(&st.db, id).await?;
     let (_, range) = range_ms(q.range.as_deref())?;
-    let parent = match device.parent_id {
-        Some(p) => monitoring::device(&st.db, p).await?,
-        None => None,
+    let parent_ids = match monitoring::edits::parents(&st.db, id).await? {
+        set if !set.is_empty() => set,
+        _ => device.parent_id.into_iter().collect(),
     };
+    let mut parents = Vec::new();
+    for p in parent_ids {
+        parents.extend(monitoring::device(&st.db, p).await?);
+    }
+    let can_edit = device_form::EDITORS.contains(&c.role);
     let inventory = monitoring::inventory::device_inventory(&st.db, id).await?;
     let mut history = Vec::new();
     for i in &inventory {
@@ -671,7 +680,8 @@ pub async fn device(
         incidents: monitoring::outages::open_for_device(&st.db, id).await?,
         customers: mast_store::customers::of_device(&st.db, id).await?,
         device,
-        parent,
+        parents,
+        edit_csrf: can_edit.then(|| c.csrf.clone().unwrap_or_default()),
         inventory,
         history,
         range,
@@ -687,9 +697,26 @@ pub(crate) fn render_device(p: &DevicePage, now: i64) -> Markup {
     let signal_label = format!("Signal over the last {range}");
     html! {
         h1 { (d.label()) }
+        @if let Some(at) = d.retired_ms {
+            div.banner.degraded role="status" {
+                "Retired " (fmt_utc(at)) ". It is out of the lists, the counts and outage detection."
+                @if let Some(csrf) = &p.edit_csrf {
+                    " "
+                    (ui::form_with_class("inline", &format!("/devices/{id}/restore"), Method::Post, csrf, html! {
+                        button #restore-device type="submit" { "Bring it back" }
+                    }))
+                }
+            }
+        }
         p {
             (ui::badge(d.status.as_str())) " · site " (link("/sites/", d.site_id, &d.site))
             " · last sample " (ago(now, d.last_sample_ms))
+            @if p.edit_csrf.is_some() && d.retired_ms.is_none() {
+                " · " a #edit-device href={ "/devices/" (id) "/edit" } { "Edit" }
+            }
+        }
+        @if let Some(n) = &d.notes {
+            div.notes { h2 { "Notes" } p.pre { (n) } }
         }
         (ui::kv_list(&[
             ("Address", html! { span.mono { (d.addr) } }),
@@ -699,13 +726,22 @@ pub(crate) fn render_device(p: &DevicePage, now: i64) -> Markup {
         h2 { "Identity" }
         (ui::kv_list(&[
             ("MAC", html! { span.mono { (or_dash(d.mac.as_deref())) } }),
-            ("Kind", html! { (or_dash(d.kind.map(|k| k.as_str()))) }),
+            ("Kind", html! {
+                (or_dash(d.kind.map(|k| k.as_str())))
+                @if d.kind.is_some() { span.muted { @if d.kind_set { " (set by staff)" } @else { " (learned)" } } }
+            }),
             ("Vendor", html! { (or_dash(d.vendor.as_deref())) }),
             ("Model", html! { (or_dash(d.model.as_deref())) }),
             ("Firmware", html! { (or_dash(d.firmware.as_deref())) }),
-            ("Parent", match &p.parent {
-                Some(pd) => link("/devices/", pd.id, pd.label()),
-                None => html! { "-" },
+            (if p.parents.len() > 1 { "Parents" } else { "Parent" }, html! {
+                @if p.parents.is_empty() { "- (directly behind the backhaul)" }
+                @for (i, pd) in p.parents.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    (link("/devices/", pd.id, pd.label()))
+                }
+                @if !p.parents.is_empty() {
+                    span.muted { @if d.parent_set { " (set by staff)" } @else { " (learned)" } }
+                }
             }),
             ("Signal", html! { (dbm(d.signal_dbm)) }),
             ("SNMP", html! { (d.snmp.map(|s| s.as_str()).unwrap_or("not polled")) }),

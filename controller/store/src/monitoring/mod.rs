@@ -9,6 +9,7 @@ use crate::db::{Db, StoreError, Tx, now_ms};
 use mast_shared::{ProbeTarget, Sample, SampleBody, SiteConfig, SnmpOutcome};
 
 pub use mast_ops_core::{correlator, maintenance};
+pub mod edits;
 pub mod inventory;
 pub mod outages;
 pub mod probing;
@@ -419,6 +420,8 @@ pub async fn delete_site(db: &Db, id: i64) -> Result<(), StoreError> {
         "DELETE FROM site_snmp_credentials WHERE site_id = $1",
         "DELETE FROM site_targets WHERE site_id = $1",
         "UPDATE devices SET parent_id = NULL WHERE site_id = $1",
+        "DELETE FROM device_parents WHERE device_id IN (SELECT id FROM devices WHERE site_id = $1) \
+         OR parent_id IN (SELECT id FROM devices WHERE site_id = $1)",
         "DELETE FROM devices WHERE site_id = $1",
         "DELETE FROM sites WHERE id = $1",
     ] {
@@ -795,6 +798,14 @@ pub struct DeviceView {
     pub signal_dbm: Option<i64>,
     /// Last SNMP poll; `None` if never polled.
     pub snmp: Option<SnmpStatus>,
+    /// Staff notes.
+    pub notes: Option<String>,
+    /// `kind` was set by staff (else learned by the agents).
+    pub kind_set: bool,
+    /// `parent_id` was set by staff (else learned from a station table).
+    pub parent_set: bool,
+    /// When the device was retired (it then shows only on its own page).
+    pub retired_ms: Option<i64>,
 }
 
 impl DeviceView {
@@ -822,7 +833,7 @@ pub fn device_status(
 }
 
 pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<DeviceView>, StoreError> {
-    list_devices_where(db, "$3 = $3", 0, limit, offset).await
+    list_devices_where(db, "d.retired_ms IS NULL", 0, limit, offset).await
 }
 
 /// A `devices` row with its site, as the views read it.
@@ -845,6 +856,10 @@ struct DeviceRow {
     parent_id: Option<i64>,
     signal_dbm: Option<i64>,
     snmp_outcome: Option<SnmpStatus>,
+    notes: Option<String>,
+    kind_set: i64,
+    parent_set: i64,
+    retired_ms: Option<i64>,
 }
 
 async fn list_devices_where(
@@ -872,7 +887,11 @@ async fn list_devices_where(
         .collect();
     let sql = format!(
         "SELECT d.id, d.site_id, s.name AS site, s.interval_ms, d.addr, d.name, d.last_sample_ms, d.last_rtt_us, \
-         d.last_ok_ms, d.mac, d.kind, d.vendor, d.model, d.firmware, d.parent_id, d.signal_dbm, d.snmp_outcome \
+         d.last_ok_ms, d.mac, COALESCE(d.kind_set, d.kind) AS kind, d.vendor, d.model, d.firmware, \
+         COALESCE((SELECT MIN(p.parent_id) FROM device_parents p WHERE p.device_id = d.id), d.parent_id) AS parent_id, \
+         d.signal_dbm, d.snmp_outcome, d.notes, \
+         CAST(CASE WHEN d.kind_set IS NULL THEN 0 ELSE 1 END AS BIGINT) AS kind_set, \
+         CAST((SELECT COUNT(*) FROM device_parents p WHERE p.device_id = d.id) AS BIGINT) AS parent_set, d.retired_ms \
          FROM devices d JOIN sites s ON s.id = d.site_id WHERE {filter} ORDER BY s.name, d.addr LIMIT $1 OFFSET $2"
     );
     let rows: Vec<DeviceRow> =
@@ -900,6 +919,10 @@ async fn list_devices_where(
                 parent_id: r.parent_id,
                 signal_dbm: r.signal_dbm,
                 snmp: r.snmp_outcome,
+                notes: r.notes,
+                kind_set: r.kind_set != 0,
+                parent_set: r.parent_set != 0,
+                retired_ms: r.retired_ms,
             }
         })
         .collect())
@@ -1149,7 +1172,7 @@ pub async fn site_counts(db: &Db, now: i64) -> Result<HashMap<i64, SiteCounts>, 
               AND d.last_rtt_us IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS up, \
          CAST(SUM(CASE WHEN d.last_sample_ms IS NOT NULL AND $1 - d.last_sample_ms <= 3 * s.interval_ms + 10000 \
               AND d.last_rtt_us IS NULL AND d.last_ok_ms IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS down \
-         FROM devices d JOIN sites s ON s.id = d.site_id GROUP BY d.site_id",
+         FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.retired_ms IS NULL GROUP BY d.site_id",
     )
     .bind(now)
     .fetch_all(&db.pool)
@@ -1205,7 +1228,7 @@ pub async fn incident_devices(db: &Db, incident_id: i64) -> Result<Vec<DeviceVie
 
 /// Devices of one site.
 pub async fn site_devices(db: &Db, site_id: i64) -> Result<Vec<DeviceView>, StoreError> {
-    list_devices_where(db, "d.site_id = $3", site_id, 100_000, 0).await
+    list_devices_where(db, "d.site_id = $3 AND d.retired_ms IS NULL", site_id, 100_000, 0).await
 }
 
 /// Devices whose address, name or MAC (any notation) contains `q`.

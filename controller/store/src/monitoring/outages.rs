@@ -13,6 +13,7 @@ use super::DeviceKind;
 use super::correlator::{self, Config, Correlator, DeviceSpec, Incident, Root, SiteId, Topology};
 use crate::db::{Db, StoreError, Tx, now_ms};
 use serde::Serialize;
+use std::collections::HashMap;
 use tracing::warn;
 
 crate::text_enum! {
@@ -75,17 +76,28 @@ pub async fn topology(db: &Db) -> Result<Topology, StoreError> {
         last_sample_ms: Option<i64>,
         snmp_ms: Option<i64>,
     }
-    let rows: Vec<Row> =
-        sqlx::query_as("SELECT id, site_id, parent_id, kind, last_sample_ms, snmp_ms FROM devices ORDER BY id")
-            .fetch_all(&db.pool)
-            .await?;
+    // Staff-set kinds and parents win over learned ones; retired devices
+    // are out of the picture.
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, site_id, parent_id, COALESCE(kind_set, kind) AS kind, last_sample_ms, snmp_ms FROM devices \
+         WHERE retired_ms IS NULL ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let mut set: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (d, p) in sqlx::query_as::<_, (i64, i64)>("SELECT device_id, parent_id FROM device_parents ORDER BY parent_id")
+        .fetch_all(&db.pool)
+        .await?
+    {
+        set.entry(d).or_default().push(p);
+    }
     let devices = rows
         .into_iter()
         .filter(|r| sites.contains(&r.site_id))
         .map(|r| DeviceSpec {
             id: r.id,
             site: r.site_id,
-            parents: r.parent_id.into_iter().collect(),
+            parents: set.remove(&r.id).unwrap_or_else(|| r.parent_id.into_iter().collect()),
             kind: match r.kind {
                 Some(DeviceKind::Ap) => correlator::DeviceKind::Ap,
                 Some(DeviceKind::Cpe) => correlator::DeviceKind::Cpe,

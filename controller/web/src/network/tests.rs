@@ -40,6 +40,10 @@ fn device(id: i64, status: DeviceStatus) -> DeviceView {
         parent_id: None,
         signal_dbm: Some(-58),
         snmp: Some(SnmpStatus::Ok),
+        notes: Some(HOSTILE.into()),
+        kind_set: false,
+        parent_set: false,
+        retired_ms: None,
     }
 }
 
@@ -210,7 +214,8 @@ fn zero_counts_on_the_dashboard_are_neutral() {
 fn device_page_escapes_what_devices_report() {
     let p = DevicePage {
         device: device(7, DeviceStatus::Up),
-        parent: Some(DeviceView { id: 2, ..device(2, DeviceStatus::Up) }),
+        parents: vec![DeviceView { id: 2, ..device(2, DeviceStatus::Up) }],
+        edit_csrf: None,
         incidents: vec![incident()],
         customers: vec![customer()],
         inventory: vec![inventory()],
@@ -232,6 +237,21 @@ fn device_page_escapes_what_devices_report() {
     assert!(s.contains(r#"<img class="chart-fallback" src="/devices/7/chart.svg?range=day""#), "{s}");
     assert!(s.contains(r#"data-src="/devices/7/signal.json?range=day""#) && s.contains("signal.svg?range=day"));
     assert!(s.contains(r#"<strong>day</strong>"#) && s.contains(r#"href="/devices/7?range=week""#));
+    assert!(s.contains("(learned)") && !s.contains("/devices/7/edit"), "no edit link without the role");
+    // Staff-set redundant parents, a retired device, an editor.
+    let p = DevicePage {
+        device: DeviceView { parent_set: true, kind_set: true, retired_ms: Some(1_000), ..device(7, DeviceStatus::Up) },
+        parents: vec![
+            DeviceView { id: 2, ..device(2, DeviceStatus::Up) },
+            DeviceView { id: 3, ..device(3, DeviceStatus::Up) },
+        ],
+        edit_csrf: Some("tok".into()),
+        ..p
+    };
+    let s = safe(&render_device(&p, 2_000));
+    assert!(s.contains("Parents") && s.contains(r#"href="/devices/3""#) && s.contains("(set by staff)"), "{s}");
+    assert!(s.contains("Retired") && s.contains(r#"action="/devices/7/restore""#), "{s}");
+    assert!(!s.contains(r#"href="/devices/7/edit""#), "a retired device is brought back first");
     // No signal: no signal chart.
     let p = DevicePage { device: DeviceView { signal_dbm: None, ..device(7, DeviceStatus::Up) }, ..p };
     assert!(!render_device(&p, 0).into_string().contains("signal.json"));
