@@ -237,3 +237,58 @@ async fn first_run_creates_an_admin_without_logging_its_password() -> anyhow::Re
     assert_eq!(s.get("/users").await?.status, 200);
     Ok(())
 }
+
+/// The settings page: what the controller runs with (secrets only as "set"),
+/// a test message through the real SMTP server (a bad address refused next
+/// to the field), and the dashboard's first-run checklist that ticks off as
+/// the install takes shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_page_sends_a_test_message_and_the_checklist_follows_the_install() -> anyhow::Result<()> {
+    let mut sink = mast_tests::mail::SmtpSink::start();
+    let port = sink.port.to_string();
+    let env = [
+        ("MAST_SMTP_HOST", "127.0.0.1"),
+        ("MAST_SMTP_PORT", port.as_str()),
+        ("MAST_SMTP_SECURITY", "none"),
+        ("MAST_SMS_WEBHOOK_URL", "http://127.0.0.1:9/sms"),
+        ("MAST_SMS_WEBHOOK_SECRET", "gateway-secret-123"),
+    ];
+    let Some(c) = Controller::start(Backend::Sqlite, &env).await? else { return Ok(()) };
+    let pw = c.add_user("boss@wisp.test", "admin");
+    let mut s = WebSession::new(&c);
+    assert_eq!(s.login("boss@wisp.test", &pw).await?.status, 303);
+    let dash = s.get("/").await?;
+    assert!(dash.body.contains("Getting started · 1 of 6 done"), "only mail is set up: {}", dash.body);
+    let page = s.get("/settings").await?;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("127.0.0.1") && page.body.contains(">set<"), "the SMTP server, the webhook secret as set");
+    assert!(!page.body.contains("gateway-secret-123"), "a secret is never shown");
+
+    let r = s.post("/settings/mail-test", &[("to", "not an address")], None).await?;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("mail-test-to-error") && r.body.contains("not an email address"), "{}", r.body);
+    let r = s.post("/settings/mail-test", &[("to", "noc@wisp.example")], None).await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Sent to noc@wisp.example"));
+    let got = sink.wait_for(1, std::time::Duration::from_secs(10));
+    assert_eq!(got.len(), 1, "{}", sink.log());
+    assert_eq!(got[0].to, vec!["noc@wisp.example".to_string()]);
+    assert!(String::from_utf8_lossy(&got[0].raw).contains("Mast test message"));
+    // The server gone: the reason, next to the field.
+    sink.stop();
+    let r = s.post("/settings/mail-test", &[("to", "noc@wisp.example")], None).await?;
+    assert_eq!(r.status, 502);
+    assert!(r.body.contains("mail-test-to-error") && r.body.contains("not sent:"), "{}", r.body);
+
+    // The checklist follows: a site and a customer later, 3 of 6.
+    c.cli_ok(&["site", "add", "hill", "--targets", "127.0.0.1"]);
+    c.cli_ok(&["customer", "add", "--name", "Ada Okafor", "--site", "hill"]);
+    let dash = s.get("/").await?;
+    assert!(dash.body.contains("Getting started · 3 of 6 done"), "{}", dash.body);
+    // Other roles never see it.
+    let tech_pw = c.add_user("tech@wisp.test", "technician");
+    let mut t = WebSession::new(&c);
+    t.login("tech@wisp.test", &tech_pw).await?;
+    assert!(!t.get("/").await?.body.contains("Getting started"));
+    Ok(())
+}

@@ -30,6 +30,7 @@ pub mod outbox;
 pub mod pages;
 pub mod portal;
 pub mod server;
+pub mod settings;
 pub mod support;
 pub use mast_ops_core::throttle;
 pub mod tickets;
@@ -263,6 +264,8 @@ routes! {
     POST "/maintenance" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::create_page);
     POST "/maintenance/{id}/cancel" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::cancel_page);
     GET "/alerts" Page Access::Roles(EVERYONE) => get(incidents::alerts_page);
+    GET "/settings" Page Access::Roles(ADMIN) => get(settings::page_get);
+    POST "/settings/mail-test" Page Access::Roles(ADMIN) => post(settings::mail_test);
     GET "/outbox" Page Access::Roles(outbox::READERS) => get(outbox::page);
     GET "/tickets" Page Access::Roles(EVERYONE) => get(tickets::list_page);
     POST "/tickets" Page Access::Roles(tickets::AGENTS) => post(tickets::create_page);

@@ -198,10 +198,12 @@ pub(super) fn form_errors(e: &StoreError, fields: &[&str]) -> Option<FormErrors>
 /// The dashboard: tiles and open incidents, refreshed in place.
 pub async fn dashboard(c: Caller, State(st): State<AppState>) -> Result<Markup, ApiError> {
     let status = dashboard_status(&st).await?;
+    let steps = crate::settings::checklist(&st, c.role).await?;
     Ok(page(
         &c,
         "Dashboard",
         html! {
+            @if let Some(steps) = &steps { (crate::settings::render_checklist(steps)) }
             h1 { "Network" }
             (live("dashboard-live", "/live/dashboard", status))
         },

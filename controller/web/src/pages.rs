@@ -33,6 +33,7 @@ pub fn nav(role: Role) -> Vec<ui::NavItem<'static>> {
             item("/groups", "Groups"),
             item("/tokens", "Tokens"),
             item("/audit", "Audit"),
+            item("/settings", "Settings"),
         ]);
     }
     v

@@ -5,6 +5,7 @@
 //! appears. The shells in `mast-app` feed these state machines and store what
 //! they decide.
 //!
+//! - [`availability`]: probe results → uptime over a period, for reports.
 //! - [`correlator`]: device observations → one incident per root cause.
 //! - [`maintenance`]: maintenance windows and their occurrences in the
 //!   operator's time zone.
@@ -12,6 +13,7 @@
 //! - [`lifecycle`]: the ticket state machine and its KPI stamps.
 //! - [`throttle`]: login throttling.
 
+pub mod availability;
 pub mod correlator;
 pub mod lifecycle;
 pub mod maintenance;
