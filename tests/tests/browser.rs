@@ -356,6 +356,7 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         ("24-alerts", "/alerts".to_string()),
         ("24b-outbox", "/outbox".to_string()),
         ("24c-settings", "/settings".to_string()),
+        ("24d-availability", "/reports/availability".to_string()),
         ("25-site-inventory", format!("{site_path}/inventory")),
         ("27-search", "/search?q=ridge".to_string()),
         ("27b-device-edit", format!("/devices/{cpe_id}/edit")),

@@ -179,6 +179,11 @@ async fn the_demo_shows_radios_customers_an_outage_and_its_notices() -> anyhow::
     })
     .await?;
 
+    // A customer's page shows the radio's 30-day availability.
+    let cid = attached[0]["id"].as_i64().unwrap();
+    let page = s.get(&format!("/customers/{cid}")).await?;
+    assert!(page.body.contains("Availability, last 30 days") && page.body.contains("<meter"), "{}", page.body);
+
     // The printed portal login works.
     let mut portal = session(&p);
     let r = portal.login_at("/portal/login", &p.portal_email, &p.portal_password).await?;

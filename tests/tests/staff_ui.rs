@@ -261,7 +261,10 @@ async fn settings_page_sends_a_test_message_and_the_checklist_follows_the_instal
     assert!(dash.body.contains("Getting started · 1 of 6 done"), "only mail is set up: {}", dash.body);
     let page = s.get("/settings").await?;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("127.0.0.1") && page.body.contains(">set<"), "the SMTP server, the webhook secret as set");
+    assert!(
+        page.body.contains("127.0.0.1") && page.body.contains(">set<"),
+        "the SMTP server, the webhook secret as set"
+    );
     assert!(!page.body.contains("gateway-secret-123"), "a secret is never shown");
 
     let r = s.post("/settings/mail-test", &[("to", "not an address")], None).await?;

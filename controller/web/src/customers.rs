@@ -314,6 +314,8 @@ struct CustomerView<'a> {
     devices: &'a [DeviceView],
     /// The device table, from `network::device_rows`.
     device_rows: Markup,
+    /// The last 30 days' availability line (radios seen only).
+    availability: Markup,
     /// The billing section, from `billing::staff_section` (still a string).
     billing: maud::Markup,
     tickets: &'a [Ticket],
@@ -362,6 +364,7 @@ fn customer_body(c: &Caller, v: &CustomerView<'_>) -> Markup {
             @if v.devices.is_empty() {
                 p.muted { "No agent has seen these radios yet." }
             } @else {
+                (v.availability)
                 (v.device_rows)
             }
         }
@@ -407,6 +410,11 @@ async fn customer_response(c: &Caller, st: &AppState, id: i64, status: StatusCod
     let now = crate::db::now_ms();
     let devices = crate::monitoring::customer_devices(&st.db, id).await?;
     let device_rows = if devices.is_empty() { Markup::default() } else { super::network::device_rows(&devices, now) };
+    let availability = if devices.is_empty() {
+        Markup::default()
+    } else {
+        super::availability::customer_line(&super::availability::last_30_days(st, id).await?, id)
+    };
     let billing = super::billing::staff_section(c, st, id).await?;
     let tickets = mast_store::tickets::for_customer(&st.db, id).await?;
     let portal_login = match may_edit(c) {
@@ -419,6 +427,7 @@ async fn customer_response(c: &Caller, st: &AppState, id: i64, status: StatusCod
         cu: &cu,
         devices: &devices,
         device_rows,
+        availability,
         billing,
         tickets: &tickets,
         portal_login,
@@ -621,6 +630,7 @@ pub(crate) mod tests {
             cu: &cu,
             devices: &[],
             device_rows: Markup::default(),
+            availability: Markup::default(),
             billing: maud::Markup::default(),
             tickets: std::slice::from_ref(&t),
             portal_login: Some(Some(HOSTILE.into())),

@@ -18,6 +18,7 @@ use mast_store::{audit, auth, db, fleet, monitoring, outbox as notify, portal as
 pub mod admin;
 pub mod api;
 pub mod assets;
+pub mod availability;
 pub mod billing;
 pub mod client;
 pub mod customers;
@@ -209,6 +210,7 @@ routes! {
     GET "/api/v1/customers/{id}" Api Access::Roles(EVERYONE) => get(customers::api_get);
     POST "/api/v1/customers/{id}" Api Access::Roles(customers::EDITORS) => post(customers::api_update);
     POST "/api/v1/customers/{id}/cpes" Api Access::Roles(customers::EDITORS) => post(customers::api_link);
+    GET "/api/v1/availability" Api Access::Roles(EVERYONE) => get(availability::api);
     GET "/api/v1/incidents" Api Access::Roles(EVERYONE) => get(incidents::api_list);
     GET "/api/v1/incidents/{id}" Api Access::Roles(EVERYONE) => get(incidents::api_get);
     GET "/api/v1/maintenance" Api Access::Roles(EVERYONE) => get(maintenance::api_list);
@@ -264,6 +266,8 @@ routes! {
     POST "/maintenance" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::create_page);
     POST "/maintenance/{id}/cancel" Page Access::Roles(maintenance::PLANNERS) => post(maintenance::cancel_page);
     GET "/alerts" Page Access::Roles(EVERYONE) => get(incidents::alerts_page);
+    GET "/reports/availability" Page Access::Roles(EVERYONE) => get(availability::page_get);
+    GET "/reports/availability.csv" Page Access::Roles(EVERYONE) => get(availability::csv);
     GET "/settings" Page Access::Roles(ADMIN) => get(settings::page_get);
     POST "/settings/mail-test" Page Access::Roles(ADMIN) => post(settings::mail_test);
     GET "/outbox" Page Access::Roles(outbox::READERS) => get(outbox::page);

@@ -20,6 +20,7 @@ pub fn nav(role: Role) -> Vec<ui::NavItem<'static>> {
         item("/maintenance", "Maintenance"),
         item("/agents", "Agents"),
         item("/alerts", "Alerts"),
+        item("/reports/availability", "Availability"),
     ];
     if matches!(role, Role::Admin | Role::Support) {
         v.push(item("/outbox", "Outbox"));
