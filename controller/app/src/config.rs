@@ -63,6 +63,11 @@
 //! | `[mail.imap] poll_secs` | `MAST_IMAP_POLL_SECS` | `60` | how often the mailbox is read |
 //! | `[sms] webhook_url` | `MAST_SMS_WEBHOOK_URL` | none | SMS gateway: customer notices are POSTed there as JSON |
 //! | `[sms] webhook_secret` | `MAST_SMS_WEBHOOK_SECRET` | none | HMAC-SHA256 key; the body's signature goes in `X-Mast-Signature` |
+//! | `[alerts] on_call_group` | `MAST_ALERT_ON_CALL_GROUP` | none | staff group emailed when an incident opens, grows or recovers |
+//! | `[alerts] escalation_group` | `MAST_ALERT_ESCALATION_GROUP` | none | staff group emailed when an incident stays unacknowledged |
+//! | `[alerts] escalate_after_mins` | `MAST_ALERT_ESCALATE_AFTER_MINS` | `15` | ... after this many minutes |
+//! | `[alerts] webhook_url` | `MAST_ALERT_WEBHOOK_URL` | none | staff alerts POSTed as JSON (its `text` suits chat tools' incoming webhooks) |
+//! | `[alerts] webhook_secret` | `MAST_ALERT_WEBHOOK_SECRET` | none | HMAC-SHA256 key; the signature goes in `X-Mast-Signature` |
 //! | `[operator] name` | `MAST_OPERATOR_NAME` | `Mast WISP` | the operator's name on invoices and mail |
 //! | `[operator] address` | `MAST_OPERATOR_ADDRESS` (lines separated by `;`) | none | address lines on invoices |
 //! | `[operator] email` | `MAST_OPERATOR_EMAIL` | none | contact email on invoices |
@@ -112,6 +117,7 @@ pub struct Config {
     pub support: Support,
     pub mail: Mail,
     pub sms: Sms,
+    pub alerts: Alerts,
     pub operator: Operator,
     pub billing: Billing,
     pub stripe: Stripe,
@@ -209,6 +215,28 @@ pub struct Sms {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct Alerts {
+    pub on_call_group: Option<String>,
+    pub escalation_group: Option<String>,
+    pub escalate_after_mins: u64,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<Secret>,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            on_call_group: None,
+            escalation_group: None,
+            escalate_after_mins: 15,
+            webhook_url: None,
+            webhook_secret: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Operator {
     pub name: String,
     pub address: Vec<String>,
@@ -250,6 +278,7 @@ impl Default for Config {
             support: Support::default(),
             mail: Mail::default(),
             sms: Sms::default(),
+            alerts: Alerts::default(),
             operator: Operator::default(),
             billing: Billing::default(),
             stripe: Stripe::default(),
@@ -505,6 +534,12 @@ impl Config {
         e.parse("MAST_IMAP_POLL_SECS", &mut mail.imap.poll_secs)?;
         e.opt("MAST_SMS_WEBHOOK_URL", &mut self.sms.webhook_url);
         e.secret("MAST_SMS_WEBHOOK_SECRET", &mut self.sms.webhook_secret);
+        let a = &mut self.alerts;
+        e.opt("MAST_ALERT_ON_CALL_GROUP", &mut a.on_call_group);
+        e.opt("MAST_ALERT_ESCALATION_GROUP", &mut a.escalation_group);
+        e.parse("MAST_ALERT_ESCALATE_AFTER_MINS", &mut a.escalate_after_mins)?;
+        e.opt("MAST_ALERT_WEBHOOK_URL", &mut a.webhook_url);
+        e.secret("MAST_ALERT_WEBHOOK_SECRET", &mut a.webhook_secret);
         let o = &mut self.operator;
         e.string("MAST_OPERATOR_NAME", &mut o.name);
         e.list("MAST_OPERATOR_ADDRESS", ';', &mut o.address);
@@ -570,6 +605,7 @@ impl Config {
         between("monitoring.outage_hold_down_secs", m.outage_hold_down_secs, 1, 86_400)?;
         between("monitoring.outage_recovery_secs", m.outage_recovery_secs, 1, 86_400)?;
         between("monitoring.outage_agent_silence_secs", m.outage_agent_silence_secs, 1, 86_400)?;
+        between("alerts.escalate_after_mins", self.alerts.escalate_after_mins, 1, 7 * 24 * 60)?;
         between("monitoring.outage_controller_window_secs", m.outage_controller_window_secs, 0, 86_400)?;
         tile_origin(&m.map_tile_url).map_err(|p| invalid("monitoring.map_tile_url", p))?;
         if mast_text_core::input::line(&m.map_attribution, 300).is_err() {

@@ -47,6 +47,16 @@ pub struct Settings {
     pub support: SupportSettings,
     pub notify: NotifySettings,
     pub billing: BillingSettings,
+    pub alerts: AlertConfig,
+}
+
+/// Staff alerting (`[alerts]`).
+#[derive(Debug, Clone)]
+pub struct AlertConfig {
+    pub on_call_group: Option<String>,
+    pub escalation_group: Option<String>,
+    pub escalate_after: Duration,
+    pub webhook: Option<(String, Option<Secret>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -241,6 +251,12 @@ impl Settings {
                 smtp,
                 sms_webhook: cfg.sms.webhook_url.clone().map(|u| (u, cfg.sms.webhook_secret.clone())),
             },
+            alerts: AlertConfig {
+                on_call_group: cfg.alerts.on_call_group.clone(),
+                escalation_group: cfg.alerts.escalation_group.clone(),
+                escalate_after: Duration::from_secs(cfg.alerts.escalate_after_mins * 60),
+                webhook: cfg.alerts.webhook_url.clone().map(|u| (u, cfg.alerts.webhook_secret.clone())),
+            },
             billing: BillingSettings {
                 auto_run: b.auto_run,
                 check_every: Duration::from_secs(b.check_secs),
@@ -313,6 +329,17 @@ impl App {
         self.transports.channels()
     }
 
+    /// Who hears of incidents, and how.
+    pub fn alert_settings(&self) -> crate::alerts::AlertSettings {
+        let a = &self.settings.alerts;
+        crate::alerts::AlertSettings {
+            on_call_group: a.on_call_group.clone(),
+            escalation_group: a.escalation_group.clone(),
+            escalate_after: a.escalate_after,
+            channels: self.channels(),
+        }
+    }
+
     /// What the ticket domain needs to mail replies.
     pub fn desk(&self) -> Desk {
         Desk { notify: self.channels(), mail_domain: self.settings.support.mail_domain.clone() }
@@ -348,6 +375,10 @@ fn transports(s: &Settings, db: &Db) -> anyhow::Result<Transports> {
     if let Some((url, secret)) = &s.notify.sms_webhook {
         let w = notify::WebhookTransport::new(url, secret.clone()).map_err(anyhow::Error::msg)?;
         t.webhook = Some(Arc::new(w));
+    }
+    if let Some((url, secret)) = &s.alerts.webhook {
+        let w = notify::WebhookTransport::new(url, secret.clone()).map_err(anyhow::Error::msg)?;
+        t.staff_webhook = Some(Arc::new(w));
     }
     Ok(t)
 }

@@ -5,7 +5,8 @@
 //! controller's CA ([`pki`]), the QUIC ingest ([`ingest`]), the outbox
 //! delivery ([`notify`]) and mail clients ([`mail`]), the workers
 //! ([`outages`], [`intake`], [`workers`]), the reactions between domains
-//! ([`reactions`]) and the billing services ([`billing`]).
+//! ([`reactions`]), staff alerting ([`alerts`]) and the billing services
+//! ([`billing`]).
 //!
 //! Architecture invariant: no HTTP server and no HTML here (`mast-web` sits
 //! above; `tests/tests/layers.rs` checks the crate graph).
@@ -13,6 +14,7 @@
 // The stores under their domain names, for this crate's own paths.
 use mast_store::{customers, db, fleet, monitoring};
 
+pub mod alerts;
 pub mod billing;
 pub mod config;
 pub mod context;

@@ -24,6 +24,8 @@ pub trait Transport: Send + Sync {
 pub struct Transports {
     pub email: Option<Arc<dyn Transport>>,
     pub webhook: Option<Arc<dyn Transport>>,
+    /// The staff alert webhook.
+    pub staff_webhook: Option<Arc<dyn Transport>>,
 }
 
 impl std::fmt::Debug for Transports {
@@ -31,6 +33,7 @@ impl std::fmt::Debug for Transports {
         f.debug_struct("Transports")
             .field("email", &self.email.is_some())
             .field("webhook", &self.webhook.is_some())
+            .field("staff_webhook", &self.staff_webhook.is_some())
             .finish()
     }
 }
@@ -38,12 +41,17 @@ impl std::fmt::Debug for Transports {
 impl Transports {
     /// The channels these transports can deliver.
     pub fn channels(&self) -> outbox::Channels {
-        outbox::Channels { email: self.email.is_some(), webhook: self.webhook.is_some() }
+        outbox::Channels {
+            email: self.email.is_some(),
+            webhook: self.webhook.is_some(),
+            staff_webhook: self.staff_webhook.is_some(),
+        }
     }
     fn get(&self, c: Channel) -> Option<&Arc<dyn Transport>> {
         match c {
             Channel::Email => self.email.as_ref(),
             Channel::Webhook => self.webhook.as_ref(),
+            Channel::StaffWebhook => self.staff_webhook.as_ref(),
         }
     }
 }
@@ -107,8 +115,10 @@ pub async fn deliver_due(db: &Db, transports: &Transports, shutdown: &Shutdown) 
     Ok(sent)
 }
 
-/// The SMS-gateway webhook: each message is POSTed as JSON
-/// `{"event", "to", "text", "customer_id", "ticket_id", "id"}`; with a secret,
+/// The SMS-gateway webhook and the staff alert webhook: each message is
+/// POSTed as JSON `{"event", "to", "text", "subject", "customer_id",
+/// "ticket_id", "incident_id", "id"}` (`text` is what chat tools' incoming
+/// webhooks show); with a secret,
 /// `X-Mast-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` lets the
 /// gateway check it came from us. Any 2xx is delivered; anything else retries.
 pub struct WebhookTransport {
@@ -147,6 +157,8 @@ impl Transport for WebhookTransport {
                 "text": m.body,
                 "customer_id": m.customer_id,
                 "ticket_id": m.ticket_id,
+                "subject": m.subject,
+                "incident_id": m.headers.get("incident_id").and_then(|v| v.parse::<i64>().ok()),
             }))
             .map_err(|e| e.to_string())?;
             let mut req = self.client.post(&self.url).header("content-type", "application/json");
@@ -243,7 +255,7 @@ mod tests {
         assert!(enqueue(&mut tx, &m).await.unwrap());
         assert!(!enqueue(&mut tx, &m).await.unwrap(), "the same decision queues nothing new");
         tx.commit().await.unwrap();
-        let t = Transports { email: Some(Arc::new(Flaky(0.into()))), webhook: None };
+        let t = Transports { email: Some(Arc::new(Flaky(0.into()))), webhook: None, staff_webhook: None };
         assert_eq!(deliver_due(&db, &t, &Shutdown::new()).await.unwrap(), 0);
         let q = &recent(&db, false, 10).await.unwrap()[0];
         assert_eq!((q.attempts, q.last_error.as_deref(), q.sent_ms), (1, Some("421 try later"), None));

@@ -50,6 +50,8 @@ pub struct OutageSettings {
     pub channels: mast_store::outbox::Channels,
     /// The operator's zone, for times in notices.
     pub tz: jiff::tz::TimeZone,
+    /// Who on the staff hears of incidents.
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 impl Default for OutageSettings {
@@ -60,6 +62,7 @@ impl Default for OutageSettings {
             topology_every: Duration::from_secs(15),
             channels: Default::default(),
             tz: jiff::tz::TimeZone::UTC,
+            alerts: Default::default(),
         }
     }
 }
@@ -129,7 +132,9 @@ async fn run(
         let actions = corr.tick(now_ms());
         // Persist with the actions, or at least every 30 s while data flows.
         if !actions.is_empty() || (dirty && last_saved.elapsed() >= Duration::from_secs(30)) {
-            if let Err(e) = crate::reactions::outage(&db, &settings.channels, &settings.tz, &corr, &actions).await {
+            if let Err(e) =
+                crate::reactions::outage(&db, &settings.channels, &settings.alerts, &settings.tz, &corr, &actions).await
+            {
                 warn!(error = %e, "cannot store incidents; retrying on the next tick");
                 continue;
             }

@@ -3,9 +3,10 @@
 //! tickets do not know the correlator.
 //!
 //! - [`outage`]: the correlator's actions → incidents, their one ticket, and
-//!   the affected customers' notices, all in one transaction with the
-//!   correlator's state.
+//!   the affected customers' notices and the staff alerts (opened, grew,
+//!   recovered), all in one transaction with the correlator's state.
 
+use crate::alerts::{Phase, incident as alert};
 use mast_ops_core::correlator::{Action, Correlator};
 use mast_store::db::{Db, StoreError, now_ms};
 use mast_store::monitoring::outages as incidents;
@@ -24,11 +25,14 @@ use tracing::info;
 pub async fn outage(
     db: &Db,
     channels: &Channels,
+    alerts: &crate::alerts::AlertSettings,
     tz: &jiff::tz::TimeZone,
     corr: &Correlator,
     actions: &[Action],
 ) -> Result<(), StoreError> {
     let notify = channels.customer_notices();
+    // Who is on call now (groups read before the transaction).
+    let route = if actions.is_empty() { Default::default() } else { alerts.route(db).await? };
     let mut tx = db.pool.begin().await?;
     // Customer-facing incidents carry exactly one ticket; internal alerts none.
     for a in actions {
@@ -43,11 +47,20 @@ pub async fn outage(
                         let subject = incidents::subject(&mut tx, i).await?;
                         let t = tickets::outage_opened(&mut tx, i.id as i64, &subject).await?;
                         outage_notices(&mut tx, notify, tz, i.id as i64, Some(t), i.start, OutagePhase::Start).await?;
+                        let n = i.devices.len();
+                        alert(&mut tx, &route, i.id as i64, &subject, n, Phase::Opened).await?;
                     }
                     Action::Update(_) => {
                         let t = tickets::outage_updated(&mut tx, i.id as i64).await?;
                         // Customers who joined the outage are told too (once).
                         outage_notices(&mut tx, notify, tz, i.id as i64, t, i.start, OutagePhase::Start).await?;
+                        let subject = incidents::subject(&mut tx, i).await?;
+                        let n = i.devices.len();
+                        alert(&mut tx, &route, i.id as i64, &subject, n, Phase::Grew { devices: n }).await?;
+                    }
+                    Action::InternalAlertOpen(_) => {
+                        let subject = incidents::subject(&mut tx, i).await?;
+                        alert(&mut tx, &route, i.id as i64, &subject, i.devices.len(), Phase::Opened).await?;
                     }
                     _ => {}
                 }
@@ -61,6 +74,9 @@ pub async fn outage(
                     let phase = OutagePhase::Recovery { duration_ms: *duration_ms };
                     outage_notices(&mut tx, notify, tz, i.id as i64, t, i.start, phase).await?;
                 }
+                let subject = incidents::subject(&mut tx, i).await?;
+                let phase = Phase::Recovered { duration_ms: *duration_ms };
+                alert(&mut tx, &route, i.id as i64, &subject, i.devices.len(), phase).await?;
             }
             Action::Supersede { incident: i, by } => {
                 incidents::upsert(&mut tx, i, Some(i.end.unwrap_or_else(now_ms)), Some(*by as i64)).await?;

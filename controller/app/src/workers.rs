@@ -75,6 +75,16 @@ pub fn start(app: &App) -> OutageFeed {
         .await
     });
 
+    let (db, alerts, sd) = (app.db.clone(), app.alert_settings(), stop.clone());
+    stop.spawn(async move {
+        every(&sd, Duration::from_secs(20), || async {
+            if let Err(e) = crate::alerts::escalate(&db, &alerts, now_ms()).await {
+                warn!(error = %e, "incident escalation check failed");
+            }
+        })
+        .await
+    });
+
     let (db, channels, sd) = (app.db.clone(), app.channels(), stop.clone());
     stop.spawn(async move {
         every(&sd, Duration::from_secs(60), || async {
@@ -118,6 +128,7 @@ pub fn start(app: &App) -> OutageFeed {
             correlator: s.monitoring.correlator.clone(),
             channels: app.channels(),
             tz: s.tz.clone(),
+            alerts: app.alert_settings(),
             ..Default::default()
         },
         stop,

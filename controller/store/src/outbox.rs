@@ -26,6 +26,9 @@ crate::text_enum! {
         Email = "email",
         /// A JSON POST to the operator's SMS gateway (recipient: a phone number).
         Webhook = "webhook",
+        /// A signed JSON POST to the staff alert webhook (a chat tool's
+        /// incoming webhook; recipient: the group told).
+        StaffWebhook = "staff-webhook",
     }
 }
 
@@ -192,6 +195,7 @@ pub fn backoff(attempts: i64) -> Duration {
 pub struct Channels {
     pub email: bool,
     pub webhook: bool,
+    pub staff_webhook: bool,
 }
 
 impl Channels {
@@ -199,6 +203,7 @@ impl Channels {
         match c {
             Channel::Email => self.email,
             Channel::Webhook => self.webhook,
+            Channel::StaffWebhook => self.staff_webhook,
         }
     }
 
@@ -235,6 +240,7 @@ pub async fn waiting(db: &Db, configured: Channels) -> Result<Waiting, StoreErro
         match c {
             Channel::Email if !configured.email => w.email = n,
             Channel::Webhook if !configured.webhook => w.webhook = n,
+            // Staff alerts are queued only while the webhook exists.
             _ => {}
         }
     }
@@ -247,7 +253,7 @@ pub async fn waiting(db: &Db, configured: Channels) -> Result<Waiting, StoreErro
 pub async fn due(db: &Db, now: i64, limit: i64, configured: Channels) -> Result<Vec<Queued>, StoreError> {
     let sql = format!(
         "SELECT {COLS} FROM outbox WHERE sent_ms IS NULL AND failed_ms IS NULL AND next_attempt_ms <= $1 \
-         AND ((channel = 'email' AND $3 = 1) OR (channel = 'webhook' AND $4 = 1)) \
+         AND ((channel = 'email' AND $3 = 1) OR (channel = 'webhook' AND $4 = 1) OR (channel = 'staff-webhook' AND $5 = 1)) \
          ORDER BY next_attempt_ms, id LIMIT $2"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -255,6 +261,7 @@ pub async fn due(db: &Db, now: i64, limit: i64, configured: Channels) -> Result<
         .bind(limit)
         .bind(i64::from(configured.email))
         .bind(i64::from(configured.webhook))
+        .bind(i64::from(configured.staff_webhook))
         .fetch_all(&db.pool)
         .await?)
 }
@@ -468,10 +475,10 @@ mod tests {
         assert!(enqueue(&mut tx, &m).await.unwrap());
         assert!(!enqueue(&mut tx, &m).await.unwrap(), "the same decision queues nothing new");
         tx.commit().await.unwrap();
-        let none = Channels { email: true, webhook: false };
+        let none = Channels { email: true, webhook: false, staff_webhook: false };
         assert!(due(&db, now_ms() + 1, 10, none).await.unwrap().is_empty(), "no transport: waits, untried");
         assert_eq!(waiting(&db, none).await.unwrap(), Waiting { email: 0, webhook: 1 });
-        let all = Channels { email: true, webhook: true };
+        let all = Channels { email: true, webhook: true, staff_webhook: true };
         assert_eq!(waiting(&db, all).await.unwrap(), Waiting::default());
         let q = due(&db, now_ms() + 1, 10, all).await.unwrap();
         assert_eq!((q.len(), q[0].channel), (1, Channel::Webhook));

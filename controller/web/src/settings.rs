@@ -95,6 +95,19 @@ fn render(
             }
             (where_set("[mail.imap] host, port, security, username, password, mailbox (MAST_IMAP_*)"))
         }
+        section #alerts {
+            h2 { "Staff alerts" }
+            (ui::kv_list(&[
+                ("On-call group", or_none(s.alerts.on_call_group.as_deref())),
+                ("Escalation group", or_none(s.alerts.escalation_group.as_deref())),
+                ("Escalate after", html! { (s.alerts.escalate_after.as_secs() / 60) " min unacknowledged" }),
+                ("Webhook", match &s.alerts.webhook {
+                    Some((url, secret)) => html! { span.mono { (url) } " · signing secret " (set_or_not(secret.is_some())) },
+                    None => or_none(None),
+                }),
+            ]))
+            (where_set("[alerts] on_call_group, escalation_group, escalate_after_mins, webhook_url, webhook_secret (MAST_ALERT_*)"))
+        }
         section #sms {
             h2 { "SMS webhook" }
             @match &s.notify.sms_webhook {

@@ -210,6 +210,16 @@ pub struct IncidentView {
 }
 
 impl IncidentView {
+    /// One line naming it, as alerts and tickets do.
+    pub fn title(&self) -> String {
+        let name = self.root_name.clone().unwrap_or_else(|| format!("#{}", self.id));
+        match self.root_kind {
+            RootKind::Device => format!("Outage: {name} ({} devices)", self.device_count),
+            RootKind::Site => format!("Site {name} unreachable"),
+            RootKind::Controller => "Many agents silent at once (controller side)".into(),
+        }
+    }
+
     /// Neither ended by the correlator nor closed by staff.
     pub fn is_open(&self) -> bool {
         self.ended_ms.is_none() && self.closed_ms.is_none()
@@ -313,6 +323,12 @@ pub async fn open_for_device(db: &Db, device_id: i64) -> Result<Vec<IncidentView
          ORDER BY i.started_ms"
     );
     views(db, sql, device_id).await
+}
+
+/// Open incidents nobody acknowledged, opened at or before `before`.
+pub async fn unacknowledged_since(db: &Db, before: i64) -> Result<Vec<IncidentView>, StoreError> {
+    let sql = format!("{VIEW_SQL} WHERE {OPEN} AND i.acked_ms IS NULL AND i.opened_ms <= $1 ORDER BY i.id");
+    views(db, sql, before).await
 }
 
 /// Open customer-facing incidents that touch one of the customer's radios.
@@ -583,7 +599,7 @@ mod tests {
 
         // An update: one email and one SMS for the customer, logged with the count.
         let tz = jiff::tz::TimeZone::UTC;
-        let channels = crate::outbox::Channels { email: true, webhook: true };
+        let channels = crate::outbox::Channels { email: true, webhook: true, staff_webhook: false };
         let u = Update { id: 7, ticket_id: None, who: "noc", text: "Back by 14:00", now: 400 };
         assert_eq!(send_update(&db, channels, &tz, &u).await.unwrap(), 2);
         let queued = crate::outbox::recent(&db, false, 10).await.unwrap();

@@ -506,7 +506,7 @@ mod tests {
         let c = correlator_windows(&db, start + 3_600_000).await.unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!((c[0].target, c[0].start, c[0].end), (Target::Device(1), start, start + 7_200_000));
-        let t = Channels { email: true, webhook: false };
+        let t = Channels { email: true, webhook: false, staff_webhook: false };
         let tz = jiff::tz::TimeZone::UTC;
         assert_eq!(send_notices(&db, t, &tz, start - 30 * 3_600_000).await.unwrap(), 0, "too early");
         assert_eq!(send_notices(&db, t, &tz, start - 20 * 3_600_000).await.unwrap(), 1, "Ada only: behind the AP");

@@ -271,7 +271,10 @@ mod tests {
         // 24/7 so that the controlled clock maps 1:1 to business time.
         let policy = SlaPolicy { escalation_group: Some("NOC leads".into()), ..Default::default() };
         let g = super::super::groups::create(&db, "NOC leads", Some("leads@isp.example")).await.unwrap();
-        let desk = Desk { notify: notify::Channels { email: true, webhook: false }, mail_domain: "isp.example".into() };
+        let desk = Desk {
+            notify: notify::Channels { email: true, webhook: false, staff_webhook: false },
+            mail_domain: "isp.example".into(),
+        };
         let t = create(&db, &NewTicket { subject: "Slow".into(), ..Default::default() }, "x").await.unwrap();
         let t0 = t.created_ms;
         // Normal priority: first response 4 h, resolution 24 h; at risk with < 1 h left.

@@ -106,7 +106,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<Group>, StoreError> {
     }
 }
 
-pub(crate) async fn by_name(db: &Db, name: &str) -> Result<Option<Group>, StoreError> {
+pub async fn by_name(db: &Db, name: &str) -> Result<Option<Group>, StoreError> {
     let r = sqlx::query_as::<_, GroupRow>("SELECT id, name, email FROM staff_groups WHERE name = $1")
         .bind(name.trim())
         .fetch_optional(&db.pool)

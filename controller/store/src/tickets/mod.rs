@@ -791,7 +791,10 @@ mod tests {
         )
         .await
         .unwrap();
-        let desk = Desk { notify: Channels { email: true, webhook: false }, mail_domain: "isp.example".into() };
+        let desk = Desk {
+            notify: Channels { email: true, webhook: false, staff_webhook: false },
+            mail_domain: "isp.example".into(),
+        };
         let t = create(
             &db,
             &NewTicket { subject: "No internet".into(), customer_id: Some(cu.id), ..Default::default() },

@@ -1,0 +1,155 @@
+//! Staff alerting end to end: a radio dies, the on-call group gets an email
+//! (real SMTP server) and the chat webhook a signed JSON alert, once; nobody
+//! acknowledges, so the escalation group hears after a minute; the radio
+//! comes back and the on-call group hears that too.
+
+use mast_tests::mail::SmtpSink;
+use mast_tests::*;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type Hooks = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
+async fn chat_hook() -> anyhow::Result<(String, Hooks)> {
+    let hooks: Hooks = Default::default();
+    let h = hooks.clone();
+    let app = axum::Router::new().route(
+        "/noc",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let h = h.clone();
+            async move {
+                let sig = headers.get("x-mast-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                h.lock().unwrap().push((sig, body.to_vec()));
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/noc", l.local_addr()?);
+    tokio::spawn(async move { axum::serve(l, app).await });
+    Ok((url, hooks))
+}
+
+/// The webhook bodies whose signature checks, as JSON.
+fn signed(hooks: &Hooks) -> Vec<Value> {
+    hooks
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(sig, body)| {
+            let t: i64 =
+                sig.strip_prefix("t=").and_then(|s| s.split(',').next()).and_then(|t| t.parse().ok()).unwrap_or(0);
+            *sig == mast_controller::notify::WebhookTransport::signature("chat-secret", t, body)
+        })
+        .filter_map(|(_, b)| serde_json::from_slice(b).ok())
+        .collect()
+}
+
+fn mails_to(sink: &SmtpSink, to: &str, needle: &str) -> usize {
+    sink.messages()
+        .iter()
+        .filter(|m| m.to.iter().any(|t| t == to) && String::from_utf8_lossy(&m.raw).contains(needle))
+        .count()
+}
+
+async fn until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok() {
+        anyhow::ensure!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_call_hears_first_escalation_follows_and_recovery_is_told() -> anyhow::Result<()> {
+    if !require_root("the alerting test (its agent runs in a network namespace)")? {
+        return Ok(());
+    }
+    let sink = SmtpSink::start();
+    let (hook_url, hooks) = chat_hook().await?;
+    let port = sink.port.to_string();
+    let env = [
+        ("MAST_OUTAGE_HOLD_DOWN_SECS", "3"),
+        ("MAST_OUTAGE_RECOVERY_SECS", "3"),
+        ("MAST_SMTP_HOST", "127.0.0.1"),
+        ("MAST_SMTP_PORT", port.as_str()),
+        ("MAST_SMTP_SECURITY", "none"),
+        ("MAST_NOTIFY_INTERVAL_SECS", "1"),
+        ("MAST_ALERT_ON_CALL_GROUP", "NOC"),
+        ("MAST_ALERT_ESCALATION_GROUP", "NOC leads"),
+        ("MAST_ALERT_ESCALATE_AFTER_MINS", "1"),
+        ("MAST_ALERT_WEBHOOK_URL", hook_url.as_str()),
+        ("MAST_ALERT_WEBHOOK_SECRET", "chat-secret"),
+    ];
+    let Some(c) = Controller::start(Backend::Sqlite, &env).await? else { return Ok(()) };
+    let pw = c.add_user("boss@wisp.test", "admin");
+    let mut s = WebSession::new(&c);
+    s.login("boss@wisp.test", &pw).await?;
+    s.get("/groups").await?;
+    for (name, email) in [("NOC", "noc@wisp.test"), ("NOC leads", "leads@wisp.test")] {
+        let r = s.post("/groups", &[("name", name), ("email", email)], None).await?;
+        assert!(r.status == 303 || r.status == 200, "group {name}: {}", r.status);
+    }
+
+    let ns = NetNs::create()?;
+    let radio = {
+        let mut o: Vec<u8> = ns.ns_ip.split('.').map(|x| x.parse().unwrap()).collect();
+        o[2] = o[2].wrapping_add(128);
+        format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3])
+    };
+    let up = |yes: bool| ns.exec(&["ip", "addr", if yes { "add" } else { "del" }, &format!("{radio}/32"), "dev", "lo"]);
+    up(true)?;
+    c.cli_ok(&[
+        "site",
+        "add",
+        "ridge",
+        "--targets",
+        &format!("{radio}=ap-ridge"),
+        "--interval",
+        "1",
+        "--timeout-ms",
+        "300",
+    ]);
+    let (mut agent, _, _relay) = Agent::start_in_netns(&c, "ridge", &ns, &[]).await?;
+    let tok = c.admin_token();
+    c.wait_for("the AP up", Duration::from_secs(30), async || {
+        let (_, v) = c.get("/api/v1/devices", &tok).await.ok()?;
+        devices(&v).iter().any(|d| d["status"] == "up").then_some(())
+    })
+    .await?;
+
+    // The AP dies: the on-call group's address gets one email, the chat one
+    // signed alert.
+    up(false)?;
+    until("the on-call email", 60, || mails_to(&sink, "noc@wisp.test", "opened") >= 1).await?;
+    until("the signed opened alert", 30, || signed(&hooks).iter().any(|h| h["event"] == "incident.opened")).await?;
+    let opened = signed(&hooks).into_iter().find(|h| h["event"] == "incident.opened").unwrap();
+    assert!(opened["text"].as_str().unwrap().contains("ap-ridge"), "{opened}");
+    assert_eq!(opened["to"], "NOC", "{opened}");
+    let incident = opened["incident_id"].as_i64().expect("incident id");
+    assert_eq!(mails_to(&sink, "leads@wisp.test", "Incident"), 0, "the leads only hear on escalation");
+
+    // Nobody acknowledges it: a minute later the leads hear, once.
+    until("the escalation email", 120, || mails_to(&sink, "leads@wisp.test", "not acknowledged") >= 1).await?;
+    until("the escalation alert", 30, || signed(&hooks).iter().any(|h| h["event"] == "incident.unacknowledged"))
+        .await?;
+
+    // Back up: the recovery goes to the on-call group.
+    up(true)?;
+    until("the recovery email", 60, || mails_to(&sink, "noc@wisp.test", "recovered") >= 1).await?;
+    until("the recovery alert", 30, || signed(&hooks).iter().any(|h| h["event"] == "incident.recovered")).await?;
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    // Each decision once (the outbox's dedup keys), however often re-decided.
+    assert_eq!(mails_to(&sink, "noc@wisp.test", "opened"), 1);
+    assert_eq!(mails_to(&sink, "leads@wisp.test", "not acknowledged"), 1);
+    let events: Vec<String> =
+        signed(&hooks).iter().filter(|h| h["incident_id"] == incident).map(|h| h["event"].to_string()).collect();
+    assert_eq!(events.iter().filter(|e| e.contains("incident.opened")).count(), 1, "{events:?}");
+    assert_eq!(events.iter().filter(|e| e.contains("unacknowledged")).count(), 1, "{events:?}");
+    let received = hooks.lock().unwrap().len();
+    assert_eq!(received, signed(&hooks).len(), "every alert is signed");
+    agent.kill();
+    Ok(())
+}
