@@ -153,3 +153,122 @@ async fn on_call_hears_first_escalation_follows_and_recovery_is_told() -> anyhow
     agent.kill();
     Ok(())
 }
+
+/// A loss rule made in the browser (bad fields answered next to them), a
+/// site contact who asked for alerts, a radio that drops half its pings:
+/// the on-call group, the contact and the chat hear once that the rule
+/// fired and once that it cleared. No incident opens (the hold-down is long),
+/// so these are the rule's alerts alone. On PostgreSQL (the incident test
+/// above runs on SQLite).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loss_rule_tells_on_call_and_site_contact_once() -> anyhow::Result<()> {
+    if !require_root("the alert rule test (its agent runs in a network namespace)")? {
+        return Ok(());
+    }
+    let sink = SmtpSink::start();
+    let (hook_url, hooks) = chat_hook().await?;
+    let port = sink.port.to_string();
+    let env = [
+        ("MAST_OUTAGE_HOLD_DOWN_SECS", "900"),
+        ("MAST_SMTP_HOST", "127.0.0.1"),
+        ("MAST_SMTP_PORT", port.as_str()),
+        ("MAST_SMTP_SECURITY", "none"),
+        ("MAST_NOTIFY_INTERVAL_SECS", "1"),
+        ("MAST_ALERT_ON_CALL_GROUP", "NOC"),
+        ("MAST_ALERT_RULES_EVERY_SECS", "2"),
+        ("MAST_ALERT_WEBHOOK_URL", hook_url.as_str()),
+        ("MAST_ALERT_WEBHOOK_SECRET", "chat-secret"),
+    ];
+    let Some(c) = Controller::start(Backend::Postgres, &env).await? else { return Ok(()) };
+    let pw = c.add_user("boss@wisp.test", "admin");
+    let mut s = WebSession::new(&c);
+    s.login("boss@wisp.test", &pw).await?;
+    s.get("/groups").await?;
+    let r = s.post("/groups", &[("name", "NOC"), ("email", "noc@wisp.test")], None).await?;
+    assert!(r.status == 303 || r.status == 200, "group: {}", r.status);
+
+    let ns = NetNs::create()?;
+    let radio = {
+        let mut o: Vec<u8> = ns.ns_ip.split('.').map(|x| x.parse().unwrap()).collect();
+        o[2] = o[2].wrapping_add(128);
+        format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3])
+    };
+    let up = |yes: bool| ns.exec(&["ip", "addr", if yes { "add" } else { "del" }, &format!("{radio}/32"), "dev", "lo"]);
+    up(true)?;
+    c.cli_ok(&[
+        "site",
+        "add",
+        "ridge",
+        "--targets",
+        &format!("{radio}=cpe-ann"),
+        "--interval",
+        "1",
+        "--timeout-ms",
+        "300",
+    ]);
+    let tok = c.admin_token();
+    let (_, sites) = c.get("/api/v1/sites", &tok).await?;
+    let sid = sites["sites"][0]["id"].as_i64().unwrap();
+
+    // The site's contact: asking for alerts without an address is refused
+    // next to the field; with one it is saved.
+    s.get(&format!("/sites/{sid}/contacts")).await?;
+    let bad = s.post(&format!("/sites/{sid}/contacts"), &[("name", "Ann Landlord"), ("alerts", "on")], None).await?;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("needed to send this contact alerts"), "{}", bad.body);
+    let ok = s
+        .post(
+            &format!("/sites/{sid}/contacts"),
+            &[("name", "Ann Landlord"), ("role", "landlord"), ("email", "ann@wisp.test"), ("alerts", "on")],
+            None,
+        )
+        .await?;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert!(s.get(&format!("/sites/{sid}")).await?.body.contains("Ann Landlord"));
+
+    // The rule: a threshold out of range is refused next to its field.
+    s.get("/alerts/rules").await?;
+    let rule = |t: &'static str| {
+        vec![("name", "Lossy link"), ("metric", "loss"), ("threshold", t), ("window_mins", "1"), ("site_id", "")]
+    };
+    let bad = s.post("/alerts/rules", &rule("150"), None).await?;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("a number from 0 to 100"), "{}", bad.body);
+    assert_eq!(s.post("/alerts/rules", &rule("30"), None).await?.status, 303);
+
+    let (mut agent, _, _relay) = Agent::start_in_netns(&c, "ridge", &ns, &[]).await?;
+    c.wait_for("the radio up", Duration::from_secs(30), async || {
+        let (_, v) = c.get("/api/v1/devices", &tok).await.ok()?;
+        devices(&v).iter().any(|d| d["status"] == "up").then_some(())
+    })
+    .await?;
+    // Half a minute of answered pings, then half a minute of lost ones.
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    up(false)?;
+    until("the on-call email", 90, || mails_to(&sink, "noc@wisp.test", "Lossy link") >= 1).await?;
+    until("the contact's email", 30, || mails_to(&sink, "ann@wisp.test", "Lossy link") >= 1).await?;
+    until("the signed fired alert", 30, || signed(&hooks).iter().any(|h| h["event"] == "rule.fired")).await?;
+    let fired = signed(&hooks).into_iter().find(|h| h["event"] == "rule.fired").unwrap();
+    assert!(fired["text"].as_str().unwrap().contains("cpe-ann at ridge"), "{fired}");
+    assert!(fired["rule_id"].as_i64().is_some(), "{fired}");
+    let page = s.get("/alerts/rules").await?.body;
+    assert!(page.contains("firing") && page.contains("% lost"), "{page}");
+    assert_eq!(mails_to(&sink, "noc@wisp.test", "Incident"), 0, "no incident: the hold-down is long");
+
+    // Back: once a minute of answered pings has pushed the loss under the
+    // threshold, everyone hears it cleared, once.
+    up(true)?;
+    until("the cleared email", 120, || mails_to(&sink, "noc@wisp.test", "Cleared: Lossy link") >= 1).await?;
+    until("the cleared alert", 30, || signed(&hooks).iter().any(|h| h["event"] == "rule.cleared")).await?;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    for to in ["noc@wisp.test", "ann@wisp.test"] {
+        assert_eq!(mails_to(&sink, to, "Alert: Lossy link"), 1, "{to}");
+        assert_eq!(mails_to(&sink, to, "Cleared: Lossy link"), 1, "{to}");
+    }
+    let events: Vec<Value> = signed(&hooks);
+    assert_eq!(events.iter().filter(|h| h["event"] == "rule.fired").count(), 1);
+    assert_eq!(events.iter().filter(|h| h["event"] == "rule.cleared").count(), 1);
+    assert!(s.get("/alerts/rules").await?.body.contains("cleared"));
+    agent.kill();
+    Ok(())
+}

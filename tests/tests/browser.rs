@@ -354,6 +354,8 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         ("22-groups", "/groups".to_string()),
         ("23-canned", "/canned".to_string()),
         ("24-alerts", "/alerts".to_string()),
+        ("24a-alert-rules", "/alerts/rules".to_string()),
+        ("24aa-site-contacts", format!("{site_path}/contacts")),
         ("24b-outbox", "/outbox".to_string()),
         ("24c-settings", "/settings".to_string()),
         ("24d-availability", "/reports/availability".to_string()),

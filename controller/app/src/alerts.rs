@@ -7,10 +7,12 @@
 //! naming the decision, so it goes out once however often it is decided.
 //! Nothing is queued on a channel with no transport.
 
+use mast_ops_core::rules::{self, Breach, Change, Metric, Pings};
 use mast_store::db::{Db, StoreError, Tx};
+use mast_store::monitoring::alert_rules::{self, Rule, Subject};
 use mast_store::outbox::{self, Channel, Channels, Message};
 use mast_store::tickets::groups::{self, Group};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 /// Who is on call (from the `[alerts]` settings).
@@ -135,38 +137,74 @@ pub async fn incident(
     let mut headers = BTreeMap::new();
     headers.insert("event".to_string(), phase.event().to_string());
     headers.insert("incident_id".to_string(), id.to_string());
-    let mut n = 0;
-    if route.channels.has(Channel::Email)
-        && let Some(g) = group
-    {
-        for to in recipients(g) {
+    let mut to: Vec<String> = group.map(recipients).unwrap_or_default();
+    // The site's contacts who asked for alerts hear what the on-call group
+    // hears (not the escalations, which are the staff's business).
+    if !matches!(phase, Phase::Unacknowledged { .. }) && route.channels.has(Channel::Email) {
+        let sites = alert_rules::incident_sites(tx, id).await?;
+        to.extend(alert_rules::alert_emails(tx, &sites).await?);
+    }
+    let out = Outgoing {
+        dedup: format!("staff:incident:{id}:{tag}"),
+        to,
+        group: group.map(|g| g.name.clone()),
+        subject: subj,
+        line,
+        link: format!("/incidents/{id}"),
+        headers,
+    };
+    out.queue(tx, route.channels).await
+}
+
+/// One alert on its way: to these addresses by email, and to the staff
+/// webhook.
+struct Outgoing {
+    /// Names the decision; the channel and recipient are appended.
+    dedup: String,
+    to: Vec<String>,
+    /// The group told (the webhook's `to`).
+    group: Option<String>,
+    subject: String,
+    line: String,
+    link: String,
+    headers: BTreeMap<String, String>,
+}
+
+impl Outgoing {
+    async fn queue(mut self, tx: &mut Tx<'_>, channels: Channels) -> Result<usize, StoreError> {
+        self.to.sort();
+        self.to.dedup();
+        let mut n = 0;
+        if channels.has(Channel::Email) {
+            for to in &self.to {
+                let m = Message {
+                    dedup: format!("{}:email:{to}", self.dedup),
+                    channel: Channel::Email,
+                    recipient: to.clone(),
+                    subject: self.subject.clone(),
+                    body: format!("{}.\n\nOpen it in Mast: {}\n", self.line, self.link),
+                    headers: self.headers.clone(),
+                    customer_id: None,
+                    ticket_id: None,
+                };
+                n += usize::from(outbox::enqueue(tx, &m).await?);
+            }
+        }
+        if channels.has(Channel::StaffWebhook) {
             let m = Message {
-                dedup: format!("staff:incident:{id}:{tag}:email:{to}"),
-                channel: Channel::Email,
-                recipient: to,
-                subject: subj.clone(),
-                body: format!("{line}.\n\nOpen it in Mast: /incidents/{id}\n"),
-                headers: headers.clone(),
+                dedup: format!("{}:webhook", self.dedup),
+                channel: Channel::StaffWebhook,
+                recipient: self.group.unwrap_or_else(|| "on-call".into()),
+                subject: self.subject,
+                body: self.line,
+                headers: self.headers,
                 customer_id: None,
                 ticket_id: None,
             };
             n += usize::from(outbox::enqueue(tx, &m).await?);
         }
+        Ok(n)
     }
-    if route.channels.has(Channel::StaffWebhook) {
-        let m = Message {
-            dedup: format!("staff:incident:{id}:{tag}:webhook"),
-            channel: Channel::StaffWebhook,
-            recipient: group.map(|g| g.name.clone()).unwrap_or_else(|| "on-call".into()),
-            subject: subj,
-            body: line,
-            headers,
-            customer_id: None,
-            ticket_id: None,
-        };
-        n += usize::from(outbox::enqueue(tx, &m).await?);
-    }
-    Ok(n)
 }
 
 /// Escalates every open incident nobody acknowledged within
@@ -197,6 +235,161 @@ pub async fn escalate(db: &Db, settings: &AlertSettings, now: i64) -> Result<usi
     Ok(escalated)
 }
 
+/// What one evaluation of the alert rules did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleRun {
+    pub fired: usize,
+    pub cleared: usize,
+}
+
+/// The alert's subject and text for a rule firing or clearing (pure).
+pub fn rule_text(rule: &Rule, who: &str, site: &str, fired: Option<f64>) -> (String, String) {
+    let what = match (fired, rule.metric) {
+        (Some(v), Metric::Signal) => format!("{who} at {site}: signal {v:.0} dBm ({})", rule.describe()),
+        (Some(v), Metric::Loss) => format!("{who} at {site}: {v:.0} % ping loss ({})", rule.describe()),
+        (Some(v), Metric::Backlog) => {
+            format!("{who} at {site}: {v:.0} min of samples not delivered yet ({})", rule.describe())
+        }
+        (None, _) => format!("{who} at {site}: back within the rule ({})", rule.describe()),
+    };
+    let verb = if fired.is_some() { "Alert" } else { "Cleared" };
+    (format!("[Mast] {verb}: {}: {what}", rule.name), format!("{verb}: {}: {what}", rule.name))
+}
+
+/// Judges every enabled alert rule at `now`; a firing that starts or ends is
+/// recorded and told (on-call group, the site's alert contacts, the staff
+/// webhook) in one transaction, once (the firing's id is in the dedup key).
+/// A subject that left the data (retired device, revoked agent) clears.
+pub async fn evaluate_rules(db: &Db, settings: &AlertSettings, now: i64) -> Result<RuleRun, StoreError> {
+    let rules: Vec<Rule> = alert_rules::rules(db).await?.into_iter().filter(|r| r.enabled).collect();
+    let open = alert_rules::open_firings(db).await?;
+    let mut run = RuleRun::default();
+    if rules.is_empty() && open.is_empty() {
+        return Ok(run);
+    }
+    // Load each kind of data once (signal back far enough to see a breach
+    // begin before the longest window; ping counts per distinct window).
+    let longest_signal = rules.iter().filter(|r| r.metric == Metric::Signal).map(Rule::window_ms).max();
+    let signal = match longest_signal {
+        Some(w) => alert_rules::signal_samples(db, now - w - 10 * 60_000).await?,
+        None => Vec::new(),
+    };
+    let mut pings: HashMap<i64, Vec<(Subject, Pings)>> = HashMap::new();
+    for r in rules.iter().filter(|r| r.metric == Metric::Loss) {
+        if let std::collections::hash_map::Entry::Vacant(e) = pings.entry(r.window_ms()) {
+            e.insert(alert_rules::ping_counts(db, r.window_ms(), now).await?);
+        }
+    }
+    let backlogs = if rules.iter().any(|r| r.metric == Metric::Backlog) {
+        alert_rules::agent_backlogs(db).await?
+    } else {
+        Vec::new()
+    };
+    let sites: HashMap<i64, String> =
+        mast_store::monitoring::list_sites(db).await?.into_iter().map(|s| (s.id, s.name)).collect();
+    let route = settings.route(db).await?;
+
+    let mut judged: HashSet<(i64, String)> = HashSet::new();
+    for rule in &rules {
+        let here = |s: &Subject| rule.site_id.is_none_or(|id| id == s.site_id);
+        let verdicts: Vec<(&Subject, Option<Breach>)> = match rule.metric {
+            Metric::Signal => signal
+                .iter()
+                .filter(|(s, _)| here(s))
+                .map(|(s, pts)| (s, rules::signal(pts, rule.threshold, rule.window_ms(), now)))
+                .collect(),
+            Metric::Loss => pings
+                .get(&rule.window_ms())
+                .into_iter()
+                .flatten()
+                .filter(|(s, _)| here(s))
+                .map(|(s, p)| (s, rules::loss(*p, rule.threshold)))
+                .collect(),
+            Metric::Backlog => backlogs
+                .iter()
+                .filter(|(s, _)| here(s))
+                .map(|(s, oldest)| (s, rules::backlog(*oldest, rule.window_ms(), now)))
+                .collect(),
+        };
+        for (subject, breach) in verdicts {
+            let key = (rule.id, subject.key.clone());
+            let was = open.get(&key);
+            judged.insert(key);
+            let site = sites.get(&subject.site_id).map(String::as_str).unwrap_or("?");
+            match rules::step(was.is_some(), breach) {
+                Change::Fired(b) => {
+                    let mut tx = db.begin().await?;
+                    let id = alert_rules::fire(&mut tx, rule.id, subject, b.since_ms, b.value).await?;
+                    let (subj, line) = rule_text(rule, &subject.label, site, Some(b.value));
+                    rule_alert(&mut tx, &route, rule, subject, id, "fired", subj, line).await?;
+                    tx.commit().await?;
+                    tracing::info!(rule = rule.id, subject = %subject.key, value = b.value, "alert rule fired");
+                    run.fired += 1;
+                }
+                Change::Cleared => {
+                    let f = was.expect("cleared only when open");
+                    let mut tx = db.begin().await?;
+                    alert_rules::clear(&mut tx, f.id, now).await?;
+                    let (subj, line) = rule_text(rule, &subject.label, site, None);
+                    rule_alert(&mut tx, &route, rule, subject, f.id, "cleared", subj, line).await?;
+                    tx.commit().await?;
+                    tracing::info!(rule = rule.id, subject = %subject.key, "alert rule cleared");
+                    run.cleared += 1;
+                }
+                Change::Still | Change::Quiet => {}
+            }
+        }
+    }
+    // Open firings whose subject has no data any more (or whose rule was
+    // switched off meanwhile): they end quietly.
+    let mut tx = db.begin().await?;
+    for (key, f) in &open {
+        if !judged.contains(key) {
+            alert_rules::clear(&mut tx, f.id, now).await?;
+            run.cleared += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(run)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn rule_alert(
+    tx: &mut Tx<'_>,
+    route: &Route,
+    rule: &Rule,
+    subject: &Subject,
+    firing: i64,
+    what: &str,
+    subject_line: String,
+    line: String,
+) -> Result<usize, StoreError> {
+    let mut headers = BTreeMap::new();
+    headers.insert("event".to_string(), format!("rule.{what}"));
+    headers.insert("rule_id".to_string(), rule.id.to_string());
+    headers.insert("alert_subject".to_string(), subject.key.clone());
+    let mut to: Vec<String> = route.on_call.as_ref().map(recipients).unwrap_or_default();
+    if route.channels.has(Channel::Email) {
+        to.extend(alert_rules::alert_emails(tx, &[subject.site_id]).await?);
+    }
+    let link = match subject.key.split_once(':') {
+        Some(("device", id)) => format!("/devices/{id}"),
+        Some(("agent", id)) => format!("/agents/{id}"),
+        _ => "/alerts/rules".to_string(),
+    };
+    Outgoing {
+        dedup: format!("staff:rule:{firing}:{what}"),
+        to,
+        group: route.on_call.as_ref().map(|g| g.name.clone()),
+        subject: subject_line,
+        line,
+        link,
+        headers,
+    }
+    .queue(tx, route.channels)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +404,24 @@ mod tests {
         let (s, _) = text(7, "x", 2, Phase::Unacknowledged { minutes: 15 });
         assert!(s.contains("not acknowledged after 15 min"), "{s}");
         assert_eq!(Phase::Grew { devices: 4 }.tag(), "grew:4");
+    }
+
+    #[test]
+    fn rule_texts_name_the_rule_the_device_and_the_value() {
+        let r = Rule {
+            id: 1,
+            name: "Weak CPE".into(),
+            metric: Metric::Signal,
+            threshold: -75.0,
+            window_mins: 10,
+            site_id: None,
+            site: None,
+            enabled: true,
+        };
+        let (s, t) = rule_text(&r, "cpe-ann", "ridge", Some(-81.4));
+        assert_eq!(s, "[Mast] Alert: Weak CPE: cpe-ann at ridge: signal -81 dBm (signal below -75 dBm for 10 min)");
+        assert!(t.starts_with("Alert: Weak CPE"));
+        let (s, _) = rule_text(&r, "cpe-ann", "ridge", None);
+        assert!(s.starts_with("[Mast] Cleared: Weak CPE: cpe-ann at ridge"), "{s}");
     }
 }

@@ -66,6 +66,7 @@
 //! | `[alerts] on_call_group` | `MAST_ALERT_ON_CALL_GROUP` | none | staff group emailed when an incident opens, grows or recovers |
 //! | `[alerts] escalation_group` | `MAST_ALERT_ESCALATION_GROUP` | none | staff group emailed when an incident stays unacknowledged |
 //! | `[alerts] escalate_after_mins` | `MAST_ALERT_ESCALATE_AFTER_MINS` | `15` | ... after this many minutes |
+//! | `[alerts] rules_every_secs` | `MAST_ALERT_RULES_EVERY_SECS` | `30` | how often the alert rules (signal, loss, backlog: set on the Alerts page) are judged |
 //! | `[alerts] webhook_url` | `MAST_ALERT_WEBHOOK_URL` | none | staff alerts POSTed as JSON (its `text` suits chat tools' incoming webhooks) |
 //! | `[alerts] webhook_secret` | `MAST_ALERT_WEBHOOK_SECRET` | none | HMAC-SHA256 key; the signature goes in `X-Mast-Signature` |
 //! | `[operator] name` | `MAST_OPERATOR_NAME` | `Mast WISP` | the operator's name on invoices and mail |
@@ -219,6 +220,7 @@ pub struct Alerts {
     pub on_call_group: Option<String>,
     pub escalation_group: Option<String>,
     pub escalate_after_mins: u64,
+    pub rules_every_secs: u64,
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<Secret>,
 }
@@ -229,6 +231,7 @@ impl Default for Alerts {
             on_call_group: None,
             escalation_group: None,
             escalate_after_mins: 15,
+            rules_every_secs: 30,
             webhook_url: None,
             webhook_secret: None,
         }
@@ -538,6 +541,7 @@ impl Config {
         e.opt("MAST_ALERT_ON_CALL_GROUP", &mut a.on_call_group);
         e.opt("MAST_ALERT_ESCALATION_GROUP", &mut a.escalation_group);
         e.parse("MAST_ALERT_ESCALATE_AFTER_MINS", &mut a.escalate_after_mins)?;
+        e.parse("MAST_ALERT_RULES_EVERY_SECS", &mut a.rules_every_secs)?;
         e.opt("MAST_ALERT_WEBHOOK_URL", &mut a.webhook_url);
         e.secret("MAST_ALERT_WEBHOOK_SECRET", &mut a.webhook_secret);
         let o = &mut self.operator;
@@ -606,6 +610,7 @@ impl Config {
         between("monitoring.outage_recovery_secs", m.outage_recovery_secs, 1, 86_400)?;
         between("monitoring.outage_agent_silence_secs", m.outage_agent_silence_secs, 1, 86_400)?;
         between("alerts.escalate_after_mins", self.alerts.escalate_after_mins, 1, 7 * 24 * 60)?;
+        between("alerts.rules_every_secs", self.alerts.rules_every_secs, 1, 3600)?;
         between("monitoring.outage_controller_window_secs", m.outage_controller_window_secs, 0, 86_400)?;
         tile_origin(&m.map_tile_url).map_err(|p| invalid("monitoring.map_tile_url", p))?;
         if mast_text_core::input::line(&m.map_attribution, 300).is_err() {

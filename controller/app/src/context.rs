@@ -56,6 +56,7 @@ pub struct AlertConfig {
     pub on_call_group: Option<String>,
     pub escalation_group: Option<String>,
     pub escalate_after: Duration,
+    pub rules_every: Duration,
     pub webhook: Option<(String, Option<Secret>)>,
 }
 
@@ -255,6 +256,7 @@ impl Settings {
                 on_call_group: cfg.alerts.on_call_group.clone(),
                 escalation_group: cfg.alerts.escalation_group.clone(),
                 escalate_after: Duration::from_secs(cfg.alerts.escalate_after_mins * 60),
+                rules_every: Duration::from_secs(cfg.alerts.rules_every_secs),
                 webhook: cfg.alerts.webhook_url.clone().map(|u| (u, cfg.alerts.webhook_secret.clone())),
             },
             billing: BillingSettings {

@@ -159,6 +159,8 @@ impl Transport for WebhookTransport {
                 "ticket_id": m.ticket_id,
                 "subject": m.subject,
                 "incident_id": m.headers.get("incident_id").and_then(|v| v.parse::<i64>().ok()),
+                "rule_id": m.headers.get("rule_id").and_then(|v| v.parse::<i64>().ok()),
+                "alert_subject": m.headers.get("alert_subject"),
             }))
             .map_err(|e| e.to_string())?;
             let mut req = self.client.post(&self.url).header("content-type", "application/json");

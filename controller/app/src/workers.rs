@@ -85,6 +85,17 @@ pub fn start(app: &App) -> OutageFeed {
         .await
     });
 
+    let (db, alerts, sd) = (app.db.clone(), app.alert_settings(), stop.clone());
+    let rules_every = app.settings.alerts.rules_every;
+    stop.spawn(async move {
+        every(&sd, rules_every, || async {
+            if let Err(e) = crate::alerts::evaluate_rules(&db, &alerts, now_ms()).await {
+                warn!(error = %e, "alert rule evaluation failed");
+            }
+        })
+        .await
+    });
+
     let (db, channels, sd) = (app.db.clone(), app.channels(), stop.clone());
     stop.spawn(async move {
         every(&sd, Duration::from_secs(60), || async {

@@ -30,7 +30,7 @@ pub(crate) fn check_password_policy(p: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn check_email(e: &str) -> Result<(), StoreError> {
+pub(crate) fn check_email(e: &str) -> Result<(), StoreError> {
     mast_text_core::input::line(e, mast_text_core::input::MAX_EMAIL)
         .map_err(|p| StoreError::invalid("email", p.to_string()))?;
     let ok = e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.starts_with('.'))

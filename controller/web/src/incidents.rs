@@ -445,6 +445,7 @@ pub(crate) fn render_alerts(internal: &[IncidentView], pending: i64, failed: &[Q
     }
     html! {
         h1 { "Controller alerts" }
+        p { a #alert-rules href="/alerts/rules" { "Alert rules" } ": weak signal, loss, data stuck at a tower, and what fired." }
         @if open {
             p.banner.down {
                 "Many agents went silent at the same time. That points at the controller's side (its network, "

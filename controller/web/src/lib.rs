@@ -16,6 +16,7 @@ use mast_app::metrics;
 use mast_store::{audit, auth, db, fleet, monitoring, outbox as notify, portal as portal_accounts, staff};
 
 pub mod admin;
+pub mod alerts;
 pub mod api;
 pub mod assets;
 pub mod availability;
@@ -238,6 +239,14 @@ routes! {
     POST "/sites/{id}" Page Access::Roles(ADMIN) => post(network::site_form::save_site);
     POST "/sites/{id}/delete" Page Access::Roles(ADMIN) => post(network::site_form::delete_site);
     GET "/sites/{id}/inventory" Page Access::Roles(EVERYONE) => get(network::site_inventory);
+    GET "/sites/{id}/contacts" Page Access::Roles(ADMIN) => get(alerts::contacts);
+    POST "/sites/{id}/contacts" Page Access::Roles(ADMIN) => post(alerts::add_contact);
+    POST "/sites/{id}/contacts/{contact}/delete" Page Access::Roles(ADMIN) => post(alerts::delete_contact);
+    GET "/alerts/rules" Page Access::Roles(EVERYONE) => get(alerts::alerts);
+    POST "/alerts/rules" Page Access::Roles(ADMIN) => post(alerts::add_rule);
+    POST "/alerts/rules/{id}/enable" Page Access::Roles(ADMIN) => post(alerts::enable_rule);
+    POST "/alerts/rules/{id}/disable" Page Access::Roles(ADMIN) => post(alerts::disable_rule);
+    POST "/alerts/rules/{id}/delete" Page Access::Roles(ADMIN) => post(alerts::delete_rule);
     GET "/devices" Page Access::Roles(EVERYONE) => get(network::devices);
     GET "/devices/{id}" Page Access::Roles(EVERYONE) => get(network::device);
     GET "/devices/{id}/edit" Page Access::Roles(network::device_form::EDITORS) => get(network::device_form::edit);

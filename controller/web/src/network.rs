@@ -182,7 +182,7 @@ fn live(id: &str, src: &str, body: Markup) -> Markup {
 
 /// What a form re-renders on an input error: the message next to its
 /// field when the form has that field, else at the top.
-pub(super) fn form_errors(e: &StoreError, fields: &[&str]) -> Option<FormErrors> {
+pub(crate) fn form_errors(e: &StoreError, fields: &[&str]) -> Option<FormErrors> {
     let StoreError::Invalid { field, reason } = e else { return None };
     let mut errors = FormErrors::new();
     if fields.contains(&field.as_str()) {
@@ -853,6 +853,7 @@ pub(crate) struct SitePage {
     pub suspended: Vec<(i64, String, Vec<String>)>,
     /// The viewer may change the site and enroll agents.
     pub admin: bool,
+    pub contacts: Vec<crate::monitoring::alert_rules::Contact>,
 }
 
 pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> Result<Markup, ApiError> {
@@ -869,6 +870,7 @@ pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
         devices: monitoring::site_devices(&st.db, id).await?,
         probing: monitoring::probing::summary(&st.db, id).await?,
         suspended,
+        contacts: crate::monitoring::alert_rules::contacts(&st.db, id).await?,
         site,
         admin: c.role == Role::Admin,
     };
@@ -908,6 +910,9 @@ pub(crate) fn render_site(p: &SitePage, now: i64) -> Markup {
         @if p.agents.is_empty() { p { "No agent yet." } }
         (agents)
         @if p.admin { p { a #enroll-here href=(enroll) { "Enroll an agent for this site" } } }
+        h2 { "Contacts" }
+        (super::alerts::contacts_table(id, &p.contacts, None))
+        @if p.admin { p { a #site-contacts href={ "/sites/" (id) "/contacts" } { "Add or remove contacts" } } }
         h2 { "Devices" }
         (live("site-devices", &format!("/live/sites/{id}/devices"), device_table(&device_tree(&p.devices), now)))
         @if let Some(pr) = &p.probing {

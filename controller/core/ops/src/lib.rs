@@ -9,6 +9,8 @@
 //! - [`correlator`]: device observations → one incident per root cause.
 //! - [`maintenance`]: maintenance windows and their occurrences in the
 //!   operator's time zone.
+//! - [`rules`]: alert rules beyond reachability (signal, loss, an agent's
+//!   backlog) and when a firing starts and ends.
 //! - [`sla`]: business-time SLA clocks, deadlines and escalations.
 //! - [`lifecycle`]: the ticket state machine and its KPI stamps.
 //! - [`throttle`]: login throttling.
@@ -17,5 +19,6 @@ pub mod availability;
 pub mod correlator;
 pub mod lifecycle;
 pub mod maintenance;
+pub mod rules;
 pub mod sla;
 pub mod throttle;

@@ -9,6 +9,7 @@ use crate::db::{Db, StoreError, Tx, now_ms};
 use mast_shared::{ProbeTarget, Sample, SampleBody, SiteConfig, SnmpOutcome};
 
 pub use mast_ops_core::{correlator, maintenance};
+pub mod alert_rules;
 pub mod availability;
 pub mod edits;
 pub mod inventory;

@@ -293,6 +293,7 @@ fn site_page_escapes_and_refreshes_its_devices() {
         }),
         suspended: vec![(9, HOSTILE.into(), vec![HOSTILE.into()])],
         admin: true,
+        contacts: vec![],
     };
     let s = safe(&render_site(&p, 0));
     assert!(
