@@ -87,6 +87,16 @@ impl From<mast_text_core::input::TextProblem> for StoreError {
     }
 }
 
+/// An email address as forms and the API take it (one line, an `@` with
+/// something on both sides, no spaces); the error names the `email` field.
+pub(crate) fn check_email(e: &str) -> Result<(), StoreError> {
+    mast_text_core::input::line(e, mast_text_core::input::MAX_EMAIL)
+        .map_err(|p| StoreError::invalid("email", p.to_string()))?;
+    let ok = e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.starts_with('.'))
+        && !e.chars().any(char::is_whitespace);
+    if ok { Ok(()) } else { Err(StoreError::invalid("email", "not an email address")) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

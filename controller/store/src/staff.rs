@@ -6,6 +6,7 @@
 //! idle or absolute timeout, and when its user is disabled.
 
 use crate::db::{Db, StoreError, now_ms};
+use crate::error::check_email;
 use crate::fleet::{hash_secret, random_secret};
 use serde::Serialize;
 
@@ -28,14 +29,6 @@ pub(crate) fn check_password_policy(p: &str) -> Result<(), StoreError> {
         return Err(StoreError::invalid("password", "is too long (at most 1024 bytes)"));
     }
     Ok(())
-}
-
-pub(crate) fn check_email(e: &str) -> Result<(), StoreError> {
-    mast_text_core::input::line(e, mast_text_core::input::MAX_EMAIL)
-        .map_err(|p| StoreError::invalid("email", p.to_string()))?;
-    let ok = e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.starts_with('.'))
-        && !e.chars().any(char::is_whitespace);
-    if ok { Ok(()) } else { Err(StoreError::invalid("email", "not an email address")) }
 }
 
 #[derive(Debug, Clone, Serialize)]

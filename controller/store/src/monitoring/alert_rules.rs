@@ -55,7 +55,7 @@ pub fn check_contact(c: &NewContact) -> Result<(), StoreError> {
     }
     let email = c.email.trim();
     if !email.is_empty() {
-        crate::staff::check_email(email)?;
+        crate::error::check_email(email)?;
     }
     if c.alerts && email.is_empty() {
         return Err(StoreError::invalid("email", "needed to send this contact alerts"));
