@@ -301,9 +301,18 @@ pub struct App {
     pub shutdown: Shutdown,
     /// Messages waiting for a channel with no transport (the staff banner).
     pub waiting: Arc<crate::notify::Waiting>,
+    /// Staff changed the network (devices, parents, uplinks, sites): the
+    /// outage worker re-reads the topology at its next tick instead of
+    /// within `topology_every`. Call [`App::network_changed`].
+    pub network: Arc<tokio::sync::Notify>,
 }
 
 impl App {
+    /// Tells the outage worker that staff changed the network.
+    pub fn network_changed(&self) {
+        self.network.notify_one();
+    }
+
     /// Builds the context: settings (every domain setting checked), the data
     /// directory (0700), the database (migrated), the CA, the transports and
     /// the payment provider.
@@ -323,6 +332,7 @@ impl App {
             metrics: Arc::new(Metrics::default()),
             shutdown: Shutdown::new(),
             waiting: Arc::new(crate::notify::Waiting::new()),
+            network: Arc::new(tokio::sync::Notify::new()),
         })
     }
 

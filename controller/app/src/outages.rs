@@ -52,6 +52,9 @@ pub struct OutageSettings {
     pub tz: jiff::tz::TimeZone,
     /// Who on the staff hears of incidents.
     pub alerts: crate::alerts::AlertSettings,
+    /// Notified when staff change the network: the topology is re-read at
+    /// the next tick.
+    pub network_changed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Default for OutageSettings {
@@ -63,6 +66,7 @@ impl Default for OutageSettings {
             channels: Default::default(),
             tz: jiff::tz::TimeZone::UTC,
             alerts: Default::default(),
+            network_changed: Default::default(),
         }
     }
 }
@@ -98,6 +102,7 @@ async fn run(
     loop {
         tokio::select! {
             _ = stop.cancelled() => return Ok(()),
+            _ = settings.network_changed.notified() => { last_topology = None; continue; }
             _ = tick.tick() => {}
             e = rx.recv() => {
                 match e {

@@ -140,6 +140,7 @@ pub fn start(app: &App) -> OutageFeed {
             channels: app.channels(),
             tz: s.tz.clone(),
             alerts: app.alert_settings(),
+            network_changed: app.network.clone(),
             ..Default::default()
         },
         stop,

@@ -63,6 +63,19 @@ pub enum SiteCmd {
         #[arg(long)]
         ping_rate: Option<u64>,
     },
+    /// Where a tower's backhaul comes from: the devices of other sites its
+    /// link lands on (tower-to-tower links; several = redundant paths). A
+    /// failure there is then one incident covering this site. Without
+    /// options, prints them.
+    Uplinks {
+        name: String,
+        /// Device ids (as on the device pages), comma-separated.
+        #[arg(long, value_delimiter = ',', conflicts_with = "direct")]
+        devices: Vec<i64>,
+        /// The site reaches the controller directly (clears the uplinks).
+        #[arg(long)]
+        direct: bool,
+    },
     /// List sites.
     List {
         #[arg(long)]
@@ -147,6 +160,29 @@ pub async fn run(cmd: SiteCmd, app: &App) -> anyhow::Result<()> {
             let detail = p.summary();
             audit::record(&db, &cli, "site.probing", &name, &detail).await?;
             println!("site {name}: {detail}");
+            Ok(())
+        }
+        SiteCmd::Uplinks { name, devices, direct } => {
+            use monitoring::uplinks;
+            let db = app.db.clone();
+            let site =
+                monitoring::site_by_name(&db, &name).await?.ok_or_else(|| anyhow::anyhow!("no site named {name:?}"))?;
+            if direct || !devices.is_empty() {
+                uplinks::set(&db, site.id, &devices).await?;
+                let what = if direct {
+                    "direct".to_string()
+                } else {
+                    devices.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+                };
+                audit::record(&db, &cli, "site.uplinks", &format!("site {}", site.id), &what).await?;
+            }
+            let up = uplinks::of_site(&db, site.id).await?;
+            if up.is_empty() {
+                println!("site {name} reaches the controller directly");
+            }
+            for u in up {
+                println!("site {name} through device {} ({}) at {}", u.device_id, u.device_label, u.upstream_site_name);
+            }
             Ok(())
         }
         SiteCmd::List { json } => {

@@ -308,6 +308,7 @@
       ["mk-degraded", "Tower degraded"],
       ["mk-down", "Tower down"],
       ["mk-cust", "Customer"],
+      ["mk-link", "Tower-to-tower link"],
     ].forEach(function (item) {
       var row = text("div", "", "");
       row.appendChild(text("span", "sw " + item[0], ""));
@@ -317,7 +318,15 @@
     return box;
   }
 
-  /* {"sites":[{id,name,lat,lon,status,href}…],"customers":[…]} */
+  /* [[lat, lon], [lat, lon]]: both ends finite numbers. */
+  function isLink(l) {
+    return Array.isArray(l) && l.length === 2 && l.every(function (p) {
+      return Array.isArray(p) && p.length === 2 && isFinite(p[0]) && isFinite(p[1]) &&
+        typeof p[0] === "number" && typeof p[1] === "number";
+    });
+  }
+
+  /* {"sites":[{id,name,lat,lon,status,href}…],"customers":[…],"links":[[[lat,lon],[lat,lon]]…]} */
   function drawMap(el, L, data) {
     var sites = (data && Array.isArray(data.sites) ? data.sites : []).filter(located);
     var customers = (data && Array.isArray(data.customers) ? data.customers : []).filter(located);
@@ -344,6 +353,10 @@
       });
       if (points.length === 1) map.setView(points[0], 14);
       else map.fitBounds(L.latLngBounds(points), { padding: [24, 24], maxZoom: 16 });
+      // Tower-to-tower links under everything else.
+      (data && Array.isArray(data.links) ? data.links : []).filter(isLink).forEach(function (l) {
+        L.polyline(l, { weight: 3, color: "#2e86c1", opacity: 0.8, interactive: false, className: "site-link" }).addTo(map);
+      });
       // Customers first, so towers draw on top.
       customers.forEach(function (p) {
         addMarker(L, map, p, false);

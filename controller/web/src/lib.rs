@@ -239,6 +239,8 @@ routes! {
     POST "/sites/{id}" Page Access::Roles(ADMIN) => post(network::site_form::save_site);
     POST "/sites/{id}/delete" Page Access::Roles(ADMIN) => post(network::site_form::delete_site);
     GET "/sites/{id}/inventory" Page Access::Roles(EVERYONE) => get(network::site_inventory);
+    GET "/sites/{id}/uplinks" Page Access::Roles(network::device_form::EDITORS) => get(network::uplinks::edit);
+    POST "/sites/{id}/uplinks" Page Access::Roles(network::device_form::EDITORS) => post(network::uplinks::save);
     GET "/sites/{id}/contacts" Page Access::Roles(ADMIN) => get(alerts::contacts);
     POST "/sites/{id}/contacts" Page Access::Roles(ADMIN) => post(alerts::add_contact);
     POST "/sites/{id}/contacts/{contact}/delete" Page Access::Roles(ADMIN) => post(alerts::delete_contact);

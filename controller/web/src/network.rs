@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 
 pub mod device_form;
 pub mod site_form;
+pub mod uplinks;
 
 type PageResult = Result<Response, ApiError>;
 
@@ -327,9 +328,19 @@ pub(crate) fn render_sites(lines: &[&SiteLine], filter: Option<SiteStatus>, admi
 pub async fn sites_map(c: Caller, State(st): State<AppState>) -> Result<Markup, ApiError> {
     let o = overview(&st).await?;
     let customers = monitoring::located_customers(&st.db, MAP_CUSTOMERS).await?;
+    let links = site_links(&st, &o.sites).await?;
     let m = &st.settings.monitoring;
-    Ok(page(&c, "Map", render_map_page(&o.sites, &customers, &m.map_tile_url, &m.map_attribution)))
+    Ok(page(&c, "Map", render_map_page(&o.sites, &customers, &links, &m.map_tile_url, &m.map_attribution)))
 }
+
+/// Tower-to-tower links with both ends located, upstream end first.
+async fn site_links(st: &AppState, lines: &[SiteLine]) -> Result<Vec<Link>, ApiError> {
+    let sites: Vec<Site> = lines.iter().map(|l| l.site.clone()).collect();
+    Ok(uplinks::located_links(&sites, &monitoring::uplinks::list(&st.db).await?))
+}
+
+/// A tower-to-tower link on the map: `((lat, lon), (lat, lon))`, upstream first.
+pub(crate) type Link = ((f64, f64), (f64, f64));
 
 /// Most customers drawn on the map.
 const MAP_CUSTOMERS: i64 = 5000;
@@ -337,6 +348,7 @@ const MAP_CUSTOMERS: i64 = 5000;
 pub(crate) fn render_map_page(
     lines: &[SiteLine],
     customers: &[LocatedCustomer],
+    links: &[Link],
     tiles: &str,
     attribution: &str,
 ) -> Markup {
@@ -350,7 +362,7 @@ pub(crate) fn render_map_page(
                 "the schematic below shows each tower's backhaul to the controller."
             }
         } @else {
-            (ui::map("/sites/map.json", tiles, attribution, geo_svg(lines, customers)))
+            (ui::map("/sites/map.json", tiles, attribution, geo_svg(lines, customers, links)))
         }
         h2 { "Schematic" }
         div.wrap { (ring_svg(lines)) }
@@ -361,12 +373,14 @@ pub(crate) fn render_map_page(
 pub async fn sites_map_json(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
     let o = overview(&st).await?;
     let customers = monitoring::located_customers(&st.db, MAP_CUSTOMERS).await?;
-    Ok(Json(map_json(&o.sites, &customers)))
+    let links = site_links(&st, &o.sites).await?;
+    Ok(Json(map_json(&o.sites, &customers, &links)))
 }
 
-/// `{"sites":[{id,name,lat,lon,status,href}],"customers":[...]}`, located
-/// ones only. Names go out as JSON strings; mast.js sets them as text.
-pub(crate) fn map_json(lines: &[SiteLine], customers: &[LocatedCustomer]) -> Value {
+/// `{"sites":[{id,name,lat,lon,status,href}],"customers":[...],
+/// "links":[[[lat,lon],[lat,lon]]]}`, located ones only. Names go out as
+/// JSON strings; mast.js sets them as text.
+pub(crate) fn map_json(lines: &[SiteLine], customers: &[LocatedCustomer], links: &[Link]) -> Value {
     let sites: Vec<Value> = lines
         .iter()
         .filter_map(|l| {
@@ -395,7 +409,8 @@ pub(crate) fn map_json(lines: &[SiteLine], customers: &[LocatedCustomer]) -> Val
             })
         })
         .collect();
-    json!({ "sites": sites, "customers": customers })
+    let links: Vec<Value> = links.iter().map(|(a, b)| json!([[a.0, a.1], [b.0, b.1]])).collect();
+    json!({ "sites": sites, "customers": customers, "links": links })
 }
 
 /// A number for an SVG attribute.
@@ -444,7 +459,7 @@ impl Projection {
 
 /// The map without JavaScript (or tiles): towers as triangles coloured by
 /// status, customers as dots, each a link to its page; north is up.
-pub(crate) fn geo_svg(lines: &[SiteLine], customers: &[LocatedCustomer]) -> Markup {
+pub(crate) fn geo_svg(lines: &[SiteLine], customers: &[LocatedCustomer], links: &[Link]) -> Markup {
     let placed: Vec<(&SiteLine, f64, f64)> = lines.iter().filter_map(|l| Some((l, l.site.lat?, l.site.lon?))).collect();
     let pts: Vec<(f64, f64)> =
         placed.iter().map(|(_, la, lo)| (*la, *lo)).chain(customers.iter().map(|c| (c.lat, c.lon))).collect();
@@ -453,6 +468,10 @@ pub(crate) fn geo_svg(lines: &[SiteLine], customers: &[LocatedCustomer]) -> Mark
         svg.schematic.geomap viewBox="0 0 900 560" xmlns="http://www.w3.org/2000/svg" role="img"
             aria-label="Map of towers and customers" font-family="sans-serif" font-size="12" {
             rect width="900" height="560" fill="#f4f7fa" {}
+            @for ((la1, lo1), (la2, lo2)) in links {
+                @let ((x1, y1), (x2, y2)) = (p.xy(*la1, *lo1), p.xy(*la2, *lo2));
+                line.site-link x1=(n1(x1)) y1=(n1(y1)) x2=(n1(x2)) y2=(n1(y2)) stroke="#2e86c1" stroke-width="2" {}
+            }
             @for cu in customers {
                 @let (x, y) = p.xy(cu.lat, cu.lon);
                 a href={ "/customers/" (cu.id) } {
@@ -853,7 +872,12 @@ pub(crate) struct SitePage {
     pub suspended: Vec<(i64, String, Vec<String>)>,
     /// The viewer may change the site and enroll agents.
     pub admin: bool,
+    /// The viewer may change the network (devices, backhaul).
+    pub editor: bool,
     pub contacts: Vec<crate::monitoring::alert_rules::Contact>,
+    /// Where the site's backhaul comes from, and the sites behind it.
+    pub uplinks: Vec<monitoring::uplinks::Uplink>,
+    pub feeds: Vec<monitoring::uplinks::Uplink>,
 }
 
 pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> Result<Markup, ApiError> {
@@ -871,8 +895,11 @@ pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
         probing: monitoring::probing::summary(&st.db, id).await?,
         suspended,
         contacts: crate::monitoring::alert_rules::contacts(&st.db, id).await?,
+        uplinks: monitoring::uplinks::of_site(&st.db, id).await?,
+        feeds: monitoring::uplinks::fed_by(&st.db, id).await?,
         site,
         admin: c.role == Role::Admin,
+        editor: device_form::EDITORS.contains(&c.role),
     };
     let title = p.site.name.clone();
     Ok(page(&c, &title, render_site(&p, crate::db::now_ms())))
@@ -910,6 +937,7 @@ pub(crate) fn render_site(p: &SitePage, now: i64) -> Markup {
         @if p.agents.is_empty() { p { "No agent yet." } }
         (agents)
         @if p.admin { p { a #enroll-here href=(enroll) { "Enroll an agent for this site" } } }
+        (uplinks::section(id, &p.uplinks, &p.feeds, p.editor))
         h2 { "Contacts" }
         (super::alerts::contacts_table(id, &p.contacts, None))
         @if p.admin { p { a #site-contacts href={ "/sites/" (id) "/contacts" } { "Add or remove contacts" } } }

@@ -108,6 +108,21 @@
 //!    window get no incident either). An outage still there when the window
 //!    ends opens then with `start` = the window's end. Incidents open before
 //!    a window began stay open.
+//! 9. **Sites behind sites** (tower-to-tower links): a site may reach the
+//!    controller through *uplinks*, devices of other sites
+//!    ([`Topology::uplinks`]; several = redundant paths). A silent site all
+//!    of whose uplinks are accounted for (each one in a device incident, or
+//!    at a site that is silent itself) is *behind* that cause: it opens no
+//!    site incident; its devices (those not frozen in an incident of their
+//!    own) join the incident of the uplink's root device, or the upstream
+//!    site's own site incident, through any number of towers. So a failure at
+//!    the upstream tower is ONE incident covering every downstream site,
+//!    device and customer, and the incident's `sites` name them all. A site
+//!    incident opened before its cause was known is superseded by the
+//!    cause's incident once that is open. An uplink that answers (or is not
+//!    probed) leaves the silence the site's own; a loop of uplinks is cut
+//!    where it closes (one site on it keeps its own incident), never losing
+//!    the outage.
 //!
 //! # Guarantees
 //! Deterministic; never panics on any input (unknown ids, times going
@@ -235,6 +250,10 @@ impl DeviceSpec {
 pub struct Topology {
     pub sites: Vec<SiteId>,
     pub devices: Vec<DeviceSpec>,
+    /// Sites whose backhaul runs through devices of other sites (rule 9):
+    /// site → its uplink devices. Unknown ids are ignored.
+    #[serde(default)]
+    pub uplinks: BTreeMap<SiteId, Vec<DeviceId>>,
 }
 
 /// Which probe an observation comes from.
@@ -456,6 +475,12 @@ pub struct Correlator {
     recent: BTreeMap<IncidentId, Incident>,
     next_id: IncidentId,
     last_alert_end: Option<Ms>,
+    /// Site → its uplink devices (rule 9).
+    #[serde(default)]
+    uplinks: BTreeMap<SiteId, Vec<DeviceId>>,
+    /// Silent sites behind another cause at the last tick, and that cause.
+    #[serde(default)]
+    behind: BTreeMap<SiteId, Root>,
 }
 
 #[derive(Default)]
@@ -479,6 +504,8 @@ impl Correlator {
             recent: BTreeMap::new(),
             next_id: 1,
             last_alert_end: None,
+            uplinks: BTreeMap::new(),
+            behind: BTreeMap::new(),
         }
     }
 
@@ -522,6 +549,13 @@ impl Correlator {
         }
         self.devices = devices;
         self.sites = sites;
+        self.uplinks = topo.uplinks.into_iter().filter(|(_, u)| !u.is_empty()).collect();
+    }
+
+    /// The cause a silent site is behind at the last tick (rule 9): the root
+    /// of the incident it joined.
+    pub fn behind(&self, site: SiteId) -> Option<Root> {
+        self.behind.get(&site).copied()
     }
 
     /// Replaces all maintenance windows (recurring ones expanded by the shell).
@@ -712,6 +746,7 @@ impl Correlator {
         if let Root::Site(site) = root {
             s.insert(site);
         }
+        s.extend(self.behind.iter().filter(|(_, r)| **r == root).map(|(site, _)| *site));
         s
     }
 
@@ -719,10 +754,10 @@ impl Correlator {
     fn update(&mut self, id: IncidentId, devices: BTreeSet<DeviceId>, flapping: bool) -> Option<Action> {
         let inc = self.incidents.get(&id)?;
         let flapping = inc.flapping || flapping;
-        if devices == inc.devices && flapping == inc.flapping {
+        let sites = self.sites_of(inc.root, &devices);
+        if devices == inc.devices && flapping == inc.flapping && sites == inc.sites {
             return None;
         }
-        let sites = self.sites_of(inc.root, &devices);
         let inc = self.incidents.get_mut(&id)?;
         inc.devices = devices;
         inc.sites = sites;
@@ -761,8 +796,13 @@ impl Correlator {
                 }
             }
         }
-        let mut starts: Vec<(Ms, SiteId)> =
-            silent.iter().filter(|(s, _)| !self.in_maintenance(Root::Site(**s), now)).map(|(s, t)| (*t, *s)).collect();
+        // A site silent only because the site it hangs behind is (rule 9)
+        // is no separate sign of the controller's own failure.
+        let mut starts: Vec<(Ms, SiteId)> = silent
+            .iter()
+            .filter(|(s, _)| !self.in_maintenance(Root::Site(**s), now) && !self.behind_silence(**s, &silent))
+            .map(|(s, t)| (*t, *s))
+            .collect();
         starts.sort_unstable();
         let burst = burst_sites(&starts, self.sites.len(), &c);
 
@@ -830,6 +870,36 @@ impl Correlator {
             groups.entry(*r).or_default().insert(*d);
         }
 
+        // Devices by site, without those frozen in an incident whose root's
+        // site is silent (rule 5).
+        let frozen: BTreeSet<DeviceId> = self
+            .incidents
+            .values()
+            .filter(|i| matches!(i.root, Root::Device(r) if views.get(&r).is_some_and(|v| !v.visible)))
+            .flat_map(|i| i.devices.iter().copied())
+            .collect();
+        let mut by_site: BTreeMap<SiteId, BTreeSet<DeviceId>> = BTreeMap::new();
+        for d in self.devices.values() {
+            if !frozen.contains(&d.spec.id) {
+                by_site.entry(d.spec.site).or_default().insert(d.spec.id);
+            }
+        }
+
+        // Sites behind another site's device or silence (rule 9): their
+        // devices join the cause's incident. A site with its own incident
+        // open moves only once the cause's incident is open.
+        let mut behind = self.behind_sites(&silent, &assign);
+        behind.retain(|s, cause| !open.contains_key(&Root::Site(*s)) || open.contains_key(cause));
+        for (s, cause) in &behind {
+            let devices = by_site.remove(s).unwrap_or_default();
+            match cause {
+                Root::Device(r) => groups.entry(*r).or_default().extend(devices),
+                Root::Site(t) => by_site.entry(*t).or_default().extend(devices),
+                Root::Controller => {}
+            }
+        }
+        self.behind = behind.clone();
+
         // Device incidents: new roots first (a Supersede names an open incident).
         for r in &true_roots {
             if open.contains_key(&Root::Device(*r)) || self.in_maintenance(Root::Device(*r), now) {
@@ -877,18 +947,6 @@ impl Correlator {
         }
 
         // Site incidents (rule 5).
-        let frozen: BTreeSet<DeviceId> = self
-            .incidents
-            .values()
-            .filter(|i| matches!(i.root, Root::Device(r) if views.get(&r).is_some_and(|v| !v.visible)))
-            .flat_map(|i| i.devices.iter().copied())
-            .collect();
-        let mut by_site: BTreeMap<SiteId, BTreeSet<DeviceId>> = BTreeMap::new();
-        for d in self.devices.values() {
-            if !frozen.contains(&d.spec.id) {
-                by_site.entry(d.spec.site).or_default().insert(d.spec.id);
-            }
-        }
         let site_ids: BTreeSet<SiteId> = self
             .sites
             .keys()
@@ -896,8 +954,19 @@ impl Correlator {
             .chain(open.keys().filter_map(|r| if let Root::Site(s) = r { Some(*s) } else { None }))
             .collect();
         for s in site_ids {
-            let devices = by_site.remove(&s).unwrap_or_default();
             let open_id = open.get(&Root::Site(s)).copied();
+            if let Some(cause) = behind.get(&s) {
+                // Its devices went to the cause's incident (rule 9).
+                if let Some(id) = open_id
+                    && let Some(by) = open.get(cause).copied()
+                    && let Some(mut inc) = self.incidents.remove(&id)
+                {
+                    inc.end = Some(now.max(inc.start));
+                    out.supersedes.push(Action::Supersede { incident: inc, by });
+                }
+                continue;
+            }
+            let devices = by_site.remove(&s).unwrap_or_default();
             match (silent.get(&s).filter(|_| self.sites.contains_key(&s)), open_id) {
                 (Some(_), Some(id)) => out.updates.extend(self.update(id, devices, false)),
                 (Some(since), None) => {
@@ -967,6 +1036,82 @@ impl Correlator {
 
         let Out { alert_open, opens, updates, supersedes, resolves, alert_resolve } = out;
         [alert_open, opens, updates, supersedes, resolves, alert_resolve].into_iter().flatten().collect()
+    }
+
+    /// Every uplink of `site` is a device of another site that is silent.
+    fn behind_silence(&self, site: SiteId, silent: &BTreeMap<SiteId, Ms>) -> bool {
+        self.uplinks.get(&site).is_some_and(|ups| {
+            !ups.is_empty()
+                && ups.iter().all(|u| {
+                    self.devices.get(u).is_some_and(|d| d.spec.site != site && silent.contains_key(&d.spec.site))
+                })
+        })
+    }
+
+    /// Rule 9: each silent site whose every uplink is accounted for, with
+    /// the cause it is behind (the smallest when redundant uplinks fail for
+    /// different causes): the root device of the uplink's incident, or the
+    /// upstream site whose own silence is the cause, through any chain of
+    /// sites. A loop of uplinks is cut where it closes.
+    fn behind_sites(
+        &self,
+        silent: &BTreeMap<SiteId, Ms>,
+        assign: &BTreeMap<DeviceId, DeviceId>,
+    ) -> BTreeMap<SiteId, Root> {
+        #[derive(Clone, Copy)]
+        enum Mark {
+            Visiting,
+            Done(Option<Root>),
+        }
+        fn resolve(
+            c: &Correlator,
+            s: SiteId,
+            silent: &BTreeMap<SiteId, Ms>,
+            assign: &BTreeMap<DeviceId, DeviceId>,
+            memo: &mut BTreeMap<SiteId, Mark>,
+        ) -> Option<Root> {
+            match memo.get(&s) {
+                Some(Mark::Done(r)) => return *r,
+                Some(Mark::Visiting) => return None,
+                None => {}
+            }
+            memo.insert(s, Mark::Visiting);
+            let mut cause: Option<Root> = None;
+            let mut all = silent.contains_key(&s);
+            for u in c.uplinks.get(&s).map(Vec::as_slice).unwrap_or_default() {
+                if !all {
+                    break;
+                }
+                let this = match c.devices.get(u) {
+                    None => None,
+                    Some(d) if d.spec.site == s => None,
+                    Some(d) if silent.contains_key(&d.spec.site) => {
+                        let t = d.spec.site;
+                        match memo.get(&t) {
+                            // On the path being resolved: the loop closes here.
+                            Some(Mark::Visiting) => None,
+                            _ => Some(resolve(c, t, silent, assign, memo).unwrap_or(Root::Site(t))),
+                        }
+                    }
+                    Some(_) => assign.get(u).map(|r| Root::Device(*r)),
+                };
+                match this {
+                    Some(r) => cause = Some(cause.map_or(r, |b| b.min(r))),
+                    None => all = false,
+                }
+            }
+            let r = if all { cause } else { None };
+            memo.insert(s, Mark::Done(r));
+            r
+        }
+        let mut memo = BTreeMap::new();
+        let mut out = BTreeMap::new();
+        for s in silent.keys() {
+            if let Some(r) = resolve(self, *s, silent, assign, &mut memo) {
+                out.insert(*s, r);
+            }
+        }
+        out
     }
 
     /// Min-root-id propagation from `from` over covered devices.

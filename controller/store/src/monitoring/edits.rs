@@ -204,6 +204,8 @@ pub async fn retire(db: &Db, id: i64, who: &str, reason: &str) -> Result<Vec<i64
     }
     // Staff-set links to it go; children fall back to their learned parent.
     sqlx::query("DELETE FROM device_parents WHERE parent_id = $1").bind(id).execute(&db.pool).await?;
+    // Towers behind it reach the controller directly until staff say otherwise.
+    sqlx::query("DELETE FROM site_uplinks WHERE device_id = $1").bind(id).execute(&db.pool).await?;
     let open: Vec<(i64,)> = sqlx::query_as(
         "SELECT id FROM incidents WHERE root_kind = 'device' AND root_device_id = $1 \
          AND ended_ms IS NULL AND closed_ms IS NULL",

@@ -15,6 +15,7 @@ pub mod edits;
 pub mod inventory;
 pub mod outages;
 pub mod probing;
+pub mod uplinks;
 pub mod windows;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -424,6 +425,7 @@ pub async fn delete_site(db: &Db, id: i64) -> Result<(), StoreError> {
         "UPDATE devices SET parent_id = NULL WHERE site_id = $1",
         "DELETE FROM device_parents WHERE device_id IN (SELECT id FROM devices WHERE site_id = $1) \
          OR parent_id IN (SELECT id FROM devices WHERE site_id = $1)",
+        "DELETE FROM site_uplinks WHERE site_id = $1 OR device_id IN (SELECT id FROM devices WHERE site_id = $1)",
         "DELETE FROM devices WHERE site_id = $1",
         "DELETE FROM sites WHERE id = $1",
     ] {

@@ -110,7 +110,8 @@ pub async fn topology(db: &Db) -> Result<Topology, StoreError> {
             snmp: r.snmp_ms.is_some(),
         })
         .collect();
-    Ok(Topology { sites, devices })
+    let uplinks = super::uplinks::all(db).await?;
+    Ok(Topology { sites, devices, uplinks })
 }
 
 fn root_cols(root: &Root) -> (RootKind, Option<i64>, Option<i64>) {

@@ -208,6 +208,7 @@ pub async fn save(
             e.parents.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
         }
     );
+    st.network_changed();
     audit::record(&st.db, &c.actor(), "device.change", &format!("device {id}"), &what).await?;
     Ok(Redirect::to(&format!("/devices/{id}")).into_response())
 }
@@ -258,6 +259,7 @@ pub async fn retire(
             return Ok((StatusCode::BAD_REQUEST, retire_page(&c, &d, &f.reason, &errors)).into_response());
         }
     };
+    st.network_changed();
     let what = format!("{}; incidents closed: {}", f.reason.trim(), closed.len());
     audit::record(&st.db, &c.actor(), "device.retire", &format!("device {id}"), &what).await?;
     Ok(Redirect::to(&format!("/devices/{id}")).into_response())
@@ -266,6 +268,7 @@ pub async fn retire(
 /// `POST /devices/{id}/restore`.
 pub async fn restore(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
     edits::restore(&st.db, id).await?;
+    st.network_changed();
     audit::record(&st.db, &c.actor(), "device.restore", &format!("device {id}"), "").await?;
     Ok(Redirect::to(&format!("/devices/{id}")).into_response())
 }

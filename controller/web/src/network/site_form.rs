@@ -367,6 +367,7 @@ pub async fn save_site(
     };
     let what =
         if saved.name != site.name { format!("renamed from {}; {}", site.name, p.summary()) } else { p.summary() };
+    st.network_changed();
     audit::record(&st.db, &c.actor(), "site.change", &saved.name, &what).await?;
     Ok(Redirect::to(&format!("/sites/{id}")).into_response())
 }
@@ -411,6 +412,7 @@ pub async fn delete_site(
         }
         Err(e) => return Err(e.into()),
     }
+    st.network_changed();
     audit::record(&st.db, &c.actor(), "site.delete", &site.name, "").await?;
     Ok(Redirect::to("/sites").into_response())
 }

@@ -277,6 +277,17 @@ fn device_tables_escape_and_keep_the_tree() {
     assert!(devices_table(&[], 0).into_string().contains("No devices."));
 }
 
+fn uplink(site_id: i64, device_id: i64, upstream_site_id: i64) -> monitoring::uplinks::Uplink {
+    monitoring::uplinks::Uplink {
+        site_id,
+        site_name: HOSTILE.into(),
+        device_id,
+        device_label: HOSTILE.into(),
+        upstream_site_id,
+        upstream_site_name: HOSTILE.into(),
+    }
+}
+
 #[test]
 fn site_page_escapes_and_refreshes_its_devices() {
     let p = SitePage {
@@ -293,9 +304,22 @@ fn site_page_escapes_and_refreshes_its_devices() {
         }),
         suspended: vec![(9, HOSTILE.into(), vec![HOSTILE.into()])],
         admin: true,
+        editor: true,
         contacts: vec![],
+        uplinks: vec![uplink(3, 11, 1), uplink(3, 12, 2)],
+        feeds: vec![uplink(5, 20, 3)],
     };
     let s = safe(&render_site(&p, 0));
+    assert!(
+        s.contains(r#"Reaches the controller through <a href="/devices/11">"#)
+            && s.contains(r#" or <a href="/devices/12">"#)
+            && s.contains("redundant paths"),
+        "{s}"
+    );
+    assert!(s.contains(r#"Feeds <a href="/sites/5">"#) && s.contains(r#"href="/sites/3/uplinks""#), "{s}");
+    let direct = SitePage { uplinks: vec![], feeds: vec![], editor: false, ..p };
+    let d = render_site(&direct, 0).into_string();
+    assert!(d.contains("Reaches the controller directly") && !d.contains("/uplinks"), "{d}");
     assert!(
         s.contains(
             r#"<div id="site-devices" hx-get="/live/sites/3/devices" hx-trigger="every 30s" hx-swap="innerHTML">"#
@@ -316,17 +340,24 @@ fn site_list_and_map_escape_names() {
     let s = safe(&render_sites(&refs, None, true));
     assert!(s.contains(r#"<span class="badge neutral">no agent</span>"#), "{s}");
     let customers = [LocatedCustomer { id: 9, name: HOSTILE.into(), lat: 45.06, lon: -93.08, status: "active".into() }];
-    let s = safe(&render_map_page(&lines, &customers, "https://t.example/{z}/{x}/{y}.png", HOSTILE));
+    let s = safe(&render_map_page(
+        &lines,
+        &customers,
+        &[((45.05, -93.1), (45.06, -93.08))],
+        "https://t.example/{z}/{x}/{y}.png",
+        HOSTILE,
+    ));
     assert!(s.contains(r#"data-src="/sites/map.json" data-tiles="https://t.example/{z}/{x}/{y}.png""#), "{s}");
     // The fallback: the tower degraded, the customer linked; the schematic.
     assert!(s.contains(r##"fill="#d68910"><title>"##), "{s}");
     assert!(s.contains(r#"<a href="/customers/9"><circle"#), "{s}");
     assert!(s.contains(r#"<svg class="schematic ring""#) && s.contains(r#"<svg class="schematic geomap""#));
     assert!(s.contains(r#"stroke-dasharray="2 4""#), "no agent: dotted backhaul");
+    assert!(s.contains(r#"<line class="site-link""#), "the tower-to-tower link drawn: {s}");
     // Every SVG element is closed (the fallback is also valid XML).
     assert!(!s.contains("<line") || s.contains("></line>"));
     // Nothing located: no map, a hint.
-    let s = render_map_page(&lines[1..], &[], "", "").into_string();
+    let s = render_map_page(&lines[1..], &[], &[], "", "").into_string();
     assert!(!s.contains("data-map") && s.contains("No site has coordinates yet"));
 }
 
@@ -337,7 +368,7 @@ fn map_json_carries_names_as_strings() {
         line(2, "east", None, SiteStatus::Up, AgentPresence::Online),
     ];
     let customers = [LocatedCustomer { id: 9, name: HOSTILE.into(), lat: 45.06, lon: -93.08, status: "active".into() }];
-    let v = map_json(&lines, &customers);
+    let v = map_json(&lines, &customers, &[((45.05, -93.1), (45.06, -93.08))]);
     assert_eq!(v["sites"].as_array().unwrap().len(), 1, "located sites only");
     let s = &v["sites"][0];
     assert_eq!(
@@ -350,6 +381,7 @@ fn map_json_carries_names_as_strings() {
         (c["name"].as_str(), c["href"].as_str(), c["status"].as_str()),
         (Some(HOSTILE), Some("/customers/9"), Some("active"))
     );
+    assert_eq!(v["links"], serde_json::json!([[[45.05, -93.1], [45.06, -93.08]]]), "tower-to-tower links");
     // As text the name is a JSON string: quotes escaped, no way out of it.
     let text = v.to_string();
     assert!(text.contains(r#""name":"\"><script>alert(1)</script><img src=x onerror=alert(2)>""#), "{text}");
@@ -493,4 +525,32 @@ fn form_errors_go_next_to_known_fields() {
     let f = form_errors(&e, &["name"]).unwrap();
     assert_eq!(f.form_message(), Some("site: no site named \"x\""));
     assert!(form_errors(&StoreError::NotFound("x".into()), &["site"]).is_none());
+}
+
+#[test]
+fn uplinks_form_offers_other_towers_devices_and_shows_its_error_next_to_the_field() {
+    let here = site(3, "valley", None);
+    let at = |id: i64, site_id: i64, kind: DeviceKind| DeviceView {
+        site_id,
+        site: format!("tower-{site_id}"),
+        kind: Some(kind),
+        ..device(id, DeviceStatus::Up)
+    };
+    let candidates = [
+        at(11, 1, DeviceKind::Backhaul),
+        at(12, 1, DeviceKind::Cpe),
+        at(13, 1, DeviceKind::Cpe),
+        at(20, 3, DeviceKind::Ap),
+        at(31, 2, DeviceKind::Router),
+    ];
+    let mut errors = FormErrors::new();
+    errors.field("uplinks", HOSTILE);
+    let s = safe(&uplinks::render_form("tok", &here, &candidates, &[13], &errors));
+    for (id, shown) in [(11, true), (12, false), (13, true), (20, false), (31, true)] {
+        assert_eq!(s.contains(&format!(r#"value="{id}""#)), shown, "device {id}: {s}");
+    }
+    assert!(s.contains(r#"value="13" checked"#), "the chosen CPE stays ticked: {s}");
+    assert!(s.find("<h3>tower-1</h3>") < s.find("<h3>tower-2</h3>"), "grouped by tower: {s}");
+    assert!(s.contains(r#"<p class="field-error" id="uplinks-error" role="alert">"#), "{s}");
+    assert!(s.contains(r#"action="/sites/3/uplinks""#));
 }

@@ -98,7 +98,7 @@ fn ap_with_200_cpes_is_one_incident_and_resolves_with_its_duration() {
     devices.push(spec(1999, 1, &[], DeviceKind::Ap));
     let ids: Vec<DeviceId> = devices.iter().map(|d| d.id).collect(); // CPEs first
     let mut c = Correlator::new(Config::default());
-    c.set_topology(Topology { sites: vec![1], devices });
+    c.set_topology(Topology { sites: vec![1], devices, ..Default::default() });
     // The AP's failures carry later timestamps than its CPEs' within a round.
     let outage = 5 * MIN..12 * MIN;
     let log = run(&mut c, &rounds(&ids, 0, 20 * MIN, |_, t| outage.contains(&t)));
@@ -134,6 +134,7 @@ fn a_device_that_never_answered_is_no_root_but_its_ap_outage_covers_it() {
             spec(2, 1, &[1], DeviceKind::Cpe),
             spec(3, 1, &[1], DeviceKind::Cpe),
         ],
+        ..Default::default()
     };
     let mut c = Correlator::new(Config::default());
     c.set_topology(topo);
@@ -165,6 +166,7 @@ fn child_failures_before_the_parents_verdict_never_make_a_child_root() {
             spec(2, 1, &[1], DeviceKind::Cpe),
             spec(3, 1, &[1], DeviceKind::Cpe),
         ],
+        ..Default::default()
     };
     let mut c = Correlator::new(Config::default());
     c.set_topology(topo);
@@ -202,6 +204,7 @@ fn a_cpe_down_on_its_own_is_its_own_root_and_a_parent_outage_supersedes_it() {
             spec(2, 1, &[1], DeviceKind::Cpe),
             spec(3, 1, &[1], DeviceKind::Cpe),
         ],
+        ..Default::default()
     };
     let mut c = Correlator::new(Config::default());
     c.set_topology(topo);
@@ -240,6 +243,7 @@ fn a_child_with_one_of_two_parents_down_is_not_affected() {
             spec(3, 1, &[1, 2], DeviceKind::Router),
             spec(4, 1, &[3], DeviceKind::Cpe),
         ],
+        ..Default::default()
     };
     let mut c = Correlator::new(Config::default());
     c.set_topology(topo);
@@ -270,7 +274,7 @@ fn an_ap_toggling_every_30_s_for_an_hour_is_one_flapping_incident() {
     let cpes = [2, 3, 4];
     let mut devices: Vec<DeviceSpec> = cpes.iter().map(|i| spec(*i, 1, &[1], DeviceKind::Cpe)).collect();
     devices.push(spec(1, 1, &[], DeviceKind::Ap));
-    c.set_topology(Topology { sites: vec![1], devices });
+    c.set_topology(Topology { sites: vec![1], devices, ..Default::default() });
     let toggling = |t: Ms| t < 60 * MIN && (t / (30 * SEC)) % 2 == 1;
     let log = run(&mut c, &rounds(&[2, 3, 4, 1], 0, 90 * MIN, |_, t| toggling(t)));
     let opened = opens(&log);
@@ -292,7 +296,7 @@ fn an_ap_toggling_every_30_s_for_an_hour_is_one_flapping_incident() {
 #[test]
 fn slow_flapping_reopens_the_same_incident_instead_of_a_new_one() {
     let mut c = Correlator::new(Config::default());
-    c.set_topology(Topology { sites: vec![1], devices: vec![spec(1, 1, &[], DeviceKind::Ap)] });
+    c.set_topology(Topology { sites: vec![1], devices: vec![spec(1, 1, &[], DeviceKind::Ap)], ..Default::default() });
     // 3 minutes down, 3 minutes up, for an hour: each outage passes the hold-down.
     let flapping = |t: Ms| t < 60 * MIN && (t / (3 * MIN)) % 2 == 1;
     let log = run(&mut c, &rounds(&[1], 0, 90 * MIN, |_, t| flapping(t)));
@@ -330,7 +334,7 @@ fn backhaul_inputs() -> Vec<Input> {
         devices.push(spec(s * 100 + 2, s, &[s * 100], DeviceKind::Cpe));
     }
     let ids: Vec<DeviceId> = devices.iter().map(|d| d.id).collect();
-    let mut inputs = vec![Input::Topo(Topology { sites: (1..=20).collect(), devices })];
+    let mut inputs = vec![Input::Topo(Topology { sites: (1..=20).collect(), devices, ..Default::default() })];
     let down = |id: DeviceId, t: Ms| match id {
         100 | 102 => (12 * MIN..15 * MIN).contains(&t),
         101 => (12 * MIN..15 * MIN).contains(&t) || t >= 16 * MIN,
@@ -412,7 +416,7 @@ fn agents_silent(silent: DeviceId) -> Vec<(Ms, Action)> {
     let devices: Vec<DeviceSpec> = (1..=20).map(|s| spec(s, s, &[], DeviceKind::Router)).collect();
     let ids: Vec<DeviceId> = (1..=20).collect();
     let mut c = Correlator::new(Config::default());
-    c.set_topology(Topology { sites: ids.clone(), devices });
+    c.set_topology(Topology { sites: ids.clone(), devices, ..Default::default() });
     let inputs: Vec<Input> = rounds(&ids, 0, 30 * MIN, |_, _| false)
         .into_iter()
         .filter(|i| match i {
@@ -455,8 +459,11 @@ fn one_agent_silent_is_one_site_incident() {
 
 #[test]
 fn maintenance_suppresses_incidents_and_an_outage_past_the_window_opens_at_its_end() {
-    let topo =
-        Topology { sites: vec![1], devices: vec![spec(1, 1, &[], DeviceKind::Ap), spec(2, 1, &[1], DeviceKind::Cpe)] };
+    let topo = Topology {
+        sites: vec![1],
+        devices: vec![spec(1, 1, &[], DeviceKind::Ap), spec(2, 1, &[1], DeviceKind::Cpe)],
+        ..Default::default()
+    };
     let window = |target| Input::Maint(vec![Maintenance { target, start: 5 * MIN, end: 15 * MIN }]);
     for target in [Target::Device(1), Target::Site(1)] {
         // Down 6:00–12:00, inside the window: nothing.
@@ -484,7 +491,7 @@ fn maintenance_suppresses_incidents_and_an_outage_past_the_window_opens_at_its_e
 
 #[test]
 fn a_silent_site_in_maintenance_opens_nothing_until_the_window_ends() {
-    let topo = Topology { sites: vec![1], devices: vec![spec(1, 1, &[], DeviceKind::Ap)] };
+    let topo = Topology { sites: vec![1], devices: vec![spec(1, 1, &[], DeviceKind::Ap)], ..Default::default() };
     let maint = Input::Maint(vec![Maintenance { target: Target::Site(1), start: 5 * MIN, end: 15 * MIN }]);
     for (silent_to, expect_open) in [(12 * MIN, false), (20 * MIN, true)] {
         let mut c = Correlator::new(Config::default());
@@ -513,6 +520,7 @@ fn snmp_failure_alone_is_a_device_problem_and_snmp_only_devices_fall_back_to_it(
             // No ping configured: SNMP is its reachability.
             DeviceSpec { ping: false, snmp: true, ..spec(3, 1, &[], DeviceKind::Switch) },
         ],
+        ..Default::default()
     };
     let mut c = Correlator::new(Config::default());
     c.set_topology(topo);
@@ -547,6 +555,167 @@ fn a_restart_mid_outage_changes_nothing() {
         let tail_ticks = inputs[split..].iter().filter(|i| matches!(i, Input::Tick(_))).count();
         assert!(tail_ticks > 0);
     }
+}
+
+// ------------------------------------------------ sites behind sites (rule 9)
+
+/// Three towers: hilltop (1) reaches the controller itself; valley (2)
+/// through hilltop's backhaul radio 11; ridge (3) through valley's radio 23.
+fn towers() -> Topology {
+    Topology {
+        sites: vec![1, 2, 3],
+        devices: vec![
+            spec(10, 1, &[], DeviceKind::Router),
+            spec(11, 1, &[10], DeviceKind::Backhaul),
+            spec(12, 1, &[10], DeviceKind::Backhaul),
+            spec(20, 2, &[], DeviceKind::Ap),
+            spec(21, 2, &[20], DeviceKind::Cpe),
+            spec(22, 2, &[20], DeviceKind::Cpe),
+            spec(23, 2, &[], DeviceKind::Backhaul),
+            spec(30, 3, &[], DeviceKind::Ap),
+            spec(31, 3, &[30], DeviceKind::Cpe),
+        ],
+        uplinks: BTreeMap::from([(2, vec![11]), (3, vec![23])]),
+    }
+}
+
+/// Probe rounds every 10 s over `[from, to]`, each device pinged at
+/// `t + id` ms and failing while `down(id, t)`, then a tick. While
+/// `cut(site, t)` the site's agent cannot send: its results are buffered
+/// and arrive (in order) with the first round it can send again.
+fn tower_rounds(
+    topo: &Topology,
+    from: Ms,
+    to: Ms,
+    cut: impl Fn(SiteId, Ms) -> bool,
+    down: impl Fn(DeviceId, Ms) -> bool,
+) -> Vec<Input> {
+    let mut out = Vec::new();
+    let mut buffered: BTreeMap<SiteId, Vec<Input>> = BTreeMap::new();
+    let mut t = from;
+    while t <= to {
+        for d in &topo.devices {
+            let obs = Input::Obs(d.id, Probe::Ping, t + d.id, !down(d.id, t));
+            if cut(d.site, t) {
+                buffered.entry(d.site).or_default().push(obs);
+            } else {
+                out.extend(buffered.remove(&d.site).unwrap_or_default());
+                out.push(obs);
+            }
+        }
+        out.push(Input::Tick(t + 5 * SEC));
+        t += ROUND;
+    }
+    out
+}
+
+fn roots(log: &[(Ms, Action)]) -> Vec<Root> {
+    opens(log).iter().map(|(_, i)| i.root).collect()
+}
+
+#[test]
+fn an_upstream_backhaul_failure_is_one_incident_with_every_downstream_site() {
+    let topo = towers();
+    let mut c = Correlator::new(Config::default());
+    c.set_topology(topo.clone());
+    let outage = 5 * MIN..12 * MIN;
+    let inputs =
+        tower_rounds(&topo, 0, 20 * MIN, |s, t| s != 1 && outage.contains(&t), |d, t| d == 11 && outage.contains(&t));
+    let split = inputs.iter().position(|i| matches!(i, Input::Tick(t) if *t > 10 * MIN)).unwrap();
+    let (during, after) = inputs.split_at(split);
+    let mut log = run(&mut c, during);
+    // Mid-outage: one incident, rooted at the radio, covering both towers
+    // behind it, each named among its sites.
+    let open: Vec<&Incident> = c.incidents().collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].root, Root::Device(11));
+    assert_eq!(open[0].devices, BTreeSet::from([11, 20, 21, 22, 23, 30, 31]));
+    assert_eq!(open[0].sites, BTreeSet::from([1, 2, 3]));
+    assert_eq!((c.behind(2), c.behind(3), c.behind(1)), (Some(Root::Device(11)), Some(Root::Device(11)), None));
+    let status = c.device_status(31, 10 * MIN).unwrap();
+    assert!(status.site_silent && status.incident == Some(open[0].id), "{status:?}");
+    log.extend(run(&mut c, after));
+    assert_eq!(roots(&log), vec![Root::Device(11)], "no site incident for the towers behind the radio");
+    let done = resolves(&log);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].2, 7 * MIN, "from the radio's first failure to its first answer");
+    assert_eq!(c.incidents().count(), 0);
+}
+
+#[test]
+fn an_upstream_tower_gone_silent_is_one_site_incident_not_a_controller_alert() {
+    let topo = towers();
+    let mut c = Correlator::new(Config::default());
+    c.set_topology(topo.clone());
+    // Hilltop loses power: no agent of the three can send.
+    let outage = 5 * MIN..12 * MIN;
+    let log = run(&mut c, &tower_rounds(&topo, 0, 20 * MIN, |_, t| outage.contains(&t), |_, _| false));
+    assert_eq!(roots(&log), vec![Root::Site(1)], "{log:?}");
+    let (_, opened) = opens(&log)[0];
+    assert_eq!(opened.devices.len(), 9, "every device of the three towers");
+    assert_eq!(opened.sites, BTreeSet::from([1, 2, 3]));
+    assert!(!log.iter().any(|(_, a)| matches!(a, Action::InternalAlertOpen(_))), "three silent agents, one cause");
+    assert_eq!(resolves(&log).len(), 1);
+}
+
+#[test]
+fn an_uplink_that_answers_leaves_the_silence_the_sites_own() {
+    // Valley has two paths (11 and 12); only 11 fails while valley is cut:
+    // the cause of valley's silence is not upstream.
+    let mut topo = towers();
+    topo.uplinks.insert(2, vec![11, 12]);
+    let mut c = Correlator::new(Config::default());
+    c.set_topology(topo.clone());
+    let outage = 5 * MIN..15 * MIN;
+    let log = run(
+        &mut c,
+        &tower_rounds(&topo, 0, 20 * MIN, |s, t| s != 1 && outage.contains(&t), |d, t| d == 11 && outage.contains(&t)),
+    );
+    let mut r = roots(&log);
+    r.sort();
+    assert_eq!(r, vec![Root::Site(2), Root::Device(11)], "{log:?}");
+    let (_, site) = opens(&log).into_iter().find(|(_, i)| i.root == Root::Site(2)).unwrap();
+    assert_eq!(site.sites, BTreeSet::from([2, 3]), "ridge hangs behind valley");
+    assert_eq!(site.devices, BTreeSet::from([20, 21, 22, 23, 30, 31]));
+}
+
+#[test]
+fn a_site_incident_is_superseded_once_its_upstream_cause_is_known() {
+    // Valley goes silent at 5:00 (its own incident by 8:30); the radio it
+    // hangs behind fails at 9:00: valley's incident merges into the radio's.
+    let topo = towers();
+    let mut c = Correlator::new(Config::default());
+    c.set_topology(topo.clone());
+    let log =
+        run(&mut c, &tower_rounds(&topo, 0, 14 * MIN, |s, t| s != 1 && t >= 5 * MIN, |d, t| d == 11 && t >= 9 * MIN));
+    assert_eq!(roots(&log), vec![Root::Site(2), Root::Device(11)]);
+    let radio = opens(&log)[1].1.id;
+    let merged: Vec<_> = log
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Action::Supersede { incident, by } => Some((incident.root, *by)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(merged, vec![(Root::Site(2), radio)]);
+    let open: Vec<&Incident> = c.incidents().collect();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].devices, BTreeSet::from([11, 20, 21, 22, 23, 30, 31]));
+}
+
+#[test]
+fn a_loop_of_uplinks_never_loses_the_outage() {
+    // Hilltop "behind" valley and valley behind hilltop: all cut at once.
+    let mut topo = towers();
+    topo.uplinks.insert(1, vec![23]);
+    let mut c = Correlator::new(Config::default());
+    c.set_topology(topo.clone());
+    let outage = 5 * MIN..12 * MIN;
+    let log = run(&mut c, &tower_rounds(&topo, 0, 20 * MIN, |_, t| outage.contains(&t), |_, _| false));
+    let opened = opens(&log);
+    assert_eq!(opened.len(), 1, "{log:?}");
+    assert_eq!(opened[0].1.devices.len(), 9);
+    assert_eq!(opened[0].1.sites, BTreeSet::from([1, 2, 3]));
 }
 
 // ------------------------------------------------------- property tests
@@ -594,7 +763,7 @@ impl Net {
                 spec(Net::id(i), self.site[i], &parents, kind)
             })
             .collect();
-        Topology { sites: vec![1, 2, 3], devices }
+        Topology { sites: vec![1, 2, 3], devices, ..Default::default() }
     }
     fn own(&self, i: usize, k: usize) -> bool {
         self.fault[i].is_some_and(|(s, e)| (s..e).contains(&k))
@@ -859,9 +1028,11 @@ fn any_input() -> impl Strategy<Value = Input> {
     let topo = (
         prop::collection::vec((id(), id(), prop::collection::vec(id(), 0..3), any::<bool>(), any::<bool>()), 0..8),
         prop::collection::vec(id(), 0..3),
+        prop::collection::btree_map(id(), prop::collection::vec(id(), 0..3), 0..4),
     )
-        .prop_map(|(devices, sites)| Topology {
+        .prop_map(|(devices, sites, uplinks)| Topology {
             sites,
+            uplinks,
             devices: devices
                 .into_iter()
                 .map(|(d, s, parents, ping, snmp)| DeviceSpec { ping, snmp, ..DeviceSpec::new(d, s, parents) })
@@ -882,4 +1053,54 @@ fn any_input() -> impl Strategy<Value = Input> {
         1 => prop::collection::vec(window, 0..3).prop_map(Input::Maint),
         1 => Just(Input::RoundTrip),
     ]
+}
+
+/// A device of the four-tower net (`site * 10 + 0|1`), or now and then an id
+/// that is none.
+fn device_or_not() -> impl Strategy<Value = DeviceId> {
+    prop_oneof![9 => (1i64..=4, 0i64..=1).prop_map(|(s, k)| s * 10 + k), 1 => 0i64..50]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Any uplink graph (loops, self-links, unknown ids, redundant paths)
+    /// and any set of towers cut off at once: every device of a cut tower
+    /// ends up in exactly one open incident, every cut tower is named by
+    /// one, and nothing at a tower that still sends is touched.
+    #[test]
+    fn cut_towers_are_each_in_exactly_one_incident(
+        uplinks in prop::collection::btree_map(1i64..=4, prop::collection::vec(device_or_not(), 0..=2), 2..=4),
+        cut in prop::collection::btree_set(1i64..=4, 1..=4),
+        failing in prop::collection::btree_set(device_or_not(), 0..=3),
+    ) {
+        let devices: Vec<DeviceSpec> = (1..=4)
+            .flat_map(|s| [spec(s * 10, s, &[], DeviceKind::Ap), spec(s * 10 + 1, s, &[s * 10], DeviceKind::Cpe)])
+            .collect();
+        let topo = Topology { sites: vec![1, 2, 3, 4], devices, uplinks };
+        let config = Config { controller_min_agents: 100, ..Config::default() };
+        let mut c = Correlator::new(config);
+        c.set_topology(topo.clone());
+        // Devices of towers that still send may fail too (an uplink or not).
+        let log = run(
+            &mut c,
+            &tower_rounds(&topo, 0, 12 * MIN, |s, t| cut.contains(&s) && t >= MIN, |d, t| {
+                failing.contains(&d) && t >= MIN && !cut.contains(&(d / 10))
+            }),
+        );
+        let open: Vec<&Incident> = c.incidents().collect();
+        for d in &topo.devices {
+            let n = open.iter().filter(|i| i.devices.contains(&d.id)).count();
+            if cut.contains(&d.site) {
+                prop_assert_eq!(n, 1, "device {} of cut tower {}: {:?} {:?}", d.id, d.site, open, log);
+            } else if !failing.contains(&d.id) && !failing.contains(&(d.site * 10)) {
+                prop_assert_eq!(n, 0, "device {} answers: {:?}", d.id, open);
+            }
+        }
+        for s in &cut {
+            prop_assert!(open.iter().any(|i| i.sites.contains(s)), "tower {} named: {:?}", s, open);
+        }
+        let ids: BTreeSet<IncidentId> = open.iter().map(|i| i.id).collect();
+        prop_assert_eq!(ids.len(), open.len());
+    }
 }
