@@ -36,7 +36,8 @@ pub async fn serve(
     ready: Option<tokio::sync::oneshot::Sender<Addresses>>,
 ) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let app = App::open(&cfg).await?;
+    let mut app = App::open(&cfg).await?;
+    app.restartable = true;
     serve_app(app, signal, ready).await
 }
 

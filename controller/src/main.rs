@@ -140,6 +140,16 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Runs this program again in place (same PID, arguments and environment):
+/// an admin saved settings and asked for a restart. Returns only on failure.
+fn restart() -> anyhow::Error {
+    use std::os::unix::process::CommandExt;
+    tracing::info!("restarting to apply the saved settings");
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let err = std::process::Command::new("/proc/self/exe").args(args).exec();
+    anyhow::anyhow!("cannot restart: {err}")
+}
+
 /// The admin commands work on the database `serve` uses; on SQLite it must
 /// exist already, so a command pointed at the wrong directory says so
 /// instead of quietly starting an empty database there.
@@ -159,7 +169,13 @@ fn existing_database(cfg: &Config) -> anyhow::Result<()> {
 
 async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
     match cmd {
-        Cmd::Serve => return mast_controller::serve(cfg, mast_controller::shutdown_signal(), None).await,
+        Cmd::Serve => {
+            mast_controller::serve(cfg, mast_controller::shutdown_signal(), None).await?;
+            if mast_app::context::restart_requested() {
+                return Err(restart());
+            }
+            return Ok(());
+        }
         Cmd::Demo { agents, interval, snmp_interval, outage_after, outage_every, outage_for } => {
             let opts = mast_controller::demo::DemoOptions {
                 towers: agents,

@@ -208,6 +208,19 @@ impl Controller {
         }
         let child = cmd.spawn().context("starting mast-controller")?;
         self.child = Some(child);
+        self.wait_listening()
+    }
+
+    /// Removes the addresses file, so that [`Controller::wait_listening`]
+    /// waits for the next start (the controller restarting itself in place).
+    pub fn forget_addresses(&self) {
+        let _ = std::fs::remove_file(self.data_dir().join("run").join("addresses.json"));
+    }
+
+    /// Waits until the controller listens (it writes its addresses) and
+    /// takes its addresses.
+    pub fn wait_listening(&mut self) -> anyhow::Result<()> {
+        let addr_file = self.data_dir().join("run").join("addresses.json");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(b) = std::fs::read(&addr_file)

@@ -266,6 +266,7 @@ async fn settings_page_sends_a_test_message_and_the_checklist_follows_the_instal
         "the SMTP server, the webhook secret as set"
     );
     assert!(!page.body.contains("gateway-secret-123"), "a secret is never shown");
+    assert!(page.body.contains("Fixed by <code>MAST_SMTP_HOST</code>"), "set in the environment: not editable here");
 
     let r = s.post("/settings/mail-test", &[("to", "not an address")], None).await?;
     assert_eq!(r.status, 400);
@@ -293,5 +294,76 @@ async fn settings_page_sends_a_test_message_and_the_checklist_follows_the_instal
     let mut t = WebSession::new(&c);
     t.login("tech@wisp.test", &tech_pw).await?;
     assert!(!t.get("/").await?.body.contains("Getting started"));
+    Ok(())
+}
+
+/// The settings form as the browser sends it (mail and company).
+fn form<'a>(port: &'a str, tz: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("operator_name", "Ridge Wireless"),
+        ("operator_address", "1 Tower Rd\nRidge, MN 55000"),
+        ("timezone", tz),
+        ("mail_from", "Ridge Wireless <noc@ridge.example>"),
+        ("smtp_host", "127.0.0.1"),
+        ("smtp_port", port),
+        ("smtp_security", "none"),
+        ("smtp_username", ""),
+        ("smtp_password", "hunter2-smtp"),
+    ]
+}
+
+/// Settings typed in the browser: errors next to their field, a secret
+/// never shown again nor written to the audit log, "not applied yet" until
+/// the admin restarts the controller from the page; it starts again in
+/// place (the same process) with them: the test message goes out through
+/// the SMTP server set in the browser, from the address typed there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_saved_in_the_browser_apply_after_a_restart_from_the_page() -> anyhow::Result<()> {
+    let sink = mast_tests::mail::SmtpSink::start();
+    let Some(mut c) = Controller::start(Backend::Sqlite, &[]).await? else { return Ok(()) };
+    let pw = c.add_user("boss@wisp.test", "admin");
+    let mut s = WebSession::new(&c);
+    assert_eq!(s.login("boss@wisp.test", &pw).await?.status, 303);
+    let page = s.get("/settings").await?;
+    assert!(page.body.contains("not configured") && page.body.contains("settings-smtp_host"), "{}", page.body);
+    let port = sink.port.to_string();
+    let port = port.as_str();
+    for (f, field) in [(form("seventy", "UTC"), "smtp_port"), (form(port, "Mars/Olympus"), "timezone")] {
+        let r = s.post("/settings", &f, None).await?;
+        assert_eq!(r.status, 400, "{field}");
+        assert!(r.body.contains(&format!("settings-{field}-error")), "{field}: {}", r.body);
+        assert!(!r.body.contains("hunter2-smtp"), "a typed secret is never shown again");
+        s.get("/settings").await?;
+    }
+    let r = s.post("/settings", &form(port, "America/Chicago"), None).await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Saved.") && r.body.contains("not applied yet") && r.body.contains("restart-now"));
+    assert!(!r.body.contains("hunter2-smtp") && r.body.contains("Ridge Wireless"));
+    let (_, audit) = c.get("/api/v1/audit", &c.admin_token()).await?;
+    let audit = audit.to_string();
+    assert!(audit.contains("settings.change") && audit.contains("MAST_SMTP_PASSWORD"), "{audit}");
+    assert!(!audit.contains("hunter2"), "the audit log names a secret, never its value");
+    // Not applied yet: the running controller has no mail server.
+    assert_eq!(s.post("/settings/mail-test", &[("to", "noc@wisp.example")], None).await?.status, 409);
+
+    // Restart from the page: the same process starts again with them.
+    let pid = c.pid();
+    c.forget_addresses();
+    let r = s.post("/settings/restart", &[], None).await?;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Restarting"));
+    c.wait_listening()?;
+    assert_eq!(c.pid(), pid);
+    assert!(std::path::Path::new(&format!("/proc/{}", pid.unwrap())).exists(), "the same process runs");
+    let mut s = WebSession::new(&c);
+    assert_eq!(s.login("boss@wisp.test", &pw).await?.status, 303);
+    let page = s.get("/settings").await?;
+    assert!(!page.body.contains("not applied yet") && page.body.contains("send-test"), "{}", page.body);
+    let r = s.post("/settings/mail-test", &[("to", "noc@wisp.example")], None).await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got = sink.wait_for(1, std::time::Duration::from_secs(10));
+    assert_eq!(got.len(), 1, "{}", sink.log());
+    assert!(String::from_utf8_lossy(&got[0].raw).contains("noc@ridge.example"), "the From typed in the browser");
+    assert!(c.log().contains("restarting to apply the saved settings"));
     Ok(())
 }

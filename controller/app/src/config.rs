@@ -1,5 +1,7 @@
-//! Controller configuration: a TOML file, then `MAST_*` environment
-//! overrides, validated as a whole before any port is bound.
+//! Controller configuration: a TOML file, then the settings an admin saved
+//! in the browser (the names in [`BROWSER_KEYS`], stored by their `MAST_*`
+//! name and read at start: [`Config::with_saved`]), then `MAST_*`
+//! environment overrides, validated as a whole before any port is bound.
 //!
 //! The configuration is a leaf: plain values in one section per domain,
 //! knowing nothing of the domains. [`crate::context::Settings`] turns the
@@ -122,7 +124,46 @@ pub struct Config {
     pub operator: Operator,
     pub billing: Billing,
     pub stripe: Stripe,
+    /// The file this was read from (to layer saved settings on it again).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
+
+/// What an admin may change on the settings page, by `MAST_*` name: the
+/// company, time zone, mail, the SMS webhook and the staff alert routing.
+/// Saved values override the config file; an environment variable of the
+/// same name wins over them (the page shows those as fixed).
+pub const BROWSER_KEYS: &[&str] = &[
+    "MAST_OPERATOR_NAME",
+    "MAST_OPERATOR_ADDRESS",
+    "MAST_OPERATOR_EMAIL",
+    "MAST_OPERATOR_PHONE",
+    "MAST_OPERATOR_TAX_ID",
+    "MAST_TIMEZONE",
+    "MAST_MAIL_FROM",
+    "MAST_SMTP_HOST",
+    "MAST_SMTP_PORT",
+    "MAST_SMTP_SECURITY",
+    "MAST_SMTP_USERNAME",
+    "MAST_SMTP_PASSWORD",
+    "MAST_IMAP_HOST",
+    "MAST_IMAP_PORT",
+    "MAST_IMAP_SECURITY",
+    "MAST_IMAP_USERNAME",
+    "MAST_IMAP_PASSWORD",
+    "MAST_IMAP_MAILBOX",
+    "MAST_SMS_WEBHOOK_URL",
+    "MAST_SMS_WEBHOOK_SECRET",
+    "MAST_ALERT_ON_CALL_GROUP",
+    "MAST_ALERT_ESCALATION_GROUP",
+    "MAST_ALERT_ESCALATE_AFTER_MINS",
+    "MAST_ALERT_WEBHOOK_URL",
+    "MAST_ALERT_WEBHOOK_SECRET",
+];
+
+/// Of [`BROWSER_KEYS`], those whose values are secrets (write-only fields).
+pub const BROWSER_SECRETS: &[&str] =
+    &["MAST_SMTP_PASSWORD", "MAST_IMAP_PASSWORD", "MAST_SMS_WEBHOOK_SECRET", "MAST_ALERT_WEBHOOK_SECRET"];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -285,6 +326,7 @@ impl Default for Config {
             operator: Operator::default(),
             billing: Billing::default(),
             stripe: Stripe::default(),
+            source: None,
         }
     }
 }
@@ -462,7 +504,57 @@ impl Config {
         };
         cfg.apply_env(&Env(env))?;
         cfg.validate()?;
+        cfg.source = path.map(Path::to_path_buf);
         Ok(cfg)
+    }
+
+    /// The value of a [`BROWSER_KEYS`] name as a `MAST_*` variable would
+    /// give it (the address joined with `;`). Secrets: `"set"` or `""`,
+    /// never the value. Other names: `None`.
+    pub fn browser_value(&self, key: &str) -> Option<String> {
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        let set = |v: &Option<Secret>| if v.is_some() { "set".to_string() } else { String::new() };
+        let (m, op, al) = (&self.mail, &self.operator, &self.alerts);
+        Some(match key {
+            "MAST_OPERATOR_NAME" => op.name.clone(),
+            "MAST_OPERATOR_ADDRESS" => op.address.join(";"),
+            "MAST_OPERATOR_EMAIL" => o(&op.email),
+            "MAST_OPERATOR_PHONE" => o(&op.phone),
+            "MAST_OPERATOR_TAX_ID" => o(&op.tax_id),
+            "MAST_TIMEZONE" => self.timezone.clone(),
+            "MAST_MAIL_FROM" => m.from.clone(),
+            "MAST_SMTP_HOST" => o(&m.smtp.host),
+            "MAST_SMTP_PORT" => m.smtp.port.to_string(),
+            "MAST_SMTP_SECURITY" => m.smtp.security.clone(),
+            "MAST_SMTP_USERNAME" => o(&m.smtp.username),
+            "MAST_SMTP_PASSWORD" => set(&m.smtp.password),
+            "MAST_IMAP_HOST" => o(&m.imap.host),
+            "MAST_IMAP_PORT" => m.imap.port.to_string(),
+            "MAST_IMAP_SECURITY" => m.imap.security.clone(),
+            "MAST_IMAP_USERNAME" => o(&m.imap.username),
+            "MAST_IMAP_PASSWORD" => set(&m.imap.password),
+            "MAST_IMAP_MAILBOX" => m.imap.mailbox.clone(),
+            "MAST_SMS_WEBHOOK_URL" => o(&self.sms.webhook_url),
+            "MAST_SMS_WEBHOOK_SECRET" => set(&self.sms.webhook_secret),
+            "MAST_ALERT_ON_CALL_GROUP" => o(&al.on_call_group),
+            "MAST_ALERT_ESCALATION_GROUP" => o(&al.escalation_group),
+            "MAST_ALERT_ESCALATE_AFTER_MINS" => al.escalate_after_mins.to_string(),
+            "MAST_ALERT_WEBHOOK_URL" => o(&al.webhook_url),
+            "MAST_ALERT_WEBHOOK_SECRET" => set(&al.webhook_secret),
+            _ => return None,
+        })
+    }
+
+    /// This configuration again with `saved` settings (by `MAST_*` name,
+    /// only [`BROWSER_KEYS`]) between the file and the environment `env`.
+    pub fn with_saved(
+        &self,
+        saved: &std::collections::BTreeMap<String, String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        Config::load(self.source.as_deref(), |k| {
+            env(k).or_else(|| saved.get(k).filter(|_| BROWSER_KEYS.contains(&k)).cloned())
+        })
     }
 
     /// Loads with the process environment.
@@ -731,6 +823,34 @@ mod tests {
         assert_eq!(c.agents.listen.port(), 4433);
         assert_eq!(c.timezone, "America/Chicago");
         crate::context::Settings::from_config(&c).unwrap();
+    }
+
+    #[test]
+    fn saved_settings_sit_between_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "timezone = \"Europe/Paris\"\n[mail.smtp]\nhost = \"file-host\"\nport = 25\n").unwrap();
+        let base = Config::load(Some(&p), |_| None).unwrap();
+        assert_eq!(base.source.as_deref(), Some(p.as_path()));
+        let saved: std::collections::BTreeMap<String, String> =
+            [("MAST_SMTP_HOST", "saved-host"), ("MAST_TIMEZONE", "America/Chicago"), ("MAST_DATA_DIR", "/elsewhere")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let env = |k: &str| (k == "MAST_TIMEZONE").then(|| "Asia/Tokyo".to_string());
+        let c = base.with_saved(&saved, env).unwrap();
+        assert_eq!(c.mail.smtp.host.as_deref(), Some("saved-host"), "saved over the file");
+        assert_eq!(c.mail.smtp.port, 25, "the file where nothing was saved");
+        assert_eq!(c.timezone, "Asia/Tokyo", "the environment over saved");
+        assert_eq!(c.data_dir, base.data_dir, "only the browser's keys are taken");
+        for k in BROWSER_KEYS {
+            assert!(c.browser_value(k).is_some(), "{k} shown on the settings page");
+        }
+        assert_eq!(c.browser_value("MAST_SMTP_PORT").as_deref(), Some("25"));
+        assert_eq!(c.browser_value("MAST_DATA_DIR"), None);
+        let bad = [("MAST_SMTP_PORT".to_string(), "seventy".to_string())].into_iter().collect();
+        let e = base.with_saved(&bad, |_| None).unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid { key: "MAST_SMTP_PORT", .. }), "{e}");
     }
 
     #[test]

@@ -305,6 +305,28 @@ pub struct App {
     /// outage worker re-reads the topology at its next tick instead of
     /// within `topology_every`. Call [`App::network_changed`].
     pub network: Arc<tokio::sync::Notify>,
+    /// The configuration from the file and the environment, before the
+    /// settings saved in the browser (the settings page checks a change
+    /// against it).
+    pub config: Arc<Config>,
+    /// The browser-saved settings read at start (what runs; the settings
+    /// page compares them with what is saved now).
+    pub saved_at_start: Arc<std::collections::BTreeMap<String, String>>,
+    /// `serve` can restart itself to apply saved settings (not the demo).
+    pub restartable: bool,
+}
+
+static RESTART: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks the process to start again once it has shut down (`serve` runs the
+/// same command again in place: same PID, same arguments and environment).
+pub fn request_restart() {
+    RESTART.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether [`request_restart`] was called.
+pub fn restart_requested() -> bool {
+    RESTART.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 impl App {
@@ -320,6 +342,8 @@ impl App {
         let settings = Settings::from_config(cfg)?;
         create_private_dir(&settings.data_dir)?;
         let db = Db::connect(&settings.database_url).await.context("opening the database")?;
+        let saved_at_start = mast_store::settings::all(&db).await?;
+        let settings = with_saved(cfg, &saved_at_start, settings);
         let pki = Pki::load_or_create(&settings.data_dir).context("loading the controller CA")?;
         let transports = transports(&settings, &db)?;
         let payments = payment_provider(&settings.billing)?;
@@ -333,6 +357,9 @@ impl App {
             shutdown: Shutdown::new(),
             waiting: Arc::new(crate::notify::Waiting::new()),
             network: Arc::new(tokio::sync::Notify::new()),
+            config: Arc::new(cfg.clone()),
+            saved_at_start: Arc::new(saved_at_start),
+            restartable: false,
         })
     }
 
@@ -377,6 +404,46 @@ pub fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 
 /// The outbox transports the configuration enables: SMTP email with
 /// `mail.smtp.host`, the SMS webhook with `sms.webhook_url`.
+/// The settings with those saved in the browser applied. Saved values that
+/// no longer load (a config file changed under them) are logged and left
+/// out: the controller still starts, on the file and the environment.
+fn with_saved(cfg: &Config, saved: &std::collections::BTreeMap<String, String>, plain: Settings) -> Settings {
+    if saved.is_empty() {
+        return plain;
+    }
+    let merged = cfg.with_saved(saved, |k| std::env::var(k).ok()).map_err(anyhow::Error::from).and_then(|c| {
+        let s = Settings::from_config(&c)?;
+        // The mail server and webhooks must build too.
+        check_transports(&s)?;
+        Ok(s)
+    });
+    match merged {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "settings saved in the browser do not load; starting without them");
+            plain
+        }
+    }
+}
+
+/// Checks a configuration as [`App::open`] would use it (settings and
+/// transports), without opening anything.
+pub fn check(cfg: &Config) -> anyhow::Result<()> {
+    check_transports(&Settings::from_config(cfg)?)
+}
+
+fn check_transports(s: &Settings) -> anyhow::Result<()> {
+    if let Some(smtp) = &s.notify.smtp {
+        crate::mail::smtp::Mailer::new(smtp).context("outgoing mail ([mail.smtp])")?;
+    }
+    for (what, hook) in [("the SMS webhook", &s.notify.sms_webhook), ("the staff alert webhook", &s.alerts.webhook)] {
+        if let Some((url, secret)) = hook {
+            notify::WebhookTransport::new(url, secret.clone()).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
 fn transports(s: &Settings, db: &Db) -> anyhow::Result<Transports> {
     let mut t = Transports::default();
     if let Some(smtp) = &s.notify.smtp {

@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod password;
 pub mod portal;
 pub mod rollup;
+pub mod settings;
 pub mod sql;
 pub mod staff;
 pub mod tickets;

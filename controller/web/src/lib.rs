@@ -280,6 +280,8 @@ routes! {
     GET "/reports/availability" Page Access::Roles(EVERYONE) => get(availability::page_get);
     GET "/reports/availability.csv" Page Access::Roles(EVERYONE) => get(availability::csv);
     GET "/settings" Page Access::Roles(ADMIN) => get(settings::page_get);
+    POST "/settings" Page Access::Roles(ADMIN) => post(settings::save);
+    POST "/settings/restart" Page Access::Roles(ADMIN) => post(settings::restart);
     POST "/settings/mail-test" Page Access::Roles(ADMIN) => post(settings::mail_test);
     GET "/outbox" Page Access::Roles(outbox::READERS) => get(outbox::page);
     GET "/tickets" Page Access::Roles(EVERYONE) => get(tickets::list_page);

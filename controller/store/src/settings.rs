@@ -1,0 +1,54 @@
+//! Settings saved in the browser (`settings`): `MAST_*` name → value, the
+//! same names as the environment overrides of the config file. The
+//! controller reads them when it starts (between the config file and the
+//! environment); which names may be saved is the app's business
+//! (`mast_app::config::BROWSER_KEYS`).
+
+use crate::db::{Db, StoreError, now_ms};
+use std::collections::BTreeMap;
+
+/// Every saved setting.
+pub async fn all(db: &Db) -> Result<BTreeMap<String, String>, StoreError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, value FROM settings ORDER BY key").fetch_all(&db.pool).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Saves `changes` in one transaction: `Some(value)` sets a name, `None`
+/// removes it (the config file's value counts again).
+pub async fn save(db: &Db, changes: &[(&str, Option<String>)], who: &str) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    let now = now_ms();
+    for (key, value) in changes {
+        sqlx::query("DELETE FROM settings WHERE key = $1").bind(key).execute(&mut *tx).await?;
+        if let Some(v) = value {
+            sqlx::query("INSERT INTO settings (key, value, updated_ms, updated_by) VALUES ($1, $2, $3, $4)")
+                .bind(key)
+                .bind(v)
+                .bind(now)
+                .bind(who)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn saved_settings_replace_and_remove_in_one_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/s.db", dir.path().display())).await.unwrap();
+        assert!(all(&db).await.unwrap().is_empty());
+        save(&db, &[("MAST_SMTP_HOST", Some("mail.example".into())), ("MAST_SMTP_PORT", Some("25".into()))], "a")
+            .await
+            .unwrap();
+        save(&db, &[("MAST_SMTP_PORT", None), ("MAST_SMTP_HOST", Some("smtp.example".into()))], "b").await.unwrap();
+        let got = all(&db).await.unwrap();
+        assert_eq!(got, BTreeMap::from([("MAST_SMTP_HOST".to_string(), "smtp.example".to_string())]));
+    }
+}
