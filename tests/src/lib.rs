@@ -904,6 +904,28 @@ impl WebSession {
         self.send(req).await
     }
 
+    /// Posts a multipart form: the remembered CSRF token, `fields`, and one
+    /// file `(field, file name, MIME type, bytes)`.
+    pub async fn post_file(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, &str, Vec<u8>),
+    ) -> anyhow::Result<PageResponse> {
+        let mut form = reqwest::multipart::Form::new();
+        if let Some(tok) = self.csrf.clone() {
+            form = form.text("csrf", tok);
+        }
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let (name, file_name, mime, bytes) = file;
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()).mime_str(mime)?;
+        form = form.part(name.to_string(), part);
+        let req = self.http.post(format!("{}{path}", self.base)).multipart(form);
+        self.send(req).await
+    }
+
     /// Posts a form with the remembered CSRF token (unless `csrf` is given).
     pub async fn post(
         &mut self,

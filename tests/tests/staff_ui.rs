@@ -365,5 +365,32 @@ async fn settings_saved_in_the_browser_apply_after_a_restart_from_the_page() -> 
     assert_eq!(got.len(), 1, "{}", sink.log());
     assert!(String::from_utf8_lossy(&got[0].raw).contains("noc@ridge.example"), "the From typed in the browser");
     assert!(c.log().contains("restarting to apply the saved settings"));
+
+    // The logo: something that is not an image is refused next to the
+    // field; a PNG is kept, served, and can be removed.
+    let r = s.post_file("/settings/logo", &[], ("logo", "logo.gif", "image/gif", b"GIF89a....".to_vec())).await?;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("logo-logo-error") && r.body.contains("PNG or JPEG"), "{}", r.body);
+    let mut png = Vec::new();
+    {
+        let mut e = png::Encoder::new(&mut png, 4, 2);
+        e.set_color(png::ColorType::Rgba);
+        let mut w = e.write_header()?;
+        w.write_image_data(&[200u8, 30, 30, 255].repeat(8))?;
+    }
+    let r = s.post_file("/settings/logo", &[], ("logo", "logo.png", "image/png", png.clone())).await?;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = s.get("/settings").await?.body;
+    assert!(page.contains(r#"src="/brand/logo""#) && page.contains("remove-logo"), "{page}");
+    let served = reqwest::get(format!("http://{}/brand/logo", c.http)).await?;
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.bytes().await?.to_vec(), png);
+    // Without the session's CSRF token the upload is refused.
+    s.csrf = Some("forged".into());
+    let r = s.post_file("/settings/logo", &[], ("logo", "logo.png", "image/png", png.clone())).await?;
+    assert_eq!(r.status, 403);
+    s.get("/settings").await?;
+    assert_eq!(s.post("/settings/logo/delete", &[], None).await?.status, 303);
+    assert_eq!(reqwest::get(format!("http://{}/brand/logo", c.http)).await?.status(), 404);
     Ok(())
 }

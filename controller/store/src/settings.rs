@@ -2,7 +2,8 @@
 //! same names as the environment overrides of the config file. The
 //! controller reads them when it starts (between the config file and the
 //! environment); which names may be saved is the app's business
-//! (`mast_app::config::BROWSER_KEYS`).
+//! (`mast_app::config::BROWSER_KEYS`). Also the operator's logo
+//! (`company_logo`, one row), which the caller checks before saving.
 
 use crate::db::{Db, StoreError, now_ms};
 use std::collections::BTreeMap;
@@ -35,6 +36,32 @@ pub async fn save(db: &Db, changes: &[(&str, Option<String>)], who: &str) -> Res
     Ok(())
 }
 
+/// The operator's logo: `(content type, bytes)`, if one was uploaded.
+pub async fn logo(db: &Db) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT content_type, data FROM company_logo WHERE id = 1").fetch_optional(&db.pool).await?;
+    Ok(row.and_then(|(t, d)| hex::decode(d).ok().map(|b| (t, b))))
+}
+
+/// Replaces the logo (`None`: removes it).
+pub async fn set_logo(db: &Db, logo: Option<(&str, &[u8])>, who: &str) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM company_logo WHERE id = 1").execute(&mut *tx).await?;
+    if let Some((content_type, bytes)) = logo {
+        sqlx::query(
+            "INSERT INTO company_logo (id, content_type, data, updated_ms, updated_by) VALUES (1, $1, $2, $3, $4)",
+        )
+        .bind(content_type)
+        .bind(hex::encode(bytes))
+        .bind(now_ms())
+        .bind(who)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +77,11 @@ mod tests {
         save(&db, &[("MAST_SMTP_PORT", None), ("MAST_SMTP_HOST", Some("smtp.example".into()))], "b").await.unwrap();
         let got = all(&db).await.unwrap();
         assert_eq!(got, BTreeMap::from([("MAST_SMTP_HOST".to_string(), "smtp.example".to_string())]));
+        assert_eq!(logo(&db).await.unwrap(), None);
+        set_logo(&db, Some(("image/png", &[0x89, b'P', 0, 255])), "a").await.unwrap();
+        set_logo(&db, Some(("image/jpeg", &[0xFF, 0xD8])), "a").await.unwrap();
+        assert_eq!(logo(&db).await.unwrap(), Some(("image/jpeg".to_string(), vec![0xFF, 0xD8])));
+        set_logo(&db, None, "a").await.unwrap();
+        assert_eq!(logo(&db).await.unwrap(), None);
     }
 }

@@ -637,6 +637,7 @@ mod tests {
             ..Default::default()
         };
         let doc = InvoiceDocument {
+            logo: None,
             operator: party("Ridge WISP"),
             customer: party(HOSTILE),
             number: "INV-2026-000001".into(),
@@ -780,6 +781,20 @@ mod tests {
         let doc = documents::document(db, &st.settings.billing.operator, &inv).await.unwrap();
         let html = invoice_html(&doc).into_string();
         assert_escaped(&html);
+        // The logo uploaded on the settings page goes on the invoice PDF.
+        assert!(doc.logo.is_none());
+        let mut logo = Vec::new();
+        {
+            let mut e = png::Encoder::new(&mut logo, 2, 1);
+            e.set_color(png::ColorType::Rgb);
+            let mut w = e.write_header().unwrap();
+            w.write_image_data(&[10, 20, 30, 40, 50, 60]).unwrap();
+        }
+        mast_store::settings::set_logo(db, Some(("image/png", &logo)), "t").await.unwrap();
+        let with = documents::document(db, &st.settings.billing.operator, &inv).await.unwrap();
+        assert_eq!(with.logo.as_deref(), Some(&logo[..]));
+        let pdf = String::from_utf8_lossy(&mast_billing_core::pdf::render(&with).unwrap()).to_string();
+        assert!(pdf.contains("/Im1 Do") && pdf.contains("/Width 2"), "the logo is drawn");
 
         let r = reports::report(db, "2026-03", date(2026, 3, 15), "USD").await.unwrap();
         let page = report_body(&r, month_form(&r.month, &FormErrors::new())).into_string();

@@ -281,6 +281,9 @@ routes! {
     GET "/reports/availability.csv" Page Access::Roles(EVERYONE) => get(availability::csv);
     GET "/settings" Page Access::Roles(ADMIN) => get(settings::page_get);
     POST "/settings" Page Access::Roles(ADMIN) => post(settings::save);
+    POST "/settings/logo" Page Access::Roles(ADMIN) => post(settings::upload_logo);
+    POST "/settings/logo/delete" Page Access::Roles(ADMIN) => post(settings::delete_logo);
+    GET "/brand/logo" Page Access::Public => get(settings::logo);
     POST "/settings/restart" Page Access::Roles(ADMIN) => post(settings::restart);
     POST "/settings/mail-test" Page Access::Roles(ADMIN) => post(settings::mail_test);
     GET "/outbox" Page Access::Roles(outbox::READERS) => get(outbox::page);
@@ -492,10 +495,22 @@ pub async fn authorize(
             return (StatusCode::FORBIDDEN, "cross-origin request refused").into_response();
         }
         let (parts, body) = req.into_parts();
-        let Ok(bytes) = axum::body::to_bytes(body, 256 * 1024).await else {
+        // File uploads (the logo) come as multipart; every other form is
+        // URL-encoded and small.
+        let multipart = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        let limit = if multipart { MAX_UPLOAD } else { 256 * 1024 };
+        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
             return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
         };
-        let sent = form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
+        let sent = if multipart {
+            multipart_field(&parts.headers, &bytes, "csrf").await
+        } else {
+            form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned())
+        };
         let expected = caller.csrf.as_deref().unwrap_or("");
         if !sent.is_some_and(|s| !expected.is_empty() && constant_time_eq(s.as_bytes(), expected.as_bytes())) {
             return (StatusCode::FORBIDDEN, "missing or wrong CSRF token: reload the page and try again")
@@ -505,6 +520,23 @@ pub async fn authorize(
     }
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// Largest multipart form (a logo upload and its fields).
+pub const MAX_UPLOAD: usize = 1024 * 1024;
+
+/// The text of field `name` of a multipart form, if it has one.
+async fn multipart_field(headers: &HeaderMap, body: &axum::body::Bytes, name: &str) -> Option<String> {
+    use axum::extract::FromRequest;
+    let ct = headers.get(header::CONTENT_TYPE)?.clone();
+    let req = Request::builder().header(header::CONTENT_TYPE, ct).body(Body::from(body.clone())).ok()?;
+    let mut form = axum::extract::Multipart::from_request(req, &()).await.ok()?;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some(name) {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 async fn security_headers(State(csp): State<HeaderValue>, mut res: Response) -> Response {

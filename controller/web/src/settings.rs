@@ -10,9 +10,9 @@ use super::{ApiError, AppState, Caller, audit, pages::page};
 use crate::staff::Role;
 use crate::ui::{self, FieldOpts, Fields, FormErrors, Markup, Method, html};
 use axum::Form;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Multipart, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use mast_app::config::{Config, ConfigError};
 use mast_store::StoreError;
 use mast_store::outbox::{Channel, Queued};
@@ -200,15 +200,18 @@ struct Shown<'a> {
     flash: Option<(ui::FlashKind, &'a str)>,
     /// What was typed, when a save was refused.
     form: Option<&'a BTreeMap<String, String>>,
+    /// Errors of the logo upload.
+    logo_errors: Option<&'a FormErrors>,
 }
 
-fn render(c: &Caller, st: &AppState, saved: &BTreeMap<String, String>, v: &Shown) -> Markup {
+fn render(c: &Caller, st: &AppState, saved: &BTreeMap<String, String>, has_logo: bool, v: &Shown) -> Markup {
     let next = next_config(st, saved);
     let pending = *saved != *st.saved_at_start;
     let csrf = c.csrf.as_deref().unwrap_or("");
     let none = FormErrors::new();
     let fields = Fields::new("settings", v.errors.unwrap_or(&none));
     let test = Fields::new("mail-test", v.test_errors.unwrap_or(&none));
+    let logo = Fields::new("logo", v.logo_errors.unwrap_or(&none));
     html! {
         h1 { "Settings" }
         @if let Some((kind, text)) = v.flash { (ui::flash(kind, text)) }
@@ -239,6 +242,30 @@ fn render(c: &Caller, st: &AppState, saved: &BTreeMap<String, String>, v: &Shown
             "Saved here, a setting overrides the config file; a " code { "MAST_*" } " environment variable of the same name wins over both. "
             "Every option is documented in " code { "deploy/controller.toml" } "."
         }
+        section #logo {
+            h2 { "Logo" }
+            p.muted { "Printed at the top of every invoice. PNG or JPEG, at most 512 KB and 2000 pixels a side." }
+            @if has_logo {
+                p { img.logo-preview src="/brand/logo" alt="The company logo"; }
+            }
+            form.logo-form method="post" action="/settings/logo" enctype="multipart/form-data" {
+                (ui::csrf_field(csrf))
+                (logo.summary())
+                div.field.has-error[v.logo_errors.and_then(|e| e.get("logo")).is_some()] {
+                    label for="logo-logo" { (if has_logo { "Replace the logo" } else { "Upload a logo" }) }
+                    input #logo-logo type="file" name="logo" accept="image/png,image/jpeg" required;
+                    @if let Some(e) = v.logo_errors.and_then(|e| e.get("logo")) {
+                        p.field-error #logo-logo-error role="alert" { (e) }
+                    }
+                }
+                button #upload-logo type="submit" { "Upload" }
+            }
+            @if has_logo {
+                (ui::form_with_class("inline", "/settings/logo/delete", Method::Post, csrf, html! {
+                    button.danger #remove-logo type="submit" { "Remove the logo" }
+                }))
+            }
+        }
         section #mail-test {
             h2 { "Send a test message" }
             @if st.transports.email.is_some() {
@@ -257,7 +284,8 @@ fn render(c: &Caller, st: &AppState, saved: &BTreeMap<String, String>, v: &Shown
 
 async fn settings_page(c: &Caller, st: &AppState, status: StatusCode, v: Shown<'_>) -> Result<Response, ApiError> {
     let saved = mast_store::settings::all(&st.db).await?;
-    Ok((status, page(c, "Settings", render(c, st, &saved, &v))).into_response())
+    let has_logo = mast_store::settings::logo(&st.db).await?.is_some();
+    Ok((status, page(c, "Settings", render(c, st, &saved, has_logo, &v))).into_response())
 }
 
 /// `GET /settings`.
@@ -267,7 +295,14 @@ pub async fn page_get(c: Caller, State(st): State<AppState>) -> Result<Response,
         &c,
         &st,
         StatusCode::OK,
-        Shown { test_to: "", errors: Some(&none), test_errors: Some(&none), flash: None, form: None },
+        Shown {
+            test_to: "",
+            errors: Some(&none),
+            test_errors: Some(&none),
+            flash: None,
+            form: None,
+            logo_errors: None,
+        },
     )
     .await
 }
@@ -348,7 +383,14 @@ pub async fn save(
             &c,
             &st,
             StatusCode::BAD_REQUEST,
-            Shown { test_to: "", errors: Some(&errors), test_errors: Some(&none), flash: None, form: Some(&form) },
+            Shown {
+                test_to: "",
+                errors: Some(&errors),
+                test_errors: Some(&none),
+                flash: None,
+                form: Some(&form),
+                logo_errors: None,
+            },
         )
         .await
     };
@@ -394,7 +436,7 @@ pub async fn save(
             &c,
             &st,
             StatusCode::OK,
-            Shown { test_to: "", errors: Some(&none), test_errors: Some(&none), flash, form: None },
+            Shown { test_to: "", errors: Some(&none), test_errors: Some(&none), flash, form: None, logo_errors: None },
         )
         .await;
     }
@@ -407,7 +449,7 @@ pub async fn save(
         &c,
         &st,
         StatusCode::OK,
-        Shown { test_to: "", errors: Some(&none), test_errors: Some(&none), flash, form: None },
+        Shown { test_to: "", errors: Some(&none), test_errors: Some(&none), flash, form: None, logo_errors: None },
     )
     .await
 }
@@ -425,7 +467,7 @@ pub async fn restart(c: Caller, State(st): State<AppState>) -> Result<Response, 
             &c,
             &st,
             StatusCode::CONFLICT,
-            Shown { test_to: "", errors: Some(&none), test_errors: Some(&none), flash, form: None },
+            Shown { test_to: "", errors: Some(&none), test_errors: Some(&none), flash, form: None, logo_errors: None },
         )
         .await;
     }
@@ -443,6 +485,59 @@ pub async fn restart(c: Caller, State(st): State<AppState>) -> Result<Response, 
         p { a href="/settings" { "Back to the settings" } }
     };
     Ok(page(&c, "Restarting", body).into_response())
+}
+
+/// `POST /settings/logo` (multipart: `logo`, `csrf`): checks the image
+/// (PNG or JPEG that decodes, size limits) and stores it; a refused one is
+/// explained next to the field.
+pub async fn upload_logo(c: Caller, State(st): State<AppState>, mut form: Multipart) -> Result<Response, ApiError> {
+    let mut file: Option<Vec<u8>> = None;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("logo") {
+            match field.bytes().await {
+                Ok(b) => file = Some(b.to_vec()),
+                Err(_) => file = Some(Vec::new()),
+            }
+        }
+    }
+    let checked = match file.as_deref() {
+        None | Some([]) => Err("choose an image file".to_string()),
+        Some(bytes) => mast_billing_core::pdf::check_logo(bytes).map_err(|e| e.to_string()),
+    };
+    let (content_type, w, h) = match checked {
+        Ok(v) => v,
+        Err(why) => {
+            let mut errors = FormErrors::new();
+            errors.field("logo", why);
+            let shown = Shown { logo_errors: Some(&errors), ..Default::default() };
+            return settings_page(&c, &st, StatusCode::BAD_REQUEST, shown).await;
+        }
+    };
+    let bytes = file.unwrap_or_default();
+    mast_store::settings::set_logo(&st.db, Some((content_type, &bytes)), &c.name).await?;
+    let what = format!("{content_type}, {w}×{h}, {} bytes", bytes.len());
+    audit::record(&st.db, &c.actor(), "settings.logo", "logo", &what).await?;
+    Ok(Redirect::to("/settings#logo").into_response())
+}
+
+/// `POST /settings/logo/delete`.
+pub async fn delete_logo(c: Caller, State(st): State<AppState>) -> Result<Response, ApiError> {
+    mast_store::settings::set_logo(&st.db, None, &c.name).await?;
+    audit::record(&st.db, &c.actor(), "settings.logo", "logo", "removed").await?;
+    Ok(Redirect::to("/settings#logo").into_response())
+}
+
+/// `GET /brand/logo`: the company logo (public: invoices, mail and the
+/// portal may show it), or 404.
+pub async fn logo(State(st): State<AppState>) -> Result<Response, ApiError> {
+    match mast_store::settings::logo(&st.db).await? {
+        Some((content_type, bytes)) => Ok((
+            [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=300".to_string())],
+            bytes,
+        )
+            .into_response()),
+        None => Ok(StatusCode::NOT_FOUND.into_response()),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -470,7 +565,14 @@ pub async fn mail_test(c: Caller, State(st): State<AppState>, Form(f): Form<Mail
             &c,
             &st,
             StatusCode::CONFLICT,
-            Shown { test_to: &f.to, errors: Some(&none), test_errors: Some(&none), flash, form: None },
+            Shown {
+                test_to: &f.to,
+                errors: Some(&none),
+                test_errors: Some(&none),
+                flash,
+                form: None,
+                logo_errors: None,
+            },
         )
         .await;
     };
@@ -483,7 +585,14 @@ pub async fn mail_test(c: Caller, State(st): State<AppState>, Form(f): Form<Mail
                 &c,
                 &st,
                 StatusCode::BAD_REQUEST,
-                Shown { test_to: &f.to, errors: Some(&none), test_errors: Some(&errors), flash: None, form: None },
+                Shown {
+                    test_to: &f.to,
+                    errors: Some(&none),
+                    test_errors: Some(&errors),
+                    flash: None,
+                    form: None,
+                    logo_errors: None,
+                },
             )
             .await;
         }
@@ -521,6 +630,7 @@ pub async fn mail_test(c: Caller, State(st): State<AppState>, Form(f): Form<Mail
                     test_errors: Some(&none),
                     flash: Some((ui::FlashKind::Success, &text)),
                     form: None,
+                    logo_errors: None,
                 },
             )
             .await
@@ -532,7 +642,14 @@ pub async fn mail_test(c: Caller, State(st): State<AppState>, Form(f): Form<Mail
                 &c,
                 &st,
                 StatusCode::BAD_GATEWAY,
-                Shown { test_to: &to, errors: Some(&none), test_errors: Some(&errors), flash: None, form: None },
+                Shown {
+                    test_to: &to,
+                    errors: Some(&none),
+                    test_errors: Some(&errors),
+                    flash: None,
+                    form: None,
+                    logo_errors: None,
+                },
             )
             .await
         }

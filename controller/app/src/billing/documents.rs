@@ -54,6 +54,7 @@ pub async fn document(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<Invoic
     let mut customer_lines: Vec<String> = c.address.iter().cloned().collect();
     customer_lines.push(format!("Customer #{}", c.id));
     Ok(InvoiceDocument {
+        logo: mast_store::settings::logo(db).await?.map(|(_, bytes)| bytes),
         operator: Party {
             name: op.name.clone(),
             lines: op.address.clone(),

@@ -5,7 +5,9 @@
 //! # What the PDF contains
 //!
 //! One or more A4 (or US Letter, [`Paper`]) pages:
-//! - top left, the operator: name, address lines, email, phone, tax id;
+//! - top left, the operator's logo if there is one ([`InvoiceDocument::logo`]:
+//!   PNG or JPEG, fitted into 150 × 48 pt), then the operator: name, address
+//!   lines, email, phone, tax id;
 //! - top right, "INVOICE" and the invoice number, issue date, due date,
 //!   period, payment reference and amount due;
 //! - the bill-to block: the customer's name, address lines, email, phone and
@@ -51,7 +53,7 @@
 //! [`render`] never panics. Its one error is content needing more than
 //! [`MAX_PAGES`] pages, which only absurd input does.
 
-use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use serde::{Deserialize, Serialize};
 
 /// Everything printed on an invoice, already formatted by the caller.
@@ -59,6 +61,11 @@ use serde::{Deserialize, Serialize};
 pub struct InvoiceDocument {
     /// The operator issuing the invoice (printed top left).
     pub operator: Party,
+    /// The operator's logo as uploaded (PNG or JPEG; see [`check_logo`]).
+    /// One that does not decode is left out, never an error: an invoice is
+    /// never held up by its logo.
+    #[serde(skip)]
+    pub logo: Option<Vec<u8>>,
     /// The customer billed (the bill-to block).
     pub customer: Party,
     /// The invoice number, e.g. `INV-2026-000123`.
@@ -232,6 +239,7 @@ pub enum PdfError {
 /// Fails only when the content needs more than [`MAX_PAGES`] pages.
 pub fn render(doc: &InvoiceDocument) -> Result<Vec<u8>, PdfError> {
     let mut layout = Layout::new(doc);
+    layout.logo = doc.logo.as_deref().and_then(|b| Image::decode(b).ok());
     layout.header()?;
     layout.bill_to()?;
     layout.table()?;
@@ -523,6 +531,7 @@ struct Layout<'a> {
     /// Current fill gray of the current page (negative: unknown).
     gray: f32,
     wrapped: Vec<Range>,
+    logo: Option<Image>,
 }
 
 impl<'a> Layout<'a> {
@@ -543,6 +552,7 @@ impl<'a> Layout<'a> {
             box_top: None,
             gray: -1.0,
             wrapped: Vec::new(),
+            logo: None,
         }
     }
 
@@ -819,6 +829,16 @@ impl<'a> Layout<'a> {
 
     fn header(&mut self) -> Result<(), PdfError> {
         let doc = self.doc;
+        if let Some((w, h)) = self.logo.as_ref().map(|i| i.fit(LOGO_W, LOGO_H))
+            && let Some(page) = self.pages.last_mut()
+        {
+            let bottom = round(self.height - (self.y + h));
+            page.save_state();
+            page.transform([round(w), 0.0, 0.0, round(h), round(self.left), bottom]);
+            page.x_object(Name(LOGO));
+            page.restore_state();
+            self.y += h + 14.0;
+        }
         let labels = &doc.labels;
         let left_w = self.content_width() - HEADER_RIGHT_W - 24.0;
         let mut left = Vec::new();
@@ -1062,6 +1082,7 @@ impl<'a> Layout<'a> {
         let bold = Ref::new(4);
         let info = Ref::new(5);
         let page_ref = |i: i32| Ref::new(6 + 2 * i);
+        let logo_ref = Ref::new(6 + 2 * count);
 
         let size: usize = self.pages.iter().map(Content::len).sum();
         let mut pdf = Pdf::with_capacity(size + 4096 + 256 * self.pages.len());
@@ -1073,7 +1094,12 @@ impl<'a> Layout<'a> {
             let content_id = Ref::new(id.get() + 1);
             let mut page = pdf.page(id);
             page.parent(tree).media_box(media).contents(content_id);
-            page.resources().fonts().pair(Font::Regular.resource(), regular).pair(Font::Bold.resource(), bold);
+            let mut res = page.resources();
+            res.fonts().pair(Font::Regular.resource(), regular).pair(Font::Bold.resource(), bold);
+            if self.logo.is_some() {
+                res.x_objects().pair(Name(LOGO), logo_ref);
+            }
+            res.finish();
             page.finish();
             pdf.stream(content_id, content.finish().as_slice());
         }
@@ -1085,9 +1111,172 @@ impl<'a> Layout<'a> {
                 .last_char(255)
                 .widths(font.widths().iter().map(|&w| f32::from(w)));
         }
+        if let Some(img) = &self.logo {
+            let mut x = pdf.image_xobject(logo_ref, &img.data);
+            x.filter(if img.jpeg { Filter::DctDecode } else { Filter::FlateDecode });
+            // Dimensions are checked to be at most MAX_LOGO_SIDE.
+            x.width(img.width as i32).height(img.height as i32).bits_per_component(8);
+            match img.components {
+                1 => x.color_space().device_gray(),
+                4 => x.color_space().device_cmyk(),
+                _ => x.color_space().device_rgb(),
+            };
+            if img.jpeg && img.components == 4 {
+                // Adobe's CMYK JPEGs are stored inverted.
+                x.decode([1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
+            }
+            x.finish();
+        }
         let title = format!("{} {}", self.doc.labels.invoice, self.doc.number);
         pdf.document_info(info).title(TextStr(&title)).producer(TextStr("Mast"));
         Ok(pdf.finish())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The operator's logo.
+
+/// The logo's resource name on each page.
+const LOGO: &[u8] = b"Im1";
+/// The box the logo is fitted into, in points (aspect ratio kept).
+const LOGO_W: f32 = 150.0;
+const LOGO_H: f32 = 48.0;
+/// Largest logo file accepted.
+pub const MAX_LOGO_BYTES: usize = 512 * 1024;
+/// Largest logo side, in pixels.
+pub const MAX_LOGO_SIDE: u32 = 2000;
+
+/// Why a logo is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogoError {
+    #[error("the logo must be a PNG or JPEG image")]
+    NotAnImage,
+    #[error("the logo is larger than {} KB", MAX_LOGO_BYTES / 1024)]
+    TooBig,
+    #[error("the logo is larger than {MAX_LOGO_SIDE} × {MAX_LOGO_SIDE} pixels")]
+    TooManyPixels,
+    #[error("the image cannot be read: {0}")]
+    Broken(String),
+}
+
+/// Checks an uploaded logo: PNG or JPEG, at most [`MAX_LOGO_BYTES`] and
+/// [`MAX_LOGO_SIDE`] pixels a side, and decodable. Returns its MIME type
+/// and size in pixels.
+pub fn check_logo(bytes: &[u8]) -> Result<(&'static str, u32, u32), LogoError> {
+    if bytes.len() > MAX_LOGO_BYTES {
+        return Err(LogoError::TooBig);
+    }
+    let img = Image::decode(bytes)?;
+    Ok((if img.jpeg { "image/jpeg" } else { "image/png" }, img.width, img.height))
+}
+
+/// A logo ready for the PDF: JPEG data as is (DCTDecode), PNG decoded to
+/// 8-bit gray or RGB over white and deflated (FlateDecode).
+#[derive(Debug, Clone)]
+struct Image {
+    width: u32,
+    height: u32,
+    /// 1 gray, 3 RGB, 4 CMYK (JPEG only).
+    components: u8,
+    jpeg: bool,
+    data: Vec<u8>,
+}
+
+impl Image {
+    fn decode(bytes: &[u8]) -> Result<Image, LogoError> {
+        if bytes.len() > MAX_LOGO_BYTES {
+            return Err(LogoError::TooBig);
+        }
+        let img = if bytes.starts_with(&[0xFF, 0xD8]) {
+            Image::jpeg(bytes)?
+        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Image::png(bytes)?
+        } else {
+            return Err(LogoError::NotAnImage);
+        };
+        if img.width == 0 || img.height == 0 {
+            return Err(LogoError::Broken("no pixels".into()));
+        }
+        Ok(img)
+    }
+
+    /// A JPEG's size and components from its frame header; the data goes
+    /// into the PDF unchanged.
+    fn jpeg(bytes: &[u8]) -> Result<Image, LogoError> {
+        let broken = || LogoError::Broken("no JPEG frame header".into());
+        let mut i = 2;
+        while i + 4 <= bytes.len() {
+            if bytes[i] != 0xFF {
+                return Err(broken());
+            }
+            let marker = bytes[i + 1];
+            if marker == 0xFF {
+                i += 1;
+                continue;
+            }
+            let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+            let sof = matches!(marker, 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF);
+            if sof {
+                let f = bytes.get(i + 4..i + 10).ok_or_else(broken)?;
+                let (height, width) = (u16::from_be_bytes([f[1], f[2]]), u16::from_be_bytes([f[3], f[4]]));
+                let components = f[5];
+                if f[0] != 8 || !matches!(components, 1 | 3 | 4) {
+                    return Err(LogoError::Broken("an 8-bit gray, RGB or CMYK JPEG is needed".into()));
+                }
+                let (width, height) = (u32::from(width), u32::from(height));
+                if width > MAX_LOGO_SIDE || height > MAX_LOGO_SIDE {
+                    return Err(LogoError::TooManyPixels);
+                }
+                return Ok(Image { width, height, components, jpeg: true, data: bytes.to_vec() });
+            }
+            if marker == 0xD9 || marker == 0xDA || len < 2 {
+                break;
+            }
+            i += 2 + len;
+        }
+        Err(broken())
+    }
+
+    /// A PNG decoded to 8-bit gray or RGB; transparency is laid over white
+    /// (the invoice's paper).
+    fn png(bytes: &[u8]) -> Result<Image, LogoError> {
+        let broken = |e: png::DecodingError| LogoError::Broken(e.to_string());
+        let mut dec = png::Decoder::new(std::io::Cursor::new(bytes));
+        dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+        let mut reader = dec.read_info().map_err(broken)?;
+        let (width, height) = (reader.info().width, reader.info().height);
+        if width > MAX_LOGO_SIDE || height > MAX_LOGO_SIDE {
+            return Err(LogoError::TooManyPixels);
+        }
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let frame = reader.next_frame(&mut buf).map_err(broken)?;
+        let pixels = buf.get(..frame.buffer_size()).unwrap_or_default();
+        let over_white = |v: u8, a: u8| -> u8 {
+            // v·a + 255·(255 − a), over 255: stays within 0..=255.
+            ((u32::from(v) * u32::from(a) + 255 * (255 - u32::from(a)) + 127) / 255) as u8
+        };
+        let (components, raw): (u8, Vec<u8>) = match frame.color_type {
+            png::ColorType::Grayscale => (1, pixels.to_vec()),
+            png::ColorType::GrayscaleAlpha => (1, pixels.chunks_exact(2).map(|p| over_white(p[0], p[1])).collect()),
+            png::ColorType::Rgb => (3, pixels.to_vec()),
+            png::ColorType::Rgba => {
+                (3, pixels.chunks_exact(4).flat_map(|p| [0, 1, 2].map(|c| over_white(p[c], p[3]))).collect())
+            }
+            png::ColorType::Indexed => return Err(LogoError::Broken("palette not expanded".into())),
+        };
+        let expected = (width as usize) * (height as usize) * usize::from(components);
+        if raw.len() != expected {
+            return Err(LogoError::Broken("truncated image".into()));
+        }
+        let data = miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6);
+        Ok(Image { width, height, components, jpeg: false, data })
+    }
+
+    /// Its size in points fitted into `max_w` × `max_h`, aspect kept.
+    fn fit(&self, max_w: f32, max_h: f32) -> (f32, f32) {
+        let (w, h) = (self.width as f32, self.height as f32);
+        let k = (max_w / w).min(max_h / h);
+        (w * k, h * k)
     }
 }
 
@@ -1123,6 +1312,7 @@ mod tests {
             ("Late payment fee", Some("invoice INV-2026-000099"), "2.50 EUR"),
         ];
         InvoiceDocument {
+            logo: None,
             operator: party("Valley Wireless Ltd", &["12 Tower Road", "Hay-on-Wye HR3 5AA", "United Kingdom"]),
             customer: party("Zoë Müller-Łukasiewicz", &["Flat 3, Rue de l’Église 7", "1000 Bruxelles"]),
             number: "INV-2026-000123".to_owned(),
@@ -1232,6 +1422,70 @@ mod tests {
                 None
             }
         }
+    }
+
+    /// A `w` × `h` PNG of `color` type, every pixel `px`.
+    fn png_bytes(w: u32, h: u32, color: png::ColorType, px: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut e = png::Encoder::new(&mut out, w, h);
+        e.set_color(color);
+        e.set_depth(png::BitDepth::Eight);
+        let mut wr = e.write_header().unwrap();
+        wr.write_image_data(&px.repeat((w * h) as usize)).unwrap();
+        wr.finish().unwrap();
+        out
+    }
+
+    /// The smallest JPEG header this reads: SOI, APP0, SOF0 (8-bit, `w` × `h`, 3 components), EOI.
+    fn jpeg_bytes(w: u16, h: u16) -> Vec<u8> {
+        let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0];
+        b.extend([0xFF, 0xC0, 0, 17, 8]);
+        b.extend(h.to_be_bytes());
+        b.extend(w.to_be_bytes());
+        b.extend([3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+        b.extend([0xFF, 0xD9]);
+        b
+    }
+
+    #[test]
+    fn a_logo_is_drawn_top_left_and_a_bad_one_never_stops_the_invoice() {
+        // Half-transparent red over the white paper: pink, in RGB.
+        let logo = png_bytes(40, 10, png::ColorType::Rgba, &[255, 0, 0, 128]);
+        assert_eq!(check_logo(&logo), Ok(("image/png", 40, 10)));
+        let img = Image::decode(&logo).unwrap();
+        let raw = miniz_oxide::inflate::decompress_to_vec_zlib(&img.data).unwrap();
+        assert_eq!((img.components, raw.len(), &raw[..3]), (3, 40 * 10 * 3, &[255u8, 127, 127][..]));
+        assert_eq!(img.fit(150.0, 48.0), (150.0, 37.5), "fitted, aspect kept");
+        let mut doc = sample(2);
+        let plain = render(&doc).unwrap();
+        doc.logo = Some(logo);
+        let with = String::from_utf8_lossy(&render(&doc).unwrap()).to_string();
+        assert!(with.contains("/XObject") && with.contains("/Im1 Do") && with.contains("/FlateDecode"), "{with}");
+        assert!(with.contains("/Width 40") && with.contains("/Height 10") && with.contains("/DeviceRGB"));
+        let jpeg = jpeg_bytes(300, 100);
+        assert_eq!(check_logo(&jpeg), Ok(("image/jpeg", 300, 100)));
+        doc.logo = Some(jpeg);
+        let with = String::from_utf8_lossy(&render(&doc).unwrap()).to_string();
+        assert!(with.contains("/DCTDecode") && with.contains("/Width 300"), "{with}");
+        // A logo that does not decode is left out; the invoice is the same.
+        doc.logo = Some(b"GIF89a".to_vec());
+        assert_eq!(render(&doc).unwrap(), plain);
+    }
+
+    #[test]
+    fn logos_are_checked() {
+        assert_eq!(check_logo(b"GIF89a...."), Err(LogoError::NotAnImage));
+        assert_eq!(check_logo(&vec![0; MAX_LOGO_BYTES + 1]), Err(LogoError::TooBig));
+        assert_eq!(check_logo(&jpeg_bytes(2001, 10)), Err(LogoError::TooManyPixels));
+        assert_eq!(check_logo(&png_bytes(2001, 1, png::ColorType::Grayscale, &[0])), Err(LogoError::TooManyPixels));
+        let mut cut = png_bytes(20, 20, png::ColorType::Rgb, &[1, 2, 3]);
+        cut.truncate(cut.len() - 30);
+        assert!(matches!(check_logo(&cut), Err(LogoError::Broken(_))));
+        assert!(matches!(check_logo(&[0xFF, 0xD8, 0xFF]), Err(LogoError::Broken(_))));
+        assert_eq!(
+            check_logo(&png_bytes(3, 2, png::ColorType::GrayscaleAlpha, &[0, 255])).map(|c| c.0),
+            Ok("image/png")
+        );
     }
 
     #[test]
@@ -1523,6 +1777,7 @@ mod tests {
                     },
                 };
                 InvoiceDocument {
+                    logo: None,
                     operator,
                     customer,
                     number,
@@ -1548,6 +1803,30 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any bytes behind a PNG or JPEG signature, or a real PNG with
+        /// bytes flipped: a clear answer, never a panic; an invoice with it
+        /// still renders.
+        #[test]
+        fn any_logo_bytes_are_answered_and_never_stop_an_invoice(
+            kind in 0u8..3,
+            tail in vec(any::<u8>(), 0..300),
+            flips in vec((any::<usize>(), any::<u8>()), 0..4),
+        ) {
+            let mut bytes = match kind {
+                0 => b"\x89PNG\r\n\x1a\n".to_vec(),
+                1 => vec![0xFF, 0xD8],
+                _ => png_bytes(3, 3, png::ColorType::Rgb, &[9, 8, 7]),
+            };
+            bytes.extend(&tail);
+            for (at, b) in flips {
+                let n = bytes.len();
+                bytes[at % n] ^= b;
+            }
+            let _ = check_logo(&bytes);
+            let doc = InvoiceDocument { logo: Some(bytes), ..sample(1) };
+            prop_assert!(check_structure(&render(&doc).unwrap()) >= 1);
+        }
 
         #[test]
         fn any_document_renders_a_consistent_pdf(doc in doc_strategy()) {
