@@ -395,6 +395,16 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
             b.screenshot(&format!("{name}-{suffix}")).await?;
         }
     }
+    // Settings in the browser: the company name saved, waiting for the
+    // restart the page offers.
+    b.client.set_window_size(1280, 900).await?;
+    b.client.goto(&format!("{base}/settings")).await?;
+    type_in_id(&b, "settings-operator_name", "Ridge Wireless").await?;
+    b.client.find(Locator::Id("save-settings")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("restart-now")).await?;
+    assert!(b.client.source().await?.contains("not applied yet"), "a saved setting waits for the restart");
+    b.screenshot("24e-settings-saved").await?;
+    b.client.set_window_size(390, 844).await?;
     // The menu opens at phone width.
     b.client.find(Locator::Css("label.nav-button")).await?.click().await?;
     assert!(b.client.find(Locator::LinkText("Sites")).await?.is_displayed().await?, "the menu shows the nav");
