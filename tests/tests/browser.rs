@@ -362,6 +362,8 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         ("16-customers", "/customers".to_string()),
         ("17-maintenance", "/maintenance".to_string()),
         ("18-billing-reports", "/billing/reports".to_string()),
+        ("18b-plans", "/billing/plans".to_string()),
+        ("18c-tax-classes", "/billing/taxes".to_string()),
         ("19-users", "/users".to_string()),
         ("20-tokens", "/tokens".to_string()),
         ("21-audit", "/audit".to_string()),
@@ -404,6 +406,21 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.client.wait().for_element(Locator::Id("restart-now")).await?;
     assert!(b.client.source().await?.contains("not applied yet"), "a saved setting waits for the restart");
     b.screenshot("24e-settings-saved").await?;
+    // A plan added in the browser: a bad speed answered next to the field,
+    // then listed with its speeds.
+    b.client.goto(&format!("{base}/billing/plans")).await?;
+    type_in_id(&b, "plan-name", "Rural 25").await?;
+    type_in_id(&b, "plan-price", "55.00").await?;
+    type_in_id(&b, "plan-down_mbps", "fast").await?;
+    type_in_id(&b, "plan-up_mbps", "5").await?;
+    b.client.find(Locator::Id("add-plan")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("plan-down_mbps-error")).await?;
+    b.screenshot("18d-plan-error").await?;
+    type_in_id(&b, "plan-down_mbps", "25").await?;
+    b.client.find(Locator::Id("add-plan")).await?.click().await?;
+    b.client.wait().for_element(Locator::LinkText("Rural 25")).await?;
+    assert!(b.client.source().await?.contains("25 ↓ / 5 ↑ Mbit/s"), "the plan is listed with its speeds");
+    b.screenshot("18e-plan-added").await?;
     b.client.set_window_size(390, 844).await?;
     // The menu opens at phone width.
     b.client.find(Locator::Css("label.nav-button")).await?.click().await?;

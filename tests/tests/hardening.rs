@@ -405,7 +405,8 @@ async fn hostile_input_never_gets_a_5xx(backend: Backend) -> anyhow::Result<()> 
     let mut checked = 0;
     for r in ROUTES {
         let path = r.path.split('/').map(|p| if p.starts_with('{') { "1" } else { p }).collect::<Vec<_>>().join("/");
-        if r.path == "/logout" || r.path.contains("stripe") {
+        // Restarting the controller is no input to fuzz (tests/tests/staff_ui.rs covers it).
+        if r.path == "/logout" || r.path == "/settings/restart" || r.path.contains("stripe") {
             continue;
         }
         for v in &values {

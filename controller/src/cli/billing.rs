@@ -511,7 +511,7 @@ pub async fn run(cmd: BillingCmd, app: &App) -> anyhow::Result<()> {
                 Some(t) => store::find_tax_class(&db, &t).await?,
                 None => store::untaxed_class(&db).await?,
             };
-            let p = store::add_plan(&db, &store::NewPlan { name, price, down_kbps, up_kbps, tax_class_id }).await?;
+            let p = store::add_plan(&db, &store::NewPlan::new(&name, price, down_kbps, up_kbps, tax_class_id)).await?;
             audit::record(&db, &cli, "billing.plan.add", &p.name, &p.price).await?;
             println!("plan {} \"{}\" at {} ({} tax class)", p.id, p.name, p.price, p.tax_class);
         }

@@ -733,13 +733,7 @@ mod tests {
         store::set_account(db, &account).await.unwrap();
         let t = store::untaxed_class(db).await.unwrap();
         let usd = mast_app::billing::money::Currency::USD;
-        let plan = store::NewPlan {
-            name: HOSTILE.into(),
-            price: Money::new(4500, usd),
-            down_kbps: 1,
-            up_kbps: 1,
-            tax_class_id: t,
-        };
+        let plan = store::NewPlan::new(HOSTILE, Money::new(4500, usd), 1, 1, t);
         let plan = store::add_plan(db, &plan).await.unwrap();
         store::subscribe(db, id, plan.id, date(2026, 3, 1)).await.unwrap();
         let run = mast_app::billing::run::run(db, date(2026, 3, 1), &Default::default()).await.unwrap();

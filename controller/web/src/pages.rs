@@ -25,6 +25,9 @@ pub fn nav(role: Role) -> Vec<ui::NavItem<'static>> {
     if matches!(role, Role::Admin | Role::Support) {
         v.push(item("/outbox", "Outbox"));
     }
+    if matches!(role, Role::Admin | Role::Billing | Role::Support) {
+        v.push(item("/billing/plans", "Plans"));
+    }
     if matches!(role, Role::Admin | Role::Billing) {
         v.push(item("/billing/reports", "Billing"));
     }

@@ -703,8 +703,8 @@ pub async fn checklist(st: &AppState, role: Role) -> Result<Option<Vec<Step>>, S
         Step {
             label: "First plan",
             done: !mast_store::billing::plans::plans(db).await?.is_empty(),
-            href: None,
-            hint: "mast-controller billing plan add (the billing pages come next)",
+            href: Some("/billing/plans#new-plan"),
+            hint: "what you sell: price, speeds, tax",
         },
         Step {
             label: "First customer",

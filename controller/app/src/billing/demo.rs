@@ -201,13 +201,7 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
         let p = match store::plan_by_name(db, name).await? {
             Some(p) => p,
             None => {
-                let np = NewPlan {
-                    name: name.into(),
-                    price: Money::new(price, Currency::USD),
-                    down_kbps: down,
-                    up_kbps: up,
-                    tax_class_id: service,
-                };
+                let np = NewPlan::new(name, Money::new(price, Currency::USD), down, up, service);
                 store::add_plan(db, &np).await?
             }
         };

@@ -1,10 +1,14 @@
 //! The catalog: tax classes (stacked components, a rounding rule) and the
 //! plans sold. Owns `tax_classes`, `tax_components`, `plans`.
+//!
+//! A plan someone subscribed to is never deleted (its invoices and history
+//! name it): it is archived, which stops it being sold. A tax class in use
+//! by a plan or a charge is never deleted either.
 
 use super::catalog::{BillingCycle, TaxComponent};
 use super::common::{check_name, currency};
 use super::money::{Currency, Money, RoundingMode};
-use crate::db::{Db, StoreError, now_ms};
+use crate::db::{Db, StoreError, Tx, now_ms};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -77,15 +81,7 @@ pub async fn add_tax_class(
     rounding: RoundingMode,
 ) -> Result<i64, StoreError> {
     let name = check_name("name", name, 100)?;
-    if components.len() > MAX_COMPONENTS {
-        return Err(StoreError::invalid("components", format!("at most {MAX_COMPONENTS}")));
-    }
-    for c in components {
-        check_name("components", &c.name, 100)?;
-        if c.rate_bp > 10_000 {
-            return Err(StoreError::invalid("components", format!("{} bp is above 100 %", c.rate_bp)));
-        }
-    }
+    check_components(components)?;
     if tax_class_by_name(db, &name).await?.is_some() {
         return Err(StoreError::Conflict(format!("a tax class {name:?} exists")));
     }
@@ -97,17 +93,35 @@ pub async fn add_tax_class(
             .bind(now_ms())
             .fetch_one(&mut *tx)
             .await?;
+    insert_components(&mut tx, id, components).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+fn check_components(components: &[TaxComponent]) -> Result<(), StoreError> {
+    if components.len() > MAX_COMPONENTS {
+        return Err(StoreError::invalid("components", format!("at most {MAX_COMPONENTS}")));
+    }
+    for c in components {
+        check_name("components", &c.name, 100)?;
+        if c.rate_bp > 10_000 {
+            return Err(StoreError::invalid("components", format!("{} bp is above 100 %", c.rate_bp)));
+        }
+    }
+    Ok(())
+}
+
+async fn insert_components(tx: &mut Tx<'_>, id: i64, components: &[TaxComponent]) -> Result<(), StoreError> {
     for (i, c) in components.iter().enumerate() {
         sqlx::query("INSERT INTO tax_components (tax_class_id, position, name, rate_bp) VALUES ($1, $2, $3, $4)")
             .bind(id)
             .bind(i as i64)
             .bind(c.name.trim())
             .bind(i64::from(c.rate_bp))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
-    tx.commit().await?;
-    Ok(id)
+    Ok(())
 }
 
 /// Parses `State tax:6.25` (a name and a percentage with up to 2 decimals).
@@ -203,6 +217,18 @@ pub struct NewPlan {
     pub down_kbps: u32,
     pub up_kbps: u32,
     pub tax_class_id: i64,
+    /// Monthly data cap in GB; `None`: unlimited.
+    pub data_cap_gb: Option<u32>,
+    /// Charged once when a customer subscribes, in minor units of the
+    /// plan's currency (zero: none).
+    pub setup_fee_minor: i64,
+}
+
+impl NewPlan {
+    /// A plan with no data cap and no setup fee.
+    pub fn new(name: &str, price: Money, down_kbps: u32, up_kbps: u32, tax_class_id: i64) -> NewPlan {
+        NewPlan { name: name.into(), price, down_kbps, up_kbps, tax_class_id, data_cap_gb: None, setup_fee_minor: 0 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -220,6 +246,10 @@ pub struct PlanRow {
     pub tax_class: String,
     pub active: bool,
     pub subscriptions: i64,
+    pub data_cap_gb: Option<i64>,
+    pub setup_fee_minor: i64,
+    /// `50.00 USD`, or empty when there is none.
+    pub setup_fee: String,
 }
 
 /// A plan as stored, with its tax class's name and its subscription count.
@@ -236,13 +266,17 @@ struct StoredPlan {
     tax_class: String,
     active: i64,
     subscriptions: i64,
+    data_cap_gb: Option<i64>,
+    setup_fee_minor: i64,
 }
 
 impl From<StoredPlan> for PlanRow {
     fn from(p: StoredPlan) -> PlanRow {
-        let price = currency(&p.currency)
-            .map(|c| Money::new(p.price_minor, c).to_string())
-            .unwrap_or_else(|_| p.currency.clone());
+        let show = |minor: i64| {
+            currency(&p.currency).map(|c| Money::new(minor, c).to_string()).unwrap_or_else(|_| p.currency.clone())
+        };
+        let price = show(p.price_minor);
+        let setup_fee = if p.setup_fee_minor > 0 { show(p.setup_fee_minor) } else { String::new() };
         PlanRow {
             id: p.id,
             name: p.name,
@@ -256,12 +290,16 @@ impl From<StoredPlan> for PlanRow {
             tax_class: p.tax_class,
             active: p.active != 0,
             subscriptions: p.subscriptions,
+            data_cap_gb: p.data_cap_gb,
+            setup_fee_minor: p.setup_fee_minor,
+            setup_fee,
         }
     }
 }
 
-/// Adds a plan; a name in use is a [`StoreError::Conflict`].
-pub async fn add_plan(db: &Db, p: &NewPlan) -> Result<PlanRow, StoreError> {
+/// Checks a plan's terms (what [`add_plan`] and [`edit_plan`] refuse before
+/// the database, each naming its field).
+fn check_plan(p: &NewPlan) -> Result<String, StoreError> {
     let name = check_name("name", &p.name, 100)?;
     if p.price.is_negative() {
         return Err(StoreError::invalid("price", "must not be negative"));
@@ -271,13 +309,25 @@ pub async fn add_plan(db: &Db, p: &NewPlan) -> Result<PlanRow, StoreError> {
             return Err(StoreError::invalid(field, "1-100,000,000 kbit/s"));
         }
     }
+    if p.data_cap_gb.is_some_and(|c| c == 0 || c > 1_000_000) {
+        return Err(StoreError::invalid("data_cap_gb", "1-1,000,000 GB, or empty for unlimited"));
+    }
+    if p.setup_fee_minor < 0 {
+        return Err(StoreError::invalid("setup_fee", "must not be negative"));
+    }
+    Ok(name)
+}
+
+/// Adds a plan; a name in use is a [`StoreError::Conflict`].
+pub async fn add_plan(db: &Db, p: &NewPlan) -> Result<PlanRow, StoreError> {
+    let name = check_plan(p)?;
     require_tax_class(db, "tax_class", p.tax_class_id).await?;
     if plan_by_name(db, &name).await?.is_some() {
         return Err(StoreError::Conflict(format!("a plan {name:?} exists")));
     }
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO plans (name, price_minor, currency, down_kbps, up_kbps, cycle, tax_class_id, active, created_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8) RETURNING id",
+        "INSERT INTO plans (name, price_minor, currency, down_kbps, up_kbps, cycle, tax_class_id, active, created_ms, \
+         data_cap_gb, setup_fee_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10) RETURNING id",
     )
     .bind(&name)
     .bind(p.price.minor)
@@ -287,13 +337,128 @@ pub async fn add_plan(db: &Db, p: &NewPlan) -> Result<PlanRow, StoreError> {
     .bind(Cycle::Monthly)
     .bind(p.tax_class_id)
     .bind(now_ms())
+    .bind(p.data_cap_gb.map(i64::from))
+    .bind(p.setup_fee_minor)
     .fetch_one(&db.pool)
     .await?;
     plan(db, id).await?.ok_or_else(|| StoreError::Corrupt(format!("plan {id} vanished after insert")))
 }
 
+/// Changes a plan's terms. New prices apply from the next invoice; the
+/// currency of a plan someone subscribed to cannot change.
+pub async fn edit_plan(db: &Db, id: i64, p: &NewPlan) -> Result<PlanRow, StoreError> {
+    let name = check_plan(p)?;
+    let old = plan(db, id).await?.ok_or_else(|| StoreError::NotFound(format!("plan {id}")))?;
+    require_tax_class(db, "tax_class", p.tax_class_id).await?;
+    if old.subscriptions > 0 && old.currency != p.price.currency.code() {
+        return Err(StoreError::invalid("price", format!("customers pay this plan in {}", old.currency)));
+    }
+    if plan_by_name(db, &name).await?.is_some_and(|o| o.id != id) {
+        return Err(StoreError::invalid("name", format!("another plan is called {name:?}")));
+    }
+    sqlx::query(
+        "UPDATE plans SET name = $1, price_minor = $2, currency = $3, down_kbps = $4, up_kbps = $5, \
+         tax_class_id = $6, data_cap_gb = $7, setup_fee_minor = $8 WHERE id = $9",
+    )
+    .bind(&name)
+    .bind(p.price.minor)
+    .bind(p.price.currency.code())
+    .bind(i64::from(p.down_kbps))
+    .bind(i64::from(p.up_kbps))
+    .bind(p.tax_class_id)
+    .bind(p.data_cap_gb.map(i64::from))
+    .bind(p.setup_fee_minor)
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    plan(db, id).await?.ok_or_else(|| StoreError::NotFound(format!("plan {id}")))
+}
+
+/// Archives a plan (no longer sold; its subscriptions go on) or sells it again.
+pub async fn set_plan_active(db: &Db, id: i64, active: bool) -> Result<(), StoreError> {
+    let n = sqlx::query("UPDATE plans SET active = $1 WHERE id = $2")
+        .bind(i64::from(active))
+        .bind(id)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("plan {id}")));
+    }
+    Ok(())
+}
+
+/// Deletes a plan nobody ever subscribed to; otherwise a
+/// [`StoreError::Conflict`] saying to archive it.
+pub async fn delete_plan(db: &Db, id: i64) -> Result<(), StoreError> {
+    let p = plan(db, id).await?.ok_or_else(|| StoreError::NotFound(format!("plan {id}")))?;
+    if p.subscriptions > 0 {
+        return Err(StoreError::Conflict(format!(
+            "{} has {} subscription(s), past or present: archive it instead, so it is no longer sold",
+            p.name, p.subscriptions
+        )));
+    }
+    sqlx::query("DELETE FROM plans WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE plan_id = $1)")
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a tax class's name, rounding and components (new invoices use
+/// them; issued ones keep what they printed).
+pub async fn edit_tax_class(
+    db: &Db,
+    id: i64,
+    name: &str,
+    components: &[TaxComponent],
+    rounding: RoundingMode,
+) -> Result<(), StoreError> {
+    let name = check_name("name", name, 100)?;
+    check_components(components)?;
+    if !tax_class_exists(db, id).await? {
+        return Err(StoreError::NotFound(format!("tax class {id}")));
+    }
+    if tax_class_by_name(db, &name).await?.is_some_and(|o| o != id) {
+        return Err(StoreError::invalid("name", format!("another tax class is called {name:?}")));
+    }
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE tax_classes SET name = $1, rounding = $2 WHERE id = $3")
+        .bind(&name)
+        .bind(Rounding::from(rounding))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM tax_components WHERE tax_class_id = $1").bind(id).execute(&mut *tx).await?;
+    insert_components(&mut tx, id, components).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes a tax class no plan or charge uses.
+pub async fn delete_tax_class(db: &Db, id: i64) -> Result<(), StoreError> {
+    if !tax_class_exists(db, id).await? {
+        return Err(StoreError::NotFound(format!("tax class {id}")));
+    }
+    let used: i64 = sqlx::query_scalar(
+        "SELECT CAST((SELECT COUNT(*) FROM plans WHERE tax_class_id = $1) + \
+         (SELECT COUNT(*) FROM charges WHERE tax_class_id = $1) AS BIGINT)",
+    )
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await?;
+    if used > 0 {
+        return Err(StoreError::Conflict("plans or charges use this tax class".into()));
+    }
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM tax_components WHERE tax_class_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM tax_classes WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 const PLAN_COLS: &str = "SELECT p.id, p.name, p.price_minor, p.currency, p.down_kbps, p.up_kbps, p.cycle, \
-    p.tax_class_id, t.name AS tax_class, p.active, \
+    p.tax_class_id, t.name AS tax_class, p.active, p.data_cap_gb, p.setup_fee_minor, \
     (SELECT CAST(COUNT(*) AS BIGINT) FROM subscriptions s WHERE s.plan_id = p.id) AS subscriptions \
     FROM plans p JOIN tax_classes t ON t.id = p.tax_class_id";
 

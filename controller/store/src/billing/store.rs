@@ -29,12 +29,11 @@ mod tests {
     use super::*;
     use crate::StoreError;
     use crate::billing::invoice::{DiscountTarget, DiscountValue};
-    use crate::billing::money::{Currency, Money};
+    use crate::billing::money::{Currency, Money, RoundingMode};
     use crate::db::Db;
 
-    #[tokio::test]
-    async fn validation_payments_and_balance() {
-        use jiff::civil::date;
+    /// A fresh SQLite database with one customer.
+    async fn with_customer() -> (tempfile::TempDir, Db, i64) {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
         let c =
@@ -42,10 +41,82 @@ mod tests {
                 .await
                 .unwrap()
                 .id;
+        (dir, db, c)
+    }
+
+    #[tokio::test]
+    async fn plans_are_edited_archived_not_deleted_once_sold_and_charge_their_setup_fee() {
+        use jiff::civil::date;
+        let (_dir, db, c) = with_customer().await;
+        set_account(&db, &AccountInput { customer_id: c, billing_day: 1, ..Default::default() }).await.unwrap();
+        let vat = vec![parse_tax_component("State:6.25").unwrap()];
+        let t = add_tax_class(&db, "Service", &vat, RoundingMode::HalfUp).await.unwrap();
+        let usd = |m| Money::new(m, Currency::USD);
+        let np = NewPlan {
+            name: "Rural 25".into(),
+            price: usd(5500),
+            down_kbps: 25_000,
+            up_kbps: 5_000,
+            tax_class_id: t,
+            data_cap_gb: Some(500),
+            setup_fee_minor: 9900,
+        };
+        let p = add_plan(&db, &np).await.unwrap();
+        assert_eq!((p.data_cap_gb, p.setup_fee.as_str()), (Some(500), "99.00 USD"));
+        for (bad, field) in [
+            (NewPlan { data_cap_gb: Some(0), ..np.clone() }, "data_cap_gb"),
+            (NewPlan { setup_fee_minor: -1, ..np.clone() }, "setup_fee"),
+            (NewPlan { up_kbps: 0, ..np.clone() }, "up_kbps"),
+        ] {
+            assert_eq!(edit_plan(&db, p.id, &bad).await.unwrap_err().field(), Some(field));
+        }
+        let spare = add_plan(&db, &NewPlan { name: "Spare".into(), ..np.clone() }).await.unwrap();
+        let e = edit_plan(&db, p.id, &NewPlan { name: "Spare".into(), ..np.clone() }).await.unwrap_err();
+        assert_eq!(e.field(), Some("name"), "names stay unique");
+        let p = edit_plan(&db, p.id, &NewPlan { price: usd(6000), data_cap_gb: None, ..np.clone() }).await.unwrap();
+        assert_eq!((p.price.as_str(), p.data_cap_gb), ("60.00 USD", None));
+
+        // Subscribing charges the setup fee once, with the plan's tax class.
+        subscribe(&db, c, p.id, date(2026, 3, 5)).await.unwrap();
+        let fees: Vec<(String, i64, Option<i64>)> =
+            sqlx::query_as("SELECT description, amount_minor, tax_class_id FROM charges WHERE customer_id = $1")
+                .bind(c)
+                .fetch_all(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(fees, vec![("Setup fee: Rural 25".to_string(), 9900, Some(t))]);
+        // Sold: not deleted, archived (no longer sold; back on sale later).
+        assert!(matches!(delete_plan(&db, p.id).await, Err(StoreError::Conflict(_))));
+        assert!(edit_plan(&db, p.id, &NewPlan { price: Money::new(1, Currency::EUR), ..np.clone() }).await.is_err());
+        set_plan_active(&db, p.id, false).await.unwrap();
+        assert!(subscribe(&db, c, p.id, date(2026, 4, 1)).await.unwrap_err().to_string().contains("no longer sold"));
+        set_plan_active(&db, p.id, true).await.unwrap();
+        delete_plan(&db, spare.id).await.unwrap();
+        assert!(plan(&db, spare.id).await.unwrap().is_none());
+
+        // Tax classes: edited, and deleted only when unused.
+        let two = vec![parse_tax_component("State:6.25").unwrap(), parse_tax_component("County:1").unwrap()];
+        edit_tax_class(&db, t, "Service 2027", &two, RoundingMode::HalfEven).await.unwrap();
+        let tc = tax_classes(&db).await.unwrap().into_iter().find(|x| x.id == t).unwrap();
+        assert_eq!((tc.name.as_str(), tc.components.len(), tc.rounding), ("Service 2027", 2, Rounding::HalfEven));
+        assert!(matches!(delete_tax_class(&db, t).await, Err(StoreError::Conflict(_))), "plans use it");
+        let unused = add_tax_class(&db, "Unused", &[], RoundingMode::HalfUp).await.unwrap();
+        assert_eq!(
+            edit_tax_class(&db, unused, "Service 2027", &[], RoundingMode::HalfUp).await.unwrap_err().field(),
+            Some("name")
+        );
+        delete_tax_class(&db, unused).await.unwrap();
+        assert!(matches!(delete_tax_class(&db, unused).await, Err(StoreError::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn validation_payments_and_balance() {
+        use jiff::civil::date;
+        let (_dir, db, c) = with_customer().await;
         let t = untaxed_class(&db).await.unwrap();
         assert_eq!(untaxed_class(&db).await.unwrap(), t, "created once");
         let usd = |m| Money::new(m, Currency::USD);
-        let np = NewPlan { name: "Home".into(), price: usd(4500), down_kbps: 25_000, up_kbps: 5_000, tax_class_id: t };
+        let np = NewPlan::new("Home", usd(4500), 25_000, 5_000, t);
         let home = add_plan(&db, &np).await.unwrap();
         assert!(add_plan(&db, &np).await.is_err(), "names are unique");
         assert!(add_plan(&db, &NewPlan { name: " ".into(), ..np.clone() }).await.is_err());
@@ -207,7 +278,7 @@ mod tests {
         assert_eq!(parse_date("date", "yesterday").unwrap_err().field(), Some("date"));
         // Duplicate names are conflicts.
         let t = untaxed_class(&db).await.unwrap();
-        let np = NewPlan { name: "Home".into(), price: usd(4500), down_kbps: 1, up_kbps: 1, tax_class_id: t };
+        let np = NewPlan::new("Home", usd(4500), 1, 1, t);
         add_plan(&db, &np).await.unwrap();
         assert!(matches!(add_plan(&db, &np).await.unwrap_err(), StoreError::Conflict(_)));
         assert!(matches!(find_plan(&db, "Nope").await.unwrap_err(), StoreError::NotFound(_)));

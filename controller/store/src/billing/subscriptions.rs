@@ -2,7 +2,9 @@
 //! `subscriptions`, `plan_changes`, `holds`.
 
 use super::accounts::require_account;
-use super::common::{customer_exists, fmt_date, stored_date};
+use super::charges::{ChargeInput, ChargeKind, add_charge};
+use super::common::{AmountLimits, currency, customer_exists, fmt_date, stored_date};
+use super::money::Money;
 use super::plans::sellable_plan;
 use super::proration::HoldKind as CoreHoldKind;
 use crate::db::{Db, StoreError, now_ms};
@@ -41,10 +43,12 @@ impl From<CoreHoldKind> for HoldKind {
 
 /// Subscribes a customer (who needs a billing account) to a plan sold in
 /// the account's currency, billed from `start`.
+/// Subscribes a customer from `start`; a plan with a setup fee adds it as
+/// a one-time charge dated `start` (billed on the next invoice).
 pub async fn subscribe(db: &Db, customer_id: i64, plan_id: i64, start: Date) -> Result<i64, StoreError> {
     let acc = require_account(db, customer_id).await?;
-    sellable_plan(db, "plan", plan_id, &acc.currency).await?;
-    Ok(sqlx::query_scalar(
+    let plan = sellable_plan(db, "plan", plan_id, &acc.currency).await?;
+    let id = sqlx::query_scalar(
         "INSERT INTO subscriptions (customer_id, plan_id, start_date, end_date, created_ms) \
          VALUES ($1, $2, $3, NULL, $4) RETURNING id",
     )
@@ -53,7 +57,19 @@ pub async fn subscribe(db: &Db, customer_id: i64, plan_id: i64, start: Date) -> 
     .bind(fmt_date(start))
     .bind(now_ms())
     .fetch_one(&db.pool)
-    .await?)
+    .await?;
+    if plan.setup_fee_minor > 0 {
+        let fee = ChargeInput {
+            customer_id,
+            date: start,
+            kind: ChargeKind::Installation,
+            description: format!("Setup fee: {}", plan.name),
+            amount: Money::new(plan.setup_fee_minor, currency(&plan.currency)?),
+            tax_class_id: Some(plan.tax_class_id),
+        };
+        add_charge(db, &fee, &AmountLimits::RECEIVED).await?;
+    }
+    Ok(id)
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]

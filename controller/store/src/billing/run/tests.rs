@@ -87,13 +87,7 @@ async fn fixture() -> Fixture {
         vec![TaxComponent { name: "State".into(), rate_bp: 600 }, TaxComponent { name: "County".into(), rate_bp: 100 }];
     let t_service = add_tax_class(&db, "Internet service", &service, RoundingMode::HalfUp).await.unwrap();
     let t_equip = add_tax_class(&db, "Equipment", &equipment, RoundingMode::HalfEven).await.unwrap();
-    let plan = |name: &str, price, down, up| NewPlan {
-        name: name.into(),
-        price: usd(price),
-        down_kbps: down,
-        up_kbps: up,
-        tax_class_id: t_service,
-    };
+    let plan = |name: &str, price, down, up| NewPlan::new(name, usd(price), down, up, t_service);
     let home: PlanRow = add_plan(&db, &plan("Home", 5000, 25_000, 5_000)).await.unwrap();
     let pro: PlanRow = add_plan(&db, &plan("Pro", 8000, 100_000, 20_000)).await.unwrap();
     let core_plan = |p: &PlanRow| Plan {
@@ -379,9 +373,7 @@ async fn preview_writes_nothing_and_matches_the_run() {
 async fn numbers_are_gapless_across_batches_runs_and_years() {
     let (_dir, db) = open().await;
     let t = add_tax_class(&db, "None", &[], RoundingMode::HalfEven).await.unwrap();
-    let p = add_plan(&db, &NewPlan { name: "P".into(), price: usd(4500), down_kbps: 1, up_kbps: 1, tax_class_id: t })
-        .await
-        .unwrap();
+    let p = add_plan(&db, &NewPlan::new("P", usd(4500), 1, 1, t)).await.unwrap();
     let n = 230;
     for i in 0..n {
         let c = customer(&db, &format!("c{i}"), 1).await;
@@ -416,9 +408,7 @@ async fn numbers_are_gapless_across_batches_runs_and_years() {
 async fn concurrent_runs_share_the_work_without_gaps_or_duplicates() {
     let (_dir, db) = open().await;
     let t = add_tax_class(&db, "None", &[], RoundingMode::HalfEven).await.unwrap();
-    let p = add_plan(&db, &NewPlan { name: "P".into(), price: usd(4500), down_kbps: 1, up_kbps: 1, tax_class_id: t })
-        .await
-        .unwrap();
+    let p = add_plan(&db, &NewPlan::new("P", usd(4500), 1, 1, t)).await.unwrap();
     let n = 150;
     for i in 0..n {
         let c = customer(&db, &format!("c{i}"), 1).await;
@@ -439,8 +429,7 @@ async fn concurrent_runs_share_the_work_without_gaps_or_duplicates() {
 async fn a_bad_customer_is_reported_and_the_others_proceed() {
     let (_dir, db) = open().await;
     let t = add_tax_class(&db, "None", &[], RoundingMode::HalfEven).await.unwrap();
-    let plan =
-        |name: &str, price: Money| NewPlan { name: name.into(), price, down_kbps: 1, up_kbps: 1, tax_class_id: t };
+    let plan = |name: &str, price: Money| NewPlan::new(name, price, 1, 1, t);
     let home = add_plan(&db, &plan("Home", usd(4500))).await.unwrap();
     let euro = add_plan(&db, &plan("Euro", Money::new(4000, Currency::EUR))).await.unwrap();
     let poison = add_plan(&db, &plan("Poison", usd(100))).await.unwrap();
