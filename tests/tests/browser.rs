@@ -421,6 +421,15 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.client.wait().for_element(Locator::LinkText("Rural 25")).await?;
     assert!(b.client.source().await?.contains("25 ↓ / 5 ↑ Mbit/s"), "the plan is listed with its speeds");
     b.screenshot("18e-plan-added").await?;
+    // Ada's service: a billing account, then the plan.
+    b.client.goto(&format!("{base}/customers/{cust_id}/service")).await?;
+    b.client.find(Locator::Id("open-account")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("subscribe-now")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("table .badge.up")).await?;
+    assert!(b.client.source().await?.contains("Rural 25"), "subscribed");
+    b.screenshot("18f-customer-service").await?;
+    b.client.goto(&format!("{base}/customers/{cust_id}")).await?;
+    b.client.find(Locator::Id("customer-plan")).await?;
     b.client.set_window_size(390, 844).await?;
     // The menu opens at phone width.
     b.client.find(Locator::Css("label.nav-button")).await?.click().await?;

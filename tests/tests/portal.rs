@@ -83,7 +83,12 @@ async fn portal_sign_in_invoice_pay_and_ticket() -> anyhow::Result<()> {
     assert_eq!(stripe.charges().len(), 1);
     b.client.goto(&format!("{base}/portal")).await?;
     b.client.wait().for_element(Locator::Css("p.balance")).await?;
-    assert!(b.client.source().await?.contains("Balance: <strong>0.00 USD</strong>"));
+    let home = b.client.source().await?;
+    assert!(home.contains("Balance: <strong>0.00 USD</strong>"));
+    assert!(
+        home.contains("Home 25</strong> · 25 ↓ / 5 ↑ Mbit/s") && home.contains("Next invoice: "),
+        "the plan: {home}"
+    );
 
     // Ask for help; staff see the ticket with its source.
     b.client.goto(&format!("{base}/portal/tickets/new")).await?;

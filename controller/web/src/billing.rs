@@ -338,7 +338,25 @@ pub async fn portal_section(st: &AppState, c: &Customer) -> Result<Markup, ApiEr
     let invoices =
         store::invoices(&st.db, &store::InvoiceFilter { customer_id: Some(c.id), ..Default::default() }).await?;
     let payments = payments_list(st, c.id, false).await?;
+    let plans = store::plans(&st.db).await?;
+    let now = today().to_string();
+    let current: Vec<store::PlanRow> = store::customer_subscriptions(&st.db, c.id)
+        .await?
+        .into_iter()
+        .filter(|s| s.start_date <= now && s.end_date.as_deref().is_none_or(|e| e > now.as_str()))
+        .filter_map(|s| plans.iter().find(|p| p.id == s.plan_id).cloned())
+        .collect();
     Ok(html! {
+        @if !current.is_empty() {
+            h2 { "Your plan" }
+            ul {
+                @for p in &current {
+                    li.plan { strong { (p.name) } " · " (super::service::speeds(p)) " · " (p.price) " a month"
+                        @if let Some(cap) = p.data_cap_gb { " · " (cap) " GB a month" } }
+                }
+            }
+            @if let Some(next) = super::service::next_invoice(acc.billing_day) { p { "Next invoice: " (next) } }
+        }
         h2 { "Billing" }
         p.balance { "Balance: " strong { (bal.balance) } }
         @if bal.balance_minor > 0 {

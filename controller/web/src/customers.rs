@@ -415,7 +415,10 @@ async fn customer_response(c: &Caller, st: &AppState, id: i64, status: StatusCod
     } else {
         super::availability::customer_line(&super::availability::last_30_days(st, id).await?, id)
     };
-    let billing = super::billing::staff_section(c, st, id).await?;
+    let billing = html! {
+        (super::service::summary(c, st, id).await?)
+        (super::billing::staff_section(c, st, id).await?)
+    };
     let tickets = mast_store::tickets::for_customer(&st.db, id).await?;
     let portal_login = match may_edit(c) {
         true => Some(crate::portal_accounts::has_login(&st.db, id).await?),

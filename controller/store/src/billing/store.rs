@@ -110,6 +110,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_plan_change_is_previewed_from_the_core_for_the_period_it_falls_in() {
+        use jiff::civil::date;
+        let (_dir, db, c) = with_customer().await;
+        set_account(&db, &AccountInput { customer_id: c, billing_day: 1, ..Default::default() }).await.unwrap();
+        let t = untaxed_class(&db).await.unwrap();
+        let usd = |m| Money::new(m, Currency::USD);
+        let home = add_plan(&db, &NewPlan::new("Home", usd(3100), 1, 1, t)).await.unwrap();
+        let pro = add_plan(&db, &NewPlan::new("Pro", usd(6200), 1, 1, t)).await.unwrap();
+        let s = subscribe(&db, c, home.id, date(2026, 11, 1)).await.unwrap();
+        let p = preview_change(&db, s, pro.id, date(2026, 12, 16)).await.unwrap();
+        assert!(!p.invoiced);
+        assert_eq!(p.before.len(), 1);
+        assert_eq!((p.before[0].days, p.before[0].period_days, p.before_total.as_str()), (31, 31, "31.00 USD"));
+        let split: Vec<(&str, u32, &str)> =
+            p.after.iter().map(|x| (x.plan.as_str(), x.days, x.amount.as_str())).collect();
+        assert_eq!(split, vec![("Home", 15, "15.00 USD"), ("Pro", 16, "32.00 USD")]);
+        assert_eq!(p.after_total, "47.00 USD");
+        // Nothing was written: the change is still to be made.
+        assert_eq!(preview_change(&db, s, pro.id, date(2026, 12, 16)).await.unwrap(), p);
+        for (on, field) in [(date(2026, 10, 1), "on")] {
+            assert_eq!(preview_change(&db, s, pro.id, on).await.unwrap_err().field(), Some(field));
+        }
+        set_plan_active(&db, pro.id, false).await.unwrap();
+        assert_eq!(preview_change(&db, s, pro.id, date(2026, 12, 16)).await.unwrap_err().field(), Some("plan"));
+        set_plan_active(&db, pro.id, true).await.unwrap();
+        // Once December is invoiced, the preview says so.
+        crate::billing::run::run(&db, date(2026, 12, 1), &Default::default()).await.unwrap();
+        assert!(preview_change(&db, s, pro.id, date(2026, 12, 16)).await.unwrap().invoiced);
+        assert_eq!(customer_subscriptions(&db, c).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
     async fn validation_payments_and_balance() {
         use jiff::civil::date;
         let (_dir, db, c) = with_customer().await;

@@ -123,6 +123,129 @@ pub async fn change_plan(db: &Db, subscription_id: i64, plan_id: i64, on: Date) 
     .await?)
 }
 
+/// One run of days on one plan in a preview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreviewPart {
+    pub plan: String,
+    pub days: u32,
+    pub period_days: u32,
+    /// `27.10 USD`.
+    pub amount: String,
+}
+
+/// What a plan change does to the billing period it falls in, from the
+/// pure core's proration: that period's recurring charge without the change
+/// and with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangePreview {
+    /// `1 Dec 2026 – 31 Dec 2026`.
+    pub period: String,
+    /// That period is invoiced already (billing in advance): the change
+    /// shows from the next invoice, the issued one is not rebilled.
+    pub invoiced: bool,
+    pub before: Vec<PreviewPart>,
+    pub after: Vec<PreviewPart>,
+    pub before_total: String,
+    pub after_total: String,
+}
+
+/// Previews [`change_plan`] (same checks, nothing written).
+pub async fn preview_change(
+    db: &Db,
+    subscription_id: i64,
+    plan_id: i64,
+    on: Date,
+) -> Result<ChangePreview, StoreError> {
+    use super::period::{BillingDay, period_containing};
+    use super::proration::{Hold, PlanChange, ProratedPart, Subscription, prorate};
+    let (s, start, end) = require_subscription(db, subscription_id).await?;
+    if on <= start || end.is_some_and(|e| on >= e) {
+        return Err(StoreError::invalid("on", "must be after the subscription's start and before its end"));
+    }
+    let acc = require_account(db, s.customer_id).await?;
+    sellable_plan(db, "plan", plan_id, &acc.currency).await?;
+    let corrupt = |e: super::BillingError| StoreError::Corrupt(e.to_string());
+    let day = BillingDay::new(u8::try_from(acc.billing_day).unwrap_or(0)).map_err(corrupt)?;
+    let period = period_containing(day, on).map_err(corrupt)?;
+    let (catalog, _) = super::inputs::load_catalog(db).await?;
+    let id = |v: i64| u64::try_from(v).unwrap_or_default();
+    let mut sub =
+        Subscription { id: id(s.id), plan: id(s.plan_id), start, end, changes: Vec::new(), holds: Vec::new() };
+    let changes: Vec<(String, i64)> =
+        sqlx::query_as("SELECT on_date, plan_id FROM plan_changes WHERE subscription_id = $1 ORDER BY id")
+            .bind(subscription_id)
+            .fetch_all(&db.pool)
+            .await?;
+    for (d, p) in changes {
+        sub.changes.push(PlanChange { on: stored_date("plan change", &d)?, plan: id(p) });
+    }
+    let holds: Vec<(String, Option<String>, HoldKind)> = sqlx::query_as(
+        "SELECT start_date, end_date, kind FROM holds WHERE customer_id = $1 \
+         AND (subscription_id IS NULL OR subscription_id = $2) ORDER BY id",
+    )
+    .bind(s.customer_id)
+    .bind(subscription_id)
+    .fetch_all(&db.pool)
+    .await?;
+    for (a, b, kind) in holds {
+        let end = b.as_deref().map(|b| stored_date("hold end", b)).transpose()?;
+        sub.holds.push(Hold { start: stored_date("hold start", &a)?, end, kind: kind.into() });
+    }
+    let cur = currency(&acc.currency)?;
+    let show = |parts: &[ProratedPart]| -> Result<(Vec<PreviewPart>, String), StoreError> {
+        let mut out = Vec::new();
+        for p in parts {
+            let plan = catalog.plan(p.plan).map(|x| x.name.clone()).unwrap_or_else(|_| format!("plan {}", p.plan));
+            out.push(PreviewPart {
+                plan,
+                days: p.range.days(),
+                period_days: p.period_days,
+                amount: p.amount.to_string(),
+            });
+        }
+        let total = Money::sum(cur, parts.iter().map(|p| p.amount)).map_err(corrupt)?;
+        Ok((out, total.to_string()))
+    };
+    let mut parts = Vec::new();
+    prorate(&sub, &catalog, period, &mut parts).map_err(corrupt)?;
+    let (before, before_total) = show(&parts)?;
+    sub.changes.push(PlanChange { on, plan: id(plan_id) });
+    parts.clear();
+    prorate(&sub, &catalog, period, &mut parts).map_err(corrupt)?;
+    let (after, after_total) = show(&parts)?;
+    let invoiced: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM invoices WHERE customer_id = $1 AND period_start = $2",
+    )
+    .bind(s.customer_id)
+    .bind(fmt_date(period.start()))
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(ChangePreview { period: period.label(), invoiced: invoiced > 0, before, after, before_total, after_total })
+}
+
+/// A customer's plan changes: (subscription, first day on the new plan,
+/// the new plan's name), in date order.
+pub async fn customer_plan_changes(db: &Db, customer_id: i64) -> Result<Vec<(i64, String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT c.subscription_id, c.on_date, p.name FROM plan_changes c JOIN subscriptions s ON s.id = c.subscription_id \
+         JOIN plans p ON p.id = c.plan_id WHERE s.customer_id = $1 ORDER BY c.on_date, c.id",
+    )
+    .bind(customer_id)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// A customer's subscriptions, oldest first.
+pub async fn customer_subscriptions(db: &Db, customer_id: i64) -> Result<Vec<SubscriptionRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT s.id, s.customer_id, s.plan_id, p.name AS plan, s.start_date, s.end_date FROM subscriptions s \
+         JOIN plans p ON p.id = s.plan_id WHERE s.customer_id = $1 ORDER BY s.id",
+    )
+    .bind(customer_id)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
 /// Cancels a subscription: `end` is the first day no longer billed.
 pub async fn cancel(db: &Db, subscription_id: i64, end: Date) -> Result<(), StoreError> {
     let (_, start, _) = require_subscription(db, subscription_id).await?;

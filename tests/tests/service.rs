@@ -1,0 +1,141 @@
+//! A customer's service from the browser's forms, on SQLite and
+//! PostgreSQL: open the billing account, subscribe, preview a plan change
+//! (the prorated amounts from the pure core) and make it, cancel on a date,
+//! a seasonal hold and a one-time charge; each bad field answered next to
+//! it in its own form; the customer page shows the plan, its speeds and the
+//! next invoice date; every change audited.
+
+use mast_tests::*;
+
+on_both_backends!(service_from_the_browser);
+
+async fn service_from_the_browser(backend: Backend) -> anyhow::Result<()> {
+    let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
+    c.cli_ok(&["billing", "plan", "add", "Home 25", "--price", "31.00", "--down-kbps", "25000", "--up-kbps", "5000"]);
+    c.cli_ok(&["billing", "plan", "add", "Pro 100", "--price", "62.00", "--down-kbps", "100000", "--up-kbps", "20000"]);
+    let id = c.cli_ok(&["customer", "add", "--name", "Sam Service", "--email", "sam@example.org"]).trim().to_string();
+    let pw = c.add_user("books@wisp.test", "billing");
+    let mut s = WebSession::new(&c);
+    assert_eq!(s.login("books@wisp.test", &pw).await?.status, 303);
+    let base = format!("/customers/{id}/service");
+    let bad = async |s: &mut WebSession, path: &str, form: &[(&str, &str)], error_id: &str| -> anyhow::Result<()> {
+        s.get(&base).await?;
+        let r = s.post(path, form, None).await?;
+        assert_eq!(r.status, 400, "{path} {form:?}");
+        assert!(r.body.contains(error_id), "{error_id} next to its field: {}", r.body);
+        Ok(())
+    };
+    let ok = async |s: &mut WebSession, path: &str, form: &[(&str, &str)]| -> anyhow::Result<()> {
+        s.get(&base).await?;
+        let r = s.post(path, form, None).await?;
+        assert_eq!(r.status, 303, "{path} {form:?}: {}", r.body);
+        Ok(())
+    };
+
+    // The billing account.
+    assert!(s.get(&base).await?.body.contains("No billing account yet."));
+    let account = format!("{base}/account");
+    bad(&mut s, &account, &[("billing_day", "40"), ("currency", "USD")], "account-billing_day-error").await?;
+    ok(&mut s, &account, &[("billing_day", "1"), ("currency", "USD")]).await?;
+
+    // Subscribe.
+    let page = s.get(&base).await?.body;
+    let plan_id = |name: &str| -> String {
+        page.split("<option value=\"")
+            .skip(1)
+            .find(|o| o.contains(&format!(">{name} ·")))
+            .and_then(|o| o.split('"').next())
+            .unwrap_or_else(|| panic!("{name} offered"))
+            .to_string()
+    };
+    let (home, pro) = (plan_id("Home 25"), plan_id("Pro 100"));
+    let subscribe = format!("{base}/subscribe");
+    bad(&mut s, &subscribe, &[("plan", ""), ("start", "2026-11-01")], "subscribe-plan-error").await?;
+    bad(&mut s, &subscribe, &[("plan", &home), ("start", "2026-11-31")], "subscribe-start-error").await?;
+    ok(&mut s, &subscribe, &[("plan", &home), ("start", "2026-11-01")]).await?;
+    let page = s.get(&base).await?.body;
+    let sub =
+        page.split(&format!("{base}/")).nth(1).and_then(|r| r.split('/').next()).expect("a subscription").to_string();
+    let customer = s.get(&format!("/customers/{id}")).await?.body;
+    assert!(
+        customer.contains("Home 25</strong> · 25 ↓ / 5 ↑ Mbit/s") && customer.contains("Next invoice: "),
+        "{customer}"
+    );
+
+    // Change plan: previewed (January 2027, 31 days: 15 on Home, 16 on
+    // Pro), nothing written until confirmed.
+    let change = format!("{base}/{sub}/change");
+    s.get(&change).await?;
+    let preview = [("plan", pro.as_str()), ("on", "2027-01-16"), ("action", "preview")];
+    let r = s.post(&change, &preview, None).await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for shown in ["change-preview", "31.00 USD", "15 of 31", "16 of 31", "15.00 USD", "32.00 USD", "47.00 USD"] {
+        assert!(r.body.contains(shown), "{shown}: {}", r.body);
+    }
+    assert!(!s.get(&base).await?.body.contains("then Pro 100"), "a preview writes nothing");
+    s.get(&change).await?;
+    let r = s.post(&change, &[("plan", pro.as_str()), ("on", "2026-10-01"), ("action", "preview")], None).await?;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("change-on-error"), "{}", r.body);
+    s.get(&change).await?;
+    let save = [("plan", pro.as_str()), ("on", "2027-01-16"), ("action", "save")];
+    assert_eq!(s.post(&change, &save, None).await?.status, 303);
+    assert!(s.get(&base).await?.body.contains("then Pro 100 from 2027-01-16"));
+
+    // Cancel, hold, charge.
+    let cancel = format!("{base}/{sub}/cancel");
+    bad(&mut s, &cancel, &[("on", "")], &format!("cancel-{sub}-on-error")).await?;
+    ok(&mut s, &cancel, &[("on", "2027-06-01")]).await?;
+    let hold = format!("{base}/hold");
+    let seasonal = |from: &'static str, to: &'static str| {
+        vec![("subscription", ""), ("from", from), ("to", to), ("kind", "seasonal")]
+    };
+    bad(&mut s, &hold, &seasonal("2027-02-01", "2027-01-01"), "hold-to-error").await?;
+    ok(&mut s, &hold, &seasonal("2027-02-01", "2027-03-01")).await?;
+    let charge = format!("{base}/charge");
+    let router = |amount: &'static str| {
+        vec![("description", "Router"), ("amount", amount), ("date", "2026-12-05"), ("kind", "equipment")]
+    };
+    bad(&mut s, &charge, &router("lots"), "charge-amount-error").await?;
+    ok(&mut s, &charge, &router("49.00")).await?;
+    let page = s.get(&base).await?.body;
+    assert!(page.contains("2027-06-01"), "cancelled on: {page}");
+
+    let db = c.db().await?;
+    let cid: i64 = id.parse()?;
+    let holds: Vec<(String, Option<String>, String)> =
+        sqlx::query_as("SELECT start_date, end_date, kind FROM holds WHERE customer_id = $1")
+            .bind(cid)
+            .fetch_all(&db.pool)
+            .await?;
+    assert_eq!(holds, vec![("2027-02-01".to_string(), Some("2027-03-01".to_string()), "seasonal".to_string())]);
+    let charges: Vec<(String, i64)> =
+        sqlx::query_as("SELECT description, amount_minor FROM charges WHERE customer_id = $1")
+            .bind(cid)
+            .fetch_all(&db.pool)
+            .await?;
+    assert_eq!(charges, vec![("Router".to_string(), 4900)]);
+
+    // Support sees the service, cannot change it.
+    let spw = c.add_user("help@wisp.test", "support");
+    let mut h = WebSession::new(&c);
+    h.login("help@wisp.test", &spw).await?;
+    let page = h.get(&base).await?;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Home 25") && !page.body.contains("subscribe-now"));
+    assert_eq!(h.post(&charge, &router("1.00"), None).await?.status, 403);
+
+    let (_, audit) = c.get("/api/v1/audit", &c.admin_token()).await?;
+    let audit = audit.to_string();
+    for action in [
+        "billing.account",
+        "billing.subscribe",
+        "billing.change_plan",
+        "billing.cancel",
+        "billing.hold",
+        "billing.charge",
+    ] {
+        assert!(audit.contains(action), "{action} audited");
+    }
+    Ok(())
+}
