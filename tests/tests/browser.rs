@@ -364,6 +364,8 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         ("18-billing-reports", "/billing/reports".to_string()),
         ("18b-plans", "/billing/plans".to_string()),
         ("18c-tax-classes", "/billing/taxes".to_string()),
+        ("18g-invoice-run", "/billing/runs".to_string()),
+        ("18h-bank-statement", "/billing/bank".to_string()),
         ("19-users", "/users".to_string()),
         ("20-tokens", "/tokens".to_string()),
         ("21-audit", "/audit".to_string()),

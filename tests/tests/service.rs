@@ -139,3 +139,83 @@ async fn service_from_the_browser(backend: Backend) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+on_both_backends!(runs_and_bank_statements_from_the_browser);
+
+/// The invoice run and a bank statement from the browser: a preview writes
+/// nothing, the run issues, a second run issues nothing; a statement is
+/// checked (nothing written), imported, and imported again without paying
+/// twice; a statement with a bad line is refused whole, the line named.
+async fn runs_and_bank_statements_from_the_browser(backend: Backend) -> anyhow::Result<()> {
+    let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
+    c.cli_ok(&["billing", "plan", "add", "Home 25", "--price", "45.00", "--down-kbps", "25000", "--up-kbps", "5000"]);
+    let id = c.cli_ok(&["customer", "add", "--name", "Rae Run", "--email", "rae@example.org"]).trim().to_string();
+    c.cli_ok(&["billing", "account", "set", &id, "--billing-day", "1"]);
+    c.cli_ok(&["billing", "subscribe", &id, "Home 25", "--start", "2026-11-01"]);
+    let pw = c.add_user("books@wisp.test", "billing");
+    let mut s = WebSession::new(&c);
+    assert_eq!(s.login("books@wisp.test", &pw).await?.status, 303);
+    let db = c.db().await?;
+    let invoices = async || -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT CAST(COUNT(*) AS BIGINT) FROM invoices").fetch_one(&db.pool).await?)
+    };
+
+    s.get("/billing/runs").await?;
+    let r = s.post("/billing/runs", &[("date", "2026-13-01"), ("action", "preview")], None).await?;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("run-date-error"), "{}", r.body);
+    s.get("/billing/runs").await?;
+    let r = s.post("/billing/runs", &[("date", "2026-12-01"), ("action", "preview")], None).await?;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("nothing written") && r.body.contains(r#"<span id="run-issued">1</span>"#), "{}", r.body);
+    assert!(r.body.contains("45.00 USD"), "{}", r.body);
+    assert_eq!(invoices().await?, 0, "a preview writes nothing");
+    s.get("/billing/runs").await?;
+    let r = s.post("/billing/runs", &[("date", "2026-12-01"), ("action", "run")], None).await?;
+    assert!(r.body.contains(r#"<span id="run-issued">1</span>"#) && r.body.contains("INV-2026-000001"), "{}", r.body);
+    s.get("/billing/runs").await?;
+    let r = s.post("/billing/runs", &[("date", "2026-12-01"), ("action", "run")], None).await?;
+    assert!(r.body.contains(r#"<span id="run-issued">0</span>"#), "a second run issues nothing: {}", r.body);
+    assert_eq!(invoices().await?, 1);
+
+    // The bank statement, matched by the payment reference.
+    let reference: String = sqlx::query_scalar("SELECT payment_reference FROM billing_accounts WHERE customer_id = $1")
+        .bind(id.parse::<i64>()?)
+        .fetch_one(&db.pool)
+        .await?;
+    let good = format!(
+        "Date,Amount,Reference,Payer\n2026-12-03,45.00,Invoice {reference},Rae Run\n2026-12-03,-9.99,Bank fee,\n2026-12-04,10.00,no reference,Someone\n"
+    );
+    let payments = async || -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT CAST(COUNT(*) AS BIGINT) FROM payments").fetch_one(&db.pool).await?)
+    };
+    s.get("/billing/bank").await?;
+    let r = s
+        .post_file("/billing/bank", &[("dry_run", "on")], ("statement", "s.csv", "text/csv", good.clone().into_bytes()))
+        .await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("nothing written") && r.body.contains(r#"<span id="bank-imported">1</span>"#),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("no reference"), "the unmatched line is listed: {}", r.body);
+    assert_eq!(payments().await?, 0, "a check writes nothing");
+    s.get("/billing/bank").await?;
+    let r = s.post_file("/billing/bank", &[], ("statement", "s.csv", "text/csv", good.clone().into_bytes())).await?;
+    assert!(r.body.contains(r#"<span id="bank-imported">1</span>"#), "{}", r.body);
+    s.get("/billing/bank").await?;
+    let r = s.post_file("/billing/bank", &[], ("statement", "s.csv", "text/csv", good.into_bytes())).await?;
+    assert!(r.body.contains(r#"<span id="bank-imported">0</span>"#), "imported twice, paid once: {}", r.body);
+    assert_eq!(payments().await?, 1);
+    let bad = format!("Date,Amount,Reference\n2026-12-05,45.00,{reference}\n2026-12-05,forty,{reference}\n");
+    s.get("/billing/bank").await?;
+    let r = s.post_file("/billing/bank", &[], ("statement", "b.csv", "text/csv", bad.into_bytes())).await?;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("forty") && r.body.contains("nothing was recorded"), "{}", r.body);
+    assert_eq!(payments().await?, 1, "all or nothing");
+    s.get("/billing/bank").await?;
+    let r = s.post_file("/billing/bank", &[], ("statement", "e.csv", "text/csv", Vec::new())).await?;
+    assert!(r.status == 400 && r.body.contains("bank-statement-error"), "{}", r.body);
+    Ok(())
+}

@@ -32,7 +32,7 @@ pub fn today() -> jiff::civil::Date {
 }
 
 /// `12.34 USD`; a stored currency code that is not one prints as is.
-fn fmt(minor: i64, cur: &str) -> String {
+pub(crate) fn fmt(minor: i64, cur: &str) -> String {
     store::currency(cur).map(|c| Money::new(minor, c).to_string()).unwrap_or_else(|_| format!("{minor} {cur}"))
 }
 

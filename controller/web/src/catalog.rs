@@ -179,7 +179,10 @@ async fn plans_page(c: &Caller, st: &AppState, f: &PlanForm, errors: &FormErrors
         "Plans",
         html! {
             h1 { "Plans" }
-            p { a href="/billing/taxes" { "Tax classes" } " · " a href="/billing/reports" { "Billing report" } }
+            p {
+                a href="/billing/taxes" { "Tax classes" } " · " a href="/billing/runs" { "Invoice run" } " · "
+                a href="/billing/bank" { "Bank statement" } " · " a href="/billing/reports" { "Billing report" }
+            }
             (t)
             @if editor {
                 h2 #new-plan { "New plan" }

@@ -32,6 +32,7 @@ pub mod network;
 pub mod outbox;
 pub mod pages;
 pub mod portal;
+pub mod runs;
 pub mod server;
 pub mod service;
 pub mod settings;
@@ -324,6 +325,10 @@ routes! {
     POST "/customers/{id}/service/{sub}/cancel" Page Access::Roles(billing::CASHIERS) => post(service::cancel);
     GET "/customers/{id}/service/{sub}/change" Page Access::Roles(billing::CASHIERS) => get(service::change_form);
     POST "/customers/{id}/service/{sub}/change" Page Access::Roles(billing::CASHIERS) => post(service::change);
+    GET "/billing/runs" Page Access::Roles(runs::RUNNERS) => get(runs::runs);
+    POST "/billing/runs" Page Access::Roles(runs::RUNNERS) => post(runs::run);
+    GET "/billing/bank" Page Access::Roles(runs::RUNNERS) => get(runs::bank);
+    POST "/billing/bank" Page Access::Roles(runs::RUNNERS) => post(runs::import_bank);
     GET "/billing/plans" Page Access::Roles(catalog::READERS) => get(catalog::plans);
     POST "/billing/plans" Page Access::Roles(catalog::EDITORS) => post(catalog::add_plan);
     GET "/billing/plans/{id}" Page Access::Roles(catalog::READERS) => get(catalog::plan);

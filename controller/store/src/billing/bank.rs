@@ -168,6 +168,7 @@ pub fn parse(csv_text: &str) -> Parsed {
 /// What an import did (or would do, with `dry_run`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
+    /// Payments recorded (with `dry_run`: that it would record).
     pub imported: usize,
     /// Rows already imported before (same fingerprint).
     pub duplicates: usize,
@@ -207,7 +208,23 @@ pub async fn import(
             },
         }
     }
-    if !rep.errors.is_empty() || dry_run {
+    if !rep.errors.is_empty() {
+        return Ok(rep);
+    }
+    if dry_run {
+        // What the import would do: rows seen before are duplicates.
+        for (r, _) in &ready {
+            let seen: i64 =
+                sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM payments WHERE provider_payment_id = $1")
+                    .bind(format!("bank:{}", r.fingerprint))
+                    .fetch_one(&db.pool)
+                    .await?;
+            if seen > 0 {
+                rep.duplicates += 1;
+            } else {
+                rep.imported += 1;
+            }
+        }
         return Ok(rep);
     }
     for (r, acc) in ready {

@@ -1,0 +1,225 @@
+//! The billing office's batch work in the browser: the invoice run
+//! (`/billing/runs`: preview what a date would invoice, then run it, with
+//! the result and each customer's error) and bank statements
+//! (`/billing/bank`: upload a CSV, check it as a dry run or import it, with
+//! the report line by line). Both are the same code the CLI and the
+//! scheduler use, idempotent, and audited.
+
+use super::billing::{CASHIERS, fmt, today};
+use super::pages::page;
+use super::{ApiError, AppState, Caller};
+use crate::audit;
+use crate::staff::Role;
+use crate::ui::{self, FieldOpts, Fields, FormErrors, Markup, Method, Table, Tone, html};
+use axum::Form;
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use mast_app::billing::bank::ImportReport;
+use mast_app::billing::run::{RunOptions, RunSummary};
+use mast_store::StoreError;
+use mast_store::billing::store;
+use serde::Deserialize;
+
+type PageResult = Result<Response, ApiError>;
+
+/// Who runs billing (the same people who record payments).
+pub const RUNNERS: &[Role] = CASHIERS;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RunForm {
+    pub date: String,
+    /// `preview` or `run`.
+    pub action: String,
+}
+
+fn summary(s: &RunSummary) -> Markup {
+    let mut errors = Table::new("No error.").col("Customer").col("Problem");
+    for e in &s.errors {
+        errors.push(vec![
+            html! { a href={ "/customers/" (e.customer_id) } { "customer " (e.customer_id) } },
+            html! { (e.message) },
+        ]);
+    }
+    let totals: Vec<String> = s.totals.iter().map(|(code, minor)| fmt(*minor, code)).collect();
+    html! {
+        section #run-result {
+            h2 {
+                @if s.preview { "Preview for " } @else { "Run of " } (s.date.to_string())
+                " " @if s.preview { (ui::tone_badge(Tone::Neutral, "nothing written")) }
+            }
+            @match &s.period {
+                None => { p { "No billing day falls on the 29th to the 31st: nobody is invoiced on this date." } }
+                Some(p) => {
+                    (ui::kv_list(&[
+                        ("Period", html! { (p.label()) }),
+                        ("Customers due", html! { (s.customers_due) }),
+                        (if s.preview { "Invoices it would issue" } else { "Invoices issued" }, html! { span #run-issued { (s.invoices_issued) } }),
+                        ("Invoiced before", html! { (s.already_issued) }),
+                        ("Nothing to bill", html! { (s.empty) }),
+                        ("Total", html! { @if totals.is_empty() { "-" } @else { (totals.join(", ")) } }),
+                        ("Numbers", html! {
+                            @match (&s.first_number, &s.last_number) {
+                                (Some(a), Some(b)) => { (a) " to " (b) }
+                                _ => { "-" }
+                            }
+                        }),
+                    ]))
+                    h3 { "Errors (" (s.errors.len()) ")" }
+                    (errors)
+                    @if s.stopped { p.callout { "The run stopped early (shutdown): run it again to finish; nothing is issued twice." } }
+                }
+            }
+        }
+    }
+}
+
+fn runs_page(c: &Caller, date: &str, errors: &FormErrors, result: Option<&RunSummary>) -> Markup {
+    let csrf = c.csrf.as_deref().unwrap_or("");
+    let f = Fields::new("run", errors);
+    page(
+        c,
+        "Invoice run",
+        html! {
+            h1 { "Invoice run" }
+            p.muted {
+                "Customers whose billing day is the date are invoiced for the month that starts on it. "
+                "Running a date twice issues nothing new. With automatic billing on, the controller runs today by itself."
+            }
+            (ui::form_with_class("run-form", "/billing/runs", Method::Post, csrf, html! {
+                (f.summary())
+                (f.date_field("date", "Date", date, FieldOpts::new().required()))
+                button #preview-run type="submit" name="action" value="preview" { "Preview" }
+                " "
+                button #run-now type="submit" name="action" value="run" { "Run" }
+            }))
+            @if let Some(s) = result { (summary(s)) }
+            p { a href="/billing/bank" { "Import a bank statement" } " · " a href="/billing/plans" { "Plans" } " · " a href="/billing/reports" { "Billing report" } }
+        },
+    )
+}
+
+/// `GET /billing/runs`.
+pub async fn runs(c: Caller) -> Markup {
+    runs_page(&c, &today().to_string(), &FormErrors::new(), None)
+}
+
+/// `POST /billing/runs`: a preview (nothing written) or the run.
+pub async fn run(c: Caller, State(st): State<AppState>, Form(f): Form<RunForm>) -> PageResult {
+    let date = match store::parse_date("date", f.date.trim()) {
+        Ok(d) => d,
+        Err(e) => {
+            let mut errors = FormErrors::new();
+            errors.field("date", e.to_string().trim_start_matches("date: ").to_string());
+            return Ok((StatusCode::BAD_REQUEST, runs_page(&c, &f.date, &errors, None)).into_response());
+        }
+    };
+    let preview = f.action != "run";
+    let opts = RunOptions { preview, ..Default::default() };
+    let s = mast_app::billing::run::run(&st.db, date, &opts).await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if !preview {
+        let what = format!("{} issued, {} errors", s.invoices_issued, s.errors.len());
+        audit::record(&st.db, &c.actor(), "billing.run", &date.to_string(), &what).await?;
+    }
+    Ok(runs_page(&c, &date.to_string(), &FormErrors::new(), Some(&s)).into_response())
+}
+
+fn report(r: &ImportReport) -> Markup {
+    let mut unmatched = Table::new("None.").num_col("Line").col("Reference text");
+    for (line, text) in &r.unmatched {
+        unmatched.push(vec![html! { (line) }, html! { (text) }]);
+    }
+    let mut errors = Table::new("None.").num_col("Line").col("Problem");
+    for e in &r.errors {
+        errors.push(vec![html! { (e.line) }, html! { (e.message) }]);
+    }
+    html! {
+        section #bank-report {
+            h2 {
+                @if r.dry_run { "Checked " (ui::tone_badge(Tone::Neutral, "nothing written")) }
+                @else if r.errors.is_empty() { "Imported" }
+                @else { "Not imported " (ui::tone_badge(Tone::Down, "fix the file")) }
+            }
+            (ui::kv_list(&[
+                (if r.dry_run { "Payments it would record" } else { "Payments recorded" }, html! { span #bank-imported { (r.imported) } }),
+                ("Imported before", html! { (r.duplicates) }),
+                ("Outgoing, skipped", html! { (r.ignored) }),
+            ]))
+            @if !r.errors.is_empty() { p { "A statement is imported whole or not at all: nothing was recorded." } }
+            h3 { "Errors by line (" (r.errors.len()) ")" }
+            (errors)
+            h3 { "No customer's reference (" (r.unmatched.len()) ")" }
+            p.muted { "Record these by hand on the customer's page." }
+            (unmatched)
+        }
+    }
+}
+
+fn bank_page(c: &Caller, errors: &FormErrors, result: Option<&ImportReport>) -> Markup {
+    let csrf = c.csrf.as_deref().unwrap_or("");
+    let file_error = errors.get("statement");
+    page(
+        c,
+        "Bank statement",
+        html! {
+            h1 { "Bank statement" }
+            p.muted { "A CSV export from the bank: payments are matched to customers by the payment reference printed on their invoices; a statement imported twice records nothing twice." }
+            form.bank-form method="post" action="/billing/bank" enctype="multipart/form-data" {
+                (ui::csrf_field(csrf))
+                div.field.has-error[file_error.is_some()] {
+                    label for="bank-statement" { "Statement (CSV)" }
+                    input #bank-statement type="file" name="statement" accept=".csv,text/csv" required;
+                    @if let Some(e) = file_error { p.field-error #bank-statement-error role="alert" { (e) } }
+                }
+                div.field.field-check {
+                    label.check { input type="checkbox" name="dry_run" checked; " Check only (write nothing)" }
+                }
+                button #import-bank type="submit" { "Upload" }
+            }
+            @if let Some(r) = result { (report(r)) }
+        },
+    )
+}
+
+/// `GET /billing/bank`.
+pub async fn bank(c: Caller) -> Markup {
+    bank_page(&c, &FormErrors::new(), None)
+}
+
+/// `POST /billing/bank` (multipart: `statement`, `dry_run`).
+pub async fn import_bank(c: Caller, State(st): State<AppState>, mut form: Multipart) -> PageResult {
+    let mut text: Option<Result<String, String>> = None;
+    let mut dry_run = false;
+    while let Ok(Some(field)) = form.next_field().await {
+        match field.name() {
+            Some("statement") => {
+                text = Some(match field.bytes().await {
+                    Ok(b) => String::from_utf8(b.to_vec())
+                        .map_err(|_| "the file is not UTF-8 text (export it as CSV)".to_string()),
+                    Err(e) => Err(format!("the upload broke off: {e}")),
+                })
+            }
+            Some("dry_run") => dry_run = true,
+            _ => {}
+        }
+    }
+    let text = match text {
+        Some(Ok(t)) if !t.trim().is_empty() => t,
+        Some(Err(why)) => return refuse(&c, why),
+        _ => return refuse(&c, "choose the statement file".into()),
+    };
+    let r = mast_app::billing::bank::import(&st.db, &text, &c.name, dry_run, &st.settings.billing.limits).await?;
+    if !dry_run {
+        let what = format!("{} recorded, {} unmatched, {} errors", r.imported, r.unmatched.len(), r.errors.len());
+        audit::record(&st.db, &c.actor(), "billing.bank_import", "statement", &what).await?;
+    }
+    let status = if r.errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    Ok((status, bank_page(&c, &FormErrors::new(), Some(&r))).into_response())
+}
+
+fn refuse(c: &Caller, why: String) -> PageResult {
+    let mut errors = FormErrors::new();
+    errors.field("statement", why);
+    Ok((StatusCode::BAD_REQUEST, bank_page(c, &errors, None)).into_response())
+}
