@@ -1104,3 +1104,70 @@ proptest! {
         prop_assert_eq!(ids.len(), open.len());
     }
 }
+
+/// Tick cost with tower-to-tower uplinks against the same network without
+/// them (the peer) and the tick interval (2 s, the ceiling): 500 towers of
+/// 40 devices (20,000), each tower behind a radio of the one before (a
+/// chain 500 deep, the worst case for rule 9), the first 250 towers' radio
+/// down and the towers behind it silent. Run by hand in release mode:
+/// `cargo test -p mast-ops-core --release -- --ignored --nocapture bench_tick_with_uplinks`
+#[test]
+#[ignore = "timing, run by hand in release mode"]
+fn bench_tick_with_uplinks() {
+    const TOWERS: i64 = 500;
+    const PER: i64 = 40;
+    let build = |uplinks: bool| {
+        let mut devices = Vec::new();
+        let mut links = BTreeMap::new();
+        for t in 0..TOWERS {
+            let base = t * 100;
+            devices.push(spec(base, t, &[], DeviceKind::Backhaul));
+            for d in 1..PER {
+                devices.push(spec(base + d, t, &[base], DeviceKind::Cpe));
+            }
+            if uplinks && t > 0 {
+                links.insert(t, vec![(t - 1) * 100]);
+            }
+        }
+        Topology { sites: (0..TOWERS).collect(), devices, uplinks: links }
+    };
+    let mut results = Vec::new();
+    for uplinks in [false, true] {
+        let topo = build(uplinks);
+        let mut c = Correlator::new(Config::default());
+        c.set_topology(topo.clone());
+        // Ten minutes of rounds every 10 s: all answer for 2 minutes, then
+        // tower 250's radio fails and towers 251.. fall silent.
+        let mut ticks = Vec::new();
+        let mut t = 0;
+        while t <= 10 * MIN {
+            for d in &topo.devices {
+                let cut_off = t >= 2 * MIN && d.site > 250;
+                if !cut_off {
+                    let ok = !(t >= 2 * MIN && d.id == 250 * 100);
+                    c.observe(d.id, Probe::Ping, t + d.id % 1000, ok);
+                }
+            }
+            let start = std::time::Instant::now();
+            c.tick(t + 5 * SEC);
+            ticks.push(start.elapsed());
+            t += ROUND;
+        }
+        let open = c.incidents().count();
+        ticks.sort();
+        let p50 = ticks[ticks.len() / 2];
+        let max = *ticks.last().unwrap();
+        println!(
+            "uplinks {uplinks:5}: {} devices, tick p50 {:.1} ms, max {:.1} ms, open incidents {open}",
+            topo.devices.len(),
+            p50.as_secs_f64() * 1e3,
+            max.as_secs_f64() * 1e3
+        );
+        results.push((max, open));
+    }
+    println!("ceiling: the 2 s tick interval");
+    assert_eq!(results[1].1, 1, "with uplinks: one incident for the radio and the 249 towers behind it");
+    // Without them, 249 towers silent at once read as the controller's own
+    // failure: the radio's incident plus an internal alert.
+    assert_eq!(results[0].1, 2, "without them: the radio and a controller alert");
+}
