@@ -119,6 +119,26 @@ async fn plans_and_tax_classes_from_the_browser(backend: Backend) -> anyhow::Res
     assert!(page.body.contains("60.00 USD") && !page.body.contains("save-plan"), "{}", page.body);
     assert_eq!(h.post(&format!("/billing/plans/{rural}/restore"), &[], None).await?.status, 403);
 
+    // The CLI takes the same terms.
+    c.cli_ok(&[
+        "billing",
+        "plan",
+        "add",
+        "Cabin 10",
+        "--price",
+        "20.00",
+        "--down-kbps",
+        "10000",
+        "--up-kbps",
+        "2000",
+        "--data-cap-gb",
+        "200",
+        "--setup-fee",
+        "15.00",
+    ]);
+    let page = h.get("/billing/plans").await?.body;
+    assert!(page.contains("Cabin 10") && page.contains("200 GB") && page.contains("15.00 USD"), "{page}");
+
     let (_, audit) = c.get("/api/v1/audit", &c.admin_token()).await?;
     let audit = audit.to_string();
     for action in ["tax.add", "plan.add", "plan.change", "plan.archive", "plan.delete"] {

@@ -15,6 +15,7 @@ async fn portal_sign_in_invoice_pay_and_ticket() -> anyhow::Result<()> {
     let env = [("MAST_STRIPE_SECRET_KEY", stripe.api_key.as_str()), ("MAST_STRIPE_API_BASE", stripe.base_url.as_str())];
     let c = Controller::start(Backend::Sqlite, &env).await?.expect("sqlite");
     c.cli_ok(&["billing", "plan", "add", "Home 25", "--price", "45.00", "--down-kbps", "25000", "--up-kbps", "5000"]);
+    c.cli_ok(&["billing", "plan", "add", "Pro 100", "--price", "70.00", "--down-kbps", "100000", "--up-kbps", "20000"]);
     let id: i64 = c
         .cli_ok(&["customer", "add", "--name", "Ada Okafor", "--email", "ada@example.org", "--address", "4 Ridge Rd"])
         .trim()
@@ -89,6 +90,14 @@ async fn portal_sign_in_invoice_pay_and_ticket() -> anyhow::Result<()> {
         home.contains("Home 25</strong> · 25 ↓ / 5 ↑ Mbit/s") && home.contains("Next invoice: "),
         "the plan: {home}"
     );
+    // Ask for a different plan: a billing request the staff see.
+    b.client.find(Locator::Css("details.plan-request summary")).await?.click().await?;
+    b.client.find(Locator::Id("plan-request-note")).await?.send_keys("From next month, please.").await?;
+    b.client.find(Locator::Id("ask-plan")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("ol.timeline")).await?;
+    let asked = b.client.source().await?;
+    assert!(asked.contains("Plan change request: Pro 100") && asked.contains("From next month, please."), "{asked}");
+    b.screenshot("08b-portal-plan-request").await?;
 
     // Ask for help; staff see the ticket with its source.
     b.client.goto(&format!("{base}/portal/tickets/new")).await?;

@@ -231,6 +231,12 @@ pub enum BillingPlanCmd {
         /// Tax class name or id (default: untaxed).
         #[arg(long)]
         tax_class: Option<String>,
+        /// Monthly data cap in GB (default: unlimited).
+        #[arg(long)]
+        data_cap_gb: Option<u32>,
+        /// Charged once at subscription, e.g. 99.00 (default: none).
+        #[arg(long)]
+        setup_fee: Option<String>,
     },
     /// List plans.
     List {
@@ -504,14 +510,25 @@ pub async fn run(cmd: BillingCmd, app: &App) -> anyhow::Result<()> {
             anyhow::ensure!(s.errors.is_empty(), "{} customers could not be invoiced", s.errors.len());
             anyhow::ensure!(!s.stopped, "stopped by a signal at a batch boundary; run it again to finish");
         }
-        BillingCmd::Plan { cmd: BillingPlanCmd::Add { name, price, currency, down_kbps, up_kbps, tax_class } } => {
+        BillingCmd::Plan {
+            cmd: BillingPlanCmd::Add { name, price, currency, down_kbps, up_kbps, tax_class, data_cap_gb, setup_fee },
+        } => {
             let cur = store::currency(&currency.to_ascii_uppercase())?;
             let price = Money::parse(&price, cur).map_err(|e| anyhow::anyhow!("price: {e}"))?;
             let tax_class_id = match tax_class {
                 Some(t) => store::find_tax_class(&db, &t).await?,
                 None => store::untaxed_class(&db).await?,
             };
-            let p = store::add_plan(&db, &store::NewPlan::new(&name, price, down_kbps, up_kbps, tax_class_id)).await?;
+            let setup_fee_minor = match setup_fee {
+                Some(f) => Money::parse(&f, cur).map_err(|e| anyhow::anyhow!("setup fee: {e}"))?.minor,
+                None => 0,
+            };
+            let plan = store::NewPlan {
+                data_cap_gb,
+                setup_fee_minor,
+                ..store::NewPlan::new(&name, price, down_kbps, up_kbps, tax_class_id)
+            };
+            let p = store::add_plan(&db, &plan).await?;
             audit::record(&db, &cli, "billing.plan.add", &p.name, &p.price).await?;
             println!("plan {} \"{}\" at {} ({} tax class)", p.id, p.name, p.price, p.tax_class);
         }

@@ -356,6 +356,24 @@ pub async fn portal_section(st: &AppState, c: &Customer) -> Result<Markup, ApiEr
                 }
             }
             @if let Some(next) = super::service::next_invoice(acc.billing_day) { p { "Next invoice: " (next) } }
+            @let others: Vec<&store::PlanRow> = plans
+                .iter()
+                .filter(|p| p.active && p.currency == acc.currency && !current.iter().any(|x| x.id == p.id))
+                .collect();
+            @if !others.is_empty() {
+                @let opts: Vec<(String, String)> = others.iter().map(|p| (p.id.to_string(), format!("{} · {} · {}", p.name, super::service::speeds(p), p.price))).collect();
+                @let opts: Vec<(&str, &str)> = opts.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+                @let no_errors = FormErrors::new();
+                @let f = Fields::new("plan-request", &no_errors);
+                details.plan-request {
+                    summary { "Ask for a different plan" }
+                    (ui::form_with_class("plan-request", "/portal/plan-request", Method::Post, &c.csrf, html! {
+                        (f.select_field("plan", "Plan", &opts, "", FieldOpts::new().required()))
+                        (f.textarea_field("note", "Anything we should know", "", FieldOpts::new().max_len(2000)))
+                        button #ask-plan type="submit" { "Send the request" }
+                    }))
+                }
+            }
         }
         h2 { "Billing" }
         p.balance { "Balance: " strong { (bal.balance) } }
@@ -785,7 +803,10 @@ mod tests {
 
         let portal = Customer { id, name: "Test customer".into(), csrf: "ptok".into() };
         let home = portal_section(&st, &portal).await.unwrap().into_string();
-        assert!(!home.contains("<script>") && !home.contains("alert"), "no payment reference in the portal: {home}");
+        // The plan (named with the hostile text) shows, escaped; the
+        // payment's reference (the same text) does not.
+        assert_escaped(&home);
+        assert_eq!(home.matches("&lt;script&gt;").count(), 1, "no payment reference in the portal: {home}");
         assert!(home.contains(r#"<p class="balance">Balance: <strong>44.00 USD</strong></p>"#), "{home}");
         assert!(home.contains(r#"action="/portal/autopay""#) && home.contains(r#"value="ptok""#), "{home}");
 

@@ -74,10 +74,6 @@ impl PlanForm {
                 .unwrap_or_default()
                 .to_string()
         };
-        let mbps = |k: i64| {
-            let s = format!("{}.{:03}", k / 1000, k % 1000);
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        };
         PlanForm {
             name: p.name.clone(),
             price: amount(p.price_minor),
@@ -122,11 +118,7 @@ impl PlanForm {
     }
 }
 
-/// "25 Mbit/s ↓ / 5 Mbit/s ↑".
-fn speeds(p: &PlanRow) -> String {
-    let m = |k: i64| if k % 1000 == 0 { format!("{}", k / 1000) } else { format!("{:.1}", k as f64 / 1000.0) };
-    format!("{} ↓ / {} ↑ Mbit/s", m(p.down_kbps), m(p.up_kbps))
-}
+use super::service::{mbps, speeds};
 
 fn plan_fields(fields: &Fields, f: &PlanForm, taxes: &[TaxClassRow]) -> Markup {
     let options: Vec<(String, String)> = taxes.iter().map(|t| (t.id.to_string(), t.name.clone())).collect();

@@ -314,6 +314,7 @@ routes! {
     POST "/portal/password" Page Access::Customer => post(portal::set_password);
     GET "/portal/tickets/new" Page Access::Customer => get(portal::new_ticket_form);
     POST "/portal/tickets" Page Access::Customer => post(portal::create_ticket);
+    POST "/portal/plan-request" Page Access::Customer => post(portal::request_plan);
     GET "/portal/tickets/{id}" Page Access::Customer => get(portal::ticket);
     POST "/portal/tickets/{id}/reply" Page Access::Customer => post(portal::reply);
     POST "/customers/{id}/payments" Page Access::Roles(billing::CASHIERS) => post(billing::record_payment);

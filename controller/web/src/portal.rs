@@ -490,6 +490,53 @@ pub async fn create_ticket(c: Customer, State(st): State<AppState>, Form(f): For
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PlanRequest {
+    pub plan: String,
+    pub note: String,
+}
+
+/// `POST /portal/plan-request`: "ask for a different plan" opens a billing
+/// request for the staff (nothing changes until they make the change).
+pub async fn request_plan(c: Customer, State(st): State<AppState>, Form(f): Form<PlanRequest>) -> PageResult {
+    use mast_store::billing::store;
+    let acc = store::account(&st.db, c.id).await?;
+    let wanted = match f.plan.trim().parse::<i64>() {
+        Ok(id) => store::plan(&st.db, id).await?,
+        Err(_) => None,
+    };
+    let Some(wanted) = wanted.filter(|p| p.active && acc.as_ref().is_some_and(|a| a.currency == p.currency)) else {
+        return Ok(Redirect::to("/portal").into_response());
+    };
+    let note = f.note.trim();
+    let body = format!(
+        "Please move me to {} ({}, {} a month).{}",
+        wanted.name,
+        super::service::speeds(&wanted),
+        wanted.price,
+        if note.is_empty() { String::new() } else { format!("\n\n{note}") }
+    );
+    let new = NewTicket {
+        subject: format!("Plan change request: {}", wanted.name),
+        customer_id: Some(c.id),
+        priority: None,
+        category: Some(Category::Billing.as_str().into()),
+        source: Some(Source::Portal.as_str().into()),
+        body,
+        requester_email: None,
+    };
+    match tickets::create(&st.db, &new, &c.name).await {
+        Ok(t) => Ok(Redirect::to(&format!("/portal/tickets/{}", t.id)).into_response()),
+        Err(e) => {
+            // Only the note can be wrong (too long, control characters).
+            let (status, errors) = form_errors(e, &["body"])?;
+            let f = TicketForm { subject: new.subject, category: "billing".into(), body: note.to_string() };
+            Ok((status, new_ticket_page(&c, &f, &errors)).into_response())
+        }
+    }
+}
+
 async fn own_ticket(st: &AppState, c: &Customer, id: i64) -> Result<tickets::Ticket, ApiError> {
     match tickets::get(&st.db, id).await? {
         Some(t) if t.customer_id == Some(c.id) => Ok(t),

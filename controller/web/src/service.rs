@@ -40,8 +40,13 @@ pub fn next_invoice(billing_day: i64) -> Option<String> {
 
 /// "25 ↓ / 5 ↑ Mbit/s".
 pub fn speeds(p: &PlanRow) -> String {
-    let m = |k: i64| if k % 1000 == 0 { format!("{}", k / 1000) } else { format!("{:.1}", k as f64 / 1000.0) };
-    format!("{} ↓ / {} ↑ Mbit/s", m(p.down_kbps), m(p.up_kbps))
+    format!("{} ↓ / {} ↑ Mbit/s", mbps(p.down_kbps), mbps(p.up_kbps))
+}
+
+/// kbit/s as Mbit/s without trailing zeros: 25000 → `25`, 2500 → `2.5`, 1 → `0.001`.
+pub fn mbps(k: i64) -> String {
+    let s = format!("{}.{:03}", k / 1000, (k % 1000).abs());
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Active on `today`: started, not ended.
