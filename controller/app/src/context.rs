@@ -278,6 +278,7 @@ impl Settings {
                     phone: o.phone.clone(),
                     tax_id: o.tax_id.clone(),
                     payment_instructions: o.payment_instructions.clone(),
+                    logo: Default::default(),
                 },
                 stripe_key: cfg.stripe.secret_key.clone(),
                 stripe_api_base: cfg.stripe.api_base.clone(),

@@ -43,6 +43,14 @@ pub async fn logo(db: &Db) -> Result<Option<(String, Vec<u8>)>, StoreError> {
     Ok(row.and_then(|(t, d)| hex::decode(d).ok().map(|b| (t, b))))
 }
 
+/// Which logo is stored, cheaply: `(updated_ms, length)`, or `None`. A
+/// change of either means a new logo (for caches of the decoded one).
+pub async fn logo_version(db: &Db) -> Result<Option<(i64, i64)>, StoreError> {
+    Ok(sqlx::query_as("SELECT updated_ms, CAST(LENGTH(data) AS BIGINT) FROM company_logo WHERE id = 1")
+        .fetch_optional(&db.pool)
+        .await?)
+}
+
 /// Replaces the logo (`None`: removes it).
 pub async fn set_logo(db: &Db, logo: Option<(&str, &[u8])>, who: &str) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
@@ -81,7 +89,9 @@ mod tests {
         set_logo(&db, Some(("image/png", &[0x89, b'P', 0, 255])), "a").await.unwrap();
         set_logo(&db, Some(("image/jpeg", &[0xFF, 0xD8])), "a").await.unwrap();
         assert_eq!(logo(&db).await.unwrap(), Some(("image/jpeg".to_string(), vec![0xFF, 0xD8])));
+        assert_eq!(logo_version(&db).await.unwrap().map(|v| v.1), Some(4), "hex of two bytes");
         set_logo(&db, None, "a").await.unwrap();
         assert_eq!(logo(&db).await.unwrap(), None);
+        assert_eq!(logo_version(&db).await.unwrap(), None);
     }
 }

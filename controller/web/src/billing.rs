@@ -825,7 +825,11 @@ mod tests {
         }
         mast_store::settings::set_logo(db, Some(("image/png", &logo)), "t").await.unwrap();
         let with = documents::document(db, &st.settings.billing.operator, &inv).await.unwrap();
-        assert_eq!(with.logo.as_deref(), Some(&logo[..]));
+        let decoded = mast_billing_core::pdf::Logo::decode(&logo).unwrap();
+        assert_eq!(with.logo.as_deref(), Some(&decoded));
+        // Decoded once: the next invoice shares it.
+        let again = documents::document(db, &st.settings.billing.operator, &inv).await.unwrap();
+        assert!(std::sync::Arc::ptr_eq(with.logo.as_ref().unwrap(), again.logo.as_ref().unwrap()));
         let pdf = String::from_utf8_lossy(&mast_billing_core::pdf::render(&with).unwrap()).to_string();
         assert!(pdf.contains("/Im1 Do") && pdf.contains("/Width 2"), "the logo is drawn");
 

@@ -1,10 +1,12 @@
 //! Invoice documents (shell): an invoice from the database as the PDF
 //! renderer's [`InvoiceDocument`], rendered to PDF, and queued for email.
-//! The operator's details ([`Operator`]) come from the `[operator]` settings.
+//! The operator's details ([`Operator`]) come from the `[operator]` settings;
+//! the logo from the settings page, decoded once per upload ([`LogoCache`]).
 
-use super::pdf::{DocLine, InvoiceDocument, Party};
+use super::pdf::{DocLine, InvoiceDocument, Logo, Party};
 use super::store::{self, InvoiceRow};
 use crate::db::{Db, StoreError};
+use std::sync::{Arc, Mutex};
 
 /// The operator's details printed on every invoice.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +17,44 @@ pub struct Operator {
     pub phone: Option<String>,
     pub tax_id: Option<String>,
     pub payment_instructions: Vec<String>,
+    /// Shared by every clone: one decoded logo per process.
+    pub logo: LogoCache,
+}
+
+/// The stored logo, decoded: a run mailing thousands of invoices decodes it
+/// once, and again only after an upload (its version changes).
+#[derive(Clone, Default)]
+pub struct LogoCache(Arc<Mutex<Option<((i64, i64), Option<Arc<Logo>>)>>>);
+
+impl std::fmt::Debug for LogoCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogoCache")
+    }
+}
+
+impl LogoCache {
+    /// The current logo, or `None` (none uploaded, or one that does not
+    /// decode: an invoice is never held up by its logo).
+    pub async fn get(&self, db: &Db) -> Result<Option<Arc<Logo>>, StoreError> {
+        let Some(version) = mast_store::settings::logo_version(db).await? else { return Ok(None) };
+        if let Some((v, logo)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && *v == version
+        {
+            return Ok(logo.clone());
+        }
+        let logo = match mast_store::settings::logo(db).await? {
+            Some((_, bytes)) => match Logo::decode(&bytes) {
+                Ok(l) => Some(Arc::new(l)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the stored logo does not decode; invoices go out without it");
+                    None
+                }
+            },
+            None => None,
+        };
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, logo.clone()));
+        Ok(logo)
+    }
 }
 
 fn money(minor: i64, currency: &str) -> Result<String, StoreError> {
@@ -54,7 +94,7 @@ pub async fn document(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<Invoic
     let mut customer_lines: Vec<String> = c.address.iter().cloned().collect();
     customer_lines.push(format!("Customer #{}", c.id));
     Ok(InvoiceDocument {
-        logo: mast_store::settings::logo(db).await?.map(|(_, bytes)| bytes),
+        logo: op.logo.get(db).await?,
         operator: Party {
             name: op.name.clone(),
             lines: op.address.clone(),

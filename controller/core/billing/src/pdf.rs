@@ -61,11 +61,10 @@ use serde::{Deserialize, Serialize};
 pub struct InvoiceDocument {
     /// The operator issuing the invoice (printed top left).
     pub operator: Party,
-    /// The operator's logo as uploaded (PNG or JPEG; see [`check_logo`]).
-    /// One that does not decode is left out, never an error: an invoice is
-    /// never held up by its logo.
+    /// The operator's logo, decoded once ([`Logo::decode`]) and shared by
+    /// every invoice rendered with it.
     #[serde(skip)]
-    pub logo: Option<Vec<u8>>,
+    pub logo: Option<std::sync::Arc<Logo>>,
     /// The customer billed (the bill-to block).
     pub customer: Party,
     /// The invoice number, e.g. `INV-2026-000123`.
@@ -239,7 +238,7 @@ pub enum PdfError {
 /// Fails only when the content needs more than [`MAX_PAGES`] pages.
 pub fn render(doc: &InvoiceDocument) -> Result<Vec<u8>, PdfError> {
     let mut layout = Layout::new(doc);
-    layout.logo = doc.logo.as_deref().and_then(|b| Image::decode(b).ok());
+    layout.logo = doc.logo.as_deref().map(|l| &l.0);
     layout.header()?;
     layout.bill_to()?;
     layout.table()?;
@@ -531,7 +530,7 @@ struct Layout<'a> {
     /// Current fill gray of the current page (negative: unknown).
     gray: f32,
     wrapped: Vec<Range>,
-    logo: Option<Image>,
+    logo: Option<&'a Image>,
 }
 
 impl<'a> Layout<'a> {
@@ -1111,7 +1110,7 @@ impl<'a> Layout<'a> {
                 .last_char(255)
                 .widths(font.widths().iter().map(|&w| f32::from(w)));
         }
-        if let Some(img) = &self.logo {
+        if let Some(img) = self.logo {
             let mut x = pdf.image_xobject(logo_ref, &img.data);
             x.filter(if img.jpeg { Filter::DctDecode } else { Filter::FlateDecode });
             // Dimensions are checked to be at most MAX_LOGO_SIDE.
@@ -1170,9 +1169,21 @@ pub fn check_logo(bytes: &[u8]) -> Result<(&'static str, u32, u32), LogoError> {
     Ok((if img.jpeg { "image/jpeg" } else { "image/png" }, img.width, img.height))
 }
 
+/// The operator's logo ready for invoices: decode it once (the PNG
+/// decoding and deflating cost far more than an invoice), render many.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logo(Image);
+
+impl Logo {
+    /// Checks and prepares an uploaded logo (see [`check_logo`]).
+    pub fn decode(bytes: &[u8]) -> Result<Logo, LogoError> {
+        Image::decode(bytes).map(Logo)
+    }
+}
+
 /// A logo ready for the PDF: JPEG data as is (DCTDecode), PNG decoded to
 /// 8-bit gray or RGB over white and deflated (FlateDecode).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Image {
     width: u32,
     height: u32,
@@ -1458,17 +1469,17 @@ mod tests {
         assert_eq!(img.fit(150.0, 48.0), (150.0, 37.5), "fitted, aspect kept");
         let mut doc = sample(2);
         let plain = render(&doc).unwrap();
-        doc.logo = Some(logo);
+        doc.logo = Some(std::sync::Arc::new(Logo::decode(&logo).unwrap()));
         let with = String::from_utf8_lossy(&render(&doc).unwrap()).to_string();
         assert!(with.contains("/XObject") && with.contains("/Im1 Do") && with.contains("/FlateDecode"), "{with}");
         assert!(with.contains("/Width 40") && with.contains("/Height 10") && with.contains("/DeviceRGB"));
         let jpeg = jpeg_bytes(300, 100);
         assert_eq!(check_logo(&jpeg), Ok(("image/jpeg", 300, 100)));
-        doc.logo = Some(jpeg);
+        doc.logo = Some(std::sync::Arc::new(Logo::decode(&jpeg).unwrap()));
         let with = String::from_utf8_lossy(&render(&doc).unwrap()).to_string();
         assert!(with.contains("/DCTDecode") && with.contains("/Width 300"), "{with}");
         // A logo that does not decode is left out; the invoice is the same.
-        doc.logo = Some(b"GIF89a".to_vec());
+        doc.logo = Logo::decode(b"GIF89a").ok().map(std::sync::Arc::new);
         assert_eq!(render(&doc).unwrap(), plain);
     }
 
@@ -1824,7 +1835,7 @@ mod tests {
                 bytes[at % n] ^= b;
             }
             let _ = check_logo(&bytes);
-            let doc = InvoiceDocument { logo: Some(bytes), ..sample(1) };
+            let doc = InvoiceDocument { logo: Logo::decode(&bytes).ok().map(std::sync::Arc::new), ..sample(1) };
             prop_assert!(check_structure(&render(&doc).unwrap()) >= 1);
         }
 
