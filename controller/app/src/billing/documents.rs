@@ -24,7 +24,10 @@ pub struct Operator {
 /// The stored logo, decoded: a run mailing thousands of invoices decodes it
 /// once, and again only after an upload (its version changes).
 #[derive(Clone, Default)]
-pub struct LogoCache(Arc<Mutex<Option<((i64, i64), Option<Arc<Logo>>)>>>);
+pub struct LogoCache(Arc<Mutex<Option<Cached>>>);
+
+/// The logo's version (`updated_ms`, stored length) and what it decoded to.
+type Cached = ((i64, i64), Option<Arc<Logo>>);
 
 impl std::fmt::Debug for LogoCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
