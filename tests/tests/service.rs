@@ -81,6 +81,12 @@ async fn service_from_the_browser(backend: Backend) -> anyhow::Result<()> {
     let save = [("plan", pro.as_str()), ("on", "2027-01-16"), ("action", "save")];
     assert_eq!(s.post(&change, &save, None).await?.status, 303);
     assert!(s.get(&base).await?.body.contains("then Pro 100 from 2027-01-16"));
+    // A change already in effect is the plan the customer page shows.
+    s.get(&change).await?;
+    let earlier = [("plan", pro.as_str()), ("on", "2026-11-15"), ("action", "save")];
+    assert_eq!(s.post(&change, &earlier, None).await?.status, 303);
+    let customer = s.get(&format!("/customers/{id}")).await?.body;
+    assert!(customer.contains("Pro 100</strong> · 100 ↓ / 20 ↑ Mbit/s"), "{customer}");
 
     // Cancel, hold, charge.
     let cancel = format!("{base}/{sub}/cancel");

@@ -339,13 +339,7 @@ pub async fn portal_section(st: &AppState, c: &Customer) -> Result<Markup, ApiEr
         store::invoices(&st.db, &store::InvoiceFilter { customer_id: Some(c.id), ..Default::default() }).await?;
     let payments = payments_list(st, c.id, false).await?;
     let plans = store::plans(&st.db).await?;
-    let now = today().to_string();
-    let current: Vec<store::PlanRow> = store::customer_subscriptions(&st.db, c.id)
-        .await?
-        .into_iter()
-        .filter(|s| s.start_date <= now && s.end_date.as_deref().is_none_or(|e| e > now.as_str()))
-        .filter_map(|s| plans.iter().find(|p| p.id == s.plan_id).cloned())
-        .collect();
+    let current = super::service::current_plans(st, c.id, &plans).await?;
     Ok(html! {
         @if !current.is_empty() {
             h2 { "Your plan" }

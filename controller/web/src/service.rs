@@ -54,6 +54,24 @@ fn active(s: &SubscriptionRow, today: &str) -> bool {
     s.start_date.as_str() <= today && s.end_date.as_deref().is_none_or(|e| e > today)
 }
 
+/// The plans a customer is on today: each active subscription's plan
+/// after the plan changes that have taken effect (of `plans`, the catalog).
+pub async fn current_plans(st: &AppState, customer: i64, plans: &[PlanRow]) -> Result<Vec<PlanRow>, ApiError> {
+    let now = today().to_string();
+    let changes = store::customer_plan_changes(&st.db, customer).await?;
+    Ok(store::customer_subscriptions(&st.db, customer)
+        .await?
+        .iter()
+        .filter(|s| active(s, &now))
+        .filter_map(|s| {
+            // Changes come in date order: the last one in effect wins.
+            let changed = changes.iter().rev().find(|(sid, on, _)| *sid == s.id && on.as_str() <= now.as_str());
+            let name = changed.map_or(s.plan.as_str(), |(_, _, n)| n.as_str());
+            plans.iter().find(|p| p.name == name).cloned()
+        })
+        .collect())
+}
+
 /// The customer page's summary: current plans with speeds, the next
 /// invoice date, and the link here.
 pub async fn summary(c: &Caller, st: &AppState, customer: i64) -> Result<Markup, ApiError> {
@@ -61,18 +79,13 @@ pub async fn summary(c: &Caller, st: &AppState, customer: i64) -> Result<Markup,
         return Ok(Markup::default());
     }
     let acc = store::account(&st.db, customer).await?;
-    let subs = store::customer_subscriptions(&st.db, customer).await?;
-    let plans = store::plans(&st.db).await?;
-    let now = today().to_string();
+    let current = current_plans(st, customer, &store::plans(&st.db).await?).await?;
     Ok(html! {
         h2 { "Service" }
-        @let current: Vec<&SubscriptionRow> = subs.iter().filter(|s| active(s, &now)).collect();
         @if current.is_empty() { p.muted { "No plan." } }
         ul {
-            @for s in &current {
-                @if let Some(p) = plans.iter().find(|p| p.id == s.plan_id) {
-                    li #customer-plan { strong { (p.name) } " · " (speeds(p)) " · " (p.price) " a month" }
-                }
+            @for p in &current {
+                li #customer-plan { strong { (p.name) } " · " (speeds(p)) " · " (p.price) " a month" }
             }
         }
         @if let Some(next) = acc.as_ref().and_then(|a| next_invoice(a.billing_day)) {
