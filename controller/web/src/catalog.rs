@@ -219,20 +219,21 @@ pub async fn add_plan(c: Caller, State(st): State<AppState>, Form(f): Form<PlanF
             Ok(Redirect::to("/billing/plans").into_response())
         }
         Err(e) => {
-            let errors = plan_errors(e)?;
+            let errors = catalog_errors(e, PLAN_FIELDS)?;
             Ok((StatusCode::BAD_REQUEST, plans_page(&c, &st, &f, &errors).await?).into_response())
         }
     }
 }
 
-/// A name in use is shown next to the name; other errors as they are.
-fn plan_errors(e: StoreError) -> Result<FormErrors, StoreError> {
+/// The form's errors: a name in use (the only conflict on adding or saving a
+/// plan or a tax class) next to the name, the others next to their `fields`.
+fn catalog_errors(e: StoreError, fields: &[&str]) -> Result<FormErrors, StoreError> {
     if let StoreError::Conflict(why) = &e {
         let mut errors = FormErrors::new();
         errors.field("name", why.clone());
         return Ok(errors);
     }
-    form_errors(&e, PLAN_FIELDS).ok_or(e)
+    form_errors(&e, fields).ok_or(e)
 }
 
 async fn plan_page(
@@ -320,7 +321,7 @@ pub async fn save_plan(
             Ok(Redirect::to(&format!("/billing/plans/{id}")).into_response())
         }
         Err(e) => {
-            let errors = plan_errors(e)?;
+            let errors = catalog_errors(e, PLAN_FIELDS)?;
             Ok((StatusCode::BAD_REQUEST, plan_page(&c, &st, &old, &f, &errors).await?).into_response())
         }
     }
@@ -486,15 +487,6 @@ async fn taxes_page(c: &Caller, st: &AppState, f: &TaxForm, errors: &FormErrors)
     ))
 }
 
-fn tax_errors(e: StoreError) -> Result<FormErrors, StoreError> {
-    if let StoreError::Conflict(why) = &e {
-        let mut errors = FormErrors::new();
-        errors.field("name", why.clone());
-        return Ok(errors);
-    }
-    form_errors(&e, TAX_FIELDS).ok_or(e)
-}
-
 /// `GET /billing/taxes`.
 pub async fn taxes(c: Caller, State(st): State<AppState>) -> Result<Markup, ApiError> {
     let f = TaxForm { rounding: "half-up".into(), ..Default::default() };
@@ -513,7 +505,7 @@ pub async fn add_tax(c: Caller, State(st): State<AppState>, Form(f): Form<TaxFor
             Ok(Redirect::to("/billing/taxes").into_response())
         }
         Err(e) => {
-            let errors = tax_errors(e)?;
+            let errors = catalog_errors(e, TAX_FIELDS)?;
             Ok((StatusCode::BAD_REQUEST, taxes_page(&c, &st, &f, &errors).await?).into_response())
         }
     }
@@ -576,7 +568,7 @@ pub async fn save_tax(
             Ok(Redirect::to("/billing/taxes").into_response())
         }
         Err(e) => {
-            let errors = tax_errors(e)?;
+            let errors = catalog_errors(e, TAX_FIELDS)?;
             Ok((StatusCode::BAD_REQUEST, tax_page(&c, &t, &f, &errors)).into_response())
         }
     }

@@ -61,16 +61,19 @@ impl DeviceForm {
             "" => None,
             k => Some(DeviceKind::parse(k)?),
         };
-        let parents = self
-            .parents
-            .iter()
-            .filter(|p| !p.trim().is_empty())
-            .map(|p| {
-                p.trim().parse::<i64>().map_err(|_| StoreError::invalid("parents", "choose devices from the list"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let parents = device_ids("parents", &self.parents)?;
         Ok(DeviceEdit { name: Some(self.name.clone()), notes: Some(self.notes.clone()), kind, parents })
     }
+}
+
+/// Ticked device checkboxes (`field` repeats) as ids; blanks skipped.
+pub(crate) fn device_ids<S: AsRef<str>>(field: &str, values: &[S]) -> Result<Vec<i64>, StoreError> {
+    values
+        .iter()
+        .map(|v| v.as_ref().trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse::<i64>().map_err(|_| StoreError::invalid(field, "choose devices from the list")))
+        .collect()
 }
 
 fn kind_label(k: DeviceKind) -> &'static str {

@@ -13,7 +13,6 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use mast_store::StoreError;
 use std::collections::BTreeMap;
 
 const FIELDS: &[&str] = &["uplinks"];
@@ -138,11 +137,8 @@ pub async fn save(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let site = monitoring::get_site(&st.db, id).await?;
-    let parsed: Result<Vec<i64>, StoreError> = pairs
-        .iter()
-        .filter(|(k, v)| k == "uplinks" && !v.trim().is_empty())
-        .map(|(_, v)| v.trim().parse().map_err(|_| StoreError::invalid("uplinks", "choose devices from the list")))
-        .collect();
+    let ticked: Vec<&str> = pairs.iter().filter(|(k, _)| k == "uplinks").map(|(_, v)| v.as_str()).collect();
+    let parsed = super::device_form::device_ids("uplinks", &ticked);
     let chosen = match parsed {
         Ok(ids) => match uplinks::set(&st.db, id, &ids).await {
             Ok(()) => ids,
