@@ -670,6 +670,21 @@ impl NetNs {
         Ok(ns)
     }
 
+    /// An address off the namespace's only link (which has no default
+    /// route): unreachable until [`NetNs::set_local`] puts it on the
+    /// namespace's `lo`, where the agent's pings answer. A "radio" a test
+    /// switches on and off.
+    pub fn spare_addr(&self) -> String {
+        let mut o: Vec<u8> = self.ns_ip.split('.').map(|x| x.parse().unwrap_or(0)).collect();
+        o[2] = o[2].wrapping_add(128);
+        format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3])
+    }
+
+    /// Puts `addr` on the namespace's `lo` (`true`) or takes it away.
+    pub fn set_local(&self, addr: &str, present: bool) -> anyhow::Result<()> {
+        self.exec(&["ip", "addr", if present { "add" } else { "del" }, &format!("{addr}/32"), "dev", "lo"])
+    }
+
     /// Runs a command inside the namespace (`ip netns exec`).
     pub fn exec(&self, args: &[&str]) -> anyhow::Result<()> {
         let mut all = vec!["netns", "exec", self.name.as_str()];
@@ -827,6 +842,31 @@ impl Drop for UdpRelay {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// What a [`webhook_sink`] received: (`X-Mast-Signature` header, body).
+pub type Hooks = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// A stand-in for an SMS gateway or a chat tool: records every POST to
+/// `path` and answers `ok`. Returns its URL.
+pub async fn webhook_sink(path: &str) -> anyhow::Result<(String, Hooks)> {
+    let hooks: Hooks = Default::default();
+    let h = hooks.clone();
+    let app = axum::Router::new().route(
+        path,
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let h = h.clone();
+            async move {
+                let sig = headers.get("x-mast-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                h.lock().unwrap_or_else(|p| p.into_inner()).push((sig, body.to_vec()));
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}{path}", l.local_addr()?);
+    tokio::spawn(async move { axum::serve(l, app).await });
+    Ok((url, hooks))
 }
 
 /// A browser-like session against the staff pages: keeps the session cookie

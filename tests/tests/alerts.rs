@@ -6,30 +6,7 @@
 use mast_tests::mail::SmtpSink;
 use mast_tests::*;
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-type Hooks = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
-
-async fn chat_hook() -> anyhow::Result<(String, Hooks)> {
-    let hooks: Hooks = Default::default();
-    let h = hooks.clone();
-    let app = axum::Router::new().route(
-        "/noc",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-            let h = h.clone();
-            async move {
-                let sig = headers.get("x-mast-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                h.lock().unwrap().push((sig, body.to_vec()));
-                "ok"
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/noc", l.local_addr()?);
-    tokio::spawn(async move { axum::serve(l, app).await });
-    Ok((url, hooks))
-}
 
 /// The webhook bodies whose signature checks, as JSON.
 fn signed(hooks: &Hooks) -> Vec<Value> {
@@ -68,7 +45,7 @@ async fn on_call_hears_first_escalation_follows_and_recovery_is_told() -> anyhow
         return Ok(());
     }
     let sink = SmtpSink::start();
-    let (hook_url, hooks) = chat_hook().await?;
+    let (hook_url, hooks) = webhook_sink("/noc").await?;
     let port = sink.port.to_string();
     let env = [
         ("MAST_OUTAGE_HOLD_DOWN_SECS", "3"),
@@ -94,12 +71,8 @@ async fn on_call_hears_first_escalation_follows_and_recovery_is_told() -> anyhow
     }
 
     let ns = NetNs::create()?;
-    let radio = {
-        let mut o: Vec<u8> = ns.ns_ip.split('.').map(|x| x.parse().unwrap()).collect();
-        o[2] = o[2].wrapping_add(128);
-        format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3])
-    };
-    let up = |yes: bool| ns.exec(&["ip", "addr", if yes { "add" } else { "del" }, &format!("{radio}/32"), "dev", "lo"]);
+    let radio = ns.spare_addr();
+    let up = |yes: bool| ns.set_local(&radio, yes);
     up(true)?;
     c.cli_ok(&[
         "site",
@@ -166,7 +139,7 @@ async fn loss_rule_tells_on_call_and_site_contact_once() -> anyhow::Result<()> {
         return Ok(());
     }
     let sink = SmtpSink::start();
-    let (hook_url, hooks) = chat_hook().await?;
+    let (hook_url, hooks) = webhook_sink("/noc").await?;
     let port = sink.port.to_string();
     let env = [
         ("MAST_OUTAGE_HOLD_DOWN_SECS", "900"),
@@ -188,12 +161,8 @@ async fn loss_rule_tells_on_call_and_site_contact_once() -> anyhow::Result<()> {
     assert!(r.status == 303 || r.status == 200, "group: {}", r.status);
 
     let ns = NetNs::create()?;
-    let radio = {
-        let mut o: Vec<u8> = ns.ns_ip.split('.').map(|x| x.parse().unwrap()).collect();
-        o[2] = o[2].wrapping_add(128);
-        format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3])
-    };
-    let up = |yes: bool| ns.exec(&["ip", "addr", if yes { "add" } else { "del" }, &format!("{radio}/32"), "dev", "lo"]);
+    let radio = ns.spare_addr();
+    let up = |yes: bool| ns.set_local(&radio, yes);
     up(true)?;
     c.cli_ok(&[
         "site",

@@ -23,12 +23,8 @@ async fn outages_of_known_length_including_one_seen_only_by_the_agent() -> anyho
         return Ok(());
     };
     let ns = NetNs::create()?;
-    let radio = {
-        let mut o: Vec<u8> = ns.ns_ip.split('.').map(|x| x.parse().unwrap()).collect();
-        o[2] = o[2].wrapping_add(128);
-        format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3])
-    };
-    let up = |yes: bool| ns.exec(&["ip", "addr", if yes { "add" } else { "del" }, &format!("{radio}/32"), "dev", "lo"]);
+    let radio = ns.spare_addr();
+    let up = |yes: bool| ns.set_local(&radio, yes);
     up(true)?;
     c.cli_ok(&[
         "site",

@@ -29,11 +29,7 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     // The agent lives in a namespace: 127.0.0.1 answers there; an address on
     // no link of that namespace has no route, so it is down (no packet leaves).
     let ns = NetNs::create()?;
-    let dead = {
-        let mut o: Vec<u8> = ns.ns_ip.split('.').map(|x| x.parse().unwrap()).collect();
-        o[2] = o[2].wrapping_add(128); // off the namespace's only link, and it has no default route
-        format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3])
-    };
+    let dead = ns.spare_addr();
     c.cli_ok(&[
         "site",
         "add",
@@ -47,7 +43,7 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     ]);
     // The CPE answers first (its address on the namespace's loopback), then
     // dies: a device that never answered is never an outage's root.
-    ns.exec(&["ip", "addr", "add", &format!("{dead}/32"), "dev", "lo"])?;
+    ns.set_local(&dead, true)?;
     let (mut agent, agent_id, relay) = Agent::start_in_netns(&c, "ridge", &ns, &[]).await?;
     let tok = c.admin_token();
     c.wait_for("both devices up", Duration::from_secs(30), async || {
@@ -56,7 +52,7 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
         (d.len() == 2 && d.iter().all(|d| d["status"] == "up")).then_some(())
     })
     .await?;
-    ns.exec(&["ip", "addr", "del", &format!("{dead}/32"), "dev", "lo"])?;
+    ns.set_local(&dead, false)?;
     c.wait_for("one device up, one down", Duration::from_secs(30), async || {
         let (_, v) = c.get("/api/v1/devices", &tok).await.ok()?;
         let d = devices(&v);

@@ -33,29 +33,6 @@ const CPES: [(&str, &str, i64); 3] = [
     ("78:8a:20:10:c4:e7", "10.20.1.13", -72),
 ];
 
-/// A stand-in SMS gateway: records each POST (signature header, body).
-type Hooks = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
-
-async fn sms_gateway() -> anyhow::Result<(String, Hooks)> {
-    let hooks: Hooks = Default::default();
-    let h = hooks.clone();
-    let app = axum::Router::new().route(
-        "/sms",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-            let h = h.clone();
-            async move {
-                let sig = headers.get("x-mast-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                h.lock().unwrap().push((sig, body.to_vec()));
-                "ok"
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/sms", l.local_addr()?);
-    tokio::spawn(async move { axum::serve(l, app).await });
-    Ok((url, hooks))
-}
-
 fn find<'a>(list: &'a [Value], key: &str, value: &str) -> Option<&'a Value> {
     list.iter().find(|v| v[key].as_str() == Some(value))
 }
@@ -65,7 +42,7 @@ async fn site_devices_with_macs_parents_and_metrics(backend: Backend) -> anyhow:
         return Ok(());
     }
     let sink = SmtpSink::start();
-    let (hook_url, hooks) = sms_gateway().await?;
+    let (hook_url, hooks) = webhook_sink("/sms").await?;
     let smtp_port = sink.port.to_string();
     let fast = [
         ("MAST_OUTAGE_HOLD_DOWN_SECS", "3"),

@@ -49,13 +49,8 @@ async fn upstream_failure(backend: Backend) -> anyhow::Result<()> {
 
     // Hilltop: the backhaul radio whose far end is valley, pinged.
     let hill = NetNs::create()?;
-    let radio = {
-        let mut o: Vec<u8> = hill.ns_ip.split('.').map(|x| x.parse().unwrap()).collect();
-        o[2] = o[2].wrapping_add(128);
-        format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3])
-    };
-    let radio_up =
-        |yes: bool| hill.exec(&["ip", "addr", if yes { "add" } else { "del" }, &format!("{radio}/32"), "dev", "lo"]);
+    let radio = hill.spare_addr();
+    let radio_up = |yes: bool| hill.set_local(&radio, yes);
     radio_up(true)?;
     c.cli_ok(&[
         "site",
