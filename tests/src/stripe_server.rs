@@ -4,7 +4,8 @@
 //!
 //! Endpoints: `POST /v1/customers`, `GET|POST /v1/customers/{id}`,
 //! `GET /v1/payment_methods/{id}`, `POST /v1/payment_methods/{id}/attach`,
-//! `POST /v1/payment_intents`, `GET /v1/payment_intents/{id}`. Anything else
+//! `POST /v1/payment_intents`, `GET /v1/payment_intents/{id}`,
+//! `POST /v1/refunds`, `GET /v1/refunds/{id}`. Anything else
 //! is Stripe's 404 "Unrecognized request URL".
 //!
 //! Like Stripe: form-encoded bodies with bracket keys (`metadata[k]`),
@@ -131,6 +132,8 @@ struct Inner {
     customers: HashMap<String, Value>,
     payment_methods: HashMap<String, StoredPm>,
     payment_intents: HashMap<String, Value>,
+    /// Refund id -> refund object.
+    refunds: HashMap<String, Value>,
     /// Idempotency-Key -> (request fingerprint, saved answer).
     idempotency: HashMap<String, (String, Reply)>,
     charges: Vec<RecordedCharge>,
@@ -631,6 +634,8 @@ fn route(inner: &mut Inner, method: &Method, path: &str, p: &Params, ctx: &Ctx, 
         ("POST", ["v1", "payment_methods", id, "attach"]) => attach_payment_method(inner, id, p),
         ("POST", ["v1", "payment_intents"]) => create_payment_intent(inner, p, ctx, events),
         ("GET", ["v1", "payment_intents", id]) => get_object(&inner.payment_intents, id, "payment_intent", p),
+        ("POST", ["v1", "refunds"]) => create_refund(inner, p, events),
+        ("GET", ["v1", "refunds", id]) => get_object(&inner.refunds, id, "refund", p),
         _ => Err(error(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
@@ -770,6 +775,67 @@ const PI_PARAMS: &[&str] = &[
     "automatic_payment_methods[enabled]",
     "automatic_payment_methods[allow_redirects]",
 ];
+
+/// `POST /v1/refunds` (payment_intent, amount, metadata): a succeeded
+/// payment intent can be refunded up to its amount in total.
+fn create_refund(inner: &mut Inner, p: &Params, events: &mut Vec<Value>) -> Result<Reply, Reply> {
+    check_params(p, &["payment_intent", "amount", "reason"], &["metadata["])?;
+    let Some(pi_id) = param(p, "payment_intent") else {
+        return Err(invalid("Missing required param: payment_intent.", Some("payment_intent")).with_code("parameter_missing"));
+    };
+    let Some(pi) = inner.payment_intents.get(pi_id).cloned() else {
+        return Err(missing("payment_intent", pi_id, "payment_intent"));
+    };
+    if pi["status"] != "succeeded" {
+        return Err(invalid(
+            &format!("This PaymentIntent ({pi_id}) does not have a successful charge to refund."),
+            Some("payment_intent"),
+        ));
+    }
+    let total = pi["amount"].as_i64().unwrap_or(0);
+    let refunded: i64 = inner
+        .refunds
+        .values()
+        .filter(|r| r["payment_intent"] == pi_id)
+        .map(|r| r["amount"].as_i64().unwrap_or(0))
+        .sum();
+    let amount = match param(p, "amount") {
+        None => total - refunded,
+        Some(a) => a.parse::<i64>().map_err(|_| {
+            invalid(&format!("Invalid integer: {a}"), Some("amount")).with_code("parameter_invalid_integer")
+        })?,
+    };
+    if amount <= 0 || refunded + amount > total {
+        return Err(invalid(
+            &format!("Refund amount ({amount}) is greater than unrefunded amount on charge ({})", total - refunded),
+            Some("amount"),
+        )
+        .with_code("amount_too_large"));
+    }
+    let mut metadata = json!({});
+    merge_metadata(&mut metadata, p)?;
+    let id = new_id("re");
+    let refund = json!({
+        "id": id,
+        "object": "refund",
+        "amount": amount,
+        "currency": pi["currency"],
+        "payment_intent": pi_id,
+        "status": "succeeded",
+        "metadata": metadata,
+        "created": now(),
+    });
+    inner.refunds.insert(id, refund.clone());
+    events.push(make_event("refund.created", &refund, None, None));
+    Ok(Reply::ok(refund))
+}
+
+impl StripeServer {
+    /// Every refund made, in no particular order.
+    pub fn refunds(&self) -> Vec<Value> {
+        self.inner().refunds.values().cloned().collect()
+    }
+}
 
 fn create_payment_intent(inner: &mut Inner, p: &Params, ctx: &Ctx, events: &mut Vec<Value>) -> Result<Reply, Reply> {
     check_params(p, PI_PARAMS, &["metadata[", "payment_method_types[", "expand["])?;

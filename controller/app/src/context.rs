@@ -344,6 +344,12 @@ impl App {
         create_private_dir(&settings.data_dir)?;
         let db = Db::connect(&settings.database_url).await.context("opening the database")?;
         let saved_at_start = mast_store::settings::all(&db).await?;
+        // Payments and invoices left unmatched (right after the migration
+        // that introduced allocations; none in normal operation).
+        let settled = mast_store::billing::allocations::settle_everyone(&db).await?;
+        if settled > 0 {
+            tracing::info!(customers = settled, "allocated open payments and credits to open invoices");
+        }
         let settings = with_saved(cfg, &saved_at_start, settings);
         let pki = Pki::load_or_create(&settings.data_dir).context("loading the controller CA")?;
         let transports = transports(&settings, &db)?;

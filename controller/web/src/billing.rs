@@ -44,7 +44,8 @@ fn invoice_table(list: &[store::InvoiceRow], base: &str) -> Markup {
         .col("Issued")
         .col("Due")
         .num_col("Total")
-        .num_col("Amount due")
+        .num_col("Open")
+        .col("Status")
         .col("");
     for i in list.iter().rev() {
         t.push(vec![
@@ -53,11 +54,32 @@ fn invoice_table(list: &[store::InvoiceRow], base: &str) -> Markup {
             html! { (i.issue_date) },
             html! { (i.due_date) },
             html! { (fmt(i.total_minor, &i.currency)) },
-            html! { (fmt(i.amount_due_minor, &i.currency)) },
+            html! { (fmt(i.open_minor, &i.currency)) },
+            html! { (super::invoices::status_badge(i.status, &i.due_date)) },
             html! { a href={ (base) "/" (i.id) "/pdf" } { "PDF" } },
         ]);
     }
     html! { (t) }
+}
+
+/// A customer's credit notes with their PDFs (`base`: `/credit-notes` or
+/// `/portal/credit-notes`); nothing when there are none.
+async fn credit_notes_list(st: &AppState, customer: i64, base: &str, staff: bool) -> Result<Markup, ApiError> {
+    let notes = store::credit_notes_of_customer(&st.db, customer).await?;
+    Ok(html! {
+        @if !notes.is_empty() {
+            h3 { "Credit notes" }
+            ul.credit-notes {
+                @for n in &notes {
+                    li {
+                        @if staff { a href={ (base) "/" (n.id) } { (n.number) } } @else { (n.number) }
+                        " · " (n.issue_date) " · " (fmt(n.total_minor, &n.currency)) " for invoice " (n.invoice_number)
+                        " · " a href={ (base) "/" (n.id) "/pdf" } { "PDF" }
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// A customer's recent payments (the reference only for staff).
@@ -69,7 +91,9 @@ async fn payments_list(st: &AppState, customer: i64, with_reference: bool) -> Re
             ul.payments {
                 @for p in &pays {
                     li {
-                        (p.date) " · " (fmt(p.amount_minor, &p.currency)) " · " (p.method.label())
+                        @if with_reference { a href={ "/payments/" (p.id) } { (p.date) } } @else { (p.date) }
+                        " · " (fmt(p.amount_minor, &p.currency)) " · " (p.method.label())
+                        @if p.refunded_minor > 0 { " · refunded " (fmt(p.refunded_minor, &p.currency)) }
                         @if with_reference && !p.reference.is_empty() { " · " span.mono { (p.reference) } }
                     }
                 }
@@ -89,6 +113,9 @@ pub struct PaymentForm {
     reference: String,
     #[serde(default)]
     date: String,
+    /// An open invoice's id to pay first; empty: oldest first.
+    #[serde(default)]
+    apply_to: String,
     /// One key per rendered form: submitting the same form twice (a double
     /// click, a retried POST) books the payment once.
     #[serde(default)]
@@ -96,8 +123,20 @@ pub struct PaymentForm {
 }
 
 /// The manual payment form, with what was typed and the errors.
-fn payment_form(csrf: &str, customer: i64, input: &PaymentForm, errors: &FormErrors) -> Markup {
+fn payment_form(
+    csrf: &str,
+    customer: i64,
+    open: &[store::InvoiceRow],
+    input: &PaymentForm,
+    errors: &FormErrors,
+) -> Markup {
     let f = Fields::new("payment", errors);
+    let apply: Vec<(String, String)> = std::iter::once((String::new(), "Oldest invoices first".to_string()))
+        .chain(open.iter().map(|i| {
+            (i.id.to_string(), format!("{} (open {}, due {})", i.number, fmt(i.open_minor, &i.currency), i.due_date))
+        }))
+        .collect();
+    let apply: Vec<(&str, &str)> = apply.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let methods: Vec<(&str, &str)> = store::PaymentMethod::MANUAL.iter().map(|m| (m.as_str(), m.label())).collect();
     let date = if input.date.is_empty() { today().to_string() } else { input.date.clone() };
     // A re-rendered form keeps its key: the payment it describes is the same.
@@ -115,6 +154,8 @@ fn payment_form(csrf: &str, customer: i64, input: &PaymentForm, errors: &FormErr
             (f.text_field("reference", "Reference", &input.reference,
                 FieldOpts::new().max_len(200).hint("Check number, bank reference (optional).")))
             (f.text_field("date", "Date", &date, FieldOpts::new().required().max_len(10).placeholder("YYYY-MM-DD")))
+            (f.select_field("apply_to", "Apply to", &apply, &input.apply_to,
+                FieldOpts::new().hint("The chosen invoice is paid first; the rest pays the oldest open invoices, then stays as credit.")))
             button type="submit" { "Record payment" }
         },
     )
@@ -156,6 +197,8 @@ async fn section_with_form(
     let invoices =
         store::invoices(&st.db, &store::InvoiceFilter { customer_id: Some(customer), ..Default::default() }).await?;
     let payments = payments_list(st, customer, true).await?;
+    let notes = credit_notes_list(st, customer, "/credit-notes", true).await?;
+    let open: Vec<store::InvoiceRow> = invoices.iter().filter(|i| i.status.is_unpaid()).cloned().collect();
     Ok(html! {
         h2 { "Billing" }
         (ui::kv_list(&[
@@ -167,10 +210,15 @@ async fn section_with_form(
         ]))
         h3 { "Invoices (" (invoices.len()) ")" }
         (invoice_table(&invoices, "/invoices"))
+        p {
+            a href={ "/billing/invoices?customer=" (customer) } { "All their invoices" } " · "
+            a href={ "/billing/payments?customer=" (customer) } { "All their payments" }
+        }
+        (notes)
         (payments)
         @if CASHIERS.contains(&c.role) {
             h3 #record-payment { "Record a payment" }
-            (payment_form(c.csrf.as_deref().unwrap_or(""), customer, input, errors))
+            (payment_form(c.csrf.as_deref().unwrap_or(""), customer, &open, input, errors))
         }
     })
 }
@@ -261,7 +309,19 @@ pub async fn record_payment(
                 provider_payment_id: idempotency(&f.idempotency_key),
                 created_by: c.name.clone(),
             };
-            match store::record_payment(&st.db, &input, &st.settings.billing.limits).await {
+            let chosen = match f.apply_to.trim() {
+                "" => Vec::new(),
+                s => match s.parse::<i64>().ok() {
+                    Some(inv) => match store::invoice(&st.db, inv).await? {
+                        Some(i) if i.customer_id == id && i.open_minor > 0 => {
+                            vec![(inv, Money::new(i.open_minor.min(amount.minor), amount.currency))]
+                        }
+                        _ => Vec::new(),
+                    },
+                    None => Vec::new(),
+                },
+            };
+            match store::record_payment_to(&st.db, &input, &st.settings.billing.limits, &chosen).await {
                 Ok(p) => Ok((p, amount, method)),
                 Err(e) => Err(form_errors(&e).ok_or(e)?),
             }
@@ -293,7 +353,7 @@ pub async fn record_payment(
     }
 }
 
-fn pdf_response(number: &str, bytes: Vec<u8>) -> Response {
+pub(crate) fn pdf_response(number: &str, bytes: Vec<u8>) -> Response {
     // Invoice numbers are `SERIES-YYYY-NNNNNN`; keep the header value plain anyway.
     let file: String = number.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
     (
@@ -338,6 +398,7 @@ pub async fn portal_section(st: &AppState, c: &Customer) -> Result<Markup, ApiEr
     let invoices =
         store::invoices(&st.db, &store::InvoiceFilter { customer_id: Some(c.id), ..Default::default() }).await?;
     let payments = payments_list(st, c.id, false).await?;
+    let notes = credit_notes_list(st, c.id, "/portal/credit-notes", false).await?;
     let plans = store::plans(&st.db).await?;
     let current = super::service::current_plans(st, c.id, &plans).await?;
     Ok(html! {
@@ -393,6 +454,7 @@ pub async fn portal_section(st: &AppState, c: &Customer) -> Result<Markup, ApiEr
             h3 { "Invoices" }
             (invoice_table(&invoices, "/portal/invoices"))
         }
+        (notes)
         (payments)
     })
 }
@@ -516,6 +578,7 @@ fn report_body(r: &reports::Report, month_form: Markup) -> Markup {
         (amounts_table("Invoiced by plan", "Plan", map_rows(&r.revenue_by_plan), cur))
         (amounts_table("Invoiced by site", "Site", map_rows(&r.revenue_by_site), cur))
         (amounts_table("Payments received", "Method", map_rows(&r.payments_by_method), cur))
+        (amounts_table("Credit notes, write-offs and refunds", "Kind", map_rows(&r.reductions), cur))
         (amounts_table("Receivables aging", "Past due", aging.iter().copied().zip(r.aging_minor), cur))
     }
 }
@@ -565,24 +628,15 @@ pub async fn reports_page(c: Caller, State(st): State<AppState>, Query(q): Query
     Ok(super::pages::page(&c, "Billing report", body).into_response())
 }
 
-pub async fn staff_invoice(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
-    let inv = documents::invoice(&st.db, id).await?.ok_or_else(|| ApiError::not_found("no such invoice"))?;
-    let doc = documents::document(&st.db, &st.settings.billing.operator, &inv).await?;
-    let body = html! {
-        p {
-            a href={ "/customers/" (inv.customer_id) } { "Customer" } " · "
-            a href={ "/invoices/" (id) "/pdf" } { "PDF" }
-        }
-        (invoice_html(&doc))
-    };
-    Ok(super::pages::page(&c, &format!("Invoice {}", inv.number), body).into_response())
-}
-
 pub async fn portal_invoice(c: Customer, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
     let inv = own_invoice(&st, &c, id).await?;
     let doc = documents::document(&st.db, &st.settings.billing.operator, &inv).await?;
     let body = html! {
         p { a href={ "/portal/invoices/" (id) "/pdf" } { "Download PDF" } }
+        (ui::kv_list(&[
+            ("Status", html! { span #invoice-status { (super::invoices::status_badge(inv.status, &inv.due_date)) } }),
+            ("Still to pay", html! { (fmt(inv.open_minor, &inv.currency)) }),
+        ]))
         (invoice_html(&doc))
     };
     Ok(portal_page(&st, &c, &format!("Invoice {}", inv.number), body).await?.into_response())
@@ -709,10 +763,11 @@ mod tests {
             reference: HOSTILE.into(),
             date: "2026-13-01".into(),
             idempotency_key: String::new(),
+            apply_to: String::new(),
         };
         let Err(errors) = parse_payment(&input, "USD") else { panic!("bad input accepted") };
         assert!(errors.get("amount").is_some() && errors.get("date").is_some() && errors.get("method").is_none());
-        let html = payment_form("tok", 7, &input, &errors).into_string();
+        let html = payment_form("tok", 7, &[], &input, &errors).into_string();
         assert_escaped(&html);
         assert!(html.contains(r#"action="/customers/7/payments""#) && html.contains(r#"name="csrf" value="tok""#));
         assert!(html.contains(r#"value="12.345""#) && html.contains(r#"id="payment-amount-error""#), "{html}");
@@ -839,6 +894,7 @@ mod tests {
             reference: HOSTILE.into(),
             date: String::new(),
             idempotency_key: String::new(),
+            apply_to: String::new(),
         };
         let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(bad)).await.unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
@@ -852,6 +908,7 @@ mod tests {
             reference: "x".repeat(201),
             date: "2026-03-03".into(),
             idempotency_key: String::new(),
+            apply_to: String::new(),
         };
         let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(long)).await.unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "the store's rule, next to its field");
@@ -865,6 +922,7 @@ mod tests {
             reference: String::new(),
             date: "2026-03-03".into(),
             idempotency_key: String::new(),
+            apply_to: String::new(),
         };
         let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(good)).await.unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -876,6 +934,7 @@ mod tests {
             reference: String::new(),
             date: "2026-03-03".into(),
             idempotency_key: "0123456789abcdef0123456789abcdef".into(),
+            apply_to: String::new(),
         };
         for _ in 0..2 {
             let res = record_payment(staff.clone(), State(st.clone()), Path(id), Form(twice.clone())).await.unwrap();
@@ -909,6 +968,10 @@ mod tests {
             status: store::InvoiceStatus::Open,
             payment_reference: None,
             content_hash: String::new(),
+            open_minor: -99,
+            credited_minor: 0,
+            written_off_minor: 0,
+            void_reason: None,
         };
         let html = invoice_table(&[row], "/portal/invoices").into_string();
         assert_escaped(&html);

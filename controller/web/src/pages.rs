@@ -26,6 +26,7 @@ pub fn nav(role: Role) -> Vec<ui::NavItem<'static>> {
         v.push(item("/outbox", "Outbox"));
     }
     if matches!(role, Role::Admin | Role::Billing | Role::Support) {
+        v.push(item("/billing/invoices", "Invoices"));
         v.push(item("/billing/plans", "Plans"));
     }
     if matches!(role, Role::Admin | Role::Billing) {

@@ -259,3 +259,40 @@ mod tests {
         assert_eq!(super::next_attempt(0, 0), None);
     }
 }
+
+/// Card and ACH payments came through the payment provider and go back
+/// through it; the others (cash, check, bank) are recorded only.
+pub fn refunds_through_provider(p: &store::PaymentRow) -> bool {
+    matches!(p.method, store::PaymentMethod::Card | store::PaymentMethod::Ach) && p.provider_payment_id.is_some()
+}
+
+/// Refunds `amount` of a payment: card and ACH payments through the payment
+/// provider first (an idempotency key per payment and refund count makes a
+/// retry after a failure safe), others are recorded only. Returns the
+/// refund id. Errors name the refund form's fields.
+pub async fn refund(
+    db: &Db,
+    provider: Option<&dyn PaymentProvider>,
+    input: &store::RefundInput,
+) -> Result<i64, StoreError> {
+    let p = store::payment(db, input.payment_id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("payment {}", input.payment_id)))?;
+    store::check_refund(&p, input.amount)?;
+    let mut input = input.clone();
+    if let Some(pi) = p.provider_payment_id.as_deref().filter(|_| refunds_through_provider(&p)) {
+        let Some(provider) = provider else {
+            return Err(StoreError::invalid("", "this card payment can only be refunded through the payment provider, which is not configured"));
+        };
+        let count = store::refunds_of_payment(db, p.id).await?.len();
+        let request = super::provider::RefundRequest {
+            provider_payment_id: pi.to_owned(),
+            amount_minor: input.amount.minor,
+            idempotency_key: format!("mast-refund-{}-{}-{}", p.id, count + 1, input.amount.minor),
+            customer_id: p.customer_id.max(0) as u64,
+        };
+        let id = provider.refund(&request).await.map_err(|e| provider_error("payment provider", e))?;
+        input.provider_refund_id = Some(id);
+    }
+    store::record_refund(db, &input).await
+}

@@ -593,19 +593,27 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
         .into_iter()
         .map(|mut row| {
             row.insert(6, V::S("USD".into()));
+            let open = match row[5] {
+                V::I(amount) => amount.abs(),
+                _ => 0,
+            };
+            row.push(V::I(open));
             row
         })
         .collect();
     insert_rows(
         db.backend,
         &mut tx,
-        "INSERT INTO ledger (customer_id, ts_ms, entry_date, due_date, kind, amount_minor, currency, payment_id, memo)",
-        9,
+        "INSERT INTO ledger (customer_id, ts_ms, entry_date, due_date, kind, amount_minor, currency, payment_id, memo, \
+         open_minor)",
+        10,
         &ledger,
         "",
     )
     .await?;
     tx.commit().await?;
+    // Opening balances and payments pay each other (and later invoices).
+    super::allocations::settle_everyone(db).await?;
     sum.plan_changes = changes.len() as u64;
     sum.holds = holds.len() as u64;
     sum.charges = charges.len() as u64;

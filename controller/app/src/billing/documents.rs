@@ -134,6 +134,56 @@ pub async fn document(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<Invoic
     })
 }
 
+/// A credit note as a document for the same renderer: its lines are what
+/// it takes back of the invoice (net, with the tax of those lines), titled
+/// and labelled as a credit note, pointing at the invoice it credits.
+pub async fn credit_note_document(
+    db: &Db,
+    op: &Operator,
+    note: &store::CreditNoteRow,
+) -> Result<InvoiceDocument, StoreError> {
+    let inv = store::invoice(db, note.invoice_id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("credit note {} names no invoice", note.number)))?;
+    let mut doc = document(db, op, &inv).await?;
+    let cur = note.currency.as_str();
+    let lines = store::credit_note_lines(db, note.id).await?;
+    doc.number = note.number.clone();
+    doc.issue_date = note.issue_date.clone();
+    doc.due_date = inv.number.clone();
+    doc.lines = lines
+        .iter()
+        .map(|l| {
+            Ok(DocLine {
+                description: l.description.clone(),
+                detail: (l.tax_minor != 0).then(|| format!("tax {}", money(l.tax_minor, cur).unwrap_or_default())),
+                amount: money(l.net_minor, cur)?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    doc.subtotal = money(note.net_minor, cur)?;
+    doc.discounts = None;
+    doc.taxes = if note.tax_minor != 0 { vec![("Tax".into(), money(note.tax_minor, cur)?)] } else { Vec::new() };
+    doc.total = money(note.total_minor, cur)?;
+    doc.credits_applied = None;
+    doc.amount_due = money(-note.total_minor, cur)?;
+    doc.payment_instructions = Vec::new();
+    doc.notes = vec![format!("Reason: {}", note.reason)];
+    let l = &mut doc.labels;
+    l.invoice = if note.kind == store::CreditNoteKind::Void { "CREDIT NOTE (VOID)".into() } else { "CREDIT NOTE".into() };
+    l.invoice_number = "Credit note no.".into();
+    l.due_date = "For invoice".into();
+    l.amount_due = "Credited".into();
+    l.pay_by = "Credited against invoice".into();
+    Ok(doc)
+}
+
+/// A credit note as PDF bytes.
+pub async fn credit_note_pdf(db: &Db, op: &Operator, note: &store::CreditNoteRow) -> Result<Vec<u8>, StoreError> {
+    let doc = credit_note_document(db, op, note).await?;
+    super::pdf::render(&doc).map_err(|e| StoreError::Corrupt(format!("credit note {} as PDF: {e}", note.number)))
+}
+
 /// The invoice as PDF bytes.
 pub async fn pdf(db: &Db, op: &Operator, inv: &InvoiceRow) -> Result<Vec<u8>, StoreError> {
     let doc = document(db, op, inv).await?;

@@ -5,9 +5,10 @@
 //! are re-exported here so services name one place.
 
 pub use mast_billing_core::{
-    BillingError, Result, catalog, dunning, error, invoice, ledger, money, numbering, pdf, period, proration, provider,
+    BillingError, Result, allocation, catalog, credit_note, dunning, error, invoice, ledger, money, numbering, pdf,
+    period, proration, provider,
 };
-pub use mast_store::billing::{bank, collections, reports, run, store};
+pub use mast_store::billing::{allocations, bank, collections, reports, run, store};
 
 pub mod autopay;
 pub mod demo;

@@ -29,6 +29,7 @@ use serde_json::Value;
 use super::provider::{
     CardExpiry, ChargeOutcome, ChargeRequest, CustomerRef, METADATA_CUSTOMER_ID, METADATA_INVOICE_ID,
     PaymentMethodInfo, PaymentMethodKind, PaymentProvider, ProviderCustomerId, ProviderError, ProviderFuture,
+    RefundRequest,
 };
 
 /// Stripe's API root.
@@ -315,6 +316,35 @@ impl StripeClient {
         }
     }
 
+    async fn refund_impl(&self, r: &RefundRequest) -> Result<String, ProviderError> {
+        if r.amount_minor <= 0 {
+            return Err(ProviderError::InvalidRequest(format!("amount {} must be positive", r.amount_minor)));
+        }
+        if r.idempotency_key.is_empty()
+            || r.idempotency_key.len() > 255
+            || r.idempotency_key.chars().any(char::is_control)
+        {
+            return Err(ProviderError::InvalidRequest("idempotency key must be 1..=255 printable characters".into()));
+        }
+        let params = [
+            ("payment_intent".to_owned(), path_id(&r.provider_payment_id, "payment intent")?.to_owned()),
+            ("amount".to_owned(), r.amount_minor.to_string()),
+            (format!("metadata[{METADATA_CUSTOMER_ID}]"), r.customer_id.to_string()),
+        ];
+        let v = self
+            .call(Method::POST, "/v1/refunds", &params, Some(&r.idempotency_key))
+            .await
+            .map_err(Failure::into_error)?;
+        match v.get("status").and_then(Value::as_str) {
+            Some("failed") | Some("canceled") => Err(ProviderError::InvalidResponse(format!(
+                "the refund {} was {}",
+                str_field(&v, "id").unwrap_or_default(),
+                v["status"].as_str().unwrap_or_default()
+            ))),
+            _ => str_field(&v, "id").map_err(ProviderError::InvalidResponse),
+        }
+    }
+
     async fn retrieve_impl(&self, id: &str) -> Result<ChargeOutcome, ProviderError> {
         let path = format!("/v1/payment_intents/{}", path_id(id, "payment intent")?);
         let pi = self.call(Method::GET, &path, &[], None).await.map_err(Failure::into_error)?;
@@ -345,6 +375,10 @@ impl PaymentProvider for StripeClient {
 
     fn retrieve_payment<'a>(&'a self, provider_payment_id: &'a str) -> ProviderFuture<'a, ChargeOutcome> {
         Box::pin(self.retrieve_impl(provider_payment_id))
+    }
+
+    fn refund<'a>(&'a self, request: &'a RefundRequest) -> ProviderFuture<'a, String> {
+        Box::pin(self.refund_impl(request))
     }
 }
 

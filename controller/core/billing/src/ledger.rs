@@ -25,13 +25,15 @@ pub enum EntryKind {
     Refund,
     /// A manual correction, either sign.
     Adjustment,
+    /// What was left of an invoice that will not be collected (≤ 0).
+    WriteOff,
 }
 
 impl EntryKind {
     fn sign_ok(self, minor: i64) -> bool {
         match self {
             EntryKind::Invoice | EntryKind::LateFee | EntryKind::ReconnectionFee | EntryKind::Refund => minor >= 0,
-            EntryKind::Payment | EntryKind::Credit => minor <= 0,
+            EntryKind::Payment | EntryKind::Credit | EntryKind::WriteOff => minor <= 0,
             EntryKind::Adjustment => true,
         }
     }

@@ -72,12 +72,23 @@
 //! all credits to debits oldest due first and buckets what is left by days
 //! past due: current, 1-30, 31-60, 61-90, over 90.
 //!
+//! **Allocation** ([`allocation`]). The shell records which credit pays
+//! which debit: chosen allocations first (a payment pointed at an invoice, a
+//! credit note at its invoice, a refund at its payment), then everything
+//! open oldest due first, the same order as the aging; an invoice is open,
+//! partly paid, paid, written off or void from what is left of it.
+//!
+//! **Credit notes** ([`credit_note`]). Whole or per line, each line's tax
+//! reversed with it; never more than the invoice.
+//!
 //! [`Currency`]: money::Currency
 //! [`RoundingMode`]: money::RoundingMode
 //! [`InvoiceRules::discount_rounding`]: invoice::InvoiceRules::discount_rounding
 //! [`InvoiceKey`]: invoice::InvoiceKey
 
+pub mod allocation;
 pub mod catalog;
+pub mod credit_note;
 pub mod dunning;
 pub mod error;
 pub mod invoice;

@@ -66,6 +66,23 @@ pub trait PaymentProvider: Send + Sync {
     /// The current state of an earlier payment (reconciliation when a
     /// webhook was missed, e.g. for an ACH payment left `Processing`).
     fn retrieve_payment<'a>(&'a self, provider_payment_id: &'a str) -> ProviderFuture<'a, ChargeOutcome>;
+
+    /// Pays back part or all of an earlier payment to the method it came
+    /// from. Returns the provider's refund id.
+    fn refund<'a>(&'a self, request: &'a RefundRequest) -> ProviderFuture<'a, String>;
+}
+
+/// A refund of (part of) an earlier payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    /// The payment's provider id (Stripe: `pi_...`).
+    pub provider_payment_id: String,
+    /// Positive, in minor units of the payment's currency.
+    pub amount_minor: i64,
+    /// 1..=255 characters, deterministic per refund so a retry never pays twice.
+    pub idempotency_key: String,
+    /// Mast customer id, stored as metadata (`mast_customer_id`).
+    pub customer_id: u64,
 }
 
 /// The provider's id for a customer (Stripe: `cus_...`).

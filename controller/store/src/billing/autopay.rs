@@ -132,7 +132,7 @@ pub async fn last_attempt(
 pub async fn autopay_candidates(db: &Db, today: Date) -> Result<Vec<i64>, StoreError> {
     let due: Vec<i64> = sqlx::query_scalar(
         "SELECT a.customer_id FROM billing_accounts a WHERE a.autopay <> 0 AND a.payment_method_id IS NOT NULL \
-         AND EXISTS (SELECT 1 FROM invoices i WHERE i.customer_id = a.customer_id AND i.due_date <= $1 AND i.amount_due_minor > 0) \
+         AND EXISTS (SELECT 1 FROM invoices i WHERE i.customer_id = a.customer_id AND i.due_date <= $1 AND i.open_minor > 0) \
          ORDER BY a.customer_id",
     )
     .bind(fmt_date(today))

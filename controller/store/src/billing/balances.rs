@@ -22,6 +22,7 @@ crate::text_enum! {
         ReconnectionFee = "reconnection-fee",
         Refund = "refund",
         Adjustment = "adjustment",
+        WriteOff = "write-off",
     }
 }
 
@@ -35,6 +36,7 @@ impl From<EntryKind> for CoreEntryKind {
             EntryKind::ReconnectionFee => CoreEntryKind::ReconnectionFee,
             EntryKind::Refund => CoreEntryKind::Refund,
             EntryKind::Adjustment => CoreEntryKind::Adjustment,
+            EntryKind::WriteOff => CoreEntryKind::WriteOff,
         }
     }
 }

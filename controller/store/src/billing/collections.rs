@@ -120,12 +120,12 @@ struct DueRow {
     number: String,
     currency: String,
     due_date: String,
-    amount_due_minor: i64,
+    open_minor: i64,
 }
 
 /// Which invoices [`open_invoices`] looks at.
 const OPEN: &str =
-    "status <> 'void' AND (amount_due_minor > 0 OR id IN (SELECT invoice_id FROM dunning_state WHERE suspended <> 0))";
+    "status <> 'void' AND (open_minor > 0 OR id IN (SELECT invoice_id FROM dunning_state WHERE suspended <> 0))";
 
 /// Invoices with money open: a customer's balance is what the newest
 /// invoices still owe (payments cover the oldest first). A customer whose
@@ -133,14 +133,14 @@ const OPEN: &str =
 /// are unaffected.
 async fn open_invoices(db: &Db, errors: &mut Vec<(i64, String)>) -> Result<Vec<OpenInvoice>, StoreError> {
     let rows: Vec<DueRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, customer_id, number, currency, due_date, amount_due_minor FROM invoices WHERE {OPEN} \
+        "SELECT id, customer_id, number, currency, due_date, open_minor FROM invoices WHERE {OPEN} \
          ORDER BY customer_id, due_date DESC, id DESC"
     )))
     .fetch_all(&db.pool)
     .await?;
     let balances = ledger_balances(
         db,
-        "SELECT customer_id FROM invoices WHERE status <> 'void' AND amount_due_minor > 0 \
+        "SELECT customer_id FROM invoices WHERE status <> 'void' AND open_minor > 0 \
          UNION SELECT customer_id FROM dunning_state",
     )
     .await?;
@@ -179,8 +179,8 @@ fn open_one(
     let open = balance
         .checked_sub(*newer)
         .ok_or_else(|| StoreError::Corrupt(format!("ledger of customer {} overflows", r.customer_id)))?
-        .clamp(0, r.amount_due_minor.max(0));
-    *newer = add_minor(*newer, r.amount_due_minor.max(0))?;
+        .clamp(0, r.open_minor.max(0));
+    *newer = add_minor(*newer, r.open_minor.max(0))?;
     Ok(OpenInvoice {
         id: r.id,
         customer: r.customer_id,
@@ -313,8 +313,8 @@ async fn fee(
     memo: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO ledger (customer_id, ts_ms, entry_date, due_date, kind, amount_minor, currency, invoice_id, payment_id, memo) \
-         VALUES ($1, $2, $3, $3, $4, $5, $6, NULL, NULL, $7)",
+        "INSERT INTO ledger (customer_id, ts_ms, entry_date, due_date, kind, amount_minor, currency, invoice_id, payment_id, memo, \
+         open_minor) VALUES ($1, $2, $3, $3, $4, $5, $6, NULL, NULL, $7, $8)",
     )
     .bind(inv.customer)
     .bind(now_ms())
@@ -323,8 +323,11 @@ async fn fee(
     .bind(amount.minor)
     .bind(&inv.currency)
     .bind(memo)
+    .bind(amount.minor.abs())
     .execute(&mut **tx)
     .await?;
+    super::allocations::lock_customer(tx, inv.customer).await?;
+    super::allocations::settle(tx, inv.customer, &[], "", "dunning").await?;
     Ok(())
 }
 

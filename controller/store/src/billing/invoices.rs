@@ -9,8 +9,28 @@ crate::text_enum! {
     /// Where an invoice stands (`invoices.status`).
     pub enum InvoiceStatus (field "status") {
         Open = "open",
+        PartlyPaid = "partly-paid",
         Paid = "paid",
+        WrittenOff = "written-off",
         Void = "void",
+    }
+}
+
+impl InvoiceStatus {
+    /// As people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            InvoiceStatus::Open => "Open",
+            InvoiceStatus::PartlyPaid => "Partly paid",
+            InvoiceStatus::Paid => "Paid",
+            InvoiceStatus::WrittenOff => "Written off",
+            InvoiceStatus::Void => "Void",
+        }
+    }
+
+    /// Money is still expected on it.
+    pub fn is_unpaid(self) -> bool {
+        matches!(self, InvoiceStatus::Open | InvoiceStatus::PartlyPaid)
     }
 }
 
@@ -43,11 +63,17 @@ pub struct InvoiceRow {
     pub status: InvoiceStatus,
     pub payment_reference: Option<String>,
     pub content_hash: String,
+    /// Still to pay (0 when paid, written off or void).
+    pub open_minor: i64,
+    /// Taken back by credit notes (a void included).
+    pub credited_minor: i64,
+    pub written_off_minor: i64,
+    pub void_reason: Option<String>,
 }
 
 const INVOICE_COLS: &str = "SELECT id, number, series, year, seq, customer_id, period_start, period_end, issue_date, \
     due_date, currency, subtotal_minor, tax_minor, total_minor, credits_applied_minor, amount_due_minor, status, \
-    payment_reference, content_hash FROM invoices";
+    payment_reference, content_hash, open_minor, credited_minor, written_off_minor, void_reason FROM invoices";
 
 /// Which invoices to list.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +81,132 @@ pub struct InvoiceFilter {
     pub customer_id: Option<i64>,
     pub period_start: Option<jiff::civil::Date>,
     pub limit: Option<i64>,
+}
+
+/// What the staff invoice list filters on (all optional, combined with AND).
+#[derive(Debug, Clone, Default)]
+pub struct InvoiceQuery {
+    pub status: Option<InvoiceStatus>,
+    /// Open or partly paid, whatever the status filter says.
+    pub unpaid: bool,
+    /// Unpaid and due before this day.
+    pub overdue_on: Option<jiff::civil::Date>,
+    pub site_id: Option<i64>,
+    /// Invoices with a line billing this plan.
+    pub plan_id: Option<i64>,
+    /// Issued on or after / before (exclusive) these days.
+    pub issued_from: Option<jiff::civil::Date>,
+    pub issued_until: Option<jiff::civil::Date>,
+    pub customer_id: Option<i64>,
+    /// Page size and offset (newest first).
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A line of the staff invoice list.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct InvoiceListRow {
+    pub id: i64,
+    pub number: String,
+    pub customer_id: i64,
+    pub customer: String,
+    pub issue_date: String,
+    pub due_date: String,
+    pub currency: String,
+    pub total_minor: i64,
+    pub open_minor: i64,
+    pub status: InvoiceStatus,
+}
+
+/// Sums over every invoice the query matches, per currency.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct InvoiceTotals {
+    pub currency: String,
+    pub count: i64,
+    pub total_minor: i64,
+    pub open_minor: i64,
+}
+
+fn query_where(q: &InvoiceQuery) -> (String, Vec<QueryArg>) {
+    let mut sql = String::from(" FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE 1 = 1");
+    let mut args = Vec::new();
+    let mut arg = |sql: &mut String, cond: &str, v: QueryArg| {
+        args.push(v);
+        sql.push_str(&cond.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(s) = q.status {
+        arg(&mut sql, " AND i.status = ?", QueryArg::Text(s.as_str().into()));
+    }
+    if q.unpaid || q.overdue_on.is_some() {
+        sql.push_str(" AND i.status IN ('open', 'partly-paid')");
+    }
+    if let Some(d) = q.overdue_on {
+        arg(&mut sql, " AND i.due_date < ?", QueryArg::Text(super::common::fmt_date(d)));
+    }
+    if let Some(site) = q.site_id {
+        arg(&mut sql, " AND c.site_id = ?", QueryArg::Int(site));
+    }
+    if let Some(plan) = q.plan_id {
+        arg(
+            &mut sql,
+            " AND EXISTS (SELECT 1 FROM invoice_lines l WHERE l.invoice_id = i.id AND l.plan_id = ?)",
+            QueryArg::Int(plan),
+        );
+    }
+    if let Some(d) = q.issued_from {
+        arg(&mut sql, " AND i.issue_date >= ?", QueryArg::Text(super::common::fmt_date(d)));
+    }
+    if let Some(d) = q.issued_until {
+        arg(&mut sql, " AND i.issue_date < ?", QueryArg::Text(super::common::fmt_date(d)));
+    }
+    if let Some(c) = q.customer_id {
+        arg(&mut sql, " AND i.customer_id = ?", QueryArg::Int(c));
+    }
+    (sql, args)
+}
+
+enum QueryArg {
+    Int(i64),
+    Text(String),
+}
+
+fn bind_all<'q, O>(
+    mut q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
+    args: Vec<QueryArg>,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments> {
+    for a in args {
+        q = match a {
+            QueryArg::Int(v) => q.bind(v),
+            QueryArg::Text(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+/// One page of the staff invoice list (newest first) and the totals over
+/// everything the query matches.
+pub async fn list_invoices(db: &Db, q: &InvoiceQuery) -> Result<(Vec<InvoiceListRow>, Vec<InvoiceTotals>), StoreError> {
+    let (from, args) = query_where(q);
+    let n = args.len();
+    let page = format!(
+        "SELECT i.id, i.number, i.customer_id, c.name AS customer, i.issue_date, i.due_date, i.currency, \
+         i.total_minor, i.open_minor, i.status{from} ORDER BY i.issue_date DESC, i.id DESC LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let rows: Vec<InvoiceListRow> = bind_all(sqlx::query_as(sqlx::AssertSqlSafe(page)), args)
+        .bind(q.limit.clamp(1, 1000))
+        .bind(q.offset.max(0))
+        .fetch_all(&db.pool)
+        .await?;
+    let (from, args) = query_where(q);
+    let totals = format!(
+        "SELECT i.currency, CAST(COUNT(*) AS BIGINT) AS count, CAST(COALESCE(SUM(i.total_minor), 0) AS BIGINT) AS total_minor, \
+         CAST(COALESCE(SUM(i.open_minor), 0) AS BIGINT) AS open_minor{from} GROUP BY i.currency ORDER BY i.currency"
+    );
+    let totals: Vec<InvoiceTotals> =
+        bind_all(sqlx::query_as(sqlx::AssertSqlSafe(totals)), args).fetch_all(&db.pool).await?;
+    Ok((rows, totals))
 }
 
 /// Invoices in number order.

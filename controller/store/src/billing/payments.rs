@@ -62,6 +62,19 @@ pub struct PaymentRecorded {
 /// `reference`, `date`); a customer without a billing account is a
 /// [`StoreError::NotFound`].
 pub async fn record_payment(db: &Db, p: &PaymentInput, limits: &AmountLimits) -> Result<PaymentRecorded, StoreError> {
+    record_payment_to(db, p, limits, &[]).await
+}
+
+/// [`record_payment`], paying the `chosen` invoices (id, amount) first and
+/// the rest oldest first. A choice that does not fit (more than the invoice
+/// has open, more than the payment) is [`StoreError::Invalid`] on
+/// `allocation` and nothing is recorded.
+pub async fn record_payment_to(
+    db: &Db,
+    p: &PaymentInput,
+    limits: &AmountLimits,
+    chosen: &[(i64, Money)],
+) -> Result<PaymentRecorded, StoreError> {
     let acc = require_account(db, p.customer_id).await?;
     if p.amount.minor <= 0 {
         return Err(StoreError::invalid("amount", "must be positive"));
@@ -102,9 +115,9 @@ pub async fn record_payment(db: &Db, p: &PaymentInput, limits: &AmountLimits) ->
         Some(r) => format!("Payment ({}, {r})", p.method),
         None => format!("Payment ({})", p.method),
     };
-    sqlx::query(
+    let entry: i64 = sqlx::query_scalar(
         "INSERT INTO ledger (customer_id, ts_ms, entry_date, due_date, kind, amount_minor, currency, invoice_id, \
-         payment_id, memo) VALUES ($1, $2, $3, NULL, $4, $5, $6, NULL, $7, $8)",
+         payment_id, memo, open_minor) VALUES ($1, $2, $3, NULL, $4, $5, $6, NULL, $7, $8, $9) RETURNING id",
     )
     .bind(p.customer_id)
     .bind(now)
@@ -114,8 +127,18 @@ pub async fn record_payment(db: &Db, p: &PaymentInput, limits: &AmountLimits) ->
     .bind(p.amount.currency.code())
     .bind(id)
     .bind(memo)
-    .execute(&mut *tx)
+    .bind(p.amount.minor)
+    .fetch_one(&mut *tx)
     .await?;
+    super::allocations::lock_customer(&mut tx, p.customer_id).await?;
+    let mut choices = Vec::with_capacity(chosen.len());
+    for &(invoice, amount) in chosen {
+        let debit = super::allocations::invoice_debit(&mut tx, p.customer_id, invoice)
+            .await?
+            .ok_or_else(|| StoreError::invalid("allocation", format!("invoice {invoice} is not this customer's")))?;
+        choices.push(super::allocation::Choice { credit: entry as u64, debit: debit as u64, amount });
+    }
+    super::allocations::settle(&mut tx, p.customer_id, &choices, "allocation", &p.created_by).await?;
     tx.commit().await?;
     Ok(PaymentRecorded { id, duplicate: false })
 }
@@ -123,6 +146,8 @@ pub async fn record_payment(db: &Db, p: &PaymentInput, limits: &AmountLimits) ->
 /// A payment as the customer page lists it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PaymentLine {
+    pub id: i64,
+    pub refunded_minor: i64,
     #[sqlx(rename = "payment_date")]
     pub date: String,
     pub amount_minor: i64,
@@ -134,7 +159,7 @@ pub struct PaymentLine {
 /// A customer's most recent payments, newest first.
 pub async fn recent_payments(db: &Db, customer: i64, limit: i64) -> Result<Vec<PaymentLine>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT payment_date, amount_minor, currency, method, COALESCE(reference, '') AS reference FROM payments \
+        "SELECT id, refunded_minor, payment_date, amount_minor, currency, method, COALESCE(reference, '') AS reference FROM payments \
          WHERE customer_id = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(customer)

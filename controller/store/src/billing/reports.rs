@@ -30,6 +30,9 @@ pub struct Report {
     pub revenue_by_plan: BTreeMap<String, i64>,
     pub revenue_by_site: BTreeMap<String, i64>,
     pub payments_by_method: BTreeMap<String, i64>,
+    /// Money taken back in the month: `credit notes` (voids included),
+    /// `write-offs` and `refunds`, by their date.
+    pub reductions: BTreeMap<String, i64>,
     /// current, 1-30, 31-60, 61-90, over 90 days past due.
     pub aging_minor: [i64; 5],
     pub customers_at_start: i64,
@@ -122,6 +125,29 @@ pub async fn report(db: &Db, month: &str, as_of: Date, currency: &str) -> Result
     .fetch_all(&db.pool)
     .await?;
     r.payments_by_method.extend(rows);
+    for (key, sql) in [
+        (
+            "credit notes",
+            "SELECT CAST(COALESCE(SUM(total_minor), 0) AS BIGINT) FROM credit_notes WHERE issue_date >= $1 \
+             AND issue_date < $2 AND currency = $3",
+        ),
+        (
+            "write-offs",
+            "SELECT CAST(COALESCE(SUM(-amount_minor), 0) AS BIGINT) FROM ledger WHERE kind = 'write-off' \
+             AND entry_date >= $1 AND entry_date < $2 AND currency = $3",
+        ),
+        (
+            "refunds",
+            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM refunds WHERE refund_date >= $1 \
+             AND refund_date < $2 AND currency = $3",
+        ),
+    ] {
+        let v: i64 =
+            sqlx::query_scalar(sql).bind(&start).bind(&end).bind(currency).fetch_one(&db.pool).await?;
+        if v != 0 {
+            r.reductions.insert(key.into(), v);
+        }
+    }
     // Aging over customers who owe something.
     // Balances summed in Rust (128 bits): a customer whose ledger cannot
     // add up is left out of the aging and logged, never a failed report.
@@ -190,6 +216,7 @@ pub fn csv(r: &Report) -> String {
         ("revenue_by_plan", &r.revenue_by_plan),
         ("revenue_by_site", &r.revenue_by_site),
         ("payments_by_method", &r.payments_by_method),
+        ("reductions", &r.reductions),
     ] {
         for (k, v) in map {
             out.push_str(&row(section, k, money(*v)));

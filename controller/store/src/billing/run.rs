@@ -231,8 +231,8 @@ const TAX_HEAD: &str =
     "INSERT INTO invoice_taxes (invoice_id, tax_class_id, component, name, rate_bp, base_minor, tax_minor)";
 const TAX_ROW: [&str; 7] = ["?"; 7];
 const LEDGER_HEAD: &str = "INSERT INTO ledger (customer_id, ts_ms, entry_date, due_date, kind, amount_minor, currency, \
-    invoice_id, payment_id, memo)";
-const LEDGER_ROW: [&str; 10] = ["?", "?", "?", "?", "'invoice'", "?", "?", "?", "NULL", "?"];
+    invoice_id, payment_id, memo, open_minor)";
+const LEDGER_ROW: [&str; 11] = ["?", "?", "?", "?", "'invoice'", "?", "?", "?", "NULL", "?", "?"];
 
 fn fmt_date(d: Date) -> String {
     iso_date::format(d)
@@ -574,9 +574,17 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
                 .bind(d.total.minor)
                 .bind(d.currency.code())
                 .bind(id_of(*i)?)
-                .bind(format!("Invoice {number}"));
+                .bind(format!("Invoice {number}"))
+                .bind(d.total.minor);
         }
         q.execute(&mut *tx).await?;
+    }
+    // Customer credit the drafts applied: allocate it to the new invoices.
+    for &(i, _, _) in &numbered {
+        if batch[i].draft.credits_applied.minor > 0 {
+            super::allocations::lock_customer(&mut tx, batch[i].customer_id).await?;
+            super::allocations::settle(&mut tx, batch[i].customer_id, &[], "", "invoice run").await?;
+        }
     }
     for (invoice_id, charge) in charges {
         let n = sqlx::query("UPDATE charges SET invoice_id = $1 WHERE id = $2 AND invoice_id IS NULL")

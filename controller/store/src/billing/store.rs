@@ -14,14 +14,17 @@
 //! [`StoreError::Corrupt`](crate::StoreError::Corrupt).
 
 pub use super::accounts::*;
+pub use super::allocations::{AllocationLine, paid_by_payment, paid_into_invoice, settle_everyone};
 pub use super::autopay::*;
 pub use super::balances::*;
 pub use super::charges::*;
+pub use super::credit_notes::*;
 pub use super::common::{AmountLimits, currency, parse_date, parse_payment_reference, payment_reference};
 pub(crate) use super::inputs::*;
 pub use super::invoices::*;
 pub use super::payments::*;
 pub use super::plans::*;
+pub use super::refunds::*;
 pub use super::subscriptions::*;
 
 #[cfg(test)]
