@@ -944,6 +944,11 @@ impl WebSession {
         self.send(req).await
     }
 
+    /// The session cookie (`name=value`), for requests made outside it.
+    pub fn cookie(&self) -> Option<String> {
+        self.cookie.clone()
+    }
+
     /// Posts a multipart form: the remembered CSRF token, `fields`, and one
     /// file `(field, file name, MIME type, bytes)`.
     pub async fn post_file(

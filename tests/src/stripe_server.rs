@@ -781,7 +781,9 @@ const PI_PARAMS: &[&str] = &[
 fn create_refund(inner: &mut Inner, p: &Params, events: &mut Vec<Value>) -> Result<Reply, Reply> {
     check_params(p, &["payment_intent", "amount", "reason"], &["metadata["])?;
     let Some(pi_id) = param(p, "payment_intent") else {
-        return Err(invalid("Missing required param: payment_intent.", Some("payment_intent")).with_code("parameter_missing"));
+        return Err(
+            invalid("Missing required param: payment_intent.", Some("payment_intent")).with_code("parameter_missing")
+        );
     };
     let Some(pi) = inner.payment_intents.get(pi_id).cloned() else {
         return Err(missing("payment_intent", pi_id, "payment_intent"));

@@ -331,7 +331,14 @@ pub async fn show(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
 
 /// A refused action: the invoice page again (400) with the errors next to
 /// the action's fields and what was typed.
-async fn refused(c: &Caller, st: &AppState, id: i64, which: Which, input: &ActionForm, errors: FormErrors) -> PageResult {
+async fn refused(
+    c: &Caller,
+    st: &AppState,
+    id: i64,
+    which: Which,
+    input: &ActionForm,
+    errors: FormErrors,
+) -> PageResult {
     let number = store::invoice(&st.db, id).await?.map(|i| i.number).unwrap_or_default();
     let body = invoice_page(c, st, id, Some(Shown { which, input, errors: &errors })).await?;
     Ok((StatusCode::BAD_REQUEST, page(c, &format!("Invoice {number}"), body)).into_response())
@@ -360,7 +367,12 @@ async fn currency_of(st: &AppState, id: i64) -> Result<mast_app::billing::money:
 }
 
 /// `POST /invoices/{id}/credit`: a credit note, whole or per line.
-pub async fn credit(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, Form(f): Form<ActionForm>) -> PageResult {
+pub async fn credit(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Form(f): Form<ActionForm>,
+) -> PageResult {
     let cur = currency_of(&st, id).await?;
     let lines = if f.mode == "lines" {
         let mut errors = FormErrors::new();
@@ -387,7 +399,8 @@ pub async fn credit(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, 
     } else {
         None
     };
-    let input = store::CreditNoteInput { invoice_id: id, lines, reason: f.reason.clone(), date: today(), by: c.name.clone() };
+    let input =
+        store::CreditNoteInput { invoice_id: id, lines, reason: f.reason.clone(), date: today(), by: c.name.clone() };
     match store::issue_credit_note(&st.db, &input).await {
         Ok(n) => {
             let detail = format!("{} for {}", n.number, fmt(n.total_minor, cur.code()));

@@ -159,7 +159,13 @@ pub struct RefundForm {
     pub reason: String,
 }
 
-async fn payment_page(c: &Caller, st: &AppState, id: i64, input: &RefundForm, errors: &FormErrors) -> Result<Markup, ApiError> {
+async fn payment_page(
+    c: &Caller,
+    st: &AppState,
+    id: i64,
+    input: &RefundForm,
+    errors: &FormErrors,
+) -> Result<Markup, ApiError> {
     let p = store::payment(&st.db, id).await?.ok_or_else(|| ApiError::not_found("no such payment"))?;
     let paid = store::paid_by_payment(&st.db, id).await?;
     let refunds = store::refunds_of_payment(&st.db, id).await?;
@@ -241,7 +247,12 @@ pub async fn show(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
 }
 
 /// `POST /payments/{id}/refund`.
-pub async fn refund(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, Form(f): Form<RefundForm>) -> PageResult {
+pub async fn refund(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Form(f): Form<RefundForm>,
+) -> PageResult {
     let p = store::payment(&st.db, id).await?.ok_or_else(|| ApiError::not_found("no such payment"))?;
     let cur = store::currency(&p.currency)?;
     let mut errors = FormErrors::new();

@@ -282,7 +282,10 @@ pub async fn refund(
     let mut input = input.clone();
     if let Some(pi) = p.provider_payment_id.as_deref().filter(|_| refunds_through_provider(&p)) {
         let Some(provider) = provider else {
-            return Err(StoreError::invalid("", "this card payment can only be refunded through the payment provider, which is not configured"));
+            return Err(StoreError::invalid(
+                "",
+                "this card payment can only be refunded through the payment provider, which is not configured",
+            ));
         };
         let count = store::refunds_of_payment(db, p.id).await?.len();
         let request = super::provider::RefundRequest {

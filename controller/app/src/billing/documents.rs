@@ -170,7 +170,8 @@ pub async fn credit_note_document(
     doc.payment_instructions = Vec::new();
     doc.notes = vec![format!("Reason: {}", note.reason)];
     let l = &mut doc.labels;
-    l.invoice = if note.kind == store::CreditNoteKind::Void { "CREDIT NOTE (VOID)".into() } else { "CREDIT NOTE".into() };
+    l.invoice =
+        if note.kind == store::CreditNoteKind::Void { "CREDIT NOTE (VOID)".into() } else { "CREDIT NOTE".into() };
     l.invoice_number = "Credit note no.".into();
     l.due_date = "For invoice".into();
     l.amount_due = "Credited".into();

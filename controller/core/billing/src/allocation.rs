@@ -122,9 +122,14 @@ pub fn allocate(
         if ch.amount.minor <= 0 {
             return Err(AllocationError::NotPositive);
         }
-        let c_open = credit_open.get_mut(&ch.credit).ok_or(AllocationError::Unknown { what: "credit", id: ch.credit })?;
+        let c_open =
+            credit_open.get_mut(&ch.credit).ok_or(AllocationError::Unknown { what: "credit", id: ch.credit })?;
         if ch.amount.minor > *c_open {
-            return Err(AllocationError::Exceeds { what: "credit", id: ch.credit, open: Money::new(*c_open, currency) });
+            return Err(AllocationError::Exceeds {
+                what: "credit",
+                id: ch.credit,
+                open: Money::new(*c_open, currency),
+            });
         }
         let d_open = debit_open.get_mut(&ch.debit).ok_or(AllocationError::Unknown { what: "debit", id: ch.debit })?;
         if ch.amount.minor > *d_open {

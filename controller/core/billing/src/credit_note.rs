@@ -86,7 +86,11 @@ pub enum CreditError {
 }
 
 /// The credit note for `request` against `lines` (one currency).
-pub fn credit(currency: Currency, lines: &[CreditableLine], request: &CreditRequest) -> Result<CreditDraft, CreditError> {
+pub fn credit(
+    currency: Currency,
+    lines: &[CreditableLine],
+    request: &CreditRequest,
+) -> Result<CreditDraft, CreditError> {
     for l in lines {
         for m in [l.net, l.tax, l.credited_net, l.credited_tax] {
             if m.currency != currency {
@@ -103,7 +107,11 @@ pub fn credit(currency: Currency, lines: &[CreditableLine], request: &CreditRequ
             for l in lines {
                 let (net, tax) = (l.open_net(), l.open_tax());
                 if net > 0 || tax > 0 {
-                    out.push(CreditLine { position: l.position, net: Money::new(net, currency), tax: Money::new(tax, currency) });
+                    out.push(CreditLine {
+                        position: l.position,
+                        net: Money::new(net, currency),
+                        tax: Money::new(tax, currency),
+                    });
                 }
             }
             if out.is_empty() {

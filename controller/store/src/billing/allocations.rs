@@ -115,7 +115,8 @@ pub(crate) async fn settle(
             .execute(&mut **tx)
             .await?;
             for id in [a.credit, a.debit] {
-                let open = open_of.get_mut(&id).ok_or_else(|| StoreError::Corrupt(format!("ledger row {id} vanished")))?;
+                let open =
+                    open_of.get_mut(&id).ok_or_else(|| StoreError::Corrupt(format!("ledger row {id} vanished")))?;
                 *open -= a.amount.minor;
             }
         }
@@ -134,7 +135,11 @@ pub(crate) async fn settle(
 }
 
 /// The ledger debit of one of the customer's invoices.
-pub(crate) async fn invoice_debit(tx: &mut Tx<'_>, customer_id: i64, invoice_id: i64) -> Result<Option<i64>, StoreError> {
+pub(crate) async fn invoice_debit(
+    tx: &mut Tx<'_>,
+    customer_id: i64,
+    invoice_id: i64,
+) -> Result<Option<i64>, StoreError> {
     Ok(sqlx::query_scalar("SELECT id FROM ledger WHERE invoice_id = $1 AND customer_id = $2 AND kind = 'invoice'")
         .bind(invoice_id)
         .bind(customer_id)

@@ -94,8 +94,8 @@ pub async fn issue_credit_note(db: &Db, input: &CreditNoteInput) -> Result<Credi
                 .collect::<Result<_, StoreError>>()?,
         ),
     };
-    let issued = write_credit_note(&mut tx, &inv, &request, CreditNoteKind::Credit, &reason, input.date, &input.by)
-        .await?;
+    let issued =
+        write_credit_note(&mut tx, &inv, &request, CreditNoteKind::Credit, &reason, input.date, &input.by).await?;
     tx.commit().await?;
     Ok(issued)
 }
@@ -153,7 +153,8 @@ async fn write_credit_note(
     .bind(year)
     .fetch_one(&mut **tx)
     .await?;
-    let counter = SeriesCounter { series: CREDIT_NOTE_SERIES.into(), year: i32::from(date.year()), last: last.max(0) as u64 };
+    let counter =
+        SeriesCounter { series: CREDIT_NOTE_SERIES.into(), year: i32::from(date.year()), last: last.max(0) as u64 };
     let (number, counter) = counter.next().map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let number = number.to_string();
     let now = now_ms();
@@ -180,8 +181,7 @@ async fn write_credit_note(
     .fetch_one(&mut **tx)
     .await?;
     for (i, l) in draft.lines.iter().enumerate() {
-        let description =
-            lines.iter().find(|x| x.0 == i64::from(l.position)).map(|x| x.1.clone()).unwrap_or_default();
+        let description = lines.iter().find(|x| x.0 == i64::from(l.position)).map(|x| x.1.clone()).unwrap_or_default();
         sqlx::query(
             "INSERT INTO credit_note_lines (credit_note_id, position, invoice_position, description, net_minor, tax_minor) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -252,11 +252,18 @@ async fn ledger_credit(
 
 /// Allocates a new credit to its invoice (as much as is open on it), then
 /// settles the rest of the customer oldest first.
-async fn pay_invoice_with(tx: &mut Tx<'_>, inv: &InvoiceRow, entry: i64, amount: Money, by: &str) -> Result<(), StoreError> {
+async fn pay_invoice_with(
+    tx: &mut Tx<'_>,
+    inv: &InvoiceRow,
+    entry: i64,
+    amount: Money,
+    by: &str,
+) -> Result<(), StoreError> {
     let debit = invoice_debit(tx, inv.customer_id, inv.id)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("invoice {} has no ledger debit", inv.number)))?;
-    let open: i64 = sqlx::query_scalar("SELECT open_minor FROM ledger WHERE id = $1").bind(debit).fetch_one(&mut **tx).await?;
+    let open: i64 =
+        sqlx::query_scalar("SELECT open_minor FROM ledger WHERE id = $1").bind(debit).fetch_one(&mut **tx).await?;
     let take = open.min(amount.minor);
     let choices = if take > 0 {
         vec![Choice { credit: entry as u64, debit: debit as u64, amount: Money::new(take, amount.currency) }]
@@ -272,7 +279,13 @@ async fn pay_invoice_with(tx: &mut Tx<'_>, inv: &InvoiceRow, entry: i64, amount:
 /// kind `void` takes back everything not yet credited, and the invoice is
 /// `void` with its number still used. Refused for a void invoice and for one
 /// with a write-off (credit the rest instead).
-pub async fn void_invoice(db: &Db, invoice_id: i64, reason: &str, date: Date, by: &str) -> Result<CreditNoteIssued, StoreError> {
+pub async fn void_invoice(
+    db: &Db,
+    invoice_id: i64,
+    reason: &str,
+    date: Date,
+    by: &str,
+) -> Result<CreditNoteIssued, StoreError> {
     let reason = check_name("reason", reason, 500)?;
     let mut tx = db.begin().await?;
     let inv = invoice_for_update(&mut tx, invoice_id).await?;

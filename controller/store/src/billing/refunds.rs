@@ -101,11 +101,8 @@ fn payment_where(q: &PaymentQuery) -> (String, Vec<(bool, i64, String)>) {
 pub async fn list_payments(db: &Db, q: &PaymentQuery) -> Result<(Vec<PaymentRow>, Vec<PaymentTotals>), StoreError> {
     let (cond, args) = payment_where(q);
     let n = args.len();
-    let sql = format!(
-        "{PAYMENT_COLS}{cond} ORDER BY p.payment_date DESC, p.id DESC LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
-    );
+    let sql =
+        format!("{PAYMENT_COLS}{cond} ORDER BY p.payment_date DESC, p.id DESC LIMIT ${} OFFSET ${}", n + 1, n + 2);
     let mut query = sqlx::query_as::<_, PaymentRow>(sqlx::AssertSqlSafe(sql));
     for (int, i, t) in &args {
         query = if *int { query.bind(*i) } else { query.bind(t.clone()) };
@@ -161,15 +158,14 @@ pub fn check_refund(p: &PaymentRow, amount: Money) -> Result<(), StoreError> {
 pub async fn record_refund(db: &Db, r: &RefundInput) -> Result<i64, StoreError> {
     let reason = check_name("reason", &r.reason, 500)?;
     let provider = r.provider_refund_id.as_deref().map(|x| check_name("provider_refund_id", x, 200)).transpose()?;
-    let p = payment(db, r.payment_id).await?.ok_or_else(|| StoreError::NotFound(format!("payment {}", r.payment_id)))?;
+    let p =
+        payment(db, r.payment_id).await?.ok_or_else(|| StoreError::NotFound(format!("payment {}", r.payment_id)))?;
     stored_currency(&p.currency)?;
     let mut tx = db.begin().await?;
     lock_customer(&mut tx, p.customer_id).await?;
     // Read again under the lock: two refunds of one payment never exceed it.
-    let refunded: i64 = sqlx::query_scalar("SELECT refunded_minor FROM payments WHERE id = $1")
-        .bind(p.id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let refunded: i64 =
+        sqlx::query_scalar("SELECT refunded_minor FROM payments WHERE id = $1").bind(p.id).fetch_one(&mut *tx).await?;
     check_refund(&PaymentRow { refunded_minor: refunded, ..p.clone() }, r.amount)?;
     let now = now_ms();
     let id: Option<i64> = sqlx::query_scalar(

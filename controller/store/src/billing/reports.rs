@@ -142,8 +142,7 @@ pub async fn report(db: &Db, month: &str, as_of: Date, currency: &str) -> Result
              AND refund_date < $2 AND currency = $3",
         ),
     ] {
-        let v: i64 =
-            sqlx::query_scalar(sql).bind(&start).bind(&end).bind(currency).fetch_one(&db.pool).await?;
+        let v: i64 = sqlx::query_scalar(sql).bind(&start).bind(&end).bind(currency).fetch_one(&db.pool).await?;
         if v != 0 {
             r.reductions.insert(key.into(), v);
         }

@@ -222,8 +222,8 @@ const LEDGER_CHUNK: usize = 500;
 
 const INVOICE_HEAD: &str = "INSERT INTO invoices (number, series, year, seq, customer_id, period_start, period_end, \
     issue_date, due_date, currency, gross_minor, discount_minor, subtotal_minor, tax_minor, total_minor, \
-    credits_applied_minor, amount_due_minor, content_hash, status, payment_reference, run_id, created_ms)";
-const INVOICE_ROW: [&str; 22] = ["?"; 22];
+    credits_applied_minor, amount_due_minor, content_hash, status, payment_reference, run_id, created_ms, open_minor)";
+const INVOICE_ROW: [&str; 23] = ["?"; 23];
 const LINE_HEAD: &str = "INSERT INTO invoice_lines (invoice_id, position, kind, subscription_id, plan_id, charge_id, \
     charge_kind, description, range_start, range_end, amount_minor, discount_minor, net_minor, tax_class_id, tax_minor)";
 const LINE_ROW: [&str; 15] = ["?"; 15];
@@ -484,7 +484,8 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
                 .bind(status)
                 .bind(p.payment_reference.as_str())
                 .bind(ctx.run_id)
-                .bind(ctx.created_ms);
+                .bind(ctx.created_ms)
+                .bind(d.total.minor);
         }
         for (id, customer_id) in q.fetch_all(&mut *tx).await? {
             invoice_ids.insert(customer_id, id);

@@ -18,8 +18,8 @@ pub use super::allocations::{AllocationLine, paid_by_payment, paid_into_invoice,
 pub use super::autopay::*;
 pub use super::balances::*;
 pub use super::charges::*;
-pub use super::credit_notes::*;
 pub use super::common::{AmountLimits, currency, parse_date, parse_payment_reference, payment_reference};
+pub use super::credit_notes::*;
 pub(crate) use super::inputs::*;
 pub use super::invoices::*;
 pub use super::payments::*;
