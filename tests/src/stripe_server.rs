@@ -5,7 +5,12 @@
 //! Endpoints: `POST /v1/customers`, `GET|POST /v1/customers/{id}`,
 //! `GET /v1/payment_methods/{id}`, `POST /v1/payment_methods/{id}/attach`,
 //! `POST /v1/payment_intents`, `GET /v1/payment_intents/{id}`,
-//! `POST /v1/refunds`, `GET /v1/refunds/{id}`. Anything else
+//! `POST /v1/refunds`, `GET /v1/refunds/{id}`, `POST /v1/checkout/sessions`
+//! (setup mode), `GET /v1/checkout/sessions/{id}` (with
+//! `expand[]=setup_intent`), `GET /v1/setup_intents/{id}`, and the hosted
+//! Checkout page at `/checkout/{id}` (a form choosing one of Stripe's test
+//! cards; submitting it completes the session, sends
+//! `checkout.session.completed` and redirects to the success URL). Anything else
 //! is Stripe's 404 "Unrecognized request URL".
 //!
 //! Like Stripe: form-encoded bodies with bracket keys (`metadata[k]`),
@@ -134,6 +139,12 @@ struct Inner {
     payment_intents: HashMap<String, Value>,
     /// Refund id -> refund object.
     refunds: HashMap<String, Value>,
+    /// Checkout Session id -> session object (setup mode).
+    checkout_sessions: HashMap<String, Value>,
+    /// SetupIntent id -> setup intent object.
+    setup_intents: HashMap<String, Value>,
+    /// `http://127.0.0.1:port` (hosted pages' URLs).
+    base_url: String,
     /// Idempotency-Key -> (request fingerprint, saved answer).
     idempotency: HashMap<String, (String, Reply)>,
     charges: Vec<RecordedCharge>,
@@ -248,7 +259,11 @@ impl StripeServer {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind local Stripe server");
         let addr = listener.local_addr().expect("local Stripe address");
-        let app = Router::new().fallback(handle).with_state(shared.clone());
+        shared.lock().base_url = format!("http://{addr}");
+        let app = Router::new()
+            .route("/checkout/{id}", axum::routing::get(hosted_page).post(hosted_submit))
+            .fallback(handle)
+            .with_state(shared.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("local Stripe server");
         });
@@ -635,6 +650,9 @@ fn route(inner: &mut Inner, method: &Method, path: &str, p: &Params, ctx: &Ctx, 
         ("POST", ["v1", "payment_intents"]) => create_payment_intent(inner, p, ctx, events),
         ("GET", ["v1", "payment_intents", id]) => get_object(&inner.payment_intents, id, "payment_intent", p),
         ("POST", ["v1", "refunds"]) => create_refund(inner, p, events),
+        ("POST", ["v1", "checkout", "sessions"]) => create_checkout_session(inner, p),
+        ("GET", ["v1", "checkout", "sessions", id]) => get_checkout_session(inner, id, p),
+        ("GET", ["v1", "setup_intents", id]) => get_object(&inner.setup_intents, id, "setup_intent", p),
         ("GET", ["v1", "refunds", id]) => get_object(&inner.refunds, id, "refund", p),
         _ => Err(error(
             StatusCode::NOT_FOUND,
@@ -837,6 +855,137 @@ impl StripeServer {
     pub fn refunds(&self) -> Vec<Value> {
         self.inner().refunds.values().cloned().collect()
     }
+}
+
+/// `POST /v1/checkout/sessions`: setup mode only (what Mast calls).
+fn create_checkout_session(inner: &mut Inner, p: &Params) -> Result<Reply, Reply> {
+    check_params(
+        p,
+        &["mode", "customer", "success_url", "cancel_url", "client_reference_id", "currency"],
+        &["metadata[", "payment_method_types[", "setup_intent_data[", "expand["],
+    )?;
+    if param(p, "mode") != Some("setup") {
+        return Err(invalid("This local server supports mode=setup only.", Some("mode")));
+    }
+    let Some(customer) = param(p, "customer").filter(|c| !c.is_empty()) else {
+        return Err(invalid("Missing required param: customer.", Some("customer")).with_code("parameter_missing"));
+    };
+    if !inner.customers.contains_key(customer) {
+        return Err(missing("customer", customer, "customer"));
+    }
+    let Some(success_url) = param(p, "success_url") else {
+        return Err(invalid("Missing required param: success_url.", Some("success_url")).with_code("parameter_missing"));
+    };
+    let mut metadata = json!({});
+    merge_metadata(&mut metadata, p)?;
+    let id = format!("cs_test_{}", random_string(24));
+    let session = json!({
+        "id": id,
+        "object": "checkout.session",
+        "mode": "setup",
+        "status": "open",
+        "customer": customer,
+        "client_reference_id": param(p, "client_reference_id"),
+        "success_url": success_url,
+        "cancel_url": param(p, "cancel_url"),
+        "metadata": metadata,
+        "setup_intent": null,
+        "url": format!("{}/checkout/{id}", inner.base_url),
+        "created": now(),
+        "expires_at": now() + 86_400,
+    });
+    inner.checkout_sessions.insert(id, session.clone());
+    Ok(Reply::ok(session))
+}
+
+fn get_checkout_session(inner: &Inner, id: &str, p: &Params) -> Result<Reply, Reply> {
+    let Some(mut s) = inner.checkout_sessions.get(id).cloned() else {
+        return Err(missing("checkout.session", id, "session"));
+    };
+    let expand = p.iter().any(|(k, v)| k.starts_with("expand[") && v == "setup_intent");
+    if expand && let Some(seti) = s["setup_intent"].as_str().and_then(|i| inner.setup_intents.get(i)) {
+        s["setup_intent"] = seti.clone();
+    }
+    Ok(Reply::ok(s))
+}
+
+impl StripeServer {
+    /// Every Checkout Session created, in no particular order.
+    pub fn checkout_sessions(&self) -> Vec<Value> {
+        self.inner().checkout_sessions.values().cloned().collect()
+    }
+}
+
+/// `GET /checkout/{id}`: the hosted page, a form choosing a test card.
+async fn hosted_page(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let inner = shared.lock();
+    let Some(s) = inner.checkout_sessions.get(&id) else {
+        return (StatusCode::NOT_FOUND, "no such checkout session").into_response();
+    };
+    if s["status"] != "open" {
+        return (StatusCode::GONE, "this checkout session is no longer open").into_response();
+    }
+    let options: String = TEST_METHODS
+        .iter()
+        .filter(|(_, kind, _)| matches!(kind, TestKind::Card { .. }))
+        .map(|(id, kind, _)| match kind {
+            TestKind::Card { brand, last4, .. } => format!("<option value=\"{id}\">{brand} ending {last4}</option>"),
+            TestKind::UsBankAccount { .. } => String::new(),
+        })
+        .collect();
+    let html = format!(
+        "<!DOCTYPE html><html><head><title>Save a card (local Stripe)</title></head><body>\
+         <h1>Save a card</h1><form method=\"post\" action=\"/checkout/{id}\">\
+         <label for=\"card\">Card</label> <select id=\"card\" name=\"card\">{options}</select>\
+         <button id=\"submit\" type=\"submit\">Save card</button></form></body></html>"
+    );
+    ([("content-type", "text/html; charset=utf-8")], html).into_response()
+}
+
+/// `POST /checkout/{id}`: completes the session with the chosen test card.
+async fn hosted_submit(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: Bytes,
+) -> Response {
+    let form: Params = form_urlencoded::parse(&body).into_owned().collect();
+    let card = param(&form, "card").unwrap_or("pm_card_visa").to_owned();
+    let mut inner = shared.lock();
+    let Some(session) = inner.checkout_sessions.get(&id).cloned() else {
+        return (StatusCode::NOT_FOUND, "no such checkout session").into_response();
+    };
+    if session["status"] != "open" {
+        return (StatusCode::GONE, "this checkout session is no longer open").into_response();
+    }
+    let Some((kind, behavior)) = test_method(&card) else {
+        return (StatusCode::BAD_REQUEST, "unknown test card").into_response();
+    };
+    if matches!(behavior, Behavior::Decline { on_attach: true, .. }) {
+        return (StatusCode::PAYMENT_REQUIRED, "Your card was declined.").into_response();
+    }
+    let customer = session["customer"].as_str().unwrap_or_default().to_owned();
+    let pm = new_payment_method(kind, behavior, Some(&customer));
+    let pm_id = pm.object["id"].as_str().unwrap_or_default().to_owned();
+    inner.payment_methods.insert(pm_id.clone(), pm);
+    let seti_id = new_id("seti");
+    let seti = json!({
+        "id": seti_id, "object": "setup_intent", "status": "succeeded", "customer": customer,
+        "payment_method": pm_id, "usage": "off_session", "metadata": session["metadata"].clone(), "created": now(),
+    });
+    inner.setup_intents.insert(seti_id.clone(), seti);
+    let mut done = session.clone();
+    done["status"] = json!("complete");
+    done["setup_intent"] = json!(seti_id);
+    inner.checkout_sessions.insert(id.clone(), done.clone());
+    let event = make_event("checkout.session.completed", &done, None, None);
+    inner.events.push(event.clone());
+    drop(inner);
+    let _ = shared.deliveries_tx.send(event);
+    let to = session["success_url"].as_str().unwrap_or("/").replace("{CHECKOUT_SESSION_ID}", &id);
+    (StatusCode::SEE_OTHER, [("location", to)]).into_response()
 }
 
 fn create_payment_intent(inner: &mut Inner, p: &Params, ctx: &Ctx, events: &mut Vec<Value>) -> Result<Reply, Reply> {

@@ -7,6 +7,7 @@
 //! Stripe-compatible server), every refusal next to its field, the report
 //! and the portal showing it all, and the audit log.
 
+use mast_tests::mail::SmtpSink;
 use mast_tests::stripe_server::StripeServer;
 use mast_tests::*;
 use serde_json::Value;
@@ -20,7 +21,13 @@ fn balance(c: &Controller, id: &str) -> anyhow::Result<i64> {
 
 async fn invoices_payments_credit_notes_refunds(backend: Backend) -> anyhow::Result<()> {
     let stripe = StripeServer::start().await;
+    let sink = SmtpSink::start();
+    let smtp_port = sink.port.to_string();
     let env = [
+        ("MAST_SMTP_HOST", "127.0.0.1"),
+        ("MAST_SMTP_PORT", smtp_port.as_str()),
+        ("MAST_SMTP_SECURITY", "none"),
+        ("MAST_NOTIFY_INTERVAL_SECS", "1"),
         ("MAST_STRIPE_SECRET_KEY", stripe.api_key.as_str()),
         ("MAST_STRIPE_API_BASE", stripe.base_url.as_str()),
         ("MAST_STRIPE_WEBHOOK_SECRET", stripe.webhook_secret.as_str()),
@@ -239,10 +246,65 @@ async fn invoices_payments_credit_notes_refunds(backend: Backend) -> anyhow::Res
         assert!(home.contains(shown), "{shown} in the portal: {home}");
     }
     assert_eq!(portal.get(&format!("/portal/credit-notes/{}/pdf", cn.0)).await?.status, 200);
-    // Bob cannot open Ann's credit note.
-    c.cli_stdin(&["customer", "portal-password", &bob], "correct horse battery staple\n");
+    // Ann saves a card on the provider's hosted page (Checkout, setup mode):
+    // out, complete, back; the signed completion webhook saves it too (once).
+    stripe.set_webhook_url(Some(format!("http://{}/api/v1/billing/stripe/webhook", c.http)));
+    portal.get("/portal").await?;
+    let r = portal.post("/portal/card", &[], None).await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let hosted = r
+        .body
+        .split("id=\"continue-to-provider\" href=\"")
+        .nth(1)
+        .and_then(|x| x.split('"').next())
+        .ok_or_else(|| anyhow::anyhow!("no link to the provider: {}", r.body))?
+        .replace("&amp;", "&");
+    assert!(hosted.starts_with(&stripe.base_url), "{hosted}");
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    assert!(http.get(&hosted).send().await?.text().await?.contains("pm_card_amex"));
+    let back = http.post(&hosted).form(&[("card", "pm_card_amex")]).send().await?;
+    let back = back.headers()["location"].to_str()?.to_string();
+    let path = back.trim_start_matches(&format!("http://{}", c.http));
+    assert!(path.starts_with("/portal/card/done?session_id=cs_test_"), "{back}");
+    let done = portal.get(path).await?;
+    assert!(done.status == 200 && done.body.contains("amex •••• 8431"), "{}", done.body);
+    stripe.wait_for_deliveries(1).await;
+    let label: Option<String> =
+        sqlx::query_scalar("SELECT payment_method_label FROM billing_accounts WHERE customer_id = $1")
+            .bind(ann.parse::<i64>()?)
+            .fetch_one(&db.pool)
+            .await?;
+    assert_eq!(label.as_deref(), Some("amex •••• 8431"));
+    // Another customer's session is not Ann's to finish.
     let mut other = WebSession::new(&c);
+    c.cli_stdin(&["customer", "portal-password", &bob], "correct horse battery staple\n");
     other.login_at("/portal/login", "bob@example.org", "correct horse battery staple").await?;
+    assert_eq!(other.get(path).await?.status, 404);
+    // Staff send Bob a card link by email; he saves a card from it.
+    let page = format!("/customers/{bob}");
+    s.get(&page).await?;
+    let r = s.post(&format!("/customers/{bob}/card-link"), &[], None).await?;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let raw = c
+        .wait_for("the card link email", std::time::Duration::from_secs(30), async || {
+            sink.messages()
+                .iter()
+                .map(|m| String::from_utf8_lossy(&m.raw).replace("=\r\n", ""))
+                .find(|m| m.contains("Subject: Save a card"))
+        })
+        .await?;
+    let link = raw
+        .split(&format!("{}/checkout/", stripe.base_url))
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .map(|id| format!("{}/checkout/{id}", stripe.base_url))
+        .ok_or_else(|| anyhow::anyhow!("no link in {raw}"))?;
+    let back = http.post(&link).form(&[("card", "pm_card_visa")]).send().await?;
+    let back = back.headers()["location"].to_str()?.to_string();
+    let thanks = reqwest::get(&back).await?.text().await?;
+    assert!(thanks.contains("visa •••• 4242"), "{thanks}");
+
+    // Bob cannot open Ann's credit note.
     assert_eq!(other.get(&format!("/portal/credit-notes/{}/pdf", cn.0)).await?.status, 404);
     let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log").fetch_all(&db.pool).await?;
     for action in ["invoice.credit", "invoice.write-off", "invoice.void", "payment.refund", "payment.record"] {

@@ -1,8 +1,9 @@
 //! The customer portal in a real browser (headless Chromium): a customer
 //! signs in, sees their balance and invoice, downloads the PDF, pays with
 //! their saved card (the real Stripe client against the local
-//! Stripe-compatible server), and asks for help with a ticket that staff
-//! then see. Screenshots land in `test-artifacts/`.
+//! Stripe-compatible server), sees the invoice paid, replaces the card on
+//! the provider's hosted page (Checkout in setup mode), and asks for help
+//! with a ticket that staff then see. Screenshots land in `test-artifacts/`.
 
 use fantoccini::Locator;
 use mast_tests::stripe_server::StripeServer;
@@ -90,6 +91,23 @@ async fn portal_sign_in_invoice_pay_and_ticket() -> anyhow::Result<()> {
         home.contains("Home 25</strong> · 25 ↓ / 5 ↑ Mbit/s") && home.contains("Next invoice: "),
         "the plan: {home}"
     );
+    assert!(home.contains("<span class=\"badge up\">Paid</span>"), "the invoice's paid state: {home}");
+    // Replace the card on the payment provider's hosted page (Checkout in
+    // setup mode): out to the page, choose a card, back to the portal.
+    b.client.find(Locator::Id("save-card")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("continue-to-provider")).await?;
+    b.client.find(Locator::Id("continue-to-provider")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("select#card")).await?;
+    assert!(b.client.current_url().await?.as_str().starts_with(&stripe.base_url), "on the provider's page");
+    b.client.find(Locator::Css("option[value='pm_card_mastercard']")).await?.click().await?;
+    b.client.find(Locator::Id("submit")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("card-saved")).await?;
+    let saved = b.client.source().await?;
+    assert!(saved.contains("mastercard •••• 4444"), "{saved}");
+    b.screenshot("08a-portal-card-saved").await?;
+    b.client.goto(&format!("{base}/portal")).await?;
+    b.client.wait().for_element(Locator::Id("saved-card")).await?;
+    assert!(b.client.source().await?.contains("mastercard •••• 4444"));
     // Ask for a different plan: a billing request the staff see.
     b.client.find(Locator::Css("details.plan-request summary")).await?.click().await?;
     b.client.find(Locator::Id("plan-request-note")).await?.send_keys("From next month, please.").await?;

@@ -216,6 +216,12 @@ async fn section_with_form(
         }
         (notes)
         (payments)
+        @if CASHIERS.contains(&c.role) && st.payments.is_some() {
+            (ui::form_with_class("inline", &format!("/customers/{customer}/card-link"), Method::Post, c.csrf.as_deref().unwrap_or(""), html! {
+                button #send-card-link type="submit" { "Send a card link" }
+                " " span.muted { "Emails the customer a link to save a card on the payment provider's page." }
+            }))
+        }
         @if CASHIERS.contains(&c.role) {
             h3 #record-payment { "Record a payment" }
             (payment_form(c.csrf.as_deref().unwrap_or(""), customer, &open, input, errors))
@@ -443,6 +449,14 @@ pub async fn portal_section(st: &AppState, c: &Customer) -> Result<Markup, ApiEr
             }
             p { "Or pay by bank transfer quoting " strong.mono { (acc.payment_reference) } "." }
         }
+        @if st.payments.is_some() {
+            p.card {
+                @if let Some(l) = &acc.payment_method_label { "Saved card: " strong #saved-card { (l) } " " }
+                (ui::form_with_class("inline", "/portal/card", Method::Post, &c.csrf, html! {
+                    button #save-card type="submit" { @if acc.payment_method_id.is_some() { "Replace the card" } @else { "Save a card" } }
+                }))
+            }
+        }
         @if acc.payment_method_id.is_some() {
             (ui::form_with_class("inline", "/portal/autopay", Method::Post, &c.csrf, html! {
                 (ui::hidden("on", if acc.autopay { "false" } else { "true" }))
@@ -508,7 +522,13 @@ pub async fn stripe_webhook(State(st): State<AppState>, headers: HeaderMap, body
             return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
         }
     };
-    match autopay::apply_webhook(&st.db, &ev, today()).await {
+    let applied = match &ev.kind {
+        mast_app::billing::provider::WebhookEventKind::SetupCompleted { session_id, .. } => {
+            super::cards::apply_setup_webhook(&st, session_id).await.map(|_| None)
+        }
+        _ => autopay::apply_webhook(&st.db, &ev, today()).await,
+    };
+    match applied {
         Ok(_) => (StatusCode::OK, "ok").into_response(),
         // The database is down or busy: worth the provider's retry.
         Err(e @ (StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Dir(..))) => {

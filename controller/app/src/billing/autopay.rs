@@ -68,6 +68,77 @@ pub async fn save_method(
     Ok(label)
 }
 
+/// The provider's customer for a Mast customer (created or updated), stored
+/// on the billing account.
+async fn provider_customer(
+    db: &Db,
+    provider: &dyn PaymentProvider,
+    customer_id: i64,
+) -> Result<ProviderCustomerId, StoreError> {
+    let acc = store::require_account(db, customer_id).await?;
+    let c = crate::customers::get(db, customer_id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("customer {customer_id}")))?;
+    let pc = provider
+        .ensure_customer(&CustomerRef {
+            id: customer_id as u64,
+            name: c.name.clone(),
+            email: c.email.clone(),
+            provider_id: acc.provider_customer_id.clone().map(ProviderCustomerId),
+        })
+        .await
+        .map_err(|e| provider_error("payment provider", e))?;
+    store::set_provider_customer(db, customer_id, &pc.0).await?;
+    Ok(pc)
+}
+
+/// Starts the provider's hosted "save a card" page for a customer; returns
+/// its URL. `success_url` gets `?session_id=...` (the provider fills it in).
+pub async fn start_card_setup(
+    db: &Db,
+    provider: &dyn PaymentProvider,
+    customer_id: i64,
+    success_url: &str,
+    cancel_url: &str,
+) -> Result<String, StoreError> {
+    let pc = provider_customer(db, provider, customer_id).await?;
+    let sep = if success_url.contains('?') { '&' } else { '?' };
+    let request = super::provider::SetupRequest {
+        customer: pc,
+        customer_id: customer_id.max(0) as u64,
+        success_url: format!("{success_url}{sep}session_id={{CHECKOUT_SESSION_ID}}"),
+        cancel_url: cancel_url.to_owned(),
+    };
+    let s = provider.start_setup(&request).await.map_err(|e| provider_error("payment provider", e))?;
+    Ok(s.url)
+}
+
+/// Saves the card a completed setup session holds as the customer's method
+/// (idempotent: the return page and the webhook may both call it). With
+/// `expected`, a session of another customer is refused as not found.
+/// Returns the customer and the method's label.
+pub async fn finish_card_setup(
+    db: &Db,
+    provider: &dyn PaymentProvider,
+    session_id: &str,
+    expected: Option<i64>,
+) -> Result<(i64, String), StoreError> {
+    let r = provider
+        .setup_result(session_id)
+        .await
+        .map_err(|e| provider_error("payment provider", e))?
+        .ok_or_else(|| StoreError::Conflict("the card was not saved: the page was not completed".into()))?;
+    let customer = r
+        .customer_id
+        .and_then(|c| i64::try_from(c).ok())
+        .ok_or_else(|| StoreError::NotFound("a setup session without a customer".into()))?;
+    if expected.is_some_and(|e| e != customer) {
+        return Err(StoreError::NotFound("no such setup session".into()));
+    }
+    let label = save_method(db, provider, customer, &r.payment_method_id).await?;
+    Ok((customer, label))
+}
+
 /// Turns autopay on (needs a saved method) or off.
 pub async fn set_autopay(db: &Db, customer_id: i64, on: bool) -> Result<(), StoreError> {
     store::set_autopay(db, customer_id, on).await
@@ -237,7 +308,8 @@ pub async fn apply_webhook(db: &Db, ev: &WebhookEvent, today: jiff::civil::Date)
                 .await?;
             Ok(None)
         }
-        WebhookKind::Other(_) => Ok(None),
+        // Handled by `apply_setup_webhook` (it needs the provider).
+        WebhookKind::SetupCompleted { .. } | WebhookKind::Other(_) => Ok(None),
     }
 }
 

@@ -29,7 +29,7 @@ use serde_json::Value;
 use super::provider::{
     CardExpiry, ChargeOutcome, ChargeRequest, CustomerRef, METADATA_CUSTOMER_ID, METADATA_INVOICE_ID,
     PaymentMethodInfo, PaymentMethodKind, PaymentProvider, ProviderCustomerId, ProviderError, ProviderFuture,
-    RefundRequest,
+    RefundRequest, SetupRequest, SetupResult, SetupSession,
 };
 
 /// Stripe's API root.
@@ -345,6 +345,58 @@ impl StripeClient {
         }
     }
 
+    async fn start_setup_impl(&self, r: &SetupRequest) -> Result<SetupSession, ProviderError> {
+        for (what, url) in [("success", &r.success_url), ("cancel", &r.cancel_url)] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) || url.chars().any(char::is_control) {
+                return Err(ProviderError::InvalidRequest(format!("{what} URL {url:?} is not an http(s) URL")));
+            }
+        }
+        let params = [
+            ("mode".to_owned(), "setup".to_owned()),
+            ("customer".to_owned(), path_id(r.customer.as_str(), "customer")?.to_owned()),
+            ("payment_method_types[0]".to_owned(), "card".to_owned()),
+            ("success_url".to_owned(), r.success_url.clone()),
+            ("cancel_url".to_owned(), r.cancel_url.clone()),
+            ("client_reference_id".to_owned(), r.customer_id.to_string()),
+            (format!("metadata[{METADATA_CUSTOMER_ID}]"), r.customer_id.to_string()),
+            (format!("setup_intent_data[metadata][{METADATA_CUSTOMER_ID}]"), r.customer_id.to_string()),
+        ];
+        let v = self.call(Method::POST, "/v1/checkout/sessions", &params, None).await.map_err(Failure::into_error)?;
+        Ok(SetupSession {
+            id: str_field(&v, "id").map_err(ProviderError::InvalidResponse)?,
+            url: str_field(&v, "url").map_err(ProviderError::InvalidResponse)?,
+        })
+    }
+
+    async fn setup_result_impl(&self, id: &str) -> Result<Option<SetupResult>, ProviderError> {
+        let path = format!("/v1/checkout/sessions/{}", path_id(id, "checkout session")?);
+        let params = [("expand[]".to_owned(), "setup_intent".to_owned())];
+        let s = self.call(Method::GET, &path, &params, None).await.map_err(Failure::into_error)?;
+        if s.get("status").and_then(Value::as_str) != Some("complete") {
+            return Ok(None);
+        }
+        let customer_id = s
+            .get("metadata")
+            .and_then(|m| m.get(METADATA_CUSTOMER_ID))
+            .and_then(Value::as_str)
+            .and_then(|c| c.parse().ok());
+        // Expanded: the setup intent object; not expanded: its id.
+        let intent = match s.get("setup_intent") {
+            Some(Value::String(seti)) => {
+                let path = format!("/v1/setup_intents/{}", path_id(seti, "setup intent")?);
+                self.call(Method::GET, &path, &[], None).await.map_err(Failure::into_error)?
+            }
+            Some(v @ Value::Object(_)) => v.clone(),
+            _ => return Err(ProviderError::InvalidResponse(format!("checkout session {id} has no setup intent"))),
+        };
+        let pm = match intent.get("payment_method") {
+            Some(Value::String(pm)) => pm.clone(),
+            Some(v @ Value::Object(_)) => str_field(v, "id").map_err(ProviderError::InvalidResponse)?,
+            _ => return Ok(None),
+        };
+        Ok(Some(SetupResult { payment_method_id: pm, customer_id }))
+    }
+
     async fn retrieve_impl(&self, id: &str) -> Result<ChargeOutcome, ProviderError> {
         let path = format!("/v1/payment_intents/{}", path_id(id, "payment intent")?);
         let pi = self.call(Method::GET, &path, &[], None).await.map_err(Failure::into_error)?;
@@ -379,6 +431,14 @@ impl PaymentProvider for StripeClient {
 
     fn refund<'a>(&'a self, request: &'a RefundRequest) -> ProviderFuture<'a, String> {
         Box::pin(self.refund_impl(request))
+    }
+
+    fn start_setup<'a>(&'a self, request: &'a SetupRequest) -> ProviderFuture<'a, SetupSession> {
+        Box::pin(self.start_setup_impl(request))
+    }
+
+    fn setup_result<'a>(&'a self, session_id: &'a str) -> ProviderFuture<'a, Option<SetupResult>> {
+        Box::pin(self.setup_result_impl(session_id))
     }
 }
 

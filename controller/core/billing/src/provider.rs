@@ -70,6 +70,44 @@ pub trait PaymentProvider: Send + Sync {
     /// Pays back part or all of an earlier payment to the method it came
     /// from. Returns the provider's refund id.
     fn refund<'a>(&'a self, request: &'a RefundRequest) -> ProviderFuture<'a, String>;
+
+    /// Opens the provider's hosted page where the customer saves a payment
+    /// method (Stripe Checkout in setup mode); the browser goes to
+    /// [`SetupSession::url`] and comes back to the request's URLs.
+    fn start_setup<'a>(&'a self, request: &'a SetupRequest) -> ProviderFuture<'a, SetupSession>;
+
+    /// What a setup session saved, once the customer completed it (`None`
+    /// while it is open or after it expired).
+    fn setup_result<'a>(&'a self, session_id: &'a str) -> ProviderFuture<'a, Option<SetupResult>>;
+}
+
+/// A hosted "save a payment method" page for one customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupRequest {
+    pub customer: ProviderCustomerId,
+    /// Mast customer id, stored as metadata (`mast_customer_id`).
+    pub customer_id: u64,
+    /// Where the browser returns when done; `{CHECKOUT_SESSION_ID}` is
+    /// replaced by the session id.
+    pub success_url: String,
+    /// Where the browser returns when the customer gives up.
+    pub cancel_url: String,
+}
+
+/// A started setup session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupSession {
+    pub id: String,
+    /// The hosted page to send the browser to.
+    pub url: String,
+}
+
+/// A completed setup session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupResult {
+    pub payment_method_id: String,
+    /// The Mast customer from the session's metadata.
+    pub customer_id: Option<u64>,
 }
 
 /// A refund of (part of) an earlier payment.
@@ -287,6 +325,9 @@ pub enum WebhookEventKind {
         message: Option<String>,
         metadata: BTreeMap<String, String>,
     },
+    /// `checkout.session.completed` for a setup-mode session: a customer
+    /// saved a payment method on the hosted page.
+    SetupCompleted { session_id: String, metadata: BTreeMap<String, String> },
     /// Any other event type, e.g. `payment_intent.created`.
     Other(String),
 }
@@ -295,7 +336,9 @@ impl WebhookEventKind {
     /// The payment's metadata (`mast_invoice_id`, `mast_customer_id`).
     pub fn metadata(&self) -> Option<&BTreeMap<String, String>> {
         match self {
-            Self::PaymentSucceeded { metadata, .. } | Self::PaymentFailed { metadata, .. } => Some(metadata),
+            Self::PaymentSucceeded { metadata, .. }
+            | Self::PaymentFailed { metadata, .. }
+            | Self::SetupCompleted { metadata, .. } => Some(metadata),
             Self::Other(_) => None,
         }
     }
@@ -458,6 +501,15 @@ struct RawPaymentError {
 }
 
 /// Parses a (verified) Stripe event body.
+#[derive(serde::Deserialize)]
+struct RawCheckoutSession {
+    id: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
 pub fn parse_event(payload: &[u8]) -> Result<WebhookEvent, WebhookError> {
     let raw: RawEvent = serde_json::from_slice(payload).map_err(|e| WebhookError::BadJson(e.to_string()))?;
     let payment_intent = |object: serde_json::Value| -> Result<RawPaymentIntent, WebhookError> {
@@ -482,6 +534,15 @@ pub fn parse_event(payload: &[u8]) -> Result<WebhookEvent, WebhookError> {
                 decline_code: error.as_ref().and_then(|e| e.decline_code.clone()),
                 message: error.and_then(|e| e.message),
                 metadata: pi.metadata,
+            }
+        }
+        "checkout.session.completed" => {
+            let s: RawCheckoutSession = serde_json::from_value(raw.data.object)
+                .map_err(|e| WebhookError::BadJson(format!("{}: data.object: {e}", raw.kind)))?;
+            if s.mode == "setup" {
+                WebhookEventKind::SetupCompleted { session_id: s.id, metadata: s.metadata }
+            } else {
+                WebhookEventKind::Other(raw.kind)
             }
         }
         _ => WebhookEventKind::Other(raw.kind),
@@ -636,6 +697,26 @@ mod tests {
             let r = verify_webhook(body, &header, SECRET, T, 300);
             assert!(matches!(r, Err(WebhookError::BadJson(_))), "{r:?}");
         }
+    }
+
+    #[test]
+    fn parses_a_completed_setup_session() {
+        let body = event(
+            "checkout.session.completed",
+            serde_json::json!({"id": "cs_1", "object": "checkout.session", "mode": "setup",
+                "metadata": {"mast_customer_id": "7"}, "setup_intent": "seti_1"}),
+        );
+        let ev = parse_event(&body).unwrap();
+        assert_eq!(
+            ev.kind,
+            WebhookEventKind::SetupCompleted {
+                session_id: "cs_1".into(),
+                metadata: [("mast_customer_id".to_string(), "7".to_string())].into_iter().collect(),
+            }
+        );
+        let paid = event("checkout.session.completed", serde_json::json!({"id": "cs_2", "mode": "payment"}));
+        assert_eq!(parse_event(&paid).unwrap().kind, WebhookEventKind::Other("checkout.session.completed".into()));
+        assert!(parse_event(&event("checkout.session.completed", serde_json::json!({"mode": "setup"}))).is_err());
     }
 
     #[test]

@@ -147,6 +147,19 @@ pub async fn require_account(db: &Db, customer_id: i64) -> Result<Account, Store
 }
 
 /// Saves the provider's customer id and the default payment method.
+/// Stores the payment provider's customer id of an account (before any
+/// payment method is saved, e.g. when a hosted card page is started).
+pub async fn set_provider_customer(db: &Db, customer_id: i64, provider_customer_id: &str) -> Result<(), StoreError> {
+    check_name("provider_customer_id", provider_customer_id, 200)?;
+    sqlx::query("UPDATE billing_accounts SET provider_customer_id = $1, updated_ms = $2 WHERE customer_id = $3")
+        .bind(provider_customer_id)
+        .bind(now_ms())
+        .bind(customer_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
 pub async fn save_payment_method(
     db: &Db,
     customer_id: i64,
