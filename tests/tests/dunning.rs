@@ -2,7 +2,8 @@
 //! gets its reminder, late fee and suspension on the configured business
 //! days (weekends and a holiday not counted), each once; the suspended
 //! customer appears in the network's lists; paying reactivates them with
-//! the reconnection fee.
+//! the reconnection fee. Then the dunning desk in the browser's forms:
+//! waive a fee, reactivate on a promise to pay, postpone an invoice.
 
 use mast_tests::*;
 use serde_json::Value;
@@ -95,5 +96,58 @@ async fn reminder_fee_suspension_reactivation(backend: Backend) -> anyhow::Resul
     let csv = c.cli_ok(&["billing", "report", "--month", "2026-12", "--as-of", "2026-12-31", "--csv"]);
     let rows = mast_tests::csv_rows(&csv);
     assert!(rows[0] == ["section", "key", "value"] && rows.iter().any(|r| r == &["summary", "mrr", "45.00"]), "{csv}");
+    // The dunning desk in the browser's forms: Pat is suspended with a late
+    // fee; staff waive the fee, reactivate him on a promise to pay (dunning
+    // paused), and postpone his invoice; bad dates are refused next to the field.
+    let pat: i64 = c.cli_ok(&["customer", "add", "--name", "Promise Pat"]).trim().parse()?;
+    let pats = pat.to_string();
+    c.cli_ok(&["billing", "account", "set", &pats, "--billing-day", "1"]);
+    c.cli_ok(&["billing", "subscribe", &pats, "Home 25", "--start", "2026-12-01"]);
+    c.cli_ok(&["billing", "run", "--date", "2026-12-01"]);
+    let pat_run = run("2027-04-01")?;
+    assert_eq!((pat_run["fees"].as_i64(), pat_run["suspended"].as_i64()), (Some(1), Some(1)), "{pat_run}");
+    let pat_balance = || -> anyhow::Result<i64> {
+        let v: Value = serde_json::from_str(&c.cli_ok(&["billing", "balance", &pats, "--json"]))?;
+        Ok(v["balance_minor"].as_i64().unwrap_or(-1))
+    };
+    assert_eq!(pat_balance()?, 5000, "invoice + late fee");
+    let pw = c.add_user("books@wisp.test", "billing");
+    let mut s = WebSession::new(&c);
+    assert_eq!(s.login("books@wisp.test", &pw).await?.status, 303);
+    let desk = s.get("/billing/dunning").await?.body;
+    assert!(desk.contains("Promise Pat") && desk.contains("suspended") && desk.contains("5.00 USD"), "{desk}");
+    let db = c.db().await?;
+    let fee: i64 = sqlx::query_scalar("SELECT id FROM ledger WHERE customer_id = $1 AND kind = 'late-fee'")
+        .bind(pat)
+        .fetch_one(&db.pool)
+        .await?;
+    assert_eq!(s.post(&format!("/billing/dunning/fees/{fee}/waive"), &[], None).await?.status, 303);
+    assert_eq!(pat_balance()?, 4500, "the fee is waived");
+    s.get("/billing/dunning").await?;
+    let r = s.post(&format!("/billing/dunning/fees/{fee}/waive"), &[], None).await?;
+    assert!(r.status == 400 && r.body.contains("waived already"), "{}", r.body);
+    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let later = |days: i64| today.checked_add(jiff::ToSpan::days(days)).unwrap().to_string();
+    let reactivate = format!("/billing/dunning/customers/{pat}/reactivate");
+    s.get("/billing/dunning").await?;
+    let r = s.post(&reactivate, &[("until", "2020-01-01")], None).await?;
+    assert!(r.status == 400 && r.body.contains(&format!("reactivate-{pat}-until-error")), "{}", r.body);
+    assert_eq!(s.post(&reactivate, &[("until", &later(7))], None).await?.status, 303);
+    let pat_status: String =
+        sqlx::query_scalar("SELECT status FROM customers WHERE id = $1").bind(pat).fetch_one(&db.pool).await?;
+    assert_eq!(pat_status, "active");
+    let inv: i64 =
+        sqlx::query_scalar("SELECT id FROM invoices WHERE customer_id = $1").bind(pat).fetch_one(&db.pool).await?;
+    s.get("/billing/dunning").await?;
+    assert_eq!(s.post(&format!("/billing/dunning/{inv}/postpone"), &[("until", &later(10))], None).await?.status, 303);
+    let desk = s.get("/billing/dunning").await?.body;
+    assert!(desk.contains(&format!("paused until {}", later(10))), "{desk}");
+    let log: Vec<String> = sqlx::query_scalar("SELECT action FROM dunning_log WHERE customer_id = $1")
+        .bind(pat)
+        .fetch_all(&db.pool)
+        .await?;
+    assert!(log.iter().any(|a| a.starts_with("reactivated by books@wisp.test")), "{log:?}");
+    assert!(log.iter().any(|a| a.starts_with("postponed until")), "{log:?}");
+
     Ok(())
 }

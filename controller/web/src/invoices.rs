@@ -181,7 +181,7 @@ pub async fn list(c: Caller, State(st): State<AppState>, Query(lq): Query<ListQ>
         }
         (t)
         (ui::pager("/billing/invoices", &lq.pairs(), lq.offset, PAGE, rows.len(), totals.iter().map(|t| t.count).reduce(|a, b| a + b)))
-        p { a href="/billing/payments" { "Payments" } " · " a href="/billing/runs" { "Invoice run" } " · " a href="/billing/reports" { "Billing report" } }
+        p { a href="/billing/payments" { "Payments" } " · " a href="/billing/dunning" { "Dunning" } " · " a href="/billing/runs" { "Invoice run" } " · " a href="/billing/reports" { "Billing report" } }
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     Ok((status, page(&c, "Invoices", body)).into_response())

@@ -25,6 +25,7 @@ pub mod cards;
 pub mod catalog;
 pub mod client;
 pub mod customers;
+pub mod dunning;
 pub mod error;
 pub mod incidents;
 pub mod invoices;
@@ -354,6 +355,10 @@ routes! {
     GET "/credit-notes/{id}" Page Access::Roles(invoices::READERS) => get(invoices::credit_note);
     GET "/credit-notes/{id}/pdf" Page Access::Roles(invoices::READERS) => get(invoices::credit_note_pdf);
     GET "/portal/credit-notes/{id}/pdf" Page Access::Customer => get(invoices::portal_credit_note_pdf);
+    GET "/billing/dunning" Page Access::Roles(dunning::DESK) => get(dunning::show);
+    POST "/billing/dunning/{id}/postpone" Page Access::Roles(dunning::DESK) => post(dunning::postpone);
+    POST "/billing/dunning/customers/{id}/reactivate" Page Access::Roles(dunning::DESK) => post(dunning::reactivate);
+    POST "/billing/dunning/fees/{id}/waive" Page Access::Roles(dunning::DESK) => post(dunning::waive);
     GET "/billing/payments" Page Access::Roles(billing::BILLING_READERS) => get(payments::list);
     GET "/payments/{id}" Page Access::Roles(billing::BILLING_READERS) => get(payments::show);
     POST "/payments/{id}/refund" Page Access::Roles(billing::CASHIERS) => post(payments::refund);

@@ -43,6 +43,11 @@ fn summary(s: &RunSummary) -> Markup {
         ]);
     }
     let totals: Vec<String> = s.totals.iter().map(|(code, minor)| fmt(*minor, code)).collect();
+    let mut plans = Table::new("Nothing.").col("Plan").num_col("Lines").num_col("Net, before tax");
+    for (name, t) in &s.by_plan {
+        let code = name.rsplit('(').next().unwrap_or("").trim_end_matches(')');
+        plans.push(vec![html! { (name) }, html! { (t.lines) }, html! { (fmt(t.net_minor, code)) }]);
+    }
     html! {
         section #run-result {
             h2 {
@@ -66,6 +71,8 @@ fn summary(s: &RunSummary) -> Markup {
                             }
                         }),
                     ]))
+                    h3 { "By plan" }
+                    div #run-by-plan { (plans) }
                     h3 { "Errors (" (s.errors.len()) ")" }
                     (errors)
                     @if s.stopped { p.callout { "The run stopped early (shutdown): run it again to finish; nothing is issued twice." } }

@@ -79,3 +79,6 @@ CREATE TABLE refunds (
 );
 CREATE INDEX refunds_payment ON refunds (payment_id);
 ALTER TABLE payments ADD COLUMN refunded_minor BIGINT NOT NULL DEFAULT 0;
+-- Staff postpone dunning of an invoice (and reactivating a suspended
+-- customer pauses it) until this day; NULL: not paused.
+ALTER TABLE dunning_state ADD COLUMN paused_until TEXT;

@@ -223,12 +223,17 @@ async fn step(
     sum: &mut Summary,
 ) -> Result<(), StoreError> {
     let (pol, cal) = policy(settings, &inv.currency)?;
-    let st: Option<(i64, i64)> = sqlx::query_as("SELECT done, suspended FROM dunning_state WHERE invoice_id = $1")
-        .bind(inv.id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let st: Option<(i64, i64, Option<String>)> =
+        sqlx::query_as("SELECT done, suspended, paused_until FROM dunning_state WHERE invoice_id = $1")
+            .bind(inv.id)
+            .fetch_optional(&db.pool)
+            .await?;
+    // Postponed by staff: nothing before that day (ISO dates compare as text).
+    if st.as_ref().and_then(|s| s.2.as_deref()).is_some_and(|until| until > today_s) {
+        return Ok(());
+    }
     let state = match st {
-        Some((done, suspended)) => DunningState { done: done.max(0) as u64, suspended: suspended != 0 },
+        Some((done, suspended, _)) => DunningState { done: done.max(0) as u64, suspended: suspended != 0 },
         None => DunningState::default(),
     };
     let cur = super::common::stored_currency(&inv.currency)?;
@@ -364,6 +369,195 @@ async fn remind(
         ticket_id: None,
     };
     notify::enqueue(tx, &m).await?;
+    Ok(())
+}
+
+/// An overdue invoice on the dunning desk.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct DeskRow {
+    pub invoice_id: i64,
+    pub number: String,
+    pub customer_id: i64,
+    pub name: String,
+    pub customer_status: String,
+    pub due_date: String,
+    pub open_minor: i64,
+    pub currency: String,
+    /// Dunning steps taken (a bit per step of the policy).
+    pub done: Option<i64>,
+    pub suspended: Option<i64>,
+    pub paused_until: Option<String>,
+}
+
+/// Unpaid invoices due before `today` or postponed, and every invoice whose
+/// dunning suspended its customer, oldest due first (at most 2,000).
+pub async fn desk(db: &Db, today: Date) -> Result<Vec<DeskRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT i.id AS invoice_id, i.number, i.customer_id, c.name, c.status AS customer_status, i.due_date, \
+         i.open_minor, i.currency, s.done, s.suspended, s.paused_until FROM invoices i \
+         JOIN customers c ON c.id = i.customer_id LEFT JOIN dunning_state s ON s.invoice_id = i.id \
+         WHERE (i.status IN ('open', 'partly-paid') AND (i.due_date < $1 OR s.paused_until >= $1)) \
+         OR s.suspended <> 0 \
+         ORDER BY i.due_date, i.id LIMIT 2000",
+    )
+    .bind(super::common::fmt_date(today))
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// A late or reconnection fee not yet paid or waived.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct OpenFee {
+    pub ledger_id: i64,
+    pub customer_id: i64,
+    pub name: String,
+    pub kind: EntryKind,
+    pub entry_date: String,
+    pub amount_minor: i64,
+    pub open_minor: i64,
+    pub currency: String,
+    pub memo: Option<String>,
+}
+
+/// Fees with something open, oldest first (at most 2,000).
+pub async fn open_fees(db: &Db) -> Result<Vec<OpenFee>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT l.id AS ledger_id, l.customer_id, c.name, l.kind, l.entry_date, l.amount_minor, l.open_minor, \
+         l.currency, l.memo FROM ledger l JOIN customers c ON c.id = l.customer_id \
+         WHERE l.kind IN ('late-fee', 'reconnection-fee') AND l.open_minor > 0 ORDER BY l.entry_date, l.id LIMIT 2000",
+    )
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+async fn log(tx: &mut Tx<'_>, invoice: i64, customer: i64, today: Date, what: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO dunning_log (invoice_id, customer_id, ts_ms, run_date, action) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(invoice)
+    .bind(customer)
+    .bind(now_ms())
+    .bind(super::common::fmt_date(today))
+    .bind(what)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Postpones dunning of an unpaid invoice: no reminder, fee or suspension
+/// before `until` (after today, at most 90 days ahead; field `until`).
+pub async fn postpone(db: &Db, invoice_id: i64, until: Date, today: Date, by: &str) -> Result<(), StoreError> {
+    if until <= today || super::period::days_between(today, until) > 90 {
+        return Err(StoreError::invalid("until", "a day after today, at most 90 days ahead"));
+    }
+    let customer: Option<i64> =
+        sqlx::query_scalar("SELECT customer_id FROM invoices WHERE id = $1 AND status IN ('open', 'partly-paid')")
+            .bind(invoice_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    let Some(customer) = customer else {
+        return Err(StoreError::Conflict(format!("invoice {invoice_id} has nothing open to chase")));
+    };
+    let until_s = super::common::fmt_date(until);
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO dunning_state (invoice_id, done, suspended, updated_ms, paused_until) VALUES ($1, 0, 0, $2, $3) \
+         ON CONFLICT (invoice_id) DO UPDATE SET paused_until = excluded.paused_until, updated_ms = excluded.updated_ms",
+    )
+    .bind(invoice_id)
+    .bind(now_ms())
+    .bind(&until_s)
+    .execute(&mut *tx)
+    .await?;
+    log(&mut tx, invoice_id, customer, today, &format!("postponed until {until_s} by {by}")).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Waives what is open of a late or reconnection fee: a ledger credit
+/// allocated to it. Returns the credit's ledger id.
+pub async fn waive_fee(db: &Db, ledger_id: i64, today: Date, by: &str) -> Result<i64, StoreError> {
+    let fee: Option<(i64, i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT customer_id, open_minor, currency, memo FROM ledger WHERE id = $1 \
+         AND kind IN ('late-fee', 'reconnection-fee')",
+    )
+    .bind(ledger_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some((customer, _, currency, memo)) = fee else {
+        return Err(StoreError::NotFound(format!("fee {ledger_id}")));
+    };
+    let cur = super::common::stored_currency(&currency)?;
+    let mut tx = db.begin().await?;
+    super::allocations::lock_customer(&mut tx, customer).await?;
+    // Read again under the lock: a payment may have paid it meanwhile.
+    let open: i64 =
+        sqlx::query_scalar("SELECT open_minor FROM ledger WHERE id = $1").bind(ledger_id).fetch_one(&mut *tx).await?;
+    if open <= 0 {
+        return Err(StoreError::Conflict("this fee is paid or waived already".into()));
+    }
+    let credit: i64 = sqlx::query_scalar(
+        "INSERT INTO ledger (customer_id, ts_ms, entry_date, due_date, kind, amount_minor, currency, invoice_id, \
+         payment_id, memo, open_minor) VALUES ($1, $2, $3, NULL, $4, $5, $6, NULL, NULL, $7, $8) RETURNING id",
+    )
+    .bind(customer)
+    .bind(now_ms())
+    .bind(super::common::fmt_date(today))
+    .bind(EntryKind::Credit)
+    .bind(-open)
+    .bind(&currency)
+    .bind(format!("Waived by {by}: {}", memo.unwrap_or_else(|| "fee".into())))
+    .bind(open)
+    .fetch_one(&mut *tx)
+    .await?;
+    let choice =
+        super::allocation::Choice { credit: credit as u64, debit: ledger_id as u64, amount: Money::new(open, cur) };
+    super::allocations::settle(&mut tx, customer, &[choice], "fee", by).await?;
+    tx.commit().await?;
+    Ok(credit)
+}
+
+/// Reactivates a customer dunning suspended, before they paid (a promise
+/// to pay): status `active`, their invoices no longer marked as
+/// suspending, and dunning paused until `until` so the next run does not
+/// suspend them again at once (field `until`).
+pub async fn reactivate(db: &Db, customer_id: i64, until: Date, today: Date, by: &str) -> Result<(), StoreError> {
+    if until <= today || super::period::days_between(today, until) > 90 {
+        return Err(StoreError::invalid("until", "a day after today, at most 90 days ahead"));
+    }
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM customers WHERE id = $1")
+        .bind(customer_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    match status.as_deref() {
+        None => return Err(StoreError::NotFound(format!("customer {customer_id}"))),
+        Some("suspended") => {}
+        Some(_) => return Err(StoreError::Conflict("the customer is not suspended".into())),
+    }
+    let until_s = super::common::fmt_date(until);
+    let mut tx = db.begin().await?;
+    set_status(&mut tx, customer_id, "active").await?;
+    let invoices: Vec<i64> = sqlx::query_scalar(
+        "SELECT i.id FROM invoices i WHERE i.customer_id = $1 AND (i.status IN ('open', 'partly-paid') \
+         OR i.id IN (SELECT invoice_id FROM dunning_state WHERE suspended <> 0))",
+    )
+    .bind(customer_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for inv in invoices {
+        sqlx::query(
+            "INSERT INTO dunning_state (invoice_id, done, suspended, updated_ms, paused_until) VALUES ($1, 0, 0, $2, $3) \
+             ON CONFLICT (invoice_id) DO UPDATE SET suspended = 0, paused_until = excluded.paused_until, \
+             updated_ms = excluded.updated_ms",
+        )
+        .bind(inv)
+        .bind(now_ms())
+        .bind(&until_s)
+        .execute(&mut *tx)
+        .await?;
+        log(&mut tx, inv, customer_id, today, &format!("reactivated by {by}, dunning paused until {until_s}")).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

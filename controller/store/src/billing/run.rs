@@ -122,6 +122,10 @@ pub struct RunSummary {
     pub empty: u64,
     /// Total of the invoices issued, minor units per currency code.
     pub totals: BTreeMap<String, i64>,
+    /// Per plan (`Home 25 (USD)`; one-time charges as `One-time charges
+    /// (USD)`): how many lines and their net amount, before tax.
+    #[serde(default)]
+    pub by_plan: BTreeMap<String, PlanTotal>,
     pub errors: Vec<CustomerError>,
     /// First and last number issued (numbers are consecutive in between,
     /// unless another run issued at the same time).
@@ -131,6 +135,33 @@ pub struct RunSummary {
     /// The run stopped early at a batch boundary (shutdown); run it again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopped: bool,
+}
+
+/// One plan's share of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PlanTotal {
+    pub lines: u64,
+    pub net_minor: i64,
+}
+
+/// Adds a draft's lines to the per-plan totals.
+fn add_by_plan(
+    by_plan: &mut BTreeMap<String, PlanTotal>,
+    catalog: &super::catalog::Catalog,
+    d: &super::invoice::InvoiceDraft,
+) -> Result<(), RunError> {
+    for l in &d.lines {
+        let name = match l.kind {
+            LineKind::Recurring { plan, .. } => {
+                catalog.plan(plan).map(|p| p.name.clone()).unwrap_or_else(|_| format!("plan {plan}"))
+            }
+            LineKind::OneTime { .. } => "One-time charges".to_string(),
+        };
+        let t = by_plan.entry(format!("{name} ({})", l.net.currency)).or_default();
+        t.lines += 1;
+        t.net_minor = t.net_minor.checked_add(l.net.minor).ok_or(BillingError::Overflow)?;
+    }
+    Ok(())
 }
 
 impl RunSummary {
@@ -263,6 +294,7 @@ pub async fn run(db: &Db, date: Date, opts: &RunOptions) -> Result<RunSummary, R
         already_issued: 0,
         empty: 0,
         totals: BTreeMap::new(),
+        by_plan: BTreeMap::new(),
         errors: Vec::new(),
         first_number: None,
         last_number: None,
@@ -296,6 +328,7 @@ pub async fn run(db: &Db, date: Date, opts: &RunOptions) -> Result<RunSummary, R
     if opts.preview {
         for p in &pending {
             add_total(&mut summary.totals, p.draft.total)?;
+            add_by_plan(&mut summary.by_plan, &inputs.catalog, &p.draft)?;
         }
         summary.invoices_issued = pending.len() as u64;
         if let Some(f) = &opts.progress {
@@ -335,7 +368,7 @@ pub async fn run(db: &Db, date: Date, opts: &RunOptions) -> Result<RunSummary, R
             break;
         }
         match store_batch(db, &ctx, &mut cache, batch).await {
-            Ok(out) => record(&mut summary, batch, out)?,
+            Ok(out) => record(&mut summary, &inputs.catalog, batch, out)?,
             Err(e) if batch.len() > 1 => {
                 tracing::warn!(error = %e, "billing run: a batch failed; storing its invoices one by one");
                 let mut failures = 0;
@@ -343,7 +376,7 @@ pub async fn run(db: &Db, date: Date, opts: &RunOptions) -> Result<RunSummary, R
                     match store_batch(db, &ctx, &mut cache, one).await {
                         Ok(out) => {
                             failures = 0;
-                            record(&mut summary, one, out)?;
+                            record(&mut summary, &inputs.catalog, one, out)?;
                         }
                         Err(e) => {
                             failures += 1;
@@ -399,10 +432,16 @@ struct Stored {
     already: u64,
 }
 
-fn record(summary: &mut RunSummary, batch: &[Pending], out: Stored) -> Result<(), RunError> {
+fn record(
+    summary: &mut RunSummary,
+    catalog: &super::catalog::Catalog,
+    batch: &[Pending],
+    out: Stored,
+) -> Result<(), RunError> {
     summary.already_issued += out.already;
     for (i, number) in out.numbers {
         add_total(&mut summary.totals, batch[i].draft.total)?;
+        add_by_plan(&mut summary.by_plan, catalog, &batch[i].draft)?;
         summary.invoices_issued += 1;
         if summary.first_number.is_none() {
             summary.first_number = Some(number.clone());
