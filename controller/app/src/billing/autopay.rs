@@ -319,19 +319,6 @@ pub async fn attempts_since(db: &Db, customer_id: i64, since_ms: i64) -> Result<
     store::attempts_since(db, customer_id, since_ms).await
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn retries_follow_the_schedule_then_stop() {
-        let d = 86_400_000;
-        assert_eq!(super::next_attempt(1, 0), Some(d));
-        assert_eq!(super::next_attempt(2, 0), Some(3 * d));
-        assert_eq!(super::next_attempt(3, 0), Some(7 * d));
-        assert_eq!(super::next_attempt(4, 0), None);
-        assert_eq!(super::next_attempt(0, 0), None);
-    }
-}
-
 /// Card and ACH payments came through the payment provider and go back
 /// through it; the others (cash, check, bank) are recorded only.
 pub fn refunds_through_provider(p: &store::PaymentRow) -> bool {
@@ -370,4 +357,17 @@ pub async fn refund(
         input.provider_refund_id = Some(id);
     }
     store::record_refund(db, &input).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn retries_follow_the_schedule_then_stop() {
+        let d = 86_400_000;
+        assert_eq!(super::next_attempt(1, 0), Some(d));
+        assert_eq!(super::next_attempt(2, 0), Some(3 * d));
+        assert_eq!(super::next_attempt(3, 0), Some(7 * d));
+        assert_eq!(super::next_attempt(4, 0), None);
+        assert_eq!(super::next_attempt(0, 0), None);
+    }
 }

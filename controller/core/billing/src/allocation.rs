@@ -289,7 +289,10 @@ mod tests {
         assert_eq!(s(5000, 5000, true, 0), InvoiceState::Void);
     }
 
-    fn items() -> impl Strategy<Value = (Vec<Debit>, Vec<Credit>, Vec<(usize, usize, i64)>)> {
+    /// Open debits, open credits, and raw (credit index, debit index, amount) choices.
+    type Items = (Vec<Debit>, Vec<Credit>, Vec<(usize, usize, i64)>);
+
+    fn items() -> impl Strategy<Value = Items> {
         (
             prop::collection::vec((0i64..120, 0i64..50_000), 0..12),
             prop::collection::vec((0i64..120, 0i64..50_000), 0..12),
