@@ -197,7 +197,11 @@ pub fn generic(text: &str, mapping: Option<&Mapping>, currency: Currency) -> Par
     if col(Field::Plan).is_some() {
         ok &= b.require(
             &t,
-            &[("price", col(Field::Price)), ("download speed", col(Field::DownMbps)), ("upload speed", col(Field::UpMbps))],
+            &[
+                ("price", col(Field::Price)),
+                ("download speed", col(Field::DownMbps)),
+                ("upload speed", col(Field::UpMbps)),
+            ],
         );
     }
     if !ok {
@@ -332,7 +336,8 @@ pub fn uisp(clients: &str, services: &str, currency: Currency) -> Parsed {
         };
         let email = row.text(c("email"));
         let phone = row.text(c("phone"));
-        let addr = address([row.text(c("street1")), row.text(c("street2")), row.text(c("city")), row.text(c("zipCode"))]);
+        let addr =
+            address([row.text(c("street1")), row.text(c("street2")), row.text(c("city")), row.text(c("zipCode"))]);
         let xy = coords(&mut row, c("clientLatitude"), c("clientLongitude"));
         let site = row.text(c("site"));
         let status = if truthy(row.raw(c("isArchived"))) {
@@ -462,15 +467,27 @@ pub fn splynx(customers: &str, services: &str, tariffs: &str, currency: Currency
                 let mut row = Row::new(&t, *line, cells);
                 let id = row.required(c("id"), "id");
                 // Splynx speeds are kbit/s.
-                let plan =
-                    service_plan(&mut row, c("title"), c("price"), c("speed_download"), c("speed_upload"), 0.001, currency);
+                let plan = service_plan(
+                    &mut row,
+                    c("title"),
+                    c("price"),
+                    c("speed_download"),
+                    c("speed_upload"),
+                    0.001,
+                    currency,
+                );
                 if !row.problems.is_empty() {
                     b.parsed.problems.extend(row.problems);
                     continue;
                 }
                 if let (Some(id), Some(plan)) = (id, plan) {
                     if tariff_by_id.contains_key(&id) {
-                        b.problem(t.file, *line, c("id").and_then(|i| t.headers.get(i)).map(String::as_str), format!("tariff id {id:?} appears twice"));
+                        b.problem(
+                            t.file,
+                            *line,
+                            c("id").and_then(|i| t.headers.get(i)).map(String::as_str),
+                            format!("tariff id {id:?} appears twice"),
+                        );
                         continue;
                     }
                     tariff_by_id.insert(id, plan);
@@ -494,7 +511,8 @@ pub fn splynx(customers: &str, services: &str, tariffs: &str, currency: Currency
         let name = row.required(c("name"), "name");
         let email = row.text(c("email"));
         let phone = row.text(c("phone"));
-        let addr = address([row.text(c("street_1")), row.text(c("street_2")), row.text(c("city")), row.text(c("zip_code"))]);
+        let addr =
+            address([row.text(c("street_1")), row.text(c("street_2")), row.text(c("city")), row.text(c("zip_code"))]);
         // gps: "lat,lon".
         let xy = match row.raw(c("gps")) {
             None => None,

@@ -185,9 +185,10 @@ impl Mapping {
         let mut m = Mapping::default();
         let mut used = vec![false; headers.len()];
         for &f in Field::ALL {
-            let found = f.synonyms().iter().find_map(|syn| {
-                headers.iter().enumerate().position(|(i, h)| !used[i] && squash(h) == *syn)
-            });
+            let found = f
+                .synonyms()
+                .iter()
+                .find_map(|syn| headers.iter().enumerate().position(|(i, h)| !used[i] && squash(h) == *syn));
             if let Some(i) = found {
                 used[i] = true;
                 m.set(f, Some(i));
@@ -218,9 +219,10 @@ impl Mapping {
                 m.set(field, None);
                 continue;
             }
-            let i = headers.iter().position(|h| h.trim().eq_ignore_ascii_case(col)).ok_or_else(|| {
-                MappingError::UnknownColumn { field: field.as_str(), column: col.to_string() }
-            })?;
+            let i = headers
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(col))
+                .ok_or_else(|| MappingError::UnknownColumn { field: field.as_str(), column: col.to_string() })?;
             m.set(field, Some(i));
         }
         Ok(m)

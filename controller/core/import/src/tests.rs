@@ -23,7 +23,10 @@ fn generic_csv_guesses_the_mapping_and_reports_every_bad_line() {
     assert_eq!(ada.coords, Some((44.1, -93.2)));
     assert_eq!(ada.site.as_deref(), Some("north"));
     assert_eq!(ada.balance_minor, Some(1250));
-    assert_eq!(ada.services[0].plan, Plan { name: "Gold".into(), price_minor: 4500, down_kbps: 50_000, up_kbps: 10_000 });
+    assert_eq!(
+        ada.services[0].plan,
+        Plan { name: "Gold".into(), price_minor: 4500, down_kbps: 50_000, up_kbps: 10_000 }
+    );
     assert_eq!(ada.cpes[0].mac.as_deref(), Some("24:a4:3c:7e:01:9a"));
     assert_eq!(ada.cpes[0].ip.as_deref(), Some("10.0.0.5"));
     assert!(p.customers[1].services.is_empty());
@@ -78,8 +81,14 @@ fn uisp_clients_and_services() {
     assert_eq!(p.skipped.len(), 1);
     assert!(parse(Source::Uisp, Files { customers: UISP_CLIENTS, ..Default::default() }, None, USD).is_err());
     let bad = "id,clientId,servicePlanName,price,downloadSpeed,uploadSpeed\n1,99,X,1,1,1\n2,7,Y,-1,1,1\n3,7,Z,1,0,1\n";
-    let p = parse(Source::Uisp, Files { customers: UISP_CLIENTS, services: Some(bad), tariffs: None }, None, USD).unwrap();
-    assert_eq!(lines(&p), [(FileKind::Services, 2), (FileKind::Services, 3), (FileKind::Services, 4)], "{:#?}", p.problems);
+    let p =
+        parse(Source::Uisp, Files { customers: UISP_CLIENTS, services: Some(bad), tariffs: None }, None, USD).unwrap();
+    assert_eq!(
+        lines(&p),
+        [(FileKind::Services, 2), (FileKind::Services, 3), (FileKind::Services, 4)],
+        "{:#?}",
+        p.problems
+    );
 }
 
 #[test]
