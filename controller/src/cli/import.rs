@@ -72,7 +72,11 @@ pub async fn run_import(a: ImportArgs, app: &App) -> anyhow::Result<()> {
     );
     anyhow::ensure!(a.map.is_empty() || source == Source::Csv, "--map is for --format csv only");
     let texts = a.files.iter().map(read).collect::<anyhow::Result<Vec<_>>>()?;
-    let files = Files { customers: &texts[0], services: texts.get(1).map(String::as_str), tariffs: texts.get(2).map(String::as_str) };
+    let files = Files {
+        customers: &texts[0],
+        services: texts.get(1).map(String::as_str),
+        tariffs: texts.get(2).map(String::as_str),
+    };
     let mapping = match source {
         Source::Csv => {
             let headers = import::headers(&texts[0]).unwrap_or_default();

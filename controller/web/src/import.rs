@@ -58,8 +58,7 @@ fn counts_row(t: &mut Table<'_>, what: &str, c: &Counts) {
 }
 
 fn report_view(r: &Report) -> Markup {
-    let mut counts =
-        Table::new("Nothing.").col("What").num_col("To create").num_col("To update").num_col("Unchanged");
+    let mut counts = Table::new("Nothing.").col("What").num_col("To create").num_col("To update").num_col("Unchanged");
     if !r.dry_run {
         counts = Table::new("Nothing.").col("What").num_col("Created").num_col("Updated").num_col("Unchanged");
     }
@@ -210,8 +209,9 @@ pub async fn page_get(c: Caller) -> Markup {
 }
 
 fn options(st: &AppState, currency: &str) -> Options {
+    let currency = if currency.trim().is_empty() { "USD" } else { currency.trim() };
     Options {
-        currency: currency.trim().to_ascii_uppercase(),
+        currency: currency.to_ascii_uppercase(),
         today: today(),
         billing_day: 1,
         site_interval_ms: st.settings.monitoring.default_interval_ms,
@@ -240,7 +240,9 @@ pub async fn upload(c: Caller, State(st): State<AppState>, mut form: Multipart) 
         match name.as_str() {
             "customers" | "services" | "tariffs" => {
                 let text = match field.bytes().await {
-                    Ok(b) => String::from_utf8(b.to_vec()).map_err(|_| "not UTF-8 text (export it as UTF-8 CSV)".into()),
+                    Ok(b) => {
+                        String::from_utf8(b.to_vec()).map_err(|_| "not UTF-8 text (export it as UTF-8 CSV)".into())
+                    }
                     Err(e) => Err(format!("the upload broke off: {e}")),
                 };
                 files.insert(name, text);
@@ -287,16 +289,9 @@ pub async fn upload(c: Caller, State(st): State<AppState>, mut form: Multipart) 
         let headers = import::headers(&upload.customers).unwrap_or_default();
         MappingView { mapping: Mapping::guess(&headers), headers }
     });
-    let report = import::import(
-        &st.db,
-        source,
-        upload.files(),
-        mapping.as_ref().map(|m| &m.mapping),
-        &opts,
-        true,
-        &c.actor(),
-    )
-    .await?;
+    let report =
+        import::import(&st.db, source, upload.files(), mapping.as_ref().map(|m| &m.mapping), &opts, true, &c.actor())
+            .await?;
     let view = ResultView { token, source, currency: opts.currency.clone(), mapping, report };
     Ok(import_page(&c, &FormErrors::new(), &f, Some(&view)).into_response())
 }
@@ -346,7 +341,13 @@ pub async fn run(c: Caller, State(st): State<AppState>, Form(form): Form<HashMap
     )
     .await?;
     let status = if report.problems.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    let view = ResultView { token: upload.token.clone(), source: upload.source, currency: opts.currency.clone(), mapping, report };
+    let view = ResultView {
+        token: upload.token.clone(),
+        source: upload.source,
+        currency: opts.currency.clone(),
+        mapping,
+        report,
+    };
     Ok((status, import_page(&c, &FormErrors::new(), &f, Some(&view))).into_response())
 }
 

@@ -42,7 +42,7 @@ impl Table {
                     if rec.iter().all(str::is_empty) {
                         continue;
                     }
-                    self.rows.push((line, rec.iter().map(str::to_string).collect()));
+                    self.rows.push((line, rec.iter().map(unguard).collect()));
                 }
                 Err(e) => {
                     let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
@@ -77,6 +77,15 @@ impl<'t> Row<'t> {
         let mut r = Row { table, line, cells, problems: Vec::new() };
         if let Some(why) = cells.first().and_then(|c| c.strip_prefix('\u{0}')) {
             r.problems.push(Problem { file: table.file, line, column: None, reason: why.to_string() });
+        } else if cells.len() > table.headers.len() && cells[table.headers.len()..].iter().any(|c| !c.trim().is_empty())
+        {
+            // Usually an unquoted comma (`1,000.00`): the cells have shifted.
+            let why = format!(
+                "{} cells, the header has {}: quote values that hold a comma",
+                cells.len(),
+                table.headers.len()
+            );
+            r.problems.push(Problem { file: table.file, line, column: None, reason: why });
         }
         r
     }
@@ -186,6 +195,15 @@ impl<'t> Row<'t> {
                 None
             }
         }
+    }
+}
+
+/// A cell as it was before the formula-injection guard of a CSV export
+/// (Mast's own, `mast_text_core::csv`, and spreadsheets'): `'+1 555` is `+1 555`.
+fn unguard(s: &str) -> String {
+    match s.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest.to_string(),
+        _ => s.to_string(),
     }
 }
 

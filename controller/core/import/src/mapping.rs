@@ -138,7 +138,7 @@ impl Field {
             Field::DownMbps => &["downmbps", "download", "downloadmbps", "down", "downloadspeed", "downspeed"],
             Field::UpMbps => &["upmbps", "upload", "uploadmbps", "up", "uploadspeed", "upspeed"],
             Field::Mac => &["mac", "cpemac", "macaddress", "radiomac"],
-            Field::Ip => &["ip", "cpeip", "ipaddress", "ipv4"],
+            Field::Ip => &["ip", "cpeip", "ipaddress", "ipv4", "radioip"],
         }
     }
 }

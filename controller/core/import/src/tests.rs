@@ -126,6 +126,11 @@ fn cells() {
     assert_eq!(parse_amount("99999999999999999999", USD), None);
     assert_eq!(parse_mac("24A43C7E019A").as_deref(), Some("24:a4:3c:7e:01:9a"));
     assert_eq!(parse_mac("24:a4:3c:7e:01"), None);
+    // What the export's formula guard wrote reads back as it was.
+    let p =
+        parse(Source::Csv, Files { customers: "id,name,phone\n1,Ada,'+1 555 0100\n", ..Default::default() }, None, USD)
+            .unwrap();
+    assert_eq!(p.customers[0].phone.as_deref(), Some("+1 555 0100"));
 }
 
 fn arb_cell() -> impl proptest::strategy::Strategy<Value = String> {
