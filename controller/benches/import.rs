@@ -18,7 +18,8 @@ fn export(n: usize) -> (String, String) {
     let mut clients = String::from(
         "id,clientType,firstName,lastName,email,phone,street1,city,zipCode,clientLatitude,clientLongitude,accountBalance,site\n",
     );
-    let mut services = String::from("id,clientId,status,servicePlanName,price,downloadSpeed,uploadSpeed,macAddress,ipRange\n");
+    let mut services =
+        String::from("id,clientId,status,servicePlanName,price,downloadSpeed,uploadSpeed,macAddress,ipRange\n");
     for i in 1..=n {
         let balance = if i % 7 == 0 { format!("-{}.25", i % 90) } else { String::new() };
         clients.push_str(&format!(
@@ -101,7 +102,8 @@ async fn raw_inserts(db: &Db, n: usize) -> anyhow::Result<(usize, f64)> {
         .bind(plan)
         .execute(&mut *tx)
         .await?;
-        let mac = format!("06:00:{:02x}:{:02x}:{:02x}:{:02x}", (i >> 24) & 0xff, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+        let mac =
+            format!("06:00:{:02x}:{:02x}:{:02x}:{:02x}", (i >> 24) & 0xff, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
         sqlx::query("INSERT INTO customer_devices (mac, customer_id, created_ms) VALUES ($1, $2, 0)")
             .bind(&mac)
             .bind(id)

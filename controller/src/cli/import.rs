@@ -139,6 +139,7 @@ pub async fn run_export(a: ExportArgs, app: &App) -> anyhow::Result<()> {
         What::Devices => Export::Devices,
     };
     let text = export::csv_of(&app.db, what).await?;
+    mast_controller::audit::record(&app.db, &actor(), "export", what.as_str(), "csv").await?;
     match a.output {
         Some(p) => std::fs::write(&p, text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
         None => {

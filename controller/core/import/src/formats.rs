@@ -16,11 +16,19 @@ struct Builder {
     by_id: HashMap<String, usize>,
     plans: HashMap<String, (Plan, FileKind, usize)>,
     service_ids: HashMap<String, usize>,
+    /// MAC -> (file, line) where it first appeared: a CPE serves one customer.
+    macs: HashMap<String, (FileKind, usize)>,
 }
 
 impl Builder {
     fn new() -> Builder {
-        Builder { parsed: Parsed::default(), by_id: HashMap::new(), plans: HashMap::new(), service_ids: HashMap::new() }
+        Builder {
+            parsed: Parsed::default(),
+            by_id: HashMap::new(),
+            plans: HashMap::new(),
+            service_ids: HashMap::new(),
+            macs: HashMap::new(),
+        }
     }
 
     fn problem(&mut self, file: FileKind, line: usize, column: Option<&str>, reason: impl Into<String>) {
@@ -49,6 +57,22 @@ impl Builder {
         ok
     }
 
+    /// The CPE's MAC is not another line's; reports it otherwise.
+    fn mac_is_new(&mut self, cpe: &Cpe) -> bool {
+        let Some(mac) = &cpe.mac else { return true };
+        match self.macs.get(mac) {
+            Some(&(f, l)) => {
+                let why = format!("MAC {mac} is also on {} line {l} (a CPE serves one customer)", f.as_str());
+                self.problem(cpe.file, cpe.line, None, why);
+                false
+            }
+            None => {
+                self.macs.insert(mac.clone(), (cpe.file, cpe.line));
+                true
+            }
+        }
+    }
+
     fn add_customer(&mut self, row: Row<'_>, c: Option<Customer>, id_col: Option<usize>) {
         let Row { problems, table, line, .. } = row;
         if !problems.is_empty() {
@@ -60,6 +84,9 @@ impl Builder {
             let first_line = self.parsed.customers[first].line;
             let column = id_col.and_then(|i| table.headers.get(i)).map(String::as_str);
             self.problem(table.file, line, column, format!("id {:?} is also on line {first_line}", c.external_id));
+            return;
+        }
+        if !c.cpes.iter().all(|cpe| self.mac_is_new(cpe)) {
             return;
         }
         self.by_id.insert(c.external_id.clone(), self.parsed.customers.len());
@@ -105,7 +132,9 @@ impl Builder {
             self.service_ids.insert(s.external_id.clone(), line);
             self.parsed.customers[i].services.push(s);
         }
-        if let Some(c) = cpe {
+        if let Some(c) = cpe
+            && self.mac_is_new(&c)
+        {
             self.parsed.customers[i].cpes.push(c);
         }
     }
