@@ -145,7 +145,7 @@ struct ServiceRow {
 
 fn mbps(kbps: i64) -> String {
     let k = kbps.unsigned_abs();
-    if k % 1000 == 0 { (k / 1000).to_string() } else { format!("{}.{:03}", k / 1000, k % 1000) }
+    if k.is_multiple_of(1000) { (k / 1000).to_string() } else { format!("{}.{:03}", k / 1000, k % 1000) }
 }
 
 async fn services(db: &Db) -> Result<String, StoreError> {

@@ -298,7 +298,7 @@ pub async fn run(
 }
 
 fn sort_problems(p: &mut [Problem]) {
-    p.sort_by(|a, b| (a.file, a.line).cmp(&(b.file, b.line)));
+    p.sort_by_key(|a| (a.file, a.line));
 }
 
 async fn write(

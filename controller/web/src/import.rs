@@ -173,6 +173,13 @@ fn import_page(c: &Caller, errors: &FormErrors, form: &UploadForm, result: Optio
     )
 }
 
+/// The mapping step's choices: no column, or a column of the file by its index.
+fn column_options(headers: &[String]) -> Vec<(String, String)> {
+    let mut opts = vec![(String::new(), "(not in the file)".to_string())];
+    opts.extend(headers.iter().enumerate().map(|(i, h)| (i.to_string(), h.clone())));
+    opts
+}
+
 fn result_view(csrf: &str, r: &ResultView) -> Markup {
     let errors = FormErrors::new();
     let f = Fields::new("map", &errors);
@@ -185,10 +192,9 @@ fn result_view(csrf: &str, r: &ResultView) -> Markup {
                 @if let Some(m) = &r.mapping {
                     h3 { "Columns" }
                     p.muted { "Which column of your file holds what (guessed from the header). Change it and check again." }
+                    @let opts = column_options(&m.headers);
+                    @let refs: Vec<(&str, &str)> = opts.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
                     @for field in Field::ALL {
-                        @let mut opts = vec![(String::new(), "(not in the file)".to_string())];
-                        @let _ = opts.extend(m.headers.iter().enumerate().map(|(i, h)| (i.to_string(), h.clone())));
-                        @let refs: Vec<(&str, &str)> = opts.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
                         @let chosen = m.mapping.get(*field).map(|i| i.to_string()).unwrap_or_default();
                         (f.select_field(&format!("map_{}", field.as_str()), field.label(), &refs, &chosen, FieldOpts::new()))
                     }

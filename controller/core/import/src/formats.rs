@@ -285,7 +285,7 @@ pub fn generic(text: &str, mapping: Option<&Mapping>, currency: Currency) -> Par
                     .into_iter()
                     .collect(),
                 cpes: (mac.is_some() || ip.is_some())
-                    .then(|| Cpe { file: t.file, line: *line, mac, ip })
+                    .then_some(Cpe { file: t.file, line: *line, mac, ip })
                     .into_iter()
                     .collect(),
                 external_id,
@@ -450,7 +450,7 @@ fn finish_service(
     if !b.check_plan(&plan, file, line, plan_col.as_deref()) {
         return;
     }
-    let cpe = (mac.is_some() || ip.is_some()).then(|| Cpe { file, line, mac, ip });
+    let cpe = (mac.is_some() || ip.is_some()).then_some(Cpe { file, line, mac, ip });
     b.attach(file, line, &customer, Some(Service { file, line, external_id: id, plan }), cpe);
 }
 
