@@ -203,6 +203,11 @@ async fn import_an_isp(backend: Backend) -> anyhow::Result<()> {
         .await?;
     assert_eq!(r.status, 400);
     assert!(r.body.contains("import-services-error"), "the missing file, next to its field: {}", r.body);
+    s.get("/import").await?;
+    let latin1 = b"id,name\n1,Jos\xe9\n".to_vec();
+    let r = s.post_files("/import", &[("format", "csv")], vec![("customers", "l.csv", "text/csv", latin1)]).await?;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("import-customers-error") && r.body.contains("UTF-8"), "{}", r.body);
     let files = vec![
         ("customers", "c.csv", "text/csv", read("splynx-customers.csv")),
         ("services", "s.csv", "text/csv", read("splynx-services.csv")),
