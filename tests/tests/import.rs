@@ -208,6 +208,10 @@ async fn import_an_isp(backend: Backend) -> anyhow::Result<()> {
     let r = s.post_files("/import", &[("format", "csv")], vec![("customers", "l.csv", "text/csv", latin1)]).await?;
     assert_eq!(r.status, 400);
     assert!(r.body.contains("import-customers-error") && r.body.contains("UTF-8"), "{}", r.body);
+    s.get("/import").await?;
+    let nul = b"id,name\n1,A\0da\n".to_vec();
+    let r = s.post_files("/import", &[("format", "csv")], vec![("customers", "n.csv", "text/csv", nul)]).await?;
+    assert_eq!(r.status, 400, "a NUL byte is a form error, not a 500: {}", r.body);
     let files = vec![
         ("customers", "c.csv", "text/csv", read("splynx-customers.csv")),
         ("services", "s.csv", "text/csv", read("splynx-services.csv")),

@@ -246,6 +246,8 @@ pub async fn upload(c: Caller, State(st): State<AppState>, mut form: Multipart) 
         match name.as_str() {
             "customers" | "services" | "tariffs" => {
                 let text = match field.bytes().await {
+                    // A NUL byte is no CSV, and PostgreSQL refuses it in text.
+                    Ok(b) if b.contains(&0) => Err("not a CSV file (it holds NUL bytes)".to_string()),
                     Ok(b) => {
                         String::from_utf8(b.to_vec()).map_err(|_| "not UTF-8 text (export it as UTF-8 CSV)".into())
                     }
