@@ -79,6 +79,12 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cli::agent::AgentCmd,
     },
+    /// Import customers, services, balances, CPEs and sites from UISP CRM,
+    /// Splynx or any CSV (try --dry-run first; all or nothing; importing
+    /// again updates instead of duplicating).
+    Import(cli::import::ImportArgs),
+    /// Export customers, services or devices as CSV.
+    Export(cli::import::ExportArgs),
     /// Customers and the CPEs that serve them.
     Customer {
         #[command(subcommand)]
@@ -199,6 +205,8 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
         }
         Cmd::Agent { cmd } => cli::agent::run(cmd, &app).await,
         Cmd::Customer { cmd } => cli::customer::run(cmd, &app).await,
+        Cmd::Import(a) => cli::import::run_import(a, &app).await,
+        Cmd::Export(a) => cli::import::run_export(a, &app).await,
         Cmd::Maintenance { cmd } => cli::maintenance::run(cmd, &app).await,
         Cmd::Site { cmd } => cli::site::run(cmd, &app).await,
         Cmd::Token { cmd } => cli::token::run(cmd, &app).await,

@@ -957,6 +957,16 @@ impl WebSession {
         fields: &[(&str, &str)],
         file: (&str, &str, &str, Vec<u8>),
     ) -> anyhow::Result<PageResponse> {
+        self.post_files(path, fields, vec![file]).await
+    }
+
+    /// [`WebSession::post_file`] with several files.
+    pub async fn post_files(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: Vec<(&str, &str, &str, Vec<u8>)>,
+    ) -> anyhow::Result<PageResponse> {
         let mut form = reqwest::multipart::Form::new();
         if let Some(tok) = self.csrf.clone() {
             form = form.text("csrf", tok);
@@ -964,9 +974,10 @@ impl WebSession {
         for (k, v) in fields {
             form = form.text(k.to_string(), v.to_string());
         }
-        let (name, file_name, mime, bytes) = file;
-        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()).mime_str(mime)?;
-        form = form.part(name.to_string(), part);
+        for (name, file_name, mime, bytes) in files {
+            let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()).mime_str(mime)?;
+            form = form.part(name.to_string(), part);
+        }
         let req = self.http.post(format!("{}{path}", self.base)).multipart(form);
         self.send(req).await
     }

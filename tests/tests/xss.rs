@@ -221,7 +221,9 @@ async fn hostile_text_is_escaped_everywhere(backend: Backend) -> anyhow::Result<
     assert!(shown.iter().any(|p| p.starts_with("/portal")), "the portal shows the canary escaped: {shown:?}");
 
     // CSV exports: formulas neutralised, the canary kept as text.
-    for path in ["/audit.csv", "/billing/reports?month=2026-12&format=csv"] {
+    for path in
+        ["/audit.csv", "/billing/reports?month=2026-12&format=csv", "/export/customers.csv", "/export/services.csv"]
+    {
         let r = s.get(path).await?;
         assert_eq!(r.status, 200, "{path}");
         assert_csv_safe(path, &r.body);

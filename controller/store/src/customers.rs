@@ -278,39 +278,45 @@ pub async fn update(db: &Db, id: i64, input: &CustomerInput) -> Result<Customer,
         return Err(StoreError::NotFound(format!("no customer {id}")));
     }
     if v.email != current.email {
-        // The portal signs in with the customer's address: a changed address
-        // moves the login (the old one no longer signs in), a removed one
-        // disables it, and open portal sessions end either way.
-        let now = now_ms();
-        let moved = match &v.email {
-            Some(e) => sqlx::query(
-                "UPDATE portal_logins SET email = $1, updated_ms = $2 WHERE customer_id = $3 \
-                 AND NOT EXISTS (SELECT 1 FROM portal_logins o WHERE o.email = $1 AND o.customer_id <> $3)",
-            )
-            .bind(e.to_ascii_lowercase())
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-            None => 0,
-        };
-        if moved == 0 {
-            sqlx::query("UPDATE portal_logins SET disabled_ms = $1, updated_ms = $1 WHERE customer_id = $2")
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("DELETE FROM portal_sessions WHERE customer_id = $1").bind(id).execute(&mut *tx).await?;
+        email_changed(&mut tx, id, &v.email).await?;
     }
     tx.commit().await?;
     get(db, id).await?.ok_or_else(|| StoreError::Corrupt("customer vanished".into()))
 }
 
+/// After a customer's email changed (in `tx`): the portal signs in with the
+/// customer's address, so a changed address moves the login (the old one no
+/// longer signs in), a removed one disables it, and open portal sessions end
+/// either way. Also used by the import (`crate::import`).
+pub(crate) async fn email_changed(tx: &mut Tx<'_>, id: i64, email: &Option<String>) -> Result<(), StoreError> {
+    let now = now_ms();
+    let moved = match email {
+        Some(e) => sqlx::query(
+            "UPDATE portal_logins SET email = $1, updated_ms = $2 WHERE customer_id = $3 \
+             AND NOT EXISTS (SELECT 1 FROM portal_logins o WHERE o.email = $1 AND o.customer_id <> $3)",
+        )
+        .bind(e.to_ascii_lowercase())
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+        None => 0,
+    };
+    if moved == 0 {
+        sqlx::query("UPDATE portal_logins SET disabled_ms = $1, updated_ms = $1 WHERE customer_id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM portal_sessions WHERE customer_id = $1").bind(id).execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Links a normalised MAC (a CPE serves one customer: linking it elsewhere
 /// moves it).
-async fn link(tx: &mut Tx<'_>, customer_id: i64, mac: &str) -> Result<(), StoreError> {
+pub(crate) async fn link(tx: &mut Tx<'_>, customer_id: i64, mac: &str) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO customer_devices (mac, customer_id, created_ms) VALUES ($1, $2, $3) \
          ON CONFLICT (mac) DO UPDATE SET customer_id = excluded.customer_id",

@@ -27,6 +27,7 @@ pub mod client;
 pub mod customers;
 pub mod dunning;
 pub mod error;
+pub mod import;
 pub mod incidents;
 pub mod invoices;
 pub mod login;
@@ -334,6 +335,12 @@ routes! {
     POST "/billing/runs" Page Access::Roles(runs::RUNNERS) => post(runs::run);
     GET "/billing/bank" Page Access::Roles(runs::RUNNERS) => get(runs::bank);
     POST "/billing/bank" Page Access::Roles(runs::RUNNERS) => post(runs::import_bank);
+    GET "/import" Page Access::Roles(import::IMPORTERS) => get(import::page_get);
+    POST "/import" Page Access::Roles(import::IMPORTERS) => post(import::upload).layer(axum::extract::DefaultBodyLimit::max(import::MAX_IMPORT_UPLOAD));
+    POST "/import/run" Page Access::Roles(import::IMPORTERS) => post(import::run);
+    GET "/export/customers.csv" Page Access::Roles(import::IMPORTERS) => get(import::export_customers);
+    GET "/export/services.csv" Page Access::Roles(import::IMPORTERS) => get(import::export_services);
+    GET "/export/devices.csv" Page Access::Roles(import::IMPORTERS) => get(import::export_devices);
     GET "/billing/plans" Page Access::Roles(catalog::READERS) => get(catalog::plans);
     POST "/billing/plans" Page Access::Roles(catalog::EDITORS) => post(catalog::add_plan);
     GET "/billing/plans/{id}" Page Access::Roles(catalog::READERS) => get(catalog::plan);
@@ -553,7 +560,12 @@ pub async fn authorize(
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("multipart/form-data"));
-        let limit = if multipart { MAX_UPLOAD } else { 256 * 1024 };
+        let limit = match (multipart, parts.uri.path()) {
+            // The import page takes a whole ISP's exports.
+            (true, "/import") => import::MAX_IMPORT_UPLOAD,
+            (true, _) => MAX_UPLOAD,
+            (false, _) => 256 * 1024,
+        };
         let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
             return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
         };

@@ -31,6 +31,7 @@ pub fn nav(role: Role) -> Vec<ui::NavItem<'static>> {
     }
     if matches!(role, Role::Admin | Role::Billing) {
         v.push(item("/billing/reports", "Billing"));
+        v.push(item("/import", "Import"));
     }
     if role == Role::Admin {
         v.extend([
