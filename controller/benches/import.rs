@@ -125,7 +125,7 @@ async fn raw_inserts(db: &Db, n: usize) -> anyhow::Result<(usize, f64)> {
         if i % 7 == 0 {
             sqlx::query(
                 "INSERT INTO ledger (customer_id, ts_ms, entry_date, due_date, kind, amount_minor, currency, invoice_id, \
-                 payment_id, memo) VALUES ($1, 0, '2026-12-01', NULL, 'adjustment', 125, 'USD', NULL, NULL, 'raw')",
+                 payment_id, memo, open_minor) VALUES ($1, 0, '2026-12-01', NULL, 'adjustment', 125, 'USD', NULL, NULL, 'raw', 125)",
             )
             .bind(id)
             .execute(&mut *tx)

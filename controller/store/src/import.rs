@@ -673,7 +673,7 @@ async fn write(
                 };
                 sqlx::query(
                     "INSERT INTO ledger (customer_id, ts_ms, entry_date, due_date, kind, amount_minor, currency, \
-                     invoice_id, payment_id, memo) VALUES ($1, $2, $3, NULL, $4, $5, $6, NULL, NULL, $7)",
+                     invoice_id, payment_id, memo, open_minor) VALUES ($1, $2, $3, NULL, $4, $5, $6, NULL, NULL, $7, $8)",
                 )
                 .bind(customer_id)
                 .bind(now)
@@ -682,8 +682,11 @@ async fn write(
                 .bind(diff)
                 .bind(currency)
                 .bind(&memo)
+                .bind(diff.unsigned_abs().min(i64::MAX as u64) as i64)
                 .execute(&mut **tx)
                 .await?;
+                // A later import's correction pays (or is paid by) what is open.
+                crate::billing::allocations::settle(tx, customer_id, &[], "", "import").await?;
                 if booked_sum.contains_key(&customer_id) {
                     rep.balances.updated += 1;
                 } else {
