@@ -428,6 +428,64 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.screenshot("18f-customer-service").await?;
     b.client.goto(&format!("{base}/customers/{cust_id}")).await?;
     b.client.find(Locator::Id("customer-plan")).await?;
+    // The billing office: the invoice run for Ada's next invoice date,
+    // previewed with its totals per plan, then run; the invoice list; a
+    // credit note for part of the line (with its PDF); a payment recorded
+    // and refunded; a void; the dunning desk.
+    let page = b.client.source().await?;
+    let next = page.split("Next invoice: ").nth(1).map(|r| r[..10].to_string()).expect("the next invoice date");
+    b.client.goto(&format!("{base}/billing/runs")).await?;
+    b.client.execute("document.getElementById('run-date').value = arguments[0]", vec![next.clone().into()]).await?;
+    b.client.find(Locator::Id("preview-run")).await?.click().await?;
+    b.client.wait().for_element(Locator::Id("run-by-plan")).await?;
+    assert!(b.client.source().await?.contains("Rural 25 (USD)"), "the preview's totals per plan");
+    b.screenshot("18i-run-preview").await?;
+    b.client.find(Locator::Id("run-now")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("#run-issued")).await?;
+    assert_eq!(b.client.find(Locator::Css("#run-issued")).await?.text().await?, "1");
+    b.client.goto(&format!("{base}/billing/invoices")).await?;
+    b.client.wait().for_element(Locator::Css("#invoice-totals")).await?;
+    b.screenshot("18j-invoice-list").await?;
+    let href =
+        b.client.find(Locator::Css("table a[href^='/invoices/']")).await?.attr("href").await?.unwrap_or_default();
+    let invoice_url = format!("{base}{href}");
+    b.client.goto(&invoice_url).await?;
+    b.screenshot("18j2-invoice").await?;
+    b.client.wait().for_element(Locator::Css("form.credit-form")).await?;
+    b.client.find(Locator::Css("#credit-mode option[value='lines']")).await?.click().await?;
+    type_in_id(&b, "credit-line_0", "5.00").await?;
+    type_in_id(&b, "credit-reason", "Outage credit").await?;
+    b.client.find(Locator::Id("issue-credit")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("a[href^='/credit-notes/']")).await?;
+    assert!(b.client.source().await?.contains("Partly paid"), "the credit note leaves it partly paid");
+    b.screenshot("18k-credit-note").await?;
+    b.client.find(Locator::Css("a[href^='/credit-notes/']")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("article.invoice")).await?;
+    assert!(b.client.source().await?.contains("CREDIT NOTE"));
+    b.screenshot("18l-credit-note-page").await?;
+    b.client.goto(&format!("{base}/customers/{cust_id}")).await?;
+    type_in_id(&b, "payment-amount", "10.00").await?;
+    b.client.find(Locator::Css("#payment-method option[value='cash']")).await?.click().await?;
+    b.client.find(Locator::Css("#record-payment + form button[type='submit']")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("ul.payments a")).await?;
+    b.client.find(Locator::Css("ul.payments a")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("form.refund-form")).await?;
+    type_in_id(&b, "refund-amount", "10.00").await?;
+    type_in_id(&b, "refund-reason", "Paid twice").await?;
+    b.client.find(Locator::Id("refund-now")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("#payment-refunded")).await?;
+    assert_eq!(b.client.find(Locator::Id("payment-refunded")).await?.text().await?, "10.00 USD");
+    b.screenshot("18m-payment-refunded").await?;
+    b.client.goto(&invoice_url).await?;
+    type_in_id(&b, "void-reason", "Issued by mistake").await?;
+    b.client.find(Locator::Id("void-now")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("p.callout")).await?;
+    assert!(b.client.find(Locator::Id("invoice-status")).await?.text().await?.contains("Void"));
+    b.screenshot("18n-invoice-void").await?;
+    b.client.goto(&format!("{base}/billing/dunning")).await?;
+    b.screenshot("18o-dunning-desk").await?;
+    b.client.goto(&format!("{base}/billing/payments")).await?;
+    b.screenshot("18p-payments").await?;
     b.client.set_window_size(390, 844).await?;
     // The menu opens at phone width.
     b.client.find(Locator::Css("label.nav-button")).await?.click().await?;

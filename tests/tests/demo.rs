@@ -188,6 +188,16 @@ async fn the_demo_shows_radios_customers_an_outage_and_its_notices() -> anyhow::
     let mut portal = session(&p);
     let r = portal.login_at("/portal/login", &p.portal_email, &p.portal_password).await?;
     assert_eq!(r.status, 303, "the printed portal login works: {}", r.body);
+    // The portal shows the customer's radio as the agents see it.
+    let mut home = String::new();
+    for _ in 0..60 {
+        home = portal.get("/portal").await?.body;
+        if home.contains("id=\"connection\"") && home.contains("Radio ") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    assert!(home.contains("id=\"connection\""), "the connection state in the portal: {home}");
 
     // A restart on the same data directory: the same login and token, the
     // same agents back (no new enrollment, no leftovers), one admin.

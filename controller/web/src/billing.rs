@@ -682,14 +682,18 @@ pub fn invoice_html(doc: &InvoiceDocument) -> Markup {
     if let Some(c) = &doc.credits_applied {
         totals.push(("Credits applied", c.as_str()));
     }
+    // A credit note is drawn by the same code with its own labels.
+    let is_invoice = doc.labels.invoice == "INVOICE";
+    let title = if is_invoice { "Invoice".to_string() } else { doc.labels.invoice.clone() };
+    let due_label = if is_invoice { "Due".to_string() } else { doc.labels.due_date.clone() };
     html! {
         article.invoice {
             div.inv-head {
                 div { (party(&doc.operator)) }
                 div {
-                    h1 { "Invoice " (doc.number) }
+                    h1 { (title) " " (doc.number) }
                     "Issued " (doc.issue_date) br;
-                    "Due " strong { (doc.due_date) } br;
+                    (due_label) " " strong { (doc.due_date) } br;
                     "Period " (doc.period)
                 }
             }
@@ -709,11 +713,13 @@ pub fn invoice_html(doc: &InvoiceDocument) -> Markup {
                             }
                         }
                         @for (k, v) in &totals { tr { td.num { (k) } td.num { (v) } } }
-                        tr { th.num scope="row" { "Amount due" } th.num { (doc.amount_due) } }
+                        tr { th.num scope="row" { (if is_invoice { "Amount due" } else { doc.labels.amount_due.as_str() }) } th.num { (doc.amount_due) } }
                     }
                 }
             }
-            p.banner.degraded { "Pay by " (doc.due_date) " quoting " strong.mono { (doc.payment_reference) } "." }
+            @if is_invoice {
+                p.banner.degraded { "Pay by " (doc.due_date) " quoting " strong.mono { (doc.payment_reference) } "." }
+            }
             @for p in doc.payment_instructions.iter().chain(&doc.notes) { p { (p) } }
         }
     }

@@ -327,6 +327,8 @@ struct Home<'a> {
     billing: maud::Markup,
     /// Their own requests.
     tickets: &'a [&'a tickets::Ticket],
+    /// Their radios as the agents see them.
+    radios: &'a [crate::monitoring::DeviceView],
 }
 
 fn home_body(v: &Home<'_>) -> Markup {
@@ -357,6 +359,19 @@ fn home_body(v: &Home<'_>) -> Markup {
             Service::Unknown => {}
         }
         p { "Service: " (v.cu.status) @if let Some(a) = &v.cu.address { " · " (a) } }
+        @if !v.radios.is_empty() {
+            h2 { "Your connection" }
+            ul.radios #connection {
+                @for d in v.radios {
+                    li {
+                        "Radio " span.mono { (d.mac.as_deref().unwrap_or(&d.addr)) } ": "
+                        (ui::badge(d.status.as_str()))
+                        @if let Some(s) = d.signal_dbm { " · signal " (s) " dBm" }
+                        @if let Some(r) = d.last_rtt_ms { " · " (format!("{r:.0}")) " ms" }
+                    }
+                }
+            }
+        }
         (v.billing)
         h2 { "My requests" }
         (t)
@@ -380,7 +395,7 @@ pub async fn home(c: Customer, State(st): State<AppState>) -> PageResult {
     let billing = super::billing_portal_section(&st, &c).await?;
     let list = tickets::for_customer(&st.db, c.id).await?;
     let own: Vec<&tickets::Ticket> = list.iter().filter(|t| t.customer_id == Some(c.id)).collect();
-    let body = home_body(&Home { cu: &cu, service, billing, tickets: &own });
+    let body = home_body(&Home { cu: &cu, service, billing, tickets: &own, radios: &devices });
     Ok(portal_page(&c, "My service", body).into_response())
 }
 
@@ -631,7 +646,13 @@ mod tests {
         let home = portal_page(
             &c,
             "My service",
-            home_body(&Home { cu: &cu, service: Service::Outage(0), billing: maud::Markup::default(), tickets: &own }),
+            home_body(&Home {
+                cu: &cu,
+                service: Service::Outage(0),
+                billing: maud::Markup::default(),
+                tickets: &own,
+                radios: &[],
+            }),
         );
         let s = safe(&home);
         assert!(s.contains(&format!("<h1>Hello, {ESCAPED}</h1>")), "{s}");
