@@ -31,6 +31,19 @@ pub fn today() -> jiff::civil::Date {
     jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date()
 }
 
+/// A `YYYY-MM-DD` filter of a list's query: `None` when empty; a bad one
+/// is an error next to its field.
+pub(crate) fn day_filter(errors: &mut FormErrors, name: &str, value: &str) -> Option<jiff::civil::Date> {
+    if value.trim().is_empty() {
+        return None;
+    }
+    let d = store::parse_date(name, value.trim()).ok();
+    if d.is_none() {
+        errors.field(name, "a date as YYYY-MM-DD");
+    }
+    d
+}
+
 /// `12.34 USD`; a stored currency code that is not one prints as is.
 pub(crate) fn fmt(minor: i64, cur: &str) -> String {
     store::currency(cur).map(|c| Money::new(minor, c).to_string()).unwrap_or_else(|_| format!("{minor} {cur}"))
@@ -269,7 +282,7 @@ fn reason(e: &StoreError) -> String {
 /// A store error on a form: a field's rule next to that field, anything
 /// else that is the user's input as the form's message; `None` for errors
 /// that are not about the input (answered as such).
-fn form_errors(e: &StoreError) -> Option<FormErrors> {
+pub(crate) fn form_errors(e: &StoreError) -> Option<FormErrors> {
     let mut errors = FormErrors::new();
     match e {
         StoreError::Invalid { field, reason } if !field.is_empty() => {

@@ -148,22 +148,54 @@ pub async fn show(c: Caller, State(st): State<AppState>) -> PageResult {
 }
 
 fn form_error(e: StoreError) -> Result<FormErrors, ApiError> {
-    let mut errors = FormErrors::new();
-    match e {
-        StoreError::Invalid { field, reason } if !field.is_empty() => {
-            errors.field(&field, reason);
-        }
-        StoreError::Invalid { reason, .. } | StoreError::Conflict(reason) => {
-            errors.form(reason);
-        }
-        e => return Err(e.into()),
+    match super::billing::form_errors(&e) {
+        Some(errors) => Ok(errors),
+        None => Err(e.into()),
     }
-    Ok(errors)
 }
 
 fn parse_until(v: &str) -> Result<jiff::civil::Date, StoreError> {
     mast_app::billing::store::parse_date("until", v.trim())
         .map_err(|_| StoreError::invalid("until", "a date as YYYY-MM-DD"))
+}
+
+/// Which dated action a form asked for.
+#[derive(Clone, Copy)]
+enum Dated {
+    Postpone,
+    Reactivate,
+}
+
+/// Postpone or reactivate until a date: done and audited, or the desk again
+/// (400) with the reason next to that row's date.
+async fn dated(c: Caller, st: AppState, id: i64, f: UntilForm, what: Dated) -> PageResult {
+    let r = match parse_until(&f.until) {
+        Ok(until) => match what {
+            Dated::Postpone => collections::postpone(&st.db, id, until, today(), &c.name).await,
+            Dated::Reactivate => collections::reactivate(&st.db, id, until, today(), &c.name).await,
+        },
+        Err(e) => Err(e),
+    };
+    let (action, target) = match what {
+        Dated::Postpone => ("dunning.postpone", format!("invoice {id}")),
+        Dated::Reactivate => ("dunning.reactivate", format!("customer {id}")),
+    };
+    match r {
+        Ok(()) => {
+            audit::record(&st.db, &c.actor(), action, &target, &f.until).await?;
+            Ok(Redirect::to("/billing/dunning").into_response())
+        }
+        Err(StoreError::NotFound(m)) => Err(ApiError::not_found(m)),
+        Err(e) => {
+            let errors = form_error(e)?;
+            let refused = match what {
+                Dated::Postpone => Refused::Postpone(id, &f.until, &errors),
+                Dated::Reactivate => Refused::Reactivate(id, &f.until, &errors),
+            };
+            let body = desk_page(&c, &st, refused).await?;
+            Ok((StatusCode::BAD_REQUEST, page(&c, "Dunning", body)).into_response())
+        }
+    }
 }
 
 /// `POST /billing/dunning/{invoice}/postpone`.
@@ -173,21 +205,7 @@ pub async fn postpone(
     Path(id): Path<i64>,
     Form(f): Form<UntilForm>,
 ) -> PageResult {
-    let r = match parse_until(&f.until) {
-        Ok(until) => collections::postpone(&st.db, id, until, today(), &c.name).await,
-        Err(e) => Err(e),
-    };
-    match r {
-        Ok(()) => {
-            audit::record(&st.db, &c.actor(), "dunning.postpone", &format!("invoice {id}"), &f.until).await?;
-            Ok(Redirect::to("/billing/dunning").into_response())
-        }
-        Err(e) => {
-            let errors = form_error(e)?;
-            let body = desk_page(&c, &st, Refused::Postpone(id, &f.until, &errors)).await?;
-            Ok((StatusCode::BAD_REQUEST, page(&c, "Dunning", body)).into_response())
-        }
-    }
+    dated(c, st, id, f, Dated::Postpone).await
 }
 
 /// `POST /billing/dunning/customers/{id}/reactivate`.
@@ -197,22 +215,7 @@ pub async fn reactivate(
     Path(id): Path<i64>,
     Form(f): Form<UntilForm>,
 ) -> PageResult {
-    let r = match parse_until(&f.until) {
-        Ok(until) => collections::reactivate(&st.db, id, until, today(), &c.name).await,
-        Err(e) => Err(e),
-    };
-    match r {
-        Ok(()) => {
-            audit::record(&st.db, &c.actor(), "dunning.reactivate", &format!("customer {id}"), &f.until).await?;
-            Ok(Redirect::to("/billing/dunning").into_response())
-        }
-        Err(StoreError::NotFound(m)) => Err(ApiError::not_found(m)),
-        Err(e) => {
-            let errors = form_error(e)?;
-            let body = desk_page(&c, &st, Refused::Reactivate(id, &f.until, &errors)).await?;
-            Ok((StatusCode::BAD_REQUEST, page(&c, "Dunning", body)).into_response())
-        }
-    }
+    dated(c, st, id, f, Dated::Reactivate).await
 }
 
 /// `POST /billing/dunning/fees/{ledger id}/waive`.

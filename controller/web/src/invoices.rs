@@ -97,16 +97,8 @@ impl ListQ {
         q.site_id = id("site", &self.site, &mut errors);
         q.plan_id = id("plan", &self.plan, &mut errors);
         q.customer_id = id("customer", &self.customer, &mut errors);
-        for (name, v, slot) in [("from", &self.from, &mut q.issued_from), ("until", &self.until, &mut q.issued_until)] {
-            if !v.is_empty() {
-                match store::parse_date(name, v.trim()) {
-                    Ok(d) => *slot = Some(d),
-                    Err(_) => {
-                        errors.field(name, "a date as YYYY-MM-DD");
-                    }
-                }
-            }
-        }
+        q.issued_from = super::billing::day_filter(&mut errors, "from", &self.from);
+        q.issued_until = super::billing::day_filter(&mut errors, "until", &self.until);
         if errors.is_empty() { Ok(q) } else { Err(errors) }
     }
 }
@@ -345,20 +337,10 @@ async fn refused(
 }
 
 fn errors_of(e: StoreError) -> Result<FormErrors, ApiError> {
-    let mut errors = FormErrors::new();
-    match e {
-        StoreError::Invalid { field, reason } if !field.is_empty() => {
-            errors.field(&field, reason);
-        }
-        StoreError::Invalid { reason, .. } => {
-            errors.form(reason);
-        }
-        StoreError::Conflict(m) => {
-            errors.form(m);
-        }
-        e => return Err(e.into()),
+    match super::billing::form_errors(&e) {
+        Some(errors) => Ok(errors),
+        None => Err(e.into()),
     }
-    Ok(errors)
 }
 
 async fn currency_of(st: &AppState, id: i64) -> Result<mast_app::billing::money::Currency, ApiError> {

@@ -13,7 +13,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use mast_app::billing::{autopay, money::Money, store};
-use mast_store::StoreError;
 use serde::Deserialize;
 
 type PageResult = Result<Response, ApiError>;
@@ -56,16 +55,8 @@ impl ListQ {
                 }
             }
         }
-        for (name, v, slot) in [("from", &self.from, &mut q.from), ("until", &self.until, &mut q.until)] {
-            if !v.is_empty() {
-                match store::parse_date(name, v.trim()) {
-                    Ok(d) => *slot = Some(d),
-                    Err(_) => {
-                        errors.field(name, "a date as YYYY-MM-DD");
-                    }
-                }
-            }
-        }
+        q.from = super::billing::day_filter(&mut errors, "from", &self.from);
+        q.until = super::billing::day_filter(&mut errors, "until", &self.until);
         q.unallocated = !self.unallocated.is_empty();
         if !self.customer.is_empty() {
             match self.customer.parse::<i64>() {
@@ -274,18 +265,7 @@ pub async fn refund(
             match r {
                 Ok(_) => Some(amount),
                 Err(e) => {
-                    match e {
-                        StoreError::Invalid { field, reason } if !field.is_empty() => {
-                            errors.field(&field, reason);
-                        }
-                        StoreError::Invalid { reason, .. } => {
-                            errors.form(reason);
-                        }
-                        StoreError::Conflict(m) => {
-                            errors.form(m);
-                        }
-                        e => return Err(e.into()),
-                    }
+                    errors = super::billing::form_errors(&e).ok_or(e)?;
                     None
                 }
             }

@@ -43,19 +43,7 @@ pub async fn save_method(
     customer_id: i64,
     token: &str,
 ) -> Result<String, StoreError> {
-    let acc = store::require_account(db, customer_id).await?;
-    let c = crate::customers::get(db, customer_id)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("customer {customer_id}")))?;
-    let pc = provider
-        .ensure_customer(&CustomerRef {
-            id: customer_id as u64,
-            name: c.name.clone(),
-            email: c.email.clone(),
-            provider_id: acc.provider_customer_id.clone().map(ProviderCustomerId),
-        })
-        .await
-        .map_err(|e| provider_error("payment provider", e))?;
+    let pc = provider_customer(db, provider, customer_id).await?;
     let pm = provider.attach_payment_method(&pc, token).await.map_err(|e| provider_error("payment method", e))?;
     let last4 = pm.last4.clone().unwrap_or_default();
     let label = match &pm.kind {
