@@ -1,7 +1,7 @@
 //! A customer's service from the browser's forms, on SQLite and
 //! PostgreSQL: open the billing account, subscribe, preview a plan change
 //! (the prorated amounts from the pure core) and make it, cancel on a date,
-//! a seasonal hold and a one-time charge; each bad field answered next to
+//! a seasonal hold, a one-time charge and a discount; each bad field answered next to
 //! it in its own form; the customer page shows the plan, its speeds and the
 //! next invoice date; every change audited.
 
@@ -122,6 +122,21 @@ async fn service_from_the_browser(backend: Backend) -> anyhow::Result<()> {
             .await?;
     assert_eq!(charges, vec![("Router".to_string(), 4900)]);
 
+    // A discount: a bad percentage answered next to the value, then listed and stored.
+    let discount = format!("{base}/discount");
+    let loyalty = |value: &'static str| {
+        vec![("description", "Loyalty"), ("kind", "percent"), ("value", value), ("from", "2027-01-01"), ("to", "")]
+    };
+    bad(&mut s, &discount, &loyalty("150"), "discount-value-error").await?;
+    ok(&mut s, &discount, &loyalty("12.5")).await?;
+    assert!(s.get(&base).await?.body.contains("Loyalty · 12.50 % · from 2027-01-01"));
+    let stored: Vec<(String, Option<i64>)> =
+        sqlx::query_as("SELECT description, percent_bp FROM discounts WHERE customer_id = $1")
+            .bind(cid)
+            .fetch_all(&db.pool)
+            .await?;
+    assert_eq!(stored, vec![("Loyalty".to_string(), Some(1250))]);
+
     // Support sees the service, cannot change it.
     let spw = c.add_user("help@wisp.test", "support");
     let mut h = WebSession::new(&c);
@@ -140,6 +155,7 @@ async fn service_from_the_browser(backend: Backend) -> anyhow::Result<()> {
         "billing.cancel",
         "billing.hold",
         "billing.charge",
+        "billing.discount",
     ] {
         assert!(audit.contains(action), "{action} audited");
     }

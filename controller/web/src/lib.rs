@@ -328,6 +328,7 @@ routes! {
     POST "/customers/{id}/service/subscribe" Page Access::Roles(billing::CASHIERS) => post(service::subscribe);
     POST "/customers/{id}/service/hold" Page Access::Roles(billing::CASHIERS) => post(service::hold);
     POST "/customers/{id}/service/charge" Page Access::Roles(billing::CASHIERS) => post(service::charge);
+    POST "/customers/{id}/service/discount" Page Access::Roles(billing::CASHIERS) => post(service::discount);
     POST "/customers/{id}/service/{sub}/cancel" Page Access::Roles(billing::CASHIERS) => post(service::cancel);
     GET "/customers/{id}/service/{sub}/change" Page Access::Roles(billing::CASHIERS) => get(service::change_form);
     POST "/customers/{id}/service/{sub}/change" Page Access::Roles(billing::CASHIERS) => post(service::change);

@@ -104,10 +104,11 @@ struct Service<'a> {
     plans: &'a [PlanRow],
     /// (subscription, from, new plan).
     changes: &'a [(i64, String, String)],
+    discounts: &'a [store::DiscountRow],
 }
 
 fn render(c: &Caller, v: &Service, fail: Option<&Failed>) -> Markup {
-    let Service { name, customer, acc, subs, plans, changes } = *v;
+    let Service { name, customer, acc, subs, plans, changes, discounts } = *v;
     let csrf = c.csrf.as_deref().unwrap_or("");
     let cashier = CASHIERS.contains(&c.role);
     let none = FormErrors::new();
@@ -217,6 +218,34 @@ fn render(c: &Caller, v: &Service, fail: Option<&Failed>) -> Markup {
                         (f.select_field("kind", "Kind", &[("installation", "Installation"), ("equipment", "Equipment"), ("fee", "Fee"), ("other", "Other")], &typed("charge", "kind", "other"), FieldOpts::new()))
                         button #add-charge type="submit" { "Add the charge" }
                     }))
+                    h2 { "Discounts" }
+                    @if discounts.is_empty() { p.muted { "None." } } @else {
+                        ul.discounts {
+                            @for d in discounts {
+                                li {
+                                    (d.description) " · "
+                                    @match (d.percent_bp, d.amount_minor, &d.currency) {
+                                        (Some(bp), _, _) => { (bp / 100) "." (format!("{:02}", bp % 100)) " %" }
+                                        (_, Some(m), Some(cur)) => { (super::billing::fmt(m, cur)) " per invoice" }
+                                        _ => { "-" }
+                                    }
+                                    " · from " (d.start_date) @if let Some(e) = &d.end_date { " until " (e) }
+                                }
+                            }
+                        }
+                    }
+                    @let f = Fields::new("discount", errors("discount"));
+                    (ui::form_with_class("discount-form", &format!("{base}/discount"), Method::Post, csrf, html! {
+                        (f.summary())
+                        (f.text_field("description", "Description", &typed("discount", "description", ""), FieldOpts::new().required().max_len(200)
+                            .hint("Printed on the invoice, e.g. \"Loyalty 10 %\".")))
+                        (f.select_field("kind", "Kind", &[("percent", "Percent of the plan"), ("amount", "Amount off each invoice")], &typed("discount", "kind", "percent"), FieldOpts::new()))
+                        (f.number_field("value", &format!("Percent, or amount ({})", a.currency), &typed("discount", "value", ""), true, FieldOpts::new().required()))
+                        (f.date_field("from", "From", &typed("discount", "from", &now), FieldOpts::new().required()
+                            .hint("Applies to invoices whose period starts on or after it.")))
+                        (f.date_field("to", "Until", &typed("discount", "to", ""), FieldOpts::new().hint("Empty: no end.")))
+                        button #add-discount type="submit" { "Add the discount" }
+                    }))
                 }
             }
         }
@@ -237,7 +266,16 @@ async fn service_page(
     let subs = store::customer_subscriptions(&st.db, customer).await?;
     let plans = store::plans(&st.db).await?;
     let changes = store::customer_plan_changes(&st.db, customer).await?;
-    let v = Service { name: &cust.name, customer, acc: acc.as_ref(), subs: &subs, plans: &plans, changes: &changes };
+    let discounts = store::customer_discounts(&st.db, customer).await?;
+    let v = Service {
+        name: &cust.name,
+        customer,
+        acc: acc.as_ref(),
+        subs: &subs,
+        plans: &plans,
+        changes: &changes,
+        discounts: &discounts,
+    };
     let body = render(c, &v, fail);
     Ok((status, page(c, &format!("Service: {}", cust.name), body)).into_response())
 }
@@ -404,6 +442,64 @@ pub async fn charge(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, 
             };
             let cid = store::add_charge(&st.db, &input, &limits).await?;
             Ok(format!("charge {cid}: {amount}"))
+        },
+    )
+    .await
+}
+
+/// `POST /customers/{id}/service/discount`: a percentage of the recurring
+/// lines, or an amount off each invoice, for the invoices whose period
+/// starts in [from, until).
+pub async fn discount(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, Form(t): Form<Typed>) -> PageResult {
+    let limits = st.settings.billing.limits;
+    apply(
+        &c,
+        &st,
+        id,
+        Op { form: "discount", fields: &["description", "kind", "value", "from", "to"], audit: "billing.discount" },
+        &t,
+        || async {
+            use mast_app::billing::invoice::{DiscountTarget, DiscountValue};
+            let acc = store::require_account(&st.db, id).await?;
+            let cur = store::currency(&acc.currency)?;
+            let value = if field(&t, "kind") == "amount" {
+                let m = Money::parse(field(&t, "value"), cur)
+                    .map_err(|_| StoreError::invalid("value", format!("an amount such as 5.00 ({})", acc.currency)))?;
+                DiscountValue::Fixed(m)
+            } else {
+                let p = Money::parse(
+                    field(&t, "value").trim_end_matches('%').trim(),
+                    mast_app::billing::money::Currency::USD,
+                )
+                .ok()
+                .and_then(|p| u32::try_from(p.minor).ok())
+                .filter(|bp| (1..=10_000).contains(bp))
+                .ok_or_else(|| {
+                    StoreError::invalid("value", "a percentage above 0 and at most 100, such as 10 or 12.5")
+                })?;
+                DiscountValue::PercentBp(p)
+            };
+            let start = store::parse_date("from", field(&t, "from"))?;
+            let end = match field(&t, "to").trim() {
+                "" => None,
+                s => Some(store::parse_date("to", s)?),
+            };
+            let input = store::DiscountInput {
+                customer_id: id,
+                description: field(&t, "description").to_string(),
+                target: DiscountTarget::AllRecurring,
+                value,
+                start,
+                end,
+            };
+            // The store names the value's field `percent` or `amount`; the form has one.
+            let did = store::add_discount(&st.db, &input, &limits).await.map_err(|e| match e {
+                StoreError::Invalid { field, reason } if field == "percent" || field == "amount" => {
+                    StoreError::invalid("value", reason)
+                }
+                e => e,
+            })?;
+            Ok(format!("discount {did}: {}", input.description.trim()))
         },
     )
     .await

@@ -30,7 +30,9 @@ ALTER TABLE invoices ADD COLUMN credited_minor BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE invoices ADD COLUMN written_off_minor BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE invoices ADD COLUMN void_reason TEXT;
 CREATE INDEX invoices_status ON invoices (status, due_date);
-CREATE INDEX invoices_issue ON invoices (issue_date);
+CREATE INDEX invoices_issue ON invoices (issue_date, id);
+-- The invoice list's totals read this index only (no table rows).
+CREATE INDEX invoices_sums ON invoices (currency, status, issue_date, customer_id, due_date, total_minor, open_minor);
 -- Credit notes: numbered in their own gapless series (invoice_counters,
 -- series from [billing] credit_note_series); kind 'credit' or 'void' (the
 -- whole remaining invoice, when it is voided). Never deleted.

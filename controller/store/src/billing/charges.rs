@@ -9,6 +9,7 @@ use super::plans::require_tax_class;
 use super::subscriptions::require_subscription;
 use crate::db::{Db, StoreError, now_ms};
 use jiff::civil::Date;
+use serde::Serialize;
 
 crate::text_enum! {
     /// What a one-time charge is for (`charges.kind`,
@@ -172,5 +173,28 @@ pub async fn add_discount(db: &Db, d: &DiscountInput, limits: &AmountLimits) -> 
     .bind(d.end.map(fmt_date))
     .bind(now_ms())
     .fetch_one(&db.pool)
+    .await?)
+}
+
+/// A discount as the service page lists it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct DiscountRow {
+    pub id: i64,
+    pub description: String,
+    pub percent_bp: Option<i64>,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub start_date: String,
+    pub end_date: Option<String>,
+}
+
+/// A customer's discounts, newest first.
+pub async fn customer_discounts(db: &Db, customer_id: i64) -> Result<Vec<DiscountRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, description, percent_bp, amount_minor, currency, start_date, end_date FROM discounts \
+         WHERE customer_id = $1 ORDER BY id DESC",
+    )
+    .bind(customer_id)
+    .fetch_all(&db.pool)
     .await?)
 }
