@@ -31,6 +31,8 @@ ALTER TABLE invoices ADD COLUMN written_off_minor BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE invoices ADD COLUMN void_reason TEXT;
 CREATE INDEX invoices_status ON invoices (status, due_date);
 CREATE INDEX invoices_issue ON invoices (issue_date, id);
+-- The invoice list's plan filter: the invoices with a line on a plan.
+CREATE INDEX invoice_lines_plan ON invoice_lines (plan_id, invoice_id);
 -- The invoice list's totals read this index only (no table rows).
 CREATE INDEX invoices_sums ON invoices (currency, status, issue_date, customer_id, due_date, total_minor, open_minor);
 -- Credit notes: numbered in their own gapless series (invoice_counters,

@@ -152,7 +152,7 @@ fn query_where(q: &InvoiceQuery) -> (String, Vec<QueryArg>) {
     if let Some(plan) = q.plan_id {
         arg(
             &mut sql,
-            " AND EXISTS (SELECT 1 FROM invoice_lines l WHERE l.invoice_id = i.id AND l.plan_id = ?)",
+            " AND i.id IN (SELECT l.invoice_id FROM invoice_lines l WHERE l.plan_id = ?)",
             QueryArg::Int(plan),
         );
     }
