@@ -272,12 +272,15 @@ async fn start_agent(
         let _ = std::fs::remove_dir_all(&state);
         std::fs::create_dir_all(&state)?;
         let (_, token) = fleet::add_agent(db, &site.name, Duration::from_secs(600)).await?;
-        let out = Command::new(agent_bin)
+        let mut enroll = Command::new(agent_bin);
+        enroll
             .args(["enroll", "--controller", quic, "--token", &token, "--ca-fingerprint", fp, "--state-dir"])
             .arg(&state)
-            .output()
-            .await
-            .with_context(|| format!("running {}", agent_bin.display()))?;
+            // A signal during start-up drops this future: the enrollment
+            // stops with it instead of outliving the demo.
+            .kill_on_drop(true);
+        stop_with_parent(&mut enroll);
+        let out = enroll.output().await.with_context(|| format!("running {}", agent_bin.display()))?;
         if !out.status.success() {
             bail!("agent {i} failed to enroll: {}", String::from_utf8_lossy(&out.stderr).trim());
         }
