@@ -54,8 +54,13 @@ async fn service_from_the_browser(backend: Backend) -> anyhow::Result<()> {
     bad(&mut s, &subscribe, &[("plan", &home), ("start", "2026-11-31")], "subscribe-start-error").await?;
     ok(&mut s, &subscribe, &[("plan", &home), ("start", "2026-11-01")]).await?;
     let page = s.get(&base).await?.body;
-    let sub =
-        page.split(&format!("{base}/")).nth(1).and_then(|r| r.split('/').next()).expect("a subscription").to_string();
+    let sub = page
+        .split(&format!("{base}/"))
+        .skip(1)
+        .filter_map(|r| r.split('/').next())
+        .find(|s| s.parse::<i64>().is_ok())
+        .expect("a subscription")
+        .to_string();
     let customer = s.get(&format!("/customers/{id}")).await?.body;
     assert!(
         customer.contains("Home 25</strong> · 25 ↓ / 5 ↑ Mbit/s") && customer.contains("Next invoice: "),
@@ -239,5 +244,82 @@ async fn runs_and_bank_statements_from_the_browser(backend: Backend) -> anyhow::
     s.get("/billing/bank").await?;
     let r = s.post_file("/billing/bank", &[], ("statement", "e.csv", "text/csv", Vec::new())).await?;
     assert!(r.status == 400 && r.body.contains("bank-statement-error"), "{}", r.body);
+    Ok(())
+}
+
+on_both_backends!(billing_day_and_currency_change_from_the_browser);
+
+/// A billing-day change of an invoiced account from the browser: the
+/// preview shows the prorated bridge invoice and writes nothing, saving
+/// issues it, the run on the new day before it bills nothing, the next
+/// invoice date follows; a currency change with a plan still billed in the
+/// old currency is answered next to the field.
+async fn billing_day_and_currency_change_from_the_browser(backend: Backend) -> anyhow::Result<()> {
+    use jiff::ToSpan;
+    let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
+    c.cli_ok(&["billing", "plan", "add", "Home 25", "--price", "31.00", "--down-kbps", "25000", "--up-kbps", "5000"]);
+    let id = c.cli_ok(&["customer", "add", "--name", "Dee Day", "--email", "dee@example.org"]).trim().to_string();
+    c.cli_ok(&["billing", "account", "set", &id, "--billing-day", "1"]);
+    c.cli_ok(&["billing", "subscribe", &id, "Home 25", "--start", "2026-01-01"]);
+    // The pages count from today (UTC): bill this month, billed until the 1st of the next.
+    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let first = today.first_of_month();
+    let next = first.checked_add(1.month())?;
+    c.cli_ok(&["billing", "run", "--date", &first.to_string()]);
+    let pw = c.add_user("books@wisp.test", "billing");
+    let mut s = WebSession::new(&c);
+    assert_eq!(s.login("books@wisp.test", &pw).await?.status, 303);
+    let db = c.db().await?;
+    let invoices = async || -> anyhow::Result<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as("SELECT period_start, period_end, total_minor FROM invoices ORDER BY period_start")
+            .fetch_all(&db.pool)
+            .await?)
+    };
+    let change = format!("/customers/{id}/service/account/change");
+    assert!(s.get(&format!("/customers/{id}/service")).await?.body.contains(&change), "linked from the service page");
+
+    s.get(&change).await?;
+    let r = s.post(&change, &[("billing_day", "29"), ("currency", "USD"), ("action", "preview")], None).await?;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("account-change-billing_day-error"), "{}", r.body);
+    s.get(&change).await?;
+    let r = s.post(&change, &[("billing_day", "15"), ("currency", "USD"), ("action", "preview")], None).await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // 14 days (the 1st to the 14th of next month) of the month from the 15th of this one.
+    let basis = (next.with().day(15).build()? - first.with().day(15).build()?).get_days();
+    let exact = 3100.0 * 14.0 / f64::from(basis);
+    let bridge_total = |minor: i64| format!("{}.{:02} USD", minor / 100, minor % 100);
+    let shown = [exact.floor() as i64, exact.ceil() as i64];
+    assert!(shown.iter().any(|m| r.body.contains(&bridge_total(*m))), "the bridge total ~{exact}: {}", r.body);
+    assert!(r.body.contains(&next.with().day(15).build()?.to_string()), "the first run on the new day");
+    assert_eq!(invoices().await?.len(), 1, "a preview writes nothing");
+
+    s.get(&change).await?;
+    let r = s.post(&change, &[("billing_day", "15"), ("currency", "USD"), ("action", "save")], None).await?;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let all = invoices().await?;
+    assert_eq!(all.len(), 2);
+    let until = next.with().day(15).build()?;
+    assert_eq!((all[1].0.as_str(), all[1].1.as_str()), (next.to_string().as_str(), until.to_string().as_str()));
+    assert!(shown.contains(&all[1].2), "{all:?}");
+    // The run on the new day this month bills nothing: those days are billed.
+    let v: serde_json::Value = serde_json::from_str(&c.cli_ok(&[
+        "billing",
+        "run",
+        "--date",
+        &first.with().day(15).build()?.to_string(),
+        "--json",
+    ]))?;
+    assert_eq!((v["invoices_issued"].as_u64(), v["already_issued"].as_u64()), (Some(0), Some(1)), "{v}");
+    let page = s.get(&format!("/customers/{id}/service")).await?.body;
+    assert!(page.contains(&until.to_string()), "next invoice on the first new billing day: {page}");
+
+    // A currency change while the USD plan is still billed: next to the field.
+    s.get(&change).await?;
+    let r = s.post(&change, &[("billing_day", "15"), ("currency", "EUR"), ("action", "preview")], None).await?;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("account-change-currency-error") && r.body.contains("Home 25"), "{}", r.body);
+    let (_, audit) = c.get("/api/v1/audit", &c.admin_token()).await?;
+    assert!(audit.to_string().contains("billing day 15, USD, bridge"), "audited: {audit}");
     Ok(())
 }

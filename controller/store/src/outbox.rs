@@ -266,14 +266,18 @@ pub async fn due(db: &Db, now: i64, limit: i64, configured: Channels) -> Result<
         .await?)
 }
 
-/// Records a delivered message.
+/// Records a delivered message; a body holding a secret is erased in the
+/// same statement, so no reader ever sees a sent message with its link.
 pub async fn mark_sent(db: &Db, id: i64, now: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox SET sent_ms = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    purge_secret(db, id).await
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE outbox SET sent_ms = $1, attempts = attempts + 1, last_error = NULL, body = {PURGE_BODY} WHERE id = $2"
+    )))
+    .bind(now)
+    .bind(id)
+    .bind(PURGED)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
 }
 
 /// The header that marks a message whose body holds a secret (a sign-in
@@ -283,33 +287,27 @@ pub const SECRET_HEADER: &str = "x-mast-secret";
 
 const PURGED: &str = "(removed once sent: it held a sign-in link)";
 
-async fn purge_secret(db: &Db, id: i64) -> Result<(), StoreError> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE outbox SET body = $1 WHERE id = $2 AND headers LIKE '%\"{SECRET_HEADER}\"%'"
-    )))
-    .bind(PURGED)
-    .bind(id)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
-}
+/// The new body of a message being sent or given up (`$3` is [`PURGED`]).
+const PURGE_BODY: &str = "CASE WHEN headers LIKE '%\"x-mast-secret\"%' THEN $3 ELSE body END";
 
 /// Records a failed attempt (the `attempts`-th): retried after [`backoff`],
 /// or marked failed for good after [`MAX_ATTEMPTS`]. Returns true when it
 /// gave up.
 pub async fn mark_failed(db: &Db, id: i64, attempts: i64, error: &str, now: i64) -> Result<bool, StoreError> {
     let give_up = attempts >= MAX_ATTEMPTS;
-    sqlx::query("UPDATE outbox SET attempts = $1, last_error = $2, next_attempt_ms = $3, failed_ms = $4 WHERE id = $5")
-        .bind(attempts)
-        .bind(error.chars().take(500).collect::<String>())
-        .bind(now + backoff(attempts).as_millis() as i64)
-        .bind(give_up.then_some(now))
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    if give_up {
-        purge_secret(db, id).await?;
-    }
+    // The secret goes in the same statement that gives up.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE outbox SET attempts = $1, last_error = $2, next_attempt_ms = $4, failed_ms = $5, \
+         body = CASE WHEN $5 IS NULL THEN body ELSE {PURGE_BODY} END WHERE id = $6"
+    )))
+    .bind(attempts)
+    .bind(error.chars().take(500).collect::<String>())
+    .bind(PURGED)
+    .bind(now + backoff(attempts).as_millis() as i64)
+    .bind(give_up.then_some(now))
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
     Ok(give_up)
 }
 
@@ -453,6 +451,61 @@ mod tests {
     fn backoff_doubles_from_30_s_up_to_an_hour() {
         let secs: Vec<u64> = (1..=9).map(|a| backoff(a).as_secs()).collect();
         assert_eq!(secs, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+    }
+
+    #[tokio::test]
+    async fn a_secret_body_goes_in_the_statement_that_sends_or_gives_up() {
+        assert!(PURGE_BODY.contains(&format!("\"{SECRET_HEADER}\"")), "the header the purge looks for");
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/o.db", dir.path().display())).await.unwrap();
+        let msg = |dedup: &str, secret: bool| Message {
+            dedup: dedup.into(),
+            channel: Channel::Email,
+            recipient: "a@example.org".into(),
+            subject: "s".into(),
+            body: "link /portal/magic/abc".into(),
+            headers: if secret {
+                [(SECRET_HEADER.to_string(), "1".to_string())].into_iter().collect()
+            } else {
+                BTreeMap::new()
+            },
+            customer_id: None,
+            ticket_id: None,
+        };
+        let mut tx = db.begin().await.unwrap();
+        for (d, secret) in [("sent-secret", true), ("sent-plain", false), ("failed-secret", true)] {
+            enqueue(&mut tx, &msg(d, secret)).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let id = |d: &'static str| {
+            let db = db.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("SELECT id FROM outbox WHERE dedup = $1")
+                    .bind(d)
+                    .fetch_one(&db.pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        let body = |d: &'static str| {
+            let db = db.clone();
+            async move {
+                sqlx::query_scalar::<_, String>("SELECT body FROM outbox WHERE dedup = $1")
+                    .bind(d)
+                    .fetch_one(&db.pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        mark_sent(&db, id("sent-secret").await, 1).await.unwrap();
+        mark_sent(&db, id("sent-plain").await, 1).await.unwrap();
+        assert_eq!(body("sent-secret").await, PURGED);
+        assert_eq!(body("sent-plain").await, "link /portal/magic/abc", "a plain message keeps its body");
+        let f = id("failed-secret").await;
+        assert!(!mark_failed(&db, f, 1, "refused", 1).await.unwrap());
+        assert_eq!(body("failed-secret").await, "link /portal/magic/abc", "kept while it may still be retried");
+        assert!(mark_failed(&db, f, MAX_ATTEMPTS, "refused", 2).await.unwrap());
+        assert_eq!(body("failed-secret").await, PURGED, "erased once given up");
     }
 
     #[tokio::test]

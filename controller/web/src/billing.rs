@@ -429,7 +429,7 @@ pub async fn portal_section(st: &AppState, c: &Customer) -> Result<Markup, ApiEr
                         @if let Some(cap) = p.data_cap_gb { " · " (cap) " GB a month" } }
                 }
             }
-            @if let Some(next) = super::service::next_invoice(acc.billing_day) { p { "Next invoice: " (next) } }
+            @if let Some(next) = super::service::next_invoice(&acc) { p { "Next invoice: " (next) } }
             @let others: Vec<&store::PlanRow> = plans
                 .iter()
                 .filter(|p| p.active && p.currency == acc.currency && !current.iter().any(|x| x.id == p.id))

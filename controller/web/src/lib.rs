@@ -325,6 +325,8 @@ routes! {
     POST "/customers/{id}/payments" Page Access::Roles(billing::CASHIERS) => post(billing::record_payment);
     GET "/customers/{id}/service" Page Access::Roles(billing::BILLING_READERS) => get(service::show);
     POST "/customers/{id}/service/account" Page Access::Roles(billing::CASHIERS) => post(service::open_account);
+    GET "/customers/{id}/service/account/change" Page Access::Roles(billing::CASHIERS) => get(service::account_change_form);
+    POST "/customers/{id}/service/account/change" Page Access::Roles(billing::CASHIERS) => post(service::account_change);
     POST "/customers/{id}/service/subscribe" Page Access::Roles(billing::CASHIERS) => post(service::subscribe);
     POST "/customers/{id}/service/hold" Page Access::Roles(billing::CASHIERS) => post(service::hold);
     POST "/customers/{id}/service/charge" Page Access::Roles(billing::CASHIERS) => post(service::charge);

@@ -31,11 +31,16 @@ struct Failed<'a> {
     typed: &'a Typed,
 }
 
-/// The date of the next invoice for `billing_day`, counted from today.
-pub fn next_invoice(billing_day: i64) -> Option<String> {
-    let day = BillingDay::new(u8::try_from(billing_day).ok()?).ok()?;
-    let p = next_period(period_containing(day, today()).ok()?).ok()?;
-    Some(p.start().to_string())
+/// The date of the account's next invoice, counted from today: the next
+/// billing day, or later if a billing-day change billed ahead up to
+/// `bill_from`.
+pub fn next_invoice(a: &Account) -> Option<String> {
+    let day = BillingDay::new(u8::try_from(a.billing_day).ok()?).ok()?;
+    let next = next_period(period_containing(day, today()).ok()?).ok()?.start().to_string();
+    Some(match &a.bill_from {
+        Some(from) if *from > next => from.clone(),
+        _ => next,
+    })
 }
 
 /// "25 ↓ / 5 ↑ Mbit/s".
@@ -88,7 +93,7 @@ pub async fn summary(c: &Caller, st: &AppState, customer: i64) -> Result<Markup,
                 li #customer-plan { strong { (p.name) } " · " (speeds(p)) " · " (p.price) " a month" }
             }
         }
-        @if let Some(next) = acc.as_ref().and_then(|a| next_invoice(a.billing_day)) {
+        @if let Some(next) = acc.as_ref().and_then(next_invoice) {
             p { "Next invoice: " (next) }
         }
         p { a #manage-service href={ "/customers/" (customer) "/service" } { "Manage service" } }
@@ -170,8 +175,11 @@ fn render(c: &Caller, v: &Service, fail: Option<&Failed>) -> Markup {
                 (ui::kv_list(&[
                     ("Billing day", html! { (a.billing_day) }),
                     ("Currency", html! { (a.currency) }),
-                    ("Next invoice", html! { (next_invoice(a.billing_day).unwrap_or_default()) }),
+                    ("Next invoice", html! { (next_invoice(a).unwrap_or_default()) }),
                 ]))
+                @if cashier {
+                    p { a #change-account href={ (base) "/account/change" } { "Change the billing day or currency" } }
+                }
                 h2 { "Subscriptions" }
                 (t)
                 @if cashier {
@@ -628,6 +636,165 @@ pub async fn change(
                 ),
             )
                 .into_response())
+        }
+    }
+}
+
+/// What the account-change page shows after a preview.
+struct AccountPreview {
+    /// The bridge of a billing-day change (`None`: the day stays).
+    day: Option<mast_app::billing::run::DayChangePreview>,
+    /// The new currency, from the next invoice (`None`: it stays).
+    currency: Option<String>,
+}
+
+fn account_change_page(
+    c: &Caller,
+    customer: i64,
+    acc: &Account,
+    t: &Typed,
+    errors: &FormErrors,
+    preview: Option<&AccountPreview>,
+) -> Markup {
+    let csrf = c.csrf.as_deref().unwrap_or("");
+    let f = Fields::new("account-change", errors);
+    let day = acc.billing_day.to_string();
+    let value = |name: &str, default: &str| t.get(name).map(String::as_str).unwrap_or(default).to_string();
+    page(
+        c,
+        "Change the billing account",
+        html! {
+            h1 { "Billing day and currency" }
+            p { a href={ "/customers/" (customer) "/service" } { "Back to the service" } }
+            p.muted { "Billed on day " (acc.billing_day) " in " (acc.currency) ". A new billing day bills the days up to it on a prorated bridge invoice issued now; a new currency applies from the next invoice, and balances stay in the currency they are in." }
+            @if let Some(p) = preview {
+                section #account-preview {
+                    @match &p.day {
+                        Some(d) => {
+                            @match d.change.bridge {
+                                Some(b) => {
+                                    h2 { "Bridge invoice: " (b.range.label()) }
+                                    @let mut lines = Table::new("Nothing to bill in those days.").col("Line").num_col("Net");
+                                    @for (desc, net) in &d.lines {
+                                        @let _ = lines.push(vec![html! { (desc) }, html! { (money(*net, &d.currency)) }]);
+                                    }
+                                    (lines)
+                                    p { "Total " strong #bridge-total { (money(d.total_minor, &d.currency)) } ", issued today with the change." }
+                                }
+                                None => { p { "No bridge invoice: nothing is billed ahead past the new day." } }
+                            }
+                            p { "Then invoiced on day " (value("billing_day", &day)) " each month, first on " strong #first-run { (d.change.first_run) } "." }
+                        }
+                        None => { p { "The billing day stays." } }
+                    }
+                    @if let Some(cur) = &p.currency { p { "Invoices from the next one on are in " strong { (cur) } "." } }
+                }
+            }
+            (ui::form_with_class("account-change-form", &format!("/customers/{customer}/service/account/change"), Method::Post, csrf, html! {
+                (f.summary())
+                (f.number_field("billing_day", "Billing day (1-28)", &value("billing_day", &day), false, FieldOpts::new().required()))
+                (f.text_field("currency", "Currency", &value("currency", &acc.currency), FieldOpts::new().max_len(3).required()))
+                button #preview-account type="submit" name="action" value="preview" { "Preview" }
+                @if preview.is_some() {
+                    " " button #save-account type="submit" name="action" value="save" { "Save the change" }
+                }
+            }))
+        },
+    )
+}
+
+/// Minor units in `currency` as text (`14.00 USD`), or the bare number if
+/// the code is not a currency.
+fn money(minor: i64, currency: &str) -> String {
+    store::currency(currency).map(|c| Money::new(minor, c).to_string()).unwrap_or_else(|_| minor.to_string())
+}
+
+/// `GET /customers/{id}/service/account/change`.
+pub async fn account_change_form(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    let acc = store::require_account(&st.db, id).await?;
+    Ok(account_change_page(&c, id, &acc, &Typed::new(), &FormErrors::new(), None).into_response())
+}
+
+/// `POST /customers/{id}/service/account/change`: `action=preview` shows
+/// the bridge invoice and what blocks a currency change (nothing written);
+/// `action=save` makes the change.
+pub async fn account_change(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Form(t): Form<Typed>,
+) -> PageResult {
+    let acc = store::require_account(&st.db, id).await?;
+    let now = today();
+    let result: Result<AccountPreview, StoreError> = async {
+        let day = field(&t, "billing_day")
+            .parse::<u8>()
+            .map_err(|_| StoreError::invalid("billing_day", "a day from 1 to 28"))?;
+        let currency = field(&t, "currency").to_ascii_uppercase();
+        store::currency(&currency)?;
+        let day_preview = if i64::from(day) != acc.billing_day {
+            Some(mast_app::billing::run::preview_day_change(&st.db, id, day, now).await?)
+        } else {
+            None
+        };
+        let new_currency = (currency != acc.currency).then_some(currency.clone());
+        if new_currency.is_some() {
+            let blockers = store::currency_change_blockers(&st.db, id, &currency, now).await?;
+            if !blockers.is_empty() {
+                return Err(StoreError::invalid(
+                    "currency",
+                    format!("still billed in {}: {} (end or move them first)", acc.currency, blockers.join(", ")),
+                ));
+            }
+        }
+        if day_preview.is_none() && new_currency.is_none() {
+            return Err(StoreError::invalid("billing_day", "nothing to change: pick another day or currency"));
+        }
+        if field(&t, "action") == "save" {
+            let input = store::AccountInput {
+                customer_id: id,
+                billing_day: day,
+                tax_exempt: acc.tax_exempt,
+                currency: Some(currency.clone()),
+                autopay: acc.autopay,
+                provider_customer_id: acc.provider_customer_id.clone(),
+                payment_method_id: acc.payment_method_id.clone(),
+                payment_method_label: acc.payment_method_label.clone(),
+                today: Some(now),
+            };
+            store::set_account(&st.db, &input).await?;
+        }
+        Ok(AccountPreview { day: day_preview, currency: new_currency })
+    }
+    .await;
+    match result {
+        Ok(p) if field(&t, "action") == "save" => {
+            let bridge = p.day.as_ref().map_or(String::new(), |d| {
+                format!(
+                    ", bridge {} {}",
+                    money(d.total_minor, &d.currency),
+                    d.change.bridge.map(|b| b.range.label()).unwrap_or_default()
+                )
+            });
+            let detail = format!(
+                "billing day {}, {}{bridge}",
+                field(&t, "billing_day"),
+                field(&t, "currency").to_ascii_uppercase()
+            );
+            audit::record(&st.db, &c.actor(), "billing.account", &format!("customer {id}"), &detail).await?;
+            Ok(Redirect::to(&format!("/customers/{id}/service")).into_response())
+        }
+        Ok(p) => Ok(account_change_page(&c, id, &acc, &t, &FormErrors::new(), Some(&p)).into_response()),
+        Err(e) => {
+            let errors = match &e {
+                StoreError::Conflict(why) => {
+                    let mut f = FormErrors::new();
+                    f.form(why.clone());
+                    f
+                }
+                _ => form_errors(&e, &["billing_day", "currency"]).ok_or(e)?,
+            };
+            Ok((StatusCode::BAD_REQUEST, account_change_page(&c, id, &acc, &t, &errors, None)).into_response())
         }
     }
 }

@@ -87,6 +87,7 @@
 //! [`InvoiceKey`]: invoice::InvoiceKey
 
 pub mod allocation;
+pub mod bridge;
 pub mod catalog;
 pub mod credit_note;
 pub mod dunning;

@@ -5,6 +5,7 @@
 use super::common::{check_name, currency, customer_exists, payment_reference};
 use super::period::BillingDay;
 use crate::db::{Db, StoreError, now_ms};
+use jiff::civil::Date;
 use serde::Serialize;
 
 /// What staff set on a customer's billing account.
@@ -19,6 +20,9 @@ pub struct AccountInput {
     pub provider_customer_id: Option<String>,
     pub payment_method_id: Option<String>,
     pub payment_method_label: Option<String>,
+    /// The day a change takes effect (a billing-day change of an invoiced
+    /// account issues its bridge invoice on it); `None`: today (UTC).
+    pub today: Option<Date>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +36,9 @@ pub struct Account {
     pub provider_customer_id: Option<String>,
     pub payment_method_id: Option<String>,
     pub payment_method_label: Option<String>,
+    /// Runs bill no period starting before this `YYYY-MM-DD` (the days up
+    /// to it were billed on a billing-day change's bridge invoice).
+    pub bill_from: Option<String>,
 }
 
 /// A `billing_accounts` row (flags as 0/1).
@@ -46,6 +53,7 @@ struct StoredAccount {
     provider_customer_id: Option<String>,
     payment_method_id: Option<String>,
     payment_method_label: Option<String>,
+    bill_from: Option<String>,
 }
 
 impl From<StoredAccount> for Account {
@@ -60,15 +68,18 @@ impl From<StoredAccount> for Account {
             provider_customer_id: a.provider_customer_id,
             payment_method_id: a.payment_method_id,
             payment_method_label: a.payment_method_label,
+            bill_from: a.bill_from,
         }
     }
 }
 
-/// Creates or updates a billing account. Changing the billing day of an
-/// account that was already invoiced is refused (its periods would overlap
-/// or leave a gap; that needs a prorated bridge invoice, not built yet).
+/// Creates or updates a billing account. A new billing day of an invoiced
+/// account bills the days up to the first new billing day on a prorated
+/// bridge invoice ([`change_billing_day`]); a new currency of an invoiced
+/// account applies from its next invoice, once nothing left to bill is
+/// priced in the old one (see [`currency_change_blockers`]).
 pub async fn set_account(db: &Db, a: &AccountInput) -> Result<Account, StoreError> {
-    BillingDay::new(a.billing_day).map_err(|_| StoreError::invalid("billing_day", "1-28"))?;
+    BillingDay::new(a.billing_day).map_err(|_| StoreError::invalid("billing_day", "a day from 1 to 28"))?;
     customer_exists(db, a.customer_id).await?;
     let old = account(db, a.customer_id).await?;
     let code = match (&a.currency, &old) {
@@ -86,18 +97,22 @@ pub async fn set_account(db: &Db, a: &AccountInput) -> Result<Account, StoreErro
             check_name(field, v, 200)?;
         }
     }
+    let today = a.today.unwrap_or_else(|| jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date());
     if let Some(o) = &old
-        && (o.billing_day != i64::from(a.billing_day) || o.currency != code)
+        && o.currency != code
     {
-        let invoiced: Option<i64> = sqlx::query_scalar("SELECT id FROM invoices WHERE customer_id = $1 LIMIT 1")
-            .bind(a.customer_id)
-            .fetch_optional(&db.pool)
-            .await?;
-        if invoiced.is_some() {
-            return Err(StoreError::Conflict(
-                "billing day and currency cannot change once the customer has been invoiced (not supported yet)".into(),
+        let blockers = currency_change_blockers(db, a.customer_id, &code, today).await?;
+        if !blockers.is_empty() {
+            return Err(StoreError::invalid(
+                "currency",
+                format!("still billed in {}: {} (end or move them first)", o.currency, blockers.join(", ")),
             ));
         }
+    }
+    if let Some(o) = &old
+        && o.billing_day != i64::from(a.billing_day)
+    {
+        super::run::change_billing_day(db, a.customer_id, a.billing_day, today).await?;
     }
     let now = now_ms();
     sqlx::query(
@@ -127,7 +142,7 @@ pub async fn set_account(db: &Db, a: &AccountInput) -> Result<Account, StoreErro
 pub async fn account(db: &Db, customer_id: i64) -> Result<Option<Account>, StoreError> {
     let r: Option<StoredAccount> = sqlx::query_as(
         "SELECT customer_id, billing_day, tax_exempt, currency, payment_reference, autopay, provider_customer_id, \
-         payment_method_id, payment_method_label FROM billing_accounts WHERE customer_id = $1",
+         payment_method_id, payment_method_label, bill_from FROM billing_accounts WHERE customer_id = $1",
     )
     .bind(customer_id)
     .fetch_optional(&db.pool)
@@ -210,4 +225,48 @@ pub async fn main_currency(db: &Db) -> Result<Option<String>, StoreError> {
     )
     .fetch_optional(&db.pool)
     .await?)
+}
+
+/// What keeps an invoiced account from moving to `new_currency` on
+/// `today`: subscriptions still to be billed after the days already
+/// invoiced, on plans priced in another currency, and uninvoiced charges in
+/// another currency (each would fail the next invoice). Empty: the change
+/// applies from the next invoice; balances stay in their own currency.
+pub async fn currency_change_blockers(
+    db: &Db,
+    customer_id: i64,
+    new_currency: &str,
+    today: Date,
+) -> Result<Vec<String>, StoreError> {
+    let until: Option<String> =
+        sqlx::query_scalar("SELECT MAX(period_end) FROM invoices WHERE customer_id = $1 AND status <> 'void'")
+            .bind(customer_id)
+            .fetch_one(&db.pool)
+            .await?;
+    let from = until.filter(|u| *u > super::common::fmt_date(today)).unwrap_or_else(|| super::common::fmt_date(today));
+    let subs: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT s.id, p.name, p.currency FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
+         WHERE s.customer_id = $1 AND (s.end_date IS NULL OR s.end_date > $2) AND p.currency <> $3 \
+         UNION SELECT s.id, p.name, p.currency FROM plan_changes c JOIN subscriptions s ON s.id = c.subscription_id \
+         JOIN plans p ON p.id = c.plan_id \
+         WHERE s.customer_id = $1 AND (s.end_date IS NULL OR s.end_date > $2) AND p.currency <> $3 ORDER BY 1",
+    )
+    .bind(customer_id)
+    .bind(&from)
+    .bind(new_currency)
+    .fetch_all(&db.pool)
+    .await?;
+    let charges: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT id, description, currency FROM charges WHERE customer_id = $1 AND invoice_id IS NULL AND currency <> $2 \
+         ORDER BY id",
+    )
+    .bind(customer_id)
+    .bind(new_currency)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut out: Vec<String> =
+        subs.into_iter().map(|(id, name, cur)| format!("subscription {id} ({name}, {cur})")).collect();
+    out.extend(charges.into_iter().map(|(id, d, cur)| format!("charge {id} ({d}, {cur})")));
+    out.dedup();
+    Ok(out)
 }

@@ -220,3 +220,83 @@ mod tests {
         assert!(matches!(add_minor(i64::MAX, 1).unwrap_err(), StoreError::Corrupt(_)));
     }
 }
+
+/// The conditions of a filtered list (` WHERE 1 = 1 AND …`) with their
+/// values, placeholders numbered as conditions are added; one filter binds
+/// both the page query and its totals query (whatever each one's `FROM`).
+#[derive(Debug, Clone)]
+pub(crate) struct Filter {
+    sql: String,
+    args: Vec<FilterArg>,
+}
+
+#[derive(Debug, Clone)]
+enum FilterArg {
+    Int(i64),
+    Text(String),
+}
+
+type AnyQueryAs<'q, O> = sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>;
+
+impl Filter {
+    /// No condition yet.
+    pub(crate) fn new() -> Self {
+        Filter { sql: " WHERE 1 = 1".into(), args: Vec::new() }
+    }
+
+    /// A condition without a value.
+    pub(crate) fn raw(&mut self, cond: &str) {
+        self.sql.push_str(cond);
+    }
+
+    /// A condition whose one `?` takes an integer.
+    pub(crate) fn int(&mut self, cond: &str, v: i64) {
+        self.push(cond, FilterArg::Int(v));
+    }
+
+    /// A condition whose one `?` takes a text.
+    pub(crate) fn text(&mut self, cond: &str, v: impl Into<String>) {
+        self.push(cond, FilterArg::Text(v.into()));
+    }
+
+    fn push(&mut self, cond: &str, v: FilterArg) {
+        self.args.push(v);
+        self.sql.push_str(&cond.replace('?', &format!("${}", self.args.len())));
+    }
+
+    /// The `WHERE` clause so far.
+    pub(crate) fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The number of the next placeholder (`$n`) a query may add after it.
+    pub(crate) fn next_placeholder(&self) -> usize {
+        self.args.len() + 1
+    }
+
+    /// Binds the values, in order, to a query built on [`Filter::sql`].
+    pub(crate) fn bind<'q, O>(&self, mut q: AnyQueryAs<'q, O>) -> AnyQueryAs<'q, O> {
+        for a in &self.args {
+            q = match a {
+                FilterArg::Int(v) => q.bind(*v),
+                FilterArg::Text(v) => q.bind(v.clone()),
+            };
+        }
+        q
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::Filter;
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        let mut f = Filter::new();
+        f.text(" AND a = ?", "x");
+        f.raw(" AND b > 0");
+        f.int(" AND c = ?", 7);
+        assert_eq!(f.sql(), " WHERE 1 = 1 AND a = $1 AND b > 0 AND c = $2");
+        assert_eq!(f.next_placeholder(), 3);
+    }
+}

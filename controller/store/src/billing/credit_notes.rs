@@ -111,31 +111,15 @@ async fn write_credit_note(
     by: &str,
 ) -> Result<CreditNoteIssued, StoreError> {
     let cur = stored_currency(&inv.currency)?;
-    let lines: Vec<(i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT position, description, net_minor, tax_minor FROM invoice_lines WHERE invoice_id = $1 ORDER BY position",
-    )
-    .bind(inv.id)
-    .fetch_all(&mut **tx)
-    .await?;
-    let credited: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT l.invoice_position, CAST(SUM(l.net_minor) AS BIGINT), CAST(SUM(l.tax_minor) AS BIGINT) \
-         FROM credit_note_lines l JOIN credit_notes n ON n.id = l.credit_note_id WHERE n.invoice_id = $1 \
-         GROUP BY l.invoice_position",
-    )
-    .bind(inv.id)
-    .fetch_all(&mut **tx)
-    .await?;
+    let lines = lines_with_credits(tx, inv.id).await?;
     let creditable: Vec<CreditableLine> = lines
         .iter()
-        .map(|(pos, _, net, tax)| {
-            let (cn, ct) = credited.iter().find(|c| c.0 == *pos).map(|c| (c.1, c.2)).unwrap_or((0, 0));
-            CreditableLine {
-                position: (*pos).clamp(0, i64::from(u32::MAX)) as u32,
-                net: Money::new(*net, cur),
-                tax: Money::new(*tax, cur),
-                credited_net: Money::new(cn, cur),
-                credited_tax: Money::new(ct, cur),
-            }
+        .map(|l| CreditableLine {
+            position: l.position.clamp(0, i64::from(u32::MAX)) as u32,
+            net: Money::new(l.net_minor, cur),
+            tax: Money::new(l.tax_minor, cur),
+            credited_net: Money::new(l.credited_net_minor, cur),
+            credited_tax: Money::new(l.credited_tax_minor, cur),
         })
         .collect();
     let draft = credit(cur, &creditable, request).map_err(credit_error)?;
@@ -181,7 +165,11 @@ async fn write_credit_note(
     .fetch_one(&mut **tx)
     .await?;
     for (i, l) in draft.lines.iter().enumerate() {
-        let description = lines.iter().find(|x| x.0 == i64::from(l.position)).map(|x| x.1.clone()).unwrap_or_default();
+        let description = lines
+            .iter()
+            .find(|x| x.position == i64::from(l.position))
+            .map(|x| x.description.clone())
+            .unwrap_or_default();
         sqlx::query(
             "INSERT INTO credit_note_lines (credit_note_id, position, invoice_position, description, net_minor, tax_minor) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -431,14 +419,23 @@ pub async fn credit_note_lines(db: &Db, id: i64) -> Result<Vec<CreditNoteLineRow
     .await?)
 }
 
-/// What is still creditable of each line of an invoice: (position,
-/// description, open net, open tax), for the credit-note form.
-pub async fn creditable_lines(db: &Db, invoice_id: i64) -> Result<Vec<(i64, String, i64, i64)>, StoreError> {
+/// One invoice line and what earlier credit notes took of it.
+struct LineCredits {
+    position: i64,
+    description: String,
+    net_minor: i64,
+    tax_minor: i64,
+    credited_net_minor: i64,
+    credited_tax_minor: i64,
+}
+
+/// Each line of an invoice (in order) with what its credit notes took.
+async fn lines_with_credits(conn: &mut sqlx::AnyConnection, invoice_id: i64) -> Result<Vec<LineCredits>, StoreError> {
     let lines: Vec<(i64, String, i64, i64)> = sqlx::query_as(
         "SELECT position, description, net_minor, tax_minor FROM invoice_lines WHERE invoice_id = $1 ORDER BY position",
     )
     .bind(invoice_id)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *conn)
     .await?;
     let credited: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT l.invoice_position, CAST(SUM(l.net_minor) AS BIGINT), CAST(SUM(l.tax_minor) AS BIGINT) \
@@ -446,13 +443,27 @@ pub async fn creditable_lines(db: &Db, invoice_id: i64) -> Result<Vec<(i64, Stri
          GROUP BY l.invoice_position",
     )
     .bind(invoice_id)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(lines
         .into_iter()
-        .map(|(pos, d, net, tax)| {
-            let (cn, ct) = credited.iter().find(|c| c.0 == pos).map(|c| (c.1, c.2)).unwrap_or((0, 0));
-            (pos, d, (net - cn).max(0), (tax - ct).max(0))
+        .map(|(position, description, net_minor, tax_minor)| {
+            let (cn, ct) = credited.iter().find(|c| c.0 == position).map(|c| (c.1, c.2)).unwrap_or((0, 0));
+            LineCredits { position, description, net_minor, tax_minor, credited_net_minor: cn, credited_tax_minor: ct }
+        })
+        .collect())
+}
+
+/// What is still creditable of each line of an invoice: (position,
+/// description, open net, open tax), for the credit-note form.
+pub async fn creditable_lines(db: &Db, invoice_id: i64) -> Result<Vec<(i64, String, i64, i64)>, StoreError> {
+    let mut conn = db.pool.acquire().await?;
+    Ok(lines_with_credits(&mut conn, invoice_id)
+        .await?
+        .into_iter()
+        .map(|l| {
+            let open_net = (l.net_minor - l.credited_net_minor).max(0);
+            (l.position, l.description, open_net, (l.tax_minor - l.credited_tax_minor).max(0))
         })
         .collect())
 }

@@ -217,21 +217,49 @@ struct DiscountRow {
 /// on its start, their ledger balance (credit is applied) and whether they
 /// were already invoiced for it.
 pub(crate) async fn load_run_inputs(db: &Db, date: Date) -> Result<RunInputs, StoreError> {
-    let (catalog, skipped) = load_catalog(db).await?;
     let Ok(day) = BillingDay::new(date.day().unsigned_abs()) else {
+        let (catalog, skipped) = load_catalog(db).await?;
         return Ok(RunInputs { period: None, catalog, due: Vec::new(), issued: BTreeSet::new(), skipped });
     };
     let period =
         period_starting(day, date.year(), date.month()).map_err(|e| StoreError::invalid("date", e.to_string()))?;
-    let bd = i64::from(day.get());
+    load_inputs(db, Scope::BillingDay(day), period).await
+}
+
+/// Whose inputs to load.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope {
+    /// Every account with this billing day (a run).
+    BillingDay(BillingDay),
+    /// One customer (a bridge invoice).
+    Customer(i64),
+}
+
+impl Scope {
+    /// The condition on `billing_accounts a` (its value is `$1`).
+    fn cond(self) -> (&'static str, i64) {
+        match self {
+            Scope::BillingDay(d) => ("a.billing_day = $1", i64::from(d.get())),
+            Scope::Customer(id) => ("a.customer_id = $1", id),
+        }
+    }
+}
+
+/// The inputs of the accounts in `scope` for `period` (see
+/// [`load_run_inputs`]). `issued` holds the customers already invoiced for
+/// a period starting on `period`'s start, and those whose runs start later
+/// (a billing-day change billed those days on a bridge invoice).
+pub(crate) async fn load_inputs(db: &Db, scope: Scope, period: DateRange) -> Result<RunInputs, StoreError> {
+    let (catalog, skipped) = load_catalog(db).await?;
+    let (who, bd) = scope.cond();
     let (ps, pe) = (fmt_date(period.start()), fmt_date(period.end()));
 
     let mut due: Vec<Partial> = Vec::new();
     let mut index: HashMap<i64, usize> = HashMap::new();
-    let accounts: Vec<AccountRow> = sqlx::query_as(
-        "SELECT customer_id, tax_exempt, currency, payment_reference FROM billing_accounts WHERE billing_day = $1 \
-         ORDER BY customer_id",
-    )
+    let accounts: Vec<AccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT a.customer_id, a.tax_exempt, a.currency, a.payment_reference FROM billing_accounts a WHERE {who} \
+         ORDER BY a.customer_id"
+    )))
     .bind(bd)
     .fetch_all(&db.pool)
     .await?;
@@ -256,11 +284,11 @@ pub(crate) async fn load_run_inputs(db: &Db, date: Date) -> Result<RunInputs, St
 
     // Subscriptions overlapping the period.
     let mut subs: HashMap<i64, (usize, usize)> = HashMap::new();
-    let rows: Vec<SubRow> = sqlx::query_as(
+    let rows: Vec<SubRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT s.id, s.customer_id, s.plan_id, s.start_date, s.end_date FROM subscriptions s \
          JOIN billing_accounts a ON a.customer_id = s.customer_id \
-         WHERE a.billing_day = $1 AND s.start_date < $3 AND (s.end_date IS NULL OR s.end_date > $2) ORDER BY s.id",
-    )
+         WHERE {who} AND s.start_date < $3 AND (s.end_date IS NULL OR s.end_date > $2) ORDER BY s.id"
+    )))
     .bind(bd)
     .bind(&ps)
     .bind(&pe)
@@ -287,12 +315,12 @@ pub(crate) async fn load_run_inputs(db: &Db, date: Date) -> Result<RunInputs, St
         }
     }
 
-    let rows: Vec<ChangeRow> = sqlx::query_as(
+    let rows: Vec<ChangeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT c.id, c.subscription_id, c.on_date, c.plan_id FROM plan_changes c \
          JOIN subscriptions s ON s.id = c.subscription_id JOIN billing_accounts a ON a.customer_id = s.customer_id \
-         WHERE a.billing_day = $1 AND c.on_date < $3 AND s.start_date < $3 AND (s.end_date IS NULL OR s.end_date > $2) \
-         ORDER BY c.id",
-    )
+         WHERE {who} AND c.on_date < $3 AND s.start_date < $3 AND (s.end_date IS NULL OR s.end_date > $2) \
+         ORDER BY c.id"
+    )))
     .bind(bd)
     .bind(&ps)
     .bind(&pe)
@@ -307,11 +335,11 @@ pub(crate) async fn load_run_inputs(db: &Db, date: Date) -> Result<RunInputs, St
         }
     }
 
-    let rows: Vec<HoldRow> = sqlx::query_as(
+    let rows: Vec<HoldRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT h.id, h.customer_id, h.subscription_id, h.start_date, h.end_date, h.kind FROM holds h \
          JOIN billing_accounts a ON a.customer_id = h.customer_id \
-         WHERE a.billing_day = $1 AND h.start_date < $3 AND (h.end_date IS NULL OR h.end_date > $2) ORDER BY h.id",
-    )
+         WHERE {who} AND h.start_date < $3 AND (h.end_date IS NULL OR h.end_date > $2) ORDER BY h.id"
+    )))
     .bind(bd)
     .bind(&ps)
     .bind(&pe)
@@ -340,11 +368,11 @@ pub(crate) async fn load_run_inputs(db: &Db, date: Date) -> Result<RunInputs, St
         }
     }
 
-    let rows: Vec<ChargeRow> = sqlx::query_as(
+    let rows: Vec<ChargeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT ch.id, ch.customer_id, ch.charge_date, ch.kind, ch.description, ch.amount_minor, ch.currency, \
          ch.tax_class_id FROM charges ch JOIN billing_accounts a ON a.customer_id = ch.customer_id \
-         WHERE a.billing_day = $1 AND ch.invoice_id IS NULL AND ch.charge_date < $2 ORDER BY ch.id",
-    )
+         WHERE {who} AND ch.invoice_id IS NULL AND ch.charge_date < $2 ORDER BY ch.id"
+    )))
     .bind(bd)
     .bind(&pe)
     .fetch_all(&db.pool)
@@ -365,11 +393,11 @@ pub(crate) async fn load_run_inputs(db: &Db, date: Date) -> Result<RunInputs, St
         }
     }
 
-    let rows: Vec<DiscountRow> = sqlx::query_as(
+    let rows: Vec<DiscountRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT d.id, d.customer_id, d.description, d.target, d.target_id, d.percent_bp, d.amount_minor, d.currency \
          FROM discounts d JOIN billing_accounts a ON a.customer_id = d.customer_id \
-         WHERE a.billing_day = $1 AND d.start_date <= $2 AND (d.end_date IS NULL OR d.end_date > $2) ORDER BY d.id",
-    )
+         WHERE {who} AND d.start_date <= $2 AND (d.end_date IS NULL OR d.end_date > $2) ORDER BY d.id"
+    )))
     .bind(bd)
     .bind(&ps)
     .fetch_all(&db.pool)
@@ -391,11 +419,11 @@ pub(crate) async fn load_run_inputs(db: &Db, date: Date) -> Result<RunInputs, St
         }
     }
 
-    let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+    let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT l.customer_id, CAST(SUM(l.amount_minor) AS BIGINT) FROM ledger l \
          JOIN billing_accounts a ON a.customer_id = l.customer_id AND a.currency = l.currency \
-         WHERE a.billing_day = $1 GROUP BY l.customer_id",
-    )
+         WHERE {who} GROUP BY l.customer_id"
+    )))
     .bind(bd)
     .fetch_all(&db.pool)
     .await?;
@@ -405,10 +433,13 @@ pub(crate) async fn load_run_inputs(db: &Db, date: Date) -> Result<RunInputs, St
         }
     }
 
-    let invoiced: Vec<i64> = sqlx::query_scalar("SELECT customer_id FROM invoices WHERE period_start = $1")
-        .bind(&ps)
-        .fetch_all(&db.pool)
-        .await?;
+    let invoiced: Vec<i64> = sqlx::query_scalar(
+        "SELECT customer_id FROM invoices WHERE period_start = $1 \
+         UNION SELECT customer_id FROM billing_accounts WHERE bill_from > $1",
+    )
+    .bind(&ps)
+    .fetch_all(&db.pool)
+    .await?;
     let issued = invoiced.into_iter().filter(|id| index.contains_key(id)).collect();
 
     let due = due

@@ -2,6 +2,7 @@
 //! run writes them). Owns `invoices`, `invoice_lines`, `invoice_taxes`,
 //! `invoice_counters`.
 
+use super::common::{Filter, fmt_date};
 use crate::db::{Db, StoreError};
 use serde::Serialize;
 
@@ -127,77 +128,51 @@ pub struct InvoiceTotals {
     pub open_minor: i64,
 }
 
-fn query_where(q: &InvoiceQuery) -> (String, Vec<QueryArg>) {
+fn query_where(q: &InvoiceQuery) -> Filter {
     // Invoices only (the site through a subquery): the page walks the issue
     // date index and the totals scan one covering index, never a join of
     // every invoice with its customer.
-    let mut sql = String::from(" FROM invoices i WHERE 1 = 1");
-    let mut args = Vec::new();
-    let mut arg = |sql: &mut String, cond: &str, v: QueryArg| {
-        args.push(v);
-        sql.push_str(&cond.replace('?', &format!("${}", args.len())));
-    };
+    let mut f = Filter::new();
     if let Some(s) = q.status {
-        arg(&mut sql, " AND i.status = ?", QueryArg::Text(s.as_str().into()));
+        f.text(" AND i.status = ?", s.as_str());
     }
     if q.unpaid || q.overdue_on.is_some() {
-        sql.push_str(" AND i.status IN ('open', 'partly-paid')");
+        f.raw(" AND i.status IN ('open', 'partly-paid')");
     }
     if let Some(d) = q.overdue_on {
-        arg(&mut sql, " AND i.due_date < ?", QueryArg::Text(super::common::fmt_date(d)));
+        f.text(" AND i.due_date < ?", fmt_date(d));
     }
     if let Some(site) = q.site_id {
-        arg(&mut sql, " AND i.customer_id IN (SELECT id FROM customers WHERE site_id = ?)", QueryArg::Int(site));
+        f.int(" AND i.customer_id IN (SELECT id FROM customers WHERE site_id = ?)", site);
     }
     if let Some(plan) = q.plan_id {
-        arg(
-            &mut sql,
-            " AND i.id IN (SELECT l.invoice_id FROM invoice_lines l WHERE l.plan_id = ?)",
-            QueryArg::Int(plan),
-        );
+        f.int(" AND i.id IN (SELECT l.invoice_id FROM invoice_lines l WHERE l.plan_id = ?)", plan);
     }
     if let Some(d) = q.issued_from {
-        arg(&mut sql, " AND i.issue_date >= ?", QueryArg::Text(super::common::fmt_date(d)));
+        f.text(" AND i.issue_date >= ?", fmt_date(d));
     }
     if let Some(d) = q.issued_until {
-        arg(&mut sql, " AND i.issue_date < ?", QueryArg::Text(super::common::fmt_date(d)));
+        f.text(" AND i.issue_date < ?", fmt_date(d));
     }
     if let Some(c) = q.customer_id {
-        arg(&mut sql, " AND i.customer_id = ?", QueryArg::Int(c));
+        f.int(" AND i.customer_id = ?", c);
     }
-    (sql, args)
-}
-
-enum QueryArg {
-    Int(i64),
-    Text(String),
-}
-
-fn bind_all<'q, O>(
-    mut q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
-    args: Vec<QueryArg>,
-) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments> {
-    for a in args {
-        q = match a {
-            QueryArg::Int(v) => q.bind(v),
-            QueryArg::Text(v) => q.bind(v),
-        };
-    }
-    q
+    f
 }
 
 /// One page of the staff invoice list (newest first) and the totals over
 /// everything the query matches.
 pub async fn list_invoices(db: &Db, q: &InvoiceQuery) -> Result<(Vec<InvoiceListRow>, Vec<InvoiceTotals>), StoreError> {
-    let (from, args) = query_where(q);
-    let n = args.len();
+    let f = query_where(q);
+    let n = f.next_placeholder();
     let page = format!(
         "SELECT i.id, i.number, i.customer_id, '' AS customer, i.issue_date, i.due_date, i.currency, \
-         i.total_minor, i.open_minor, i.status{from} ORDER BY i.issue_date DESC, i.id DESC LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
+         i.total_minor, i.open_minor, i.status FROM invoices i{} ORDER BY i.issue_date DESC, i.id DESC LIMIT ${n} OFFSET ${}",
+        f.sql(),
+        n + 1
     );
-    let mut rows: Vec<InvoiceListRow> = bind_all(sqlx::query_as(sqlx::AssertSqlSafe(page)), args)
+    let mut rows: Vec<InvoiceListRow> = f
+        .bind(sqlx::query_as(sqlx::AssertSqlSafe(page)))
         .bind(q.limit.clamp(1, 1000))
         .bind(q.offset.max(0))
         .fetch_all(&db.pool)
@@ -219,13 +194,12 @@ pub async fn list_invoices(db: &Db, q: &InvoiceQuery) -> Result<(Vec<InvoiceList
             r.customer = names.get(&r.customer_id).cloned().unwrap_or_default();
         }
     }
-    let (from, args) = query_where(q);
     let totals = format!(
         "SELECT i.currency, CAST(COUNT(*) AS BIGINT) AS count, CAST(COALESCE(SUM(i.total_minor), 0) AS BIGINT) AS total_minor, \
-         CAST(COALESCE(SUM(i.open_minor), 0) AS BIGINT) AS open_minor{from} GROUP BY i.currency ORDER BY i.currency"
+         CAST(COALESCE(SUM(i.open_minor), 0) AS BIGINT) AS open_minor FROM invoices i{} GROUP BY i.currency ORDER BY i.currency",
+        f.sql()
     );
-    let totals: Vec<InvoiceTotals> =
-        bind_all(sqlx::query_as(sqlx::AssertSqlSafe(totals)), args).fetch_all(&db.pool).await?;
+    let totals: Vec<InvoiceTotals> = f.bind(sqlx::query_as(sqlx::AssertSqlSafe(totals))).fetch_all(&db.pool).await?;
     Ok((rows, totals))
 }
 
@@ -238,7 +212,7 @@ pub async fn invoices(db: &Db, f: &InvoiceFilter) -> Result<Vec<InvoiceRow>, Sto
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(i64::from(f.customer_id.is_some()))
         .bind(f.customer_id.unwrap_or(0))
-        .bind(f.period_start.map(super::common::fmt_date).unwrap_or_default())
+        .bind(f.period_start.map(fmt_date).unwrap_or_default())
         .bind(f.limit.unwrap_or(i64::MAX))
         .fetch_all(&db.pool)
         .await?)

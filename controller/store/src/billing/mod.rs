@@ -5,8 +5,8 @@
 //! place; [`store`] gathers the stores for callers that use many.
 
 pub use mast_billing_core::{
-    BillingError, Result, allocation, catalog, credit_note, dunning, error, invoice, ledger, money, numbering, pdf,
-    period, proration, provider,
+    BillingError, Result, allocation, bridge, catalog, credit_note, dunning, error, invoice, ledger, money, numbering,
+    pdf, period, proration, provider,
 };
 
 pub mod accounts;

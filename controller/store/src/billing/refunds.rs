@@ -9,7 +9,7 @@
 use super::allocation::Choice;
 use super::allocations::{lock_customer, release_credit, settle};
 use super::balances::EntryKind;
-use super::common::{check_name, fmt_date, stored_currency};
+use super::common::{Filter, check_name, fmt_date, stored_currency};
 use super::money::Money;
 use super::payments::PaymentMethod;
 use crate::db::{Db, StoreError, now_ms};
@@ -72,54 +72,46 @@ pub struct PaymentTotals {
     pub unallocated_minor: i64,
 }
 
-fn payment_where(q: &PaymentQuery) -> (String, Vec<(bool, i64, String)>) {
-    let mut sql = String::from(" WHERE 1 = 1");
-    let mut args: Vec<(bool, i64, String)> = Vec::new();
-    let mut push = |sql: &mut String, cond: &str, int: Option<i64>, text: Option<String>| {
-        args.push((int.is_some(), int.unwrap_or(0), text.unwrap_or_default()));
-        sql.push_str(&cond.replace('?', &format!("${}", args.len())));
-    };
+fn payment_where(q: &PaymentQuery) -> Filter {
+    let mut f = Filter::new();
     if let Some(m) = q.method {
-        push(&mut sql, " AND p.method = ?", None, Some(m.as_str().into()));
+        f.text(" AND p.method = ?", m.as_str());
     }
     if let Some(d) = q.from {
-        push(&mut sql, " AND p.payment_date >= ?", None, Some(fmt_date(d)));
+        f.text(" AND p.payment_date >= ?", fmt_date(d));
     }
     if let Some(d) = q.until {
-        push(&mut sql, " AND p.payment_date < ?", None, Some(fmt_date(d)));
+        f.text(" AND p.payment_date < ?", fmt_date(d));
     }
     if q.unallocated {
-        sql.push_str(" AND l.open_minor > 0");
+        f.raw(" AND l.open_minor > 0");
     }
     if let Some(c) = q.customer_id {
-        push(&mut sql, " AND p.customer_id = ?", Some(c), None);
+        f.int(" AND p.customer_id = ?", c);
     }
-    (sql, args)
+    f
 }
 
 /// One page of payments (newest first) and the totals of all that match.
 pub async fn list_payments(db: &Db, q: &PaymentQuery) -> Result<(Vec<PaymentRow>, Vec<PaymentTotals>), StoreError> {
-    let (cond, args) = payment_where(q);
-    let n = args.len();
-    let sql =
-        format!("{PAYMENT_COLS}{cond} ORDER BY p.payment_date DESC, p.id DESC LIMIT ${} OFFSET ${}", n + 1, n + 2);
-    let mut query = sqlx::query_as::<_, PaymentRow>(sqlx::AssertSqlSafe(sql));
-    for (int, i, t) in &args {
-        query = if *int { query.bind(*i) } else { query.bind(t.clone()) };
-    }
-    let rows = query.bind(q.limit.clamp(1, 1000)).bind(q.offset.max(0)).fetch_all(&db.pool).await?;
+    let f = payment_where(q);
+    let n = f.next_placeholder();
+    let sql = format!("{PAYMENT_COLS}{} ORDER BY p.payment_date DESC, p.id DESC LIMIT ${n} OFFSET ${}", f.sql(), n + 1);
+    let rows = f
+        .bind(sqlx::query_as::<_, PaymentRow>(sqlx::AssertSqlSafe(sql)))
+        .bind(q.limit.clamp(1, 1000))
+        .bind(q.offset.max(0))
+        .fetch_all(&db.pool)
+        .await?;
     let sql = format!(
         "SELECT p.currency, CAST(COUNT(*) AS BIGINT) AS count, CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) AS amount_minor, \
          CAST(COALESCE(SUM(p.refunded_minor), 0) AS BIGINT) AS refunded_minor, \
          CAST(COALESCE(SUM(l.open_minor), 0) AS BIGINT) AS unallocated_minor \
-         FROM payments p LEFT JOIN ledger l ON l.payment_id = p.id AND l.kind = 'payment'{cond} \
-         GROUP BY p.currency ORDER BY p.currency"
+         FROM payments p LEFT JOIN ledger l ON l.payment_id = p.id AND l.kind = 'payment'{} \
+         GROUP BY p.currency ORDER BY p.currency",
+        f.sql()
     );
-    let mut query = sqlx::query_as::<_, PaymentTotals>(sqlx::AssertSqlSafe(sql));
-    for (int, i, t) in &args {
-        query = if *int { query.bind(*i) } else { query.bind(t.clone()) };
-    }
-    Ok((rows, query.fetch_all(&db.pool).await?))
+    Ok((rows, f.bind(sqlx::query_as::<_, PaymentTotals>(sqlx::AssertSqlSafe(sql))).fetch_all(&db.pool).await?))
 }
 
 /// A refund to record.

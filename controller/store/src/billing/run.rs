@@ -456,13 +456,27 @@ fn record(
 /// invoices, lines, taxes and ledger debits, mark charges, write the counter.
 async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]) -> Result<Stored, RunError> {
     let mut tx = db.pool.begin().await?;
+    let stored = store_batch_in(&mut tx, db.backend, ctx, cache, batch).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// [`store_batch`] inside the caller's transaction (left open; rolled back
+/// by the caller on an error).
+async fn store_batch_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    ctx: &Ctx,
+    cache: &mut SqlCache,
+    batch: &[Pending],
+) -> Result<Stored, RunError> {
     let last: i64 = sqlx::query_scalar(
         "INSERT INTO invoice_counters (series, year, last) VALUES ($1, $2, 0) \
          ON CONFLICT (series, year) DO UPDATE SET last = invoice_counters.last RETURNING last",
     )
     .bind(&ctx.series)
     .bind(ctx.year)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     let (lo, hi) = (batch[0].customer_id, batch[batch.len() - 1].customer_id);
     let issued: BTreeSet<i64> = sqlx::query_scalar::<_, i64>(
@@ -471,14 +485,13 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
     .bind(&ctx.period_start)
     .bind(lo.min(hi))
     .bind(lo.max(hi))
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?
     .into_iter()
     .collect();
     let todo: Vec<usize> = (0..batch.len()).filter(|&i| !issued.contains(&batch[i].customer_id)).collect();
     let already = (batch.len() - todo.len()) as u64;
     if todo.is_empty() {
-        tx.rollback().await?;
         return Ok(Stored { numbers: Vec::new(), already });
     }
 
@@ -494,7 +507,7 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
     let mut invoice_ids: HashMap<i64, i64> = HashMap::with_capacity(todo.len());
     for chunk in numbered.chunks(INVOICE_CHUNK) {
         let sql = cache.get("invoices", chunk.len(), || {
-            multi_values(db.backend, INVOICE_HEAD, &INVOICE_ROW, chunk.len(), " RETURNING id, customer_id")
+            multi_values(backend, INVOICE_HEAD, &INVOICE_ROW, chunk.len(), " RETURNING id, customer_id")
         });
         let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
         for (i, number, seq) in chunk {
@@ -526,7 +539,7 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
                 .bind(ctx.created_ms)
                 .bind(d.total.minor);
         }
-        for (id, customer_id) in q.fetch_all(&mut *tx).await? {
+        for (id, customer_id) in q.fetch_all(&mut **tx).await? {
             invoice_ids.insert(customer_id, id);
         }
     }
@@ -554,7 +567,7 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         }
     }
     for chunk in lines.chunks(LINE_CHUNK) {
-        let sql = cache.get("lines", chunk.len(), || multi_values(db.backend, LINE_HEAD, &LINE_ROW, chunk.len(), ""));
+        let sql = cache.get("lines", chunk.len(), || multi_values(backend, LINE_HEAD, &LINE_ROW, chunk.len(), ""));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (id, pos, l) in chunk {
             let (kind, sub, plan, charge, charge_kind) = match l.kind {
@@ -582,10 +595,10 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
                 .bind(l.tax_class.map(|t| t as i64))
                 .bind(l.tax.minor);
         }
-        q.execute(&mut *tx).await?;
+        q.execute(&mut **tx).await?;
     }
     for chunk in taxes.chunks(TAX_CHUNK) {
-        let sql = cache.get("taxes", chunk.len(), || multi_values(db.backend, TAX_HEAD, &TAX_ROW, chunk.len(), ""));
+        let sql = cache.get("taxes", chunk.len(), || multi_values(backend, TAX_HEAD, &TAX_ROW, chunk.len(), ""));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (id, t) in chunk {
             q = q
@@ -597,12 +610,11 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
                 .bind(t.base.minor)
                 .bind(t.tax.minor);
         }
-        q.execute(&mut *tx).await?;
+        q.execute(&mut **tx).await?;
     }
     // Ledger debits: one per invoice, its total.
     for chunk in numbered.chunks(LEDGER_CHUNK) {
-        let sql =
-            cache.get("ledger", chunk.len(), || multi_values(db.backend, LEDGER_HEAD, &LEDGER_ROW, chunk.len(), ""));
+        let sql = cache.get("ledger", chunk.len(), || multi_values(backend, LEDGER_HEAD, &LEDGER_ROW, chunk.len(), ""));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (i, number, _) in chunk {
             let d = &batch[*i].draft;
@@ -617,20 +629,20 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
                 .bind(format!("Invoice {number}"))
                 .bind(d.total.minor);
         }
-        q.execute(&mut *tx).await?;
+        q.execute(&mut **tx).await?;
     }
     // Customer credit the drafts applied: allocate it to the new invoices.
     for &(i, _, _) in &numbered {
         if batch[i].draft.credits_applied.minor > 0 {
-            super::allocations::lock_customer(&mut tx, batch[i].customer_id).await?;
-            super::allocations::settle(&mut tx, batch[i].customer_id, &[], "", "invoice run").await?;
+            super::allocations::lock_customer(tx, batch[i].customer_id).await?;
+            super::allocations::settle(tx, batch[i].customer_id, &[], "", "invoice run").await?;
         }
     }
     for (invoice_id, charge) in charges {
         let n = sqlx::query("UPDATE charges SET invoice_id = $1 WHERE id = $2 AND invoice_id IS NULL")
             .bind(invoice_id)
             .bind(charge as i64)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
         if n != 1 {
@@ -641,9 +653,8 @@ async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]
         .bind(counter.last as i64)
         .bind(&ctx.series)
         .bind(ctx.year)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await?;
     Ok(Stored { numbers: numbered.into_iter().map(|(i, n, _)| (i, n)).collect(), already })
 }
 
@@ -677,6 +688,9 @@ pub fn money_thousands(m: Money) -> String {
         None => format!("{sign}{int} {}", m.currency),
     }
 }
+
+mod bridge;
+pub use bridge::{DayChangePreview, DayChanged, change_billing_day, preview_day_change};
 
 #[cfg(test)]
 mod tests;

@@ -369,6 +369,70 @@ async fn preview_writes_nothing_and_matches_the_run() {
     );
 }
 
+/// A billing-day change of an invoiced account: the bridge bills the days
+/// up to the new day, runs skip what it billed, every day is billed once;
+/// a currency change waits until nothing left to bill is priced in the old
+/// currency.
+#[tokio::test]
+async fn a_billing_day_change_bills_a_bridge_and_every_day_once() {
+    let (_dir, db) = open().await;
+    let t = add_tax_class(&db, "None", &[], RoundingMode::HalfEven).await.unwrap();
+    let p = add_plan(&db, &NewPlan::new("P", usd(3100), 1, 1, t)).await.unwrap();
+    let c = customer(&db, "moving", 1).await;
+    let s = subscribe(&db, c, p.id, date(2026, 1, 1)).await.unwrap();
+    run(&db, date(2026, 12, 1), &RunOptions::default()).await.unwrap();
+    let set_day =
+        |day: u8, today| AccountInput { customer_id: c, billing_day: day, today: Some(today), ..Default::default() };
+    // Preview writes nothing.
+    let before = footprint(&db).await;
+    let pv = preview_day_change(&db, c, 15, date(2026, 12, 4)).await.unwrap();
+    assert_eq!((pv.total_minor, pv.lines.len()), (1400, 1), "1-14 Jan: 14 of 31 days of 31.00");
+    assert_eq!(footprint(&db).await, before);
+    set_account(&db, &set_day(15, date(2026, 12, 4))).await.unwrap();
+    let periods = |db: Db| async move {
+        sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT period_start, period_end, total_minor FROM invoices ORDER BY period_start",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+    };
+    let bridge = ("2027-01-01".to_string(), "2027-01-15".to_string(), 1400);
+    assert_eq!(periods(db.clone()).await[1], bridge);
+    // The run on 15 Dec bills nothing (those days are billed); 15 Jan bills on.
+    let dec = run(&db, date(2026, 12, 15), &RunOptions::default()).await.unwrap();
+    assert_eq!((dec.invoices_issued, dec.already_issued), (0, 1));
+    let jan = run(&db, date(2027, 1, 15), &RunOptions::default()).await.unwrap();
+    assert_eq!(jan.invoices_issued, 1);
+    // Back to the 1st on 20 Jan: billed until 15 Feb, bridged to 1 Mar (14 of 28 days).
+    set_account(&db, &set_day(1, date(2027, 1, 20))).await.unwrap();
+    assert!(run(&db, date(2027, 2, 1), &RunOptions::default()).await.unwrap().invoices_issued == 0);
+    run(&db, date(2027, 3, 1), &RunOptions::default()).await.unwrap();
+    let all = periods(db.clone()).await;
+    let got: Vec<(&str, &str, i64)> = all.iter().map(|(a, b, t)| (a.as_str(), b.as_str(), *t)).collect();
+    assert_eq!(
+        got,
+        [
+            ("2026-12-01", "2027-01-01", 3100),
+            ("2027-01-01", "2027-01-15", 1400),
+            ("2027-01-15", "2027-02-15", 3100),
+            ("2027-02-15", "2027-03-01", 1550),
+            ("2027-03-01", "2027-04-01", 3100),
+        ],
+        "contiguous: every day billed once"
+    );
+    // Another currency: refused while the USD plan is still to be billed.
+    let eur = AccountInput { currency: Some("EUR".into()), ..set_day(1, date(2027, 3, 5)) };
+    let e = set_account(&db, &eur).await.unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Invalid { field, reason } if field == "currency" && reason.contains("subscription")),
+        "{e}"
+    );
+    // Ended with the billed days: the change applies from the next invoice.
+    crate::billing::store::cancel(&db, s, date(2027, 4, 1)).await.unwrap();
+    assert_eq!(set_account(&db, &eur).await.unwrap().currency, "EUR");
+}
+
 #[tokio::test]
 async fn numbers_are_gapless_across_batches_runs_and_years() {
     let (_dir, db) = open().await;
@@ -461,17 +525,12 @@ async fn a_bad_customer_is_reported_and_the_others_proceed() {
                 .await
                 .unwrap();
                 subscribe(&db, c, euro.id, date(2025, 1, 1)).await.unwrap();
-                set_account(
-                    &db,
-                    &AccountInput {
-                        customer_id: c,
-                        billing_day: 1,
-                        currency: Some("USD".into()),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .unwrap();
+                // set_account refuses this (the plan is priced in EUR): bad data.
+                sqlx::query("UPDATE billing_accounts SET currency = 'USD' WHERE customer_id = $1")
+                    .bind(c)
+                    .execute(&db.pool)
+                    .await
+                    .unwrap();
                 bad.push(c);
             }
             6 => {
