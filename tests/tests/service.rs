@@ -197,13 +197,31 @@ async fn runs_and_bank_statements_from_the_browser(backend: Backend) -> anyhow::
     assert!(r.body.contains("nothing written") && r.body.contains(r#"<span id="run-issued">1</span>"#), "{}", r.body);
     assert!(r.body.contains("45.00 USD"), "{}", r.body);
     assert_eq!(invoices().await?, 0, "a preview writes nothing");
-    s.get("/billing/runs").await?;
-    let r = s.post("/billing/runs", &[("date", "2026-12-01"), ("action", "run")], None).await?;
-    assert!(r.body.contains(r#"<span id="run-issued">1</span>"#) && r.body.contains("INV-2026-000001"), "{}", r.body);
-    s.get("/billing/runs").await?;
-    let r = s.post("/billing/runs", &[("date", "2026-12-01"), ("action", "run")], None).await?;
-    assert!(r.body.contains(r#"<span id="run-issued">0</span>"#), "a second run issues nothing: {}", r.body);
+    // The run goes on in the background; its page follows it to the end.
+    let run = async |s: &mut WebSession| -> anyhow::Result<String> {
+        s.get("/billing/runs").await?;
+        let r = s.post("/billing/runs", &[("date", "2026-12-01"), ("action", "run")], None).await?;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let page = r.headers.get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string();
+        assert!(page.starts_with("/billing/runs/"), "{page}");
+        for _ in 0..100 {
+            let status = s.get(&format!("{page}/status")).await?;
+            assert_eq!(status.status, 200);
+            if !status.body.contains("hx-trigger") {
+                assert!(s.get(&page).await?.body.contains("run-result"), "the page shows the result once done");
+                return Ok(status.body);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("the run did not finish")
+    };
+    let body = run(&mut s).await?;
+    assert!(body.contains(r#"<span id="run-issued">1</span>"#) && body.contains("INV-2026-000001"), "{body}");
+    let body = run(&mut s).await?;
+    assert!(body.contains(r#"<span id="run-issued">0</span>"#), "a second run issues nothing: {body}");
     assert_eq!(invoices().await?, 1);
+    let list = s.get("/billing/runs").await?.body;
+    assert_eq!(list.matches("/billing/runs/").count(), 2, "both runs listed: {list}");
 
     // The bank statement, matched by the payment reference.
     let reference: String = sqlx::query_scalar("SELECT payment_reference FROM billing_accounts WHERE customer_id = $1")

@@ -442,7 +442,8 @@ pub async fn run(cmd: BillingCmd, app: &App) -> anyhow::Result<()> {
                 on_signal.trigger();
             });
             let stop = Some(Box::new(move || shutdown.is_triggered()) as Box<dyn Fn() -> bool + Send + Sync>);
-            let opts = RunOptions { preview, series, terms_days, batch_size, progress: progress_bar(), stop };
+            let opts =
+                RunOptions { preview, series, terms_days, batch_size, progress: progress_bar(), stop, on_start: None };
             let s = billing::run::run(&db, date, &opts).await?;
             watcher.abort();
             let elapsed = started.elapsed();

@@ -336,6 +336,8 @@ routes! {
     POST "/customers/{id}/service/{sub}/change" Page Access::Roles(billing::CASHIERS) => post(service::change);
     GET "/billing/runs" Page Access::Roles(runs::RUNNERS) => get(runs::runs);
     POST "/billing/runs" Page Access::Roles(runs::RUNNERS) => post(runs::run);
+    GET "/billing/runs/{id}" Page Access::Roles(runs::RUNNERS) => get(runs::show_run);
+    GET "/billing/runs/{id}/status" Page Access::Roles(runs::RUNNERS) => get(runs::run_status);
     GET "/billing/bank" Page Access::Roles(runs::RUNNERS) => get(runs::bank);
     POST "/billing/bank" Page Access::Roles(runs::RUNNERS) => post(runs::import_bank);
     GET "/import" Page Access::Roles(import::IMPORTERS) => get(import::page_get);

@@ -1,6 +1,7 @@
 //! The billing office's batch work in the browser: the invoice run
-//! (`/billing/runs`: preview what a date would invoice, then run it, with
-//! the result and each customer's error) and bank statements
+//! (`/billing/runs`: preview what a date would invoice, then run it in the
+//! background, its page following the progress batch by batch, then the
+//! result and each customer's error) and bank statements
 //! (`/billing/bank`: upload a CSV, check it as a dry run or import it, with
 //! the report line by line). Both are the same code the CLI and the
 //! scheduler use, idempotent, and audited.
@@ -12,11 +13,11 @@ use crate::audit;
 use crate::staff::Role;
 use crate::ui::{self, FieldOpts, Fields, FormErrors, Markup, Method, Table, Tone, html};
 use axum::Form;
-use axum::extract::{Multipart, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use mast_app::billing::bank::ImportReport;
-use mast_app::billing::run::{RunOptions, RunSummary};
+use mast_app::billing::run::{RunOptions, RunStatus, RunSummary};
 use mast_store::StoreError;
 use mast_store::billing::store;
 use serde::Deserialize;
@@ -82,9 +83,19 @@ fn summary(s: &RunSummary) -> Markup {
     }
 }
 
-fn runs_page(c: &Caller, date: &str, errors: &FormErrors, result: Option<&RunSummary>) -> Markup {
+fn runs_page(c: &Caller, date: &str, errors: &FormErrors, result: Option<&RunSummary>, recent: &[RunStatus]) -> Markup {
     let csrf = c.csrf.as_deref().unwrap_or("");
     let f = Fields::new("run", errors);
+    let mut past = Table::new("No run yet.").col("Run").col("Date").col("State").num_col("Invoices").num_col("Errors");
+    for r in recent {
+        past.push(vec![
+            html! { a href={ "/billing/runs/" (r.id) } { "#" (r.id) } },
+            html! { (r.run_date) },
+            html! { (state_badge(r)) },
+            html! { (r.invoices) },
+            html! { (r.errors) },
+        ]);
+    }
     page(
         c,
         "Invoice run",
@@ -102,34 +113,139 @@ fn runs_page(c: &Caller, date: &str, errors: &FormErrors, result: Option<&RunSum
                 button #run-now type="submit" name="action" value="run" { "Run" }
             }))
             @if let Some(s) = result { (summary(s)) }
+            h2 { "Recent runs" }
+            (past)
             p { a href="/billing/bank" { "Import a bank statement" } " · " a href="/billing/plans" { "Plans" } " · " a href="/billing/reports" { "Billing report" } }
         },
     )
 }
 
-/// `GET /billing/runs`.
-pub async fn runs(c: Caller) -> Markup {
-    runs_page(&c, &today().to_string(), &FormErrors::new(), None)
+fn state_badge(r: &RunStatus) -> Markup {
+    match (&r.failed, r.finished_ms) {
+        (Some(_), _) => ui::tone_badge(Tone::Down, "failed"),
+        (None, Some(_)) if r.summary.as_ref().is_some_and(|s| s.stopped) => ui::tone_badge(Tone::Degraded, "stopped"),
+        (None, Some(_)) => ui::tone_badge(Tone::Up, "done"),
+        (None, None) => ui::tone_badge(Tone::Neutral, "running"),
+    }
 }
 
-/// `POST /billing/runs`: a preview (nothing written) or the run.
+/// A run's state: while it runs, its progress (polled every second until
+/// it ends); then its summary, or why it failed.
+fn run_state(r: &RunStatus) -> Markup {
+    let status = format!("/billing/runs/{}/status", r.id);
+    html! {
+        @if r.finished_ms.is_none() {
+            div #run-state hx-get=(status) hx-trigger="every 1s" hx-swap="outerHTML" {
+                p { (state_badge(r)) " Invoicing: " span #run-done { (r.progress_done) } " of " (r.progress_total) }
+                progress #run-progress max=(r.progress_total.max(1)) value=(r.progress_done) {}
+                noscript { p { a href={ "/billing/runs/" (r.id) } { "Reload to follow the run" } } }
+            }
+        } @else {
+            div #run-state {
+                @if let Some(why) = &r.failed {
+                    p.callout #run-failed { (state_badge(r)) " The run stopped: " (why) ". What it stored stays; running the date again completes it and issues nothing twice." }
+                }
+                @match &r.summary {
+                    Some(s) => { (summary(s)) }
+                    None => { p { (r.invoices) " invoices issued, " (r.errors) " errors." } }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /billing/runs`.
+pub async fn runs(c: Caller, State(st): State<AppState>) -> PageResult {
+    let recent = mast_app::billing::run::recent_runs(&st.db, 10).await?;
+    Ok(runs_page(&c, &today().to_string(), &FormErrors::new(), None, &recent).into_response())
+}
+
+/// `GET /billing/runs/{id}`.
+pub async fn show_run(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    let r = mast_app::billing::run::run_by_id(&st.db, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("billing run {id}")))?;
+    let body = html! {
+        h1 { "Invoice run #" (r.id) " of " (r.run_date) }
+        p { a href="/billing/runs" { "All runs" } " · " a href="/billing/invoices" { "Invoices" } }
+        (run_state(&r))
+    };
+    Ok(page(&c, "Invoice run", body).into_response())
+}
+
+/// `GET /billing/runs/{id}/status`: the state fragment the run page polls.
+pub async fn run_status(State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
+    let r = mast_app::billing::run::run_by_id(&st.db, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("billing run {id}")))?;
+    Ok(run_state(&r).into_response())
+}
+
+/// `POST /billing/runs`: a preview (nothing written, shown here) or the
+/// run, started in the background (stopped at a batch boundary on
+/// shutdown) and followed on its own page.
 pub async fn run(c: Caller, State(st): State<AppState>, Form(f): Form<RunForm>) -> PageResult {
+    let recent = mast_app::billing::run::recent_runs(&st.db, 10).await?;
     let date = match store::parse_date("date", f.date.trim()) {
         Ok(d) => d,
         Err(e) => {
             let mut errors = FormErrors::new();
             errors.field("date", e.to_string().trim_start_matches("date: ").to_string());
-            return Ok((StatusCode::BAD_REQUEST, runs_page(&c, &f.date, &errors, None)).into_response());
+            return Ok((StatusCode::BAD_REQUEST, runs_page(&c, &f.date, &errors, None, &recent)).into_response());
         }
     };
-    let preview = f.action != "run";
-    let opts = RunOptions { preview, ..Default::default() };
-    let s = mast_app::billing::run::run(&st.db, date, &opts).await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    if !preview {
-        let what = format!("{} issued, {} errors", s.invoices_issued, s.errors.len());
-        audit::record(&st.db, &c.actor(), "billing.run", &date.to_string(), &what).await?;
+    if f.action != "run" {
+        let opts = RunOptions { preview: true, ..Default::default() };
+        let s =
+            mast_app::billing::run::run(&st.db, date, &opts).await.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        return Ok(runs_page(&c, &date.to_string(), &FormErrors::new(), Some(&s), &recent).into_response());
     }
-    Ok(runs_page(&c, &date.to_string(), &FormErrors::new(), Some(&s)).into_response())
+    let (started_tx, started) = tokio::sync::oneshot::channel::<i64>();
+    let started_tx = std::sync::Mutex::new(Some(started_tx));
+    let stop = st.shutdown.clone();
+    let opts = RunOptions {
+        stop: Some(Box::new(move || stop.is_triggered())),
+        on_start: Some(Box::new(move |id| {
+            if let Some(tx) = started_tx.lock().ok().and_then(|mut t| t.take()) {
+                let _ = tx.send(id);
+            }
+        })),
+        ..Default::default()
+    };
+    let (db, actor) = (st.db.clone(), c.actor());
+    let job = tokio::spawn(async move {
+        let result = mast_app::billing::run::run(&db, date, &opts).await;
+        match &result {
+            Ok(s) => {
+                let what = format!("{} issued, {} errors", s.invoices_issued, s.errors.len());
+                if let Err(e) = audit::record(&db, &actor, "billing.run", &date.to_string(), &what).await {
+                    tracing::warn!(error = %e, "billing run: the audit record failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, %date, "billing run from the browser failed"),
+        }
+        result
+    });
+    match started.await {
+        Ok(id) => {
+            // A failure after the start is shown on the run's page.
+            let db = st.db.clone();
+            tokio::spawn(async move {
+                if let Ok(Err(e)) = job.await
+                    && let Err(e2) = mast_app::billing::run::mark_run_failed(&db, id, &e.to_string()).await
+                {
+                    tracing::warn!(error = %e2, run = id, "billing run: recording its failure failed");
+                }
+            });
+            Ok(Redirect::to(&format!("/billing/runs/{id}")).into_response())
+        }
+        // Ended before its row existed: nobody due on that date, or an error.
+        Err(_) => match job.await {
+            Ok(Ok(s)) => Ok(runs_page(&c, &date.to_string(), &FormErrors::new(), Some(&s), &recent).into_response()),
+            Ok(Err(e)) => Err(StoreError::Corrupt(e.to_string()).into()),
+            Err(e) => Err(StoreError::Corrupt(format!("billing run task: {e}")).into()),
+        },
+    }
 }
 
 fn report(r: &ImportReport) -> Markup {
@@ -229,4 +345,36 @@ fn refuse(c: &Caller, why: String) -> PageResult {
     let mut errors = FormErrors::new();
     errors.field("statement", why);
     Ok((StatusCode::BAD_REQUEST, bank_page(c, &errors, None)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(finished: bool, failed: Option<&str>) -> RunStatus {
+        RunStatus {
+            id: 7,
+            run_date: "2026-12-01".into(),
+            started_ms: 1,
+            finished_ms: finished.then_some(2),
+            progress_done: 500,
+            progress_total: 2000,
+            invoices: 500,
+            errors: 0,
+            summary: None,
+            failed: failed.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_running_run_polls_its_progress_and_an_ended_one_stops() {
+        let running = run_state(&status(false, None)).into_string();
+        assert!(running.contains(r#"hx-get="/billing/runs/7/status""#) && running.contains("hx-trigger=\"every 1s\""));
+        assert!(running.contains(r#"<span id="run-done">500</span> of 2000"#), "{running}");
+        assert!(running.contains(r#"<progress id="run-progress" max="2000" value="500">"#), "{running}");
+        let done = run_state(&status(true, None)).into_string();
+        assert!(!done.contains("hx-trigger") && done.contains("500 invoices issued"), "{done}");
+        let failed = run_state(&status(true, Some("database <gone>"))).into_string();
+        assert!(failed.contains("run-failed") && failed.contains("database &lt;gone&gt;"), "escaped: {failed}");
+    }
 }

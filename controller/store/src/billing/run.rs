@@ -69,6 +69,9 @@ pub struct RunOptions {
     /// Asked before each batch: true stops the run at that batch boundary
     /// (shutdown). Every stored batch is whole; running again completes it.
     pub stop: Option<Box<dyn Fn() -> bool + Send + Sync>>,
+    /// Told the `billing_runs` id once the run's row exists (not for a
+    /// preview): a caller running it in the background shows its progress.
+    pub on_start: Option<Box<dyn Fn(i64) + Send + Sync>>,
 }
 
 impl Default for RunOptions {
@@ -80,19 +83,20 @@ impl Default for RunOptions {
             batch_size: DEFAULT_BATCH,
             progress: None,
             stop: None,
+            on_start: None,
         }
     }
 }
 
 /// A customer that could not be invoiced, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CustomerError {
     pub customer_id: i64,
     pub message: String,
 }
 
 /// Where the time went, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize)]
 pub struct Timings {
     /// Loading the inputs.
     pub load_ms: u64,
@@ -103,7 +107,7 @@ pub struct Timings {
 }
 
 /// What a run did (or, for a preview, would do).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RunSummary {
     #[serde(with = "iso_date")]
     pub date: Date,
@@ -347,6 +351,9 @@ pub async fn run(db: &Db, date: Date, opts: &RunOptions) -> Result<RunSummary, R
     .fetch_one(&db.pool)
     .await?;
     summary.run_id = Some(run_id);
+    if let Some(f) = &opts.on_start {
+        f(run_id);
+    }
     let ctx = Ctx {
         series: opts.series.clone(),
         year: i64::from(year),
@@ -361,6 +368,7 @@ pub async fn run(db: &Db, date: Date, opts: &RunOptions) -> Result<RunSummary, R
     let batch_size = opts.batch_size.max(1);
     let total = pending.len();
     let mut done = 0;
+    set_progress(db, run_id, 0, total).await?;
     for batch in pending.chunks(batch_size) {
         if opts.stop.as_ref().is_some_and(|stop| stop()) {
             tracing::info!(done, total, "billing run stopped at a batch boundary (shutdown); run it again to finish");
@@ -395,6 +403,7 @@ pub async fn run(db: &Db, date: Date, opts: &RunOptions) -> Result<RunSummary, R
             }
         }
         done += batch.len();
+        set_progress(db, run_id, done, total).await?;
         if let Some(f) = &opts.progress {
             f(Progress { done, total });
         }
@@ -402,9 +411,10 @@ pub async fn run(db: &Db, date: Date, opts: &RunOptions) -> Result<RunSummary, R
     summary.timings.store_ms = ms_since(t2);
     summary.errors.sort_by_key(|e| e.customer_id);
     let main = summary.main_total();
+    let json = serde_json::to_string(&summary).map_err(|e| StoreError::Corrupt(format!("run summary: {e}")))?;
     sqlx::query(
         "UPDATE billing_runs SET finished_ms = $1, invoices = $2, already_issued = $3, errors = $4, total_minor = $5, \
-         currency = $6 WHERE id = $7",
+         currency = $6, summary = $8 WHERE id = $7",
     )
     .bind(now_ms())
     .bind(summary.invoices_issued as i64)
@@ -413,9 +423,105 @@ pub async fn run(db: &Db, date: Date, opts: &RunOptions) -> Result<RunSummary, R
     .bind(main.map_or(0, |m| m.minor))
     .bind(main.map(|m| m.currency.code().to_string()))
     .bind(run_id)
+    .bind(json)
     .execute(&db.pool)
     .await?;
     Ok(summary)
+}
+
+async fn set_progress(db: &Db, run_id: i64, done: usize, total: usize) -> Result<(), RunError> {
+    sqlx::query("UPDATE billing_runs SET progress_done = $1, progress_total = $2 WHERE id = $3")
+        .bind(done as i64)
+        .bind(total as i64)
+        .bind(run_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// A run as its page shows it: running (with its progress), finished (with
+/// its summary) or failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunStatus {
+    pub id: i64,
+    pub run_date: String,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub progress_done: i64,
+    pub progress_total: i64,
+    pub invoices: i64,
+    pub errors: i64,
+    /// The summary of a finished run (`None` for runs stored before it was kept).
+    pub summary: Option<RunSummary>,
+    /// Why a run failed part way (its stored batches stay; running again completes it).
+    pub failed: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredRun {
+    id: i64,
+    run_date: String,
+    started_ms: i64,
+    finished_ms: Option<i64>,
+    progress_done: i64,
+    progress_total: i64,
+    invoices: i64,
+    errors: i64,
+    summary: Option<String>,
+    failed: Option<String>,
+}
+
+const RUN_COLS: &str = "SELECT id, run_date, started_ms, finished_ms, progress_done, progress_total, invoices, errors, \
+    summary, failed FROM billing_runs";
+
+fn run_status(r: StoredRun) -> Result<RunStatus, StoreError> {
+    let summary = r
+        .summary
+        .as_deref()
+        .map(serde_json::from_str::<RunSummary>)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("billing run {} summary: {e}", r.id)))?;
+    Ok(RunStatus {
+        id: r.id,
+        run_date: r.run_date,
+        started_ms: r.started_ms,
+        finished_ms: r.finished_ms,
+        progress_done: r.progress_done,
+        progress_total: r.progress_total,
+        invoices: r.invoices,
+        errors: r.errors,
+        summary,
+        failed: r.failed,
+    })
+}
+
+/// One run (previews are never stored).
+pub async fn run_by_id(db: &Db, id: i64) -> Result<Option<RunStatus>, StoreError> {
+    let r: Option<StoredRun> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{RUN_COLS} WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    r.map(run_status).transpose()
+}
+
+/// The latest runs, newest first.
+pub async fn recent_runs(db: &Db, limit: i64) -> Result<Vec<RunStatus>, StoreError> {
+    let rows: Vec<StoredRun> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{RUN_COLS} ORDER BY id DESC LIMIT $1")))
+        .bind(limit.clamp(1, 100))
+        .fetch_all(&db.pool)
+        .await?;
+    rows.into_iter().map(run_status).collect()
+}
+
+/// Records that run `id` failed part way with `why` (what it stored stays).
+pub async fn mark_run_failed(db: &Db, id: i64, why: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE billing_runs SET finished_ms = $1, failed = $2 WHERE id = $3 AND finished_ms IS NULL")
+        .bind(now_ms())
+        .bind(why.chars().take(500).collect::<String>())
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
 }
 
 fn add_total(totals: &mut BTreeMap<String, i64>, m: Money) -> Result<(), RunError> {

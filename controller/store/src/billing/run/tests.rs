@@ -456,6 +456,14 @@ async fn numbers_are_gapless_across_batches_runs_and_years() {
     let s = run(&db, date(2026, 11, 1), &opts).await.unwrap();
     assert_eq!(s.invoices_issued, n);
     assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), (n as usize).div_ceil(17));
+    // The run's row: its progress to the end and its summary, for its page.
+    let st = run_by_id(&db, s.run_id.unwrap()).await.unwrap().unwrap();
+    assert_eq!((st.progress_done, st.progress_total, st.invoices), (n as i64, n as i64, n as i64));
+    assert!(st.finished_ms.is_some() && st.failed.is_none());
+    assert_eq!(st.summary.map(|x| (x.invoices_issued, x.last_number)), Some((n, s.last_number.clone())));
+    mark_run_failed(&db, st.id, "too late").await.unwrap();
+    assert_eq!(run_by_id(&db, st.id).await.unwrap().unwrap().failed, None, "a finished run stays finished");
+    assert_eq!(recent_runs(&db, 5).await.unwrap()[0].id, st.id);
     run(&db, date(2026, 12, 1), &opts).await.unwrap();
     assert_eq!(seqs(&db, 2026).await, (1..=2 * n as i64).collect::<Vec<_>>());
     // A new year starts at 1.
