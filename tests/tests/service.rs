@@ -339,5 +339,6 @@ async fn billing_day_and_currency_change_from_the_browser(backend: Backend) -> a
     assert!(r.body.contains("account-change-currency-error") && r.body.contains("Home 25"), "{}", r.body);
     let (_, audit) = c.get("/api/v1/audit", &c.admin_token()).await?;
     assert!(audit.to_string().contains("billing day 15, USD, bridge"), "audited: {audit}");
+    assert_eq!(mast_store::billing::store::invoice_tallies_drift(&db).await?, Vec::<String>::new());
     Ok(())
 }

@@ -160,6 +160,83 @@ fn query_where(q: &InvoiceQuery) -> Filter {
     f
 }
 
+/// The conditions on `invoice_tallies t` (migration 0024: totals per
+/// issue month, currency, status, site and plan, kept by triggers) that give
+/// the totals of `q`, when it filters on nothing finer: `None` for one
+/// customer, overdue on a day, or dates that are not the first of a month
+/// (those read the invoices themselves).
+fn tally_where(q: &InvoiceQuery) -> Option<Filter> {
+    let month = |d: Option<jiff::civil::Date>| -> Option<Option<String>> {
+        match d {
+            None => Some(None),
+            Some(d) if d.day() == 1 => Some(Some(format!("{:04}-{:02}", d.year(), d.month()))),
+            Some(_) => None,
+        }
+    };
+    if q.customer_id.is_some() || q.overdue_on.is_some() {
+        return None;
+    }
+    let (from, until) = (month(q.issued_from)?, month(q.issued_until)?);
+    let mut t = Filter::new();
+    t.int(" AND t.plan_id = ?", q.plan_id.unwrap_or(0));
+    if let Some(site) = q.site_id {
+        t.int(" AND t.site_id = ?", site);
+    }
+    if let Some(s) = q.status {
+        t.text(" AND t.status = ?", s.as_str());
+    }
+    if q.unpaid {
+        t.raw(" AND t.status IN ('open', 'partly-paid')");
+    }
+    if let Some(m) = from {
+        t.text(" AND t.issue_month >= ?", m);
+    }
+    if let Some(m) = until {
+        t.text(" AND t.issue_month < ?", m);
+    }
+    Some(t)
+}
+
+/// Where `invoice_tallies` and the invoices disagree (empty: in step),
+/// each as `month currency status site plan: tally vs invoices`.
+pub async fn invoice_tallies_drift(db: &Db) -> Result<Vec<String>, StoreError> {
+    type Key = (String, String, String, i64, i64);
+    let live: Vec<(String, String, String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE(c.site_id, 0), CAST(0 AS BIGINT), \
+         CAST(COUNT(*) AS BIGINT), CAST(SUM(i.total_minor) AS BIGINT), CAST(SUM(i.open_minor) AS BIGINT) \
+         FROM invoices i JOIN customers c ON c.id = i.customer_id \
+         GROUP BY substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE(c.site_id, 0) \
+         UNION ALL \
+         SELECT substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE(c.site_id, 0), l.plan_id, \
+         CAST(COUNT(*) AS BIGINT), CAST(SUM(i.total_minor) AS BIGINT), CAST(SUM(i.open_minor) AS BIGINT) \
+         FROM invoices i JOIN customers c ON c.id = i.customer_id \
+         JOIN (SELECT DISTINCT invoice_id, plan_id FROM invoice_lines WHERE plan_id IS NOT NULL) l ON l.invoice_id = i.id \
+         GROUP BY substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE(c.site_id, 0), l.plan_id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let tallies: Vec<(String, String, String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor FROM invoice_tallies \
+         WHERE n <> 0 OR total_minor <> 0 OR open_minor <> 0",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let map = |rows: Vec<(String, String, String, i64, i64, i64, i64, i64)>| {
+        rows.into_iter()
+            .map(|(m, c, s, site, plan, n, t, o)| ((m, c, s, site, plan), (n, t, o)))
+            .collect::<std::collections::BTreeMap<Key, (i64, i64, i64)>>()
+    };
+    let (live, tallies) = (map(live), map(tallies));
+    let mut out = Vec::new();
+    for k in live.keys().chain(tallies.keys()).collect::<std::collections::BTreeSet<_>>() {
+        let (a, b) = (tallies.get(k), live.get(k));
+        if a != b {
+            out.push(format!("{} {} {} site {} plan {}: tally {a:?} vs invoices {b:?}", k.0, k.1, k.2, k.3, k.4));
+        }
+    }
+    Ok(out)
+}
+
 /// One page of the staff invoice list (newest first) and the totals over
 /// everything the query matches.
 pub async fn list_invoices(db: &Db, q: &InvoiceQuery) -> Result<(Vec<InvoiceListRow>, Vec<InvoiceTotals>), StoreError> {
@@ -194,12 +271,25 @@ pub async fn list_invoices(db: &Db, q: &InvoiceQuery) -> Result<(Vec<InvoiceList
             r.customer = names.get(&r.customer_id).cloned().unwrap_or_default();
         }
     }
-    let totals = format!(
-        "SELECT i.currency, CAST(COUNT(*) AS BIGINT) AS count, CAST(COALESCE(SUM(i.total_minor), 0) AS BIGINT) AS total_minor, \
-         CAST(COALESCE(SUM(i.open_minor), 0) AS BIGINT) AS open_minor FROM invoices i{} GROUP BY i.currency ORDER BY i.currency",
-        f.sql()
-    );
-    let totals: Vec<InvoiceTotals> = f.bind(sqlx::query_as(sqlx::AssertSqlSafe(totals))).fetch_all(&db.pool).await?;
+    let totals: Vec<InvoiceTotals> = match tally_where(q) {
+        Some(t) => {
+            let sql = format!(
+                "SELECT t.currency, CAST(SUM(t.n) AS BIGINT) AS count, CAST(SUM(t.total_minor) AS BIGINT) AS total_minor, \
+                 CAST(SUM(t.open_minor) AS BIGINT) AS open_minor FROM invoice_tallies t{} GROUP BY t.currency \
+                 HAVING SUM(t.n) <> 0 ORDER BY t.currency",
+                t.sql()
+            );
+            t.bind(sqlx::query_as(sqlx::AssertSqlSafe(sql))).fetch_all(&db.pool).await?
+        }
+        None => {
+            let sql = format!(
+                "SELECT i.currency, CAST(COUNT(*) AS BIGINT) AS count, CAST(COALESCE(SUM(i.total_minor), 0) AS BIGINT) AS total_minor, \
+                 CAST(COALESCE(SUM(i.open_minor), 0) AS BIGINT) AS open_minor FROM invoices i{} GROUP BY i.currency ORDER BY i.currency",
+                f.sql()
+            );
+            f.bind(sqlx::query_as(sqlx::AssertSqlSafe(sql))).fetch_all(&db.pool).await?
+        }
+    };
     Ok((rows, totals))
 }
 

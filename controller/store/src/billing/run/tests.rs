@@ -431,6 +431,7 @@ async fn a_billing_day_change_bills_a_bridge_and_every_day_once() {
     // Ended with the billed days: the change applies from the next invoice.
     crate::billing::store::cancel(&db, s, date(2027, 4, 1)).await.unwrap();
     assert_eq!(set_account(&db, &eur).await.unwrap().currency, "EUR");
+    assert_eq!(crate::billing::store::invoice_tallies_drift(&db).await.unwrap(), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -577,6 +578,8 @@ async fn a_bad_customer_is_reported_and_the_others_proceed() {
     // A second run retries only the bad ones (and fails them again).
     let again = run(&db, date(2026, 3, 1), &RunOptions::default()).await.unwrap();
     assert_eq!((again.invoices_issued, again.already_issued, again.errors.len()), (0, good.len() as u64, 3));
+    // Rolled-back batches left nothing in the invoice list's tallies either.
+    assert_eq!(store::invoice_tallies_drift(&db).await.unwrap(), Vec::<String>::new());
 }
 
 #[tokio::test]

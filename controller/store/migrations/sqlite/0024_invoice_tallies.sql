@@ -1,0 +1,142 @@
+-- Invoice totals per (issue month, currency, status, the customer's site,
+-- plan) for the staff invoice list: its totals read a few hundred rows
+-- instead of every matching invoice. `site_id` 0 = no site; `plan_id` 0 =
+-- every invoice (the other rows count each invoice once per plan its lines
+-- bill). Triggers keep it in step with every writer of invoices, their
+-- lines and a customer's site; the list falls back to the invoices
+-- themselves for filters it cannot answer (a customer, overdue on a day,
+-- dates that are not whole months).
+CREATE TABLE invoice_tallies (
+    issue_month TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    status TEXT NOT NULL,
+    site_id BIGINT NOT NULL,
+    plan_id BIGINT NOT NULL,
+    n BIGINT NOT NULL,
+    total_minor BIGINT NOT NULL,
+    open_minor BIGINT NOT NULL,
+    PRIMARY KEY (plan_id, site_id, status, issue_month, currency)
+);
+
+INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+SELECT substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE(c.site_id, 0), 0, COUNT(*), SUM(i.total_minor), SUM(i.open_minor)
+FROM invoices i JOIN customers c ON c.id = i.customer_id
+GROUP BY substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE(c.site_id, 0);
+INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+SELECT substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE(c.site_id, 0), l.plan_id, COUNT(*), SUM(i.total_minor), SUM(i.open_minor)
+FROM invoices i JOIN customers c ON c.id = i.customer_id
+JOIN (SELECT DISTINCT invoice_id, plan_id FROM invoice_lines WHERE plan_id IS NOT NULL) l ON l.invoice_id = i.id
+GROUP BY substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE(c.site_id, 0), l.plan_id;
+
+CREATE TRIGGER invoice_tallies_insert AFTER INSERT ON invoices BEGIN
+    INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+    SELECT substr(NEW.issue_date, 1, 7), NEW.currency, NEW.status, COALESCE((SELECT site_id FROM customers WHERE id = NEW.customer_id), 0), 0, 1, NEW.total_minor, NEW.open_minor
+    WHERE true
+    ON CONFLICT (plan_id, site_id, status, issue_month, currency) DO UPDATE SET
+    n = invoice_tallies.n + excluded.n,
+    total_minor = invoice_tallies.total_minor + excluded.total_minor,
+    open_minor = invoice_tallies.open_minor + excluded.open_minor;
+END;
+
+-- A line counts its invoice under its plan once: at the invoice's first
+-- line on that plan (lines are written in position order).
+CREATE TRIGGER invoice_tallies_line AFTER INSERT ON invoice_lines WHEN NEW.plan_id IS NOT NULL BEGIN
+    INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+    SELECT substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE((SELECT site_id FROM customers WHERE id = i.customer_id), 0), NEW.plan_id, 1, i.total_minor, i.open_minor
+    FROM invoices i
+    WHERE i.id = NEW.invoice_id
+      AND NEW.position = (SELECT MIN(position) FROM invoice_lines WHERE invoice_id = NEW.invoice_id AND plan_id = NEW.plan_id)
+    ON CONFLICT (plan_id, site_id, status, issue_month, currency) DO UPDATE SET
+    n = invoice_tallies.n + excluded.n,
+    total_minor = invoice_tallies.total_minor + excluded.total_minor,
+    open_minor = invoice_tallies.open_minor + excluded.open_minor;
+END;
+
+CREATE TRIGGER invoice_tallies_update AFTER UPDATE OF status, open_minor, total_minor, issue_date, currency, customer_id ON invoices
+WHEN OLD.status IS NOT NEW.status OR OLD.open_minor <> NEW.open_minor OR OLD.total_minor <> NEW.total_minor
+  OR OLD.issue_date <> NEW.issue_date OR OLD.currency <> NEW.currency OR OLD.customer_id <> NEW.customer_id
+BEGIN
+    INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+    SELECT substr(OLD.issue_date, 1, 7), OLD.currency, OLD.status, COALESCE((SELECT site_id FROM customers WHERE id = OLD.customer_id), 0), 0, -1, -OLD.total_minor, -OLD.open_minor
+    WHERE true
+    ON CONFLICT (plan_id, site_id, status, issue_month, currency) DO UPDATE SET
+    n = invoice_tallies.n + excluded.n,
+    total_minor = invoice_tallies.total_minor + excluded.total_minor,
+    open_minor = invoice_tallies.open_minor + excluded.open_minor;
+    INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+    SELECT substr(OLD.issue_date, 1, 7), OLD.currency, OLD.status, COALESCE((SELECT site_id FROM customers WHERE id = OLD.customer_id), 0), p.plan_id, -1, -OLD.total_minor, -OLD.open_minor
+    FROM (SELECT DISTINCT plan_id FROM invoice_lines WHERE invoice_id = OLD.id AND plan_id IS NOT NULL) p
+    WHERE true
+    ON CONFLICT (plan_id, site_id, status, issue_month, currency) DO UPDATE SET
+    n = invoice_tallies.n + excluded.n,
+    total_minor = invoice_tallies.total_minor + excluded.total_minor,
+    open_minor = invoice_tallies.open_minor + excluded.open_minor;
+    INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+    SELECT substr(NEW.issue_date, 1, 7), NEW.currency, NEW.status, COALESCE((SELECT site_id FROM customers WHERE id = NEW.customer_id), 0), 0, 1, NEW.total_minor, NEW.open_minor
+    WHERE true
+    ON CONFLICT (plan_id, site_id, status, issue_month, currency) DO UPDATE SET
+    n = invoice_tallies.n + excluded.n,
+    total_minor = invoice_tallies.total_minor + excluded.total_minor,
+    open_minor = invoice_tallies.open_minor + excluded.open_minor;
+    INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+    SELECT substr(NEW.issue_date, 1, 7), NEW.currency, NEW.status, COALESCE((SELECT site_id FROM customers WHERE id = NEW.customer_id), 0), p.plan_id, 1, NEW.total_minor, NEW.open_minor
+    FROM (SELECT DISTINCT plan_id FROM invoice_lines WHERE invoice_id = NEW.id AND plan_id IS NOT NULL) p
+    WHERE true
+    ON CONFLICT (plan_id, site_id, status, issue_month, currency) DO UPDATE SET
+    n = invoice_tallies.n + excluded.n,
+    total_minor = invoice_tallies.total_minor + excluded.total_minor,
+    open_minor = invoice_tallies.open_minor + excluded.open_minor;
+END;
+
+CREATE TRIGGER invoice_tallies_delete BEFORE DELETE ON invoices BEGIN
+    INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+    SELECT substr(OLD.issue_date, 1, 7), OLD.currency, OLD.status, COALESCE((SELECT site_id FROM customers WHERE id = OLD.customer_id), 0), 0, -1, -OLD.total_minor, -OLD.open_minor
+    WHERE true
+    ON CONFLICT (plan_id, site_id, status, issue_month, currency) DO UPDATE SET
+    n = invoice_tallies.n + excluded.n,
+    total_minor = invoice_tallies.total_minor + excluded.total_minor,
+    open_minor = invoice_tallies.open_minor + excluded.open_minor;
+    INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+    SELECT substr(OLD.issue_date, 1, 7), OLD.currency, OLD.status, COALESCE((SELECT site_id FROM customers WHERE id = OLD.customer_id), 0), p.plan_id, -1, -OLD.total_minor, -OLD.open_minor
+    FROM (SELECT DISTINCT plan_id FROM invoice_lines WHERE invoice_id = OLD.id AND plan_id IS NOT NULL) p
+    WHERE true
+    ON CONFLICT (plan_id, site_id, status, issue_month, currency) DO UPDATE SET
+    n = invoice_tallies.n + excluded.n,
+    total_minor = invoice_tallies.total_minor + excluded.total_minor,
+    open_minor = invoice_tallies.open_minor + excluded.open_minor;
+END;
+
+CREATE TRIGGER invoice_tallies_site AFTER UPDATE OF site_id ON customers WHEN OLD.site_id IS NOT NEW.site_id BEGIN
+    INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+    SELECT substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE(OLD.site_id, 0), 0, -COUNT(*), -SUM(i.total_minor), -SUM(i.open_minor)
+    FROM invoices i WHERE i.customer_id = NEW.id GROUP BY substr(i.issue_date, 1, 7), i.currency, i.status
+    ON CONFLICT (plan_id, site_id, status, issue_month, currency) DO UPDATE SET
+    n = invoice_tallies.n + excluded.n,
+    total_minor = invoice_tallies.total_minor + excluded.total_minor,
+    open_minor = invoice_tallies.open_minor + excluded.open_minor;
+    INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+    SELECT substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE(OLD.site_id, 0), l.plan_id, -COUNT(*), -SUM(i.total_minor), -SUM(i.open_minor)
+    FROM invoices i JOIN (SELECT DISTINCT invoice_id, plan_id FROM invoice_lines
+        WHERE plan_id IS NOT NULL AND invoice_id IN (SELECT id FROM invoices WHERE customer_id = NEW.id)) l ON l.invoice_id = i.id
+    WHERE i.customer_id = NEW.id GROUP BY substr(i.issue_date, 1, 7), i.currency, i.status, l.plan_id
+    ON CONFLICT (plan_id, site_id, status, issue_month, currency) DO UPDATE SET
+    n = invoice_tallies.n + excluded.n,
+    total_minor = invoice_tallies.total_minor + excluded.total_minor,
+    open_minor = invoice_tallies.open_minor + excluded.open_minor;
+    INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+    SELECT substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE(NEW.site_id, 0), 0, COUNT(*), SUM(i.total_minor), SUM(i.open_minor)
+    FROM invoices i WHERE i.customer_id = NEW.id GROUP BY substr(i.issue_date, 1, 7), i.currency, i.status
+    ON CONFLICT (plan_id, site_id, status, issue_month, currency) DO UPDATE SET
+    n = invoice_tallies.n + excluded.n,
+    total_minor = invoice_tallies.total_minor + excluded.total_minor,
+    open_minor = invoice_tallies.open_minor + excluded.open_minor;
+    INSERT INTO invoice_tallies (issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor)
+    SELECT substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE(NEW.site_id, 0), l.plan_id, COUNT(*), SUM(i.total_minor), SUM(i.open_minor)
+    FROM invoices i JOIN (SELECT DISTINCT invoice_id, plan_id FROM invoice_lines
+        WHERE plan_id IS NOT NULL AND invoice_id IN (SELECT id FROM invoices WHERE customer_id = NEW.id)) l ON l.invoice_id = i.id
+    WHERE i.customer_id = NEW.id GROUP BY substr(i.issue_date, 1, 7), i.currency, i.status, l.plan_id
+    ON CONFLICT (plan_id, site_id, status, issue_month, currency) DO UPDATE SET
+    n = invoice_tallies.n + excluded.n,
+    total_minor = invoice_tallies.total_minor + excluded.total_minor,
+    open_minor = invoice_tallies.open_minor + excluded.open_minor;
+END;
