@@ -6,7 +6,9 @@
 //! e.g. an empty PostgreSQL database), then times the preview, the real run
 //! (computed and stored: load + compute + store) and a second run (which must
 //! issue nothing), and compares with the manual baseline of the seed
-//! article: 200 invoices in 5 minutes (0.667 invoices/s).
+//! article: 200 invoices in 5 minutes (0.667 invoices/s). On SQLite it also
+//! runs the same load in a second database without the invoice list's tally
+//! triggers (migration 0024), to show what they cost the run.
 
 use mast_controller::billing::demo::{self, DemoOptions};
 use mast_controller::billing::run::{RunOptions, RunSummary, run, thousands};
@@ -87,5 +89,28 @@ async fn main() -> anyhow::Result<()> {
         thousands(per_s.round() as u64),
         thousands((per_s / BASELINE_PER_S).round() as u64)
     );
+    if backend == "SQLite" {
+        let db = Db::connect(&format!("sqlite://{}/peer.db", dir.path().display())).await?;
+        for t in [
+            "invoice_tallies_insert",
+            "invoice_tallies_line",
+            "invoice_tallies_update",
+            "invoice_tallies_delete",
+            "invoice_tallies_site",
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER {t}"))).execute(&db.pool).await?;
+        }
+        demo::load(&db, &opts).await?;
+        let t = Instant::now();
+        let peer = run(&db, date, &RunOptions::default()).await?;
+        anyhow::ensure!(peer.invoices_issued == real.invoices_issued, "the peer run issued another count");
+        println!(
+            "SUMMARY billing_run tally triggers (SQLite): store {:.2} s with them vs {:.2} s without \
+             (whole run {run_s:.2} s vs {:.2} s)",
+            secs(real.timings.store_ms),
+            secs(peer.timings.store_ms),
+            t.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }

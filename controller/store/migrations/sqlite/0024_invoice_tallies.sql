@@ -140,3 +140,8 @@ CREATE TRIGGER invoice_tallies_site AFTER UPDATE OF site_id ON customers WHEN OL
     total_minor = invoice_tallies.total_minor + excluded.total_minor,
     open_minor = invoice_tallies.open_minor + excluded.open_minor;
 END;
+
+-- The list's pages walk this index newest first; with the status, due date
+-- and customer in it, the rows a filter skips are never read from the table.
+DROP INDEX invoices_issue;
+CREATE INDEX invoices_issue ON invoices (issue_date, id, status, due_date, customer_id);
