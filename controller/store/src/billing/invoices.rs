@@ -209,8 +209,10 @@ fn tally_where(q: &InvoiceQuery) -> Option<Filter> {
 /// Where `invoice_tallies` and the invoices disagree (empty: in step),
 /// each as `month currency status site plan: tally vs invoices`.
 pub async fn invoice_tallies_drift(db: &Db) -> Result<Vec<String>, StoreError> {
+    /// (month, currency, status, site, plan) and (count, total, open).
+    type Row = (String, String, String, i64, i64, i64, i64, i64);
     type Key = (String, String, String, i64, i64);
-    let live: Vec<(String, String, String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    let live: Vec<Row> = sqlx::query_as(
         "SELECT substr(i.issue_date, 1, 7), i.currency, i.status, COALESCE(c.site_id, 0), CAST(0 AS BIGINT), \
          CAST(COUNT(*) AS BIGINT), CAST(SUM(i.total_minor) AS BIGINT), CAST(SUM(i.open_minor) AS BIGINT) \
          FROM invoices i JOIN customers c ON c.id = i.customer_id \
@@ -224,13 +226,13 @@ pub async fn invoice_tallies_drift(db: &Db) -> Result<Vec<String>, StoreError> {
     )
     .fetch_all(&db.pool)
     .await?;
-    let tallies: Vec<(String, String, String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    let tallies: Vec<Row> = sqlx::query_as(
         "SELECT issue_month, currency, status, site_id, plan_id, n, total_minor, open_minor FROM invoice_tallies \
          WHERE n <> 0 OR total_minor <> 0 OR open_minor <> 0",
     )
     .fetch_all(&db.pool)
     .await?;
-    let map = |rows: Vec<(String, String, String, i64, i64, i64, i64, i64)>| {
+    let map = |rows: Vec<Row>| {
         rows.into_iter()
             .map(|(m, c, s, site, plan, n, t, o)| ((m, c, s, site, plan), (n, t, o)))
             .collect::<std::collections::BTreeMap<Key, (i64, i64, i64)>>()
