@@ -22,3 +22,7 @@ pub mod tls;
 
 /// The target triple this binary was built for (sent in the hello).
 pub const TARGET: &str = env!("MAST_TARGET");
+
+/// The version this binary reports (`MAST_BUILD_VERSION` at build time, else
+/// the crate's; sent in the hello).
+pub const VERSION: &str = env!("MAST_VERSION");

@@ -120,7 +120,7 @@ impl Link {
         let hello = AgentMsg::Hello(Hello {
             protocol_version: PROTOCOL_VERSION,
             agent_id: self.agent_id,
-            agent_version: env!("CARGO_PKG_VERSION").to_string(),
+            agent_version: crate::VERSION.to_string(),
             boot_epoch: self.boot_epoch,
             target: crate::TARGET.to_string(),
         });

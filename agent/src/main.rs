@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "mast-agent", version, about = "Mast tower agent")]
+#[command(name = "mast-agent", version = mast_agent::VERSION, about = "Mast tower agent")]
 struct Cli {
     /// Log filter (tracing syntax), e.g. `info` or `mast_agent=debug`.
     #[arg(long, global = true, env = "MAST_LOG", default_value = "info")]

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(
     name = "mast-controller",
-    version,
+    version = env!("MAST_VERSION"),
     about = "Mast controller: monitoring, tickets and billing for a wireless ISP"
 )]
 struct Cli {

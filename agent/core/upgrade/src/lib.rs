@@ -32,6 +32,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod binary;
+
 /// A release the controller offers (its signature and hash are checked by
 /// the shell's verification; the core needs what drives the steps).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
