@@ -28,6 +28,7 @@ need snmpbulkwalk snmp
 need fping fping
 need pdftotext poppler-utils
 need dovecot dovecot-imapd
+need minisign minisign
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || pkgs+=(python3-aiosmtpd)
 SNMPSIM_VENV="${MAST_SNMPSIM_VENV:-/opt/mast-snmpsim}"
 # snmpsim needs Debian's python3 (the pyenv one has no dbm module) with venv.

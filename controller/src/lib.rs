@@ -6,7 +6,7 @@
 pub mod demo;
 
 // The layers under their domain names, for the CLI, the benches and the tests.
-pub use mast_app::{billing, config, ingest, mail, metrics, notify, outages, pki};
+pub use mast_app::{billing, config, ingest, mail, metrics, notify, outages, pki, releases};
 pub use mast_store::{audit, auth, customers, db, fleet, monitoring, outbox, portal, rollup, staff, tickets};
 pub use mast_web as web;
 

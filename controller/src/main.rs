@@ -105,6 +105,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cli::token::TokenCmd,
     },
+    /// Signed agent releases and the keys trusted to sign them.
+    Release {
+        #[command(subcommand)]
+        cmd: cli::release::ReleaseCmd,
+    },
     /// Staff accounts.
     User {
         #[command(subcommand)]
@@ -210,6 +215,7 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
         Cmd::Maintenance { cmd } => cli::maintenance::run(cmd, &app).await,
         Cmd::Site { cmd } => cli::site::run(cmd, &app).await,
         Cmd::Token { cmd } => cli::token::run(cmd, &app).await,
+        Cmd::Release { cmd } => cli::release::run(cmd, &app).await,
         Cmd::User { cmd } => cli::user::run(cmd, &app).await,
     };
     app.db.pool.close().await;

@@ -26,6 +26,7 @@ pub mod notify;
 pub mod outages;
 pub mod pki;
 pub mod reactions;
+pub mod releases;
 pub mod shutdown;
 pub mod workers;
 

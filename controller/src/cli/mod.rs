@@ -10,6 +10,7 @@ pub mod customer;
 pub mod demo_data;
 pub mod import;
 pub mod maintenance;
+pub mod release;
 pub mod site;
 pub mod token;
 pub mod user;

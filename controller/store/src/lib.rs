@@ -24,6 +24,7 @@ pub mod monitoring;
 pub mod outbox;
 pub mod password;
 pub mod portal;
+pub mod releases;
 pub mod rollup;
 pub mod settings;
 pub mod sql;

@@ -33,6 +33,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod binary;
+pub mod signature;
 
 /// A release the controller offers (its signature and hash are checked by
 /// the shell's verification; the core needs what drives the steps).

@@ -1,0 +1,63 @@
+//! Release signatures: the minisign format (`minisign -S` signs, `.minisig`
+//! files), checked with `minisign-verify`. Releases are signed offline; the
+//! controller and the agent only check them against the keys they trust.
+
+/// A trusted release key: the base64 line of a minisign public key file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedKey {
+    pub public_key: String,
+}
+
+/// The base64 key line of a minisign public key file (its optional
+/// `untrusted comment:` line dropped), checked to decode as a key.
+pub fn public_key_line(file: &str) -> Result<String, String> {
+    let line = file
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
+        .ok_or("the public key file holds no key")?;
+    minisign_verify::PublicKey::from_base64(line).map_err(|e| format!("not a minisign public key: {e}"))?;
+    Ok(line.to_string())
+}
+
+/// Checks `signature` (a `.minisig` file's text) over `data` against the
+/// trusted keys; returns the index of the key that signed it.
+pub fn verify(trusted: &[TrustedKey], signature: &str, data: &[u8]) -> Result<usize, String> {
+    let sig = minisign_verify::Signature::decode(signature).map_err(|e| format!("not a minisign signature: {e}"))?;
+    if trusted.is_empty() {
+        return Err("no release key is trusted yet (mast-controller release trust --public-key FILE)".into());
+    }
+    for (i, k) in trusted.iter().enumerate() {
+        let Ok(pk) = minisign_verify::PublicKey::from_base64(&k.public_key) else { continue };
+        if pk.verify(data, &sig, false).is_ok() {
+            return Ok(i);
+        }
+    }
+    Err("the signature does not match the file with any trusted release key".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A key and a signature made with minisign 0.11 (`minisign -G -W`,
+    // `minisign -S -m data` over the bytes below).
+    const PUBLIC: &str = include_str!("../tests/fixtures/release.pub");
+    const SIGNATURE: &str = include_str!("../tests/fixtures/data.minisig");
+    const DATA: &[u8] = include_bytes!("../tests/fixtures/data");
+
+    #[test]
+    fn a_minisign_signature_verifies_and_tampering_does_not() {
+        let key = TrustedKey { public_key: public_key_line(PUBLIC).unwrap() };
+        let other = TrustedKey { public_key: "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3".into() };
+        assert_eq!(verify(&[other.clone(), key.clone()], SIGNATURE, DATA), Ok(1));
+        let mut tampered = DATA.to_vec();
+        tampered[0] ^= 1;
+        assert!(verify(std::slice::from_ref(&key), SIGNATURE, &tampered).unwrap_err().contains("does not match"));
+        assert!(verify(&[other], SIGNATURE, DATA).is_err(), "an untrusted key");
+        assert!(verify(&[], SIGNATURE, DATA).unwrap_err().contains("no release key"));
+        assert!(verify(&[key], "garbage", DATA).unwrap_err().contains("not a minisign signature"));
+        assert!(public_key_line("untrusted comment: x\nnot base64!\n").is_err());
+        assert!(public_key_line("").is_err());
+    }
+}
