@@ -144,7 +144,14 @@ fn cores(m: &Meta) -> Vec<&String> {
 #[test]
 fn the_pure_cores_exist() {
     let m = metadata();
-    for expected in ["mast-billing-core", "mast-ops-core", "mast-mail-core", "mast-text-core", "mast-upgrade-core"] {
+    for expected in [
+        "mast-billing-core",
+        "mast-ops-core",
+        "mast-mail-core",
+        "mast-text-core",
+        "mast-upgrade-core",
+        "mast-rollout-core",
+    ] {
         assert!(m.members.contains(expected), "{expected} is missing from the workspace");
     }
 }
