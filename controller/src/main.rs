@@ -198,6 +198,7 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
             };
             return mast_controller::demo::run(cfg, opts).await;
         }
+        Cmd::Release { cmd } if cmd.offline() => return cli::release::run_offline(cmd),
         _ => {}
     }
     existing_database(&cfg)?;

@@ -64,18 +64,32 @@ async fn releases_are_stored_only_when_signed_by_a_trusted_key(backend: Backend)
     std::fs::write(d.join("tampered"), &tampered)?;
     refused(add("tampered", "mast-agent.minisig", "9.9.11", host_target()), "does not match");
 
-    // Our own key pair: its signatures verify with Debian's minisign, and
-    // count only once the key is trusted.
-    let keys = c.cli_stdin(&["release", "keygen", "--out", &d.display().to_string()], "a long release password\n");
-    assert!(keys.status.success(), "{}", String::from_utf8_lossy(&keys.stderr));
+    // Our own key pair, made and used on a machine with no controller (no
+    // config, no data dir): its signatures verify with Debian's minisign,
+    // and count only once the key is trusted.
+    let offline = |args: &[&str]| {
+        use std::io::Write;
+        let mut child = Command::new(bin_dir().join("mast-controller"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("MAST_DATA_DIR", d.join("no-controller-here"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("mast-controller runs");
+        child.stdin.take().expect("stdin").write_all(b"a long release password\n").expect("password written");
+        let out = child.wait_with_output().expect("mast-controller ends");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    offline(&["release", "keygen", "--out", &d.display().to_string()]);
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(d.join("mast-release.key"))?.permissions().mode() & 0o777, 0o600);
     std::fs::copy(agent_bin(), d.join("agent-v2"))?;
-    let signed = c.cli_stdin(
-        &["release", "sign", "--key", &p("mast-release.key"), "--file", &p("agent-v2")],
-        "a long release password\n",
-    );
-    assert!(signed.status.success(), "{}", String::from_utf8_lossy(&signed.stderr));
+    offline(&["release", "sign", "--key", &p("mast-release.key"), "--file", &p("agent-v2")]);
+    assert!(!d.join("no-controller-here").exists(), "no controller data was made");
+    refused(c.cli_stdin(&["release", "keygen", "--out", &d.display().to_string()], "pw\n"), "must not exist yet");
     minisign(&["-V", "-p", "mast-release.pub", "-m", "agent-v2"], d);
     refused(add("agent-v2", "agent-v2.minisig", "10.0.0", host_target()), "any trusted release key");
     c.cli_ok(&["release", "trust", "--public-key", &p("mast-release.pub")]);

@@ -74,8 +74,16 @@ fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
     String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{}: not a {what} (not text)", path.display()))
 }
 
-pub async fn run(cmd: ReleaseCmd, app: &App) -> anyhow::Result<()> {
-    let cli = actor();
+impl ReleaseCmd {
+    /// Key generation and signing happen on the offline signing machine:
+    /// they need no controller configuration or database.
+    pub fn offline(&self) -> bool {
+        matches!(self, ReleaseCmd::Keygen { .. } | ReleaseCmd::Sign { .. })
+    }
+}
+
+/// `keygen` and `sign` (see [`ReleaseCmd::offline`]).
+pub fn run_offline(cmd: ReleaseCmd) -> anyhow::Result<()> {
     match cmd {
         ReleaseCmd::Keygen { out } => {
             let password = read_password()?;
@@ -108,6 +116,26 @@ pub async fn run(cmd: ReleaseCmd, app: &App) -> anyhow::Result<()> {
             println!("{}", out.display());
             Ok(())
         }
+        other => anyhow::bail!("release {} needs the controller's database", other.name()),
+    }
+}
+
+impl ReleaseCmd {
+    fn name(&self) -> &'static str {
+        match self {
+            ReleaseCmd::Keygen { .. } => "keygen",
+            ReleaseCmd::Sign { .. } => "sign",
+            ReleaseCmd::Trust { .. } => "trust",
+            ReleaseCmd::Add { .. } => "add",
+            ReleaseCmd::List { .. } => "list",
+        }
+    }
+}
+
+pub async fn run(cmd: ReleaseCmd, app: &App) -> anyhow::Result<()> {
+    let cli = actor();
+    match cmd {
+        ReleaseCmd::Keygen { .. } | ReleaseCmd::Sign { .. } => run_offline(cmd),
         ReleaseCmd::Trust { public_key } => {
             let text = read_text(&public_key, "minisign public key (public_key)")?;
             let k = mast_controller::releases::trust(&app.db, &text).await?;
