@@ -1,15 +1,12 @@
 fn main() {
     // The hello carries the target triple so fleet upgrades can pick a build.
     println!("cargo:rustc-env=MAST_TARGET={}", std::env::var("TARGET").unwrap_or_default());
-    // `MAST_BUILD_VERSION=V cargo build` sets the version the binary reports
-    // (to build a second version and try an upgrade); else the crate's.
+    // `MAST_BUILD_VERSION=V cargo build` sets the version the binary reports.
     println!("cargo:rerun-if-env-changed=MAST_BUILD_VERSION");
-    let version = std::env::var("MAST_BUILD_VERSION")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| std::env::var("CARGO_PKG_VERSION").unwrap_or_default());
-    if let Err(e) = mast_upgrade_core::binary::check_version(&version) {
-        panic!("MAST_BUILD_VERSION: {e}");
+    let requested = std::env::var("MAST_BUILD_VERSION").ok();
+    let crate_version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    match mast_upgrade_core::binary::build_version(requested.as_deref(), &crate_version) {
+        Ok(v) => println!("cargo:rustc-env=MAST_VERSION={v}"),
+        Err(e) => panic!("{e}"),
     }
-    println!("cargo:rustc-env=MAST_VERSION={version}");
 }

@@ -160,11 +160,16 @@ pub async fn runs(c: Caller, State(st): State<AppState>) -> PageResult {
     Ok(runs_page(&c, &today().to_string(), &FormErrors::new(), None, &recent).into_response())
 }
 
+/// Run `id`, or not found.
+async fn stored_run(st: &AppState, id: i64) -> Result<RunStatus, StoreError> {
+    mast_app::billing::run::run_by_id(&st.db, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("billing run {id}")))
+}
+
 /// `GET /billing/runs/{id}`.
 pub async fn show_run(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
-    let r = mast_app::billing::run::run_by_id(&st.db, id)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("billing run {id}")))?;
+    let r = stored_run(&st, id).await?;
     let body = html! {
         h1 { "Invoice run #" (r.id) " of " (r.run_date) }
         p { a href="/billing/runs" { "All runs" } " · " a href="/billing/invoices" { "Invoices" } }
@@ -175,9 +180,7 @@ pub async fn show_run(c: Caller, State(st): State<AppState>, Path(id): Path<i64>
 
 /// `GET /billing/runs/{id}/status`: the state fragment the run page polls.
 pub async fn run_status(State(st): State<AppState>, Path(id): Path<i64>) -> PageResult {
-    let r = mast_app::billing::run::run_by_id(&st.db, id)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("billing run {id}")))?;
+    let r = stored_run(&st, id).await?;
     Ok(run_state(&r).into_response())
 }
 

@@ -313,18 +313,22 @@ where
             Ok(Redirect::to(&format!("/customers/{customer}/service")).into_response())
         }
         Err(e) => {
-            let errors = match &e {
-                StoreError::Conflict(why) => {
-                    let mut f = FormErrors::new();
-                    f.form(why.clone());
-                    f
-                }
-                _ => form_errors(&e, op.fields).ok_or(e)?,
-            };
+            let errors = service_errors(e, op.fields)?;
             let fail = Failed { form: op.form, errors, typed };
             service_page(c, st, customer, StatusCode::BAD_REQUEST, Some(&fail)).await
         }
     }
+}
+
+/// A store error as a service form shows it: a conflict at the top, a bad
+/// field next to it; anything else is not the form's to show.
+fn service_errors(e: StoreError, fields: &[&str]) -> Result<FormErrors, StoreError> {
+    if let StoreError::Conflict(why) = &e {
+        let mut f = FormErrors::new();
+        f.form(why.clone());
+        return Ok(f);
+    }
+    form_errors(&e, fields).ok_or(e)
 }
 
 fn field<'a>(t: &'a Typed, name: &str) -> &'a str {
@@ -739,13 +743,7 @@ pub async fn account_change(
         };
         let new_currency = (currency != acc.currency).then_some(currency.clone());
         if new_currency.is_some() {
-            let blockers = store::currency_change_blockers(&st.db, id, &currency, now).await?;
-            if !blockers.is_empty() {
-                return Err(StoreError::invalid(
-                    "currency",
-                    format!("still billed in {}: {} (end or move them first)", acc.currency, blockers.join(", ")),
-                ));
-            }
+            store::check_currency_change(&st.db, id, &acc.currency, &currency, now).await?;
         }
         if day_preview.is_none() && new_currency.is_none() {
             return Err(StoreError::invalid("billing_day", "nothing to change: pick another day or currency"));
@@ -786,14 +784,7 @@ pub async fn account_change(
         }
         Ok(p) => Ok(account_change_page(&c, id, &acc, &t, &FormErrors::new(), Some(&p)).into_response()),
         Err(e) => {
-            let errors = match &e {
-                StoreError::Conflict(why) => {
-                    let mut f = FormErrors::new();
-                    f.form(why.clone());
-                    f
-                }
-                _ => form_errors(&e, &["billing_day", "currency"]).ok_or(e)?,
-            };
+            let errors = service_errors(e, &["billing_day", "currency"])?;
             Ok((StatusCode::BAD_REQUEST, account_change_page(&c, id, &acc, &t, &errors, None)).into_response())
         }
     }

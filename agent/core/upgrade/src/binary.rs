@@ -17,6 +17,15 @@ pub fn check_version(v: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The version a build reports: `MAST_BUILD_VERSION` when set (to build a
+/// second version and try an upgrade), else the crate's; for the build
+/// scripts of both binaries, which fail the build on a bad one.
+pub fn build_version(requested: Option<&str>, crate_version: &str) -> Result<String, String> {
+    let v = requested.filter(|v| !v.is_empty()).unwrap_or(crate_version);
+    check_version(v).map_err(|e| format!("MAST_BUILD_VERSION: {e}"))?;
+    Ok(v.to_string())
+}
+
 /// ELF `e_machine` values and word sizes of the targets the agent ships for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Machine {
@@ -115,6 +124,14 @@ mod tests {
         assert!(
             check_binary(&header(64, true, 62), "sparc64-unknown-linux-gnu").unwrap_err().contains("unknown target")
         );
+    }
+
+    #[test]
+    fn build_versions() {
+        assert_eq!(build_version(Some("2.0.0"), "0.1.0").unwrap(), "2.0.0");
+        assert_eq!(build_version(Some(""), "0.1.0").unwrap(), "0.1.0");
+        assert_eq!(build_version(None, "0.1.0").unwrap(), "0.1.0");
+        assert!(build_version(Some("2 0"), "0.1.0").unwrap_err().starts_with("MAST_BUILD_VERSION"));
     }
 
     #[test]

@@ -101,13 +101,7 @@ pub async fn set_account(db: &Db, a: &AccountInput) -> Result<Account, StoreErro
     if let Some(o) = &old
         && o.currency != code
     {
-        let blockers = currency_change_blockers(db, a.customer_id, &code, today).await?;
-        if !blockers.is_empty() {
-            return Err(StoreError::invalid(
-                "currency",
-                format!("still billed in {}: {} (end or move them first)", o.currency, blockers.join(", ")),
-            ));
-        }
+        check_currency_change(db, a.customer_id, &o.currency, &code, today).await?;
     }
     if let Some(o) = &old
         && o.billing_day != i64::from(a.billing_day)
@@ -227,6 +221,36 @@ pub async fn main_currency(db: &Db) -> Result<Option<String>, StoreError> {
     .await?)
 }
 
+/// The end of the latest invoiced period of a customer (void invoices do
+/// not count): the account is billed up to this day.
+pub(crate) async fn billed_until(conn: &mut sqlx::AnyConnection, customer_id: i64) -> Result<Option<Date>, StoreError> {
+    let until: Option<String> =
+        sqlx::query_scalar("SELECT MAX(period_end) FROM invoices WHERE customer_id = $1 AND status <> 'void'")
+            .bind(customer_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    until.map(|d| super::common::stored_date("invoice period end", &d)).transpose()
+}
+
+/// Refuses (on the `currency` field, naming them) a move from `old` to
+/// `new` while [`currency_change_blockers`] finds anything.
+pub async fn check_currency_change(
+    db: &Db,
+    customer_id: i64,
+    old: &str,
+    new: &str,
+    today: Date,
+) -> Result<(), StoreError> {
+    let blockers = currency_change_blockers(db, customer_id, new, today).await?;
+    if blockers.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::invalid(
+        "currency",
+        format!("still billed in {old}: {} (end or move them first)", blockers.join(", ")),
+    ))
+}
+
 /// What keeps an invoiced account from moving to `new_currency` on
 /// `today`: subscriptions still to be billed after the days already
 /// invoiced, on plans priced in another currency, and uninvoiced charges in
@@ -238,12 +262,9 @@ pub async fn currency_change_blockers(
     new_currency: &str,
     today: Date,
 ) -> Result<Vec<String>, StoreError> {
-    let until: Option<String> =
-        sqlx::query_scalar("SELECT MAX(period_end) FROM invoices WHERE customer_id = $1 AND status <> 'void'")
-            .bind(customer_id)
-            .fetch_one(&db.pool)
-            .await?;
-    let from = until.filter(|u| *u > super::common::fmt_date(today)).unwrap_or_else(|| super::common::fmt_date(today));
+    let mut conn = db.pool.acquire().await?;
+    let until = billed_until(&mut conn, customer_id).await?;
+    let from = super::common::fmt_date(until.filter(|u| *u > today).unwrap_or(today));
     let subs: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT s.id, p.name, p.currency FROM subscriptions s JOIN plans p ON p.id = s.plan_id \
          WHERE s.customer_id = $1 AND (s.end_date IS NULL OR s.end_date > $2) AND p.currency <> $3 \

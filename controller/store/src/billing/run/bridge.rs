@@ -3,8 +3,8 @@
 //! a run's invoice, in the transaction that moves the account to its new
 //! day and records `bill_from`, so runs never bill those days again.
 
+use super::super::accounts::billed_until;
 use super::super::bridge::{DayChange, bridge_input, day_change};
-use super::super::common::stored_date;
 use super::super::inputs::{Scope, load_inputs};
 use super::super::invoice::{InvoiceDraft, InvoiceRules, draft};
 use super::super::period::BillingDay;
@@ -30,16 +30,6 @@ pub struct DayChanged {
     /// The bridge invoice (id, number), if one was issued.
     pub invoice: Option<(i64, String)>,
     pub total_minor: i64,
-}
-
-/// The end of the latest invoiced period of a customer (void invoices do not count).
-async fn billed_until(tx: &mut Tx<'_>, customer_id: i64) -> Result<Option<Date>, StoreError> {
-    let until: Option<String> =
-        sqlx::query_scalar("SELECT MAX(period_end) FROM invoices WHERE customer_id = $1 AND status <> 'void'")
-            .bind(customer_id)
-            .fetch_one(&mut **tx)
-            .await?;
-    until.map(|d| stored_date("invoice period end", &d)).transpose()
 }
 
 /// The change and, if it has a bridge, its draft (with the account's
