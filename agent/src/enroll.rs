@@ -52,7 +52,6 @@ pub async fn enroll(controller: &str, token: &str, ca_fingerprint: &str, state_d
     let reply: ControllerMsg = tokio::time::timeout(Duration::from_secs(15), read_frame(&mut recv))
         .await
         .context("controller did not answer the enrollment request")??;
-    conn.close(0u32.into(), b"enrolled");
     let enrolled = match reply {
         ControllerMsg::Enrolled(e) => e,
         ControllerMsg::Refused(r) => bail!("controller refused enrollment: {}", r.reason),
@@ -68,6 +67,13 @@ pub async fn enroll(controller: &str, token: &str, ca_fingerprint: &str, state_d
             ca_der: enrolled.ca_der,
         },
     )?;
+    // The release keys follow; they are pinned from here on.
+    if let Ok(Ok(ControllerMsg::ReleaseKeys(keys))) =
+        tokio::time::timeout(Duration::from_secs(5), read_frame::<_, ControllerMsg>(&mut recv)).await
+    {
+        crate::upgrade::apply_keys(&state_dir.join("release-keys.json"), &keys);
+    }
+    conn.close(0u32.into(), b"enrolled");
     endpoint.wait_idle().await;
     Ok(identity)
 }

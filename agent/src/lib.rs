@@ -19,6 +19,7 @@ pub mod run;
 pub mod snmp;
 pub mod spool;
 pub mod tls;
+pub mod upgrade;
 
 /// The target triple this binary was built for (sent in the hello).
 pub const TARGET: &str = env!("MAST_TARGET");

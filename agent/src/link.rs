@@ -28,7 +28,22 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// The link's side of upgrades (absent in a binary on trial, which only
+/// proves it works).
+pub struct LinkUpgrade {
+    pub inputs: tokio::sync::mpsc::Sender<crate::upgrade::Input>,
+    /// The outcome to report until the controller acknowledges it.
+    pub report: watch::Receiver<Option<mast_shared::UpgradeReport>>,
+    /// The live connection (downloads open their own streams on it).
+    pub conn: watch::Sender<Option<quinn::Connection>>,
+    /// Where the pinned release keys are kept.
+    pub keys: PathBuf,
+}
+
 pub struct Link {
+    pub upgrade: Option<LinkUpgrade>,
+    /// This binary is on trial: print `connected` and `healthy` for the supervisor.
+    pub trial: bool,
     /// When the last frame from the controller arrived (Unix ms).
     pub last_rx_ms: std::sync::atomic::AtomicU64,
     pub agent_id: u64,
@@ -109,6 +124,9 @@ impl Link {
             .await
             .map_err(|e| LinkError::Connect(e.to_string()))?;
         let res = self.serve(&conn).await;
+        if let Some(u) = &self.upgrade {
+            u.conn.send_replace(None);
+        }
         conn.close(0u32.into(), b"bye");
         endpoint.close(0u32.into(), b"bye");
         res
@@ -137,6 +155,20 @@ impl Link {
         info!(site = %welcome.config.site, revision = welcome.config.revision, "link up");
         self.apply_config(welcome.config);
         self.record_uplink(true, None).await;
+        if self.trial {
+            crate::upgrade::signal_health("connected");
+        }
+        let mut report_rx = None;
+        if let Some(u) = &self.upgrade {
+            u.conn.send_replace(Some(conn.clone()));
+            let mut rx = u.report.clone();
+            let pending = rx.borrow_and_update().clone();
+            if let Some(r) = pending {
+                write_frame(&mut send, &AgentMsg::Upgrade(r)).await.map_err(|e| lost(e.to_string()))?;
+            }
+            report_rx = Some(rx);
+        }
+        let mut healthy_sent = false;
 
         let (ftx, mut frx) = tokio::sync::mpsc::channel::<Result<ControllerMsg, IoError>>(16);
         let reader = tokio::spawn(async move {
@@ -193,6 +225,30 @@ impl Link {
                         while inflight.front().is_some_and(|k| *k <= key) {
                             inflight.pop_front();
                         }
+                        // On trial, healthy means: the controller stored a
+                        // sample of this process, and probing runs.
+                        let probing = self.metrics.probes.load(Relaxed) > 0
+                            || self.config_tx.borrow().as_ref().is_some_and(|c| c.targets.is_empty());
+                        if self.trial && !healthy_sent && a.boot_epoch == self.boot_epoch && probing {
+                            healthy_sent = true;
+                            crate::upgrade::signal_health("healthy");
+                        }
+                    }
+                    Some(Ok(ControllerMsg::Upgrade(o))) => {
+                        if let Some(u) = &self.upgrade {
+                            info!(version = %o.version, size = o.size, "upgrade offered");
+                            let _ = u.inputs.try_send(crate::upgrade::Input::Offer(o));
+                        }
+                    }
+                    Some(Ok(ControllerMsg::UpgradeAck(v))) => {
+                        if let Some(u) = &self.upgrade {
+                            let _ = u.inputs.try_send(crate::upgrade::Input::Acked(v));
+                        }
+                    }
+                    Some(Ok(ControllerMsg::ReleaseKeys(keys))) => {
+                        if let Some(u) = &self.upgrade {
+                            crate::upgrade::apply_keys(&u.keys, &keys);
+                        }
                     }
                     Some(Ok(ControllerMsg::Config(c))) => self.apply_config(c),
                     Some(Ok(ControllerMsg::Probing(p))) => self.apply_probing(p),
@@ -200,6 +256,11 @@ impl Link {
                     Some(Ok(other)) => return Err(LinkError::Protocol(format!("unexpected message {other:?}"))),
                 }},
                 _ = self.new_data.notified() => {}
+                changed = report_changed(&mut report_rx) => {
+                    if let Some(r) = changed {
+                        write_frame(&mut send, &AgentMsg::Upgrade(r)).await.map_err(|e| lost(e.to_string()))?;
+                    }
+                }
                 _ = poll_tick.tick() => {}
                 _ = status_tick.tick() => {
                     let backlog = spool_op(&self.spool, |s| Ok(s.backlog())).await?;
@@ -255,6 +316,18 @@ impl Link {
         );
         self.config_tx.send_replace(Some(cfg));
     }
+}
+
+/// The next outcome to report (never resolves without an upgrade side).
+async fn report_changed(
+    rx: &mut Option<watch::Receiver<Option<mast_shared::UpgradeReport>>>,
+) -> Option<mast_shared::UpgradeReport> {
+    if let Some(r) = rx
+        && r.changed().await.is_ok()
+    {
+        return r.borrow_and_update().clone();
+    }
+    std::future::pending().await
 }
 
 fn describe(e: &quinn::ConnectionError) -> String {

@@ -18,8 +18,10 @@ use crate::metrics::Metrics;
 use crate::ping::Pinger;
 use crate::spool::Spool;
 use crate::spool::ledger::Limits;
+use crate::upgrade;
 use anyhow::Context;
 use mast_shared::{ProbingConfig, SampleBody, SiteConfig, SnmpCredential};
+use mast_upgrade_core::Action;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -33,7 +35,63 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// Takes an exclusive lock on `state_dir/name`, waiting up to `wait` for a
+/// process that is exiting to let go.
+fn lock_file(state_dir: &Path, name: &str, wait: Duration) -> anyhow::Result<std::fs::File> {
+    let path = state_dir.join(name);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let until = std::time::Instant::now() + wait;
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "another mast-agent runs with the state directory {} ({} is locked)",
+                state_dir.display(),
+                path.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()));
+            }
+        }
+    }
+}
+
 pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: Limits) -> anyhow::Result<()> {
+    let trial = upgrade::in_trial();
+    let mut upgrader = None;
+    let _upgrade_lock = if trial {
+        None
+    } else {
+        let lock = lock_file(state_dir, "upgrade.lock", Duration::ZERO)?;
+        let mut up = upgrade::Upgrader::open(upgrade::Paths::current(state_dir).context("locating this binary")?);
+        let actions = up.boot();
+        if actions.contains(&Action::RunStaged) {
+            // A release is staged: this process only supervises its trial.
+            upgrade::supervise(&mut up, actions).await;
+            return Err(upgrade::reexec(&up.paths.bin)).context("re-executing after the trial");
+        }
+        let mut rest = Vec::new();
+        for a in actions {
+            match a {
+                // An install that a crash interrupted: finish it.
+                Action::Install => up.install().context("finishing an interrupted install")?,
+                Action::Restart => return Err(upgrade::reexec(&up.paths.bin)).context("re-executing after an install"),
+                Action::Discard => up.discard(),
+                other => rest.push(other),
+            }
+        }
+        upgrader = Some((up, rest));
+        Some(lock)
+    };
+    let _run_lock = lock_file(state_dir, "run.lock", if trial { Duration::from_secs(15) } else { Duration::ZERO })?;
     let enrolled = identity::load_enrollment(state_dir)?;
     let boot_epoch = identity::next_boot_epoch(state_dir)?;
     let (spool, rec) = Spool::open(&state_dir.join("spool"), boot_epoch, limits)?;
@@ -58,7 +116,57 @@ pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: L
         info!(%addr, "metrics listening");
         tokio::spawn(crate::metrics::serve(l, metrics.clone()));
     }
+    let (upgrade_link, upgrade_task) = match upgrader {
+        Some((up, first)) => {
+            let (inputs_tx, inputs_rx) = tokio::sync::mpsc::channel(8);
+            let (report_tx, report_rx) = watch::channel(None);
+            let (conn_tx, conn_rx) = watch::channel(None);
+            let link = crate::link::LinkUpgrade {
+                inputs: inputs_tx,
+                report: report_rx,
+                conn: conn_tx,
+                keys: up.paths.keys.clone(),
+            };
+            let sp = spool.clone();
+            let flush = move || {
+                let mut g = sp.lock().unwrap_or_else(|p| p.into_inner());
+                if let Err(e) = g.flush() {
+                    warn!(error = %e, "spool flush before restart failed");
+                }
+            };
+            (Some(link), Some(upgrade::drive(up, first, inputs_rx, conn_rx, report_tx, flush)))
+        }
+        None => (None, None),
+    };
+    if let Some(t) = upgrade_task {
+        tokio::spawn(t);
+    }
+    // On trial, the supervisor closing our stdin (or dying) means stop.
+    let stdin_closed = Arc::new(Notify::new());
+    if trial {
+        let n = stdin_closed.clone();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 64];
+            let mut stdin = std::io::stdin();
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    // The pipe may come non-blocking from the supervisor's runtime.
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(200))
+                    }
+                    Err(_) => break,
+                }
+            }
+            n.notify_one();
+        });
+    }
     let link = Link {
+        upgrade: upgrade_link,
+        trial,
         last_rx_ms: std::sync::atomic::AtomicU64::new(0),
         agent_id: enrolled.identity.agent_id,
         boot_epoch,
@@ -88,6 +196,7 @@ pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: L
     tokio::select! {
         r = probe_loop(pinger, config_rx, probing_rx, shared) => r,
         _ = shutdown() => { info!("stopping"); Ok(()) }
+        _ = stdin_closed.notified() => { info!("trial stopped by the supervisor"); Ok(()) }
     }
 }
 

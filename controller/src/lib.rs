@@ -6,7 +6,7 @@
 pub mod demo;
 
 // The layers under their domain names, for the CLI, the benches and the tests.
-pub use mast_app::{billing, config, ingest, mail, metrics, notify, outages, pki, releases};
+pub use mast_app::{billing, config, ingest, mail, metrics, notify, outages, pki, releases, rollouts};
 pub use mast_store::{audit, auth, customers, db, fleet, monitoring, outbox, portal, rollup, staff, tickets};
 pub use mast_web as web;
 
@@ -73,6 +73,10 @@ pub async fn serve_app(
         cert_validity: s.agents.cert_validity,
         shutdown: app.shutdown.clone(),
         links: Default::default(),
+        releases: Arc::new(mast_app::releases::Distribution::new(
+            s.agents.release_rate_per_agent,
+            s.agents.release_rate_total,
+        )),
     };
     app.shutdown.spawn(ingest::run(endpoint.clone(), ingest));
     let router = web::router(web::AppState::new(app.clone(), addrs.http, addrs.quic.port()));

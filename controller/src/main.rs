@@ -110,6 +110,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cli::release::ReleaseCmd,
     },
+    /// Fleet upgrades: canaries, waves, automatic halts.
+    Rollout {
+        #[command(subcommand)]
+        cmd: cli::rollout::RolloutCmd,
+    },
     /// Staff accounts.
     User {
         #[command(subcommand)]
@@ -217,6 +222,7 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
         Cmd::Site { cmd } => cli::site::run(cmd, &app).await,
         Cmd::Token { cmd } => cli::token::run(cmd, &app).await,
         Cmd::Release { cmd } => cli::release::run(cmd, &app).await,
+        Cmd::Rollout { cmd } => cli::rollout::run(cmd, &app).await,
         Cmd::User { cmd } => cli::user::run(cmd, &app).await,
     };
     app.db.pool.close().await;

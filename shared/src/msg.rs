@@ -19,6 +19,12 @@ pub enum AgentMsg {
     /// whenever it grows), so the controller can tell reported drops from
     /// data loss. Idempotent: the same range may be sent many times.
     Dropped(Vec<DroppedRange>),
+    /// How an upgrade offered by [`ControllerMsg::Upgrade`] ended. Sent after
+    /// each hello until the controller answers [`ControllerMsg::UpgradeAck`].
+    Upgrade(UpgradeReport),
+    /// First (and only) message on a download stream the agent opens beside
+    /// the link stream: send the release's bytes from `from` on.
+    Fetch(FetchRequest),
 }
 
 /// Everything the controller sends to an agent.
@@ -38,6 +44,18 @@ pub enum ControllerMsg {
     /// [`Welcome`] and whenever they change; carries the same revision as the
     /// site's [`SiteConfig`]. Holds credentials: never log it whole.
     Probing(ProbingConfig),
+    /// Upgrade to this release (a rollout offers it). Sent after the welcome
+    /// and again after each reconnect until the agent reports an outcome.
+    Upgrade(UpgradeOffer),
+    /// A piece of a release, on a download stream (see [`AgentMsg::Fetch`]);
+    /// the stream ends after the last byte.
+    Chunk(Chunk),
+    /// The controller stored the [`UpgradeReport`] for this version.
+    UpgradeAck(String),
+    /// The release keys the controller trusts. On the enrollment stream after
+    /// [`Enrolled`] (the agent pins them) and after every welcome: a key the
+    /// agent does not pin yet is taken only if a pinned key endorses it.
+    ReleaseKeys(Vec<ReleaseKey>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -370,4 +388,60 @@ pub struct DroppedRange {
     pub first_seq: u64,
     pub last_seq: u64,
     pub reason: DropReason,
+}
+
+/// A release offered to an agent. The agent checks all of it (and the
+/// minisign signature with a key it pins) before the file is ever executable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeOffer {
+    pub release_id: u64,
+    pub version: String,
+    /// Rust target triple the file is built for.
+    pub target: String,
+    pub size: u64,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: String,
+    /// The minisign signature file's text.
+    pub signature: String,
+    /// How long the new binary has to become healthy (connected, probing,
+    /// sending) before it is rolled back.
+    pub trial_secs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchRequest {
+    pub release_id: u64,
+    /// Resume from this byte (what the agent holds already).
+    pub from: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    pub offset: u64,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UpgradeResult {
+    /// The version is installed and running.
+    Upgraded,
+    /// The version was tried and discarded; the previous one runs. The reason
+    /// (crash loop, no connection, probes failing, ...).
+    RolledBack(String),
+    /// The version was never executed: it failed a check (the reason says which).
+    Refused(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeReport {
+    pub version: String,
+    pub result: UpgradeResult,
+}
+
+/// A trusted release key: a minisign public key file's text, and for a key
+/// added after others, the minisign signature of that text by an older key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseKey {
+    pub key_file: String,
+    pub endorsement: Option<String>,
 }

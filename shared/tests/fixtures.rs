@@ -141,6 +141,14 @@ fn agent_msgs() -> Vec<(&'static str, AgentMsg)> {
                 ],
             }),
         ),
+        (
+            "agent-upgrade-v1",
+            AgentMsg::Upgrade(UpgradeReport {
+                version: "2.0.0".into(),
+                result: UpgradeResult::RolledBack("crash loop".into()),
+            }),
+        ),
+        ("agent-fetch-v1", AgentMsg::Fetch(FetchRequest { release_id: 3, from: 65_536 })),
     ]
 }
 
@@ -187,6 +195,30 @@ fn controller_msgs() -> Vec<(&'static str, ControllerMsg)> {
                 ping_rate_pps: 2_000,
             }),
         ),
+        (
+            "controller-upgrade-v1",
+            ControllerMsg::Upgrade(UpgradeOffer {
+                release_id: 3,
+                version: "2.0.0".into(),
+                target: "aarch64-unknown-linux-gnu".into(),
+                size: 2_827_960,
+                sha256: "ab".repeat(32),
+                signature: "untrusted comment: signature\nRUT...\n".into(),
+                trial_secs: 300,
+            }),
+        ),
+        ("controller-chunk-v1", ControllerMsg::Chunk(Chunk { offset: 65_536, data: vec![0x7f, b'E', b'L', b'F'] })),
+        ("controller-upgrade-ack-v1", ControllerMsg::UpgradeAck("2.0.0".into())),
+        (
+            "controller-release-keys-v1",
+            ControllerMsg::ReleaseKeys(vec![
+                ReleaseKey { key_file: "untrusted comment: minisign public key 1\nRWS...\n".into(), endorsement: None },
+                ReleaseKey {
+                    key_file: "untrusted comment: minisign public key 2\nRWT...\n".into(),
+                    endorsement: Some("untrusted comment: signature\nRUS...\n".into()),
+                },
+            ]),
+        ),
     ]
 }
 
@@ -218,7 +250,9 @@ fn every_agent_message_kind_has_a_decoding_fixture() {
             | AgentMsg::Samples(_)
             | AgentMsg::Enroll(_)
             | AgentMsg::Status(_)
-            | AgentMsg::Dropped(_) => {}
+            | AgentMsg::Dropped(_)
+            | AgentMsg::Upgrade(_)
+            | AgentMsg::Fetch(_) => {}
         }
     }
     // Every sample body appears in some fixture.
@@ -253,7 +287,11 @@ fn every_controller_message_kind_has_a_decoding_fixture() {
             | ControllerMsg::Config(_)
             | ControllerMsg::Enrolled(_)
             | ControllerMsg::Refused(_)
-            | ControllerMsg::Probing(_) => {}
+            | ControllerMsg::Probing(_)
+            | ControllerMsg::Upgrade(_)
+            | ControllerMsg::Chunk(_)
+            | ControllerMsg::UpgradeAck(_)
+            | ControllerMsg::ReleaseKeys(_) => {}
         }
     }
 }

@@ -70,6 +70,30 @@ pub fn agent_bin() -> PathBuf {
     bin_dir().join("mast-agent")
 }
 
+static BUILD_V2: Once = Once::new();
+
+/// A second real build of the agent reporting version `2.0.0`
+/// (`MAST_BUILD_VERSION=2.0.0`, in `target/v2`), built on first use; the
+/// fleet-upgrade tests take agents from the normal build to this one.
+pub fn agent_v2_bin() -> PathBuf {
+    let target = bin_dir().parent().expect("target dir").to_path_buf();
+    let v2 = target.join("v2");
+    BUILD_V2.call_once(|| {
+        if std::env::var_os("MAST_SKIP_BUILD").is_some() {
+            return;
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-q", "-p", "mast-agent", "--target-dir"])
+            .arg(&v2)
+            .env("MAST_BUILD_VERSION", "2.0.0")
+            .status()
+            .expect("running cargo build");
+        assert!(st.success(), "building the version 2.0.0 agent failed");
+    });
+    v2.join("debug").join("mast-agent")
+}
+
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
@@ -423,6 +447,8 @@ impl Drop for Controller {
 pub struct Agent {
     pub dir: tempfile::TempDir,
     pub metrics: SocketAddr,
+    /// The binary `start` runs (the build's, or an installed copy).
+    pub bin: PathBuf,
     child: Option<Child>,
     runs: u32,
 }
@@ -469,7 +495,7 @@ impl Agent {
             bail!("enroll failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        Ok(Agent { dir, metrics: port, child: None, runs: 0 })
+        Ok(Agent { dir, metrics: port, bin: agent_bin(), child: None, runs: 0 })
     }
 
     pub fn start(&mut self) -> anyhow::Result<()> {
@@ -484,10 +510,10 @@ impl Agent {
         let mut cmd = match netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(agent_bin());
+                c.args(["netns", "exec", ns]).arg(&self.bin);
                 c
             }
-            None => Command::new(agent_bin()),
+            None => Command::new(&self.bin),
         };
         let child = cmd
             .args(["run", "--state-dir"])
@@ -500,6 +526,17 @@ impl Agent {
             .spawn()?;
         self.child = Some(child);
         Ok(())
+    }
+
+    /// Runs the agent from its own copy of the binary, `DIR/bin/mast-agent`
+    /// (what a package installs; upgrades replace it).
+    pub fn install_copy(&mut self) -> anyhow::Result<PathBuf> {
+        let dir = self.dir.path().join("bin");
+        std::fs::create_dir_all(&dir)?;
+        let bin = dir.join("mast-agent");
+        std::fs::copy(agent_bin(), &bin)?;
+        self.bin = bin.clone();
+        Ok(bin)
     }
 
     /// Points the enrolled agent at another controller address (a relay).

@@ -156,6 +156,37 @@ pub async fn incident(
     out.queue(tx, route.channels).await
 }
 
+/// Queues the alert for a halted rollout to the on-call group (once per
+/// rollout and reason).
+pub async fn rollout_halted(
+    tx: &mut Tx<'_>,
+    route: &Route,
+    rollout: i64,
+    version: &str,
+    why: &str,
+) -> Result<usize, StoreError> {
+    let group = route.on_call.as_ref();
+    let mut headers = BTreeMap::new();
+    headers.insert("event".to_string(), "rollout.halted".to_string());
+    headers.insert("rollout_id".to_string(), rollout.to_string());
+    let out = Outgoing {
+        dedup: format!("staff:rollout:{rollout}:halted:{}", hex_tag(why)),
+        to: group.map(recipients).unwrap_or_default(),
+        group: group.map(|g| g.name.clone()),
+        subject: format!("Rollout {rollout} of agent {version} halted"),
+        line: format!("Rollout {rollout} of agent version {version} halted: {why}"),
+        link: format!("/fleet/rollouts/{rollout}"),
+        headers,
+    };
+    out.queue(tx, route.channels).await
+}
+
+/// A short stable tag of a text (for dedup keys).
+fn hex_tag(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(s.as_bytes())[..8])
+}
+
 /// One alert on its way: to these addresses by email, and to the staff
 /// webhook.
 struct Outgoing {

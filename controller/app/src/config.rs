@@ -31,6 +31,9 @@
 //! | `[agents] enroll_token_ttl_secs` | `MAST_ENROLL_TOKEN_TTL_SECS` | `86400` | lifetime of a one-time enrollment token |
 //! | `[agents] cert_validity_secs` | `MAST_AGENT_CERT_VALIDITY_SECS` | `157680000` (5 years) | lifetime of an agent certificate |
 //! | `[agents] offline_after_secs` | `MAST_AGENT_OFFLINE_AFTER_SECS` | `90` | an agent silent this long shows as offline |
+//! | `[agents] release_rate_kbps_per_agent` | `MAST_RELEASE_RATE_KBPS_PER_AGENT` | `2048` | a release download to one agent is paced to this many kilobytes per second |
+//! | `[agents] release_rate_kbps_total` | `MAST_RELEASE_RATE_KBPS_TOTAL` | `16384` | all release downloads together are paced to this many kilobytes per second |
+//! | `[agents] rollout_max_failure_pct` | `MAST_ROLLOUT_MAX_FAILURE_PCT` | `10` | a rollout halts when more than this share of the agents that finished failed |
 //! | `[monitoring] default_probe_interval_secs` | `MAST_DEFAULT_PROBE_INTERVAL_SECS` | `30` | probe interval of a new site |
 //! | `[monitoring] default_probe_timeout_ms` | `MAST_DEFAULT_PROBE_TIMEOUT_MS` | `1000` | ping timeout of a new site |
 //! | `[monitoring] raw_retention_days` | `MAST_RAW_RETENTION_DAYS` | `30` | raw samples (ping, SNMP, signal, interface rates) are kept this long |
@@ -187,6 +190,9 @@ pub struct Agents {
     pub enroll_token_ttl_secs: u64,
     pub cert_validity_secs: u64,
     pub offline_after_secs: u64,
+    pub release_rate_kbps_per_agent: u64,
+    pub release_rate_kbps_total: u64,
+    pub rollout_max_failure_pct: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -355,6 +361,9 @@ impl Default for Agents {
             enroll_token_ttl_secs: 86_400,
             cert_validity_secs: 5 * 365 * 86_400,
             offline_after_secs: 90,
+            release_rate_kbps_per_agent: 2048,
+            release_rate_kbps_total: 16_384,
+            rollout_max_failure_pct: 10,
         }
     }
 }
@@ -592,6 +601,9 @@ impl Config {
         e.parse("MAST_ENROLL_TOKEN_TTL_SECS", &mut a.enroll_token_ttl_secs)?;
         e.parse("MAST_AGENT_CERT_VALIDITY_SECS", &mut a.cert_validity_secs)?;
         e.parse("MAST_AGENT_OFFLINE_AFTER_SECS", &mut a.offline_after_secs)?;
+        e.parse("MAST_RELEASE_RATE_KBPS_PER_AGENT", &mut a.release_rate_kbps_per_agent)?;
+        e.parse("MAST_RELEASE_RATE_KBPS_TOTAL", &mut a.release_rate_kbps_total)?;
+        e.parse("MAST_ROLLOUT_MAX_FAILURE_PCT", &mut a.rollout_max_failure_pct)?;
         let m = &mut self.monitoring;
         e.parse("MAST_DEFAULT_PROBE_INTERVAL_SECS", &mut m.default_probe_interval_secs)?;
         e.parse("MAST_DEFAULT_PROBE_TIMEOUT_MS", &mut m.default_probe_timeout_ms)?;
@@ -688,6 +700,9 @@ impl Config {
         between("agents.enroll_token_ttl_secs", a.enroll_token_ttl_secs, 1, 365 * 86_400)?;
         between("agents.cert_validity_secs", a.cert_validity_secs, 1, 100 * 365 * 86_400)?;
         between("agents.offline_after_secs", a.offline_after_secs, 1, 86_400)?;
+        between("agents.release_rate_kbps_per_agent", a.release_rate_kbps_per_agent, 1, 10_000_000)?;
+        between("agents.release_rate_kbps_total", a.release_rate_kbps_total, 1, 100_000_000)?;
+        between("agents.rollout_max_failure_pct", a.rollout_max_failure_pct, 0, 100)?;
         let m = &self.monitoring;
         between("monitoring.default_probe_interval_secs", m.default_probe_interval_secs, 1, 86_400)?;
         between("monitoring.default_probe_timeout_ms", m.default_probe_timeout_ms, 10, 60_000)?;

@@ -81,6 +81,10 @@ pub struct AgentSettings {
     pub enroll_token_ttl: Duration,
     pub cert_validity: Duration,
     pub offline_after: Duration,
+    /// Release download pacing, bytes per second: per agent and in total.
+    pub release_rate_per_agent: u64,
+    pub release_rate_total: u64,
+    pub rollout_max_failure_pct: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -214,6 +218,9 @@ impl Settings {
                 enroll_token_ttl: Duration::from_secs(cfg.agents.enroll_token_ttl_secs),
                 cert_validity: Duration::from_secs(cfg.agents.cert_validity_secs),
                 offline_after: Duration::from_secs(cfg.agents.offline_after_secs),
+                release_rate_per_agent: cfg.agents.release_rate_kbps_per_agent * 1024,
+                release_rate_total: cfg.agents.release_rate_kbps_total * 1024,
+                rollout_max_failure_pct: cfg.agents.rollout_max_failure_pct.min(100) as u8,
             },
             monitoring: MonitoringSettings {
                 default_interval_ms: m.default_probe_interval_secs as i64 * 1000,

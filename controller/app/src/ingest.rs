@@ -54,6 +54,8 @@ pub struct Ingest {
     /// agent closes the older one, and only the live link's end marks the
     /// agent disconnected.
     pub links: Links,
+    /// Release downloads (fleet upgrades), paced.
+    pub releases: Arc<crate::releases::Distribution>,
 }
 
 /// Live links: agent id → (link id, connection).
@@ -210,7 +212,17 @@ impl Ingest {
                 }
                 Err(reason) => (ControllerMsg::Refused(Refused { reason: reason.clone() }), Err(reason)),
             };
+            let enrolled = matches!(msg, ControllerMsg::Enrolled(_));
             write_frame(&mut send, &msg).await.map_err(|e| e.to_string())?;
+            if enrolled {
+                // The agent pins the release keys it receives now.
+                match crate::releases::wire_keys(&self.db).await {
+                    Ok(keys) => {
+                        write_frame(&mut send, &ControllerMsg::ReleaseKeys(keys)).await.map_err(|e| e.to_string())?
+                    }
+                    Err(e) => warn!(error = %e, "cannot read the release keys for a new agent"),
+                }
+            }
             let _ = send.finish();
             let _ = tokio::time::timeout(Duration::from_secs(5), conn.closed()).await;
             result
@@ -332,6 +344,16 @@ impl Ingest {
         let welcome = ControllerMsg::Welcome(Welcome { protocol_version: PROTOCOL_VERSION, config, last_committed });
         write_frame(&mut send, &welcome).await.map_err(|e| (close::REFUSED, e.to_string()))?;
         push_probing(&self.db, &mut send, ctl.site_id, sent_revision).await?;
+        let keys = crate::releases::wire_keys(&self.db).await.map_err(internal)?;
+        write_frame(&mut send, &ControllerMsg::ReleaseKeys(keys)).await.map_err(|e| (close::REFUSED, e.to_string()))?;
+        // A release offered (again after each reconnect until the agent reports).
+        let mut sent_offer = None;
+        if ctl.offer.is_some() {
+            sent_offer = push_offer(&self.db, &mut send, agent_id).await?;
+        }
+        // Release downloads come on streams of their own, one at a time.
+        let downloads = tokio::spawn(serve_downloads(conn.clone(), self.db.clone(), self.releases.clone(), agent_id));
+        let _downloads = AbortOnDrop(downloads);
         info!(%remote, agent_id, version = %hello.agent_version, target = %hello.target, boot_epoch = hello.boot_epoch, "agent connected");
 
         // Frames are read by their own task: reads are not cancel-safe, and the
@@ -393,6 +415,10 @@ impl Ingest {
                     Some(Ok(AgentMsg::Status(s))) => {
                         fleet::record_status(&self.db, agent_id, s.backlog, s.dropped).await.map_err(internal)?;
                     }
+                    Some(Ok(AgentMsg::Upgrade(r))) => {
+                        crate::rollouts::report(&self.db, agent_id, &r).await.map_err(internal)?;
+                        write_frame(&mut send, &ControllerMsg::UpgradeAck(r.version)).await.map_err(|e| (close::REFUSED, e.to_string()))?;
+                    }
                     Some(Ok(other)) => return Err(proto(format!("unexpected message {}", msg_name(&other)))),
                 },
                 changed = control.changed() => {
@@ -402,14 +428,21 @@ impl Ingest {
                     let cur = control.borrow_and_update().get(&agent_id).cloned();
                     match cur {
                         Some(c) if c.status == AgentStatus::Revoked => return Err((close::REVOKED, "agent revoked".into())),
-                        Some(c) if c.site_revision as u64 > sent_revision => {
-                            if let Some(cfg) = crate::monitoring::site_config(&self.db, c.site_id).await.map_err(internal)? {
+                        Some(c) => {
+                            if c.site_revision as u64 > sent_revision
+                                && let Some(cfg) = crate::monitoring::site_config(&self.db, c.site_id).await.map_err(internal)?
+                            {
                                 sent_revision = cfg.revision;
                                 push_config(&mut send, cfg).await?;
                                 push_probing(&self.db, &mut send, c.site_id, sent_revision).await?;
                             }
+                            if c.offer.is_some() && c.offer != sent_offer {
+                                sent_offer = push_offer(&self.db, &mut send, agent_id).await?;
+                            } else if c.offer.is_none() {
+                                sent_offer = None;
+                            }
                         }
-                        _ => {}
+                        None => {}
                     }
                 }
             }
@@ -432,6 +465,72 @@ async fn push_probing(db: &Db, send: &mut quinn::SendStream, site_id: i64, revis
     write_frame(send, &ControllerMsg::Probing(p.to_wire(revision))).await.map_err(|e| (close::REFUSED, e.to_string()))
 }
 
+/// Sends the release offered to the agent now, if any; returns its id.
+async fn push_offer(db: &Db, send: &mut quinn::SendStream, agent_id: u64) -> Result<Option<i64>, (u32, String)> {
+    let offer =
+        crate::rollouts::wire_offer(db, agent_id).await.map_err(|e| (close::INTERNAL, format!("database: {e}")))?;
+    let Some(o) = offer else { return Ok(None) };
+    // The keys first: a key trusted since the agent connected signs it, maybe.
+    let keys = crate::releases::wire_keys(db).await.map_err(|e| (close::INTERNAL, format!("database: {e}")))?;
+    write_frame(send, &ControllerMsg::ReleaseKeys(keys)).await.map_err(|e| (close::REFUSED, e.to_string()))?;
+    info!(agent_id, version = %o.version, release = o.release_id, "offering an upgrade");
+    let id = o.release_id as i64;
+    write_frame(send, &ControllerMsg::Upgrade(o)).await.map_err(|e| (close::REFUSED, e.to_string()))?;
+    Ok(Some(id))
+}
+
+/// Serves the agent's download streams, one after the other: a
+/// [`AgentMsg::Fetch`], then the file from the asked byte in chunks, paced
+/// per agent and for all agents; the stream ends after the last byte.
+async fn serve_downloads(conn: quinn::Connection, db: Db, dist: Arc<crate::releases::Distribution>, agent_id: u64) {
+    while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+        let req = match tokio::time::timeout(Duration::from_secs(10), read_frame::<_, AgentMsg>(&mut recv)).await {
+            Ok(Ok(AgentMsg::Fetch(f))) => f,
+            _ => {
+                warn!(agent_id, "a download stream without a fetch request");
+                continue;
+            }
+        };
+        let data = match dist.file(&db, req.release_id as i64).await {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                let r = Refused { reason: format!("no release {}", req.release_id) };
+                let _ = write_frame(&mut send, &ControllerMsg::Refused(r)).await;
+                continue;
+            }
+            Err(e) => {
+                warn!(agent_id, error = %e, "cannot read a release");
+                continue;
+            }
+        };
+        let from = req.from.min(data.len() as u64) as usize;
+        info!(agent_id, release = req.release_id, from, size = data.len(), "release download");
+        let mine = crate::releases::Pacer::new(dist.per_agent);
+        let mut at = from;
+        let mut ok = true;
+        while at < data.len() {
+            let end = (at + crate::releases::CHUNK).min(data.len());
+            let n = end - at;
+            let wait = mine.take(n).max(dist.total.take(n));
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            let chunk = mast_shared::Chunk { offset: at as u64, data: data[at..end].to_vec() };
+            if write_frame(&mut send, &ControllerMsg::Chunk(chunk)).await.is_err() {
+                ok = false;
+                break;
+            }
+            at = end;
+        }
+        let _ = send.finish();
+        if ok {
+            debug!(agent_id, release = req.release_id, bytes = at - from, "release sent");
+        } else {
+            info!(agent_id, release = req.release_id, at, "release download cut");
+        }
+    }
+}
+
 fn msg_name(m: &AgentMsg) -> &'static str {
     match m {
         AgentMsg::Hello(_) => "hello",
@@ -439,6 +538,8 @@ fn msg_name(m: &AgentMsg) -> &'static str {
         AgentMsg::Enroll(_) => "enroll",
         AgentMsg::Status(_) => "status",
         AgentMsg::Dropped(_) => "dropped",
+        AgentMsg::Upgrade(_) => "upgrade",
+        AgentMsg::Fetch(_) => "fetch",
     }
 }
 

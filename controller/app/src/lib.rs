@@ -27,6 +27,7 @@ pub mod outages;
 pub mod pki;
 pub mod reactions;
 pub mod releases;
+pub mod rollouts;
 pub mod shutdown;
 pub mod workers;
 

@@ -75,6 +75,16 @@ pub fn start(app: &App) -> OutageFeed {
         .await
     });
 
+    let (db, alerts, tz, sd) = (app.db.clone(), app.alert_settings(), s.tz.clone(), stop.clone());
+    stop.spawn(async move {
+        every(&sd, Duration::from_secs(2), || async {
+            if let Err(e) = crate::rollouts::tick(&db, &tz, &alerts).await {
+                warn!(error = %e, "rollout step failed; retrying");
+            }
+        })
+        .await
+    });
+
     let (db, alerts, sd) = (app.db.clone(), app.alert_settings(), stop.clone());
     stop.spawn(async move {
         every(&sd, Duration::from_secs(20), || async {

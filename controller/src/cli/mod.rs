@@ -11,6 +11,7 @@ pub mod demo_data;
 pub mod import;
 pub mod maintenance;
 pub mod release;
+pub mod rollout;
 pub mod site;
 pub mod token;
 pub mod user;

@@ -29,10 +29,15 @@ pub enum ReleaseCmd {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Trust a minisign public key file for release signatures.
+    /// Trust a minisign public key file for release signatures. Agents pin
+    /// the keys they have; once a key is trusted, a new one (a rotation)
+    /// needs --endorsement: its public key file signed by a trusted key
+    /// (`release sign --key OLD.key --file NEW.pub`).
     Trust {
         #[arg(long = "public-key", value_name = "FILE")]
         public_key: PathBuf,
+        #[arg(long, value_name = "SIG")]
+        endorsement: Option<PathBuf>,
     },
     /// Store a release after checking its signature, target and version.
     Add {
@@ -136,9 +141,10 @@ pub async fn run(cmd: ReleaseCmd, app: &App) -> anyhow::Result<()> {
     let cli = actor();
     match cmd {
         ReleaseCmd::Keygen { .. } | ReleaseCmd::Sign { .. } => run_offline(cmd),
-        ReleaseCmd::Trust { public_key } => {
+        ReleaseCmd::Trust { public_key, endorsement } => {
             let text = read_text(&public_key, "minisign public key (public_key)")?;
-            let k = mast_controller::releases::trust(&app.db, &text).await?;
+            let endorsement = endorsement.map(|p| read_text(&p, "minisign signature (endorsement)")).transpose()?;
+            let k = mast_controller::releases::trust(&app.db, &text, endorsement.as_deref()).await?;
             audit::record(&app.db, &cli, "release.trust", &format!("release key {}", k.id), &k.comment).await?;
             println!("release key {} trusted: {} ({})", k.id, k.public_key, k.comment);
             Ok(())

@@ -148,6 +148,8 @@ pub struct AgentControl {
     #[sqlx(rename = "revision")]
     pub site_revision: i64,
     pub cert_serial: Option<String>,
+    /// The release a running rollout offers this agent now.
+    pub offer: Option<i64>,
 }
 
 pub async fn control_snapshot(db: &Db) -> Result<HashMap<u64, AgentControl>, StoreError> {
@@ -158,7 +160,10 @@ pub async fn control_snapshot(db: &Db) -> Result<HashMap<u64, AgentControl>, Sto
         control: AgentControl,
     }
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT a.id, a.status, a.site_id, s.revision, a.cert_serial FROM agents a JOIN sites s ON s.id = a.site_id",
+        "SELECT a.id, a.status, a.site_id, s.revision, a.cert_serial, ra.release_id AS offer \
+         FROM agents a JOIN sites s ON s.id = a.site_id \
+         LEFT JOIN rollout_agents ra ON ra.agent_id = a.id AND ra.state = 'offered' \
+         AND ra.rollout_id IN (SELECT id FROM rollouts WHERE state = 'running')",
     )
     .fetch_all(&db.pool)
     .await?;

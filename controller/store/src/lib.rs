@@ -25,6 +25,7 @@ pub mod outbox;
 pub mod password;
 pub mod portal;
 pub mod releases;
+pub mod rollouts;
 pub mod rollup;
 pub mod settings;
 pub mod sql;

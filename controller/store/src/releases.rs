@@ -15,10 +15,25 @@ pub struct KeyRow {
     /// Its file's untrusted comment (e.g. `minisign public key BA4DE6D6E1CD01AC`).
     pub comment: String,
     pub created_ms: i64,
+    /// The public key file's text (what agents check endorsements over).
+    #[serde(skip)]
+    pub key_file: Option<String>,
+    /// For a key trusted after others: the minisign signature of its file by
+    /// an older key (agents that pin the older key take it because of this).
+    #[serde(skip)]
+    pub endorsement: Option<String>,
 }
 
+const KEY_COLS: &str = "id, public_key, comment, created_ms, key_file, endorsement";
+
 /// Trusts a key; trusting it again is a conflict.
-pub async fn trust_key(db: &Db, public_key: &str, comment: &str) -> Result<KeyRow, StoreError> {
+pub async fn trust_key(
+    db: &Db,
+    public_key: &str,
+    comment: &str,
+    key_file: &str,
+    endorsement: Option<&str>,
+) -> Result<KeyRow, StoreError> {
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM release_keys WHERE public_key = $1")
         .bind(public_key)
         .fetch_optional(&db.pool)
@@ -26,20 +41,22 @@ pub async fn trust_key(db: &Db, public_key: &str, comment: &str) -> Result<KeyRo
     if let Some(id) = exists {
         return Err(StoreError::Conflict(format!("this key is trusted already (key {id})")));
     }
-    Ok(sqlx::query_as(
-        "INSERT INTO release_keys (public_key, comment, created_ms) VALUES ($1, $2, $3) \
-         RETURNING id, public_key, comment, created_ms",
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO release_keys (public_key, comment, created_ms, key_file, endorsement) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING {KEY_COLS}"
+    )))
     .bind(public_key)
     .bind(comment.chars().take(200).collect::<String>())
     .bind(now_ms())
+    .bind(key_file)
+    .bind(endorsement)
     .fetch_one(&db.pool)
     .await?)
 }
 
 /// The trusted keys, oldest first.
 pub async fn keys(db: &Db) -> Result<Vec<KeyRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT id, public_key, comment, created_ms FROM release_keys ORDER BY id")
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {KEY_COLS} FROM release_keys ORDER BY id")))
         .fetch_all(&db.pool)
         .await?)
 }
@@ -128,8 +145,8 @@ mod tests {
     async fn keys_and_releases_are_kept_once() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}/r.db", dir.path().display())).await.unwrap();
-        let k = trust_key(&db, "RWSkey", "minisign public key 1").await.unwrap();
-        assert!(matches!(trust_key(&db, "RWSkey", "again").await, Err(StoreError::Conflict(_))));
+        let k = trust_key(&db, "RWSkey", "minisign public key 1", "file", None).await.unwrap();
+        assert!(matches!(trust_key(&db, "RWSkey", "again", "file", None).await, Err(StoreError::Conflict(_))));
         assert_eq!(keys(&db).await.unwrap().len(), 1);
         let data = vec![0x7f, b'E', b'L', b'F', 0, 255];
         let r = NewRelease {

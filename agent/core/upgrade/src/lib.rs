@@ -35,13 +35,26 @@ use serde::{Deserialize, Serialize};
 pub mod binary;
 pub mod signature;
 
-/// A release the controller offers (its signature and hash are checked by
-/// the shell's verification; the core needs what drives the steps).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A release the controller offers. The core is driven by `version` and
+/// `size`; the rest is what the shell fetches and verifies by.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Release {
     pub version: String,
     /// Bytes announced; a download longer than this is refused.
     pub size: u64,
+    /// The controller's id of the file (what the shell asks for).
+    #[serde(default)]
+    pub id: u64,
+    /// Target triple, SHA-256 (hex) and minisign signature the file must match.
+    #[serde(default)]
+    pub target: String,
+    #[serde(default)]
+    pub sha256: String,
+    #[serde(default)]
+    pub signature: String,
+    /// Seconds the trial may take (0: [`Limits::default`]).
+    #[serde(default)]
+    pub trial_secs: u32,
 }
 
 /// Why a trial failed.
@@ -241,6 +254,11 @@ pub fn step(state: &State, event: Event, limits: &Limits) -> (State, Vec<Action>
         (_, Event::Boot { running, files, now_ms }) => boot(s, running, files, now_ms, limits),
 
         (Phase::Idle, Event::Offer(r)) if r.version == state.installed => unchanged,
+        // The controller re-offers until it has the outcome: a version that
+        // just failed is not tried again before the failure is acknowledged.
+        (Phase::Idle, Event::Offer(r)) if matches!(&state.report, Some(Outcome::RolledBack { version, .. } | Outcome::Refused { version, .. }) if *version == r.version) => {
+            unchanged
+        }
         (Phase::Idle, Event::Offer(r)) => {
             s.phase = Phase::Downloading { release: r, have: 0 };
             (s, vec![Action::Discard, Action::Fetch { from: 0 }])

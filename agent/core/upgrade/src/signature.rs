@@ -36,6 +36,56 @@ pub fn verify(trusted: &[TrustedKey], signature: &str, data: &[u8]) -> Result<us
     Err("the signature does not match the file with any trusted release key".into())
 }
 
+/// A release key the controller trusts: its public key file, and for a key
+/// added later, the minisign signature of that file by an older key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedKey {
+    pub key_file: String,
+    pub endorsement: Option<String>,
+}
+
+/// Which offered keys an agent pinning `pinned` (key lines) takes. An agent
+/// that pins no key yet takes every well-formed key (it learns them from the
+/// controller whose CA it pinned at enrollment); after that a key is taken
+/// only when a pinned key (or one taken before it in this call) signed its
+/// file. Returns the new key lines and, for each refused key, why.
+pub fn accept_keys(pinned: &[String], offered: &[OfferedKey]) -> (Vec<String>, Vec<String>) {
+    let mut known: Vec<String> = pinned.to_vec();
+    let mut taken = Vec::new();
+    let mut waiting: Vec<(String, &OfferedKey)> = Vec::new();
+    let mut refused = Vec::new();
+    for k in offered {
+        match public_key_line(&k.key_file) {
+            Ok(line) if known.contains(&line) || taken.contains(&line) => {}
+            Ok(line) if pinned.is_empty() => taken.push(line),
+            Ok(line) => waiting.push((line, k)),
+            Err(e) => refused.push(e),
+        }
+    }
+    known.extend(taken.iter().cloned());
+    // Endorsements may chain (A signs B, B signs C): repeat until nothing moves.
+    loop {
+        let before = waiting.len();
+        waiting.retain(|(line, k)| {
+            let trusted: Vec<TrustedKey> = known.iter().map(|l| TrustedKey { public_key: l.clone() }).collect();
+            let ok = k.endorsement.as_deref().is_some_and(|e| verify(&trusted, e, k.key_file.as_bytes()).is_ok());
+            if ok {
+                known.push(line.clone());
+                taken.push(line.clone());
+            }
+            !ok
+        });
+        if waiting.len() == before {
+            break;
+        }
+    }
+    refused.extend(waiting.into_iter().map(|(line, k)| match k.endorsement {
+        None => format!("key {line} is not endorsed by a pinned key"),
+        Some(_) => format!("key {line}'s endorsement does not verify with a pinned key"),
+    }));
+    (taken, refused)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

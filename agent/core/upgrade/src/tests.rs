@@ -65,7 +65,7 @@ impl World {
         World {
             quality,
             verifies,
-            release: Release { version: NEW.into(), size: 3000 },
+            release: Release { version: NEW.into(), size: 3000, ..Default::default() },
             limits: Limits { trial_ms: 300_000, max_starts: 3 },
             bin: Bin::Old,
             prev: None,
@@ -336,21 +336,30 @@ fn each_failure_is_named() {
 #[test]
 fn oversize_downloads_same_versions_and_busy_offers() {
     let limits = Limits::default();
-    let r = Release { version: NEW.into(), size: 10 };
+    let r = Release { version: NEW.into(), size: 10, ..Default::default() };
     let s = State::new(OLD);
-    assert_eq!(step(&s, Event::Offer(Release { version: OLD.into(), size: 10 }), &limits), (s.clone(), vec![]));
+    assert_eq!(
+        step(&s, Event::Offer(Release { version: OLD.into(), size: 10, ..Default::default() }), &limits),
+        (s.clone(), vec![])
+    );
     let (s, a) = step(&s, Event::Offer(r.clone()), &limits);
     assert_eq!(a, [Action::Discard, Action::Fetch { from: 0 }]);
     let (s2, a) = step(&s, Event::Received { have: 11 }, &limits);
     assert_eq!((s2.phase, a.first()), (Phase::Idle, Some(&Action::Discard)));
     assert!(matches!(s2.report, Some(Outcome::Refused { .. })));
+    // The same version offered again before the failure was acknowledged
+    // is not tried again; after the acknowledgement (a new rollout) it is.
+    let r2 = Release { version: NEW.into(), size: 10, id: 2, ..Default::default() };
+    assert_eq!(step(&s2, Event::Offer(r2.clone()), &limits), (s2.clone(), vec![]));
+    let (acked, _) = step(&s2, Event::ReportAcked, &limits);
+    assert_eq!(step(&acked, Event::Offer(r2), &limits).1, [Action::Discard, Action::Fetch { from: 0 }]);
     // A trial is not interrupted by another offer.
     let trial = State {
         installed: OLD.into(),
         phase: Phase::Trial { release: r, attempt: 1, deadline_ms: 5, connected: false },
         report: None,
     };
-    let other = Release { version: "3.0.0".into(), size: 1 };
+    let other = Release { version: "3.0.0".into(), size: 1, ..Default::default() };
     assert_eq!(step(&trial, Event::Offer(other), &limits), (trial.clone(), vec![]));
     // The persisted form round-trips.
     let json = serde_json::to_string(&trial).unwrap();

@@ -1,0 +1,273 @@
+//! Fleet upgrades end to end, on SQLite and PostgreSQL, with two real agent
+//! builds (this one and `MAST_BUILD_VERSION=2.0.0`), each agent running from
+//! its own installed copy of the binary:
+//!
+//! - release keys are pinned at enrollment; a second key is refused without
+//!   an endorsement, and taken by the agents with one (rotation): the new
+//!   release is signed by the new key only;
+//! - three agents go v1 → v2 with a canary then a wave; the canary is
+//!   SIGKILLed mid-download and resumes where it stopped; an agent offline
+//!   during the rollout upgrades when it comes back; each keeps the previous
+//!   binary as `mast-agent.prev`;
+//! - a signed binary that crashes at start is tried by the canary only,
+//!   rolled back (crash loop), and the rollout halts with the others
+//!   untouched;
+//! - a release whose bytes were changed after signing is refused by the
+//!   canary before anything runs it, and halts the rollout.
+
+use mast_tests::*;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+on_both_backends!(a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases);
+
+fn minisign(args: &[&str], dir: &Path) {
+    let out = Command::new("minisign").args(args).current_dir(dir).output().unwrap_or_else(|e| {
+        panic!("minisign is not installed (required: the CI script installs Debian's `minisign`): {e}")
+    });
+    assert!(out.status.success(), "minisign {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn host_target() -> &'static str {
+    if cfg!(target_arch = "aarch64") { "aarch64-unknown-linux-gnu" } else { "x86_64-unknown-linux-gnu" }
+}
+
+fn version_of(bin: &Path) -> String {
+    let out = Command::new(bin).arg("--version").output().expect("running the agent");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn status(c: &Controller) -> Value {
+    serde_json::from_str(&c.cli_ok(&["rollout", "status", "--json"])).expect("status json")
+}
+
+fn agent_state(st: &Value, id: u64) -> String {
+    st["agents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["agent_id"].as_u64() == Some(id)))
+        .and_then(|a| a["state"].as_str())
+        .unwrap_or("?")
+        .to_string()
+}
+
+async fn wait_rollout(
+    c: &Controller,
+    agents: &[&Agent],
+    what: &str,
+    timeout: Duration,
+    f: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let st = status(c);
+        if f(&st) {
+            return st;
+        }
+        if Instant::now() > deadline {
+            let logs: Vec<String> = agents.iter().map(|a| a.log()).collect();
+            panic!(
+                "timed out waiting for {what}\n--- status ---\n{st:#}\n--- agents ---\n{}\n--- controller ---\n{}",
+                logs.join("\n=====\n"),
+                c.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases(backend: Backend) -> anyhow::Result<()> {
+    let env = [("MAST_RELEASE_RATE_KBPS_PER_AGENT", "16384"), ("MAST_RELEASE_RATE_KBPS_TOTAL", "65536")];
+    let Some(c) = Controller::start(backend, &env).await? else { return Ok(()) };
+    let v2 = agent_v2_bin();
+    let v1_version = version_of(&agent_bin());
+    assert_eq!(version_of(&v2), "mast-agent 2.0.0");
+    assert_ne!(v1_version, "mast-agent 2.0.0");
+    let tmp = tempfile::tempdir()?;
+    let d = tmp.path();
+    let p = |name: &str| d.join(name).display().to_string();
+
+    // Key 1 is trusted before the agents enroll: they pin it.
+    minisign(&["-G", "-W", "-p", "k1.pub", "-s", "k1.key"], d);
+    c.cli_ok(&["release", "trust", "--public-key", &p("k1.pub")]);
+    c.cli_ok(&["site", "add", "ridge", "--targets", "127.0.0.1=loopback", "--interval", "1"]);
+    let mut agents = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (mut a, id) = Agent::enroll(&c, "ridge")?;
+        a.install_copy()?;
+        let pinned = std::fs::read_to_string(a.state_dir().join("release-keys.json"))?;
+        let k1 = std::fs::read_to_string(d.join("k1.pub"))?;
+        assert!(pinned.contains(k1.lines().nth(1).unwrap()), "key 1 pinned at enrollment: {pinned}");
+        a.start()?;
+        agents.push(a);
+        ids.push(id);
+    }
+    let token = c.admin_token();
+    let connected = async |c: &Controller, want: &str| {
+        c.wait_for("agents connected on the expected version", Duration::from_secs(60), async || {
+            let (_, v) = c.get("/api/v1/agents", &token).await.ok()?;
+            let all = v["agents"].as_array()?;
+            (all.len() == 3 && all.iter().all(|a| a["connected"] == true && a["version"].as_str() == Some(want)))
+                .then_some(())
+        })
+        .await
+    };
+    let v1 = v1_version.trim_start_matches("mast-agent ").to_string();
+    connected(&c, &v1).await?;
+
+    // Rotation: key 2 needs key 1's endorsement.
+    minisign(&["-G", "-W", "-p", "k2.pub", "-s", "k2.key"], d);
+    let out = c.cli(&["release", "trust", "--public-key", &p("k2.pub")]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("endorsement"));
+    minisign(&["-S", "-s", "k1.key", "-m", "k2.pub", "-x", "k2.pub.by-k1"], d);
+    c.cli_ok(&["release", "trust", "--public-key", &p("k2.pub"), "--endorsement", &p("k2.pub.by-k1")]);
+
+    // Version 2, signed by key 2 only.
+    std::fs::copy(&v2, d.join("agent-v2"))?;
+    minisign(&["-S", "-s", "k2.key", "-m", "agent-v2"], d);
+    let target = host_target();
+    c.cli_ok(&[
+        "release",
+        "add",
+        "--file",
+        &p("agent-v2"),
+        "--signature",
+        &p("agent-v2.minisig"),
+        "--version",
+        "2.0.0",
+        "--target",
+        target,
+    ]);
+
+    // The third agent is offline when the rollout starts.
+    agents[2].kill();
+    c.wait_for("agent 3 offline", Duration::from_secs(30), async || {
+        let (_, v) = c.get("/api/v1/agents", &token).await.ok()?;
+        v["agents"]
+            .as_array()?
+            .iter()
+            .any(|a| a["id"].as_u64() == Some(ids[2]) && a["connected"] == false)
+            .then_some(())
+    })
+    .await?;
+    let started = Instant::now();
+    let out =
+        c.cli_ok(&["rollout", "start", "--version", "2.0.0", "--canary", "1", "--waves", "100", "--trial-secs", "60"]);
+    assert!(out.contains("3 agents in 2 stages"), "{out}");
+
+    // The canary is killed mid-download and resumes from what it holds.
+    let part = agents[0].dir.path().join("bin/mast-agent.part");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0) < 4 << 20 {
+        assert!(Instant::now() < deadline, "the canary never started downloading\n{}", agents[0].log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    agents[0].kill();
+    let held = std::fs::metadata(&part)?.len();
+    assert!(held > 0 && held < std::fs::metadata(&v2)?.len(), "a partial download: {held}");
+    agents[0].start()?;
+    let all: Vec<&Agent> = agents.iter().collect();
+    let st = wait_rollout(&c, &all, "the canary upgraded", Duration::from_secs(120), |st| {
+        agent_state(st, ids[0]) == "upgraded"
+    })
+    .await;
+    let canary_secs = started.elapsed().as_secs_f64();
+    assert_eq!(st["agents"][0]["stage"], 0, "{st:#}");
+    let resumed = c.log().lines().any(|l| {
+        l.contains("release download") && l.contains(&format!("agent_id={}", ids[0])) && !l.contains("from=0 ")
+    });
+    assert!(resumed, "the second download resumed past byte 0:\n{}", c.log());
+    // The wave: agent 2 now, agent 3 when it returns.
+    wait_rollout(&c, &all, "agent 2 upgraded", Duration::from_secs(120), |st| agent_state(st, ids[1]) == "upgraded")
+        .await;
+    assert_eq!(status(&c)["state"], "running", "agent 3 has not upgraded yet");
+    agents[2].start()?;
+    let all: Vec<&Agent> = agents.iter().collect();
+    let st = wait_rollout(&c, &all, "the rollout completed", Duration::from_secs(120), |st| st["state"] == "completed")
+        .await;
+    let total_secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "rollout timings ({backend:?}): canary upgraded after {canary_secs:.1} s, all three after {total_secs:.1} s"
+    );
+    for (a, id) in agents.iter().zip(&ids) {
+        assert_eq!(agent_state(&st, *id), "upgraded");
+        assert_eq!(version_of(&a.bin), "mast-agent 2.0.0", "the installed binary is version 2");
+        assert_eq!(version_of(&a.bin.with_file_name("mast-agent.prev")), v1_version, "the previous one is kept");
+        assert!(!a.bin.with_file_name("mast-agent.new").exists() && !a.bin.with_file_name("mast-agent.part").exists());
+    }
+    connected(&c, "2.0.0").await?;
+
+    // A signed binary that crashes at start: the canary tries it, rolls back, the rollout halts.
+    std::fs::copy("/bin/false", d.join("crasher"))?;
+    minisign(&["-S", "-s", "k2.key", "-m", "crasher"], d);
+    c.cli_ok(&[
+        "release",
+        "add",
+        "--file",
+        &p("crasher"),
+        "--signature",
+        &p("crasher.minisig"),
+        "--version",
+        "3.0.0",
+        "--target",
+        target,
+    ]);
+    c.cli_ok(&["rollout", "start", "--version", "3.0.0", "--canary", "1", "--waves", "100", "--trial-secs", "60"]);
+    let st =
+        wait_rollout(&c, &all, "the crashing release halted", Duration::from_secs(120), |st| st["state"] == "halted")
+            .await;
+    let why = st["why"].as_str().unwrap_or_default();
+    assert!(why.contains(&format!("canary agent {} rolled back: crash loop", ids[0])), "{st:#}");
+    assert_eq!(agent_state(&st, ids[1]), "pending", "the others are untouched");
+    assert_eq!(agent_state(&st, ids[2]), "pending");
+    for a in &agents {
+        assert_eq!(version_of(&a.bin), "mast-agent 2.0.0");
+        assert!(!a.bin.with_file_name("mast-agent.new").exists());
+    }
+    connected(&c, "2.0.0").await?;
+    let db = c.db().await?;
+    let halts: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'rollout.halt'").fetch_one(&db.pool).await?;
+    assert_eq!(halts, 1, "the halt is audited");
+    let out = c.cli(&["rollout", "start", "--version", "3.0.0"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another rollout"), "one active rollout at a time");
+    assert!(c.cli_ok(&["rollout", "abort"]).contains("aborted"));
+
+    // A release changed after it was signed (hash updated to match): refused, never run.
+    std::fs::copy(&v2, d.join("agent-v4"))?;
+    minisign(&["-S", "-s", "k2.key", "-m", "agent-v4"], d);
+    c.cli_ok(&[
+        "release",
+        "add",
+        "--file",
+        &p("agent-v4"),
+        "--signature",
+        &p("agent-v4.minisig"),
+        "--version",
+        "4.0.0",
+        "--target",
+        target,
+    ]);
+    let mut data = std::fs::read(d.join("agent-v4"))?;
+    let mid = data.len() / 2;
+    data[mid] ^= 0x55;
+    sqlx::query("UPDATE releases SET data = $1, sha256 = $2 WHERE version = '4.0.0'")
+        .bind(data.clone())
+        .bind(hex::encode(Sha256::digest(&data)))
+        .execute(&db.pool)
+        .await?;
+    let trials_before = agents[0].log().matches("trial started").count();
+    c.cli_ok(&["rollout", "start", "--version", "4.0.0", "--canary", "1", "--waves", "100"]);
+    let st =
+        wait_rollout(&c, &all, "the tampered release halted", Duration::from_secs(120), |st| st["state"] == "halted")
+            .await;
+    let why = st["why"].as_str().unwrap_or_default();
+    assert!(why.contains("refused the release") && why.contains("signature"), "{st:#}");
+    assert_eq!(agents[0].log().matches("trial started").count(), trials_before, "nothing unverified ran");
+    assert!(!agents[0].bin.with_file_name("mast-agent.new").exists());
+    assert_eq!(version_of(&agents[0].bin), "mast-agent 2.0.0");
+    Ok(())
+}
