@@ -83,6 +83,9 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "build"
 cargo build --workspace --all-targets
+# The fleet-upgrade tests take agents from this build to a second real build
+# that reports version 2.0.0 (the tests skip building under MAST_SKIP_BUILD).
+MAST_BUILD_VERSION=2.0.0 cargo build -p mast-agent --target-dir target/v2
 step "tests (unit, property, end-to-end on SQLite and PostgreSQL)"
 # The end-to-end tests need PostgreSQL: under CI=true a missing server fails them.
 # Processes the tests start (browsers, agents, controllers, simulators) must

@@ -193,6 +193,17 @@ pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: L
     };
     tokio::spawn(snmp_loop(probing_rx.clone(), shared.clone()));
     tokio::spawn(discovery_loop(pinger.clone(), probing_rx.clone(), shared.clone()));
+    if !trial {
+        // systemd (Type=notify, WatchdogSec): ready now, then a ping every 10 s.
+        upgrade::systemd(sd_notify::NotifyState::Ready);
+        tokio::spawn(async {
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                tick.tick().await;
+                upgrade::systemd(sd_notify::NotifyState::Watchdog);
+            }
+        });
+    }
     tokio::select! {
         r = probe_loop(pinger, config_rx, probing_rx, shared) => r,
         _ = shutdown() => { info!("stopping"); Ok(()) }

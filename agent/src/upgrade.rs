@@ -470,6 +470,10 @@ fn spawn_trial(bin: &Path) -> std::io::Result<TrialChild> {
     let mut child = tokio::process::Command::new(bin)
         .args(std::env::args_os().skip(1))
         .env(TRIAL_ENV, "1")
+        // Only the supervisor talks to systemd.
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_PID")
+        .env_remove("WATCHDOG_USEC")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -518,6 +522,7 @@ pub async fn supervise(up: &mut Upgrader, first: Vec<Action>) {
     let mut queue: VecDeque<Action> = first.into();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    systemd(sd_notify::NotifyState::Ready);
     loop {
         while let Some(a) = queue.pop_front() {
             match a {
@@ -555,6 +560,7 @@ pub async fn supervise(up: &mut Upgrader, first: Vec<Action>) {
         let ev = match child.as_mut() {
             None => {
                 tick.tick().await;
+                systemd(sd_notify::NotifyState::Watchdog);
                 Event::Tick { now_ms: now_ms() }
             }
             Some(c) => tokio::select! {
@@ -568,7 +574,10 @@ pub async fn supervise(up: &mut Upgrader, first: Vec<Action>) {
                     child = None;
                     Event::ChildExited { now_ms: now_ms() }
                 }
-                _ = tick.tick() => Event::Tick { now_ms: now_ms() },
+                _ = tick.tick() => {
+                    systemd(sd_notify::NotifyState::Watchdog);
+                    Event::Tick { now_ms: now_ms() }
+                }
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {
                     info!("stopping during a trial; it resumes at the next start");
                     stop(child.take()).await;
@@ -578,6 +587,11 @@ pub async fn supervise(up: &mut Upgrader, first: Vec<Action>) {
         };
         queue.extend(up.feed(ev));
     }
+}
+
+/// Tells systemd (when it started us with `NOTIFY_SOCKET`); a no-op otherwise.
+pub fn systemd(state: sd_notify::NotifyState) {
+    let _ = sd_notify::notify(false, &[state]);
 }
 
 /// The trial child's health signals (stdout is the supervisor's pipe; a

@@ -61,6 +61,21 @@ pub async fn serve_app(
     std::fs::write(run_dir.join("addresses.json"), serde_json::to_vec(&addrs)?)?;
     tracing::info!(http = %addrs.http, quic = %addrs.quic, ca_fingerprint = %app.pki.ca_fingerprint(), backend = ?app.db.backend, "controller listening");
 
+    // systemd (Type=notify, WatchdogSec): ready once listening, then a ping
+    // every 10 s (no-ops when not started by systemd).
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    app.shutdown.spawn({
+        let stop = app.shutdown.clone();
+        async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => { let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]); }
+                    _ = stop.cancelled() => return,
+                }
+            }
+        }
+    });
     let outages = mast_app::workers::start(&app);
     let (ctl_tx, ctl_rx) = watch::channel(Arc::new(fleet::control_snapshot(&app.db).await?));
     app.shutdown.spawn(ingest::watch_control(app.db.clone(), ctl_tx, app.shutdown.clone()));

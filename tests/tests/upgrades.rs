@@ -6,14 +6,19 @@
 //!   an endorsement, and taken by the agents with one (rotation): the new
 //!   release is signed by the new key only;
 //! - three agents go v1 → v2 with a canary then a wave; the canary is
-//!   SIGKILLed mid-download and resumes where it stopped; an agent offline
+//!   SIGKILLed mid-download and resumes where it stopped, the second agent
+//!   is SIGKILLed once its trial started and finishes; an agent offline
 //!   during the rollout upgrades when it comes back; each keeps the previous
 //!   binary as `mast-agent.prev`;
 //! - a signed binary that crashes at start is tried by the canary only,
 //!   rolled back (crash loop), and the rollout halts with the others
 //!   untouched;
 //! - a release whose bytes were changed after signing is refused by the
-//!   canary before anything runs it, and halts the rollout.
+//!   canary before anything runs it, and halts the rollout;
+//! - a signed binary that runs but never connects is rolled back when its
+//!   trial time is up (no connection);
+//! - the rollout page shows it all, refuses a bad form next to the field,
+//!   and aborts.
 
 use mast_tests::*;
 use serde_json::Value;
@@ -180,7 +185,16 @@ async fn a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases(backend: Backe
         l.contains("release download") && l.contains(&format!("agent_id={}", ids[0])) && !l.contains("from=0 ")
     });
     assert!(resumed, "the second download resumed past byte 0:\n{}", c.log());
-    // The wave: agent 2 now, agent 3 when it returns.
+    // The wave: agent 2 now (SIGKILLed once its trial has started: it
+    // resumes and finishes), agent 3 when it returns.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !agents[1].log().contains("trial started") {
+        assert!(Instant::now() < deadline, "agent 2 never started its trial\n{}", agents[1].log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    agents[1].kill();
+    agents[1].start()?;
+    let all: Vec<&Agent> = agents.iter().collect();
     wait_rollout(&c, &all, "agent 2 upgraded", Duration::from_secs(120), |st| agent_state(st, ids[1]) == "upgraded")
         .await;
     assert_eq!(status(&c)["state"], "running", "agent 3 has not upgraded yet");
@@ -234,7 +248,35 @@ async fn a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases(backend: Backe
     assert_eq!(halts, 1, "the halt is audited");
     let out = c.cli(&["rollout", "start", "--version", "3.0.0"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("another rollout"), "one active rollout at a time");
-    assert!(c.cli_ok(&["rollout", "abort"]).contains("aborted"));
+    // The same in the browser: the rollout page shows each agent and why it
+    // halted; a bad form comes back with the error next to its field; abort.
+    let id = st["id"].as_i64().unwrap();
+    let pw = c.add_user("ops@upgrade.test", "admin");
+    let mut web = WebSession::new(&c);
+    assert_eq!(web.login("ops@upgrade.test", &pw).await?.status, 303);
+    let page = web.get(&format!("/fleet/rollouts/{id}")).await?;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("crash loop") && page.body.contains("rolled-back") && page.body.contains("canary"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"rollout-abort\""), "an admin can abort");
+    let bad = web
+        .post(
+            "/fleet/rollouts",
+            &[("version", "3.0.0"), ("canary", "1"), ("waves", "50,10"), ("trial_secs", "60")],
+            None,
+        )
+        .await?;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("rollout-waves-error") && bad.body.contains("must rise"), "{}", bad.body);
+    let busy = web
+        .post("/fleet/rollouts", &[("version", "3.0.0"), ("canary", "1"), ("waves", "100"), ("trial_secs", "60")], None)
+        .await?;
+    assert!(busy.status == 400 && busy.body.contains("another rollout"), "{}", busy.body);
+    assert_eq!(web.post(&format!("/fleet/rollouts/{id}/abort"), &[], None).await?.status, 303);
+    assert_eq!(status(&c)["state"], "aborted");
 
     // A release changed after it was signed (hash updated to match): refused, never run.
     std::fs::copy(&v2, d.join("agent-v4"))?;
@@ -269,5 +311,33 @@ async fn a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases(backend: Backe
     assert_eq!(agents[0].log().matches("trial started").count(), trials_before, "nothing unverified ran");
     assert!(!agents[0].bin.with_file_name("mast-agent.new").exists());
     assert_eq!(version_of(&agents[0].bin), "mast-agent 2.0.0");
+    c.cli_ok(&["rollout", "abort"]);
+
+    // A signed binary that runs but never connects (it only sleeps): rolled
+    // back when the trial time is up.
+    std::fs::write(d.join("silent.c"), "#include <unistd.h>\nint main(void) { for (;;) pause(); }\n")?;
+    let cc = Command::new("cc").args(["-O2", "-o", "silent", "silent.c"]).current_dir(d).status()?;
+    assert!(cc.success(), "cc (the C compiler Rust links with) builds the silent binary");
+    minisign(&["-S", "-s", "k2.key", "-m", "silent"], d);
+    c.cli_ok(&[
+        "release",
+        "add",
+        "--file",
+        &p("silent"),
+        "--signature",
+        &p("silent.minisig"),
+        "--version",
+        "5.0.0",
+        "--target",
+        target,
+    ]);
+    c.cli_ok(&["rollout", "start", "--version", "5.0.0", "--canary", "1", "--waves", "100", "--trial-secs", "10"]);
+    let st =
+        wait_rollout(&c, &all, "the silent release halted", Duration::from_secs(120), |st| st["state"] == "halted")
+            .await;
+    let why = st["why"].as_str().unwrap_or_default();
+    assert!(why.contains("rolled back: no connection"), "{st:#}");
+    assert_eq!(version_of(&agents[0].bin), "mast-agent 2.0.0");
+    connected(&c, "2.0.0").await?;
     Ok(())
 }

@@ -19,6 +19,7 @@ pub fn nav(role: Role) -> Vec<ui::NavItem<'static>> {
         item("/tickets", "Tickets"),
         item("/maintenance", "Maintenance"),
         item("/agents", "Agents"),
+        item("/fleet/rollouts", "Upgrades"),
         item("/alerts", "Alerts"),
         item("/reports/availability", "Availability"),
     ];
