@@ -6,6 +6,8 @@
 //! [`link`] (QUIC), [`probe`] (ICMP/SNMP sockets), [`metrics`] (HTTP).
 
 pub mod backoff;
+pub mod config_guard;
+pub mod configs;
 pub mod discovery;
 pub mod enroll;
 pub mod identity;

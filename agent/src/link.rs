@@ -10,9 +10,7 @@ use crate::backoff::Backoff;
 use crate::metrics::Metrics;
 use crate::spool::Spool;
 use mast_shared::io::{IoError, read_frame, write_frame};
-use mast_shared::{
-    AgentMsg, AgentStatus, ControllerMsg, Hello, PROTOCOL_VERSION, ProbingConfig, SampleBatch, SiteConfig,
-};
+use mast_shared::{AgentMsg, AgentStatus, ControllerMsg, Hello, PROTOCOL_VERSION, SampleBatch};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
@@ -52,9 +50,8 @@ pub struct Link {
     pub client_config: quinn::ClientConfig,
     pub spool: Arc<Mutex<Spool>>,
     pub new_data: Arc<Notify>,
-    pub config_tx: watch::Sender<Option<SiteConfig>>,
-    /// SNMP, discovery and pacing settings (hold credentials: never logged).
-    pub probing_tx: watch::Sender<Option<ProbingConfig>>,
+    /// The site config and probing settings in force, with their guard.
+    pub configs: Arc<crate::configs::Configs>,
     pub state_dir: PathBuf,
     pub metrics: Arc<Metrics>,
 }
@@ -124,6 +121,7 @@ impl Link {
             .await
             .map_err(|e| LinkError::Connect(e.to_string()))?;
         let res = self.serve(&conn).await;
+        self.configs.link(false);
         if let Some(u) = &self.upgrade {
             u.conn.send_replace(None);
         }
@@ -153,7 +151,8 @@ impl Link {
         self.metrics.connections.fetch_add(1, Relaxed);
         self.metrics.connected.store(1, Relaxed);
         info!(site = %welcome.config.site, revision = welcome.config.revision, "link up");
-        self.apply_config(welcome.config);
+        self.configs.apply_config(welcome.config);
+        self.configs.link(true);
         self.record_uplink(true, None).await;
         if self.trial {
             crate::upgrade::signal_health("connected");
@@ -169,6 +168,11 @@ impl Link {
             report_rx = Some(rx);
         }
         let mut healthy_sent = false;
+        let mut config_rx = self.configs.report.subscribe();
+        let current = config_rx.borrow_and_update().clone();
+        if let Some(r) = current {
+            write_frame(&mut send, &AgentMsg::ConfigApplied(r)).await.map_err(|e| lost(e.to_string()))?;
+        }
 
         let (ftx, mut frx) = tokio::sync::mpsc::channel::<Result<ControllerMsg, IoError>>(16);
         let reader = tokio::spawn(async move {
@@ -228,7 +232,7 @@ impl Link {
                         // On trial, healthy means: the controller stored a
                         // sample of this process, and probing runs.
                         let probing = self.metrics.probes.load(Relaxed) > 0
-                            || self.config_tx.borrow().as_ref().is_some_and(|c| c.targets.is_empty());
+                            || self.configs.config_tx.borrow().as_ref().is_some_and(|c| c.targets.is_empty());
                         if self.trial && !healthy_sent && a.boot_epoch == self.boot_epoch && probing {
                             healthy_sent = true;
                             crate::upgrade::signal_health("healthy");
@@ -250,12 +254,18 @@ impl Link {
                             crate::upgrade::apply_keys(&u.keys, &keys);
                         }
                     }
-                    Some(Ok(ControllerMsg::Config(c))) => self.apply_config(c),
-                    Some(Ok(ControllerMsg::Probing(p))) => self.apply_probing(p),
+                    Some(Ok(ControllerMsg::Config(c))) => self.configs.apply_config(c),
+                    Some(Ok(ControllerMsg::Probing(p))) => self.configs.apply_probing(p),
                     Some(Ok(ControllerMsg::Refused(r))) => return Err(LinkError::Protocol(format!("refused: {}", r.reason))),
                     Some(Ok(other)) => return Err(LinkError::Protocol(format!("unexpected message {other:?}"))),
                 }},
                 _ = self.new_data.notified() => {}
+                Ok(()) = config_rx.changed() => {
+                    let r = config_rx.borrow_and_update().clone();
+                    if let Some(r) = r {
+                        write_frame(&mut send, &AgentMsg::ConfigApplied(r)).await.map_err(|e| lost(e.to_string()))?;
+                    }
+                }
                 changed = report_changed(&mut report_rx) => {
                     if let Some(r) = changed {
                         write_frame(&mut send, &AgentMsg::Upgrade(r)).await.map_err(|e| lost(e.to_string()))?;
@@ -281,40 +291,6 @@ impl Link {
         })
         .await;
         self.new_data.notify_one();
-    }
-
-    fn apply_probing(&self, p: ProbingConfig) {
-        if self.probing_tx.borrow().as_ref() == Some(&p) {
-            return;
-        }
-        if let Err(e) = crate::identity::save_probing(&self.state_dir, &p) {
-            warn!(error = %e, "cannot persist probing config; using it in memory");
-        }
-        info!(
-            revision = p.revision,
-            snmp_targets = p.snmp_targets.len(),
-            credentials = p.credentials.len(),
-            subnets = p.subnets.len(),
-            "probing config applied"
-        );
-        self.probing_tx.send_replace(Some(p));
-    }
-
-    fn apply_config(&self, cfg: SiteConfig) {
-        let newer = self.config_tx.borrow().as_ref().is_none_or(|c| cfg.revision > c.revision || cfg.site != c.site);
-        if !newer {
-            return;
-        }
-        if let Err(e) = crate::identity::save_config(&self.state_dir, &cfg) {
-            warn!(error = %e, "cannot persist site config; using it in memory");
-        }
-        info!(
-            revision = cfg.revision,
-            targets = cfg.targets.len(),
-            interval_ms = cfg.interval_ms,
-            "site config applied"
-        );
-        self.config_tx.send_replace(Some(cfg));
     }
 }
 

@@ -50,6 +50,14 @@ enum Cmd {
         /// ...or as soon as this many encoded bytes are pending.
         #[arg(long, env = "MAST_SPOOL_FLUSH_BYTES", default_value_t = 64 << 10)]
         spool_flush_bytes: u64,
+        /// A pushed config is confirmed once the link stayed up this long (s;
+        /// at least 25: a lost link shows after the 20 s idle timeout)...
+        #[arg(long, env = "MAST_CONFIG_CONFIRM_SECS", default_value_t = 60)]
+        config_confirm_secs: u64,
+        /// ...and reverted to the last confirmed one when the link is down
+        /// this long (s) before that.
+        #[arg(long, env = "MAST_CONFIG_REVERT_SECS", default_value_t = 300)]
+        config_revert_secs: u64,
     },
     /// Probe targets once: ICMP, and with an SNMP credential a full SNMP pass
     /// (identity, interfaces, stations, ARP and bridge tables).
@@ -114,6 +122,8 @@ async fn main() -> std::process::ExitCode {
             spool_segment_bytes,
             spool_flush_ms,
             spool_flush_bytes,
+            config_confirm_secs,
+            config_revert_secs,
         } => {
             let limits = mast_agent::spool::ledger::Limits {
                 segment_bytes: spool_segment_bytes.clamp(256, 1 << 30),
@@ -121,7 +131,11 @@ async fn main() -> std::process::ExitCode {
                 flush_bytes: spool_flush_bytes.clamp(1, 16 << 20),
                 flush_ms: spool_flush_ms.clamp(1, 10_000),
             };
-            mast_agent::run::run(&state_dir, metrics_listen, limits).await
+            let guard = mast_agent::config_guard::Limits {
+                confirm_ms: config_confirm_secs.clamp(25, 86_400) as i64 * 1000,
+                revert_ms: config_revert_secs.clamp(1, 86_400) as i64 * 1000,
+            };
+            mast_agent::run::run(&state_dir, metrics_listen, limits, guard).await
         }
         Cmd::Probe {
             json,

@@ -64,7 +64,12 @@ fn lock_file(state_dir: &Path, name: &str, wait: Duration) -> anyhow::Result<std
     }
 }
 
-pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: Limits) -> anyhow::Result<()> {
+pub async fn run(
+    state_dir: &Path,
+    metrics_listen: Option<SocketAddr>,
+    limits: Limits,
+    guard_limits: crate::config_guard::Limits,
+) -> anyhow::Result<()> {
     let trial = upgrade::in_trial();
     let mut upgrader = None;
     let _upgrade_lock = if trial {
@@ -108,8 +113,12 @@ pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: L
     info!(agent_id = enrolled.identity.agent_id, site = %enrolled.identity.site, boot_epoch, backlog = spool.backlog(), "agent starting");
     let spool = Arc::new(Mutex::new(spool));
     let new_data = Arc::new(Notify::new());
-    let (config_tx, config_rx) = watch::channel(identity::load_config(state_dir));
-    let (probing_tx, probing_rx) = watch::channel(identity::load_probing(state_dir));
+    let configs = crate::configs::Configs::new(state_dir, guard_limits);
+    let (config_rx, probing_rx) = (configs.config_tx.subscribe(), configs.probing_tx.subscribe());
+    if !trial {
+        // The binary on trial leaves confirmation and reverts to the known-good one.
+        tokio::spawn(configs.clone().run_guard());
+    }
 
     if let Some(addr) = metrics_listen {
         let l = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding metrics on {addr}"))?;
@@ -174,8 +183,7 @@ pub async fn run(state_dir: &Path, metrics_listen: Option<SocketAddr>, limits: L
         client_config: crate::tls::link_config(&enrolled.ca_der, &enrolled.cert_der, &enrolled.key_pem)?,
         spool: spool.clone(),
         new_data: new_data.clone(),
-        config_tx,
-        probing_tx,
+        configs,
         state_dir: state_dir.to_owned(),
         metrics: metrics.clone(),
     };

@@ -25,6 +25,9 @@ pub enum AgentMsg {
     /// First (and only) message on a download stream the agent opens beside
     /// the link stream: send the release's bytes from `from` on.
     Fetch(FetchRequest),
+    /// The config the agent runs now (after each apply, confirmation or
+    /// revert, and after each hello).
+    ConfigApplied(ConfigReport),
 }
 
 /// Everything the controller sends to an agent.
@@ -444,4 +447,36 @@ pub struct UpgradeReport {
 pub struct ReleaseKey {
     pub key_file: String,
     pub endorsement: Option<String>,
+}
+
+/// What config an agent runs. A pushed config is confirmed once the link
+/// stayed up for a while after it was applied; one that cut the agent off
+/// is reverted to the last confirmed one and rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigReport {
+    /// The revision in force.
+    pub revision: u64,
+    /// [`config_checksum`] of the site config and probing settings in force.
+    pub checksum: String,
+    pub confirmed: bool,
+    /// A revision the agent reverted (and will not apply again).
+    pub rejected: Option<u64>,
+}
+
+/// A checksum of a site config and its probing settings (FNV-1a 64 over
+/// their postcard encoding, hex): the controller and the agent compute it
+/// alike to check that what runs is what was pushed. Not a security check.
+pub fn config_checksum(site: &SiteConfig, probing: Option<&ProbingConfig>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    feed(&postcard::to_allocvec(site).unwrap_or_default());
+    if let Some(p) = probing {
+        feed(&postcard::to_allocvec(p).unwrap_or_default());
+    }
+    format!("{h:016x}")
 }

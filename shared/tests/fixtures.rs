@@ -149,6 +149,15 @@ fn agent_msgs() -> Vec<(&'static str, AgentMsg)> {
             }),
         ),
         ("agent-fetch-v1", AgentMsg::Fetch(FetchRequest { release_id: 3, from: 65_536 })),
+        (
+            "agent-config-applied-v1",
+            AgentMsg::ConfigApplied(ConfigReport {
+                revision: 4,
+                checksum: "0123456789abcdef".into(),
+                confirmed: true,
+                rejected: Some(5),
+            }),
+        ),
     ]
 }
 
@@ -252,7 +261,8 @@ fn every_agent_message_kind_has_a_decoding_fixture() {
             | AgentMsg::Status(_)
             | AgentMsg::Dropped(_)
             | AgentMsg::Upgrade(_)
-            | AgentMsg::Fetch(_) => {}
+            | AgentMsg::Fetch(_)
+            | AgentMsg::ConfigApplied(_) => {}
         }
     }
     // Every sample body appears in some fixture.

@@ -341,3 +341,81 @@ async fn a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases(backend: Backe
     connected(&c, "2.0.0").await?;
     Ok(())
 }
+
+on_both_backends!(a_config_that_cuts_the_agent_off_is_reverted);
+
+fn config_revision(a: &Agent) -> u64 {
+    let v: Value = std::fs::read(a.state_dir().join("config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    v["revision"].as_u64().unwrap_or(0)
+}
+
+/// Versioned config pushes: a config followed by the loss of the controller
+/// is reverted to the last confirmed one after the revert time and not
+/// applied again; the agent reports what it runs (revision, confirmed, the
+/// rejected revision, a checksum equal to the controller's); a newer config
+/// is applied and confirmed.
+async fn a_config_that_cuts_the_agent_off_is_reverted(backend: Backend) -> anyhow::Result<()> {
+    let Some(mut c) = Controller::start(backend, &[]).await? else { return Ok(()) };
+    c.cli_ok(&["site", "add", "hill", "--targets", "127.0.0.1=loopback", "--interval", "1"]);
+    let (mut a, id) = Agent::enroll(&c, "hill")?;
+    // Confirmation takes at least 25 s: longer than the link's 20 s idle
+    // timeout, so a config that cuts the link is caught before it.
+    a.start_with(&["--config-confirm-secs", "25", "--config-revert-secs", "3"], None)?;
+    let token = c.admin_token();
+    let agent_view = async |c: &Controller| -> Option<Value> {
+        let (_, v) = c.get("/api/v1/agents", &token).await.ok()?;
+        v["agents"].as_array()?.iter().find(|x| x["id"].as_u64() == Some(id)).cloned()
+    };
+    let wait_config = async |c: &Controller, rev: i64, confirmed: bool, rejected: Value| {
+        c.wait_for(&format!("agent on config {rev}"), Duration::from_secs(60), async || {
+            let v = agent_view(c).await?;
+            (v["config_revision"] == rev
+                && v["config_confirmed"] == confirmed
+                && v["config_rejected"] == rejected
+                && v["config_checksum_ok"] == true)
+                .then_some(v)
+        })
+        .await
+    };
+    wait_config(&c, 1, true, Value::Null).await?;
+
+    // Revision 2, then the controller is gone before it is confirmed.
+    c.cli_ok(&["site", "set", "hill", "--interval", "2"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while config_revision(&a) != 2 {
+        assert!(Instant::now() < deadline, "revision 2 never applied\n{}", a.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    c.kill();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while config_revision(&a) != 1 {
+        assert!(Instant::now() < deadline, "revision 2 was not reverted\n{}", a.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(a.log().contains("reverting to the last confirmed one"), "{}", a.log());
+    c.start_again()?;
+    // Back: it reports revision 1 with 2 rejected, and does not take 2 again.
+    let v = c
+        .wait_for("the revert reported", Duration::from_secs(30), async || {
+            let v = agent_view(&c).await?;
+            (v["connected"] == true && v["config_revision"] == 1 && v["config_rejected"] == 2).then_some(v)
+        })
+        .await?;
+    assert_eq!(v["config_checksum_ok"], Value::Null, "revision 1 is not what the controller pushes now");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(config_revision(&a), 1, "the rejected revision is not applied again");
+    let pw = c.add_user("ops@config.test", "admin");
+    let mut web = WebSession::new(&c);
+    assert_eq!(web.login("ops@config.test", &pw).await?.status, 303);
+    let page = web.get(&format!("/agents/{id}")).await?;
+    assert!(page.body.contains("reverted revision 2"), "{}", page.body);
+
+    // A newer revision is applied and confirmed.
+    c.cli_ok(&["site", "set", "hill", "--interval", "3"]);
+    wait_config(&c, 3, true, Value::Null).await?;
+    assert_eq!(config_revision(&a), 3);
+    Ok(())
+}

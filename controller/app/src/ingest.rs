@@ -341,9 +341,12 @@ impl Ingest {
             .ok_or((close::INTERNAL, "site vanished".to_string()))?;
         let mut sent_revision = config.revision;
         let last_committed = fleet::last_committed(&self.db, agent_id).await.map_err(internal)?;
+        let config_copy = config.clone();
         let welcome = ControllerMsg::Welcome(Welcome { protocol_version: PROTOCOL_VERSION, config, last_committed });
         write_frame(&mut send, &welcome).await.map_err(|e| (close::REFUSED, e.to_string()))?;
-        push_probing(&self.db, &mut send, ctl.site_id, sent_revision).await?;
+        let probing = push_probing(&self.db, &mut send, ctl.site_id, sent_revision).await?;
+        // What was pushed, to check the agent's report against.
+        let mut pushed = (sent_revision, mast_shared::config_checksum(&config_copy, probing.as_ref()));
         let keys = crate::releases::wire_keys(&self.db).await.map_err(internal)?;
         write_frame(&mut send, &ControllerMsg::ReleaseKeys(keys)).await.map_err(|e| (close::REFUSED, e.to_string()))?;
         // A release offered (again after each reconnect until the agent reports).
@@ -415,6 +418,16 @@ impl Ingest {
                     Some(Ok(AgentMsg::Status(s))) => {
                         fleet::record_status(&self.db, agent_id, s.backlog, s.dropped).await.map_err(internal)?;
                     }
+                    Some(Ok(AgentMsg::ConfigApplied(r))) => {
+                        let ok = (r.revision == pushed.0).then(|| r.checksum == pushed.1);
+                        if ok == Some(false) {
+                            warn!(agent_id, revision = r.revision, "the agent runs a config whose checksum differs from what was pushed");
+                        }
+                        if let Some(rej) = r.rejected {
+                            warn!(agent_id, rejected = rej, running = r.revision, "the agent reverted a config that cut it off");
+                        }
+                        fleet::record_config(&self.db, agent_id, &r, ok).await.map_err(internal)?;
+                    }
                     Some(Ok(AgentMsg::Upgrade(r))) => {
                         crate::rollouts::report(&self.db, agent_id, &r).await.map_err(internal)?;
                         write_frame(&mut send, &ControllerMsg::UpgradeAck(r.version)).await.map_err(|e| (close::REFUSED, e.to_string()))?;
@@ -433,8 +446,10 @@ impl Ingest {
                                 && let Some(cfg) = crate::monitoring::site_config(&self.db, c.site_id).await.map_err(internal)?
                             {
                                 sent_revision = cfg.revision;
+                                let copy = cfg.clone();
                                 push_config(&mut send, cfg).await?;
-                                push_probing(&self.db, &mut send, c.site_id, sent_revision).await?;
+                                let probing = push_probing(&self.db, &mut send, c.site_id, sent_revision).await?;
+                                pushed = (sent_revision, mast_shared::config_checksum(&copy, probing.as_ref()));
                             }
                             if c.offer.is_some() && c.offer != sent_offer {
                                 sent_offer = push_offer(&self.db, &mut send, agent_id).await?;
@@ -455,14 +470,22 @@ async fn push_config(send: &mut quinn::SendStream, cfg: SiteConfig) -> Result<()
     write_frame(send, &ControllerMsg::Config(cfg)).await.map_err(|e| (close::REFUSED, e.to_string()))
 }
 
-/// Sends the site's SNMP/discovery settings (never logged: they hold credentials).
-async fn push_probing(db: &Db, send: &mut quinn::SendStream, site_id: i64, revision: u64) -> Result<(), (u32, String)> {
+/// Sends the site's SNMP/discovery settings (never logged: they hold
+/// credentials); returns what was sent.
+async fn push_probing(
+    db: &Db,
+    send: &mut quinn::SendStream,
+    site_id: i64,
+    revision: u64,
+) -> Result<Option<mast_shared::ProbingConfig>, (u32, String)> {
     let Some(p) =
         crate::monitoring::probing::get(db, site_id).await.map_err(|e| (close::INTERNAL, format!("database: {e}")))?
     else {
-        return Ok(());
+        return Ok(None);
     };
-    write_frame(send, &ControllerMsg::Probing(p.to_wire(revision))).await.map_err(|e| (close::REFUSED, e.to_string()))
+    let wire = p.to_wire(revision);
+    write_frame(send, &ControllerMsg::Probing(wire.clone())).await.map_err(|e| (close::REFUSED, e.to_string()))?;
+    Ok(Some(wire))
 }
 
 /// Sends the release offered to the agent now, if any; returns its id.
@@ -540,6 +563,7 @@ fn msg_name(m: &AgentMsg) -> &'static str {
         AgentMsg::Dropped(_) => "dropped",
         AgentMsg::Upgrade(_) => "upgrade",
         AgentMsg::Fetch(_) => "fetch",
+        AgentMsg::ConfigApplied(_) => "config-applied",
     }
 }
 

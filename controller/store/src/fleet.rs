@@ -193,6 +193,28 @@ pub async fn mark_connected(
     Ok(())
 }
 
+/// What config the agent reports it runs (see [`AgentView`]).
+pub async fn record_config(
+    db: &Db,
+    id: u64,
+    r: &mast_shared::ConfigReport,
+    checksum_ok: Option<bool>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE agents SET config_revision = $1, config_checksum = $2, config_confirmed = $3, config_rejected = $4, \
+         config_checksum_ok = $5 WHERE id = $6",
+    )
+    .bind(r.revision.min(i64::MAX as u64) as i64)
+    .bind(r.checksum.chars().take(64).collect::<String>())
+    .bind(i64::from(r.confirmed))
+    .bind(r.rejected.map(|v| v.min(i64::MAX as u64) as i64))
+    .bind(checksum_ok.map(i64::from))
+    .bind(id as i64)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
 pub async fn mark_disconnected(db: &Db, id: u64) -> Result<(), StoreError> {
     sqlx::query("UPDATE agents SET disconnected_ms = $1 WHERE id = $2")
         .bind(now_ms())
@@ -237,6 +259,13 @@ pub struct AgentView {
     pub last_addr: Option<String>,
     pub backlog: Option<i64>,
     pub dropped: Option<i64>,
+    /// The config revision the agent reports it runs, whether it is
+    /// confirmed (the link stayed up after it), a revision it reverted, and
+    /// whether its checksum matches what was pushed (`None`: other revision).
+    pub config_revision: Option<i64>,
+    pub config_confirmed: Option<bool>,
+    pub config_rejected: Option<i64>,
+    pub config_checksum_ok: Option<bool>,
 }
 
 impl AgentView {
@@ -285,12 +314,17 @@ struct AgentRow {
     dropped: Option<i64>,
     connected_ms: Option<i64>,
     disconnected_ms: Option<i64>,
+    config_revision: Option<i64>,
+    config_confirmed: Option<i64>,
+    config_rejected: Option<i64>,
+    config_checksum_ok: Option<i64>,
 }
 
 async fn agents_where(db: &Db, filter: &'static str, arg: i64) -> Result<Vec<AgentView>, StoreError> {
     let sql = format!(
         "SELECT a.id, a.site_id, s.name AS site, a.status, a.version, a.target, a.boot_epoch, a.last_seen_ms, \
-         a.last_addr, a.backlog, a.dropped, a.connected_ms, a.disconnected_ms FROM agents a \
+         a.last_addr, a.backlog, a.dropped, a.connected_ms, a.disconnected_ms, a.config_revision, \
+         a.config_confirmed, a.config_rejected, a.config_checksum_ok FROM agents a \
          JOIN sites s ON s.id = a.site_id WHERE {filter} ORDER BY a.id"
     );
     let rows: Vec<AgentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(arg).fetch_all(&db.pool).await?;
@@ -311,6 +345,10 @@ async fn agents_where(db: &Db, filter: &'static str, arg: i64) -> Result<Vec<Age
             last_addr: r.last_addr,
             backlog: r.backlog,
             dropped: r.dropped,
+            config_revision: r.config_revision,
+            config_confirmed: r.config_confirmed.map(|v| v != 0),
+            config_rejected: r.config_rejected,
+            config_checksum_ok: r.config_checksum_ok.map(|v| v != 0),
         })
         .collect())
 }

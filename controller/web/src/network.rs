@@ -1336,6 +1336,19 @@ pub(crate) fn render_agent(a: &AgentView, d: &Delivery, revoke_csrf: Option<&str
             " · " (or_dash(a.target.as_deref())) " · last seen " (ago(now, a.last_seen_ms))
             " · backlog " (a.backlog.map(|n| n.to_string()).unwrap_or_else(|| "-".into()))
         }
+        @if let Some(rev) = a.config_revision {
+            p #agent-config {
+                "Config revision " (rev) " "
+                @match a.config_confirmed {
+                    Some(true) => { (ui::tone_badge(Tone::Up, "confirmed")) }
+                    _ => { (ui::tone_badge(Tone::Neutral, "applied, not confirmed yet")) }
+                }
+                @if a.config_checksum_ok == Some(false) { " " (ui::tone_badge(Tone::Down, "differs from what was pushed")) }
+                @if let Some(r) = a.config_rejected {
+                    " " (ui::tone_badge(Tone::Down, &format!("reverted revision {r}: it cut the agent off")))
+                }
+            }
+        }
         @if let Some(csrf) = revoke_csrf.filter(|_| a.status != AgentStatus::Revoked) {
             (ui::form_with_class("inline", &format!("/agents/{}/revoke", a.id), Method::Post, csrf, html! {
                 button.danger #revoke type="submit" { "Revoke agent…" }

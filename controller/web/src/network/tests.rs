@@ -185,6 +185,10 @@ fn agent_presence_of_a_site() {
         last_addr: None,
         backlog: None,
         dropped: None,
+        config_revision: None,
+        config_confirmed: None,
+        config_rejected: None,
+        config_checksum_ok: None,
     };
     assert_eq!(AgentPresence::of([]), AgentPresence::None);
     assert_eq!(AgentPresence::of([&agent(AgentStatus::Pending, false)]), AgentPresence::None);
@@ -436,6 +440,10 @@ fn agents_and_enrollment_escape_and_keep_the_choice() {
         last_addr: None,
         backlog: Some(3),
         dropped: None,
+        config_revision: Some(7),
+        config_confirmed: Some(false),
+        config_rejected: Some(8),
+        config_checksum_ok: Some(true),
     };
     let mut errors = FormErrors::new();
     errors.field("site", HOSTILE);
