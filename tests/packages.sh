@@ -62,7 +62,7 @@ deb_of() { # deb_of PACKAGE ARCH
   [ -n "$f" ] || { echo "no $1 package for $2 in $out" >&2; exit 1; }
   echo "$f"
 }
-field() { dpkg-deb --field "$1" "$2"; }
+field() { dpkg-deb --field "$2" "$1"; } # field NAME DEB
 machine_of() { readelf -h "$1" | sed -n 's/^ *Machine: *//p'; }
 has_line() { grep -qx -- "$2" "$1"; } # has_line FILE LINE
 

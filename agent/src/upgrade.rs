@@ -213,10 +213,10 @@ impl Upgrader {
             .collect();
         core::signature::verify(&keys, &r.signature, &data)?;
         let needed = r.size.saturating_mul(4) + (16 << 20);
-        if let Some(avail) = mem_available() {
-            if avail < needed {
-                return Err(format!("{avail} bytes of memory available, {needed} needed to run a trial"));
-            }
+        if let Some(avail) = mem_available()
+            && avail < needed
+        {
+            return Err(format!("{avail} bytes of memory available, {needed} needed to run a trial"));
         }
         Ok(())
     }

@@ -130,7 +130,13 @@ pub async fn start(db: &Db, args: &StartArgs, by: &Actor) -> Result<RolloutRow, 
     for (stage, ids) in plan.stages.iter().enumerate() {
         for id in ids {
             let release = target_of.get(id).and_then(|t| release_of.get(t)).copied();
-            rows.push((*id as i64, stage as i64, release, "pending", None));
+            rows.push(store::NewPart {
+                agent: *id as i64,
+                stage: stage as i64,
+                release,
+                state: "pending",
+                reason: None,
+            });
         }
     }
     for (id, skip) in &plan.skipped {
@@ -139,7 +145,13 @@ pub async fn start(db: &Db, args: &StartArgs, by: &Actor) -> Result<RolloutRow, 
             core::Skip::OtherSite => "not at a chosen site",
             core::Skip::NoReleaseForTarget => "no release for its target",
         };
-        rows.push((*id as i64, -1, None, "skipped", Some(why.to_string())));
+        rows.push(store::NewPart {
+            agent: *id as i64,
+            stage: -1,
+            release: None,
+            state: "skipped",
+            reason: Some(why.to_string()),
+        });
     }
     let spec_json = serde_json::to_string(&spec).expect("spec serializes");
     let plan_json = serde_json::to_string(&plan).expect("plan serializes");
@@ -310,21 +322,19 @@ pub async fn tick(db: &Db, tz: &jiff::tz::TimeZone, alerts: &AlertSettings) -> R
             store::set_state(db, r.id, &["running"], "running", stage as i64, None).await?;
             tracing::info!(rollout = r.id, stage, "rollout moves to the next stage");
         }
-        core::State::Halted { stage, why } => {
-            if store::set_state(db, r.id, &["running"], "halted", stage as i64, Some(&why)).await? {
-                tracing::warn!(rollout = r.id, %why, "rollout halted");
-                audit::record(db, &system, "rollout.halt", &format!("rollout {}", r.id), &why).await?;
-                let route = alerts.route(db).await?;
-                let mut tx = db.begin().await?;
-                crate::alerts::rollout_halted(&mut tx, &route, r.id, &r.version, &why).await?;
-                tx.commit().await?;
-            }
+        core::State::Halted { stage, why }
+            if store::set_state(db, r.id, &["running"], "halted", stage as i64, Some(&why)).await? =>
+        {
+            tracing::warn!(rollout = r.id, %why, "rollout halted");
+            audit::record(db, &system, "rollout.halt", &format!("rollout {}", r.id), &why).await?;
+            let route = alerts.route(db).await?;
+            let mut tx = db.begin().await?;
+            crate::alerts::rollout_halted(&mut tx, &route, r.id, &r.version, &why).await?;
+            tx.commit().await?;
         }
-        core::State::Completed => {
-            if store::set_state(db, r.id, &["running"], "completed", r.stage, None).await? {
-                tracing::info!(rollout = r.id, version = %r.version, "rollout completed");
-                audit::record(db, &system, "rollout.complete", &format!("rollout {}", r.id), &r.version).await?;
-            }
+        core::State::Completed if store::set_state(db, r.id, &["running"], "completed", r.stage, None).await? => {
+            tracing::info!(rollout = r.id, version = %r.version, "rollout completed");
+            audit::record(db, &system, "rollout.complete", &format!("rollout {}", r.id), &r.version).await?;
         }
         _ => {}
     }

@@ -84,6 +84,19 @@ pub async fn fleet(db: &Db) -> Result<Vec<FleetAgent>, StoreError> {
     .await?)
 }
 
+/// One agent's part in a new rollout.
+#[derive(Debug, Clone)]
+pub struct NewPart {
+    pub agent: i64,
+    /// Stage number, or -1 when skipped.
+    pub stage: i64,
+    /// The release for its target.
+    pub release: Option<i64>,
+    /// `pending` or `skipped`.
+    pub state: &'static str,
+    pub reason: Option<String>,
+}
+
 /// What a new rollout holds.
 pub struct NewRollout<'a> {
     pub version: &'a str,
@@ -91,8 +104,7 @@ pub struct NewRollout<'a> {
     pub plan: &'a str,
     pub trial_secs: i64,
     pub by: &'a str,
-    /// (agent, stage or -1, release for its target, state, reason)
-    pub agents: Vec<(i64, i64, Option<i64>, &'static str, Option<String>)>,
+    pub agents: Vec<NewPart>,
 }
 
 /// Stores a rollout, running at stage 0. Refused while another one is
@@ -121,7 +133,7 @@ pub async fn create(db: &Db, r: &NewRollout<'_>) -> Result<i64, StoreError> {
         }
         Err(e) => return Err(e.into()),
     };
-    for (agent, stage, release, state, reason) in &r.agents {
+    for NewPart { agent, stage, release, state, reason } in &r.agents {
         sqlx::query(
             "INSERT INTO rollout_agents (rollout_id, agent_id, stage, release_id, state, reason) \
              VALUES ($1, $2, $3, $4, $5, $6)",

@@ -96,6 +96,43 @@ mod tests {
     const SIGNATURE: &str = include_str!("../tests/fixtures/data.minisig");
     const DATA: &[u8] = include_bytes!("../tests/fixtures/data");
 
+    // Keys a to d and endorsements made with minisign 0.11: b's file signed
+    // by a, c's by b, and c's by d (an untrusted key).
+    fn key(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/tests/fixtures/rotation/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+    fn offered(name: &str, by: Option<&str>) -> OfferedKey {
+        OfferedKey {
+            key_file: key(&format!("{name}.pub")),
+            endorsement: by.map(|b| key(&format!("{name}.pub.by-{b}.minisig"))),
+        }
+    }
+    fn line(name: &str) -> String {
+        public_key_line(&key(&format!("{name}.pub"))).unwrap()
+    }
+
+    #[test]
+    fn rotation_takes_only_keys_endorsed_by_a_pinned_one() {
+        // At enrollment nothing is pinned: every well-formed key is taken.
+        let (taken, refused) = accept_keys(&[], &[offered("a", None), offered("d", None)]);
+        assert_eq!((taken, refused.len()), (vec![line("a"), line("d")], 0));
+        // Pinning a: b (endorsed by a) and c (by b, in a chain, offered
+        // first) are taken; d (not endorsed) is refused.
+        let (taken, refused) =
+            accept_keys(&[line("a")], &[offered("c", Some("b")), offered("b", Some("a")), offered("d", None)]);
+        assert_eq!(taken, vec![line("b"), line("c")]);
+        assert_eq!(refused.len(), 1);
+        assert!(refused[0].contains("not endorsed"), "{refused:?}");
+        // An endorsement by a key the agent does not pin counts for nothing.
+        let (taken, refused) = accept_keys(&[line("a")], &[offered("c", Some("d"))]);
+        assert!(taken.is_empty());
+        assert!(refused[0].contains("does not verify"), "{refused:?}");
+        // Pinned keys offered again are nothing new; garbage is refused.
+        let junk = OfferedKey { key_file: "not a key".into(), endorsement: None };
+        let (taken, refused) = accept_keys(&[line("a")], &[offered("a", None), junk]);
+        assert!(taken.is_empty() && refused.len() == 1);
+    }
+
     #[test]
     fn a_minisign_signature_verifies_and_tampering_does_not() {
         let key = TrustedKey { public_key: public_key_line(PUBLIC).unwrap() };

@@ -345,7 +345,7 @@ fn oversize_downloads_same_versions_and_busy_offers() {
     let (s, a) = step(&s, Event::Offer(r.clone()), &limits);
     assert_eq!(a, [Action::Discard, Action::Fetch { from: 0 }]);
     let (s2, a) = step(&s, Event::Received { have: 11 }, &limits);
-    assert_eq!((s2.phase, a.first()), (Phase::Idle, Some(&Action::Discard)));
+    assert_eq!((&s2.phase, a.first()), (&Phase::Idle, Some(&Action::Discard)));
     assert!(matches!(s2.report, Some(Outcome::Refused { .. })));
     // The same version offered again before the failure was acknowledged
     // is not tried again; after the acknowledgement (a new rollout) it is.
