@@ -390,7 +390,13 @@ async fn download(up: &mut Upgrader, from: u64, mut conn: watch::Receiver<Option
         };
         match fetch(&c, &up.paths.part, release.id, have, release.size).await {
             Ok(n) => have = n,
-            Err((n, e)) => {
+            Err(FetchError::Local(e)) => {
+                // This machine cannot hold it (a read-only or foreign-owned
+                // directory, a full disk): refuse rather than retry forever.
+                warn!(error = %e, "cannot write the release download");
+                return up.feed(Event::Verified(Err(format!("cannot write the download: {e}"))));
+            }
+            Err(FetchError::Link(n, e)) => {
                 have = n;
                 warn!(have, size = release.size, error = %e, "release download interrupted; resuming");
             }
@@ -407,6 +413,19 @@ async fn download(up: &mut Upgrader, from: u64, mut conn: watch::Receiver<Option
     }
 }
 
+enum FetchError {
+    /// The file could not be written here.
+    Local(String),
+    /// The link failed after this many bytes were held.
+    Link(u64, String),
+}
+
+impl From<(u64, String)> for FetchError {
+    fn from((have, e): (u64, String)) -> FetchError {
+        FetchError::Link(have, e)
+    }
+}
+
 /// One download stream: the bytes from `from` on, appended and synced chunk
 /// by chunk. Returns how much `BIN.part` holds.
 async fn fetch(
@@ -415,18 +434,24 @@ async fn fetch(
     release_id: u64,
     from: u64,
     size: u64,
-) -> Result<u64, (u64, String)> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(part)
-        .map_err(|e| (from, format!("{}: {e}", part.display())))?;
-    file.set_len(from).map_err(|e| (from, e.to_string()))?;
+) -> Result<u64, FetchError> {
     use std::io::Seek;
-    file.seek(std::io::SeekFrom::Start(from)).map_err(|e| (from, e.to_string()))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let local = |e: std::io::Error| FetchError::Local(format!("{}: {e}", part.display()));
+    let mut file =
+        std::fs::OpenOptions::new().create(true).write(true).truncate(false).mode(0o600).open(part).map_err(local)?;
+    file.set_len(from).map_err(local)?;
+    file.seek(std::io::SeekFrom::Start(from)).map_err(local)?;
+    Ok(fetch_into(conn, &mut file, release_id, from, size).await?)
+}
+
+async fn fetch_into(
+    conn: &quinn::Connection,
+    file: &mut std::fs::File,
+    release_id: u64,
+    from: u64,
+    size: u64,
+) -> Result<u64, (u64, String)> {
     let mut have = from;
     let (mut send, mut recv) = conn.open_bi().await.map_err(|e| (have, e.to_string()))?;
     write_frame(&mut send, &AgentMsg::Fetch(FetchRequest { release_id, from }))

@@ -275,6 +275,14 @@ async fn a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases(backend: Backe
         .post("/fleet/rollouts", &[("version", "3.0.0"), ("canary", "1"), ("waves", "100"), ("trial_secs", "60")], None)
         .await?;
     assert!(busy.status == 400 && busy.body.contains("another rollout"), "{}", busy.body);
+    // Resuming accepts the canary's failure: the wave gets the release, fails
+    // too, and the failure rate halts the rollout again.
+    assert_eq!(web.post(&format!("/fleet/rollouts/{id}/resume"), &[], None).await?.status, 303);
+    let st = wait_rollout(&c, &all, "the failure rate halted it", Duration::from_secs(120), |st| {
+        st["state"] == "halted" && st["why"].as_str().is_some_and(|w| w.contains("finished agents failed"))
+    })
+    .await;
+    assert!(st["agents"].as_array().unwrap().iter().any(|a| a["stage"] == 1 && a["state"] == "rolled-back"), "{st:#}");
     assert_eq!(web.post(&format!("/fleet/rollouts/{id}/abort"), &[], None).await?.status, 303);
     assert_eq!(status(&c)["state"], "aborted");
 

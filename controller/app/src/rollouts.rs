@@ -261,7 +261,8 @@ impl Control {
 }
 
 /// Pauses (running → paused), resumes (paused or halted → running: the
-/// operator has looked at why it halted) or aborts the active rollout.
+/// operator has looked at why it halted and accepts those failures; new
+/// ones halt it again) or aborts the active rollout.
 /// Agents already offered keep their offer until they report; none is
 /// offered while it is not running.
 pub async fn control(db: &Db, what: Control, by: &Actor) -> Result<RolloutRow, StoreError> {
@@ -271,6 +272,10 @@ pub async fn control(db: &Db, what: Control, by: &Actor) -> Result<RolloutRow, S
         Control::Resume => (&["paused", "halted"], "running"),
         Control::Abort => (&["running", "paused", "halted"], "aborted"),
     };
+    if what == Control::Resume && r.state == "halted" {
+        // Resuming after a halt accepts the failures that caused it.
+        store::accept_failures(db, r.id).await?;
+    }
     if !store::set_state(db, r.id, from, to, r.stage, None).await? {
         return Err(StoreError::Conflict(format!("rollout {} is {}: it cannot {}", r.id, r.state, what.name())));
     }
@@ -281,6 +286,8 @@ pub async fn control(db: &Db, what: Control, by: &Actor) -> Result<RolloutRow, S
 fn agent_state(a: &AgentRow) -> AgentState {
     let reason = || a.reason.clone().unwrap_or_default();
     match a.state.as_str() {
+        // An accepted failure counts as finished, not as failed.
+        "rolled-back" | "refused" if a.accepted != 0 => AgentState::Upgraded,
         "offered" => AgentState::Offered,
         "upgraded" => AgentState::Upgraded,
         "rolled-back" => AgentState::RolledBack { reason: reason() },

@@ -44,6 +44,9 @@ pub struct AgentRow {
     pub reason: Option<String>,
     pub offered_ms: Option<i64>,
     pub finished_ms: Option<i64>,
+    /// A failure the operator accepted by resuming the halted rollout.
+    #[serde(skip)]
+    pub accepted: i64,
     pub site: String,
     pub target: Option<String>,
     /// The version the agent runs now.
@@ -203,7 +206,7 @@ pub async fn set_state(
 pub async fn agents(db: &Db, rollout: i64) -> Result<Vec<AgentRow>, StoreError> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT ra.agent_id, ra.stage, ra.release_id, ra.state, ra.reason, ra.offered_ms, ra.finished_ms, \
-         s.name AS site, a.target, a.version, {CONNECTED} \
+         ra.accepted, s.name AS site, a.target, a.version, {CONNECTED} \
          FROM rollout_agents ra JOIN agents a ON a.id = ra.agent_id JOIN sites s ON s.id = a.site_id \
          WHERE ra.rollout_id = $1 ORDER BY CASE WHEN ra.stage < 0 THEN 1 ELSE 0 END, ra.stage, ra.agent_id"
     )))
@@ -216,6 +219,17 @@ pub async fn agents(db: &Db, rollout: i64) -> Result<Vec<AgentRow>, StoreError> 
         a
     })
     .collect())
+}
+
+/// The operator resumed a halted rollout: its failures so far no longer halt it.
+pub async fn accept_failures(db: &Db, rollout: i64) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE rollout_agents SET accepted = 1 WHERE rollout_id = $1 AND state IN ('rolled-back', 'refused')",
+    )
+    .bind(rollout)
+    .execute(&db.pool)
+    .await?
+    .rows_affected())
 }
 
 /// Marks agents as offered (only those still pending).

@@ -19,7 +19,8 @@ CREATE TABLE rollouts (
 );
 -- Each agent's part: its stage (-1: skipped, with the reason), the release
 -- for its target, and where it is: pending, offered, upgraded, rolled-back,
--- refused, skipped.
+-- refused, skipped. `accepted`: a failure the operator accepted by resuming
+-- a halted rollout (it no longer halts it).
 CREATE TABLE rollout_agents (
     rollout_id BIGINT NOT NULL REFERENCES rollouts(id),
     agent_id BIGINT NOT NULL REFERENCES agents(id),
@@ -29,6 +30,7 @@ CREATE TABLE rollout_agents (
     reason TEXT,
     offered_ms BIGINT,
     finished_ms BIGINT,
+    accepted BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (rollout_id, agent_id)
 );
 CREATE INDEX rollout_agents_agent ON rollout_agents (agent_id, state);
