@@ -380,3 +380,116 @@ pub async fn wire_offer(db: &Db, agent: u64) -> Result<Option<mast_shared::Upgra
         trial_secs: o.trial_secs.clamp(0, i64::from(u32::MAX)) as u32,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mast_store::outbox::{self, Channel, Channels};
+
+    async fn setup() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/r.db", dir.path().display())).await.unwrap();
+        mast_store::monitoring::add_site(&db, "ridge", &[], 30_000, 1_000).await.unwrap();
+        // Three enrolled agents on 1.0.0, connected; one release of 2.0.0.
+        for id in 1..=3 {
+            sqlx::query(
+                "INSERT INTO agents (id, site_id, status, version, target, connected_ms, created_ms) \
+                 VALUES ($1, 1, 'active', '1.0.0', 'x86_64-unknown-linux-gnu', 10, 1)",
+            )
+            .bind(id)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+        let k = releases::trust_key(&db, "RWSkey", "k", "file", None).await.unwrap();
+        let r = releases::NewRelease {
+            version: "2.0.0",
+            target: "x86_64-unknown-linux-gnu",
+            sha256: "ab",
+            signature: "sig",
+            key_id: k.id,
+            data: &[0x7f, b'E', b'L', b'F'],
+            by: "test",
+        };
+        releases::add_release(&db, &r).await.unwrap();
+        (dir, db)
+    }
+
+    fn states(st: &Status) -> Vec<(i64, String)> {
+        st.agents.iter().map(|a| (a.agent_id, a.state.clone())).collect()
+    }
+
+    #[tokio::test]
+    async fn a_failed_canary_halts_audits_and_alerts_and_resuming_accepts_it() {
+        let (_dir, db) = setup().await;
+        let by = Actor { name: "test".into(), ip: None };
+        let args = StartArgs {
+            version: "2.0.0".into(),
+            canary: 1,
+            waves: vec![100],
+            sites: vec![],
+            window: None,
+            trial_secs: 60,
+            max_failure_pct: 50,
+        };
+        let r = start(&db, &args, &by).await.unwrap();
+        assert!(matches!(start(&db, &args, &by).await, Err(StoreError::Conflict(_))), "one active rollout");
+        let channels = Channels { email: false, webhook: false, staff_webhook: true };
+        let alerts = AlertSettings { channels, ..AlertSettings::default() };
+        let tz = jiff::tz::TimeZone::UTC;
+        tick(&db, &tz, &alerts).await.unwrap();
+        let st = status(&db, None).await.unwrap().unwrap();
+        assert_eq!(states(&st), [(1, "offered".into()), (2, "pending".into()), (3, "pending".into())], "canary first");
+        assert_eq!(wire_offer(&db, 1).await.unwrap().map(|o| o.version), Some("2.0.0".into()));
+        assert_eq!(wire_offer(&db, 2).await.unwrap(), None);
+
+        let failed = mast_shared::UpgradeReport {
+            version: "2.0.0".into(),
+            result: mast_shared::UpgradeResult::RolledBack("crash loop".into()),
+        };
+        report(&db, 1, &failed).await.unwrap();
+        tick(&db, &tz, &alerts).await.unwrap();
+        tick(&db, &tz, &alerts).await.unwrap();
+        let st = status(&db, Some(r.id)).await.unwrap().unwrap();
+        assert_eq!(st.state, "halted");
+        assert_eq!(st.why.as_deref(), Some("canary agent 1 rolled back: crash loop"));
+        assert_eq!(wire_offer(&db, 1).await.unwrap(), None, "nothing is offered while halted");
+        // One alert to the staff webhook (however many ticks saw it), one audit entry.
+        let queued = outbox::recent(&db, false, 10).await.unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].channel, Channel::StaffWebhook);
+        assert!(queued[0].body.contains("crash loop") && queued[0].subject.contains("halted"), "{:?}", queued[0]);
+        let halts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'rollout.halt'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(halts, 1);
+
+        // Resume: the canary's failure is accepted, the wave is offered.
+        control(&db, Control::Resume, &by).await.unwrap();
+        tick(&db, &tz, &alerts).await.unwrap();
+        let st = status(&db, Some(r.id)).await.unwrap().unwrap();
+        assert_eq!(st.state, "running");
+        assert_eq!(states(&st)[1..], [(2, "offered".into()), (3, "offered".into())]);
+        // Pause: nothing more is offered; abort ends it.
+        control(&db, Control::Pause, &by).await.unwrap();
+        assert_eq!(wire_offer(&db, 2).await.unwrap(), None);
+        assert!(matches!(control(&db, Control::Pause, &by).await, Err(StoreError::Conflict(_))));
+        control(&db, Control::Abort, &by).await.unwrap();
+        assert!(matches!(control(&db, Control::Resume, &by).await, Err(StoreError::NotFound(_))));
+        assert_eq!(status(&db, None).await.unwrap().unwrap().state, "aborted");
+    }
+
+    #[test]
+    fn waves_and_windows_parse_with_errors_naming_the_field() {
+        assert_eq!(parse_waves("10,50").unwrap(), [10, 50, 100]);
+        assert_eq!(parse_waves("25%, 100").unwrap(), [25, 100]);
+        assert!(matches!(parse_waves("50,10"), Err(StoreError::Invalid { field, .. }) if field == "waves"));
+        assert!(parse_waves("0").is_err() && parse_waves("x").is_err() && parse_waves("101").is_err());
+        assert_eq!(parse_window("02:00-05:30").unwrap(), (120, 330));
+        assert_eq!(parse_window("22:00-04:00").unwrap(), (1320, 240));
+        for bad in ["2-5", "24:00-01:00", "02:00-02:00", "02:60-03:00", ""] {
+            assert!(matches!(parse_window(bad), Err(StoreError::Invalid { field, .. }) if field == "window"), "{bad}");
+        }
+    }
+}
