@@ -168,6 +168,8 @@ impl Link {
             report_rx = Some(rx);
         }
         let mut healthy_sent = false;
+        let facts = mast_shared::AgentFacts { model: crate::upgrade::machine_model() };
+        write_frame(&mut send, &AgentMsg::Facts(facts)).await.map_err(|e| lost(e.to_string()))?;
         let mut config_rx = self.configs.report.subscribe();
         let current = config_rx.borrow_and_update().clone();
         if let Some(r) = current {

@@ -234,6 +234,16 @@ fn to_wire(o: &Outcome) -> UpgradeReport {
     }
 }
 
+/// The board's model: the device tree's (ARM boards), else the DMI product
+/// name (PCs); trimmed, at most 100 characters.
+pub fn machine_model() -> Option<String> {
+    ["/proc/device-tree/model", "/sys/class/dmi/id/product_name"].iter().find_map(|p| {
+        let s = std::fs::read_to_string(p).ok()?;
+        let s: String = s.trim_matches(|c: char| c == '\0' || c.is_whitespace()).chars().take(100).collect();
+        (!s.is_empty()).then_some(s)
+    })
+}
+
 fn mem_available() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;

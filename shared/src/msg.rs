@@ -28,6 +28,9 @@ pub enum AgentMsg {
     /// The config the agent runs now (after each apply, confirmation or
     /// revert, and after each hello).
     ConfigApplied(ConfigReport),
+    /// What the agent runs on (after each hello): rollouts pick canaries per
+    /// hardware model.
+    Facts(AgentFacts),
 }
 
 /// Everything the controller sends to an agent.
@@ -479,4 +482,11 @@ pub fn config_checksum(site: &SiteConfig, probing: Option<&ProbingConfig>) -> St
         feed(&postcard::to_allocvec(p).unwrap_or_default());
     }
     format!("{h:016x}")
+}
+
+/// The machine an agent runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentFacts {
+    /// Board or machine model (device tree `model`, else DMI product name).
+    pub model: Option<String>,
 }

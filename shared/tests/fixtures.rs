@@ -149,6 +149,7 @@ fn agent_msgs() -> Vec<(&'static str, AgentMsg)> {
             }),
         ),
         ("agent-fetch-v1", AgentMsg::Fetch(FetchRequest { release_id: 3, from: 65_536 })),
+        ("agent-facts-v1", AgentMsg::Facts(AgentFacts { model: Some("Raspberry Pi 4 Model B Rev 1.4".into()) })),
         (
             "agent-config-applied-v1",
             AgentMsg::ConfigApplied(ConfigReport {
@@ -262,7 +263,8 @@ fn every_agent_message_kind_has_a_decoding_fixture() {
             | AgentMsg::Dropped(_)
             | AgentMsg::Upgrade(_)
             | AgentMsg::Fetch(_)
-            | AgentMsg::ConfigApplied(_) => {}
+            | AgentMsg::ConfigApplied(_)
+            | AgentMsg::Facts(_) => {}
         }
     }
     // Every sample body appears in some fixture.

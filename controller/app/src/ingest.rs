@@ -418,6 +418,9 @@ impl Ingest {
                     Some(Ok(AgentMsg::Status(s))) => {
                         fleet::record_status(&self.db, agent_id, s.backlog, s.dropped).await.map_err(internal)?;
                     }
+                    Some(Ok(AgentMsg::Facts(f))) => {
+                        fleet::record_model(&self.db, agent_id, f.model.as_deref()).await.map_err(internal)?;
+                    }
                     Some(Ok(AgentMsg::ConfigApplied(r))) => {
                         let ok = (r.revision == pushed.0).then(|| r.checksum == pushed.1);
                         if ok == Some(false) {
@@ -564,6 +567,7 @@ fn msg_name(m: &AgentMsg) -> &'static str {
         AgentMsg::Upgrade(_) => "upgrade",
         AgentMsg::Fetch(_) => "fetch",
         AgentMsg::ConfigApplied(_) => "config-applied",
+        AgentMsg::Facts(_) => "facts",
     }
 }
 

@@ -100,7 +100,7 @@ pub async fn start(db: &Db, args: &StartArgs, by: &Actor) -> Result<RolloutRow, 
         .map(|a| core::Agent {
             id: a.id as u64,
             target: a.target.clone().unwrap_or_default(),
-            model: None,
+            model: a.model.clone(),
             site: a.site.clone(),
             version: a.version.clone().unwrap_or_default(),
         })
@@ -478,6 +478,26 @@ mod tests {
         control(&db, Control::Abort, &by).await.unwrap();
         assert!(matches!(control(&db, Control::Resume, &by).await, Err(StoreError::NotFound(_))));
         assert_eq!(status(&db, None).await.unwrap().unwrap().state, "aborted");
+    }
+
+    #[tokio::test]
+    async fn each_hardware_model_gets_a_canary() {
+        let (_dir, db) = setup().await;
+        mast_store::fleet::record_model(&db, 3, Some("Raspberry Pi 4 Model B")).await.unwrap();
+        let args = StartArgs {
+            version: "2.0.0".into(),
+            canary: 1,
+            waves: vec![100],
+            sites: vec![],
+            window: None,
+            trial_secs: 60,
+            max_failure_pct: 10,
+        };
+        start(&db, &args, &Actor { name: "test".into(), ip: None }).await.unwrap();
+        tick(&db, &jiff::tz::TimeZone::UTC, &AlertSettings::default()).await.unwrap();
+        let st = status(&db, None).await.unwrap().unwrap();
+        assert_eq!(states(&st), [(1, "offered".into()), (3, "offered".into()), (2, "pending".into())]);
+        assert_eq!(st.agents[1].model.as_deref(), Some("Raspberry Pi 4 Model B"));
     }
 
     #[test]

@@ -193,6 +193,13 @@ pub async fn mark_connected(
     Ok(())
 }
 
+/// The hardware model the agent reports.
+pub async fn record_model(db: &Db, id: u64, model: Option<&str>) -> Result<(), StoreError> {
+    let model: Option<String> = model.map(|m| m.chars().filter(|c| !c.is_control()).take(100).collect());
+    sqlx::query("UPDATE agents SET model = $1 WHERE id = $2").bind(model).bind(id as i64).execute(&db.pool).await?;
+    Ok(())
+}
+
 /// What config the agent reports it runs (see [`AgentView`]).
 pub async fn record_config(
     db: &Db,

@@ -49,6 +49,8 @@ pub struct AgentRow {
     pub accepted: i64,
     pub site: String,
     pub target: Option<String>,
+    /// The hardware model the agent reports.
+    pub model: Option<String>,
     /// The version the agent runs now.
     pub version: Option<String>,
     #[sqlx(skip)]
@@ -63,6 +65,7 @@ pub struct FleetAgent {
     pub id: i64,
     pub site: String,
     pub target: Option<String>,
+    pub model: Option<String>,
     pub version: Option<String>,
     #[sqlx(rename = "connected_flag")]
     connected: i64,
@@ -80,7 +83,7 @@ const CONNECTED: &str = "CASE WHEN a.connected_ms IS NOT NULL AND (a.disconnecte
 /// The enrolled (active) agents.
 pub async fn fleet(db: &Db) -> Result<Vec<FleetAgent>, StoreError> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT a.id, s.name AS site, a.target, a.version, {CONNECTED} \
+        "SELECT a.id, s.name AS site, a.target, a.model, a.version, {CONNECTED} \
          FROM agents a JOIN sites s ON s.id = a.site_id WHERE a.status = 'active' ORDER BY a.id"
     )))
     .fetch_all(&db.pool)
@@ -206,7 +209,7 @@ pub async fn set_state(
 pub async fn agents(db: &Db, rollout: i64) -> Result<Vec<AgentRow>, StoreError> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT ra.agent_id, ra.stage, ra.release_id, ra.state, ra.reason, ra.offered_ms, ra.finished_ms, \
-         ra.accepted, s.name AS site, a.target, a.version, {CONNECTED} \
+         ra.accepted, s.name AS site, a.target, a.model, a.version, {CONNECTED} \
          FROM rollout_agents ra JOIN agents a ON a.id = ra.agent_id JOIN sites s ON s.id = a.site_id \
          WHERE ra.rollout_id = $1 ORDER BY CASE WHEN ra.stage < 0 THEN 1 ELSE 0 END, ra.stage, ra.agent_id"
     )))

@@ -196,6 +196,7 @@ fn render_state(s: &Status, csrf: Option<&str>) -> Markup {
             html! { @if a.stage < 0 { "skipped" } @else if a.stage == 0 { "canary" } @else { "wave " (a.stage) } },
             html! { (state_badge(&a.state)) },
             html! { (a.site) },
+            html! { (a.target.as_deref().unwrap_or("-")) @if let Some(m) = &a.model { br; small { (m) } } },
             html! { (a.version.as_deref().unwrap_or("-")) },
             html! { @if a.connected { (ui::tone_badge(Tone::Up, "connected")) } @else { (ui::tone_badge(Tone::Neutral, "offline")) } },
             html! { (a.reason.as_deref().unwrap_or("")) },

@@ -8,3 +8,5 @@ ALTER TABLE agents ADD COLUMN config_checksum TEXT;
 ALTER TABLE agents ADD COLUMN config_confirmed BIGINT;
 ALTER TABLE agents ADD COLUMN config_rejected BIGINT;
 ALTER TABLE agents ADD COLUMN config_checksum_ok BIGINT;
+-- The hardware model the agent reports (rollouts: canaries per model).
+ALTER TABLE agents ADD COLUMN model TEXT;
