@@ -99,7 +99,17 @@ mod tests {
     // Keys a to d and endorsements made with minisign 0.11: b's file signed
     // by a, c's by b, and c's by d (an untrusted key).
     fn key(name: &str) -> String {
-        std::fs::read_to_string(format!("{}/tests/fixtures/rotation/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        let text = match name {
+            "a.pub" => include_str!("../tests/fixtures/rotation/a.pub"),
+            "b.pub" => include_str!("../tests/fixtures/rotation/b.pub"),
+            "c.pub" => include_str!("../tests/fixtures/rotation/c.pub"),
+            "d.pub" => include_str!("../tests/fixtures/rotation/d.pub"),
+            "b.pub.by-a.minisig" => include_str!("../tests/fixtures/rotation/b.pub.by-a.minisig"),
+            "c.pub.by-b.minisig" => include_str!("../tests/fixtures/rotation/c.pub.by-b.minisig"),
+            "c.pub.by-d.minisig" => include_str!("../tests/fixtures/rotation/c.pub.by-d.minisig"),
+            other => panic!("no fixture {other}"),
+        };
+        text.to_string()
     }
     fn offered(name: &str, by: Option<&str>) -> OfferedKey {
         OfferedKey {
