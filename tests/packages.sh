@@ -65,6 +65,17 @@ deb_of() { # deb_of PACKAGE ARCH
 field() { dpkg-deb --field "$2" "$1"; } # field NAME DEB
 machine_of() { readelf -h "$1" | sed -n 's/^ *Machine: *//p'; }
 has_line() { grep -qx -- "$2" "$1"; } # has_line FILE LINE
+# The libc6 version a package depends on (none with an architecture qualifier)
+# and the newest GLIBC_ symbol version its binary needs.
+libc6_dep() { field Depends "$1" | sed -n 's/.*\blibc6 (>= \([0-9.]*\)).*/\1/p'; }
+glibc_needed() { readelf -V --wide "$1" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1 || true; }
+check_libc6() { # check_libc6 DEB BINARY
+  local have need
+  have=$(libc6_dep "$1")
+  need=$(glibc_needed "$2")
+  check "Depends: libc6 (>= ${have:-?}) covers GLIBC_${need:-?}" \
+    test -n "$have" -a -n "$need" -a "$(dpkg --compare-versions "${have:-0}" ge "${need:-0}" && echo y)" = y
+}
 
 # --- every package -----------------------------------------------------------
 declare -A elf_machine=([amd64]="Advanced Micro Devices X86-64" [arm64]="AArch64" [armhf]="ARM")
@@ -78,6 +89,7 @@ for arch in "${archs[@]}"; do
   check "Architecture: $arch" test "$(field Architecture "$deb")" = "$arch"
   check "agent binary is an executable ELF for $arch" \
     test -x "$x/usr/lib/mast-agent/mast-agent" -a "$(machine_of "$x/usr/lib/mast-agent/mast-agent")" = "${elf_machine[$arch]}"
+  check_libc6 "$deb" "$x/usr/lib/mast-agent/mast-agent"
   case $arch in
     arm64) runner="qemu-aarch64-static -L /usr/aarch64-linux-gnu" ;;
     armhf) runner="qemu-arm-static -L /usr/arm-linux-gnueabihf" ;;
@@ -124,6 +136,7 @@ section "mast-controller (amd64) contents"
 c=/usr/bin/mast-controller
 check "$c is an executable x86-64 ELF" test -x "$root$c" -a "$(machine_of "$root$c")" = "${elf_machine[amd64]}"
 check "$c --version says mast-controller" sh -c "'$root$c' --version | grep -q '^mast-controller '"
+check_libc6 "$ctl_deb" "$root$c"
 check "/etc/mast/controller.toml is the annotated config" cmp "$root/etc/mast/controller.toml" deploy/controller.toml
 check "/etc/mast/controller.toml is a conffile" has_line "$work/control-controller/conffiles" /etc/mast/controller.toml
 unit="$root/usr/lib/systemd/system/mast-controller.service"
@@ -148,7 +161,9 @@ done
 section "lintian"
 if command -v lintian >/dev/null; then
   # Errors fail; warnings are shown. Overrides: deploy/debian/*/lintian-overrides.
-  if lintian --fail-on error "$agent_deb" "$ctl_deb"; then
+  # (TMPDIR: lintian leaves temporary files behind.)
+  mkdir "$work/lintian-tmp"
+  if TMPDIR="$work/lintian-tmp" lintian --fail-on error "$agent_deb" "$ctl_deb"; then
     ok "lintian: no errors"
   else
     bad "lintian reported errors"

@@ -29,6 +29,9 @@ need fping fping
 need pdftotext poppler-utils
 need dovecot dovecot-imapd
 need minisign minisign
+# tests/packages.sh: lintian, and systemd-analyze to verify the units.
+need lintian lintian
+need systemd-analyze systemd
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || pkgs+=(python3-aiosmtpd)
 SNMPSIM_VENV="${MAST_SNMPSIM_VENV:-/opt/mast-snmpsim}"
 # snmpsim needs Debian's python3 (the pyenv one has no dbm module) with venv.
@@ -75,6 +78,11 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 if [ -z "${MAST_SKIP_CROSS:-}" ]; then
   rustup target add aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf >/dev/null
 fi
+# Debian packages (tests/packages.sh); 3.8.0 builds with the pinned Rust.
+if ! cargo deb --version >/dev/null 2>&1; then
+  step "installing cargo-deb"
+  cargo install cargo-deb --version 3.8.0 --locked
+fi
 
 # --- checks and tests --------------------------------------------------------
 step "cargo fmt --check"
@@ -115,4 +123,7 @@ if [ -z "${MAST_SKIP_CROSS:-}" ]; then
     cargo test -p mast-agent --target "$t"
   done
 fi
+# After the cross builds: the arm64 and armhf packages are made from them.
+step "packages: build and check"
+tests/packages.sh
 step "all tests passed"

@@ -8,7 +8,8 @@
 //! - three agents go v1 → v2 with a canary then a wave; the canary is
 //!   SIGKILLed mid-download and resumes where it stopped, the second agent
 //!   is SIGKILLed once its trial started and finishes; an agent offline
-//!   during the rollout upgrades when it comes back; each keeps the previous
+//!   during the rollout upgrades when it comes back, its link cut for 25 s
+//!   mid-download (it reconnects and resumes); each keeps the previous
 //!   binary as `mast-agent.prev`;
 //! - a signed binary that crashes at start is tried by the canary only,
 //!   rolled back (crash loop), and the rollout halts with the others
@@ -198,11 +199,31 @@ async fn a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases(backend: Backe
     wait_rollout(&c, &all, "agent 2 upgraded", Duration::from_secs(120), |st| agent_state(st, ids[1]) == "upgraded")
         .await;
     assert_eq!(status(&c)["state"], "running", "agent 3 has not upgraded yet");
+    // Agent 3 comes back behind a relay whose link is cut for longer than
+    // the QUIC idle timeout in the middle of its download: it reconnects and
+    // resumes from what it holds.
+    let relay = UdpRelay::start("127.0.0.1:0".parse()?, c.quic).await?;
+    agents[2].set_controller(&relay.addr.to_string())?;
     agents[2].start()?;
+    let part3 = agents[2].dir.path().join("bin/mast-agent.part");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::metadata(&part3).map(|m| m.len()).unwrap_or(0) < 4 << 20 {
+        assert!(Instant::now() < deadline, "agent 3 never started downloading\n{}", agents[2].log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    relay.set(Impair { down: true, ..Impair::default() });
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let held = std::fs::metadata(&part3)?.len();
+    assert!(held < std::fs::metadata(&v2)?.len(), "the cut came before the end of the download");
+    relay.set(Impair::default());
     let all: Vec<&Agent> = agents.iter().collect();
     let st = wait_rollout(&c, &all, "the rollout completed", Duration::from_secs(120), |st| st["state"] == "completed")
         .await;
     let total_secs = started.elapsed().as_secs_f64();
+    let resumed = c.log().lines().any(|l| {
+        l.contains("release download") && l.contains(&format!("agent_id={}", ids[2])) && !l.contains("from=0 ")
+    });
+    assert!(resumed, "agent 3's download resumed after the cut:\n{}", c.log());
     eprintln!(
         "rollout timings ({backend:?}): canary upgraded after {canary_secs:.1} s, all three after {total_secs:.1} s"
     );
