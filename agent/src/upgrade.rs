@@ -399,6 +399,15 @@ async fn download(up: &mut Upgrader, from: u64, mut conn: watch::Receiver<Option
             continue;
         };
         match fetch(&c, &up.paths.part, release.id, have, release.size).await {
+            // The controller ended the stream with nothing more to give: its
+            // file is shorter than announced.
+            Ok(n) if n == have && n < release.size => {
+                warn!(have = n, size = release.size, "the controller has no more bytes of this release");
+                return up.feed(Event::Verified(Err(format!(
+                    "the download ended at {n} of the announced {} bytes",
+                    release.size
+                ))));
+            }
             Ok(n) => have = n,
             Err(FetchError::Local(e)) => {
                 // This machine cannot hold it (a read-only or foreign-owned

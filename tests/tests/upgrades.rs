@@ -14,8 +14,9 @@
 //! - a signed binary that crashes at start is tried by the canary only,
 //!   rolled back (crash loop), and the rollout halts with the others
 //!   untouched;
-//! - a release whose bytes were changed after signing is refused by the
-//!   canary before anything runs it, and halts the rollout;
+//! - a release whose bytes were changed after signing, or whose stored file
+//!   is cut short, is refused by the canary before anything runs it, and
+//!   halts the rollout;
 //! - a signed binary that runs but never connects is rolled back when its
 //!   trial time is up (no connection);
 //! - the rollout page shows it all, refuses a bad form next to the field,
@@ -340,6 +341,37 @@ async fn a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases(backend: Backe
     assert_eq!(agents[0].log().matches("trial started").count(), trials_before, "nothing unverified ran");
     assert!(!agents[0].bin.with_file_name("mast-agent.new").exists());
     assert_eq!(version_of(&agents[0].bin), "mast-agent 2.0.0");
+    c.cli_ok(&["rollout", "abort"]);
+
+    // A release whose stored file is cut short (size and hash as announced):
+    // the download ends early, the canary refuses it without running it.
+    std::fs::copy(&v2, d.join("agent-v6"))?;
+    minisign(&["-S", "-s", "k2.key", "-m", "agent-v6"], d);
+    c.cli_ok(&[
+        "release",
+        "add",
+        "--file",
+        &p("agent-v6"),
+        "--signature",
+        &p("agent-v6.minisig"),
+        "--version",
+        "6.0.0",
+        "--target",
+        target,
+    ]);
+    let half = std::fs::read(d.join("agent-v6"))?;
+    sqlx::query("UPDATE releases SET data = $1 WHERE version = '6.0.0'")
+        .bind(half[..half.len() / 2].to_vec())
+        .execute(&db.pool)
+        .await?;
+    c.cli_ok(&["rollout", "start", "--version", "6.0.0", "--canary", "1", "--waves", "100"]);
+    let st =
+        wait_rollout(&c, &all, "the truncated release halted", Duration::from_secs(120), |st| st["state"] == "halted")
+            .await;
+    let why = st["why"].as_str().unwrap_or_default();
+    assert!(why.contains("refused the release") && why.contains("download ended"), "{st:#}");
+    assert_eq!(agents[0].log().matches("trial started").count(), trials_before, "nothing unverified ran");
+    assert!(!agents[0].bin.with_file_name("mast-agent.part").exists(), "the partial download is discarded");
     c.cli_ok(&["rollout", "abort"]);
 
     // A signed binary that runs but never connects (it only sleeps): rolled
