@@ -480,3 +480,49 @@ async fn a_config_that_cuts_the_agent_off_is_reverted(backend: Backend) -> anyho
     assert_eq!(config_revision(&a), 3);
     Ok(())
 }
+
+/// An agent built before fleet upgrades cannot decode their message kinds:
+/// the controller sends release keys (and offers) only to an agent that sent
+/// its `Facts` first. A raw client speaking the old protocol gets none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_that_predate_upgrades_get_no_new_message_kinds() -> anyhow::Result<()> {
+    use mast_shared::io::{read_frame, write_frame};
+    use mast_shared::{AgentFacts, AgentMsg, ControllerMsg, Hello, PROTOCOL_VERSION};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let c = Controller::start(Backend::Sqlite, &[]).await?.expect("sqlite");
+    let tmp = tempfile::tempdir()?;
+    minisign(&["-G", "-W", "-p", "k.pub", "-s", "k.key"], tmp.path());
+    c.cli_ok(&["release", "trust", "--public-key", &tmp.path().join("k.pub").display().to_string()]);
+    c.cli_ok(&["site", "add", "old", "--interval", "60"]);
+    let (agent, id) = Agent::enroll(&c, "old")?;
+    let cert = std::fs::read(agent.state_dir().join("agent.cert.der"))?;
+    let key = std::fs::read_to_string(agent.state_dir().join("agent.key.pem"))?;
+    let (ep, cfg) = raw_client(&controller_ca_der(&c), Some((cert, key)))?;
+    let conn = ep.connect_with(cfg, c.quic, mast_shared::CONTROLLER_SERVER_NAME)?.await?;
+    let (mut send, mut recv) = conn.open_bi().await?;
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        agent_id: id,
+        agent_version: "0.0.9".into(),
+        boot_epoch: 1,
+        target: "x".into(),
+    };
+    write_frame(&mut send, &AgentMsg::Hello(hello)).await?;
+    let mut kinds = Vec::new();
+    // Everything the controller says within two seconds, in the old protocol's kinds only.
+    while let Ok(frame) = tokio::time::timeout(Duration::from_secs(2), read_frame::<_, ControllerMsg>(&mut recv)).await
+    {
+        let m = frame?;
+        assert!(
+            matches!(m, ControllerMsg::Welcome(_) | ControllerMsg::Probing(_) | ControllerMsg::Config(_)),
+            "an old agent got {m:?}"
+        );
+        kinds.push(m);
+    }
+    assert!(matches!(kinds.first(), Some(ControllerMsg::Welcome(_))));
+    // Facts announce a new agent: the keys follow.
+    write_frame(&mut send, &AgentMsg::Facts(AgentFacts { model: None })).await?;
+    let m: ControllerMsg = tokio::time::timeout(Duration::from_secs(5), read_frame(&mut recv)).await??;
+    assert!(matches!(&m, ControllerMsg::ReleaseKeys(k) if k.len() == 1), "{m:?}");
+    Ok(())
+}

@@ -347,13 +347,11 @@ impl Ingest {
         let probing = push_probing(&self.db, &mut send, ctl.site_id, sent_revision).await?;
         // What was pushed, to check the agent's report against.
         let mut pushed = (sent_revision, mast_shared::config_checksum(&config_copy, probing.as_ref()));
-        let keys = crate::releases::wire_keys(&self.db).await.map_err(internal)?;
-        write_frame(&mut send, &ControllerMsg::ReleaseKeys(keys)).await.map_err(|e| (close::REFUSED, e.to_string()))?;
-        // A release offered (again after each reconnect until the agent reports).
+        // Release keys and offers are message kinds an agent built before
+        // fleet upgrades cannot decode: they go only to an agent that sent
+        // its `Facts` (the first message kind of that release), right after.
+        let mut upgrades_ok = false;
         let mut sent_offer = None;
-        if ctl.offer.is_some() {
-            sent_offer = push_offer(&self.db, &mut send, agent_id).await?;
-        }
         // Release downloads come on streams of their own, one at a time.
         let downloads = tokio::spawn(serve_downloads(conn.clone(), self.db.clone(), self.releases.clone(), agent_id));
         let _downloads = AbortOnDrop(downloads);
@@ -420,6 +418,13 @@ impl Ingest {
                     }
                     Some(Ok(AgentMsg::Facts(f))) => {
                         fleet::record_model(&self.db, agent_id, f.model.as_deref()).await.map_err(internal)?;
+                        if !upgrades_ok {
+                            upgrades_ok = true;
+                            let keys = crate::releases::wire_keys(&self.db).await.map_err(internal)?;
+                            write_frame(&mut send, &ControllerMsg::ReleaseKeys(keys)).await.map_err(|e| (close::REFUSED, e.to_string()))?;
+                            // A release offered (again after each reconnect until the agent reports).
+                            sent_offer = push_offer(&self.db, &mut send, agent_id).await?;
+                        }
                     }
                     Some(Ok(AgentMsg::ConfigApplied(r))) => {
                         let ok = (r.revision == pushed.0).then(|| r.checksum == pushed.1);
@@ -454,7 +459,7 @@ impl Ingest {
                                 let probing = push_probing(&self.db, &mut send, c.site_id, sent_revision).await?;
                                 pushed = (sent_revision, mast_shared::config_checksum(&copy, probing.as_ref()));
                             }
-                            if c.offer.is_some() && c.offer != sent_offer {
+                            if upgrades_ok && c.offer.is_some() && c.offer != sent_offer {
                                 sent_offer = push_offer(&self.db, &mut send, agent_id).await?;
                             } else if c.offer.is_none() {
                                 sent_offer = None;
