@@ -92,7 +92,17 @@ async fn releases_are_stored_only_when_signed_by_a_trusted_key(backend: Backend)
     refused(c.cli_stdin(&["release", "keygen", "--out", &d.display().to_string()], "pw\n"), "must not exist yet");
     minisign(&["-V", "-p", "mast-release.pub", "-m", "agent-v2"], d);
     refused(add("agent-v2", "agent-v2.minisig", "10.0.0", host_target()), "any trusted release key");
-    c.cli_ok(&["release", "trust", "--public-key", &p("mast-release.pub")]);
+    // Agents pin the first key: a second one needs its endorsement.
+    refused(c.cli(&["release", "trust", "--public-key", &p("mast-release.pub")]), "endorsement");
+    minisign(&["-S", "-s", "op.key", "-m", "mast-release.pub"], d);
+    c.cli_ok(&[
+        "release",
+        "trust",
+        "--public-key",
+        &p("mast-release.pub"),
+        "--endorsement",
+        &p("mast-release.pub.minisig"),
+    ]);
     assert!(add("agent-v2", "agent-v2.minisig", "10.0.0", host_target()).status.success());
 
     let list: serde_json::Value = serde_json::from_str(&c.cli_ok(&["release", "list", "--json"]))?;

@@ -21,7 +21,8 @@ pub async fn trust(db: &Db, public_key_file: &str, endorsement: Option<&str>) ->
         let Some(e) = endorsement else {
             return Err(StoreError::invalid(
                 "endorsement",
-                "agents pin the trusted keys: sign this public key file with a trusted key                  (mast-controller release sign --key OLD.key --file NEW.pub) and pass --endorsement NEW.pub.minisig",
+                "agents pin the trusted keys: sign this public key file with a trusted key \
+                 (mast-controller release sign --key OLD.key --file NEW.pub) and pass --endorsement NEW.pub.minisig",
             ));
         };
         let trusted: Vec<signature::TrustedKey> =
