@@ -441,8 +441,22 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     assert!(b.client.source().await?.contains("Rural 25 (USD)"), "the preview's totals per plan");
     b.screenshot("18i-run-preview").await?;
     b.client.find(Locator::Id("run-now")).await?.click().await?;
-    b.client.wait().for_element(Locator::Css("#run-issued")).await?;
-    assert_eq!(b.client.find(Locator::Css("#run-issued")).await?.text().await?, "1");
+    // The preview on this page has a `#run-issued` too: first wait for the
+    // run's own page, then for its result (polled in by htmx).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !b
+        .client
+        .current_url()
+        .await?
+        .path()
+        .trim_end_matches(|c: char| c.is_ascii_digit())
+        .ends_with("/billing/runs/")
+    {
+        assert!(std::time::Instant::now() < deadline, "the run's page never opened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let issued = b.client.wait().for_element(Locator::Css("#run-issued")).await?.text().await?;
+    assert_eq!(issued, "1");
     b.client.goto(&format!("{base}/billing/invoices")).await?;
     b.client.wait().for_element(Locator::Css("#invoice-totals")).await?;
     b.screenshot("18j-invoice-list").await?;
