@@ -13,9 +13,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+use crate::now_ms;
 
 pub struct Configs {
     pub config_tx: watch::Sender<Option<SiteConfig>>,
@@ -128,6 +126,20 @@ impl Configs {
         self.refresh_report();
     }
 
+    /// Copies the files in force to the confirmed copies, or back (`restore`).
+    fn copy_files(&self, restore: bool) {
+        for (file, copy, mode) in
+            [("config.json", "config.confirmed.json", 0o644), ("probing.json", "probing.confirmed.json", 0o600)]
+        {
+            let (from, to) = if restore { (copy, file) } else { (file, copy) };
+            if let Ok(b) = std::fs::read(self.dir.join(from))
+                && let Err(e) = identity::write_atomic(&self.dir.join(to), &b, mode)
+            {
+                warn!(error = %e, file = to, "cannot copy the config file");
+            }
+        }
+    }
+
     /// Confirms or reverts as time passes (every second, whatever the link).
     pub async fn run_guard(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -137,16 +149,7 @@ impl Configs {
             match decision {
                 None => {}
                 Some(Decision::Confirm(rev)) => {
-                    for (from, to, mode) in [
-                        ("config.json", "config.confirmed.json", 0o644),
-                        ("probing.json", "probing.confirmed.json", 0o600),
-                    ] {
-                        if let Ok(b) = std::fs::read(self.dir.join(from))
-                            && let Err(e) = identity::write_atomic(&self.dir.join(to), &b, mode)
-                        {
-                            warn!(error = %e, "cannot keep a copy of the confirmed config");
-                        }
-                    }
+                    self.copy_files(false);
                     let revs = lock(&self.guard).revs.clone();
                     self.save_revs(&revs);
                     info!(revision = rev, "config confirmed (the link stayed up)");
@@ -157,16 +160,7 @@ impl Configs {
                         from,
                         to, "the new config cut the agent off from the controller: reverting to the last confirmed one"
                     );
-                    for (src, dst, mode) in [
-                        ("config.confirmed.json", "config.json", 0o644),
-                        ("probing.confirmed.json", "probing.json", 0o600),
-                    ] {
-                        if let Ok(b) = std::fs::read(self.dir.join(src))
-                            && let Err(e) = identity::write_atomic(&self.dir.join(dst), &b, mode)
-                        {
-                            warn!(error = %e, "cannot restore the confirmed config file");
-                        }
-                    }
+                    self.copy_files(true);
                     if let Some(c) = identity::load_config(&self.dir) {
                         self.config_tx.send_replace(Some(c));
                     }

@@ -23,6 +23,11 @@ pub mod spool;
 pub mod tls;
 pub mod upgrade;
 
+/// Wall-clock Unix milliseconds (0 if the clock is before 1970).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
 /// The target triple this binary was built for (sent in the hello).
 pub const TARGET: &str = env!("MAST_TARGET");
 

@@ -23,7 +23,7 @@ pub const BATCH_MAX: usize = 1000;
 const WINDOW: usize = 4;
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    crate::now_ms().max(0) as u64
 }
 
 /// The link's side of upgrades (absent in a binary on trial, which only
@@ -157,15 +157,18 @@ impl Link {
         if self.trial {
             crate::upgrade::signal_health("connected");
         }
-        let mut report_rx = None;
-        if let Some(u) = &self.upgrade {
-            u.conn.send_replace(Some(conn.clone()));
-            let mut rx = u.report.clone();
-            let pending = rx.borrow_and_update().clone();
-            if let Some(r) = pending {
-                write_frame(&mut send, &AgentMsg::Upgrade(r)).await.map_err(|e| lost(e.to_string()))?;
+        // Without an upgrade side (on trial) the receiver's sender is gone:
+        // its branch below never fires.
+        let mut report_rx = match &self.upgrade {
+            Some(u) => {
+                u.conn.send_replace(Some(conn.clone()));
+                u.report.clone()
             }
-            report_rx = Some(rx);
+            None => watch::channel(None).1,
+        };
+        let pending = report_rx.borrow_and_update().clone();
+        if let Some(r) = pending {
+            write_frame(&mut send, &AgentMsg::Upgrade(r)).await.map_err(|e| lost(e.to_string()))?;
         }
         let mut healthy_sent = false;
         let facts = mast_shared::AgentFacts { model: crate::upgrade::machine_model() };
@@ -268,8 +271,9 @@ impl Link {
                         write_frame(&mut send, &AgentMsg::ConfigApplied(r)).await.map_err(|e| lost(e.to_string()))?;
                     }
                 }
-                changed = report_changed(&mut report_rx) => {
-                    if let Some(r) = changed {
+                Ok(()) = report_rx.changed() => {
+                    let r = report_rx.borrow_and_update().clone();
+                    if let Some(r) = r {
                         write_frame(&mut send, &AgentMsg::Upgrade(r)).await.map_err(|e| lost(e.to_string()))?;
                     }
                 }
@@ -294,18 +298,6 @@ impl Link {
         .await;
         self.new_data.notify_one();
     }
-}
-
-/// The next outcome to report (never resolves without an upgrade side).
-async fn report_changed(
-    rx: &mut Option<watch::Receiver<Option<mast_shared::UpgradeReport>>>,
-) -> Option<mast_shared::UpgradeReport> {
-    if let Some(r) = rx
-        && r.changed().await.is_ok()
-    {
-        return r.borrow_and_update().clone();
-    }
-    std::future::pending().await
 }
 
 fn describe(e: &quinn::ConnectionError) -> String {

@@ -37,9 +37,7 @@ pub fn in_trial() -> bool {
     std::env::var_os(TRIAL_ENV).is_some()
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+use crate::now_ms;
 
 /// The files of an install (see the core's doc).
 #[derive(Debug, Clone)]

@@ -70,6 +70,20 @@ pub fn agent_bin() -> PathBuf {
     bin_dir().join("mast-agent")
 }
 
+/// Runs Debian's `minisign` in `dir` (the release tests sign with it: the
+/// standard tool operators use), failing the test if it fails.
+pub fn minisign(args: &[&str], dir: &Path) {
+    let out = Command::new("minisign").args(args).current_dir(dir).output().unwrap_or_else(|e| {
+        panic!("minisign is not installed (required: the CI script installs Debian's `minisign`): {e}")
+    });
+    assert!(out.status.success(), "minisign {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The Rust target triple of this machine (what its agent reports).
+pub fn host_target() -> &'static str {
+    if cfg!(target_arch = "aarch64") { "aarch64-unknown-linux-gnu" } else { "x86_64-unknown-linux-gnu" }
+}
+
 static BUILD_V2: Once = Once::new();
 
 /// A second real build of the agent reporting version `2.0.0`

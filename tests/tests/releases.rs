@@ -10,17 +10,6 @@ use std::process::Command;
 
 on_both_backends!(releases_are_stored_only_when_signed_by_a_trusted_key);
 
-fn minisign(args: &[&str], dir: &std::path::Path) {
-    let out = Command::new("minisign").args(args).current_dir(dir).output().unwrap_or_else(|e| {
-        panic!("minisign is not installed (required: the CI script installs Debian's `minisign`): {e}")
-    });
-    assert!(out.status.success(), "minisign {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn host_target() -> &'static str {
-    if cfg!(target_arch = "aarch64") { "aarch64-unknown-linux-gnu" } else { "x86_64-unknown-linux-gnu" }
-}
-
 async fn releases_are_stored_only_when_signed_by_a_trusted_key(backend: Backend) -> anyhow::Result<()> {
     let Some(c) = Controller::start(backend, &[]).await? else { return Ok(()) };
     let dir = tempfile::tempdir()?;

@@ -31,15 +31,27 @@ use std::time::{Duration, Instant};
 
 on_both_backends!(a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases);
 
-fn minisign(args: &[&str], dir: &Path) {
-    let out = Command::new("minisign").args(args).current_dir(dir).output().unwrap_or_else(|e| {
-        panic!("minisign is not installed (required: the CI script installs Debian's `minisign`): {e}")
-    });
-    assert!(out.status.success(), "minisign {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn host_target() -> &'static str {
-    if cfg!(target_arch = "aarch64") { "aarch64-unknown-linux-gnu" } else { "x86_64-unknown-linux-gnu" }
+/// Copies `src` into `dir` as `name` (or takes the file already there),
+/// signs it with key 2 (`k2.key` in `dir`) and stores it as release
+/// `version` for this machine's target.
+fn add_release(c: &Controller, dir: &Path, src: Option<&Path>, name: &str, version: &str) {
+    if let Some(src) = src {
+        std::fs::copy(src, dir.join(name)).expect("copy the release file");
+    }
+    minisign(&["-S", "-s", "k2.key", "-m", name], dir);
+    let (file, sig) = (dir.join(name), dir.join(format!("{name}.minisig")));
+    c.cli_ok(&[
+        "release",
+        "add",
+        "--file",
+        &file.display().to_string(),
+        "--signature",
+        &sig.display().to_string(),
+        "--version",
+        version,
+        "--target",
+        host_target(),
+    ]);
 }
 
 fn version_of(bin: &Path) -> String {
@@ -133,21 +145,7 @@ async fn a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases(backend: Backe
     c.cli_ok(&["release", "trust", "--public-key", &p("k2.pub"), "--endorsement", &p("k2.pub.by-k1")]);
 
     // Version 2, signed by key 2 only.
-    std::fs::copy(&v2, d.join("agent-v2"))?;
-    minisign(&["-S", "-s", "k2.key", "-m", "agent-v2"], d);
-    let target = host_target();
-    c.cli_ok(&[
-        "release",
-        "add",
-        "--file",
-        &p("agent-v2"),
-        "--signature",
-        &p("agent-v2.minisig"),
-        "--version",
-        "2.0.0",
-        "--target",
-        target,
-    ]);
+    add_release(&c, d, Some(v2.as_ref()), "agent-v2", "2.0.0");
 
     // The third agent is offline when the rollout starts.
     agents[2].kill();
@@ -237,20 +235,7 @@ async fn a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases(backend: Backe
     connected(&c, "2.0.0").await?;
 
     // A signed binary that crashes at start: the canary tries it, rolls back, the rollout halts.
-    std::fs::copy("/bin/false", d.join("crasher"))?;
-    minisign(&["-S", "-s", "k2.key", "-m", "crasher"], d);
-    c.cli_ok(&[
-        "release",
-        "add",
-        "--file",
-        &p("crasher"),
-        "--signature",
-        &p("crasher.minisig"),
-        "--version",
-        "3.0.0",
-        "--target",
-        target,
-    ]);
+    add_release(&c, d, Some("/bin/false".as_ref()), "crasher", "3.0.0");
     c.cli_ok(&["rollout", "start", "--version", "3.0.0", "--canary", "1", "--waves", "100", "--trial-secs", "60"]);
     let st =
         wait_rollout(&c, &all, "the crashing release halted", Duration::from_secs(120), |st| st["state"] == "halted")
@@ -309,20 +294,7 @@ async fn a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases(backend: Backe
     assert_eq!(status(&c)["state"], "aborted");
 
     // A release changed after it was signed (hash updated to match): refused, never run.
-    std::fs::copy(&v2, d.join("agent-v4"))?;
-    minisign(&["-S", "-s", "k2.key", "-m", "agent-v4"], d);
-    c.cli_ok(&[
-        "release",
-        "add",
-        "--file",
-        &p("agent-v4"),
-        "--signature",
-        &p("agent-v4.minisig"),
-        "--version",
-        "4.0.0",
-        "--target",
-        target,
-    ]);
+    add_release(&c, d, Some(v2.as_ref()), "agent-v4", "4.0.0");
     let mut data = std::fs::read(d.join("agent-v4"))?;
     let mid = data.len() / 2;
     data[mid] ^= 0x55;
@@ -345,20 +317,7 @@ async fn a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases(backend: Backe
 
     // A release whose stored file is cut short (size and hash as announced):
     // the download ends early, the canary refuses it without running it.
-    std::fs::copy(&v2, d.join("agent-v6"))?;
-    minisign(&["-S", "-s", "k2.key", "-m", "agent-v6"], d);
-    c.cli_ok(&[
-        "release",
-        "add",
-        "--file",
-        &p("agent-v6"),
-        "--signature",
-        &p("agent-v6.minisig"),
-        "--version",
-        "6.0.0",
-        "--target",
-        target,
-    ]);
+    add_release(&c, d, Some(v2.as_ref()), "agent-v6", "6.0.0");
     let half = std::fs::read(d.join("agent-v6"))?;
     sqlx::query("UPDATE releases SET data = $1 WHERE version = '6.0.0'")
         .bind(half[..half.len() / 2].to_vec())
@@ -379,19 +338,7 @@ async fn a_fleet_upgrades_with_a_canary_and_halts_on_bad_releases(backend: Backe
     std::fs::write(d.join("silent.c"), "#include <unistd.h>\nint main(void) { for (;;) pause(); }\n")?;
     let cc = Command::new("cc").args(["-O2", "-o", "silent", "silent.c"]).current_dir(d).status()?;
     assert!(cc.success(), "cc (the C compiler Rust links with) builds the silent binary");
-    minisign(&["-S", "-s", "k2.key", "-m", "silent"], d);
-    c.cli_ok(&[
-        "release",
-        "add",
-        "--file",
-        &p("silent"),
-        "--signature",
-        &p("silent.minisig"),
-        "--version",
-        "5.0.0",
-        "--target",
-        target,
-    ]);
+    add_release(&c, d, None, "silent", "5.0.0");
     c.cli_ok(&["rollout", "start", "--version", "5.0.0", "--canary", "1", "--waves", "100", "--trial-secs", "10"]);
     let st =
         wait_rollout(&c, &all, "the silent release halted", Duration::from_secs(120), |st| st["state"] == "halted")

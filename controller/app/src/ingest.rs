@@ -420,10 +420,9 @@ impl Ingest {
                         fleet::record_model(&self.db, agent_id, f.model.as_deref()).await.map_err(internal)?;
                         if !upgrades_ok {
                             upgrades_ok = true;
-                            let keys = crate::releases::wire_keys(&self.db).await.map_err(internal)?;
-                            write_frame(&mut send, &ControllerMsg::ReleaseKeys(keys)).await.map_err(|e| (close::REFUSED, e.to_string()))?;
-                            // A release offered (again after each reconnect until the agent reports).
-                            sent_offer = push_offer(&self.db, &mut send, agent_id).await?;
+                            // The keys, and a release offered (again after
+                            // each reconnect until the agent reports).
+                            sent_offer = push_keys_and_offer(&self.db, &mut send, agent_id).await?;
                         }
                     }
                     Some(Ok(AgentMsg::ConfigApplied(r))) => {
@@ -460,7 +459,7 @@ impl Ingest {
                                 pushed = (sent_revision, mast_shared::config_checksum(&copy, probing.as_ref()));
                             }
                             if upgrades_ok && c.offer.is_some() && c.offer != sent_offer {
-                                sent_offer = push_offer(&self.db, &mut send, agent_id).await?;
+                                sent_offer = push_keys_and_offer(&self.db, &mut send, agent_id).await?;
                             } else if c.offer.is_none() {
                                 sent_offer = None;
                             }
@@ -496,14 +495,18 @@ async fn push_probing(
     Ok(Some(wire))
 }
 
-/// Sends the release offered to the agent now, if any; returns its id.
-async fn push_offer(db: &Db, send: &mut quinn::SendStream, agent_id: u64) -> Result<Option<i64>, (u32, String)> {
-    let offer =
-        crate::rollouts::wire_offer(db, agent_id).await.map_err(|e| (close::INTERNAL, format!("database: {e}")))?;
-    let Some(o) = offer else { return Ok(None) };
-    // The keys first: a key trusted since the agent connected signs it, maybe.
-    let keys = crate::releases::wire_keys(db).await.map_err(|e| (close::INTERNAL, format!("database: {e}")))?;
+/// Sends the trusted release keys, then the release offered to the agent
+/// now, if any (a key trusted since the agent connected may have signed
+/// it); returns the release's id.
+async fn push_keys_and_offer(
+    db: &Db,
+    send: &mut quinn::SendStream,
+    agent_id: u64,
+) -> Result<Option<i64>, (u32, String)> {
+    let database = |e: crate::db::StoreError| (close::INTERNAL, format!("database: {e}"));
+    let keys = crate::releases::wire_keys(db).await.map_err(database)?;
     write_frame(send, &ControllerMsg::ReleaseKeys(keys)).await.map_err(|e| (close::REFUSED, e.to_string()))?;
+    let Some(o) = crate::rollouts::wire_offer(db, agent_id).await.map_err(database)? else { return Ok(None) };
     info!(agent_id, version = %o.version, release = o.release_id, "offering an upgrade");
     let id = o.release_id as i64;
     write_frame(send, &ControllerMsg::Upgrade(o)).await.map_err(|e| (close::REFUSED, e.to_string()))?;

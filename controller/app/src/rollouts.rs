@@ -40,15 +40,21 @@ pub fn parse_waves(s: &str) -> Result<Vec<u8>, StoreError> {
             .ok()
             .filter(|p| (1..=100).contains(p))
             .ok_or_else(|| StoreError::invalid("waves", format!("{part:?} is not a percentage from 1 to 100")))?;
-        if out.last().is_some_and(|last| *last >= pct) {
-            return Err(StoreError::invalid("waves", "the shares must rise (e.g. 10,50,100)"));
-        }
         out.push(pct);
     }
     if out.last() != Some(&100) {
         out.push(100);
     }
+    check_waves(&out)?;
     Ok(out)
+}
+
+/// Wave shares rise from at least 1 and end at 100.
+fn check_waves(waves: &[u8]) -> Result<(), StoreError> {
+    if waves.first() == Some(&0) || waves.windows(2).any(|w| w[0] >= w[1]) || waves.last() != Some(&100) {
+        return Err(StoreError::invalid("waves", "the shares must rise and end at 100 (e.g. 10,50,100)"));
+    }
+    Ok(())
 }
 
 /// `02:00-05:00` → minutes of the day `[start, end)`.
@@ -79,9 +85,7 @@ pub async fn start(db: &Db, args: &StartArgs, by: &Actor) -> Result<RolloutRow, 
     if !(10..=86_400).contains(&args.trial_secs) {
         return Err(StoreError::invalid("trial_secs", "the trial time must be 10 s to 24 h"));
     }
-    if args.waves.is_empty() || args.waves.windows(2).any(|w| w[0] >= w[1]) || args.waves.last() != Some(&100) {
-        return Err(StoreError::invalid("waves", "the shares must rise and end at 100"));
-    }
+    check_waves(&args.waves)?;
     let rels: Vec<_> = releases::releases(db).await?.into_iter().filter(|r| r.version == args.version).collect();
     if rels.is_empty() {
         return Err(StoreError::invalid(
@@ -415,6 +419,19 @@ mod tests {
         (dir, db)
     }
 
+    /// Version 2.0.0, one canary, then everyone.
+    fn start_args(max_failure_pct: u8) -> StartArgs {
+        StartArgs {
+            version: "2.0.0".into(),
+            canary: 1,
+            waves: vec![100],
+            sites: vec![],
+            window: None,
+            trial_secs: 60,
+            max_failure_pct,
+        }
+    }
+
     fn states(st: &Status) -> Vec<(i64, String)> {
         st.agents.iter().map(|a| (a.agent_id, a.state.clone())).collect()
     }
@@ -423,15 +440,7 @@ mod tests {
     async fn a_failed_canary_halts_audits_and_alerts_and_resuming_accepts_it() {
         let (_dir, db) = setup().await;
         let by = Actor { name: "test".into(), ip: None };
-        let args = StartArgs {
-            version: "2.0.0".into(),
-            canary: 1,
-            waves: vec![100],
-            sites: vec![],
-            window: None,
-            trial_secs: 60,
-            max_failure_pct: 50,
-        };
+        let args = start_args(50);
         let r = start(&db, &args, &by).await.unwrap();
         assert!(matches!(start(&db, &args, &by).await, Err(StoreError::Conflict(_))), "one active rollout");
         let channels = Channels { email: false, webhook: false, staff_webhook: true };
@@ -484,15 +493,7 @@ mod tests {
     async fn each_hardware_model_gets_a_canary() {
         let (_dir, db) = setup().await;
         mast_store::fleet::record_model(&db, 3, Some("Raspberry Pi 4 Model B")).await.unwrap();
-        let args = StartArgs {
-            version: "2.0.0".into(),
-            canary: 1,
-            waves: vec![100],
-            sites: vec![],
-            window: None,
-            trial_secs: 60,
-            max_failure_pct: 10,
-        };
+        let args = start_args(10);
         start(&db, &args, &Actor { name: "test".into(), ip: None }).await.unwrap();
         tick(&db, &jiff::tz::TimeZone::UTC, &AlertSettings::default()).await.unwrap();
         let st = status(&db, None).await.unwrap().unwrap();

@@ -306,6 +306,11 @@ pub async fn get_agent(db: &Db, id: i64) -> Result<AgentView, StoreError> {
         .ok_or_else(|| StoreError::NotFound(format!("no agent {id}")))
 }
 
+/// Whether an agent's link is up: it connected after it last disconnected.
+pub fn link_up(connected_ms: Option<i64>, disconnected_ms: Option<i64>) -> bool {
+    connected_ms.is_some() && connected_ms > disconnected_ms
+}
+
 #[derive(sqlx::FromRow)]
 struct AgentRow {
     id: i64,
@@ -341,9 +346,7 @@ async fn agents_where(db: &Db, filter: &'static str, arg: i64) -> Result<Vec<Age
             id: r.id,
             site_id: r.site_id,
             site: r.site,
-            connected: r.status == AgentStatus::Active
-                && r.connected_ms.is_some()
-                && r.connected_ms > r.disconnected_ms,
+            connected: r.status == AgentStatus::Active && link_up(r.connected_ms, r.disconnected_ms),
             status: r.status,
             version: r.version,
             target: r.target,

@@ -53,10 +53,13 @@ pub struct AgentRow {
     pub model: Option<String>,
     /// The version the agent runs now.
     pub version: Option<String>,
+    /// Its link is up ([`crate::fleet::link_up`]).
     #[sqlx(skip)]
     pub connected: bool,
     #[serde(skip)]
-    connected_flag: i64,
+    connected_ms: Option<i64>,
+    #[serde(skip)]
+    disconnected_ms: Option<i64>,
 }
 
 /// An agent as the planner sees it.
@@ -67,25 +70,14 @@ pub struct FleetAgent {
     pub target: Option<String>,
     pub model: Option<String>,
     pub version: Option<String>,
-    #[sqlx(rename = "connected_flag")]
-    connected: i64,
 }
-
-impl FleetAgent {
-    pub fn connected(&self) -> bool {
-        self.connected != 0
-    }
-}
-
-const CONNECTED: &str = "CASE WHEN a.connected_ms IS NOT NULL AND (a.disconnected_ms IS NULL OR a.connected_ms > a.disconnected_ms) \
-                         THEN 1 ELSE 0 END AS connected_flag";
 
 /// The enrolled (active) agents.
 pub async fn fleet(db: &Db) -> Result<Vec<FleetAgent>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT a.id, s.name AS site, a.target, a.model, a.version, {CONNECTED} \
-         FROM agents a JOIN sites s ON s.id = a.site_id WHERE a.status = 'active' ORDER BY a.id"
-    )))
+    Ok(sqlx::query_as(
+        "SELECT a.id, s.name AS site, a.target, a.model, a.version \
+         FROM agents a JOIN sites s ON s.id = a.site_id WHERE a.status = 'active' ORDER BY a.id",
+    )
     .fetch_all(&db.pool)
     .await?)
 }
@@ -207,18 +199,18 @@ pub async fn set_state(
 
 /// Every agent of a rollout, by stage then id.
 pub async fn agents(db: &Db, rollout: i64) -> Result<Vec<AgentRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    Ok(sqlx::query_as(
         "SELECT ra.agent_id, ra.stage, ra.release_id, ra.state, ra.reason, ra.offered_ms, ra.finished_ms, \
-         ra.accepted, s.name AS site, a.target, a.model, a.version, {CONNECTED} \
+         ra.accepted, s.name AS site, a.target, a.model, a.version, a.connected_ms, a.disconnected_ms \
          FROM rollout_agents ra JOIN agents a ON a.id = ra.agent_id JOIN sites s ON s.id = a.site_id \
-         WHERE ra.rollout_id = $1 ORDER BY CASE WHEN ra.stage < 0 THEN 1 ELSE 0 END, ra.stage, ra.agent_id"
-    )))
+         WHERE ra.rollout_id = $1 ORDER BY CASE WHEN ra.stage < 0 THEN 1 ELSE 0 END, ra.stage, ra.agent_id",
+    )
     .bind(rollout)
     .fetch_all(&db.pool)
     .await?
     .into_iter()
     .map(|mut a: AgentRow| {
-        a.connected = a.connected_flag != 0;
+        a.connected = crate::fleet::link_up(a.connected_ms, a.disconnected_ms);
         a
     })
     .collect())
