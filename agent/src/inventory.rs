@@ -10,7 +10,7 @@
 //! MAC so parents resolve to one device.
 
 use crate::snmp::DevicePoll;
-use mast_shared::{DeviceKind, IfRate, InventoryRecord, InventorySource, Mac, SampleBody, SnmpPoll, StationSample};
+use mast_shared::{DeviceKind, IfRate, InventoryRecord, InventorySource, LinkSample, Mac, SampleBody, SnmpPoll};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -129,21 +129,30 @@ pub fn observe_poll(poll: &DevicePoll) -> Observation {
             o.samples.push(SampleBody::IfRate(IfRate { target: ip, if_index: i.index, in_bps, out_bps }));
         }
     }
-    // A CPE's station table lists only its AP, which `uplink_ap` already
-    // names; the CPE's signal comes from its AP's table.
-    let stations = if id.kind == DeviceKind::Cpe { &[][..] } else { &poll.stations[..] };
+    // The device's own radios: a CPE's link to its AP, a backhaul end's to
+    // its peer, an AP sector's noise, airtime and station count.
+    for r in &poll.radios {
+        o.samples.push(SampleBody::Link(LinkSample {
+            device: ip,
+            station: None,
+            peer: r.peer,
+            radio: r.index,
+            metrics: r.link.clone(),
+        }));
+    }
+    // A CPE's (or backhaul end's) station table lists only its AP or peer,
+    // which `uplink_ap` already names; its link is in its own radio.
+    let stations = if matches!(id.kind, DeviceKind::Cpe | DeviceKind::Backhaul) { &[][..] } else { &poll.stations[..] };
     for st in stations {
         if !usable_mac(&st.mac) {
             continue;
         }
-        o.samples.push(SampleBody::Station(StationSample {
-            ap: ip,
-            mac: st.mac,
-            signal_dbm: st.signal_dbm,
-            quality_pct: st.quality_pct,
-            tx_rate_kbps: st.tx_rate_kbps,
-            rx_rate_kbps: st.rx_rate_kbps,
-            distance_m: st.distance_m,
+        o.samples.push(SampleBody::Link(LinkSample {
+            device: ip,
+            station: Some(st.mac),
+            peer: None,
+            radio: 0,
+            metrics: st.link.clone(),
         }));
         o.records.push(InventoryRecord {
             mac: st.mac,

@@ -236,24 +236,16 @@ pub fn render_text(r: &ProbeReport) -> String {
                 );
             }
         }
+        for r in &p.radios {
+            let peer = r.peer.map(|m| format!("  linked to {}", format_mac(&m))).unwrap_or_default();
+            let _ = writeln!(o, "  radio {}:{}{peer}", r.index, link_summary(&r.link));
+        }
         if !p.stations.is_empty() {
-            let _ = writeln!(o, "  stations ({}):", p.stations.len());
-            for s in &p.stations {
-                let mut line = format!("    {}", format_mac(&s.mac));
-                if let Some(d) = s.signal_dbm {
-                    let _ = write!(line, "  {d} dBm");
-                }
-                if let Some(q) = s.quality_pct {
-                    let _ = write!(line, "  quality {q}%");
-                }
-                if let (Some(tx), Some(rx)) = (s.tx_rate_kbps, s.rx_rate_kbps) {
-                    let _ = write!(line, "  tx/rx {}/{} Mb/s", tx / 1000, rx / 1000);
-                } else if let Some(tx) = s.tx_rate_kbps {
-                    let _ = write!(line, "  tx {} Mb/s", tx / 1000);
-                }
-                if let Some(m) = s.distance_m {
-                    let _ = write!(line, "  {m} m");
-                }
+            let _ = writeln!(o, "  stations ({}, weakest first):", p.stations.len());
+            let mut by_signal: Vec<&crate::snmp::Station> = p.stations.iter().collect();
+            by_signal.sort_by_key(|s| s.link.signal_dbm.unwrap_or(i16::MAX));
+            for s in by_signal {
+                let mut line = format!("    {}{}", format_mac(&s.mac), link_summary(&s.link));
                 if let Some(ip) = s.ip {
                     let _ = write!(line, "  {ip}");
                 }
@@ -279,6 +271,70 @@ pub fn render_text(r: &ProbeReport) -> String {
     o
 }
 
+/// One line of link health a technician reads on a tower: signal first,
+/// then what explains it. Only the figures the device gave.
+pub fn link_summary(l: &mast_shared::LinkMetrics) -> String {
+    let mut line = String::new();
+    if let Some(d) = l.signal_dbm {
+        let _ = write!(line, "  {d} dBm");
+    }
+    if let (Some(a), Some(b)) = (l.chain0_dbm, l.chain1_dbm) {
+        let _ = write!(line, " (chains {a}/{b}, {} dB apart)", (a - b).abs());
+    }
+    if let Some(d) = l.remote_signal_dbm {
+        let _ = write!(line, "  far end {d} dBm");
+    }
+    if let Some(n) = l.noise_dbm {
+        let _ = write!(line, "  noise {n} dBm");
+    }
+    if let Some(n) = l.snr_db {
+        let _ = write!(line, "  SNR {n} dB");
+    }
+    if let Some(q) = l.quality_pct {
+        let _ = write!(line, "  quality {q}%");
+    }
+    if let Some(q) = l.airtime_pct {
+        let _ = write!(line, "  airtime {q}%");
+    }
+    match (l.tx_rate_kbps, l.rx_rate_kbps) {
+        (Some(tx), Some(rx)) => {
+            let _ = write!(line, "  tx/rx {}/{} Mb/s", tx / 1000, rx / 1000);
+        }
+        (Some(tx), None) => {
+            let _ = write!(line, "  tx {} Mb/s", tx / 1000);
+        }
+        (None, Some(rx)) => {
+            let _ = write!(line, "  rx {} Mb/s", rx / 1000);
+        }
+        (None, None) => {}
+    }
+    if let (Some(tx), Some(rx)) = (l.tx_capacity_kbps, l.rx_capacity_kbps) {
+        let _ = write!(line, "  capacity {}/{} Mb/s", tx / 1000, rx / 1000);
+    }
+    if let Some(m) = &l.modulation {
+        let _ = write!(line, "  {m}");
+    }
+    match (l.frequency_mhz, l.width_mhz) {
+        (Some(f), Some(w)) => {
+            let _ = write!(line, "  {f} MHz/{w} MHz");
+        }
+        (Some(f), None) => {
+            let _ = write!(line, "  {f} MHz");
+        }
+        _ => {}
+    }
+    if let Some(p) = l.tx_power_dbm {
+        let _ = write!(line, "  tx power {p} dBm");
+    }
+    if let Some(m) = l.distance_m {
+        let _ = write!(line, "  {m} m");
+    }
+    if let Some(n) = l.stations {
+        let _ = write!(line, "  {n} stations");
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,9 +358,12 @@ mod tests {
         poll.outcome = mast_shared::msg::SnmpOutcome::Ok;
         poll.stations.push(crate::snmp::Station {
             mac: [0x68, 0x72, 0x51, 0, 0x34, 0x25],
-            signal_dbm: Some(-64),
-            tx_rate_kbps: Some(162_000),
-            rx_rate_kbps: Some(108_000),
+            link: mast_shared::LinkMetrics {
+                signal_dbm: Some(-64),
+                tx_rate_kbps: Some(162_000),
+                rx_rate_kbps: Some(108_000),
+                ..Default::default()
+            },
             ..Default::default()
         });
         poll.interfaces.push(crate::snmp::Interface {
@@ -331,6 +390,7 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&render_json(&r)).unwrap();
         assert_eq!(json["version"], 1);
         assert_eq!(json["targets"][0]["snmp"]["stations"][0]["mac"], "68:72:51:00:34:25");
+        assert_eq!(json["targets"][0]["snmp"]["stations"][0]["signal_dbm"], -64, "link figures are flat");
         assert_eq!(json["targets"][0]["snmp"]["interfaces"][0]["mac"], "04:18:d6:2b:0a:92");
     }
 }

@@ -138,6 +138,13 @@ pub enum SampleBody {
     IfRate(IfRate),
     /// A device record appeared or changed (the agent sends changes only).
     Inventory(InventoryRecord),
+    /// Link health of one radio link, polled on the SNMP interval: a row of
+    /// an AP's station table (`station` set), or the polled device's own
+    /// radio (a CPE's link to its AP, a backhaul end's link to its peer).
+    /// Agents that send this send no `Station` samples; controllers must
+    /// be upgraded before agents (they always are: agents upgrade from
+    /// their controller).
+    Link(LinkSample),
 }
 
 /// A MAC address (EUI-48), in transmission order.
@@ -205,6 +212,60 @@ pub struct StationSample {
     pub tx_rate_kbps: Option<u32>,
     pub rx_rate_kbps: Option<u32>,
     pub distance_m: Option<u32>,
+}
+
+/// Radio link health as a device reports it. Every figure is optional:
+/// vendors report different subsets. Signal and noise in dBm, ratios in dB.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkMetrics {
+    /// Received signal (dBm): at the AP for a station row, at the device for its own radio.
+    pub signal_dbm: Option<i16>,
+    /// Per receive chain (dBm); their difference is the chain imbalance.
+    pub chain0_dbm: Option<i16>,
+    pub chain1_dbm: Option<i16>,
+    /// The signal the other end receives (dBm), when the device knows it.
+    pub remote_signal_dbm: Option<i16>,
+    pub noise_dbm: Option<i16>,
+    /// SNR or CINR (dB).
+    pub snr_db: Option<i16>,
+    /// CCQ or the vendor's link quality (%).
+    pub quality_pct: Option<u8>,
+    /// Airtime in use (%).
+    pub airtime_pct: Option<u8>,
+    /// Current PHY rates (kbit/s).
+    pub tx_rate_kbps: Option<u32>,
+    pub rx_rate_kbps: Option<u32>,
+    /// Estimated throughput the link could carry (kbit/s).
+    pub tx_capacity_kbps: Option<u32>,
+    pub rx_capacity_kbps: Option<u32>,
+    /// Modulation as the vendor names it (`64QAM 3/4`, `MCS9`, `8x`).
+    pub modulation: Option<String>,
+    pub distance_m: Option<u32>,
+    pub frequency_mhz: Option<u32>,
+    pub width_mhz: Option<u16>,
+    pub tx_power_dbm: Option<i16>,
+    /// Stations associated (an AP's own radio).
+    pub stations: Option<u16>,
+}
+
+impl LinkMetrics {
+    /// Chain imbalance (dB), when both chains are known.
+    pub fn chain_imbalance_db(&self) -> Option<i16> {
+        Some((self.chain0_dbm? - self.chain1_dbm?).abs())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkSample {
+    /// The polled device.
+    pub device: IpAddr,
+    /// A station of its station table; `None`: the device's own radio.
+    pub station: Option<Mac>,
+    /// For the device's own radio: the AP or far end it is linked to.
+    pub peer: Option<Mac>,
+    /// Radio index on the device (0 when it has one).
+    pub radio: u32,
+    pub metrics: LinkMetrics,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

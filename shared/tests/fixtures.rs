@@ -149,6 +149,57 @@ fn agent_msgs() -> Vec<(&'static str, AgentMsg)> {
             }),
         ),
         ("agent-fetch-v1", AgentMsg::Fetch(FetchRequest { release_id: 3, from: 65_536 })),
+        (
+            "agent-samples-link-v1",
+            AgentMsg::Samples(SampleBatch {
+                agent_id: 12,
+                samples: vec![
+                    Sample {
+                        boot_epoch: 7,
+                        seq: 8,
+                        ts_ms: 1_795_000_000_300,
+                        body: SampleBody::Link(LinkSample {
+                            device: IpAddr::V4(Ipv4Addr::new(10, 20, 0, 2)),
+                            station: Some([0x24, 0xa4, 0x3c, 1, 2, 3]),
+                            peer: None,
+                            radio: 1,
+                            metrics: LinkMetrics {
+                                signal_dbm: Some(-61),
+                                chain0_dbm: Some(-63),
+                                chain1_dbm: Some(-65),
+                                remote_signal_dbm: Some(-60),
+                                noise_dbm: Some(-95),
+                                snr_db: Some(34),
+                                quality_pct: Some(94),
+                                airtime_pct: Some(12),
+                                tx_rate_kbps: Some(130_000),
+                                rx_rate_kbps: Some(117_000),
+                                tx_capacity_kbps: Some(150_000),
+                                rx_capacity_kbps: Some(120_000),
+                                modulation: Some("64QAM 3/4".into()),
+                                distance_m: Some(1_650),
+                                frequency_mhz: Some(5_660),
+                                width_mhz: Some(40),
+                                tx_power_dbm: Some(20),
+                                stations: None,
+                            },
+                        }),
+                    },
+                    Sample {
+                        boot_epoch: 7,
+                        seq: 9,
+                        ts_ms: 1_795_000_000_301,
+                        body: SampleBody::Link(LinkSample {
+                            device: IpAddr::V4(Ipv4Addr::new(10, 20, 0, 3)),
+                            station: None,
+                            peer: Some([0x24, 0xa4, 0x3c, 9, 9, 9]),
+                            radio: 0,
+                            metrics: LinkMetrics { stations: Some(17), ..Default::default() },
+                        }),
+                    },
+                ],
+            }),
+        ),
         ("agent-facts-v1", AgentMsg::Facts(AgentFacts { model: Some("Raspberry Pi 4 Model B Rev 1.4".into()) })),
         (
             "agent-config-applied-v1",
@@ -279,11 +330,12 @@ fn every_agent_message_kind_has_a_decoding_fixture() {
                     SampleBody::Station(_) => 3,
                     SampleBody::IfRate(_) => 4,
                     SampleBody::Inventory(_) => 5,
+                    SampleBody::Link(_) => 6,
                 });
             }
         }
     }
-    assert_eq!(bodies.len(), 6, "a sample body has no fixture");
+    assert_eq!(bodies.len(), 7, "a sample body has no fixture");
 }
 
 #[test]

@@ -311,3 +311,46 @@ async fn identify_for_discovery() {
     assert!(t.elapsed() < Duration::from_millis(900), "{:?}", t.elapsed());
     assert_eq!(silent.requests(), 1, "no retry in a sweep");
 }
+
+/// `expected` is a subset of `actual`: every key of an expected object
+/// matches, an expected array has the same length and each element matches.
+fn subset(expected: &Value, actual: &Value, path: &str, errors: &mut Vec<String>) {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, v) in e {
+                subset(v, a.get(k).unwrap_or(&Value::Null), &format!("{path}.{k}"), errors);
+            }
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+            for (i, (ev, av)) in e.iter().zip(a).enumerate() {
+                subset(ev, av, &format!("{path}[{i}]"), errors);
+            }
+        }
+        (e, a) if e == a => {}
+        (e, a) => errors.push(format!("{path}: expected {e}, got {a}")),
+    }
+}
+
+/// Every recording, served by snmpsim and probed by the real binary, gives
+/// the identity, kind, base MAC, stations and link health written down in
+/// `tests/fixtures/snmp/expected.json` (one entry per recording).
+#[test]
+fn every_recording_is_identified_as_expected() {
+    let text = std::fs::read_to_string(fixture("expected.json")).expect("expected.json");
+    let expected: serde_json::Map<String, Value> = serde_json::from_str(&text).expect("expected.json is JSON");
+    for name in mast_tests::snmp::FIXTURES {
+        assert!(expected.contains_key(*name), "expected.json has no entry for {name}");
+    }
+    let names: Vec<&str> = expected.keys().map(String::as_str).collect();
+    let Some(sim) = sim(&names) else { return };
+    let mut errors = Vec::new();
+    for (name, want) in &expected {
+        let (json, _) = probe(&v2c(name, 2000, &[sim.addr()]), Duration::from_secs(30));
+        let got = only(&json);
+        if std::env::var_os("PROBE_SHOW").is_some() {
+            eprintln!("{name}: {}", serde_json::to_string_pretty(got).unwrap());
+        }
+        subset(want, got, name, &mut errors);
+    }
+    assert!(errors.is_empty(), "{} mismatches:\n{}", errors.len(), errors.join("\n"));
+}

@@ -28,7 +28,7 @@ pub mod walk;
 
 pub use poller::{Poller, identify};
 
-use mast_shared::msg::{DeviceKind, Mac, SnmpOutcome};
+use mast_shared::msg::{DeviceKind, LinkMetrics, Mac, SnmpOutcome};
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -172,11 +172,23 @@ pub struct Station {
     pub mac: Mac,
     pub ip: Option<IpAddr>,
     pub name: Option<String>,
-    pub signal_dbm: Option<i16>,
-    pub quality_pct: Option<u8>,
-    pub tx_rate_kbps: Option<u32>,
-    pub rx_rate_kbps: Option<u32>,
-    pub distance_m: Option<u32>,
+    /// Link health of this station as the AP reports it.
+    #[serde(flatten)]
+    pub link: LinkMetrics,
+}
+
+/// One of the polled device's own radios and its link health: an AP's
+/// sector (frequency, width, noise, station count, airtime), a CPE's link to
+/// its AP, a backhaul end's link to its far end.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Radio {
+    /// The row index the vendor gives (0 for a device with scalars only).
+    pub index: u32,
+    /// The AP or far end this radio is linked to, when the device says.
+    #[serde(serialize_with = "ser::opt_mac")]
+    pub peer: Option<Mac>,
+    #[serde(flatten)]
+    pub link: LinkMetrics,
 }
 
 /// The result of polling one device once.
@@ -192,6 +204,8 @@ pub struct DevicePoll {
     pub interfaces: Vec<Interface>,
     /// An AP's associated CPEs; on a CPE, its AP.
     pub stations: Vec<Station>,
+    /// The device's own radios with their link health.
+    pub radios: Vec<Radio>,
     /// For a CPE: the AP it is associated to, when the device says so.
     #[serde(serialize_with = "ser::opt_mac")]
     pub uplink_ap: Option<Mac>,
@@ -219,6 +233,7 @@ impl DevicePoll {
             identity: None,
             interfaces: Vec::new(),
             stations: Vec::new(),
+            radios: Vec::new(),
             uplink_ap: None,
             arp: Vec::new(),
             bridge: Vec::new(),

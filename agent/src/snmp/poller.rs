@@ -5,11 +5,11 @@
 use super::adapt::MaxReps;
 use super::codec::{ERR_AUTHORIZATION, ERR_TOO_BIG, Request, Response};
 use super::counters::{self, Reading, Uptime};
-use super::profiles::{self, SysInfo, VendorData, mib2};
+use super::profiles::{self, SysInfo, VendorData, identity, mib2};
 use super::transport::{Engine, V3Session};
-use super::value::{Value, usable_mac};
+use super::value::Value;
 use super::walk::{Rows, TableWalk};
-use super::{DevicePoll, ErrorCounts, Identity, PollOptions, SnmpError};
+use super::{DevicePoll, ErrorCounts, PollOptions, SnmpError};
 use mast_shared::msg::{DeviceKind, SnmpCredential, SnmpOutcome};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -255,7 +255,12 @@ impl Ctx<'_> {
     /// Walks `cols` together. Returns what was read, and the error that cut
     /// the walk short if any. `hint` is the row count of the previous poll.
     async fn walk(&self, cols: &[&[u32]], hint: Option<usize>) -> (Rows, Option<SnmpError>) {
-        let mut w = TableWalk::new(cols, self.max_rows);
+        self.walk_at_most(cols, hint, self.max_rows).await
+    }
+
+    /// [`Ctx::walk`] reading at most `max_rows` rows.
+    async fn walk_at_most(&self, cols: &[&[u32]], hint: Option<usize>, max_rows: usize) -> (Rows, Option<SnmpError>) {
+        let mut w = TableWalk::new(cols, max_rows.min(self.max_rows));
         let mut cap = hint.map(|h| u32::try_from(h + 1).unwrap_or(u32::MAX)).unwrap_or(u32::MAX);
         let mut err = None;
         while !w.is_done() {
@@ -305,28 +310,6 @@ fn sys_info(vals: &HashMap<Vec<u32>, Value>) -> Result<SysInfo, SnmpError> {
     })
 }
 
-fn nonempty(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_string())
-}
-
-/// Identity from the system group and the profile (pure).
-fn identity(sys: &SysInfo, profile: &profiles::Profile, info: &profiles::VendorInfo) -> Identity {
-    let vendor = if profile.vendor.is_empty() { mib2::vendor_of(sys) } else { Some(profile.vendor) };
-    Identity {
-        sys_descr: nonempty(&sys.descr),
-        sys_object_id: (!sys.object_id.is_empty()).then(|| super::oid::format(&sys.object_id)),
-        sys_name: nonempty(&sys.name),
-        uptime_s: sys.uptime_ticks.map(counters::ticks_to_secs),
-        rebooted: false,
-        vendor: vendor.map(String::from),
-        model: info.model.clone(),
-        firmware: info.firmware.clone(),
-        serial: info.serial.clone(),
-        kind: info.kind.unwrap_or(DeviceKind::Unknown),
-        base_mac: info.wireless_mac,
-        profile: profile.name,
-    }
-}
 
 /// A cheap system-group GET (no retries) for discovery sweeps: is there an
 /// SNMP agent answering to this credential, and who is it?
@@ -363,7 +346,15 @@ pub async fn identify(
     let sys = sys_info(&ctx.get(mib2::SYSTEM).await?)?;
     let profile = profiles::find(&sys);
     let info = (profile.identify)(&sys, &VendorData::default());
-    Ok(identity(&sys, profile, &info))
+    Ok(identity::resolve(&identity::Seen {
+        sys: &sys,
+        profile,
+        info: &info,
+        entity: &identity::Entity::default(),
+        interfaces: &[],
+        stations: None,
+        bridging: false,
+    }))
 }
 
 async fn poll_device(
@@ -461,9 +452,22 @@ async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -
     let ifx = ctx.walk(mib2::IFX_TABLE, h_ifx);
     let stations = async {
         match profile.stations {
-            Some(t) => ctx.walk(&profiles::station_columns(t), h_sta).await,
+            Some(t) => ctx.walk(&profiles::table_columns(t), h_sta).await,
             None => (Rows::new(), None),
         }
+    };
+    let radios = async {
+        match profile.radios {
+            Some(t) => ctx.walk(&profiles::table_columns(t), None).await,
+            None => (Rows::new(), None),
+        }
+    };
+    let entity = async {
+        // ENTITY-MIB only where the profile does not identify the device itself.
+        if !profile.vendor.is_empty() {
+            return (Rows::new(), None);
+        }
+        ctx.walk_at_most(identity::ENTITY, None, identity::ENTITY_MAX_ROWS).await
     };
     let arp = async {
         if !opts.walk_arp {
@@ -478,13 +482,28 @@ async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -
         }
         ctx.walk(mib2::BRIDGE, h_br).await
     };
-    let ((vdata, e_v), (if_rows, e_if), (ifx_rows, e_ifx), (sta_rows, e_sta), (arp_rows, e_arp), (br_rows, e_br)) =
-        tokio::join!(vendor, ifs, ifx, stations, arp, bridge);
+    let (
+        (vdata, e_v),
+        (if_rows, e_if),
+        (ifx_rows, e_ifx),
+        (sta_rows, e_sta),
+        (radio_rows, e_radio),
+        (ent_rows, e_ent),
+        (arp_rows, e_arp),
+        (br_rows, e_br),
+    ) = tokio::join!(vendor, ifs, ifx, stations, radios, entity, arp, bridge);
 
     let mut problems = Vec::new();
-    for (what, e) in
-        [("vendor", e_v), ("ifTable", e_if), ("ifXTable", e_ifx), ("stations", e_sta), ("arp", e_arp), ("bridge", e_br)]
-    {
+    for (what, e) in [
+        ("vendor", e_v),
+        ("ifTable", e_if),
+        ("ifXTable", e_ifx),
+        ("stations", e_sta),
+        ("radios", e_radio),
+        ("entity", e_ent),
+        ("arp", e_arp),
+        ("bridge", e_br),
+    ] {
         if let Some(e) = e {
             problems.push(format!("{what}: {e}"));
         }
@@ -496,12 +515,12 @@ async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -
     }
 
     let info = (profile.identify)(&sys, &vdata);
-    let mut id = identity(&sys, profile, &info);
 
     // Reboot detection from sysUpTime.
-    if let (Some(cur), Some((prev, prev_at))) = (sys.uptime_ticks, state.uptime) {
-        id.rebooted = counters::uptime_change(prev, cur, at - prev_at) == Uptime::Rebooted;
-    }
+    let rebooted = match (sys.uptime_ticks, state.uptime) {
+        (Some(cur), Some((prev, prev_at))) => counters::uptime_change(prev, cur, at - prev_at) == Uptime::Rebooted,
+        _ => false,
+    };
     state.uptime = sys.uptime_ticks.map(|t| (t, at));
 
     // Interfaces and their rates since the previous poll.
@@ -509,7 +528,7 @@ async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -
     let mut counters_now = HashMap::new();
     for (mut iface, in_c, out_c) in mib2::interfaces(&if_rows, &ifx_rows) {
         if let Some((p_in, p_out, p_at)) = state.counters.get(&iface.index)
-            && !id.rebooted
+            && !rebooted
         {
             let dt = at - *p_at;
             let rate = |p: &Option<Reading>, c: &Option<Reading>| counters::rate_bps((*p)?, (*c)?, dt, iface.speed_bps);
@@ -523,20 +542,24 @@ async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -
         state.counters = counters_now;
     }
 
-    let stations = profile.stations.map(|t| profiles::decode_stations(t, &sta_rows)).unwrap_or_default();
+    let mut stations = profile.stations.map(|t| profiles::decode_stations(t, &sta_rows)).unwrap_or_default();
+    let mut radios = profile.radios.map(|t| profiles::decode_radios(t, &radio_rows)).unwrap_or_default();
     let bridge = mib2::bridge(&br_rows);
-    if id.base_mac.is_none() {
-        id.base_mac = interfaces.iter().filter_map(|i| i.mac).find(usable_mac);
-    }
-    if info.kind.is_none() {
-        id.kind = if !stations.is_empty() {
-            DeviceKind::AccessPoint
-        } else if !bridge.is_empty() && mib2::kind_from_services(sys.services) != DeviceKind::Router {
-            DeviceKind::Switch
-        } else {
-            mib2::kind_from_services(sys.services)
-        };
-    }
+    let mut id = identity::resolve(&identity::Seen {
+        sys: &sys,
+        profile,
+        info: &info,
+        entity: &identity::entity(&ent_rows),
+        interfaces: &interfaces,
+        stations: profile.stations.map(|_| stations.len()),
+        bridging: !bridge.is_empty(),
+    });
+    id.rebooted = rebooted;
+    profiles::complete_links(&mut radios, &mut stations, id.kind);
+    // A CPE or backhaul end whose radio names its AP or far end.
+    let uplink_ap = info.uplink_ap.or_else(|| {
+        matches!(id.kind, DeviceKind::Cpe | DeviceKind::Backhaul).then(|| radios.iter().find_map(|r| r.peer)).flatten()
+    });
     Ok(DevicePoll {
         target: ctx.peer,
         outcome: SnmpOutcome::Ok,
@@ -545,7 +568,8 @@ async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -
         identity: Some(id),
         interfaces,
         stations,
-        uplink_ap: info.uplink_ap,
+        uplink_ap,
+        radios,
         arp: mib2::arp(&arp_rows),
         bridge,
         errors: ErrorCounts::default(),

@@ -14,7 +14,7 @@
 //!   18 host name, 20 TX quality (%), 28 DL rate (Mbit/s as text). Column 29
 //!   (distance) is not decoded: the MIB does not state its unit.
 
-use super::{Decode, Field, IndexMac, Profile, StationColumn, StationTable, SysInfo, VendorData, VendorInfo};
+use super::{Decode, Field, IndexMac, Profile, Column, LinkTable, SysInfo, VendorData, VendorInfo};
 use mast_shared::msg::DeviceKind;
 
 const SW_INFO: &[u32] = &[1, 3, 6, 1, 4, 1, 17713, 21, 1, 1, 1, 0];
@@ -32,14 +32,14 @@ macro_rules! sta {
     };
 }
 
-static STATIONS: StationTable = StationTable {
+static STATIONS: LinkTable = LinkTable {
     columns: &[
-        StationColumn { oid: sta!(1), field: Field::Mac, decode: Decode::Mac },
-        StationColumn { oid: sta!(4), field: Field::SignalDbm, decode: Decode::Int { mul: 1, div: 1 } },
-        StationColumn { oid: sta!(10), field: Field::Ip, decode: Decode::Ip },
-        StationColumn { oid: sta!(18), field: Field::Name, decode: Decode::Text },
-        StationColumn { oid: sta!(20), field: Field::QualityPct, decode: Decode::Int { mul: 1, div: 1 } },
-        StationColumn { oid: sta!(28), field: Field::TxRateKbps, decode: Decode::DecimalText { mul: 1000 } },
+        Column { oid: sta!(1), field: Field::Mac, decode: Decode::Mac },
+        Column { oid: sta!(4), field: Field::SignalDbm, decode: Decode::Int { mul: 1, div: 1 } },
+        Column { oid: sta!(10), field: Field::Ip, decode: Decode::Ip },
+        Column { oid: sta!(18), field: Field::Name, decode: Decode::Text },
+        Column { oid: sta!(20), field: Field::QualityPct, decode: Decode::Int { mul: 1, div: 1 } },
+        Column { oid: sta!(28), field: Field::TxRateKbps, decode: Decode::DecimalText { mul: 1000 } },
     ],
     index_mac: IndexMac::None,
 };
@@ -52,6 +52,7 @@ pub static PROFILE: Profile = Profile {
     columns: &[],
     identify,
     stations: Some(&STATIONS),
+    radios: None,
 };
 
 /// `cambiumHWInfo` SKUs as the MIB lists them.
@@ -116,7 +117,7 @@ mod tests {
         assert_eq!(info.wireless_mac, Some([0x00, 0x04, 0x56, 0x8a, 0x41, 0x21]));
         assert_eq!(info.kind, None, "no interface mode in the recording: decided from the station table");
         let got: Vec<(String, Option<i16>)> =
-            st.iter().map(|s| (mast_shared::msg::format_mac(&s.mac), s.signal_dbm)).collect();
+            st.iter().map(|s| (mast_shared::msg::format_mac(&s.mac), s.link.signal_dbm)).collect();
         assert_eq!(
             got,
             [
@@ -127,8 +128,8 @@ mod tests {
         );
         assert_eq!(st[0].ip, Some("10.40.0.21".parse().unwrap()));
         assert_eq!(st[0].name.as_deref(), Some("sm-ferreira"));
-        assert_eq!(st[0].quality_pct, Some(91));
-        assert_eq!(st[0].tx_rate_kbps, Some(300_000));
+        assert_eq!(st[0].link.quality_pct, Some(91));
+        assert_eq!(st[0].link.tx_rate_kbps, Some(300_000));
     }
 
     #[test]

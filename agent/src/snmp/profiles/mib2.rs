@@ -51,63 +51,21 @@ pub const BRIDGE: &[&[u32]] = &[
     &[1, 3, 6, 1, 2, 1, 17, 7, 1, 2, 2, 1, 2],
 ];
 
-pub static PROFILE: Profile =
-    Profile { name: "mib2", vendor: "", matches: |_| true, scalars: &[], columns: &[], identify, stations: None };
+pub static PROFILE: Profile = Profile {
+    name: "mib2",
+    vendor: "",
+    matches: |_| true,
+    scalars: &[],
+    columns: &[],
+    identify,
+    stations: None,
+    radios: None,
+};
 
-/// Enterprise numbers (1.3.6.1.4.1.N) of vendors without a profile of their own.
-const ENTERPRISES: &[(u32, &str)] = &[
-    (8072, "net-snmp"),
-    (2021, "net-snmp"),
-    (9, "Cisco"),
-    (11, "HP"),
-    (171, "D-Link"),
-    (311, "Microsoft"),
-    (2011, "Huawei"),
-    (2636, "Juniper"),
-    (4413, "Broadcom"),
-    (4526, "Netgear"),
-    (6527, "Nokia"),
-    (11863, "TP-Link"),
-    (12356, "Fortinet"),
-    (14823, "Aruba"),
-    (25506, "H3C"),
-    (30065, "Arista"),
-];
-
-/// Vendor name for a sysObjectID, when the enterprise is known.
-pub fn enterprise_vendor(object_id: &[u32]) -> Option<&'static str> {
-    let n = object_id.strip_prefix(&[1, 3, 6, 1, 4, 1][..])?.first()?;
-    ENTERPRISES.iter().find(|(e, _)| e == n).map(|(_, v)| *v)
-}
-
-/// The vendor the fallback profile reports (`None` when unknown).
-pub fn vendor_of(sys: &SysInfo) -> Option<&'static str> {
-    enterprise_vendor(&sys.object_id)
-}
-
-fn identify(sys: &SysInfo, _d: &VendorData) -> VendorInfo {
-    let vendor = vendor_of(sys);
-    let words: Vec<&str> = sys.descr.split_whitespace().collect();
-    let (model, firmware) = match vendor {
-        // net-snmp's default: "Linux host 6.1.0-13-amd64 #1 SMP ... x86_64" (OS, name, release).
-        Some("net-snmp")
-            if matches!(words.first(), Some(&("Linux" | "FreeBSD" | "NetBSD" | "OpenBSD" | "Darwin" | "SunOS"))) =>
-        {
-            (words.first().map(|s| s.to_string()), words.get(2).map(|s| s.to_string()))
-        }
-        Some("net-snmp") => (None, None),
-        // "D-Link DES-3028 Fast Ethernet Switch": the word after the vendor.
-        Some(v) if sys.descr.starts_with(v) => (words.get(1).map(|s| s.to_string()), None),
-        _ => (None, None),
-    };
-    VendorInfo {
-        model,
-        firmware,
-        serial: None,
-        kind: Some(kind_from_services(sys.services)),
-        wireless_mac: None,
-        uplink_ap: None,
-    }
+/// The fallback profile learns nothing of its own: identity comes from
+/// ENTITY-MIB, sysDescr and the enterprise number (`identity::resolve`).
+fn identify(_sys: &SysInfo, _d: &VendorData) -> VendorInfo {
+    VendorInfo::default()
 }
 
 /// sysServices: layer 3 (4) → router, layer 2 only (2) → switch, else host.
@@ -247,7 +205,7 @@ pub fn bridge(rows: &Rows) -> Vec<(Mac, u32)> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{fixture, mib, run_profile, walk};
+    use super::super::tests::{fixture, mib, walk};
     use super::*;
 
     #[test]
@@ -295,10 +253,10 @@ mod tests {
         assert!(fdb.contains(&([0x00, 0x23, 0x24, 0x93, 0xc4, 0xc7], fdb[0].1)));
         let a = arp(&walk(&m, ARP_MEDIA));
         assert_eq!(a.len(), 2, "two of the four entries are broadcast");
-        let (info, _) = run_profile(&PROFILE, &m);
-        assert_eq!(vendor_of(&super::super::tests::sys_of(&m)), Some("D-Link"));
-        assert_eq!(info.model.as_deref(), Some("DES-3028"));
-        assert_eq!(info.kind, Some(DeviceKind::Switch), "sysServices 3");
+        let id = super::super::tests::run(&PROFILE, &m).identity;
+        assert_eq!(id.vendor.as_deref(), Some("D-Link"));
+        assert_eq!(id.model.as_deref(), Some("DES-3028"));
+        assert_eq!(id.kind, DeviceKind::Switch, "a bridge table and sysServices 3");
     }
 
     #[test]
@@ -329,20 +287,10 @@ mod tests {
     }
 
     #[test]
-    fn net_snmp_and_services() {
-        let sys = SysInfo {
-            descr: "Linux tower 6.1.0-13-amd64 #1 SMP PREEMPT_DYNAMIC x86_64".into(),
-            object_id: vec![1, 3, 6, 1, 4, 1, 8072, 3, 2, 10],
-            services: Some(72),
-            ..Default::default()
-        };
-        let info = identify(&sys, &VendorData::default());
-        assert_eq!(vendor_of(&sys), Some("net-snmp"));
-        assert_eq!((info.model.as_deref(), info.firmware.as_deref()), (Some("Linux"), Some("6.1.0-13-amd64")));
-        assert_eq!(info.kind, Some(DeviceKind::Host));
+    fn services_give_the_kind() {
         assert_eq!(kind_from_services(Some(78)), DeviceKind::Router);
-        assert_eq!(enterprise_vendor(&[1, 3, 6, 1, 4, 1]), None);
-        let custom = SysInfo { descr: "Mast test agent (net-snmp snmpd)".into(), ..sys };
-        assert_eq!(identify(&custom, &VendorData::default()).model, None, "a custom sysDescr is not parsed");
+        assert_eq!(kind_from_services(Some(72)), DeviceKind::Host);
+        assert_eq!(kind_from_services(Some(2)), DeviceKind::Switch);
+        assert_eq!(kind_from_services(None), DeviceKind::Host);
     }
 }

@@ -12,7 +12,7 @@
 //!   `<MAC as 6 arcs>.<ifIndex>`: 3 strength (dBm), 8/9 tx/rx rate (bit/s),
 //!   20 radio name
 
-use super::{Decode, Field, IndexMac, Profile, StationColumn, StationTable, SysInfo, VendorData, VendorInfo};
+use super::{Decode, Field, IndexMac, Profile, Column, LinkTable, SysInfo, VendorData, VendorInfo};
 use mast_shared::msg::DeviceKind;
 
 const BOARD_NAME: &[u32] = &[1, 3, 6, 1, 4, 1, 14988, 1, 1, 7, 9, 0];
@@ -28,12 +28,12 @@ macro_rules! rtab {
     };
 }
 
-static STATIONS: StationTable = StationTable {
+static STATIONS: LinkTable = LinkTable {
     columns: &[
-        StationColumn { oid: rtab!(3), field: Field::SignalDbm, decode: Decode::Int { mul: 1, div: 1 } },
-        StationColumn { oid: rtab!(8), field: Field::TxRateKbps, decode: Decode::Int { mul: 1, div: 1000 } },
-        StationColumn { oid: rtab!(9), field: Field::RxRateKbps, decode: Decode::Int { mul: 1, div: 1000 } },
-        StationColumn { oid: rtab!(20), field: Field::Name, decode: Decode::Text },
+        Column { oid: rtab!(3), field: Field::SignalDbm, decode: Decode::Int { mul: 1, div: 1 } },
+        Column { oid: rtab!(8), field: Field::TxRateKbps, decode: Decode::Int { mul: 1, div: 1000 } },
+        Column { oid: rtab!(9), field: Field::RxRateKbps, decode: Decode::Int { mul: 1, div: 1000 } },
+        Column { oid: rtab!(20), field: Field::Name, decode: Decode::Text },
     ],
     index_mac: IndexMac::First6,
 };
@@ -46,6 +46,7 @@ pub static PROFILE: Profile = Profile {
     columns: &[WL_AP_BSSID, WL_STAT_BSSID],
     identify,
     stations: Some(&STATIONS),
+    radios: None,
 };
 
 fn identify(sys: &SysInfo, d: &VendorData) -> VendorInfo {
@@ -85,7 +86,7 @@ mod tests {
         assert_eq!(info.kind, Some(DeviceKind::AccessPoint));
         assert_eq!(info.wireless_mac, Some([0xb8, 0x69, 0xf4, 0x2c, 0x7a, 0x11]));
         let got: Vec<(String, Option<i16>, Option<u32>)> =
-            st.iter().map(|s| (mast_shared::msg::format_mac(&s.mac), s.signal_dbm, s.tx_rate_kbps)).collect();
+            st.iter().map(|s| (mast_shared::msg::format_mac(&s.mac), s.link.signal_dbm, s.link.tx_rate_kbps)).collect();
         assert_eq!(
             got,
             [
@@ -95,7 +96,7 @@ mod tests {
             ]
         );
         assert_eq!(st[1].name.as_deref(), Some("cpe-novak"));
-        assert_eq!(st[2].rx_rate_kbps, Some(39_000));
+        assert_eq!(st[2].link.rx_rate_kbps, Some(39_000));
     }
 
     #[test]

@@ -4,14 +4,15 @@
 //! this module is pure: profiles see decoded varbinds, never a socket.
 
 pub mod cambium;
+pub mod identity;
 pub mod mib2;
 pub mod mikrotik;
 pub mod ubiquiti;
 
-use super::Station;
+use super::{Radio, Station};
 use super::value::Value;
 use super::walk::Rows;
-use mast_shared::msg::{DeviceKind, Mac};
+use mast_shared::msg::{DeviceKind, LinkMetrics, Mac};
 use std::collections::HashMap;
 
 /// Profiles in match order; the first whose `matches` says yes wins. MIB-II
@@ -92,17 +93,33 @@ pub enum IndexMac {
     None,
 }
 
-/// Station fields a column can fill.
+/// What a column fills: a station's identity (`Mac`, `Ip`, `Name`), a
+/// radio's far end (`Peer`), or one of the [`LinkMetrics`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     Mac,
     Ip,
     Name,
+    /// A radio's AP or far end (MAC).
+    Peer,
     SignalDbm,
+    Chain0Dbm,
+    Chain1Dbm,
+    RemoteSignalDbm,
+    NoiseDbm,
+    SnrDb,
     QualityPct,
+    AirtimePct,
     TxRateKbps,
     RxRateKbps,
+    TxCapacityKbps,
+    RxCapacityKbps,
+    Modulation,
     DistanceM,
+    FrequencyMhz,
+    WidthMhz,
+    TxPowerDbm,
+    Stations,
 }
 
 /// How a column's value becomes a field value.
@@ -114,23 +131,33 @@ pub enum Decode {
     Ip,
     /// DisplayString, NUL padding trimmed.
     Text,
-    /// An integer scaled by `mul / div` (e.g. bit/s to kbit/s: 1/1000).
+    /// An integer scaled by `mul / div` (e.g. bit/s to kbit/s: 1/1000;
+    /// tenths of a dB: 1/10), rounded toward zero.
     Int { mul: i64, div: i64 },
-    /// A decimal number in text (e.g. `"130.0"` Mbit/s) scaled by `mul`.
+    /// A decimal number in text (e.g. `"130.0"` Mbit/s) scaled by `mul`;
+    /// a trailing unit (`"-61 dBm"`) is ignored.
     DecimalText { mul: i64 },
+    /// An enumerated integer mapped to a number (e.g. a channel-width code
+    /// to MHz); codes not listed are unknown.
+    Lookup(&'static [(i64, i64)]),
+    /// An enumerated integer mapped to a name (e.g. a modulation code).
+    Names(&'static [(i64, &'static str)]),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StationColumn {
+pub struct Column {
     pub oid: &'static [u32],
     pub field: Field,
     pub decode: Decode,
 }
 
-/// A vendor's station (associated client) table.
+/// A table of links: a vendor's station (associated client) table, or the
+/// device's own radio(s). A radio "table" may mix real columns with scalars
+/// (walked as their parent OID, row index `0`): scalar values apply to every
+/// row, and alone they make one radio with index 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StationTable {
-    pub columns: &'static [StationColumn],
+pub struct LinkTable {
+    pub columns: &'static [Column],
     pub index_mac: IndexMac,
 }
 
@@ -148,7 +175,10 @@ pub struct Profile {
     pub columns: &'static [&'static [u32]],
     /// Model, firmware, serial, kind, radio MAC, uplink AP.
     pub identify: fn(&SysInfo, &VendorData) -> VendorInfo,
-    pub stations: Option<&'static StationTable>,
+    /// Associated stations (an AP's CPEs; a CPE lists its AP).
+    pub stations: Option<&'static LinkTable>,
+    /// The device's own radio(s) and their link health.
+    pub radios: Option<&'static LinkTable>,
 }
 
 impl std::fmt::Debug for Profile {
@@ -176,13 +206,59 @@ fn scaled(v: &Value, dec: Decode) -> Option<i64> {
             let x = f * mul as f64;
             (x.is_finite() && x.abs() < 9.0e15).then_some(x.round() as i64)
         }
+        Decode::Lookup(map) => {
+            let code = v.as_i64()?;
+            map.iter().find(|(c, _)| *c == code).map(|(_, x)| *x)
+        }
         _ => None,
     }
 }
 
+fn in_range<T: TryFrom<i64>>(x: Option<i64>, lo: i64, hi: i64) -> Option<T> {
+    x.filter(|x| (lo..=hi).contains(x)).and_then(|x| T::try_from(x).ok())
+}
+
+/// Puts one decoded value into `link`; `false` when the field is not a metric.
+/// Values outside a plausible range (a signal of +90 dBm, 250 %) are unknown.
+fn set_metric(link: &mut LinkMetrics, field: Field, v: &Value, dec: Decode) -> bool {
+    let n = || scaled(v, dec);
+    let dbm = || in_range::<i16>(n(), -150, 30);
+    match field {
+        Field::SignalDbm => link.signal_dbm = dbm(),
+        Field::Chain0Dbm => link.chain0_dbm = dbm(),
+        Field::Chain1Dbm => link.chain1_dbm = dbm(),
+        Field::RemoteSignalDbm => link.remote_signal_dbm = dbm(),
+        Field::NoiseDbm => link.noise_dbm = dbm(),
+        Field::SnrDb => link.snr_db = in_range(n(), -20, 100),
+        Field::QualityPct => link.quality_pct = in_range(n(), 0, 100),
+        Field::AirtimePct => link.airtime_pct = in_range(n(), 0, 100),
+        Field::TxRateKbps => link.tx_rate_kbps = in_range(n(), 0, i64::from(u32::MAX)),
+        Field::RxRateKbps => link.rx_rate_kbps = in_range(n(), 0, i64::from(u32::MAX)),
+        Field::TxCapacityKbps => link.tx_capacity_kbps = in_range(n(), 0, i64::from(u32::MAX)),
+        Field::RxCapacityKbps => link.rx_capacity_kbps = in_range(n(), 0, i64::from(u32::MAX)),
+        Field::DistanceM => link.distance_m = in_range(n(), 0, 1_000_000),
+        Field::FrequencyMhz => link.frequency_mhz = in_range(n(), 1, 100_000),
+        Field::WidthMhz => link.width_mhz = in_range(n(), 1, 10_000),
+        Field::TxPowerDbm => link.tx_power_dbm = in_range(n(), -60, 60),
+        Field::Stations => link.stations = in_range(n(), 0, i64::from(u16::MAX)),
+        Field::Modulation => {
+            link.modulation = match dec {
+                Decode::Names(map) => {
+                    let code = v.as_i64();
+                    map.iter().find(|(c, _)| Some(*c) == code).map(|(_, t)| t.to_string())
+                }
+                Decode::Text => v.as_text().filter(|t| !t.is_empty()),
+                _ => n().map(|x| x.to_string()),
+            }
+        }
+        Field::Mac | Field::Ip | Field::Name | Field::Peer => return false,
+    }
+    true
+}
+
 /// Decodes a station table walk into stations (pure). Rows without a
 /// usable MAC are skipped; a field that does not decode is `None`.
-pub fn decode_stations(table: &StationTable, rows: &Rows) -> Vec<Station> {
+pub fn decode_stations(table: &LinkTable, rows: &Rows) -> Vec<Station> {
     let mut out = Vec::with_capacity(rows.len());
     for (index, vals) in rows {
         let mut st = Station::default();
@@ -193,6 +269,9 @@ pub fn decode_stations(table: &StationTable, rows: &Rows) -> Vec<Station> {
         };
         for (col, v) in table.columns.iter().zip(vals) {
             let Some(v) = v.as_ref().filter(|v| !v.is_absent()) else { continue };
+            if set_metric(&mut st.link, col.field, v, col.decode) {
+                continue;
+            }
             match col.field {
                 Field::Mac => {
                     if mac.is_none() {
@@ -200,17 +279,8 @@ pub fn decode_stations(table: &StationTable, rows: &Rows) -> Vec<Station> {
                     }
                 }
                 Field::Ip => st.ip = v.as_ip().filter(|ip| !ip.is_unspecified()),
-                Field::Name => st.name = v.as_text(),
-                Field::SignalDbm => {
-                    st.signal_dbm =
-                        scaled(v, col.decode).and_then(|x| i16::try_from(x).ok()).filter(|x| (-150..=30).contains(x))
-                }
-                Field::QualityPct => {
-                    st.quality_pct = scaled(v, col.decode).and_then(|x| u8::try_from(x).ok()).filter(|x| *x <= 100)
-                }
-                Field::TxRateKbps => st.tx_rate_kbps = scaled(v, col.decode).and_then(|x| u32::try_from(x).ok()),
-                Field::RxRateKbps => st.rx_rate_kbps = scaled(v, col.decode).and_then(|x| u32::try_from(x).ok()),
-                Field::DistanceM => st.distance_m = scaled(v, col.decode).and_then(|x| u32::try_from(x).ok()),
+                Field::Name => st.name = v.as_text().filter(|t| !t.is_empty()),
+                _ => {}
             }
         }
         let Some(mac) = mac.filter(super::value::usable_mac) else { continue };
@@ -218,6 +288,68 @@ pub fn decode_stations(table: &StationTable, rows: &Rows) -> Vec<Station> {
         out.push(st);
     }
     out
+}
+
+/// Decodes the device's own radios (pure). Rows indexed `0` are scalars and
+/// apply to every other row; alone they make radio 0. A radio with no
+/// figure at all is left out.
+pub fn decode_radios(table: &LinkTable, rows: &Rows) -> Vec<Radio> {
+    let fill = |r: &mut Radio, vals: &[Option<Value>]| {
+        for (col, v) in table.columns.iter().zip(vals) {
+            let Some(v) = v.as_ref().filter(|v| !v.is_absent()) else { continue };
+            if !set_metric(&mut r.link, col.field, v, col.decode) && col.field == Field::Peer {
+                r.peer = v.as_mac().filter(super::value::usable_mac);
+            }
+        }
+    };
+    let scalars = rows.get(&vec![0]);
+    let mut out = Vec::new();
+    for (index, vals) in rows.iter().filter(|(i, _)| i[..] != [0]) {
+        let mut r = Radio { index: index.last().copied().unwrap_or(0), ..Default::default() };
+        if let Some(s) = scalars {
+            fill(&mut r, s);
+        }
+        fill(&mut r, vals);
+        out.push(r);
+    }
+    if out.is_empty()
+        && let Some(s) = scalars
+    {
+        let mut r = Radio::default();
+        fill(&mut r, s);
+        out.push(r);
+    }
+    out.retain(|r| r.peer.is_some() || r.link != LinkMetrics::default());
+    out
+}
+
+/// Figures derived where the device gives their parts (pure): SNR from
+/// signal and noise (a station row takes its radio's noise floor when it
+/// has none of its own); an AP radio's station count from its table.
+pub fn complete_links(radios: &mut [Radio], stations: &mut [Station], kind: DeviceKind) {
+    let noise = radios.iter().find_map(|r| r.link.noise_dbm);
+    for st in stations.iter_mut() {
+        if st.link.noise_dbm.is_none() && kind == DeviceKind::AccessPoint {
+            st.link.noise_dbm = noise;
+        }
+        derive_snr(&mut st.link);
+    }
+    let one = radios.len() == 1;
+    for r in radios.iter_mut() {
+        derive_snr(&mut r.link);
+        if one && kind == DeviceKind::AccessPoint && r.link.stations.is_none() {
+            r.link.stations = u16::try_from(stations.len()).ok();
+        }
+    }
+}
+
+fn derive_snr(l: &mut LinkMetrics) {
+    if l.snr_db.is_none()
+        && let (Some(s), Some(n)) = (l.signal_dbm, l.noise_dbm)
+        && s > n
+    {
+        l.snr_db = Some(s - n);
+    }
 }
 
 /// Six OID arcs as a MAC (each arc must be a byte).
@@ -229,8 +361,8 @@ pub fn mac_from_arcs(arcs: &[u32]) -> Option<Mac> {
     Some(m)
 }
 
-/// The station table's OIDs, for the walk.
-pub fn station_columns(table: &StationTable) -> Vec<&'static [u32]> {
+/// A link table's OIDs, for the walk.
+pub fn table_columns(table: &LinkTable) -> Vec<&'static [u32]> {
     table.columns.iter().map(|c| c.oid).collect()
 }
 
@@ -301,12 +433,42 @@ pub(crate) mod tests {
 
     /// Runs a profile over a MIB the way the poller does.
     pub fn run_profile(p: &Profile, m: &std::collections::BTreeMap<Vec<u32>, Value>) -> (VendorInfo, Vec<Station>) {
+        let r = run(p, m);
+        (r.info, r.stations)
+    }
+
+    /// Everything a poll of this MIB yields (no rates: one poll).
+    pub struct Run {
+        pub info: VendorInfo,
+        pub identity: crate::snmp::Identity,
+        pub stations: Vec<Station>,
+        pub radios: Vec<Radio>,
+    }
+
+    /// Runs a profile over a MIB the way the poller does, through identity
+    /// resolution and link completion.
+    pub fn run(p: &Profile, m: &std::collections::BTreeMap<Vec<u32>, Value>) -> Run {
         let sys = sys_of(m);
         let scalars = p.scalars.iter().filter_map(|o| m.get(*o).map(|v| (o.to_vec(), v.clone()))).collect();
         let data = VendorData::from_walk(scalars, p.columns.len(), walk(m, p.columns));
         let info = (p.identify)(&sys, &data);
-        let stations = p.stations.map(|t| decode_stations(t, &walk(m, &station_columns(t)))).unwrap_or_default();
-        (info, stations)
+        let mut stations = p.stations.map(|t| decode_stations(t, &walk(m, &table_columns(t)))).unwrap_or_default();
+        let mut radios = p.radios.map(|t| decode_radios(t, &walk(m, &table_columns(t)))).unwrap_or_default();
+        let ifs: Vec<crate::snmp::Interface> =
+            mib2::interfaces(&walk(m, mib2::IF_TABLE), &walk(m, mib2::IFX_TABLE)).into_iter().map(|x| x.0).collect();
+        let entity = identity::entity(&walk(m, identity::ENTITY));
+        let bridging = !mib2::bridge(&walk(m, mib2::BRIDGE)).is_empty();
+        let identity = identity::resolve(&identity::Seen {
+            sys: &sys,
+            profile: p,
+            info: &info,
+            entity: &entity,
+            interfaces: &ifs,
+            stations: p.stations.map(|_| stations.len()),
+            bridging,
+        });
+        complete_links(&mut radios, &mut stations, identity.kind);
+        Run { info, identity, stations, radios }
     }
 
     pub fn fixture(name: &str) -> std::collections::BTreeMap<Vec<u32>, Value> {
@@ -339,14 +501,14 @@ pub(crate) mod tests {
 
     #[test]
     fn station_decoding_rules() {
-        static COLS: &[StationColumn] = &[
-            StationColumn { oid: &[1, 1], field: Field::Mac, decode: Decode::Mac },
-            StationColumn { oid: &[1, 2], field: Field::SignalDbm, decode: Decode::Int { mul: 1, div: 1 } },
-            StationColumn { oid: &[1, 3], field: Field::TxRateKbps, decode: Decode::DecimalText { mul: 1000 } },
-            StationColumn { oid: &[1, 4], field: Field::QualityPct, decode: Decode::Int { mul: 1, div: 1 } },
-            StationColumn { oid: &[1, 5], field: Field::Ip, decode: Decode::Ip },
+        static COLS: &[Column] = &[
+            Column { oid: &[1, 1], field: Field::Mac, decode: Decode::Mac },
+            Column { oid: &[1, 2], field: Field::SignalDbm, decode: Decode::Int { mul: 1, div: 1 } },
+            Column { oid: &[1, 3], field: Field::TxRateKbps, decode: Decode::DecimalText { mul: 1000 } },
+            Column { oid: &[1, 4], field: Field::QualityPct, decode: Decode::Int { mul: 1, div: 1 } },
+            Column { oid: &[1, 5], field: Field::Ip, decode: Decode::Ip },
         ];
-        static T: StationTable = StationTable { columns: COLS, index_mac: IndexMac::None };
+        static T: LinkTable = LinkTable { columns: COLS, index_mac: IndexMac::None };
         let mut rows = Rows::new();
         rows.insert(
             vec![1],
@@ -363,10 +525,51 @@ pub(crate) mod tests {
         let st = decode_stations(&T, &rows);
         assert_eq!(st.len(), 1, "rows without a usable MAC are dropped");
         assert_eq!(st[0].mac, [0x00, 0x04, 0x56, 0xb2, 0x10, 0x0e]);
-        assert_eq!(st[0].signal_dbm, Some(-61));
-        assert_eq!(st[0].tx_rate_kbps, Some(130_000));
-        assert_eq!(st[0].quality_pct, None, "250 % is not a percentage");
+        assert_eq!(st[0].link.signal_dbm, Some(-61));
+        assert_eq!(st[0].link.tx_rate_kbps, Some(130_000));
+        assert_eq!(st[0].link.quality_pct, None, "250 % is not a percentage");
         assert_eq!(st[0].ip, None, "0.0.0.0 is unknown");
         assert_eq!(mac_from_arcs(&[1, 2, 3, 4, 5, 256]), None);
+    }
+
+    #[test]
+    fn radio_scalars_apply_to_every_row_and_alone_make_radio_zero() {
+        static W: &[(i64, i64)] = &[(1, 20), (2, 40)];
+        static M: &[(i64, &str)] = &[(7, "64QAM 3/4")];
+        static COLS: &[Column] = &[
+            Column { oid: &[2, 1], field: Field::NoiseDbm, decode: Decode::Int { mul: 1, div: 10 } },
+            Column { oid: &[2, 2], field: Field::WidthMhz, decode: Decode::Lookup(W) },
+            Column { oid: &[2, 3], field: Field::Modulation, decode: Decode::Names(M) },
+            Column { oid: &[2, 4], field: Field::Peer, decode: Decode::Mac },
+            Column { oid: &[2, 5], field: Field::SignalDbm, decode: Decode::DecimalText { mul: 1 } },
+        ];
+        static T: LinkTable = LinkTable { columns: COLS, index_mac: IndexMac::None };
+        let m = mib("
+            2.1.0|2|-955
+            2.2.1|2|2
+            2.2.2|2|9
+            2.3.1|2|7
+            2.4.2|4x|0418d6010203
+            2.5.1|4|-61 dBm
+        ");
+        let r = decode_radios(&T, &walk(&m, &table_columns(&T)));
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].index, r[0].link.noise_dbm, r[0].link.width_mhz), (1, Some(-95), Some(40)));
+        assert_eq!((r[0].link.modulation.as_deref(), r[0].link.signal_dbm), (Some("64QAM 3/4"), Some(-61)));
+        assert_eq!((r[1].link.noise_dbm, r[1].link.width_mhz, r[1].peer), (Some(-95), None, Some([4, 0x18, 0xd6, 1, 2, 3])));
+        let alone = mib("2.1.0|2|-900");
+        let r = decode_radios(&T, &walk(&alone, &table_columns(&T)));
+        assert_eq!((r.len(), r[0].index, r[0].link.noise_dbm), (1, 0, Some(-90)));
+        assert!(decode_radios(&T, &walk(&mib(""), &table_columns(&T))).is_empty());
+    }
+
+    #[test]
+    fn links_are_completed_from_their_parts() {
+        let mut radios = vec![Radio { link: LinkMetrics { noise_dbm: Some(-92), ..Default::default() }, ..Default::default() }];
+        let mut st = vec![Station { mac: [2, 0, 0, 0, 0, 1], link: LinkMetrics { signal_dbm: Some(-60), ..Default::default() }, ..Default::default() }];
+        complete_links(&mut radios, &mut st, DeviceKind::AccessPoint);
+        assert_eq!((st[0].link.noise_dbm, st[0].link.snr_db), (Some(-92), Some(32)));
+        assert_eq!(radios[0].link.stations, Some(1));
+        assert_eq!(radios[0].link.snr_db, None, "no signal on the AP radio itself");
     }
 }

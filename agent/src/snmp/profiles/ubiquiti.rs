@@ -12,7 +12,7 @@
 //!   2 name, 3 signal (dBm), 5 distance (m), 6 CCQ (%), 10 last IP,
 //!   11/12 tx/rx rate (kbit/s). On a station the table lists its AP.
 
-use super::{Decode, Field, IndexMac, Profile, StationColumn, StationTable, SysInfo, VendorData, VendorInfo};
+use super::{Decode, Field, IndexMac, Profile, Column, LinkTable, SysInfo, VendorData, VendorInfo};
 use mast_shared::msg::DeviceKind;
 
 const PRODUCT_NAME: &[u32] = &[1, 2, 840, 10036, 3, 1, 2, 1, 3];
@@ -27,15 +27,15 @@ macro_rules! sta {
 }
 const ONE: Decode = Decode::Int { mul: 1, div: 1 };
 
-static STATIONS: StationTable = StationTable {
+static STATIONS: LinkTable = LinkTable {
     columns: &[
-        StationColumn { oid: sta!(2), field: Field::Name, decode: Decode::Text },
-        StationColumn { oid: sta!(3), field: Field::SignalDbm, decode: ONE },
-        StationColumn { oid: sta!(5), field: Field::DistanceM, decode: ONE },
-        StationColumn { oid: sta!(6), field: Field::QualityPct, decode: ONE },
-        StationColumn { oid: sta!(10), field: Field::Ip, decode: Decode::Ip },
-        StationColumn { oid: sta!(11), field: Field::TxRateKbps, decode: ONE },
-        StationColumn { oid: sta!(12), field: Field::RxRateKbps, decode: ONE },
+        Column { oid: sta!(2), field: Field::Name, decode: Decode::Text },
+        Column { oid: sta!(3), field: Field::SignalDbm, decode: ONE },
+        Column { oid: sta!(5), field: Field::DistanceM, decode: ONE },
+        Column { oid: sta!(6), field: Field::QualityPct, decode: ONE },
+        Column { oid: sta!(10), field: Field::Ip, decode: Decode::Ip },
+        Column { oid: sta!(11), field: Field::TxRateKbps, decode: ONE },
+        Column { oid: sta!(12), field: Field::RxRateKbps, decode: ONE },
     ],
     index_mac: IndexMac::Last6,
 };
@@ -48,6 +48,7 @@ pub static PROFILE: Profile = Profile {
     columns: &[PRODUCT_NAME, PRODUCT_VERSION, RADIO_MODE, WL_STAT_AP_MAC],
     identify,
     stations: Some(&STATIONS),
+    radios: None,
 };
 
 fn identify(_sys: &SysInfo, d: &VendorData) -> VendorInfo {
@@ -87,8 +88,8 @@ mod tests {
         let s = &st[0];
         assert_eq!(s.mac, [0x68, 0x72, 0x51, 0x00, 0x34, 0x25]);
         assert_eq!(s.name.as_deref(), Some("patrikeevo_skl"));
-        assert_eq!((s.signal_dbm, s.distance_m, s.quality_pct), (Some(-64), Some(630), Some(99)));
-        assert_eq!((s.tx_rate_kbps, s.rx_rate_kbps), (Some(162_000), Some(108_000)));
+        assert_eq!((s.link.signal_dbm, s.link.distance_m, s.link.quality_pct), (Some(-64), Some(630), Some(99)));
+        assert_eq!((s.link.tx_rate_kbps, s.link.rx_rate_kbps), (Some(162_000), Some(108_000)));
         assert_eq!(s.ip, None, "last IP 0.0.0.0");
     }
 
@@ -99,7 +100,7 @@ mod tests {
         assert_eq!(info.kind, Some(DeviceKind::AccessPoint));
         let macs: Vec<String> = st.iter().map(|s| mast_shared::msg::format_mac(&s.mac)).collect();
         assert_eq!(macs, ["04:18:d6:a1:22:3b", "24:a4:3c:7e:01:9a", "78:8a:20:10:c4:e7"]);
-        assert_eq!(st[0].signal_dbm, Some(-58));
+        assert_eq!(st[0].link.signal_dbm, Some(-58));
         assert_eq!(st[0].ip, Some("10.20.1.11".parse().unwrap()));
         assert_eq!(st[2].name.as_deref(), Some("cpe-lindqvist"));
     }
@@ -118,6 +119,6 @@ mod tests {
         assert_eq!(info.wireless_mac, None);
         assert_eq!(st.len(), 1);
         assert_eq!(st[0].mac, [0x24, 0xa4, 0x3c, 0x3e, 0x51, 0x0c]);
-        assert_eq!(st[0].signal_dbm, Some(-61));
+        assert_eq!(st[0].link.signal_dbm, Some(-61));
     }
 }
