@@ -10,6 +10,7 @@
 use mast_ops_core::rules::{self, Breach, Change, Metric, Pings};
 use mast_store::db::{Db, StoreError, Tx};
 use mast_store::monitoring::alert_rules::{self, Rule, Subject};
+use mast_store::monitoring::links;
 use mast_store::outbox::{self, Channel, Channels, Message};
 use mast_store::tickets::groups::{self, Group};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -281,6 +282,13 @@ pub fn rule_text(rule: &Rule, who: &str, site: &str, fired: Option<f64>) -> (Str
         (Some(v), Metric::Backlog) => {
             format!("{who} at {site}: {v:.0} min of samples not delivered yet ({})", rule.describe())
         }
+        (Some(v), Metric::SignalDrop) => format!("{who} at {site}: signal {v:.0} dB weaker ({})", rule.describe()),
+        (Some(v), Metric::StationsDrop) => {
+            format!("{who} at {site}: {v:.0} % of its stations gone ({})", rule.describe())
+        }
+        (Some(v), Metric::Capacity) => {
+            format!("{who} at {site}: capacity at {v:.0} % of usual ({})", rule.describe())
+        }
         (None, _) => format!("{who} at {site}: back within the rule ({})", rule.describe()),
     };
     let verb = if fired.is_some() { "Alert" } else { "Cleared" };
@@ -309,6 +317,24 @@ pub async fn evaluate_rules(db: &Db, settings: &AlertSettings, now: i64) -> Resu
     for r in rules.iter().filter(|r| r.metric == Metric::Loss) {
         if let std::collections::hash_map::Entry::Vacant(e) = pings.entry(r.window_ms()) {
             e.insert(alert_rules::ping_counts(db, r.window_ms(), now).await?);
+        }
+    }
+    // Link trends: each figure's series back to the longest window using it.
+    let mut trends: HashMap<Metric, Vec<(Subject, Vec<(i64, i64)>)>> = HashMap::new();
+    for (metric, figure) in [
+        (Metric::SignalDrop, links::Figure::StationSignal),
+        (Metric::StationsDrop, links::Figure::Stations),
+        (Metric::Capacity, links::Figure::Capacity),
+    ] {
+        if let Some(w) = rules.iter().filter(|r| r.metric == metric).map(Rule::window_ms).max() {
+            let series = links::figures(db, figure, now - w).await?;
+            trends.insert(
+                metric,
+                series
+                    .into_iter()
+                    .map(|(id, site_id, label, pts)| (Subject { key: format!("device:{id}"), site_id, label }, pts))
+                    .collect(),
+            );
         }
     }
     let backlogs = if rules.iter().any(|r| r.metric == Metric::Backlog) {
@@ -341,6 +367,20 @@ pub async fn evaluate_rules(db: &Db, settings: &AlertSettings, now: i64) -> Resu
                 .filter(|(s, _)| here(s))
                 .map(|(s, oldest)| (s, rules::backlog(*oldest, rule.window_ms(), now)))
                 .collect(),
+            m @ (Metric::SignalDrop | Metric::StationsDrop | Metric::Capacity) => {
+                let judge = match m {
+                    Metric::SignalDrop => rules::signal_drop,
+                    Metric::StationsDrop => rules::count_drop,
+                    _ => rules::capacity,
+                };
+                trends
+                    .get(&m)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(s, _)| here(s))
+                    .map(|(s, pts)| (s, judge(pts, rule.threshold, rule.window_ms(), now)))
+                    .collect()
+            }
         };
         for (subject, breach) in verdicts {
             let key = (rule.id, subject.key.clone());

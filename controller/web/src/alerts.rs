@@ -53,6 +53,9 @@ fn metric_label(m: Metric) -> &'static str {
         Metric::Signal => "Signal below (dBm) for the window",
         Metric::Loss => "Ping loss above (%) over the window",
         Metric::Backlog => "Agent's unsent samples older than the window",
+        Metric::SignalDrop => "Station signal weaker than usual by more than (dB)",
+        Metric::StationsDrop => "AP stations fewer than usual by more than (%)",
+        Metric::Capacity => "Radio link capacity below (%) of usual",
     }
 }
 
@@ -70,6 +73,9 @@ fn value_text(metric: &str, v: f64) -> String {
         Some(Metric::Signal) => format!("{v:.0} dBm"),
         Some(Metric::Loss) => format!("{v:.0} % lost"),
         Some(Metric::Backlog) => format!("{v:.0} min behind"),
+        Some(Metric::SignalDrop) => format!("{v:.0} dB weaker"),
+        Some(Metric::StationsDrop) => format!("{v:.0} % of stations gone"),
+        Some(Metric::Capacity) => format!("{v:.0} % of usual capacity"),
         None => format!("{v}"),
     }
 }
@@ -136,7 +142,9 @@ pub(crate) fn render_alerts(
         p { a href="/alerts" { "Controller alerts and failed notifications" } }
         p.muted {
             "Incidents alert the on-call group on their own when devices stop answering. "
-            "These rules watch what reachability does not: weak signal, loss, data stuck at a tower."
+            "These rules watch what reachability does not: weak signal, loss, data stuck at a tower, "
+            "and links getting worse before the customer calls. "
+            a href="/network/links" { "Weak links" } " lists them now."
         }
         h2 { "Firing and recent" }
         (firing)
@@ -150,9 +158,12 @@ pub(crate) fn render_alerts(
                     .hint("What the alert says, such as: Weak CPE signal.")))
                 (fields.select_field("metric", "Watch", &metrics, &f.metric, FieldOpts::new().required()))
                 (fields.number_field("threshold", "Threshold", &f.threshold, true, FieldOpts::new()
-                    .hint("dBm for signal (such as -75), % for loss (such as 10); not used for the backlog.")))
+                    .hint("dBm for signal (such as -75), % for loss (such as 10), dB for a signal drop (such as 6), \
+                           % for stations lost (such as 30) or capacity left (such as 50); not used for the backlog.")))
                 (fields.number_field("window_mins", "Window (minutes)", &f.window_mins, false, FieldOpts::new().required()
-                    .hint("How long the signal must stay low, the loss window, or how old unsent data may get.")))
+                    .hint("How long the signal must stay low, the loss window, or how old unsent data may get; \
+                           for drops and capacity, the span compared (10080 = a week: its first half is the usual \
+                           value, its last eighth the value now).")))
                 (fields.select_field("site_id", "Sites", &site_opts, &f.site_id, FieldOpts::new()))
                 button #add-rule type="submit" { "Add rule" }
             }))

@@ -30,6 +30,7 @@ pub mod error;
 pub mod import;
 pub mod incidents;
 pub mod invoices;
+pub mod links;
 pub mod login;
 pub mod maintenance;
 pub mod network;
@@ -212,6 +213,8 @@ routes! {
     GET "/api/v1/devices" Api Access::Roles(EVERYONE) => get(api::devices);
     GET "/api/v1/devices/{id}" Api Access::Roles(EVERYONE) => get(api::device);
     GET "/api/v1/devices/{id}/series" Api Access::Roles(EVERYONE) => get(api::series);
+    GET "/api/v1/devices/{id}/links" Api Access::Roles(EVERYONE) => get(links::api_device);
+    GET "/api/v1/links/weak" Api Access::Roles(EVERYONE) => get(links::api_weak);
     GET "/api/v1/sites/{id}/inventory" Api Access::Roles(EVERYONE) => get(api::site_inventory);
     GET "/api/v1/sites/{id}/probing" Api Access::Roles(EVERYONE) => get(api::probing);
     POST "/api/v1/sites/{id}/probing" Api Access::Roles(ADMIN) => post(api::set_probing);
@@ -269,6 +272,8 @@ routes! {
     GET "/devices/{id}/signal.svg" Page Access::Roles(EVERYONE) => get(network::signal_chart);
     GET "/devices/{id}/series.json" Page Access::Roles(EVERYONE) => get(network::series_json);
     GET "/devices/{id}/signal.json" Page Access::Roles(EVERYONE) => get(network::signal_json);
+    GET "/devices/{id}/link.json" Page Access::Roles(EVERYONE) => get(links::link_json);
+    GET "/network/links" Page Access::Roles(EVERYONE) => get(links::weak_page);
     GET "/live/dashboard" Page Access::Roles(EVERYONE) => get(network::dashboard_live);
     GET "/live/sites/{id}/devices" Page Access::Roles(EVERYONE) => get(network::site_devices_live);
     GET "/live/incidents" Page Access::Roles(EVERYONE) => get(incidents::list_live);

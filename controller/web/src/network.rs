@@ -602,6 +602,7 @@ fn device_table(rows: &[(usize, &DeviceView)], now: i64) -> Markup {
             vec![
                 html! {
                     @if *depth > 0 { span.muted { ("\u{a0}\u{a0}".repeat(*depth)) "└ " } }
+                    (crate::links::kind_icon(d.kind)) " "
                     (link("/devices/", d.id, d.label()))
                 },
                 html! { (or_dash(d.kind.map(|k| k.as_str()))) },
@@ -669,6 +670,10 @@ pub(crate) struct DevicePage {
     pub customers: Vec<Customer>,
     pub inventory: Vec<InventoryView>,
     pub history: Vec<HistoryEntry>,
+    /// Its radio links (own radios, its row in its AP's table).
+    pub links: Vec<monitoring::links::Link>,
+    /// For an AP: its stations, weakest first.
+    pub stations: Vec<monitoring::links::StationLink>,
     /// `hour`, `day` or `week`.
     pub range: &'static str,
 }
@@ -697,7 +702,10 @@ pub async fn device(
     }
     history.sort_by_key(|h| std::cmp::Reverse(h.ts_ms));
     history.truncate(50);
+    let now = crate::db::now_ms();
     let p = DevicePage {
+        links: monitoring::links::of_device(&st.db, id).await?,
+        stations: monitoring::links::stations_of(&st.db, id, now).await?,
         incidents: monitoring::outages::open_for_device(&st.db, id).await?,
         customers: mast_store::customers::of_device(&st.db, id).await?,
         device,
@@ -708,7 +716,7 @@ pub async fn device(
         range,
     };
     let title = p.device.label().to_string();
-    Ok(page(&c, &title, render_device(&p, crate::db::now_ms())))
+    Ok(page(&c, &title, render_device(&p, now)))
 }
 
 pub(crate) fn render_device(p: &DevicePage, now: i64) -> Markup {
@@ -794,7 +802,8 @@ pub(crate) fn render_device(p: &DevicePage, now: i64) -> Markup {
             ChartKind::Line,
             &format!("/devices/{id}/chart.svg?range={range}"),
         ))
-        @if d.signal_dbm.is_some() {
+        (crate::links::device_section(id, &p.links, &p.stations, range, now))
+        @if d.signal_dbm.is_some() && p.links.is_empty() {
             h2 { "Signal" }
             (ui::chart(
                 &format!("/devices/{id}/signal.json?range={range}"),

@@ -14,6 +14,7 @@ pub fn nav(role: Role) -> Vec<ui::NavItem<'static>> {
         item("/", "Dashboard"),
         item("/sites", "Sites"),
         item("/devices", "Devices"),
+        item("/network/links", "Weak links"),
         item("/customers", "Customers"),
         item("/incidents", "Incidents"),
         item("/tickets", "Tickets"),

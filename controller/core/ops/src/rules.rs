@@ -10,6 +10,16 @@
 //!   nothing about loss).
 //! - **Backlog**: an agent's oldest unsent sample older than `window`.
 //!
+//! Link health (before the customer calls), each comparing the newest part
+//! of the window (its last eighth, [`recent_ms`]) with the rest (its
+//! first half, the "usual" value), with at least [`MIN_TREND_SAMPLES`] in each:
+//! - **SignalDrop**: a station's median signal fell by more than `threshold`
+//!   dB (e.g. 6 dB over a week: a tree grew, an antenna moved).
+//! - **StationsDrop**: an AP's station count fell by more than `threshold` %
+//!   of its usual (median) count (a sector that lost its customers at once).
+//! - **Capacity**: a radio link's capacity fell below `threshold` % of its
+//!   usual (median) value (a backhaul that dropped to a lower modulation).
+//!
 //! [`step`] turns "breached now" and "was firing" into the one decision the
 //! shell acts on, so an alert is sent when a firing starts and when it ends,
 //! never on every evaluation.
@@ -26,16 +36,32 @@ pub enum Metric {
     Signal,
     Loss,
     Backlog,
+    SignalDrop,
+    StationsDrop,
+    Capacity,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 3] = [Metric::Signal, Metric::Loss, Metric::Backlog];
+    pub const ALL: [Metric; 6] =
+        [Metric::Signal, Metric::Loss, Metric::Backlog, Metric::SignalDrop, Metric::StationsDrop, Metric::Capacity];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Metric::Signal => "signal",
             Metric::Loss => "loss",
             Metric::Backlog => "backlog",
+            Metric::SignalDrop => "signaldrop",
+            Metric::StationsDrop => "stationsdrop",
+            Metric::Capacity => "capacity",
+        }
+    }
+
+    /// The windows (minutes) a rule of this metric may have: trends are
+    /// judged over up to two weeks, the rest over up to a day.
+    pub fn window_range(self) -> (i64, i64) {
+        match self {
+            Metric::Signal | Metric::Loss | Metric::Backlog => (1, 1440),
+            Metric::SignalDrop | Metric::StationsDrop | Metric::Capacity => (1, 20_160),
         }
     }
 
@@ -49,6 +75,8 @@ impl Metric {
             Metric::Signal => Some((-120.0, 0.0)),
             Metric::Loss => Some((0.0, 100.0)),
             Metric::Backlog => None,
+            Metric::SignalDrop => Some((1.0, 60.0)),
+            Metric::StationsDrop | Metric::Capacity => Some((1.0, 100.0)),
         }
     }
 }
@@ -112,6 +140,68 @@ pub fn backlog(oldest_unsent_ms: Option<i64>, window_ms: i64, now_ms: i64) -> Op
     let oldest = oldest_unsent_ms?;
     let behind = now_ms - oldest;
     (behind > window_ms).then_some(Breach { since_ms: oldest + window_ms, value: behind as f64 / 60_000.0 })
+}
+
+/// Samples needed in each part of a trend rule's window.
+pub const MIN_TREND_SAMPLES: usize = 2;
+
+/// The newest part of a trend rule's window: its last eighth.
+pub fn recent_ms(window_ms: i64) -> i64 {
+    (window_ms / 8).max(1)
+}
+
+fn median(mut v: Vec<i64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] as f64 } else { (v[n / 2 - 1] + v[n / 2]) as f64 / 2.0 })
+}
+
+/// The usual value (median of the window's first half) and the recent one
+/// (median of its last eighth), with when the recent part's first sample
+/// was taken; `None` without [`MIN_TREND_SAMPLES`] in each.
+pub fn trend(samples: &[(i64, i64)], window_ms: i64, now_ms: i64) -> Option<(f64, f64, i64)> {
+    let start = now_ms - window_ms;
+    let usual: Vec<i64> =
+        samples.iter().filter(|(t, _)| *t > start && *t <= start + window_ms / 2).map(|(_, v)| *v).collect();
+    let recent_from = now_ms - recent_ms(window_ms);
+    let recent: Vec<(i64, i64)> = samples.iter().filter(|(t, _)| *t > recent_from && *t <= now_ms).copied().collect();
+    if usual.len() < MIN_TREND_SAMPLES || recent.len() < MIN_TREND_SAMPLES {
+        return None;
+    }
+    let since = recent.iter().map(|(t, _)| *t).min()?;
+    Some((median(usual)?, median(recent.into_iter().map(|(_, v)| v).collect())?, since))
+}
+
+/// Signal fell by more than `threshold_db`: the breach's value is the drop (dB).
+pub fn signal_drop(samples: &[(i64, i64)], threshold_db: f64, window_ms: i64, now_ms: i64) -> Option<Breach> {
+    let (usual, recent, since) = trend(samples, window_ms, now_ms)?;
+    let drop = usual - recent;
+    (drop > threshold_db).then_some(Breach { since_ms: since, value: drop })
+}
+
+/// A count fell by more than `threshold_pct` % of its usual value: the
+/// breach's value is the share lost (%). A usual count of zero never fires.
+pub fn count_drop(samples: &[(i64, i64)], threshold_pct: f64, window_ms: i64, now_ms: i64) -> Option<Breach> {
+    let (usual, recent, since) = trend(samples, window_ms, now_ms)?;
+    if usual <= 0.0 {
+        return None;
+    }
+    let lost = (usual - recent) * 100.0 / usual;
+    (lost > threshold_pct).then_some(Breach { since_ms: since, value: lost })
+}
+
+/// Capacity below `threshold_pct` % of its usual value: the breach's value
+/// is the recent capacity as a share of the usual one (%).
+pub fn capacity(samples: &[(i64, i64)], threshold_pct: f64, window_ms: i64, now_ms: i64) -> Option<Breach> {
+    let (usual, recent, since) = trend(samples, window_ms, now_ms)?;
+    if usual <= 0.0 {
+        return None;
+    }
+    let share = recent * 100.0 / usual;
+    (share < threshold_pct).then_some(Breach { since_ms: since, value: share })
 }
 
 /// What to do about one rule and subject after an evaluation.
@@ -178,6 +268,28 @@ mod tests {
     }
 
     #[test]
+    fn trends_compare_the_last_eighth_with_the_first_half() {
+        const H: i64 = 60 * MIN;
+        // A week of hourly samples at -60, the last 12 hours at -70.
+        let week = 7 * 24 * H;
+        let s: Vec<(i64, i64)> = (1..=168).map(|h| (h * H, if h > 156 { -70 } else { -60 })).collect();
+        let b = signal_drop(&s, 6.0, week, 168 * H).unwrap();
+        assert_eq!((b.value, b.since_ms), (10.0, 148 * H), "recent part: the last 21 hours, median -70");
+        assert_eq!(signal_drop(&s, 10.0, week, 168 * H), None, "a drop of exactly the threshold is not more");
+        assert_eq!(signal_drop(&s[..1], 1.0, week, 168 * H), None, "too few samples");
+        // Stations: 20 usually, 12 now = 40 % lost.
+        let st: Vec<(i64, i64)> = (1..=16).map(|i| (i * MIN, if i > 14 { 12 } else { 20 })).collect();
+        assert_eq!(count_drop(&st, 30.0, 16 * MIN, 16 * MIN).map(|b| b.value), Some(40.0));
+        assert_eq!(count_drop(&st, 40.0, 16 * MIN, 16 * MIN), None);
+        let none: Vec<(i64, i64)> = (1..=16).map(|i| (i * MIN, 0)).collect();
+        assert_eq!(count_drop(&none, 1.0, 16 * MIN, 16 * MIN), None, "an AP with no stations loses none");
+        // Capacity: 1,000 Mbit/s usually, 100 now = 10 %.
+        let cap: Vec<(i64, i64)> = (1..=16).map(|i| (i * MIN, if i > 14 { 100_000 } else { 1_000_000 })).collect();
+        assert_eq!(capacity(&cap, 50.0, 16 * MIN, 16 * MIN).map(|b| b.value), Some(10.0));
+        assert_eq!(capacity(&cap, 10.0, 16 * MIN, 16 * MIN), None, "at the share is not below it");
+    }
+
+    #[test]
     fn metric_names_round_trip() {
         for m in Metric::ALL {
             assert_eq!(Metric::parse(m.as_str()), Some(m));
@@ -228,6 +340,40 @@ mod tests {
             if let Some(b) = got {
                 prop_assert!((b.value - pct).abs() < 1e-9);
             }
+        }
+
+        /// A signal-drop breach is exactly "the recent median is more than
+        /// the threshold below the usual median", and only samples inside
+        /// the window's two parts matter.
+        #[test]
+        fn signal_drop_matches_its_medians(
+            vals in proptest::collection::vec(-95i64..-40, 0..64),
+            noise in proptest::collection::vec(-200i64..200, 0..8),
+            threshold in 1i64..30,
+        ) {
+            let window = 64 * MIN;
+            let now = 64 * MIN;
+            let s: Vec<(i64, i64)> = vals.iter().enumerate().map(|(i, v)| (i as i64 * MIN + 1, *v)).collect();
+            // Samples between the two parts, or before the window, change nothing.
+            let with_noise: Vec<(i64, i64)> = {
+                let mut w = s.clone();
+                for (k, n) in noise.iter().enumerate() {
+                    w.push((33 * MIN + 1 + k as i64, *n));
+                }
+                w.push((-5 * MIN, 500));
+                w.sort();
+                w
+            };
+            let usual: Vec<i64> = s.iter().filter(|(t, _)| *t > 0 && *t <= 32 * MIN).map(|(_, v)| *v).collect();
+            let recent: Vec<i64> = s.iter().filter(|(t, _)| *t > 56 * MIN).map(|(_, v)| *v).collect();
+            let want = match (median(usual.clone()), median(recent.clone())) {
+                (Some(u), Some(r)) if usual.len() >= MIN_TREND_SAMPLES && recent.len() >= MIN_TREND_SAMPLES => {
+                    (u - r > threshold as f64).then_some(u - r)
+                }
+                _ => None,
+            };
+            prop_assert_eq!(signal_drop(&s, threshold as f64, window, now).map(|b| b.value), want);
+            prop_assert_eq!(signal_drop(&with_noise, threshold as f64, window, now).map(|b| b.value), want);
         }
 
         /// Alerts go out once per firing: over any sequence of evaluations,

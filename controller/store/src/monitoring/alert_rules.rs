@@ -163,7 +163,25 @@ impl Rule {
             Metric::Signal => format!("signal below {} dBm for {} min", self.threshold, self.window_mins),
             Metric::Loss => format!("ping loss above {} % over {} min", self.threshold, self.window_mins),
             Metric::Backlog => format!("an agent's unsent samples older than {} min", self.window_mins),
+            Metric::SignalDrop => {
+                format!("signal more than {} dB weaker than usual over {}", self.threshold, span(self.window_mins))
+            }
+            Metric::StationsDrop => {
+                format!("stations more than {} % fewer than usual over {}", self.threshold, span(self.window_mins))
+            }
+            Metric::Capacity => {
+                format!("capacity below {} % of usual over {}", self.threshold, span(self.window_mins))
+            }
         }
+    }
+}
+
+/// "90 min", "3 h", "7 days".
+fn span(mins: i64) -> String {
+    match mins {
+        m if m % 1440 == 0 => format!("{} day{}", m / 1440, if m == 1440 { "" } else { "s" }),
+        m if m % 60 == 0 && m > 60 => format!("{} h", m / 60),
+        m => format!("{m} min"),
     }
 }
 
@@ -193,9 +211,10 @@ pub fn parse_rule(r: &NewRule) -> Result<(String, Metric, f64, i64, Option<i64>)
             _ => return Err(StoreError::invalid("threshold", format!("a number from {lo} to {hi}"))),
         },
     };
+    let (lo, hi) = metric.window_range();
     let window = match r.window_mins.trim().parse::<i64>() {
-        Ok(v) if (1..=1440).contains(&v) => v,
-        _ => return Err(StoreError::invalid("window_mins", "whole minutes from 1 to 1440")),
+        Ok(v) if (lo..=hi).contains(&v) => v,
+        _ => return Err(StoreError::invalid("window_mins", format!("whole minutes from {lo} to {hi}"))),
     };
     let site = match r.site_id.trim() {
         "" => None,

@@ -13,6 +13,7 @@ pub mod alert_rules;
 pub mod availability;
 pub mod edits;
 pub mod inventory;
+pub mod links;
 pub mod outages;
 pub mod probing;
 pub mod uplinks;
@@ -499,6 +500,9 @@ const KIND_IFRATE: i64 = 4;
 const KIND_DISCARDED: i64 = 6;
 /// Inventory record (applied to `inventory`).
 const KIND_INVENTORY: i64 = 5;
+/// A device's own radio link (figures in `link_samples`): `value` = signal
+/// dBm. Station-table rows of link samples are stored as [`KIND_STATION`].
+const KIND_LINK: i64 = 7;
 
 fn snmp_outcome_code(o: SnmpOutcome) -> i64 {
     match o {
@@ -596,6 +600,31 @@ pub async fn store_samples(
             SampleBody::Inventory(rec) => {
                 (KIND_INVENTORY, inventory::apply_record(&mut tx, site_id, rec, s.ts_ms).await?, None, None)
             }
+            SampleBody::Link(l) => match l.station {
+                Some(mac) => {
+                    let st = mast_shared::StationSample {
+                        ap: l.device,
+                        mac,
+                        signal_dbm: l.metrics.signal_dbm,
+                        quality_pct: l.metrics.quality_pct,
+                        tx_rate_kbps: l.metrics.tx_rate_kbps,
+                        rx_rate_kbps: l.metrics.rx_rate_kbps,
+                        distance_m: l.metrics.distance_m,
+                    };
+                    (
+                        KIND_STATION,
+                        inventory::station_seen(&mut tx, site_id, &st, s.ts_ms).await?,
+                        None,
+                        l.metrics.signal_dbm.map(i64::from),
+                    )
+                }
+                None => (
+                    KIND_LINK,
+                    Some(cached_device(&mut tx, device_ids, site_id, l.device).await?),
+                    None,
+                    l.metrics.signal_dbm.map(i64::from),
+                ),
+            },
         };
         let res = sqlx::query(
             "INSERT INTO samples (agent_id, boot_epoch, seq, kind, device_id, ts_ms, rtt_us, value) \
@@ -648,6 +677,21 @@ pub async fn store_samples(
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+        }
+        if let (SampleBody::Link(l), Some(id)) = (&s.body, device_id) {
+            let via = match l.station {
+                Some(_) => {
+                    // The signal the AP reports is the one staff know a CPE by.
+                    sqlx::query("UPDATE devices SET signal_dbm = $1 WHERE id = $2")
+                        .bind(l.metrics.signal_dbm.map(i64::from))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    Some(cached_device(&mut tx, device_ids, site_id, l.device).await?)
+                }
+                None => None,
+            };
+            links::record(&mut tx, id, via, l, s.ts_ms).await?;
         }
         if let (SampleBody::IfRate(r), Some(id)) = (&s.body, device_id) {
             sqlx::query(
