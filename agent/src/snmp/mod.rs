@@ -307,8 +307,15 @@ mod tests {
             ("profiles/mod.rs", include_str!("profiles/mod.rs")),
             ("profiles/mib2.rs", include_str!("profiles/mib2.rs")),
             ("profiles/ubiquiti.rs", include_str!("profiles/ubiquiti.rs")),
+            ("profiles/airfiber.rs", include_str!("profiles/airfiber.rs")),
+            ("profiles/afltu.rs", include_str!("profiles/afltu.rs")),
+            ("profiles/af60.rs", include_str!("profiles/af60.rs")),
+            ("profiles/unifi.rs", include_str!("profiles/unifi.rs")),
+            ("profiles/edgemax.rs", include_str!("profiles/edgemax.rs")),
             ("profiles/mikrotik.rs", include_str!("profiles/mikrotik.rs")),
             ("profiles/cambium.rs", include_str!("profiles/cambium.rs")),
+            ("profiles/mimosa.rs", include_str!("profiles/mimosa.rs")),
+            ("profiles/siklu.rs", include_str!("profiles/siklu.rs")),
         ];
         for (name, src) in cores {
             let code = src.split("#[cfg(test)]").next().unwrap();

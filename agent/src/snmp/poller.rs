@@ -451,10 +451,14 @@ async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -
     let ifs = ctx.walk(mib2::IF_TABLE, h_if);
     let ifx = ctx.walk(mib2::IFX_TABLE, h_ifx);
     let stations = async {
-        match profile.stations {
-            Some(t) => ctx.walk(&profiles::table_columns(t), h_sta).await,
-            None => (Rows::new(), None),
+        // One walk per station table, in turn; the hint is the first table's.
+        let (mut all, mut first_err) = (Vec::with_capacity(profile.stations.len()), None);
+        for (i, t) in profile.stations.iter().enumerate() {
+            let (rows, err) = ctx.walk(&profiles::table_columns(t), if i == 0 { h_sta } else { None }).await;
+            all.push(rows);
+            first_err = first_err.or(err);
         }
+        (all, first_err)
     };
     let radios = async {
         match profile.radios {
@@ -509,9 +513,12 @@ async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -
         }
     }
     for (name, rows) in
-        [("if", &if_rows), ("ifx", &ifx_rows), ("sta", &sta_rows), ("arp", &arp_rows), ("bridge", &br_rows)]
+        [("if", &if_rows), ("ifx", &ifx_rows), ("arp", &arp_rows), ("bridge", &br_rows)]
     {
         state.rows.insert(name, rows.len());
+    }
+    if let Some(first) = sta_rows.first() {
+        state.rows.insert("sta", first.len());
     }
 
     let info = (profile.identify)(&sys, &vdata);
@@ -542,7 +549,7 @@ async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -
         state.counters = counters_now;
     }
 
-    let mut stations = profile.stations.map(|t| profiles::decode_stations(t, &sta_rows)).unwrap_or_default();
+    let mut stations = profiles::decode_station_tables(profile.stations, &sta_rows);
     let mut radios = profile.radios.map(|t| profiles::decode_radios(t, &radio_rows)).unwrap_or_default();
     let bridge = mib2::bridge(&br_rows);
     let mut id = identity::resolve(&identity::Seen {
@@ -551,11 +558,11 @@ async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -
         info: &info,
         entity: &identity::entity(&ent_rows),
         interfaces: &interfaces,
-        stations: profile.stations.map(|_| stations.len()),
+        stations: (!profile.stations.is_empty()).then_some(stations.len()),
         bridging: !bridge.is_empty(),
     });
     id.rebooted = rebooted;
-    profiles::complete_links(&mut radios, &mut stations, id.kind);
+    profiles::complete_links(&mut radios, &mut stations, id.kind, !profile.stations.is_empty());
     // A CPE or backhaul end whose radio names its AP or far end.
     let uplink_ap = info.uplink_ap.or_else(|| {
         matches!(id.kind, DeviceKind::Cpe | DeviceKind::Backhaul).then(|| radios.iter().find_map(|r| r.peer)).flatten()

@@ -16,9 +16,9 @@
 //! a radio interface (ifType 71 IEEE 802.11, 188 radio MAC) with no station
 //! table (CPE) > a bridge table on a non-router (switch) > sysServices.
 //!
-//! Base MAC (what Mast files the device under): the profile's wireless MAC
-//! > for a radio, its radio interface's MAC (what its AP's station table or
-//! its peer lists) > the first usable interface MAC.
+//! Base MAC (what Mast files the device under): the profile's wireless MAC >
+//! for a radio, its radio interface's MAC (what its AP's station table or its
+//! peer lists) > the first usable interface MAC.
 
 use super::{Profile, SysInfo, VendorInfo, mib2};
 use crate::snmp::value::{Value, usable_mac};
@@ -141,7 +141,7 @@ fn word_is_model(w: &str) -> bool {
         && w.chars().any(|c| c.is_ascii_digit())
         && w.chars().any(|c| c.is_ascii_alphabetic())
         && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_+./".contains(c))
-        && !w.starts_with(['v', 'V']).then(|| w[1..].starts_with(|c: char| c.is_ascii_digit())).unwrap_or(false)
+        && !(w.starts_with(['v', 'V']) && w[1..].starts_with(|c: char| c.is_ascii_digit()))
 }
 
 fn comma_field(d: &str, n: usize) -> Option<String> {
@@ -362,5 +362,22 @@ mod tests {
         assert_eq!(e.serial.as_deref(), Some("FOC1234X0AB"));
         assert_eq!((e.vendor.as_deref(), e.firmware.as_deref()), (Some("Cisco"), Some("2.4.1")));
         assert_eq!(entity(&Rows::new()), Entity::default());
+    }
+
+    #[test]
+    fn entity_switch_recording_is_identified_by_entity_mib() {
+        use crate::snmp::profiles::tests::{fixture, run};
+        let m = fixture("entity-switch");
+        let r = run(&mib2::PROFILE, &m);
+        assert!(generic_object_id(&super::super::tests::sys_of(&m).object_id), "net-snmp's sysObjectID names no vendor");
+        let id = &r.identity;
+        assert_eq!(id.vendor.as_deref(), Some("Digital China Networks Limited"), "entPhysicalMfgName");
+        assert_eq!(id.model.as_deref(), Some("DCRS-5980-28T-DC"), "entPhysicalModelName");
+        assert_eq!(id.serial.as_deref(), Some("GOSWE120F327000001"), "entPhysicalSerialNum");
+        assert_eq!(id.firmware.as_deref(), Some("7.0.3.1(B0232.0031)"), "entPhysicalSoftwareRev");
+        assert!(matches!(id.kind, DeviceKind::Switch | DeviceKind::Router), "{:?}", id.kind);
+        assert_eq!(id.kind, DeviceKind::Router, "sysServices 6 has the internet (routing) bit");
+        assert_eq!(id.base_mac, Some([0x00, 0x03, 0x0f, 0x61, 0x8d, 0x6f]));
+        assert_eq!(id.profile, "mib2");
     }
 }

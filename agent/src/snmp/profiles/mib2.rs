@@ -58,7 +58,7 @@ pub static PROFILE: Profile = Profile {
     scalars: &[],
     columns: &[],
     identify,
-    stations: None,
+    stations: &[],
     radios: None,
 };
 

@@ -3,11 +3,18 @@
 //! vendor is one new file here plus one line in [`REGISTRY`]. Everything in
 //! this module is pure: profiles see decoded varbinds, never a socket.
 
+pub mod af60;
+pub mod afltu;
+pub mod airfiber;
 pub mod cambium;
+pub mod edgemax;
 pub mod identity;
 pub mod mib2;
 pub mod mikrotik;
+pub mod mimosa;
+pub mod siklu;
 pub mod ubiquiti;
+pub mod unifi;
 
 use super::{Radio, Station};
 use super::value::Value;
@@ -17,7 +24,7 @@ use std::collections::HashMap;
 
 /// Profiles in match order; the first whose `matches` says yes wins. MIB-II
 /// is last and matches everything.
-pub static REGISTRY: &[&Profile] = &[&ubiquiti::PROFILE, &mikrotik::PROFILE, &cambium::PROFILE, &mib2::PROFILE];
+pub static REGISTRY: &[&Profile] = &[&airfiber::PROFILE, &afltu::PROFILE, &unifi::PROFILE, &af60::PROFILE, &edgemax::PROFILE, &ubiquiti::PROFILE, &mikrotik::PROFILE, &cambium::PROFILE, &mimosa::PROFILE, &siklu::PROFILE, &mib2::PROFILE];
 
 /// The system group as the device reported it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -137,6 +144,10 @@ pub enum Decode {
     /// A decimal number in text (e.g. `"130.0"` Mbit/s) scaled by `mul`;
     /// a trailing unit (`"-61 dBm"`) is ignored.
     DecimalText { mul: i64 },
+    /// Like [`Decode::Int`], but `0` means "not reported" (MikroTik's
+    /// `mtxrWlRtabSignalToNoise`: "if value does not exist it is indicated
+    /// with 0").
+    IntNonZero { mul: i64, div: i64 },
     /// An enumerated integer mapped to a number (e.g. a channel-width code
     /// to MHz); codes not listed are unknown.
     Lookup(&'static [(i64, i64)]),
@@ -175,8 +186,10 @@ pub struct Profile {
     pub columns: &'static [&'static [u32]],
     /// Model, firmware, serial, kind, radio MAC, uplink AP.
     pub identify: fn(&SysInfo, &VendorData) -> VendorInfo,
-    /// Associated stations (an AP's CPEs; a CPE lists its AP).
-    pub stations: Option<&'static LinkTable>,
+    /// Associated stations (an AP's CPEs; a CPE lists its AP): each table
+    /// is walked and the rows of all of them are merged (a vendor with two
+    /// wireless stacks lists one table per stack). Empty: no station table.
+    pub stations: &'static [&'static LinkTable],
     /// The device's own radio(s) and their link health.
     pub radios: Option<&'static LinkTable>,
 }
@@ -200,6 +213,9 @@ pub fn under(sys: &SysInfo, prefix: &[u32]) -> bool {
 fn scaled(v: &Value, dec: Decode) -> Option<i64> {
     match dec {
         Decode::Int { mul, div } if div != 0 => v.as_i64()?.checked_mul(mul).map(|x| x / div),
+        Decode::IntNonZero { mul, div } if div != 0 => {
+            v.as_i64().filter(|x| *x != 0)?.checked_mul(mul).map(|x| x / div)
+        }
         Decode::DecimalText { mul } => {
             let t = v.as_text()?;
             let f: f64 = t.split_whitespace().next()?.parse().ok()?;
@@ -273,11 +289,7 @@ pub fn decode_stations(table: &LinkTable, rows: &Rows) -> Vec<Station> {
                 continue;
             }
             match col.field {
-                Field::Mac => {
-                    if mac.is_none() {
-                        mac = v.as_mac();
-                    }
-                }
+                Field::Mac if mac.is_none() => mac = v.as_mac(),
                 Field::Ip => st.ip = v.as_ip().filter(|ip| !ip.is_unspecified()),
                 Field::Name => st.name = v.as_text().filter(|t| !t.is_empty()),
                 _ => {}
@@ -288,6 +300,12 @@ pub fn decode_stations(table: &LinkTable, rows: &Rows) -> Vec<Station> {
         out.push(st);
     }
     out
+}
+
+/// Decodes the walks of a profile's station tables (`rows[i]` is the walk
+/// of `tables[i]`) into one list, in table order (pure).
+pub fn decode_station_tables(tables: &[&LinkTable], rows: &[Rows]) -> Vec<Station> {
+    tables.iter().zip(rows).flat_map(|(t, r)| decode_stations(t, r)).collect()
 }
 
 /// Decodes the device's own radios (pure). Rows indexed `0` are scalars and
@@ -325,8 +343,13 @@ pub fn decode_radios(table: &LinkTable, rows: &Rows) -> Vec<Radio> {
 
 /// Figures derived where the device gives their parts (pure): SNR from
 /// signal and noise (a station row takes its radio's noise floor when it
-/// has none of its own); an AP radio's station count from its table.
-pub fn complete_links(radios: &mut [Radio], stations: &mut [Station], kind: DeviceKind) {
+/// has none of its own); an AP radio's station count from its table (an AP
+/// whose profile reads no radio figures gets radio 0 with just that count,
+/// so a sector that lost its customers is seen).
+pub fn complete_links(radios: &mut Vec<Radio>, stations: &mut [Station], kind: DeviceKind, has_table: bool) {
+    if kind == DeviceKind::AccessPoint && has_table && radios.is_empty() {
+        radios.push(Radio::default());
+    }
     let noise = radios.iter().find_map(|r| r.link.noise_dbm);
     for st in stations.iter_mut() {
         if st.link.noise_dbm.is_none() && kind == DeviceKind::AccessPoint {
@@ -452,7 +475,8 @@ pub(crate) mod tests {
         let scalars = p.scalars.iter().filter_map(|o| m.get(*o).map(|v| (o.to_vec(), v.clone()))).collect();
         let data = VendorData::from_walk(scalars, p.columns.len(), walk(m, p.columns));
         let info = (p.identify)(&sys, &data);
-        let mut stations = p.stations.map(|t| decode_stations(t, &walk(m, &table_columns(t)))).unwrap_or_default();
+        let sta_rows: Vec<Rows> = p.stations.iter().map(|t| walk(m, &table_columns(t))).collect();
+        let mut stations = decode_station_tables(p.stations, &sta_rows);
         let mut radios = p.radios.map(|t| decode_radios(t, &walk(m, &table_columns(t)))).unwrap_or_default();
         let ifs: Vec<crate::snmp::Interface> =
             mib2::interfaces(&walk(m, mib2::IF_TABLE), &walk(m, mib2::IFX_TABLE)).into_iter().map(|x| x.0).collect();
@@ -464,10 +488,10 @@ pub(crate) mod tests {
             info: &info,
             entity: &entity,
             interfaces: &ifs,
-            stations: p.stations.map(|_| stations.len()),
+            stations: (!p.stations.is_empty()).then_some(stations.len()),
             bridging,
         });
-        complete_links(&mut radios, &mut stations, identity.kind);
+        complete_links(&mut radios, &mut stations, identity.kind, !p.stations.is_empty());
         Run { info, identity, stations, radios }
     }
 
@@ -567,9 +591,16 @@ pub(crate) mod tests {
     fn links_are_completed_from_their_parts() {
         let mut radios = vec![Radio { link: LinkMetrics { noise_dbm: Some(-92), ..Default::default() }, ..Default::default() }];
         let mut st = vec![Station { mac: [2, 0, 0, 0, 0, 1], link: LinkMetrics { signal_dbm: Some(-60), ..Default::default() }, ..Default::default() }];
-        complete_links(&mut radios, &mut st, DeviceKind::AccessPoint);
+        complete_links(&mut radios, &mut st, DeviceKind::AccessPoint, true);
         assert_eq!((st[0].link.noise_dbm, st[0].link.snr_db), (Some(-92), Some(32)));
         assert_eq!(radios[0].link.stations, Some(1));
         assert_eq!(radios[0].link.snr_db, None, "no signal on the AP radio itself");
+        let mut none = Vec::new();
+        complete_links(&mut none, &mut [], DeviceKind::AccessPoint, true);
+        assert_eq!(none.len(), 1, "an AP without radio figures still reports its station count");
+        assert_eq!(none[0].link.stations, Some(0));
+        let mut cpe = Vec::new();
+        complete_links(&mut cpe, &mut [], DeviceKind::Cpe, true);
+        assert!(cpe.is_empty());
     }
 }
