@@ -134,6 +134,23 @@ async fn the_demo_shows_radios_customers_an_outage_and_its_notices() -> anyhow::
         devs.iter().filter(|d| d["kind"] == "ap").filter_map(|d| d["vendor"].as_str()).collect();
     assert_eq!(vendors, BTreeSet::from(["Cambium Networks", "MikroTik", "Ubiquiti"]), "{devs:?}");
 
+    // Link health: the airMAX AP's sector (frequency, noise, its six
+    // stations) and its stations' figures, weakest first.
+    let airmax = devs.iter().find(|d| d["kind"] == "ap" && d["vendor"] == "Ubiquiti").expect("an airMAX AP");
+    let links = wait_for("the airMAX AP's link figures", 60, async || {
+        let v = api(&p, &format!("api/v1/devices/{}/links", airmax["id"])).await.ok()?;
+        let radio = v["links"].as_array()?.iter().find(|l| l["role"] == 1)?.clone();
+        (radio["stations"] == 6 && v["stations"].as_array()?.len() == 6).then_some(v)
+    })
+    .await?;
+    let radio = links["links"].as_array().unwrap().iter().find(|l| l["role"] == 1).unwrap();
+    assert!(radio["frequency_mhz"].as_i64().is_some_and(|f| f > 5_000), "{links}");
+    assert!(radio["noise_dbm"].as_i64().is_some_and(|n| (-100..-85).contains(&n)), "{links}");
+    let signals: Vec<i64> =
+        links["stations"].as_array().unwrap().iter().filter_map(|s| s["link"]["signal_dbm"].as_i64()).collect();
+    assert!(signals.windows(2).all(|w| w[0] <= w[1]), "weakest first: {signals:?}");
+    assert!(links["stations"][0]["link"]["snr_db"].as_i64().is_some(), "{links}");
+
     // Customers sit on CPEs the agents really see.
     let macs: HashMap<String, Value> =
         devs.iter().filter_map(|d| Some((d["mac"].as_str()?.to_string(), d.clone()))).collect();

@@ -8,8 +8,10 @@
 //! customer radios (CPEs) in its station table whose signal drifts slowly.
 //! Every object served is one the agent's profile reads, at the OID, type
 //! and unit its vendor's MIB gives (see `agent/src/snmp/profiles/`):
-//! - airMAX: UBNT-AirMAX-MIB `ubntRadioMode`, `ubntWlStatApMac`,
-//!   `ubntStaTable` (name, signal dBm, distance m, CCQ %, last IP, rates
+//! - airMAX: UBNT-AirMAX-MIB `ubntRadioMode`, `ubntRadioFreq`,
+//!   `ubntRadioTxPower`, `ubntWlStatApMac`, noise floor, channel width and
+//!   station count, `ubntAirMaxAirtime`, `ubntStaTable` (name, signal dBm,
+//!   noise dBm, distance m, CCQ %, last IP, rates kbit/s, CINR dB, capacity
 //!   kbit/s) and IEEE 802.11 MIB product name/version;
 //! - MikroTik: MIKROTIK-MIB `mtxrBoardName`, `mtxrLicVersion`,
 //!   `mtxrSerialNumber`, `mtxrWlApBssid`, `mtxrWlRtabTable` (strength dBm,
@@ -287,7 +289,17 @@ impl Ap {
         m.insert(arcs(&[1, 2, 840, 10036, 3, 1, 2, 1, 3], &[WLAN_IF]), text("Rocket 5AC Prism"));
         m.insert(arcs(&[1, 2, 840, 10036, 3, 1, 2, 1, 4], &[WLAN_IF]), text("XC.qca955x.v8.7.11.46972.220614.0420"));
         m.insert(arcs(UBNT, &[1, 1, 2, 1]), Val::Int(2)); // ubntRadioMode: ap(2)
+        // The sector's radio: ubntRadioFreq (MHz), ubntRadioTxPower (dBm);
+        // ubntWlStatNoiseFloor (dBm), ChanWidth (MHz), StaCount; airtime
+        // (ubntAirMaxAirtime, % x 10).
+        let noise = -95 + (2.0 * wobble(seed_of(&self.wl_mac), t, 1_800_000)).round() as i64;
+        m.insert(arcs(UBNT, &[1, 1, 4, 1]), Val::Int(5_660 + 20 * i64::from(self.wl_mac[4])));
+        m.insert(arcs(UBNT, &[1, 1, 6, 1]), Val::Int(24));
         m.insert(arcs(UBNT, &[5, 1, 4, 1]), Val::Str(self.wl_mac.to_vec())); // ubntWlStatApMac
+        m.insert(arcs(UBNT, &[5, 1, 8, 1]), Val::Int(noise));
+        m.insert(arcs(UBNT, &[5, 1, 14, 1]), Val::Int(40));
+        m.insert(arcs(UBNT, &[5, 1, 15, 1]), Val::Int(self.cpes.len() as i64));
+        m.insert(arcs(UBNT, &[6, 1, 7, 1]), Val::Int(300 + (120.0 * wobble(seed_of(&self.eth_mac), t, 900_000)) as i64));
         for c in &self.cpes {
             let idx = |col: u32| {
                 let mut v = arcs(UBNT, &[7, 1, col, 1]);
@@ -301,6 +313,11 @@ impl Ap {
             m.insert(idx(10), Val::Ip(c.ip.octets()));
             m.insert(idx(11), Val::Int(c.rate_kbps(t).into()));
             m.insert(idx(12), Val::Int((c.rate_kbps(t) * 4 / 5).into()));
+            // ubntStaNoiseFloor, ubntStaLocalCINR (dB), tx/rx capacity (kbit/s).
+            m.insert(idx(4), Val::Int(noise));
+            m.insert(idx(16), Val::Int(i64::from(c.signal_at(t)) - noise));
+            m.insert(idx(17), Val::Int((c.rate_kbps(t) * 7 / 10).into()));
+            m.insert(idx(18), Val::Int((c.rate_kbps(t) * 6 / 10).into()));
         }
     }
 

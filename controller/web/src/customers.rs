@@ -316,6 +316,8 @@ struct CustomerView<'a> {
     device_rows: Markup,
     /// The last 30 days' availability line (radios seen only).
     availability: Markup,
+    /// The radios' link health (from `links::customer_links`).
+    radio_links: Markup,
     /// The billing section, from `billing::staff_section` (still a string).
     billing: maud::Markup,
     tickets: &'a [Ticket],
@@ -366,6 +368,7 @@ fn customer_body(c: &Caller, v: &CustomerView<'_>) -> Markup {
             } @else {
                 (v.availability)
                 (v.device_rows)
+                (v.radio_links)
             }
         }
         (v.billing)
@@ -410,6 +413,13 @@ async fn customer_response(c: &Caller, st: &AppState, id: i64, status: StatusCod
     let now = crate::db::now_ms();
     let devices = crate::monitoring::customer_devices(&st.db, id).await?;
     let device_rows = if devices.is_empty() { Markup::default() } else { super::network::device_rows(&devices, now) };
+    let mut links = Vec::new();
+    for d in &devices {
+        for l in crate::monitoring::links::of_device(&st.db, d.id).await? {
+            links.push((d.label().to_string(), l));
+        }
+    }
+    let radio_links = if links.is_empty() { Markup::default() } else { super::links::customer_links(&links, now) };
     let availability = if devices.is_empty() {
         Markup::default()
     } else {
@@ -431,6 +441,7 @@ async fn customer_response(c: &Caller, st: &AppState, id: i64, status: StatusCod
         devices: &devices,
         device_rows,
         availability,
+        radio_links,
         billing,
         tickets: &tickets,
         portal_login,
@@ -634,6 +645,7 @@ pub(crate) mod tests {
             devices: &[],
             device_rows: Markup::default(),
             availability: Markup::default(),
+            radio_links: Markup::default(),
             billing: maud::Markup::default(),
             tickets: std::slice::from_ref(&t),
             portal_login: Some(Some(HOSTILE.into())),

@@ -179,6 +179,42 @@ pub(crate) fn stations_table(stations: &[StationLink], now: i64) -> Markup {
     t.render()
 }
 
+/// A customer's radios and their links: one row per link (its row in its
+/// AP's station table, its own radio), for the customer page.
+pub(crate) fn customer_links(links: &[(String, Link)], now: i64) -> Markup {
+    let mut t = Table::new("No link figures yet.")
+        .col("Radio")
+        .col("Seen by")
+        .num_col("Signal")
+        .num_col("Chains")
+        .num_col("SNR")
+        .num_col("Quality")
+        .num_col("Rate tx / rx")
+        .num_col("Capacity tx / rx")
+        .num_col("Distance")
+        .col("Polled");
+    for (label, l) in links {
+        t.push(vec![
+            html! { a href={ "/devices/" (l.device_id) "#link-health" } { (label) } },
+            html! {
+                @match (l.role, l.via_device_id) {
+                    (0, Some(ap)) => { "its AP (" a href={ "/devices/" (ap) } { "device " (ap) } ")" },
+                    _ => { "itself, radio " (l.radio) },
+                }
+            },
+            html! { (opt(l.signal_dbm, " dBm")) },
+            html! { (opt(l.chain_imbalance_db(), " dB apart")) },
+            html! { (opt(l.snr_db, " dB")) },
+            html! { (opt(l.quality_pct, " %")) },
+            html! { (pair(l.tx_rate_kbps, l.rx_rate_kbps)) },
+            html! { (pair(l.tx_capacity_kbps, l.rx_capacity_kbps)) },
+            html! { (opt(l.distance_m, " m")) },
+            html! { (ago(now, Some(l.ts_ms))) },
+        ]);
+    }
+    html! { h3 { "Radio link" } (t.render()) }
+}
+
 /// `GET /devices/{id}/link.json`: the link chart's data (see mast.js).
 pub async fn link_json(
     State(st): State<AppState>,

@@ -3,6 +3,7 @@
 //! sysDescr, an inventory record) or from staff (site and customer names).
 
 use super::*;
+use crate::monitoring::links::{Link, StationLink};
 use crate::monitoring::inventory::Source;
 use crate::monitoring::{DeviceKind, SnmpStatus};
 
@@ -230,6 +231,8 @@ fn device_page_escapes_what_devices_report() {
             old_value: Some(HOSTILE.into()),
             new_value: None,
         }],
+        links: vec![],
+        stations: vec![],
         range: "day",
     };
     let s = safe(&render_device(&p, 2_000));
@@ -259,6 +262,63 @@ fn device_page_escapes_what_devices_report() {
     // No signal: no signal chart.
     let p = DevicePage { device: DeviceView { signal_dbm: None, ..device(7, DeviceStatus::Up) }, ..p };
     assert!(!render_device(&p, 0).into_string().contains("signal.json"));
+    // An AP with its own radio and a station: figures shown, what the
+    // device reported (modulation, names) escaped, the link chart drawn.
+    let radio = Link {
+        device_id: 7,
+        role: 1,
+        radio: 1,
+        ts_ms: 1_000,
+        via_device_id: None,
+        peer_mac: None,
+        signal_dbm: None,
+        chain0_dbm: None,
+        chain1_dbm: None,
+        remote_signal_dbm: None,
+        noise_dbm: Some(-95),
+        snr_db: None,
+        quality_pct: None,
+        airtime_pct: Some(41),
+        tx_rate_kbps: None,
+        rx_rate_kbps: None,
+        tx_capacity_kbps: None,
+        rx_capacity_kbps: None,
+        modulation: Some(HOSTILE.into()),
+        distance_m: None,
+        frequency_mhz: Some(5_660),
+        width_mhz: Some(40),
+        tx_power_dbm: None,
+        stations: Some(1),
+    };
+    let sta = StationLink {
+        link: Link {
+            device_id: 8,
+            role: 0,
+            via_device_id: Some(7),
+            signal_dbm: Some(-77),
+            chain0_dbm: Some(-75),
+            chain1_dbm: Some(-84),
+            noise_dbm: None,
+            airtime_pct: None,
+            modulation: None,
+            frequency_mhz: None,
+            width_mhz: None,
+            stations: None,
+            ..radio.clone()
+        },
+        name: Some(HOSTILE.into()),
+        addr: "10.0.0.8".into(),
+        mac: Some("24:a4:3c:00:00:08".into()),
+        site_id: 1,
+        change_7d_db: Some(-9.0),
+    };
+    let p = DevicePage { links: vec![radio], stations: vec![sta], ..p };
+    let s = safe(&render_device(&p, 2_000));
+    assert!(s.contains("Link health") && s.contains("5660 MHz, 40 MHz wide") && s.contains("-95 dBm"), "{s}");
+    assert!(s.contains("Stations (1), weakest first") && s.contains("-77 dBm") && s.contains("9 dB"), "{s}");
+    assert!(s.contains(r#"<span class="bad">-9 dB</span>"#), "a weakening link stands out: {s}");
+    assert!(s.contains(r#"data-src="/devices/7/link.json?range=day""#), "{s}");
+    assert!(!s.contains("signal.json"), "the link chart replaces the signal chart");
 }
 
 #[test]
