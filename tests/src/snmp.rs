@@ -25,7 +25,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The recordings in `tests/fixtures/snmp/`, by file stem.
-pub const FIXTURES: &[&str] = &["ubiquiti-m5", "ubiquiti-ap", "ubiquiti-ac-sta", "airfiber", "afltu-ap", "afltu-cpe", "af60", "unifi", "edgeswitch", "edgerouter", "mikrotik", "mikrotik-wifiwave2", "mikrotik-station", "cambium-epmp", "cambium-epmp-sm", "mimosa-b5c", "siklu-eh", "switch", "entity-switch"];
+pub const FIXTURES: &[&str] = &[
+    "ubiquiti-m5",
+    "ubiquiti-ap",
+    "ubiquiti-ac-sta",
+    "airfiber",
+    "airfiber-legacy-oid",
+    "afltu-ap",
+    "afltu-cpe",
+    "afxhd-generic-oid",
+    "af60",
+    "unifi",
+    "edgeswitch",
+    "edgerouter",
+    "mikrotik",
+    "mikrotik-wifiwave2",
+    "mikrotik-station",
+    "cambium-epmp",
+    "cambium-epmp-sm",
+    "canopy-ap",
+    "canopy-sm",
+    "mimosa-b5c",
+    "siklu-eh",
+    "switch",
+    "entity-switch",
+];
 
 /// Path of a recording under `tests/fixtures/snmp/`; `name` may omit `.snmprec`.
 pub fn fixture(name: &str) -> PathBuf {

@@ -192,7 +192,11 @@ fn net_snmp_v2c_and_v3() {
     let v2 = only(&json).clone();
     let check = |s: &Value| {
         assert_eq!(s["outcome"], "Ok", "{s}");
-        assert_eq!(s["identity"]["vendor"], "net-snmp");
+        // A generic sysObjectID names no vendor; the profile probe finds no
+        // vendor's OID on a plain host: MIB-II.
+        assert_eq!(s["identity"]["vendor"], Value::Null, "{s}");
+        assert_eq!(s["identity"]["profile"], "mib2", "{s}");
+        assert_eq!(s["error"], Value::Null, "the profile probe is answered: {s}");
         assert_eq!(s["identity"]["sys_descr"], mast_tests::snmp::SNMPD_SYS_DESCR);
         assert!(s["identity"]["sys_object_id"].as_str().unwrap().starts_with("1.3.6.1.4.1.8072."), "{s}");
         let names = strs(&s["interfaces"], "name");
@@ -310,6 +314,44 @@ async fn identify_for_discovery() {
     assert_eq!(e, mast_agent::snmp::SnmpError::Timeout);
     assert!(t.elapsed() < Duration::from_millis(900), "{:?}", t.elapsed());
     assert_eq!(silent.requests(), 1, "no retry in a sweep");
+}
+
+/// Devices whose system group is ambiguous (the AF11's old Ubiquiti OID,
+/// the AF-5XHD's net-snmp OID) reach their profile by the profile probe,
+/// in a poll and in the discovery sweep's `identify`; the probe is kept
+/// per device and sysObjectID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_system_groups_are_probed() {
+    use mast_agent::snmp::{PollOptions, Poller};
+    use mast_shared::msg::{DeviceKind, SnmpCredential};
+    let names = ["airfiber-legacy-oid", "afxhd-generic-oid", "ubiquiti-m5"];
+    let Some(sim) = sim(&names) else { return };
+    for (name, profile, kind) in [
+        ("airfiber-legacy-oid", "ubiquiti-airfiber", DeviceKind::Backhaul),
+        ("afxhd-generic-oid", "ubiquiti-ltu", DeviceKind::Backhaul),
+        ("ubiquiti-m5", "ubiquiti-airmax", DeviceKind::AccessPoint),
+    ] {
+        let cred = SnmpCredential::V2c { community: name.into() };
+        let id = mast_agent::snmp::identify(sim.addr(), &cred, Duration::from_secs(2)).await.unwrap();
+        assert_eq!((id.profile, id.vendor.as_deref()), (profile, Some("Ubiquiti")), "{name}: {id:?}");
+
+        let mut poller = Poller::new(PollOptions { timeout: Duration::from_secs(2), ..PollOptions::default() });
+        let targets = [(sim.addr(), cred)];
+        for round in 0..2 {
+            let polls = poller.poll_all(&targets).await;
+            let p = &polls[0];
+            let id = p.identity.as_ref().unwrap_or_else(|| panic!("{name}: {p:?}"));
+            assert_eq!((id.profile, id.kind), (profile, kind), "{name} round {round}");
+            assert_eq!(p.error, None, "{name} round {round}");
+            assert!(!p.radios.is_empty(), "{name}: the profile's tables were read");
+        }
+        let probed = poller.probed_object_id(&sim.addr()).map(|o| o.to_vec());
+        if name == "ubiquiti-m5" {
+            assert_eq!(probed, None, "its sysObjectID names its profile: no probe");
+        } else {
+            assert!(probed.is_some(), "{name}: the probe is kept");
+        }
+    }
 }
 
 /// `expected` is a subset of `actual`: every key of an expected object

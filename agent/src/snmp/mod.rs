@@ -314,6 +314,7 @@ mod tests {
             ("profiles/edgemax.rs", include_str!("profiles/edgemax.rs")),
             ("profiles/mikrotik.rs", include_str!("profiles/mikrotik.rs")),
             ("profiles/cambium.rs", include_str!("profiles/cambium.rs")),
+            ("profiles/canopy.rs", include_str!("profiles/canopy.rs")),
             ("profiles/mimosa.rs", include_str!("profiles/mimosa.rs")),
             ("profiles/siklu.rs", include_str!("profiles/siklu.rs")),
         ];

@@ -1,17 +1,20 @@
 //! Polling devices (the shell around the pure cores): one system GET, then
 //! the profile's identity data, interfaces, station table, ARP and bridge
-//! tables as concurrent walks sharing the device's two request slots.
+//! tables as concurrent walks sharing the device's two request slots. A
+//! device whose system group is [`profiles::ambiguous`] gets one more GET
+//! first, the profile probe ([`profiles::detect_oids`]), once per
+//! sysObjectID.
 
 use super::adapt::MaxReps;
 use super::codec::{ERR_AUTHORIZATION, ERR_TOO_BIG, Request, Response};
 use super::counters::{self, Reading, Uptime};
-use super::profiles::{self, SysInfo, VendorData, identity, mib2};
+use super::profiles::{self, Profile, SysInfo, VendorData, identity, mib2};
 use super::transport::{Engine, V3Session};
 use super::value::Value;
 use super::walk::{Rows, TableWalk};
 use super::{DevicePoll, ErrorCounts, PollOptions, SnmpError};
 use mast_shared::msg::{DeviceKind, SnmpCredential, SnmpOutcome};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -32,7 +35,16 @@ struct DeviceState {
     v3: Option<(SnmpCredential, V3Session)>,
     /// Errors since the device was first polled.
     totals: ErrorCounts,
+    /// For a device whose system group is [`profiles::ambiguous`]: the
+    /// sysObjectID it was probed with and which of [`profiles::detect_oids`]
+    /// it answered. The profile follows from them ([`profiles::find_detected`]),
+    /// so the device is probed once, and again only when its sysObjectID
+    /// changes (a failed probe is not kept: it is tried on the next poll).
+    detected: Option<(Vec<u32>, HashSet<Vec<u32>>)>,
 }
+
+/// At most this many OIDs in one GET of the profile probe.
+const DETECT_PER_GET: usize = 10;
 
 /// Polls devices and keeps per-device state (learned max-repetitions,
 /// previous counters and uptime, error totals) between polls.
@@ -125,6 +137,13 @@ impl Poller {
     /// The learned GETBULK max-repetitions of a device.
     pub fn max_repetitions(&self, target: &SocketAddr) -> Option<u32> {
         self.devices.get(target).map(|d| d.reps.get())
+    }
+
+    /// The sysObjectID a device's profile probe was made for and kept
+    /// (`None`: not probed, its system group named its profile, or the
+    /// probe failed).
+    pub fn probed_object_id(&self, target: &SocketAddr) -> Option<&[u32]> {
+        self.devices.get(target)?.detected.as_ref().map(|(oid, _)| oid.as_slice())
     }
 }
 
@@ -310,9 +329,46 @@ fn sys_info(vals: &HashMap<Vec<u32>, Value>) -> Result<SysInfo, SnmpError> {
     })
 }
 
+/// GETs [`profiles::detect_oids`] (at most [`DETECT_PER_GET`] per request,
+/// one request after another) and returns those the device has a value for.
+async fn probe_detect(ctx: &Ctx<'_>) -> Result<HashSet<Vec<u32>>, SnmpError> {
+    let oids = profiles::detect_oids();
+    let mut present = HashSet::new();
+    for chunk in oids.chunks(DETECT_PER_GET) {
+        present.extend(ctx.get(chunk).await?.into_keys());
+    }
+    Ok(present)
+}
+
+/// The profile for a device: by its system group, or, when that is
+/// [`profiles::ambiguous`], by probing (reusing `cache` when it was made for
+/// this sysObjectID, and filling it). A failed probe falls back to the
+/// system group's choice and is returned alongside it.
+async fn choose_profile(
+    ctx: &Ctx<'_>,
+    sys: &SysInfo,
+    cache: &mut Option<(Vec<u32>, HashSet<Vec<u32>>)>,
+) -> (&'static Profile, Option<SnmpError>) {
+    if !profiles::ambiguous(sys) {
+        return (profiles::find(sys), None);
+    }
+    if let Some((_, present)) = cache.as_ref().filter(|(oid, _)| *oid == sys.object_id) {
+        return (profiles::find_detected(sys, present), None);
+    }
+    match probe_detect(ctx).await {
+        Ok(present) => {
+            let p = profiles::find_detected(sys, &present);
+            debug!(target = %ctx.peer, profile = p.name, "profile chosen by probe");
+            *cache = Some((sys.object_id.clone(), present));
+            (p, None)
+        }
+        Err(e) => (profiles::find(sys), Some(e)),
+    }
+}
 
 /// A cheap system-group GET (no retries) for discovery sweeps: is there an
-/// SNMP agent answering to this credential, and who is it?
+/// SNMP agent answering to this credential, and who is it? A device whose
+/// system group is [`profiles::ambiguous`] also gets the profile probe.
 pub async fn identify(
     target: SocketAddr,
     cred: &SnmpCredential,
@@ -344,7 +400,7 @@ pub async fn identify(
         deadline: Instant::now() + timeout * 2,
     };
     let sys = sys_info(&ctx.get(mib2::SYSTEM).await?)?;
-    let profile = profiles::find(&sys);
+    let (profile, _) = choose_profile(&ctx, &sys, &mut None).await;
     let info = (profile.identify)(&sys, &VendorData::default());
     Ok(identity::resolve(&identity::Seen {
         sys: &sys,
@@ -435,7 +491,7 @@ async fn poll_inner(
 async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -> Result<DevicePoll, SnmpError> {
     let sys = sys_info(&ctx.get(mib2::SYSTEM).await?)?;
     let at = Instant::now();
-    let profile = profiles::find(&sys);
+    let (profile, e_probe) = choose_profile(ctx, &sys, &mut state.detected).await;
     let hint = |name: &'static str| state.rows.get(name).copied();
     let (h_if, h_ifx, h_sta, h_arp, h_br) = (hint("if"), hint("ifx"), hint("sta"), hint("arp"), hint("bridge"));
 
@@ -499,6 +555,7 @@ async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -
 
     let mut problems = Vec::new();
     for (what, e) in [
+        ("profile probe", e_probe),
         ("vendor", e_v),
         ("ifTable", e_if),
         ("ifXTable", e_ifx),
@@ -512,9 +569,7 @@ async fn poll_with(ctx: &Ctx<'_>, state: &mut DeviceState, opts: &PollOptions) -
             problems.push(format!("{what}: {e}"));
         }
     }
-    for (name, rows) in
-        [("if", &if_rows), ("ifx", &ifx_rows), ("arp", &arp_rows), ("bridge", &br_rows)]
-    {
+    for (name, rows) in [("if", &if_rows), ("ifx", &ifx_rows), ("arp", &arp_rows), ("bridge", &br_rows)] {
         state.rows.insert(name, rows.len());
     }
     if let Some(first) = sta_rows.first() {

@@ -320,7 +320,8 @@ pub async fn evaluate_rules(db: &Db, settings: &AlertSettings, now: i64) -> Resu
         }
     }
     // Link trends: each figure's series back to the longest window using it.
-    let mut trends: HashMap<Metric, Vec<(Subject, Vec<(i64, i64)>)>> = HashMap::new();
+    type Series = Vec<(Subject, Vec<(i64, i64)>)>;
+    let mut trends: HashMap<Metric, Series> = HashMap::new();
     for (metric, figure) in [
         (Metric::SignalDrop, links::Figure::StationSignal),
         (Metric::StationsDrop, links::Figure::Stations),
@@ -332,7 +333,10 @@ pub async fn evaluate_rules(db: &Db, settings: &AlertSettings, now: i64) -> Resu
                 metric,
                 series
                     .into_iter()
-                    .map(|(id, site_id, label, pts)| (Subject { key: format!("device:{id}"), site_id, label }, pts))
+                    .map(|d| {
+                        let key = format!("device:{}", d.device_id);
+                        (Subject { key, site_id: d.site_id, label: d.label }, d.points)
+                    })
                     .collect(),
             );
         }

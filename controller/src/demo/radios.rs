@@ -299,7 +299,10 @@ impl Ap {
         m.insert(arcs(UBNT, &[5, 1, 8, 1]), Val::Int(noise));
         m.insert(arcs(UBNT, &[5, 1, 14, 1]), Val::Int(40));
         m.insert(arcs(UBNT, &[5, 1, 15, 1]), Val::Int(self.cpes.len() as i64));
-        m.insert(arcs(UBNT, &[6, 1, 7, 1]), Val::Int(300 + (120.0 * wobble(seed_of(&self.eth_mac), t, 900_000)) as i64));
+        m.insert(
+            arcs(UBNT, &[6, 1, 7, 1]),
+            Val::Int(300 + (120.0 * wobble(seed_of(&self.eth_mac), t, 900_000)) as i64),
+        );
         for c in &self.cpes {
             let idx = |col: u32| {
                 let mut v = arcs(UBNT, &[7, 1, col, 1]);

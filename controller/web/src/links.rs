@@ -10,8 +10,8 @@ use crate::monitoring::links::{self, Link, StationLink, Weakness};
 use crate::monitoring::{self, DeviceKind};
 use crate::ui::{self, ChartKind, Markup, Table, html};
 use axum::Json;
-use maud::Render;
 use axum::extract::{Path, Query, State};
+use maud::Render;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,30 +19,48 @@ use serde_json::{Value, json};
 /// for the device tree and lists.
 pub(crate) fn kind_icon(kind: Option<DeviceKind>) -> Markup {
     let (label, body) = match kind {
-        Some(DeviceKind::Ap) => ("AP", html! {
-            path d="M8 15V7" stroke="currentColor" stroke-width="1.6" {}
-            path d="M4.5 5.5a5 5 0 0 1 7 0M2.5 3.5a8 8 0 0 1 11 0" fill="none" stroke="currentColor" stroke-width="1.4" {}
-        }),
-        Some(DeviceKind::Cpe) => ("CPE", html! {
-            path d="M3 13l5-9 5 9z" fill="none" stroke="currentColor" stroke-width="1.4" {}
-            circle cx="8" cy="10" r="1.4" fill="currentColor" {}
-        }),
-        Some(DeviceKind::Backhaul) => ("Backhaul", html! {
-            circle cx="3" cy="8" r="2" fill="currentColor" {}
-            circle cx="13" cy="8" r="2" fill="currentColor" {}
-            path d="M5 8h6" stroke="currentColor" stroke-width="1.6" stroke-dasharray="2 1.5" {}
-        }),
-        Some(DeviceKind::Router) => ("Router", html! {
-            circle cx="8" cy="8" r="6" fill="none" stroke="currentColor" stroke-width="1.4" {}
-            path d="M5 8h6M8 5v6" stroke="currentColor" stroke-width="1.4" {}
-        }),
-        Some(DeviceKind::Switch) => ("Switch", html! {
-            rect x="1.5" y="5" width="13" height="6" rx="1" fill="none" stroke="currentColor" stroke-width="1.4" {}
-            path d="M4 8h1M7 8h1M10 8h1" stroke="currentColor" stroke-width="1.6" {}
-        }),
-        _ => ("Other", html! {
-            rect x="3" y="3" width="10" height="10" rx="2" fill="none" stroke="currentColor" stroke-width="1.4" {}
-        }),
+        Some(DeviceKind::Ap) => (
+            "AP",
+            html! {
+                path d="M8 15V7" stroke="currentColor" stroke-width="1.6" {}
+                path d="M4.5 5.5a5 5 0 0 1 7 0M2.5 3.5a8 8 0 0 1 11 0" fill="none" stroke="currentColor" stroke-width="1.4" {}
+            },
+        ),
+        Some(DeviceKind::Cpe) => (
+            "CPE",
+            html! {
+                path d="M3 13l5-9 5 9z" fill="none" stroke="currentColor" stroke-width="1.4" {}
+                circle cx="8" cy="10" r="1.4" fill="currentColor" {}
+            },
+        ),
+        Some(DeviceKind::Backhaul) => (
+            "Backhaul",
+            html! {
+                circle cx="3" cy="8" r="2" fill="currentColor" {}
+                circle cx="13" cy="8" r="2" fill="currentColor" {}
+                path d="M5 8h6" stroke="currentColor" stroke-width="1.6" stroke-dasharray="2 1.5" {}
+            },
+        ),
+        Some(DeviceKind::Router) => (
+            "Router",
+            html! {
+                circle cx="8" cy="8" r="6" fill="none" stroke="currentColor" stroke-width="1.4" {}
+                path d="M5 8h6M8 5v6" stroke="currentColor" stroke-width="1.4" {}
+            },
+        ),
+        Some(DeviceKind::Switch) => (
+            "Switch",
+            html! {
+                rect x="1.5" y="5" width="13" height="6" rx="1" fill="none" stroke="currentColor" stroke-width="1.4" {}
+                path d="M4 8h1M7 8h1M10 8h1" stroke="currentColor" stroke-width="1.6" {}
+            },
+        ),
+        _ => (
+            "Other",
+            html! {
+                rect x="3" y="3" width="10" height="10" rx="2" fill="none" stroke="currentColor" stroke-width="1.4" {}
+            },
+        ),
     };
     html! {
         svg.kind-icon xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16" width="16" height="16"
@@ -99,7 +117,8 @@ fn link_facts(l: &Link) -> Markup {
     add("Modulation", l.modulation.clone());
     add(
         "Channel",
-        l.frequency_mhz.map(|f| format!("{f} MHz{}", l.width_mhz.map(|w| format!(", {w} MHz wide")).unwrap_or_default())),
+        l.frequency_mhz
+            .map(|f| format!("{f} MHz{}", l.width_mhz.map(|w| format!(", {w} MHz wide")).unwrap_or_default())),
     );
     add("Tx power", l.tx_power_dbm.map(|s| format!("{s} dBm")));
     add("Distance", l.distance_m.map(|m| format!("{m} m")));

@@ -8,7 +8,10 @@
 //! Long-Range (firmware v3.4.0) reports (UniFi APs that report the bare
 //! enterprise OID describe themselves by model, see [`super::unifi`]). The
 //! real AF60 recording at hand reports 1.3.6.1.4.1.10002.1, which the
-//! airMAX profile claims (see its module docs).
+//! system group alone gives to airMAX; that OID (like the bare `41112`) is
+//! [`super::ambiguous`], and the poller's probe finds
+//! `af60FirmwareVersion.1` (this profile's `detect` OID) and picks this
+//! profile.
 //!
 //! Scalars are instance `.1` on the real devices (not `.0`), so they are
 //! walked as columns and the radio is row 1.
@@ -41,6 +44,9 @@ const ROLE: &[u32] = af60!(1, 1);
 const MAC: &[u32] = af60!(2, 1);
 const MODEL: &[u32] = af60!(2, 2);
 const FIRMWARE: &[u32] = af60!(2, 4);
+/// `af60FirmwareVersion.1` (the real devices' instance): present on every
+/// AF60 and Wave radio, whatever its sysObjectID.
+const FIRMWARE_1: &[u32] = af60!(2, 4, 1);
 const STA_MAC: &[u32] = af60!(3, 1, 1);
 
 /// `af60StaTxMCS` (802.11ad MCS indexes 0–12).
@@ -92,6 +98,7 @@ pub static PROFILE: Profile = Profile {
     name: "ubiquiti-af60",
     vendor: "Ubiquiti",
     matches,
+    detect: &[FIRMWARE_1],
     scalars: &[],
     columns: &[ROLE, MAC, MODEL, FIRMWARE, STA_MAC],
     identify,

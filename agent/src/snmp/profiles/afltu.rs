@@ -5,8 +5,9 @@
 //! Matching: sysObjectID under 1.3.6.1.4.1.41112.1.10. The real AF-5XHD
 //! recordings at hand (firmware v1.1.1 and v1.4.0) report net-snmp's
 //! generic 1.3.6.1.4.1.8072.3.2.10 with a plain `Linux ... armv7l`
-//! sysDescr; those are only recognisable by a GET of
-//! `afLTUFirmwareVersion.0` (see the airMAX module docs).
+//! sysDescr ([`super::ambiguous`]): the poller's probe finds
+//! `afLTUFirmwareVersion.0` (this profile's `detect` OID) and picks this
+//! profile (`afxhd-generic-oid.snmprec`).
 //!
 //! - model: `afLTUDevModel` .3.2.0 (`airFiber 5XHD` on the real XHD)
 //! - firmware: `afLTUFirmwareVersion` .3.4.0
@@ -42,6 +43,8 @@ const ROLE: &[u32] = ltu!(2, 1);
 const MAC: &[u32] = ltu!(3, 1);
 const MODEL: &[u32] = ltu!(3, 2);
 const FIRMWARE: &[u32] = ltu!(3, 4);
+/// `afLTUFirmwareVersion.0`: present on every LTU and AF-XHD, whatever its sysObjectID.
+const FIRMWARE_0: &[u32] = ltu!(3, 4, 0);
 const STA_REMOTE_MAC: &[u32] = ltu!(4, 1, 11);
 
 /// `afLTUStaTxRate` (UNITS "x"): the multiplier as the web UI names it.
@@ -89,6 +92,7 @@ pub static PROFILE: Profile = Profile {
     name: "ubiquiti-ltu",
     vendor: "Ubiquiti",
     matches: |s: &SysInfo| super::under(s, &[1, 3, 6, 1, 4, 1, 41112, 1, 10]),
+    detect: &[FIRMWARE_0],
     scalars: &[],
     // Walked rather than fetched: scalars are `.0` here, `.1` on sibling MIBs.
     columns: &[ROLE, MAC, MODEL, FIRMWARE, STA_REMOTE_MAC],
@@ -112,7 +116,7 @@ fn identify(_sys: &SysInfo, d: &VendorData) -> VendorInfo {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{fixture, mib, run, sys_of};
+    use super::super::tests::{chosen, fixture, mib, run, sys_of};
     use super::*;
     use mast_shared::msg::format_mac;
 
@@ -164,6 +168,30 @@ mod tests {
         assert_eq!((r.stations[0].mac, r.stations[0].name.as_deref()), (ap, Some("tower3-east-ltu")));
         assert_eq!((r.stations[0].link.signal_dbm, r.stations[0].link.rx_capacity_kbps), (Some(-60), Some(180_000)));
         assert_eq!(r.radios[0].link.stations, None, "a CPE's radio has no station count");
+    }
+
+    #[test]
+    fn af5xhd_on_net_snmps_object_id_is_found_by_probe() {
+        let m = fixture("afxhd-generic-oid");
+        let sys = sys_of(&m);
+        assert_eq!(super::super::find(&sys).name, "mib2", "the system group alone");
+        assert_eq!(chosen(&m).name, "ubiquiti-ltu");
+        let r = run(&PROFILE, &m);
+        let id = &r.identity;
+        assert_eq!(
+            (id.vendor.as_deref(), id.model.as_deref(), id.firmware.as_deref()),
+            (Some("Ubiquiti"), Some("airFiber 5XHD"), Some("v1.4.0"))
+        );
+        assert_eq!((id.kind, id.base_mac), (DeviceKind::Backhaul, Some([0x18, 0xe8, 0x29, 0x1e, 0x37, 0x10])));
+        assert_eq!(r.info.uplink_ap, None);
+        assert_eq!(r.stations.len(), 1, "the far end");
+        let s = &r.stations[0];
+        assert_eq!((format_mac(&s.mac), s.name.as_deref()), ("18:e8:29:1e:38:d6".to_string(), Some("ridge-af5xhd-b")));
+        let l = &s.link;
+        assert_eq!((l.signal_dbm, l.chain1_dbm, l.remote_signal_dbm), (Some(-57), Some(-55), Some(-56)));
+        assert_eq!((l.tx_capacity_kbps, l.rx_capacity_kbps), (Some(412_800), Some(398_400)));
+        assert_eq!((l.modulation.as_deref(), l.distance_m), (Some("10x"), Some(3844)));
+        assert_eq!((r.radios[0].link.frequency_mhz, r.radios[0].link.width_mhz), (Some(5795), Some(40)));
     }
 
     #[test]

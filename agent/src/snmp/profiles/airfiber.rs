@@ -3,9 +3,10 @@
 //!
 //! Matching: sysObjectID under 1.3.6.1.4.1.41112.1.3. The one real
 //! recording at hand (an AF11, firmware v4.0.3) reports 1.3.6.1.4.1.10002.1
-//! and a plain `Linux ... armv5tejl` sysDescr, which the airMAX profile
-//! claims: telling them apart needs a GET of `fwVersion.1` (see the
-//! airMAX module docs).
+//! and a plain `Linux ... armv5tejl` sysDescr, which the system group alone
+//! gives to airMAX; that OID is [`super::ambiguous`], so the poller probes
+//! and `fwVersion.1` (this profile's `detect` OID) claims the device
+//! (`airfiber-legacy-oid.snmprec`).
 //!
 //! - kind: Backhaul (a point-to-point link; `radioLinkMode` master/slave
 //!   is not a role in the AP/CPE sense)
@@ -35,6 +36,8 @@ macro_rules! af {
 }
 
 const FW_VERSION: &[u32] = af!(2, 40);
+/// `fwVersion.1`: present on every airFiber classic, whatever its sysObjectID.
+const FW_VERSION_1: &[u32] = &[1, 3, 6, 1, 4, 1, 41112, 1, 3, 2, 1, 40, 1];
 
 /// `curTXModRate` as UBNT-AirFIBER-MIB enumerates it.
 static MOD_RATES: &[(i64, &str)] = &[
@@ -68,6 +71,7 @@ pub static PROFILE: Profile = Profile {
     name: "ubiquiti-airfiber",
     vendor: "Ubiquiti",
     matches: |s: &SysInfo| super::under(s, &[1, 3, 6, 1, 4, 1, 41112, 1, 3]),
+    detect: &[FW_VERSION_1],
     scalars: &[],
     columns: &[FW_VERSION],
     identify,
@@ -81,7 +85,7 @@ fn identify(_sys: &SysInfo, d: &VendorData) -> VendorInfo {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{fixture, mib, run, sys_of};
+    use super::super::tests::{chosen, fixture, mib, run, sys_of};
     use super::*;
 
     #[test]
@@ -109,6 +113,29 @@ mod tests {
             (Some(5735), Some(40), Some(8360), Some(20))
         );
         assert_eq!((l.noise_dbm, l.snr_db, l.stations), (None, None, None));
+    }
+
+    #[test]
+    fn af11_on_the_old_ubiquiti_object_id_is_found_by_probe() {
+        let m = fixture("airfiber-legacy-oid");
+        let sys = sys_of(&m);
+        assert_eq!(super::super::find(&sys).name, "ubiquiti-airmax", "the system group alone");
+        assert!(super::super::ambiguous(&sys));
+        assert_eq!(chosen(&m).name, "ubiquiti-airfiber");
+        let r = run(&PROFILE, &m);
+        let id = &r.identity;
+        assert_eq!(
+            (id.vendor.as_deref(), id.firmware.as_deref(), id.kind),
+            (Some("Ubiquiti"), Some("v4.0.3"), DeviceKind::Backhaul)
+        );
+        assert_eq!(id.base_mac, Some([0x04, 0x18, 0xd6, 0xa4, 0x3c, 0x20]));
+        assert_eq!(r.radios.len(), 1);
+        let (radio, l) = (&r.radios[0], &r.radios[0].link);
+        assert_eq!(radio.peer, Some([0x04, 0x18, 0xd6, 0xa4, 0x3d, 0x48]));
+        assert_eq!((l.signal_dbm, l.chain1_dbm, l.remote_signal_dbm), (Some(-49), Some(-51), Some(-50)));
+        assert_eq!((l.rx_capacity_kbps, l.tx_capacity_kbps), (Some(598_120), Some(587_340)));
+        assert_eq!(l.modulation.as_deref(), Some("256QAM MIMO 8x"));
+        assert_eq!((l.frequency_mhz, l.width_mhz, l.distance_m), (None, Some(50), Some(12_740)), "kHz: dropped");
     }
 
     #[test]

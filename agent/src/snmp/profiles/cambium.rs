@@ -139,6 +139,7 @@ pub static PROFILE: Profile = Profile {
     name: "cambium-epmp",
     vendor: "Cambium Networks",
     matches: |s: &SysInfo| super::under(s, &[1, 3, 6, 1, 4, 1, 17713, 21]),
+    detect: &[],
     scalars: &[SW_INFO, HW_INFO, WIRELESS_MAC, UIMAGE_VERSION, ESN, MSN, CONNECTED_AP_MAC, INTERFACE_MODE],
     columns: &[],
     identify,

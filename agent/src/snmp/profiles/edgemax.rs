@@ -38,6 +38,7 @@ pub static PROFILE: Profile = Profile {
     name: "ubiquiti-edgemax",
     vendor: "Ubiquiti",
     matches,
+    detect: &[],
     scalars: &[],
     columns: &[MODEL, SERIAL, VERSION, ENT_CLASS, ENT_SERIAL],
     identify,

@@ -185,7 +185,11 @@ pub fn describe(descr: &str) -> Described {
         }
     }
     // "AF60-LR ...", "DES-3028 Fast Ethernet Switch": the description starts with the model.
-    Described { vendor: None, model: word_is_model(first).then(|| first.trim_end_matches([',', ';']).to_string()), firmware: None }
+    Described {
+        vendor: None,
+        model: word_is_model(first).then(|| first.trim_end_matches([',', ';']).to_string()),
+        firmware: None,
+    }
 }
 
 /// IANAifType values of radio interfaces: ieee80211 (71), radioMAC (188).
@@ -261,10 +265,7 @@ mod tests {
 
     #[test]
     fn a_generic_object_id_loses_to_a_clear_sysdescr() {
-        let s = sys(
-            &[1, 3, 6, 1, 4, 1, 4413],
-            "EdgeSwitch 24-Port 250W, 1.9.1.5067353, Linux 3.6.5, 1.0.0.4857129",
-        );
+        let s = sys(&[1, 3, 6, 1, 4, 1, 4413], "EdgeSwitch 24-Port 250W, 1.9.1.5067353, Linux 3.6.5, 1.0.0.4857129");
         let id = seen(&s, &VendorInfo::default(), &Entity::default(), &[]);
         assert_eq!(id.vendor.as_deref(), Some("Ubiquiti"), "not Broadcom");
         assert_eq!(id.model.as_deref(), Some("EdgeSwitch 24-Port 250W"));
@@ -330,9 +331,11 @@ mod tests {
 
     #[test]
     fn the_radio_interface_is_the_base_mac_of_a_radio() {
-        let eth = Interface { index: 2, if_type: Some(6), mac: Some([0x04, 0x18, 0xd6, 1, 1, 1]), ..Default::default() };
+        let eth =
+            Interface { index: 2, if_type: Some(6), mac: Some([0x04, 0x18, 0xd6, 1, 1, 1]), ..Default::default() };
         let lo = Interface { index: 1, if_type: Some(24), mac: Some([0x02, 0, 0, 0, 0, 1]), ..Default::default() };
-        let wl = Interface { index: 5, if_type: Some(71), mac: Some([0x04, 0x18, 0xd6, 2, 2, 2]), ..Default::default() };
+        let wl =
+            Interface { index: 5, if_type: Some(71), mac: Some([0x04, 0x18, 0xd6, 2, 2, 2]), ..Default::default() };
         let ifs = [lo.clone(), eth.clone(), wl.clone()];
         let s = sys(&[1, 3, 6, 1, 4, 1, 99999], "x");
         let id = seen(&s, &VendorInfo::default(), &Entity::default(), &ifs);
@@ -369,7 +372,10 @@ mod tests {
         use crate::snmp::profiles::tests::{fixture, run};
         let m = fixture("entity-switch");
         let r = run(&mib2::PROFILE, &m);
-        assert!(generic_object_id(&super::super::tests::sys_of(&m).object_id), "net-snmp's sysObjectID names no vendor");
+        assert!(
+            generic_object_id(&super::super::tests::sys_of(&m).object_id),
+            "net-snmp's sysObjectID names no vendor"
+        );
         let id = &r.identity;
         assert_eq!(id.vendor.as_deref(), Some("Digital China Networks Limited"), "entPhysicalMfgName");
         assert_eq!(id.model.as_deref(), Some("DCRS-5980-28T-DC"), "entPhysicalModelName");

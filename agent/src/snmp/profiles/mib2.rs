@@ -55,6 +55,7 @@ pub static PROFILE: Profile = Profile {
     name: "mib2",
     vendor: "",
     matches: |_| true,
+    detect: &[],
     scalars: &[],
     columns: &[],
     identify,

@@ -123,6 +123,7 @@ pub static PROFILE: Profile = Profile {
     name: "mikrotik",
     vendor: "MikroTik",
     matches: |s: &SysInfo| super::under(s, &[1, 3, 6, 1, 4, 1, 14988]) || s.descr.starts_with("RouterOS"),
+    detect: &[],
     scalars: &[BOARD_NAME, LIC_VERSION, FIRMWARE_VERSION, SERIAL],
     columns: &[WL_AP_BSSID, WL_STAT_BSSID, WIFI_IF_NAME],
     identify,

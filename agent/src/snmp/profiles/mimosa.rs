@@ -70,6 +70,7 @@ pub static PROFILE: Profile = Profile {
     name: "mimosa",
     vendor: "Mimosa",
     matches: |s: &SysInfo| super::under(s, &[1, 3, 6, 1, 4, 1, 43356]),
+    detect: &[],
     scalars: &[SERIAL, FIRMWARE, WAN_MAC],
     columns: &[],
     identify,

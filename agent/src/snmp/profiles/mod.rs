@@ -2,11 +2,30 @@
 //! station table. A profile is a static descriptor ([`Profile`]); adding a
 //! vendor is one new file here plus one line in [`REGISTRY`]. Everything in
 //! this module is pure: profiles see decoded varbinds, never a socket.
+//!
+//! How a profile is chosen (the poller does this once per device and
+//! sysObjectID, not every poll):
+//!
+//! 1. The system group: [`find`] asks each profile in [`REGISTRY`] order
+//!    whether its `matches` (sysObjectID subtree, sometimes sysDescr) says
+//!    yes; MIB-II is last and takes everything else.
+//! 2. When the system group is [`ambiguous`] (a generic sysObjectID such as
+//!    net-snmp's, Ubiquiti's old `10002` subtree or the bare `41112`, or
+//!    none), the poller also GETs [`detect_oids`]: every profile's
+//!    [`Profile::detect`] scalars, in a few small GETs. [`find_detected`]
+//!    then takes the first profile in [`REGISTRY`] order with one of its
+//!    probe OIDs present (not noSuchObject / noSuchInstance / endOfMibView),
+//!    else falls back to [`find`]. That is how a real airFiber AF11 or AF60
+//!    on `1.3.6.1.4.1.10002.1` and an AF-5XHD or UniFi on net-snmp's OID
+//!    reach their profiles; a plain net-snmp host answers none and stays
+//!    MIB-II. A probe that fails (timeout) leaves [`find`]'s choice for
+//!    that poll and is tried again on the next.
 
 pub mod af60;
 pub mod afltu;
 pub mod airfiber;
 pub mod cambium;
+pub mod canopy;
 pub mod edgemax;
 pub mod identity;
 pub mod mib2;
@@ -16,15 +35,28 @@ pub mod siklu;
 pub mod ubiquiti;
 pub mod unifi;
 
-use super::{Radio, Station};
 use super::value::Value;
 use super::walk::Rows;
+use super::{Radio, Station};
 use mast_shared::msg::{DeviceKind, LinkMetrics, Mac};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Profiles in match order; the first whose `matches` says yes wins. MIB-II
 /// is last and matches everything.
-pub static REGISTRY: &[&Profile] = &[&airfiber::PROFILE, &afltu::PROFILE, &unifi::PROFILE, &af60::PROFILE, &edgemax::PROFILE, &ubiquiti::PROFILE, &mikrotik::PROFILE, &cambium::PROFILE, &mimosa::PROFILE, &siklu::PROFILE, &mib2::PROFILE];
+pub static REGISTRY: &[&Profile] = &[
+    &airfiber::PROFILE,
+    &afltu::PROFILE,
+    &unifi::PROFILE,
+    &af60::PROFILE,
+    &edgemax::PROFILE,
+    &ubiquiti::PROFILE,
+    &mikrotik::PROFILE,
+    &cambium::PROFILE,
+    &mimosa::PROFILE,
+    &siklu::PROFILE,
+    &canopy::PROFILE,
+    &mib2::PROFILE,
+];
 
 /// The system group as the device reported it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -178,8 +210,12 @@ pub struct Profile {
     pub name: &'static str,
     /// Vendor as shown to staff.
     pub vendor: &'static str,
-    /// Does this profile describe the device?
+    /// Does this profile describe the device? (The system group only.)
     pub matches: fn(&SysInfo) -> bool,
+    /// Scalar OIDs (with their instance, e.g. `.0` or `.1`) whose presence
+    /// claims a device with an [`ambiguous`] system group for this profile;
+    /// see [`find_detected`]. Empty for most profiles.
+    pub detect: &'static [&'static [u32]],
     /// Scalars fetched with one GET after the system group.
     pub scalars: &'static [&'static [u32]],
     /// Small columns walked once per poll for identity (radio mode, ...).
@@ -200,9 +236,51 @@ impl std::fmt::Debug for Profile {
     }
 }
 
-/// The profile for a device (MIB-II when no vendor profile matches).
+/// The profile for a device by its system group alone (MIB-II when no
+/// vendor profile matches).
 pub fn find(sys: &SysInfo) -> &'static Profile {
     REGISTRY.iter().copied().find(|p| (p.matches)(sys)).unwrap_or(&mib2::PROFILE)
+}
+
+/// The most probe OIDs [`detect_oids`] returns (a probe is a few GETs, not a walk).
+pub const MAX_DETECT_OIDS: usize = 40;
+
+/// Does the system group leave the profile open, so the device must be
+/// probed ([`detect_oids`], [`find_detected`])? Yes for a missing or
+/// `0.0` sysObjectID, a generic one ([`identity::generic_object_id`]:
+/// net-snmp's `1.3.6.1.4.1.8072.3.2.10`, ...), Ubiquiti's old `10002`
+/// subtree (airMAX, airFiber classic, AF60 and old UniFi firmwares all
+/// report `1.3.6.1.4.1.10002.1`) and the bare Ubiquiti enterprise
+/// `1.3.6.1.4.1.41112` with nothing more specific.
+pub fn ambiguous(sys: &SysInfo) -> bool {
+    let oid = &sys.object_id[..];
+    oid.is_empty()
+        || oid == [0, 0]
+        || identity::generic_object_id(oid)
+        || oid.starts_with(&[1, 3, 6, 1, 4, 1, 10002])
+        || oid == [1, 3, 6, 1, 4, 1, 41112]
+}
+
+/// Every profile's [`Profile::detect`] OIDs, in [`REGISTRY`] order, without
+/// duplicates, at most [`MAX_DETECT_OIDS`].
+pub fn detect_oids() -> Vec<&'static [u32]> {
+    let mut out: Vec<&'static [u32]> = Vec::new();
+    for oid in REGISTRY.iter().flat_map(|p| p.detect.iter().copied()) {
+        if out.len() == MAX_DETECT_OIDS {
+            break;
+        }
+        if !out.contains(&oid) {
+            out.push(oid);
+        }
+    }
+    out
+}
+
+/// The profile for a device given which [`detect_oids`] it answered with a
+/// value (`present`): the first profile in [`REGISTRY`] order with a
+/// present detect OID, else [`find`] by the system group.
+pub fn find_detected(sys: &SysInfo, present: &HashSet<Vec<u32>>) -> &'static Profile {
+    REGISTRY.iter().copied().find(|p| p.detect.iter().any(|o| present.contains(*o))).unwrap_or_else(|| find(sys))
 }
 
 /// sysObjectID is under `prefix` (the enterprise subtree).
@@ -523,6 +601,151 @@ pub(crate) mod tests {
         assert_eq!(find(&sys(&[1, 3, 6, 1, 4, 1, 8072, 3, 2, 10], "RouterOS CCR1009")).name, "mikrotik");
     }
 
+    /// Which [`detect_oids`] a MIB answers with a value (what the poller's
+    /// probe GET returns).
+    pub fn probe(m: &std::collections::BTreeMap<Vec<u32>, Value>) -> HashSet<Vec<u32>> {
+        detect_oids().into_iter().filter(|o| m.get(*o).is_some_and(|v| !v.is_absent())).map(<[u32]>::to_vec).collect()
+    }
+
+    /// The profile the poller chooses for a MIB: probing only when the
+    /// system group is ambiguous.
+    pub fn chosen(m: &std::collections::BTreeMap<Vec<u32>, Value>) -> &'static Profile {
+        let sys = sys_of(m);
+        if ambiguous(&sys) { find_detected(&sys, &probe(m)) } else { find(&sys) }
+    }
+
+    #[test]
+    fn ambiguous_system_groups() {
+        let sys = |oid: &[u32]| SysInfo { descr: "Linux x 4.4".into(), object_id: oid.to_vec(), ..Default::default() };
+        for oid in [
+            &[][..],
+            &[0, 0],
+            &[1, 3, 6, 1, 4, 1, 8072, 3, 2, 10],
+            &[1, 3, 6, 1, 4, 1, 10002, 1],
+            &[1, 3, 6, 1, 4, 1, 41112],
+        ] {
+            assert!(ambiguous(&sys(oid)), "{oid:?}");
+        }
+        for oid in [
+            &[1, 3, 6, 1, 4, 1, 41112, 1, 4][..],
+            &[1, 3, 6, 1, 4, 1, 41112, 1, 3],
+            &[1, 3, 6, 1, 4, 1, 14988, 1],
+            &[1, 3, 6, 1, 4, 1, 17713, 21],
+            &[1, 3, 6, 1, 4, 1, 171, 10, 63, 6],
+        ] {
+            assert!(!ambiguous(&sys(oid)), "{oid:?}");
+        }
+    }
+
+    #[test]
+    fn detect_oids_are_every_profiles_deduplicated_and_bounded() {
+        let oids = detect_oids();
+        assert!(!oids.is_empty() && oids.len() <= MAX_DETECT_OIDS);
+        let unique: HashSet<&[u32]> = oids.iter().copied().collect();
+        assert_eq!(unique.len(), oids.len(), "no duplicates");
+        for p in REGISTRY {
+            for o in p.detect {
+                assert!(oids.contains(o), "{}: {o:?} left out (raise MAX_DETECT_OIDS)", p.name);
+                assert!(o.starts_with(&[1, 3, 6, 1]) && o.len() > 6, "{}: {o:?}", p.name);
+            }
+        }
+        let only = |p: &Profile| {
+            let present: HashSet<Vec<u32>> = p.detect.iter().map(|o| o.to_vec()).collect();
+            find_detected(&SysInfo::default(), &present).name
+        };
+        for p in [&airfiber::PROFILE, &afltu::PROFILE, &unifi::PROFILE, &af60::PROFILE] {
+            assert_eq!(only(p), p.name, "each probe OID claims its own profile");
+        }
+        // Several present: REGISTRY order decides.
+        let both: HashSet<Vec<u32>> =
+            af60::PROFILE.detect.iter().chain(airfiber::PROFILE.detect).map(|o| o.to_vec()).collect();
+        assert_eq!(find_detected(&SysInfo::default(), &both).name, "ubiquiti-airfiber");
+        assert_eq!(find_detected(&SysInfo::default(), &HashSet::new()).name, "mib2");
+    }
+
+    #[test]
+    fn ambiguous_real_system_groups_are_told_apart_by_probe() {
+        // The real AF11 (firmware v4.0.3): old Ubiquiti OID, plain Linux sysDescr.
+        let af11 = mib("
+            1.3.6.1.2.1.1.1.0|4|Linux 2.6.33 #1 Tue Aug 1 16:42:10 PDT 2017 armv5tejl
+            1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.10002.1
+            1.3.6.1.4.1.41112.1.3.1.1.5.1|2|11485000
+            1.3.6.1.4.1.41112.1.3.2.1.40.1|4|v4.0.3
+        ");
+        assert_eq!(find(&sys_of(&af11)).name, "ubiquiti-airmax", "the system group alone");
+        assert_eq!(chosen(&af11).name, "ubiquiti-airfiber");
+        // The real AF-5XHD (v1.4.0): net-snmp's OID.
+        let xhd = mib("
+            1.3.6.1.2.1.1.1.0|4|Linux 3.14.79 #1 SMP PREEMPT RT armv7l
+            1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.8072.3.2.10
+            1.3.6.1.4.1.41112.1.10.1.3.2.0|4|airFiber 5XHD
+            1.3.6.1.4.1.41112.1.10.1.3.4.0|4|v1.4.0
+        ");
+        assert_eq!(find(&sys_of(&xhd)).name, "mib2");
+        assert_eq!(chosen(&xhd).name, "ubiquiti-ltu");
+        // A UniFi AP on net-snmp's OID whose sysDescr names no model.
+        let uap = mib("
+            1.3.6.1.2.1.1.1.0|4|Linux 4.4.153 #1 SMP armv7l
+            1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.8072.3.2.10
+            1.3.6.1.4.1.41112.1.6.3.3.0|4|U6-Pro
+            1.3.6.1.4.1.41112.1.6.3.6.0|4|6.6.77.15402
+        ");
+        assert_eq!(find(&sys_of(&uap)).name, "mib2");
+        assert_eq!(chosen(&uap).name, "ubiquiti-unifi");
+        // The real AF60: old Ubiquiti OID, scalars at `.1`.
+        let af60 = mib("
+            1.3.6.1.2.1.1.1.0|4|Linux 3.14.77 #1 SMP PREEMPT armv7l
+            1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.10002.1
+            1.3.6.1.4.1.41112.1.11.1.2.2.1|4|AF60-LR
+            1.3.6.1.4.1.41112.1.11.1.2.4.1|4|v2.6.2
+        ");
+        assert_eq!(find(&sys_of(&af60)).name, "ubiquiti-airmax");
+        assert_eq!(chosen(&af60).name, "ubiquiti-af60");
+        // A plain net-snmp Linux host answers no probe OID: MIB-II.
+        let host = mib("
+            1.3.6.1.2.1.1.1.0|4|Linux host 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC x86_64
+            1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.8072.3.2.10
+            1.3.6.1.4.1.2021.10.1.3.1|4|0.15
+        ");
+        assert_eq!(chosen(&host).name, "mib2");
+        // An old airMAX on the old OID answers none either: airMAX still.
+        let old_airmax = mib("
+            1.3.6.1.2.1.1.1.0|4|Linux 2.6.15 mips
+            1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.10002.1
+            1.3.6.1.4.1.41112.1.4.1.1.2.1|2|2
+        ");
+        assert_eq!(chosen(&old_airmax).name, "ubiquiti-airmax");
+    }
+
+    #[test]
+    fn recordings_land_on_their_profile_with_the_probe() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/snmp");
+        let mut seen = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".snmprec")) else {
+                continue;
+            };
+            let m = fixture(name);
+            let sys = sys_of(&m);
+            let want = match name {
+                "airfiber-legacy-oid" => "ubiquiti-airfiber",
+                "afxhd-generic-oid" => "ubiquiti-ltu",
+                // Every other recording: the probe changes nothing.
+                _ => find(&sys).name,
+            };
+            assert_eq!(chosen(&m).name, want, "{name}");
+            seen += 1;
+        }
+        assert!(seen >= 20, "{seen} recordings");
+        // The real NanoStation M5 names its subtree: no probe at all.
+        assert!(!ambiguous(&sys_of(&fixture("ubiquiti-m5"))));
+        assert_eq!(chosen(&fixture("ubiquiti-m5")).name, "ubiquiti-airmax");
+        // entity-switch carries net-snmp's OID: probed, nothing found, MIB-II.
+        assert!(ambiguous(&sys_of(&fixture("entity-switch"))));
+        assert_eq!(chosen(&fixture("entity-switch")).name, "mib2");
+    }
+
     #[test]
     fn station_decoding_rules() {
         static COLS: &[Column] = &[
@@ -580,7 +803,10 @@ pub(crate) mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!((r[0].index, r[0].link.noise_dbm, r[0].link.width_mhz), (1, Some(-95), Some(40)));
         assert_eq!((r[0].link.modulation.as_deref(), r[0].link.signal_dbm), (Some("64QAM 3/4"), Some(-61)));
-        assert_eq!((r[1].link.noise_dbm, r[1].link.width_mhz, r[1].peer), (Some(-95), None, Some([4, 0x18, 0xd6, 1, 2, 3])));
+        assert_eq!(
+            (r[1].link.noise_dbm, r[1].link.width_mhz, r[1].peer),
+            (Some(-95), None, Some([4, 0x18, 0xd6, 1, 2, 3]))
+        );
         let alone = mib("2.1.0|2|-900");
         let r = decode_radios(&T, &walk(&alone, &table_columns(&T)));
         assert_eq!((r.len(), r[0].index, r[0].link.noise_dbm), (1, 0, Some(-90)));
@@ -589,8 +815,13 @@ pub(crate) mod tests {
 
     #[test]
     fn links_are_completed_from_their_parts() {
-        let mut radios = vec![Radio { link: LinkMetrics { noise_dbm: Some(-92), ..Default::default() }, ..Default::default() }];
-        let mut st = vec![Station { mac: [2, 0, 0, 0, 0, 1], link: LinkMetrics { signal_dbm: Some(-60), ..Default::default() }, ..Default::default() }];
+        let mut radios =
+            vec![Radio { link: LinkMetrics { noise_dbm: Some(-92), ..Default::default() }, ..Default::default() }];
+        let mut st = vec![Station {
+            mac: [2, 0, 0, 0, 0, 1],
+            link: LinkMetrics { signal_dbm: Some(-60), ..Default::default() },
+            ..Default::default()
+        }];
         complete_links(&mut radios, &mut st, DeviceKind::AccessPoint, true);
         assert_eq!((st[0].link.noise_dbm, st[0].link.snr_db), (Some(-92), Some(32)));
         assert_eq!(radios[0].link.stations, Some(1));

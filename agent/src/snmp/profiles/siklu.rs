@@ -82,6 +82,7 @@ pub static PROFILE: Profile = Profile {
     name: "siklu-etherhaul",
     vendor: "Siklu",
     matches: |s: &SysInfo| super::under(s, &[1, 3, 6, 1, 4, 1, 31926]),
+    detect: &[],
     scalars: &[BANK1_VERSION, BANK2_VERSION, BANK1_RUNNING, BANK2_RUNNING, EQUIPMENT_MODEL],
     columns: &[ENT_MODEL, ENT_SERIAL],
     identify,

@@ -7,9 +7,15 @@
 //!
 //! Matching: sysObjectID under 1.3.6.1.4.1.41112.1.4 or 1.3.6.1.4.1.10002.
 //! Real airFiber classic, AF60 and old UniFi firmwares also report
-//! 1.3.6.1.4.1.10002.1 with a `Linux ...` sysDescr: the system group alone
-//! cannot tell them from airMAX, so they land here (identity works, the
-//! airMAX tables are empty).
+//! 1.3.6.1.4.1.10002.1 with a `Linux ...` sysDescr, so that OID is
+//! [`super::ambiguous`]: the poller probes the other Ubiquiti profiles'
+//! `detect` OIDs (airFiber `fwVersion.1`, AF60 `af60FirmwareVersion.1`,
+//! UniFi `unifiApSystemModel.0`, LTU `afLTUFirmwareVersion.0`) and this
+//! profile keeps the device only when none answers. No detect OID of its
+//! own: it is the system group's choice for `10002`. An old UniFi whose
+//! firmware has no UBNT-UniFi-MIB (LibreNMS's real UAP recording shows only
+//! `dot11manufacturerProductName` `UAP`, a value, not a probe OID) still
+//! lands here (identity works, the airMAX tables are empty).
 //!
 //! - model: `dot11manufacturerProductName` 1.2.840.10036.3.1.2.1.3.<if>
 //! - firmware: `dot11manufacturerProductVersion` 1.2.840.10036.3.1.2.1.4.<if>
@@ -129,6 +135,7 @@ pub static PROFILE: Profile = Profile {
     matches: |s: &SysInfo| {
         super::under(s, &[1, 3, 6, 1, 4, 1, 41112, 1, 4]) || super::under(s, &[1, 3, 6, 1, 4, 1, 10002])
     },
+    detect: &[],
     scalars: &[],
     columns: &[PRODUCT_NAME, PRODUCT_VERSION, RADIO_MODE, WL_STAT_AP_MAC, STATION_ID],
     identify,
@@ -150,7 +157,7 @@ fn identify(_sys: &SysInfo, d: &VendorData) -> VendorInfo {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{fixture, mib, run, run_profile, sys_of};
+    use super::super::tests::{chosen, fixture, mib, run, run_profile, sys_of};
     use super::*;
     use mast_shared::msg::format_mac;
 
@@ -269,6 +276,15 @@ mod tests {
         ];
         for (name, profile) in ours {
             assert_eq!(super::super::find(&sys_of(&fixture(name))).name, profile, "{name}");
+            assert_eq!(chosen(&fixture(name)).name, profile, "{name} with the probe");
+        }
+        // Real system groups the system group alone gets wrong; the probe does not.
+        for (name, by_sys, probed) in [
+            ("airfiber-legacy-oid", "ubiquiti-airmax", "ubiquiti-airfiber"),
+            ("afxhd-generic-oid", "mib2", "ubiquiti-ltu"),
+        ] {
+            assert_eq!(super::super::find(&sys_of(&fixture(name))).name, by_sys, "{name}");
+            assert_eq!(chosen(&fixture(name)).name, probed, "{name} with the probe");
         }
         for name in ["mikrotik", "cambium-epmp", "switch"] {
             let p = super::super::find(&sys_of(&fixture(name))).name;
@@ -276,15 +292,22 @@ mod tests {
         }
         let sys =
             |oid: &[u32], descr: &str| SysInfo { descr: descr.into(), object_id: oid.to_vec(), ..Default::default() };
-        // What real firmwares report, and where it lands (see the module docs).
-        assert_eq!(
-            super::super::find(&sys(&[1, 3, 6, 1, 4, 1, 10002, 1], "Linux 2.6.33 #1 armv5tejl")).name,
-            "ubiquiti-airmax"
-        );
-        assert_eq!(
-            super::super::find(&sys(&[1, 3, 6, 1, 4, 1, 8072, 3, 2, 10], "Linux x 3.14.65 armv7l")).name,
-            "mib2"
-        );
+        // What real firmwares report, and where the system group alone lands
+        // (see the module docs). Ambiguous ones are probed by the poller.
+        let af11 = sys(&[1, 3, 6, 1, 4, 1, 10002, 1], "Linux 2.6.33 #1 armv5tejl");
+        assert_eq!(super::super::find(&af11).name, "ubiquiti-airmax");
+        assert!(super::super::ambiguous(&af11), "probed: airFiber, AF60 and old UniFi report it too");
+        let xhd = sys(&[1, 3, 6, 1, 4, 1, 8072, 3, 2, 10], "Linux x 3.14.65 armv7l");
+        assert_eq!(super::super::find(&xhd).name, "mib2");
+        assert!(super::super::ambiguous(&xhd), "probed: AF-5XHD and UniFi report it");
+        // What the probe finds on each (each profile's `detect`).
+        let probed = |s: &SysInfo, oid: &[u32]| super::super::find_detected(s, &[oid.to_vec()].into()).name;
+        assert_eq!(probed(&af11, &[1, 3, 6, 1, 4, 1, 41112, 1, 3, 2, 1, 40, 1]), "ubiquiti-airfiber");
+        assert_eq!(probed(&af11, &[1, 3, 6, 1, 4, 1, 41112, 1, 11, 1, 2, 4, 1]), "ubiquiti-af60");
+        assert_eq!(probed(&af11, &[1, 3, 6, 1, 4, 1, 41112, 1, 6, 3, 3, 0]), "ubiquiti-unifi");
+        assert_eq!(probed(&af11, &[1, 2, 840, 10036, 3, 1, 2, 1, 3, 6]), "ubiquiti-airmax", "not a probe OID");
+        assert_eq!(probed(&xhd, &[1, 3, 6, 1, 4, 1, 41112, 1, 10, 1, 3, 4, 0]), "ubiquiti-ltu");
+        assert_eq!(probed(&xhd, &[1, 3, 6, 1, 4, 1, 41112, 1, 6, 3, 3, 0]), "ubiquiti-unifi");
         assert_eq!(
             super::super::find(&sys(&[1, 3, 6, 1, 4, 1, 41112], "UAP-AC-Lite 6.5.28.14491")).name,
             "ubiquiti-unifi"

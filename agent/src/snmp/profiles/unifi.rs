@@ -6,9 +6,13 @@
 //! generic 1.3.6.1.4.1.8072.3.2.10, one of those with a sysDescr that
 //! starts with a UniFi model family (`UAP`, `U6`, `U7`, `UK`, `E7`,
 //! `U-LTE`: the forms LibreNMS's UniFi detection keys on, e.g.
-//! `UAP-AC-Pro 6.5.28.14491`). Old UniFi firmware reporting
-//! 1.3.6.1.4.1.10002.1 with a `Linux ...` sysDescr (a real UAP recording)
-//! cannot be told from airMAX by the system group.
+//! `UAP-AC-Pro 6.5.28.14491`). Those OIDs and the old
+//! 1.3.6.1.4.1.10002.1 are [`super::ambiguous`]: a UniFi whose sysDescr
+//! is a plain `Linux ...` is found by the poller's probe, which finds
+//! `unifiApSystemModel.0` (this profile's `detect` OID). Old UniFi firmware
+//! without UBNT-UniFi-MIB (the real UAP recording at hand shows only
+//! `dot11manufacturerProductName` `UAP` on 10002.1) answers no probe and
+//! still lands on airMAX.
 //!
 //! - kind: AccessPoint (the MIB has no station table: clients are not
 //!   listed; the per-VAP station count is)
@@ -31,6 +35,9 @@ use mast_shared::msg::DeviceKind;
 
 const SYSTEM_MODEL: &[u32] = &[1, 3, 6, 1, 4, 1, 41112, 1, 6, 3, 3];
 const SYSTEM_VERSION: &[u32] = &[1, 3, 6, 1, 4, 1, 41112, 1, 6, 3, 6];
+/// `unifiApSystemModel.0`: present wherever UBNT-UniFi-MIB is, whatever the
+/// sysObjectID.
+const SYSTEM_MODEL_0: &[u32] = &[1, 3, 6, 1, 4, 1, 41112, 1, 6, 3, 3, 0];
 
 /// sysDescr prefixes of UniFi AP families.
 const FAMILIES: &[&str] = &["UAP", "U6", "U7", "UK", "E7", "U-LTE"];
@@ -79,6 +86,7 @@ pub static PROFILE: Profile = Profile {
     name: "ubiquiti-unifi",
     vendor: "Ubiquiti",
     matches,
+    detect: &[SYSTEM_MODEL_0],
     scalars: &[],
     columns: &[SYSTEM_MODEL, SYSTEM_VERSION],
     identify,

@@ -204,12 +204,7 @@ async fn mean_signal(
 
 /// 7-day change per station: last hour's mean minus the mean of the first
 /// day of the week before `now`.
-async fn changes(
-    db: &Db,
-    cond: &str,
-    key: i64,
-    now: i64,
-) -> Result<std::collections::HashMap<i64, f64>, StoreError> {
+async fn changes(db: &Db, cond: &str, key: i64, now: i64) -> Result<std::collections::HashMap<i64, f64>, StoreError> {
     let recent = mean_signal(db, cond, key, now - HOUR, now + 1).await?;
     let before = mean_signal(db, cond, key, now - 7 * DAY, now - 6 * DAY).await?;
     Ok(recent.into_iter().filter_map(|(d, r)| Some((d, r - before.get(&d)?))).collect())
@@ -299,8 +294,9 @@ pub async fn weak(
     .bind(now - HOUR)
     .fetch_all(&db.pool)
     .await?;
-    let ch = changes(db, "($1 = 0 OR device_id IN (SELECT id FROM devices WHERE site_id = $1))", site_id.unwrap_or(0), now)
-        .await?;
+    let ch =
+        changes(db, "($1 = 0 OR device_id IN (SELECT id FROM devices WHERE site_id = $1))", site_id.unwrap_or(0), now)
+            .await?;
     let mut out = Vec::new();
     for r in rows {
         let change = ch.get(&r.link.device_id).copied();
@@ -321,7 +317,14 @@ pub async fn weak(
             continue;
         }
         out.push((
-            StationLink { change_7d_db: change, link: r.link, name: r.name, addr: r.addr, mac: r.mac, site_id: r.site_id },
+            StationLink {
+                change_7d_db: change,
+                link: r.link,
+                name: r.name,
+                addr: r.addr,
+                mac: r.mac,
+                site_id: r.site_id,
+            },
             why,
         ));
         if out.len() >= limit {
@@ -351,7 +354,8 @@ pub async fn series(db: &Db, device_id: i64, from: i64, to: i64, buckets: i64) -
         .fetch_one(&db.pool)
         .await?;
     let Some(role) = role else { return Ok(Vec::new()) };
-    let rows: Vec<(i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>)> = sqlx::query_as(
+    type Row = (i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT (ts_ms - $2) / $3 AS b, CAST(AVG(signal_dbm) AS DOUBLE PRECISION), \
          CAST(AVG(remote_signal_dbm) AS DOUBLE PRECISION), CAST(AVG(snr_db) AS DOUBLE PRECISION), \
          CAST(AVG(noise_dbm) AS DOUBLE PRECISION), \
@@ -393,15 +397,22 @@ pub enum Figure {
     Capacity,
 }
 
+/// One device's series of a [`Figure`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSeries {
+    pub device_id: i64,
+    pub site_id: i64,
+    /// Its name, else its address.
+    pub label: String,
+    /// `(ts_ms, value)`, oldest first.
+    pub points: Vec<(i64, i64)>,
+}
+
 /// The series the link alert rules judge, per device (retired left out).
-pub async fn figures(
-    db: &Db,
-    what: Figure,
-    from_ms: i64,
-) -> Result<Vec<(i64, i64, String, Vec<(i64, i64)>)>, StoreError> {
+pub async fn figures(db: &Db, what: Figure, from_ms: i64) -> Result<Vec<DeviceSeries>, StoreError> {
     let (role, expr) = match what {
-        Figure::StationSignal => (0, "SUM(l.signal_dbm)".to_string()),
-        Figure::Stations => (1, "SUM(l.stations)".to_string()),
+        Figure::StationSignal => (0, "CAST(SUM(l.signal_dbm) AS BIGINT)".to_string()),
+        Figure::Stations => (1, "CAST(SUM(l.stations) AS BIGINT)".to_string()),
         Figure::Capacity => (
             1,
             "MIN(CASE WHEN l.tx_capacity_kbps IS NULL THEN l.rx_capacity_kbps WHEN l.rx_capacity_kbps IS NULL \
@@ -418,12 +429,12 @@ pub async fn figures(
     );
     let rows: Vec<(i64, i64, String, i64, Option<i64>)> =
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(role).bind(from_ms).fetch_all(&db.pool).await?;
-    let mut out: Vec<(i64, i64, String, Vec<(i64, i64)>)> = Vec::new();
+    let mut out: Vec<DeviceSeries> = Vec::new();
     for (id, site, label, ts, v) in rows {
         let Some(v) = v else { continue };
         match out.last_mut() {
-            Some(last) if last.0 == id => last.3.push((ts, v)),
-            _ => out.push((id, site, label, vec![(ts, v)])),
+            Some(last) if last.device_id == id => last.points.push((ts, v)),
+            _ => out.push(DeviceSeries { device_id: id, site_id: site, label, points: vec![(ts, v)] }),
         }
     }
     Ok(out)
@@ -431,7 +442,11 @@ pub async fn figures(
 
 /// Deletes raw link samples older than `cutoff_ms` (retention).
 pub async fn prune(db: &Db, cutoff_ms: i64) -> Result<u64, StoreError> {
-    Ok(sqlx::query("DELETE FROM link_samples WHERE ts_ms < $1").bind(cutoff_ms).execute(&db.pool).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM link_samples WHERE ts_ms < $1")
+        .bind(cutoff_ms)
+        .execute(&db.pool)
+        .await?
+        .rows_affected())
 }
 
 #[cfg(test)]
@@ -564,9 +579,20 @@ mod tests {
 
         let sig = figures(&db, Figure::StationSignal, 0).await.unwrap();
         assert_eq!(sig.len(), 2);
-        assert_eq!(sig.iter().find(|s| s.0 == st[0].link.device_id).unwrap().3, [(week_ago, -60), (now - 60_000, -71)]);
+        assert_eq!(
+            sig.iter().find(|s| s.device_id == st[0].link.device_id).unwrap().points,
+            [(week_ago, -60), (now - 60_000, -71)]
+        );
         let counts = figures(&db, Figure::Stations, 0).await.unwrap();
-        assert_eq!(counts, [(ap_id, site, "10.0.0.2".to_string(), vec![(now - 60_000, 2)])]);
+        assert_eq!(
+            counts,
+            [DeviceSeries {
+                device_id: ap_id,
+                site_id: site,
+                label: "10.0.0.2".into(),
+                points: vec![(now - 60_000, 2)]
+            }]
+        );
         assert_eq!(prune(&db, now - DAY).await.unwrap(), 2, "the week-old rows go");
         assert_eq!(stations_of(&db, ap_id, now).await.unwrap().len(), 2, "the latest figures stay");
     }

@@ -3,8 +3,8 @@
 //! sysDescr, an inventory record) or from staff (site and customer names).
 
 use super::*;
-use crate::monitoring::links::{Link, StationLink};
 use crate::monitoring::inventory::Source;
+use crate::monitoring::links::{Link, StationLink};
 use crate::monitoring::{DeviceKind, SnmpStatus};
 
 const HOSTILE: &str = r#""><script>alert(1)</script><img src=x onerror=alert(2)>"#;
