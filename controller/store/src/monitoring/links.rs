@@ -440,6 +440,40 @@ pub async fn figures(db: &Db, what: Figure, from_ms: i64) -> Result<Vec<DeviceSe
     Ok(out)
 }
 
+/// A radio link between two towers: a device's own radio at one site names
+/// (as its peer) a MAC that a device at another site has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct RadioPair {
+    pub device_id: i64,
+    pub device_label: String,
+    pub site_id: i64,
+    pub site_name: String,
+    pub peer_device_id: i64,
+    pub peer_label: String,
+    pub peer_site_id: i64,
+    pub peer_site_name: String,
+}
+
+/// The tower-to-tower radio links the agents see with an end at `site_id`
+/// (from either side), newest figures only: what a backhaul pair says about
+/// where a site's backhaul may come from.
+pub async fn cross_site_pairs(db: &Db, site_id: i64) -> Result<Vec<RadioPair>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT DISTINCT l.device_id, COALESCE(d.name, d.addr) AS device_label, d.site_id, s.name AS site_name, \
+         p.id AS peer_device_id, COALESCE(p.name, p.addr) AS peer_label, p.site_id AS peer_site_id, \
+         ps.name AS peer_site_name \
+         FROM link_latest l JOIN devices d ON d.id = l.device_id JOIN sites s ON s.id = d.site_id \
+         JOIN inventory i ON i.mac = l.peer_mac AND i.device_id IS NOT NULL \
+         JOIN devices p ON p.id = i.device_id JOIN sites ps ON ps.id = p.site_id \
+         WHERE l.role = 1 AND l.peer_mac IS NOT NULL AND p.site_id <> d.site_id \
+         AND d.retired_ms IS NULL AND p.retired_ms IS NULL AND (d.site_id = $1 OR p.site_id = $1) \
+         ORDER BY d.site_id, l.device_id, p.id",
+    )
+    .bind(site_id)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
 /// Deletes raw link samples older than `cutoff_ms` (retention).
 pub async fn prune(db: &Db, cutoff_ms: i64) -> Result<u64, StoreError> {
     Ok(sqlx::query("DELETE FROM link_samples WHERE ts_ms < $1")
@@ -593,6 +627,31 @@ mod tests {
                 points: vec![(now - 60_000, 2)]
             }]
         );
+        // A backhaul at another tower whose radio names the AP's MAC as its
+        // far end: a tower-to-tower pair, seen from both sites.
+        let far = add_site(&db, "valley", &[], 30_000, 1_000).await.unwrap().id;
+        let bh_ip: IpAddr = "10.1.0.2".parse().unwrap();
+        let bh = batch(
+            now - 30_000,
+            vec![
+                inv("24:a4:3c:00:00:20", "10.1.0.2", DeviceKind::Backhaul, InventorySource::Snmp, None),
+                SampleBody::Link(LinkSample {
+                    device: bh_ip,
+                    station: None,
+                    peer: Some(parse_mac(ap).unwrap()),
+                    radio: 0,
+                    metrics: LinkMetrics { signal_dbm: Some(-48), ..Default::default() },
+                }),
+            ],
+        );
+        let mut far_ids = HashMap::new();
+        store_samples(&db, 2, far, &bh, &mut far_ids).await.unwrap();
+        let pairs = cross_site_pairs(&db, site).await.unwrap();
+        assert_eq!(pairs.len(), 1, "{pairs:?}");
+        assert_eq!((pairs[0].device_id, pairs[0].peer_device_id), (far_ids[&bh_ip], ap_id));
+        assert_eq!((pairs[0].site_name.as_str(), pairs[0].peer_site_name.as_str()), ("valley", "ridge"));
+        assert_eq!(cross_site_pairs(&db, far).await.unwrap(), pairs, "seen from either end");
+        assert!(cross_site_pairs(&db, far + 1).await.unwrap().is_empty());
         assert_eq!(prune(&db, now - DAY).await.unwrap(), 2, "the week-old rows go");
         assert_eq!(stations_of(&db, ap_id, now).await.unwrap().len(), 2, "the latest figures stay");
     }

@@ -613,7 +613,8 @@ fn uplinks_form_offers_other_towers_devices_and_shows_its_error_next_to_the_fiel
     ];
     let mut errors = FormErrors::new();
     errors.field("uplinks", HOSTILE);
-    let s = safe(&uplinks::render_form("tok", &here, &candidates, &[13], &errors));
+    let s = safe(&uplinks::render_form("tok", &here, &candidates, &[13], &errors, &[]));
+    assert!(!s.contains("radio-pairs"), "no radio link seen: none listed");
     for (id, shown) in [(11, true), (12, false), (13, true), (20, false), (31, true)] {
         assert_eq!(s.contains(&format!(r#"value="{id}""#)), shown, "device {id}: {s}");
     }
@@ -621,4 +622,21 @@ fn uplinks_form_offers_other_towers_devices_and_shows_its_error_next_to_the_fiel
     assert!(s.find("<h3>tower-1</h3>") < s.find("<h3>tower-2</h3>"), "grouped by tower: {s}");
     assert!(s.contains(r#"<p class="field-error" id="uplinks-error" role="alert">"#), "{s}");
     assert!(s.contains(r#"action="/sites/3/uplinks""#));
+    // A backhaul here whose radio names device 11 at tower-1 as its far end:
+    // listed, and the candidate marked.
+    let pair = crate::monitoring::links::RadioPair {
+        device_id: 20,
+        device_label: HOSTILE.into(),
+        site_id: 3,
+        site_name: "valley".into(),
+        peer_device_id: 11,
+        peer_label: "bh-north".into(),
+        peer_site_id: 1,
+        peer_site_name: "tower-1".into(),
+    };
+    let s = safe(&uplinks::render_form("tok", &here, &candidates, &[], &FormErrors::new(), &[pair]));
+    assert!(s.contains(r#"id="radio-pairs""#) && s.contains("bh-north"), "{s}");
+    let marked = s.find(r#"value="11""#).and_then(|i| s[i..].find("radio link from").map(|j| i + j));
+    let next = s.find(r#"value="31""#);
+    assert!(marked.is_some() && marked < next, "device 11 is marked as the radio link's far end: {s}");
 }

@@ -4,6 +4,7 @@
 //! upstream tower is one incident covering this site and its customers.
 
 use super::{PageResult, form_errors};
+use crate::monitoring::links::RadioPair;
 use crate::monitoring::uplinks::{self, Uplink};
 use crate::monitoring::{self, DeviceKind, DeviceView, Site};
 use crate::pages::page;
@@ -55,14 +56,28 @@ pub(crate) fn section(site_id: i64, up: &[Uplink], feeds: &[Uplink], editor: boo
     }
 }
 
-/// The form: devices of other sites by site, CPEs left out unless chosen.
+/// The form: devices of other sites by site, CPEs left out unless chosen;
+/// the tower-to-tower radio links the agents see (`pairs`) are listed first
+/// and their far ends marked, since one of them is usually the answer.
 pub(crate) fn render_form(
     csrf: &str,
     site: &Site,
     candidates: &[DeviceView],
     chosen: &[i64],
     errors: &FormErrors,
+    pairs: &[RadioPair],
 ) -> Markup {
+    // The far end of each pair, seen from this site: (other device, this site's device).
+    let far: Vec<(i64, &str)> = pairs
+        .iter()
+        .map(|p| {
+            if p.site_id == site.id {
+                (p.peer_device_id, p.device_label.as_str())
+            } else {
+                (p.device_id, p.peer_label.as_str())
+            }
+        })
+        .collect();
     let mut by_site: BTreeMap<&str, Vec<&DeviceView>> = BTreeMap::new();
     for d in candidates
         .iter()
@@ -82,6 +97,19 @@ pub(crate) fn render_form(
                 @if let Some(e) = errors.get("uplinks") {
                     p.field-error #uplinks-error role="alert" { (e) }
                 }
+                @if !pairs.is_empty() {
+                    div #radio-pairs {
+                        p { "Point-to-point radio links the agents see between this tower and others:" }
+                        ul {
+                            @for p in pairs {
+                                li {
+                                    a href={ "/devices/" (p.device_id) } { (p.device_label) } " (" (p.site_name) ") ↔ "
+                                    a href={ "/devices/" (p.peer_device_id) } { (p.peer_label) } " (" (p.peer_site_name) ")"
+                                }
+                            }
+                        }
+                    }
+                }
                 @if by_site.is_empty() {
                     p.muted { "No device at another site yet." }
                 }
@@ -95,6 +123,9 @@ pub(crate) fn render_form(
                                     input type="checkbox" name="uplinks" value=(v) checked[chosen.contains(&d.id)];
                                     (d.label()) " "
                                     span.muted { (d.kind.map(|k| k.as_str()).unwrap_or("-")) " · " (d.addr) }
+                                    @if let Some((_, here)) = far.iter().find(|(id, _)| *id == d.id) {
+                                        " " strong.radio-seen { "radio link from " (here) }
+                                    }
                                 }
                             }
                         }
@@ -108,6 +139,7 @@ pub(crate) fn render_form(
 
 async fn form_page(c: &Caller, st: &AppState, site: &Site, chosen: &[i64], errors: &FormErrors) -> PageResult {
     let candidates = monitoring::list_devices(&st.db, MAX_CANDIDATES, 0).await?;
+    let pairs = monitoring::links::cross_site_pairs(&st.db, site.id).await?;
     let csrf = c.csrf.as_deref().unwrap_or("");
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     let body = page(
@@ -116,7 +148,7 @@ async fn form_page(c: &Caller, st: &AppState, site: &Site, chosen: &[i64], error
         html! {
             h1 { "Backhaul of " (site.name) }
             p { a href={ "/sites/" (site.id) } { "Back to the site" } }
-            (render_form(csrf, site, &candidates, chosen, errors))
+            (render_form(csrf, site, &candidates, chosen, errors, &pairs))
         },
     );
     Ok((status, body).into_response())
