@@ -352,7 +352,9 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     let families = [
         ("11-sites", "/sites".to_string()),
         ("12-devices", "/devices".to_string()),
+        ("12b-weak-links", "/network/links".to_string()),
         ("13-agents", "/agents".to_string()),
+        ("13b-upgrades", "/fleet/rollouts".to_string()),
         ("14-incidents", "/incidents".to_string()),
         ("15-tickets", "/tickets".to_string()),
         ("16-customers", "/customers".to_string()),
