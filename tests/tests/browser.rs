@@ -489,8 +489,7 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     type_in_id(&b, "refund-amount", "10.00").await?;
     type_in_id(&b, "refund-reason", "Paid twice").await?;
     b.client.find(Locator::Id("refund-now")).await?.click().await?;
-    b.client.wait().for_element(Locator::Css("#payment-refunded")).await?;
-    assert_eq!(b.client.find(Locator::Id("payment-refunded")).await?.text().await?, "10.00 USD");
+    assert_eq!(text_of_id(&b, "payment-refunded").await?, "10.00 USD");
     b.screenshot("18m-payment-refunded").await?;
     b.client.goto(&invoice_url).await?;
     type_in_id(&b, "void-reason", "Issued by mistake").await?;
@@ -536,6 +535,24 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     agent.kill();
     drop(relay);
     Ok(())
+}
+
+/// The text of the element with this id, once the page holding it has
+/// settled: a find that races the page's last reload (a stale element) is
+/// tried again, for at most 10 s.
+async fn text_of_id(b: &Browser, id: &str) -> anyhow::Result<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found = match b.client.find(Locator::Id(id)).await {
+            Ok(e) => e.text().await.map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        match found {
+            Ok(t) => return Ok(t),
+            Err(e) if std::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
 }
 
 /// Replaces the text of the field with this id.

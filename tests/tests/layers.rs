@@ -151,6 +151,7 @@ fn the_pure_cores_exist() {
         "mast-text-core",
         "mast-upgrade-core",
         "mast-rollout-core",
+        "mast-stock-core",
     ] {
         assert!(m.members.contains(expected), "{expected} is missing from the workspace");
     }

@@ -101,7 +101,7 @@ pub async fn run_once(db: &Db, now: i64, keep: Retention) -> Result<PassStats, S
         .await?
         .rows_affected();
     sqlx::query("DELETE FROM interface_rates WHERE ts_ms < $1").bind(raw_cutoff).execute(&db.pool).await?;
-    crate::monitoring::links::prune(db, raw_cutoff).await?;
+    sqlx::query("DELETE FROM link_samples WHERE ts_ms < $1").bind(raw_cutoff).execute(&db.pool).await?;
     for (width, days) in [(FIVE_MIN, keep.five_min_days), (HOUR, keep.hourly_days)] {
         sqlx::query("DELETE FROM sample_rollups WHERE width_ms = $1 AND t_ms < $2")
             .bind(width)

@@ -1,5 +1,6 @@
 //! Radio link health (part of `monitoring`). Owns `link_samples` (every
-//! link sample the agents send, raw, under the samples' retention) and
+//! link sample the agents send, raw; the rollup pass applies the samples'
+//! retention to it) and
 //! `link_latest` (the newest per device, role and radio, for pages and the
 //! API). A link is either a row of an AP's station table (role
 //! [`Role::Station`]: the station's device, seen `via` the AP) or a device's
@@ -474,15 +475,6 @@ pub async fn cross_site_pairs(db: &Db, site_id: i64) -> Result<Vec<RadioPair>, S
     .await?)
 }
 
-/// Deletes raw link samples older than `cutoff_ms` (retention).
-pub async fn prune(db: &Db, cutoff_ms: i64) -> Result<u64, StoreError> {
-    Ok(sqlx::query("DELETE FROM link_samples WHERE ts_ms < $1")
-        .bind(cutoff_ms)
-        .execute(&db.pool)
-        .await?
-        .rows_affected())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,7 +644,8 @@ mod tests {
         assert_eq!((pairs[0].site_name.as_str(), pairs[0].peer_site_name.as_str()), ("valley", "ridge"));
         assert_eq!(cross_site_pairs(&db, far).await.unwrap(), pairs, "seen from either end");
         assert!(cross_site_pairs(&db, far + 1).await.unwrap().is_empty());
-        assert_eq!(prune(&db, now - DAY).await.unwrap(), 2, "the week-old rows go");
+        // Retention (the rollup pass) drops old raw rows; the latest figures stay.
+        sqlx::query("DELETE FROM link_samples WHERE ts_ms < $1").bind(now - DAY).execute(&db.pool).await.unwrap();
         assert_eq!(stations_of(&db, ap_id, now).await.unwrap().len(), 2, "the latest figures stay");
     }
 }
