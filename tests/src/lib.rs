@@ -662,6 +662,17 @@ fn run_ok(cmd: &str, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Waits (polling every 300 ms, at most `secs`) until `ok` holds; the error
+/// names `what`.
+pub async fn until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok() {
+        anyhow::ensure!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(())
+}
+
 /// Whether this test may create namespaces and mounts (root); under CI a
 /// missing capability is a failure, elsewhere the caller skips.
 pub fn require_root(what: &str) -> anyhow::Result<bool> {

@@ -708,6 +708,14 @@ impl SmtpSink {
         files.iter().map(|p| parse_saved(&std::fs::read(p).expect("read saved message"))).collect()
     }
 
+    /// How many messages to `to` so far contain `needle` (in their raw form).
+    pub fn count_to(&self, to: &str, needle: &str) -> usize {
+        self.messages()
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t == to) && String::from_utf8_lossy(&m.raw).contains(needle))
+            .count()
+    }
+
     /// Waits until at least `n` messages arrived (up to `timeout`), returns them all.
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<ReceivedMail> {
         let deadline = Instant::now() + timeout;

@@ -6,7 +6,7 @@
 use mast_tests::mail::SmtpSink;
 use mast_tests::*;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The webhook bodies whose signature checks, as JSON.
 fn signed(hooks: &Hooks) -> Vec<Value> {
@@ -21,22 +21,6 @@ fn signed(hooks: &Hooks) -> Vec<Value> {
         })
         .filter_map(|(_, b)| serde_json::from_slice(b).ok())
         .collect()
-}
-
-fn mails_to(sink: &SmtpSink, to: &str, needle: &str) -> usize {
-    sink.messages()
-        .iter()
-        .filter(|m| m.to.iter().any(|t| t == to) && String::from_utf8_lossy(&m.raw).contains(needle))
-        .count()
-}
-
-async fn until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ok() {
-        anyhow::ensure!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,27 +80,27 @@ async fn on_call_hears_first_escalation_follows_and_recovery_is_told() -> anyhow
     // The AP dies: the on-call group's address gets one email, the chat one
     // signed alert.
     up(false)?;
-    until("the on-call email", 60, || mails_to(&sink, "noc@wisp.test", "opened") >= 1).await?;
+    until("the on-call email", 60, || sink.count_to("noc@wisp.test", "opened") >= 1).await?;
     until("the signed opened alert", 30, || signed(&hooks).iter().any(|h| h["event"] == "incident.opened")).await?;
     let opened = signed(&hooks).into_iter().find(|h| h["event"] == "incident.opened").unwrap();
     assert!(opened["text"].as_str().unwrap().contains("ap-ridge"), "{opened}");
     assert_eq!(opened["to"], "NOC", "{opened}");
     let incident = opened["incident_id"].as_i64().expect("incident id");
-    assert_eq!(mails_to(&sink, "leads@wisp.test", "Incident"), 0, "the leads only hear on escalation");
+    assert_eq!(sink.count_to("leads@wisp.test", "Incident"), 0, "the leads only hear on escalation");
 
     // Nobody acknowledges it: a minute later the leads hear, once.
-    until("the escalation email", 120, || mails_to(&sink, "leads@wisp.test", "not acknowledged") >= 1).await?;
+    until("the escalation email", 120, || sink.count_to("leads@wisp.test", "not acknowledged") >= 1).await?;
     until("the escalation alert", 30, || signed(&hooks).iter().any(|h| h["event"] == "incident.unacknowledged"))
         .await?;
 
     // Back up: the recovery goes to the on-call group.
     up(true)?;
-    until("the recovery email", 60, || mails_to(&sink, "noc@wisp.test", "recovered") >= 1).await?;
+    until("the recovery email", 60, || sink.count_to("noc@wisp.test", "recovered") >= 1).await?;
     until("the recovery alert", 30, || signed(&hooks).iter().any(|h| h["event"] == "incident.recovered")).await?;
     tokio::time::sleep(Duration::from_secs(25)).await;
     // Each decision once (the outbox's dedup keys), however often re-decided.
-    assert_eq!(mails_to(&sink, "noc@wisp.test", "opened"), 1);
-    assert_eq!(mails_to(&sink, "leads@wisp.test", "not acknowledged"), 1);
+    assert_eq!(sink.count_to("noc@wisp.test", "opened"), 1);
+    assert_eq!(sink.count_to("leads@wisp.test", "not acknowledged"), 1);
     let events: Vec<String> =
         signed(&hooks).iter().filter(|h| h["incident_id"] == incident).map(|h| h["event"].to_string()).collect();
     assert_eq!(events.iter().filter(|e| e.contains("incident.opened")).count(), 1, "{events:?}");
@@ -214,25 +198,25 @@ async fn loss_rule_tells_on_call_and_site_contact_once() -> anyhow::Result<()> {
     // Half a minute of answered pings, then half a minute of lost ones.
     tokio::time::sleep(Duration::from_secs(25)).await;
     up(false)?;
-    until("the on-call email", 90, || mails_to(&sink, "noc@wisp.test", "Lossy link") >= 1).await?;
-    until("the contact's email", 30, || mails_to(&sink, "ann@wisp.test", "Lossy link") >= 1).await?;
+    until("the on-call email", 90, || sink.count_to("noc@wisp.test", "Lossy link") >= 1).await?;
+    until("the contact's email", 30, || sink.count_to("ann@wisp.test", "Lossy link") >= 1).await?;
     until("the signed fired alert", 30, || signed(&hooks).iter().any(|h| h["event"] == "rule.fired")).await?;
     let fired = signed(&hooks).into_iter().find(|h| h["event"] == "rule.fired").unwrap();
     assert!(fired["text"].as_str().unwrap().contains("cpe-ann at ridge"), "{fired}");
     assert!(fired["rule_id"].as_i64().is_some(), "{fired}");
     let page = s.get("/alerts/rules").await?.body;
     assert!(page.contains("firing") && page.contains("% lost"), "{page}");
-    assert_eq!(mails_to(&sink, "noc@wisp.test", "Incident"), 0, "no incident: the hold-down is long");
+    assert_eq!(sink.count_to("noc@wisp.test", "Incident"), 0, "no incident: the hold-down is long");
 
     // Back: once a minute of answered pings has pushed the loss under the
     // threshold, everyone hears it cleared, once.
     up(true)?;
-    until("the cleared email", 120, || mails_to(&sink, "noc@wisp.test", "Cleared: Lossy link") >= 1).await?;
+    until("the cleared email", 120, || sink.count_to("noc@wisp.test", "Cleared: Lossy link") >= 1).await?;
     until("the cleared alert", 30, || signed(&hooks).iter().any(|h| h["event"] == "rule.cleared")).await?;
     tokio::time::sleep(Duration::from_secs(6)).await;
     for to in ["noc@wisp.test", "ann@wisp.test"] {
-        assert_eq!(mails_to(&sink, to, "Alert: Lossy link"), 1, "{to}");
-        assert_eq!(mails_to(&sink, to, "Cleared: Lossy link"), 1, "{to}");
+        assert_eq!(sink.count_to(to, "Alert: Lossy link"), 1, "{to}");
+        assert_eq!(sink.count_to(to, "Cleared: Lossy link"), 1, "{to}");
     }
     let events: Vec<Value> = signed(&hooks);
     assert_eq!(events.iter().filter(|h| h["event"] == "rule.fired").count(), 1);

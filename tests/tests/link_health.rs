@@ -11,7 +11,7 @@ use mast_tests::mail::SmtpSink;
 use mast_tests::snmp::{SimDevice, SnmpSim, fixture};
 use mast_tests::*;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 on_both_backends!(weakening_station_and_shrinking_sector_are_told);
 
@@ -54,22 +54,6 @@ fn changed_recording(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf
     let path = dir.join("ubiquiti-ap.snmprec");
     std::fs::write(&path, out)?;
     Ok(path)
-}
-
-fn mails_to(sink: &SmtpSink, to: &str, needle: &str) -> usize {
-    sink.messages()
-        .iter()
-        .filter(|m| m.to.iter().any(|t| t == to) && String::from_utf8_lossy(&m.raw).contains(needle))
-        .count()
-}
-
-async fn until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ok() {
-        anyhow::ensure!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    Ok(())
 }
 
 async fn weakening_station_and_shrinking_sector_are_told(backend: Backend) -> anyhow::Result<()> {
@@ -155,8 +139,8 @@ async fn weakening_station_and_shrinking_sector_are_told(backend: Backend) -> an
     drop(sim);
     let sim = SnmpSim::start_at(&[SimDevice::new("ubiquiti-ap", changed)], &[addr])?.expect("snmpsim again");
 
-    until("the signal-drop email", 90, || mails_to(&sink, "noc@wisp.test", "Alert: Weakening CPE") >= 1).await?;
-    until("the stations-drop email", 60, || mails_to(&sink, "noc@wisp.test", "Alert: Sector emptied") >= 1).await?;
+    until("the signal-drop email", 90, || sink.count_to("noc@wisp.test", "Alert: Weakening CPE") >= 1).await?;
+    until("the stations-drop email", 60, || sink.count_to("noc@wisp.test", "Alert: Sector emptied") >= 1).await?;
     let mail = sink
         .messages()
         .into_iter()
@@ -182,8 +166,8 @@ async fn weakening_station_and_shrinking_sector_are_told(backend: Backend) -> an
     .await?;
     // Told once each, however many evaluations ran since.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(mails_to(&sink, "noc@wisp.test", "Alert: Weakening CPE"), 1);
-    assert_eq!(mails_to(&sink, "noc@wisp.test", "Alert: Sector emptied"), 1);
+    assert_eq!(sink.count_to("noc@wisp.test", "Alert: Weakening CPE"), 1);
+    assert_eq!(sink.count_to("noc@wisp.test", "Alert: Sector emptied"), 1);
     let rules_page = s.get("/alerts/rules").await?.body;
     assert!(rules_page.contains("dB weaker") && rules_page.contains("% of stations gone"), "{rules_page}");
     drop(sim);

@@ -30,9 +30,8 @@
 //!   IP. On a backhaul the table lists the far end.
 //! - radio: `af60Frequency` .1.2 (MHz), `af60Bandwidth` .1.3 (MHz)
 
-use super::ubiquiti::{ONE, first_mac, first_text, role_kind};
+use super::ubiquiti::{ONE, role_identity};
 use super::{Column, Decode, Field, IndexMac, LinkTable, Profile, SysInfo, VendorData, VendorInfo};
-use mast_shared::msg::DeviceKind;
 
 macro_rules! af60 {
     ($($a:literal),+) => {
@@ -107,22 +106,14 @@ pub static PROFILE: Profile = Profile {
 };
 
 fn identify(_sys: &SysInfo, d: &VendorData) -> VendorInfo {
-    let model = first_text(d, 2);
-    let kind = role_kind(model.as_deref(), d.first(0).and_then(|v| v.as_i64()), &["AF60"]);
-    VendorInfo {
-        firmware: first_text(d, 3),
-        serial: None,
-        kind,
-        wireless_mac: first_mac(d, 1),
-        uplink_ap: if kind == Some(DeviceKind::Cpe) { first_mac(d, 4) } else { None },
-        model,
-    }
+    role_identity(d, &["AF60"])
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::{fixture, mib, run, sys_of};
     use super::*;
+    use mast_shared::msg::DeviceKind;
 
     #[test]
     fn af60_lr_link_fixture() {

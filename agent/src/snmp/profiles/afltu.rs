@@ -29,9 +29,8 @@
 //!   `afLTUBandwidth` .2.4.0 (MHz: the enumeration's values are the
 //!   widths). `afLTUTxEIRP` is an EIRP, not a transmit power: not decoded.
 
-use super::ubiquiti::{ONE, first_mac, first_text, role_kind};
+use super::ubiquiti::{ONE, role_identity};
 use super::{Column, Decode, Field, IndexMac, LinkTable, Profile, SysInfo, VendorData, VendorInfo};
-use mast_shared::msg::DeviceKind;
 
 macro_rules! ltu {
     ($($a:literal),+) => {
@@ -102,22 +101,14 @@ pub static PROFILE: Profile = Profile {
 };
 
 fn identify(_sys: &SysInfo, d: &VendorData) -> VendorInfo {
-    let model = first_text(d, 2);
-    let kind = role_kind(model.as_deref(), d.first(0).and_then(|v| v.as_i64()), &["airFiber"]);
-    VendorInfo {
-        firmware: first_text(d, 3),
-        serial: None,
-        kind,
-        wireless_mac: first_mac(d, 1),
-        uplink_ap: if kind == Some(DeviceKind::Cpe) { first_mac(d, 4) } else { None },
-        model,
-    }
+    role_identity(d, &["airFiber"])
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::{chosen, fixture, mib, run, sys_of};
     use super::*;
+    use mast_shared::msg::DeviceKind;
     use mast_shared::msg::format_mac;
 
     #[test]

@@ -77,6 +77,22 @@ pub(super) fn role_kind(model: Option<&str>, role: Option<i64>, ptp: &[&str]) ->
     }
 }
 
+/// Identity from the identity columns the role-based Ubiquiti MIBs share
+/// (UBNT-AFLTU-MIB, UI-AF60-MIB), walked in this order: role, wireless MAC,
+/// model, firmware, the far end's MAC (a CPE's AP). `ptp`: see [`role_kind`].
+pub(super) fn role_identity(d: &VendorData, ptp: &[&str]) -> VendorInfo {
+    let model = first_text(d, 2);
+    let kind = role_kind(model.as_deref(), d.first(0).and_then(|v| v.as_i64()), ptp);
+    VendorInfo {
+        firmware: first_text(d, 3),
+        serial: None,
+        kind,
+        wireless_mac: first_mac(d, 1),
+        uplink_ap: if kind == Some(DeviceKind::Cpe) { first_mac(d, 4) } else { None },
+        model,
+    }
+}
+
 const PRODUCT_NAME: &[u32] = &[1, 2, 840, 10036, 3, 1, 2, 1, 3];
 const PRODUCT_VERSION: &[u32] = &[1, 2, 840, 10036, 3, 1, 2, 1, 4];
 const RADIO_MODE: &[u32] = &[1, 3, 6, 1, 4, 1, 41112, 1, 4, 1, 1, 2];
