@@ -30,6 +30,7 @@ pub mod rollup;
 pub mod settings;
 pub mod sql;
 pub mod staff;
+pub mod stock;
 pub mod tickets;
 
 pub use db::{Backend, Db, now_ms};

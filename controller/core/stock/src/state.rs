@@ -95,6 +95,32 @@ impl State {
         State::default()
     }
 
+    /// A part of the state, as a store holds it between movements: the
+    /// units (with where each is) and the consumable quantities a batch of
+    /// movements touches, after the log's movement `last_seq`. Checking and
+    /// applying the batch on it decides exactly as on the whole state
+    /// provided it holds every unit the batch names, every unit that has a
+    /// MAC or serial number the batch receives, and the quantities at the
+    /// batch's `from` locations (property-tested). Cut totals are not
+    /// resumed: ask the whole state for them.
+    pub fn resume(last_seq: Option<u64>, units: Vec<Unit>, quantities: Vec<((Location, ModelId), i64)>) -> State {
+        let mut s = State { last_seq, ..State::default() };
+        for u in units {
+            if let Some(mac) = u.mac {
+                s.by_mac.insert(mac, u.id);
+            }
+            if let Some(serial) = &u.serial {
+                s.by_serial.insert(serial.clone(), u.id);
+            }
+            s.placed.entry(u.at).or_default().insert(u.id);
+            s.units.insert(u.id, u);
+        }
+        for (k, q) in quantities.into_iter().filter(|(_, q)| *q > 0) {
+            s.quantities.insert(k, q);
+        }
+        s
+    }
+
     /// The state after a whole log, or the index of the first movement
     /// refused and why.
     pub fn replay(log: &[Movement]) -> Result<State, (usize, MoveError)> {

@@ -452,6 +452,48 @@ fn agree(s: &State, o: &Oracle) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// What a store loads to check `m`: the units it names, the units holding
+/// the MAC or serial it receives, the quantity at its `from`. On that part
+/// the movement must be decided as on the whole state, and change the
+/// touched unit and quantities alike.
+fn resumed_agrees(s: &State, m: &Movement) -> Result<(), TestCaseError> {
+    let mut units = Vec::new();
+    let mut quantities = Vec::new();
+    match &m.item {
+        Item::New(n) => {
+            units.extend(n.mac.and_then(|x| s.unit_by_mac(x)).cloned());
+            units.extend(n.serial.as_ref().and_then(|x| s.unit_by_serial(x)).cloned());
+            units.extend(s.unit(n.id).cloned());
+        }
+        Item::Unit { unit } | Item::Cut { spool: unit, .. } => units.extend(s.unit(*unit).cloned()),
+        Item::Quantity { model, .. } => {
+            if let Some(f) = m.from {
+                quantities.push(((f, *model), s.quantity(*model, f)));
+            }
+        }
+    }
+    let mut part = State::resume(s.last_seq(), units, quantities);
+    let mut whole = s.clone();
+    let (a, b) = (whole.apply(m), part.apply(m));
+    prop_assert_eq!(&a, &b, "the resumed state decides {:?} otherwise", m);
+    if a.is_ok() {
+        let touched = match &m.item {
+            Item::New(n) => Some(n.id),
+            Item::Unit { unit } | Item::Cut { spool: unit, .. } => Some(*unit),
+            Item::Quantity { .. } => None,
+        };
+        if let Some(id) = touched {
+            prop_assert_eq!(whole.unit(id), part.unit(id));
+        }
+        if let Item::Quantity { model, .. } = &m.item {
+            if let Some(f) = m.from {
+                prop_assert_eq!(part.quantity(*model, f), whole.quantity(*model, f));
+            }
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -470,6 +512,7 @@ proptest! {
             seq += 1;
             let m = o.movement(op, if *stale_seq { seq / 2 } else { seq });
             let want = o.accepts(&m);
+            resumed_agrees(&s, &m)?;
             let before = s.clone();
             match s.apply(&m) {
                 Ok(()) => {
