@@ -89,6 +89,9 @@
 //! | `[stripe] secret_key` | `MAST_STRIPE_SECRET_KEY` | none (no card/ACH autopay) | Stripe API key (`sk_...`/`rk_...`); never logged |
 //! | `[stripe] api_base` | `MAST_STRIPE_API_BASE` | `https://api.stripe.com` | Stripe API base URL (a local Stripe-compatible server in tests) |
 //! | `[stripe] webhook_secret` | `MAST_STRIPE_WEBHOOK_SECRET` | none | signing secret of Stripe webhooks to `/api/v1/billing/stripe/webhook` |
+//! | `[stock] reconcile_secs` | `MAST_STOCK_RECONCILE_SECS` | `300` | how often the inventory is compared with the MACs the agents see (and units a technician put on the air are installed) |
+//! | `[stock] stale_days` | `MAST_STOCK_STALE_DAYS` | `7` | a unit installed at a customer and not seen this long is listed as silent (lost, stolen or churned) |
+//! | `[stock] summary_hour` | `MAST_STOCK_SUMMARY_HOUR` | `7` | local hour (0-23) the daily reconciliation summary is emailed to the admins (when there is something to tell) |
 
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -127,6 +130,7 @@ pub struct Config {
     pub operator: Operator,
     pub billing: Billing,
     pub stripe: Stripe,
+    pub stock: Stock,
     /// The file this was read from (to layer saved settings on it again).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -307,6 +311,20 @@ pub struct Billing {
     pub max_charge: i64,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Stock {
+    pub reconcile_secs: u64,
+    pub stale_days: u64,
+    pub summary_hour: u64,
+}
+
+impl Default for Stock {
+    fn default() -> Self {
+        Stock { reconcile_secs: 300, stale_days: 7, summary_hour: 7 }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Stripe {
@@ -332,6 +350,7 @@ impl Default for Config {
             operator: Operator::default(),
             billing: Billing::default(),
             stripe: Stripe::default(),
+            stock: Stock::default(),
             source: None,
         }
     }
@@ -665,6 +684,9 @@ impl Config {
         e.secret("MAST_STRIPE_SECRET_KEY", &mut self.stripe.secret_key);
         e.opt("MAST_STRIPE_API_BASE", &mut self.stripe.api_base);
         e.secret("MAST_STRIPE_WEBHOOK_SECRET", &mut self.stripe.webhook_secret);
+        e.parse("MAST_STOCK_RECONCILE_SECS", &mut self.stock.reconcile_secs)?;
+        e.parse("MAST_STOCK_STALE_DAYS", &mut self.stock.stale_days)?;
+        e.parse("MAST_STOCK_SUMMARY_HOUR", &mut self.stock.summary_hour)?;
         Ok(())
     }
 
@@ -718,6 +740,9 @@ impl Config {
         between("monitoring.outage_agent_silence_secs", m.outage_agent_silence_secs, 1, 86_400)?;
         between("alerts.escalate_after_mins", self.alerts.escalate_after_mins, 1, 7 * 24 * 60)?;
         between("alerts.rules_every_secs", self.alerts.rules_every_secs, 1, 3600)?;
+        between("stock.reconcile_secs", self.stock.reconcile_secs, 1, 86_400)?;
+        between("stock.stale_days", self.stock.stale_days, 1, 365)?;
+        between("stock.summary_hour", self.stock.summary_hour, 0, 23)?;
         between("monitoring.outage_controller_window_secs", m.outage_controller_window_secs, 0, 86_400)?;
         tile_origin(&m.map_tile_url).map_err(|p| invalid("monitoring.map_tile_url", p))?;
         if mast_text_core::input::line(&m.map_attribution, 300).is_err() {

@@ -48,6 +48,17 @@ pub struct Settings {
     pub notify: NotifySettings,
     pub billing: BillingSettings,
     pub alerts: AlertConfig,
+    pub stock: StockSettings,
+}
+
+/// Inventory reconciliation (`[stock]`).
+#[derive(Debug, Clone)]
+pub struct StockSettings {
+    pub reconcile_every: Duration,
+    /// An installed unit unseen this long is silent.
+    pub stale_after_ms: i64,
+    /// Local hour of the admins' daily summary.
+    pub summary_hour: i8,
 }
 
 /// Staff alerting (`[alerts]`).
@@ -258,6 +269,11 @@ impl Settings {
                 every: Duration::from_secs(mail.notify_interval_secs),
                 smtp,
                 sms_webhook: cfg.sms.webhook_url.clone().map(|u| (u, cfg.sms.webhook_secret.clone())),
+            },
+            stock: StockSettings {
+                reconcile_every: Duration::from_secs(cfg.stock.reconcile_secs),
+                stale_after_ms: cfg.stock.stale_days as i64 * 86_400_000,
+                summary_hour: cfg.stock.summary_hour as i8,
             },
             alerts: AlertConfig {
                 on_call_group: cfg.alerts.on_call_group.clone(),

@@ -29,6 +29,7 @@ pub mod reactions;
 pub mod releases;
 pub mod rollouts;
 pub mod shutdown;
+pub mod stock;
 pub mod workers;
 
 pub use context::{App, Settings};

@@ -14,6 +14,7 @@
 //! | invoice mail | 60 s | new invoices mailed with their PDF |
 //! | billing schedule | `billing.check_secs` | invoice run, autopay, dunning for today (with `billing.auto_run`) |
 //! | rollups | `monitoring.rollup_interval_secs` | chart rollups and retention |
+//! | stock | `stock.reconcile_secs` | inventory vs the network: automatic installs, the admins' daily summary ([`crate::stock`]) |
 
 use crate::context::App;
 use crate::outages::{OutageFeed, OutageSettings};
@@ -138,6 +139,18 @@ pub fn start(app: &App) -> OutageFeed {
                 Ok(r) if r.raw_deleted > 0 => info!(deleted = r.raw_deleted, "raw samples past retention deleted"),
                 Ok(_) => {}
                 Err(e) => warn!(error = %e, "rollup pass failed; retrying next time"),
+            }
+        })
+        .await
+    });
+
+    let (db, stock, tz, channels, sd) =
+        (app.db.clone(), s.stock.clone(), s.tz.clone(), app.channels(), stop.clone());
+    let url = s.http.public_url.clone().unwrap_or_else(|| format!("http://{}", s.http.listen));
+    stop.spawn(async move {
+        every(&sd, stock.reconcile_every, || async {
+            if let Err(e) = crate::stock::pass(&db, &stock, &tz, channels, &url, now_ms()).await {
+                warn!(error = %e, "stock reconciliation failed; retrying next time");
             }
         })
         .await
