@@ -449,6 +449,111 @@
     });
   }
 
+  /* Scanning. A textarea[data-scan] takes one MAC or serial per line: a
+   * barcode scanner in keyboard mode types the code and Enter, which is a
+   * new line there, so it works with no script at all. Here: a live count
+   * of the lines, and on a browser with BarcodeDetector and a camera, a
+   * "Scan with camera" button that appends every new code it reads until
+   * Done. An input[data-scan="one"] (a search box) takes one code and
+   * submits its form. */
+  function lines(el) {
+    return el.value.split(/[\r\n]+/).map(function (l) { return l.trim(); }).filter(Boolean);
+  }
+
+  function scanners(root) {
+    each(root.querySelectorAll("textarea[data-scan]"), function (el) {
+      if (el.dataset.scanReady) return;
+      el.dataset.scanReady = "1";
+      var count = document.createElement("p");
+      count.className = "field-hint scan-count";
+      count.setAttribute("aria-live", "polite");
+      var show = function () {
+        var n = lines(el).length;
+        count.textContent = n === 1 ? "1 line" : n + " lines";
+      };
+      el.addEventListener("input", show);
+      el.parentNode.insertBefore(count, el.nextSibling);
+      show();
+      if (!("BarcodeDetector" in window) || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "scan-camera";
+      button.textContent = "Scan with camera";
+      count.parentNode.insertBefore(button, count.nextSibling);
+      button.addEventListener("click", function () {
+        camera(el, button, show);
+      });
+    });
+  }
+
+  function camera(el, button, show) {
+    var box = document.createElement("div");
+    box.className = "scan-box";
+    var video = document.createElement("video");
+    video.setAttribute("playsinline", "");
+    video.muted = true;
+    var done = document.createElement("button");
+    done.type = "button";
+    done.textContent = "Done";
+    var status = document.createElement("p");
+    status.setAttribute("aria-live", "polite");
+    status.textContent = "Point the camera at a barcode or QR code.";
+    box.appendChild(video);
+    box.appendChild(status);
+    box.appendChild(done);
+    button.parentNode.insertBefore(box, button.nextSibling);
+    button.hidden = true;
+    var stream = null;
+    var stopped = false;
+    var stop = function () {
+      stopped = true;
+      if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
+      box.parentNode && box.parentNode.removeChild(box);
+      button.hidden = false;
+      el.focus();
+    };
+    done.addEventListener("click", stop);
+    var detector;
+    try {
+      detector = new window.BarcodeDetector();
+    } catch (e) {
+      status.textContent = "This browser cannot read barcodes: type or use a scanner.";
+      return;
+    }
+    navigator.mediaDevices
+      .getUserMedia({ video: { facingMode: "environment" }, audio: false })
+      .then(function (s) {
+        stream = s;
+        if (stopped) return stop();
+        video.srcObject = s;
+        return video.play().then(function () {
+          var tick = function () {
+            if (stopped) return;
+            detector
+              .detect(video)
+              .then(function (codes) {
+                codes.forEach(function (c) {
+                  var v = (c.rawValue || "").trim();
+                  if (v && lines(el).indexOf(v) < 0) {
+                    el.value = (el.value && !/\n$/.test(el.value) ? el.value + "\n" : el.value) + v + "\n";
+                    show();
+                    status.textContent = "Added " + v;
+                    if (navigator.vibrate) navigator.vibrate(60);
+                  }
+                });
+              })
+              .catch(function (err) { warn("barcode", err); })
+              .then(function () { setTimeout(tick, 250); });
+          };
+          tick();
+        });
+      })
+      .catch(function (err) {
+        status.textContent = "No camera: type the codes or use a scanner.";
+        warn("camera", err);
+      });
+  }
+
   function init(root) {
     enhance(
       root,
@@ -467,6 +572,7 @@
       drawMap
     );
     pickers(root);
+    scanners(root);
   }
 
   if (document.readyState === "loading") {

@@ -28,7 +28,7 @@ pub struct Page {
 }
 
 impl Page {
-    pub(super) fn clamp(&self, default: i64, max: i64) -> (i64, i64) {
+    pub(crate) fn clamp(&self, default: i64, max: i64) -> (i64, i64) {
         (self.limit.unwrap_or(default).clamp(1, max), self.offset.unwrap_or(0).max(0))
     }
 }

@@ -716,7 +716,8 @@ pub async fn device(
         range,
     };
     let title = p.device.label().to_string();
-    Ok(page(&c, &title, render_device(&p, now)))
+    let item = crate::stock::device_section(&st, p.device.mac.as_deref()).await?;
+    Ok(page(&c, &title, html! { (render_device(&p, now)) (item) }))
 }
 
 pub(crate) fn render_device(p: &DevicePage, now: i64) -> Markup {
@@ -911,7 +912,8 @@ pub async fn site(c: Caller, State(st): State<AppState>, Path(id): Path<i64>) ->
         editor: device_form::EDITORS.contains(&c.role),
     };
     let title = p.site.name.clone();
-    Ok(page(&c, &title, render_site(&p, crate::db::now_ms())))
+    let equipment = crate::stock::installed_section(&st, None, Some(id)).await?;
+    Ok(page(&c, &title, html! { (render_site(&p, crate::db::now_ms())) (equipment) }))
 }
 
 /// `GET /live/sites/{id}/devices`: the site's device tree (htmx).

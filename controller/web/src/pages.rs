@@ -21,6 +21,7 @@ pub fn nav(role: Role) -> Vec<ui::NavItem<'static>> {
         item("/maintenance", "Maintenance"),
         item("/agents", "Agents"),
         item("/fleet/rollouts", "Upgrades"),
+        item("/stock", "Stock"),
         item("/alerts", "Alerts"),
         item("/reports/availability", "Availability"),
     ];

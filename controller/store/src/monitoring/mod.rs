@@ -1233,6 +1233,18 @@ pub async fn device(db: &Db, id: i64) -> Result<Option<DeviceView>, StoreError> 
     Ok(list_devices_where(db, "d.id = $3", id, 1, 0).await?.into_iter().next())
 }
 
+/// The (newest) device holding `mac`, if any.
+pub async fn device_by_mac(db: &Db, mac: &str) -> Result<Option<DeviceView>, StoreError> {
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM devices WHERE mac = $1 ORDER BY id DESC LIMIT 1")
+        .bind(mac)
+        .fetch_optional(&db.pool)
+        .await?;
+    match id {
+        Some(id) => device(db, id).await,
+        None => Ok(None),
+    }
+}
+
 /// The device with id `id`, or [`StoreError::NotFound`].
 pub async fn get_device(db: &Db, id: i64) -> Result<DeviceView, StoreError> {
     device(db, id).await?.ok_or_else(|| StoreError::NotFound(format!("no device {id}")))

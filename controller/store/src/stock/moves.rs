@@ -659,3 +659,18 @@ pub async fn on_hand(db: &Db) -> Result<State, StoreError> {
     let units = units.iter().map(UnitRow::core).collect::<Result<Vec<_>, _>>()?;
     Ok(State::resume(None, units, quantities))
 }
+
+/// Parts reserved for scheduled jobs, per model and location.
+pub async fn reserved(db: &Db) -> Result<BTreeMap<(ModelId, Location), i64>, StoreError> {
+    let rows: Vec<(i64, i64, String, i64)> = sqlx::query_as(
+        "SELECT r.model_id, r.location_id, l.kind, CAST(SUM(r.quantity) AS BIGINT) FROM stock_reservations r \
+         JOIN stock_locations l ON l.id = r.location_id GROUP BY r.model_id, r.location_id, l.kind",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let mut out = BTreeMap::new();
+    for (m, l, k, q) in rows {
+        out.insert((ModelId(m), core_location(&k, l)?), q);
+    }
+    Ok(out)
+}
