@@ -115,6 +115,12 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cli::rollout::RolloutCmd,
     },
+    /// Equipment inventory: catalogue, warehouses and vehicles, receiving,
+    /// movements, reconciliation with the network, CSV, purchase orders.
+    Stock {
+        #[command(subcommand)]
+        cmd: cli::stock::StockCmd,
+    },
     /// Staff accounts.
     User {
         #[command(subcommand)]
@@ -223,6 +229,7 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
         Cmd::Token { cmd } => cli::token::run(cmd, &app).await,
         Cmd::Release { cmd } => cli::release::run(cmd, &app).await,
         Cmd::Rollout { cmd } => cli::rollout::run(cmd, &app).await,
+        Cmd::Stock { cmd } => cli::stock::run(cmd, &app).await,
         Cmd::User { cmd } => cli::user::run(cmd, &app).await,
     };
     app.db.pool.close().await;

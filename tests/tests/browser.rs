@@ -2,7 +2,8 @@
 //! see a site with a device down, the map, open a device chart and hover it
 //! (uPlot's legend shows the values), revoke an agent, every page family at
 //! desktop and phone width (the navigation folds into a menu), and a
-//! technician kept out of the users page. Screenshots (desktop and phone
+//! technician kept out of the users page; inventory: receiving and moving
+//! by typed scans, installing, the reconciliation page. Screenshots (desktop and phone
 //! widths) land in `test-artifacts/`.
 
 use fantoccini::Locator;
@@ -501,6 +502,77 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.screenshot("18o-dunning-desk").await?;
     b.client.goto(&format!("{base}/billing/payments")).await?;
     b.screenshot("18p-payments").await?;
+    // Inventory: a model and two places, two radios received by typing
+    // their MACs as a barcode scanner does (code, Enter), one assigned to
+    // the van and one installed at Ada from the move form; a code no unit
+    // has is refused next to the field; the reconciliation page lists Ada's
+    // radio, which the network has not seen.
+    b.client.goto(&format!("{base}/stock/models")).await?;
+    type_in_id(&b, "model-vendor", "Ubiquiti").await?;
+    type_in_id(&b, "model-name", "LiteBeam 5AC").await?;
+    type_in_id(&b, "model-kind", "radio").await?;
+    b.client.find(Locator::Id("model-needs_mac")).await?.click().await?;
+    type_in_id(&b, "model-unit_cost", "89.00").await?;
+    b.client.find(Locator::Css("form[action='/stock/models'] button[type='submit']")).await?.click().await?;
+    b.client.wait().for_element(Locator::LinkText("Ubiquiti LiteBeam 5AC")).await?;
+    for (kind, name) in [("warehouse", "Main store"), ("vehicle", "Van 1")] {
+        b.client.goto(&format!("{base}/stock/locations")).await?;
+        b.client.find(Locator::Css(&format!("#location-kind option[value='{kind}']"))).await?.click().await?;
+        type_in_id(&b, "location-name", name).await?;
+        b.client.find(Locator::Css("form[action='/stock/locations'] button[type='submit']")).await?.click().await?;
+        b.client.wait().for_element(Locator::LinkText(name)).await?;
+    }
+    b.client.goto(&format!("{base}/stock/receive")).await?;
+    b.client
+        .find(Locator::XPath("//select[@id='receive-model']/option[contains(., 'LiteBeam')]"))
+        .await?
+        .click()
+        .await?;
+    b.client
+        .find(Locator::XPath("//select[@id='receive-into']/option[contains(., 'Main store')]"))
+        .await?
+        .click()
+        .await?;
+    let codes = b.client.find(Locator::Id("receive-codes")).await?;
+    codes.send_keys("04-18-D6-A1-22-3B\n").await?;
+    codes.send_keys("02:11:22:33:44:55\n").await?;
+    let counted = b.client.wait().for_element(Locator::Css(".scan-count")).await?.text().await?;
+    assert_eq!(counted, "2 lines", "the scan field counts the units");
+    b.screenshot("27-stock-receive").await?;
+    b.client.find(Locator::Css("form[action='/stock/receive'] button[type='submit']")).await?.click().await?;
+    let flash = b.client.wait().for_element(Locator::Css(".flash")).await?.text().await?;
+    assert!(flash.contains("2 line(s) received"), "{flash}");
+    b.client.goto(&format!("{base}/stock/move?kind=assign-to-technician")).await?;
+    b.client.find(Locator::Id("move-codes")).await?.send_keys("02:11:22:33:44:55\n").await?;
+    b.client.find(Locator::XPath("//select[@id='move-to']/option[contains(., 'Van 1')]")).await?.click().await?;
+    b.client.find(Locator::Css("form[action='/stock/move'] button[type='submit']")).await?.click().await?;
+    let flash = b.client.wait().for_element(Locator::Css(".flash")).await?.text().await?;
+    assert!(flash.contains("assign-to-technician of 1"), "{flash}");
+    b.client.goto(&format!("{base}/stock/move?kind=install")).await?;
+    b.client.find(Locator::Id("move-codes")).await?.send_keys("02:99:99:99:99:99\n").await?;
+    type_in_id(&b, "move-customer", &cust_id).await?;
+    b.client.find(Locator::Css("form[action='/stock/move'] button[type='submit']")).await?.click().await?;
+    let err = b.client.wait().for_element(Locator::Id("move-codes-error")).await?.text().await?;
+    assert!(err.contains("no unit has"), "{err}");
+    b.screenshot("28-stock-move-refused").await?;
+    type_in_id(&b, "move-codes", "04:18:d6:a1:22:3b").await?;
+    b.client.find(Locator::Css("form[action='/stock/move'] button[type='submit']")).await?.click().await?;
+    let flash = b.client.wait().for_element(Locator::Css(".flash")).await?.text().await?;
+    assert!(flash.contains("install of 1"), "{flash}");
+    b.client.goto(&format!("{base}/stock/reconcile")).await?;
+    let stale = b.client.find(Locator::Id("stale")).await?.text().await?;
+    assert!(stale.contains("04:18:d6:a1:22:3b") && stale.contains("Mark lost"), "{stale}");
+    b.screenshot("29-stock-reconcile").await?;
+    b.client.goto(&format!("{base}/stock")).await?;
+    b.screenshot("30-stock").await?;
+    b.client.set_window_size(390, 844).await?;
+    b.screenshot("30b-stock-phone").await?;
+    b.client.goto(&format!("{base}/stock/move?kind=install")).await?;
+    b.screenshot("30c-stock-move-phone").await?;
+    b.client.goto(&format!("{base}/stock/reconcile")).await?;
+    b.screenshot("30d-stock-reconcile-phone").await?;
+    b.client.set_window_size(1280, 900).await?;
+
     b.client.set_window_size(390, 844).await?;
     // The menu opens at phone width.
     b.client.find(Locator::Css("label.nav-button")).await?.click().await?;

@@ -8,12 +8,12 @@
 //! controller gets there first).
 
 use crate::context::StockSettings;
+use mast_stock_core::reconcile::Report;
 use mast_store::audit::{self, Actor};
 use mast_store::db::{Db, StoreError};
 use mast_store::outbox::{self, Channel, Channels, Message};
 use mast_store::staff::{self, Role};
 use mast_store::stock::reconcile::{self, Installed};
-use mast_stock_core::reconcile::Report;
 use std::collections::BTreeMap;
 
 /// What a pass did.
@@ -91,17 +91,22 @@ async fn summary(
     let ok = installed.iter().filter(|i| i.result.is_ok()).count();
     let Some(body) = summary_text(r, ok, public_url) else { return Ok(false) };
     let day = local.date().to_string();
-    let admins: Vec<String> =
-        staff::list_users(db).await?.into_iter().filter(|u| u.role == Role::Admin && !u.disabled).map(|u| u.email).collect();
+    let admins: Vec<String> = staff::list_users(db)
+        .await?
+        .into_iter()
+        .filter(|u| u.role == Role::Admin && !u.disabled)
+        .map(|u| u.email)
+        .collect();
     if admins.is_empty() {
         return Ok(false);
     }
     let mut tx = db.begin().await?;
-    let claimed = sqlx::query("INSERT INTO stock_summaries (day, sent_ms) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING")
-        .bind(&day)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    let claimed =
+        sqlx::query("INSERT INTO stock_summaries (day, sent_ms) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING")
+            .bind(&day)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
     if claimed.rows_affected() != 1 {
         return Ok(false);
     }

@@ -144,8 +144,7 @@ pub fn start(app: &App) -> OutageFeed {
         .await
     });
 
-    let (db, stock, tz, channels, sd) =
-        (app.db.clone(), s.stock.clone(), s.tz.clone(), app.channels(), stop.clone());
+    let (db, stock, tz, channels, sd) = (app.db.clone(), s.stock.clone(), s.tz.clone(), app.channels(), stop.clone());
     let url = s.http.public_url.clone().unwrap_or_else(|| format!("http://{}", s.http.listen));
     stop.spawn(async move {
         every(&sd, stock.reconcile_every, || async {

@@ -13,6 +13,7 @@ pub mod maintenance;
 pub mod release;
 pub mod rollout;
 pub mod site;
+pub mod stock;
 pub mod token;
 pub mod user;
 

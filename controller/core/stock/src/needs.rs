@@ -9,7 +9,8 @@
 //! - available = on hand − reserved (may be negative: over-reserved);
 //! - below threshold: at a warehouse, available < the model's reorder
 //!   threshold (the threshold is a warehouse's; vans and sites have targets);
-//! - to order = max(0, target − available); 0 without a target.
+//! - to order = max(0, goal − available), the goal being the target, or
+//!   (no target) at a warehouse below the threshold, the threshold itself.
 //!
 //! The locations are passed in (the store's list), so an empty van or
 //! warehouse is looked at too. Needs are ordered by model id, then
@@ -72,7 +73,9 @@ pub fn needs(
                 threshold,
                 target,
                 below_threshold: threshold.is_some_and(|t| available < t),
-                to_order: target.map_or(0, |t| t.saturating_sub(available).max(0)),
+                to_order: target
+                    .or(threshold.filter(|t| available < *t))
+                    .map_or(0, |goal| goal.saturating_sub(available).max(0)),
             });
         }
     }
@@ -176,6 +179,7 @@ mod tests {
             model(1, ItemClass::Trackable, Some(5), &[(LocationKind::Warehouse, 10)]),
             model(3, ItemClass::CutToLength, None, &[(LocationKind::Warehouse, 305_000)]),
             model(4, ItemClass::Trackable, None, &[]),
+            model(5, ItemClass::Trackable, Some(4), &[]),
         ];
         let reserved = BTreeMap::from([((ModelId(1), wh), 1), ((ModelId(2), van), 3)]);
         let n = needs(&s, &models, &[van, site, wh, wh], &reserved);
@@ -188,12 +192,14 @@ mod tests {
                 (2, wh, 40, 40, true, 60),
                 (2, van, 0, -3, false, 13),
                 (3, wh, 120_500, 120_500, false, 184_500),
+                (5, wh, 0, 0, true, 4),
             ],
-            "threshold alone only counts at warehouses; reserved beyond stock raises the order"
+            "threshold alone only counts at warehouses (and, with no target, is the goal); \
+             reserved beyond stock raises the order"
         );
         let csv = purchase_csv(&n, &models);
         let lines: Vec<&str> = csv.split("\r\n").collect();
-        assert_eq!(lines.len(), 6, "{csv}");
+        assert_eq!(lines.len(), 7, "{csv}");
         assert_eq!(
             lines[1],
             "\"Ubiquiti, Inc.\",\"'=HYPERLINK(\"\"x\"\") 1\",radio,warehouse,1,3,1,2,8,pcs,1250,10000"

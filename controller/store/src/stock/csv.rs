@@ -65,7 +65,8 @@ pub async fn import(db: &Db, text: &str, into: i64, actor: &str, apply: bool) ->
     let Some(model_col) = col("model") else {
         return Err(StoreError::invalid("file", "the header needs a \"model\" column"));
     };
-    let cols = (col("location"), col("mac"), col("serial"), col("quantity"), col("length_m"), col("unit_cost"), col("note"));
+    let cols =
+        (col("location"), col("mac"), col("serial"), col("quantity"), col("length_m"), col("unit_cost"), col("note"));
     let catalogue: HashMap<String, models::ModelRow> =
         models::list(db).await?.into_iter().map(|m| (m.label().to_lowercase(), m)).collect();
     let places = locations::list(db).await?;
@@ -124,10 +125,14 @@ pub async fn import(db: &Db, text: &str, into: i64, actor: &str, apply: bool) ->
                 }
             }
         } else {
-            match places.iter().find(|p| p.name.eq_ignore_ascii_case(&loc) && p.customer_id.is_none() && p.site_id.is_none()) {
-                Some(p) if p.kind == "warehouse" || p.kind == "vehicle" => {
-                    Place::Store(p.id, if p.kind == "vehicle" { LocationKind::Vehicle } else { LocationKind::Warehouse })
-                }
+            match places
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(&loc) && p.customer_id.is_none() && p.site_id.is_none())
+            {
+                Some(p) if p.kind == "warehouse" || p.kind == "vehicle" => Place::Store(
+                    p.id,
+                    if p.kind == "vehicle" { LocationKind::Vehicle } else { LocationKind::Warehouse },
+                ),
                 _ => {
                     fail(format!("location: no warehouse or vehicle named {loc:?}"));
                     continue;
@@ -137,7 +142,11 @@ pub async fn import(db: &Db, text: &str, into: i64, actor: &str, apply: bool) ->
         let num = |name: &str, v: String| -> Result<Option<i64>, String> {
             match v.trim() {
                 "" => Ok(None),
-                v => v.replace(',', "").parse::<i64>().map(Some).map_err(|_| format!("{name}: {v:?} is not a whole number")),
+                v => v
+                    .replace(',', "")
+                    .parse::<i64>()
+                    .map(Some)
+                    .map_err(|_| format!("{name}: {v:?} is not a whole number")),
             }
         };
         let (quantity, cost) = match (num("quantity", cell(cols.3)), num("unit_cost", cell(cols.5))) {
@@ -166,7 +175,10 @@ pub async fn import(db: &Db, text: &str, into: i64, actor: &str, apply: bool) ->
                 length_mm,
             },
         };
-        let note = { let n = cell(cols.6); if n.is_empty() { "imported".to_string() } else { n } };
+        let note = {
+            let n = cell(cols.6);
+            if n.is_empty() { "imported".to_string() } else { n }
+        };
         let receive = Batch {
             kind: Kind::Receive { purchase_order: None, unit_cost_minor: cost },
             from: None,
@@ -197,7 +209,15 @@ pub async fn import(db: &Db, text: &str, into: i64, actor: &str, apply: bool) ->
             Place::Site(s) => Some((Kind::Install, Target::Site(s))),
         };
         if let Some((kind, to)) = next {
-            let b = Batch { kind, from: Some(into), to, items: vec![moved], note, actor: actor.to_string(), automatic: false };
+            let b = Batch {
+                kind,
+                from: Some(into),
+                to,
+                items: vec![moved],
+                note,
+                actor: actor.to_string(),
+                automatic: false,
+            };
             match moves::record_tx(&mut tx, &b).await {
                 Ok(_) => {}
                 Err(e @ StoreError::Invalid { .. }) => {
@@ -245,7 +265,15 @@ fn row(cells: &[String]) -> String {
 /// (so an export imports again), plus location kind and ids.
 pub async fn export_stock(db: &Db) -> Result<String, StoreError> {
     let mut out = row(&[
-        "model", "location", "location_kind", "mac", "serial", "quantity", "length_m", "unit_cost", "unit_id",
+        "model",
+        "location",
+        "location_kind",
+        "mac",
+        "serial",
+        "quantity",
+        "length_m",
+        "unit_cost",
+        "unit_id",
         "since",
     ]
     .map(String::from));
@@ -300,12 +328,30 @@ fn place_name(kind: &str, name: &str, customer: Option<i64>) -> String {
 /// The whole movement log, oldest first.
 pub async fn export_movements(db: &Db) -> Result<String, StoreError> {
     let mut out = row(&[
-        "seq", "batch", "at", "actor", "kind", "from", "to", "unit_id", "mac", "serial", "model", "quantity",
-        "length_m", "unit_cost", "purchase_order", "rma_number", "automatic", "note",
+        "seq",
+        "batch",
+        "at",
+        "actor",
+        "kind",
+        "from",
+        "to",
+        "unit_id",
+        "mac",
+        "serial",
+        "model",
+        "quantity",
+        "length_m",
+        "unit_cost",
+        "purchase_order",
+        "rma_number",
+        "automatic",
+        "note",
     ]
     .map(String::from));
     let rows: Vec<moves::MovementRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{} ORDER BY mv.seq", moves::MOVE_COLS))).fetch_all(&db.pool).await?;
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{} ORDER BY mv.seq", moves::MOVE_COLS)))
+            .fetch_all(&db.pool)
+            .await?;
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     for m in rows {
         out.push_str(&row(&[

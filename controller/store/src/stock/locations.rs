@@ -130,12 +130,11 @@ pub async fn delete(db: &Db, id: i64) -> Result<(), StoreError> {
     if n > 0 {
         return Err(StoreError::Conflict(format!("{} still holds stock: move it elsewhere first", l.name)));
     }
-    let named: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM stock_movements WHERE from_location_id = $1 OR to_location_id = $1",
-    )
-    .bind(id)
-    .fetch_one(&db.pool)
-    .await?;
+    let named: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM stock_movements WHERE from_location_id = $1 OR to_location_id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await?;
     if named > 0 {
         sqlx::query("UPDATE stock_locations SET archived_ms = $1 WHERE id = $2")
             .bind(now_ms())

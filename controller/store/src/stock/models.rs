@@ -125,10 +125,9 @@ fn supplier(i: &ModelInput) -> Option<String> {
 
 fn clash(e: sqlx::Error, i: &ModelInput) -> StoreError {
     match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::invalid(
-            "name",
-            format!("{} {} is already in the catalogue", i.vendor.trim(), i.name.trim()),
-        ),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::invalid("name", format!("{} {} is already in the catalogue", i.vendor.trim(), i.name.trim()))
+        }
         e => e.into(),
     }
 }

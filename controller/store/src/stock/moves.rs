@@ -24,12 +24,25 @@ use std::collections::{BTreeMap, HashMap};
 #[serde(rename_all = "kebab-case", tag = "type")]
 pub enum ItemInput {
     /// A unit or spool being received.
-    New { model: i64, mac: Option<String>, serial: Option<String>, length_mm: Option<i64> },
+    New {
+        model: i64,
+        mac: Option<String>,
+        serial: Option<String>,
+        length_mm: Option<i64>,
+    },
     /// An existing unit or a whole spool, by id.
-    Unit { unit: i64 },
-    Quantity { model: i64, quantity: i64 },
+    Unit {
+        unit: i64,
+    },
+    Quantity {
+        model: i64,
+        quantity: i64,
+    },
     /// A length cut off a spool.
-    Cut { spool: i64, length_mm: i64 },
+    Cut {
+        spool: i64,
+        length_mm: i64,
+    },
 }
 
 /// Where a batch goes.
@@ -316,7 +329,9 @@ pub async fn record_tx(tx: &mut Tx<'_>, b: &Batch) -> Result<Recorded, StoreErro
             Item::New(n) => (Some(n.id.0), n.model.0, None, n.length_mm),
             Item::Unit { unit } => (Some(unit.0), state.unit(*unit).map_or(0, |u| u.model.0), None, None),
             Item::Quantity { model, quantity } => (None, model.0, Some(*quantity), None),
-            Item::Cut { spool, length_mm } => (Some(spool.0), state.unit(*spool).map_or(0, |u| u.model.0), None, Some(*length_mm)),
+            Item::Cut { spool, length_mm } => {
+                (Some(spool.0), state.unit(*spool).map_or(0, |u| u.model.0), None, Some(*length_mm))
+            }
         };
         let (cost, po, rma) = match &m.kind {
             Kind::Receive { purchase_order, unit_cost_minor } => (Some(*unit_cost_minor), *purchase_order, None),
@@ -451,7 +466,10 @@ async fn units_holding(tx: &mut Tx<'_>, mac: Option<Mac>, serial: Option<&Serial
 }
 
 async fn unit_tx(tx: &mut Tx<'_>, id: i64) -> Result<Option<UnitRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{UNIT_COLS} WHERE u.id = $1"))).bind(id).fetch_optional(&mut **tx).await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{UNIT_COLS} WHERE u.id = $1")))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?)
 }
 
 pub async fn unit(db: &Db, id: i64) -> Result<UnitRow, StoreError> {
@@ -467,7 +485,10 @@ pub async fn unit(db: &Db, id: i64) -> Result<UnitRow, StoreError> {
 pub async fn find_unit(db: &Db, code: &str) -> Result<Option<UnitRow>, StoreError> {
     let code = code.trim();
     if let Some(id) = code.strip_prefix('#').and_then(|s| s.parse::<i64>().ok()) {
-        return Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{UNIT_COLS} WHERE u.id = $1"))).bind(id).fetch_optional(&db.pool).await?);
+        return Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{UNIT_COLS} WHERE u.id = $1")))
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?);
     }
     if let Ok(mac) = Mac::parse(code) {
         let found: Option<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{UNIT_COLS} WHERE u.mac = $1")))
@@ -557,10 +578,12 @@ pub async fn units(db: &Db, f: &UnitFilter, limit: i64, offset: i64) -> Result<(
 
 /// Units at a location.
 pub async fn units_at(db: &Db, location: i64) -> Result<Vec<UnitRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{UNIT_COLS} WHERE u.location_id = $1 ORDER BY m.vendor, m.name, u.id")))
-        .bind(location)
-        .fetch_all(&db.pool)
-        .await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{UNIT_COLS} WHERE u.location_id = $1 ORDER BY m.vendor, m.name, u.id"
+    )))
+    .bind(location)
+    .fetch_all(&db.pool)
+    .await?)
 }
 
 /// Consumables and cut lengths at a location: (model label, pieces, mm).

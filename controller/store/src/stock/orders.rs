@@ -124,7 +124,11 @@ pub async fn list(db: &Db) -> Result<Vec<Order>, StoreError> {
 
 /// Orders that can still be received against.
 pub async fn open(db: &Db) -> Result<Vec<Order>, StoreError> {
-    Ok(list(db).await?.into_iter().filter(|o| matches!(o.order.status.as_str(), "ordered" | "partly-received")).collect())
+    Ok(list(db)
+        .await?
+        .into_iter()
+        .filter(|o| matches!(o.order.status.as_str(), "ordered" | "partly-received"))
+        .collect())
 }
 
 async fn save(tx: &mut Tx<'_>, po: &PurchaseOrder) -> Result<(), StoreError> {
@@ -185,9 +189,7 @@ pub(crate) async fn receive_tx(tx: &mut Tx<'_>, id: i64, received: &BTreeMap<i64
     for (model, n) in received {
         let mut left = *n;
         while left > 0 {
-            let Some(line) =
-                po.lines.iter().position(|l| l.model.0 == *model && l.received < l.quantity)
-            else {
+            let Some(line) = po.lines.iter().position(|l| l.model.0 == *model && l.received < l.quantity) else {
                 return Err(StoreError::invalid(
                     "purchase_order",
                     format!("order {id} has nothing more of model {model} due ({left} too many)"),

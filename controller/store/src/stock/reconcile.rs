@@ -16,9 +16,13 @@ use mast_stock_core::{Kind, LocationKind, Mac, ModelId, UnitId};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
+/// A unit with a MAC as stored: id, MAC, model, location kind and id,
+/// customer, site, since.
+type UnitRowTuple = (i64, String, i64, String, i64, Option<i64>, Option<i64>, i64);
+
 /// The inputs, as stored.
 pub async fn inputs(db: &Db) -> Result<(Vec<KnownUnit>, Vec<Sighting>), StoreError> {
-    let rows: Vec<(i64, String, i64, String, i64, Option<i64>, Option<i64>, i64)> = sqlx::query_as(
+    let rows: Vec<UnitRowTuple> = sqlx::query_as(
         "SELECT u.id, u.mac, u.model_id, l.kind, l.id, l.customer_id, l.site_id, u.since_ms FROM stock_units u \
          JOIN stock_locations l ON l.id = u.location_id WHERE u.mac IS NOT NULL",
     )
@@ -173,19 +177,26 @@ pub struct Names {
     pub customers: HashMap<i64, String>,
 }
 
-pub async fn names(db: &Db, r: &Report) -> Result<Names, StoreError> {
-    let mut ids: Vec<i64> = r.not_assigned.iter().chain(&r.moved).map(|f| f.unit.unit.0).collect();
-    ids.extend(r.stale.iter().map(|s| s.unit.unit.0));
-    ids.extend(r.auto_install.iter().map(|a| a.unit.0));
+/// ... of the first `shown` rows of each list.
+pub async fn names(db: &Db, r: &Report, shown: usize) -> Result<Names, StoreError> {
+    let mut ids: Vec<i64> = r.not_assigned.iter().take(shown).map(|f| f.unit.unit.0).collect();
+    ids.extend(r.moved.iter().take(shown).map(|f| f.unit.unit.0));
+    ids.extend(r.stale.iter().take(shown).map(|s| s.unit.unit.0));
+    ids.extend(r.auto_install.iter().take(shown).map(|a| a.unit.0));
     let mut n = Names::default();
     for id in ids {
         if let Ok(u) = moves::unit(db, id).await {
             n.units.insert(id, u);
         }
     }
-    n.sites = sqlx::query_as::<_, (i64, String)>("SELECT id, name FROM sites").fetch_all(&db.pool).await?.into_iter().collect();
-    let mut cs: Vec<i64> = r.unknown.iter().chain(r.moved.iter().map(|f| &f.seen)).filter_map(|s| s.customer).collect();
-    cs.extend(r.auto_install.iter().map(|a| a.customer));
+    n.sites = sqlx::query_as::<_, (i64, String)>("SELECT id, name FROM sites")
+        .fetch_all(&db.pool)
+        .await?
+        .into_iter()
+        .collect();
+    let mut cs: Vec<i64> = r.unknown.iter().take(shown).filter_map(|s| s.customer).collect();
+    cs.extend(r.moved.iter().take(shown).filter_map(|f| f.seen.customer));
+    cs.extend(r.auto_install.iter().take(shown).map(|a| a.customer));
     cs.sort_unstable();
     cs.dedup();
     for c in cs {

@@ -71,12 +71,15 @@ async fn movements_derive_locations_and_refuse_whole_batches() {
     .unwrap_err();
     assert!(e.to_string().contains("line 2") && e.to_string().contains("already"), "{e}");
     assert!(moves::find_unit(&db, "02:00:00:00:00:03").await.unwrap().is_none(), "nothing of the batch stayed");
-    let e = moves::record(&db, &batch(receive(), None, Target::Location(wh), vec![ItemInput::New {
-        model: m,
-        mac: None,
-        serial: None,
-        length_mm: None,
-    }]))
+    let e = moves::record(
+        &db,
+        &batch(
+            receive(),
+            None,
+            Target::Location(wh),
+            vec![ItemInput::New { model: m, mac: None, serial: None, length_mm: None }],
+        ),
+    )
     .await
     .unwrap_err();
     assert!(e.to_string().contains("needs a MAC"), "{e}");
@@ -102,19 +105,16 @@ async fn movements_derive_locations_and_refuse_whole_batches() {
 
     // The van still holds the other unit: it cannot be deleted.
     assert!(locations::delete(&db, van).await.is_err());
-    let (list, n) = moves::units(&db, &UnitFilter { kind: Some("vehicle".into()), ..Default::default() }, 50, 0)
-        .await
-        .unwrap();
+    let (list, n) =
+        moves::units(&db, &UnitFilter { kind: Some("vehicle".into()), ..Default::default() }, 50, 0).await.unwrap();
     assert_eq!((n, list[0].id), (1, r.new_units[1]));
 
     // Consumables: never below zero.
-    let conn = models::add(
-        &db,
-        &ModelInput { name: "RJ45".into(), class: "consumable".into(), needs_mac: false, ..radio() },
-    )
-    .await
-    .unwrap()
-    .id;
+    let conn =
+        models::add(&db, &ModelInput { name: "RJ45".into(), class: "consumable".into(), needs_mac: false, ..radio() })
+            .await
+            .unwrap()
+            .id;
     moves::record(
         &db,
         &batch(receive(), None, Target::Location(wh), vec![ItemInput::Quantity { model: conn, quantity: 100 }]),
@@ -123,20 +123,24 @@ async fn movements_derive_locations_and_refuse_whole_batches() {
     .unwrap();
     let e = moves::record(
         &db,
-        &batch(Kind::AssignToTechnician, Some(wh), Target::Location(van), vec![ItemInput::Quantity {
-            model: conn,
-            quantity: 101,
-        }]),
+        &batch(
+            Kind::AssignToTechnician,
+            Some(wh),
+            Target::Location(van),
+            vec![ItemInput::Quantity { model: conn, quantity: 101 }],
+        ),
     )
     .await
     .unwrap_err();
     assert!(e.to_string().contains("100 on hand"), "{e}");
     moves::record(
         &db,
-        &batch(Kind::AssignToTechnician, Some(wh), Target::Location(van), vec![ItemInput::Quantity {
-            model: conn,
-            quantity: 100,
-        }]),
+        &batch(
+            Kind::AssignToTechnician,
+            Some(wh),
+            Target::Location(van),
+            vec![ItemInput::Quantity { model: conn, quantity: 100 }],
+        ),
     )
     .await
     .unwrap();
@@ -152,12 +156,15 @@ async fn movements_derive_locations_and_refuse_whole_batches() {
     .await
     .unwrap()
     .id;
-    let spool = moves::record(&db, &batch(receive(), None, Target::Location(wh), vec![ItemInput::New {
-        model: cable,
-        mac: None,
-        serial: Some("SPOOL-1".into()),
-        length_mm: Some(305_000),
-    }]))
+    let spool = moves::record(
+        &db,
+        &batch(
+            receive(),
+            None,
+            Target::Location(wh),
+            vec![ItemInput::New { model: cable, mac: None, serial: Some("SPOOL-1".into()), length_mm: Some(305_000) }],
+        ),
+    )
     .await
     .unwrap()
     .new_units[0];
@@ -205,7 +212,12 @@ async fn reconciliation_installs_what_a_van_put_on_the_air() {
     .unwrap();
     let bo = customers::create(
         &db,
-        &CustomerInput { name: "Bo".into(), site: Some("north".into()), status: Some("lead".into()), ..Default::default() },
+        &CustomerInput {
+            name: "Bo".into(),
+            site: Some("north".into()),
+            status: Some("lead".into()),
+            ..Default::default()
+        },
     )
     .await
     .unwrap();
@@ -227,7 +239,11 @@ async fn reconciliation_installs_what_a_van_put_on_the_air() {
     assert_eq!(rep.unknown[0].mac.to_string(), "02:00:00:00:00:99");
     let mut to: Vec<(i64, i64)> = rep.auto_install.iter().map(|a| (a.unit.0, a.customer)).collect();
     to.sort();
-    assert_eq!(to, [(r.new_units[0], ada.id), (r.new_units[1], bo.id)], "linked MAC, then the site's only waiting lead");
+    assert_eq!(
+        to,
+        [(r.new_units[0], ada.id), (r.new_units[1], bo.id)],
+        "linked MAC, then the site's only waiting lead"
+    );
     let done = reconcile::auto_install(&db, &rep).await.unwrap();
     assert!(done.iter().all(|d| d.result.is_ok()), "{done:?}");
     let u = moves::unit(&db, r.new_units[1]).await.unwrap();

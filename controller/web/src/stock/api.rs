@@ -6,11 +6,11 @@ use crate::{ApiError, AppState, Caller, audit};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use mast_stock_core::LocationKind;
 use mast_store::StoreError;
 use mast_store::stock::moves::{self as store, Batch, UnitFilter};
 use mast_store::stock::reconcile;
 use mast_store::stock::{ModelInput, locations, models};
-use mast_stock_core::LocationKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -18,7 +18,11 @@ pub async fn models_list(State(st): State<AppState>) -> Result<Json<Value>, ApiE
     Ok(Json(json!({ "models": models::list(&st.db).await? })))
 }
 
-pub async fn models_add(c: Caller, State(st): State<AppState>, Json(i): Json<ModelInput>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn models_add(
+    c: Caller,
+    State(st): State<AppState>,
+    Json(i): Json<ModelInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let m = models::add(&st.db, &i).await?;
     audit::record(&st.db, &c.actor(), "stock.model.add", &format!("stock model {}", m.id), &m.label()).await?;
     Ok((StatusCode::CREATED, Json(json!({ "model": m }))))
@@ -36,7 +40,11 @@ pub struct NewLocation {
     pub user_id: Option<i64>,
 }
 
-pub async fn locations_add(c: Caller, State(st): State<AppState>, Json(n): Json<NewLocation>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn locations_add(
+    c: Caller,
+    State(st): State<AppState>,
+    Json(n): Json<NewLocation>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let kind = LocationKind::parse(n.kind.trim()).ok_or_else(|| StoreError::invalid("kind", "warehouse or vehicle"))?;
     let l = locations::add(&st.db, kind, &n.name, n.user_id).await?;
     audit::record(&st.db, &c.actor(), "stock.location.add", &format!("stock location {}", l.id), &l.name).await?;
@@ -83,7 +91,11 @@ pub async fn movements(State(st): State<AppState>, Query(q): Query<LogQ>) -> Res
 
 /// `POST /api/v1/stock/movements`: a batch (`kind`, `from`, `to`, `items`,
 /// `note`), recorded whole or refused with each bad line named.
-pub async fn record(c: Caller, State(st): State<AppState>, Json(mut b): Json<Batch>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn record(
+    c: Caller,
+    State(st): State<AppState>,
+    Json(mut b): Json<Batch>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     b.actor = c.name.clone();
     b.automatic = false;
     let r = store::record(&st.db, &b).await?;

@@ -10,16 +10,26 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use mast_stock_core::{ItemClass, LocationKind};
 use mast_store::StoreError;
 use mast_store::stock::moves as store;
 use mast_store::stock::{ModelInput, ModelRow, locations, models};
-use mast_stock_core::{ItemClass, LocationKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
 const MODEL_FIELDS: &[&str] = &[
-    "vendor", "name", "kind", "class", "needs_mac", "needs_serial", "reorder_threshold", "target_warehouse",
-    "target_vehicle", "unit_cost", "supplier", "warranty_months",
+    "vendor",
+    "name",
+    "kind",
+    "class",
+    "needs_mac",
+    "needs_serial",
+    "reorder_threshold",
+    "target_warehouse",
+    "target_vehicle",
+    "unit_cost",
+    "supplier",
+    "warranty_months",
 ];
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -106,28 +116,39 @@ pub(crate) fn model_form(action: &str, csrf: &str, f: &ModelForm, errors: &FormE
         ("cut-to-length", "Cut to length: cable spools, in metres"),
     ];
     let class = if f.class.is_empty() { ItemClass::Trackable.as_str() } else { f.class.as_str() };
-    ui::form(action, Method::Post, csrf, html! {
-        (fl.summary())
-        (fl.text_field("vendor", "Vendor", &f.vendor, FieldOpts::new().required().max_len(100)))
-        (fl.text_field("name", "Model", &f.name, FieldOpts::new().required().max_len(200)))
-        (fl.text_field("kind", "Kind", &f.kind, FieldOpts::new().required().max_len(60).placeholder("radio, router, cable, connector")))
-        (fl.select_field("class", "Counted as", &classes, class, FieldOpts::new()))
-        (fl.checkbox_field("needs_mac", "Each unit has a MAC", f.needs_mac.is_some(), FieldOpts::new()))
-        (fl.checkbox_field("needs_serial", "Each unit has a serial number", f.needs_serial.is_some(), FieldOpts::new()))
-        (fl.number_field("reorder_threshold", "Reorder below (in warehouses)", &f.reorder_threshold, false, FieldOpts::new()
-            .hint("Units, pieces, or metres for cable.")))
-        (fl.number_field("target_warehouse", "Keep per warehouse", &f.target_warehouse, false, FieldOpts::new()))
-        (fl.number_field("target_vehicle", "Keep per vehicle", &f.target_vehicle, false, FieldOpts::new()))
-        (fl.text_field("unit_cost", "Unit cost (per unit, piece or metre)", &f.unit_cost, FieldOpts::new().placeholder("89.00").max_len(20)))
-        (fl.text_field("supplier", "Supplier", &f.supplier, FieldOpts::new().max_len(200)))
-        (fl.number_field("warranty_months", "Warranty (months)", &f.warranty_months, false, FieldOpts::new()))
-        button type="submit" { (button) }
-    })
+    ui::form(
+        action,
+        Method::Post,
+        csrf,
+        html! {
+            (fl.summary())
+            (fl.text_field("vendor", "Vendor", &f.vendor, FieldOpts::new().required().max_len(100)))
+            (fl.text_field("name", "Model", &f.name, FieldOpts::new().required().max_len(200)))
+            (fl.text_field("kind", "Kind", &f.kind, FieldOpts::new().required().max_len(60).placeholder("radio, router, cable, connector")))
+            (fl.select_field("class", "Counted as", &classes, class, FieldOpts::new()))
+            (fl.checkbox_field("needs_mac", "Each unit has a MAC", f.needs_mac.is_some(), FieldOpts::new()))
+            (fl.checkbox_field("needs_serial", "Each unit has a serial number", f.needs_serial.is_some(), FieldOpts::new()))
+            (fl.number_field("reorder_threshold", "Reorder below (in warehouses)", &f.reorder_threshold, false, FieldOpts::new()
+                .hint("Units, pieces, or metres for cable.")))
+            (fl.number_field("target_warehouse", "Keep per warehouse", &f.target_warehouse, false, FieldOpts::new()))
+            (fl.number_field("target_vehicle", "Keep per vehicle", &f.target_vehicle, false, FieldOpts::new()))
+            (fl.text_field("unit_cost", "Unit cost (per unit, piece or metre)", &f.unit_cost, FieldOpts::new().placeholder("89.00").max_len(20)))
+            (fl.text_field("supplier", "Supplier", &f.supplier, FieldOpts::new().max_len(200)))
+            (fl.number_field("warranty_months", "Warranty (months)", &f.warranty_months, false, FieldOpts::new()))
+            button type="submit" { (button) }
+        },
+    )
 }
 
 async fn models_page(c: &Caller, st: &AppState, f: &ModelForm, errors: &FormErrors) -> Result<Markup, ApiError> {
     let list = models::list(&st.db).await?;
-    let mut t = Table::new("No models yet.").col("Model").col("Kind").col("Counted as").col("Identified by").num_col("Cost").num_col("Reorder below");
+    let mut t = Table::new("No models yet.")
+        .col("Model")
+        .col("Kind")
+        .col("Counted as")
+        .col("Identified by")
+        .num_col("Cost")
+        .num_col("Reorder below");
     for m in &list {
         let ids = match (m.needs_mac != 0, m.needs_serial != 0) {
             (true, true) => "MAC and serial",
@@ -164,7 +185,11 @@ pub async fn models_get(c: Caller, State(st): State<AppState>) -> Result<Markup,
     models_page(&c, &st, &ModelForm::default(), &FormErrors::new()).await
 }
 
-pub async fn models_post(c: Caller, State(st): State<AppState>, Form(f): Form<ModelForm>) -> Result<Response, ApiError> {
+pub async fn models_post(
+    c: Caller,
+    State(st): State<AppState>,
+    Form(f): Form<ModelForm>,
+) -> Result<Response, ApiError> {
     let saved = match f.input() {
         Ok(i) => models::add(&st.db, &i).await,
         Err(e) => Err(e),
@@ -181,13 +206,22 @@ pub async fn models_post(c: Caller, State(st): State<AppState>, Form(f): Form<Mo
     }
 }
 
-async fn model_page(c: &Caller, st: &AppState, m: &ModelRow, f: &ModelForm, errors: &FormErrors) -> Result<Markup, ApiError> {
+async fn model_page(
+    c: &Caller,
+    st: &AppState,
+    m: &ModelRow,
+    f: &ModelForm,
+    errors: &FormErrors,
+) -> Result<Markup, ApiError> {
     let csrf = c.csrf.as_deref().unwrap_or("");
     let (units, total) =
         store::units(&st.db, &store::UnitFilter { model: Some(m.id), ..Default::default() }, 50, 0).await?;
     let mut t = Table::new("No units of this model.").col("Unit").col("Where");
     for u in &units {
-        t.push(vec![unit_link(u), super::location_link(&u.location_kind, u.location_id, &u.location, u.customer_id, u.site_id)]);
+        t.push(vec![
+            unit_link(u),
+            super::location_link(&u.location_kind, u.location_id, &u.location, u.customer_id, u.site_id),
+        ]);
     }
     Ok(page(
         c,
@@ -208,7 +242,12 @@ pub async fn model_get(c: Caller, State(st): State<AppState>, Path(id): Path<i64
     model_page(&c, &st, &m, &ModelForm::of(&m), &FormErrors::new()).await
 }
 
-pub async fn model_post(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, Form(f): Form<ModelForm>) -> Result<Response, ApiError> {
+pub async fn model_post(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Form(f): Form<ModelForm>,
+) -> Result<Response, ApiError> {
     let m = models::get(&st.db, id).await?;
     let saved = match f.input() {
         Ok(i) => models::update(&st.db, id, &i).await,
@@ -239,7 +278,13 @@ pub struct LocationForm {
     pub user: String,
 }
 
-async fn locations_page(c: &Caller, st: &AppState, f: &LocationForm, errors: &FormErrors, flash: Option<&str>) -> Result<Markup, ApiError> {
+async fn locations_page(
+    c: &Caller,
+    st: &AppState,
+    f: &LocationForm,
+    errors: &FormErrors,
+    flash: Option<&str>,
+) -> Result<Markup, ApiError> {
     let list = locations::list(&st.db).await?;
     let manager = MANAGERS.contains(&c.role);
     let csrf = c.csrf.as_deref().unwrap_or("");
@@ -257,9 +302,15 @@ async fn locations_page(c: &Caller, st: &AppState, f: &LocationForm, errors: &Fo
         ];
         if manager {
             cells.push(if matches!(l.kind.as_str(), "warehouse" | "vehicle") {
-                ui::form_with_class("inline", &format!("/stock/locations/{}/delete", l.id), Method::Post, csrf, html! {
-                    button type="submit" { "Delete" }
-                })
+                ui::form_with_class(
+                    "inline",
+                    &format!("/stock/locations/{}/delete", l.id),
+                    Method::Post,
+                    csrf,
+                    html! {
+                        button type="submit" { "Delete" }
+                    },
+                )
             } else {
                 html! {}
             });
@@ -303,7 +354,11 @@ pub async fn locations_get(c: Caller, State(st): State<AppState>) -> Result<Mark
     locations_page(&c, &st, &LocationForm::default(), &FormErrors::new(), None).await
 }
 
-pub async fn locations_post(c: Caller, State(st): State<AppState>, Form(f): Form<LocationForm>) -> Result<Response, ApiError> {
+pub async fn locations_post(
+    c: Caller,
+    State(st): State<AppState>,
+    Form(f): Form<LocationForm>,
+) -> Result<Response, ApiError> {
     let kind = LocationKind::parse(f.kind.trim()).ok_or_else(|| StoreError::invalid("kind", "warehouse or vehicle"));
     let user = opt_num("user", &f.user);
     let saved = match (kind, user) {
@@ -312,7 +367,8 @@ pub async fn locations_post(c: Caller, State(st): State<AppState>, Form(f): Form
     };
     match saved {
         Ok(l) => {
-            audit::record(&st.db, &c.actor(), "stock.location.add", &format!("stock location {}", l.id), &l.name).await?;
+            audit::record(&st.db, &c.actor(), "stock.location.add", &format!("stock location {}", l.id), &l.name)
+                .await?;
             Ok(Redirect::to("/stock/locations").into_response())
         }
         Err(e) => {

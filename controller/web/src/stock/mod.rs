@@ -51,13 +51,15 @@ pub(crate) fn parse_cost(field: &str, v: &str) -> Result<i64, mast_store::StoreE
     let bad = || mast_store::StoreError::invalid(field, "an amount such as 89.00 (not negative)");
     let v = v.trim().replace(',', "");
     let (whole, frac) = v.split_once('.').unwrap_or((&v, ""));
-    if whole.is_empty() && frac.is_empty() || frac.len() > 2 || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+    if whole.is_empty() && frac.is_empty()
+        || frac.len() > 2
+        || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
     {
         return Err(bad());
     }
     let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
     let frac: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
-    whole.checked_mul(100).and_then(|w| w.checked_add(frac)).filter(|v| *v <= 1_000_000_000_00).ok_or_else(bad)
+    whole.checked_mul(100).and_then(|w| w.checked_add(frac)).filter(|v| *v <= 100_000_000_000).ok_or_else(bad)
 }
 
 /// `305 m` or `25.5 m` from millimetres.
@@ -171,13 +173,8 @@ pub(crate) fn render_overview(
         cells.extend(KINDS.iter().map(|k| html! { (cell(k)) }));
         t.push(cells);
     }
-    let mut list = Table::new("No units match.")
-        .col("Unit")
-        .col("Model")
-        .col("Serial")
-        .col("Where")
-        .col("Since")
-        .num_col("Cost");
+    let mut list =
+        Table::new("No units match.").col("Unit").col("Model").col("Serial").col("Where").col("Since").num_col("Cost");
     for u in units {
         list.push(vec![
             unit_link(u),
@@ -191,7 +188,12 @@ pub(crate) fn render_overview(
     let kinds: Vec<(&str, &str)> = std::iter::once(("", "anywhere"))
         .chain(mast_stock_core::LocationKind::ALL.iter().map(|k| (k.as_str(), k.as_str())))
         .collect();
-    let pairs = [("q", q.q.as_str()), ("kind", q.kind.as_str()), ("model", q.model.as_str()), ("location", q.location.as_str())];
+    let pairs = [
+        ("q", q.q.as_str()),
+        ("kind", q.kind.as_str()),
+        ("model", q.model.as_str()),
+        ("location", q.location.as_str()),
+    ];
     html! {
         h1 { "Stock" }
         (subnav(role))

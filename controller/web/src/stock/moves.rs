@@ -9,14 +9,14 @@ use crate::network::form_errors;
 use crate::pages::page;
 use crate::ui::{self, FieldOpts, Fields, FormErrors, Markup, Method, html};
 use crate::{ApiError, AppState, Caller, audit};
+use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Form;
+use mast_stock_core::{ItemClass, Kind};
 use mast_store::StoreError;
 use mast_store::stock::moves::{self as store, Batch, ItemInput, Target};
 use mast_store::stock::{LOST, RETIRED, RMA, locations, models, orders};
-use mast_stock_core::{ItemClass, Kind};
 use serde::Deserialize;
 
 /// The kinds of the move form, with their button labels (a unit's page
@@ -33,7 +33,20 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("found", "Found"),
 ];
 
-const MOVE_FIELDS: &[&str] = &["kind", "from", "to", "customer", "site", "rma_number", "codes", "model", "quantity", "spool", "length_m", "note"];
+const MOVE_FIELDS: &[&str] = &[
+    "kind",
+    "from",
+    "to",
+    "customer",
+    "site",
+    "rma_number",
+    "codes",
+    "model",
+    "quantity",
+    "spool",
+    "length_m",
+    "note",
+];
 
 /// The move form as typed (kept on an error).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -155,7 +168,15 @@ impl MoveForm {
             (_, _, _, Some(t)) => Target::Location(t),
             (_, _, _, None) => return Err(StoreError::invalid("to", "where they go")),
         };
-        Ok(Batch { kind, from: Some(from), to, items, note: self.note.clone(), actor: actor.to_string(), automatic: false })
+        Ok(Batch {
+            kind,
+            from: Some(from),
+            to,
+            items,
+            note: self.note.clone(),
+            actor: actor.to_string(),
+            automatic: false,
+        })
     }
 }
 
@@ -173,7 +194,11 @@ pub(crate) async fn choices(st: &AppState) -> Result<Choices, ApiError> {
         Some(u) => format!("{} ({}, {u})", l.name, l.kind),
         None => format!("{} ({})", l.name, l.kind),
     };
-    let stores = locs.iter().filter(|l| l.customer_id.is_none() && l.site_id.is_none()).map(|l| (l.id.to_string(), label(l))).collect();
+    let stores = locs
+        .iter()
+        .filter(|l| l.customer_id.is_none() && l.site_id.is_none())
+        .map(|l| (l.id.to_string(), label(l)))
+        .collect();
     let all = locs.iter().map(|l| (l.id.to_string(), label(l))).collect();
     let sites = crate::monitoring::list_sites(&st.db).await?.into_iter().map(|s| (s.id.to_string(), s.name)).collect();
     let consumables = models::list(&st.db)
@@ -197,7 +222,7 @@ pub(crate) fn move_form(csrf: &str, ch: &Choices, f: &MoveForm, errors: &FormErr
             (fl.summary())
             (fl.select_field("kind", "What happens", &kinds, &f.kind, FieldOpts::new().required()))
             (fl.textarea_field("codes", "Units: scan or type MACs, serials or #ids, one per line", &f.codes,
-                FieldOpts::new().mono().hint("A barcode scanner adds one line per scan; on a phone, Scan with camera.")))
+                FieldOpts::new().mono().scan().hint("A barcode scanner adds one line per scan; on a phone, Scan with camera.")))
             (fl.select_field("from", "From", &options("— where the first unit is —", &ch.all), &f.from, FieldOpts::new()))
             (fl.select_field("to", "To", &options("— customer or site below, or RMA, retired, lost —", &ch.stores), &f.to, FieldOpts::new()))
             (fl.number_field("customer", "Install at customer (id)", &f.customer, false, FieldOpts::new()
@@ -217,7 +242,13 @@ pub(crate) fn move_form(csrf: &str, ch: &Choices, f: &MoveForm, errors: &FormErr
     }
 }
 
-async fn move_page(c: &Caller, st: &AppState, f: &MoveForm, errors: &FormErrors, done: Option<String>) -> Result<Markup, ApiError> {
+async fn move_page(
+    c: &Caller,
+    st: &AppState,
+    f: &MoveForm,
+    errors: &FormErrors,
+    done: Option<String>,
+) -> Result<Markup, ApiError> {
     let ch = choices(st).await?;
     let csrf = c.csrf.as_deref().unwrap_or("");
     Ok(page(
@@ -252,12 +283,21 @@ pub async fn move_post(c: Caller, State(st): State<AppState>, Form(f): Form<Move
             let what = format!("{} of {} item(s), batch {}", b.kind.as_str(), b.items.len(), r.batch);
             audit::record(&st.db, &c.actor(), "stock.move", &format!("stock location {}", r.to), &what).await?;
             let msg = format!("Recorded: {what}.");
-            let body = move_page(&c, &st, &MoveForm { kind: f.kind.clone(), from: f.from.clone(), ..Default::default() }, &FormErrors::new(), Some(msg)).await?;
+            let body = move_page(
+                &c,
+                &st,
+                &MoveForm { kind: f.kind.clone(), from: f.from.clone(), ..Default::default() },
+                &FormErrors::new(),
+                Some(msg),
+            )
+            .await?;
             Ok(body.into_response())
         }
         Err(e) => {
             let e = match e {
-                StoreError::Invalid { field, reason } if field == "items" => StoreError::Invalid { field: "codes".into(), reason },
+                StoreError::Invalid { field, reason } if field == "items" => {
+                    StoreError::Invalid { field: "codes".into(), reason }
+                }
                 e => e,
             };
             let Some(errors) = form_errors(&e, MOVE_FIELDS) else { return Err(e.into()) };
@@ -301,7 +341,8 @@ impl ReceiveForm {
         let mut items = Vec::new();
         match model.class()? {
             ItemClass::Consumable => {
-                let q = num("quantity", &self.quantity)?.ok_or_else(|| StoreError::invalid("quantity", "how many pieces"))?;
+                let q = num("quantity", &self.quantity)?
+                    .ok_or_else(|| StoreError::invalid("quantity", "how many pieces"))?;
                 items.push(ItemInput::Quantity { model: model.id, quantity: q });
             }
             class => {
@@ -330,13 +371,30 @@ impl ReceiveForm {
                 }
             }
         }
-        Ok(Batch { kind, from: None, to: Target::Location(into), items, note: self.note.clone(), actor: actor.to_string(), automatic: false })
+        Ok(Batch {
+            kind,
+            from: None,
+            to: Target::Location(into),
+            items,
+            note: self.note.clone(),
+            actor: actor.to_string(),
+            automatic: false,
+        })
     }
 }
 
-async fn receive_page(c: &Caller, st: &AppState, f: &ReceiveForm, errors: &FormErrors, done: Option<String>) -> Result<Markup, ApiError> {
-    let models: Vec<(String, String)> =
-        models::list(&st.db).await?.into_iter().map(|m| (m.id.to_string(), format!("{} ({})", m.label(), m.class))).collect();
+async fn receive_page(
+    c: &Caller,
+    st: &AppState,
+    f: &ReceiveForm,
+    errors: &FormErrors,
+    done: Option<String>,
+) -> Result<Markup, ApiError> {
+    let models: Vec<(String, String)> = models::list(&st.db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id.to_string(), format!("{} ({})", m.label(), m.class)))
+        .collect();
     let warehouses: Vec<(String, String)> = locations::stores(&st.db)
         .await?
         .into_iter()
@@ -365,7 +423,7 @@ async fn receive_page(c: &Caller, st: &AppState, f: &ReceiveForm, errors: &FormE
                 (fl.select_field("order", "Against purchase order", &options("— none —", &open), &f.order, FieldOpts::new()))
                 (fl.text_field("unit_cost", "Unit cost (empty: the model's)", &f.unit_cost, FieldOpts::new().placeholder("89.00").max_len(20)))
                 (fl.textarea_field("codes", "Units: scan or type each MAC or serial, one per line", &f.codes,
-                    FieldOpts::new().mono().hint("For a model with both, put \"MAC serial\" on a line. A barcode scanner adds one line per scan.")))
+                    FieldOpts::new().mono().scan().hint("For a model with both, put \"MAC serial\" on a line. A barcode scanner adds one line per scan.")))
                 (fl.number_field("quantity", "Pieces (consumables)", &f.quantity, false, FieldOpts::new()))
                 (fl.number_field("length_m", "Metres per spool (cable)", &f.length_m, true, FieldOpts::new()))
                 (fl.text_field("note", "Note", &f.note, FieldOpts::new().max_len(2000)))
@@ -375,11 +433,19 @@ async fn receive_page(c: &Caller, st: &AppState, f: &ReceiveForm, errors: &FormE
     ))
 }
 
-pub async fn receive_get(c: Caller, State(st): State<AppState>, Query(f): Query<ReceiveForm>) -> Result<Markup, ApiError> {
+pub async fn receive_get(
+    c: Caller,
+    State(st): State<AppState>,
+    Query(f): Query<ReceiveForm>,
+) -> Result<Markup, ApiError> {
     receive_page(&c, &st, &f, &FormErrors::new(), None).await
 }
 
-pub async fn receive_post(c: Caller, State(st): State<AppState>, Form(f): Form<ReceiveForm>) -> Result<Response, ApiError> {
+pub async fn receive_post(
+    c: Caller,
+    State(st): State<AppState>,
+    Form(f): Form<ReceiveForm>,
+) -> Result<Response, ApiError> {
     let recorded = match f.batch(&st, &c.name).await {
         Ok(b) => store::record(&st.db, &b).await.map(|r| (b, r)),
         Err(e) => Err(e),
@@ -388,13 +454,24 @@ pub async fn receive_post(c: Caller, State(st): State<AppState>, Form(f): Form<R
         Ok((b, r)) => {
             let what = format!("{} line(s) received, batch {}", b.items.len(), r.batch);
             audit::record(&st.db, &c.actor(), "stock.receive", &format!("stock location {}", r.to), &what).await?;
-            let keep = ReceiveForm { model: f.model.clone(), into: f.into.clone(), order: f.order.clone(), ..Default::default() };
-            Ok(receive_page(&c, &st, &keep, &FormErrors::new(), Some(format!("Received: {what}."))).await?.into_response())
+            let keep = ReceiveForm {
+                model: f.model.clone(),
+                into: f.into.clone(),
+                order: f.order.clone(),
+                ..Default::default()
+            };
+            Ok(receive_page(&c, &st, &keep, &FormErrors::new(), Some(format!("Received: {what}.")))
+                .await?
+                .into_response())
         }
         Err(e) => {
             let e = match e {
-                StoreError::Invalid { field, reason } if field == "items" => StoreError::Invalid { field: "codes".into(), reason },
-                StoreError::Invalid { field, reason } if field == "purchase_order" => StoreError::Invalid { field: "order".into(), reason },
+                StoreError::Invalid { field, reason } if field == "items" => {
+                    StoreError::Invalid { field: "codes".into(), reason }
+                }
+                StoreError::Invalid { field, reason } if field == "purchase_order" => {
+                    StoreError::Invalid { field: "order".into(), reason }
+                }
                 e => e,
             };
             let Some(errors) = form_errors(&e, RECEIVE_FIELDS) else { return Err(e.into()) };

@@ -12,12 +12,12 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use mast_store::StoreError;
-use mast_store::stock::orders::{self, Order};
-use mast_store::stock::{locations, models, moves as store};
 use mast_stock_core::needs::{Need, needs, purchase_csv};
 use mast_stock_core::order::PoAction;
 use mast_stock_core::{Location, Model, ModelId};
+use mast_store::StoreError;
+use mast_store::stock::orders::{self, Order};
+use mast_store::stock::{locations, models, moves as store};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -42,13 +42,13 @@ pub async fn needs_page(c: Caller, State(st): State<AppState>) -> Result<Markup,
         .num_col("Reserved")
         .num_col("Target")
         .num_col("Order");
-    for n in needs.iter().filter(|n| n.to_order > 0) {
+    for n in needs.iter().filter(|n| n.to_order > 0 || n.below_threshold) {
         let m = catalogue.iter().find(|m| m.id == n.model);
         let is_cable = m.is_some_and(|m| m.class == mast_stock_core::ItemClass::CutToLength);
         let amount = |v: i64| if is_cable { metres(v) } else { v.to_string() };
         t.push(vec![
             html! { (m.map(|m| format!("{} {}", m.vendor, m.name)).unwrap_or_default())
-                @if n.below_threshold { " " (ui::tone_badge(ui::Tone::Degraded, "below threshold")) } },
+            @if n.below_threshold { " " (ui::tone_badge(ui::Tone::Degraded, "below threshold")) } },
             html! { (names.get(&n.location.id).map(String::as_str).unwrap_or("")) },
             html! { (amount(n.on_hand)) },
             html! { (amount(n.reserved)) },
@@ -72,7 +72,10 @@ pub async fn needs_page(c: Caller, State(st): State<AppState>) -> Result<Markup,
 pub async fn needs_csv(State(st): State<AppState>) -> Result<Response, ApiError> {
     let (needs, catalogue, _) = current(&st).await?;
     Ok((
-        [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"purchase-list.csv\"")],
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"purchase-list.csv\""),
+        ],
         purchase_csv(&needs, &catalogue),
     )
         .into_response())
@@ -93,7 +96,13 @@ fn total(o: &Order) -> String {
 
 async fn orders_page(c: &Caller, st: &AppState, f: &OrderForm, errors: &FormErrors) -> Result<Markup, ApiError> {
     let list = orders::list(&st.db).await?;
-    let mut t = Table::new("No purchase orders yet.").num_col("#").col("Supplier").col("Status").num_col("Lines").num_col("Total").col("By");
+    let mut t = Table::new("No purchase orders yet.")
+        .num_col("#")
+        .col("Supplier")
+        .col("Status")
+        .num_col("Lines")
+        .num_col("Total")
+        .col("By");
     for o in &list {
         t.push(vec![
             html! { a href={ "/stock/orders/" (o.order.id) } { (o.order.id) } },
@@ -130,10 +139,15 @@ pub async fn orders_get(c: Caller, State(st): State<AppState>) -> Result<Markup,
     orders_page(&c, &st, &OrderForm::default(), &FormErrors::new()).await
 }
 
-pub async fn orders_post(c: Caller, State(st): State<AppState>, Form(f): Form<OrderForm>) -> Result<Response, ApiError> {
+pub async fn orders_post(
+    c: Caller,
+    State(st): State<AppState>,
+    Form(f): Form<OrderForm>,
+) -> Result<Response, ApiError> {
     match orders::create(&st.db, &f.supplier, &f.note, &c.name).await {
         Ok(id) => {
-            audit::record(&st.db, &c.actor(), "stock.order.create", &format!("purchase order {id}"), &f.supplier).await?;
+            audit::record(&st.db, &c.actor(), "stock.order.create", &format!("purchase order {id}"), &f.supplier)
+                .await?;
             Ok(Redirect::to(&format!("/stock/orders/{id}")).into_response())
         }
         Err(e) => {
@@ -156,7 +170,8 @@ pub struct ActForm {
 
 impl ActForm {
     fn action(&self) -> Result<PoAction, StoreError> {
-        let n = |field: &str, v: &str| v.trim().parse::<i64>().map_err(|_| StoreError::invalid(field, "a whole number"));
+        let n =
+            |field: &str, v: &str| v.trim().parse::<i64>().map_err(|_| StoreError::invalid(field, "a whole number"));
         Ok(match self.action.as_str() {
             "add-line" => PoAction::AddLine {
                 model: ModelId(n("model", &self.model)?),
@@ -181,24 +196,42 @@ async fn order_page(c: &Caller, st: &AppState, id: i64, f: &ActForm, errors: &Fo
         t = t.col("");
     }
     for l in &o.lines {
-        let mut cells = vec![html! { (l.model) }, html! { (l.quantity) }, html! { (l.received) }, html! { (cost(l.unit_cost_minor)) }];
+        let mut cells = vec![
+            html! { (l.model) },
+            html! { (l.quantity) },
+            html! { (l.received) },
+            html! { (cost(l.unit_cost_minor)) },
+        ];
         if manager && draft {
-            cells.push(ui::form_with_class("inline", &format!("/stock/orders/{id}/act"), Method::Post, csrf, html! {
-                input type="hidden" name="action" value="remove-line";
-                input type="hidden" name="line" value=(l.line);
-                button type="submit" { "Remove" }
-            }));
+            cells.push(ui::form_with_class(
+                "inline",
+                &format!("/stock/orders/{id}/act"),
+                Method::Post,
+                csrf,
+                html! {
+                    input type="hidden" name="action" value="remove-line";
+                    input type="hidden" name="line" value=(l.line);
+                    button type="submit" { "Remove" }
+                },
+            ));
         }
         t.push(cells);
     }
-    let models: Vec<(String, String)> = models::list(&st.db).await?.into_iter().map(|m| (m.id.to_string(), m.label())).collect();
+    let models: Vec<(String, String)> =
+        models::list(&st.db).await?.into_iter().map(|m| (m.id.to_string(), m.label())).collect();
     let model_opts: Vec<(&str, &str)> = models.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let fl = Fields::new("line", errors);
     let button = |action: &str, label: &str| {
-        ui::form_with_class("inline", &format!("/stock/orders/{id}/act"), Method::Post, csrf, html! {
-            input type="hidden" name="action" value=(action);
-            button type="submit" { (label) }
-        })
+        ui::form_with_class(
+            "inline",
+            &format!("/stock/orders/{id}/act"),
+            Method::Post,
+            csrf,
+            html! {
+                input type="hidden" name="action" value=(action);
+                button type="submit" { (label) }
+            },
+        )
     };
     Ok(page(
         c,
@@ -239,14 +272,26 @@ pub async fn order_get(c: Caller, State(st): State<AppState>, Path(id): Path<i64
     order_page(&c, &st, id, &ActForm::default(), &FormErrors::new()).await
 }
 
-pub async fn order_act(c: Caller, State(st): State<AppState>, Path(id): Path<i64>, Form(f): Form<ActForm>) -> Result<Response, ApiError> {
+pub async fn order_act(
+    c: Caller,
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    Form(f): Form<ActForm>,
+) -> Result<Response, ApiError> {
     let done = match f.action() {
         Ok(a) => orders::act(&st.db, id, &a).await,
         Err(e) => Err(e),
     };
     match done {
         Ok(o) => {
-            audit::record(&st.db, &c.actor(), "stock.order", &format!("purchase order {id}"), &format!("{} → {}", f.action, o.order.status)).await?;
+            audit::record(
+                &st.db,
+                &c.actor(),
+                "stock.order",
+                &format!("purchase order {id}"),
+                &format!("{} → {}", f.action, o.order.status),
+            )
+            .await?;
             Ok(Redirect::to(&format!("/stock/orders/{id}")).into_response())
         }
         Err(e) => {

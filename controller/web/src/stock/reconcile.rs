@@ -12,16 +12,27 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use mast_store::stock::reconcile::{self as store, Names};
 use mast_stock_core::reconcile::{Report, Sighting};
+use mast_store::stock::reconcile::{self as store, Names};
 use mast_text_core::when::{ago, fmt_utc};
 use serde::Deserialize;
+
+/// Rows shown per list (the API has them all).
+const SHOWN: usize = 300;
+
+fn more(n: usize) -> Markup {
+    html! {
+        @if n > SHOWN {
+            p.muted { "The first " (SHOWN) " of " (n) ". " a href="/api/v1/stock/reconcile" { "All of them (JSON)" } "." }
+        }
+    }
+}
 
 pub async fn page_get(c: Caller, State(st): State<AppState>) -> Result<Markup, ApiError> {
     let now = crate::db::now_ms();
     let stale = st.settings.stock.stale_after_ms;
     let report = store::report(&st.db, now, stale).await?;
-    let names = store::names(&st.db, &report).await?;
+    let names = store::names(&st.db, &report, SHOWN).await?;
     let auto: Vec<_> = mast_store::stock::moves::movements(&st.db, None, 200, 0)
         .await?
         .0
@@ -72,7 +83,7 @@ pub(crate) fn render(role: crate::staff::Role, csrf: &str, r: &Report, n: &Names
     let code = |id: i64| n.units.get(&id).and_then(|u| u.mac.clone()).unwrap_or_else(|| format!("#{id}"));
 
     let mut unknown = Table::new("Every MAC on the network is in the records.").col("MAC").col("Seen at").col("");
-    for s in &r.unknown {
+    for s in r.unknown.iter().take(SHOWN) {
         let mac = s.mac.to_string();
         let actions = if keeper {
             html! {
@@ -90,17 +101,27 @@ pub(crate) fn render(role: crate::staff::Role, csrf: &str, r: &Report, n: &Names
         unknown.push(vec![html! { span.mono { (mac) } }, seen(s, n, now), actions]);
     }
 
-    let mut not_assigned = Table::new("No unit on the air is recorded in stock.").col("Unit").col("Recorded at").col("Seen at").col("");
-    for f in &r.not_assigned {
+    let mut not_assigned =
+        Table::new("No unit on the air is recorded in stock.").col("Unit").col("Recorded at").col("Seen at").col("");
+    for f in r.not_assigned.iter().take(SHOWN) {
         let id = f.unit.unit.0;
         let actions = if keeper {
             match f.seen.customer {
                 Some(c) => action(
-                    format!("/stock/move?kind=install&from={}&customer={c}&codes={}", f.unit.location.id, urlencode(&code(id))),
+                    format!(
+                        "/stock/move?kind=install&from={}&customer={c}&codes={}",
+                        f.unit.location.id,
+                        urlencode(&code(id))
+                    ),
                     "Record the install",
                 ),
                 None => action(
-                    format!("/stock/move?kind=install&from={}&site={}&codes={}", f.unit.location.id, f.seen.site, urlencode(&code(id))),
+                    format!(
+                        "/stock/move?kind=install&from={}&site={}&codes={}",
+                        f.unit.location.id,
+                        f.seen.site,
+                        urlencode(&code(id))
+                    ),
                     "Record it at the site",
                 ),
             }
@@ -110,8 +131,9 @@ pub(crate) fn render(role: crate::staff::Role, csrf: &str, r: &Report, n: &Names
         not_assigned.push(vec![unit(id), recorded(id), seen(&f.seen, n, now), actions]);
     }
 
-    let mut moved = Table::new("Nothing seen elsewhere than recorded.").col("Unit").col("Recorded at").col("Seen at").col("");
-    for f in &r.moved {
+    let mut moved =
+        Table::new("Nothing seen elsewhere than recorded.").col("Unit").col("Recorded at").col("Seen at").col("");
+    for f in r.moved.iter().take(SHOWN) {
         let id = f.unit.unit.0;
         let from = f.unit.location.id;
         let actions = if keeper {
@@ -135,8 +157,9 @@ pub(crate) fn render(role: crate::staff::Role, csrf: &str, r: &Report, n: &Names
         moved.push(vec![unit(id), recorded(id), seen(&f.seen, n, now), actions]);
     }
 
-    let mut stale = Table::new("Every customer's unit was seen recently.").col("Unit").col("Installed at").col("Last seen").col("");
-    for s in &r.stale {
+    let mut stale =
+        Table::new("Every customer's unit was seen recently.").col("Unit").col("Installed at").col("Last seen").col("");
+    for s in r.stale.iter().take(SHOWN) {
         let id = s.unit.unit.0;
         let from = s.unit.location.id;
         let actions = if keeper {
@@ -171,19 +194,23 @@ pub(crate) fn render(role: crate::staff::Role, csrf: &str, r: &Report, n: &Names
             h2 { "On the network, not in the records (" (r.unknown.len()) ")" }
             p.muted { "An unrecorded or unbilled CPE, or a device that is not ours." }
             (unknown)
+            (more(r.unknown.len()))
         }
         section id="not-assigned" {
             h2 { "On the air, but recorded in stock, at RMA, retired or lost (" (r.not_assigned.len()) ")" }
             (not_assigned)
+            (more(r.not_assigned.len()))
         }
         section id="moved" {
             h2 { "Seen elsewhere than recorded (" (r.moved.len()) ")" }
             (moved)
+            (more(r.moved.len()))
         }
         section id="stale" {
             h2 { "Installed at a customer, not seen for " (stale_days) " days (" (r.stale.len()) ")" }
             p.muted { "Lost, stolen or churned gear, or a CPE that is off." }
             (stale)
+            (more(r.stale.len()))
         }
     }
 }
@@ -204,7 +231,8 @@ pub async fn ignore(c: Caller, State(st): State<AppState>, Form(f): Form<IgnoreF
 pub async fn run(c: Caller, State(st): State<AppState>) -> Result<Response, ApiError> {
     let url = st.settings.http.public_url.clone().unwrap_or_default();
     let pass =
-        mast_app::stock::pass(&st.db, &st.settings.stock, &st.settings.tz, st.channels(), &url, crate::db::now_ms()).await?;
+        mast_app::stock::pass(&st.db, &st.settings.stock, &st.settings.tz, st.channels(), &url, crate::db::now_ms())
+            .await?;
     let n = pass.installed.iter().filter(|i| i.result.is_ok()).count();
     audit::record(&st.db, &c.actor(), "stock.reconcile", "stock", &format!("{n} installed")).await?;
     Ok((StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, "/stock/reconcile")]).into_response())

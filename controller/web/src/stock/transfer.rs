@@ -78,7 +78,8 @@ pub async fn upload(c: Caller, State(st): State<AppState>, mut mp: Multipart) ->
     let mut u = Upload::default();
     let mut file = String::new();
     let refuse = |u: &Upload, e: &str| -> Response {
-        let body = page(&c, "Import stock", html! { h1 { "Import stock" } (subnav(c.role)) (form(&c, &w, u, Some(e))) });
+        let body =
+            page(&c, "Import stock", html! { h1 { "Import stock" } (subnav(c.role)) (form(&c, &w, u, Some(e))) });
         (StatusCode::BAD_REQUEST, body).into_response()
     };
     loop {
@@ -126,9 +127,21 @@ pub async fn upload(c: Caller, State(st): State<AppState>, mut mp: Multipart) ->
     }
     let status = if out.errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     let verdict = match (out.applied, out.errors.len()) {
-        (true, _) => ui::flash(ui::FlashKind::Success, &format!("Imported {} units and {} pieces from {} lines.", out.units, out.pieces, out.lines)),
-        (false, 0) => ui::flash(ui::FlashKind::Info, &format!("Dry run: all {} lines are fine ({} units, {} pieces). Nothing was stored yet.", out.lines, out.units, out.pieces)),
-        (false, n) => ui::flash(ui::FlashKind::Error, &format!("{n} of {} lines have problems. Nothing was stored: fix them and try again.", out.lines)),
+        (true, _) => ui::flash(
+            ui::FlashKind::Success,
+            &format!("Imported {} units and {} pieces from {} lines.", out.units, out.pieces, out.lines),
+        ),
+        (false, 0) => ui::flash(
+            ui::FlashKind::Info,
+            &format!(
+                "Dry run: all {} lines are fine ({} units, {} pieces). Nothing was stored yet.",
+                out.lines, out.units, out.pieces
+            ),
+        ),
+        (false, n) => ui::flash(
+            ui::FlashKind::Error,
+            &format!("{n} of {} lines have problems. Nothing was stored: fix them and try again.", out.lines),
+        ),
     };
     let body = page(
         &c,

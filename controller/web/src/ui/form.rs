@@ -73,11 +73,22 @@ pub struct FieldOpts<'a> {
     pub max_len: Option<u32>,
     /// Monospace input (MACs, IPs, keys).
     pub mono: bool,
+    /// A textarea of scanned codes, one per line (`data-scan`: `mast.js`
+    /// counts them and adds the camera where the browser can read codes).
+    pub scan: bool,
 }
 
 impl<'a> FieldOpts<'a> {
     pub const fn new() -> Self {
-        FieldOpts { required: false, placeholder: None, autocomplete: None, hint: None, max_len: None, mono: false }
+        FieldOpts {
+            required: false,
+            placeholder: None,
+            autocomplete: None,
+            hint: None,
+            max_len: None,
+            mono: false,
+            scan: false,
+        }
     }
     pub const fn required(mut self) -> Self {
         self.required = true;
@@ -101,6 +112,10 @@ impl<'a> FieldOpts<'a> {
     }
     pub const fn mono(mut self) -> Self {
         self.mono = true;
+        self
+    }
+    pub const fn scan(mut self) -> Self {
+        self.scan = true;
         self
     }
 }
@@ -284,6 +299,9 @@ impl<'a> Fields<'a> {
                 label for=(ids.input) { (label) }
                 textarea id=(ids.input) name=(name) rows="4"
                     class=[o.mono.then_some("mono")]
+                    data-scan=[o.scan.then_some("lines")]
+                    autocapitalize=[o.scan.then_some("off")]
+                    spellcheck=[o.scan.then_some("false")]
                     required[o.required]
                     placeholder=[o.placeholder]
                     maxlength=[o.max_len]

@@ -485,10 +485,8 @@ fn resumed_agrees(s: &State, m: &Movement) -> Result<(), TestCaseError> {
         if let Some(id) = touched {
             prop_assert_eq!(whole.unit(id), part.unit(id));
         }
-        if let Item::Quantity { model, .. } = &m.item {
-            if let Some(f) = m.from {
-                prop_assert_eq!(part.quantity(*model, f), whole.quantity(*model, f));
-            }
+        if let (Item::Quantity { model, .. }, Some(f)) = (&m.item, m.from) {
+            prop_assert_eq!(part.quantity(*model, f), whole.quantity(*model, f));
         }
     }
     Ok(())
