@@ -203,3 +203,15 @@ pub(crate) async fn receive_tx(tx: &mut Tx<'_>, id: i64, received: &BTreeMap<i64
     }
     save(tx, &po).await
 }
+
+/// The unit cost an order's first line of `model` was placed at (what a
+/// receive against the order costs unless told otherwise).
+pub async fn line_cost(db: &Db, order: i64, model: i64) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT unit_cost_minor FROM stock_order_lines WHERE order_id = $1 AND model_id = $2 ORDER BY line LIMIT 1",
+    )
+    .bind(order)
+    .bind(model)
+    .fetch_optional(&db.pool)
+    .await?)
+}

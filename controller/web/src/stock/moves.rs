@@ -332,11 +332,12 @@ impl ReceiveForm {
         let model_id = num("model", &self.model)?.ok_or_else(|| StoreError::invalid("model", "which model"))?;
         let model = models::get(&st.db, model_id).await.map_err(|_| StoreError::invalid("model", "no such model"))?;
         let into = num("into", &self.into)?.ok_or_else(|| StoreError::invalid("into", "which warehouse"))?;
-        let unit_cost_minor = match self.unit_cost.trim() {
-            "" => model.unit_cost_minor,
-            v => parse_cost("unit_cost", v)?,
-        };
         let order = num("order", &self.order)?;
+        let unit_cost_minor = match (self.unit_cost.trim(), order) {
+            ("", Some(o)) => orders::line_cost(&st.db, o, model.id).await?.unwrap_or(model.unit_cost_minor),
+            ("", None) => model.unit_cost_minor,
+            (v, _) => parse_cost("unit_cost", v)?,
+        };
         let kind = Kind::Receive { purchase_order: order, unit_cost_minor };
         let mut items = Vec::new();
         match model.class()? {
@@ -421,7 +422,7 @@ async fn receive_page(
                 (fl.select_field("model", "Model", &options("— choose —", &models), &f.model, FieldOpts::new().required()))
                 (fl.select_field("into", "Into warehouse", &options("— choose —", &warehouses), &f.into, FieldOpts::new().required()))
                 (fl.select_field("order", "Against purchase order", &options("— none —", &open), &f.order, FieldOpts::new()))
-                (fl.text_field("unit_cost", "Unit cost (empty: the model's)", &f.unit_cost, FieldOpts::new().placeholder("89.00").max_len(20)))
+                (fl.text_field("unit_cost", "Unit cost (empty: the order line's, else the model's)", &f.unit_cost, FieldOpts::new().placeholder("89.00").max_len(20)))
                 (fl.textarea_field("codes", "Units: scan or type each MAC or serial, one per line", &f.codes,
                     FieldOpts::new().mono().scan().hint("For a model with both, put \"MAC serial\" on a line. A barcode scanner adds one line per scan.")))
                 (fl.number_field("quantity", "Pieces (consumables)", &f.quantity, false, FieldOpts::new()))
