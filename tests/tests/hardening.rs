@@ -400,6 +400,20 @@ async fn hostile_input_never_gets_a_5xx(backend: Backend) -> anyhow::Result<()> 
         "user",
         "assignee",
         "action",
+        "vendor",
+        "codes",
+        "note",
+        "supplier",
+        "rma_number",
+        "into",
+        "from",
+        "to",
+        "spool",
+        "length_m",
+        "unit_cost",
+        "quantity",
+        "model",
+        "text",
     ];
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let mut checked = 0;

@@ -178,6 +178,40 @@ async fn hostile_text_is_escaped_everywhere(backend: Backend) -> anyhow::Result<
         )
         .await?;
     assert_eq!(s, 201, "{t}");
+    // Inventory: a model, a warehouse and a unit's note carry the canary
+    // (and a formula, for the stock exports); the unit is installed at the
+    // hostile customer, so their page shows it too.
+    let (s, m) = c
+        .post_json(
+            "/api/v1/stock/models",
+            &tok,
+            &json!({"vendor": CANARY, "name": FORMULA, "kind": CANARY, "class": "trackable", "needs_mac": true}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{m}");
+    let (s, w) = c.post_json("/api/v1/stock/locations", &tok, &json!({"kind": "warehouse", "name": CANARY})).await?;
+    assert_eq!(s, 201, "{w}");
+    let (model, wh) = (m["model"]["id"].as_i64().unwrap(), w["location"]["id"].as_i64().unwrap());
+    let (s, r) = c
+        .post_json(
+            "/api/v1/stock/movements",
+            &tok,
+            &json!({"kind": {"type": "receive", "purchase_order": null, "unit_cost_minor": 100}, "from": null,
+                    "to": {"type": "location", "id": wh}, "note": CANARY,
+                    "items": [{"type": "new", "model": model, "mac": "02:aa:bb:cc:dd:01", "serial": null, "length_mm": null}]}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{r}");
+    let unit = r["recorded"]["new_units"][0].as_i64().unwrap();
+    let (s, r) = c
+        .post_json(
+            "/api/v1/stock/movements",
+            &tok,
+            &json!({"kind": {"type": "install"}, "from": wh, "to": {"type": "customer", "id": cust}, "note": FORMULA,
+                    "items": [{"type": "unit", "unit": unit}]}),
+        )
+        .await?;
+    assert_eq!(s, 201, "{r}");
     c.cli_ok(&[
         "maintenance",
         "add",
@@ -205,12 +239,19 @@ async fn hostile_text_is_escaped_everywhere(backend: Backend) -> anyhow::Result<
     let pw = c.add_user("boss@wisp.test", "admin");
     let mut s = WebSession::new(&c);
     assert_eq!(s.login("boss@wisp.test", &pw).await?.status, 303);
-    let starts: Vec<String> = ["/", "/search?q=script", "/billing/reports?month=2026-12", "/customers?q=%22%3E"]
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
+    let starts: Vec<String> = [
+        "/",
+        "/search?q=script",
+        "/billing/reports?month=2026-12",
+        "/customers?q=%22%3E",
+        "/stock",
+        "/stock/movements",
+    ]
+    .iter()
+    .map(|p| p.to_string())
+    .collect();
     let shown = crawl(&mut s, &starts, &["/logout", "/portal", "/assets/"], 400).await?;
-    for must in ["/devices/", "/customers/", "/tickets/", "/maintenance", "/invoices/"] {
+    for must in ["/devices/", "/customers/", "/tickets/", "/maintenance", "/invoices/", "/stock"] {
         assert!(shown.iter().any(|p| p.starts_with(must)), "the canary is shown (escaped) on a {must} page: {shown:?}");
     }
 
@@ -221,9 +262,14 @@ async fn hostile_text_is_escaped_everywhere(backend: Backend) -> anyhow::Result<
     assert!(shown.iter().any(|p| p.starts_with("/portal")), "the portal shows the canary escaped: {shown:?}");
 
     // CSV exports: formulas neutralised, the canary kept as text.
-    for path in
-        ["/audit.csv", "/billing/reports?month=2026-12&format=csv", "/export/customers.csv", "/export/services.csv"]
-    {
+    for path in [
+        "/audit.csv",
+        "/billing/reports?month=2026-12&format=csv",
+        "/export/customers.csv",
+        "/export/services.csv",
+        "/stock/export.csv",
+        "/stock/movements.csv",
+    ] {
         let r = s.get(path).await?;
         assert_eq!(r.status, 200, "{path}");
         assert_csv_safe(path, &r.body);

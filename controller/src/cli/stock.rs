@@ -5,9 +5,8 @@
 //! export, and purchase orders. The same store code as the `/stock` pages,
 //! audited the same way.
 //!
-//! The rules' own types (movement kinds, location kinds, order actions) are
-//! `mast-stock-core`'s, which this binary does not depend on directly: they
-//! are built from their serde form ([`core_value`]), as the JSON API does.
+//! The rules' own types (movement kinds, location kinds, target maps, order
+//! actions) are `mast-stock-core`'s, built here directly.
 
 use super::actor;
 use clap::{Subcommand, ValueEnum};
@@ -15,6 +14,8 @@ use mast_controller::db::StoreError;
 use mast_controller::stock::moves::{self, Batch, ItemInput, Target, UnitFilter};
 use mast_controller::stock::{self, LocationRow, ModelInput, ModelRow, csv, locations, models, orders, reconcile};
 use mast_controller::{App, audit, monitoring, staff};
+use mast_stock_core::order::PoAction;
+use mast_stock_core::{Kind, LocationKind, ModelId};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,7 +42,7 @@ pub enum StockCmd {
         #[arg(long)]
         into: String,
         /// Cost per unit, piece or metre in major units, e.g. 89.00
-        /// (default: the model's).
+        /// (default: the --order's line for the model, else the model's).
         #[arg(long, allow_hyphen_values = true)]
         unit_cost: Option<String>,
         /// The purchase order the goods arrive against (its lines count them).
@@ -311,11 +312,6 @@ pub enum MoveKind {
 }
 
 impl MoveKind {
-    /// The log's name (clap's): `assign-to-technician`, `send-to-rma`, ...
-    fn name(self) -> String {
-        self.to_possible_value().expect("no variant is skipped").get_name().to_string()
-    }
-
     /// Where it goes when --to is left out.
     fn default_to(self) -> Option<i64> {
         match self {
@@ -326,20 +322,20 @@ impl MoveKind {
         }
     }
 
-    /// The core's `Kind` in its serde form.
-    fn json(self, rma_number: Option<&str>) -> serde_json::Value {
+    /// The core's `Kind` (its `as_str()` is clap's name for the variant).
+    fn kind(self, rma_number: Option<&str>) -> Kind {
         match self {
-            MoveKind::SendToRma => json!({ "type": self.name(), "rma_number": rma_number.unwrap_or("").trim() }),
-            _ => json!({ "type": self.name() }),
+            MoveKind::AssignToTechnician => Kind::AssignToTechnician,
+            MoveKind::Move => Kind::Move,
+            MoveKind::Install => Kind::Install,
+            MoveKind::Return => Kind::Return,
+            MoveKind::SendToRma => Kind::SendToRma { rma_number: rma_number.unwrap_or("").trim().to_string() },
+            MoveKind::BackFromRma => Kind::BackFromRma,
+            MoveKind::Retire => Kind::Retire,
+            MoveKind::MarkLost => Kind::MarkLost,
+            MoveKind::Found => Kind::Found,
         }
     }
-}
-
-/// A `mast-stock-core` value (a movement kind, a location kind, a target
-/// map, an order action) from its serde form: the type is the store field's
-/// or argument's it goes into.
-fn core_value<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> anyhow::Result<T> {
-    serde_json::from_value(v.clone()).map_err(|e| anyhow::anyhow!("internal: {v} is not a stock value: {e}"))
 }
 
 /// A non-negative decimal with at most `places` decimals, in units of
@@ -381,24 +377,22 @@ fn parse_metres(flag: &str, v: &str) -> anyhow::Result<i64> {
 }
 
 /// `--target warehouse=20`: the kind and the stock to hold there.
-fn parse_target(v: &str) -> anyhow::Result<(String, i64)> {
+fn parse_target(v: &str) -> anyhow::Result<(LocationKind, i64)> {
     let (kind, n) = v.split_once('=').ok_or_else(|| anyhow::anyhow!("--target {v:?}: KIND=N, e.g. warehouse=20"))?;
-    let kind = kind.trim().to_ascii_lowercase();
-    anyhow::ensure!(
-        matches!(kind.as_str(), "warehouse" | "vehicle" | "site"),
-        "--target {v:?}: the kind is warehouse, vehicle or site"
-    );
+    let kind = LocationKind::parse(&kind.trim().to_ascii_lowercase())
+        .filter(|k| matches!(k, LocationKind::Warehouse | LocationKind::Vehicle | LocationKind::Site))
+        .ok_or_else(|| anyhow::anyhow!("--target {v:?}: the kind is warehouse, vehicle or site"))?;
     let n: i64 =
         n.trim().parse().map_err(|_| anyhow::anyhow!("--target {v:?}: {:?} is not a whole number", n.trim()))?;
     anyhow::ensure!(n >= 0, "--target {v:?}: must not be negative");
     Ok((kind, n))
 }
 
-fn parse_targets(vs: &[String]) -> anyhow::Result<BTreeMap<String, i64>> {
+fn parse_targets(vs: &[String]) -> anyhow::Result<BTreeMap<LocationKind, i64>> {
     let mut out = BTreeMap::new();
     for v in vs {
         let (k, n) = parse_target(v)?;
-        anyhow::ensure!(out.insert(k.clone(), n).is_none(), "--target {k} given twice");
+        anyhow::ensure!(out.insert(k, n).is_none(), "--target {} given twice", k.as_str());
     }
     Ok(out)
 }
@@ -538,16 +532,15 @@ pub async fn run(cmd: StockCmd, app: &App) -> anyhow::Result<()> {
             let model = models::find(db, &model).await?;
             let wh = place(app, &into).await?;
             anyhow::ensure!(wh.kind == "warehouse", "--into: {} is a {}, not a warehouse", wh.name, wh.kind);
-            let unit_cost_minor = match unit_cost {
-                Some(c) => parse_money("--unit-cost", &c)?,
-                None => model.unit_cost_minor,
+            let unit_cost_minor = match (unit_cost, order) {
+                (Some(c), _) => parse_money("--unit-cost", &c)?,
+                (None, Some(o)) => orders::line_cost(db, o, model.id).await?.unwrap_or(model.unit_cost_minor),
+                (None, None) => model.unit_cost_minor,
             };
             let length_mm = length_m.map(|m| parse_metres("--length-m", &m)).transpose()?;
             let items = receive_items(&model, &codes, quantity, length_mm)?;
             let batch = Batch {
-                kind: core_value(
-                    json!({ "type": "receive", "purchase_order": order, "unit_cost_minor": unit_cost_minor }),
-                )?,
+                kind: Kind::Receive { purchase_order: order, unit_cost_minor },
                 from: None,
                 to: Target::Location(wh.id),
                 items,
@@ -644,7 +637,7 @@ pub async fn run(cmd: StockCmd, app: &App) -> anyhow::Result<()> {
                 place_label(&from)
             );
             let batch = Batch {
-                kind: core_value(kind.json(rma_number.as_deref()))?,
+                kind: kind.kind(rma_number.as_deref()),
                 from: Some(from.id),
                 to: target,
                 items,
@@ -858,7 +851,7 @@ async fn model(cmd: ModelCmd, app: &App) -> anyhow::Result<()> {
                 needs_mac,
                 needs_serial,
                 reorder_threshold,
-                targets: core_value(json!(parse_targets(&targets)?))?,
+                targets: parse_targets(&targets)?,
                 unit_cost_minor: unit_cost.map(|c| parse_money("--unit-cost", &c)).transpose()?.unwrap_or(0),
                 supplier,
                 warranty_months,
@@ -913,8 +906,11 @@ async fn location(cmd: LocationCmd, app: &App) -> anyhow::Result<()> {
                 }
                 None => None,
             };
-            let kind_name = kind.to_possible_value().expect("no variant is skipped").get_name().to_string();
-            let l = locations::add(db, core_value(json!(kind_name))?, &name, user).await?;
+            let kind = match kind {
+                StoreKind::Warehouse => LocationKind::Warehouse,
+                StoreKind::Vehicle => LocationKind::Vehicle,
+            };
+            let l = locations::add(db, kind, &name, user).await?;
             audit::record(db, &actor(), "stock.location.add", &format!("stock location {}", l.id), &l.name).await?;
             println!(
                 "{} {} added (id {}){}",
@@ -996,13 +992,13 @@ async fn order(cmd: OrderCmd, app: &App) -> anyhow::Result<()> {
         OrderCmd::AddLine { id, model, quantity, unit_cost } => {
             let m = models::find(db, &model).await?;
             let cost = parse_money("--unit-cost", &unit_cost)?;
-            let action = json!({ "action": "add-line", "model": m.id, "quantity": quantity, "unit_cost_minor": cost });
+            let action = PoAction::AddLine { model: ModelId(m.id), quantity, unit_cost_minor: cost };
             (id, action, format!("add-line {} x {} at {}", quantity, m.label(), money(cost)))
         }
-        OrderCmd::Place { id } => (id, json!({ "action": "order" }), "order".to_string()),
-        OrderCmd::Cancel { id } => (id, json!({ "action": "cancel" }), "cancel".to_string()),
+        OrderCmd::Place { id } => (id, PoAction::Order, "order".to_string()),
+        OrderCmd::Cancel { id } => (id, PoAction::Cancel, "cancel".to_string()),
     };
-    let o = match orders::act(db, id, &core_value(action)?).await {
+    let o = match orders::act(db, id, &action).await {
         Err(StoreError::NotFound(_)) => anyhow::bail!("no purchase order {id} (see `stock order list`)"),
         r => r?,
     };
@@ -1056,25 +1052,29 @@ mod tests {
 
     #[test]
     fn targets_are_kind_equals_count() {
-        assert_eq!(parse_target("warehouse=20").unwrap(), ("warehouse".into(), 20));
-        assert_eq!(parse_target(" Vehicle = 2 ").unwrap(), ("vehicle".into(), 2));
+        assert_eq!(parse_target("warehouse=20").unwrap(), (LocationKind::Warehouse, 20));
+        assert_eq!(parse_target(" Vehicle = 2 ").unwrap(), (LocationKind::Vehicle, 2));
+        assert_eq!(parse_target("site=1").unwrap(), (LocationKind::Site, 1));
         assert!(parse_target("warehouse").is_err());
         assert!(parse_target("garage=2").is_err());
+        assert!(parse_target("customer=2").is_err());
         assert!(parse_target("vehicle=-1").is_err());
         assert!(parse_target("vehicle=two").is_err());
         let t = parse_targets(&["warehouse=20".into(), "vehicle=2".into()]).unwrap();
-        assert_eq!(t.len(), 2);
-        assert!(parse_targets(&["warehouse=20".into(), "warehouse=3".into()]).is_err());
+        assert_eq!(t, BTreeMap::from([(LocationKind::Warehouse, 20), (LocationKind::Vehicle, 2)]));
+        let e = parse_targets(&["warehouse=20".into(), "Warehouse=3".into()]).unwrap_err().to_string();
+        assert!(e.contains("--target warehouse given twice"), "{e}");
         // The map is what ModelInput's targets take.
-        let input = ModelInput { targets: core_value(json!(t)).unwrap(), ..Default::default() };
+        let input = ModelInput { targets: t, ..Default::default() };
         assert_eq!(input.targets.len(), 2);
     }
 
     #[test]
     fn every_move_kind_is_the_logs() {
         for k in MoveKind::value_variants() {
+            let name = k.to_possible_value().expect("no variant is skipped").get_name().to_string();
             let b = Batch {
-                kind: core_value(k.json(Some("R-1"))).unwrap(),
+                kind: k.kind(Some(" R-1 ")),
                 from: None,
                 to: Target::Location(1),
                 items: vec![],
@@ -1082,10 +1082,11 @@ mod tests {
                 actor: String::new(),
                 automatic: false,
             };
-            assert_eq!(b.kind.as_str(), k.name());
+            assert_eq!(b.kind.as_str(), name);
         }
+        assert_eq!(MoveKind::SendToRma.kind(Some(" R-1 ")), Kind::SendToRma { rma_number: "R-1".into() });
         let receive: Batch = Batch {
-            kind: core_value(json!({ "type": "receive", "purchase_order": null, "unit_cost_minor": 5 })).unwrap(),
+            kind: Kind::Receive { purchase_order: None, unit_cost_minor: 5 },
             from: None,
             to: Target::Location(1),
             items: vec![],

@@ -82,9 +82,10 @@ pub async fn add(db: &Db, kind: LocationKind, name: &str, user: Option<i64>) -> 
         return Err(StoreError::invalid("kind", "warehouse or vehicle (sites and customers have theirs already)"));
     }
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(StoreError::invalid("name", "from 1 to 100 characters"));
+    if name.is_empty() {
+        return Err(StoreError::invalid("name", "is required"));
     }
+    super::line("name", name, 100)?;
     if find(db, name).await.is_ok() {
         return Err(StoreError::invalid("name", format!("a location named {name:?} exists")));
     }

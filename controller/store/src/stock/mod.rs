@@ -33,6 +33,16 @@ pub(crate) fn core_location(kind: &str, id: i64) -> Result<Location, StoreError>
     Ok(Location::new(kind_of(kind)?, id))
 }
 
+/// A one-line field: no control characters, at most `max` characters.
+pub(crate) fn line(field: &str, v: &str, max: usize) -> Result<(), StoreError> {
+    mast_text_core::input::line(v, max).map_err(|p| StoreError::invalid(field, p.to_string()))
+}
+
+/// A multi-line field (notes).
+pub(crate) fn text(field: &str, v: &str, max: usize) -> Result<(), StoreError> {
+    mast_text_core::input::text(v, max).map_err(|p| StoreError::invalid(field, p.to_string()))
+}
+
 /// The fixed locations (migration 0029).
 pub const RMA: i64 = 1;
 pub const RETIRED: i64 = 2;

@@ -82,12 +82,9 @@ impl ModelInput {
     pub fn validate(&self) -> Result<ItemClass, StoreError> {
         let text = |field: &str, v: &str, max: usize| {
             if v.trim().is_empty() {
-                Err(StoreError::invalid(field, "is required"))
-            } else if v.chars().count() > max {
-                Err(StoreError::invalid(field, format!("at most {max} characters")))
-            } else {
-                Ok(())
+                return Err(StoreError::invalid(field, "is required"));
             }
+            super::line(field, v, max)
         };
         text("vendor", &self.vendor, 100)?;
         text("name", &self.name, 200)?;
@@ -109,8 +106,8 @@ impl ModelInput {
         if self.warranty_months.is_some_and(|m| !(0..=240).contains(&m)) {
             return Err(StoreError::invalid("warranty_months", "from 0 to 240 months"));
         }
-        if self.supplier.as_deref().is_some_and(|s| s.chars().count() > 200) {
-            return Err(StoreError::invalid("supplier", "at most 200 characters"));
+        if let Some(s) = &self.supplier {
+            super::line("supplier", s, 200)?;
         }
         Ok(class)
     }

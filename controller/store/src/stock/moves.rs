@@ -190,8 +190,9 @@ pub async fn record_tx(tx: &mut Tx<'_>, b: &Batch) -> Result<Recorded, StoreErro
     if b.items.len() > 10_000 {
         return Err(StoreError::invalid("items", "at most 10,000 lines in one movement"));
     }
-    if b.note.chars().count() > 2_000 {
-        return Err(StoreError::invalid("note", "at most 2,000 characters"));
+    super::text("note", &b.note, 2_000)?;
+    if let Kind::SendToRma { rma_number } = &b.kind {
+        super::line("rma_number", rma_number, 100)?;
     }
     let n = b.items.len() as i64;
     let last: i64 = sqlx::query_scalar("UPDATE stock_log_head SET seq = seq + $1 WHERE id = 1 RETURNING seq")
@@ -541,7 +542,8 @@ fn unit_where(f: &UnitFilter) -> (String, Vec<String>) {
     if let Some(k) = f.kind.as_deref().and_then(mast_stock_core::LocationKind::parse) {
         clauses.push(format!("l.kind = '{}'", k.as_str()));
     }
-    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+    let q: Option<String> = f.q.as_deref().map(|q| q.chars().filter(|c| !c.is_control()).take(200).collect());
+    if let Some(q) = q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let q = match Mac::parse(q) {
             Ok(m) => m.to_string(),
             Err(_) => q.to_lowercase(),

@@ -67,12 +67,11 @@ impl Order {
 
 pub async fn create(db: &Db, supplier: &str, note: &str, by: &str) -> Result<i64, StoreError> {
     let supplier = supplier.trim();
-    if supplier.is_empty() || supplier.chars().count() > 200 {
-        return Err(StoreError::invalid("supplier", "from 1 to 200 characters"));
+    if supplier.is_empty() {
+        return Err(StoreError::invalid("supplier", "is required"));
     }
-    if note.chars().count() > 2_000 {
-        return Err(StoreError::invalid("note", "at most 2,000 characters"));
-    }
+    super::line("supplier", supplier, 200)?;
+    super::text("note", note, 2_000)?;
     let now = now_ms();
     Ok(sqlx::query_scalar(
         "INSERT INTO stock_orders (supplier, status, note, created_by, created_ms, updated_ms) \

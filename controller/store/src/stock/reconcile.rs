@@ -142,9 +142,7 @@ pub async fn auto_install(db: &Db, report: &Report) -> Result<Vec<Installed>, St
 /// Leaves a MAC out of the unknown list from now on.
 pub async fn ignore(db: &Db, mac: &str, note: &str, by: &str) -> Result<(), StoreError> {
     let mac = Mac::parse(mac).map_err(|e| StoreError::invalid("mac", e.to_string()))?;
-    if note.chars().count() > 500 {
-        return Err(StoreError::invalid("note", "at most 500 characters"));
-    }
+    super::line("note", note, 500)?;
     sqlx::query(
         "INSERT INTO stock_ignored_macs (mac, note, created_by, created_ms) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (mac) DO UPDATE SET note = $2, created_by = $3, created_ms = $4",
