@@ -106,7 +106,9 @@ async fn load(db: &Db) -> anyhow::Result<()> {
     for (s, ids) in units[8000..9000].chunks(100).enumerate() {
         moves::record(db, &batch(Kind::Install, Target::Site(s as i64 + 1), ids)).await?;
     }
-    // What the agents saw: half of it units (installed, in vans, on shelves), half unknown.
+    // What the agents saw (since the units arrived where they are): half of
+    // it units (installed, in vans, on shelves), half unknown.
+    let now = mast_controller::db::now_ms();
     let mut tx = db.pool.begin().await?;
     for i in 0..SEEN {
         let m = if i % 2 == 0 { mac(i) } else { mac(1_000_000 + i) };
@@ -115,7 +117,7 @@ async fn load(db: &Db) -> anyhow::Result<()> {
         )
         .bind(i % 10 + 1)
         .bind(m)
-        .bind(now - (i % 5) * 60_000)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
     }

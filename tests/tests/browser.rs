@@ -536,31 +536,31 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     let codes = b.client.find(Locator::Id("receive-codes")).await?;
     codes.send_keys("04-18-D6-A1-22-3B\n").await?;
     codes.send_keys("02:11:22:33:44:55\n").await?;
-    let counted = b.client.wait().for_element(Locator::Css(".scan-count")).await?.text().await?;
+    let counted = text_of(&b, Locator::Css(".scan-count")).await?;
     assert_eq!(counted, "2 lines", "the scan field counts the units");
     b.screenshot("27-stock-receive").await?;
     b.client.find(Locator::Css("form[action='/stock/receive'] button[type='submit']")).await?.click().await?;
-    let flash = b.client.wait().for_element(Locator::Css(".flash")).await?.text().await?;
+    let flash = text_of(&b, Locator::Css(".flash")).await?;
     assert!(flash.contains("2 line(s) received"), "{flash}");
     b.client.goto(&format!("{base}/stock/move?kind=assign-to-technician")).await?;
     b.client.find(Locator::Id("move-codes")).await?.send_keys("02:11:22:33:44:55\n").await?;
     b.client.find(Locator::XPath("//select[@id='move-to']/option[contains(., 'Van 1')]")).await?.click().await?;
     b.client.find(Locator::Css("form[action='/stock/move'] button[type='submit']")).await?.click().await?;
-    let flash = b.client.wait().for_element(Locator::Css(".flash")).await?.text().await?;
+    let flash = text_of(&b, Locator::Css(".flash")).await?;
     assert!(flash.contains("assign-to-technician of 1"), "{flash}");
     b.client.goto(&format!("{base}/stock/move?kind=install")).await?;
     b.client.find(Locator::Id("move-codes")).await?.send_keys("02:99:99:99:99:99\n").await?;
     type_in_id(&b, "move-customer", &cust_id).await?;
     b.client.find(Locator::Css("form[action='/stock/move'] button[type='submit']")).await?.click().await?;
-    let err = b.client.wait().for_element(Locator::Id("move-codes-error")).await?.text().await?;
+    let err = text_of_id(&b, "move-codes-error").await?;
     assert!(err.contains("no unit has"), "{err}");
     b.screenshot("28-stock-move-refused").await?;
     type_in_id(&b, "move-codes", "04:18:d6:a1:22:3b").await?;
     b.client.find(Locator::Css("form[action='/stock/move'] button[type='submit']")).await?.click().await?;
-    let flash = b.client.wait().for_element(Locator::Css(".flash")).await?.text().await?;
+    let flash = text_of(&b, Locator::Css(".flash")).await?;
     assert!(flash.contains("install of 1"), "{flash}");
     b.client.goto(&format!("{base}/stock/reconcile")).await?;
-    let stale = b.client.find(Locator::Id("stale")).await?.text().await?;
+    let stale = text_of_id(&b, "stale").await?;
     assert!(stale.contains("04:18:d6:a1:22:3b") && stale.contains("Mark lost"), "{stale}");
     b.screenshot("29-stock-reconcile").await?;
     b.client.goto(&format!("{base}/stock")).await?;
@@ -613,9 +613,14 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
 /// settled: a find that races the page's last reload (a stale element) is
 /// tried again, for at most 10 s.
 async fn text_of_id(b: &Browser, id: &str) -> anyhow::Result<String> {
+    text_of(b, Locator::Id(id)).await
+}
+
+/// [`text_of_id`] for any locator.
+async fn text_of(b: &Browser, at: Locator<'_>) -> anyhow::Result<String> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let found = match b.client.find(Locator::Id(id)).await {
+        let found = match b.client.find(at).await {
             Ok(e) => e.text().await.map_err(anyhow::Error::from),
             Err(e) => Err(e.into()),
         };
@@ -627,10 +632,21 @@ async fn text_of_id(b: &Browser, id: &str) -> anyhow::Result<String> {
     }
 }
 
-/// Replaces the text of the field with this id.
+/// Replaces the text of the field with this id (a find that races the
+/// page's load is tried again, for at most 10 s).
 async fn type_in_id(b: &Browser, id: &str, text: &str) -> anyhow::Result<()> {
-    let e = b.client.find(Locator::Id(id)).await?;
-    e.clear().await?;
-    e.send_keys(text).await?;
-    Ok(())
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let done = async {
+            let e = b.client.find(Locator::Id(id)).await?;
+            e.clear().await?;
+            e.send_keys(text).await?;
+            anyhow::Ok(())
+        };
+        match done.await {
+            Ok(()) => return Ok(()),
+            Err(e) if std::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
 }

@@ -544,16 +544,22 @@ fn unit_where(f: &UnitFilter) -> (String, Vec<String>) {
     }
     let q: Option<String> = f.q.as_deref().map(|q| q.chars().filter(|c| !c.is_control()).take(200).collect());
     if let Some(q) = q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let q = match Mac::parse(q) {
-            Ok(m) => m.to_string(),
-            Err(_) => q.to_lowercase(),
-        };
-        binds.push(format!("%{}%", q.replace(['%', '_'], "")));
-        clauses.push(
-            "(LOWER(COALESCE(u.mac, '')) LIKE $1 OR LOWER(COALESCE(u.serial, '')) LIKE $1 \
-             OR LOWER(m.vendor || ' ' || m.name) LIKE $1)"
-                .to_string(),
-        );
+        match Mac::parse(q) {
+            // A whole MAC (as a scanner gives it): the index, not a scan.
+            Ok(m) => {
+                binds.push(m.to_string());
+                binds.push(q.to_string());
+                clauses.push("(u.mac = $1 OR u.serial = $2)".to_string());
+            }
+            Err(_) => {
+                binds.push(format!("%{}%", q.to_lowercase().replace(['%', '_'], "")));
+                clauses.push(
+                    "(LOWER(COALESCE(u.mac, '')) LIKE $1 OR LOWER(COALESCE(u.serial, '')) LIKE $1 \
+                     OR LOWER(m.vendor || ' ' || m.name) LIKE $1)"
+                        .to_string(),
+                );
+            }
+        }
     }
     (clauses.join(" AND "), binds)
 }
@@ -696,6 +702,17 @@ pub async fn reserved(db: &Db) -> Result<BTreeMap<(ModelId, Location), i64>, Sto
     let mut out = BTreeMap::new();
     for (m, l, k, q) in rows {
         out.insert((ModelId(m), core_location(&k, l)?), q);
+    }
+    Ok(out)
+}
+
+/// Units by id, in one query.
+pub async fn units_by_id(db: &Db, ids: &[i64]) -> Result<Vec<UnitRow>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!("{UNIT_COLS} WHERE u.id IN ({list})");
+        out.extend(sqlx::query_as::<_, UnitRow>(sqlx::AssertSqlSafe(sql)).fetch_all(&db.pool).await?);
     }
     Ok(out)
 }

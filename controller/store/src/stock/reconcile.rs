@@ -182,11 +182,9 @@ pub async fn names(db: &Db, r: &Report, shown: usize) -> Result<Names, StoreErro
     ids.extend(r.stale.iter().take(shown).map(|s| s.unit.unit.0));
     ids.extend(r.auto_install.iter().take(shown).map(|a| a.unit.0));
     let mut n = Names::default();
-    for id in ids {
-        if let Ok(u) = moves::unit(db, id).await {
-            n.units.insert(id, u);
-        }
-    }
+    ids.sort_unstable();
+    ids.dedup();
+    n.units = moves::units_by_id(db, &ids).await?.into_iter().map(|u| (u.id, u)).collect();
     n.sites = sqlx::query_as::<_, (i64, String)>("SELECT id, name FROM sites")
         .fetch_all(&db.pool)
         .await?
@@ -197,14 +195,10 @@ pub async fn names(db: &Db, r: &Report, shown: usize) -> Result<Names, StoreErro
     cs.extend(r.auto_install.iter().take(shown).map(|a| a.customer));
     cs.sort_unstable();
     cs.dedup();
-    for c in cs {
-        if let Some(name) = sqlx::query_scalar::<_, String>("SELECT name FROM customers WHERE id = $1")
-            .bind(c)
-            .fetch_optional(&db.pool)
-            .await?
-        {
-            n.customers.insert(c, name);
-        }
+    for chunk in cs.chunks(500) {
+        let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!("SELECT id, name FROM customers WHERE id IN ({list})");
+        n.customers.extend(sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql)).fetch_all(&db.pool).await?);
     }
     Ok(n)
 }
