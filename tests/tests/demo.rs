@@ -2,7 +2,8 @@
 //! Simulated radios answer real SNMP on loopback, real agents poll them
 //! through a simulated backhaul, the demo customers sit on the CPEs the
 //! agents see, a scripted backhaul outage becomes one incident with the
-//! affected customers and their queued notices, and a restart on the same
+//! affected customers and their queued notices, the van's radios are
+//! installed automatically when the agents see them, and a restart on the same
 //! data directory reuses its agents, login and token.
 
 use mast_tests::*;
@@ -162,6 +163,26 @@ async fn the_demo_shows_radios_customers_an_outage_and_its_notices() -> anyhow::
         assert_eq!(cpes.len(), 1, "one radio each: {c}");
         assert!(macs.contains_key(cpes[0].as_str().unwrap()), "the agent sees {c}");
     }
+
+    // The inventory: the van's two radios are seen on the air and
+    // installed at their customers automatically; the one radio nobody
+    // recorded is listed as unknown; the connectors need reordering.
+    let installed = wait_for("the van's radios installed automatically", 120, async || {
+        let v = api(&p, "api/v1/stock/movements?limit=1000").await.ok()?;
+        let auto: Vec<Value> = v["movements"]
+            .as_array()?
+            .iter()
+            .filter(|m| m["automatic"] == 1 && m["kind"] == "install")
+            .cloned()
+            .collect();
+        (auto.len() >= 2).then_some(auto)
+    })
+    .await?;
+    assert!(installed.iter().all(|m| m["actor"] == "reconcile" && m["from_name"] == "Van 1"), "{installed:?}");
+    let r = api(&p, "api/v1/stock/reconcile").await?;
+    let unknown: Vec<&str> =
+        r["report"]["unknown"].as_array().unwrap().iter().filter_map(|u| u["mac"].as_str()).collect();
+    assert!(unknown.iter().any(|m| macs.contains_key(*m)), "an unrecorded demo CPE is flagged: {r}");
 
     // The scripted backhaul outage: one site incident with its customers.
     let incident = wait_for("the outage's incident", 180, async || {

@@ -110,6 +110,12 @@ pub async fn run(cfg: Config, opts: DemoOptions) -> anyhow::Result<()> {
     // Ctrl-C or SIGTERM at any moment, start-up included, stops everything.
     let signal = crate::shutdown_signal();
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // The demo's reconciliation runs often, so the van's radios are seen
+    // installed within a minute (unless the config asks otherwise).
+    let mut cfg = cfg;
+    if cfg.stock.reconcile_secs == crate::config::Stock::default().reconcile_secs {
+        cfg.stock.reconcile_secs = 15;
+    }
     let app = crate::App::open(&cfg).await?;
     // The demo's own admin exists before the server starts, so the server's
     // first-run admin is never made (one staff login, the printed one).
@@ -335,6 +341,7 @@ async fn setup(
     let controller_quic = std::net::SocketAddr::from(([127, 0, 0, 1], addrs.quic.port()));
     let n_towers = towers.len();
     let mut portal_customer = None;
+    let mut served: Vec<(i64, String)> = Vec::new();
     for (i, (tower, aps)) in towers.iter().zip(&ap_addrs).enumerate() {
         let edit = monitoring::SiteEdit {
             name: tower.site.clone(),
@@ -365,6 +372,7 @@ async fn setup(
             if c.cpes != [mac.clone()] {
                 crate::customers::set_cpes(&db, c.id, &[mac]).await?;
             }
+            served.push((c.id, mac.clone()));
             if portal_customer.is_none() && c.email.is_some() {
                 portal_customer = Some(c.id);
             }
@@ -376,6 +384,9 @@ async fn setup(
         children.push(start_agent(&db, cfg, &fp, &link.to_string(), agent_bin, i + 1, &site).await?);
     }
 
+    if let Err(e) = stock(&db, &served).await {
+        eprintln!("warning: demo inventory: {e}");
+    }
     let login = demo_login(&db, &cfg.data_dir, portal_customer).await?;
     let http = if addrs.http.ip().is_unspecified() {
         format!("http://127.0.0.1:{}/", addrs.http.port())
@@ -411,6 +422,118 @@ async fn setup(
     println!("  API:       curl -H 'Authorization: Bearer {}' {http}api/v1/devices", login.token);
     println!("  Data dir:  {} (agent logs in demo-agents/)", cfg.data_dir.display());
     println!("Press Ctrl-C to stop.");
+    Ok(())
+}
+
+/// The demo's inventory (once: a second start finds the catalogue and moves
+/// on): CPE radios, connectors and cable received into a warehouse, every
+/// customer's radio installed at the customer but the last three; two of
+/// those are in a technician's van, so the reconciliation installs them
+/// automatically as soon as the agents see them on the air, and the last
+/// one was never recorded, so it is listed as unknown. Connectors sit
+/// below their reorder threshold (the purchase list has a line).
+async fn stock(db: &crate::db::Db, served: &[(i64, String)]) -> anyhow::Result<()> {
+    use crate::stock::moves::{self, Batch, ItemInput, Target};
+    use crate::stock::{ModelInput, locations, models};
+    use mast_stock_core::{Kind, LocationKind};
+    if !models::list(db).await?.is_empty() || served.len() < 4 {
+        return Ok(());
+    }
+    let radio = models::add(
+        db,
+        &ModelInput {
+            vendor: "Ubiquiti".into(),
+            name: "LiteBeam 5AC Gen2".into(),
+            kind: "radio".into(),
+            class: "trackable".into(),
+            needs_mac: true,
+            reorder_threshold: Some(5),
+            targets: [(LocationKind::Warehouse, 10), (LocationKind::Vehicle, 3)].into(),
+            unit_cost_minor: 8_900,
+            supplier: Some("Streakwave".into()),
+            warranty_months: Some(12),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let rj45 = models::add(
+        db,
+        &ModelInput {
+            vendor: "Ubiquiti".into(),
+            name: "TOUGHCable connector".into(),
+            kind: "connector".into(),
+            class: "consumable".into(),
+            reorder_threshold: Some(200),
+            unit_cost_minor: 35,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let cable = models::add(
+        db,
+        &ModelInput {
+            vendor: "Ubiquiti".into(),
+            name: "TOUGHCable Pro".into(),
+            kind: "cable".into(),
+            class: "cut-to-length".into(),
+            unit_cost_minor: 45,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let wh = locations::add(db, LocationKind::Warehouse, "Main warehouse", None).await?.id;
+    let van = locations::add(db, LocationKind::Vehicle, "Van 1", None).await?.id;
+    let batch = |kind: Kind, from: Option<i64>, to: Target, items: Vec<ItemInput>| Batch {
+        kind,
+        from,
+        to,
+        items,
+        note: "demo".into(),
+        actor: "demo".into(),
+        automatic: false,
+    };
+    let receive = |cost| Kind::Receive { purchase_order: None, unit_cost_minor: cost };
+    let n = served.len();
+    let mut items: Vec<ItemInput> = served[..n - 1]
+        .iter()
+        .map(|(_, mac)| ItemInput::New { model: radio.id, mac: Some(mac.clone()), serial: None, length_mm: None })
+        .collect();
+    items.extend((1..=6).map(|i| ItemInput::New {
+        model: radio.id,
+        mac: Some(format!("02:de:00:00:00:{i:02x}")),
+        serial: None,
+        length_mm: None,
+    }));
+    let got = moves::record(db, &batch(receive(8_900), None, Target::Location(wh), items)).await?;
+    moves::record(
+        db,
+        &batch(receive(35), None, Target::Location(wh), vec![ItemInput::Quantity { model: rj45.id, quantity: 150 }]),
+    )
+    .await?;
+    moves::record(
+        db,
+        &batch(
+            receive(45),
+            None,
+            Target::Location(wh),
+            vec![ItemInput::New {
+                model: cable.id,
+                mac: None,
+                serial: Some("SPOOL-0001".into()),
+                length_mm: Some(305_000),
+            }],
+        ),
+    )
+    .await?;
+    for ((customer, _), unit) in served[..n - 3].iter().zip(&got.new_units) {
+        moves::record(
+            db,
+            &batch(Kind::Install, Some(wh), Target::Customer(*customer), vec![ItemInput::Unit { unit: *unit }]),
+        )
+        .await?;
+    }
+    let to_van: Vec<ItemInput> = got.new_units[n - 3..n + 1].iter().map(|u| ItemInput::Unit { unit: *u }).collect();
+    moves::record(db, &batch(Kind::AssignToTechnician, Some(wh), Target::Location(van), to_van)).await?;
     Ok(())
 }
 
