@@ -12,8 +12,9 @@
 
 use mast_controller::billing::demo::{self, DemoOptions};
 use mast_controller::db::{Backend, Db};
-use mast_controller::{config::Config, staff};
 use std::time::{Duration, Instant};
+
+mod support;
 
 const MONTHS: i64 = 24;
 
@@ -134,14 +135,7 @@ async fn time(url: &str, cookie: &str) -> anyhow::Result<(f64, f64, usize)> {
 async fn main() -> anyhow::Result<()> {
     let customers: u32 = std::env::var("MAST_BENCH_CUSTOMERS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let dir = tempfile::tempdir()?;
-    let cfg = Config {
-        data_dir: dir.path().to_path_buf(),
-        http: mast_controller::config::Http { listen: "127.0.0.1:0".parse()?, ..Default::default() },
-        agents: mast_controller::config::Agents { listen: "127.0.0.1:0".parse()?, ..Default::default() },
-        database_url: std::env::var("MAST_BENCH_DATABASE_URL").ok(),
-        log: "warn".into(),
-        ..Config::default()
-    };
+    let cfg = support::config(dir.path())?;
     let db = Db::connect(&cfg.database_url()).await?;
     let t = Instant::now();
     let opts =
@@ -151,21 +145,8 @@ async fn main() -> anyhow::Result<()> {
     sqlx::query("ANALYZE").execute(&db.pool).await?;
     let backend = if db.backend == Backend::Sqlite { "SQLite" } else { "PostgreSQL" };
     eprintln!("loaded {customers} customers and {invoices} invoices in {:.1} s ({backend})", t.elapsed().as_secs_f64());
-    let user = staff::add_user(&db, "bench@wisp.test", staff::Role::Admin, "benchmark-password").await?;
-    let (sid, _) = staff::create_session(&db, user.id, None).await?;
-    let cookie = format!("mast_session={sid}");
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(mast_controller::serve(
-        cfg,
-        async move {
-            let _ = stop_rx.await;
-        },
-        Some(tx),
-    ));
-    let addrs = rx.await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let base = format!("http://{}", addrs.http);
+    let server = support::Server::start(&db, cfg).await?;
+    let (base, cookie) = (server.base.clone(), server.cookie.clone());
     let cases = [
         ("all, first page", "/billing/invoices".to_string()),
         ("all, page 100", "/billing/invoices?offset=5000".to_string()),
@@ -184,8 +165,6 @@ async fn main() -> anyhow::Result<()> {
         let (p50, p99, size) = time(&format!("{base}{path}"), &cookie).await?;
         println!("{name:<24} {p50:>9.1} {p99:>9.1} {:>9}", size / 1024);
     }
-    let _ = stop_tx.send(());
-    // Idle keep-alive connections may hold the graceful stop; the figures are printed.
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    server.stop().await;
     Ok(())
 }

@@ -13,10 +13,11 @@
 
 use mast_controller::stock::moves::{self, Batch, ItemInput, Target};
 use mast_controller::stock::{locations, models, reconcile};
-use mast_controller::{config::Config, db::Db, staff};
+use mast_controller::{config::Config, db::Db};
 use mast_stock_core::{Kind, LocationKind};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+mod support;
 
 const UNITS: i64 = 20_000;
 const SEEN: i64 = 20_000;
@@ -125,39 +126,10 @@ async fn load(db: &Db) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn wrk(url: &str, cookie: &str, conns: u32) -> anyhow::Result<(String, String, String)> {
-    let out = Command::new("wrk")
-        .args(["-t2", &format!("-c{conns}"), "-d10s", "--latency", "-H", &format!("Cookie: {cookie}"), url])
-        .output()
-        .map_err(|e| anyhow::anyhow!("running wrk ({e}); install it with `apt-get install wrk`"))?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let pick = |p: &str| {
-        text.lines()
-            .find(|l| l.trim_start().starts_with(p))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap_or("?")
-            .to_string()
-    };
-    let rps =
-        text.lines().find(|l| l.starts_with("Requests/sec")).and_then(|l| l.split_whitespace().nth(1)).unwrap_or("?");
-    if !text.contains("Non-2xx") {
-        Ok((pick("50%"), pick("99%"), rps.to_string()))
-    } else {
-        anyhow::bail!("wrk saw errors for {url}:\n{text}")
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let cfg = Config {
-        data_dir: dir.path().to_path_buf(),
-        http: mast_controller::config::Http { listen: "127.0.0.1:0".parse()?, ..Default::default() },
-        agents: mast_controller::config::Agents { listen: "127.0.0.1:0".parse()?, ..Default::default() },
-        database_url: std::env::var("MAST_BENCH_DATABASE_URL").ok(),
-        log: "warn".into(),
-        ..Config::default()
-    };
+    let cfg = support::config(dir.path())?;
     let db = Db::connect(&cfg.database_url()).await?;
     let t = Instant::now();
     load(&db).await?;
@@ -186,40 +158,22 @@ async fn main() -> anyhow::Result<()> {
         r.auto_install.len()
     );
 
-    let user = staff::add_user(&db, "bench@wisp.test", staff::Role::Admin, "benchmark-password").await?;
-    let (sid, _) = staff::create_session(&db, user.id, None).await?;
-    let cookie = format!("mast_session={sid}");
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(mast_controller::serve(
-        Config { stock: mast_controller::config::Stock { reconcile_secs: 86_400, ..Default::default() }, ..cfg },
-        async move {
-            let _ = stop_rx.await;
-        },
-        Some(tx),
-    ));
-    let addrs = rx.await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let base = format!("http://{}", addrs.http);
+    let cfg = Config { stock: mast_controller::config::Stock { reconcile_secs: 86_400, ..Default::default() }, ..cfg };
+    let server = support::Server::start(&db, cfg).await?;
     let cases = [
-        ("health (floor)", format!("{base}/api/v1/health")),
-        ("/stock (first 100)", format!("{base}/stock")),
-        ("/stock search by MAC", format!("{base}/stock?q={}", mac(12_345))),
-        ("/stock customers, p. 50", format!("{base}/stock?kind=customer&offset=5000")),
-        ("/stock/reconcile", format!("{base}/stock/reconcile")),
+        ("health (floor)", "/api/v1/health".to_string()),
+        ("/stock (first 100)", "/stock".to_string()),
+        ("/stock search by MAC", format!("/stock?q={}", mac(12_345))),
+        ("/stock customers, p. 50", "/stock?kind=customer&offset=5000".to_string()),
+        ("/stock/reconcile", "/stock/reconcile".to_string()),
     ];
     println!("{:<26} {:>5} {:>10} {:>10} {:>12}", "page", "conns", "p50", "p99", "requests/s");
     for conns in [4, 16] {
-        for (name, url) in &cases {
-            let (p50, p99, rps) = tokio::task::spawn_blocking({
-                let (url, cookie) = (url.clone(), cookie.clone());
-                move || wrk(&url, &cookie, conns)
-            })
-            .await??;
+        for (name, path) in &cases {
+            let (p50, p99, rps) = server.wrk(path, conns).await?;
             println!("{name:<26} {conns:>5} {p50:>10} {p99:>10} {rps:>12}");
         }
     }
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await;
     Ok(())
 }

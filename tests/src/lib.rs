@@ -380,6 +380,16 @@ impl Controller {
         child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
         child.wait_with_output().expect("wait")
     }
+    /// Has `site`'s agent poll the SNMP `targets` (`addr@0`, ...) every 5 s
+    /// with the v2c `community` (given on standard input, as an operator would).
+    pub fn snmp_probing(&self, site: &str, targets: &str, community: &str) -> anyhow::Result<()> {
+        let args =
+            ["site", "probing", site, "--snmp-credentials-stdin", "--snmp-targets", targets, "--snmp-interval", "5"];
+        let out = self.cli_stdin(&args, &format!("v2c:{community}\n"));
+        anyhow::ensure!(out.status.success(), "site probing failed: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(())
+    }
+
     pub fn add_user(&self, email: &str, role: &str) -> String {
         let password = format!("pw-{:016x}", rand::random::<u64>());
         let out = self.cli_stdin(&["user", "add", "--email", email, "--role", role], &format!("{password}\n"));

@@ -629,6 +629,18 @@ threading.Event().wait()
 
 impl SmtpSink {
     /// Starts a sink that accepts any message without login.
+    /// The controller's environment for sending through this sink (plain
+    /// SMTP, the outbox worker every second); `port` is [`SmtpSink::port`]
+    /// as text, held by the caller.
+    pub fn controller_env(port: &str) -> [(&'static str, &str); 4] {
+        [
+            ("MAST_SMTP_HOST", "127.0.0.1"),
+            ("MAST_SMTP_PORT", port),
+            ("MAST_SMTP_SECURITY", "none"),
+            ("MAST_NOTIFY_INTERVAL_SECS", "1"),
+        ]
+    }
+
     pub fn start() -> SmtpSink {
         Self::spawn(None)
     }

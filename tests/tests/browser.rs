@@ -548,6 +548,8 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.client.find(Locator::Css("form[action='/stock/move'] button[type='submit']")).await?.click().await?;
     let flash = text_of(&b, Locator::Css(".flash")).await?;
     assert!(flash.contains("assign-to-technician of 1"), "{flash}");
+    // The install from a phone, as a technician at the customer does it.
+    b.client.set_window_size(390, 844).await?;
     b.client.goto(&format!("{base}/stock/move?kind=install")).await?;
     b.client.find(Locator::Id("move-codes")).await?.send_keys("02:99:99:99:99:99\n").await?;
     type_in_id(&b, "move-customer", &cust_id).await?;
@@ -559,6 +561,8 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.client.find(Locator::Css("form[action='/stock/move'] button[type='submit']")).await?.click().await?;
     let flash = text_of(&b, Locator::Css(".flash")).await?;
     assert!(flash.contains("install of 1"), "{flash}");
+    b.screenshot("28b-stock-installed-phone").await?;
+    b.client.set_window_size(1280, 900).await?;
     b.client.goto(&format!("{base}/stock/reconcile")).await?;
     let stale = text_of_id(&b, "stale").await?;
     assert!(stale.contains("04:18:d6:a1:22:3b") && stale.contains("Mark lost"), "{stale}");

@@ -257,12 +257,7 @@ async fn money_is_bounded_and_one_bad_ledger_stops_no_batch(backend: Backend) ->
 async fn sign_in_links_are_limited_and_erased_once_sent(backend: Backend) -> anyhow::Result<()> {
     let sink = mast_tests::mail::SmtpSink::start();
     let port = sink.port.to_string();
-    let env = [
-        ("MAST_SMTP_HOST", "127.0.0.1"),
-        ("MAST_SMTP_PORT", port.as_str()),
-        ("MAST_SMTP_SECURITY", "none"),
-        ("MAST_NOTIFY_INTERVAL_SECS", "1"),
-    ];
+    let env = mast_tests::mail::SmtpSink::controller_env(&port);
     let Some(c) = Controller::start(backend, &env).await? else { return Ok(()) };
     let id: i64 = c.cli_ok(&["customer", "add", "--name", "Ada Link", "--email", "ada@example.org"]).trim().parse()?;
     let out = c.cli_stdin(&["customer", "portal-password", &id.to_string()], "correct horse battery staple\n");

@@ -62,15 +62,12 @@ async fn weakening_station_and_shrinking_sector_are_told(backend: Backend) -> an
     }
     let sink = SmtpSink::start();
     let port = sink.port.to_string();
-    let env = [
+    let mut env = SmtpSink::controller_env(&port).to_vec();
+    env.extend([
         ("MAST_OUTAGE_HOLD_DOWN_SECS", "900"),
-        ("MAST_SMTP_HOST", "127.0.0.1"),
-        ("MAST_SMTP_PORT", port.as_str()),
-        ("MAST_SMTP_SECURITY", "none"),
-        ("MAST_NOTIFY_INTERVAL_SECS", "1"),
         ("MAST_ALERT_ON_CALL_GROUP", "NOC"),
         ("MAST_ALERT_RULES_EVERY_SECS", "2"),
-    ];
+    ]);
     let Some(c) = Controller::start(backend, &env).await? else { return Ok(()) };
     let pw = c.add_user("boss@wisp.test", "admin");
     let mut s = WebSession::new(&c);
@@ -96,20 +93,7 @@ async fn weakening_station_and_shrinking_sector_are_told(backend: Backend) -> an
     let sim = SnmpSim::start_at(&[SimDevice::new("ubiquiti-ap", fixture("ubiquiti-ap"))], &[addr])?;
     let Some(sim) = sim else { return Ok(()) };
     c.cli_ok(&["site", "add", "tower", "--interval", "5", "--timeout-ms", "500"]);
-    let out = c.cli_stdin(
-        &[
-            "site",
-            "probing",
-            "tower",
-            "--snmp-credentials-stdin",
-            "--snmp-targets",
-            &format!("{addr}@0"),
-            "--snmp-interval",
-            "5",
-        ],
-        "v2c:ubiquiti-ap\n",
-    );
-    anyhow::ensure!(out.status.success(), "site probing failed: {}", String::from_utf8_lossy(&out.stderr));
+    c.snmp_probing("tower", &format!("{addr}@0"), "ubiquiti-ap")?;
     let (mut agent, _, _relay) = Agent::start_in_netns(&c, "tower", &ns, &["--spool-flush-ms", "50"]).await?;
     let tok = c.admin_token();
 

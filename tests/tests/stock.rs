@@ -39,15 +39,12 @@ async fn a_radio_from_the_van_is_installed_when_the_network_sees_it(backend: Bac
     }
     let sink = SmtpSink::start();
     let port = sink.port.to_string();
-    let env = [
-        ("MAST_SMTP_HOST", "127.0.0.1"),
-        ("MAST_SMTP_PORT", port.as_str()),
-        ("MAST_SMTP_SECURITY", "none"),
-        ("MAST_NOTIFY_INTERVAL_SECS", "1"),
+    let mut env = SmtpSink::controller_env(&port).to_vec();
+    env.extend([
         ("MAST_STOCK_RECONCILE_SECS", "2"),
         ("MAST_STOCK_SUMMARY_HOUR", "0"),
         ("MAST_OUTAGE_HOLD_DOWN_SECS", "900"),
-    ];
+    ]);
     let Some(c) = Controller::start(backend, &env).await? else { return Ok(()) };
     let pw = c.add_user("boss@wisp.test", "admin");
     let tech_pw = c.add_user("tech@wisp.test", "technician");
@@ -143,20 +140,7 @@ async fn a_radio_from_the_van_is_installed_when_the_network_sees_it(backend: Bac
     let addr = std::net::SocketAddr::new(ns.host_device_ip(0)?.into(), 1161);
     let sim = SnmpSim::start_at(&[SimDevice::new("ubiquiti-ap", fixture("ubiquiti-ap"))], &[addr])?;
     let Some(sim) = sim else { return Ok(()) };
-    let out = c.cli_stdin(
-        &[
-            "site",
-            "probing",
-            "tower",
-            "--snmp-credentials-stdin",
-            "--snmp-targets",
-            &format!("{addr}@0"),
-            "--snmp-interval",
-            "5",
-        ],
-        "v2c:ubiquiti-ap\n",
-    );
-    anyhow::ensure!(out.status.success(), "site probing failed: {}", String::from_utf8_lossy(&out.stderr));
+    c.snmp_probing("tower", &format!("{addr}@0"), "ubiquiti-ap")?;
     let (mut agent, _, _relay) = Agent::start_in_netns(&c, "tower", &ns, &["--spool-flush-ms", "50"]).await?;
 
     let unit = c

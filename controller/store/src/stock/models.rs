@@ -129,29 +129,33 @@ fn clash(e: sqlx::Error, i: &ModelInput) -> StoreError {
     }
 }
 
+/// Binds a model's fields as `$1`-`$11` in the order the statements name them.
+macro_rules! bind_fields {
+    ($q:expr, $i:expr, $class:expr, $targets:expr) => {
+        $q.bind($i.vendor.trim())
+            .bind($i.name.trim())
+            .bind($i.kind.trim())
+            .bind($class.as_str())
+            .bind(i64::from($i.needs_mac))
+            .bind(i64::from($i.needs_serial))
+            .bind($i.reorder_threshold)
+            .bind($targets)
+            .bind($i.unit_cost_minor)
+            .bind(supplier($i))
+            .bind($i.warranty_months)
+    };
+}
+
 pub async fn add(db: &Db, i: &ModelInput) -> Result<ModelRow, StoreError> {
     let class = i.validate()?;
     let targets = serde_json::to_string(&i.targets).map_err(|e| StoreError::invalid("targets", e.to_string()))?;
-    let id: i64 = sqlx::query_scalar(
+    let q = sqlx::query_scalar(
         "INSERT INTO stock_models (vendor, name, kind, class, needs_mac, needs_serial, reorder_threshold, targets, \
          unit_cost_minor, supplier, warranty_months, created_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-    )
-    .bind(i.vendor.trim())
-    .bind(i.name.trim())
-    .bind(i.kind.trim())
-    .bind(class.as_str())
-    .bind(i64::from(i.needs_mac))
-    .bind(i64::from(i.needs_serial))
-    .bind(i.reorder_threshold)
-    .bind(targets)
-    .bind(i.unit_cost_minor)
-    .bind(supplier(i))
-    .bind(i.warranty_months)
-    .bind(now_ms())
-    .fetch_one(&db.pool)
-    .await
-    .map_err(|e| clash(e, i))?;
+    );
+    let id: i64 =
+        bind_fields!(q, i, class, targets).bind(now_ms()).fetch_one(&db.pool).await.map_err(|e| clash(e, i))?;
     get(db, id).await
 }
 
@@ -170,26 +174,12 @@ pub async fn update(db: &Db, id: i64, i: &ModelInput) -> Result<ModelRow, StoreE
         }
     }
     let targets = serde_json::to_string(&i.targets).map_err(|e| StoreError::invalid("targets", e.to_string()))?;
-    sqlx::query(
+    let q = sqlx::query(
         "UPDATE stock_models SET vendor = $1, name = $2, kind = $3, class = $4, needs_mac = $5, needs_serial = $6, \
          reorder_threshold = $7, targets = $8, unit_cost_minor = $9, supplier = $10, warranty_months = $11 \
          WHERE id = $12",
-    )
-    .bind(i.vendor.trim())
-    .bind(i.name.trim())
-    .bind(i.kind.trim())
-    .bind(class.as_str())
-    .bind(i64::from(i.needs_mac))
-    .bind(i64::from(i.needs_serial))
-    .bind(i.reorder_threshold)
-    .bind(targets)
-    .bind(i.unit_cost_minor)
-    .bind(supplier(i))
-    .bind(i.warranty_months)
-    .bind(id)
-    .execute(&db.pool)
-    .await
-    .map_err(|e| clash(e, i))?;
+    );
+    bind_fields!(q, i, class, targets).bind(id).execute(&db.pool).await.map_err(|e| clash(e, i))?;
     get(db, id).await
 }
 
