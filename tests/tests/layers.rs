@@ -152,6 +152,7 @@ fn the_pure_cores_exist() {
         "mast-upgrade-core",
         "mast-rollout-core",
         "mast-stock-core",
+        "mast-dispatch-core",
     ] {
         assert!(m.members.contains(expected), "{expected} is missing from the workspace");
     }

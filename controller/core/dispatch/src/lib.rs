@@ -1,0 +1,24 @@
+//! Dispatch and field work, pure core: what a work order is and how it
+//! moves through its states, how far and how long apart two places are,
+//! and what the finished work says about the field team, decided without
+//! IO and without a clock (every instant is an argument, in milliseconds
+//! since the epoch).
+//!
+//! - [`job`]: work order kinds, priorities and the status machine
+//!   (new → scheduled → en route → on site → done / needs revisit, and
+//!   cancelled from any open state), each step stamped with who and when.
+//! - [`geo`]: great-circle distances with a road factor, and drive times.
+//! - [`outcome`]: first-visit fix (a repeat visit for the same customer and
+//!   kind within 30 days makes the first a miss), jobs per technician per
+//!   day, time on site and drive time per job, parts per job kind.
+//!
+//! The planner (a day's jobs assigned to technicians and ordered into
+//! routes, respecting zones, skills, hours and time windows) builds on
+//! these.
+
+pub mod geo;
+pub mod job;
+pub mod outcome;
+
+pub use geo::Point;
+pub use job::{JobKind, Priority, Status, StatusError, Step, Transition};
