@@ -124,14 +124,14 @@ impl Status {
     /// Whether a job may go from `self` to `to` (the module's table).
     pub fn allows(self, to: Status) -> bool {
         use Status::*;
-        match (self, to) {
-            (New, Scheduled | Cancelled) => true,
-            (Scheduled, EnRoute | Scheduled | New | Cancelled) => true,
-            (EnRoute, OnSite | Scheduled | Cancelled) => true,
-            (OnSite, Done | NeedsRevisit) => true,
-            (NeedsRevisit, Scheduled | Cancelled) => true,
-            _ => false,
-        }
+        matches!(
+            (self, to),
+            (New, Scheduled | Cancelled)
+                | (Scheduled, EnRoute | Scheduled | New | Cancelled)
+                | (EnRoute, OnSite | Scheduled | Cancelled)
+                | (OnSite, Done | NeedsRevisit)
+                | (NeedsRevisit, Scheduled | Cancelled)
+        )
     }
 }
 
