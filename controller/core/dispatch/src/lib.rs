@@ -8,6 +8,10 @@
 //!   (new → scheduled → en route → on site → done / needs revisit, and
 //!   cancelled from any open state), each step stamped with who and when.
 //! - [`geo`]: great-circle distances with a road factor, and drive times.
+//! - [`zone`]: zones drawn on the map (polygons) and whether a job's place
+//!   is in one.
+//! - [`route`]: a route's length and 2-opt, the local improvement every
+//!   plan ends with (never longer, deterministic).
 //! - [`outcome`]: first-visit fix (a repeat visit for the same customer and
 //!   kind within 30 days makes the first a miss), jobs per technician per
 //!   day, time on site and drive time per job, parts per job kind.
@@ -19,6 +23,8 @@
 pub mod geo;
 pub mod job;
 pub mod outcome;
+pub mod route;
+pub mod zone;
 
 pub use geo::Point;
 pub use job::{JobKind, Priority, Status, StatusError, Step, Transition};
