@@ -491,7 +491,8 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     type_in_id(&b, "refund-amount", "10.00").await?;
     type_in_id(&b, "refund-reason", "Paid twice").await?;
     b.client.find(Locator::Id("refund-now")).await?.click().await?;
-    assert_eq!(text_of_id(&b, "payment-refunded").await?, "10.00 USD");
+    // The payment's page shows "0.00 USD" refunded until the refund's answer replaces it.
+    assert_eq!(settled_text(&b, "payment-refunded", "10.00 USD").await?, "10.00 USD");
     b.screenshot("18m-payment-refunded").await?;
     b.client.goto(&invoice_url).await?;
     type_in_id(&b, "void-reason", "Issued by mistake").await?;
@@ -573,13 +574,13 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.screenshot("27-stock-receive").await?;
     b.client.find(Locator::XPath("//div[@class='scan-box']/button[.='Done']")).await?.click().await?;
     b.client.find(Locator::Css("form[action='/stock/receive'] button[type='submit']")).await?.click().await?;
-    let flash = text_of(&b, Locator::Css(".flash")).await?;
+    let flash = text_of(&b, Locator::Css(".flash-success")).await?;
     assert!(flash.contains("3 line(s) received"), "{flash}");
     b.client.goto(&format!("{base}/stock/move?kind=assign-to-technician")).await?;
     b.client.find(Locator::Id("move-codes")).await?.send_keys("02:11:22:33:44:55\n").await?;
     b.client.find(Locator::XPath("//select[@id='move-to']/option[contains(., 'Van 1')]")).await?.click().await?;
     b.client.find(Locator::Css("form[action='/stock/move'] button[type='submit']")).await?.click().await?;
-    let flash = text_of(&b, Locator::Css(".flash")).await?;
+    let flash = text_of(&b, Locator::Css(".flash-success")).await?;
     assert!(flash.contains("assign-to-technician of 1"), "{flash}");
     // The install from a phone, as a technician at the customer does it.
     b.client.set_window_size(390, 844).await?;
@@ -592,7 +593,7 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.screenshot("28-stock-move-refused").await?;
     type_in_id(&b, "move-codes", "04:18:d6:a1:22:3b").await?;
     b.client.find(Locator::Css("form[action='/stock/move'] button[type='submit']")).await?.click().await?;
-    let flash = text_of(&b, Locator::Css(".flash")).await?;
+    let flash = text_of(&b, Locator::Css(".flash-success")).await?;
     assert!(flash.contains("install of 1"), "{flash}");
     b.screenshot("28b-stock-installed-phone").await?;
     b.client.set_window_size(1280, 900).await?;
@@ -651,6 +652,19 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
 /// tried again, for at most 10 s.
 async fn text_of_id(b: &Browser, id: &str) -> anyhow::Result<String> {
     text_of(b, Locator::Id(id)).await
+}
+
+/// The text of the element with this id once it reads `want` (a click's
+/// answer replacing the page), or what it reads after 10 s.
+async fn settled_text(b: &Browser, id: &str, want: &str) -> anyhow::Result<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let t = text_of_id(b, id).await?;
+        if t == want || std::time::Instant::now() >= deadline {
+            return Ok(t);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// [`text_of_id`] for any locator.
