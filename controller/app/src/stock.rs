@@ -88,9 +88,12 @@ async fn summary(
     if local.hour() < s.summary_hour {
         return Ok(false);
     }
+    let day = local.date().to_string();
+    if reconcile::summary_sent(db, &day).await? {
+        return Ok(false);
+    }
     let ok = installed.iter().filter(|i| i.result.is_ok()).count();
     let Some(body) = summary_text(r, ok, public_url) else { return Ok(false) };
-    let day = local.date().to_string();
     let admins: Vec<String> = staff::list_users(db)
         .await?
         .into_iter()
@@ -101,13 +104,7 @@ async fn summary(
         return Ok(false);
     }
     let mut tx = db.begin().await?;
-    let claimed =
-        sqlx::query("INSERT INTO stock_summaries (day, sent_ms) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING")
-            .bind(&day)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-    if claimed.rows_affected() != 1 {
+    if !reconcile::claim_summary(&mut tx, &day).await? {
         return Ok(false);
     }
     for to in admins {

@@ -14,6 +14,7 @@ use mast_controller::db::StoreError;
 use mast_controller::stock::moves::{self, Batch, ItemInput, Target, UnitFilter};
 use mast_controller::stock::{self, LocationRow, ModelInput, ModelRow, csv, locations, models, orders, reconcile};
 use mast_controller::{App, audit, monitoring, staff};
+use mast_stock_core::amount::{fmt_metres, fmt_minor, parse_scaled};
 use mast_stock_core::order::PoAction;
 use mast_stock_core::{Kind, LocationKind, ModelId};
 use serde_json::json;
@@ -338,39 +339,17 @@ impl MoveKind {
     }
 }
 
-/// A non-negative decimal with at most `places` decimals, in units of
-/// 10^-places: `parse_scaled("89.5", 2)` is 8950; the error names the problem.
-fn parse_scaled(v: &str, places: usize) -> Result<i64, String> {
-    let v = v.trim();
-    if v.starts_with('-') {
-        return Err("must not be negative".into());
-    }
-    let v = v.strip_prefix('+').unwrap_or(v);
-    let (whole, frac) = v.split_once('.').unwrap_or((v, ""));
-    if whole.is_empty() && frac.is_empty() || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
-        return Err(format!("{v:?} is not a number such as {}", if places == 2 { "89.00" } else { "25.5" }));
-    }
-    if frac.len() > places {
-        return Err(format!("{v:?} has more than {places} decimals"));
-    }
-    let scale = 10i64.pow(places as u32);
-    let too_big = || format!("{v:?} is too large");
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| too_big())? };
-    let frac: i64 = if places == 0 { 0 } else { format!("{frac:0<places$}").parse().map_err(|_| too_big())? };
-    whole.checked_mul(scale).and_then(|w| w.checked_add(frac)).ok_or_else(too_big)
-}
-
 /// An amount in major units (`89.00`) as minor units (8900): not negative,
 /// at most two decimals, at most a billion.
 fn parse_money(flag: &str, v: &str) -> anyhow::Result<i64> {
-    let minor = parse_scaled(v, 2).map_err(|e| anyhow::anyhow!("{flag}: {e} (an amount such as 89.00)"))?;
+    let minor = parse_scaled(v, 2).map_err(|e| anyhow::anyhow!("{flag}: {v:?} {e} (an amount such as 89.00)"))?;
     anyhow::ensure!(minor <= 100_000_000_000, "{flag}: {v:?} is more than 1,000,000,000");
     Ok(minor)
 }
 
 /// Metres (`25.5`) as millimetres (25 500): more than 0, at most 10,000 km.
 fn parse_metres(flag: &str, v: &str) -> anyhow::Result<i64> {
-    let mm = parse_scaled(v, 3).map_err(|e| anyhow::anyhow!("{flag}: {e} (a length in metres such as 25.5)"))?;
+    let mm = parse_scaled(v, 3).map_err(|e| anyhow::anyhow!("{flag}: {v:?} {e} (a length in metres such as 25.5)"))?;
     anyhow::ensure!(mm > 0, "{flag}: a length must be more than 0");
     anyhow::ensure!(mm <= 10_000_000_000, "{flag}: {v:?} metres is too long");
     Ok(mm)
@@ -462,17 +441,6 @@ fn receive_items(
     }
 }
 
-/// `12.00`.
-fn money(minor: i64) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", minor.unsigned_abs() / 100, minor.unsigned_abs() % 100)
-}
-
-/// `305 m` or `25.5 m`.
-fn metres(mm: i64) -> String {
-    if mm % 1000 == 0 { format!("{} m", mm / 1000) } else { format!("{} m", mm as f64 / 1000.0) }
-}
-
 /// An instant in the operator's time zone, to the minute.
 fn when(app: &App, ms: i64) -> String {
     match jiff::Timestamp::from_millisecond(ms) {
@@ -553,14 +521,14 @@ pub async fn run(cmd: StockCmd, app: &App) -> anyhow::Result<()> {
             audit::record(db, &by, "stock.receive", &format!("stock location {}", r.to), &what).await?;
             let (amount, per) = match (batch.items.first(), length_mm) {
                 (Some(ItemInput::Quantity { quantity, .. }), _) => (format!("{quantity} piece(s)"), "each"),
-                (_, Some(mm)) => (format!("{} spool(s) of {}", r.new_units.len(), metres(mm)), "per metre"),
+                (_, Some(mm)) => (format!("{} spool(s) of {}", r.new_units.len(), fmt_metres(mm)), "per metre"),
                 _ => (format!("{} unit(s)", r.new_units.len()), "each"),
             };
             println!(
                 "received {amount} of {} into {} at {} {per} (batch {}{})",
                 model.label(),
                 wh.name,
-                money(unit_cost_minor),
+                fmt_minor(unit_cost_minor),
                 r.batch,
                 order.map(|o| format!(", order {o}")).unwrap_or_default()
             );
@@ -691,7 +659,7 @@ pub async fn run(cmd: StockCmd, app: &App) -> anyhow::Result<()> {
                     u.location_kind,
                     u.location,
                     when(app, u.since_ms),
-                    u.remaining_mm.map(|mm| format!("  {} left", metres(mm))).unwrap_or_default()
+                    u.remaining_mm.map(|mm| format!("  {} left", fmt_metres(mm))).unwrap_or_default()
                 );
             }
             for a in &amounts {
@@ -699,7 +667,7 @@ pub async fn run(cmd: StockCmd, app: &App) -> anyhow::Result<()> {
                     println!("  {:<7} {:<28} {} piece(s)", "", a.model, a.quantity);
                 }
                 if a.length_mm > 0 {
-                    println!("  {:<7} {:<28} {} cut", "", a.model, metres(a.length_mm));
+                    println!("  {:<7} {:<28} {} cut", "", a.model, fmt_metres(a.length_mm));
                 }
             }
             println!("{} of {total} unit(s)", units.len());
@@ -725,8 +693,9 @@ pub async fn run(cmd: StockCmd, app: &App) -> anyhow::Result<()> {
             );
             for m in &rows {
                 let extra = [
-                    m.length_mm.map(|mm| if m.kind == "receive" { metres(mm) } else { format!("{} cut", metres(mm)) }),
-                    m.unit_cost_minor.map(|c| format!("at {}", money(c))),
+                    m.length_mm
+                        .map(|mm| if m.kind == "receive" { fmt_metres(mm) } else { format!("{} cut", fmt_metres(mm)) }),
+                    m.unit_cost_minor.map(|c| format!("at {}", fmt_minor(c))),
                     m.purchase_order_id.map(|p| format!("order {p}")),
                     m.rma_number.as_deref().map(|r| format!("RMA {r}")),
                     (!m.note.is_empty()).then(|| m.note.clone()),
@@ -858,7 +827,7 @@ async fn model(cmd: ModelCmd, app: &App) -> anyhow::Result<()> {
             };
             let m = models::add(db, &input).await?;
             audit::record(db, &actor(), "stock.model.add", &format!("stock model {}", m.id), &m.label()).await?;
-            println!("model {} added: {} ({}, {} each)", m.id, m.label(), m.class, money(m.unit_cost_minor));
+            println!("model {} added: {} ({}, {} each)", m.id, m.label(), m.class, fmt_minor(m.unit_cost_minor));
             Ok(())
         }
         ModelCmd::List { json } => {
@@ -882,7 +851,7 @@ async fn model(cmd: ModelCmd, app: &App) -> anyhow::Result<()> {
                     m.class,
                     m.kind,
                     needs,
-                    money(m.unit_cost_minor),
+                    fmt_minor(m.unit_cost_minor),
                     m.reorder_threshold.map(|t| format!("  reorder below {t}")).unwrap_or_default(),
                     if targets.is_empty() { String::new() } else { format!("  targets {}", targets.join(",")) }
                 );
@@ -955,7 +924,7 @@ fn print_order(o: &orders::Order) {
         o.order.supplier,
         o.order.status,
         o.lines.len(),
-        o.total_minor().map(money).unwrap_or_else(|| "?".into())
+        o.total_minor().map(fmt_minor).unwrap_or_else(|| "?".into())
     );
 }
 
@@ -982,7 +951,7 @@ async fn order(cmd: OrderCmd, app: &App) -> anyhow::Result<()> {
                         "    {:<32} {:>6} x {:>10}  received {}",
                         l.model,
                         l.quantity,
-                        money(l.unit_cost_minor),
+                        fmt_minor(l.unit_cost_minor),
                         l.received
                     );
                 }
@@ -993,7 +962,7 @@ async fn order(cmd: OrderCmd, app: &App) -> anyhow::Result<()> {
             let m = models::find(db, &model).await?;
             let cost = parse_money("--unit-cost", &unit_cost)?;
             let action = PoAction::AddLine { model: ModelId(m.id), quantity, unit_cost_minor: cost };
-            (id, action, format!("add-line {} x {} at {}", quantity, m.label(), money(cost)))
+            (id, action, format!("add-line {} x {} at {}", quantity, m.label(), fmt_minor(cost)))
         }
         OrderCmd::Place { id } => (id, PoAction::Order, "order".to_string()),
         OrderCmd::Cancel { id } => (id, PoAction::Cancel, "cancel".to_string()),
@@ -1039,15 +1008,15 @@ mod tests {
         assert!(parse_metres("--length-m", "0").is_err());
         assert!(parse_metres("--length-m", "1.0001").is_err());
         assert!(parse_metres("--length-m", "-3").is_err());
-        assert_eq!(metres(305_000), "305 m");
-        assert_eq!(metres(25_500), "25.5 m");
+        assert_eq!(fmt_metres(305_000), "305 m");
+        assert_eq!(fmt_metres(25_500), "25.5 m");
     }
 
     #[test]
     fn money_prints_two_decimals() {
-        assert_eq!(money(8900), "89.00");
-        assert_eq!(money(7), "0.07");
-        assert_eq!(money(-150), "-1.50");
+        assert_eq!(fmt_minor(8900), "89.00");
+        assert_eq!(fmt_minor(7), "0.07");
+        assert_eq!(fmt_minor(-150), "-1.50");
     }
 
     #[test]

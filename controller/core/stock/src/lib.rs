@@ -4,6 +4,7 @@
 //! and without a database. The store keeps the append-only movement log and
 //! the purchase orders, and asks this crate what they mean.
 //!
+//! - [`amount`]: money and lengths as typed and printed (integer, exact).
 //! - [`id`]: MAC addresses and serial numbers as typed or scanned, checked
 //!   and normalised.
 //! - [`catalog`]: models (trackable, consumable, cut-to-length), locations
@@ -24,6 +25,7 @@
 //!   units on the air that should be on a shelf, units that moved, silent
 //!   installs, and the automatic Install of a unit seen at a customer.
 
+pub mod amount;
 pub mod catalog;
 pub mod id;
 pub mod movement;

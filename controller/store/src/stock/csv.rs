@@ -16,6 +16,7 @@ use super::moves::{self, Batch, ItemInput, Target};
 use super::{locations, models};
 use crate::db::Db;
 use crate::error::StoreError;
+use mast_stock_core::amount::{fmt_m, parse_scaled};
 use mast_stock_core::needs::csv_cell;
 use mast_stock_core::{ItemClass, Kind, LocationKind};
 use serde::Serialize;
@@ -158,8 +159,8 @@ pub async fn import(db: &Db, text: &str, into: i64, actor: &str, apply: bool) ->
         };
         let length_mm = match cell(cols.4).trim() {
             "" => None,
-            v => match v.parse::<f64>() {
-                Ok(m) if m.is_finite() && m > 0.0 && m < 1e7 => Some((m * 1000.0).round() as i64),
+            v => match parse_scaled(v, 3) {
+                Ok(mm) if mm > 0 && mm < 10_000_000_000 => Some(mm),
                 _ => {
                     fail(format!("length_m: {v:?} is not a length in metres"));
                     continue;
@@ -287,7 +288,7 @@ pub async fn export_stock(db: &Db) -> Result<String, StoreError> {
             u.mac.clone().unwrap_or_default(),
             u.serial.clone().unwrap_or_default(),
             String::new(),
-            u.remaining_mm.map(|mm| format!("{}", mm as f64 / 1000.0)).unwrap_or_default(),
+            u.remaining_mm.map(fmt_m).unwrap_or_default(),
             u.unit_cost_minor.to_string(),
             u.id.to_string(),
             mast_text_core::when::fmt_utc(u.since_ms),
@@ -367,7 +368,7 @@ pub async fn export_movements(db: &Db) -> Result<String, StoreError> {
             m.serial.unwrap_or_default(),
             m.model,
             opt(m.quantity),
-            m.length_mm.map(|mm| format!("{}", mm as f64 / 1000.0)).unwrap_or_default(),
+            m.length_mm.map(fmt_m).unwrap_or_default(),
             opt(m.unit_cost_minor),
             opt(m.purchase_order_id),
             m.rma_number.unwrap_or_default(),

@@ -401,6 +401,14 @@ pub async fn record_tx(tx: &mut Tx<'_>, b: &Batch) -> Result<Recorded, StoreErro
                     .bind(model.0)
                     .execute(&mut **tx)
                     .await?;
+                    // No zero rows (the state keeps none either).
+                    sqlx::query(
+                        "DELETE FROM stock_quantities WHERE location_id = $1 AND model_id = $2 AND quantity <= 0",
+                    )
+                    .bind(f.id)
+                    .bind(model.0)
+                    .execute(&mut **tx)
+                    .await?;
                 }
                 sqlx::query(
                     "INSERT INTO stock_quantities (location_id, model_id, quantity) VALUES ($1, $2, $3) \
@@ -411,7 +419,6 @@ pub async fn record_tx(tx: &mut Tx<'_>, b: &Batch) -> Result<Recorded, StoreErro
                 .bind(quantity)
                 .execute(&mut **tx)
                 .await?;
-                sqlx::query("DELETE FROM stock_quantities WHERE quantity <= 0").execute(&mut **tx).await?;
                 if m.from.is_none() {
                     *received.entry(model.0).or_default() += quantity;
                 }

@@ -110,15 +110,42 @@ pub async fn get(db: &Db, id: i64) -> Result<Order, StoreError> {
     Ok(o)
 }
 
-/// Orders, newest first.
+/// A line with its order (for lists).
+#[derive(sqlx::FromRow)]
+struct LineOf {
+    order_id: i64,
+    #[sqlx(flatten)]
+    line: LineRow,
+}
+
+/// Orders, newest first (the latest 500), with their lines: two queries.
 pub async fn list(db: &Db) -> Result<Vec<Order>, StoreError> {
-    let ids: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM stock_orders ORDER BY id DESC LIMIT 500").fetch_all(&db.pool).await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.push(get(db, id).await?);
+    let orders: Vec<OrderRow> = sqlx::query_as(
+        "SELECT id, supplier, status, note, created_by, created_ms, updated_ms FROM stock_orders \
+         ORDER BY id DESC LIMIT 500",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let Some(oldest) = orders.last().map(|o| o.id) else { return Ok(Vec::new()) };
+    let lines: Vec<LineOf> = sqlx::query_as(
+        "SELECT o.order_id, o.line, o.model_id, m.vendor || ' ' || m.name AS model, o.quantity, o.unit_cost_minor, \
+         o.received FROM stock_order_lines o JOIN stock_models m ON m.id = o.model_id WHERE o.order_id >= $1 \
+         ORDER BY o.order_id, o.line",
+    )
+    .bind(oldest)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut by_order: std::collections::HashMap<i64, Vec<LineRow>> = std::collections::HashMap::new();
+    for l in lines {
+        by_order.entry(l.order_id).or_default().push(l.line);
     }
-    Ok(out)
+    Ok(orders
+        .into_iter()
+        .map(|order| {
+            let lines = by_order.remove(&order.id).unwrap_or_default();
+            Order { order, lines }
+        })
+        .collect())
 }
 
 /// Orders that can still be received against.

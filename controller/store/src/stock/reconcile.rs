@@ -9,7 +9,7 @@
 //! automatic install links the MAC to that customer.
 
 use super::moves::{self, Batch, ItemInput, Target};
-use crate::db::{Db, now_ms};
+use crate::db::{Db, Tx, now_ms};
 use crate::error::StoreError;
 use mast_stock_core::reconcile::{self as core, KnownUnit, Report, Sighting};
 use mast_stock_core::{Kind, LocationKind, Mac, ModelId, UnitId};
@@ -156,13 +156,20 @@ pub async fn ignore(db: &Db, mac: &str, note: &str, by: &str) -> Result<(), Stor
     Ok(())
 }
 
-/// Claims the day's summary: true for exactly one caller per day (several
-/// controllers may try).
-pub async fn claim_summary(db: &Db, day: &str) -> Result<bool, StoreError> {
+/// Whether the day's summary was sent (a read: the worker asks every pass).
+pub async fn summary_sent(db: &Db, day: &str) -> Result<bool, StoreError> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM stock_summaries WHERE day = $1").bind(day).fetch_one(&db.pool).await?;
+    Ok(n > 0)
+}
+
+/// Claims the day's summary in the transaction that queues it: true for
+/// exactly one caller per day (several controllers may try).
+pub async fn claim_summary(tx: &mut Tx<'_>, day: &str) -> Result<bool, StoreError> {
     let done = sqlx::query("INSERT INTO stock_summaries (day, sent_ms) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING")
         .bind(day)
         .bind(now_ms())
-        .execute(&db.pool)
+        .execute(&mut **tx)
         .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -265,8 +265,14 @@ async fn reconciliation_installs_what_a_van_put_on_the_air() {
     // Ignoring the unknown MAC takes it off the list.
     reconcile::ignore(&db, "02:00:00:00:00:99", "neighbour's router", "t").await.unwrap();
     assert!(reconcile::report(&db, now, 86_400_000).await.unwrap().unknown.is_empty());
-    assert!(reconcile::claim_summary(&db, "2026-12-05").await.unwrap());
-    assert!(!reconcile::claim_summary(&db, "2026-12-05").await.unwrap(), "once a day");
+    assert!(!reconcile::summary_sent(&db, "2026-12-05").await.unwrap());
+    let mut tx = db.begin().await.unwrap();
+    assert!(reconcile::claim_summary(&mut tx, "2026-12-05").await.unwrap());
+    tx.commit().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    assert!(!reconcile::claim_summary(&mut tx, "2026-12-05").await.unwrap(), "once a day");
+    drop(tx);
+    assert!(reconcile::summary_sent(&db, "2026-12-05").await.unwrap());
 }
 
 /// Import: a dry run reports each bad line and stores nothing; a good file

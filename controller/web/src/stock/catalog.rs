@@ -1,7 +1,7 @@
 //! The catalogue (models) and the locations (warehouses, vehicles), with
 //! their forms; a location's page lists what it holds and its movements.
 
-use super::{MANAGERS, cost, metres, parse_cost, subnav, unit_link};
+use super::{MANAGERS, cost, metres, opt_i64, parse_cost, subnav, unit_link};
 use crate::network::form_errors;
 use crate::pages::page;
 use crate::ui::{self, FieldOpts, Fields, FormErrors, Markup, Method, Table, html};
@@ -49,13 +49,6 @@ pub struct ModelForm {
     pub warranty_months: String,
 }
 
-fn opt_num(field: &str, v: &str) -> Result<Option<i64>, StoreError> {
-    match v.trim() {
-        "" => Ok(None),
-        v => v.parse::<i64>().map(Some).map_err(|_| StoreError::invalid(field, "a whole number")),
-    }
-}
-
 impl ModelForm {
     pub fn input(&self) -> Result<ModelInput, StoreError> {
         let mut targets = BTreeMap::new();
@@ -63,7 +56,7 @@ impl ModelForm {
             (LocationKind::Warehouse, "target_warehouse", &self.target_warehouse),
             (LocationKind::Vehicle, "target_vehicle", &self.target_vehicle),
         ] {
-            if let Some(n) = opt_num(field, v)? {
+            if let Some(n) = opt_i64(field, v)? {
                 if n < 0 {
                     return Err(StoreError::invalid(field, "must not be negative"));
                 }
@@ -77,14 +70,14 @@ impl ModelForm {
             class: self.class.clone(),
             needs_mac: self.needs_mac.is_some(),
             needs_serial: self.needs_serial.is_some(),
-            reorder_threshold: opt_num("reorder_threshold", &self.reorder_threshold)?,
+            reorder_threshold: opt_i64("reorder_threshold", &self.reorder_threshold)?,
             targets,
             unit_cost_minor: match self.unit_cost.trim() {
                 "" => 0,
                 v => parse_cost("unit_cost", v)?,
             },
             supplier: Some(self.supplier.clone()),
-            warranty_months: opt_num("warranty_months", &self.warranty_months)?,
+            warranty_months: opt_i64("warranty_months", &self.warranty_months)?,
         })
     }
 
@@ -360,7 +353,7 @@ pub async fn locations_post(
     Form(f): Form<LocationForm>,
 ) -> Result<Response, ApiError> {
     let kind = LocationKind::parse(f.kind.trim()).ok_or_else(|| StoreError::invalid("kind", "warehouse or vehicle"));
-    let user = opt_num("user", &f.user);
+    let user = opt_i64("user", &f.user);
     let saved = match (kind, user) {
         (Ok(k), Ok(u)) => locations::add(&st.db, k, &f.name, u).await,
         (Err(e), _) | (_, Err(e)) => Err(e),

@@ -39,32 +39,36 @@ pub const MANAGERS: &[Role] = &[Role::Admin];
 /// Units per page on the overview.
 const PAGE: i64 = 100;
 
-/// `89.00` from minor units.
-pub(crate) fn cost(minor: i64) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let m = minor.unsigned_abs();
-    format!("{sign}{}.{:02}", m / 100, m % 100)
-}
+// `89.00` from minor units; `305 m` or `25.5 m` from millimetres.
+pub(crate) use mast_stock_core::amount::{fmt_metres as metres, fmt_minor as cost};
 
-/// An amount typed as `89`, `89.5` or `89.00` → minor units.
+/// An amount typed as `89`, `89.5`, `89.00` or `1,089.00` → minor units.
 pub(crate) fn parse_cost(field: &str, v: &str) -> Result<i64, mast_store::StoreError> {
-    let bad = || mast_store::StoreError::invalid(field, "an amount such as 89.00 (not negative)");
-    let v = v.trim().replace(',', "");
-    let (whole, frac) = v.split_once('.').unwrap_or((&v, ""));
-    if whole.is_empty() && frac.is_empty()
-        || frac.len() > 2
-        || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
-    {
-        return Err(bad());
-    }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
-    let frac: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
-    whole.checked_mul(100).and_then(|w| w.checked_add(frac)).filter(|v| *v <= 100_000_000_000).ok_or_else(bad)
+    mast_stock_core::amount::parse_scaled(&v.replace(',', ""), 2)
+        .ok()
+        .filter(|v| *v <= 100_000_000_000)
+        .ok_or_else(|| mast_store::StoreError::invalid(field, "an amount such as 89.00 (not negative)"))
 }
 
-/// `305 m` or `25.5 m` from millimetres.
-pub(crate) fn metres(mm: i64) -> String {
-    if mm % 1000 == 0 { format!("{} m", mm / 1000) } else { format!("{:.1} m", mm as f64 / 1000.0) }
+/// A length typed in metres (`25`, `25.5`, `25,5`) → millimetres; `None`
+/// when empty.
+pub(crate) fn parse_length(field: &str, v: &str) -> Result<Option<i64>, mast_store::StoreError> {
+    match v.trim() {
+        "" => Ok(None),
+        v => mast_stock_core::amount::parse_scaled(&v.replace(',', "."), 3)
+            .ok()
+            .filter(|mm| *mm > 0 && *mm < 10_000_000_000)
+            .map(Some)
+            .ok_or_else(|| mast_store::StoreError::invalid(field, "a length in metres, such as 25 or 25.5")),
+    }
+}
+
+/// An optional whole number (an empty field is `None`).
+pub(crate) fn opt_i64(field: &str, v: &str) -> Result<Option<i64>, mast_store::StoreError> {
+    match v.trim() {
+        "" => Ok(None),
+        v => v.parse::<i64>().map(Some).map_err(|_| mast_store::StoreError::invalid(field, "a whole number")),
+    }
 }
 
 /// The link to a location: a customer's or site's own page, else the
@@ -267,13 +271,9 @@ pub(crate) fn render_unit(role: Role, u: &UnitRow, history: &[MovementRow], devi
     }
 }
 
+/// A query-string value (a scanned code in a link).
 pub(crate) fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// The log as a table (`with_item`: a column naming what moved).

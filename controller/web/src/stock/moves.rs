@@ -4,7 +4,7 @@
 //! retire, lost, found). Units are scanned or typed one per line; a batch
 //! is recorded whole or not at all, each bad line named next to the field.
 
-use super::{parse_cost, subnav};
+use super::{opt_i64, parse_cost, parse_length, subnav};
 use crate::network::form_errors;
 use crate::pages::page;
 use crate::ui::{self, FieldOpts, Fields, FormErrors, Markup, Method, html};
@@ -94,23 +94,6 @@ pub(crate) fn codes(text: &str) -> Vec<&str> {
     text.split(['\n', '\r', ',', '\t', ' ', ';']).map(str::trim).filter(|s| !s.is_empty()).collect()
 }
 
-fn num(field: &str, v: &str) -> Result<Option<i64>, StoreError> {
-    match v.trim() {
-        "" => Ok(None),
-        v => v.parse().map(Some).map_err(|_| StoreError::invalid(field, "a number")),
-    }
-}
-
-fn length_mm(field: &str, v: &str) -> Result<Option<i64>, StoreError> {
-    match v.trim() {
-        "" => Ok(None),
-        v => match v.replace(',', ".").parse::<f64>() {
-            Ok(m) if m.is_finite() && m > 0.0 && m < 1e7 => Ok(Some((m * 1000.0).round() as i64)),
-            _ => Err(StoreError::invalid(field, "a length in metres, such as 25 or 25.5")),
-        },
-    }
-}
-
 impl MoveForm {
     /// The batch, resolving each code to its unit (an unknown code names its line).
     pub async fn batch(&self, st: &AppState, actor: &str) -> Result<Batch, StoreError> {
@@ -136,23 +119,24 @@ impl MoveForm {
         if !unknown.is_empty() {
             return Err(StoreError::invalid("codes", unknown.join("; ")));
         }
-        if let Some(q) = num("quantity", &self.quantity)? {
-            let model = num("model", &self.model)?.ok_or_else(|| StoreError::invalid("model", "which model"))?;
+        if let Some(q) = opt_i64("quantity", &self.quantity)? {
+            let model = opt_i64("model", &self.model)?.ok_or_else(|| StoreError::invalid("model", "which model"))?;
             items.push(ItemInput::Quantity { model, quantity: q });
         }
-        if let Some(mm) = length_mm("length_m", &self.length_m)? {
+        if let Some(mm) = parse_length("length_m", &self.length_m)? {
             let spool = store::find_unit(&st.db, &self.spool)
                 .await?
                 .ok_or_else(|| StoreError::invalid("spool", "no spool has this code"))?;
             first_at.get_or_insert(spool.location_id);
             items.push(ItemInput::Cut { spool: spool.id, length_mm: mm });
         }
-        let from = match num("from", &self.from)? {
+        let from = match opt_i64("from", &self.from)? {
             Some(f) => Some(f),
             None => first_at,
         };
         let from = from.ok_or_else(|| StoreError::invalid("from", "where the things are now"))?;
-        let (customer, site, to) = (num("customer", &self.customer)?, num("site", &self.site)?, num("to", &self.to)?);
+        let (customer, site, to) =
+            (opt_i64("customer", &self.customer)?, opt_i64("site", &self.site)?, opt_i64("to", &self.to)?);
         let to = match (&kind, customer, site, to) {
             (Kind::Install, Some(c), None, _) => Target::Customer(c),
             (Kind::Install, None, Some(s), _) => Target::Site(s),
@@ -329,10 +313,10 @@ pub struct ReceiveForm {
 
 impl ReceiveForm {
     pub async fn batch(&self, st: &AppState, actor: &str) -> Result<Batch, StoreError> {
-        let model_id = num("model", &self.model)?.ok_or_else(|| StoreError::invalid("model", "which model"))?;
+        let model_id = opt_i64("model", &self.model)?.ok_or_else(|| StoreError::invalid("model", "which model"))?;
         let model = models::get(&st.db, model_id).await.map_err(|_| StoreError::invalid("model", "no such model"))?;
-        let into = num("into", &self.into)?.ok_or_else(|| StoreError::invalid("into", "which warehouse"))?;
-        let order = num("order", &self.order)?;
+        let into = opt_i64("into", &self.into)?.ok_or_else(|| StoreError::invalid("into", "which warehouse"))?;
+        let order = opt_i64("order", &self.order)?;
         let unit_cost_minor = match (self.unit_cost.trim(), order) {
             ("", Some(o)) => orders::line_cost(&st.db, o, model.id).await?.unwrap_or(model.unit_cost_minor),
             ("", None) => model.unit_cost_minor,
@@ -342,12 +326,12 @@ impl ReceiveForm {
         let mut items = Vec::new();
         match model.class()? {
             ItemClass::Consumable => {
-                let q = num("quantity", &self.quantity)?
+                let q = opt_i64("quantity", &self.quantity)?
                     .ok_or_else(|| StoreError::invalid("quantity", "how many pieces"))?;
                 items.push(ItemInput::Quantity { model: model.id, quantity: q });
             }
             class => {
-                let length = length_mm("length_m", &self.length_m)?;
+                let length = parse_length("length_m", &self.length_m)?;
                 if class == ItemClass::CutToLength && length.is_none() {
                     return Err(StoreError::invalid("length_m", "each spool's length in metres"));
                 }

@@ -43,7 +43,7 @@ fn costs_and_lengths_read_and_print() {
     }
     assert_eq!((cost(8_905), cost(5), cost(-150)), ("89.05".into(), "0.05".into(), "-1.50".into()));
     assert_eq!((metres(305_000), metres(25_500)), ("305 m".into(), "25.5 m".into()));
-    assert_eq!(urlencode("#12 a/b"), "%2312%20a%2Fb");
+    assert_eq!(urlencode("#12 a/b"), "%2312+a%2Fb");
 }
 
 #[test]
