@@ -16,14 +16,20 @@
 //!   kind within 30 days makes the first a miss), jobs per technician per
 //!   day, time on site and drive time per job, parts per job kind.
 //!
-//! The planner (a day's jobs assigned to technicians and ordered into
-//! routes, respecting zones, skills, hours and time windows) builds on
-//! these.
+//! - [`plan`]: a day's problem and plan, the rules a plan keeps
+//!   ([`plan::check`]), route timelines, the first-come baseline and the
+//!   2-opt polish.
+//! - [`solve`]: the planner (ruin and recreate with simulated annealing,
+//!   deterministic for a seed).
+//! - [`instance`]: seeded random days for tests and benchmarks.
 
 pub mod geo;
+pub mod instance;
 pub mod job;
 pub mod outcome;
+pub mod plan;
 pub mod route;
+pub mod solve;
 pub mod zone;
 
 pub use geo::Point;
