@@ -16,6 +16,7 @@ pub mod auth;
 pub mod billing;
 pub mod customers;
 pub mod db;
+pub mod dispatch;
 pub mod error;
 pub mod export;
 pub mod fleet;

@@ -194,6 +194,18 @@ pub enum Violation {
 /// pushed back so the first job's window is not waited for), or the first
 /// rule it breaks.
 pub fn timeline(p: &Problem, m: &Matrix, t: usize, jobs: &[usize]) -> Result<Route, Violation> {
+    let (route, broken) = times(p, m, t, jobs);
+    match broken.into_iter().next() {
+        Some(v) => Err(v),
+        None => Ok(route),
+    }
+}
+
+/// The route `t` drives through `jobs` as [`timeline`] times it, whatever
+/// rules it breaks, with those it breaks (a dispatcher may put a job where
+/// it does not fit: the board shows it late).
+pub fn times(p: &Problem, m: &Matrix, t: usize, jobs: &[usize]) -> (Route, Vec<Violation>) {
+    let mut broken = Vec::new();
     let tech = &p.technicians[t];
     let (n_jobs, n_tech) = (p.jobs.len(), p.technicians.len());
     let (start, end) = (n_jobs + t, n_jobs + n_tech + t);
@@ -217,7 +229,7 @@ pub fn timeline(p: &Problem, m: &Matrix, t: usize, jobs: &[usize]) -> Result<Rou
             Some((open, close)) => {
                 let s = arrive.max(open);
                 if s > close {
-                    return Err(Violation::Window { job: job.id, start_s: s });
+                    broken.push(Violation::Window { job: job.id, start_s: s });
                 }
                 s
             }
@@ -233,9 +245,9 @@ pub fn timeline(p: &Problem, m: &Matrix, t: usize, jobs: &[usize]) -> Result<Rou
     drive_m += m.metres(at, end);
     let back = clock + m.secs(at, end);
     if back > tech.shift.1 {
-        return Err(Violation::Hours { tech: tech.id });
+        broken.push(Violation::Hours { tech: tech.id });
     }
-    Ok(Route { technician: tech.id, depart_s: depart, stops, back_s: back, drive_s, drive_m })
+    (Route { technician: tech.id, depart_s: depart, stops, back_s: back, drive_s, drive_m }, broken)
 }
 
 /// Every rule `plan` breaks for `p` (none: a valid plan). Each job is
