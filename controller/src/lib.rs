@@ -6,9 +6,12 @@
 pub mod demo;
 
 // The layers under their domain names, for the CLI, the benches and the tests.
+pub use mast_app::dispatch as dispatch_service;
 pub use mast_app::stock as stock_worker;
 pub use mast_app::{billing, config, ingest, mail, metrics, notify, outages, pki, releases, rollouts};
-pub use mast_store::{audit, auth, customers, db, fleet, monitoring, outbox, portal, rollup, staff, stock, tickets};
+pub use mast_store::{
+    audit, auth, customers, db, dispatch, fleet, monitoring, outbox, portal, rollup, staff, stock, tickets,
+};
 pub use mast_web as web;
 
 pub use mast_app::{App, Settings, Shutdown};

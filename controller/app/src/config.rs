@@ -92,6 +92,11 @@
 //! | `[stock] reconcile_secs` | `MAST_STOCK_RECONCILE_SECS` | `300` | how often the inventory is compared with the MACs the agents see (and units a technician put on the air are installed) |
 //! | `[stock] stale_days` | `MAST_STOCK_STALE_DAYS` | `7` | a unit installed at a customer and not seen this long is listed as silent (lost, stolen or churned) |
 //! | `[stock] summary_hour` | `MAST_STOCK_SUMMARY_HOUR` | `7` | local hour (0-23) the daily reconciliation summary is emailed to the admins (when there is something to tell) |
+//! | `[dispatch] road_factor` | `MAST_DISPATCH_ROAD_FACTOR` | `1.3` | road length over straight-line length, for drive estimates without a road service (1 to 3) |
+//! | `[dispatch] speed_kmh` | `MAST_DISPATCH_SPEED_KMH` | `50` | average driving speed for the estimates (5 to 150) |
+//! | `[dispatch] osrm_url` | `MAST_DISPATCH_OSRM_URL` | none (estimates) | an OSRM-compatible road service (`http(s)://host:port`, its `/table/v1/driving` is asked for drive times and distances); estimates are used when it fails |
+//! | `[dispatch] plan_iterations` | `MAST_DISPATCH_PLAN_ITERATIONS` | `30000` | search rounds of "plan the day" (about a second for 500 jobs; the same day plans the same way) |
+//! | `[dispatch] notify_customers` | `MAST_DISPATCH_NOTIFY_CUSTOMERS` | `true` | appointment confirmations, "technician on the way" and "done" notices to customers (email and SMS webhook; a customer's opt-out is respected) |
 
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -131,6 +136,7 @@ pub struct Config {
     pub billing: Billing,
     pub stripe: Stripe,
     pub stock: Stock,
+    pub dispatch: Dispatch,
     /// The file this was read from (to layer saved settings on it again).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -325,6 +331,22 @@ impl Default for Stock {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dispatch {
+    pub road_factor: f64,
+    pub speed_kmh: f64,
+    pub osrm_url: Option<String>,
+    pub plan_iterations: u64,
+    pub notify_customers: bool,
+}
+
+impl Default for Dispatch {
+    fn default() -> Self {
+        Dispatch { road_factor: 1.3, speed_kmh: 50.0, osrm_url: None, plan_iterations: 30_000, notify_customers: true }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Stripe {
@@ -351,6 +373,7 @@ impl Default for Config {
             billing: Billing::default(),
             stripe: Stripe::default(),
             stock: Stock::default(),
+            dispatch: Dispatch::default(),
             source: None,
         }
     }
@@ -687,6 +710,11 @@ impl Config {
         e.parse("MAST_STOCK_RECONCILE_SECS", &mut self.stock.reconcile_secs)?;
         e.parse("MAST_STOCK_STALE_DAYS", &mut self.stock.stale_days)?;
         e.parse("MAST_STOCK_SUMMARY_HOUR", &mut self.stock.summary_hour)?;
+        e.parse("MAST_DISPATCH_ROAD_FACTOR", &mut self.dispatch.road_factor)?;
+        e.parse("MAST_DISPATCH_SPEED_KMH", &mut self.dispatch.speed_kmh)?;
+        e.opt("MAST_DISPATCH_OSRM_URL", &mut self.dispatch.osrm_url);
+        e.parse("MAST_DISPATCH_PLAN_ITERATIONS", &mut self.dispatch.plan_iterations)?;
+        e.parse("MAST_DISPATCH_NOTIFY_CUSTOMERS", &mut self.dispatch.notify_customers)?;
         Ok(())
     }
 
@@ -743,6 +771,19 @@ impl Config {
         between("stock.reconcile_secs", self.stock.reconcile_secs, 1, 86_400)?;
         between("stock.stale_days", self.stock.stale_days, 1, 365)?;
         between("stock.summary_hour", self.stock.summary_hour, 0, 23)?;
+        between("dispatch.plan_iterations", self.dispatch.plan_iterations, 1, 10_000_000)?;
+        let d = &self.dispatch;
+        if !(1.0..=3.0).contains(&d.road_factor) {
+            return bad("dispatch.road_factor", "must be between 1 and 3");
+        }
+        if !(5.0..=150.0).contains(&d.speed_kmh) {
+            return bad("dispatch.speed_kmh", "must be between 5 and 150 km/h");
+        }
+        if let Some(u) = &d.osrm_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return bad("dispatch.osrm_url", "must be an http:// or https:// URL");
+        }
         between("monitoring.outage_controller_window_secs", m.outage_controller_window_secs, 0, 86_400)?;
         tile_origin(&m.map_tile_url).map_err(|p| invalid("monitoring.map_tile_url", p))?;
         if mast_text_core::input::line(&m.map_attribution, 300).is_err() {

@@ -49,6 +49,16 @@ pub struct Settings {
     pub billing: BillingSettings,
     pub alerts: AlertConfig,
     pub stock: StockSettings,
+    pub dispatch: DispatchSettings,
+}
+
+/// Dispatch (`[dispatch]`).
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    pub driving: mast_dispatch_core::geo::Driving,
+    pub osrm_url: Option<String>,
+    pub plan_iterations: usize,
+    pub notify_customers: bool,
 }
 
 /// Inventory reconciliation (`[stock]`).
@@ -269,6 +279,13 @@ impl Settings {
                 every: Duration::from_secs(mail.notify_interval_secs),
                 smtp,
                 sms_webhook: cfg.sms.webhook_url.clone().map(|u| (u, cfg.sms.webhook_secret.clone())),
+            },
+            dispatch: DispatchSettings {
+                driving: mast_dispatch_core::geo::Driving::new(cfg.dispatch.road_factor, cfg.dispatch.speed_kmh)
+                    .unwrap_or_default(),
+                osrm_url: cfg.dispatch.osrm_url.clone(),
+                plan_iterations: cfg.dispatch.plan_iterations as usize,
+                notify_customers: cfg.dispatch.notify_customers,
             },
             stock: StockSettings {
                 reconcile_every: Duration::from_secs(cfg.stock.reconcile_secs),

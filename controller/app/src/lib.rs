@@ -18,6 +18,7 @@ pub mod alerts;
 pub mod billing;
 pub mod config;
 pub mod context;
+pub mod dispatch;
 pub mod ingest;
 pub mod intake;
 pub mod mail;

@@ -186,6 +186,132 @@ struct DemoLogin {
 const STAFF_EMAIL: &str = "admin@demo.local";
 
 /// Reuses the saved login where it still works; makes what does not.
+/// The demo's field team (once: a second start finds it): two
+/// technicians (one climbs) starting from the depot by the first tower,
+/// a north and a south zone, today's work orders at customers (repairs
+/// from open tickets, installations for leads, one tower job) and a few
+/// left unscheduled, then today planned; yesterday's finished visits give
+/// the outcome report its first figures.
+async fn dispatch(app: &crate::App) -> anyhow::Result<()> {
+    use crate::dispatch::{JobInput, TechnicianInput, jobs, technicians};
+    use mast_dispatch_core::job::{JobKind, Priority, Status};
+    let db = &app.db;
+    if !technicians::list(db).await?.is_empty() {
+        return Ok(());
+    }
+    let (_, lat0, lon0) = crate::billing::demo::SITES[0];
+    let depot = mast_dispatch_core::geo::Point::new(lat0 - 0.03, lon0 + 0.02);
+    let north = "[[44.45,-89.80],[44.45,-89.35],[44.70,-89.35],[44.70,-89.80]]";
+    let south = "[[44.25,-89.80],[44.25,-89.35],[44.49,-89.35],[44.49,-89.80]]";
+    let zn = technicians::save_zone(db, None, "North", "#1f77b4", north).await?.id;
+    let zs = technicians::save_zone(db, None, "South", "#d62728", south).await?.id;
+    let mut techs = Vec::new();
+    for (email, name, skills, zone) in
+        [("tech.north@demo.invalid", "Sam North", "climb", zn), ("tech.south@demo.invalid", "Ria South", "", zs)]
+    {
+        let u = match crate::staff::user_by_email(db, email).await? {
+            Some(u) => u.id,
+            None => {
+                crate::staff::add_user(db, email, crate::staff::Role::Technician, &crate::fleet::random_secret(""))
+                    .await?
+                    .id
+            }
+        };
+        let input = TechnicianInput {
+            name: name.into(),
+            phone: "+1 715 555 0100".into(),
+            skills: skills.into(),
+            shift_start_min: 8 * 60,
+            shift_end_min: 17 * 60,
+            work_days: (1..=7).collect(),
+            start: depot,
+            end: depot,
+            active: true,
+            zones: vec![zone],
+        };
+        technicians::save(db, u, &input).await?;
+        techs.push(u);
+    }
+    // The demo admin works in the field too (so "Today" shows a route).
+    let customers = crate::customers::search(db, "", 40, 0).await?;
+    let located: Vec<_> = customers.iter().filter(|c| c.lat.is_some() && c.lon.is_some()).collect();
+    let now = crate::db::now_ms();
+    let today = jiff::Timestamp::now().to_zoned_datetime(app.tz().clone()).date();
+    let yesterday = today.yesterday()?.to_string();
+    for (i, c) in located.iter().take(12).enumerate() {
+        let install = c.status.as_str() == "lead";
+        let input = JobInput {
+            kind: if install { JobKind::Installation } else { JobKind::Repair },
+            priority: if i % 5 == 0 { Priority::High } else { Priority::Normal },
+            title: format!("{} for {}", if install { "Install" } else { "Weak signal" }, c.name),
+            customer_id: Some(c.id),
+            address: c.address.clone().unwrap_or_default(),
+            lat: c.lat,
+            lon: c.lon,
+            window_start_min: (i % 3 == 0).then_some(9 * 60 + (i as i64 % 4) * 60),
+            window_end_min: (i % 3 == 0).then_some(12 * 60 + (i as i64 % 4) * 60),
+            duration_min: if install { 90 } else { 45 },
+            ..JobInput::default()
+        };
+        let j = jobs::create(db, &input, "demo").await?;
+        // The first three were yesterday's visits: two fixed, one needs a revisit.
+        if i < 3 {
+            let tech = techs[i % 2];
+            let step = |to, at_ms, schedule: Option<(i64, String)>| jobs::Change {
+                to,
+                at_ms,
+                actor: "demo".into(),
+                note: String::new(),
+                schedule,
+                revision: None,
+            };
+            let t0 = now - 86_400_000 + i as i64 * 3_600_000;
+            jobs::backdate(db, j.id, t0 - 3_600_000).await?;
+            jobs::change(db, j.id, &step(Status::Scheduled, t0, Some((tech, yesterday.clone())))).await?;
+            jobs::change(db, j.id, &step(Status::EnRoute, t0 + 60_000, None)).await?;
+            jobs::change(db, j.id, &step(Status::OnSite, t0 + 1_500_000, None)).await?;
+            let end = if i == 2 { Status::NeedsRevisit } else { Status::Done };
+            jobs::change(db, j.id, &step(end, t0 + 4_200_000, None)).await?;
+        }
+    }
+    // A tower job for the climber.
+    let (site, slat, slon) = crate::billing::demo::SITES[1];
+    let site_id = monitoring::site_by_name(db, site).await?.map(|s| s.id);
+    jobs::create(
+        db,
+        &JobInput {
+            kind: JobKind::TowerWork,
+            priority: Priority::Urgent,
+            title: format!("Re-aim the sector at {site}"),
+            site_id,
+            lat: Some(slat),
+            lon: Some(slon),
+            duration_min: 120,
+            skills: "climb".into(),
+            ..JobInput::default()
+        },
+        "demo",
+    )
+    .await?;
+    let company = app.settings.billing.operator.name.clone();
+    let planned = crate::dispatch_service::plan_day(
+        db,
+        &app.settings.dispatch,
+        app.channels(),
+        &company,
+        &today.to_string(),
+        "demo",
+    )
+    .await?;
+    println!(
+        "  Dispatch: {} job(s) planned for today for {} technicians in {} ms.",
+        planned.plan.assigned(),
+        techs.len(),
+        planned.millis
+    );
+    Ok(())
+}
+
 async fn demo_login(
     db: &crate::db::Db,
     data_dir: &std::path::Path,
@@ -386,6 +512,9 @@ async fn setup(
 
     if let Err(e) = stock(&db, &served).await {
         eprintln!("warning: demo inventory: {e}");
+    }
+    if let Err(e) = dispatch(app).await {
+        eprintln!("warning: demo dispatch: {e}");
     }
     let login = demo_login(&db, &cfg.data_dir, portal_customer).await?;
     let http = if addrs.http.ip().is_unspecified() {

@@ -328,6 +328,7 @@
 
   /* {"sites":[{id,name,lat,lon,status,href}…],"customers":[…],"links":[[[lat,lon],[lat,lon]]…]} */
   function drawMap(el, L, data) {
+    if (data && data.dispatch) return drawDispatch(el, L, data);
     var sites = (data && Array.isArray(data.sites) ? data.sites : []).filter(located);
     var customers = (data && Array.isArray(data.customers) ? data.customers : []).filter(located);
     if (!sites.length && !customers.length) throw new Error("nothing located");
@@ -554,6 +555,202 @@
       });
   }
 
+
+  /* The dispatch board's map: zones, each technician's route in order
+     (start, stops, end) in its colour, the unscheduled jobs in grey. */
+  function drawDispatch(el, L, data) {
+    var routes = Array.isArray(data.routes) ? data.routes : [];
+    var waiting = (Array.isArray(data.unscheduled) ? data.unscheduled : []).filter(located);
+    var zones = Array.isArray(data.zones) ? data.zones : [];
+    var points = [];
+    routes.forEach(function (r) {
+      (r.stops || []).filter(located).forEach(function (s) { points.push([s.lat, s.lon]); });
+      if (isPair(r.start)) points.push(r.start);
+    });
+    waiting.forEach(function (s) { points.push([s.lat, s.lon]); });
+    zones.forEach(function (z) { (z.corners || []).filter(isPair).forEach(function (c) { points.push(c); }); });
+    if (!points.length) throw new Error("nothing located");
+    var holder = document.createElement("div");
+    holder.className = "map-canvas";
+    el.classList.add("is-live");
+    el.appendChild(holder);
+    var map = L.map(holder, { attributionControl: false, scrollWheelZoom: false, zoomSnap: 0.5 });
+    var tiles = el.getAttribute("data-tiles");
+    if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+    var credit = el.getAttribute("data-attribution");
+    if (credit) {
+      textControl(L, "bottomright", function () {
+        return text("div", "leaflet-control-attribution", credit);
+      }).addTo(map);
+    }
+    if (points.length === 1) map.setView(points[0], 14);
+    else map.fitBounds(L.latLngBounds(points), { padding: [24, 24], maxZoom: 16 });
+    zones.forEach(function (z) {
+      var c = (z.corners || []).filter(isPair);
+      if (c.length < 3) return;
+      L.polygon(c, { color: z.colour || "#888", weight: 1, fillOpacity: 0.08, interactive: false }).addTo(map);
+    });
+    routes.forEach(function (r) {
+      var stops = (r.stops || []).filter(located);
+      var line = [];
+      if (isPair(r.start)) line.push(r.start);
+      stops.forEach(function (s) { line.push([s.lat, s.lon]); });
+      if (isPair(r.end)) line.push(r.end);
+      if (line.length > 1) L.polyline(line, { color: r.colour, weight: 3, opacity: 0.8, interactive: false }).addTo(map);
+      stops.forEach(function (s, i) {
+        var m = L.circleMarker([s.lat, s.lon], { radius: 8, color: r.colour, weight: 2, fillOpacity: 0.9 }).addTo(map);
+        m.bindTooltip(String(i + 1) + ". " + (s.time || "") + " " + s.title);
+        m.on("click", function () { if (localHref(s.href)) window.location.href = s.href; });
+      });
+    });
+    waiting.forEach(function (s) {
+      var m = L.circleMarker([s.lat, s.lon], { radius: 6, color: "#777", weight: 2, dashArray: "2", fillOpacity: 0.4 }).addTo(map);
+      m.bindTooltip("Unscheduled: " + s.title);
+    });
+    removeAllBut(el, holder);
+  }
+
+  function isPair(p) {
+    return Array.isArray(p) && p.length === 2 && p.every(function (x) { return typeof x === "number" && isFinite(x); });
+  }
+
+  /* The zone editor: each click on the map adds a corner; the polygon and
+     the form's corners field ([[lat, lon], ...]) follow. Typing in the
+     field still works (the map redraws on change). */
+  function zoneEditors(root) {
+    var found = root.querySelectorAll ? root.querySelectorAll("[data-zone-editor]") : [];
+    each(found, function (el) {
+      if (seen) {
+        if (seen.has(el)) return;
+        seen.add(el);
+      }
+      Promise.all([loadLib("L", "vendor/leaflet.js", "vendor/leaflet.css"), getJSON(el.getAttribute("data-src"))])
+        .then(function (both) { drawZoneEditor(el, both[0], both[1]); })
+        .catch(function (err) {
+          el.classList.add("is-failed");
+          warn("zone map", err);
+        });
+    });
+  }
+
+  function drawZoneEditor(el, L, data) {
+    var field = document.querySelector("textarea[name=corners]");
+    var holder = document.createElement("div");
+    holder.className = "map-canvas";
+    el.appendChild(holder);
+    el.classList.add("is-live");
+    var map = L.map(holder, { attributionControl: false, scrollWheelZoom: false });
+    var tiles = el.getAttribute("data-tiles");
+    if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+    var corners = [];
+    try {
+      var parsed = JSON.parse((field && field.value) || "[]");
+      if (Array.isArray(parsed)) corners = parsed.filter(isPair);
+    } catch (e) { corners = []; }
+    var context = [];
+    (data && Array.isArray(data.zones) ? data.zones : []).forEach(function (z) {
+      var c = (z.corners || []).filter(isPair);
+      if (c.length >= 3) {
+        L.polygon(c, { color: z.colour || "#888", weight: 1, fillOpacity: 0.05, interactive: false }).addTo(map);
+        context = context.concat(c);
+      }
+    });
+    (data && Array.isArray(data.routes) ? data.routes : []).forEach(function (r) {
+      if (isPair(r.start)) context.push(r.start);
+    });
+    var shape = null;
+    var dots = L.layerGroup().addTo(map);
+    function redraw(write) {
+      if (shape) map.removeLayer(shape);
+      dots.clearLayers();
+      shape = corners.length >= 2 ? L.polygon(corners, { color: "#d62728", weight: 2, fillOpacity: 0.15 }).addTo(map) : null;
+      corners.forEach(function (c) { L.circleMarker(c, { radius: 4, color: "#d62728" }).addTo(dots); });
+      if (write && field) {
+        field.value = JSON.stringify(corners.map(function (c) {
+          return [Math.round(c[0] * 1e6) / 1e6, Math.round(c[1] * 1e6) / 1e6];
+        }));
+      }
+    }
+    var all = corners.concat(context);
+    if (all.length) map.fitBounds(L.latLngBounds(all), { padding: [24, 24], maxZoom: 15 });
+    else map.setView([20, 0], 2);
+    redraw(false);
+    map.on("click", function (e) {
+      corners.push([e.latlng.lat, e.latlng.lng]);
+      redraw(true);
+    });
+    var undo = document.querySelector("[data-zone-undo]");
+    var clear = document.querySelector("[data-zone-clear]");
+    if (undo) undo.addEventListener("click", function () { corners.pop(); redraw(true); });
+    if (clear) clear.addEventListener("click", function () { corners = []; redraw(true); });
+    if (field) {
+      field.addEventListener("change", function () {
+        try {
+          var p = JSON.parse(field.value || "[]");
+          if (Array.isArray(p)) { corners = p.filter(isPair); redraw(false); }
+        } catch (e) { /* the server says what is wrong */ }
+      });
+    }
+    removeAllBut(el, holder);
+  }
+
+  /* Colour swatches (no inline styles in the markup: the CSP forbids them). */
+  function swatches(root) {
+    each(root.querySelectorAll ? root.querySelectorAll("[data-colour]") : [], function (el) {
+      var c = el.getAttribute("data-colour");
+      if (/^#[0-9a-fA-F]{6}$/.test(c || "")) el.style.backgroundColor = c;
+    });
+  }
+
+  /* The dispatch board: drag a job card onto a technician's column (before
+     another card, or at its end) or onto Unscheduled; the drop fills the
+     card's own move form and submits it, so the server path is the one the
+     form takes without JavaScript. */
+  function board(root) {
+    var boards = root.querySelectorAll ? root.querySelectorAll("[data-board]") : [];
+    each(boards, function (b) {
+      if (seen) {
+        if (seen.has(b)) return;
+        seen.add(b);
+      }
+      var dragged = null;
+      b.addEventListener("dragstart", function (e) {
+        var card = e.target && e.target.closest ? e.target.closest("li.job-card[draggable]") : null;
+        if (!card) return;
+        dragged = card;
+        card.classList.add("is-dragging");
+        if (e.dataTransfer) {
+          e.dataTransfer.effectAllowed = "move";
+          e.dataTransfer.setData("text/plain", card.getAttribute("data-job"));
+        }
+      });
+      b.addEventListener("dragend", function () {
+        if (dragged) dragged.classList.remove("is-dragging");
+        dragged = null;
+      });
+      b.addEventListener("dragover", function (e) {
+        var col = e.target && e.target.closest ? e.target.closest(".board-col") : null;
+        if (!col) return;
+        e.preventDefault();
+        if (e.dataTransfer) e.dataTransfer.dropEffect = "move";
+      });
+      b.addEventListener("drop", function (e) {
+        var col = e.target && e.target.closest ? e.target.closest(".board-col") : null;
+        if (!col) return;
+        e.preventDefault();
+        var id = (e.dataTransfer && e.dataTransfer.getData("text/plain")) || (dragged && dragged.getAttribute("data-job"));
+        var card = id ? document.getElementById("job-" + id) : null;
+        var form = card ? card.querySelector("form.move-form") : null;
+        if (!form) return;
+        var over = e.target.closest("li.job-card");
+        var before = over && over !== card ? over.getAttribute("data-job") : "";
+        form.querySelector("[name=technician]").value = col.getAttribute("data-tech") || "";
+        form.querySelector("[name=before]").value = before || "";
+        form.submit();
+      });
+    });
+  }
+
   function init(root) {
     enhance(
       root,
@@ -573,6 +770,9 @@
     );
     pickers(root);
     scanners(root);
+    zoneEditors(root);
+    swatches(root);
+    board(root);
   }
 
   if (document.readyState === "loading") {

@@ -11,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 const FILES: &[(&str, &str, &[u8])] = &[
     ("mast.css", "text/css; charset=utf-8", include_bytes!("../assets/mast.css")),
     ("mast.js", "text/javascript; charset=utf-8", include_bytes!("../assets/mast.js")),
+    ("tech.js", "text/javascript; charset=utf-8", include_bytes!("../assets/tech.js")),
+    ("tech.css", "text/css; charset=utf-8", include_bytes!("../assets/tech.css")),
     ("vendor/htmx.min.js", "text/javascript; charset=utf-8", include_bytes!("../assets/vendor/htmx.min.js")),
     (
         "vendor/uPlot.iife.min.js",

@@ -421,7 +421,8 @@ async fn customer_response(c: &Caller, st: &AppState, id: i64, status: StatusCod
     }
     let radio_links = if links.is_empty() { Markup::default() } else { super::links::customer_links(&links, now) };
     let equipment = super::stock::installed_section(st, Some(id), None).await?;
-    let radio_links = html! { (radio_links) (equipment) };
+    let work = super::dispatch::jobs::customer_section(c, st, id).await?;
+    let radio_links = html! { (radio_links) (equipment) (work) };
     let availability = if devices.is_empty() {
         Markup::default()
     } else {

@@ -22,9 +22,13 @@ pub fn nav(role: Role) -> Vec<ui::NavItem<'static>> {
         item("/agents", "Agents"),
         item("/fleet/rollouts", "Upgrades"),
         item("/stock", "Stock"),
+        item("/dispatch", "Dispatch"),
         item("/alerts", "Alerts"),
         item("/reports/availability", "Availability"),
     ];
+    if matches!(role, Role::Admin | Role::Technician) {
+        v.insert(1, item("/tech", "Today"));
+    }
     if matches!(role, Role::Admin | Role::Support) {
         v.push(item("/outbox", "Outbox"));
     }

@@ -307,6 +307,8 @@ struct TicketView<'a> {
     events: &'a [Event],
     /// For agents on a ticket that is not closed: the forms' choices.
     work: Option<Work<'a>>,
+    /// Work orders made from the ticket.
+    jobs: &'a [mast_store::dispatch::JobRow],
 }
 
 /// The forms of an open ticket, with what a refused POST sent.
@@ -347,6 +349,16 @@ fn ticket_body(c: &Caller, v: &TicketView<'_>) -> Markup {
         (ui::kv_list(&facts))
         @if let Some(sla) = &v.sla {
             p { "SLA · first response " (clock(&sla.first_response)) " · resolution " (clock(&sla.resolution)) }
+        }
+        @if !v.jobs.is_empty() || crate::dispatch::DISPATCHERS.contains(&c.role) {
+            h2 { "Work orders" }
+            ul.work-orders {
+                @for j in v.jobs { li { a href={ "/dispatch/jobs/" (j.id) } { "#" (j.id) " " (j.title) } " · " (j.status)
+                    @if let Some(d) = &j.day { " · " (d) } @if let Some(t) = &j.technician { " · " (t) } } }
+            }
+            @if crate::dispatch::DISPATCHERS.contains(&c.role) && t.status.is_active() {
+                p { a.button href={ "/dispatch/jobs/new?ticket=" (id) } { "Send a technician (new work order)" } }
+            }
         }
         @if !v.affected.is_empty() {
             h2 { "Affected customers (" (v.affected.len()) ")" }
@@ -478,7 +490,17 @@ async fn ticket_response(
     let sent = sent.unwrap_or(Sent { body: &prefill, errors: &none });
     let work =
         works.then_some(Work { canned: &canned, groups: &groups, users: &users, body: sent.body, errors: sent.errors });
-    let view = TicketView { t: &t, sla, affected: &affected, devices: &devices, device_rows, events: &events, work };
+    let jobs = mast_store::dispatch::jobs::for_ticket(&st.db, id).await?;
+    let view = TicketView {
+        t: &t,
+        sla,
+        affected: &affected,
+        devices: &devices,
+        device_rows,
+        events: &events,
+        work,
+        jobs: &jobs,
+    };
     Ok((status, pages::page(c, &format!("Ticket #{id}"), ticket_body(c, &view))).into_response())
 }
 
@@ -711,6 +733,7 @@ pub(crate) mod tests {
             device_rows: Markup::default(),
             events: &events,
             work: Some(work),
+            jobs: &[],
         };
         let page = pages::page(&c, &format!("Ticket #{}", t.id), ticket_body(&c, &view));
         let s = safe(&page);

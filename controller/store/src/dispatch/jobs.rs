@@ -814,3 +814,24 @@ pub async fn for_customer(db: &Db, customer: i64) -> Result<Vec<JobRow>, StoreEr
     v.sort_by_key(|j| std::cmp::Reverse(j.id));
     Ok(v)
 }
+
+/// Dates a new job's creation (and its first step) at `at_ms`: for jobs
+/// recorded after the fact (an import, the demo's past visits).
+pub async fn backdate(db: &Db, id: i64, at_ms: i64) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    let steps: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM work_order_steps WHERE work_order_id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if steps != 1 {
+        return Err(StoreError::Conflict(format!("work order {id} has moved on: its creation cannot be backdated")));
+    }
+    sqlx::query("UPDATE work_orders SET created_ms = $1 WHERE id = $2").bind(at_ms).bind(id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE work_order_steps SET at_ms = $1 WHERE work_order_id = $2")
+        .bind(at_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
