@@ -1133,6 +1133,36 @@ impl Browser {
         std::fs::write(&path, self.client.screenshot().await?)?;
         Ok(path)
     }
+
+    /// Takes the page's network away (or gives it back) as Chromium's
+    /// DevTools do: requests fail and `navigator.onLine` turns false, so the
+    /// page's offline path runs against the real server left running.
+    pub async fn set_offline(&self, offline: bool) -> anyhow::Result<()> {
+        let params = serde_json::json!({
+            "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1,
+        });
+        self.client.issue_cmd(Cdp { cmd: "Network.enable", params: serde_json::json!({}) }).await?;
+        self.client.issue_cmd(Cdp { cmd: "Network.emulateNetworkConditions", params }).await?;
+        Ok(())
+    }
+}
+
+/// A Chrome DevTools command through ChromeDriver (`goog/cdp/execute`).
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or("")))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
 }
 
 impl Drop for Browser {

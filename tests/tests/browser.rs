@@ -611,6 +611,8 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     b.screenshot("30d-stock-reconcile-phone").await?;
     b.client.set_window_size(1280, 900).await?;
 
+    dispatch_steps(&b, &c, &base, &cust_id, &tech_pw).await?;
+
     b.client.set_window_size(390, 844).await?;
     // The menu opens at phone width.
     b.client.find(Locator::Css("label.nav-button")).await?.click().await?;
@@ -646,6 +648,215 @@ async fn staff_ui_in_chromium() -> anyhow::Result<()> {
     drop(relay);
     Ok(())
 }
+
+/// Dispatch in the browser: two technicians set up, a work order made from
+/// a ticket (the form prefilled from it), "plan the day", a job dragged to
+/// the other technician, then the technician's phone view at phone width:
+/// a checklist tick, on the way, on site, a part scanned (installed at the
+/// customer from stock), a photo; offline (Chromium's network taken away
+/// with the server still running) a note and "done" wait in the phone,
+/// and reach the server once the network is back.
+async fn dispatch_steps(b: &Browser, c: &Controller, base: &str, cust_id: &str, tech_pw: &str) -> anyhow::Result<()> {
+    use serde_json::{Value, json};
+    let tok = c.admin_token();
+    let admin_pw = c.add_user("dispatcher@wisp.test", "admin");
+    c.add_user("tech2@wisp.test", "technician");
+    let mut ws = WebSession::new(c);
+    ws.login("dispatcher@wisp.test", &admin_pw).await?;
+    let page = ws.get("/dispatch/technicians").await?.body;
+    let user_id = |email: &str| {
+        let i = page.find(&format!(">{email}</option>")).expect(email);
+        let v = page[..i].rfind("value=\"").unwrap() + 7;
+        page[v..].chars().take_while(char::is_ascii_digit).collect::<String>()
+    };
+    let (t1, t2) = (user_id("tech@wisp.test"), user_id("tech2@wisp.test"));
+    for (u, name) in [(&t1, "Tess Field"), (&t2, "Otto Pole")] {
+        assert_eq!(ws.post("/dispatch/technicians", &[("user", u), ("name", name)], None).await?.status, 303);
+        let mut f: Vec<(&str, &str)> = vec![
+            ("name", name),
+            ("shift_start", "00:00"),
+            ("shift_end", "23:59"),
+            ("start_lat", "45.05"),
+            ("start_lon", "-93.10"),
+            ("active", "on"),
+        ];
+        f.extend([("day", "1"), ("day", "2"), ("day", "3"), ("day", "4"), ("day", "5"), ("day", "6"), ("day", "7")]);
+        let r = ws.post(&format!("/dispatch/technicians/{u}"), &f, None).await?;
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+    let (st, t) = c
+        .post_json(
+            "/api/v1/tickets",
+            &tok,
+            &json!({"subject": "Slow after the storm", "customer_id": cust_id.parse::<i64>()?}),
+        )
+        .await?;
+    assert_eq!(st, 201, "{t}");
+    let ticket = t["ticket"]["id"].as_i64().unwrap();
+
+    // The work order from the ticket, in the browser.
+    b.client.goto(&format!("{base}/tickets/{ticket}")).await?;
+    b.client.find(Locator::Css(&format!("a[href='/dispatch/jobs/new?ticket={ticket}']"))).await?.click().await?;
+    let title = b.client.wait().for_element(Locator::Id("job-title")).await?;
+    assert_eq!(title.prop("value").await?.as_deref(), Some("Slow after the storm"));
+    b.screenshot("31-work-order-from-ticket").await?;
+    b.client.find(Locator::Css("form[action='/dispatch/jobs'] button[type='submit']")).await?.click().await?;
+    let flash = text_of(b, Locator::Css(".flash-success")).await?;
+    assert!(flash.contains("Work order created"), "{flash}");
+    let (_, v) = c.get("/api/v1/dispatch/jobs", &tok).await?;
+    let first = v[0]["id"].as_i64().unwrap();
+    let (st, v) = c
+        .post_json(
+            "/api/v1/dispatch/jobs",
+            &tok,
+            &json!({"kind": "installation", "priority": "normal", "title": "Install at the mill", "customer_id": null,
+                    "address": "Mill Rd", "lat": 45.04, "lon": -93.12, "window_start_min": null, "window_end_min": null,
+                    "duration_min": 60, "skills": "", "notes": "", "close_ticket": false, "ticket_id": null,
+                    "incident_id": null, "site_id": null}),
+        )
+        .await?;
+    assert_eq!(st, 200, "{v}");
+
+    // Plan the day on the board.
+    b.client.goto(&format!("{base}/dispatch")).await?;
+    b.client.find(Locator::Css("form.plan-form button")).await?.click().await?;
+    let flash = text_of(b, Locator::Css(".flash-success")).await?;
+    assert!(flash.contains("Planned 2 job(s)"), "{flash}");
+    b.client.wait().for_element(Locator::Css(".map.is-live")).await?;
+    b.screenshot("32-dispatch-board").await?;
+    let owner = |v: &Value, id: i64| {
+        v.as_array().unwrap().iter().find(|j| j["id"] == id).and_then(|j| j["technician_id"].as_i64()).unwrap_or(0)
+    };
+    // Drag the ticket's job onto the other technician's column.
+    let (_, v) = c.get("/api/v1/dispatch/jobs", &tok).await?;
+    let target: i64 = if owner(&v, first).to_string() == t1 { t2.parse()? } else { t1.parse()? };
+    let drag = |job: i64, tech: i64| {
+        format!(
+            r#"const card = document.getElementById("job-{job}");
+               const col = document.querySelector(".board-col[data-tech='{tech}']");
+               const dt = new DataTransfer();
+               card.dispatchEvent(new DragEvent("dragstart", {{ bubbles: true, dataTransfer: dt }}));
+               col.dispatchEvent(new DragEvent("dragover", {{ bubbles: true, cancelable: true, dataTransfer: dt }}));
+               col.dispatchEvent(new DragEvent("drop", {{ bubbles: true, cancelable: true, dataTransfer: dt }}));"#
+        )
+    };
+    b.client.execute(&drag(first, target), vec![]).await?;
+    let flash = text_of(b, Locator::Css(".flash-success")).await?;
+    assert!(flash.contains(&format!("#{first} moved")), "{flash}");
+    let (_, v) = c.get("/api/v1/dispatch/jobs", &tok).await?;
+    assert_eq!(owner(&v, first), target, "dragged to the other technician");
+    // The phone part works the ticket's job as tech@: drag it there if it
+    // went to the other one.
+    if target.to_string() != t1 {
+        b.client.execute(&drag(first, t1.parse()?), vec![]).await?;
+        text_of(b, Locator::Css(".flash-success")).await?;
+        let (_, v) = c.get("/api/v1/dispatch/jobs", &tok).await?;
+        assert_eq!(owner(&v, first).to_string(), t1);
+    }
+    b.screenshot("33-dispatch-board-moved").await?;
+
+    // The technician's phone.
+    b.client.find(Locator::Css("form.logout button")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("form.login")).await?;
+    b.client.set_window_size(390, 844).await?;
+    login(b, base, "tech@wisp.test", tech_pw).await?;
+    b.client.goto(&format!("{base}/tech")).await?;
+    b.client.wait().for_element(Locator::Css(&format!("a.job-link[href='/tech/jobs/{first}']"))).await?;
+    b.screenshot("34-tech-today-phone").await?;
+    b.client.goto(&format!("{base}/tech/jobs/{first}")).await?;
+    b.client.wait().for_element(Locator::Id("job-status")).await?;
+    let step = |to: &'static str| async move {
+        b.client.find(Locator::Css(&format!("form.op-status button[name='to'][value='{to}']"))).await?.click().await?;
+        anyhow::Ok(())
+    };
+    b.client.find(Locator::Css("form.op-check input[name='done']")).await?.click().await?;
+    step("en-route").await?;
+    c.wait_for("en route on the server", Duration::from_secs(20), async || {
+        (job_of(c, &tok, first).await?["status"] == "en-route").then_some(())
+    })
+    .await?;
+    b.client.wait().for_element(Locator::Css("form.op-status button[name='to'][value='on-site']")).await?;
+    step("on-site").await?;
+    c.wait_for("on site on the server", Duration::from_secs(20), async || {
+        (job_of(c, &tok, first).await?["status"] == "on-site").then_some(())
+    })
+    .await?;
+    // A part scanned: the radio the camera step received.
+    let codes = b.client.wait().for_element(Locator::Css("form.op-parts textarea[name='codes']")).await?;
+    codes.send_keys("02:11:22:33:44:99\n").await?;
+    b.client.find(Locator::Css("form.op-parts button[type='submit']")).await?.click().await?;
+    c.wait_for("the part installed at the customer", Duration::from_secs(20), async || {
+        let (_, u) = c.get("/api/v1/stock/units?q=02:11:22:33:44:99", &tok).await.ok()?;
+        (u.to_string().contains("\"customer\"")).then_some(())
+    })
+    .await?;
+    // A photo from the phone's camera (a file here).
+    let dir = tempfile::tempdir()?;
+    let photo = dir.path().join("mast.png");
+    std::fs::write(&photo, PNG_1X1)?;
+    b.client
+        .wait()
+        .for_element(Locator::Css("form.op-photo input[name='photo']"))
+        .await?
+        .send_keys(&photo.display().to_string())
+        .await?;
+    b.client.find(Locator::Css("form.op-photo button[type='submit']")).await?.click().await?;
+    c.wait_for("the photo stored", Duration::from_secs(20), async || {
+        let mut s = WebSession::new(c);
+        s.login("dispatcher@wisp.test", &admin_pw).await.ok()?;
+        let p = s.get(&format!("/dispatch/jobs/{first}")).await.ok()?.body;
+        p.contains(&format!("/dispatch/jobs/{first}/photos/")).then_some(())
+    })
+    .await?;
+    b.screenshot("35-tech-job-phone").await?;
+
+    // Offline: a note and "done" wait in the phone.
+    b.client.goto(&format!("{base}/tech/jobs/{first}")).await?;
+    b.client.wait().for_element(Locator::Css("form.op-note textarea[name='body']")).await?;
+    b.set_offline(true).await?;
+    b.client.find(Locator::Css("form.op-note textarea[name='body']")).await?.send_keys("Wrote this offline").await?;
+    b.client.find(Locator::Css("form.op-note button[type='submit']")).await?.click().await?;
+    step("done").await?;
+    let waiting = text_of(b, Locator::Id("sync-status")).await?;
+    assert!(waiting.contains("waiting"), "the phone says what waits: {waiting}");
+    b.screenshot("36-tech-offline-phone").await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(job_of(c, &tok, first).await.unwrap()["status"], "on-site", "nothing reached the server while offline");
+    b.set_offline(false).await?;
+    c.wait_for("the offline changes synced", Duration::from_secs(45), async || {
+        (job_of(c, &tok, first).await?["status"] == "done").then_some(())
+    })
+    .await?;
+    let mut s = WebSession::new(c);
+    s.login("dispatcher@wisp.test", &admin_pw).await?;
+    let p = s.get(&format!("/dispatch/jobs/{first}")).await?.body;
+    assert!(p.contains("Wrote this offline"), "{p}");
+    let saved = text_of(b, Locator::Id("sync-status")).await?;
+    assert!(!saved.contains("waiting"), "{saved}");
+    b.screenshot("37-tech-synced-phone").await?;
+    b.client.set_window_size(1280, 900).await?;
+    b.client.find(Locator::Css("form.logout button")).await?.click().await?;
+    b.client.wait().for_element(Locator::Css("form.login")).await?;
+    // Back as an admin for the rest of the tour.
+    let pw = c.add_user("admin2@wisp.test", "admin");
+    login(b, base, "admin2@wisp.test", &pw).await?;
+    b.client.wait().for_element(Locator::Css(".tiles")).await?;
+    Ok(())
+}
+
+/// Work order `id` as the API shows it.
+async fn job_of(c: &Controller, tok: &str, id: i64) -> Option<serde_json::Value> {
+    let (_, v) = c.get("/api/v1/dispatch/jobs", tok).await.ok()?;
+    v.as_array()?.iter().find(|j| j["id"] == id).cloned()
+}
+
+/// A 1×1 PNG.
+const PNG_1X1: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0, 0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D,
+    0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
 
 /// The text of the element with this id, once the page holding it has
 /// settled: a find that races the page's last reload (a stale element) is

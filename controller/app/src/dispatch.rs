@@ -20,22 +20,22 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+/// Drive seconds and metres between places (row-major), or why not.
+pub type Tables = Result<(Vec<i64>, Vec<i64>), String>;
+
+/// The future a [`DriveTimes`] answers with.
+pub type TablesFuture<'a> = Pin<Box<dyn Future<Output = Tables> + Send + 'a>>;
+
 /// Drive seconds and metres between places.
 pub trait DriveTimes: Send + Sync {
-    fn matrix<'a>(
-        &'a self,
-        places: &'a [Point],
-    ) -> Pin<Box<dyn Future<Output = Result<(Vec<i64>, Vec<i64>), String>> + Send + 'a>>;
+    fn matrix<'a>(&'a self, places: &'a [Point]) -> TablesFuture<'a>;
 }
 
 /// Great-circle estimates with a road factor.
 pub struct Estimate(pub Driving);
 
 impl DriveTimes for Estimate {
-    fn matrix<'a>(
-        &'a self,
-        places: &'a [Point],
-    ) -> Pin<Box<dyn Future<Output = Result<(Vec<i64>, Vec<i64>), String>> + Send + 'a>> {
+    fn matrix<'a>(&'a self, places: &'a [Point]) -> TablesFuture<'a> {
         Box::pin(async move {
             let mut secs = Vec::with_capacity(places.len() * places.len());
             let mut metres = Vec::with_capacity(places.len() * places.len());
@@ -97,10 +97,7 @@ impl Osrm {
 }
 
 impl DriveTimes for Osrm {
-    fn matrix<'a>(
-        &'a self,
-        places: &'a [Point],
-    ) -> Pin<Box<dyn Future<Output = Result<(Vec<i64>, Vec<i64>), String>> + Send + 'a>> {
+    fn matrix<'a>(&'a self, places: &'a [Point]) -> TablesFuture<'a> {
         Box::pin(async move {
             let resp = self.client.get(self.url(places)).send().await.map_err(|e| format!("road service: {e}"))?;
             if !resp.status().is_success() {
@@ -402,7 +399,9 @@ async fn notify_changes(
 /// What a step of a job does beyond itself, whoever made it (the staff
 /// page, a phone online or offline): "on the way" and "done" notices to
 /// the customer, and a repair's ticket resolved when the job is done and
-/// the staff asked for it (`close_ticket`). Returns a line for the log.
+/// the staff asked for it (`close_ticket`). `entered` is the status the
+/// step entered (a phone's batch may have moved the job on since). Returns
+/// lines for the log.
 #[allow(clippy::too_many_arguments)]
 pub async fn after_step(
     db: &Db,
@@ -412,11 +411,12 @@ pub async fn after_step(
     tz: &jiff::tz::TimeZone,
     company: &str,
     job: i64,
+    entered: mast_dispatch_core::Status,
     actor: &str,
 ) -> Result<Vec<String>, StoreError> {
     let j = jobs::get(db, job).await?;
     let mut done = Vec::new();
-    match j.status() {
+    match entered {
         mast_dispatch_core::Status::EnRoute => {
             // Arrival: now plus the planned drive, give or take 15 minutes.
             let now = jiff::Timestamp::now().to_zoned_datetime(tz.clone());
@@ -453,4 +453,84 @@ pub async fn after_step(
         _ => {}
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn settings(osrm: Option<String>) -> DispatchSettings {
+        DispatchSettings { driving: Driving::default(), osrm_url: osrm, plan_iterations: 100, notify_customers: true }
+    }
+
+    fn two() -> Problem {
+        let p = |lat, lon| Point::new(lat, lon).unwrap();
+        Problem {
+            technicians: vec![plan::Technician {
+                id: 1,
+                start: p(45.0, -93.0),
+                end: p(45.0, -93.0),
+                shift: (0, 86_400),
+                skills: Default::default(),
+                zones: vec![],
+            }],
+            jobs: vec![plan::Job {
+                id: 7,
+                at: p(45.1, -93.0),
+                duration_s: 600,
+                window: None,
+                skills: Default::default(),
+                priority: mast_dispatch_core::Priority::Normal,
+                technician: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn osrm_tables_parse_and_refuse_what_they_must() {
+        let ok = br#"{"code":"Ok","durations":[[0,10.2],[11,0]],"distances":[[0,100.5],[120,0]]}"#;
+        assert_eq!(Osrm::parse(ok, 2).unwrap(), (vec![0, 11, 11, 0], vec![0, 101, 120, 0]));
+        let unreachable = br#"{"code":"Ok","durations":[[0,null],[11,0]],"distances":[[0,1],[1,0]]}"#;
+        assert!(Osrm::parse(unreachable, 2).unwrap_err().contains("unreachable"));
+        assert!(Osrm::parse(br#"{"code":"InvalidQuery"}"#, 2).unwrap_err().contains("InvalidQuery"));
+        assert!(Osrm::parse(ok, 3).unwrap_err().contains("rows"));
+        assert!(Osrm::parse(b"<html>", 2).is_err());
+        let o = Osrm::new("http://127.0.0.1:5000/");
+        let p = [Point::new(45.0, -93.25).unwrap(), Point::new(45.1, -93.0).unwrap()];
+        assert_eq!(
+            o.url(&p),
+            "http://127.0.0.1:5000/table/v1/driving/-93.250000,45.000000;-93.000000,45.100000?annotations=duration,distance"
+        );
+    }
+
+    /// A road service on loopback answering one canned table; a dead one
+    /// falls back to the estimates and says why.
+    #[tokio::test]
+    async fn the_road_service_is_used_when_it_answers() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap();
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let body = r#"{"code":"Ok","durations":[[0,300,0],[300,0,300],[0,300,0]],"distances":[[0,5000,0],[5000,0,5000],[0,5000,0]]}"#;
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            s.write_all(resp.as_bytes()).await.unwrap();
+            req
+        });
+        let (m, failed) = matrix(&settings(Some(format!("http://{addr}"))), &two()).await;
+        assert_eq!(failed, None);
+        assert_eq!((m.secs(0, 1), m.metres(0, 1)), (300, 5000));
+        let req = server.await.unwrap();
+        assert!(req.starts_with("GET /table/v1/driving/-93.000000,45.100000;"), "{req}");
+        // Nothing listens there now: estimates, and the reason.
+        let (m, failed) = matrix(&settings(Some(format!("http://{addr}"))), &two()).await;
+        assert!(failed.is_some());
+        assert_eq!(m.secs(0, 1), Driving::default().drive_s(two().jobs[0].at, two().technicians[0].start));
+    }
 }

@@ -224,14 +224,15 @@ pub async fn create_with_cpes(db: &Db, input: &CustomerInput, cpes: &[&str]) -> 
     let mut tx = db.begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO customers (name, email, phone, address, lat, lon, status, site_id, notes, created_ms, updated_ms, \
-         notify_outages) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING id",
+         notify_outages) VALUES ($1, $2, $3, $4, CAST($5 AS DOUBLE PRECISION), CAST($6 AS DOUBLE PRECISION), $7, $8, $9, $10, $10, $11) \
+         RETURNING id",
     )
     .bind(&v.name)
     .bind(&v.email)
     .bind(&v.phone)
     .bind(&v.address)
-    .bind(v.coords.map(|c| c.0))
-    .bind(v.coords.map(|c| c.1))
+    .bind(crate::sql::real(v.coords.map(|c| c.0)))
+    .bind(crate::sql::real(v.coords.map(|c| c.1)))
     .bind(v.status)
     .bind(site_id)
     .bind(&v.notes)
@@ -256,15 +257,16 @@ pub async fn update(db: &Db, id: i64, input: &CustomerInput) -> Result<Customer,
     let site_id = site_id(db, &v.site).await?;
     let mut tx = db.begin().await?;
     let n = sqlx::query(
-        "UPDATE customers SET name = $1, email = $2, phone = $3, address = $4, lat = $5, lon = $6, status = $7, \
-         site_id = $8, notes = $9, updated_ms = $10, notify_outages = $12 WHERE id = $11",
+        "UPDATE customers SET name = $1, email = $2, phone = $3, address = $4, lat = CAST($5 AS DOUBLE PRECISION), \
+         lon = CAST($6 AS DOUBLE PRECISION), status = $7, site_id = $8, notes = $9, updated_ms = $10, \
+         notify_outages = $12 WHERE id = $11",
     )
     .bind(&v.name)
     .bind(&v.email)
     .bind(&v.phone)
     .bind(&v.address)
-    .bind(v.coords.map(|c| c.0))
-    .bind(v.coords.map(|c| c.1))
+    .bind(crate::sql::real(v.coords.map(|c| c.0)))
+    .bind(crate::sql::real(v.coords.map(|c| c.1)))
     .bind(v.status)
     .bind(site_id)
     .bind(&v.notes)

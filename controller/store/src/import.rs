@@ -428,15 +428,15 @@ async fn write(
                     (cur.id, Change::Unchanged)
                 } else {
                     sqlx::query(
-                        "UPDATE customers SET name = $1, email = $2, phone = $3, address = $4, lat = $5, lon = $6, \
-                         status = $7, site_id = $8, updated_ms = $9 WHERE id = $10",
+                        "UPDATE customers SET name = $1, email = $2, phone = $3, address = $4, \
+                         lat = CAST($5 AS DOUBLE PRECISION), lon = CAST($6 AS DOUBLE PRECISION), status = $7, site_id = $8, updated_ms = $9 WHERE id = $10",
                     )
                     .bind(&v.name)
                     .bind(&v.email)
                     .bind(&v.phone)
                     .bind(&v.address)
-                    .bind(v.coords.map(|x| x.0))
-                    .bind(v.coords.map(|x| x.1))
+                    .bind(crate::sql::real(v.coords.map(|x| x.0)))
+                    .bind(crate::sql::real(v.coords.map(|x| x.1)))
                     .bind(v.status)
                     .bind(site_id)
                     .bind(now)
@@ -453,14 +453,15 @@ async fn write(
             None => {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO customers (name, email, phone, address, lat, lon, status, site_id, notes, created_ms, \
-                     updated_ms, notify_outages) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $9, 1) RETURNING id",
+                     updated_ms, notify_outages) VALUES ($1, $2, $3, $4, CAST($5 AS DOUBLE PRECISION), \
+                     CAST($6 AS DOUBLE PRECISION), $7, $8, NULL, $9, $9, 1) RETURNING id",
                 )
                 .bind(&v.name)
                 .bind(&v.email)
                 .bind(&v.phone)
                 .bind(&v.address)
-                .bind(v.coords.map(|x| x.0))
-                .bind(v.coords.map(|x| x.1))
+                .bind(crate::sql::real(v.coords.map(|x| x.0)))
+                .bind(crate::sql::real(v.coords.map(|x| x.1)))
                 .bind(v.status)
                 .bind(site_id)
                 .bind(now)

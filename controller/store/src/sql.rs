@@ -151,3 +151,27 @@ mod tests {
         assert!(serde_json::from_str::<Colour>("\"blue\"").is_err());
     }
 }
+
+/// An optional float as a statement parameter: its exact decimal text
+/// (Rust prints the shortest string that reads back as the same `f64`),
+/// for SQL that writes the parameter as `CAST($n AS DOUBLE PRECISION)`.
+///
+/// Why not the `f64` itself: sqlx 0.9's `Any` driver sends a NULL `f64` to
+/// PostgreSQL typed as `float4`; the connection caches the statement with
+/// that parameter type, and the next execution with a number (8 bytes) is
+/// refused ("incorrect binary data format"). Text is typed the same way
+/// whether NULL or not, and the cast reads it on both backends.
+pub fn real(v: Option<f64>) -> Option<String> {
+    v.map(|x| x.to_string())
+}
+
+#[cfg(test)]
+mod real_tests {
+    #[test]
+    fn floats_go_as_text_that_reads_back_exactly() {
+        for x in [45.0, -93.123_456_789, 0.1 + 0.2, f64::MIN_POSITIVE, 1e300] {
+            assert_eq!(super::real(Some(x)).unwrap().parse::<f64>().unwrap(), x);
+        }
+        assert_eq!(super::real(None), None);
+    }
+}

@@ -168,8 +168,8 @@ pub async fn create(db: &Db, j: &JobInput, actor: &str) -> Result<JobRow, StoreE
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO work_orders (kind, status, priority, title, customer_id, ticket_id, incident_id, site_id, address, \
          lat, lon, window_start_min, window_end_min, duration_min, skills, notes, close_ticket, created_by, created_ms, \
-         updated_ms) VALUES ($1, 'new', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) \
-         RETURNING id",
+         updated_ms) VALUES ($1, 'new', $2, $3, $4, $5, $6, $7, $8, CAST($9 AS DOUBLE PRECISION), \
+         CAST($10 AS DOUBLE PRECISION), $11, $12, $13, $14, $15, $16, $17, $18, $18) RETURNING id",
     )
     .bind(j.kind.as_str())
     .bind(j.priority.as_str())
@@ -179,8 +179,8 @@ pub async fn create(db: &Db, j: &JobInput, actor: &str) -> Result<JobRow, StoreE
     .bind(j.incident_id)
     .bind(j.site_id)
     .bind(j.address.trim())
-    .bind(j.lat)
-    .bind(j.lon)
+    .bind(crate::sql::real(j.lat))
+    .bind(crate::sql::real(j.lon))
     .bind(j.window_start_min)
     .bind(j.window_end_min)
     .bind(j.duration_min)
@@ -224,7 +224,7 @@ pub async fn update(db: &Db, id: i64, j: &JobInput) -> Result<JobRow, StoreError
     }
     sqlx::query(
         "UPDATE work_orders SET kind = $1, priority = $2, title = $3, customer_id = $4, ticket_id = $5, site_id = $6, \
-         address = $7, lat = $8, lon = $9, window_start_min = $10, window_end_min = $11, duration_min = $12, \
+         address = $7, lat = CAST($8 AS DOUBLE PRECISION), lon = CAST($9 AS DOUBLE PRECISION), window_start_min = $10, window_end_min = $11, duration_min = $12, \
          skills = $13, notes = $14, close_ticket = $15, revision = revision + 1, updated_ms = $16 WHERE id = $17",
     )
     .bind(j.kind.as_str())
@@ -234,8 +234,8 @@ pub async fn update(db: &Db, id: i64, j: &JobInput) -> Result<JobRow, StoreError
     .bind(j.ticket_id)
     .bind(j.site_id)
     .bind(j.address.trim())
-    .bind(j.lat)
-    .bind(j.lon)
+    .bind(crate::sql::real(j.lat))
+    .bind(crate::sql::real(j.lon))
     .bind(j.window_start_min)
     .bind(j.window_end_min)
     .bind(j.duration_min)

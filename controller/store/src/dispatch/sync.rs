@@ -90,6 +90,9 @@ pub struct Answer {
     pub job: i64,
     pub outcome: Outcome,
     pub detail: String,
+    /// The stored answer to an operation sent before (nothing was done
+    /// again).
+    pub replayed: bool,
 }
 
 /// Applies `ops` for technician `user` (named `actor`): only to jobs on
@@ -104,7 +107,13 @@ pub async fn apply(db: &Db, user: i64, actor: &str, ops: &[Operation]) -> Result
 
 async fn apply_one(db: &Db, user: i64, actor: &str, o: &Operation) -> Result<Answer, StoreError> {
     let id = o.client_id.trim();
-    let answer = |outcome: Outcome, detail: String| Answer { client_id: id.to_string(), job: o.job, outcome, detail };
+    let answer = |outcome: Outcome, detail: String| Answer {
+        client_id: id.to_string(),
+        job: o.job,
+        outcome,
+        detail,
+        replayed: false,
+    };
     if id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Ok(answer(Outcome::Refused, "the operation has no valid id".into()));
     }
@@ -114,7 +123,13 @@ async fn apply_one(db: &Db, user: i64, actor: &str, o: &Operation) -> Result<Ans
             .fetch_optional(&db.pool)
             .await?;
     if let Some((job, outcome, detail)) = seen {
-        return Ok(Answer { client_id: id.to_string(), job, outcome: Outcome::parse(&outcome), detail });
+        return Ok(Answer {
+            client_id: id.to_string(),
+            job,
+            outcome: Outcome::parse(&outcome),
+            detail,
+            replayed: true,
+        });
     }
     let (outcome, detail) = match run(db, user, actor, o).await {
         Ok(detail) => (Outcome::Applied, detail),

@@ -125,7 +125,8 @@ pub async fn save(db: &Db, user_id: i64, t: &TechnicianInput) -> Result<Technici
     let mut tx = db.begin().await?;
     let n = sqlx::query(
         "UPDATE dispatch_technicians SET name = $1, phone = $2, skills = $3, shift_start_min = $4, shift_end_min = $5, \
-         work_days = $6, start_lat = $7, start_lon = $8, end_lat = $9, end_lon = $10, active = $11, updated_ms = $12 \
+         work_days = $6, start_lat = CAST($7 AS DOUBLE PRECISION), start_lon = CAST($8 AS DOUBLE PRECISION), \
+         end_lat = CAST($9 AS DOUBLE PRECISION), end_lon = CAST($10 AS DOUBLE PRECISION), active = $11, updated_ms = $12 \
          WHERE user_id = $13",
     )
     .bind(name)
@@ -134,10 +135,10 @@ pub async fn save(db: &Db, user_id: i64, t: &TechnicianInput) -> Result<Technici
     .bind(t.shift_start_min)
     .bind(t.shift_end_min)
     .bind(&days)
-    .bind(t.start.map(|p| p.lat))
-    .bind(t.start.map(|p| p.lon))
-    .bind(t.end.map(|p| p.lat))
-    .bind(t.end.map(|p| p.lon))
+    .bind(crate::sql::real(t.start.map(|p| p.lat)))
+    .bind(crate::sql::real(t.start.map(|p| p.lon)))
+    .bind(crate::sql::real(t.end.map(|p| p.lat)))
+    .bind(crate::sql::real(t.end.map(|p| p.lon)))
     .bind(i64::from(t.active))
     .bind(now)
     .bind(user_id)
@@ -148,7 +149,8 @@ pub async fn save(db: &Db, user_id: i64, t: &TechnicianInput) -> Result<Technici
         sqlx::query(
             "INSERT INTO dispatch_technicians (user_id, name, phone, skills, shift_start_min, shift_end_min, work_days, \
              start_lat, start_lon, end_lat, end_lon, active, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, CAST($8 AS DOUBLE PRECISION), CAST($9 AS DOUBLE PRECISION), \
+             CAST($10 AS DOUBLE PRECISION), CAST($11 AS DOUBLE PRECISION), $12, $13, $13)",
         )
         .bind(user_id)
         .bind(name)
@@ -157,10 +159,10 @@ pub async fn save(db: &Db, user_id: i64, t: &TechnicianInput) -> Result<Technici
         .bind(t.shift_start_min)
         .bind(t.shift_end_min)
         .bind(&days)
-        .bind(t.start.map(|p| p.lat))
-        .bind(t.start.map(|p| p.lon))
-        .bind(t.end.map(|p| p.lat))
-        .bind(t.end.map(|p| p.lon))
+        .bind(crate::sql::real(t.start.map(|p| p.lat)))
+        .bind(crate::sql::real(t.start.map(|p| p.lon)))
+        .bind(crate::sql::real(t.end.map(|p| p.lat)))
+        .bind(crate::sql::real(t.end.map(|p| p.lon)))
         .bind(i64::from(t.active))
         .bind(now)
         .execute(&mut *tx)

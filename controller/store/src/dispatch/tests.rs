@@ -17,8 +17,38 @@ use mast_stock_core::{Kind, LocationKind};
 
 async fn fresh() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().unwrap();
+    // `MAST_STORE_TEST_PG=postgres://...` runs these on a fresh PostgreSQL
+    // database instead (the end-to-end tests cover PostgreSQL in CI).
+    if let Ok(base) = std::env::var("MAST_STORE_TEST_PG") {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("mast_store_{}_{}_{n}", std::process::id(), crate::now_ms());
+        let admin = Db::connect(&format!("{base}/postgres")).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin.pool).await.unwrap();
+        return (dir, Db::connect(&format!("{base}/{name}")).await.unwrap());
+    }
     let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
     (dir, db)
+}
+
+/// The technician form saved twice (first without a start place, then
+/// with one): the same statements with a NULL and then a number.
+#[tokio::test]
+async fn a_technician_saved_again_with_places() {
+    let (_d, db) = fresh().await;
+    let u = staff::add_user(&db, "x@example.net", Role::Technician, "a long enough password").await.unwrap();
+    let mut input = TechnicianInput {
+        name: "X".into(),
+        shift_start_min: 480,
+        shift_end_min: 1020,
+        work_days: (1..=5).collect(),
+        active: true,
+        ..Default::default()
+    };
+    technicians::save(&db, u.id, &input).await.unwrap();
+    input.start = Point::new(45.0, -93.0);
+    let t = technicians::save(&db, u.id, &input).await.unwrap();
+    assert_eq!(t.start_lat, Some(45.0));
 }
 
 async fn tech(db: &Db, email: &str, name: &str, at: (f64, f64)) -> i64 {

@@ -562,6 +562,7 @@ pub async fn status(
                 st.tz(),
                 &company,
                 id,
+                to,
                 &c.name,
             )
             .await?

@@ -263,21 +263,10 @@ pub(crate) fn build_op(job: i64, f: &OpFields, client_id: &str, at_ms: i64) -> R
     Ok(Operation { client_id: client_id.to_string(), job, op })
 }
 
-/// Standard base64 with padding (photos go to the store as base64; this
-/// crate keeps no base64 dependency of its own).
+/// Standard base64 with padding (photos go to the store as base64).
 pub(crate) fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for c in bytes.chunks(3) {
-        let b = |i: usize| u32::from(c.get(i).copied().unwrap_or(0));
-        let n = (b(0) << 16) | (b(1) << 8) | b(2);
-        let ch = |shift: u32| char::from(T[((n >> shift) & 63) as usize]);
-        out.push(ch(18));
-        out.push(ch(12));
-        out.push(if c.len() > 1 { ch(6) } else { '=' });
-        out.push(if c.len() > 2 { ch(0) } else { '=' });
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// The refusal of a status change the phone may not make, or `None`.
@@ -289,6 +278,7 @@ fn phone_refusal(o: &Operation) -> Option<Answer> {
         job: o.job,
         outcome: Outcome::Refused,
         detail: format!("only the dispatcher sets a job to {}", s.as_str()),
+        replayed: false,
     })
 }
 
@@ -308,8 +298,13 @@ pub(crate) fn parse_ops(text: &str) -> Result<Vec<Result<Operation, Answer>>, St
             return Err(format!("operation {} has no client_id", i + 1));
         };
         let job = item.get("job").and_then(|j| j.as_i64()).unwrap_or(0);
-        let refused =
-            |detail: String| Answer { client_id: client_id.to_string(), job, outcome: Outcome::Refused, detail };
+        let refused = |detail: String| Answer {
+            client_id: client_id.to_string(),
+            job,
+            outcome: Outcome::Refused,
+            detail,
+            replayed: false,
+        };
         out.push(match serde_json::from_value::<Operation>(item.clone()) {
             Ok(o) => match phone_refusal(&o) {
                 Some(a) => Err(a),
@@ -321,11 +316,28 @@ pub(crate) fn parse_ops(text: &str) -> Result<Vec<Result<Operation, Answer>>, St
     Ok(out)
 }
 
-/// Records an applied operation in the audit log.
+/// What an applied operation does next (once: a replayed answer did
+/// nothing again): the audit record and, for a status change, its
+/// reactions (the customer's "on the way" and "done" notices, the ticket
+/// resolved).
 async fn audit_applied(st: &AppState, c: &Caller, op: &Operation, a: &Answer) -> Result<(), ApiError> {
+    if a.replayed {
+        return Ok(());
+    }
     let action = format!("dispatch.job.{}", op_name(&op.op));
     let detail = format!("{} (operation {})", a.detail, a.client_id);
     audit::record(&st.db, &c.actor(), &action, &format!("work order {}", op.job), &detail).await?;
+    if let Op::Status { to, .. } = &op.op
+        && let Some(to) = Status::parse(to.trim())
+    {
+        let company = st.settings.billing.operator.name.clone();
+        let s = &st.settings.dispatch;
+        let (ch, desk) = (st.channels(), st.desk());
+        for line in mast_app::dispatch::after_step(&st.db, s, ch, &desk, st.tz(), &company, op.job, to, &c.name).await?
+        {
+            tracing::info!(job = op.job, "{line}");
+        }
+    }
     Ok(())
 }
 
@@ -1515,6 +1527,25 @@ mod tests {
         )
         .await;
         assert_eq!(v["answers"][0]["outcome"], "conflict", "{v}");
+
+        // Someone else's job page: read-only. An admin may look at a technician's route.
+        let html =
+            body(job(other.clone(), State(st.clone()), Path(j.id), Query(JobQuery::default())).await.unwrap()).await;
+        assert!(html.contains("only they can record work") && !html.contains("op-status"), "{html}");
+        let boss =
+            crate::staff::add_user(&st.db, "boss@wisp.test", Role::Admin, "a long enough password").await.unwrap();
+        let admin = Caller { name: boss.email.clone(), role: Role::Admin, user_id: Some(boss.id), ..c.clone() };
+        let html = body(today(admin.clone(), State(st.clone()), Query(TodayQuery::default())).await.unwrap()).await;
+        assert!(html.contains("No jobs for today."), "the admin's own (empty) route");
+        let route =
+            today(admin.clone(), State(st.clone()), Query(TodayQuery { tech: u.id.to_string() })).await.unwrap();
+        let html = body(route).await;
+        assert!(html.contains("The route of Tom") && html.contains(&format!("/tech/jobs/{}", j.id)), "{html}");
+        let bad = today(admin, State(st.clone()), Query(TodayQuery { tech: "tom".into() })).await.unwrap_err();
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        // A technician's ?tech= is ignored: their own route.
+        let own = today(other.clone(), State(st.clone()), Query(TodayQuery { tech: u.id.to_string() })).await.unwrap();
+        assert!(body(own).await.contains("No jobs for today."));
 
         let audit = crate::audit::list(&st.db, 50, 0).await.unwrap();
         assert!(audit.iter().any(|e| e.action == "dispatch.job.status"));
