@@ -409,7 +409,46 @@ async fn hostile_input_never_gets_a_5xx(backend: Backend) -> anyhow::Result<()> 
         "quantity",
         "model",
         "text",
+        "kind",
+        "day",
+        "technician",
+        "job",
+        "before",
+        "window_start",
+        "window_end",
+        "duration_min",
+        "skills",
+        "corners",
+        "color",
+        "shift_start",
+        "shift_end",
+        "start_lat",
+        "start_lon",
+        "ops",
+        "op",
+        "position",
+        "done",
+        "signed_by",
+        "png",
+        "location",
+        "customer_id",
+        "ticket_id",
     ];
+    // Dispatch: a technician (the fuzzing admin, user 1) and work order 1,
+    // so the forms of `/dispatch/.../1` and `/tech/jobs/1` reach their checks.
+    let r = s.post("/dispatch/technicians", &[("user", "1"), ("name", "Fuzz Tech")], None).await?;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let (st, j) = c
+        .post_json(
+            "/api/v1/dispatch/jobs",
+            &tok,
+            &serde_json::json!({"kind": "repair", "priority": "normal", "title": "Fuzz", "customer_id": null,
+                    "address": "", "lat": 45.0, "lon": -93.0, "window_start_min": null, "window_end_min": null,
+                    "duration_min": 30, "skills": "", "notes": "", "close_ticket": false, "ticket_id": null,
+                    "incident_id": null, "site_id": null}),
+        )
+        .await?;
+    assert_eq!(st, 200, "{j}");
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let mut checked = 0;
     for r in ROUTES {

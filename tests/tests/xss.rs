@@ -212,6 +212,19 @@ async fn hostile_text_is_escaped_everywhere(backend: Backend) -> anyhow::Result<
         )
         .await?;
     assert_eq!(s, 201, "{r}");
+    // Dispatch: a work order for the hostile customer with the canary as
+    // its title and notes (the board, the list, its page, the customer's).
+    let (s, j) = c
+        .post_json(
+            "/api/v1/dispatch/jobs",
+            &tok,
+            &json!({"kind": "repair", "priority": "normal", "title": CANARY, "customer_id": cust,
+                    "address": CANARY, "lat": 45.0, "lon": -93.0, "window_start_min": null, "window_end_min": null,
+                    "duration_min": 30, "skills": "", "notes": CANARY, "close_ticket": false, "ticket_id": null,
+                    "incident_id": null, "site_id": null}),
+        )
+        .await?;
+    assert_eq!(s, 200, "{j}");
     c.cli_ok(&[
         "maintenance",
         "add",
@@ -246,12 +259,14 @@ async fn hostile_text_is_escaped_everywhere(backend: Backend) -> anyhow::Result<
         "/customers?q=%22%3E",
         "/stock",
         "/stock/movements",
+        "/dispatch",
+        "/dispatch/jobs",
     ]
     .iter()
     .map(|p| p.to_string())
     .collect();
     let shown = crawl(&mut s, &starts, &["/logout", "/portal", "/assets/"], 400).await?;
-    for must in ["/devices/", "/customers/", "/tickets/", "/maintenance", "/invoices/", "/stock"] {
+    for must in ["/devices/", "/customers/", "/tickets/", "/maintenance", "/invoices/", "/stock", "/dispatch"] {
         assert!(shown.iter().any(|p| p.starts_with(must)), "the canary is shown (escaped) on a {must} page: {shown:?}");
     }
 

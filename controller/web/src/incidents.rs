@@ -197,6 +197,9 @@ pub(crate) fn render_incident(
     html! {
         h1 { "Incident #" (i.id) }
         (f.summary())
+        @if i.ended_ms.is_none() {
+            p { a href={ "/dispatch/jobs/new?incident=" (i.id) } { "Send a technician (new work order)" } }
+        }
         (ui::kv_list(&[
             ("State", state(i)),
             ("Root cause", root(i)),

@@ -245,10 +245,22 @@ pub async fn new_form(c: Caller, State(st): State<AppState>, Query(q): Query<New
     if let Some(i) = q.incident {
         f.incident_id = i.to_string();
         f.kind = "tower-work".into();
-        if f.title.is_empty() {
-            f.title = format!("Outage #{i}: on-site check");
-        }
         f.priority = "urgent".into();
+        let inc = mast_store::monitoring::outages::get(&st.db, i).await?;
+        if f.title.is_empty() {
+            f.title = match &inc {
+                Some(v) => format!("Outage #{i}: {}", v.title()),
+                None => format!("Outage #{i}: on-site check"),
+            };
+        }
+        // The tower it happened at, and where that stands.
+        if let Some(site) = inc.and_then(|v| v.site_id) {
+            let s = mast_store::monitoring::get_site(&st.db, site).await?;
+            f.site_id = site.to_string();
+            f.address = s.name.clone();
+            f.lat = s.lat.map(|x| x.to_string()).unwrap_or_default();
+            f.lon = s.lon.map(|x| x.to_string()).unwrap_or_default();
+        }
     }
     if let Some(cid) = customer
         && let Some(cu) = mast_store::customers::get(&st.db, cid).await?

@@ -54,14 +54,14 @@ pub fn day_of(st: &AppState, q: Option<&str>) -> jiff::civil::Date {
 pub(crate) fn subnav(role: Role) -> Markup {
     html! {
         nav.subnav aria-label="Dispatch" {
-            a href="/dispatch" { "Board" }
-            a href="/dispatch/week" { "Week" }
-            a href="/dispatch/jobs" { "Work orders" }
-            @if DISPATCHERS.contains(&role) { a href="/dispatch/jobs/new" { "New work order" } }
-            a href="/dispatch/technicians" { "Technicians" }
-            a href="/dispatch/zones" { "Zones" }
+            a href="/dispatch" { "Board" } " · "
+            a href="/dispatch/week" { "Week" } " · "
+            a href="/dispatch/jobs" { "Work orders" } " · "
+            @if DISPATCHERS.contains(&role) { a href="/dispatch/jobs/new" { "New work order" } " · " }
+            a href="/dispatch/technicians" { "Technicians" } " · "
+            a href="/dispatch/zones" { "Zones" } " · "
             a href="/dispatch/reports" { "Outcomes" }
-            @if FIELD.contains(&role) { a href="/tech" { "My day (phone)" } }
+            @if FIELD.contains(&role) { " · " a href="/tech" { "My day (phone)" } }
         }
     }
 }
