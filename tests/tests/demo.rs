@@ -184,6 +184,20 @@ async fn the_demo_shows_radios_customers_an_outage_and_its_notices() -> anyhow::
         r["report"]["unknown"].as_array().unwrap().iter().filter_map(|u| u["mac"].as_str()).collect();
     assert!(unknown.iter().any(|m| macs.contains_key(*m)), "an unrecorded demo CPE is flagged: {r}");
 
+    // The field team: today planned for both technicians (the tower job
+    // for the climber), no job left out; yesterday's visits in the
+    // outcomes (one needed a revisit: a miss).
+    let day = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date().to_string();
+    let jobs = api(&p, &format!("api/v1/dispatch/jobs?day={day}")).await?;
+    let jobs = jobs.as_array().expect("jobs");
+    let techs: std::collections::BTreeSet<&str> = jobs.iter().filter_map(|j| j["technician"].as_str()).collect();
+    assert_eq!(techs.len(), 2, "both technicians have a day: {jobs:?}");
+    assert!(jobs.iter().any(|j| j["kind"] == "tower-work" && j["technician"] == "Sam North"), "{jobs:?}");
+    let waiting = api(&p, "api/v1/dispatch/jobs?unscheduled=true").await?;
+    assert_eq!(waiting.as_array().map(Vec::len), Some(0), "every demo job placed: {waiting}");
+    let o = api(&p, "api/v1/dispatch/outcomes").await?;
+    assert_eq!((o["first_visit"]["visits"].as_i64(), o["first_visit"]["fixed"].as_i64()), (Some(3), Some(2)), "{o}");
+
     // The scripted backhaul outage: one site incident with its customers.
     let incident = wait_for("the outage's incident", 180, async || {
         let v = api(&p, "api/v1/incidents?open=true").await.ok()?;
@@ -255,7 +269,8 @@ async fn the_demo_shows_radios_customers_an_outage_and_its_notices() -> anyhow::
         .await?;
         assert_eq!(agents.len(), 2, "no second enrollment: {agents:?}");
         let users = api(&p2, "api/v1/users").await?;
-        assert_eq!(users["users"].as_array().map(Vec::len), Some(1), "one admin: {users}");
+        let roles: Vec<&str> = users["users"].as_array().unwrap().iter().filter_map(|u| u["role"].as_str()).collect();
+        assert_eq!(roles, ["admin", "technician", "technician"], "one admin and the two demo technicians: {users}");
         stop(demo)?;
         agents.len()
     };

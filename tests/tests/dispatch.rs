@@ -30,7 +30,7 @@ async fn jobs(c: &Controller, tok: &str, q: &str) -> anyhow::Result<Vec<Value>> 
     Ok(v.as_array().cloned().unwrap_or_default())
 }
 
-fn job<'a>(list: &'a [Value], id: i64) -> &'a Value {
+fn job(list: &[Value], id: i64) -> &Value {
     list.iter().find(|j| j["id"] == id).unwrap_or_else(|| panic!("job {id} in {list:?}"))
 }
 
@@ -115,8 +115,7 @@ async fn a_day_is_planned_and_worked_from_the_phone(backend: Backend) -> anyhow:
         .chain((1..=7).map(|d| ("day".to_string(), d.to_string())))
         .collect::<Vec<_>>()
     };
-    let post_owned = |f: Vec<(String, String)>| f;
-    let f = post_owned(day_form(&zn, "07:00"));
+    let f = day_form(&zn, "07:00");
     let fr: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let bad = a.post(&format!("/dispatch/technicians/{tn}"), &fr, None).await?;
     assert_eq!(bad.status, 400);

@@ -487,6 +487,67 @@ mod tests {
         }
     }
 
+    fn row() -> JobRow {
+        JobRow {
+            id: 5,
+            kind: "installation".into(),
+            status: "scheduled".into(),
+            priority: "normal".into(),
+            title: "Install".into(),
+            customer_id: Some(1),
+            customer: Some("Ann".into()),
+            customer_phone: None,
+            customer_email: None,
+            ticket_id: None,
+            ticket_subject: None,
+            incident_id: None,
+            site_id: None,
+            address: String::new(),
+            lat: None,
+            lon: None,
+            day: Some("2026-12-07".into()),
+            technician_id: Some(2),
+            technician: Some("Tess".into()),
+            seq: Some(1),
+            window_start_min: None,
+            window_end_min: None,
+            duration_min: 60,
+            skills: String::new(),
+            planned_start_min: Some(9 * 60 + 40),
+            planned_drive_s: None,
+            planned_drive_m: None,
+            notes: String::new(),
+            close_ticket: 0,
+            pinned: 0,
+            signed_by: None,
+            revision: 1,
+            created_by: "t".into(),
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    /// The customer is told their own window, else an hour either side of
+    /// the planned start; a new day or window is a new confirmation (its
+    /// dedup tag changes), the same one is not sent twice.
+    #[test]
+    fn notices_say_the_window_and_dedup_by_what_they_say() {
+        let mut j = row();
+        assert_eq!(told_window(&j), Some((8 * 60 + 40, 10 * 60 + 40)));
+        let (tag, subject, text) = notice_text(&j, Notice::Confirmed, "Acme Net");
+        assert!(subject.contains("installation on 2026-12-07"), "{subject}");
+        assert!(text.contains("between 08:40 and 10:40"), "{text}");
+        j.window_start_min = Some(13 * 60);
+        j.window_end_min = Some(17 * 60);
+        let (tag2, _, text2) = notice_text(&j, Notice::Confirmed, "Acme Net");
+        assert!(text2.contains("between 13:00 and 17:00"), "{text2}");
+        assert_ne!(tag, tag2);
+        j.day = Some("2026-12-08".into());
+        assert_ne!(notice_text(&j, Notice::Confirmed, "Acme Net").0, tag2);
+        let (_, _, otw) = notice_text(&j, Notice::OnTheWay(600, 630), "Acme Net");
+        assert!(otw.contains("Tess is on the way") && otw.contains("between 10:00 and 10:30"), "{otw}");
+    }
+
     #[test]
     fn osrm_tables_parse_and_refuse_what_they_must() {
         let ok = br#"{"code":"Ok","durations":[[0,10.2],[11,0]],"distances":[[0,100.5],[120,0]]}"#;

@@ -275,7 +275,7 @@ async fn dispatch(app: &crate::App) -> anyhow::Result<()> {
         }
     }
     // A tower job for the climber.
-    let (site, slat, slon) = crate::billing::demo::SITES[1];
+    let (site, slat, slon) = crate::billing::demo::SITES[0];
     let site_id = monitoring::site_by_name(db, site).await?.map(|s| s.id);
     jobs::create(
         db,

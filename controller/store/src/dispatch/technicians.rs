@@ -123,12 +123,18 @@ pub async fn save(db: &Db, user_id: i64, t: &TechnicianInput) -> Result<Technici
     let days = t.work_days.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",");
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let n = sqlx::query(
-        "UPDATE dispatch_technicians SET name = $1, phone = $2, skills = $3, shift_start_min = $4, shift_end_min = $5, \
-         work_days = $6, start_lat = CAST($7 AS DOUBLE PRECISION), start_lon = CAST($8 AS DOUBLE PRECISION), \
-         end_lat = CAST($9 AS DOUBLE PRECISION), end_lon = CAST($10 AS DOUBLE PRECISION), active = $11, updated_ms = $12 \
-         WHERE user_id = $13",
+    sqlx::query(
+        "INSERT INTO dispatch_technicians (user_id, name, phone, skills, shift_start_min, shift_end_min, work_days, \
+         start_lat, start_lon, end_lat, end_lon, active, created_ms, updated_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, CAST($8 AS DOUBLE PRECISION), CAST($9 AS DOUBLE PRECISION), \
+         CAST($10 AS DOUBLE PRECISION), CAST($11 AS DOUBLE PRECISION), $12, $13, $13) \
+         ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, phone = excluded.phone, skills = excluded.skills, \
+         shift_start_min = excluded.shift_start_min, shift_end_min = excluded.shift_end_min, \
+         work_days = excluded.work_days, start_lat = excluded.start_lat, start_lon = excluded.start_lon, \
+         end_lat = excluded.end_lat, end_lon = excluded.end_lon, active = excluded.active, \
+         updated_ms = excluded.updated_ms",
     )
+    .bind(user_id)
     .bind(name)
     .bind(t.phone.trim())
     .bind(super::skills_text(&skills))
@@ -141,33 +147,8 @@ pub async fn save(db: &Db, user_id: i64, t: &TechnicianInput) -> Result<Technici
     .bind(crate::sql::real(t.end.map(|p| p.lon)))
     .bind(i64::from(t.active))
     .bind(now)
-    .bind(user_id)
     .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        sqlx::query(
-            "INSERT INTO dispatch_technicians (user_id, name, phone, skills, shift_start_min, shift_end_min, work_days, \
-             start_lat, start_lon, end_lat, end_lon, active, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, CAST($8 AS DOUBLE PRECISION), CAST($9 AS DOUBLE PRECISION), \
-             CAST($10 AS DOUBLE PRECISION), CAST($11 AS DOUBLE PRECISION), $12, $13, $13)",
-        )
-        .bind(user_id)
-        .bind(name)
-        .bind(t.phone.trim())
-        .bind(super::skills_text(&skills))
-        .bind(t.shift_start_min)
-        .bind(t.shift_end_min)
-        .bind(&days)
-        .bind(crate::sql::real(t.start.map(|p| p.lat)))
-        .bind(crate::sql::real(t.start.map(|p| p.lon)))
-        .bind(crate::sql::real(t.end.map(|p| p.lat)))
-        .bind(crate::sql::real(t.end.map(|p| p.lon)))
-        .bind(i64::from(t.active))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
+    .await?;
     sqlx::query("DELETE FROM dispatch_technician_zones WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
     for z in &t.zones {
         sqlx::query("INSERT INTO dispatch_technician_zones (user_id, zone_id) VALUES ($1, $2)")

@@ -3,7 +3,7 @@
 //! status buttons, history, checklist, notes, photos, parts (reserved from
 //! stock, used) and the customer's signature.
 
-use super::{DISPATCHERS, FIELD_AND_DESK, duration, status_badge, subnav, window_text};
+use super::{DISPATCHERS, FIELD_AND_DESK, duration, opt_f64, status_badge, subnav, window_text};
 use crate::network::form_errors;
 use crate::pages::page;
 use crate::ui::{self, FieldOpts, Fields, FormErrors, Markup, Method, Table, html};
@@ -61,19 +61,6 @@ fn opt_i64(field: &str, v: &str) -> Result<Option<i64>, StoreError> {
     match v.trim() {
         "" => Ok(None),
         v => v.parse().map(Some).map_err(|_| StoreError::invalid(field, "a number")),
-    }
-}
-
-fn opt_f64(field: &str, v: &str) -> Result<Option<f64>, StoreError> {
-    match v.trim() {
-        "" => Ok(None),
-        v => v
-            .replace(',', ".")
-            .parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite())
-            .map(Some)
-            .ok_or_else(|| StoreError::invalid(field, "a number such as 44.9312")),
     }
 }
 

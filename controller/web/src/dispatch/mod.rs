@@ -66,6 +66,21 @@ pub(crate) fn subnav(role: Role) -> Markup {
     }
 }
 
+/// An optional decimal number typed in a form (`44.9312` or `44,9312`);
+/// empty is `None`.
+pub(crate) fn opt_f64(field: &str, v: &str) -> Result<Option<f64>, StoreError> {
+    match v.trim() {
+        "" => Ok(None),
+        v => v
+            .replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .map(Some)
+            .ok_or_else(|| StoreError::invalid(field, "a number such as 44.9312")),
+    }
+}
+
 /// "09:30-11:00" or "".
 pub(crate) fn window_text(j: &JobRow) -> String {
     match (j.window_start_min, j.window_end_min) {
@@ -316,28 +331,7 @@ pub async fn move_job(c: Caller, State(st): State<AppState>, Form(f): Form<MoveF
             }
             // Re-time the day it left.
             if let (Some(t), Some(d)) = (j.technician_id, j.day.as_deref()) {
-                let rest: Vec<i64> =
-                    store::list(&st.db, &Filter { day: Some(d.to_string()), technician: Some(t), ..Filter::default() })
-                        .await?
-                        .iter()
-                        .filter(|x| x.status() == Status::Scheduled)
-                        .map(|x| x.id)
-                        .collect();
-                if !rest.is_empty() {
-                    let company = st.settings.billing.operator.name.clone();
-                    mast_app::dispatch::retime(
-                        &st.db,
-                        &st.settings.dispatch,
-                        st.channels(),
-                        &company,
-                        d,
-                        t,
-                        &rest,
-                        &[],
-                        &c.name,
-                    )
-                    .await?;
-                }
+                retime_left(&st, &c, t, d).await?;
             }
         }
         audit::record(&st.db, &c.actor(), "dispatch.unschedule", &format!("work order {job}"), "").await?;
@@ -373,27 +367,7 @@ pub async fn move_job(c: Caller, State(st): State<AppState>, Form(f): Form<MoveF
             if let (Some(t), Some(d)) = (j.technician_id, j.day.as_deref())
                 && (t != tech || d != day.to_string())
             {
-                let rest: Vec<i64> =
-                    store::list(&st.db, &Filter { day: Some(d.to_string()), technician: Some(t), ..Filter::default() })
-                        .await?
-                        .iter()
-                        .filter(|x| x.status() == Status::Scheduled)
-                        .map(|x| x.id)
-                        .collect();
-                if !rest.is_empty() {
-                    mast_app::dispatch::retime(
-                        &st.db,
-                        &st.settings.dispatch,
-                        st.channels(),
-                        &company,
-                        d,
-                        t,
-                        &rest,
-                        &[],
-                        &c.name,
-                    )
-                    .await?;
-                }
+                retime_left(&st, &c, t, d).await?;
             }
             let detail = format!("to technician {tech} on {day}, position {}", at + 1);
             audit::record(&st.db, &c.actor(), "dispatch.move", &format!("work order {job}"), &detail).await?;
@@ -416,6 +390,20 @@ pub async fn move_job(c: Caller, State(st): State<AppState>, Form(f): Form<MoveF
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Re-times the day a job left (technician `tech` on `day`), its other
+/// scheduled jobs in their order.
+async fn retime_left(st: &AppState, c: &Caller, tech: i64, day: &str) -> Result<(), ApiError> {
+    let f = Filter { day: Some(day.to_string()), technician: Some(tech), ..Filter::default() };
+    let rest: Vec<i64> =
+        store::list(&st.db, &f).await?.iter().filter(|x| x.status() == Status::Scheduled).map(|x| x.id).collect();
+    if !rest.is_empty() {
+        let company = st.settings.billing.operator.name.clone();
+        let s = &st.settings.dispatch;
+        mast_app::dispatch::retime(&st.db, s, st.channels(), &company, day, tech, &rest, &[], &c.name).await?;
+    }
+    Ok(())
 }
 
 pub async fn week(c: Caller, State(st): State<AppState>, Query(q): Query<DayQuery>) -> Result<Markup, ApiError> {

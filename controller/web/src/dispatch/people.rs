@@ -3,7 +3,7 @@
 //! map's clicks into corners in the form's `corners` field, which also
 //! takes typed `[[lat, lon], ...]`).
 
-use super::{COLOURS, DISPATCHERS, subnav};
+use super::{COLOURS, DISPATCHERS, opt_f64, subnav};
 use crate::network::form_errors;
 use crate::pages::page;
 use crate::staff::Role;
@@ -154,28 +154,18 @@ pub struct TechForm {
     pub zone: Vec<String>,
 }
 
-fn coord(field: &str, v: &str) -> Result<Option<f64>, StoreError> {
-    match v.trim() {
-        "" => Ok(None),
-        v => v
-            .replace(',', ".")
-            .parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite())
-            .map(Some)
-            .ok_or_else(|| StoreError::invalid(field, "a number such as 44.9312")),
-    }
-}
-
 impl TechForm {
     fn input(&self) -> Result<TechnicianInput, StoreError> {
         let start = mast_store::dispatch::point(
             "start_lat",
-            coord("start_lat", &self.start_lat)?,
-            coord("start_lon", &self.start_lon)?,
+            opt_f64("start_lat", &self.start_lat)?,
+            opt_f64("start_lon", &self.start_lon)?,
         )?;
-        let end =
-            mast_store::dispatch::point("end_lat", coord("end_lat", &self.end_lat)?, coord("end_lon", &self.end_lon)?)?;
+        let end = mast_store::dispatch::point(
+            "end_lat",
+            opt_f64("end_lat", &self.end_lat)?,
+            opt_f64("end_lon", &self.end_lon)?,
+        )?;
         let work_days = self
             .day
             .iter()
