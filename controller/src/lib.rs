@@ -52,6 +52,8 @@ pub async fn serve_app(
     ready: Option<tokio::sync::oneshot::Sender<Addresses>>,
 ) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // One controller per SQLite file: held until this returns.
+    let _single = mast_app::single::hold(&app.config.database_url())?;
     first_run_admin(&app).await?;
     let s = app.settings.clone();
     let endpoint = quinn::Endpoint::server(ingest::server_config(&app.pki)?, s.agents.listen)

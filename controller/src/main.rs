@@ -115,6 +115,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cli::rollout::RolloutCmd,
     },
+    /// Dispatch: plan a day, list a day's work orders.
+    Dispatch {
+        #[command(subcommand)]
+        cmd: cli::dispatch::DispatchCmd,
+    },
     /// Equipment inventory: catalogue, warehouses and vehicles, receiving,
     /// movements, reconciliation with the network, CSV, purchase orders.
     Stock {
@@ -230,6 +235,7 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
         Cmd::Release { cmd } => cli::release::run(cmd, &app).await,
         Cmd::Rollout { cmd } => cli::rollout::run(cmd, &app).await,
         Cmd::Stock { cmd } => cli::stock::run(cmd, &app).await,
+        Cmd::Dispatch { cmd } => cli::dispatch::run(cmd, &app).await,
         Cmd::User { cmd } => cli::user::run(cmd, &app).await,
     };
     app.db.pool.close().await;

@@ -231,6 +231,9 @@ async fn a_day_is_planned_and_worked_from_the_phone(backend: Backend) -> anyhow:
         assert_eq!(j["status"], "scheduled");
         assert!(j["planned_start_min"].as_i64().unwrap() >= 8 * 60);
     }
+    // The CLI lists the same day.
+    let listed = c.cli_ok(&["dispatch", "jobs", "--day", &day]);
+    assert!(listed.contains("No internet since the storm") && listed.contains("Nora North"), "{listed}");
     // Ann's window is kept.
     let s = job(&planned, j_ann)["planned_start_min"].as_i64().unwrap();
     assert!((9 * 60..=13 * 60).contains(&s), "{s}");
@@ -365,6 +368,27 @@ async fn a_day_is_planned_and_worked_from_the_phone(backend: Backend) -> anyhow:
     assert_eq!(o["misses"], json!([j_ann]));
     let report = d.get("/dispatch/reports").await?.body;
     assert!(report.contains(r#"id="first-visit-fix">50.0 %"#), "{report}");
+
+    // The checklist a kind starts with is the admin's to change; a
+    // line over 200 characters is refused next to the field.
+    let long = "x".repeat(201);
+    let r = a.post("/dispatch/checklists", &[("kind", "repair"), ("items", &long)], None).await?;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains(r#"id="repair-items-error""#), "{}", r.body);
+    let r = a.post("/dispatch/checklists", &[("kind", "repair"), ("items", "Photo of the mount\nSpeed test")], None).await?;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(d.post("/dispatch/checklists", &[("kind", "repair"), ("items", "x")], None).await?.status, 403);
+    let (_, v) = c
+        .post_json(
+            "/api/v1/dispatch/jobs",
+            &tok,
+            &json!({"kind": "repair", "priority": "low", "title": "Checked", "customer_id": null, "address": "",
+                    "lat": 45.1, "lon": -93.2, "window_start_min": null, "window_end_min": null, "duration_min": 30,
+                    "skills": "", "notes": "", "close_ticket": false, "ticket_id": null, "incident_id": null, "site_id": null}),
+        )
+        .await?;
+    let page = d.get(&format!("/dispatch/jobs/{}", v["id"])).await?.body;
+    assert!(page.contains("Photo of the mount") && page.contains("Speed test"), "{page}");
 
     // Audit: the plan, the move and the phone's changes are recorded.
     let (_, audit) = c.get("/api/v1/audit?limit=200", &tok).await?;

@@ -125,3 +125,37 @@ async fn demo_agents_stop_with_the_demo_on_sigterm() -> anyhow::Result<()> {
 async fn demo_agents_die_with_the_demo_on_sigkill() -> anyhow::Result<()> {
     demo_agents_stop_with(libc::SIGKILL).await
 }
+
+/// A second controller on the same SQLite file stops at once with a
+/// message naming the first (SQLite cannot be shared between controllers;
+/// PostgreSQL can); the CLI's one-off commands still run beside it, and a
+/// controller starts again on the file once the first has stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_controller_on_one_sqlite_file_is_refused() -> anyhow::Result<()> {
+    let Some(mut c) = Controller::start(Backend::Sqlite, &[]).await? else { return Ok(()) };
+    let second = |env: &[(String, String)]| {
+        let mut cmd = std::process::Command::new(controller_bin());
+        cmd.arg("serve")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("MAST_HTTP_LISTEN", "127.0.0.1:0")
+            .env("MAST_QUIC_LISTEN", "127.0.0.1:0")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn()
+    };
+    let child = second(&c.env)?;
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "refused: {err}");
+    assert!(err.contains("another controller (pid") && err.contains("one controller per SQLite file"), "{err}");
+    c.cli_ok(&["site", "add", "beside", "--interval", "60"]);
+    // The first stops: the file is free again.
+    c.terminate()?;
+    let mut child = second(&c.env)?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(child.try_wait()?.is_none(), "a controller runs once the first has stopped");
+    child.kill()?;
+    child.wait()?;
+    Ok(())
+}

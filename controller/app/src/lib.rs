@@ -30,6 +30,7 @@ pub mod reactions;
 pub mod releases;
 pub mod rollouts;
 pub mod shutdown;
+pub mod single;
 pub mod stock;
 pub mod workers;
 

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod billing;
 pub mod customer;
 pub mod demo_data;
+pub mod dispatch;
 pub mod import;
 pub mod maintenance;
 pub mod release;

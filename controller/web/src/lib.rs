@@ -467,6 +467,8 @@ routes! {
     GET "/dispatch/zones/{id}" Page Access::Roles(EVERYONE) => get(dispatch::people::zone);
     POST "/dispatch/zones/{id}" Page Access::Roles(ADMIN) => post(dispatch::people::save_zone);
     POST "/dispatch/zones/{id}/delete" Page Access::Roles(ADMIN) => post(dispatch::people::delete_zone);
+    GET "/dispatch/checklists" Page Access::Roles(EVERYONE) => get(dispatch::people::checklists);
+    POST "/dispatch/checklists" Page Access::Roles(ADMIN) => post(dispatch::people::save_checklist);
     GET "/dispatch/reports" Page Access::Roles(EVERYONE) => get(dispatch::reports::page);
     GET "/api/v1/dispatch/jobs" Api Access::Roles(EVERYONE) => get(dispatch::api::jobs);
     POST "/api/v1/dispatch/jobs" Api Access::Roles(dispatch::DISPATCHERS) => post(dispatch::api::create);

@@ -835,3 +835,29 @@ pub async fn backdate(db: &Db, id: i64, at_ms: i64) -> Result<(), StoreError> {
     tx.commit().await?;
     Ok(())
 }
+
+/// The checklist each kind of job starts with: (kind, items one per line).
+pub async fn checklists(db: &Db) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(sqlx::query_as("SELECT kind, items FROM dispatch_checklists ORDER BY kind").fetch_all(&db.pool).await?)
+}
+
+/// Sets the checklist new jobs of `kind` start with (one item per line;
+/// jobs already made keep theirs).
+pub async fn set_checklist(db: &Db, kind: JobKind, items: &str) -> Result<(), StoreError> {
+    text("items", items, 5_000)?;
+    let lines: Vec<&str> = items.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.len() > 50 {
+        return Err(StoreError::invalid("items", "at most 50 items"));
+    }
+    if let Some(l) = lines.iter().find(|l| l.chars().count() > 200) {
+        return Err(StoreError::invalid("items", format!("an item has at most 200 characters: {l:?}")));
+    }
+    sqlx::query(
+        "INSERT INTO dispatch_checklists (kind, items) VALUES ($1, $2) ON CONFLICT (kind) DO UPDATE SET items = excluded.items",
+    )
+    .bind(kind.as_str())
+    .bind(lines.join("\n"))
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}

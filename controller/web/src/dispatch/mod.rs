@@ -60,6 +60,7 @@ pub(crate) fn subnav(role: Role) -> Markup {
             @if DISPATCHERS.contains(&role) { a href="/dispatch/jobs/new" { "New work order" } " · " }
             a href="/dispatch/technicians" { "Technicians" } " · "
             a href="/dispatch/zones" { "Zones" } " · "
+            a href="/dispatch/checklists" { "Checklists" } " · "
             a href="/dispatch/reports" { "Outcomes" }
             @if FIELD.contains(&role) { " · " a href="/tech" { "My day (phone)" } }
         }

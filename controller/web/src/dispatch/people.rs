@@ -554,3 +554,76 @@ pub async fn delete_zone(c: Caller, State(st): State<AppState>, Path(id): Path<i
     audit::record(&st.db, &c.actor(), "dispatch.zone.delete", &format!("zone {id}"), "").await?;
     Ok(Redirect::to("/dispatch/zones").into_response())
 }
+
+// ------------------------------------------------------------- checklists
+
+async fn checklists_page(
+    c: &Caller,
+    st: &AppState,
+    errors: &FormErrors,
+    typed: Option<(&str, &str)>,
+) -> Result<Markup, ApiError> {
+    let lists = mast_store::dispatch::jobs::checklists(&st.db).await?;
+    let admin = c.role == Role::Admin;
+    let csrf = c.csrf.as_deref().unwrap_or("");
+    Ok(page(
+        c,
+        "Checklists",
+        html! {
+            h1 { "Checklists" }
+            (subnav(c.role))
+            p { "Each new work order starts with its kind's checklist; the technician ticks it on the phone. Jobs already made keep theirs." }
+            @for kind in mast_dispatch_core::JobKind::ALL {
+                @let k = kind.as_str();
+                @let stored = lists.iter().find(|(x, _)| x == k).map(|(_, i)| i.as_str()).unwrap_or("");
+                @let value = match typed { Some((tk, tv)) if tk == k => tv, _ => stored };
+                @let none = FormErrors::new();
+                @let fl = Fields::new(k, if typed.is_some_and(|(tk, _)| tk == k) { errors } else { &none });
+                h2 { (k) }
+                @if admin {
+                    (ui::form("/dispatch/checklists", Method::Post, csrf, html! {
+                        input type="hidden" name="kind" value=(k);
+                        (fl.textarea_field("items", "Items, one per line", value, FieldOpts::new()))
+                        button type="submit" { "Save" }
+                    }))
+                } @else {
+                    ul { @for l in stored.lines() { li { (l) } } }
+                }
+            }
+        },
+    ))
+}
+
+pub async fn checklists(c: Caller, State(st): State<AppState>) -> Result<Markup, ApiError> {
+    checklists_page(&c, &st, &FormErrors::new(), None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ChecklistForm {
+    pub kind: String,
+    pub items: String,
+}
+
+pub async fn save_checklist(
+    c: Caller,
+    State(st): State<AppState>,
+    Form(f): Form<ChecklistForm>,
+) -> Result<Response, ApiError> {
+    let done = match mast_dispatch_core::JobKind::parse(f.kind.trim()) {
+        Some(k) => mast_store::dispatch::jobs::set_checklist(&st.db, k, &f.items).await,
+        None => Err(StoreError::invalid("kind", "not a kind of job")),
+    };
+    match done {
+        Ok(()) => {
+            audit::record(&st.db, &c.actor(), "dispatch.checklist.save", &format!("checklist {}", f.kind.trim()), "")
+                .await?;
+            Ok(Redirect::to("/dispatch/checklists").into_response())
+        }
+        Err(e) => {
+            let Some(errors) = form_errors(&e, &["items", "kind"]) else { return Err(e.into()) };
+            Ok((StatusCode::BAD_REQUEST, checklists_page(&c, &st, &errors, Some((f.kind.trim(), &f.items))).await?)
+                .into_response())
+        }
+    }
+}
