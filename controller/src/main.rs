@@ -115,6 +115,22 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cli::rollout::RolloutCmd,
     },
+    /// Copies the database (consistent while the controller runs) and the
+    /// controller CA into a new directory, with a manifest and checksums.
+    Backup {
+        /// A new (or empty) directory.
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Puts a backup back: the database and the controller CA (refused on
+    /// SQLite while a controller runs on it; stop the controllers first).
+    Restore {
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Yes, replace the database.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Dispatch: plan a day, list a day's work orders.
     Dispatch {
         #[command(subcommand)]
@@ -215,12 +231,14 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
             return mast_controller::demo::run(cfg, opts).await;
         }
         Cmd::Release { cmd } if cmd.offline() => return cli::release::run_offline(cmd),
+        Cmd::Restore { from, yes } => return cli::backup::restore(&cfg, &from, yes),
         _ => {}
     }
     existing_database(&cfg)?;
     let app = App::open(&cfg).await?;
     let result = match cmd {
-        Cmd::Serve | Cmd::Demo { .. } => unreachable!("handled above"),
+        Cmd::Serve | Cmd::Demo { .. } | Cmd::Restore { .. } => unreachable!("handled above"),
+        Cmd::Backup { to } => cli::backup::backup(&cfg, &app.db, &to).await,
         Cmd::Billing { cmd } => cli::billing::run(cmd, &app).await,
         Cmd::DemoData { customers, seed, as_of, billing_day, force, json } => {
             cli::demo_data::run(&app, customers, seed, as_of, billing_day, force, json).await

@@ -375,7 +375,9 @@ async fn a_day_is_planned_and_worked_from_the_phone(backend: Backend) -> anyhow:
     let r = a.post("/dispatch/checklists", &[("kind", "repair"), ("items", &long)], None).await?;
     assert_eq!(r.status, 400);
     assert!(r.body.contains(r#"id="repair-items-error""#), "{}", r.body);
-    let r = a.post("/dispatch/checklists", &[("kind", "repair"), ("items", "Photo of the mount\nSpeed test")], None).await?;
+    let r = a
+        .post("/dispatch/checklists", &[("kind", "repair"), ("items", "Photo of the mount\nSpeed test")], None)
+        .await?;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(d.post("/dispatch/checklists", &[("kind", "repair"), ("items", "x")], None).await?.status, 403);
     let (_, v) = c

@@ -5,6 +5,7 @@
 //! the same audit log.
 
 pub mod agent;
+pub mod backup;
 pub mod billing;
 pub mod customer;
 pub mod demo_data;
