@@ -131,6 +131,9 @@ enum Cmd {
         #[arg(long)]
         yes: bool,
     },
+    /// Checks this install (database, controller, ports, certificates,
+    /// mail, disk, outbox) and says what to fix; exit status 1 on a failure.
+    Doctor,
     /// Dispatch: plan a day, list a day's work orders.
     Dispatch {
         #[command(subcommand)]
@@ -239,6 +242,11 @@ async fn run(cmd: Cmd, cfg: Config) -> anyhow::Result<()> {
     let result = match cmd {
         Cmd::Serve | Cmd::Demo { .. } | Cmd::Restore { .. } => unreachable!("handled above"),
         Cmd::Backup { to } => cli::backup::backup(&cfg, &app.db, &to).await,
+        Cmd::Doctor => match cli::doctor::run(&app).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(anyhow::anyhow!("doctor: some checks failed (FAIL above)")),
+            Err(e) => Err(e),
+        },
         Cmd::Billing { cmd } => cli::billing::run(cmd, &app).await,
         Cmd::DemoData { customers, seed, as_of, billing_day, force, json } => {
             cli::demo_data::run(&app, customers, seed, as_of, billing_day, force, json).await

@@ -2,7 +2,7 @@
 //! controller runs, then changes (a customer added, one deleted, the CA
 //! lost), then a restore: the data is the backup's again and the agents'
 //! CA is the same; a restore is refused while a controller runs on SQLite,
-//! without `--yes`, and from a damaged backup.
+//! without `--yes`, and from a damaged backup. `doctor` checks an install.
 
 use mast_tests::*;
 
@@ -90,4 +90,45 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
     }
     out
+}
+
+/// `doctor` on a running controller: every check passes (a real SMTP
+/// server takes the connection); with the mail server gone it fails, says
+/// which and what happens meanwhile, and exits 1; with the controller
+/// stopped it says so and that the ports are free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_says_what_to_fix() -> anyhow::Result<()> {
+    let sink = mast_tests::mail::SmtpSink::start();
+    let port = sink.port.to_string();
+    let env = mast_tests::mail::SmtpSink::controller_env(&port);
+    let Some(mut c) = Controller::start(Backend::Sqlite, &env).await? else { return Ok(()) };
+    let base_env = c.env.clone();
+    let doctor = |extra: &[(&str, &str)]| {
+        std::process::Command::new(controller_bin())
+            .arg("doctor")
+            .envs(base_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(extra.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("doctor")
+    };
+    let out = doctor(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    for line in ["ok    database", "ok    controller", "ok    controller CA", "ok    mail", "ok    outbox"] {
+        assert!(text.contains(line), "{line:?} in:\n{text}");
+    }
+    // The mail server is gone.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port().to_string();
+    let out = doctor(&[("MAST_SMTP_PORT", &closed)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(text.contains("FAIL  mail") && text.contains("wait in the outbox"), "{text}");
+    // The controller stopped: said, and its ports are free.
+    c.terminate()?;
+    let out = doctor(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("warn  controller") && text.contains("not running"), "{text}");
+    assert!(text.contains("ok    http port"), "{text}");
+    Ok(())
 }

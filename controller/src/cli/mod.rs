@@ -10,6 +10,7 @@ pub mod billing;
 pub mod customer;
 pub mod demo_data;
 pub mod dispatch;
+pub mod doctor;
 pub mod import;
 pub mod maintenance;
 pub mod release;

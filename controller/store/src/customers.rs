@@ -72,7 +72,8 @@ pub struct CustomerInput {
     pub site: Option<String>,
     #[serde(default)]
     pub notes: Option<String>,
-    /// Outage and maintenance notices (default true; false = opted out).
+    /// Outage, maintenance and technician visit notices (default true;
+    /// false = opted out).
     #[serde(default)]
     pub notify_outages: Option<bool>,
 }

@@ -184,7 +184,7 @@ fn customer_form(c: &Caller, action: &str, v: &CustomerForm, errors: &FormErrors
             @if new {
                 (f.text_field("cpe", "CPE MAC", &v.cpe, FieldOpts::new().mono().placeholder("aa:bb:cc:dd:ee:ff")))
             }
-            (f.checkbox_field("notify_outages", "Outage and maintenance notices", v.notify_outages.is_some(), FieldOpts::new()))
+            (f.checkbox_field("notify_outages", "Notices: outages, maintenance and technician visits", v.notify_outages.is_some(), FieldOpts::new()))
             button type="submit" { (if new { "Create" } else { "Save" }) }
         },
     )
@@ -350,7 +350,7 @@ fn customer_body(c: &Caller, v: &CustomerView<'_>) -> Markup {
             },
         ),
         ("Notes", html! { (dash(&cu.notes)) }),
-        ("Notices", html! { (if cu.notify_outages { "outages and maintenance" } else { "opted out" }) }),
+        ("Notices", html! { (if cu.notify_outages { "outages, maintenance and visits" } else { "opted out" }) }),
     ]);
     let link = Fields::new("link", v.link.1);
     let portal = Fields::new("portal", v.portal_errors);
