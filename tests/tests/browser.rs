@@ -749,9 +749,13 @@ async fn dispatch_steps(b: &Browser, c: &Controller, base: &str, cust_id: &str, 
     // went to the other one.
     if target.to_string() != t1 {
         b.client.execute(&drag(first, t1.parse()?), vec![]).await?;
-        text_of(b, Locator::Css(".flash-success")).await?;
-        let (_, v) = c.get("/api/v1/dispatch/jobs", &tok).await?;
-        assert_eq!(owner(&v, first).to_string(), t1);
+        // The old page shows the same message: wait on the server instead.
+        c.wait_for("dragged back", Duration::from_secs(20), async || {
+            let (_, v) = c.get("/api/v1/dispatch/jobs", &tok).await.ok()?;
+            (owner(&v, first).to_string() == t1).then_some(())
+        })
+        .await?;
+        b.client.wait().for_element(Locator::Css(".board-col .job-card")).await?;
     }
     b.screenshot("33-dispatch-board-moved").await?;
 
@@ -760,6 +764,7 @@ async fn dispatch_steps(b: &Browser, c: &Controller, base: &str, cust_id: &str, 
     b.client.wait().for_element(Locator::Css("form.login")).await?;
     b.client.set_window_size(390, 844).await?;
     login(b, base, "tech@wisp.test", tech_pw).await?;
+    b.client.wait().for_element(Locator::Css(".tiles")).await?;
     b.client.goto(&format!("{base}/tech")).await?;
     b.client.wait().for_element(Locator::Css(&format!("a.job-link[href='/tech/jobs/{first}']"))).await?;
     b.screenshot("34-tech-today-phone").await?;
