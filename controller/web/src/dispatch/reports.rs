@@ -34,7 +34,11 @@ pub struct Outcomes {
 pub async fn outcomes(st: &AppState, days: i64) -> Result<Outcomes, StoreError> {
     let since = mast_store::now_ms() - days * 86_400_000;
     let rows = day::visits(&st.db, since).await?;
-    let parts = day::parts_used(&st.db, since).await?;
+    // Parts per job, grouped once (not a scan of every part per visit).
+    let mut parts: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
+    for (job, model, quantity) in day::parts_used(&st.db, since).await? {
+        parts.entry(job).or_default().push((model, quantity));
+    }
     let tz = st.tz().clone();
     let visits: Vec<Visit> = rows
         .iter()
@@ -56,7 +60,7 @@ pub async fn outcomes(st: &AppState, days: i64) -> Result<Outcomes, StoreError> 
                 on_site_ms: on_site,
                 ended_ms: ended,
                 done: r.status == "done",
-                parts: parts.iter().filter(|(j, _, _)| *j == r.id).map(|(_, m, q)| (*m, *q)).collect(),
+                parts: parts.remove(&r.id).unwrap_or_default(),
             })
         })
         .collect();
