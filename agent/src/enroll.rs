@@ -17,6 +17,12 @@ pub async fn resolve(controller: &str) -> anyhow::Result<std::net::SocketAddr> {
         .with_context(|| format!("{controller} resolves to no address"))
 }
 
+/// The addresses in a controller setting: `host:port`, or several,
+/// comma-separated.
+pub fn controllers(setting: &str) -> Vec<&str> {
+    setting.split(',').map(str::trim).filter(|a| !a.is_empty()).collect()
+}
+
 pub fn client_endpoint(remote: std::net::SocketAddr) -> anyhow::Result<quinn::Endpoint> {
     let bind: std::net::SocketAddr = if remote.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
     Ok(quinn::Endpoint::client(bind)?)
@@ -32,12 +38,31 @@ pub async fn enroll(controller: &str, token: &str, ca_fingerprint: &str, state_d
     params.distinguished_name.push(rcgen::DnType::CommonName, "mast-agent");
     let csr = params.serialize_request(&key)?;
 
-    let remote = resolve(controller).await?;
-    let endpoint = client_endpoint(remote)?;
-    let conn = endpoint
-        .connect_with(cfg, remote, mast_shared::CONTROLLER_SERVER_NAME)?
-        .await
-        .with_context(|| format!("connecting to {controller}"))?;
+    // Several addresses: the first that answers enrolls the agent (every
+    // controller of one database is the same CA).
+    let mut tried = Vec::new();
+    let mut found = None;
+    for addr in controllers(controller) {
+        let attempt = async {
+            let remote = resolve(addr).await?;
+            let endpoint = client_endpoint(remote)?;
+            let conn = endpoint.connect_with(cfg.clone(), remote, mast_shared::CONTROLLER_SERVER_NAME)?.await?;
+            anyhow::Ok((endpoint, conn))
+        };
+        match attempt.await {
+            Ok(c) => {
+                found = Some(c);
+                break;
+            }
+            Err(e) => tried.push(format!("{addr}: {e:#}")),
+        }
+    }
+    let Some((endpoint, conn)) = found else {
+        bail!(
+            "cannot reach the controller ({})",
+            if tried.is_empty() { "no address given".into() } else { tried.join("; ") }
+        );
+    };
     let (mut send, mut recv) = conn.open_bi().await?;
     write_frame(
         &mut send,

@@ -46,7 +46,12 @@ pub struct Link {
     pub last_rx_ms: std::sync::atomic::AtomicU64,
     pub agent_id: u64,
     pub boot_epoch: u64,
+    /// The controller's `host:port`, or several, comma-separated (controllers
+    /// sharing one database): the link uses one, and moves to the next when
+    /// a connection fails or a link ends.
     pub controller: String,
+    /// Which of the addresses the next connection tries.
+    pub next_controller: std::sync::atomic::AtomicUsize,
     pub client_config: quinn::ClientConfig,
     pub spool: Arc<Mutex<Spool>>,
     pub new_data: Arc<Notify>,
@@ -112,8 +117,19 @@ impl Link {
     }
 
     async fn session(&self) -> Result<(), LinkError> {
-        let remote =
-            crate::enroll::resolve(&self.controller).await.map_err(|e| LinkError::Connect(format!("{e:#}")))?;
+        let addrs = crate::enroll::controllers(&self.controller);
+        let i = self.next_controller.load(Relaxed) % addrs.len().max(1);
+        let res = self.session_with(addrs.get(i).copied().unwrap_or_default()).await;
+        if res.is_err() && addrs.len() > 1 {
+            let next = addrs[(i + 1) % addrs.len()];
+            info!(failed = addrs[i], next, "moving to the next controller address");
+            self.next_controller.store(i + 1, Relaxed);
+        }
+        res
+    }
+
+    async fn session_with(&self, controller: &str) -> Result<(), LinkError> {
+        let remote = crate::enroll::resolve(controller).await.map_err(|e| LinkError::Connect(format!("{e:#}")))?;
         let endpoint = crate::enroll::client_endpoint(remote).map_err(|e| LinkError::Connect(e.to_string()))?;
         let conn = endpoint
             .connect_with(self.client_config.clone(), remote, mast_shared::CONTROLLER_SERVER_NAME)

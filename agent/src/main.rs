@@ -20,7 +20,9 @@ struct Cli {
 enum Cmd {
     /// Enroll with a controller using a one-time token.
     Enroll {
-        /// Controller QUIC address, HOST:PORT.
+        /// Controller QUIC address, HOST:PORT; several controllers sharing one
+        /// database as a comma-separated list (the agent moves to the next when
+        /// one fails; kept as `controller` in `identity.json`).
         #[arg(long)]
         controller: String,
         #[arg(long)]

@@ -178,6 +178,7 @@ pub async fn run(
         agent_id: enrolled.identity.agent_id,
         boot_epoch,
         controller: enrolled.identity.controller.clone(),
+        next_controller: Default::default(),
         client_config: crate::tls::link_config(&enrolled.ca_der, &enrolled.cert_der, &enrolled.key_pem)?,
         spool: spool.clone(),
         new_data: new_data.clone(),

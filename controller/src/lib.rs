@@ -82,6 +82,10 @@ pub async fn serve_app(
             }
         }
     });
+    // The run-once workers' leases: taken before the workers start (on a
+    // single controller, all of them at once), renewed until shutdown.
+    app.leases.renew(&app.db).await;
+    app.shutdown.spawn(app.leases.clone().run(app.db.clone(), app.shutdown.clone()));
     let outages = mast_app::workers::start(&app);
     let (ctl_tx, ctl_rx) = watch::channel(Arc::new(fleet::control_snapshot(&app.db).await?));
     app.shutdown.spawn(ingest::watch_control(app.db.clone(), ctl_tx, app.shutdown.clone()));
@@ -98,6 +102,7 @@ pub async fn serve_app(
             s.agents.release_rate_per_agent,
             s.agents.release_rate_total,
         )),
+        writer: ingest::Writer::spawn(app.db.clone()),
     };
     app.shutdown.spawn(ingest::run(endpoint.clone(), ingest));
     let router = web::router(web::AppState::new(app.clone(), addrs.http, addrs.quic.port()));

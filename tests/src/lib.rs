@@ -207,6 +207,48 @@ impl Controller {
         Ok(Some(c))
     }
 
+    /// A second controller on the same PostgreSQL database as `first`
+    /// (its own data dir and ports), as a cluster runs them.
+    pub fn start_beside(first: &Controller, extra_env: &[(&str, &str)]) -> anyhow::Result<Controller> {
+        let url = first
+            .env
+            .iter()
+            .find(|(k, _)| k == "MAST_DATABASE_URL")
+            .map(|(_, v)| v.clone())
+            .context("start_beside needs a controller on PostgreSQL")?;
+        let dir = tempfile::Builder::new().prefix("mast-e2e-").tempdir()?;
+        let mut env: Vec<(String, String)> = first
+            .env
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "MAST_DATA_DIR" | "MAST_HTTP_LISTEN" | "MAST_QUIC_LISTEN"))
+            .cloned()
+            .collect();
+        env.push(("MAST_DATA_DIR".into(), dir.path().join("data").display().to_string()));
+        env.push(("MAST_HTTP_LISTEN".into(), "127.0.0.1:0".into()));
+        env.push(("MAST_QUIC_LISTEN".into(), "127.0.0.1:0".into()));
+        env.push(("MAST_DATABASE_URL".into(), url));
+        for (k, v) in extra_env {
+            env.retain(|(e, _)| e != k);
+            env.push((k.to_string(), v.to_string()));
+        }
+        let mut c = Controller {
+            dir,
+            env,
+            http: "0.0.0.0:0".parse()?,
+            quic: "0.0.0.0:0".parse()?,
+            child: None,
+            starts: 0,
+            _pg: None,
+        };
+        c.spawn()?;
+        Ok(c)
+    }
+
+    /// This controller's id in the `leases` table.
+    pub fn lease_holder(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("controller-id")).unwrap_or_default().trim().to_string()
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -697,6 +739,7 @@ pub fn require_root(what: &str) -> anyhow::Result<bool> {
     Ok(false)
 }
 
+pub mod load;
 pub mod mail;
 pub mod snmp;
 pub mod stripe_server;

@@ -96,6 +96,7 @@
 //! | `[dispatch] speed_kmh` | `MAST_DISPATCH_SPEED_KMH` | `50` | average driving speed for the estimates (5 to 150) |
 //! | `[dispatch] osrm_url` | `MAST_DISPATCH_OSRM_URL` | none (estimates) | an OSRM-compatible road service (`http(s)://host:port`, its `/table/v1/driving` is asked for drive times and distances); estimates are used when it fails |
 //! | `[dispatch] plan_iterations` | `MAST_DISPATCH_PLAN_ITERATIONS` | `30000` | search rounds of "plan the day" (about a second for 500 jobs; the same day plans the same way) |
+//! | `[cluster] lease_secs` | `MAST_CLUSTER_LEASE_SECS` | `30` | several controllers on one PostgreSQL: how long a controller's hold on a worker that runs once (outbox, correlator, billing, rollups, ...) lasts without renewal; renewed every third of it, so a dead controller's workers move within about `lease_secs` plus a third (5 to 600) |
 //! | `[dispatch] notify_customers` | `MAST_DISPATCH_NOTIFY_CUSTOMERS` | `true` | appointment confirmations, "technician on the way" and "done" notices to customers (email and SMS webhook; a customer's opt-out is respected) |
 
 use serde::Deserialize;
@@ -137,6 +138,7 @@ pub struct Config {
     pub stripe: Stripe,
     pub stock: Stock,
     pub dispatch: Dispatch,
+    pub cluster: Cluster,
     /// The file this was read from (to layer saved settings on it again).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -347,6 +349,18 @@ impl Default for Dispatch {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cluster {
+    pub lease_secs: u64,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster { lease_secs: 30 }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Stripe {
@@ -374,6 +388,7 @@ impl Default for Config {
             stripe: Stripe::default(),
             stock: Stock::default(),
             dispatch: Dispatch::default(),
+            cluster: Cluster::default(),
             source: None,
         }
     }
@@ -715,6 +730,7 @@ impl Config {
         e.opt("MAST_DISPATCH_OSRM_URL", &mut self.dispatch.osrm_url);
         e.parse("MAST_DISPATCH_PLAN_ITERATIONS", &mut self.dispatch.plan_iterations)?;
         e.parse("MAST_DISPATCH_NOTIFY_CUSTOMERS", &mut self.dispatch.notify_customers)?;
+        e.parse("MAST_CLUSTER_LEASE_SECS", &mut self.cluster.lease_secs)?;
         Ok(())
     }
 
@@ -772,6 +788,7 @@ impl Config {
         between("stock.stale_days", self.stock.stale_days, 1, 365)?;
         between("stock.summary_hour", self.stock.summary_hour, 0, 23)?;
         between("dispatch.plan_iterations", self.dispatch.plan_iterations, 1, 10_000_000)?;
+        between("cluster.lease_secs", self.cluster.lease_secs, 5, 600)?;
         let d = &self.dispatch;
         if !(1.0..=3.0).contains(&d.road_factor) {
             return bad("dispatch.road_factor", "must be between 1 and 3");

@@ -50,6 +50,8 @@ pub struct Settings {
     pub alerts: AlertConfig,
     pub stock: StockSettings,
     pub dispatch: DispatchSettings,
+    /// `[cluster] lease_secs`: how long a run-once worker's lease lasts.
+    pub lease_ttl: Duration,
 }
 
 /// Dispatch (`[dispatch]`).
@@ -287,6 +289,7 @@ impl Settings {
                 plan_iterations: cfg.dispatch.plan_iterations as usize,
                 notify_customers: cfg.dispatch.notify_customers,
             },
+            lease_ttl: Duration::from_secs(cfg.cluster.lease_secs),
             stock: StockSettings {
                 reconcile_every: Duration::from_secs(cfg.stock.reconcile_secs),
                 stale_after_ms: cfg.stock.stale_days as i64 * 86_400_000,
@@ -355,6 +358,8 @@ pub struct App {
     pub saved_at_start: Arc<std::collections::BTreeMap<String, String>>,
     /// `serve` can restart itself to apply saved settings (not the demo).
     pub restartable: bool,
+    /// Which run-once workers this controller runs ([`crate::lease`]).
+    pub leases: Arc<crate::lease::Leases>,
 }
 
 static RESTART: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -391,7 +396,8 @@ impl App {
             tracing::info!(customers = settled, "allocated open payments and credits to open invoices");
         }
         let settings = with_saved(cfg, &saved_at_start, settings);
-        let pki = Pki::load_or_create(&settings.data_dir).context("loading the controller CA")?;
+        let pki = Pki::open(&db, &settings.data_dir).await.context("loading the controller CA")?;
+        let leases = crate::lease::Leases::new(crate::lease::holder_id(&settings.data_dir)?, settings.lease_ttl);
         let transports = transports(&settings, &db)?;
         let payments = payment_provider(&settings.billing)?;
         Ok(App {
@@ -407,6 +413,7 @@ impl App {
             config: Arc::new(cfg.clone()),
             saved_at_start: Arc::new(saved_at_start),
             restartable: false,
+            leases,
         })
     }
 

@@ -56,6 +56,119 @@ pub struct Ingest {
     pub links: Links,
     /// Release downloads (fleet upgrades), paced.
     pub releases: Arc<crate::releases::Distribution>,
+    /// Stores the links' batches, several links' in one commit.
+    pub writer: Writer,
+}
+
+/// A link's batch waiting for the writer.
+struct WriteReq {
+    agent_id: u64,
+    site_id: i64,
+    samples: Vec<mast_shared::Sample>,
+    devices: HashMap<std::net::IpAddr, i64>,
+    reply: tokio::sync::oneshot::Sender<(
+        Result<crate::monitoring::Stored, crate::db::StoreError>,
+        HashMap<std::net::IpAddr, i64>,
+    )>,
+}
+
+/// Group commit across links: the writers take every batch waiting (up
+/// to [`GROUP_SAMPLES`] samples) and store them in one transaction, so a
+/// thousand agents' small batches cost a few commits, not a thousand, and
+/// SQLite's single writer never waits on its own lock. One writer on
+/// SQLite (its writes are serial anyway), four on PostgreSQL. A group that
+/// fails is stored again batch by batch: one bad batch fails only its link.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<WriteReq>,
+}
+
+/// Most samples in one group commit.
+const GROUP_SAMPLES: usize = 20_000;
+
+impl Writer {
+    pub fn spawn(db: Db) -> Writer {
+        let (tx, rx) = mpsc::channel::<WriteReq>(1024);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let writers = match db.backend {
+            mast_store::db::Backend::Sqlite => 1,
+            mast_store::db::Backend::Postgres => 4,
+        };
+        for _ in 0..writers {
+            let (db, rx) = (db.clone(), rx.clone());
+            // Not tied to the shutdown signal: a writer ends when every link
+            // (holder of a sender) has ended, after storing what they sent.
+            tokio::spawn(async move {
+                loop {
+                    let mut group = Vec::new();
+                    {
+                        let mut rx = rx.lock().await;
+                        let Some(first) = rx.recv().await else { return };
+                        let mut n = first.samples.len();
+                        group.push(first);
+                        while n < GROUP_SAMPLES {
+                            let Ok(more) = rx.try_recv() else { break };
+                            n += more.samples.len();
+                            group.push(more);
+                        }
+                    }
+                    store_group(&db, group).await;
+                }
+            });
+        }
+        Writer { tx }
+    }
+
+    /// Stores a link's samples; returns after the commit.
+    pub async fn store(
+        &self,
+        agent_id: u64,
+        site_id: i64,
+        samples: Vec<mast_shared::Sample>,
+        devices: &mut HashMap<std::net::IpAddr, i64>,
+    ) -> Result<crate::monitoring::Stored, crate::db::StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let req = WriteReq { agent_id, site_id, samples, devices: std::mem::take(devices), reply };
+        let gone = || crate::db::StoreError::Corrupt("the sample writer stopped".into());
+        self.tx.send(req).await.map_err(|_| gone())?;
+        let (res, cache) = answer.await.map_err(|_| gone())?;
+        *devices = cache;
+        res
+    }
+}
+
+async fn store_group(db: &Db, mut group: Vec<WriteReq>) {
+    let res = {
+        let mut batches: Vec<crate::monitoring::Batch<'_>> = group
+            .iter_mut()
+            .map(|r| crate::monitoring::Batch {
+                agent_id: r.agent_id,
+                site_id: r.site_id,
+                samples: &r.samples,
+                device_ids: &mut r.devices,
+            })
+            .collect();
+        crate::monitoring::store_batches(db, &mut batches).await
+    };
+    match res {
+        Ok(stored) => {
+            for (r, st) in group.into_iter().zip(stored) {
+                let _ = r.reply.send((Ok(st), r.devices));
+            }
+        }
+        Err(e) if group.len() > 1 => {
+            warn!(error = %e, batches = group.len(), "a group commit failed; storing its batches one by one");
+            for mut r in group {
+                let res = crate::monitoring::store_samples(db, r.agent_id, r.site_id, &r.samples, &mut r.devices).await;
+                let _ = r.reply.send((res, r.devices));
+            }
+        }
+        Err(e) => {
+            if let Some(r) = group.pop() {
+                let _ = r.reply.send((Err(e), r.devices));
+            }
+        }
+    }
 }
 
 /// Live links: agent id → (link id, connection).
@@ -109,13 +222,30 @@ pub fn server_config(pki: &Pki) -> anyhow::Result<quinn::ServerConfig> {
     Ok(cfg)
 }
 
-/// Polls the agents table so revocations and config changes reach live links
-/// within about a second.
+/// Keeps the links' view of the agents table (revocations, config
+/// revisions, release offers) current. On PostgreSQL the database announces
+/// each change on `mast_control` (triggers, whoever wrote it: any
+/// controller or the CLI), read at once, with a full read every 30 s for
+/// anything missed while the listener reconnected; on SQLite (one
+/// controller) it polls every second.
 pub async fn watch_control(db: Db, tx: watch::Sender<ControlMap>, shutdown: Shutdown) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut listener = match db.listen("mast_control").await {
+        Ok(l) => l,
+        Err(e) => {
+            warn!(error = %e, "cannot listen for agent changes; polling every second");
+            None
+        }
+    };
+    let period = |l: &Option<sqlx::postgres::PgListener>| Duration::from_secs(if l.is_some() { 30 } else { 1 });
+    let mut tick = tokio::time::interval(period(&listener));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            n = notified(&mut listener) => if let Err(e) = n {
+                warn!(error = %e, "agent change notifications lost; polling every second");
+                listener = None;
+                tick = tokio::time::interval(period(&listener));
+            },
             _ = shutdown.cancelled() => return,
         }
         match fleet::control_snapshot(&db).await {
@@ -134,6 +264,14 @@ pub async fn watch_control(db: Db, tx: watch::Sender<ControlMap>, shutdown: Shut
         if tx.is_closed() {
             return;
         }
+    }
+}
+
+/// The next notification (never, without a listener).
+async fn notified(l: &mut Option<sqlx::postgres::PgListener>) -> Result<(), sqlx::Error> {
+    match l {
+        Some(l) => l.recv().await.map(|_| ()),
+        None => std::future::pending().await,
     }
 }
 
@@ -359,7 +497,7 @@ impl Ingest {
 
         // Frames are read by their own task: reads are not cancel-safe, and the
         // loop below also waits on revocations and config changes.
-        let (ftx, mut frx) = mpsc::channel::<Result<AgentMsg, IoError>>(4);
+        let (ftx, frx) = mpsc::channel::<Result<AgentMsg, IoError>>(4);
         let reader = tokio::spawn(async move {
             loop {
                 let r = read_frame::<_, AgentMsg>(&mut recv).await;
@@ -370,6 +508,7 @@ impl Ingest {
             }
         });
         let _abort = AbortOnDrop(reader);
+        let mut frx = Frames { rx: frx, peeked: None };
         let mut control = self.control.clone();
         let mut device_ids = HashMap::new();
         loop {
@@ -388,9 +527,19 @@ impl Ingest {
                         if batch.agent_id != agent_id {
                             return Err(proto(format!("batch for agent {} on agent {agent_id}'s link", batch.agent_id)));
                         }
-                        let Some(last) = batch.samples.last() else { continue };
+                        // Group commit: batches already waiting on this link
+                        // are stored in the same transaction; the ack of the
+                        // last one acknowledges them all.
+                        let mut samples = batch.samples;
+                        while samples.len() < MERGE_SAMPLES && let Some(more) = frx.next_batch() {
+                            if more.agent_id != agent_id {
+                                return Err(proto(format!("batch for agent {} on agent {agent_id}'s link", more.agent_id)));
+                            }
+                            samples.extend(more.samples);
+                        }
+                        let Some(last) = samples.last() else { continue };
                         let ack = Ack { boot_epoch: last.boot_epoch, seq: last.seq };
-                        let mut stored = crate::monitoring::store_samples(&self.db, agent_id, ctl.site_id, &batch.samples, &mut device_ids)
+                        let mut stored = self.writer.store(agent_id, ctl.site_id, samples, &mut device_ids)
                             .await
                             .map_err(|e| { Metrics::inc(&self.metrics.errors_db); internal(e) })?;
                         use std::sync::atomic::Ordering::Relaxed;
@@ -468,6 +617,42 @@ impl Ingest {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Most samples stored in one transaction of a link: the agent's window
+/// (4 batches of 1,000).
+const MERGE_SAMPLES: usize = 4_000;
+
+/// A link's frames as its reader task delivers them, with one frame of
+/// lookahead (the frame after the sample batches merged into a commit).
+struct Frames {
+    rx: mpsc::Receiver<Result<AgentMsg, IoError>>,
+    peeked: Option<Result<AgentMsg, IoError>>,
+}
+
+impl Frames {
+    /// The next frame (cancel-safe, as `mpsc::Receiver::recv`).
+    async fn recv(&mut self) -> Option<Result<AgentMsg, IoError>> {
+        match self.peeked.take() {
+            Some(f) => Some(f),
+            None => self.rx.recv().await,
+        }
+    }
+
+    /// A sample batch that has already arrived, if it is the next frame.
+    fn next_batch(&mut self) -> Option<mast_shared::SampleBatch> {
+        if self.peeked.is_some() {
+            return None;
+        }
+        match self.rx.try_recv() {
+            Ok(Ok(AgentMsg::Samples(b))) => Some(b),
+            Ok(other) => {
+                self.peeked = Some(other);
+                None
+            }
+            Err(_) => None,
         }
     }
 }

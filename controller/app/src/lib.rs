@@ -21,6 +21,7 @@ pub mod context;
 pub mod dispatch;
 pub mod ingest;
 pub mod intake;
+pub mod lease;
 pub mod mail;
 pub mod metrics;
 pub mod notify;

@@ -5,17 +5,26 @@
 //! topology and maintenance windows, and hands the actions to
 //! [`crate::reactions::outage`], which stores them with their tickets and
 //! customer notices in one transaction.
+//!
+//! The correlator runs on one controller, the holder of the `outages` lease
+//! ([`crate::lease`]). A controller without it writes its links' events to
+//! the `outage_feed` table (every second), which the holder takes each
+//! tick; a controller that takes the lease loads the correlator's saved
+//! state first. On one controller the events never leave memory.
 
+use crate::lease::{Leases, name};
 use crate::shutdown::Shutdown;
 use mast_ops_core::correlator::{Config, Correlator, Probe, SiteId};
 use mast_store::db::{Db, StoreError, now_ms};
 use mast_store::monitoring::{outages as incidents, windows};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::warn;
 
 /// What ingest reports to the outage worker.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub enum Event {
     /// A committed batch of a site's agent: its fresh observations and the
     /// newest sample time (the agent's data is complete up to it).
@@ -73,11 +82,11 @@ impl Default for OutageSettings {
 
 /// Starts the worker; returns the feed ingest writes to. The worker stops
 /// at shutdown between ticks (actions already decided are stored first).
-pub fn spawn(db: Db, settings: OutageSettings, shutdown: &Shutdown) -> OutageFeed {
+pub fn spawn(db: Db, settings: OutageSettings, shutdown: &Shutdown, leases: Arc<Leases>) -> OutageFeed {
     let (tx, rx) = mpsc::channel(4096);
     let stop = shutdown.clone();
     shutdown.spawn(async move {
-        if let Err(e) = run(db, settings, rx, stop).await {
+        if let Err(e) = run(db, settings, rx, stop, leases).await {
             warn!(error = %e, "outage worker stopped");
         }
     });
@@ -89,8 +98,75 @@ async fn run(
     settings: OutageSettings,
     mut rx: mpsc::Receiver<Event>,
     stop: Shutdown,
+    leases: Arc<Leases>,
 ) -> Result<(), StoreError> {
-    let mut corr = incidents::load_correlator(&db, &settings.correlator).await?;
+    loop {
+        forward(&db, &mut rx, &stop, &leases).await;
+        if stop.is_triggered() {
+            return Ok(());
+        }
+        let corr = loop {
+            match incidents::load_correlator(&db, &settings.correlator).await {
+                Ok(c) => break c,
+                Err(e) => warn!(error = %e, "cannot load the correlator's state; retrying"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+        };
+        correlate(&db, &settings, &mut rx, &stop, &leases, corr).await?;
+        if stop.is_triggered() {
+            return Ok(());
+        }
+    }
+}
+
+/// While another controller runs the correlator: this controller's events
+/// go to the `outage_feed` table, once a second.
+async fn forward(db: &Db, rx: &mut mpsc::Receiver<Event>, stop: &Shutdown, leases: &Leases) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut queued: Vec<String> = Vec::new();
+    loop {
+        let held = leases.held(name::OUTAGES);
+        if !queued.is_empty() {
+            if let Err(e) = incidents::feed_push(db, &queued).await {
+                warn!(error = %e, "cannot hand correlator events to the controller running it; retrying");
+            } else {
+                queued.clear();
+            }
+        }
+        if held || stop.is_triggered() {
+            return;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = tick.tick() => {}
+            e = rx.recv() => {
+                let Some(e) = e else { return };
+                queued.extend(serde_json::to_string(&e).ok());
+                while let Ok(e) = rx.try_recv() {
+                    queued.extend(serde_json::to_string(&e).ok());
+                }
+                if queued.len() > MAX_UNKNOWN {
+                    warn!(events = queued.len(), "correlator events piling up; the oldest dropped");
+                    queued.drain(..queued.len() - MAX_UNKNOWN);
+                }
+            }
+        }
+    }
+}
+
+/// While this controller holds the `outages` lease.
+async fn correlate(
+    db: &Db,
+    settings: &OutageSettings,
+    rx: &mut mpsc::Receiver<Event>,
+    stop: &Shutdown,
+    leases: &Leases,
+    mut corr: Correlator,
+) -> Result<(), StoreError> {
     let mut tick = tokio::time::interval(settings.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_topology: Option<tokio::time::Instant> = None;
@@ -116,12 +192,25 @@ async fn run(
                 continue;
             }
         }
+        if !leases.held(name::OUTAGES) {
+            // Another controller took over (from our saved state).
+            return Ok(());
+        }
+        match incidents::feed_take(db).await {
+            Ok(events) => {
+                for e in events.iter().filter_map(|e| serde_json::from_str::<Event>(e).ok()) {
+                    apply_event(&mut corr, e, &mut unknown);
+                    dirty = true;
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot read the other controllers' correlator events"),
+        }
         if !unknown.is_empty() || last_topology.is_none_or(|t| t.elapsed() >= settings.topology_every) {
-            match incidents::topology(&db).await {
+            match incidents::topology(db).await {
                 Ok(t) => corr.set_topology(t),
                 Err(e) => warn!(error = %e, "cannot read the topology; keeping the last one"),
             }
-            match windows::correlator_windows(&db, now_ms()).await {
+            match windows::correlator_windows(db, now_ms()).await {
                 Ok(w) => corr.set_maintenance(w),
                 Err(e) => warn!(error = %e, "cannot read maintenance windows; keeping the last ones"),
             }
@@ -138,7 +227,7 @@ async fn run(
         // Persist with the actions, or at least every 30 s while data flows.
         if !actions.is_empty() || (dirty && last_saved.elapsed() >= Duration::from_secs(30)) {
             if let Err(e) =
-                crate::reactions::outage(&db, &settings.channels, &settings.alerts, &settings.tz, &corr, &actions).await
+                crate::reactions::outage(db, &settings.channels, &settings.alerts, &settings.tz, &corr, &actions).await
             {
                 warn!(error = %e, "cannot store incidents; retrying on the next tick");
                 continue;

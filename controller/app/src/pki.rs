@@ -1,10 +1,16 @@
-//! The controller's own certificate authority: created on first start in the
-//! data directory, it signs the controller's server certificate and every
-//! agent's client certificate (from a CSR; agents keep their private keys).
+//! The controller's own certificate authority: created on first start and
+//! kept in the database (`controller_ca`), so every controller sharing the
+//! database is the same CA to the agents; it signs each controller's server
+//! certificate (fresh per run) and every agent's client certificate (from a
+//! CSR; agents keep their private keys).
 //!
-//! Invariants: the CA key never leaves `<data_dir>/pki/` (mode 0600); an agent
-//! certificate's subject CN is `agent-<id>` and its serial is recorded on the
-//! agent's row, so a re-enrolled agent's old certificate is refused.
+//! Invariants: one CA per database (the first controller to store one wins a
+//! race of two); a CA an older release kept in `<data_dir>/pki/` is moved
+//! into the database at first start (its files are left as they were); only
+//! the certificate is written out, to `<data_dir>/pki/ca.cert.pem`, for the
+//! tools that read it. An agent certificate's subject CN is `agent-<id>` and
+//! its serial is recorded on the agent's row, so a re-enrolled agent's old
+//! certificate is refused.
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName, DnType,
@@ -23,6 +29,8 @@ pub enum PkiError {
     Cert(#[from] rcgen::Error),
     #[error("bad certificate signing request: {0}")]
     BadCsr(rcgen::Error),
+    #[error("database: {0}")]
+    Db(#[from] mast_store::db::StoreError),
 }
 
 pub struct Pki {
@@ -60,38 +68,56 @@ fn random_serial() -> SerialNumber {
     SerialNumber::from_slice(&b)
 }
 
+/// A new CA: key and self-signed certificate, PEM.
+fn new_ca() -> Result<(String, String), PkiError> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    let tag: u32 = rand::random();
+    dn.push(DnType::CommonName, format!("Mast controller CA {tag:08x}"));
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.serial_number = Some(random_serial());
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(365 * 30);
+    let cert = params.self_signed(&key)?;
+    Ok((key.serialize_pem(), cert.pem()))
+}
+
 impl Pki {
-    /// Loads the CA from `<data_dir>/pki`, creating it on first start, and
-    /// issues a fresh server certificate for this run.
-    pub fn load_or_create(data_dir: &Path) -> Result<Pki, PkiError> {
+    /// The database's CA (made, or moved in from `<data_dir>/pki`, on first
+    /// start), with a fresh server certificate for this run.
+    pub async fn open(db: &mast_store::db::Db, data_dir: &Path) -> Result<Pki, PkiError> {
         let dir = data_dir.join("pki");
+        let (key_pem, cert_pem) = match mast_store::fleet::ca(db).await? {
+            Some(pair) => pair,
+            None => {
+                let (key_path, cert_path) = (dir.join("ca.key.pem"), dir.join("ca.cert.pem"));
+                let (k, c) = if key_path.exists() && cert_path.exists() {
+                    let k = std::fs::read_to_string(&key_path).map_err(io(&key_path))?;
+                    (k, std::fs::read_to_string(&cert_path).map_err(io(&cert_path))?)
+                } else {
+                    new_ca()?
+                };
+                mast_store::fleet::init_ca(db, &k, &c).await?
+            }
+        };
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let key_path = dir.join("ca.key.pem");
         let cert_path = dir.join("ca.cert.pem");
-        if !key_path.exists() || !cert_path.exists() {
-            let key = KeyPair::generate()?;
-            let mut params = CertificateParams::default();
-            let mut dn = DistinguishedName::new();
-            let tag: u32 = rand::random();
-            dn.push(DnType::CommonName, format!("Mast controller CA {tag:08x}"));
-            params.distinguished_name = dn;
-            params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-            params.serial_number = Some(random_serial());
-            let now = time::OffsetDateTime::now_utc();
-            params.not_before = now - time::Duration::days(1);
-            params.not_after = now + time::Duration::days(365 * 30);
-            let cert = params.self_signed(&key)?;
-            write_private(&key_path, &key.serialize_pem())?;
-            write_private(&cert_path, &cert.pem())?;
+        if std::fs::read_to_string(&cert_path).ok().as_deref() != Some(cert_pem.as_str()) {
+            write_private(&cert_path, &cert_pem)?;
         }
-        let key_pem = std::fs::read_to_string(&key_path).map_err(io(&key_path))?;
-        let cert_pem = std::fs::read_to_string(&cert_path).map_err(io(&cert_path))?;
-        let ca_key = KeyPair::from_pem(&key_pem)?;
+        Pki::from_pems(&key_pem, &cert_pem, &cert_path)
+    }
+
+    fn from_pems(key_pem: &str, cert_pem: &str, cert_path: &Path) -> Result<Pki, PkiError> {
+        let ca_key = KeyPair::from_pem(key_pem)?;
         let ca_der = {
             use rustls::pki_types::pem::PemObject;
             CertificateDer::from_pem_slice(cert_pem.as_bytes())
-                .map_err(|e| io(&cert_path)(std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())))?
+                .map_err(|e| io(cert_path)(std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())))?
         };
         let issuer = Issuer::from_ca_cert_der(&ca_der, ca_key)?;
 
@@ -187,12 +213,27 @@ impl mast_store::fleet::CertSigner for Pki {
 mod tests {
     use super::*;
 
-    #[test]
-    fn ca_persists_and_signs_csrs_with_our_subject() {
+    #[tokio::test]
+    async fn one_ca_per_database_and_it_signs_csrs_with_our_subject() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Pki::load_or_create(dir.path()).unwrap();
-        let b = Pki::load_or_create(dir.path()).unwrap();
-        assert_eq!(a.ca_fingerprint(), b.ca_fingerprint(), "CA is created once and reloaded");
+        let db = mast_store::db::Db::connect(&format!("sqlite://{}/p.db", dir.path().display())).await.unwrap();
+        // Two controllers (two data dirs) on one database: one CA.
+        let a = Pki::open(&db, &dir.path().join("a")).await.unwrap();
+        let b = Pki::open(&db, &dir.path().join("b")).await.unwrap();
+        assert_eq!(a.ca_fingerprint(), b.ca_fingerprint(), "CA is created once and shared");
+        let cert = std::fs::read_to_string(dir.path().join("b/pki/ca.cert.pem")).unwrap();
+        assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(!dir.path().join("b/pki/ca.key.pem").exists(), "the key stays in the database");
+        // A CA an older release kept in its data dir moves into a new database.
+        let old = dir.path().join("old/pki");
+        std::fs::create_dir_all(&old).unwrap();
+        let (k, c) = new_ca().unwrap();
+        std::fs::write(old.join("ca.key.pem"), &k).unwrap();
+        std::fs::write(old.join("ca.cert.pem"), &c).unwrap();
+        let db2 = mast_store::db::Db::connect(&format!("sqlite://{}/q.db", dir.path().display())).await.unwrap();
+        let moved = Pki::open(&db2, &dir.path().join("old")).await.unwrap();
+        assert_eq!(mast_store::fleet::ca(&db2).await.unwrap(), Some((k, c.clone())));
+        assert_ne!(moved.ca_fingerprint(), a.ca_fingerprint());
 
         let key = KeyPair::generate().unwrap();
         let mut req = CertificateParams::default();

@@ -26,6 +26,9 @@ pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// The URL it was opened with (a PostgreSQL listener opens its own
+    /// connection); holds the password if the URL does: never printed.
+    url: std::sync::Arc<str>,
 }
 
 impl Db {
@@ -67,11 +70,22 @@ impl Db {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
         }
-        Ok(Db { pool, backend })
+        Ok(Db { pool, backend, url: url.into() })
     }
 }
 
 impl Db {
+    /// A connection listening on PostgreSQL notification `channel`; `None`
+    /// on SQLite (one controller: nothing to hear from others).
+    pub async fn listen(&self, channel: &str) -> Result<Option<sqlx::postgres::PgListener>, StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut l = sqlx::postgres::PgListener::connect(&self.url).await?;
+        l.listen(channel).await?;
+        Ok(Some(l))
+    }
+
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
         Ok(self.pool.begin().await?)

@@ -1,5 +1,6 @@
 //! Fleet: the agents, their one-time enrollment tokens, certificates and
-//! revocation. Owns table `agents`.
+//! revocation, and the controller CA every controller signs with. Owns
+//! tables `agents`, `controller_ca`.
 //!
 //! Lifecycle: `pending` (token issued) → `active` (CSR signed, token burnt) →
 //! `revoked`. Invariants: a token is stored only as its SHA-256, works once and
@@ -361,6 +362,25 @@ async fn agents_where(db: &Db, filter: &'static str, arg: i64) -> Result<Vec<Age
             config_checksum_ok: r.config_checksum_ok.map(|v| v != 0),
         })
         .collect())
+}
+
+/// The controller CA (key and certificate PEM), if one was made.
+pub async fn ca(db: &Db) -> Result<Option<(String, String)>, StoreError> {
+    Ok(sqlx::query_as("SELECT key_pem, cert_pem FROM controller_ca WHERE id = 1").fetch_optional(&db.pool).await?)
+}
+
+/// Stores a CA unless one is there already (two controllers starting at
+/// once: the first wins); returns the one stored.
+pub async fn init_ca(db: &Db, key_pem: &str, cert_pem: &str) -> Result<(String, String), StoreError> {
+    sqlx::query(
+        "INSERT INTO controller_ca (id, key_pem, cert_pem, created_ms) VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(key_pem)
+    .bind(cert_pem)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    ca(db).await?.ok_or_else(|| StoreError::Corrupt("controller_ca: no row after insert".into()))
 }
 
 #[cfg(test)]

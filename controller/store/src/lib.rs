@@ -21,6 +21,7 @@ pub mod error;
 pub mod export;
 pub mod fleet;
 pub mod import;
+pub mod leases;
 pub mod monitoring;
 pub mod outbox;
 pub mod password;
@@ -33,6 +34,24 @@ pub mod sql;
 pub mod staff;
 pub mod stock;
 pub mod tickets;
+
+/// A fresh database for the store's tests: SQLite in a temporary directory,
+/// or, with `MAST_STORE_TEST_PG=postgres://...`, a fresh PostgreSQL
+/// database (the end-to-end tests cover PostgreSQL in CI).
+#[cfg(test)]
+pub(crate) async fn test_db() -> (tempfile::TempDir, db::Db) {
+    let dir = tempfile::tempdir().unwrap();
+    if let Ok(base) = std::env::var("MAST_STORE_TEST_PG") {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("mast_store_{}_{}_{n}", std::process::id(), now_ms());
+        let admin = db::Db::connect(&format!("{base}/postgres")).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin.pool).await.unwrap();
+        return (dir, db::Db::connect(&format!("{base}/{name}")).await.unwrap());
+    }
+    let db = db::Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+    (dir, db)
+}
 
 pub use db::{Backend, Db, now_ms};
 pub use error::StoreError;

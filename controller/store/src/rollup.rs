@@ -1,8 +1,9 @@
 //! Rollups and retention of the monitoring samples (part of `monitoring`;
-//! owns tables `sample_rollups`, `rollup_state`).
+//! owns tables `sample_rollups`, `rollup_state`, `rollup_marks`).
 //!
-//! Ingest marks the oldest sample time it wrote (`rollup_state.dirty_from_ms`);
-//! a worker, apart from ingest, recomputes the 5-minute buckets from the raw
+//! Ingest marks the oldest ping time it wrote, one row per agent
+//! (`rollup_marks`: concurrent links never share a row); `rollup_state`
+//! holds a mark that is nobody's (a fresh database: everything). A worker, apart from ingest, recomputes the 5-minute buckets from the raw
 //! samples from that point and the hourly buckets from the 5-minute ones, then
 //! applies retention. Recomputing (not adding) makes a pass idempotent and
 //! lets backfilled data (an agent's spool after a backhaul outage) land in
@@ -40,21 +41,58 @@ pub struct PassStats {
     pub raw_deleted: u64,
 }
 
+/// Marks `from_ms` dirty for `agent_id` (the older of it and the agent's
+/// mark), in the ingest's transaction.
+pub(crate) async fn mark(tx: &mut crate::db::Tx<'_>, agent_id: i64, from_ms: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO rollup_marks (agent_id, dirty_from_ms) VALUES ($1, $2) ON CONFLICT (agent_id) DO UPDATE \
+         SET dirty_from_ms = CASE WHEN excluded.dirty_from_ms < rollup_marks.dirty_from_ms \
+         THEN excluded.dirty_from_ms ELSE rollup_marks.dirty_from_ms END",
+    )
+    .bind(agent_id)
+    .bind(from_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The oldest dirty time of all marks, clearing each mark taken only if it
+/// is unchanged: data marked during the pass marks again for the next one.
+async fn take_marks(db: &Db) -> Result<Option<i64>, StoreError> {
+    let marks: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT agent_id, dirty_from_ms FROM rollup_marks").fetch_all(&db.pool).await?;
+    let state: Option<(Option<i64>,)> = sqlx::query_as("SELECT dirty_from_ms FROM rollup_state WHERE name = 'samples'")
+        .fetch_optional(&db.pool)
+        .await?;
+    let state = state.and_then(|(d,)| d);
+    let oldest = marks.iter().map(|(_, d)| *d).chain(state).min();
+    if oldest.is_none() {
+        return Ok(None);
+    }
+    let mut tx = db.begin().await?;
+    for (agent, d) in &marks {
+        sqlx::query("DELETE FROM rollup_marks WHERE agent_id = $1 AND dirty_from_ms = $2")
+            .bind(agent)
+            .bind(d)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(d) = state {
+        sqlx::query("UPDATE rollup_state SET dirty_from_ms = NULL WHERE name = 'samples' AND dirty_from_ms = $1")
+            .bind(d)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(oldest)
+}
+
 /// One rollup + retention pass at `now`.
 pub async fn run_once(db: &Db, now: i64, keep: Retention) -> Result<PassStats, StoreError> {
     let mut stats = PassStats::default();
     let raw_cutoff = now - keep.raw_days * DAY;
-    let dirty: Option<(Option<i64>,)> = sqlx::query_as("SELECT dirty_from_ms FROM rollup_state WHERE name = 'samples'")
-        .fetch_optional(&db.pool)
-        .await?;
-    let dirty = dirty.and_then(|(d,)| d);
+    let dirty = take_marks(db).await?;
     if let Some(d) = dirty {
-        // Clear the mark first (only if unchanged): data arriving during the
-        // pass marks it again for the next one.
-        sqlx::query("UPDATE rollup_state SET dirty_from_ms = NULL WHERE name = 'samples' AND dirty_from_ms = $1")
-            .bind(d)
-            .execute(&db.pool)
-            .await?;
         let from5 = recompute_from(d, FIVE_MIN, raw_cutoff);
         let fromh = recompute_from(d, HOUR, raw_cutoff);
         let mut tx = db.begin().await?;

@@ -15,21 +15,7 @@ use mast_dispatch_core::plan::Matrix;
 use mast_dispatch_core::solve;
 use mast_stock_core::{Kind, LocationKind};
 
-async fn fresh() -> (tempfile::TempDir, Db) {
-    let dir = tempfile::tempdir().unwrap();
-    // `MAST_STORE_TEST_PG=postgres://...` runs these on a fresh PostgreSQL
-    // database instead (the end-to-end tests cover PostgreSQL in CI).
-    if let Ok(base) = std::env::var("MAST_STORE_TEST_PG") {
-        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let name = format!("mast_store_{}_{}_{n}", std::process::id(), crate::now_ms());
-        let admin = Db::connect(&format!("{base}/postgres")).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin.pool).await.unwrap();
-        return (dir, Db::connect(&format!("{base}/{name}")).await.unwrap());
-    }
-    let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
-    (dir, db)
-}
+use crate::test_db as fresh;
 
 /// The technician form saved twice (first without a start place, then
 /// with one): the same statements with a NULL and then a number.

@@ -6,18 +6,20 @@
 //! move forward in time, so a resent or late batch never rolls them back.
 
 use crate::db::{Db, StoreError, Tx, now_ms};
-use mast_shared::{ProbeTarget, Sample, SampleBody, SiteConfig, SnmpOutcome};
+use mast_shared::{ProbeTarget, SiteConfig, SnmpOutcome};
 
 pub use mast_ops_core::{correlator, maintenance};
 pub mod alert_rules;
 pub mod availability;
 pub mod edits;
+mod ingest;
 pub mod inventory;
 pub mod links;
 pub mod outages;
 pub mod probing;
 pub mod uplinks;
 pub mod windows;
+pub use ingest::{Batch, MAX_CLOCK_SKEW_MS, Stored, store_batches, store_samples};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -511,289 +513,6 @@ fn snmp_outcome_code(o: SnmpOutcome) -> i64 {
         SnmpOutcome::Refused => 2,
         SnmpOutcome::Malformed => 3,
     }
-}
-
-/// Result of storing one batch.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Stored {
-    pub inserted: u64,
-    pub duplicates: u64,
-    /// Reachability seen in the newly stored samples (not in duplicates), for
-    /// outage correlation: (device, probe, time, ok).
-    pub observations: Vec<(i64, correlator::Probe, i64, bool)>,
-    /// Newest sample time in the batch.
-    pub newest_ms: Option<i64>,
-    /// Samples stamped beyond now + [`MAX_CLOCK_SKEW_MS`] (or before 1970):
-    /// kept for the delivery accounting, applied to nothing.
-    pub future: u64,
-}
-
-/// How far ahead of the controller's clock a sample may be stamped (an
-/// agent clock slightly fast); later stamps are not believed: they would
-/// pin a device's "last seen" forever.
-pub const MAX_CLOCK_SKEW_MS: i64 = 10 * 60_000;
-
-/// Stores a batch in one transaction. Returns only after commit, so the
-/// caller may acknowledge the batch's last key.
-pub async fn store_samples(
-    db: &Db,
-    agent_id: u64,
-    site_id: i64,
-    samples: &[Sample],
-    device_ids: &mut HashMap<IpAddr, i64>,
-) -> Result<Stored, StoreError> {
-    let mut tx = db.begin().await?;
-    let mut stored = Stored::default();
-    // newest sample per device in this batch: (ts, rtt)
-    let mut latest: HashMap<i64, (i64, Option<u32>)> = HashMap::new();
-    let mut last_ok: HashMap<i64, i64> = HashMap::new();
-    let mut inserted_keys: std::collections::HashSet<(u64, u64)> = std::collections::HashSet::new();
-    let mut oldest_ping: Option<i64> = None;
-    let latest_believable = now_ms().saturating_add(MAX_CLOCK_SKEW_MS);
-    for s in samples {
-        if s.ts_ms > latest_believable || s.ts_ms < 0 {
-            // Stored (its key is accounted for, so no false data loss) but
-            // applied to nothing: no device, no "last seen", no rollup.
-            let res = sqlx::query(
-                "INSERT INTO samples (agent_id, boot_epoch, seq, kind, device_id, ts_ms, rtt_us, value) \
-                 VALUES ($1, $2, $3, $4, NULL, $5, NULL, NULL) ON CONFLICT DO NOTHING",
-            )
-            .bind(agent_id as i64)
-            .bind(s.boot_epoch as i64)
-            .bind(s.seq as i64)
-            .bind(KIND_DISCARDED)
-            .bind(s.ts_ms.clamp(0, latest_believable))
-            .execute(&mut *tx)
-            .await?;
-            if res.rows_affected() == 0 {
-                stored.duplicates += 1;
-            } else {
-                stored.inserted += 1;
-                stored.future += 1;
-                inserted_keys.insert((s.boot_epoch, s.seq));
-            }
-            continue;
-        }
-        let (kind, device_id, rtt_us, value) = match &s.body {
-            SampleBody::Ping { target, rtt_us } => {
-                (KIND_PING, Some(cached_device(&mut tx, device_ids, site_id, *target).await?), *rtt_us, None)
-            }
-            SampleBody::Uplink { up } => (KIND_UPLINK, None, None, Some(i64::from(*up))),
-            SampleBody::Snmp(p) => (
-                KIND_SNMP,
-                Some(cached_device(&mut tx, device_ids, site_id, p.target).await?),
-                Some(p.duration_ms.saturating_mul(1000)),
-                Some(snmp_outcome_code(p.outcome)),
-            ),
-            SampleBody::Station(st) => (
-                KIND_STATION,
-                inventory::station_seen(&mut tx, site_id, st, s.ts_ms).await?,
-                None,
-                st.signal_dbm.map(i64::from),
-            ),
-            SampleBody::IfRate(r) => (
-                KIND_IFRATE,
-                Some(cached_device(&mut tx, device_ids, site_id, r.target).await?),
-                None,
-                Some(r.if_index.into()),
-            ),
-            SampleBody::Inventory(rec) => {
-                (KIND_INVENTORY, inventory::apply_record(&mut tx, site_id, rec, s.ts_ms).await?, None, None)
-            }
-            SampleBody::Link(l) => match l.station {
-                Some(mac) => {
-                    let st = mast_shared::StationSample {
-                        ap: l.device,
-                        mac,
-                        signal_dbm: l.metrics.signal_dbm,
-                        quality_pct: l.metrics.quality_pct,
-                        tx_rate_kbps: l.metrics.tx_rate_kbps,
-                        rx_rate_kbps: l.metrics.rx_rate_kbps,
-                        distance_m: l.metrics.distance_m,
-                    };
-                    (
-                        KIND_STATION,
-                        inventory::station_seen(&mut tx, site_id, &st, s.ts_ms).await?,
-                        None,
-                        l.metrics.signal_dbm.map(i64::from),
-                    )
-                }
-                None => (
-                    KIND_LINK,
-                    Some(cached_device(&mut tx, device_ids, site_id, l.device).await?),
-                    None,
-                    l.metrics.signal_dbm.map(i64::from),
-                ),
-            },
-        };
-        let res = sqlx::query(
-            "INSERT INTO samples (agent_id, boot_epoch, seq, kind, device_id, ts_ms, rtt_us, value) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-        )
-        .bind(agent_id as i64)
-        .bind(s.boot_epoch as i64)
-        .bind(s.seq as i64)
-        .bind(kind)
-        .bind(device_id)
-        .bind(s.ts_ms)
-        .bind(rtt_us.map(i64::from))
-        .bind(value)
-        .execute(&mut *tx)
-        .await?;
-        if res.rows_affected() == 0 {
-            stored.duplicates += 1;
-            continue;
-        }
-        stored.inserted += 1;
-        stored.newest_ms = Some(stored.newest_ms.map_or(s.ts_ms, |n: i64| n.max(s.ts_ms)));
-        inserted_keys.insert((s.boot_epoch, s.seq));
-        match (&s.body, device_id) {
-            (SampleBody::Ping { rtt_us, .. }, Some(id)) => {
-                stored.observations.push((id, correlator::Probe::Ping, s.ts_ms, rtt_us.is_some()))
-            }
-            (SampleBody::Snmp(p), Some(id)) => {
-                stored.observations.push((id, correlator::Probe::Snmp, s.ts_ms, p.outcome == SnmpOutcome::Ok))
-            }
-            _ => {}
-        }
-        if kind == KIND_PING {
-            oldest_ping = Some(oldest_ping.map_or(s.ts_ms, |o: i64| o.min(s.ts_ms)));
-        }
-        if let (SampleBody::Snmp(p), Some(id)) = (&s.body, device_id) {
-            sqlx::query(
-                "UPDATE devices SET snmp_outcome = $1, snmp_ms = $2, uptime_s = COALESCE($3, uptime_s) \
-                 WHERE id = $4 AND (snmp_ms IS NULL OR snmp_ms <= $2)",
-            )
-            .bind(SnmpStatus::from(p.outcome))
-            .bind(s.ts_ms)
-            .bind(p.uptime_s.map(i64::from))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let (SampleBody::Station(st), Some(id)) = (&s.body, device_id) {
-            sqlx::query("UPDATE devices SET signal_dbm = $1 WHERE id = $2")
-                .bind(st.signal_dbm.map(i64::from))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let (SampleBody::Link(l), Some(id)) = (&s.body, device_id) {
-            let via = match l.station {
-                Some(_) => {
-                    // The signal the AP reports is the one staff know a CPE by.
-                    sqlx::query("UPDATE devices SET signal_dbm = $1 WHERE id = $2")
-                        .bind(l.metrics.signal_dbm.map(i64::from))
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    Some(cached_device(&mut tx, device_ids, site_id, l.device).await?)
-                }
-                None => None,
-            };
-            links::record(&mut tx, id, via, l, s.ts_ms).await?;
-        }
-        if let (SampleBody::IfRate(r), Some(id)) = (&s.body, device_id) {
-            sqlx::query(
-                "INSERT INTO interface_rates (device_id, if_index, ts_ms, in_bps, out_bps) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .bind(i64::from(r.if_index))
-            .bind(s.ts_ms)
-            .bind(r.in_bps.min(i64::MAX as u64) as i64)
-            .bind(r.out_bps.min(i64::MAX as u64) as i64)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if kind != KIND_PING {
-            continue;
-        }
-        let Some(device_id) = device_id else { continue };
-        let e = latest.entry(device_id).or_insert((s.ts_ms, rtt_us));
-        if s.ts_ms >= e.0 {
-            *e = (s.ts_ms, rtt_us);
-        }
-        if rtt_us.is_some() {
-            let ok = last_ok.entry(device_id).or_insert(s.ts_ms);
-            *ok = (*ok).max(s.ts_ms);
-        }
-    }
-    for (device_id, (ts, rtt)) in latest {
-        sqlx::query(
-            "UPDATE devices SET last_sample_ms = $1, last_rtt_us = $2 \
-             WHERE id = $3 AND (last_sample_ms IS NULL OR last_sample_ms <= $1)",
-        )
-        .bind(ts)
-        .bind(rtt.map(i64::from))
-        .bind(device_id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    for (device_id, ts) in last_ok {
-        sqlx::query("UPDATE devices SET last_ok_ms = $1 WHERE id = $2 AND (last_ok_ms IS NULL OR last_ok_ms < $1)")
-            .bind(ts)
-            .bind(device_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    // Delivery accounting (survives sample retention) and the rollup mark.
-    let mut per_epoch: HashMap<u64, (u64, u64, i64)> = HashMap::new();
-    for s in samples.iter().filter(|s| inserted_keys.contains(&(s.boot_epoch, s.seq))) {
-        let e = per_epoch.entry(s.boot_epoch).or_insert((s.seq, s.seq, 0));
-        e.0 = e.0.min(s.seq);
-        e.1 = e.1.max(s.seq);
-        e.2 += 1;
-    }
-    for (epoch, (first, last, n)) in per_epoch {
-        sqlx::query(
-            "INSERT INTO delivery_counts (agent_id, boot_epoch, first_seq, last_seq, stored) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (agent_id, boot_epoch) DO UPDATE SET stored = delivery_counts.stored + excluded.stored, \
-             first_seq = CASE WHEN excluded.first_seq < delivery_counts.first_seq THEN excluded.first_seq ELSE delivery_counts.first_seq END, \
-             last_seq = CASE WHEN excluded.last_seq > delivery_counts.last_seq THEN excluded.last_seq ELSE delivery_counts.last_seq END",
-        )
-        .bind(agent_id as i64)
-        .bind(epoch as i64)
-        .bind(first as i64)
-        .bind(last as i64)
-        .bind(n)
-        .execute(&mut *tx)
-        .await?;
-    }
-    if let Some(oldest) = oldest_ping {
-        sqlx::query(
-            "UPDATE rollup_state SET dirty_from_ms = CASE WHEN dirty_from_ms IS NULL OR dirty_from_ms > $1 \
-             THEN $1 ELSE dirty_from_ms END WHERE name = 'samples'",
-        )
-        .bind(oldest)
-        .execute(&mut *tx)
-        .await?;
-    }
-    if let Some(last) = samples.last() {
-        sqlx::query("UPDATE agents SET last_ack_epoch = $1, last_ack_seq = $2, last_seen_ms = $3 WHERE id = $4")
-            .bind(last.boot_epoch as i64)
-            .bind(last.seq as i64)
-            .bind(now_ms())
-            .bind(agent_id as i64)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(stored)
-}
-
-async fn cached_device(
-    tx: &mut Tx<'_>,
-    cache: &mut HashMap<IpAddr, i64>,
-    site_id: i64,
-    addr: IpAddr,
-) -> Result<i64, StoreError> {
-    if let Some(id) = cache.get(&addr) {
-        return Ok(*id);
-    }
-    let id = device_id(tx, site_id, addr).await?;
-    cache.insert(addr, id);
-    Ok(id)
 }
 
 /// The device at `addr` on a site, created if new.
@@ -1359,6 +1078,7 @@ pub async fn uplink_outages(db: &Db, agent_id: i64, limit: i64) -> Result<Vec<Up
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mast_shared::{Sample, SampleBody};
 
     #[tokio::test]
     async fn sites_are_edited_whole_and_deleted_only_while_nothing_depends_on_them() {

@@ -1,4 +1,5 @@
-//! Incidents (tables `incidents`, `incident_devices`, `correlator_state`):
+//! Incidents (tables `incidents`, `incident_devices`, `correlator_state`,
+//! `outage_feed`):
 //! what the outage worker (`mast_app::outages`) stores of the pure
 //! [`correlator`](super::correlator)'s actions, upserted by incident id so
 //! applying twice is harmless, with the correlator's state saved in the same
@@ -30,6 +31,27 @@ crate::text_enum! {
 
 /// The correlator as last saved (a fresh one when none was, or the saved
 /// state is unreadable).
+/// Queues correlator events (as JSON) for the controller that runs the
+/// correlator, from one that does not (several controllers on one
+/// database).
+pub async fn feed_push(db: &Db, events: &[String]) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    for e in events {
+        sqlx::query("INSERT INTO outage_feed (event) VALUES ($1)").bind(e).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Takes (and deletes) every queued correlator event, oldest first. Rows
+/// another transaction has not committed yet stay for the next call.
+pub async fn feed_take(db: &Db) -> Result<Vec<String>, StoreError> {
+    let mut rows: Vec<(i64, String)> =
+        sqlx::query_as("DELETE FROM outage_feed RETURNING id, event").fetch_all(&db.pool).await?;
+    rows.sort_by_key(|r| r.0);
+    Ok(rows.into_iter().map(|r| r.1).collect())
+}
+
 pub async fn load_correlator(db: &Db, config: &Config) -> Result<Correlator, StoreError> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT state FROM correlator_state WHERE name = 'outages'").fetch_optional(&db.pool).await?;
