@@ -87,7 +87,8 @@ pub struct Counters {
     pub links: AtomicU64,
     /// Agents whose link is up now.
     pub up: AtomicU64,
-    /// Links on which a batch was acknowledged (streaming again).
+    /// Links on which the agent caught up: everything it held when the
+    /// link came up is acknowledged (at once, if it held nothing).
     pub streaming: AtomicU64,
     /// Batch send → ack, microseconds.
     pub latencies_us: Mutex<Vec<u32>>,
@@ -125,6 +126,15 @@ fn sample(a: &SimAgent, seq: u64, ts_ms: i64, k: u32) -> Sample {
     // One ping in 50 unanswered.
     let rtt_us = (!seq.is_multiple_of(50)).then_some(800 + (seq % 400) as u32);
     Sample { boot_epoch: 1, seq, ts_ms, body: SampleBody::Ping { target: device_addr(a.index, k), rtt_us } }
+}
+
+/// One probing round: a ping of each device, now.
+fn round(a: &SimAgent, devices: u32, made: &mut u64, queue: &mut VecDeque<Sample>) {
+    let ts = now_ms();
+    for k in 0..devices {
+        *made += 1;
+        queue.push_back(sample(a, *made, ts, k));
+    }
 }
 
 fn now_ms() -> i64 {
@@ -168,6 +178,12 @@ pub async fn run(
         if *stop.borrow() || (rounds >= load.rounds && queue.is_empty()) {
             return Ok(Ended { id: a.id, made, acked });
         }
+        // Probing goes on while the link is down: rounds due are queued.
+        while rounds < load.rounds && tokio::time::Instant::now() >= next_round {
+            round(&a, load.devices, &mut made, &mut queue);
+            rounds += 1;
+            next_round += load.interval;
+        }
         let addr = {
             let list = controllers.borrow();
             anyhow::ensure!(!list.is_empty(), "no controller address");
@@ -199,7 +215,10 @@ pub async fn run(
         }
         let mut in_flight: VecDeque<(u64, usize, Instant)> = VecDeque::new();
         let mut sent = 0usize; // samples of `queue` sent on this link
-        let mut streaming = false;
+        let mut streaming = queue.is_empty();
+        if streaming {
+            counters.streaming.fetch_add(1, Relaxed);
+        }
         let lost = 'link: loop {
             while in_flight.len() < WINDOW && sent < queue.len() {
                 let n = (queue.len() - sent).min(BATCH);
@@ -219,10 +238,6 @@ pub async fn run(
             tokio::select! {
                 ack = acks.recv() => {
                     let Some(ack_seq) = ack else { break true };
-                    if !streaming {
-                        streaming = true;
-                        counters.streaming.fetch_add(1, Relaxed);
-                    }
                     while in_flight.front().is_some_and(|(last, _, _)| *last <= ack_seq) {
                         let (_, n, at) = in_flight.pop_front().expect("front");
                         counters.latencies_us.lock().unwrap_or_else(|e| e.into_inner())
@@ -235,13 +250,13 @@ pub async fn run(
                     }
                     counters.acked.fetch_add((before - queue.len()) as u64, Relaxed);
                     acked = acked.max(ack_seq);
+                    if !streaming && queue.is_empty() {
+                        streaming = true;
+                        counters.streaming.fetch_add(1, Relaxed);
+                    }
                 }
                 _ = tokio::time::sleep_until(next_round), if live => {
-                    let ts = now_ms();
-                    for k in 0..load.devices {
-                        made += 1;
-                        queue.push_back(sample(&a, made, ts, k));
-                    }
+                    round(&a, load.devices, &mut made, &mut queue);
                     rounds += 1;
                     next_round += load.interval;
                 }

@@ -35,10 +35,12 @@ async fn a_backup_restores_the_data_and_the_ca(backend: Backend) -> anyhow::Resu
     assert!(out.contains("backed up"), "{out}");
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(to.join("manifest.json"))?)?;
     assert_eq!(manifest["backend"], if backend == Backend::Sqlite { "sqlite" } else { "postgres" });
-    assert!(manifest["files"]["pki/ca.key.pem"].is_string(), "{manifest}");
+    assert!(manifest["files"]["pki/ca.cert.pem"].is_string(), "{manifest}");
+    assert!(manifest["files"]["pki/ca.key.pem"].is_null(), "the CA key is in the database: {manifest}");
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(to.join("pki/ca.key.pem"))?.permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "the CA key is private in the backup");
+    let db_file = to.join(if backend == Backend::Sqlite { "database.sqlite" } else { "database.pgdump" });
+    let mode = std::fs::metadata(&db_file)?.permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the database (with the CA key) is private in the backup");
     // Into a directory that holds something: refused.
     let again = c.cli(&["backup", "--to", to.to_str().unwrap()]);
     assert!(!again.status.success());
@@ -66,7 +68,7 @@ async fn a_backup_restores_the_data_and_the_ca(backend: Backend) -> anyhow::Resu
         std::fs::create_dir_all(dest.parent().unwrap())?;
         std::fs::copy(&entry, &dest)?;
     }
-    let key = damaged.join("pki/ca.key.pem");
+    let key = damaged.join("pki/ca.cert.pem");
     let mut bytes = std::fs::read(&key)?;
     bytes[40] ^= 1;
     std::fs::write(&key, bytes)?;
@@ -78,6 +80,7 @@ async fn a_backup_restores_the_data_and_the_ca(backend: Backend) -> anyhow::Resu
     assert_eq!(std::fs::read(c.data_dir().join("pki/ca.cert.pem"))?, ca, "the same CA");
     c.start_again()?;
     assert_eq!(names(&c), ["Ann Hill", "Ben Ridge"]);
+    assert_eq!(std::fs::read(c.data_dir().join("pki/ca.cert.pem"))?, ca, "the database's CA is the one backed up");
     let (st, _) = c.get("/api/v1/health", &c.admin_token()).await?;
     assert_eq!(st, 200);
     Ok(())
@@ -115,7 +118,15 @@ async fn doctor_says_what_to_fix() -> anyhow::Result<()> {
     let out = doctor(&[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    for line in ["ok    database", "ok    controller", "ok    controller CA", "ok    mail", "ok    outbox"] {
+    for line in [
+        "ok    database",
+        "ok    controller",
+        "ok    controller CA",
+        "ok    mail",
+        "ok    outbox",
+        "ok    agent clocks",
+        "ok    workers",
+    ] {
         assert!(text.contains(line), "{line:?} in:\n{text}");
     }
     // The mail server is gone.
@@ -130,5 +141,6 @@ async fn doctor_says_what_to_fix() -> anyhow::Result<()> {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("warn  controller") && text.contains("not running"), "{text}");
     assert!(text.contains("ok    http port"), "{text}");
+    assert!(text.contains("warn  workers") && text.contains("start one"), "a clean stop lets the leases go: {text}");
     Ok(())
 }

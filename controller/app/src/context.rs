@@ -397,7 +397,9 @@ impl App {
         }
         let settings = with_saved(cfg, &saved_at_start, settings);
         let pki = Pki::open(&db, &settings.data_dir).await.context("loading the controller CA")?;
-        let leases = crate::lease::Leases::new(crate::lease::holder_id(&settings.data_dir)?, settings.lease_ttl);
+        let exclusive = db.backend == mast_store::db::Backend::Sqlite;
+        let leases =
+            crate::lease::Leases::new(crate::lease::holder_id(&settings.data_dir)?, settings.lease_ttl, exclusive);
         let transports = transports(&settings, &db)?;
         let payments = payment_provider(&settings.billing)?;
         Ok(App {

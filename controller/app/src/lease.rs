@@ -2,7 +2,8 @@
 //! the correlator, billing, rollups, ...): several controllers may share one
 //! PostgreSQL database, and each such worker runs only on the controller
 //! holding its lease ([`mast_store::leases`]). On SQLite there is one
-//! controller per database file ([`crate::single`]), which holds them all.
+//! controller per database file ([`crate::single`]), which takes them all
+//! whoever held them before (a leftover of a replaced data directory).
 //!
 //! Every `ttl / 3` the controller renews what it holds and takes what is
 //! free or expired; a database error counts as holding nothing (a worker
@@ -54,13 +55,15 @@ pub mod name {
 pub struct Leases {
     holder: String,
     ttl: Duration,
+    /// The database is this controller's alone (SQLite).
+    exclusive: bool,
     held: HashMap<&'static str, AtomicBool>,
 }
 
 impl Leases {
-    pub fn new(holder: String, ttl: Duration) -> Arc<Leases> {
+    pub fn new(holder: String, ttl: Duration, exclusive: bool) -> Arc<Leases> {
         let held = name::ALL.iter().map(|n| (*n, AtomicBool::new(false))).collect();
-        Arc::new(Leases { holder, ttl, held })
+        Arc::new(Leases { holder, ttl, exclusive, held })
     }
 
     /// This controller's id in the `leases` table.
@@ -77,7 +80,12 @@ impl Leases {
     pub async fn renew(&self, db: &Db) {
         let ttl = self.ttl.as_millis() as i64;
         for (name, flag) in &self.held {
-            let now = match mast_store::leases::hold(db, name, &self.holder, now_ms(), ttl).await {
+            let res = if self.exclusive {
+                mast_store::leases::take(db, name, &self.holder, now_ms(), ttl).await.map(|()| true)
+            } else {
+                mast_store::leases::hold(db, name, &self.holder, now_ms(), ttl).await
+            };
+            let now = match res {
                 Ok(h) => h,
                 Err(e) => {
                     warn!(lease = name, error = %e, "cannot renew a lease; its worker pauses");
@@ -139,8 +147,8 @@ mod tests {
     async fn two_controllers_split_nothing_and_the_survivor_takes_over() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}/l.db", dir.path().display())).await.unwrap();
-        let a = Leases::new("a".into(), Duration::from_millis(300));
-        let b = Leases::new("b".into(), Duration::from_millis(300));
+        let a = Leases::new("a".into(), Duration::from_millis(300), false);
+        let b = Leases::new("b".into(), Duration::from_millis(300), false);
         a.renew(&db).await;
         b.renew(&db).await;
         assert!(name::ALL.iter().all(|n| a.held(n) && !b.held(n)), "the first takes every lease");
@@ -160,6 +168,10 @@ mod tests {
         a.renew(&db).await;
         assert!(a.held(name::OUTBOX));
         assert!(!a.held("no such worker"));
+        // The only controller of its database takes over a leftover at once.
+        let only = Leases::new("c".into(), Duration::from_secs(30), true);
+        only.renew(&db).await;
+        assert!(name::ALL.iter().all(|n| only.held(n)));
     }
 
     #[test]

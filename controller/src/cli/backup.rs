@@ -1,7 +1,9 @@
 //! `mast-controller backup --to DIR` and `restore --from DIR --yes`: the
-//! database and the controller's CA (`<data_dir>/pki`: without it the
-//! agents' certificates no longer verify) in one directory, with a
-//! manifest of what each file is and its SHA-256.
+//! database (which holds the controller's CA: without it the agents'
+//! certificates no longer verify) and what `<data_dir>/pki` holds (the CA
+//! certificate; an older release's CA key until it moved into the
+//! database) in one directory, with a manifest of what each file is and
+//! its SHA-256. Every file is written 0600.
 //!
 //! SQLite: `VACUUM INTO`, SQLite's consistent copy of a live database (the
 //! controller keeps running). PostgreSQL: `pg_dump --format=custom`, and

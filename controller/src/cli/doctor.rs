@@ -8,7 +8,10 @@
 //! the address it last listened on (else whether the configured ports are
 //! free); the controller CA's and the agents' certificates' expiry; the
 //! SMTP server (a TCP connection); free disk in the data directory; the
-//! outbox (messages that failed or wait for a channel).
+//! outbox (messages that failed or wait for a channel); the agents'
+//! clocks (the time on their last ping against when it was stored, and
+//! samples stamped too far ahead to believe); which controller runs the
+//! run-once workers (several controllers on one PostgreSQL).
 
 use mast_controller::App;
 use std::net::{SocketAddr, TcpStream};
@@ -82,11 +85,16 @@ pub async fn run(app: &App) -> anyhow::Result<bool> {
     }
 
     // Certificates: the CA, and the agents' (renewed on reconnect).
-    match ca_days_left(&cfg.data_dir.join("pki/ca.cert.pem")) {
+    let ca_pem = match mast_controller::fleet::ca(&app.db).await {
+        Ok(Some((_, cert))) => Ok(cert.into_bytes()),
+        Ok(None) => Err("no CA in the database yet: start the controller once (or restore a backup)".to_string()),
+        Err(e) => Err(format!("cannot read the CA from the database: {e}")),
+    };
+    match ca_pem.and_then(|pem| ca_days_left(&pem)) {
         Ok(d) if d < 30 => r.add(Level::Fail, "controller CA", format!("expires in {d} days: plan a CA rollover")),
         Ok(d) if d < 365 => r.add(Level::Warn, "controller CA", format!("expires in {d} days")),
         Ok(d) => r.add(Level::Ok, "controller CA", format!("valid for {} more years", d / 365)),
-        Err(e) => r.add(Level::Fail, "controller CA", format!("{e}: restore pki/ from a backup")),
+        Err(e) => r.add(Level::Fail, "controller CA", e),
     }
     let soon: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT id, cert_expires_ms FROM agents WHERE status = 'active' AND cert_expires_ms IS NOT NULL \
@@ -161,6 +169,54 @@ pub async fn run(app: &App) -> anyhow::Result<bool> {
         r.add(Level::Ok, "outbox", "no failed messages");
     }
 
+    // The agents' clocks.
+    let skew = mast_controller::fleet::clock_skew(&app.db, now).await.unwrap_or_default();
+    let future = mast_controller::fleet::future_samples(&app.db, now - DAY_MS).await.unwrap_or_default();
+    let ahead: Vec<String> =
+        skew.iter().filter(|(_, s)| *s > 10_000).map(|(id, s)| format!("agent {id} {} s ahead", s / 1000)).collect();
+    let behind: Vec<String> = skew
+        .iter()
+        .filter(|(_, s)| *s < -120_000)
+        .map(|(id, s)| format!("agent {id} {} s behind", -s / 1000))
+        .collect();
+    if !future.is_empty() {
+        let list: Vec<String> = future.iter().map(|(id, n)| format!("agent {id}: {n}")).collect();
+        r.add(
+            Level::Fail,
+            "agent clocks",
+            format!(
+                "samples stamped more than 10 minutes ahead were set aside in the last day ({}): fix NTP on those towers",
+                list.join(", ")
+            ),
+        );
+    } else if !ahead.is_empty() || !behind.is_empty() {
+        let list: Vec<String> = ahead.into_iter().chain(behind).collect();
+        r.add(Level::Warn, "agent clocks", format!("{}: check NTP on those towers", list.join(", ")));
+    } else {
+        r.add(Level::Ok, "agent clocks", format!("{} agent(s) checked, none off by more than 10 s ahead", skew.len()));
+    }
+
+    // Who runs the run-once workers.
+    match mast_controller::leases::list(&app.db).await {
+        Ok(l) if l.is_empty() => r.add(Level::Warn, "workers", "no controller runs the run-once workers: start one"),
+        Ok(l) => {
+            let live: Vec<&mast_controller::leases::Lease> = l.iter().filter(|x| x.expires_ms >= now).collect();
+            let mut holders: Vec<&str> = live.iter().map(|x| x.holder.as_str()).collect();
+            holders.sort_unstable();
+            holders.dedup();
+            if live.len() < l.len() {
+                r.add(
+                    Level::Warn,
+                    "workers",
+                    format!("{} of {} leases expired: is a controller running?", l.len() - live.len(), l.len()),
+                );
+            } else {
+                r.add(Level::Ok, "workers", format!("{} run-once workers held by {}", l.len(), holders.join(", ")));
+            }
+        }
+        Err(e) => r.add(Level::Warn, "workers", format!("cannot read the leases: {e}")),
+    }
+
     for (level, what, detail) in &r.lines {
         let tag = match level {
             Level::Ok => "ok  ",
@@ -210,9 +266,8 @@ fn tcp(host: &str, port: u16) -> Result<(), String> {
     Err(last)
 }
 
-fn ca_days_left(path: &std::path::Path) -> Result<i64, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (_, p) = x509_parser::pem::parse_x509_pem(&pem).map_err(|e| format!("not a PEM certificate: {e}"))?;
+fn ca_days_left(pem: &[u8]) -> Result<i64, String> {
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem).map_err(|e| format!("not a PEM certificate: {e}"))?;
     let cert = p.parse_x509().map_err(|e| format!("not a certificate: {e}"))?;
     let end = cert.validity().not_after.timestamp();
     Ok((end * 1000 - mast_controller::db::now_ms()) / DAY_MS)

@@ -383,9 +383,65 @@ pub async fn init_ca(db: &Db, key_pem: &str, cert_pem: &str) -> Result<(String, 
     ca(db).await?.ok_or_else(|| StoreError::Corrupt("controller_ca: no row after insert".into()))
 }
 
+/// How far each agent's clock seems off, ms (positive: ahead): the time on
+/// its last acknowledged ping or SNMP poll against when the controller
+/// stored it, for active agents heard from in the last hour with nothing
+/// buffered (a backlog's samples are old by design). A clock behind looks
+/// the same as a slow link, so only large negative values mean much.
+pub async fn clock_skew(db: &Db, now: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT a.id, a.last_seen_ms, s.ts_ms FROM agents a JOIN samples s ON s.agent_id = a.id \
+         AND s.boot_epoch = a.last_ack_epoch AND s.seq = a.last_ack_seq \
+         WHERE a.status = 'active' AND a.last_seen_ms > $1 AND COALESCE(a.backlog, 0) = 0 AND s.kind IN (0, 2) \
+         ORDER BY a.id",
+    )
+    .bind(now - 3_600_000)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id, seen, ts)| (id, ts - seen)).collect())
+}
+
+/// Samples stamped too far in the future to believe, per agent, since
+/// `since` (kept for the delivery accounting, applied to nothing).
+pub async fn future_samples(db: &Db, since: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT agent_id, COUNT(*) FROM samples WHERE kind = 6 AND ts_ms > $1 GROUP BY agent_id ORDER BY agent_id",
+    )
+    .bind(since)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An agent whose last ping is stamped 30 s after it was stored runs
+    /// 30 s ahead; one with samples set aside as future is named too.
+    #[tokio::test]
+    async fn clocks_off_are_found() {
+        let (_d, db) = crate::test_db().await;
+        let site = crate::monitoring::add_site(&db, "clock", &[], 30_000, 1_000).await.unwrap();
+        let (id, _) = add_agent(&db, "clock", Duration::from_secs(60)).await.unwrap();
+        sqlx::query("UPDATE agents SET status = 'active'").execute(&db.pool).await.unwrap();
+        let now = now_ms();
+        let ping = |seq, ts_ms| mast_shared::Sample {
+            boot_epoch: 1,
+            seq,
+            ts_ms,
+            body: mast_shared::SampleBody::Ping { target: "10.1.1.1".parse().unwrap(), rtt_us: Some(500) },
+        };
+        let mut ids = HashMap::new();
+        crate::monitoring::store_samples(&db, id, site.id, &[ping(1, now - 1_000)], &mut ids).await.unwrap();
+        assert!(clock_skew(&db, now).await.unwrap().iter().all(|(_, s)| s.abs() < 5_000), "in step");
+        crate::monitoring::store_samples(&db, id, site.id, &[ping(2, now_ms() + 30_000)], &mut ids).await.unwrap();
+        let skew = clock_skew(&db, now).await.unwrap();
+        assert_eq!(skew.len(), 1);
+        assert!((29_000..31_000).contains(&skew[0].1), "{skew:?}");
+        assert!(future_samples(&db, now - 86_400_000).await.unwrap().is_empty());
+        crate::monitoring::store_samples(&db, id, site.id, &[ping(3, now_ms() + 3_600_000)], &mut ids).await.unwrap();
+        assert_eq!(future_samples(&db, now - 86_400_000).await.unwrap(), vec![(id as i64, 1)]);
+    }
 
     #[tokio::test]
     async fn agents_have_typed_states_and_errors() {

@@ -39,6 +39,22 @@ pub async fn hold(db: &Db, name: &str, holder: &str, now: i64, ttl_ms: i64) -> R
     Ok(taken == 1)
 }
 
+/// Takes `name` for `holder` whoever had it: only for a database one
+/// controller owns alone (SQLite's lock), where another holder's row is a
+/// leftover (a data directory replaced, a restored backup).
+pub async fn take(db: &Db, name: &str, holder: &str, now: i64, ttl_ms: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO leases (name, holder, expires_ms) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms",
+    )
+    .bind(name)
+    .bind(holder)
+    .bind(now.saturating_add(ttl_ms))
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
 /// Lets go of every lease `holder` has (a clean shutdown: another
 /// controller takes them at its next renewal instead of after expiry).
 pub async fn release_all(db: &Db, holder: &str) -> Result<u64, StoreError> {
@@ -68,5 +84,7 @@ mod tests {
         assert!(hold(&db, "billing", "a", 50_003, 30_000).await.unwrap(), "let go: a takes it at once");
         let all = list(&db).await.unwrap();
         assert_eq!(all, vec![Lease { name: "billing".into(), holder: "a".into(), expires_ms: 80_003 }]);
+        take(&db, "billing", "c", 50_004, 30_000).await.unwrap();
+        assert!(!hold(&db, "billing", "a", 50_005, 30_000).await.unwrap(), "taken over");
     }
 }
