@@ -194,6 +194,10 @@ impl Controller {
         for (k, v) in extra_env {
             env.push((k.to_string(), v.to_string()));
         }
+        Controller::launch(dir, env, pg).map(Some)
+    }
+
+    fn launch(dir: tempfile::TempDir, env: Vec<(String, String)>, pg: Option<PgDb>) -> anyhow::Result<Controller> {
         let mut c = Controller {
             dir,
             env,
@@ -204,7 +208,7 @@ impl Controller {
             _pg: pg,
         };
         c.spawn()?;
-        Ok(Some(c))
+        Ok(c)
     }
 
     /// A second controller on the same PostgreSQL database as `first`
@@ -231,17 +235,7 @@ impl Controller {
             env.retain(|(e, _)| e != k);
             env.push((k.to_string(), v.to_string()));
         }
-        let mut c = Controller {
-            dir,
-            env,
-            http: "0.0.0.0:0".parse()?,
-            quic: "0.0.0.0:0".parse()?,
-            child: None,
-            starts: 0,
-            _pg: None,
-        };
-        c.spawn()?;
-        Ok(c)
+        Controller::launch(dir, env, None)
     }
 
     /// This controller's id in the `leases` table.

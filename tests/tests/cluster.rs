@@ -121,6 +121,17 @@ async fn two_controllers_share_one_postgres_and_fail_over() -> anyhow::Result<()
         (l.len() == 12 && l.iter().all(|(_, h)| *h == idb)).then_some(())
     })
     .await?;
+    // An admin sees who runs the workers on the agents page.
+    let pw = b.add_user("ops@wisp.test", "admin");
+    let mut web = WebSession::new(&b);
+    web.login("ops@wisp.test", &pw).await?;
+    let page = web.get("/agents").await?;
+    assert!(
+        page.body.contains("Controllers") && page.body.contains(&format!("{idb} (this controller)")),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(&ida), "A's leases all moved");
     invoice_customer(&b, "Yuri After", "yuri@example.org");
     until("Yuri's invoice mailed", 30, || mails_to(&sink, "yuri@example.org") >= 1).await?;
 

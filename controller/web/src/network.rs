@@ -1208,7 +1208,42 @@ async fn agents_page(
         Vec::new()
     };
     let form = (c.role == Role::Admin).then(|| enroll_form(c.csrf.as_deref().unwrap_or(""), &sites, errors, site));
-    Ok(page(c, "Agents", render_agents(&shown, filter, form, crate::db::now_ms())))
+    let now = crate::db::now_ms();
+    let workers = match c.role {
+        Role::Admin => Some(render_workers(&mast_store::leases::list(&st.db).await?, st.leases.holder(), now)),
+        _ => None,
+    };
+    Ok(page(
+        c,
+        "Agents",
+        html! {
+            (render_agents(&shown, filter, form, now))
+            @if let Some(w) = workers { (w) }
+        },
+    ))
+}
+
+/// Which controller runs each run-once worker (several controllers on
+/// one PostgreSQL; one controller holds them all).
+pub(crate) fn render_workers(leases: &[mast_store::leases::Lease], this: &str, now: i64) -> Markup {
+    let mut t = Table::new("No controller has taken the workers yet.").col("Worker").col("Run by").col("Lease");
+    for l in leases {
+        t.push(vec![
+            html! { (l.name) },
+            html! { (l.holder) @if l.holder == this { " (this controller)" } },
+            if l.expires_ms < now {
+                ui::badge("expired")
+            } else {
+                html! { "renewed, " ((l.expires_ms - now) / 1000) " s left" }
+            },
+        ]);
+    }
+    html! {
+        h2 { "Controllers" }
+        p { "Each worker that must run once (outbox, correlator, billing, rollups, ...) runs on the controller holding its lease. "
+            "When that controller stops, another takes the lease within about a minute." }
+        (t)
+    }
 }
 
 /// The enrollment form: a site to enroll an agent for.
