@@ -27,7 +27,7 @@
 //! The load generator runs in this process on the same two cores as the
 //! controller and the database: the end-to-end figures include its cost.
 
-use mast_tests::load::{self, Counters, Load, SimAgent};
+use mast_tests::load::{self, Counters, Load};
 use mast_tests::*;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -189,22 +189,6 @@ async fn ceiling_vs_end_to_end(b: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn spawn_fleet(
-    fleet: &[SimAgent],
-    eps: &[quinn::Endpoint],
-    addr: &watch::Receiver<Vec<std::net::SocketAddr>>,
-    work: Load,
-    stop: &watch::Receiver<bool>,
-    counters: &Arc<Counters>,
-) -> Vec<tokio::task::JoinHandle<anyhow::Result<load::Ended>>> {
-    fleet
-        .iter()
-        .cloned()
-        .zip(eps.iter().cycle())
-        .map(|(a, ep)| tokio::spawn(load::run(a, ep.clone(), addr.clone(), work, stop.clone(), counters.clone())))
-        .collect()
-}
-
 async fn wait(what: &str, secs: u64, mut ok: impl FnMut() -> bool) -> anyhow::Result<Duration> {
     let t = Instant::now();
     while !ok() {
@@ -234,7 +218,7 @@ async fn fleet(b: Backend) -> anyhow::Result<()> {
     let idle = Arc::new(Counters::default());
     let (stop_idle, stop) = watch::channel(false);
     let never = Load { devices: 0, interval: Duration::from_secs(86_400), rounds: u64::MAX, backlog: 0 };
-    let tasks = spawn_fleet(&fleet, &eps, &addr, never, &stop, &idle);
+    let tasks = load::spawn(&fleet, &eps, &addr, never, &stop, &idle);
     let took = wait("idle fleet connected", 120, || idle.up.load(Relaxed) == n).await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let rss1 = c.rss_kb().unwrap_or(0);
@@ -257,7 +241,7 @@ async fn fleet(b: Backend) -> anyhow::Result<()> {
     let rounds = secs / interval.as_secs().max(1) + 2;
     let work = Load { devices, interval, rounds, backlog: 0 };
     let pid = c.pid().unwrap_or(0);
-    let tasks = spawn_fleet(&fleet, &eps, &addr, work, &stop, &counters);
+    let tasks = load::spawn(&fleet, &eps, &addr, work, &stop, &counters);
     wait("fleet connected", 120, || counters.up.load(Relaxed) == n).await?;
     let (cpu0, acked0, t0) = (load::cpu_secs(pid).unwrap_or(0.0), counters.acked.load(Relaxed), Instant::now());
     tokio::time::sleep(Duration::from_secs(secs)).await;

@@ -315,6 +315,24 @@ async fn connect(a: &SimAgent, ep: &quinn::Endpoint, addr: SocketAddr) -> anyhow
     Ok(Link { conn, send, acks, last_committed })
 }
 
+/// Runs every agent of `fleet` (spread over `endpoints`) with `load`
+/// until `stop`, each on its own task.
+pub fn spawn(
+    fleet: &[SimAgent],
+    endpoints: &[quinn::Endpoint],
+    controllers: &watch::Receiver<Vec<SocketAddr>>,
+    load: Load,
+    stop: &watch::Receiver<bool>,
+    counters: &Arc<Counters>,
+) -> Vec<tokio::task::JoinHandle<anyhow::Result<Ended>>> {
+    fleet
+        .iter()
+        .cloned()
+        .zip(endpoints.iter().cycle())
+        .map(|(a, ep)| tokio::spawn(run(a, ep.clone(), controllers.clone(), load, stop.clone(), counters.clone())))
+        .collect()
+}
+
 /// Client endpoints for a fleet: one UDP socket per `per` agents.
 pub fn endpoints(n: usize, per: usize) -> anyhow::Result<Vec<quinn::Endpoint>> {
     (0..n.div_ceil(per.max(1)).max(1)).map(|_| Ok(quinn::Endpoint::client("127.0.0.1:0".parse()?)?)).collect()

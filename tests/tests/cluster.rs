@@ -65,12 +65,7 @@ async fn two_controllers_share_one_postgres_and_fail_over() -> anyhow::Result<()
     let (_addrs_tx, addrs) = watch::channel(vec![a.quic, b.quic]);
     let (_stop_tx, stop) = watch::channel(false);
     let work = Load { devices: 20, interval: Duration::from_secs(1), rounds: 30, backlog: 0 };
-    let tasks: Vec<_> = fleet
-        .iter()
-        .cloned()
-        .zip(eps.iter().cycle())
-        .map(|(g, ep)| tokio::spawn(load::run(g, ep.clone(), addrs.clone(), work, stop.clone(), counters.clone())))
-        .collect();
+    let tasks = load::spawn(&fleet, &eps, &addrs, work, &stop, &counters);
     let doomed_counters = Arc::new(Counters::default());
     let (_only_a_tx, only_a) = watch::channel(vec![a.quic]);
     let (stop_doomed, doomed_stop) = watch::channel(false);

@@ -24,7 +24,13 @@ struct Printed {
     token: String,
 }
 
+/// Where `start_demo` keeps the demo's standard error.
+fn stderr_file(data: &Path) -> std::path::PathBuf {
+    data.with_extension("stderr")
+}
+
 fn start_demo(data: &Path, args: &[&str]) -> anyhow::Result<(std::process::Child, Printed)> {
+    let err = std::fs::OpenOptions::new().create(true).append(true).open(stderr_file(data))?;
     let mut demo = std::process::Command::new(controller_bin())
         .arg("demo")
         .args(args)
@@ -37,7 +43,7 @@ fn start_demo(data: &Path, args: &[&str]) -> anyhow::Result<(std::process::Child
         .env("MAST_OUTAGE_AGENT_SILENCE_SECS", "5")
         .env("MAST_OUTAGE_CONTROLLER_WINDOW_SECS", "5")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(err)
         .spawn()?;
     let stdout = demo.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -75,6 +81,11 @@ fn start_demo(data: &Path, args: &[&str]) -> anyhow::Result<(std::process::Child
     };
     assert!(printed.url.starts_with("http://127.0.0.1:") && printed.url.ends_with('/'), "{lines:?}");
     assert!(!printed.password.is_empty() && printed.portal_email.contains('@') && !printed.token.is_empty());
+    // Every part of the demo was seeded (a part that fails says so on
+    // standard error and the demo goes on without it).
+    let err = std::fs::read_to_string(stderr_file(data))?;
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning: demo")).collect();
+    assert!(warnings.is_empty(), "the demo seeded everything: {warnings:?}\n{lines:?}");
     Ok((demo, printed))
 }
 

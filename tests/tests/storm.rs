@@ -25,12 +25,7 @@ async fn a_thousand_agents_come_back_after_a_restart_and_lose_nothing() -> anyho
     let (addrs_tx, addrs) = watch::channel(vec![c.quic]);
     let (_stop_tx, stop) = watch::channel(false);
     let work = Load { devices: 10, interval: Duration::from_secs(10), rounds: 9, backlog: 0 };
-    let tasks: Vec<_> = fleet
-        .iter()
-        .cloned()
-        .zip(eps.iter().cycle())
-        .map(|(a, ep)| tokio::spawn(load::run(a, ep.clone(), addrs.clone(), work, stop.clone(), counters.clone())))
-        .collect();
+    let tasks = load::spawn(&fleet, &eps, &addrs, work, &stop, &counters);
     let n = u64::from(AGENTS);
     until("every agent streaming", 90, || counters.streaming.load(Relaxed) >= n).await?;
 

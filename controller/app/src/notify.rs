@@ -253,7 +253,7 @@ mod tests {
             customer_id: None,
             ticket_id: None,
         };
-        let mut tx = db.pool.begin().await.unwrap();
+        let mut tx = db.begin().await.unwrap();
         assert!(enqueue(&mut tx, &m).await.unwrap());
         assert!(!enqueue(&mut tx, &m).await.unwrap(), "the same decision queues nothing new");
         tx.commit().await.unwrap();
@@ -267,7 +267,7 @@ mod tests {
         assert_eq!(pending_count(&db).await.unwrap(), 0);
         // A channel without a transport is never tried: it waits, counted,
         // and goes out once a transport exists.
-        let mut tx = db.pool.begin().await.unwrap();
+        let mut tx = db.begin().await.unwrap();
         enqueue(&mut tx, &Message { dedup: "test:2".into(), channel: Channel::Webhook, ..m.clone() }).await.unwrap();
         tx.commit().await.unwrap();
         for _ in 0..MAX_ATTEMPTS {

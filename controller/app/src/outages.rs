@@ -101,8 +101,7 @@ async fn run(
     leases: Arc<Leases>,
 ) -> Result<(), StoreError> {
     loop {
-        forward(&db, &mut rx, &stop, &leases).await;
-        if stop.is_triggered() {
+        if !forward(&db, &mut rx, &stop, &leases).await || stop.is_triggered() {
             return Ok(());
         }
         let corr = loop {
@@ -115,16 +114,16 @@ async fn run(
                 _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             }
         };
-        correlate(&db, &settings, &mut rx, &stop, &leases, corr).await?;
-        if stop.is_triggered() {
+        if !correlate(&db, &settings, &mut rx, &stop, &leases, corr).await? || stop.is_triggered() {
             return Ok(());
         }
     }
 }
 
 /// While another controller runs the correlator: this controller's events
-/// go to the `outage_feed` table, once a second.
-async fn forward(db: &Db, rx: &mut mpsc::Receiver<Event>, stop: &Shutdown, leases: &Leases) {
+/// go to the `outage_feed` table, once a second. False when every event
+/// sender is gone (nothing more will come).
+async fn forward(db: &Db, rx: &mut mpsc::Receiver<Event>, stop: &Shutdown, leases: &Leases) -> bool {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut queued: Vec<String> = Vec::new();
@@ -138,13 +137,18 @@ async fn forward(db: &Db, rx: &mut mpsc::Receiver<Event>, stop: &Shutdown, lease
             }
         }
         if held || stop.is_triggered() {
-            return;
+            return true;
         }
         tokio::select! {
             _ = stop.cancelled() => {}
             _ = tick.tick() => {}
             e = rx.recv() => {
-                let Some(e) = e else { return };
+                let Some(e) = e else {
+                    if !queued.is_empty() && incidents::feed_push(db, &queued).await.is_err() {
+                        warn!(events = queued.len(), "correlator events lost at shutdown");
+                    }
+                    return false;
+                };
                 queued.extend(serde_json::to_string(&e).ok());
                 while let Ok(e) = rx.try_recv() {
                     queued.extend(serde_json::to_string(&e).ok());
@@ -158,7 +162,8 @@ async fn forward(db: &Db, rx: &mut mpsc::Receiver<Event>, stop: &Shutdown, lease
     }
 }
 
-/// While this controller holds the `outages` lease.
+/// While this controller holds the `outages` lease. False when every
+/// event sender is gone.
 async fn correlate(
     db: &Db,
     settings: &OutageSettings,
@@ -166,7 +171,7 @@ async fn correlate(
     stop: &Shutdown,
     leases: &Leases,
     mut corr: Correlator,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let mut tick = tokio::time::interval(settings.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_topology: Option<tokio::time::Instant> = None;
@@ -177,12 +182,12 @@ async fn correlate(
     let mut last_saved = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            _ = stop.cancelled() => return Ok(()),
+            _ = stop.cancelled() => return Ok(true),
             _ = settings.network_changed.notified() => { last_topology = None; continue; }
             _ = tick.tick() => {}
             e = rx.recv() => {
                 match e {
-                    None => return Ok(()),
+                    None => return Ok(false),
                     Some(e) => { apply_event(&mut corr, e, &mut unknown); dirty = true; }
                 }
                 // Drain what else is queued before ticking.
@@ -194,7 +199,7 @@ async fn correlate(
         }
         if !leases.held(name::OUTAGES) {
             // Another controller took over (from our saved state).
-            return Ok(());
+            return Ok(true);
         }
         match incidents::feed_take(db).await {
             Ok(events) => {

@@ -33,7 +33,7 @@ pub async fn outage(
     let notify = channels.customer_notices();
     // Who is on call now (groups read before the transaction).
     let route = if actions.is_empty() { Default::default() } else { alerts.route(db).await? };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     // Customer-facing incidents carry exactly one ticket; internal alerts none.
     for a in actions {
         match a {

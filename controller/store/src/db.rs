@@ -86,9 +86,17 @@ impl Db {
         Ok(Some(l))
     }
 
-    /// Starts a transaction.
+    /// Starts a transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a transaction that reads and then writes would
+    /// otherwise fail with "database is locked" whenever another connection
+    /// (ingest, a worker) commits between its first read and its first
+    /// write, since SQLite cannot wait for that (the busy timeout covers
+    /// only waiting for the lock, not a snapshot that went stale).
     pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
-        Ok(self.pool.begin().await?)
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// A trivial query: is the database answering?
@@ -101,4 +109,37 @@ impl Db {
 /// Current time as Unix milliseconds (the shells read the clock; cores take it).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    /// A transaction that reads, then writes after another connection
+    /// committed, still commits (on SQLite a deferred transaction fails
+    /// there with "database is locked").
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_writes_after_another_connection_committed() {
+        let (_dir, db) = crate::test_db().await;
+        sqlx::query("CREATE TABLE tx_probe (id BIGINT PRIMARY KEY, v BIGINT NOT NULL)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO tx_probe (id, v) VALUES (1, 0)").execute(&db.pool).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        let (v,): (i64,) = sqlx::query_as("SELECT v FROM tx_probe WHERE id = 1").fetch_one(&mut *tx).await.unwrap();
+        let other = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                sqlx::query("INSERT INTO tx_probe (id, v) VALUES (2, 0)").execute(&db.pool).await.map(|_| ())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sqlx::query("UPDATE tx_probe SET v = $1 WHERE id = 1").bind(v + 1).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        other.await.unwrap().unwrap();
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT CAST(SUM(v) AS BIGINT) + COUNT(*) FROM tx_probe").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(n, 3, "both writes kept");
+    }
 }

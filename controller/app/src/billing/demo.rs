@@ -334,7 +334,7 @@ pub async fn load(db: &Db, o: &DemoOptions) -> Result<DemoSummary, DemoError> {
     }
 
     // One transaction: the demo loads completely or not at all.
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let rows: Vec<Vec<V>> = gens.iter_mut().map(|g| std::mem::take(&mut g.row)).collect();
     let ids = insert_rows(
         db.backend,

@@ -561,7 +561,7 @@ fn record(
 /// first (the lock), skip customers invoiced meanwhile, number, insert
 /// invoices, lines, taxes and ledger debits, mark charges, write the counter.
 async fn store_batch(db: &Db, ctx: &Ctx, cache: &mut SqlCache, batch: &[Pending]) -> Result<Stored, RunError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let stored = store_batch_in(&mut tx, db.backend, ctx, cache, batch).await?;
     tx.commit().await?;
     Ok(stored)
