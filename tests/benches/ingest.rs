@@ -162,16 +162,13 @@ async fn ceiling_vs_end_to_end(b: Backend) -> anyhow::Result<()> {
     let work = Load { devices: 200, interval: Duration::from_secs(86_400), rounds: 0, backlog: per };
     let cpu0 = load::cpu_secs(c.pid().unwrap_or(0)).unwrap_or(0.0);
     let t = Instant::now();
-    let tasks: Vec<_> = fleet
-        .into_iter()
-        .zip(eps.iter().cycle())
-        .map(|(a, ep)| tokio::spawn(load::run(a, ep.clone(), addr.clone(), work, stop.clone(), counters.clone())))
-        .collect();
-    for task in tasks {
+    let gen0 = load::cpu_secs(std::process::id()).unwrap_or(0.0);
+    for task in load::spawn(&fleet, &eps, &addr, work, &stop, &counters) {
         task.await??;
     }
     let secs = t.elapsed().as_secs_f64();
     let cpu = load::cpu_secs(c.pid().unwrap_or(0)).unwrap_or(0.0) - cpu0;
+    let generator = load::cpu_secs(std::process::id()).unwrap_or(0.0) - gen0;
     let total = agents * per;
     let db = c.db().await?;
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM samples WHERE kind = 0").fetch_one(&db.pool).await?;
@@ -179,12 +176,14 @@ async fn ceiling_vs_end_to_end(b: Backend) -> anyhow::Result<()> {
     let e2e = total as f64 / secs;
     println!(
         "{}: {total} samples from {agents} agents: ceiling {raw:.0} rows/s; end to end through QUIC {e2e:.0} samples/s \
-         ({:.2}x the ceiling; ack p50 {:.1} ms, p99 {:.1} ms; controller CPU {:.0} % of one core)",
+         ({:.2}x the ceiling; ack p50 {:.1} ms, p99 {:.1} ms; controller CPU {:.0} % of one core, \
+         the simulated agents' {:.0} %)",
         name(b),
         e2e / raw,
         counters.latency_ms(50.0).unwrap_or(f64::NAN),
         counters.latency_ms(99.0).unwrap_or(f64::NAN),
         cpu / secs * 100.0,
+        generator / secs * 100.0,
     );
     Ok(())
 }

@@ -99,6 +99,12 @@ impl Writer {
             // Not tied to the shutdown signal: a writer ends when every link
             // (holder of a sender) has ended, after storing what they sent.
             tokio::spawn(async move {
+                // On SQLite the writer keeps one connection: SQLite drops a
+                // connection's whole page cache whenever another connection
+                // commits, so a pooled connection per group re-read every
+                // index page it wrote (measured: most of ingest's time went
+                // to the kernel).
+                let mut own = None;
                 loop {
                     let mut group = Vec::new();
                     {
@@ -112,7 +118,7 @@ impl Writer {
                             group.push(more);
                         }
                     }
-                    store_group(&db, group).await;
+                    store_group(&db, &mut own, group).await;
                 }
             });
         }
@@ -137,7 +143,22 @@ impl Writer {
     }
 }
 
-async fn store_group(db: &Db, mut group: Vec<WriteReq>) {
+/// A transaction for the writer: on its own connection on SQLite.
+async fn begin<'c>(
+    db: &Db,
+    own: &'c mut Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+) -> Result<mast_store::db::Tx<'c>, crate::db::StoreError> {
+    if db.backend != mast_store::db::Backend::Sqlite {
+        return db.begin().await;
+    }
+    let conn = match own {
+        Some(c) => c,
+        None => own.insert(db.pool.acquire().await?),
+    };
+    db.begin_on(conn).await
+}
+
+async fn store_group(db: &Db, own: &mut Option<sqlx::pool::PoolConnection<sqlx::Any>>, mut group: Vec<WriteReq>) {
     let res = {
         let mut batches: Vec<crate::monitoring::Batch<'_>> = group
             .iter_mut()
@@ -148,8 +169,15 @@ async fn store_group(db: &Db, mut group: Vec<WriteReq>) {
                 device_ids: &mut r.devices,
             })
             .collect();
-        crate::monitoring::store_batches(db, &mut batches).await
+        match begin(db, own).await {
+            Ok(tx) => crate::monitoring::store_batches_in(tx, db.backend, &mut batches).await,
+            Err(e) => Err(e),
+        }
     };
+    if res.is_err() {
+        // A fresh connection next time, in case this one is the trouble.
+        *own = None;
+    }
     match res {
         Ok(stored) => {
             for (r, st) in group.into_iter().zip(stored) {

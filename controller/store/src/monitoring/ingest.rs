@@ -5,8 +5,9 @@
 //! A batch is stored in one transaction in three passes: every sample's row
 //! is decided first (device lookups through the link's cache; inventory
 //! records and station rows applied as before), the rows are inserted with
-//! multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` statements, which
-//! tell the new samples from duplicates, and only the new ones take effect,
+//! multi-row `INSERT ... ON CONFLICT DO NOTHING` statements, counted (a
+//! chunk with a duplicate is inserted again with `RETURNING`, which tells
+//! the new samples from the duplicates), and only the new ones take effect,
 //! folded per device into set-based statements (`UPDATE ... FROM (VALUES
 //! ...)`, both engines). The rollup mark is a row per agent, so concurrent
 //! links never wait on one global row.
@@ -90,16 +91,25 @@ pub struct Batch<'a> {
 /// all: the caller stores them one by one then, so one bad batch does not
 /// stop the others.
 pub async fn store_batches(db: &Db, batches: &mut [Batch<'_>]) -> Result<Vec<Stored>, StoreError> {
-    let mut tx = db.begin().await?;
+    store_batches_in(db.begin().await?, db.backend, batches).await
+}
+
+/// [`store_batches`] in `tx` (begun by [`Db::begin`] or [`Db::begin_on`]),
+/// which it commits.
+pub async fn store_batches_in(
+    mut tx: Tx<'_>,
+    backend: Backend,
+    batches: &mut [Batch<'_>],
+) -> Result<Vec<Stored>, StoreError> {
     let mut rows = Vec::with_capacity(batches.len());
     for b in batches.iter_mut() {
         rows.push(decide_rows(&mut tx, b.agent_id as i64, b.site_id, b.samples, b.device_ids).await?);
     }
-    let mut new_keys = insert_rows(&mut tx, db.backend, &rows).await?;
+    let mut new_keys = insert_rows(&mut tx, backend, &rows).await?;
     let mut out = Vec::with_capacity(batches.len());
     for (b, rows) in batches.iter_mut().zip(&rows) {
         let agent_id = b.agent_id as i64;
-        out.push(apply_new(&mut tx, db.backend, agent_id, b.site_id, rows, &mut new_keys, b.device_ids).await?);
+        out.push(apply_new(&mut tx, backend, agent_id, b.site_id, rows, &mut new_keys, b.device_ids).await?);
         if let Some(last) = b.samples.last() {
             sqlx::query("UPDATE agents SET last_ack_epoch = $1, last_ack_seq = $2, last_seen_ms = $3 WHERE id = $4")
                 .bind(last.boot_epoch as i64)
@@ -217,6 +227,13 @@ fn values_list(backend: Backend, rows: usize, width: usize) -> String {
 /// Pass 2: the rows of every batch inserted in chunks; the keys that were
 /// new (a key stored before, or twice in this batch, is not new the second
 /// time).
+///
+/// A chunk is almost always all new (duplicates come only from a batch
+/// sent again after a lost ack), so it is inserted without `RETURNING`
+/// and its rows counted: all inserted, all new. A chunk that inserted
+/// fewer rows than it has is undone to a savepoint and inserted again
+/// with `RETURNING`, which names the new keys. (Returning a thousand rows
+/// per statement cost more than the insert itself on SQLite.)
 async fn insert_rows(
     tx: &mut Tx<'_>,
     backend: Backend,
@@ -225,26 +242,47 @@ async fn insert_rows(
     let all: Vec<&Row<'_>> = batches.iter().flatten().collect();
     let mut new = HashSet::with_capacity(all.len());
     for chunk in all.chunks(CHUNK) {
-        let sql = format!(
-            "INSERT INTO samples (agent_id, boot_epoch, seq, kind, device_id, ts_ms, rtt_us, value) VALUES {} \
-             ON CONFLICT DO NOTHING RETURNING agent_id, boot_epoch, seq",
-            values_list(backend, chunk.len(), 8)
-        );
-        let mut q = sqlx::query_as::<_, (i64, i64, i64)>(sqlx::AssertSqlSafe(sql)).persistent(chunk.len() == CHUNK);
-        for r in chunk {
-            q = q
-                .bind(r.agent)
-                .bind(r.s.boot_epoch as i64)
-                .bind(r.s.seq as i64)
-                .bind(r.kind)
-                .bind(r.device)
-                .bind(r.ts)
-                .bind(r.rtt)
-                .bind(r.value);
+        sqlx::query("SAVEPOINT ingest_chunk").execute(&mut **tx).await?;
+        let inserted = insert_chunk(backend, chunk, "").execute(&mut **tx).await?.rows_affected();
+        if inserted != chunk.len() as u64 {
+            sqlx::query("ROLLBACK TO SAVEPOINT ingest_chunk").execute(&mut **tx).await?;
+            let q = insert_chunk(backend, chunk, " RETURNING agent_id, boot_epoch, seq");
+            for row in q.fetch_all(&mut **tx).await? {
+                use sqlx::Row as _;
+                new.insert((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+            }
+        } else {
+            new.extend(chunk.iter().map(|r| (r.agent, r.s.boot_epoch as i64, r.s.seq as i64)));
         }
-        new.extend(q.fetch_all(&mut **tx).await?);
+        sqlx::query("RELEASE SAVEPOINT ingest_chunk").execute(&mut **tx).await?;
     }
     Ok(new)
+}
+
+/// The multi-row insert of `chunk`, ending with `tail`.
+fn insert_chunk<'q>(
+    backend: Backend,
+    chunk: &[&Row<'_>],
+    tail: &str,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let sql = format!(
+        "INSERT INTO samples (agent_id, boot_epoch, seq, kind, device_id, ts_ms, rtt_us, value) VALUES {} \
+         ON CONFLICT DO NOTHING{tail}",
+        values_list(backend, chunk.len(), 8)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(chunk.len() == CHUNK);
+    for r in chunk {
+        q = q
+            .bind(r.agent)
+            .bind(r.s.boot_epoch as i64)
+            .bind(r.s.seq as i64)
+            .bind(r.kind)
+            .bind(r.device)
+            .bind(r.ts)
+            .bind(r.rtt)
+            .bind(r.value);
+    }
+    q
 }
 
 /// Pass 3: what the new samples change, folded per device.
@@ -518,6 +556,13 @@ mod tests {
         let again = store_samples(&db, 1, site.id, &batch, &mut ids).await.unwrap();
         assert_eq!((again.inserted, again.duplicates, again.observations.len()), (0, 7, 0));
         assert_eq!(count(&db, "SELECT CAST(SUM(stored) AS BIGINT) FROM delivery_counts").await, 6);
+        // Sent again with one sample more: only that one is new.
+        let mut more = batch.clone();
+        more.push(ping(8, now + 5, "10.0.0.1", Some(400)));
+        let m = store_samples(&db, 1, site.id, &more, &mut ids).await.unwrap();
+        assert_eq!((m.inserted, m.duplicates, m.observations.len()), (1, 7, 1));
+        assert_eq!(device_row(&db, "10.0.0.1").await, (Some(now + 5), Some(400), Some(now + 5), None));
+        assert_eq!(count(&db, "SELECT CAST(SUM(stored) AS BIGINT) FROM delivery_counts").await, 7);
         // An older batch (a spool drained late) never rolls a device back.
         store_samples(&db, 1, site.id, &[ping(7, now - 50_000, "10.0.0.2", Some(100))], &mut ids).await.unwrap();
         assert_eq!(device_row(&db, "10.0.0.2").await.0, Some(now + 3));
@@ -538,7 +583,7 @@ mod tests {
         assert_eq!(count(&db, "SELECT COUNT(*) FROM rollup_marks").await, 0);
         assert_eq!(
             count(&db, "SELECT CAST(SUM(n) AS BIGINT) FROM sample_rollups WHERE width_ms = 300000").await,
-            6,
+            7,
             "every new ping in a 5-minute bucket"
         );
         // Nothing new: the next pass recomputes nothing.

@@ -19,7 +19,7 @@ pub mod outages;
 pub mod probing;
 pub mod uplinks;
 pub mod windows;
-pub use ingest::{Batch, MAX_CLOCK_SKEW_MS, Stored, store_batches, store_samples};
+pub use ingest::{Batch, MAX_CLOCK_SKEW_MS, Stored, store_batches, store_batches_in, store_samples};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
