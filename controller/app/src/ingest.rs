@@ -169,10 +169,7 @@ async fn store_group(db: &Db, own: &mut Option<sqlx::pool::PoolConnection<sqlx::
                 device_ids: &mut r.devices,
             })
             .collect();
-        match begin(db, own).await {
-            Ok(tx) => crate::monitoring::store_batches_in(tx, db.backend, &mut batches).await,
-            Err(e) => Err(e),
-        }
+        async { crate::monitoring::store_batches_in(begin(db, own).await?, db.backend, &mut batches).await }.await
     };
     if res.is_err() {
         // A fresh connection next time, in case this one is the trouble.

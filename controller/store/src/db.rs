@@ -101,20 +101,21 @@ impl Db {
     /// write, since SQLite cannot wait for that (the busy timeout covers
     /// only waiting for the lock, not a snapshot that went stale).
     pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+        Ok(self.pool.begin_with(self.begin_sql()).await?)
     }
 
     /// Starts a transaction on a connection the caller keeps (as
     /// [`Db::begin`] does on a pooled one).
     pub async fn begin_on<'c>(&self, conn: &'c mut sqlx::AnyConnection) -> Result<Tx<'c>, StoreError> {
         use sqlx::Connection;
-        Ok(match self.backend {
-            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => conn.begin().await?,
-        })
+        Ok(conn.begin_with(self.begin_sql()).await?)
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
     }
 
     /// A trivial query: is the database answering?
