@@ -6,7 +6,7 @@
 //!
 //! - **ceiling**: the raw ceiling and end-to-end ingest of the same rows.
 //!   The ceiling writes `MAST_BENCH_AGENTS` (8) × `MAST_BENCH_BACKLOG`
-//!   (50,000) ping rows straight into a freshly migrated `samples` table
+//!   (250,000: 2 million, long enough for a steady state) ping rows straight into a freshly migrated `samples` table
 //!   (its primary key and indexes): PostgreSQL `COPY ... FROM STDIN`, SQLite
 //!   multi-row `INSERT`s of 1,000 rows in transactions of 100,000 (as fast
 //!   as Python's `sqlite3.executemany` on the same table, measured). End to end, as many simulated agents
@@ -149,7 +149,7 @@ async fn ceiling(b: Backend, agents: u64, per: u64) -> anyhow::Result<f64> {
 
 async fn ceiling_vs_end_to_end(b: Backend) -> anyhow::Result<()> {
     let agents = env_u64("MAST_BENCH_AGENTS", 8);
-    let per = env_u64("MAST_BENCH_BACKLOG", 50_000);
+    let per = env_u64("MAST_BENCH_BACKLOG", 250_000);
     let raw = ceiling(b, agents, per).await?;
     let Some(c) = Controller::start(b, &[]).await? else { anyhow::bail!("controller did not start") };
     c.cli_ok(&["site", "add", "load", "--interval", "60"]);

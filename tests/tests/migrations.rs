@@ -79,11 +79,20 @@ async fn sqlite_schema(db: &Db) -> anyhow::Result<Schema> {
     Ok(s)
 }
 
+/// The one deliberate difference: on PostgreSQL a partitioned table's
+/// primary key holds its partition keys (migration 0033), which SQLite's
+/// plain table does not need. The partitions themselves are not compared.
+const PARTITION_KEYS: [(&str, &[&str]); 1] = [("samples", &["kind", "ts_ms"])];
+
+/// The PostgreSQL schema as SQLite would have it: partitions left out, and
+/// partition keys out of the primary keys ([`PARTITION_KEYS`]).
 async fn postgres_schema(db: &Db) -> anyhow::Result<Schema> {
     let mut s = Schema::default();
     for r in sqlx::query(
-        "SELECT CAST(table_name AS TEXT), CAST(column_name AS TEXT), CAST(is_nullable AS TEXT) \
-         FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
+        "SELECT CAST(c.table_name AS TEXT), CAST(c.column_name AS TEXT), CAST(c.is_nullable AS TEXT) \
+         FROM information_schema.columns c JOIN pg_class t ON t.relname = c.table_name AND t.relkind IN ('r', 'p') \
+         JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = c.table_schema \
+         WHERE c.table_schema = 'public' AND c.table_name <> '_sqlx_migrations' AND NOT t.relispartition",
     )
     .fetch_all(&db.pool)
     .await?
@@ -100,7 +109,7 @@ async fn postgres_schema(db: &Db) -> anyhow::Result<Schema> {
                 CAST(array_position(ix.indkey::int2[], a.attnum) AS BIGINT) \
          FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class t ON t.oid = ix.indrelid \
          JOIN pg_namespace n ON n.oid = t.relnamespace JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY(ix.indkey) \
-         WHERE n.nspname = 'public' AND t.relname <> '_sqlx_migrations'",
+         WHERE n.nspname = 'public' AND t.relname <> '_sqlx_migrations' AND NOT t.relispartition",
     )
     .fetch_all(&db.pool)
     .await?;
@@ -115,7 +124,8 @@ async fn postgres_schema(db: &Db) -> anyhow::Result<Schema> {
         cols.sort();
         let cols: Vec<String> = cols.into_iter().map(|c| c.1).collect();
         if primary {
-            s.keys.insert((t, cols));
+            let extra = PARTITION_KEYS.iter().find(|(pt, _)| *pt == t).map_or(&[][..], |(_, c)| *c);
+            s.keys.insert((t, cols.into_iter().filter(|c| !extra.contains(&c.as_str())).collect()));
         } else {
             s.indexes.insert((t, cols, unique));
         }

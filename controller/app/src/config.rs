@@ -36,7 +36,7 @@
 //! | `[agents] rollout_max_failure_pct` | `MAST_ROLLOUT_MAX_FAILURE_PCT` | `10` | a rollout halts when more than this share of the agents that finished failed |
 //! | `[monitoring] default_probe_interval_secs` | `MAST_DEFAULT_PROBE_INTERVAL_SECS` | `30` | probe interval of a new site |
 //! | `[monitoring] default_probe_timeout_ms` | `MAST_DEFAULT_PROBE_TIMEOUT_MS` | `1000` | ping timeout of a new site |
-//! | `[monitoring] raw_retention_days` | `MAST_RAW_RETENTION_DAYS` | `30` | raw samples (ping, SNMP, signal, link health, interface rates) are kept this long |
+//! | `[monitoring] raw_retention_days` | `MAST_RAW_RETENTION_DAYS` | `30` | raw samples (ping, SNMP, signal, link health, interface rates) are kept this long (on PostgreSQL whole daily partitions are dropped: up to a day longer) |
 //! | `[monitoring] rollup_5m_retention_days` | `MAST_ROLLUP_5M_RETENTION_DAYS` | `180` | 5-minute rollups are kept this long |
 //! | `[monitoring] rollup_1h_retention_days` | `MAST_ROLLUP_1H_RETENTION_DAYS` | `1825` | hourly rollups are kept this long |
 //! | `[monitoring] rollup_interval_secs` | `MAST_ROLLUP_INTERVAL_SECS` | `60` | how often rollups and retention run |

@@ -181,8 +181,15 @@ pub fn start(app: &App) -> OutageFeed {
     stop.spawn(async move {
         every_held(&sd, l, name::ROLLUPS, interval, || async {
             match mast_store::rollup::run_once(&db, now_ms(), keep).await {
-                Ok(r) if r.raw_deleted > 0 => info!(deleted = r.raw_deleted, "raw samples past retention deleted"),
-                Ok(_) => {}
+                Ok(r) => {
+                    if r.raw_deleted > 0 {
+                        info!(deleted = r.raw_deleted, "raw samples past retention deleted");
+                    }
+                    let p = &r.partitions;
+                    if !p.created.is_empty() || !p.dropped.is_empty() {
+                        info!(created = ?p.created, dropped = ?p.dropped, moved = p.moved, "sample partitions");
+                    }
+                }
                 Err(e) => warn!(error = %e, "rollup pass failed; retrying next time"),
             }
         })

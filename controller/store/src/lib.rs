@@ -24,6 +24,7 @@ pub mod import;
 pub mod leases;
 pub mod monitoring;
 pub mod outbox;
+pub mod partitions;
 pub mod password;
 pub mod portal;
 pub mod releases;
@@ -51,6 +52,27 @@ pub(crate) async fn test_db() -> (tempfile::TempDir, db::Db) {
     }
     let db = db::Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
     (dir, db)
+}
+
+/// A fresh PostgreSQL database, for a test of what only PostgreSQL can do
+/// (several writers at once): on `MAST_STORE_TEST_PG` or the end-to-end
+/// tests' `MAST_TEST_PG_URL`. Without either it is `None`, and under
+/// `CI=true` a failure.
+#[cfg(test)]
+pub(crate) async fn test_pg() -> Option<db::Db> {
+    let base = std::env::var("MAST_STORE_TEST_PG").or_else(|_| std::env::var("MAST_TEST_PG_URL"));
+    let Ok(base) = base else {
+        assert!(std::env::var("CI").is_err(), "CI=true needs MAST_TEST_PG_URL for the PostgreSQL store tests");
+        eprintln!("no PostgreSQL (MAST_TEST_PG_URL): skipped");
+        return None;
+    };
+    let base = base.trim_end_matches('/');
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let name = format!("mast_store_pg_{}_{}_{n}", std::process::id(), now_ms());
+    let admin = db::Db::connect(&format!("{base}/postgres")).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin.pool).await.unwrap();
+    Some(db::Db::connect(&format!("{base}/{name}")).await.unwrap())
 }
 
 pub use db::{Backend, Db, now_ms};

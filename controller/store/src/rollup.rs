@@ -35,10 +35,14 @@ fn recompute_from(dirty_from: i64, width: i64, raw_cutoff: i64) -> i64 {
     bucket_start(dirty_from, width).max(first_whole_raw_bucket)
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PassStats {
     pub recomputed_from: Option<i64>,
+    /// Raw samples deleted past retention (on PostgreSQL: from the default
+    /// partition only; whole partitions are in `partitions`).
     pub raw_deleted: u64,
+    /// Partitions made and dropped (PostgreSQL).
+    pub partitions: crate::partitions::Maintained,
 }
 
 /// Marks `from_ms` dirty for `agent_id` (the older of it and the agent's
@@ -132,13 +136,21 @@ pub async fn run_once(db: &Db, now: i64, keep: Retention) -> Result<PassStats, S
         stats.recomputed_from = Some(from5);
     }
     // Retention. Uplink events (kind 1) stay: they are the backhaul history.
-    // Inventory changes live on in `inventory_history`.
+    // Inventory changes live on in `inventory_history`. On PostgreSQL the
+    // samples, link samples and rollups are partitioned by time: whole
+    // partitions go (`partitions`); on SQLite rows are deleted by time.
+    sqlx::query("DELETE FROM interface_rates WHERE ts_ms < $1").bind(raw_cutoff).execute(&db.pool).await?;
+    if db.backend == crate::db::Backend::Postgres {
+        let done = crate::partitions::maintain(db, now, keep).await?;
+        stats.raw_deleted = done.deleted;
+        stats.partitions = done;
+        return Ok(stats);
+    }
     stats.raw_deleted = sqlx::query("DELETE FROM samples WHERE kind <> 1 AND ts_ms < $1")
         .bind(raw_cutoff)
         .execute(&db.pool)
         .await?
         .rows_affected();
-    sqlx::query("DELETE FROM interface_rates WHERE ts_ms < $1").bind(raw_cutoff).execute(&db.pool).await?;
     sqlx::query("DELETE FROM link_samples WHERE ts_ms < $1").bind(raw_cutoff).execute(&db.pool).await?;
     for (width, days) in [(FIVE_MIN, keep.five_min_days), (HOUR, keep.hourly_days)] {
         sqlx::query("DELETE FROM sample_rollups WHERE width_ms = $1 AND t_ms < $2")
