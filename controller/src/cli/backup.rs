@@ -7,7 +7,8 @@
 //!
 //! SQLite: `VACUUM INTO`, SQLite's consistent copy of a live database (the
 //! controller keeps running). PostgreSQL: `pg_dump --format=custom`, and
-//! `pg_restore --clean` back (the password goes to them through
+//! back through `pg_restore` and `psql` in one transaction (the password
+//! goes to them through
 //! `PGPASSWORD`, never on a command line other users can read). A restore
 //! on SQLite holds the one-controller lock, so it refuses while a
 //! controller runs on the file; on PostgreSQL stop the controllers first.
@@ -76,6 +77,45 @@ fn pg_command(program: &str, url: &str) -> anyhow::Result<Command> {
 fn run(mut cmd: Command, what: &str) -> anyhow::Result<()> {
     let out = cmd.output().with_context(|| format!("running {what} (is the PostgreSQL client installed?)"))?;
     ensure!(out.status.success(), "{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    Ok(())
+}
+
+/// Drops every table (partitions with their parents) and function of the
+/// schema, ahead of the dump's own `CREATE`s.
+const DROP_SCHEMA_OBJECTS: &str = "DO $$ DECLARE r record; BEGIN \
+    FOR r IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition LOOP \
+        EXECUTE format('DROP TABLE IF EXISTS public.%I CASCADE', r.relname); \
+    END LOOP; \
+    FOR r IN SELECT CAST(CAST(p.oid AS regprocedure) AS text) AS f FROM pg_proc p \
+        JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' LOOP \
+        EXECUTE 'DROP FUNCTION IF EXISTS ' || r.f || ' CASCADE'; \
+    END LOOP; \
+    END $$";
+
+/// Restores a `pg_dump` into `url` in one transaction: what the database
+/// holds is dropped and the dump applied (`pg_restore` writes it as SQL,
+/// `psql` runs it after the drop), so a restore that fails changes
+/// nothing. (`pg_restore --clean` cannot replace partitioned tables: it
+/// drops each partition's inherited key, which PostgreSQL refuses.)
+fn restore_pg(url: &str, dump: &Path) -> anyhow::Result<()> {
+    use std::process::Stdio;
+    let mut script = Command::new("pg_restore")
+        .args(["--no-owner", "--file=-"])
+        .arg(dump)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running pg_restore (is the PostgreSQL client installed?)")?;
+    let sql = script.stdout.take().context("pg_restore's output")?;
+    let mut psql = pg_command("psql", url)?;
+    psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-c", DROP_SCHEMA_OBJECTS, "-f", "-"])
+        .stdin(Stdio::from(sql));
+    let applied = psql.output().context("running psql (is the PostgreSQL client installed?)");
+    let written = script.wait_with_output()?;
+    ensure!(written.status.success(), "pg_restore failed: {}", String::from_utf8_lossy(&written.stderr).trim());
+    let applied = applied?;
+    ensure!(applied.status.success(), "restoring failed: {}", String::from_utf8_lossy(&applied.stderr).trim());
     Ok(())
 }
 
@@ -172,11 +212,7 @@ pub fn restore(cfg: &Config, from: &Path, yes: bool) -> anyhow::Result<()> {
             }
             std::fs::rename(&tmp, path)?;
         }
-        None => {
-            let mut cmd = pg_command("pg_restore", &url)?;
-            cmd.args(["--clean", "--if-exists", "--no-owner", "--single-transaction"]).arg(from.join(DB_PG));
-            run(cmd, "pg_restore")?;
-        }
+        None => restore_pg(&url, &from.join(DB_PG))?,
     }
     let pki = cfg.data_dir.join("pki");
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&pki)?;
