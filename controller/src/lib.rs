@@ -10,7 +10,8 @@ pub use mast_app::dispatch as dispatch_service;
 pub use mast_app::stock as stock_worker;
 pub use mast_app::{billing, config, ingest, mail, metrics, notify, outages, pki, releases, rollouts};
 pub use mast_store::{
-    audit, auth, customers, db, dispatch, fleet, leases, monitoring, outbox, portal, rollup, staff, stock, tickets,
+    audit, auth, customers, db, dispatch, fleet, leases, monitoring, outbox, partitions, portal, rollup, staff, stock,
+    tickets,
 };
 pub use mast_web as web;
 

@@ -327,8 +327,9 @@ fn series_total(v: &Value) -> (i64, f64) {
     (n, lost)
 }
 
-/// Day and week charts read the rollups; once the worker has run they hold
-/// exactly the samples the raw (hour) chart shows.
+/// Day and week charts read the 5-minute rollups, month and year the hourly
+/// ones; once the worker has run they hold exactly the samples the raw
+/// (hour) chart shows.
 async fn rollups_match_raw_samples(backend: Backend) -> anyhow::Result<()> {
     let Some(c) = Controller::start(backend, &[("MAST_ROLLUP_INTERVAL_SECS", "1")]).await? else { return Ok(()) };
     c.cli_ok(&["site", "add", "roll", "--targets", "127.0.0.1,127.0.0.2", "--interval", "1"]);
@@ -346,9 +347,15 @@ async fn rollups_match_raw_samples(backend: Backend) -> anyhow::Result<()> {
         let (_, hour) = c.get(&format!("/api/v1/devices/{dev}/series?range=hour"), &tok).await.ok()?;
         let (_, day) = c.get(&format!("/api/v1/devices/{dev}/series?range=day"), &tok).await.ok()?;
         let (_, week) = c.get(&format!("/api/v1/devices/{dev}/series?range=week"), &tok).await.ok()?;
-        let (h, d, w) = (series_total(&hour), series_total(&day), series_total(&week));
-        (h.0 >= 5 && h.0 == d.0 && d.0 == w.0 && (h.1 - d.1).abs() < 1e-6).then_some(())
+        let (_, year) = c.get(&format!("/api/v1/devices/{dev}/series?range=year"), &tok).await.ok()?;
+        let (h, d, w, y) = (series_total(&hour), series_total(&day), series_total(&week), series_total(&year));
+        (h.0 >= 5 && h.0 == d.0 && d.0 == w.0 && w.0 == y.0 && (h.1 - d.1).abs() < 1e-6 && (h.1 - y.1).abs() < 1e-6)
+            .then_some(())
     })
     .await?;
+    // An unknown range is a clear 400 that names the ranges there are.
+    let (st, v) = c.get(&format!("/api/v1/devices/{dev}/series?range=decade"), &tok).await?;
+    assert_eq!(st, 400, "{v}");
+    assert!(v.to_string().contains("hour, day, week, month, year"), "{v}");
     Ok(())
 }

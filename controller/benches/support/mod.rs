@@ -32,7 +32,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start(db: &Db, cfg: Config) -> anyhow::Result<Server> {
-        let user = staff::add_user(db, "bench@wisp.test", staff::Role::Admin, "benchmark-password").await?;
+        // A database kept from an earlier run already has the bench's admin.
+        let user = match staff::user_by_email(db, "bench@wisp.test").await? {
+            Some(u) => u,
+            None => staff::add_user(db, "bench@wisp.test", staff::Role::Admin, "benchmark-password").await?,
+        };
         let (sid, _) = staff::create_session(db, user.id, None).await?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -65,8 +69,40 @@ impl Server {
 /// `wrk` (2 threads, 10 s, with latency percentiles) on `url`; an error if
 /// any answer was not 2xx.
 pub fn wrk(url: &str, cookie: &str, conns: u32) -> anyhow::Result<(String, String, String)> {
-    let out = Command::new("wrk")
-        .args(["-t2", &format!("-c{conns}"), "-d10s", "--latency", "-H", &format!("Cookie: {cookie}"), url])
+    run_wrk(url, cookie, conns, None)
+}
+
+/// `wrk` as [`wrk`], each request for `path` with `{id}` replaced by a
+/// random number in `1..=ids` (so the pages read different rows, as many
+/// users would, and not one cached device).
+pub fn wrk_ids(base: &str, path: &str, ids: i64, cookie: &str, conns: u32) -> anyhow::Result<(String, String, String)> {
+    let script = tempfile::Builder::new().suffix(".lua").tempfile()?;
+    std::fs::write(
+        script.path(),
+        format!(
+            "math.randomseed(os.time())\n\
+             request = function()\n\
+             local p = string.gsub({path:?}, \"{{id}}\", tostring(math.random(1, {ids})))\n\
+             return wrk.format(\"GET\", p)\n\
+             end\n"
+        ),
+    )?;
+    run_wrk(&format!("{base}{path}"), cookie, conns, Some(script.path()))
+}
+
+fn run_wrk(
+    url: &str,
+    cookie: &str,
+    conns: u32,
+    script: Option<&std::path::Path>,
+) -> anyhow::Result<(String, String, String)> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", &format!("-c{conns}"), "-d10s", "--latency", "-H", &format!("Cookie: {cookie}")]);
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    let out = cmd
+        .arg(url.replace("{id}", "1"))
         .output()
         .map_err(|e| anyhow::anyhow!("running wrk ({e}); install it with `apt-get install wrk`"))?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();

@@ -43,12 +43,7 @@ pub mod tickets;
 pub(crate) async fn test_db() -> (tempfile::TempDir, db::Db) {
     let dir = tempfile::tempdir().unwrap();
     if let Ok(base) = std::env::var("MAST_STORE_TEST_PG") {
-        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let name = format!("mast_store_{}_{}_{n}", std::process::id(), now_ms());
-        let admin = db::Db::connect(&format!("{base}/postgres")).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin.pool).await.unwrap();
-        return (dir, db::Db::connect(&format!("{base}/{name}")).await.unwrap());
+        return (dir, fresh_pg(&base).await);
     }
     let db = db::Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
     (dir, db)
@@ -66,13 +61,20 @@ pub(crate) async fn test_pg() -> Option<db::Db> {
         eprintln!("no PostgreSQL (MAST_TEST_PG_URL): skipped");
         return None;
     };
+    Some(fresh_pg(&base).await)
+}
+
+/// A new, empty database on the PostgreSQL server at `base`
+/// (`postgres://user@host:port`).
+#[cfg(test)]
+async fn fresh_pg(base: &str) -> db::Db {
     let base = base.trim_end_matches('/');
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let name = format!("mast_store_pg_{}_{}_{n}", std::process::id(), now_ms());
+    let name = format!("mast_store_{}_{}_{n}", std::process::id(), now_ms());
     let admin = db::Db::connect(&format!("{base}/postgres")).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin.pool).await.unwrap();
-    Some(db::Db::connect(&format!("{base}/{name}")).await.unwrap())
+    db::Db::connect(&format!("{base}/{name}")).await.unwrap()
 }
 
 pub use db::{Backend, Db, now_ms};

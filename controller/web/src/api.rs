@@ -144,13 +144,32 @@ pub struct RangeQ {
     pub range: Option<String>,
 }
 
-/// Parses `hour`, `day` or `week` into milliseconds.
+/// The ranges a chart offers, with their spans in milliseconds. Month and
+/// year read the hourly rollups, so a year-long chart costs as much as a
+/// week-long one.
+pub const RANGES: [(&str, i64); 5] = [
+    ("hour", 3_600_000),
+    ("day", 86_400_000),
+    ("week", 7 * 86_400_000),
+    ("month", 30 * 86_400_000),
+    ("year", 365 * 86_400_000),
+];
+
+/// Parses a range's name (default `hour`) into its span in milliseconds.
 pub fn range_ms(r: Option<&str>) -> Result<(i64, &'static str), ApiError> {
-    match r.unwrap_or("hour") {
-        "hour" => Ok((3_600_000, "hour")),
-        "day" => Ok((86_400_000, "day")),
-        "week" => Ok((7 * 86_400_000, "week")),
-        other => Err(ApiError::bad_request(format!("range {other:?} must be hour, day or week"))),
+    let r = r.unwrap_or("hour");
+    RANGES.iter().find(|(name, _)| *name == r).map(|&(name, span)| (span, name)).ok_or_else(|| {
+        ApiError::bad_request(format!("range {r:?} must be one of {}", RANGES.map(|(n, _)| n).join(", ")))
+    })
+}
+
+/// Charts of raw samples (signal, link health) have no rollups: they show
+/// at most the last week, whatever the range.
+pub fn raw_range(range: &'static str) -> (i64, &'static str) {
+    let week = RANGES[2];
+    match RANGES.iter().position(|(n, _)| *n == range) {
+        Some(i) if i <= 2 => (RANGES[i].1, RANGES[i].0),
+        _ => (week.1, week.0),
     }
 }
 
@@ -162,7 +181,8 @@ pub async fn series(
     let (span, name) = range_ms(q.range.as_deref())?;
     let now = crate::db::now_ms();
     let points = monitoring::device_series(&st.db, id, now - span, now, 240).await?;
-    let signal = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;
+    let (raw_span, _) = raw_range(name);
+    let signal = monitoring::signal_series(&st.db, id, now - raw_span, now, 240).await?;
     Ok(Json(json!({ "device_id": id, "range": name, "points": points, "signal": signal })))
 }
 

@@ -3,7 +3,7 @@
 //! first with their 7-day trend), the chart data, the weak-links page a
 //! technician works from, and their `/api/v1` forms.
 
-use super::api::{RangeQ, range_ms};
+use super::api::{RangeQ, range_ms, raw_range};
 use super::pages::page;
 use super::{ApiError, AppState, Caller, ago};
 use crate::monitoring::links::{self, Link, StationLink, Weakness};
@@ -240,7 +240,7 @@ pub async fn link_json(
     Path(id): Path<i64>,
     Query(q): Query<RangeQ>,
 ) -> Result<Json<Value>, ApiError> {
-    let (span, _) = range_ms(q.range.as_deref())?;
+    let (span, _) = raw_range(range_ms(q.range.as_deref())?.1);
     let now = crate::db::now_ms();
     let points = links::series(&st.db, id, now - span, now, 240).await?;
     if points.is_empty() {

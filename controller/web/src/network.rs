@@ -9,7 +9,7 @@
 //! projection as the fallback, and the live tables are htmx fragments
 //! (`/live/...`) polled every 30 s, plain tables without JavaScript.
 
-use super::api::{Delivery, delivery_report, range_ms};
+use super::api::{Delivery, RANGES, delivery_report, range_ms, raw_range};
 use super::pages::page;
 use super::{ApiError, AppState, Caller, ago, fmt_utc};
 use crate::audit;
@@ -723,8 +723,10 @@ pub async fn device(
 pub(crate) fn render_device(p: &DevicePage, now: i64) -> Markup {
     let d = &p.device;
     let (id, range) = (d.id, p.range);
+    // Signal and link health come from raw samples only (at most a week).
+    let (_, raw) = raw_range(range);
     let rtt_label = format!("RTT and loss over the last {range}");
-    let signal_label = format!("Signal over the last {range}");
+    let signal_label = format!("Signal over the last {raw}");
     html! {
         h1 { (d.label()) }
         @if let Some(at) = d.retired_ms {
@@ -792,7 +794,7 @@ pub(crate) fn render_device(p: &DevicePage, now: i64) -> Markup {
         }
         h2 { "RTT and loss" }
         p.ranges {
-            @for r in ["hour", "day", "week"] {
+            @for (r, _) in RANGES {
                 @if r == range { strong { (r) } } @else { a href={ "/devices/" (id) "?range=" (r) } { (r) } }
                 " "
             }
@@ -803,14 +805,14 @@ pub(crate) fn render_device(p: &DevicePage, now: i64) -> Markup {
             ChartKind::Line,
             &format!("/devices/{id}/chart.svg?range={range}"),
         ))
-        (crate::links::device_section(id, &p.links, &p.stations, range, now))
+        (crate::links::device_section(id, &p.links, &p.stations, raw, now))
         @if d.signal_dbm.is_some() && p.links.is_empty() {
             h2 { "Signal" }
             (ui::chart(
-                &format!("/devices/{id}/signal.json?range={range}"),
+                &format!("/devices/{id}/signal.json?range={raw}"),
                 &signal_label,
                 ChartKind::Line,
-                &format!("/devices/{id}/signal.svg?range={range}"),
+                &format!("/devices/{id}/signal.svg?range={raw}"),
             ))
         }
     }
@@ -1040,7 +1042,7 @@ pub async fn signal_json(
     Path(id): Path<i64>,
     Query(q): Query<RangeQ>,
 ) -> Result<Json<Value>, ApiError> {
-    let (span, _) = range_ms(q.range.as_deref())?;
+    let (span, _) = raw_range(range_ms(q.range.as_deref())?.1);
     let now = crate::db::now_ms();
     let points = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;
     if points.is_empty() {
@@ -1089,7 +1091,7 @@ pub async fn chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Qu
 
 /// Server-rendered SVG of a radio's signal (dBm, from its AP's station table).
 pub async fn signal_chart(State(st): State<AppState>, Path(id): Path<i64>, Query(q): Query<RangeQ>) -> PageResult {
-    let (span, _) = range_ms(q.range.as_deref())?;
+    let (span, _) = raw_range(range_ms(q.range.as_deref())?.1);
     let now = crate::db::now_ms();
     let points = monitoring::signal_series(&st.db, id, now - span, now, 240).await?;
     if points.is_empty() {

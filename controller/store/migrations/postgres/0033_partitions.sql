@@ -18,24 +18,14 @@ ALTER TABLE samples RENAME TO samples_unpartitioned;
 ALTER INDEX samples_pkey RENAME TO samples_unpartitioned_pkey;
 ALTER INDEX samples_device_ts RENAME TO samples_unpartitioned_device_ts;
 ALTER INDEX samples_ts RENAME TO samples_unpartitioned_ts;
-CREATE TABLE samples (
-    agent_id BIGINT NOT NULL,
-    boot_epoch BIGINT NOT NULL,
-    seq BIGINT NOT NULL,
-    kind BIGINT NOT NULL,
-    device_id BIGINT,
-    ts_ms BIGINT NOT NULL,
-    rtt_us BIGINT,
-    value BIGINT,
-    PRIMARY KEY (agent_id, boot_epoch, seq, kind, ts_ms)
-) PARTITION BY LIST (kind);
+CREATE TABLE samples (LIKE samples_unpartitioned INCLUDING DEFAULTS, PRIMARY KEY (agent_id, boot_epoch, seq, kind, ts_ms))
+    PARTITION BY LIST (kind);
 CREATE TABLE samples_uplink PARTITION OF samples FOR VALUES IN (1);
 CREATE TABLE samples_timed PARTITION OF samples DEFAULT PARTITION BY RANGE (ts_ms);
 CREATE TABLE samples_timed_default PARTITION OF samples_timed DEFAULT;
 CREATE INDEX samples_device_ts ON samples (device_id, ts_ms);
 CREATE INDEX samples_ts ON samples (ts_ms);
-INSERT INTO samples (agent_id, boot_epoch, seq, kind, device_id, ts_ms, rtt_us, value)
-    SELECT agent_id, boot_epoch, seq, kind, device_id, ts_ms, rtt_us, value FROM samples_unpartitioned;
+INSERT INTO samples SELECT * FROM samples_unpartitioned;
 DROP TABLE samples_unpartitioned;
 
 -- link_samples: by day.
@@ -55,22 +45,13 @@ DROP TABLE link_samples_unpartitioned;
 ALTER TABLE sample_rollups RENAME TO sample_rollups_unpartitioned;
 ALTER INDEX sample_rollups_pkey RENAME TO sample_rollups_unpartitioned_pkey;
 ALTER INDEX sample_rollups_width_t RENAME TO sample_rollups_unpartitioned_width_t;
-CREATE TABLE sample_rollups (
-    device_id BIGINT NOT NULL,
-    width_ms BIGINT NOT NULL,
-    t_ms BIGINT NOT NULL,
-    n BIGINT NOT NULL,
-    lost BIGINT NOT NULL,
-    rtt_sum_us BIGINT NOT NULL,
-    rtt_n BIGINT NOT NULL,
-    PRIMARY KEY (device_id, width_ms, t_ms)
-) PARTITION BY LIST (width_ms);
+CREATE TABLE sample_rollups (LIKE sample_rollups_unpartitioned INCLUDING DEFAULTS, PRIMARY KEY (device_id, width_ms, t_ms))
+    PARTITION BY LIST (width_ms);
 CREATE TABLE sample_rollups_5m PARTITION OF sample_rollups FOR VALUES IN (300000) PARTITION BY RANGE (t_ms);
 CREATE TABLE sample_rollups_5m_default PARTITION OF sample_rollups_5m DEFAULT;
 CREATE TABLE sample_rollups_1h PARTITION OF sample_rollups FOR VALUES IN (3600000) PARTITION BY RANGE (t_ms);
 CREATE TABLE sample_rollups_1h_default PARTITION OF sample_rollups_1h DEFAULT;
 CREATE TABLE sample_rollups_other PARTITION OF sample_rollups DEFAULT;
 CREATE INDEX sample_rollups_width_t ON sample_rollups (width_ms, t_ms);
-INSERT INTO sample_rollups (device_id, width_ms, t_ms, n, lost, rtt_sum_us, rtt_n)
-    SELECT device_id, width_ms, t_ms, n, lost, rtt_sum_us, rtt_n FROM sample_rollups_unpartitioned;
+INSERT INTO sample_rollups SELECT * FROM sample_rollups_unpartitioned;
 DROP TABLE sample_rollups_unpartitioned;
