@@ -6,8 +6,8 @@
 //! (the dated partitions made by `partitions::maintain`, as the rollup
 //! worker makes them):
 //! - 500 sites of 100 devices: 50,000 devices;
-//! - every device's pings at 30 s for the last `MAST_BENCH_RAW_HOURS` (6)
-//!   hours: 36 million rows;
+//! - every device's pings at 30 s for the last `MAST_BENCH_RAW_HOURS` (2)
+//!   hours: 12 million rows;
 //! - for the first `MAST_BENCH_HISTORY_DEVICES` (5,000) devices, 8 days of
 //!   5-minute rollups and a year of hourly rollups (what the week and year
 //!   charts read): 11.5 and 43.8 million rows.
@@ -175,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
     let url = std::env::var("MAST_BENCH_DATABASE_URL")
         .map_err(|_| anyhow::anyhow!("set MAST_BENCH_DATABASE_URL=postgres://user@host:port/database"))?;
     anyhow::ensure!(url.starts_with("postgres"), "this bench is for PostgreSQL");
-    let raw_hours = env_i64("MAST_BENCH_RAW_HOURS", 6)?.clamp(1, 24 * 30);
+    let raw_hours = env_i64("MAST_BENCH_RAW_HOURS", 2)?.clamp(1, 24 * 30);
     let history = env_i64("MAST_BENCH_HISTORY_DEVICES", 5_000)?.clamp(1, SITES * PER_SITE);
     ensure_database(&url).await?;
     let dir = tempfile::tempdir()?;

@@ -72,8 +72,10 @@ async fn fresh_pg(base: &str) -> db::Db {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let name = format!("mast_store_{}_{}_{n}", std::process::id(), now_ms());
-    let admin = db::Db::connect(&format!("{base}/postgres")).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin.pool).await.unwrap();
+    // A plain connection: `Db::connect` would migrate the maintenance database.
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres")).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
     db::Db::connect(&format!("{base}/{name}")).await.unwrap()
 }
 

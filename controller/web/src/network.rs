@@ -635,14 +635,23 @@ pub(crate) fn customers_table(list: &[Customer]) -> Markup {
     t.render()
 }
 
-pub async fn devices(c: Caller, State(st): State<AppState>, Query(q): Query<StatusQ>) -> Result<Markup, ApiError> {
-    let filter = match q.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(DeviceStatus::parse(s)?),
-    };
+/// Devices per page of `/devices`.
+const DEVICES_PAGE: i64 = 100;
+
+#[derive(Deserialize)]
+pub struct DevicesQ {
+    status: Option<String>,
+    #[serde(default)]
+    offset: i64,
+}
+
+pub async fn devices(c: Caller, State(st): State<AppState>, Query(q): Query<DevicesQ>) -> Result<Markup, ApiError> {
+    let status = q.status.as_deref().filter(|s| !s.is_empty());
+    let filter = status.map(DeviceStatus::parse).transpose()?;
     let now = crate::db::now_ms();
-    let all = monitoring::list_devices(&st.db, 100_000, 0).await?;
-    let shown: Vec<_> = all.into_iter().filter(|d| filter.is_none_or(|f| f == d.status)).collect();
+    let offset = q.offset.max(0);
+    let (shown, total) = monitoring::devices_page(&st.db, filter, now, DEVICES_PAGE, offset).await?;
+    let pairs: Vec<(&str, &str)> = status.map(|s| ("status", s)).into_iter().collect();
     Ok(page(
         &c,
         "Devices",
@@ -650,6 +659,7 @@ pub async fn devices(c: Caller, State(st): State<AppState>, Query(q): Query<Stat
             h1 { "Devices" }
             @if let Some(f) = filter { p { "Showing " (f.as_str()) " · " a href="/devices" { "all devices" } } }
             (devices_table(&shown, now))
+            (ui::pager("/devices", &pairs, offset, DEVICES_PAGE, shown.len(), Some(total)))
         },
     ))
 }

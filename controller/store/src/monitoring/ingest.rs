@@ -120,9 +120,10 @@ pub async fn store_batches_in(
     }
     let mut new_keys = insert_rows(&mut tx, backend, &rows).await?;
     let mut out = Vec::with_capacity(batches.len());
+    let mut fold = DeviceFold::default();
     for (b, rows) in batches.iter_mut().zip(&rows) {
         let agent_id = b.agent_id as i64;
-        out.push(apply_new(&mut tx, backend, agent_id, b.site_id, rows, &mut new_keys, b.device_ids).await?);
+        out.push(apply_new(&mut tx, backend, agent_id, b.site_id, rows, &mut new_keys, b.device_ids, &mut fold).await?);
         if let Some(last) = b.samples.last() {
             sqlx::query("UPDATE agents SET last_ack_epoch = $1, last_ack_seq = $2, last_seen_ms = $3 WHERE id = $4")
                 .bind(last.boot_epoch as i64)
@@ -133,6 +134,7 @@ pub async fn store_batches_in(
                 .await?;
         }
     }
+    fold.write(&mut tx, backend).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -402,7 +404,50 @@ fn insert_chunk<'q>(
     }
 }
 
-/// Pass 3: what the new samples change, folded per device.
+/// What a group's new samples change on their devices, folded per device
+/// over every batch of the group and written once ([`DeviceFold::write`]):
+/// a device pinged in several batches of a group is updated once.
+#[derive(Default)]
+struct DeviceFold {
+    /// Newest ping per device: (ts, rtt).
+    latest: HashMap<i64, (i64, Option<i64>)>,
+    /// Newest answered ping per device.
+    last_ok: HashMap<i64, i64>,
+    /// Newest SNMP poll per device: (ts, status, uptime).
+    snmp: HashMap<i64, (i64, SnmpStatus, Option<i64>)>,
+    /// The signal an AP last reported for a station, in batch order.
+    signal: HashMap<i64, Option<i64>>,
+}
+
+impl DeviceFold {
+    async fn write(self, tx: &mut Tx<'_>, backend: Backend) -> Result<(), StoreError> {
+        update_devices(tx, backend, &self.latest, &self.last_ok).await?;
+        for (id, (ts, status, uptime)) in self.snmp {
+            sqlx::query(
+                "UPDATE devices SET snmp_outcome = $1, snmp_ms = $2, uptime_s = COALESCE($3, uptime_s) \
+                 WHERE id = $4 AND (snmp_ms IS NULL OR snmp_ms <= $2)",
+            )
+            .bind(status)
+            .bind(ts)
+            .bind(uptime)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for (id, dbm) in self.signal {
+            sqlx::query("UPDATE devices SET signal_dbm = $1 WHERE id = $2")
+                .bind(dbm)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Pass 3: what the new samples of one batch change (the devices' part
+/// folded into `fold`, written once per group).
+#[allow(clippy::too_many_arguments)]
 async fn apply_new(
     tx: &mut Tx<'_>,
     backend: Backend,
@@ -411,15 +456,10 @@ async fn apply_new(
     rows: &[Row<'_>],
     new_keys: &mut HashSet<Key>,
     device_ids: &mut HashMap<IpAddr, i64>,
+    fold: &mut DeviceFold,
 ) -> Result<Stored, StoreError> {
     let mut stored = Stored::default();
-    // newest ping per device in this batch: (ts, rtt); newest good ping
-    let mut latest: HashMap<i64, (i64, Option<i64>)> = HashMap::new();
-    let mut last_ok: HashMap<i64, i64> = HashMap::new();
-    // newest SNMP poll per device: (ts, status, uptime)
-    let mut snmp: HashMap<i64, (i64, SnmpStatus, Option<i64>)> = HashMap::new();
-    // the signal an AP last reported for a station, in batch order
-    let mut signal: HashMap<i64, Option<i64>> = HashMap::new();
+    let DeviceFold { latest, last_ok, snmp, signal } = fold;
     let mut rates: Vec<[i64; 5]> = Vec::new();
     let mut oldest_ping: Option<i64> = None;
     // per boot epoch: first and last new seq, how many new
@@ -486,22 +526,6 @@ async fn apply_new(
             ]),
             SampleBody::Uplink { .. } | SampleBody::Inventory(_) => {}
         }
-    }
-    update_devices(tx, backend, &latest, &last_ok).await?;
-    for (id, (ts, status, uptime)) in snmp {
-        sqlx::query(
-            "UPDATE devices SET snmp_outcome = $1, snmp_ms = $2, uptime_s = COALESCE($3, uptime_s) \
-             WHERE id = $4 AND (snmp_ms IS NULL OR snmp_ms <= $2)",
-        )
-        .bind(status)
-        .bind(ts)
-        .bind(uptime)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    }
-    for (id, dbm) in signal {
-        sqlx::query("UPDATE devices SET signal_dbm = $1 WHERE id = $2").bind(dbm).bind(id).execute(&mut **tx).await?;
     }
     for chunk in rates.chunks(CHUNK) {
         let sql = format!(
@@ -705,6 +729,27 @@ mod tests {
         );
         // Nothing new: the next pass recomputes nothing.
         assert_eq!(crate::rollup::run_once(&db, now_ms(), keep).await.unwrap().recomputed_from, None);
+    }
+
+    /// The batches of one group fold their effects on devices together: a
+    /// device in several of them ends at the newest ping of all, whatever
+    /// the batches' order.
+    #[tokio::test]
+    async fn a_group_folds_device_effects_across_its_batches() {
+        let (_d, db) = crate::test_db().await;
+        let site = add_site(&db, "group", &[], 30_000, 1_000).await.unwrap();
+        let now = now_ms() - 60_000;
+        let newer = [ping(1, now + 10, "10.0.0.1", None), ping(2, now + 5, "10.0.0.1", Some(600))];
+        let older = [ping(1, now, "10.0.0.1", Some(900)), ping(2, now + 1, "10.0.0.2", Some(800))];
+        let (mut a, mut b) = (HashMap::new(), HashMap::new());
+        let mut group = [
+            Batch { agent_id: 1, site_id: site.id, samples: &newer, device_ids: &mut a },
+            Batch { agent_id: 2, site_id: site.id, samples: &older, device_ids: &mut b },
+        ];
+        let out = store_batches(&db, &mut group).await.unwrap();
+        assert_eq!(out.iter().map(|s| s.inserted).collect::<Vec<_>>(), [2, 2]);
+        assert_eq!(device_row(&db, "10.0.0.1").await, (Some(now + 10), None, Some(now + 5), None));
+        assert_eq!(device_row(&db, "10.0.0.2").await, (Some(now + 1), Some(800), Some(now + 1), None));
     }
 
     /// Another writer (on PostgreSQL, another controller) stores one of a

@@ -600,7 +600,43 @@ pub fn device_status(
 }
 
 pub async fn list_devices(db: &Db, limit: i64, offset: i64) -> Result<Vec<DeviceView>, StoreError> {
-    list_devices_where(db, "d.retired_ms IS NULL", 0, limit, offset).await
+    list_devices_where(db, "d.retired_ms IS NULL", 0, now_ms(), limit, offset).await
+}
+
+/// Pure: [`device_status`] `== status` in SQL over `devices d JOIN sites s`,
+/// with the time now at placeholder `now`.
+fn status_sql(status: DeviceStatus, now: &str) -> String {
+    let fresh = format!("(d.last_sample_ms IS NOT NULL AND {now} - d.last_sample_ms <= 3 * s.interval_ms + 10000)");
+    match status {
+        DeviceStatus::Up => format!("{fresh} AND d.last_rtt_us IS NOT NULL"),
+        DeviceStatus::Down => format!("{fresh} AND d.last_rtt_us IS NULL AND d.last_ok_ms IS NOT NULL"),
+        DeviceStatus::NoReply => format!("{fresh} AND d.last_rtt_us IS NULL AND d.last_ok_ms IS NULL"),
+        DeviceStatus::Unknown => format!("NOT {fresh}"),
+    }
+}
+
+/// One page of the devices in service (of one status, if given, filtered
+/// in the database), in site and address order, and how many match in all.
+pub async fn devices_page(
+    db: &Db,
+    status: Option<DeviceStatus>,
+    now: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<DeviceView>, i64), StoreError> {
+    let Some(status) = status else {
+        let rows = list_devices_where(db, "d.retired_ms IS NULL", 0, now, limit, offset).await?;
+        let total = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE retired_ms IS NULL").fetch_one(&db.pool);
+        return Ok((rows, total.await?));
+    };
+    let filter = format!("d.retired_ms IS NULL AND {}", status_sql(status, "$3"));
+    let rows = list_devices_where(db, &filter, now, now, limit, offset).await?;
+    let sql = format!(
+        "SELECT COUNT(*) FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.retired_ms IS NULL AND {}",
+        status_sql(status, "$1")
+    );
+    let total = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(now).fetch_one(&db.pool).await?;
+    Ok((rows, total))
 }
 
 /// A `devices` row with its site, as the views read it.
@@ -629,14 +665,16 @@ struct DeviceRow {
     retired_ms: Option<i64>,
 }
 
+/// The devices matching `filter` (SQL over `devices d JOIN sites s`, its
+/// argument at `$3`), with their status at `now`.
 async fn list_devices_where(
     db: &Db,
-    filter: &'static str,
+    filter: &str,
     arg: i64,
+    now: i64,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<DeviceView>, StoreError> {
-    let now = now_ms();
     let sql = format!(
         "SELECT d.id, d.site_id, s.name AS site, s.interval_ms, d.addr, d.name, d.last_sample_ms, d.last_rtt_us, \
          d.last_ok_ms, d.mac, COALESCE(d.kind_set, d.kind) AS kind, d.vendor, d.model, d.firmware, \
@@ -957,7 +995,7 @@ pub async fn site_counts(db: &Db, now: i64) -> Result<HashMap<i64, SiteCounts>, 
 
 /// One device with its site, for the device page.
 pub async fn device(db: &Db, id: i64) -> Result<Option<DeviceView>, StoreError> {
-    Ok(list_devices_where(db, "d.id = $3", id, 1, 0).await?.into_iter().next())
+    Ok(list_devices_where(db, "d.id = $3", id, now_ms(), 1, 0).await?.into_iter().next())
 }
 
 /// The (newest) device holding `mac`, if any.
@@ -995,6 +1033,7 @@ pub async fn customer_devices(db: &Db, customer_id: i64) -> Result<Vec<DeviceVie
         "(d.mac IN (SELECT mac FROM customer_devices WHERE customer_id = $3) OR d.id IN \
          (SELECT i.device_id FROM inventory i JOIN customer_devices cd ON cd.mac = i.mac WHERE cd.customer_id = $3))",
         customer_id,
+        now_ms(),
         1_000,
         0,
     )
@@ -1007,6 +1046,7 @@ pub async fn incident_devices(db: &Db, incident_id: i64) -> Result<Vec<DeviceVie
         db,
         "d.id IN (SELECT device_id FROM incident_devices WHERE incident_id = $3)",
         incident_id,
+        now_ms(),
         100_000,
         0,
     )
@@ -1015,7 +1055,7 @@ pub async fn incident_devices(db: &Db, incident_id: i64) -> Result<Vec<DeviceVie
 
 /// Devices of one site.
 pub async fn site_devices(db: &Db, site_id: i64) -> Result<Vec<DeviceView>, StoreError> {
-    list_devices_where(db, "d.site_id = $3 AND d.retired_ms IS NULL", site_id, 100_000, 0).await
+    list_devices_where(db, "d.site_id = $3 AND d.retired_ms IS NULL", site_id, now_ms(), 100_000, 0).await
 }
 
 /// Devices whose address, name or MAC (any notation) contains `q`.
@@ -1123,6 +1163,58 @@ mod tests {
         assert!(matches!(delete_site(&db, b.id).await, Err(StoreError::Conflict(_))));
         assert!(site(&db, b.id).await.unwrap().is_some(), "refused: nothing removed");
         assert!(matches!(delete_site(&db, 999).await, Err(StoreError::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn device_pages_filter_by_status_in_the_database_as_device_status_does() {
+        let (_dir, db) = crate::test_db().await;
+        let site = add_site(&db, "paged", &[], 30_000, 1_000).await.unwrap();
+        let now = now_ms();
+        // 12 devices in every state device_status knows, and one retired.
+        let states: [(Option<i64>, Option<i64>, Option<i64>); 6] = [
+            (Some(now - 5_000), Some(900), Some(now - 5_000)),     // up
+            (Some(now - 5_000), None, Some(now - 60_000)),         // down
+            (Some(now - 5_000), None, None),                       // no reply
+            (Some(now - 200_000), Some(900), Some(now - 200_000)), // unknown: silent 3 intervals
+            (None, None, None),                                    // unknown: never sampled
+            (Some(now - 100_000), Some(900), Some(now - 100_000)), // up: within 3 intervals + 10 s
+        ];
+        for i in 0..12i64 {
+            let (last, rtt, ok) = states[i as usize % states.len()];
+            sqlx::query(
+                "INSERT INTO devices (site_id, addr, last_sample_ms, last_rtt_us, last_ok_ms, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(site.id)
+            .bind(format!("10.0.0.{:02}", i + 10))
+            .bind(last)
+            .bind(rtt)
+            .bind(ok)
+            .bind(now)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query("UPDATE devices SET retired_ms = $1 WHERE addr = '10.0.0.10'")
+            .bind(now)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let (all, total) = devices_page(&db, None, now, 100, 0).await.unwrap();
+        assert_eq!((all.len(), total), (11, 11), "the retired device is out");
+        for status in [DeviceStatus::Up, DeviceStatus::Down, DeviceStatus::NoReply, DeviceStatus::Unknown] {
+            let want: Vec<i64> = all.iter().filter(|d| d.status == status).map(|d| d.id).collect();
+            let (got, n) = devices_page(&db, Some(status), now, 100, 0).await.unwrap();
+            assert_eq!(got.iter().map(|d| d.id).collect::<Vec<_>>(), want, "{status:?}");
+            assert_eq!(n, want.len() as i64, "{status:?}");
+            assert!(!want.is_empty(), "{status:?} has devices in this test");
+        }
+        // Pages follow the address order and add up to the whole.
+        let (p1, _) = devices_page(&db, None, now, 4, 0).await.unwrap();
+        let (p3, n) = devices_page(&db, None, now, 4, 8).await.unwrap();
+        assert_eq!((p1.len(), p3.len(), n), (4, 3, 11));
+        assert_eq!(p1[0].addr, "10.0.0.11");
+        assert_eq!(p3.last().unwrap().addr, "10.0.0.21");
     }
 
     #[tokio::test]
