@@ -1003,9 +1003,9 @@ impl WebSession {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .local_address(local)
-            // Well under the server's idle limit (its header timeout, 3 s in
-            // some tests): a request never goes out on a connection the
-            // server is closing at that moment.
+            // Well under the server's idle limit (its header timeout: 10 s,
+            // 3 s in some tests): a request never goes out on a connection
+            // the server is closing at that moment.
             .pool_idle_timeout(std::time::Duration::from_secs(1))
             .build()
             .expect("client");

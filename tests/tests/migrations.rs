@@ -102,7 +102,8 @@ async fn postgres_schema(db: &Db) -> anyhow::Result<Schema> {
         s.columns.insert((t, c, n == "YES"));
     }
     // Every index with its key columns in order (unique constraints and
-    // primary keys are indexes too; INCLUDE columns are stored, not keyed).
+    // primary keys are indexes too; INCLUDE columns are stored, not keyed:
+    // `indkey` counts from 0, its first `indnkeyatts` are the key).
     let rows = sqlx::query(
         "SELECT CAST(t.relname AS TEXT), CAST(i.relname AS TEXT), CAST(CASE WHEN ix.indisunique THEN 1 ELSE 0 END AS BIGINT), \
                 CAST(CASE WHEN ix.indisprimary THEN 1 ELSE 0 END AS BIGINT), CAST(a.attname AS TEXT), \
@@ -110,7 +111,7 @@ async fn postgres_schema(db: &Db) -> anyhow::Result<Schema> {
          FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class t ON t.oid = ix.indrelid \
          JOIN pg_namespace n ON n.oid = t.relnamespace JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY(ix.indkey) \
          WHERE n.nspname = 'public' AND t.relname <> '_sqlx_migrations' AND NOT t.relispartition \
-           AND array_position(ix.indkey::int2[], a.attnum) <= ix.indnkeyatts",
+           AND array_position(ix.indkey::int2[], a.attnum) < ix.indnkeyatts",
     )
     .fetch_all(&db.pool)
     .await?;
