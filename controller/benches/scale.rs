@@ -62,19 +62,12 @@ async fn ensure_database(url: &str) -> anyhow::Result<()> {
 
 /// Runs `sql` once per chunk `[lo, hi]` of `0..n` (the time steps, newest
 /// first), binding `now`, `lo`, `hi`, `first` and `last` (device ids).
-async fn generate(
-    db: &Db,
-    sql: &'static str,
-    now: i64,
-    n: i64,
-    chunk: i64,
-    devices: (i64, i64),
-) -> anyhow::Result<u64> {
+async fn generate(db: &Db, sql: &str, now: i64, n: i64, chunk: i64, devices: (i64, i64)) -> anyhow::Result<u64> {
     let mut rows = 0;
     let mut lo = 0;
     while lo < n {
         let hi = (lo + chunk).min(n) - 1;
-        rows += sqlx::query(sql)
+        rows += sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
             .bind(now)
             .bind(lo)
             .bind(hi)
@@ -95,30 +88,18 @@ const RAW: &str = "INSERT INTO samples (agent_id, boot_epoch, seq, kind, device_
     FROM generate_series(CAST($2 AS BIGINT), CAST($3 AS BIGINT)) AS r CROSS JOIN devices d \
     WHERE d.id BETWEEN $4 AND $5";
 
-/// Rollups of `n` pings per bucket (`w` below), 3 lost in 1 of 53 buckets.
-macro_rules! rollups {
-    ($w:literal, $n:literal) => {
-        concat!(
-            "INSERT INTO sample_rollups (device_id, width_ms, t_ms, n, lost, rtt_sum_us, rtt_n) \
-             SELECT d.id, ",
-            $w,
-            ", $1 - b * ",
-            $w,
-            ", ",
-            $n,
-            ", x.lost, (",
-            $n,
-            " - x.lost) * (800 + (d.id * 7919 + b * 104729) % 40000), ",
-            $n,
-            " - x.lost \
-             FROM generate_series(CAST($2 AS BIGINT), CAST($3 AS BIGINT)) AS b CROSS JOIN devices d \
-             CROSS JOIN LATERAL (SELECT CASE WHEN (d.id + b) % 53 = 0 THEN 3 ELSE 0 END AS lost) AS x \
-             WHERE d.id BETWEEN $4 AND $5"
-        )
-    };
+/// Rollups `width` ms wide of `n` pings each, going back from `$1`; 3 lost
+/// in 1 of 53 buckets.
+fn rollups(width: i64, n: i64) -> String {
+    format!(
+        "INSERT INTO sample_rollups (device_id, width_ms, t_ms, n, lost, rtt_sum_us, rtt_n) \
+         SELECT d.id, {width}, $1 - b * {width}, {n}, x.lost, ({n} - x.lost) * (800 + (d.id * 7919 + b * 104729) % 40000), \
+         {n} - x.lost \
+         FROM generate_series(CAST($2 AS BIGINT), CAST($3 AS BIGINT)) AS b CROSS JOIN devices d \
+         CROSS JOIN LATERAL (SELECT CASE WHEN (d.id + b) % 53 = 0 THEN 3 ELSE 0 END AS lost) AS x \
+         WHERE d.id BETWEEN $4 AND $5"
+    )
 }
-const HOURLY: &str = rollups!("3600000", "120");
-const FIVE_MINUTE: &str = rollups!("300000", "10");
 
 async fn load(db: &Db, now: i64, raw_hours: i64, history: i64) -> anyhow::Result<()> {
     let t = Instant::now();
@@ -148,20 +129,21 @@ async fn load(db: &Db, now: i64, raw_hours: i64, history: i64) -> anyhow::Result
     let five = now / FIVE_MIN * FIVE_MIN;
     let raw_n = raw_hours * 120;
     let (five_n, hour_n) = (8 * 288, 365 * 24);
+    let (five_minute, hourly) = (rollups(FIVE_MIN, 10), rollups(HOUR, 120));
     // The first device's rows first: the partition pass then makes every
     // dated partition they need, so the bulk goes straight into them.
     generate(db, RAW, now, raw_n, raw_n, (first, first)).await?;
-    generate(db, FIVE_MINUTE, five, five_n, five_n, (first, first)).await?;
-    generate(db, HOURLY, hour, hour_n, hour_n, (first, first)).await?;
+    generate(db, &five_minute, five, five_n, five_n, (first, first)).await?;
+    generate(db, &hourly, hour, hour_n, hour_n, (first, first)).await?;
     let keep = rollup::Retention { raw_days: 30, five_min_days: 180, hourly_days: 1825 };
     let made = partitions::maintain(db, now, keep).await?;
     eprintln!("{} partitions made", made.created.len());
     let raw = generate(db, RAW, now, raw_n, 60, (first + 1, last)).await?;
     eprintln!("{raw} raw samples ({:?})", t.elapsed());
     let h_last = first + history - 1;
-    let f = generate(db, FIVE_MINUTE, five, five_n, 288, (first + 1, h_last)).await?;
+    let f = generate(db, &five_minute, five, five_n, 288, (first + 1, h_last)).await?;
     eprintln!("{f} 5-minute rollups ({:?})", t.elapsed());
-    let h = generate(db, HOURLY, hour, hour_n, 720, (first + 1, h_last)).await?;
+    let h = generate(db, &hourly, hour, hour_n, 720, (first + 1, h_last)).await?;
     eprintln!("{h} hourly rollups ({:?})", t.elapsed());
     // A live database has planner statistics and a visibility map
     // (autovacuum); a freshly bulk-loaded one not yet.

@@ -166,11 +166,8 @@ pub fn range_ms(r: Option<&str>) -> Result<(i64, &'static str), ApiError> {
 /// Charts of raw samples (signal, link health) have no rollups: they show
 /// at most the last week, whatever the range.
 pub fn raw_range(range: &'static str) -> (i64, &'static str) {
-    let week = RANGES[2];
-    match RANGES.iter().position(|(n, _)| *n == range) {
-        Some(i) if i <= 2 => (RANGES[i].1, RANGES[i].0),
-        _ => (week.1, week.0),
-    }
+    const WEEK: (i64, &str) = (7 * 86_400_000, "week");
+    RANGES.iter().find(|(n, _)| *n == range).map(|&(n, span)| (span, n)).filter(|r| r.0 <= WEEK.0).unwrap_or(WEEK)
 }
 
 pub async fn series(

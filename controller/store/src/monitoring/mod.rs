@@ -971,7 +971,7 @@ pub struct SiteCounts {
 
 /// Per-site device counts by status, aggregated in the database (what the
 /// dashboard, site list and schematic need, without loading every device).
-/// The CASE expressions are [`device_status`] in SQL.
+/// The statuses are [`device_status`] in SQL ([`status_sql`]).
 pub async fn site_counts(db: &Db, now: i64) -> Result<HashMap<i64, SiteCounts>, StoreError> {
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -979,17 +979,14 @@ pub async fn site_counts(db: &Db, now: i64) -> Result<HashMap<i64, SiteCounts>, 
         #[sqlx(flatten)]
         counts: SiteCounts,
     }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT d.site_id, COUNT(*) AS n, \
-         CAST(SUM(CASE WHEN d.last_sample_ms IS NOT NULL AND $1 - d.last_sample_ms <= 3 * s.interval_ms + 10000 \
-              AND d.last_rtt_us IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS up, \
-         CAST(SUM(CASE WHEN d.last_sample_ms IS NOT NULL AND $1 - d.last_sample_ms <= 3 * s.interval_ms + 10000 \
-              AND d.last_rtt_us IS NULL AND d.last_ok_ms IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS down \
+    let sql = format!(
+        "SELECT d.site_id, COUNT(*) AS n, CAST(SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS BIGINT) AS up, \
+         CAST(SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS BIGINT) AS down \
          FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.retired_ms IS NULL GROUP BY d.site_id",
-    )
-    .bind(now)
-    .fetch_all(&db.pool)
-    .await?;
+        status_sql(DeviceStatus::Up, "$1"),
+        status_sql(DeviceStatus::Down, "$1")
+    );
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).fetch_all(&db.pool).await?;
     Ok(rows.into_iter().map(|r| (r.site_id, r.counts)).collect())
 }
 
